@@ -1,0 +1,208 @@
+import { createRequire } from "node:module";
+import type { Config } from "./config.js";
+import { type Clock, systemClock } from "./platform/clock.js";
+import { connectDatabase, type Db, PLATFORM_MIGRATIONS, PlaneMigrator } from "./platform/db/index.js";
+import { FactRecorder } from "./platform/facts/index.js";
+import { buildOpenApiDocument, CredentialResolvers, HttpServer, Metrics } from "./platform/http/index.js";
+import { registerPlatformRoutes } from "./platform/http/platform-routes.js";
+import { IdempotencyLedger } from "./platform/idempotency/ledger.js";
+import { JobQueue, Worker } from "./platform/jobs/index.js";
+import { createLogger, type Logger } from "./platform/logger.js";
+import { type ModuleContext, type ModuleDefinition, orderModules } from "./platform/module.js";
+
+const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
+export const VERSION = pkg.version;
+
+/**
+ * MODULES is the plane's table of contents: its domain modules, composed in dependency order.
+ * Each later issue adds its module here (tenancy, identity, access, audit, events, webhooks,
+ * storage, usage, billing, operations).
+ */
+export const MODULES: readonly ModuleDefinition<unknown>[] = [];
+
+export interface AppOptions {
+  config: Config;
+  /** modules replaces `MODULES` (tests and the benchmark add their own probe module). */
+  modules?: readonly ModuleDefinition<unknown>[];
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/**
+ * App is one composed plane: platform services, modules, HTTP server and workers. `createApp`
+ * builds it without listening; `start` migrates (when configured), listens and starts workers;
+ * `stop` drains requests and jobs, then closes the database.
+ */
+export class App {
+  #started = false;
+
+  constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    readonly clock: Clock,
+    readonly db: Db,
+    readonly migrator: PlaneMigrator,
+    readonly facts: FactRecorder,
+    readonly jobs: JobQueue,
+    readonly ledger: IdempotencyLedger,
+    readonly credentials: CredentialResolvers,
+    readonly metrics: Metrics,
+    readonly http: HttpServer,
+    readonly worker: Worker,
+    readonly services: ReadonlyMap<string, unknown>,
+  ) {}
+
+  /** openapi renders the OpenAPI 3.1 document of every registered route. */
+  openapi(): Record<string, unknown> {
+    return buildOpenApiDocument(this.http.routes, VERSION);
+  }
+
+  /** migrate applies pending migrations and returns their names. */
+  async migrate(): Promise<string[]> {
+    return this.migrator.up();
+  }
+
+  /**
+   * start applies migrations (when `migrateOnStart`), refuses to serve a database with pending
+   * migrations, listens, and starts the workers. Returns the listening address.
+   */
+  async start(options: { listen?: boolean; workers?: boolean } = {}): Promise<string | null> {
+    if (this.config.migrateOnStart) {
+      const applied = await this.migrate();
+      if (applied.length > 0) this.logger.info({ migrations: applied }, "applied migrations");
+    } else {
+      const pending = await this.migrator.pending();
+      if (pending.length > 0) {
+        throw new StartupError(
+          `${pending.length} migration(s) pending (${pending.join(", ")}). Run \`baseplate migrate up\` first.`,
+        );
+      }
+    }
+    this.#started = true;
+    let address: string | null = null;
+    if (options.listen ?? true) {
+      address = await this.http.fastify.listen({ host: this.config.host, port: this.config.port });
+    } else {
+      await this.http.fastify.ready();
+    }
+    if ((options.workers ?? true) && this.config.workers.enabled) this.worker.start();
+    return address;
+  }
+
+  /**
+   * stop shuts down gracefully: new requests answer 503 while in-flight ones finish, workers stop
+   * claiming and finish their jobs (up to the shutdown timeout), then the database closes.
+   */
+  async stop(): Promise<void> {
+    const timeout = this.config.shutdownTimeoutMs;
+    await Promise.all([this.http.fastify.close(), this.worker.stop(timeout)]);
+    await this.db.close();
+    this.#started = false;
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+}
+
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartupError";
+  }
+}
+
+/** createApp composes the plane: platform first, then each module in dependency order. */
+export async function createApp(options: AppOptions): Promise<App> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const modules = orderModules(options.modules ?? MODULES);
+
+  // Platform
+  const db = await connectDatabase(config.database, logger);
+  try {
+    const migrator = new PlaneMigrator(
+      db,
+      [
+        { module: "platform", migrations: PLATFORM_MIGRATIONS },
+        ...modules.map((m) => ({ module: m.name, migrations: [...m.migrations] })),
+      ],
+      config.database.engine === "postgres" ? { schema: config.database.schema } : {},
+    );
+    const facts = new FactRecorder(clock);
+    const jobs = new JobQueue(db, clock, config.workers.leaseMs);
+    const ledger = new IdempotencyLedger(db, clock, config.idempotencyTtlMs);
+    const credentials = new CredentialResolvers();
+    const metrics = new Metrics({ queueStats: () => jobs.stats(), poolStats: () => db.poolStats() });
+    const http = new HttpServer({ config, logger, ledger, credentials, metrics });
+    const worker = new Worker(jobs, logger, {
+      concurrency: config.workers.concurrency,
+      pollIntervalMs: config.workers.pollIntervalMs,
+      onOutcome: (job, outcome, ms) => {
+        metrics.jobsFinished.inc({ job: job.name, outcome });
+        metrics.jobDuration.observe({ job: job.name, outcome }, ms / 1000);
+      },
+    });
+
+    jobs.define({
+      name: "platform.idempotency_prune",
+      maxAttempts: 3,
+      handler: async () => void (await ledger.prune()),
+    });
+    jobs.define({
+      name: "platform.jobs_prune",
+      maxAttempts: 3,
+      handler: async () => void (await jobs.prune(clock.now() - 24 * 3_600_000)),
+    });
+    jobs.every("platform.idempotency_prune", "*/15 * * * *");
+    jobs.every("platform.jobs_prune", "7 * * * *");
+
+    // Modules
+    const services = new Map<string, unknown>();
+    for (const module of modules) {
+      const ctx: ModuleContext = {
+        config,
+        db,
+        clock,
+        logger: logger.child({ module: module.name }),
+        facts,
+        jobs,
+        use<S>(name: string): S {
+          if (!module.dependsOn.includes(name)) {
+            throw new Error(`Module "${module.name}" uses "${name}" without declaring it in dependsOn`);
+          }
+          return services.get(name) as S;
+        },
+      };
+      const service = module.createService(ctx);
+      services.set(module.name, service);
+      for (const resolver of module.credentialResolvers?.(service) ?? []) credentials.register(resolver);
+      for (const { name, sink } of module.factSinks?.(service) ?? []) facts.registerSink(name, sink);
+      for (const job of module.jobs?.(service) ?? []) jobs.define(job);
+      for (const [job, cron] of Object.entries(module.schedules ?? {})) jobs.every(job, cron);
+      for (const route of module.routes?.(service) ?? []) http.register(route);
+    }
+
+    const app = new App(
+      config,
+      logger,
+      clock,
+      db,
+      migrator,
+      facts,
+      jobs,
+      ledger,
+      credentials,
+      metrics,
+      http,
+      worker,
+      services,
+    );
+    registerPlatformRoutes(http, { db, migrator, metrics, openapi: () => app.openapi() });
+    return app;
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,170 @@
+import { resolve } from "node:path";
+import { z } from "zod";
+
+/**
+ * Config is the plane's typed configuration, read from `BASEPLATE_*` environment variables with
+ * safe defaults. `loadConfig` validates every variable at start and throws a `ConfigError` naming
+ * each bad one, so a typo never starts a half-configured server.
+ */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** database is the embedded SQLite file, or a PostgreSQL connection. */
+  database:
+    | { engine: "sqlite"; file: string; synchronous: "OFF" | "NORMAL" | "FULL" | "EXTRA"; busyTimeoutMs: number }
+    | { engine: "postgres"; url: string; schema: string; poolMax: number };
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** bodyLimitBytes caps every request body; larger bodies answer 413. */
+  bodyLimitBytes: number;
+  corsOrigins: string[];
+  /** trustProxy: whether X-Forwarded-For from the peer is believed (only behind your own proxy). */
+  trustProxy: boolean;
+  idempotencyTtlMs: number;
+  shutdownTimeoutMs: number;
+  workers: { enabled: boolean; concurrency: number; pollIntervalMs: number; leaseMs: number };
+  /** migrateOnStart: apply pending migrations when the server starts (default on SQLite only). */
+  migrateOnStart: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) => ["true", "1", "yes"].includes(v));
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+/** CONFIG_VARIABLES documents every variable; the README's configuration table mirrors it. */
+export const CONFIG_VARIABLES = {
+  BASEPLATE_HOST: { schema: z.string().min(1), default: "127.0.0.1", doc: "Address to listen on." },
+  BASEPLATE_PORT: { schema: int(0, 65535), default: "8080", doc: "Port to listen on." },
+  BASEPLATE_DATA_DIR: {
+    schema: z.string().min(1),
+    default: "./baseplate-data",
+    doc: "Folder for the embedded database and local files (created if missing).",
+  },
+  BASEPLATE_DATABASE_URL: {
+    schema: z.string().refine((v) => v === "" || /^postgres(ql)?:\/\//.test(v), "must be empty or a postgres:// URL"),
+    default: "",
+    doc: "Empty: embedded SQLite in the data dir. `postgres://…`: PostgreSQL.",
+  },
+  BASEPLATE_DATABASE_SCHEMA: {
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier"),
+    default: "public",
+    doc: "PostgreSQL schema holding Baseplate's tables.",
+  },
+  BASEPLATE_DATABASE_POOL_MAX: { schema: int(1, 1000), default: "10", doc: "PostgreSQL pool size per process." },
+  BASEPLATE_SQLITE_SYNCHRONOUS: {
+    schema: z.enum(["OFF", "NORMAL", "FULL", "EXTRA"]),
+    default: "FULL",
+    doc: "SQLite `synchronous` pragma. FULL survives power loss; NORMAL survives process crashes only.",
+  },
+  BASEPLATE_LOG_LEVEL: {
+    schema: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+    default: "info",
+    doc: "Log level (JSON logs on stdout).",
+  },
+  BASEPLATE_BODY_LIMIT: { schema: int(1024, 1024 ** 3), default: "1048576", doc: "Largest request body, bytes." },
+  BASEPLATE_CORS_ORIGINS: {
+    schema: z.string(),
+    default: "",
+    doc: "Comma-separated browser origins allowed to call the API (empty: none).",
+  },
+  BASEPLATE_TRUST_PROXY: { schema: bool, default: "false", doc: "Believe X-Forwarded-For (behind your own proxy)." },
+  BASEPLATE_IDEMPOTENCY_TTL_HOURS: {
+    schema: int(1, 24 * 30),
+    default: "24",
+    doc: "How long an Idempotency-Key and its stored response are kept.",
+  },
+  BASEPLATE_SHUTDOWN_TIMEOUT_MS: {
+    schema: int(0, 600_000),
+    default: "30000",
+    doc: "How long SIGTERM waits for requests and jobs to finish.",
+  },
+  BASEPLATE_WORKERS: { schema: bool, default: "true", doc: "Run background job workers in this process." },
+  BASEPLATE_WORKER_CONCURRENCY: { schema: int(1, 256), default: "4", doc: "Jobs run at once per process." },
+  BASEPLATE_WORKER_POLL_MS: { schema: int(10, 60_000), default: "500", doc: "Idle poll interval of workers." },
+  BASEPLATE_JOB_LEASE_MS: {
+    schema: int(1000, 3_600_000),
+    default: "60000",
+    doc: "Lease of a claimed job; a job whose worker died is retried after it.",
+  },
+  BASEPLATE_MIGRATE_ON_START: {
+    schema: z.enum(["auto", "true", "false"]),
+    default: "auto",
+    doc: "Apply migrations at start. `auto`: yes on SQLite, and on PostgreSQL under an advisory lock.",
+  },
+} as const;
+
+type VarName = keyof typeof CONFIG_VARIABLES;
+
+/** loadConfig reads and validates the configuration. Throws `ConfigError` listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+  const problems: string[] = [];
+  const values = {} as Record<VarName, unknown>;
+  for (const [name, spec] of Object.entries(CONFIG_VARIABLES) as [VarName, (typeof CONFIG_VARIABLES)[VarName]][]) {
+    const raw = env[name];
+    const input = raw === undefined || raw === "" ? spec.default : raw.trim();
+    const parsed = (spec.schema as z.ZodType).safeParse(input);
+    if (parsed.success) {
+      values[name] = parsed.data;
+    } else {
+      const message = parsed.error.issues[0]?.message ?? "is not valid";
+      problems.push(`${name}=${JSON.stringify(raw)}: ${message}`);
+    }
+  }
+  const corsOrigins = String(values.BASEPLATE_CORS_ORIGINS ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push(`BASEPLATE_CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const dataDir = resolve(cwd, values.BASEPLATE_DATA_DIR as string);
+  const url = values.BASEPLATE_DATABASE_URL as string;
+  const migrate = values.BASEPLATE_MIGRATE_ON_START as "auto" | "true" | "false";
+  return {
+    host: values.BASEPLATE_HOST as string,
+    port: values.BASEPLATE_PORT as number,
+    dataDir,
+    database:
+      url === ""
+        ? {
+            engine: "sqlite",
+            file: resolve(dataDir, "baseplate.sqlite"),
+            synchronous: values.BASEPLATE_SQLITE_SYNCHRONOUS as "FULL",
+            busyTimeoutMs: 5000,
+          }
+        : {
+            engine: "postgres",
+            url,
+            schema: values.BASEPLATE_DATABASE_SCHEMA as string,
+            poolMax: values.BASEPLATE_DATABASE_POOL_MAX as number,
+          },
+    logLevel: values.BASEPLATE_LOG_LEVEL as Config["logLevel"],
+    bodyLimitBytes: values.BASEPLATE_BODY_LIMIT as number,
+    corsOrigins,
+    trustProxy: values.BASEPLATE_TRUST_PROXY as boolean,
+    idempotencyTtlMs: (values.BASEPLATE_IDEMPOTENCY_TTL_HOURS as number) * 3_600_000,
+    shutdownTimeoutMs: values.BASEPLATE_SHUTDOWN_TIMEOUT_MS as number,
+    workers: {
+      enabled: values.BASEPLATE_WORKERS as boolean,
+      concurrency: values.BASEPLATE_WORKER_CONCURRENCY as number,
+      pollIntervalMs: values.BASEPLATE_WORKER_POLL_MS as number,
+      leaseMs: values.BASEPLATE_JOB_LEASE_MS as number,
+    },
+    migrateOnStart: migrate !== "false",
+  };
+}

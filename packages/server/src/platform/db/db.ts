@@ -1,0 +1,113 @@
+import { type Kysely, sql, type Transaction } from "kysely";
+
+export type Engine = "sqlite" | "postgres";
+
+/**
+ * Tx is a transaction handle. Services pass it to `facts.record`, `jobs.enqueue` and the
+ * idempotency ledger so the change, its fact and its jobs commit together or not at all.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: table types belong to modules; see `Db.typed`.
+export type Tx = Transaction<any>;
+// biome-ignore lint/suspicious/noExplicitAny: table types belong to modules; see `Db.typed`.
+export type AnyKysely = Kysely<any>;
+
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+/** WriteClaim is the part of an idempotency claim that a write completes. */
+export interface WriteClaim {
+  completed: unknown;
+  completeInTx(tx: Tx, result: unknown): Promise<void>;
+}
+
+const afterCommitCallbacks = new WeakMap<object, Array<() => void | Promise<void>>>();
+
+/**
+ * Db is the plane's one database handle: a Kysely instance over SQLite or PostgreSQL plus the
+ * few things that differ by engine. Engine differences live here and in `connect.ts` only.
+ */
+export class Db {
+  constructor(
+    readonly engine: Engine,
+    readonly kysely: AnyKysely,
+    private readonly driver: { close(): Promise<void>; poolStats(): PoolStats | null },
+  ) {}
+
+  /** typed returns the Kysely instance typed with a module's own tables. */
+  typed<Tables>(): Kysely<Tables> {
+    return this.kysely as unknown as Kysely<Tables>;
+  }
+
+  /**
+   * transaction runs `fn` in one database transaction: it commits when `fn` resolves and rolls
+   * back when it throws (re-throwing the error). Callbacks registered with `afterCommit` run once
+   * the commit succeeded, never after a rollback; their failures are reported, not thrown.
+   * NOTE: do not open a transaction inside another one; pass `tx` down instead.
+   */
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    let callbacks: Array<() => void | Promise<void>> = [];
+    const result = await this.kysely.transaction().execute(async (tx) => {
+      callbacks = [];
+      afterCommitCallbacks.set(tx, callbacks);
+      return fn(tx);
+    });
+    for (const callback of callbacks) {
+      try {
+        await callback();
+      } catch (err) {
+        process.emitWarning(`afterCommit callback failed: ${String(err)}`);
+      }
+    }
+    return result;
+  }
+
+  /**
+   * write is the write path's transaction (DESIGN.md §2): it runs `fn` in one transaction and, when
+   * the request carries an Idempotency-Key, stores the response (`fn`'s result as JSON) in the same
+   * transaction, so the change, its facts, its jobs and the stored response commit together.
+   */
+  async write<T>(ctx: { idempotency?: WriteClaim | undefined }, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.transaction(async (tx) => {
+      const result = await fn(tx);
+      if (ctx.idempotency && !ctx.idempotency.completed) await ctx.idempotency.completeInTx(tx, result);
+      return result;
+    });
+  }
+
+  /** ping proves the database answers (used by `/readyz`). Throws when it does not. */
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.kysely);
+  }
+
+  poolStats(): PoolStats | null {
+    return this.driver.poolStats();
+  }
+
+  async close(): Promise<void> {
+    await this.driver.close();
+  }
+}
+
+/**
+ * afterCommit schedules `callback` to run after `tx` commits (e.g. waking a worker or
+ * invalidating a cache). Durable work belongs in a job enqueued inside `tx` instead: an
+ * after-commit callback is lost if the process dies right after the commit.
+ */
+export function afterCommit(tx: Tx, callback: () => void | Promise<void>): void {
+  const list = afterCommitCallbacks.get(tx);
+  if (!list) throw new Error("afterCommit called outside Db.transaction");
+  list.push(callback);
+}
+
+/** json encodes a value for a JSON column (text on SQLite, jsonb on PostgreSQL). */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+/** fromJson decodes a JSON column read from either engine. */
+export function fromJson<T>(raw: unknown): T {
+  return (typeof raw === "string" ? JSON.parse(raw) : raw) as T;
+}

@@ -1,0 +1,13 @@
+export { checkIn, columnTypes, moneyColumns } from "./columns.js";
+export { connectDatabase } from "./connect.js";
+export type { AnyKysely, Engine, PoolStats, Tx } from "./db.js";
+export { afterCommit, Db, fromJson, toJson } from "./db.js";
+export type { MigrationStatus, ModuleMigration } from "./migrator.js";
+export { MigrationError, PlaneMigrator } from "./migrator.js";
+export type { PlatformTables } from "./tables.js";
+
+import { migration as idempotency } from "./migrations/202611260000_platform_idempotency.js";
+import { migration as jobs } from "./migrations/202611260001_platform_jobs.js";
+
+/** PLATFORM_MIGRATIONS are the platform's own tables, applied before any module's. */
+export const PLATFORM_MIGRATIONS = [idempotency, jobs];

@@ -1,0 +1,87 @@
+import type { Clock } from "../clock.js";
+import type { Tx } from "../db/db.js";
+import { newId } from "../ids.js";
+import type { ActionContext, Principal, RequestInfo } from "../principal.js";
+
+/** FactInput is what a service declares about a mutation it is making (DESIGN.md §2). */
+export interface FactInput {
+  /** type is `noun.past_verb`, e.g. `tenant.suspended`. */
+  type: string;
+  /** environmentId of the affected data; defaults to the principal's environment. */
+  environmentId?: string | null;
+  tenantId?: string | null;
+  targets: Array<{ type: string; id: string }>;
+  /** data is the fact's payload. Never secrets: keys that look like credentials are refused. */
+  data?: Record<string, unknown>;
+  /** changes holds before/after values of updated fields. */
+  changes?: { before: Record<string, unknown>; after: Record<string, unknown> };
+}
+
+/** Fact is a recorded fact as sinks receive it. */
+export interface Fact extends Required<Omit<FactInput, "environmentId" | "tenantId" | "changes">> {
+  id: string;
+  occurredAt: number;
+  environmentId: string | null;
+  tenantId: string | null;
+  actor: Principal | null;
+  request: RequestInfo;
+  changes: FactInput["changes"] | null;
+}
+
+/** FactSink projects a fact into its own tables, on the caller's transaction. */
+export type FactSink = (tx: Tx, fact: Fact) => Promise<void>;
+
+const TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.[a-z][a-z0-9_]*$/;
+const SECRET_KEY =
+  /^(password|passwd|pass|secret|token|api_?key|private_?key|authorization|cookie)$|(password|secret|token)$/i;
+
+/**
+ * FactRecorder records facts inside the caller's transaction and hands them to every registered
+ * sink (audit, events, a test's probe) on that same transaction: the change, its audit entry and
+ * its outbox event commit together or not at all.
+ */
+export class FactRecorder {
+  readonly #sinks: Array<{ name: string; sink: FactSink }> = [];
+
+  constructor(private readonly clock: Clock) {}
+
+  /** registerSink adds a sink. Sinks run in registration order; a sink that throws aborts the write. */
+  registerSink(name: string, sink: FactSink): void {
+    if (this.#sinks.some((s) => s.name === name)) throw new Error(`Fact sink "${name}" registered twice`);
+    this.#sinks.push({ name, sink });
+  }
+
+  /**
+   * record validates the fact and runs every sink on `tx`. Throws (rolling the transaction back)
+   * when the type is malformed, the data carries a credential-like key, or a sink fails.
+   */
+  async record(tx: Tx, ctx: ActionContext, input: FactInput): Promise<Fact> {
+    if (!TYPE.test(input.type)) throw new Error(`Fact type "${input.type}" is not noun.past_verb`);
+    assertNoSecrets(input.data, "data");
+    assertNoSecrets(input.changes?.before, "changes.before");
+    assertNoSecrets(input.changes?.after, "changes.after");
+    const occurredAt = this.clock.now();
+    const fact: Fact = {
+      id: newId("fact", occurredAt),
+      type: input.type,
+      occurredAt,
+      environmentId: input.environmentId ?? ctx.principal?.environmentId ?? null,
+      tenantId: input.tenantId ?? null,
+      targets: input.targets,
+      data: input.data ?? {},
+      changes: input.changes ?? null,
+      actor: ctx.principal,
+      request: ctx.request,
+    };
+    for (const { sink } of this.#sinks) await sink(tx, fact);
+    return fact;
+  }
+}
+
+function assertNoSecrets(value: unknown, path: string): void {
+  if (value === null || typeof value !== "object") return;
+  for (const [key, inner] of Object.entries(value)) {
+    if (SECRET_KEY.test(key)) throw new Error(`Fact ${path}.${key} looks like a credential; facts never carry secrets`);
+    assertNoSecrets(inner, `${path}.${key}`);
+  }
+}

@@ -1,0 +1,51 @@
+import { z } from "zod";
+import { AppError, PlatformErrors } from "../errors.js";
+
+/** paginationQuery is the query schema every list route extends: `?limit=&cursor=`. */
+export const paginationQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20).describe("Page size, 1–100 (default 20)."),
+  cursor: z.string().max(512).optional().describe("Opaque cursor from the previous page's `nextCursor`."),
+});
+
+/** pageSchema wraps an item schema in the list response shape. */
+export function pageSchema<T extends z.ZodType>(item: T) {
+  return z.object({
+    data: z.array(item),
+    nextCursor: z.string().nullable().describe("Pass as `cursor` to get the next page; null on the last page."),
+  });
+}
+
+/**
+ * encodeCursor makes an opaque cursor from the sort key of the last row of a page. Cursors are
+ * not signed: they only ever narrow a query that is already scoped to the caller.
+ */
+export function encodeCursor(key: Record<string, string | number>): string {
+  return Buffer.from(JSON.stringify(key)).toString("base64url");
+}
+
+/** decodeCursor reads a cursor back, validated. Throws 400 `invalid_cursor`. */
+export function decodeCursor<T extends z.ZodType>(cursor: string, shape: T): z.output<T> {
+  try {
+    const parsed = shape.safeParse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // fall through to the error below
+  }
+  throw new AppError(PlatformErrors.invalid_cursor, "The cursor is not valid; start again without one.");
+}
+
+/**
+ * toPage cuts a result fetched with `limit + 1` rows into a page: `data` holds at most `limit`
+ * rows, and `nextCursor` is built from the last row returned when more rows exist.
+ */
+export function toPage<Row, Item>(
+  rows: Row[],
+  limit: number,
+  cursorOf: (row: Row) => Record<string, string | number>,
+  toItem: (row: Row) => Item,
+): { data: Item[]; nextCursor: string | null } {
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  const last = page[page.length - 1];
+  return { data: page.map(toItem), nextCursor: more && last !== undefined ? encodeCursor(cursorOf(last)) : null };
+}

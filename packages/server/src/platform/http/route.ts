@@ -1,0 +1,58 @@
+import type { ZodType, z } from "zod";
+import type { ErrorCode } from "../errors.js";
+import type { ActionContext, ActorType, Principal } from "../principal.js";
+
+export type HttpMethod = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+
+/**
+ * Auth says who may call a route: `none` (public, no credential read), `optional` (a credential
+ * is resolved when present), or `required` (401 without one), optionally limited to actor types.
+ */
+export type RouteAuth = "none" | "optional" | { actorTypes: readonly ActorType[] | "any" };
+
+export interface HandlerInput<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  ctx: ActionContext;
+  principal: Principal | null;
+  /** setStatus overrides the success status of a GET (e.g. 503 from a readiness probe). */
+  setStatus(status: number): void;
+}
+
+/**
+ * RouteDefinition is a route as data: zod schemas (the single source of validation, types and the
+ * OpenAPI document) plus a thin handler that calls a service. The handler returns the response
+ * body; the HTTP layer validates input, resolves the principal, applies idempotency, and renders
+ * errors. A POST's response is the value its service wrote (see `Db.write`).
+ */
+export interface RouteDefinition<
+  B extends ZodType = ZodType,
+  Q extends ZodType = ZodType,
+  P extends ZodType = ZodType,
+  R extends ZodType = ZodType,
+> {
+  method: HttpMethod;
+  url: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  auth: RouteAuth;
+  body?: B;
+  query?: Q;
+  params?: P;
+  response: { status: number; schema: R; description: string };
+  /** errors documents the problem codes this route can answer, besides the common ones. */
+  errors?: ErrorCode[];
+  /** accessLog: false keeps probes (health, metrics) out of the access log. */
+  accessLog?: boolean;
+  handler(input: HandlerInput<z.output<B>, z.output<Q>, z.output<P>>): Promise<z.input<R>>;
+}
+
+/** defineRoute returns its argument, typed: handler inputs are inferred from the schemas. */
+export function defineRoute<B extends ZodType, Q extends ZodType, P extends ZodType, R extends ZodType>(
+  route: RouteDefinition<B, Q, P, R>,
+): RouteDefinition {
+  return route as unknown as RouteDefinition;
+}

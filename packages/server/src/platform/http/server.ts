@@ -1,0 +1,240 @@
+import cors from "@fastify/cors";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from "fastify";
+import type { ZodType } from "zod";
+import type { Config } from "../../config.js";
+import { AppError, PlatformErrors } from "../errors.js";
+import { IdempotencyLedger } from "../idempotency/ledger.js";
+import { newId } from "../ids.js";
+import type { Logger } from "../logger.js";
+import type { ActionContext, Principal, RequestInfo } from "../principal.js";
+import type { CredentialResolvers } from "./credentials.js";
+import type { Metrics } from "./metrics.js";
+import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
+import type { RouteDefinition } from "./route.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal?: Principal | null;
+  }
+  interface FastifyContextConfig {
+    accessLog?: boolean;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const JSON_TYPE = "application/json; charset=utf-8";
+
+export interface HttpDeps {
+  config: Pick<Config, "bodyLimitBytes" | "corsOrigins" | "trustProxy">;
+  logger: Logger;
+  ledger: IdempotencyLedger;
+  credentials: CredentialResolvers;
+  metrics: Metrics;
+}
+
+/**
+ * HttpServer is the plane's Fastify instance and its route table. Every route goes through one
+ * wrapper: resolve the principal → validate params, query and body (zod) → claim the
+ * Idempotency-Key (POST) → handler → response; every error becomes an RFC 9457 problem.
+ */
+export class HttpServer {
+  readonly fastify: FastifyInstance;
+  readonly routes: RouteDefinition[] = [];
+
+  constructor(private readonly deps: HttpDeps) {
+    this.fastify = Fastify({
+      loggerInstance: deps.logger as FastifyBaseLogger,
+      logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
+      genReqId: (req) => {
+        const incoming = req.headers["x-request-id"];
+        return typeof incoming === "string" && REQUEST_ID.test(incoming) ? incoming : newId("request");
+      },
+      bodyLimit: deps.config.bodyLimitBytes,
+      trustProxy: deps.config.trustProxy,
+      return503OnClosing: true,
+      routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    });
+    const app = this.fastify;
+    app.removeContentTypeParser("text/plain");
+
+    if (deps.config.corsOrigins.length > 0) {
+      void app.register(cors, {
+        origin: deps.config.corsOrigins,
+        methods: ["GET", "POST", "PATCH", "PUT", "DELETE"],
+        allowedHeaders: ["authorization", "content-type", "idempotency-key", "x-request-id"],
+        exposedHeaders: ["x-request-id", "idempotent-replayed", "retry-after"],
+        maxAge: 600,
+      });
+    }
+
+    app.addHook("onSend", async (req, reply) => {
+      reply.header("x-request-id", req.id);
+      reply.header("x-content-type-options", "nosniff");
+      if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+    });
+
+    app.addHook("onResponse", async (req, reply) => {
+      const route = req.routeOptions.url ?? "unmatched";
+      const seconds = reply.elapsedTime / 1000;
+      deps.metrics.httpDuration.observe({ method: req.method, route, status_code: reply.statusCode }, seconds);
+      if (req.routeOptions.config?.accessLog === false && reply.statusCode < 500) return;
+      const p = req.principal;
+      req.log.info(
+        {
+          method: req.method,
+          route,
+          url: req.url,
+          statusCode: reply.statusCode,
+          durationMs: Math.round(reply.elapsedTime * 10) / 10,
+          ...(p ? { actor: `${p.actorType}:${p.actorId}`, environmentId: p.environmentId, tenantId: p.tenantId } : {}),
+        },
+        "request completed",
+      );
+    });
+
+    app.setErrorHandler((err, req, reply) => {
+      const { problem, headers, unexpected } = toProblem(err, req.id);
+      if (unexpected) req.log.error({ err }, "unexpected error");
+      else if (problem.status >= 500) req.log.warn({ err }, problem.code);
+      if (headers) reply.headers(headers);
+      return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+    });
+
+    app.setNotFoundHandler((req, reply) => {
+      const { problem } = toProblem(
+        new AppError(PlatformErrors.route_not_found, `No route ${req.method} ${req.url.split("?")[0]}.`),
+        req.id,
+      );
+      return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+    });
+  }
+
+  /** register adds a route to the table and to Fastify. Throws on a duplicate operationId. */
+  register(route: RouteDefinition): void {
+    if (this.routes.some((r) => r.operationId === route.operationId)) {
+      throw new Error(`Duplicate operationId "${route.operationId}"`);
+    }
+    this.routes.push(route);
+    this.fastify.route({
+      method: route.method,
+      url: route.url,
+      config: { accessLog: route.accessLog ?? true },
+      handler: (req, reply) => this.#handle(route, req, reply),
+    });
+  }
+
+  async #handle(route: RouteDefinition, req: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const { credentials, ledger } = this.deps;
+    const request: RequestInfo = { requestId: req.id, ip: req.ip };
+    const userAgent = req.headers["user-agent"];
+    if (userAgent) request.userAgent = userAgent.slice(0, 512);
+
+    let principal: Principal | null = null;
+    if (route.auth !== "none") {
+      principal = await credentials.resolve(req.headers.authorization, request);
+      req.principal = principal;
+      if (typeof route.auth === "object") {
+        if (!principal) {
+          throw new AppError(PlatformErrors.unauthenticated, "Send a credential as `Authorization: Bearer <token>`.", {
+            headers: { "www-authenticate": "Bearer" },
+          });
+        }
+        if (route.auth.actorTypes !== "any" && !route.auth.actorTypes.includes(principal.actorType)) {
+          throw new AppError(
+            PlatformErrors.forbidden,
+            `This route is not available to ${principal.actorType} credentials.`,
+          );
+        }
+      }
+    }
+
+    const params = parse(route.params, req.params, "params");
+    const query = parse(route.query, req.query, "query");
+    const body = route.body ? parse(route.body, req.body, "body") : noBody(req.body);
+    const ctx: ActionContext = { principal, request };
+
+    if (route.method === "POST" && principal) {
+      const key = IdempotencyLedger.parseKey(req.headers["idempotency-key"]);
+      if (key !== null) {
+        const begun = await ledger.begin(
+          {
+            environmentId: principal.environmentId ?? null,
+            credentialId: principal.credentialId,
+            method: route.method,
+            path: req.url.split("?")[0] ?? req.url,
+          },
+          key,
+          IdempotencyLedger.fingerprint(body, query),
+          route.response.status,
+        );
+        if (begun.kind === "replay") {
+          const { status, body: stored } = begun.response;
+          reply.header("idempotent-replayed", "true");
+          return reply
+            .code(status)
+            .type(status >= 400 ? PROBLEM_CONTENT_TYPE : JSON_TYPE)
+            .send(stored);
+        }
+        ctx.idempotency = begun.claim;
+      }
+    }
+
+    const claim = ctx.idempotency;
+    let status = route.response.status;
+    const setStatus = (code: number) => {
+      if (route.method !== "GET") throw new Error("setStatus is only for GET routes");
+      status = code;
+    };
+    try {
+      const result = await route.handler({ body, query, params, ctx, principal, setStatus });
+      if (claim) {
+        if (!claim.completed) {
+          await ledger.completeOutside(claim, { status: route.response.status, body: JSON.stringify(result ?? null) });
+        }
+        const sent = claim.completed ?? { status: route.response.status, body: JSON.stringify(result ?? null) };
+        return reply.code(sent.status).type(JSON_TYPE).send(sent.body);
+      }
+      if (status === 204) return reply.code(204).send();
+      return reply.code(status).type(JSON_TYPE).send(JSON.stringify(result));
+    } catch (err) {
+      // Execution began: like Stripe, the key now answers with this outcome, 5xx included, unless
+      // the failure was the idempotency layer's own conflict.
+      if (claim && !claim.completed && !(err instanceof AppError && err.code.startsWith("idempotency_"))) {
+        const { problem } = toProblem(err, req.id);
+        await ledger
+          .completeOutside(claim, { status: problem.status, body: JSON.stringify(problem) })
+          .catch((storeErr) => req.log.error({ err: storeErr }, "could not store idempotent error response"));
+      }
+      throw err;
+    }
+  }
+}
+
+function parse(schema: ZodType | undefined, value: unknown, location: string): unknown {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value ?? (location === "body" ? undefined : {}));
+  if (result.success) return result.data;
+  const errors = result.error.issues.slice(0, 50).map((issue) => ({
+    path: [location, ...issue.path.map(String)].join("."),
+    message: issue.message,
+    code: issue.code,
+  }));
+  const first = errors[0];
+  throw new AppError(PlatformErrors.validation_failed, first ? `${first.path}: ${first.message}` : undefined, {
+    errors,
+  });
+}
+
+function noBody(body: unknown): undefined {
+  if (body === undefined || body === null) return undefined;
+  if (typeof body === "object" && Object.keys(body).length === 0) return undefined;
+  throw new AppError(PlatformErrors.validation_failed, "body: this route takes no request body", {
+    errors: [{ path: "body", message: "this route takes no request body", code: "unrecognized_keys" }],
+  });
+}

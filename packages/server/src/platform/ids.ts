@@ -1,0 +1,92 @@
+import { randomBytes } from "node:crypto";
+
+/**
+ * ID_PREFIXES is the one registry of ID kinds. Every stored object's ID starts with its kind's
+ * prefix, so a log line, a support ticket or a leaked URL says what it points at.
+ * NOTE: prefixes are part of the public API; never change or reuse one.
+ */
+export const ID_PREFIXES = {
+  request: "req",
+  fact: "fct",
+  job: "job",
+  idempotencyRecord: "idm",
+  operator: "opr",
+  project: "prj",
+  environment: "env",
+  surface: "srf",
+  tenant: "ten",
+  user: "usr",
+  session: "ses",
+  secretKey: "key",
+  benchItem: "bnc",
+  testItem: "tst",
+} as const;
+
+export type IdKind = keyof typeof ID_PREFIXES;
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+const ID_BODY = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+let lastTime = 0;
+let lastRandom: Uint8Array = new Uint8Array(10);
+
+/**
+ * newId returns `<prefix>_<ULID>`: 48 bits of millisecond time and 80 random bits in Crockford
+ * base32. IDs created in one process are strictly increasing (the random part is incremented
+ * within a millisecond), so inserts stay append-friendly and lists sort by creation.
+ */
+export function newId(kind: IdKind, now: number = Date.now()): string {
+  let random: Uint8Array;
+  if (now <= lastTime) {
+    random = incremented(lastRandom);
+    now = lastTime;
+  } else {
+    random = randomBytes(10);
+  }
+  lastTime = now;
+  lastRandom = random;
+  return `${ID_PREFIXES[kind]}_${encodeTime(now)}${encodeRandom(random)}`;
+}
+
+/** isId reports whether `value` is a well-formed ID of the given kind. It never throws. */
+export function isId(kind: IdKind, value: unknown): value is string {
+  if (typeof value !== "string") return false;
+  const prefix = `${ID_PREFIXES[kind]}_`;
+  return value.startsWith(prefix) && ID_BODY.test(value.slice(prefix.length));
+}
+
+function encodeTime(ms: number): string {
+  let out = "";
+  let t = ms;
+  for (let i = 0; i < 10; i++) {
+    out = CROCKFORD[t % 32] + out;
+    t = Math.floor(t / 32);
+  }
+  return out;
+}
+
+function encodeRandom(bytes: Uint8Array): string {
+  // 80 bits → 16 base32 characters, most significant first.
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  let out = "";
+  for (let i = 0; i < 16; i++) {
+    out = CROCKFORD[Number(value & 31n)] + out;
+    value >>= 5n;
+  }
+  return out;
+}
+
+function incremented(bytes: Uint8Array): Uint8Array {
+  const next = Uint8Array.from(bytes);
+  for (let i = next.length - 1; i >= 0; i--) {
+    if (next[i] === 255) {
+      next[i] = 0;
+    } else {
+      next[i] = (next[i] ?? 0) + 1;
+      return next;
+    }
+  }
+  // 2^80 IDs in one millisecond cannot happen; wrap rather than throw.
+  return next;
+}

@@ -1,0 +1,364 @@
+import { CronExpressionParser } from "cron-parser";
+import { sql } from "kysely";
+import type { Clock } from "../clock.js";
+import { type Db, fromJson, type Tx, toJson } from "../db/db.js";
+import type { JobTable, PlatformTables } from "../db/tables.js";
+import { newId } from "../ids.js";
+
+/** JobContext is what a handler gets besides its payload. */
+export interface JobContext {
+  jobId: string;
+  /** attempt is 1 for the first run. */
+  attempt: number;
+  maxAttempts: number;
+  /** signal aborts when the worker shuts down or loses the job's lease. */
+  signal: AbortSignal;
+}
+
+/**
+ * JobDefinition declares one kind of background work. Handlers must be safe to run again: a job
+ * whose worker died mid-run is retried after its lease (at-least-once). Throw to fail the attempt;
+ * throw a `RetryLaterError` to choose the delay (e.g. from a `Retry-After`).
+ */
+export interface JobDefinition<P = unknown> {
+  name: string;
+  handler(payload: P, ctx: JobContext): Promise<void>;
+  /** maxAttempts before the job is dead-lettered (default 10). */
+  maxAttempts?: number;
+  /** retryDelayMs gives the delay before attempt `attempt + 1` (default: exponential, jittered). */
+  retryDelayMs?(attempt: number): number;
+}
+
+export class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+    this.name = "RetryLaterError";
+  }
+}
+
+export interface EnqueueOptions {
+  /** runAt schedules the job (epoch ms); default now. */
+  runAt?: number;
+  /** dedupeKey makes the enqueue a no-op when a job with the same key already exists. */
+  dedupeKey?: string;
+  maxAttempts?: number;
+  environmentId?: string | null;
+  tenantId?: string | null;
+}
+
+export type ClaimedJob = Pick<JobTable, "id" | "name" | "attempts" | "max_attempts" | "locked_by"> & {
+  payload: unknown;
+};
+
+export interface QueueStats {
+  queued: number;
+  due: number;
+  running: number;
+  dead: number;
+  /** oldestDueAgeMs is how long the oldest runnable job has waited (0 when none). */
+  oldestDueAgeMs: number;
+}
+
+/** defaultRetryDelayMs: 1 s, 2 s, 4 s … capped at 1 h, with ±20% jitter. */
+export function defaultRetryDelayMs(attempt: number): number {
+  const base = Math.min(1000 * 2 ** Math.max(0, attempt - 1), 3_600_000);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * JobQueue is the durable queue in the database, which is also the transactional outbox: a job
+ * enqueued with the business transaction exists exactly when its cause committed.
+ * Claiming takes a lease (`leaseMs`); on PostgreSQL it uses `FOR UPDATE SKIP LOCKED`, so workers
+ * in many processes never claim the same attempt. Completing an attempt checks the lease owner
+ * and attempt number, so an attempt whose lease was taken over cannot be recorded twice.
+ */
+export class JobQueue {
+  readonly #definitions = new Map<string, JobDefinition>();
+  readonly #schedules = new Map<string, string>();
+  #wake: (() => void) | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    readonly leaseMs: number,
+  ) {}
+
+  /** define registers a job kind. Throws when the name is taken. */
+  define<P>(definition: JobDefinition<P>): void {
+    if (this.#definitions.has(definition.name)) throw new Error(`Job "${definition.name}" is defined twice`);
+    this.#definitions.set(definition.name, definition as JobDefinition);
+  }
+
+  definition(name: string): JobDefinition | undefined {
+    return this.#definitions.get(name);
+  }
+
+  get names(): string[] {
+    return [...this.#definitions.keys()];
+  }
+
+  /**
+   * every runs the job `name` on a cron schedule (5 fields, UTC; e.g. `*\/15 * * * *`). Each due
+   * slot is enqueued once across all processes (dedupe key `schedule:<name>:<slot>`).
+   * Throws on an unknown job or an invalid expression.
+   */
+  every(name: string, cron: string): void {
+    if (!this.#definitions.has(name)) throw new Error(`Cannot schedule unknown job "${name}"`);
+    nextCronTime(cron, this.clock.now());
+    this.#schedules.set(name, cron);
+  }
+
+  get schedules(): ReadonlyMap<string, string> {
+    return this.#schedules;
+  }
+
+  /** enqueue adds a job inside `tx`. Returns the job id, or null when `dedupeKey` already existed. */
+  async enqueue(tx: Tx, name: string, payload: unknown, options: EnqueueOptions = {}): Promise<string | null> {
+    const definition = this.#definitions.get(name);
+    if (!definition) throw new Error(`Cannot enqueue unknown job "${name}"`);
+    const now = this.clock.now();
+    const id = newId("job", now);
+    const result = await (tx as unknown as Db["kysely"])
+      .insertInto("job")
+      .values({
+        id,
+        name,
+        payload: toJson(payload ?? null),
+        status: "queued",
+        run_at: options.runAt ?? now,
+        attempts: 0,
+        max_attempts: options.maxAttempts ?? definition.maxAttempts ?? 10,
+        locked_by: null,
+        locked_until: null,
+        last_error: null,
+        dedupe_key: options.dedupeKey ?? null,
+        environment_id: options.environmentId ?? null,
+        tenant_id: options.tenantId ?? null,
+        created_at: now,
+        updated_at: now,
+        finished_at: null,
+      })
+      .onConflict((oc) => oc.column("dedupe_key").doNothing())
+      .executeTakeFirst();
+    if (Number(result.numInsertedOrUpdatedRows ?? 0n) !== 1) return null;
+    return id;
+  }
+
+  /** onEnqueued lets a local worker be woken after a commit instead of waiting for its next poll. */
+  setWakeListener(wake: (() => void) | null): void {
+    this.#wake = wake;
+  }
+
+  wake(): void {
+    this.#wake?.();
+  }
+
+  /**
+   * claim leases up to `limit` runnable jobs this process knows how to run: queued jobs that are
+   * due, and running jobs whose lease expired (their worker died). Each claim starts a new attempt.
+   */
+  async claim(workerId: string, limit: number): Promise<ClaimedJob[]> {
+    const names = this.names;
+    if (names.length === 0 || limit <= 0) return [];
+    const now = this.clock.now();
+    const db = this.db.typed<PlatformTables>();
+    const runnable = db
+      .selectFrom("job")
+      .select("id")
+      .where("name", "in", names)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb("status", "=", "queued"), eb("run_at", "<=", now)]),
+          eb.and([eb("status", "=", "running"), eb("locked_until", "<", now)]),
+        ]),
+      )
+      .orderBy("run_at")
+      .limit(limit)
+      .$if(this.db.engine === "postgres", (qb) => qb.forUpdate().skipLocked());
+    const rows = await db
+      .updateTable("job")
+      .set({
+        status: "running",
+        attempts: sql<number>`attempts + 1`,
+        locked_by: workerId,
+        locked_until: now + this.leaseMs,
+        updated_at: now,
+      })
+      .where("id", "in", runnable)
+      .returning(["id", "name", "payload", "attempts", "max_attempts", "locked_by"])
+      .execute();
+    return rows.map((r) => ({ ...r, payload: fromJson(r.payload) }));
+  }
+
+  /** extendLease keeps a long-running attempt's lease alive. Returns false when the lease was lost. */
+  async extendLease(job: ClaimedJob): Promise<boolean> {
+    const now = this.clock.now();
+    const result = await this.#owned(job)
+      .set({ locked_until: now + this.leaseMs, updated_at: now })
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** succeed records a finished attempt. Returns false when the attempt no longer owned the job. */
+  async succeed(job: ClaimedJob): Promise<boolean> {
+    const now = this.clock.now();
+    const result = await this.#owned(job)
+      .set({
+        status: "succeeded",
+        locked_by: null,
+        locked_until: null,
+        finished_at: now,
+        updated_at: now,
+        last_error: null,
+      })
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /**
+   * fail records a failed attempt: the job is queued again after its retry delay, or dead-lettered
+   * when it has used all its attempts. Returns the outcome, or "lost" when the lease was lost.
+   */
+  async fail(job: ClaimedJob, error: unknown): Promise<"retry" | "dead" | "lost"> {
+    const now = this.clock.now();
+    const message = (error instanceof Error ? error.message : String(error)).slice(0, 2000);
+    const dead = job.attempts >= job.max_attempts;
+    const definition = this.#definitions.get(job.name);
+    const delay =
+      error instanceof RetryLaterError
+        ? error.delayMs
+        : (definition?.retryDelayMs?.(job.attempts) ?? defaultRetryDelayMs(job.attempts));
+    const result = await this.#owned(job)
+      .set(
+        dead
+          ? {
+              status: "dead",
+              locked_by: null,
+              locked_until: null,
+              finished_at: now,
+              updated_at: now,
+              last_error: message,
+            }
+          : {
+              status: "queued",
+              locked_by: null,
+              locked_until: null,
+              run_at: now + delay,
+              updated_at: now,
+              last_error: message,
+            },
+      )
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) !== 1) return "lost";
+    return dead ? "dead" : "retry";
+  }
+
+  /** retryDead puts a dead-lettered job back in the queue with a fresh attempt budget. */
+  async retryDead(jobId: string): Promise<boolean> {
+    const now = this.clock.now();
+    const result = await this.db
+      .typed<PlatformTables>()
+      .updateTable("job")
+      .set({ status: "queued", attempts: 0, run_at: now, finished_at: null, updated_at: now })
+      .where("id", "=", jobId)
+      .where("status", "=", "dead")
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** enqueueDueSchedules enqueues every recurring job whose slot has come. Returns how many. */
+  async enqueueDueSchedules(): Promise<number> {
+    if (this.#schedules.size === 0) return 0;
+    const now = this.clock.now();
+    let enqueued = 0;
+    await this.db.transaction(async (tx) => {
+      const t = tx as unknown as Db["kysely"];
+      const existing = await t.selectFrom("job_schedule").selectAll().execute();
+      const byName = new Map(existing.map((r) => [r.name as string, r]));
+      for (const [name, cron] of this.#schedules) {
+        const row = byName.get(name);
+        if (!row || row.cron !== cron) {
+          await t
+            .insertInto("job_schedule")
+            .values({ name, cron, next_run_at: nextCronTime(cron, now), last_enqueued_at: null, updated_at: now })
+            .onConflict((oc) =>
+              oc.column("name").doUpdateSet({ cron, next_run_at: nextCronTime(cron, now), updated_at: now }),
+            )
+            .execute();
+          continue;
+        }
+        const slot = Number(row.next_run_at);
+        if (slot > now) continue;
+        const id = await this.enqueue(tx, name, { scheduledFor: slot }, { dedupeKey: `schedule:${name}:${slot}` });
+        if (id) enqueued++;
+        await t
+          .updateTable("job_schedule")
+          .set({ next_run_at: nextCronTime(cron, now), last_enqueued_at: now, updated_at: now })
+          .where("name", "=", name)
+          .where("next_run_at", "=", slot)
+          .execute();
+      }
+    });
+    return enqueued;
+  }
+
+  /** stats reads the queue's depth and age (for `/metrics` and the CLI). */
+  async stats(): Promise<QueueStats> {
+    const now = this.clock.now();
+    const db = this.db.typed<PlatformTables>();
+    const rows = await db
+      .selectFrom("job")
+      .select((eb) => [
+        "status",
+        eb.fn.countAll<number>().as("count"),
+        eb.fn.min("run_at").as("oldest"),
+        eb.fn.sum<number>(eb.case().when("run_at", "<=", now).then(1).else(0).end()).as("due"),
+      ])
+      .where("status", "in", ["queued", "running", "dead"])
+      .groupBy("status")
+      .execute();
+    const stats: QueueStats = { queued: 0, due: 0, running: 0, dead: 0, oldestDueAgeMs: 0 };
+    for (const r of rows) {
+      const count = Number(r.count);
+      if (r.status === "queued") {
+        stats.queued = count;
+        stats.due = Number(r.due ?? 0);
+        if (stats.due > 0) stats.oldestDueAgeMs = Math.max(0, now - Number(r.oldest));
+      } else if (r.status === "running") stats.running = count;
+      else if (r.status === "dead") stats.dead = count;
+    }
+    return stats;
+  }
+
+  /** prune deletes succeeded jobs finished before `before`; dead jobs stay until retried or removed. */
+  async prune(before: number): Promise<number> {
+    const result = await this.db
+      .typed<PlatformTables>()
+      .deleteFrom("job")
+      .where("status", "=", "succeeded")
+      .where("finished_at", "<", before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  #owned(job: ClaimedJob) {
+    return this.db
+      .typed<PlatformTables>()
+      .updateTable("job")
+      .where("id", "=", job.id)
+      .where("status", "=", "running")
+      .where("locked_by", "=", job.locked_by)
+      .where("attempts", "=", job.attempts);
+  }
+}
+
+/** nextCronTime returns the first slot of `cron` strictly after `after` (UTC). Throws when invalid. */
+export function nextCronTime(cron: string, after: number): number {
+  if (cron.trim().split(/\s+/).length !== 5) throw new Error(`Cron expression "${cron}" must have 5 fields`);
+  return CronExpressionParser.parse(cron, { currentDate: new Date(after), tz: "UTC" })
+    .next()
+    .getTime();
+}

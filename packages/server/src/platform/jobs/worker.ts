@@ -1,0 +1,155 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { Logger } from "../logger.js";
+import type { ClaimedJob, JobQueue } from "./queue.js";
+
+export interface WorkerOptions {
+  concurrency: number;
+  pollIntervalMs: number;
+  /** onOutcome observes every finished attempt (metrics). */
+  onOutcome?: (job: ClaimedJob, outcome: "succeeded" | "retry" | "dead" | "lost", durationMs: number) => void;
+}
+
+/**
+ * Worker runs jobs from the queue in this process: it claims up to `concurrency` jobs at a time,
+ * keeps their leases alive while they run, records each outcome, and enqueues due recurring jobs.
+ * `stop` stops claiming and waits for running jobs (their handlers see `signal` abort at the
+ * deadline; a job still running then is retried elsewhere once its lease expires).
+ */
+export class Worker {
+  readonly id = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+  readonly #active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #sleepTimer: NodeJS.Timeout | null = null;
+  #wakeUp: (() => void) | null = null;
+  #lastScheduleCheck = 0;
+
+  constructor(
+    private readonly queue: JobQueue,
+    private readonly logger: Logger,
+    private readonly options: WorkerOptions,
+  ) {}
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.queue.setWakeListener(() => this.#wake());
+    this.#loop = this.#run();
+  }
+
+  get activeCount(): number {
+    return this.#active.size;
+  }
+
+  /** stop stops claiming, then waits up to `timeoutMs` for running jobs to finish. */
+  async stop(timeoutMs: number): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.queue.setWakeListener(null);
+    this.#wake();
+    await this.#loop;
+    const all = Promise.all([...this.#active.values()].map((a) => a.done));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeoutMs);
+    });
+    const result = await Promise.race([all.then(() => "done" as const), deadline]);
+    clearTimeout(timer);
+    if (result === "timeout") {
+      for (const { controller } of this.#active.values()) controller.abort(new Error("worker shutting down"));
+      this.logger.warn({ running: this.#active.size }, "jobs still running at shutdown; they will be retried");
+    }
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      let claimed = 0;
+      let free = 0;
+      try {
+        await this.#maybeEnqueueSchedules();
+        free = this.options.concurrency - this.#active.size;
+        if (free > 0) {
+          const jobs = await this.queue.claim(this.id, free);
+          claimed = jobs.length;
+          for (const job of jobs) this.#execute(job);
+        }
+      } catch (err) {
+        this.logger.error({ err }, "job worker could not claim jobs");
+      }
+      // Full batch: there may be more work, go again at once. Otherwise wait for a wake-up or poll.
+      if (!this.#running) break;
+      if (claimed === 0 || claimed < free) await this.#sleep(this.options.pollIntervalMs);
+      else if (this.#active.size >= this.options.concurrency) await this.#sleep(this.options.pollIntervalMs);
+    }
+  }
+
+  async #maybeEnqueueSchedules(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastScheduleCheck < 1000) return;
+    this.#lastScheduleCheck = now;
+    await this.queue.enqueueDueSchedules();
+  }
+
+  #execute(job: ClaimedJob): void {
+    const controller = new AbortController();
+    const started = performance.now();
+    const done = (async () => {
+      const definition = this.queue.definition(job.name);
+      const heartbeat = setInterval(
+        () => {
+          this.queue.extendLease(job).then(
+            (ok) => {
+              if (!ok) controller.abort(new Error("job lease lost"));
+            },
+            (err) => this.logger.warn({ err, jobId: job.id }, "could not extend job lease"),
+          );
+        },
+        Math.max(250, Math.floor(this.queue.leaseMs / 3)),
+      );
+      let outcome: "succeeded" | "retry" | "dead" | "lost";
+      try {
+        if (!definition) throw new Error(`No handler for job "${job.name}"`);
+        if (job.attempts > job.max_attempts) throw new Error("lease expired during the final attempt");
+        await definition.handler(job.payload, {
+          jobId: job.id,
+          attempt: job.attempts,
+          maxAttempts: job.max_attempts,
+          signal: controller.signal,
+        });
+        outcome = (await this.queue.succeed(job)) ? "succeeded" : "lost";
+      } catch (err) {
+        outcome = await this.queue.fail(job, err).catch((failErr) => {
+          this.logger.error({ err: failErr, jobId: job.id }, "could not record job failure");
+          return "lost" as const;
+        });
+        const level = outcome === "dead" ? "error" : "warn";
+        this.logger[level]({ err, jobId: job.id, job: job.name, attempt: job.attempts, outcome }, "job attempt failed");
+      } finally {
+        clearInterval(heartbeat);
+      }
+      this.options.onOutcome?.(job, outcome, performance.now() - started);
+    })()
+      .catch((err) => this.logger.error({ err, jobId: job.id }, "job bookkeeping failed"))
+      .finally(() => {
+        this.#active.delete(job.id);
+        this.#wake();
+      });
+    this.#active.set(job.id, { controller, done });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wakeUp = resolve;
+      this.#sleepTimer = setTimeout(resolve, ms);
+    });
+  }
+
+  #wake(): void {
+    if (this.#sleepTimer) clearTimeout(this.#sleepTimer);
+    this.#sleepTimer = null;
+    const wake = this.#wakeUp;
+    this.#wakeUp = null;
+    wake?.();
+  }
+}

@@ -1,0 +1,73 @@
+import type { Config } from "../config.js";
+import type { Clock } from "./clock.js";
+import type { Db } from "./db/db.js";
+import type { ModuleMigration } from "./db/migrator.js";
+import type { FactRecorder, FactSink } from "./facts/index.js";
+import type { CredentialResolver } from "./http/credentials.js";
+import type { RouteDefinition } from "./http/route.js";
+import type { JobDefinition, JobQueue } from "./jobs/queue.js";
+import type { Logger } from "./logger.js";
+
+/** ModuleContext is everything the platform gives a module's service. */
+export interface ModuleContext {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  facts: FactRecorder;
+  jobs: JobQueue;
+  /** use returns the service of a module this module declared in `dependsOn`; throws otherwise. */
+  use<S>(moduleName: string): S;
+}
+
+/**
+ * ModuleDefinition is a module as the composition root sees it (DESIGN.md §2). Everything but the
+ * name is declared data; `app.ts` wires it in dependency order.
+ */
+export interface ModuleDefinition<S = unknown> {
+  name: string;
+  dependsOn: readonly string[];
+  migrations: readonly ModuleMigration[];
+  createService(ctx: ModuleContext): S;
+  routes?(service: S): RouteDefinition[];
+  jobs?(service: S): JobDefinition[];
+  /** schedules runs jobs of this module on cron expressions (UTC), e.g. `{ "audit.checkpoint": "0 * * * *" }`. */
+  schedules?: Readonly<Record<string, string>>;
+  credentialResolvers?(service: S): CredentialResolver[];
+  factSinks?(service: S): Array<{ name: string; sink: FactSink }>;
+}
+
+/** defineModule returns its argument, typed. */
+export function defineModule<S>(definition: ModuleDefinition<S>): ModuleDefinition<S> {
+  return definition;
+}
+
+/**
+ * orderModules sorts modules so every module comes after its dependencies (a stable topological
+ * order). Throws on a duplicate name, a missing dependency or a cycle, naming the modules involved.
+ */
+export function orderModules(modules: readonly ModuleDefinition<unknown>[]): ModuleDefinition<unknown>[] {
+  const byName = new Map<string, ModuleDefinition<unknown>>();
+  for (const m of modules) {
+    if (!/^[a-z][a-z0-9]*$/.test(m.name)) throw new Error(`Module name "${m.name}" must be lower-case letters/digits`);
+    if (byName.has(m.name)) throw new Error(`Module "${m.name}" is registered twice`);
+    byName.set(m.name, m);
+  }
+  const ordered: ModuleDefinition<unknown>[] = [];
+  const state = new Map<string, "visiting" | "done">();
+  const visit = (m: ModuleDefinition<unknown>, path: string[]) => {
+    const s = state.get(m.name);
+    if (s === "done") return;
+    if (s === "visiting") throw new Error(`Module dependency cycle: ${[...path, m.name].join(" → ")}`);
+    state.set(m.name, "visiting");
+    for (const dep of m.dependsOn) {
+      const target = byName.get(dep);
+      if (!target) throw new Error(`Module "${m.name}" depends on "${dep}", which is not registered`);
+      visit(target, [...path, m.name]);
+    }
+    state.set(m.name, "done");
+    ordered.push(m);
+  };
+  for (const m of modules) visit(m, []);
+  return ordered;
+}

@@ -1,0 +1,46 @@
+/**
+ * Principal is the resolved caller of one request (DESIGN.md §1). Credential resolvers build it;
+ * guards and services read it; facts record it. It never carries the credential itself.
+ */
+export type ActorType = "user" | "service" | "tenant_key" | "agent" | "operator" | "system";
+
+export interface Principal {
+  actorType: ActorType;
+  actorId: string;
+  /** credentialId identifies the credential used (key, session); it scopes idempotency keys. */
+  credentialId: string;
+  /** environmentId is absent only for plane-level actors (operators, system). */
+  environmentId?: string;
+  surfaceId?: string;
+  tenantId?: string;
+  permissions: readonly string[];
+  displayName?: string;
+  /** onBehalfOf is the delegation chain: the user an agent acts for, or the operator's reason. */
+  onBehalfOf?: { actorType: ActorType; actorId: string; reason?: string };
+}
+
+/** RequestInfo is where a request came from, recorded with every fact. */
+export interface RequestInfo {
+  requestId: string;
+  ip?: string;
+  userAgent?: string;
+}
+
+/**
+ * ActionContext is what a service needs to act on someone's behalf: who (principal, null when
+ * anonymous), from where (request), and the write hooks of the request (idempotency).
+ */
+export interface ActionContext {
+  principal: Principal | null;
+  request: RequestInfo;
+  /** @internal set by the HTTP layer for idempotent POSTs; completed by `Db` writes. */
+  idempotency?: import("./idempotency/ledger.js").IdempotencyClaim;
+}
+
+/** systemContext is the context of work the plane does by itself (jobs, CLI maintenance). */
+export function systemContext(requestId: string, actorId = "baseplate"): ActionContext {
+  return {
+    principal: { actorType: "system", actorId, credentialId: "system", permissions: ["*"] },
+    request: { requestId },
+  };
+}

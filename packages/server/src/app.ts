@@ -132,7 +132,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     );
     const facts = new FactRecorder(clock);
     const jobs = new JobQueue(db, clock, config.workers.leaseMs);
-    const ledger = new IdempotencyLedger(db, clock, config.idempotencyTtlMs);
+    const ledger = new IdempotencyLedger(db, clock, config.idempotencyTtlMs, config.idempotencyLockMs);
     const credentials = new CredentialResolvers();
     const metrics = new Metrics({ queueStats: () => jobs.stats(), poolStats: () => db.poolStats() });
     const http = new HttpServer({ config, logger, ledger, credentials, metrics });

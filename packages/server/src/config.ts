@@ -21,6 +21,7 @@ export interface Config {
   /** trustProxy: whether X-Forwarded-For from the peer is believed (only behind your own proxy). */
   trustProxy: boolean;
   idempotencyTtlMs: number;
+  idempotencyLockMs: number;
   shutdownTimeoutMs: number;
   workers: { enabled: boolean; concurrency: number; pollIntervalMs: number; leaseMs: number };
   /** migrateOnStart: apply pending migrations when the server starts (default on SQLite only). */
@@ -84,6 +85,11 @@ export const CONFIG_VARIABLES = {
     default: "24",
     doc: "How long an Idempotency-Key and its stored response are kept.",
   },
+  BASEPLATE_IDEMPOTENCY_LOCK_SECONDS: {
+    schema: int(1, 3600),
+    default: "60",
+    doc: "How long a request holds its Idempotency-Key; a retry meanwhile answers 409 (also after a crash).",
+  },
   BASEPLATE_SHUTDOWN_TIMEOUT_MS: {
     schema: int(0, 600_000),
     default: "30000",
@@ -118,7 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       values[name] = parsed.data;
     } else {
       const message = parsed.error.issues[0]?.message ?? "is not valid";
-      problems.push(`${name}=${JSON.stringify(raw)}: ${message}`);
+      problems.push(`${name}=${JSON.stringify(redactUserinfo(raw ?? ""))}: ${message}`);
     }
   }
   const corsOrigins = String(values.BASEPLATE_CORS_ORIGINS ?? "")
@@ -158,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     corsOrigins,
     trustProxy: values.BASEPLATE_TRUST_PROXY as boolean,
     idempotencyTtlMs: (values.BASEPLATE_IDEMPOTENCY_TTL_HOURS as number) * 3_600_000,
+    idempotencyLockMs: (values.BASEPLATE_IDEMPOTENCY_LOCK_SECONDS as number) * 1000,
     shutdownTimeoutMs: values.BASEPLATE_SHUTDOWN_TIMEOUT_MS as number,
     workers: {
       enabled: values.BASEPLATE_WORKERS as boolean,
@@ -167,4 +174,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     },
     migrateOnStart: migrate !== "false",
   };
+}
+
+/** redactUserinfo hides the password of a URL-like value (`scheme://user:password@host`) in messages. */
+function redactUserinfo(value: string): string {
+  return value.replace(/(\/\/[^:@/\s]*):[^@/\s]*@/, "$1:***@");
 }

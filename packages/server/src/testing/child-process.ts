@@ -1,0 +1,57 @@
+import { createApp } from "../app.js";
+import { loadConfig } from "../config.js";
+import { type ProbeService, probeModule } from "./probe-module.js";
+
+/**
+ * A plane process for durability tests, run with `node --import tsx child-process.ts <mode>`:
+ * - `enqueue`: enqueue PROBE_ENQUEUE jobs in committed transactions and one in a rolled-back
+ *   transaction, print their ids, then run workers (if BASEPLATE_WORKERS) until killed;
+ * - `work`: run workers until killed or SIGTERM;
+ * - `serve`: listen on BASEPLATE_PORT and print a probe token whose credential id is fixed, so
+ *   idempotency scopes survive a restart.
+ * Prints one JSON line on stdout when ready. SIGTERM stops gracefully (exit 0).
+ */
+const mode = process.argv[2] ?? "work";
+const config = loadConfig(process.env);
+const app = await createApp({
+  config,
+  modules: [probeModule({ jobDelayMs: Number(process.env.PROBE_JOB_DELAY_MS ?? 0) })],
+});
+const probe = app.services.get("probe") as ProbeService;
+await app.start({ listen: mode === "serve", workers: false });
+
+const ready: Record<string, unknown> = { ready: true, pid: process.pid };
+if (mode === "enqueue") {
+  const committed: string[] = [];
+  for (let i = 0; i < Number(process.env.PROBE_ENQUEUE ?? 1); i++) {
+    const id = await app.db.transaction((tx) => app.jobs.enqueue(tx, "probe.record", { i }));
+    committed.push(id as string);
+  }
+  let rolledBack: string | null = null;
+  await app.db
+    .transaction(async (tx) => {
+      rolledBack = await app.jobs.enqueue(tx, "probe.record", { rolledBack: true });
+      throw new Error("roll back on purpose");
+    })
+    .catch(() => undefined);
+  Object.assign(ready, { committed, rolledBack });
+}
+if (mode === "serve") {
+  ready.url = `http://${config.host}:${config.port}`;
+  ready.token = probe.issueToken({
+    actorType: "service",
+    actorId: "svc_durability",
+    credentialId: "cred_durability",
+    environmentId: "env_durability",
+    permissions: ["*"],
+  });
+}
+if (config.workers.enabled) app.worker.start();
+process.stdout.write(`${JSON.stringify(ready)}\n`);
+
+process.once("SIGTERM", () => {
+  app.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+});

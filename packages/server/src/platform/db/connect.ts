@@ -1,7 +1,15 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import {
+  type DialectAdapter,
+  Kysely,
+  type MigrationLockOptions,
+  PostgresDialect,
+  SqliteAdapter,
+  SqliteDialect,
+  sql,
+} from "kysely";
 import pg from "pg";
 import type { Config } from "../../config.js";
 import type { Logger } from "../logger.js";
@@ -23,7 +31,7 @@ export async function connectDatabase(database: Config["database"], logger: Logg
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma(`busy_timeout = ${database.busyTimeoutMs}`);
     sqlite.pragma(`synchronous = ${database.synchronous}`);
-    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const kysely = new Kysely<unknown>({ dialect: new MigratingSqliteDialect({ database: sqlite }) });
     return new Db("sqlite", kysely, { close: async () => kysely.destroy(), poolStats: () => null });
   }
 
@@ -57,4 +65,46 @@ function pgTypeParser(oid: number, format?: "text" | "binary"): (value: string) 
   }
   // biome-ignore lint/suspicious/noExplicitAny: pg's overloads do not accept a union format.
   return pg.types.getTypeParser(oid, (format ?? "text") as any);
+}
+
+const MIGRATION_LOCK_LEASE_MS = 5 * 60_000;
+
+/**
+ * MigratingSqliteAdapter makes SQLite migrations safe when several processes start on one file
+ * (the server and a `baseplate migrate` run, say). Kysely's stock adapter assumes one process. Here:
+ * - each run is one transaction (SQLite has transactional DDL), so a failed run changes nothing;
+ * - a run holds a lease in the lock row (`is_locked` = lease expiry, epoch ms), taken with an
+ *   atomic compare-and-set and polled without blocking the event loop; a lease left by a killed
+ *   process expires after five minutes.
+ */
+class MigratingSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+
+  override async acquireMigrationLock(db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
+    const deadline = Date.now() + 10 * 60_000;
+    for (;;) {
+      const now = Date.now();
+      try {
+        const result = await sql`update ${sql.table(options.lockTable)} set is_locked = ${now + MIGRATION_LOCK_LEASE_MS}
+          where id = ${options.lockRowId} and is_locked < ${now}`.execute(db);
+        if (Number(result.numAffectedRows ?? 0n) === 1) return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "SQLITE_BUSY") throw err;
+      }
+      if (now > deadline) throw new Error("Timed out waiting for another process's migrations to finish");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  override async releaseMigrationLock(db: Kysely<unknown>, options: MigrationLockOptions): Promise<void> {
+    await sql`update ${sql.table(options.lockTable)} set is_locked = 0 where id = ${options.lockRowId}`.execute(db);
+  }
+}
+
+class MigratingSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new MigratingSqliteAdapter();
+  }
 }

@@ -1,0 +1,112 @@
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { type App, createApp } from "../../app.js";
+import { loadConfig } from "../../config.js";
+import { createTestDatabase, describeEachEngine, type TestDatabase } from "../../testing/harness.js";
+import { probeModule } from "../../testing/probe-module.js";
+import { spawnPlane } from "../../testing/spawn.js";
+import { defineModule } from "../module.js";
+import type { ModuleMigration } from "./migrator.js";
+
+describeEachEngine("migrations", (engine) => {
+  let database: TestDatabase;
+  const apps: App[] = [];
+  beforeEach(async () => {
+    database = await createTestDatabase(engine);
+  });
+  afterEach(async () => {
+    await Promise.all(apps.map((a) => a.stop()));
+    apps.length = 0;
+    await database.drop();
+  });
+
+  const build = async (modules = [probeModule()]) => {
+    const app = await createApp({
+      config: loadConfig({ ...database.env, BASEPLATE_LOG_LEVEL: "silent", BASEPLATE_WORKERS: "false" }),
+      modules,
+    });
+    apps.push(app);
+    return app;
+  };
+  const tables = async (app: App) =>
+    (await app.db.kysely.introspection.getTables())
+      .map((t) => t.name)
+      .filter((n) => !n.startsWith("baseplate_migration"));
+
+  it("applies every module's migrations in order, reverts them all, and applies them again", async () => {
+    const app = await build();
+    expect(await app.migrator.pending()).toEqual([
+      "202611260000_platform_idempotency",
+      "202611260001_platform_jobs",
+      "202611260100_probe_tables",
+    ]);
+    expect(await app.migrate()).toHaveLength(3);
+    expect((await tables(app)).sort()).toEqual(
+      ["idempotency_record", "job", "job_schedule", "probe_fact", "probe_item", "probe_job_run"].sort(),
+    );
+    expect(await app.migrate()).toEqual([]);
+
+    expect(await app.migrator.down()).toEqual(["202611260100_probe_tables"]);
+    expect(await tables(app)).not.toContain("probe_item");
+    expect(await app.migrator.pending()).toEqual(["202611260100_probe_tables"]);
+
+    expect(await app.migrator.reset()).toEqual(["202611260001_platform_jobs", "202611260000_platform_idempotency"]);
+    expect(await tables(app)).toEqual([]);
+    expect(await app.migrate()).toHaveLength(3);
+    expect((await app.migrator.status()).every((m) => m.executedAt instanceof Date)).toBe(true);
+  });
+
+  it("several processes starting at once apply each migration exactly once", async () => {
+    const racers = await Promise.all(
+      [1, 2, 3].map(() => spawnPlane("work", { ...database.env, BASEPLATE_WORKERS: "false" })),
+    );
+    for (const r of racers) r.child.kill("SIGTERM");
+    expect(await Promise.all(racers.map((r) => r.exited))).toEqual([0, 0, 0]);
+    const app = await build();
+    expect(await app.migrator.pending()).toEqual([]);
+    expect((await app.migrator.status()).map((m) => m.name)).toEqual([
+      "202611260000_platform_idempotency",
+      "202611260001_platform_jobs",
+      "202611260100_probe_tables",
+    ]);
+  });
+
+  it("a failing migration names itself and leaves the earlier ones applied", async () => {
+    const broken: ModuleMigration = {
+      name: "202611260200_broken_oops",
+      up: async (db) => {
+        await db.schema.createTable("broken_thing").addColumn("id", "text").execute();
+        throw new Error("boom");
+      },
+      down: async () => undefined,
+    };
+    const app = await build([
+      defineModule({ name: "broken", dependsOn: [], migrations: [broken], createService: () => ({}) }),
+    ]);
+    await expect(app.migrate()).rejects.toThrow("Migration 202611260200_broken_oops failed: boom");
+    const status = await app.migrator.status();
+    expect(status.find((m) => m.name === "202611260200_broken_oops")?.executedAt).toBeNull();
+    // Transactional DDL on both engines: the whole run rolled back.
+    expect(await tables(app)).toEqual([]);
+  });
+
+  it("refuses migrations not named after their module", async () => {
+    const misnamed: ModuleMigration = { name: "202611260300_other_thing", up: async () => {}, down: async () => {} };
+    await expect(
+      build([defineModule({ name: "mine", dependsOn: [], migrations: [misnamed], createService: () => ({}) })]),
+    ).rejects.toThrow(/not named after its module "mine"/);
+  });
+
+  it("start refuses pending migrations when migrate-on-start is off", async () => {
+    const app = await createApp({
+      config: loadConfig({
+        ...database.env,
+        BASEPLATE_LOG_LEVEL: "silent",
+        BASEPLATE_WORKERS: "false",
+        BASEPLATE_MIGRATE_ON_START: "false",
+      }),
+      modules: [probeModule()],
+    });
+    apps.push(app);
+    await expect(app.start({ listen: false })).rejects.toThrow(/3 migration\(s\) pending.*baseplate migrate up/);
+  });
+});

@@ -24,7 +24,7 @@ export interface Config {
   idempotencyLockMs: number;
   shutdownTimeoutMs: number;
   workers: { enabled: boolean; concurrency: number; pollIntervalMs: number; leaseMs: number };
-  /** migrateOnStart: apply pending migrations when the server starts (default on SQLite only). */
+  /** migrateOnStart: apply pending migrations when the server starts. */
   migrateOnStart: boolean;
 }
 
@@ -104,9 +104,9 @@ export const CONFIG_VARIABLES = {
     doc: "Lease of a claimed job; a job whose worker died is retried after it.",
   },
   BASEPLATE_MIGRATE_ON_START: {
-    schema: z.enum(["auto", "true", "false"]),
-    default: "auto",
-    doc: "Apply migrations at start. `auto`: yes on SQLite, and on PostgreSQL under an advisory lock.",
+    schema: bool,
+    default: "true",
+    doc: "Apply pending migrations at start, under a lock (processes starting together are safe). `false`: start refuses a database with pending migrations.",
   },
 } as const;
 
@@ -140,7 +140,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
 
   const dataDir = resolve(cwd, values.BASEPLATE_DATA_DIR as string);
   const url = values.BASEPLATE_DATABASE_URL as string;
-  const migrate = values.BASEPLATE_MIGRATE_ON_START as "auto" | "true" | "false";
   return {
     host: values.BASEPLATE_HOST as string,
     port: values.BASEPLATE_PORT as number,
@@ -172,7 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       pollIntervalMs: values.BASEPLATE_WORKER_POLL_MS as number,
       leaseMs: values.BASEPLATE_JOB_LEASE_MS as number,
     },
-    migrateOnStart: migrate !== "false",
+    migrateOnStart: values.BASEPLATE_MIGRATE_ON_START as boolean,
   };
 }
 

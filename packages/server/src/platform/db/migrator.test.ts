@@ -4,7 +4,7 @@ import { loadConfig } from "../../config.js";
 import { createTestDatabase, describeEachEngine, type TestDatabase } from "../../testing/harness.js";
 import { probeModule } from "../../testing/probe-module.js";
 import { spawnPlane } from "../../testing/spawn.js";
-import { defineModule } from "../module.js";
+import { type ModuleDefinition, defineModule } from "../module.js";
 import type { ModuleMigration } from "./migrator.js";
 
 describeEachEngine("migrations", (engine) => {
@@ -19,7 +19,7 @@ describeEachEngine("migrations", (engine) => {
     await database.drop();
   });
 
-  const build = async (modules = [probeModule()]) => {
+  const build = async (modules: ModuleDefinition<unknown>[] = [probeModule() as ModuleDefinition<unknown>]) => {
     const app = await createApp({
       config: loadConfig({ ...database.env, BASEPLATE_LOG_LEVEL: "silent", BASEPLATE_WORKERS: "false" }),
       modules,

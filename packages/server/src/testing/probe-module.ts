@@ -228,6 +228,20 @@ export function probeModule(options: { jobDelayMs?: number } = {}) {
       }),
       defineRoute({
         method: "GET",
+        url: "/v1/probe/slow",
+        operationId: "probeSlow",
+        summary: "Answer after a delay (graceful-shutdown tests)",
+        tags: ["Probe"],
+        auth: "none",
+        query: z.strictObject({ ms: z.coerce.number().int().min(0).max(10_000) }),
+        response: { status: 200, schema: z.object({ waitedMs: z.number() }), description: "Done waiting." },
+        handler: async ({ query }) => {
+          await new Promise((r) => setTimeout(r, query.ms));
+          return { waitedMs: query.ms };
+        },
+      }),
+      defineRoute({
+        method: "GET",
         url: "/v1/probe/items",
         operationId: "listProbeItems",
         summary: "List probe items",

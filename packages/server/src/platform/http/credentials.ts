@@ -14,7 +14,8 @@ export interface CredentialResolver {
   resolve(token: string, request: RequestInfo): Promise<Principal | null>;
 }
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+// The scheme name is case-insensitive (RFC 9110 §11.1); the token is not.
+const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/i;
 
 /**
  * CredentialResolvers is the one principal-resolution seam: every request's `Authorization`

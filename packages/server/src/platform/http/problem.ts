@@ -35,6 +35,7 @@ const FASTIFY_CODES: Record<string, { error: typeof PlatformErrors.bad_request; 
     detail: "Content-Length does not match the body.",
   },
   FST_ERR_BAD_URL: { error: PlatformErrors.bad_request, detail: "The URL is malformed." },
+  FST_ERR_MAX_PARAM_LENGTH: { error: PlatformErrors.bad_request, detail: "A path segment is too long." },
   FST_ERR_ASYNC_CONSTRAINT: { error: PlatformErrors.bad_request, detail: "The request is malformed." },
 };
 
@@ -97,15 +98,31 @@ export function toProblem(
 
 /** validationProblem turns zod issues into a 400 with one field error per issue. */
 export function validationProblem(err: ZodError, requestId: string, location: string): Problem {
-  const errors = err.issues.slice(0, 50).map((issue) => ({
-    path: [location, ...issue.path.map(String)].filter(Boolean).join("."),
-    message: issue.message,
-    code: issue.code,
-  }));
+  const errors = fieldErrors(err, location);
   const c = PlatformErrors.validation_failed;
   const first = errors[0];
   const detail = first ? `${first.path || "request"}: ${first.message}` : c.title;
   return build(c.code, c.title, c.status, detail, requestId, errors);
+}
+
+/**
+ * fieldErrors lists one field error per zod issue (at most 50), paths prefixed by `location`
+ * (`body`, `query`, `params`). An unknown-keys issue becomes one error per key (`body.extra`), so
+ * every error names the field to fix.
+ */
+export function fieldErrors(err: ZodError, location: string): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const issue of err.issues) {
+    const base = [location, ...issue.path.map(String)];
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        errors.push({ path: [...base, key].filter(Boolean).join("."), message: "Unknown field", code: issue.code });
+      }
+    } else {
+      errors.push({ path: base.filter(Boolean).join("."), message: issue.message, code: issue.code });
+    }
+  }
+  return errors.slice(0, 50);
 }
 
 function build(

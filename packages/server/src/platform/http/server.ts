@@ -15,7 +15,7 @@ import type { Logger } from "../logger.js";
 import type { ActionContext, Principal, RequestInfo } from "../principal.js";
 import type { CredentialResolvers } from "./credentials.js";
 import type { Metrics } from "./metrics.js";
-import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
+import { fieldErrors, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
 import type { RouteDefinition } from "./route.js";
 
 declare module "fastify" {
@@ -59,6 +59,16 @@ export class HttpServer {
       trustProxy: deps.config.trustProxy,
       return503OnClosing: true,
       routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+      // Errors raised by the router before any hook (a malformed URL, an overlong path segment)
+      // are problems too, with the same headers as every other response.
+      frameworkErrors: (err, req, reply) => {
+        const { problem } = toProblem(err, req.id);
+        void reply
+          .code(problem.status)
+          .headers({ "x-request-id": req.id, "x-content-type-options": "nosniff", "cache-control": "no-store" })
+          .type(PROBLEM_CONTENT_TYPE)
+          .send(JSON.stringify(problem));
+      },
     });
     const app = this.fastify;
     app.removeContentTypeParser("text/plain");
@@ -73,7 +83,14 @@ export class HttpServer {
       });
     }
 
+    // While closing, answers carry `Connection: close` so keep-alive clients let go and the
+    // server can finish draining instead of waiting out the keep-alive timeout.
+    let closing = false;
+    app.addHook("preClose", async () => {
+      closing = true;
+    });
     app.addHook("onSend", async (req, reply) => {
+      if (closing) reply.header("connection", "close");
       reply.header("x-request-id", req.id);
       reply.header("x-content-type-options", "nosniff");
       if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
@@ -220,11 +237,7 @@ function parse(schema: ZodType | undefined, value: unknown, location: string): u
   if (!schema) return undefined;
   const result = schema.safeParse(value ?? (location === "body" ? undefined : {}));
   if (result.success) return result.data;
-  const errors = result.error.issues.slice(0, 50).map((issue) => ({
-    path: [location, ...issue.path.map(String)].join("."),
-    message: issue.message,
-    code: issue.code,
-  }));
+  const errors = fieldErrors(result.error, location);
   const first = errors[0];
   throw new AppError(PlatformErrors.validation_failed, first ? `${first.path}: ${first.message}` : undefined, {
     errors,

@@ -1,6 +1,9 @@
 import { createRequire } from "node:module";
 import type { Config } from "./config.js";
+import { identityModule } from "./modules/identity/index.js";
+import { tenancyModule } from "./modules/tenancy/index.js";
 import { type Clock, systemClock } from "./platform/clock.js";
+import { ChangeBus } from "./platform/db/bus.js";
 import { connectDatabase, type Db, PLATFORM_MIGRATIONS, PlaneMigrator } from "./platform/db/index.js";
 import { FactRecorder } from "./platform/facts/index.js";
 import { buildOpenApiDocument, CredentialResolvers, HttpServer, Metrics } from "./platform/http/index.js";
@@ -18,7 +21,10 @@ export const VERSION = pkg.version;
  * Each later issue adds its module here (tenancy, identity, access, audit, events, webhooks,
  * storage, usage, billing, operations).
  */
-export const MODULES: readonly ModuleDefinition<unknown>[] = [];
+export const MODULES: readonly ModuleDefinition<unknown>[] = [
+  tenancyModule as ModuleDefinition<unknown>,
+  identityModule as ModuleDefinition<unknown>,
+];
 
 export interface AppOptions {
   config: Config;
@@ -50,6 +56,8 @@ export class App {
     readonly http: HttpServer,
     readonly worker: Worker,
     readonly services: ReadonlyMap<string, unknown>,
+    readonly bus: ChangeBus,
+    private readonly lifecycle: Array<{ start: (() => Promise<void>) | null; stop: (() => Promise<void>) | null }>,
   ) {}
 
   /** openapi renders the OpenAPI 3.1 document of every registered route. */
@@ -78,6 +86,8 @@ export class App {
         );
       }
     }
+    await this.bus.start();
+    for (const m of this.lifecycle) await m.start?.();
     this.#started = true;
     let address: string | null = null;
     if (options.listen ?? true) {
@@ -96,6 +106,12 @@ export class App {
   async stop(): Promise<void> {
     const timeout = this.config.shutdownTimeoutMs;
     await Promise.all([this.http.fastify.close(), this.worker.stop(timeout)]);
+    if (this.#started) {
+      for (const m of [...this.lifecycle].reverse()) {
+        await m.stop?.().catch((err) => this.logger.error({ err }, "module stop failed"));
+      }
+    }
+    await this.bus.stop();
     await this.db.close();
     this.#started = false;
   }
@@ -131,6 +147,11 @@ export async function createApp(options: AppOptions): Promise<App> {
       config.database.engine === "postgres" ? { schema: config.database.schema } : {},
     );
     const facts = new FactRecorder(clock);
+    const bus = new ChangeBus(
+      db,
+      config.database.engine === "postgres" ? { url: config.database.url, schema: config.database.schema } : null,
+      logger,
+    );
     const jobs = new JobQueue(db, clock, config.workers.leaseMs);
     const ledger = new IdempotencyLedger(db, clock, config.idempotencyTtlMs, config.idempotencyLockMs);
     const credentials = new CredentialResolvers();
@@ -168,6 +189,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         logger: logger.child({ module: module.name }),
         facts,
         jobs,
+        bus,
         use<S>(name: string): S {
           if (!module.dependsOn.includes(name)) {
             throw new Error(`Module "${module.name}" uses "${name}" without declaring it in dependsOn`);
@@ -184,6 +206,13 @@ export async function createApp(options: AppOptions): Promise<App> {
       for (const route of module.routes?.(service) ?? []) http.register(route);
     }
 
+    const lifecycle = modules.map((m) => {
+      const service = services.get(m.name);
+      return {
+        start: m.start ? () => (m.start as (s: unknown) => Promise<void>)(service) : null,
+        stop: m.stop ? () => (m.stop as (s: unknown) => Promise<void>)(service) : null,
+      };
+    });
     const app = new App(
       config,
       logger,
@@ -198,6 +227,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       http,
       worker,
       services,
+      bus,
+      lifecycle,
     );
     registerPlatformRoutes(http, { db, migrator, metrics, openapi: () => app.openapi() });
     return app;

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { z } from "zod";
 
@@ -24,6 +25,8 @@ export interface Config {
   idempotencyLockMs: number;
   shutdownTimeoutMs: number;
   workers: { enabled: boolean; concurrency: number; pollIntervalMs: number; leaseMs: number };
+  sessions: { idleMs: number; absoluteMs: number };
+  passwords: { profile: "owasp" | "test"; concurrency: number };
   /** migrateOnStart: apply pending migrations when the server starts. */
   migrateOnStart: boolean;
 }
@@ -103,6 +106,26 @@ export const CONFIG_VARIABLES = {
     default: "60000",
     doc: "Lease of a claimed job; a job whose worker died is retried after it.",
   },
+  BASEPLATE_SESSION_IDLE_MINUTES: {
+    schema: int(1, 60 * 24 * 90),
+    default: "30",
+    doc: "End-user and operator sessions end after this long unused.",
+  },
+  BASEPLATE_SESSION_ABSOLUTE_HOURS: {
+    schema: int(1, 24 * 365),
+    default: "12",
+    doc: "Sessions end this long after login, however active.",
+  },
+  BASEPLATE_PASSWORD_HASH_CONCURRENCY: {
+    schema: int(0, 64),
+    default: "0",
+    doc: "Password hashes computed at once (0: one per CPU core); logins beyond wait in line.",
+  },
+  BASEPLATE_PASSWORD_PROFILE: {
+    schema: z.enum(["owasp", "test"]),
+    default: "owasp",
+    doc: "argon2id parameters: `owasp` (19 MiB, t=2, p=1). `test` is refused unless NODE_ENV=test.",
+  },
   BASEPLATE_MIGRATE_ON_START: {
     schema: bool,
     default: "true",
@@ -135,6 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
       problems.push(`BASEPLATE_CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com`);
     }
+  }
+  if (values.BASEPLATE_PASSWORD_PROFILE === "test" && env.NODE_ENV !== "test") {
+    problems.push('BASEPLATE_PASSWORD_PROFILE="test": the fast password profile is only for tests (NODE_ENV=test)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -170,6 +196,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       concurrency: values.BASEPLATE_WORKER_CONCURRENCY as number,
       pollIntervalMs: values.BASEPLATE_WORKER_POLL_MS as number,
       leaseMs: values.BASEPLATE_JOB_LEASE_MS as number,
+    },
+    sessions: {
+      idleMs: (values.BASEPLATE_SESSION_IDLE_MINUTES as number) * 60_000,
+      absoluteMs: (values.BASEPLATE_SESSION_ABSOLUTE_HOURS as number) * 3_600_000,
+    },
+    passwords: {
+      profile: values.BASEPLATE_PASSWORD_PROFILE as "owasp" | "test",
+      concurrency: (values.BASEPLATE_PASSWORD_HASH_CONCURRENCY as number) || availableParallelism(),
     },
     migrateOnStart: values.BASEPLATE_MIGRATE_ON_START as boolean,
   };

@@ -6,5 +6,7 @@ const code = await runCli(process.argv.slice(2), {
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
   onSignal: (signal, handler) => process.on(signal, handler),
+  interactive: process.stdin.isTTY === true && process.stderr.isTTY === true,
+  stdin: process.stdin,
 });
 process.exit(code);

@@ -2,7 +2,9 @@ import { parseArgs } from "node:util";
 import { type App, createApp, StartupError, VERSION } from "../app.js";
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from "../config.js";
 import { MigrationError } from "../platform/db/index.js";
+import { AppError } from "../platform/errors.js";
 import type { ModuleDefinition } from "../platform/module.js";
+import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
 
 export interface CliIo {
   out(line: string): void;
@@ -10,6 +12,9 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** onSignal registers a shutdown signal handler (process.once in production). */
   onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  /** interactive: a person is at the terminal (prompts allowed). */
+  interactive?: boolean;
+  stdin?: NodeJS.ReadableStream;
 }
 
 const HELP = `Baseplate ${VERSION}: the production substrate for fast-built products.
@@ -17,6 +22,10 @@ const HELP = `Baseplate ${VERSION}: the production substrate for fast-built prod
 Usage: baseplate <command> [options]
 
 Commands:
+  init                   Create the first operator and, optionally, a first project with
+                         development and production environments and their secret keys.
+                         Flags: --email --name --password (or BASEPLATE_INIT_PASSWORD)
+                                --project NAME | --no-project   --json (for scripts)
   start                  Serve the API and run background workers.
   migrate up             Apply every pending database migration.
   migrate down [--steps N | --all]
@@ -55,6 +64,12 @@ export async function runCli(
         version: { type: "boolean", short: "v" },
         steps: { type: "string" },
         all: { type: "boolean" },
+        email: { type: "string" },
+        name: { type: "string" },
+        password: { type: "string" },
+        project: { type: "string" },
+        "no-project": { type: "boolean" },
+        json: { type: "boolean" },
       },
     });
   } catch (err) {
@@ -76,6 +91,8 @@ export async function runCli(
     switch (command) {
       case "start":
         return await start(io, modules);
+      case "init":
+        return await init(io, values as Record<string, string | boolean | undefined>, modules);
       case "migrate":
         return await migrate(io, sub, values as { steps?: string; all?: boolean }, modules);
       default:
@@ -84,6 +101,67 @@ export async function runCli(
     }
   } catch (err) {
     return report(io, err);
+  }
+}
+
+async function init(
+  io: CliIo,
+  values: Record<string, string | boolean | undefined>,
+  modules?: readonly ModuleDefinition<unknown>[],
+): Promise<number> {
+  const json = values.json === true;
+  let options: InitOptions = {
+    interactive: !json && io.interactive === true,
+    json,
+    noProject: values["no-project"] === true,
+    ...(typeof values.email === "string" ? { email: values.email } : {}),
+    ...(typeof values.name === "string" ? { name: values.name } : {}),
+    ...(typeof values.password === "string"
+      ? { password: values.password }
+      : io.env.BASEPLATE_INIT_PASSWORD
+        ? { password: io.env.BASEPLATE_INIT_PASSWORD }
+        : {}),
+    ...(typeof values.project === "string" ? { project: values.project } : {}),
+  };
+  const config = loadConfig(io.env);
+  const app = await createApp({ config: { ...config, logLevel: "warn" }, ...(modules ? { modules } : {}) });
+  try {
+    await app.start({ listen: false, workers: false });
+    const identity = app.services.get("identity") as { operators: { countOperators(): Promise<number> } } | undefined;
+    if (!identity) throw new StartupError("This build has no identity module.");
+    if ((await identity.operators.countOperators()) > 0) {
+      io.err("baseplate: this plane is already initialised. Operators log in with POST /v1/operator/login.");
+      return 1;
+    }
+    if (io.stdin) options = await promptMissing(options, io, io.stdin);
+    const missing = (["email", "password"] as const).filter((k) => !options[k]);
+    if (missing.length > 0) {
+      io.err(
+        `baseplate: init needs ${missing.map((m) => `--${m}`).join(" and ")} (or run it in a terminal to be asked).`,
+      );
+      return 2;
+    }
+    const result = await initPlane(app, {
+      email: options.email as string,
+      name: options.name ?? (options.email as string),
+      password: options.password as string,
+      project: options.noProject ? null : (options.project ?? "My project"),
+    });
+    if (json) io.out(JSON.stringify(result, null, 2));
+    else printInit(result, io, `http://${config.host}:${config.port}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof InitRefused) {
+      io.err(`baseplate: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof AppError) {
+      io.err(`baseplate: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  } finally {
+    await app.stop();
   }
 }
 
@@ -103,6 +181,11 @@ async function start(io: CliIo, modules?: readonly ModuleDefinition<unknown>[]):
   io.err(`  API docs:  ${address}/docs`);
   io.err(`  Database:  ${where}`);
   io.err("  Stop with Ctrl+C (SIGINT) or SIGTERM; in-flight requests and jobs finish first.");
+  const identity = app.services.get("identity") as { operators: { countOperators(): Promise<number> } } | undefined;
+  if (identity && (await identity.operators.countOperators()) === 0) {
+    io.err("\n  This plane has no operator yet. In another terminal run `npx baseplate init` (or");
+    io.err("  `node packages/server/dist/main.js init`) to create the first operator, project and keys.");
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -18,6 +18,8 @@ export const ID_PREFIXES = {
   user: "usr",
   session: "ses",
   secretKey: "key",
+  operatorToken: "otk",
+  passwordReset: "prt",
   benchItem: "bnc",
   testItem: "tst",
 } as const;

@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import type { Clock } from "./clock.js";
+import type { ChangeBus } from "./db/bus.js";
 import type { Db } from "./db/db.js";
 import type { ModuleMigration } from "./db/migrator.js";
 import type { FactRecorder, FactSink } from "./facts/index.js";
@@ -16,6 +17,7 @@ export interface ModuleContext {
   logger: Logger;
   facts: FactRecorder;
   jobs: JobQueue;
+  bus: ChangeBus;
   /** use returns the service of a module this module declared in `dependsOn`; throws otherwise. */
   use<S>(moduleName: string): S;
 }
@@ -35,6 +37,10 @@ export interface ModuleDefinition<S = unknown> {
   schedules?: Readonly<Record<string, string>>;
   credentialResolvers?(service: S): CredentialResolver[];
   factSinks?(service: S): Array<{ name: string; sink: FactSink }>;
+  /** start runs when the app starts (after migrations), e.g. to open a listener. */
+  start?(service: S): Promise<void>;
+  /** stop runs on shutdown, after requests and jobs have drained (flush buffers here). */
+  stop?(service: S): Promise<void>;
 }
 
 /** defineModule returns its argument, typed. */

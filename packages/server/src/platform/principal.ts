@@ -14,6 +14,8 @@ export interface Principal {
   surfaceId?: string;
   tenantId?: string;
   permissions: readonly string[];
+  /** ceiling caps `permissions` (e.g. the surface's scope ceiling): both must allow an action. */
+  ceiling?: readonly string[];
   displayName?: string;
   /** onBehalfOf is the delegation chain: the user an agent acts for, or the operator's reason. */
   onBehalfOf?: { actorType: ActorType; actorId: string; reason?: string };

@@ -90,6 +90,8 @@ export async function createTestApp(engine: EngineName, options: TestAppOptions 
     BASEPLATE_LOG_LEVEL: "silent",
     BASEPLATE_WORKERS: "false",
     BASEPLATE_WORKER_POLL_MS: "20",
+    BASEPLATE_PASSWORD_PROFILE: "test",
+    NODE_ENV: "test",
     ...database.env,
     ...options.env,
   });

@@ -111,3 +111,16 @@ export function toJson(value: unknown): string {
 export function fromJson<T>(raw: unknown): T {
   return (typeof raw === "string" ? JSON.parse(raw) : raw) as T;
 }
+
+/**
+ * isUniqueViolation reports whether a database error is a unique-constraint violation, on either
+ * engine (SQLite `SQLITE_CONSTRAINT_UNIQUE`/`_PRIMARYKEY`, PostgreSQL `23505`). `constraint`, when
+ * given, must appear in the error (PostgreSQL names the constraint; SQLite names the columns).
+ */
+export function isUniqueViolation(err: unknown, hint?: string): boolean {
+  const e = err as { code?: string; constraint?: string; message?: string } | null;
+  const unique =
+    e?.code === "23505" || e?.code === "SQLITE_CONSTRAINT_UNIQUE" || e?.code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+  if (!unique || hint === undefined) return unique;
+  return (e?.constraint ?? "").includes(hint) || (e?.message ?? "").includes(hint);
+}

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError, PlatformErrors } from "../errors.js";
+import { findNul } from "./problem.js";
 
 /** paginationQuery is the query schema every list route extends: `?limit=&cursor=`. */
 export const paginationQuery = z.object({
@@ -27,7 +28,7 @@ export function encodeCursor(key: Record<string, string | number>): string {
 export function decodeCursor<T extends z.ZodType>(cursor: string, shape: T): z.output<T> {
   try {
     const parsed = shape.safeParse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
-    if (parsed.success) return parsed.data;
+    if (parsed.success && findNul(parsed.data, "") === null) return parsed.data;
   } catch {
     // fall through to the error below
   }
@@ -48,4 +49,11 @@ export function toPage<Row, Item>(
   const page = more ? rows.slice(0, limit) : rows;
   const last = page[page.length - 1];
   return { data: page.map(toItem), nextCursor: more && last !== undefined ? encodeCursor(cursorOf(last)) : null };
+}
+
+const IdCursor = z.object({ id: z.string().max(64) });
+
+/** afterIdCursor decodes the cursor of a list ordered by its time-sortable ids (null: first page). */
+export function afterIdCursor(cursor: string | undefined): string | null {
+  return cursor ? decodeCursor(cursor, IdCursor).id : null;
 }

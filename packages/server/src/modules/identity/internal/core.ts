@@ -1,0 +1,39 @@
+import type { Kysely } from "kysely";
+import type { Config } from "../../../config.js";
+import type { Clock } from "../../../platform/clock.js";
+import type { ChangeBus } from "../../../platform/db/bus.js";
+import type { Db, Tx } from "../../../platform/db/db.js";
+import type { FactRecorder } from "../../../platform/facts/index.js";
+import type { Logger } from "../../../platform/logger.js";
+import type { TenancyService } from "../../tenancy/index.js";
+import type { IdentityTables } from "../tables.js";
+import type { CredentialCache } from "./credential-cache.js";
+import type { LastUsedTracker } from "./last-used.js";
+import type { PasswordHasher } from "./passwords.js";
+import type { LoginThrottle } from "./throttle.js";
+
+/** Core is what every identity service shares. */
+export interface Core {
+  config: Config;
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  facts: FactRecorder;
+  bus: ChangeBus;
+  hasher: PasswordHasher;
+  cache: CredentialCache;
+  lastUsed: LastUsedTracker;
+  throttle: LoginThrottle;
+  tenancy: TenancyService;
+  q(tx?: Tx): Kysely<IdentityTables>;
+  /** revoked announces that credentials owned by `owner` (a credential, user or operator id) changed. */
+  revoked(tx: Tx, owner: string): Promise<void>;
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function bool(engine: Db["engine"], value: boolean): boolean | number {
+  return engine === "postgres" ? value : Number(value);
+}

@@ -1,0 +1,74 @@
+import type { Selectable } from "kysely";
+import { fromJson } from "../../../platform/db/db.js";
+import type { Operator, OperatorToken, SecretKey, Session, User } from "../schemas.js";
+import type { OperatorTable, OperatorTokenTable, SecretKeyTable, SessionTable, UserTable } from "../tables.js";
+
+export function toOperator(r: Selectable<OperatorTable>): Operator {
+  return {
+    id: r.id,
+    email: r.email,
+    name: r.name,
+    role: r.role,
+    disabled: r.disabled_at !== null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function toOperatorToken(r: Selectable<OperatorTokenTable>): OperatorToken {
+  return {
+    id: r.id,
+    operatorId: r.operator_id,
+    kind: r.kind,
+    name: r.name,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+export function toUser(r: Selectable<UserTable>): User {
+  return {
+    id: r.id,
+    environmentId: r.environment_id,
+    email: r.email,
+    name: r.name,
+    profile: fromJson<Record<string, unknown>>(r.profile),
+    hasPassword: r.password_hash !== null,
+    disabled: r.disabled_at !== null,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function toSession(r: Selectable<SessionTable>, currentSessionId?: string): Session {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    surfaceId: r.surface_id,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    expiresAt: r.expires_at,
+    ip: r.ip,
+    userAgent: r.user_agent,
+    current: r.id === currentSessionId,
+  };
+}
+
+export function toSecretKey(r: Selectable<SecretKeyTable>): SecretKey {
+  return {
+    id: r.id,
+    environmentId: r.environment_id,
+    surfaceId: r.surface_id,
+    name: r.name,
+    display: r.display,
+    scopes: fromJson<string[]>(r.scopes),
+    createdBy: r.created_by,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+    lastUsedAt: r.last_used_at,
+    replacedBy: r.replaced_by,
+  };
+}

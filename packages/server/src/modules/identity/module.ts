@@ -1,0 +1,29 @@
+import { defineModule } from "../../platform/module.js";
+import { TOKEN_PREFIX } from "./internal/tokens.js";
+import { migration as core } from "./migrations/202611261300_identity_core.js";
+import { identityRoutes } from "./routes.js";
+import { IdentityService } from "./service.js";
+
+export const identityModule = defineModule<IdentityService>({
+  name: "identity",
+  dependsOn: ["tenancy"],
+  migrations: [core],
+  createService: (ctx) => new IdentityService(ctx),
+  routes: (service) => identityRoutes(service),
+  credentialResolvers: (service) => [
+    {
+      kind: "secret_key",
+      prefix: TOKEN_PREFIX.secretKey,
+      resolve: (token) => service.resolution.resolveSecretKey(token),
+    },
+    { kind: "session", prefix: TOKEN_PREFIX.session, resolve: (token) => service.resolution.resolveSession(token) },
+    {
+      kind: "operator_token",
+      prefix: TOKEN_PREFIX.operator,
+      resolve: (token) => service.resolution.resolveOperatorToken(token),
+    },
+  ],
+  factSinks: (service) => [{ name: "identity.credential_cache", sink: (tx, fact) => service.onFact(tx, fact) }],
+  start: (service) => service.start(),
+  stop: (service) => service.stop(),
+});

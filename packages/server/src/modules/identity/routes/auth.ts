@@ -1,0 +1,148 @@
+import { z } from "zod";
+import { defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { TenancyErrors } from "../../tenancy/index.js";
+import { IdentityErrors } from "../errors.js";
+import {
+  ChangePasswordInput,
+  IssuedSession,
+  LoginInput,
+  ResetPasswordInput,
+  Revoked,
+  Session,
+  SignupInput,
+  User,
+} from "../schemas.js";
+import type { IdentityService } from "../service.js";
+
+const user = { actorTypes: ["user"] } as const;
+
+export function authRoutes(s: IdentityService): RouteDefinition[] {
+  return [
+    defineRoute({
+      method: "POST",
+      url: "/v1/auth/signup",
+      operationId: "signup",
+      summary: "Sign up through a surface that allows it, and log in",
+      tags: ["End-user auth"],
+      auth: "none",
+      body: SignupInput,
+      response: { status: 201, schema: IssuedSession, description: "The new user and its session token (shown once)." },
+      errors: [
+        TenancyErrors.surface_not_found,
+        IdentityErrors.self_signup_disabled,
+        IdentityErrors.email_taken,
+        IdentityErrors.weak_password,
+      ],
+      handler: ({ ctx, body }) => s.sessions.signup(ctx, body),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/auth/login",
+      operationId: "login",
+      summary: "Log in with email and password through a surface",
+      description:
+        "A new session token on every login. Throttled per account and per client; unknown email and wrong password answer alike.",
+      tags: ["End-user auth"],
+      auth: "none",
+      body: LoginInput,
+      response: { status: 201, schema: IssuedSession, description: "The session token, shown once." },
+      errors: [
+        TenancyErrors.surface_not_found,
+        IdentityErrors.invalid_login,
+        IdentityErrors.too_many_attempts,
+        IdentityErrors.hashing_busy,
+      ],
+      handler: ({ ctx, body }) => s.sessions.login(ctx, body),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/auth/password-reset",
+      operationId: "resetPassword",
+      summary: "Set a new password with a reset token; ends every session",
+      tags: ["End-user auth"],
+      auth: "none",
+      body: ResetPasswordInput,
+      response: { status: 200, schema: Revoked, description: "How many sessions ended." },
+      errors: [TenancyErrors.surface_not_found, IdentityErrors.invalid_reset_token, IdentityErrors.weak_password],
+      handler: ({ ctx, body }) => s.sessions.resetPassword(ctx, body),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/auth/logout",
+      operationId: "logout",
+      summary: "End the current session (server-side)",
+      tags: ["End-user auth"],
+      auth: user,
+      response: { status: 200, schema: Revoked, description: "The session ended." },
+      handler: ({ ctx }) => s.sessions.logout(ctx),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/auth/me",
+      operationId: "getMe",
+      summary: "The user of the current session",
+      tags: ["End-user auth"],
+      auth: user,
+      response: { status: 200, schema: User, description: "The user." },
+      handler: ({ ctx }) => s.sessions.me(ctx),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/auth/sessions",
+      operationId: "listMySessions",
+      summary: "List the current user's live sessions",
+      tags: ["End-user auth"],
+      auth: user,
+      response: {
+        status: 200,
+        schema: z.object({ data: z.array(Session), nextCursor: z.null() }),
+        description: "The sessions, `current` marking this one.",
+      },
+      handler: ({ ctx }) => s.sessions.listMySessions(ctx),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/auth/sessions/:sessionId/revoke",
+      operationId: "revokeMySession",
+      summary: "End one of the current user's sessions",
+      tags: ["End-user auth"],
+      auth: user,
+      params: z.strictObject({ sessionId: z.string().min(1).max(64) }),
+      response: { status: 200, schema: Revoked, description: "The session ended." },
+      errors: [IdentityErrors.session_not_found],
+      handler: ({ ctx, params }) => s.sessions.revokeMySession(ctx, params.sessionId),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/auth/sessions/revoke-others",
+      operationId: "revokeOtherSessions",
+      summary: "End every session of the current user except this one",
+      tags: ["End-user auth"],
+      auth: user,
+      response: { status: 200, schema: Revoked, description: "How many sessions ended." },
+      handler: ({ ctx }) => s.sessions.revokeOtherSessions(ctx),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/auth/sessions/revoke-all",
+      operationId: "revokeAllSessions",
+      summary: "End every session of the current user, this one included",
+      tags: ["End-user auth"],
+      auth: user,
+      response: { status: 200, schema: Revoked, description: "How many sessions ended." },
+      handler: ({ ctx }) => s.sessions.revokeAllSessions(ctx),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/auth/password",
+      operationId: "changePassword",
+      summary: "Change the password (needs the current one); ends other sessions by default",
+      tags: ["End-user auth"],
+      auth: user,
+      body: ChangePasswordInput,
+      response: { status: 200, schema: Revoked, description: "How many other sessions ended." },
+      errors: [IdentityErrors.current_password_wrong, IdentityErrors.weak_password],
+      handler: ({ ctx, body }) => s.sessions.changePassword(ctx, body),
+    }),
+  ];
+}

@@ -1,0 +1,113 @@
+import { z } from "zod";
+import { pageSchema } from "../../../platform/http/pagination.js";
+import { defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { IdentityErrors } from "../errors.js";
+import {
+  CreateUserInput,
+  ListQuery,
+  ListUsersQuery,
+  PasswordResetToken,
+  Revoked,
+  Session,
+  UpdateUserInput,
+  User,
+} from "../schemas.js";
+import type { IdentityService } from "../service.js";
+
+const service = { actorTypes: ["service"] } as const;
+const Id = z.string().min(1).max(64);
+
+export function userRoutes(s: IdentityService): RouteDefinition[] {
+  const userParams = z.strictObject({ userId: Id });
+  return [
+    defineRoute({
+      method: "POST",
+      url: "/v1/users",
+      operationId: "createUser",
+      summary: "Create an end user in the environment",
+      tags: ["Users"],
+      auth: service,
+      body: CreateUserInput,
+      response: { status: 201, schema: User, description: "The user." },
+      errors: [IdentityErrors.email_taken, IdentityErrors.weak_password],
+      handler: ({ ctx, body }) => s.users.createUser(ctx, body),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/users",
+      operationId: "listUsers",
+      summary: "List and search users",
+      tags: ["Users"],
+      auth: service,
+      query: ListUsersQuery,
+      response: { status: 200, schema: pageSchema(User), description: "A page of users." },
+      handler: ({ ctx, query }) => s.users.listUsers(ctx, query),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/users/:userId",
+      operationId: "getUser",
+      summary: "Get a user",
+      tags: ["Users"],
+      auth: service,
+      params: userParams,
+      response: { status: 200, schema: User, description: "The user." },
+      errors: [IdentityErrors.user_not_found],
+      handler: ({ ctx, params }) => s.users.findUserById(ctx, params.userId),
+    }),
+    defineRoute({
+      method: "PATCH",
+      url: "/v1/users/:userId",
+      operationId: "updateUser",
+      summary: "Update a user; `disabled: true` ends every session at once",
+      tags: ["Users"],
+      auth: service,
+      params: userParams,
+      body: UpdateUserInput,
+      response: { status: 200, schema: User, description: "The user." },
+      errors: [IdentityErrors.user_not_found, IdentityErrors.email_taken],
+      handler: ({ ctx, params, body }) => s.users.updateUser(ctx, params.userId, body),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/users/:userId/password-reset-tokens",
+      operationId: "createPasswordResetToken",
+      summary: "Issue a single-use password reset token for the product to deliver",
+      tags: ["Users"],
+      auth: service,
+      params: userParams,
+      response: {
+        status: 201,
+        schema: PasswordResetToken,
+        description: "The token, shown once; it expires in an hour.",
+      },
+      errors: [IdentityErrors.user_not_found, IdentityErrors.user_disabled],
+      handler: ({ ctx, params }) => s.users.createPasswordResetToken(ctx, params.userId),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/users/:userId/sessions",
+      operationId: "listUserSessions",
+      summary: "List a user's live sessions",
+      tags: ["Users"],
+      auth: service,
+      params: userParams,
+      query: ListQuery,
+      response: { status: 200, schema: pageSchema(Session), description: "A page of sessions." },
+      errors: [IdentityErrors.user_not_found],
+      handler: ({ ctx, params, query }) => s.users.listUserSessions(ctx, params.userId, query),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/users/:userId/sessions/revoke",
+      operationId: "revokeUserSessions",
+      summary: "End every session of a user",
+      tags: ["Users"],
+      auth: service,
+      params: userParams,
+      response: { status: 200, schema: Revoked, description: "How many sessions ended." },
+      errors: [IdentityErrors.user_not_found],
+      handler: ({ ctx, params }) => s.sessions.revokeUserSessions(ctx, params.userId),
+    }),
+  ];
+}

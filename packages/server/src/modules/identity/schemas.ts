@@ -1,0 +1,170 @@
+import { z } from "zod";
+import { isPermission } from "../../platform/permissions.js";
+
+const Timestamp = z.number().int().describe("Epoch milliseconds.");
+export const Email = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ message: "must be an email address" }));
+const Password = z
+  .string()
+  .min(1)
+  .max(4096)
+  .describe("Checked for length and against common passwords; never truncated.");
+const Name = z.string().trim().min(1).max(200);
+const Permission = z.string().max(100).refine(isPermission, "must be resource:action, resource:*, *:action or *");
+const Profile = z
+  .record(z.string().max(100), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 8192, { message: "must be at most 8192 bytes as JSON" });
+const Future = Timestamp.describe("Epoch milliseconds in the future.");
+
+// Operators
+export const OperatorRole = z.enum(["admin", "support"]);
+export const Operator = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role: OperatorRole,
+  disabled: z.boolean(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Operator = z.infer<typeof Operator>;
+export const CreateOperatorInput = z.strictObject({ email: Email, name: Name, role: OperatorRole, password: Password });
+export const UpdateOperatorInput = z.strictObject({
+  name: Name.optional(),
+  role: OperatorRole.optional(),
+  disabled: z.boolean().optional(),
+});
+export const OperatorLoginInput = z.strictObject({ email: Email, password: Password });
+export const OperatorToken = z.object({
+  id: z.string(),
+  operatorId: z.string(),
+  kind: z.enum(["session", "api"]),
+  name: z.string(),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+});
+export type OperatorToken = z.infer<typeof OperatorToken>;
+export const CreateOperatorTokenInput = z.strictObject({ name: Name, expiresAt: Future.optional() });
+export const IssuedOperatorToken = z.object({
+  token: z.string().describe("Shown once. Send as `Authorization: Bearer <token>`."),
+  operatorToken: OperatorToken,
+  operator: Operator,
+});
+
+// Users
+export const User = z.object({
+  id: z.string(),
+  environmentId: z.string(),
+  email: z.string(),
+  name: z.string().nullable(),
+  profile: z.record(z.string(), z.unknown()),
+  hasPassword: z.boolean(),
+  disabled: z.boolean(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type User = z.infer<typeof User>;
+export const CreateUserInput = z.strictObject({
+  email: Email,
+  name: Name.optional(),
+  password: Password.optional(),
+  profile: Profile.optional(),
+});
+export const UpdateUserInput = z.strictObject({
+  email: Email.optional(),
+  name: Name.nullable().optional(),
+  profile: Profile.optional(),
+  disabled: z.boolean().optional().describe("Disabling ends every session and credential of the user at once."),
+});
+export const ListUsersQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(512).optional(),
+  email: z.string().max(254).optional().describe("Exact email (case-insensitive)."),
+  q: z.string().min(1).max(200).optional().describe("Search email and name (case-insensitive)."),
+});
+export const PasswordResetToken = z.object({
+  token: z.string().describe("Shown once. Deliver it to the user yourself; Baseplate never sends email."),
+  expiresAt: Timestamp,
+});
+
+// Sessions and end-user auth
+export const Session = z.object({
+  id: z.string(),
+  userId: z.string(),
+  surfaceId: z.string(),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp,
+  expiresAt: Timestamp.describe("Absolute expiry; the session also ends after the idle timeout."),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  current: z.boolean().describe("Whether this is the session making the request."),
+});
+export type Session = z.infer<typeof Session>;
+export const SignupInput = z.strictObject({
+  surfaceId: z.string().max(64),
+  email: Email,
+  password: Password,
+  name: Name.optional(),
+});
+export const LoginInput = z.strictObject({ surfaceId: z.string().max(64), email: Email, password: Password });
+export const IssuedSession = z.object({
+  token: z.string().describe("Shown once. Send as `Authorization: Bearer <token>`."),
+  session: Session,
+  user: User,
+});
+export const ChangePasswordInput = z.strictObject({
+  currentPassword: Password,
+  newPassword: Password,
+  revokeOtherSessions: z.boolean().default(true),
+});
+export const ResetPasswordInput = z.strictObject({
+  surfaceId: z.string().max(64),
+  token: z.string().max(200),
+  newPassword: Password,
+});
+export const Revoked = z.object({ revoked: z.number().int().describe("How many sessions or tokens were revoked.") });
+
+// Secret keys
+export const SecretKey = z.object({
+  id: z.string(),
+  environmentId: z.string(),
+  surfaceId: z.string(),
+  name: z.string(),
+  display: z.string().describe("Redacted form that identifies the key (prefix and last characters)."),
+  scopes: z.array(z.string()),
+  createdBy: z.string(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+  replacedBy: z.string().nullable(),
+});
+export type SecretKey = z.infer<typeof SecretKey>;
+export const CreateSecretKeyInput = z.strictObject({
+  surfaceId: z.string().max(64),
+  name: Name,
+  scopes: z.array(Permission).min(1).max(200).default(["*"]),
+  expiresAt: Future.optional(),
+});
+export const RotateSecretKeyInput = z.strictObject({
+  gracePeriodSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .default(86_400)
+    .describe("How long the old key keeps working (default 24 h, at most 7 days)."),
+});
+export const IssuedSecretKey = z.object({
+  token: z.string().describe("Shown once; only its hash is stored."),
+  secretKey: SecretKey,
+});
+export const ListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(512).optional(),
+});

@@ -1,0 +1,73 @@
+import type { Kysely } from "kysely";
+import type { Tx } from "../../platform/db/db.js";
+import type { Fact } from "../../platform/facts/index.js";
+import type { ModuleContext } from "../../platform/module.js";
+import type { TenancyService } from "../tenancy/index.js";
+import type { Core } from "./internal/core.js";
+import { CredentialCache } from "./internal/credential-cache.js";
+import { LastUsedTracker } from "./internal/last-used.js";
+import { PasswordHasher } from "./internal/passwords.js";
+import { LoginThrottle } from "./internal/throttle.js";
+import { OperatorsService } from "./service/operators.js";
+import { CredentialResolution } from "./service/resolve.js";
+import { SecretKeysService } from "./service/secret-keys.js";
+import { SessionsService } from "./service/sessions.js";
+import { UsersService } from "./service/users.js";
+import type { IdentityTables } from "./tables.js";
+
+/** Facts from other modules that change what a cached credential may do. */
+const INVALIDATING_FACTS = new Set(["project.archived", "environment.archived", "surface.archived", "surface.updated"]);
+
+/** IdentityService: operators, end users, sessions, secret keys, and resolving them into principals. */
+export class IdentityService {
+  readonly operators: OperatorsService;
+  readonly users: UsersService;
+  readonly sessions: SessionsService;
+  readonly secretKeys: SecretKeysService;
+  readonly resolution: CredentialResolution;
+  readonly core: Core;
+  #flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(m: ModuleContext) {
+    const bus = m.bus;
+    this.core = {
+      config: m.config,
+      db: m.db,
+      clock: m.clock,
+      logger: m.logger,
+      facts: m.facts,
+      bus,
+      hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency),
+      cache: new CredentialCache(bus),
+      lastUsed: new LastUsedTracker(),
+      throttle: new LoginThrottle(m.clock),
+      tenancy: m.use<TenancyService>("tenancy"),
+      q: (tx?: Tx) => (tx ?? m.db.kysely) as unknown as Kysely<IdentityTables>,
+      revoked: (tx, owner) => bus.publish(tx, "credentials", owner),
+    };
+    this.operators = new OperatorsService(this.core);
+    this.users = new UsersService(this.core);
+    this.sessions = new SessionsService(this.core, this.users);
+    this.secretKeys = new SecretKeysService(this.core);
+    this.resolution = new CredentialResolution(this.core);
+  }
+
+  /** onFact evicts cached credentials when their surface, environment or project changes. */
+  async onFact(tx: Tx, fact: Fact): Promise<void> {
+    if (!INVALIDATING_FACTS.has(fact.type)) return;
+    for (const target of fact.targets) await this.core.revoked(tx, target.id);
+    if (fact.type === "project.archived") await this.core.revoked(tx, "*");
+  }
+
+  async start(): Promise<void> {
+    this.#flushTimer = setInterval(() => {
+      this.resolution.flushLastUsed().catch((err) => this.core.logger.warn({ err }, "could not record lastUsedAt"));
+    }, 5000);
+    this.#flushTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#flushTimer) clearInterval(this.#flushTimer);
+    await this.resolution.flushLastUsed().catch((err) => this.core.logger.warn({ err }, "could not record lastUsedAt"));
+  }
+}

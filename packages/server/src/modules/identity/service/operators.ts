@@ -1,0 +1,284 @@
+import type { z } from "zod";
+import { generateToken, sha256Hex } from "../../../platform/crypto.js";
+import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { asOperator } from "../../../platform/guards.js";
+import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import type { ActionContext, Principal } from "../../../platform/principal.js";
+import { IdentityErrors } from "../errors.js";
+import { type Core, normalizeEmail } from "../internal/core.js";
+import { checkPasswordStrength } from "../internal/passwords.js";
+import { toOperator, toOperatorToken } from "../internal/rows.js";
+import { TOKEN_PREFIX } from "../internal/tokens.js";
+import type {
+  CreateOperatorInput,
+  CreateOperatorTokenInput,
+  ListQuery,
+  Operator,
+  OperatorToken,
+  UpdateOperatorInput,
+} from "../schemas.js";
+import { operatorPermissions } from "./resolve.js";
+
+type Issued = { token: string; operatorToken: OperatorToken; operator: Operator };
+
+/** OperatorsService: plane staff accounts (admin, support), their logins and API tokens. */
+export class OperatorsService {
+  constructor(private readonly c: Core) {}
+
+  /** countOperators tells whether the plane has been initialised. */
+  async countOperators(): Promise<number> {
+    const row = await this.c
+      .q()
+      .selectFrom("operator")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /**
+   * bootstrapOperator creates the first admin of an empty plane and an API token for it, in one
+   * transaction that refuses if any operator exists (so two `baseplate init` runs cannot both win).
+   */
+  async bootstrapOperator(ctx: ActionContext, input: z.infer<typeof CreateOperatorInput>): Promise<Issued> {
+    checkPasswordStrength(input.password, { email: input.email });
+    const passwordHash = await this.c.hasher.hash(input.password);
+    return this.c.db.write(ctx, async (tx) => {
+      if ((await this.c.q(tx).selectFrom("operator").select("id").limit(1).execute()).length > 0) {
+        throw new AppError(IdentityErrors.email_taken, "The plane is already initialised.");
+      }
+      const operator = await this.#insert(tx, ctx, { ...input, role: "admin" }, passwordHash);
+      return this.#issueToken(tx, ctx, operator, "api", "baseplate init", null);
+    });
+  }
+
+  async createOperator(ctx: ActionContext, input: z.infer<typeof CreateOperatorInput>): Promise<Operator> {
+    asOperator(ctx, "operators:write");
+    checkPasswordStrength(input.password, { email: input.email });
+    const passwordHash = await this.c.hasher.hash(input.password);
+    try {
+      return await this.c.db.write(ctx, (tx) => this.#insert(tx, ctx, input, passwordHash));
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError(IdentityErrors.email_taken, "An operator with this email exists.");
+      throw err;
+    }
+  }
+
+  async listOperators(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
+    asOperator(ctx, "operators:read");
+    const after = afterId(query.cursor);
+    const rows = await this.c
+      .q()
+      .selectFrom("operator")
+      .selectAll()
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toOperator);
+  }
+
+  async findOperatorById(ctx: ActionContext, id: string): Promise<Operator> {
+    asOperator(ctx, "operators:read");
+    return toOperator(await this.#operator(id));
+  }
+
+  /** updateOperator changes name, role or disabled; disabling ends every token of the operator. */
+  async updateOperator(ctx: ActionContext, id: string, input: z.infer<typeof UpdateOperatorInput>): Promise<Operator> {
+    asOperator(ctx, "operators:write");
+    return this.c.db.write(ctx, async (tx) => {
+      const before = toOperator(await this.#operator(id, tx));
+      const now = this.c.clock.now();
+      const after: Operator = {
+        ...before,
+        name: input.name ?? before.name,
+        role: input.role ?? before.role,
+        disabled: input.disabled ?? before.disabled,
+        updatedAt: now,
+      };
+      const losesAdmin = before.role === "admin" && !before.disabled && (after.role !== "admin" || after.disabled);
+      if (losesAdmin) {
+        const admins = await this.c
+          .q(tx)
+          .selectFrom("operator")
+          .select("id")
+          .where("role", "=", "admin")
+          .where("disabled_at", "is", null)
+          .execute();
+        if (admins.length <= 1) throw new AppError(IdentityErrors.last_admin, "Promote another admin first.");
+      }
+      const changed = (["name", "role", "disabled"] as const).filter((f) => before[f] !== after[f]);
+      if (changed.length === 0) return before;
+      await tx
+        .updateTable("operator")
+        .set({
+          name: after.name,
+          role: after.role,
+          disabled_at: after.disabled ? (before.disabled ? undefined : now) : null,
+          updated_at: now,
+        })
+        .where("id", "=", id)
+        .execute();
+      if (before.role !== after.role || after.disabled) await this.c.revoked(tx, id);
+      await this.c.facts.record(tx, ctx, {
+        type: after.disabled && !before.disabled ? "operator.disabled" : "operator.updated",
+        environmentId: null,
+        targets: [{ type: "operator", id }],
+        changes: {
+          before: Object.fromEntries(changed.map((f) => [f, before[f]])),
+          after: Object.fromEntries(changed.map((f) => [f, after[f]])),
+        },
+      });
+      return after;
+    });
+  }
+
+  /** loginOperator checks email + password (throttled) and opens an operator session. */
+  async loginOperator(ctx: ActionContext, email: string, password: string): Promise<Issued> {
+    const normalized = normalizeEmail(email);
+    const row = await this.c.q().selectFrom("operator").selectAll().where("email", "=", normalized).executeTakeFirst();
+    const operator = await this.c.throttle.attempt(`operator:${normalized}`, ctx.request.ip ?? "unknown", async () => {
+      const ok = await this.c.hasher.verify(row?.password_hash ?? null, password);
+      return { ok: ok && row !== undefined && row.disabled_at === null, value: row };
+    });
+    if (!operator || operator.disabled_at !== null) {
+      throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
+    }
+    const o = toOperator(operator);
+    const asSelf = { ...ctx, principal: operatorPrincipal(o, "login") };
+    return this.c.db.write(ctx, (tx) =>
+      this.#issueToken(tx, asSelf, o, "session", "login", this.c.clock.now() + this.c.config.sessions.absoluteMs),
+    );
+  }
+
+  async createOperatorToken(ctx: ActionContext, input: z.infer<typeof CreateOperatorTokenInput>): Promise<Issued> {
+    const me = asOperator(ctx, "operator_tokens:write");
+    return this.c.db.write(ctx, async (tx) => {
+      const operator = toOperator(await this.#operator(me.actorId, tx));
+      return this.#issueToken(tx, ctx, operator, "api", input.name, input.expiresAt ?? null);
+    });
+  }
+
+  async listOperatorTokens(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
+    const me = asOperator(ctx, "operator_tokens:read");
+    const after = afterId(query.cursor);
+    const rows = await this.c
+      .q()
+      .selectFrom("operator_token")
+      .selectAll()
+      .where("operator_id", "=", me.actorId)
+      .where("revoked_at", "is", null)
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toOperatorToken);
+  }
+
+  /** revokeOperatorToken revokes one of the caller's own tokens ("current" for the one in use). */
+  async revokeOperatorToken(ctx: ActionContext, tokenId: string): Promise<OperatorToken> {
+    const me = ctx.principal;
+    if (me?.actorType !== "operator") throw new AppError(IdentityErrors.operator_token_not_found, "No such token.");
+    const id = tokenId === "current" ? me.credentialId : tokenId;
+    return this.c.db.write(ctx, async (tx) => {
+      const row = await this.c
+        .q(tx)
+        .selectFrom("operator_token")
+        .selectAll()
+        .where("id", "=", id)
+        .where("operator_id", "=", me.actorId)
+        .executeTakeFirst();
+      if (!row) throw new AppError(IdentityErrors.operator_token_not_found, `No token ${tokenId}.`);
+      if (row.revoked_at !== null) return toOperatorToken(row);
+      const now = this.c.clock.now();
+      await tx.updateTable("operator_token").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.revoked(tx, id);
+      await this.c.facts.record(tx, ctx, {
+        type: row.kind === "session" ? "operator.logged_out" : "operator_token.revoked",
+        environmentId: null,
+        targets: [{ type: "operator_token", id }],
+      });
+      return toOperatorToken({ ...row, revoked_at: now });
+    });
+  }
+
+  async #insert(
+    tx: Tx,
+    ctx: ActionContext,
+    input: z.infer<typeof CreateOperatorInput>,
+    passwordHash: string,
+  ): Promise<Operator> {
+    const now = this.c.clock.now();
+    const row = {
+      id: newId("operator", now),
+      email: normalizeEmail(input.email),
+      name: input.name,
+      role: input.role,
+      password_hash: passwordHash,
+      disabled_at: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await tx.insertInto("operator").values(row).execute();
+    await this.c.facts.record(tx, ctx, {
+      type: "operator.created",
+      environmentId: null,
+      targets: [{ type: "operator", id: row.id }],
+      data: { email: row.email, name: row.name, role: row.role },
+    });
+    return toOperator(row);
+  }
+
+  async #issueToken(
+    tx: Tx,
+    ctx: ActionContext,
+    operator: Operator,
+    kind: "session" | "api",
+    name: string,
+    expiresAt: number | null,
+  ): Promise<Issued> {
+    const now = this.c.clock.now();
+    const token = generateToken(TOKEN_PREFIX.operator);
+    const row = {
+      id: newId("operatorToken", now),
+      operator_id: operator.id,
+      kind,
+      name,
+      token_hash: sha256Hex(token),
+      created_at: now,
+      last_used_at: now,
+      expires_at: expiresAt,
+      revoked_at: null,
+      ip: ctx.request.ip ?? null,
+      user_agent: ctx.request.userAgent ?? null,
+    };
+    await tx.insertInto("operator_token").values(row).execute();
+    await this.c.facts.record(tx, ctx, {
+      type: kind === "session" ? "operator.logged_in" : "operator_token.created",
+      environmentId: null,
+      targets: [
+        { type: "operator", id: operator.id },
+        { type: "operator_token", id: row.id },
+      ],
+      data: { name, kind, expiresAt },
+    });
+    return { token, operatorToken: toOperatorToken(row), operator };
+  }
+
+  async #operator(id: string, tx?: Tx) {
+    const row = await this.c.q(tx).selectFrom("operator").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new AppError(IdentityErrors.operator_not_found, `No operator ${id}.`);
+    return row;
+  }
+}
+
+function operatorPrincipal(o: Operator, credentialId: string): Principal {
+  return {
+    actorType: "operator",
+    actorId: o.id,
+    credentialId,
+    permissions: operatorPermissions(o.role),
+    displayName: o.email,
+  };
+}

@@ -1,0 +1,170 @@
+import type { z } from "zod";
+import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.js";
+import { toJson } from "../../../platform/db/db.js";
+import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import { asOperator } from "../../../platform/guards.js";
+import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import { exceeding } from "../../../platform/permissions.js";
+import type { ActionContext, Principal } from "../../../platform/principal.js";
+import { TenancyErrors } from "../../tenancy/index.js";
+import { IdentityErrors } from "../errors.js";
+import type { Core } from "../internal/core.js";
+import { toSecretKey } from "../internal/rows.js";
+import { TOKEN_PREFIX } from "../internal/tokens.js";
+import type { CreateSecretKeyInput, ListQuery, RotateSecretKeyInput, SecretKey } from "../schemas.js";
+
+/** SecretKeysService: environment credentials for a product's backend, issued to a surface (operator API). */
+export class SecretKeysService {
+  constructor(private readonly c: Core) {}
+
+  async createSecretKey(
+    ctx: ActionContext,
+    environmentId: string,
+    input: z.infer<typeof CreateSecretKeyInput>,
+  ): Promise<{ token: string; secretKey: SecretKey }> {
+    const operator = asOperator(ctx, "secret_keys:write");
+    if (input.expiresAt !== undefined && input.expiresAt <= this.c.clock.now()) {
+      throw new AppError(PlatformErrors.validation_failed, "expiresAt must be in the future.", {
+        errors: [{ path: "body.expiresAt", message: "must be in the future" }],
+      });
+    }
+    const surface = await this.c.tenancy.surfaces.findActiveSurface(input.surfaceId);
+    if (!surface || surface.environmentId !== environmentId) {
+      throw new AppError(TenancyErrors.surface_not_found, `No active surface ${input.surfaceId} in this environment.`);
+    }
+    const over = exceeding(input.scopes, surface.scopeCeiling);
+    if (over.length > 0) {
+      throw new AppError(
+        IdentityErrors.scope_exceeds_ceiling,
+        `Scopes beyond the surface's ceiling: ${over.join(", ")}.`,
+      );
+    }
+    return this.c.db.write(ctx, (tx) =>
+      this.#issue(tx, ctx, operator, environmentId, input.surfaceId, input.name, input.scopes, input.expiresAt ?? null),
+    );
+  }
+
+  async listSecretKeys(ctx: ActionContext, environmentId: string, query: z.infer<typeof ListQuery>) {
+    asOperator(ctx, "secret_keys:read");
+    const after = afterId(query.cursor);
+    const rows = await this.c
+      .q()
+      .selectFrom("secret_key")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toSecretKey);
+  }
+
+  async findSecretKeyById(ctx: ActionContext, id: string): Promise<SecretKey> {
+    asOperator(ctx, "secret_keys:read");
+    return toSecretKey(await this.#key(id));
+  }
+
+  /** revokeSecretKey ends the key at once, in every process. Revoking twice is a no-op. */
+  async revokeSecretKey(ctx: ActionContext, id: string): Promise<SecretKey> {
+    asOperator(ctx, "secret_keys:write");
+    return this.c.db.write(ctx, async (tx) => {
+      const key = toSecretKey(await this.#key(id, tx));
+      if (key.revokedAt !== null) return key;
+      const now = this.c.clock.now();
+      await tx.updateTable("secret_key").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.revoked(tx, id);
+      await this.c.facts.record(tx, ctx, {
+        type: "secret_key.revoked",
+        environmentId: key.environmentId,
+        targets: [{ type: "secret_key", id }],
+      });
+      return { ...key, revokedAt: now };
+    });
+  }
+
+  /**
+   * rotateSecretKey issues a replacement with the same surface and scopes; the old key keeps
+   * working for the grace period (both work meanwhile), then expires.
+   */
+  async rotateSecretKey(
+    ctx: ActionContext,
+    id: string,
+    input: z.infer<typeof RotateSecretKeyInput>,
+  ): Promise<{ token: string; secretKey: SecretKey }> {
+    const operator = asOperator(ctx, "secret_keys:write");
+    return this.c.db.write(ctx, async (tx) => {
+      const old = toSecretKey(await this.#key(id, tx));
+      const now = this.c.clock.now();
+      if (old.revokedAt !== null || (old.expiresAt !== null && old.expiresAt <= now)) {
+        throw new AppError(IdentityErrors.key_revoked, "A revoked or expired key cannot be rotated; create a new one.");
+      }
+      const issued = await this.#issue(
+        tx,
+        ctx,
+        operator,
+        old.environmentId,
+        old.surfaceId,
+        old.name,
+        old.scopes,
+        old.expiresAt,
+        "secret_key.rotated",
+        id,
+      );
+      const graceEnd = now + input.gracePeriodSeconds * 1000;
+      const oldExpiry = old.expiresAt === null ? graceEnd : Math.min(old.expiresAt, graceEnd);
+      await tx
+        .updateTable("secret_key")
+        .set({ expires_at: oldExpiry, replaced_by: issued.secretKey.id })
+        .where("id", "=", id)
+        .execute();
+      await this.c.revoked(tx, id);
+      return issued;
+    });
+  }
+
+  async #issue(
+    tx: Parameters<Core["q"]>[0] & object,
+    ctx: ActionContext,
+    operator: Principal,
+    environmentId: string,
+    surfaceId: string,
+    name: string,
+    scopes: readonly string[],
+    expiresAt: number | null,
+    factType = "secret_key.created",
+    rotatedFrom?: string,
+  ): Promise<{ token: string; secretKey: SecretKey }> {
+    const now = this.c.clock.now();
+    const token = generateToken(TOKEN_PREFIX.secretKey);
+    const row = {
+      id: newId("secretKey", now),
+      environment_id: environmentId,
+      surface_id: surfaceId,
+      name,
+      token_hash: sha256Hex(token),
+      display: redactToken(token, TOKEN_PREFIX.secretKey),
+      scopes: toJson(scopes),
+      created_by: operator.actorId,
+      created_at: now,
+      expires_at: expiresAt,
+      revoked_at: null,
+      last_used_at: null,
+      replaced_by: null,
+    };
+    await tx.insertInto("secret_key").values(row).execute();
+    await this.c.facts.record(tx, ctx, {
+      type: factType,
+      environmentId,
+      targets: [{ type: "secret_key", id: row.id }, ...(rotatedFrom ? [{ type: "secret_key", id: rotatedFrom }] : [])],
+      data: { name, surfaceId, scopes: [...scopes], expiresAt, display: row.display },
+    });
+    return { token, secretKey: toSecretKey(row) };
+  }
+
+  async #key(id: string, tx?: Parameters<Core["q"]>[0]) {
+    const row = await this.c.q(tx).selectFrom("secret_key").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new AppError(IdentityErrors.secret_key_not_found, `No secret key ${id}.`);
+    return row;
+  }
+}

@@ -1,0 +1,346 @@
+import type { z } from "zod";
+import { generateToken, sha256Hex } from "../../../platform/crypto.js";
+import type { Tx } from "../../../platform/db/db.js";
+import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import { inEnvironment } from "../../../platform/guards.js";
+import { newId } from "../../../platform/ids.js";
+import type { ActionContext, Principal } from "../../../platform/principal.js";
+import { TenancyErrors } from "../../tenancy/index.js";
+import { IdentityErrors } from "../errors.js";
+import { type Core, normalizeEmail } from "../internal/core.js";
+import { checkPasswordStrength } from "../internal/passwords.js";
+import { toSession, toUser } from "../internal/rows.js";
+import { TOKEN_PREFIX } from "../internal/tokens.js";
+import type { ChangePasswordInput, LoginInput, ResetPasswordInput, Session, SignupInput, User } from "../schemas.js";
+import type { UsersService } from "./users.js";
+
+type Issued = { token: string; session: Session; user: User };
+
+/** SessionsService: end-user sign-up, login, sessions and passwords. */
+export class SessionsService {
+  constructor(
+    private readonly c: Core,
+    private readonly users: UsersService,
+  ) {}
+
+  /** signup creates a user through a surface that allows self sign-up, and logs it in. */
+  async signup(ctx: ActionContext, input: z.infer<typeof SignupInput>): Promise<Issued> {
+    const surface = await this.#surface(input.surfaceId);
+    if (!surface.selfSignup)
+      throw new AppError(IdentityErrors.self_signup_disabled, "Ask the product to create your account.");
+    let issued: Issued | undefined;
+    await this.users.insertUser(
+      { ...ctx, principal: null },
+      surface.environmentId,
+      { email: input.email, password: input.password, ...(input.name ? { name: input.name } : {}) },
+      "user.signed_up",
+      async (tx, user) => {
+        issued = await this.#open(tx, ctx, user, surface.id);
+      },
+    );
+    return issued as Issued;
+  }
+
+  /**
+   * login checks email + password through a surface and opens a new session (a new token on every
+   * login: a token planted before login is never promoted). Unknown email, wrong password and
+   * disabled user all answer the same 401 after the same work.
+   */
+  async login(ctx: ActionContext, input: z.infer<typeof LoginInput>): Promise<Issued> {
+    const surface = await this.#surface(input.surfaceId);
+    const email = normalizeEmail(input.email);
+    const row = await this.c
+      .q()
+      .selectFrom("user")
+      .selectAll()
+      .where("environment_id", "=", surface.environmentId)
+      .where("email_normalized", "=", email)
+      .executeTakeFirst();
+    const user = await this.c.throttle.attempt(
+      `user:${surface.environmentId}:${email}`,
+      ctx.request.ip ?? "unknown",
+      async () => {
+        const ok = await this.c.hasher.verify(row?.password_hash ?? null, input.password);
+        return { ok: ok && row !== undefined && row.disabled_at === null, value: ok ? row : undefined };
+      },
+    );
+    if (!user || user.disabled_at !== null)
+      throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
+    const rehash = user.password_hash !== null && this.c.hasher.needsRehash(user.password_hash);
+    const newHash = rehash ? await this.c.hasher.hash(input.password) : null;
+    return this.c.db.write(ctx, async (tx) => {
+      if (newHash) await tx.updateTable("user").set({ password_hash: newHash }).where("id", "=", user.id).execute();
+      return this.#open(tx, ctx, toUser(user), surface.id);
+    });
+  }
+
+  /** logout revokes the session making the request. */
+  async logout(ctx: ActionContext): Promise<{ revoked: number }> {
+    const me = this.#me(ctx);
+    return this.c.db.write(ctx, (tx) =>
+      this.#revoke(tx, ctx, me, (q) => q.where("id", "=", me.credentialId), "user.logged_out"),
+    );
+  }
+
+  async me(ctx: ActionContext): Promise<User> {
+    const me = this.#me(ctx);
+    const row = await this.c
+      .q()
+      .selectFrom("user")
+      .selectAll()
+      .where("environment_id", "=", me.environmentId as string)
+      .where("id", "=", me.actorId)
+      .executeTakeFirst();
+    if (!row) throw new AppError(IdentityErrors.user_not_found, "No such user.");
+    return toUser(row);
+  }
+
+  async listMySessions(ctx: ActionContext): Promise<{ data: Session[]; nextCursor: null }> {
+    const me = this.#me(ctx);
+    const now = this.c.clock.now();
+    const rows = await this.c
+      .q()
+      .selectFrom("session")
+      .selectAll()
+      .where("environment_id", "=", me.environmentId as string)
+      .where("user_id", "=", me.actorId)
+      .where("revoked_at", "is", null)
+      .where("expires_at", ">", now)
+      .orderBy("id")
+      .limit(500)
+      .execute();
+    const live = rows.filter(
+      (r) => Math.max(r.last_used_at, this.c.lastUsed.latest(r.id) ?? 0) + this.c.config.sessions.idleMs > now,
+    );
+    return {
+      data: live.map((r) => ({
+        ...toSession(r, me.credentialId),
+        lastUsedAt: Math.max(r.last_used_at, this.c.lastUsed.latest(r.id) ?? 0),
+      })),
+      nextCursor: null,
+    };
+  }
+
+  /** revokeMySession revokes one of the caller's sessions (404 for anyone else's). */
+  async revokeMySession(ctx: ActionContext, sessionId: string): Promise<{ revoked: number }> {
+    const me = this.#me(ctx);
+    return this.c.db.write(ctx, async (tx) => {
+      const exists = await this.c
+        .q(tx)
+        .selectFrom("session")
+        .select("id")
+        .where("environment_id", "=", me.environmentId as string)
+        .where("user_id", "=", me.actorId)
+        .where("id", "=", sessionId)
+        .executeTakeFirst();
+      if (!exists) throw new AppError(IdentityErrors.session_not_found, `No session ${sessionId}.`);
+      return this.#revoke(tx, ctx, me, (q) => q.where("id", "=", sessionId), "session.revoked");
+    });
+  }
+
+  async revokeOtherSessions(ctx: ActionContext): Promise<{ revoked: number }> {
+    const me = this.#me(ctx);
+    return this.c.db.write(ctx, (tx) =>
+      this.#revoke(tx, ctx, me, (q) => q.where("id", "!=", me.credentialId), "session.revoked_others"),
+    );
+  }
+
+  async revokeAllSessions(ctx: ActionContext): Promise<{ revoked: number }> {
+    const me = this.#me(ctx);
+    return this.c.db.write(ctx, (tx) => this.#revoke(tx, ctx, me, (q) => q, "session.revoked_all"));
+  }
+
+  /** revokeUserSessions: the product backend ends every session of a user. */
+  async revokeUserSessions(ctx: ActionContext, userId: string): Promise<{ revoked: number }> {
+    const { environmentId } = inEnvironment(ctx, "users:write");
+    await this.users.findUserById(ctx, userId);
+    const owner: Principal = { actorType: "user", actorId: userId, credentialId: "", environmentId, permissions: [] };
+    return this.c.db.write(ctx, (tx) => this.#revoke(tx, ctx, owner, (q) => q, "session.revoked_all"));
+  }
+
+  /** changePassword needs the current password; by default it ends the user's other sessions. */
+  async changePassword(ctx: ActionContext, input: z.infer<typeof ChangePasswordInput>): Promise<{ revoked: number }> {
+    const me = this.#me(ctx);
+    const user = await this.me(ctx);
+    const row = await this.c
+      .q()
+      .selectFrom("user")
+      .select("password_hash")
+      .where("id", "=", me.actorId)
+      .executeTakeFirstOrThrow();
+    const ok = await this.c.throttle.attempt(
+      `user:${me.environmentId}:${normalizeEmail(user.email)}`,
+      ctx.request.ip ?? "unknown",
+      async () => {
+        const valid = await this.c.hasher.verify(row.password_hash, input.currentPassword);
+        return { ok: valid, value: valid };
+      },
+    );
+    if (!ok) throw new AppError(IdentityErrors.current_password_wrong, "The current password is wrong.");
+    checkPasswordStrength(input.newPassword, { email: user.email });
+    const hash = await this.c.hasher.hash(input.newPassword);
+    return this.c.db.write(ctx, async (tx) => {
+      await tx
+        .updateTable("user")
+        .set({ password_hash: hash, updated_at: this.c.clock.now() })
+        .where("id", "=", me.actorId)
+        .execute();
+      await this.c.facts.record(tx, ctx, {
+        type: "user.password_changed",
+        environmentId: me.environmentId ?? null,
+        targets: [{ type: "user", id: me.actorId }],
+      });
+      if (!input.revokeOtherSessions) return { revoked: 0 };
+      return this.#revoke(tx, ctx, me, (q) => q.where("id", "!=", me.credentialId), "session.revoked_others");
+    });
+  }
+
+  /** resetPassword redeems a single-use reset token: sets the password and ends every session. */
+  async resetPassword(ctx: ActionContext, input: z.infer<typeof ResetPasswordInput>): Promise<{ revoked: number }> {
+    const surface = await this.#surface(input.surfaceId);
+    const invalid = () =>
+      new AppError(IdentityErrors.invalid_reset_token, "The reset token is invalid, used or expired.");
+    const now = this.c.clock.now();
+    const reset = await this.c
+      .q()
+      .selectFrom("password_reset")
+      .innerJoin("user", "user.id", "password_reset.user_id")
+      .select([
+        "password_reset.id",
+        "password_reset.user_id",
+        "password_reset.expires_at",
+        "password_reset.used_at",
+        "user.email",
+        "user.disabled_at",
+      ])
+      .where("password_reset.token_hash", "=", sha256Hex(input.token))
+      .where("password_reset.environment_id", "=", surface.environmentId)
+      .executeTakeFirst();
+    if (!reset || reset.used_at !== null || reset.expires_at <= now || reset.disabled_at !== null) throw invalid();
+    checkPasswordStrength(input.newPassword, { email: reset.email });
+    const hash = await this.c.hasher.hash(input.newPassword);
+    const owner: Principal = {
+      actorType: "user",
+      actorId: reset.user_id,
+      credentialId: reset.id,
+      environmentId: surface.environmentId,
+      surfaceId: surface.id,
+      permissions: [],
+    };
+    const asUser = { ...ctx, principal: owner };
+    return this.c.db.write(ctx, async (tx) => {
+      const used = await tx
+        .updateTable("password_reset")
+        .set({ used_at: now })
+        .where("id", "=", reset.id)
+        .where("used_at", "is", null)
+        .executeTakeFirst();
+      if (Number(used.numUpdatedRows) !== 1) throw invalid();
+      await tx
+        .updateTable("user")
+        .set({ password_hash: hash, updated_at: now })
+        .where("id", "=", reset.user_id)
+        .execute();
+      await this.c.facts.record(tx, asUser, {
+        type: "user.password_reset",
+        environmentId: surface.environmentId,
+        targets: [{ type: "user", id: reset.user_id }],
+      });
+      return this.#revoke(tx, asUser, owner, (q) => q, "session.revoked_all");
+    });
+  }
+
+  async #open(tx: Tx, ctx: ActionContext, user: User, surfaceId: string): Promise<Issued> {
+    const now = this.c.clock.now();
+    const token = generateToken(TOKEN_PREFIX.session);
+    const row = {
+      id: newId("session", now),
+      environment_id: user.environmentId,
+      user_id: user.id,
+      surface_id: surfaceId,
+      token_hash: sha256Hex(token),
+      created_at: now,
+      last_used_at: now,
+      expires_at: now + this.c.config.sessions.absoluteMs,
+      revoked_at: null,
+      ip: ctx.request.ip ?? null,
+      user_agent: ctx.request.userAgent ?? null,
+    };
+    await tx.insertInto("session").values(row).execute();
+    const asUser: ActionContext = {
+      ...ctx,
+      principal: {
+        actorType: "user",
+        actorId: user.id,
+        credentialId: row.id,
+        environmentId: user.environmentId,
+        surfaceId,
+        permissions: [],
+        displayName: user.email,
+      },
+    };
+    await this.c.facts.record(tx, asUser, {
+      type: "user.logged_in",
+      environmentId: user.environmentId,
+      targets: [
+        { type: "user", id: user.id },
+        { type: "session", id: row.id },
+      ],
+      data: { surfaceId },
+    });
+    return { token, session: toSession(row, row.id), user };
+  }
+
+  async #revoke(
+    tx: Tx,
+    ctx: ActionContext,
+    owner: Principal,
+    narrow: (q: ReturnType<SessionsService["baseRevoke"]>) => ReturnType<SessionsService["baseRevoke"]>,
+    factType: string,
+  ): Promise<{ revoked: number }> {
+    const now = this.c.clock.now();
+    const ids = await narrow(this.baseRevoke(tx, owner)).select("id").execute();
+    if (ids.length === 0) return { revoked: 0 };
+    await tx
+      .updateTable("session")
+      .set({ revoked_at: now })
+      .where(
+        "id",
+        "in",
+        ids.map((r) => r.id),
+      )
+      .execute();
+    for (const { id } of ids) await this.c.revoked(tx, id);
+    await this.c.facts.record(tx, ctx, {
+      type: factType,
+      environmentId: owner.environmentId ?? null,
+      targets: [{ type: "user", id: owner.actorId }, ...ids.map(({ id }) => ({ type: "session", id }))],
+      data: { count: ids.length },
+    });
+    return { revoked: ids.length };
+  }
+
+  /** @internal the live sessions of a user, for revocation queries. */
+  baseRevoke(tx: Tx, owner: Principal) {
+    return this.c
+      .q(tx)
+      .selectFrom("session")
+      .where("environment_id", "=", owner.environmentId as string)
+      .where("user_id", "=", owner.actorId)
+      .where("revoked_at", "is", null);
+  }
+
+  #me(ctx: ActionContext): Principal {
+    const p = ctx.principal;
+    if (p?.actorType !== "user" || !p.environmentId) {
+      throw new AppError(PlatformErrors.forbidden, "This route needs an end-user session.");
+    }
+    return p;
+  }
+
+  async #surface(id: string) {
+    const surface = await this.c.tenancy.surfaces.findActiveSurface(id);
+    if (!surface) throw new AppError(TenancyErrors.surface_not_found, `No active surface ${id}.`);
+    return surface;
+  }
+}

@@ -1,0 +1,238 @@
+import type { z } from "zod";
+import { generateToken, sha256Hex } from "../../../platform/crypto.js";
+import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { inEnvironment } from "../../../platform/guards.js";
+import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { IdentityErrors } from "../errors.js";
+import { type Core, normalizeEmail } from "../internal/core.js";
+import { checkPasswordStrength } from "../internal/passwords.js";
+import { toSession, toUser } from "../internal/rows.js";
+import { TOKEN_PREFIX } from "../internal/tokens.js";
+import type { CreateUserInput, ListQuery, ListUsersQuery, UpdateUserInput, User } from "../schemas.js";
+
+/** PASSWORD_RESET_TTL_MS: reset tokens are single-use and live one hour. */
+export const PASSWORD_RESET_TTL_MS = 60 * 60_000;
+
+/** UsersService: environment-scoped end-user identities, managed by the product backend (secret key). */
+export class UsersService {
+  constructor(private readonly c: Core) {}
+
+  async createUser(ctx: ActionContext, input: z.infer<typeof CreateUserInput>): Promise<User> {
+    const { environmentId } = inEnvironment(ctx, "users:write");
+    return this.insertUser(ctx, environmentId, input, "user.created");
+  }
+
+  /** insertUser creates a user in an environment (product backend or self sign-up). Throws 409 `email_taken`. */
+  async insertUser(
+    ctx: ActionContext,
+    environmentId: string,
+    input: z.infer<typeof CreateUserInput>,
+    factType: "user.created" | "user.signed_up",
+    afterInsert?: (tx: Tx, user: User) => Promise<void>,
+  ): Promise<User> {
+    if (input.password !== undefined) checkPasswordStrength(input.password, { email: input.email });
+    const passwordHash = input.password === undefined ? null : await this.c.hasher.hash(input.password);
+    try {
+      return await this.c.db.write(ctx, async (tx) => {
+        const now = this.c.clock.now();
+        const row = {
+          id: newId("user", now),
+          environment_id: environmentId,
+          email: input.email,
+          email_normalized: normalizeEmail(input.email),
+          name: input.name ?? null,
+          profile: toJson(input.profile ?? {}),
+          password_hash: passwordHash,
+          disabled_at: null,
+          created_at: now,
+          updated_at: now,
+        };
+        await tx.insertInto("user").values(row).execute();
+        const user = toUser(row);
+        await this.c.facts.record(tx, ctx, {
+          type: factType,
+          environmentId,
+          targets: [{ type: "user", id: row.id }],
+          data: { email: row.email, name: row.name, passwordSet: passwordHash !== null },
+        });
+        await afterInsert?.(tx, user);
+        return user;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new AppError(IdentityErrors.email_taken, "A user with this email exists in the environment.");
+      }
+      throw err;
+    }
+  }
+
+  async listUsers(ctx: ActionContext, query: z.infer<typeof ListUsersQuery>) {
+    const { environmentId } = inEnvironment(ctx, "users:read");
+    const after = afterId(query.cursor);
+    const like = query.q ? `%${query.q.toLowerCase().replace(/[\\%_]/g, "")}%` : null;
+    const rows = await this.c
+      .q()
+      .selectFrom("user")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .$if(query.email !== undefined, (qb) => qb.where("email_normalized", "=", normalizeEmail(query.email as string)))
+      .$if(like !== null, (qb) =>
+        qb.where((eb) =>
+          eb.or([eb("email_normalized", "like", like as string), eb(eb.fn("lower", ["name"]), "like", like as string)]),
+        ),
+      )
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toUser);
+  }
+
+  async findUserById(ctx: ActionContext, id: string): Promise<User> {
+    const { environmentId } = inEnvironment(ctx, "users:read");
+    return toUser(await this.#user(environmentId, id));
+  }
+
+  /** updateUser changes profile fields or the disabled flag; disabling ends every session at once. */
+  async updateUser(ctx: ActionContext, id: string, input: z.infer<typeof UpdateUserInput>): Promise<User> {
+    const { environmentId } = inEnvironment(ctx, "users:write");
+    try {
+      return await this.c.db.write(ctx, async (tx) => {
+        const before = toUser(await this.#user(environmentId, id, tx));
+        const now = this.c.clock.now();
+        const after: User = {
+          ...before,
+          email: input.email ?? before.email,
+          name: input.name === undefined ? before.name : input.name,
+          profile: input.profile ?? before.profile,
+          disabled: input.disabled ?? before.disabled,
+          updatedAt: now,
+        };
+        const fields = (["email", "name", "profile", "disabled"] as const).filter(
+          (f) => JSON.stringify(before[f]) !== JSON.stringify(after[f]),
+        );
+        if (fields.length === 0) return before;
+        await tx
+          .updateTable("user")
+          .set({
+            email: after.email,
+            email_normalized: normalizeEmail(after.email),
+            name: after.name,
+            profile: toJson(after.profile),
+            ...(after.disabled !== before.disabled ? { disabled_at: after.disabled ? now : null } : {}),
+            updated_at: now,
+          })
+          .where("environment_id", "=", environmentId)
+          .where("id", "=", id)
+          .execute();
+        if (after.disabled && !before.disabled) {
+          await tx
+            .updateTable("session")
+            .set({ revoked_at: now })
+            .where("environment_id", "=", environmentId)
+            .where("user_id", "=", id)
+            .where("revoked_at", "is", null)
+            .execute();
+          await this.c.revoked(tx, id);
+        }
+        const type =
+          after.disabled !== before.disabled ? (after.disabled ? "user.disabled" : "user.enabled") : "user.updated";
+        await this.c.facts.record(tx, ctx, {
+          type,
+          environmentId,
+          targets: [{ type: "user", id }],
+          changes: {
+            before: Object.fromEntries(fields.map((f) => [f, before[f]])),
+            after: Object.fromEntries(fields.map((f) => [f, after[f]])),
+          },
+        });
+        return after;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new AppError(IdentityErrors.email_taken, "A user with this email exists in the environment.");
+      }
+      throw err;
+    }
+  }
+
+  /** createPasswordResetToken issues a single-use reset token for the product to deliver itself. */
+  async createPasswordResetToken(ctx: ActionContext, id: string): Promise<{ token: string; expiresAt: number }> {
+    const { environmentId } = inEnvironment(ctx, "users:write");
+    return this.c.db.write(ctx, async (tx) => {
+      const user = await this.#user(environmentId, id, tx);
+      if (user.disabled_at !== null) throw new AppError(IdentityErrors.user_disabled, "The user is disabled.");
+      const now = this.c.clock.now();
+      // A new token replaces any unused earlier one.
+      await tx
+        .updateTable("password_reset")
+        .set({ used_at: now })
+        .where("environment_id", "=", environmentId)
+        .where("user_id", "=", id)
+        .where("used_at", "is", null)
+        .execute();
+      const token = generateToken(TOKEN_PREFIX.passwordReset);
+      const expiresAt = now + PASSWORD_RESET_TTL_MS;
+      await tx
+        .insertInto("password_reset")
+        .values({
+          id: newId("passwordReset", now),
+          environment_id: environmentId,
+          user_id: id,
+          token_hash: sha256Hex(token),
+          created_at: now,
+          expires_at: expiresAt,
+          used_at: null,
+        })
+        .execute();
+      await this.c.facts.record(tx, ctx, {
+        type: "user.password_reset_requested",
+        environmentId,
+        targets: [{ type: "user", id }],
+        data: { expiresAt },
+      });
+      return { token, expiresAt };
+    });
+  }
+
+  async listUserSessions(ctx: ActionContext, id: string, query: z.infer<typeof ListQuery>) {
+    const { environmentId } = inEnvironment(ctx, "users:read");
+    await this.#user(environmentId, id);
+    const now = this.c.clock.now();
+    const after = afterId(query.cursor);
+    const rows = await this.c
+      .q()
+      .selectFrom("session")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("user_id", "=", id)
+      .where("revoked_at", "is", null)
+      .where("expires_at", ">", now)
+      .where("last_used_at", ">", now - this.c.config.sessions.idleMs)
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(
+      rows,
+      query.limit,
+      (r) => ({ id: r.id }),
+      (r) => toSession(r),
+    );
+  }
+
+  async #user(environmentId: string, id: string, tx?: Tx) {
+    const row = await this.c
+      .q(tx)
+      .selectFrom("user")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new AppError(IdentityErrors.user_not_found, `No user ${id}.`);
+    return row;
+  }
+}

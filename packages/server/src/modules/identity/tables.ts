@@ -1,0 +1,87 @@
+/** Kysely table types of the identity module. Secrets are stored only as SHA-256 or argon2id hashes. */
+export interface OperatorTable {
+  id: string;
+  email: string;
+  name: string;
+  role: "admin" | "support";
+  password_hash: string;
+  disabled_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface OperatorTokenTable {
+  id: string;
+  operator_id: string;
+  kind: "session" | "api";
+  name: string;
+  token_hash: string;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface UserTable {
+  id: string;
+  environment_id: string;
+  email: string;
+  email_normalized: string;
+  name: string | null;
+  profile: unknown;
+  password_hash: string | null;
+  disabled_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SessionTable {
+  id: string;
+  environment_id: string;
+  user_id: string;
+  surface_id: string;
+  token_hash: string;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface PasswordResetTable {
+  id: string;
+  environment_id: string;
+  user_id: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface SecretKeyTable {
+  id: string;
+  environment_id: string;
+  surface_id: string;
+  name: string;
+  token_hash: string;
+  display: string;
+  scopes: unknown;
+  created_by: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  replaced_by: string | null;
+}
+
+export interface IdentityTables {
+  operator: OperatorTable;
+  operator_token: OperatorTokenTable;
+  user: UserTable;
+  session: SessionTable;
+  password_reset: PasswordResetTable;
+  secret_key: SecretKeyTable;
+}

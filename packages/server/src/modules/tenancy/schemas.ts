@@ -1,0 +1,135 @@
+import { z } from "zod";
+import { isPermission } from "../../platform/permissions.js";
+
+/** Public shapes of the tenancy module: request inputs and response objects (camelCase). */
+
+export const Slug = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, "must be 1–64 lower-case letters, digits and inner hyphens");
+export const Name = z.string().trim().min(1).max(200);
+const Timestamp = z.number().int().describe("Epoch milliseconds.");
+const Origin = z
+  .string()
+  .max(300)
+  .regex(/^https?:\/\/[^/\s?#]+$/, "must be an origin like https://app.example.com (no path)");
+export const Permission = z
+  .string()
+  .max(100)
+  .refine(isPermission, "must be resource:action, resource:*, *:action or *");
+
+export const Project = z.object({
+  id: z.string(),
+  name: z.string(),
+  slug: z.string(),
+  archivedAt: Timestamp.nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Project = z.infer<typeof Project>;
+export const CreateProjectInput = z.strictObject({ name: Name, slug: Slug.optional() });
+export const UpdateProjectInput = z.strictObject({ name: Name.optional() });
+
+export const Environment = z.object({
+  id: z.string(),
+  projectId: z.string(),
+  name: z.string(),
+  slug: z.string(),
+  archivedAt: Timestamp.nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Environment = z.infer<typeof Environment>;
+export const CreateEnvironmentInput = z.strictObject({ name: Name, slug: Slug.optional() });
+export const UpdateEnvironmentInput = z.strictObject({ name: Name.optional() });
+
+export const SurfaceKind = z.enum(["web", "api", "agent", "internal"]);
+export const Surface = z.object({
+  id: z.string(),
+  environmentId: z.string(),
+  name: z.string(),
+  kind: SurfaceKind,
+  allowedOrigins: z.array(z.string()).describe("Browser origins allowed to call the API for this surface."),
+  scopeCeiling: z.array(z.string()).describe("No credential issued to this surface can do more than this."),
+  selfSignup: z.boolean().describe("Whether end users may sign up themselves through this surface."),
+  archivedAt: Timestamp.nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Surface = z.infer<typeof Surface>;
+export const CreateSurfaceInput = z.strictObject({
+  name: Name,
+  kind: SurfaceKind,
+  allowedOrigins: z.array(Origin).max(50).default([]),
+  scopeCeiling: z.array(Permission).max(200).default(["*"]),
+  selfSignup: z.boolean().default(false),
+});
+export const UpdateSurfaceInput = z.strictObject({
+  name: Name.optional(),
+  allowedOrigins: z.array(Origin).max(50).optional(),
+  scopeCeiling: z.array(Permission).max(200).optional(),
+  selfSignup: z.boolean().optional(),
+});
+
+/** METADATA_MAX_BYTES bounds a tenant's metadata (as JSON). */
+export const METADATA_MAX_BYTES = 8192;
+const Metadata = z
+  .record(z.string().max(100), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, {
+    message: `must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
+  })
+  .describe(`Free-form JSON object for the product's own use, at most ${METADATA_MAX_BYTES} bytes.`);
+
+export const TenantState = z.enum(["active"]).describe("Lifecycle state. More states arrive with access control.");
+export const Tenant = z.object({
+  id: z.string(),
+  environmentId: z.string(),
+  name: z.string(),
+  slug: z.string(),
+  externalId: z.string().nullable().describe("The product's own id for this tenant."),
+  metadata: z.record(z.string(), z.unknown()),
+  state: z.string(),
+  stateReason: z.string().nullable(),
+  stateChangedAt: Timestamp,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Tenant = z.infer<typeof Tenant>;
+const ExternalId = z.string().min(1).max(200);
+export const CreateTenantInput = z.strictObject({
+  name: Name,
+  slug: Slug.optional(),
+  externalId: ExternalId.optional(),
+  metadata: Metadata.optional(),
+});
+export const UpdateTenantInput = z.strictObject({
+  name: Name.optional(),
+  slug: Slug.optional(),
+  externalId: ExternalId.nullable().optional(),
+  metadata: Metadata.optional(),
+});
+export const ListTenantsQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(512).optional(),
+  state: TenantState.optional(),
+  externalId: ExternalId.optional(),
+  q: z.string().min(1).max(200).optional().describe("Search name, slug and external id (case-insensitive)."),
+});
+
+export const ListQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(512).optional(),
+  archived: z.enum(["true", "false"]).optional().describe("Include archived objects (default: only active)."),
+});
+
+/** slugify derives a slug from a display name ("Acme Suite!" → "acme-suite"). */
+export function slugify(name: string): string {
+  const slug = name
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, 64)
+    .replace(/-+$/g, "");
+  return slug === "" ? "x" : slug;
+}

@@ -1,0 +1,163 @@
+import type { Kysely } from "kysely";
+import type { z } from "zod";
+import { type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { asOperator } from "../../../platform/guards.js";
+import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { TenancyErrors } from "../errors.js";
+import { changedFields, toSurface } from "../internal/rows.js";
+import type { CreateSurfaceInput, ListQuery, Surface, UpdateSurfaceInput } from "../schemas.js";
+import type { TenancyTables } from "../tables.js";
+
+/** SurfacesService: the product surfaces of an environment (operator API). */
+export class SurfacesService {
+  constructor(private readonly m: ModuleContext) {}
+
+  #db(tx?: Tx): Kysely<TenancyTables> {
+    return (tx ?? this.m.db.kysely) as unknown as Kysely<TenancyTables>;
+  }
+
+  async createSurface(
+    ctx: ActionContext,
+    environmentId: string,
+    input: z.infer<typeof CreateSurfaceInput>,
+  ): Promise<Surface> {
+    asOperator(ctx, "surfaces:write");
+    return this.m.db.write(ctx, async (tx) => {
+      const env = await tx.selectFrom("environment").selectAll().where("id", "=", environmentId).executeTakeFirst();
+      if (!env) throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
+      if (env.archived_at !== null) throw new AppError(TenancyErrors.archived, "The environment is archived.");
+      const now = this.m.clock.now();
+      const row = {
+        id: newId("surface", now),
+        environment_id: environmentId,
+        name: input.name,
+        kind: input.kind,
+        allowed_origins: toJson(input.allowedOrigins),
+        scope_ceiling: toJson(input.scopeCeiling),
+        self_signup: this.m.db.engine === "postgres" ? input.selfSignup : Number(input.selfSignup),
+        archived_at: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await tx.insertInto("surface").values(row).execute();
+      const surface = toSurface(row);
+      await this.m.facts.record(tx, ctx, {
+        type: "surface.created",
+        environmentId,
+        targets: [{ type: "surface", id: surface.id }],
+        data: {
+          name: surface.name,
+          kind: surface.kind,
+          allowedOrigins: surface.allowedOrigins,
+          scopeCeiling: surface.scopeCeiling,
+          selfSignup: surface.selfSignup,
+        },
+      });
+      return surface;
+    });
+  }
+
+  async listSurfaces(ctx: ActionContext, environmentId: string, query: z.infer<typeof ListQuery>) {
+    asOperator(ctx, "surfaces:read");
+    const env = await this.#db()
+      .selectFrom("environment")
+      .select("id")
+      .where("id", "=", environmentId)
+      .executeTakeFirst();
+    if (!env) throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
+    const after = afterId(query.cursor);
+    const rows = await this.#db()
+      .selectFrom("surface")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null))
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toSurface);
+  }
+
+  async findSurfaceById(ctx: ActionContext, id: string): Promise<Surface> {
+    asOperator(ctx, "surfaces:read");
+    return toSurface(await this.#surface(id));
+  }
+
+  async updateSurface(ctx: ActionContext, id: string, input: z.infer<typeof UpdateSurfaceInput>): Promise<Surface> {
+    asOperator(ctx, "surfaces:write");
+    return this.m.db.write(ctx, async (tx) => {
+      const before = toSurface(await this.#surface(id, tx));
+      if (before.archivedAt !== null) throw new AppError(TenancyErrors.archived, "The surface is archived.");
+      const now = this.m.clock.now();
+      const after: Surface = {
+        ...before,
+        name: input.name ?? before.name,
+        allowedOrigins: input.allowedOrigins ?? before.allowedOrigins,
+        scopeCeiling: input.scopeCeiling ?? before.scopeCeiling,
+        selfSignup: input.selfSignup ?? before.selfSignup,
+        updatedAt: now,
+      };
+      const changes = changedFields(before, after, ["name", "allowedOrigins", "scopeCeiling", "selfSignup"]);
+      if (!changes) return before;
+      await tx
+        .updateTable("surface")
+        .set({
+          name: after.name,
+          allowed_origins: toJson(after.allowedOrigins),
+          scope_ceiling: toJson(after.scopeCeiling),
+          self_signup: this.m.db.engine === "postgres" ? after.selfSignup : Number(after.selfSignup),
+          updated_at: now,
+        })
+        .where("id", "=", id)
+        .execute();
+      await this.m.facts.record(tx, ctx, {
+        type: "surface.updated",
+        environmentId: before.environmentId,
+        targets: [{ type: "surface", id }],
+        changes,
+      });
+      return after;
+    });
+  }
+
+  async archiveSurface(ctx: ActionContext, id: string): Promise<Surface> {
+    asOperator(ctx, "surfaces:write");
+    return this.m.db.write(ctx, async (tx) => {
+      const surface = toSurface(await this.#surface(id, tx));
+      if (surface.archivedAt !== null) return surface;
+      const now = this.m.clock.now();
+      await tx.updateTable("surface").set({ archived_at: now, updated_at: now }).where("id", "=", id).execute();
+      await this.m.facts.record(tx, ctx, {
+        type: "surface.archived",
+        environmentId: surface.environmentId,
+        targets: [{ type: "surface", id }],
+      });
+      return { ...surface, archivedAt: now, updatedAt: now };
+    });
+  }
+
+  /** findActiveSurface returns a surface whose surface, environment and project are all live, or null. */
+  async findActiveSurface(id: string): Promise<Surface | null> {
+    const row = await this.#db()
+      .selectFrom("surface")
+      .innerJoin("environment", "environment.id", "surface.environment_id")
+      .innerJoin("project", "project.id", "environment.project_id")
+      .selectAll("surface")
+      .where("surface.id", "=", id)
+      .where("surface.archived_at", "is", null)
+      .where("environment.archived_at", "is", null)
+      .where("project.archived_at", "is", null)
+      .executeTakeFirst();
+    return row ? toSurface(row) : null;
+  }
+
+  async #surface(id: string, tx?: Tx) {
+    const row = await this.#db(tx).selectFrom("surface").selectAll().where("id", "=", id).executeTakeFirst();
+    if (!row) throw new AppError(TenancyErrors.surface_not_found, `No surface ${id}.`);
+    return row;
+  }
+}

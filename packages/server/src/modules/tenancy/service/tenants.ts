@@ -1,0 +1,191 @@
+import type { Kysely } from "kysely";
+import type { z } from "zod";
+import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { inEnvironment } from "../../../platform/guards.js";
+import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { TenancyErrors } from "../errors.js";
+import { changedFields, toTenant } from "../internal/rows.js";
+import {
+  type CreateTenantInput,
+  type ListTenantsQuery,
+  slugify,
+  type Tenant,
+  type UpdateTenantInput,
+} from "../schemas.js";
+import type { TenancyTables } from "../tables.js";
+
+/**
+ * TENANT_TRANSITIONS is the tenant lifecycle state machine: from each state, the states it may
+ * move to. Only `active` exists until access control adds suspension (and billing adds trial and
+ * past_due); every state change goes through `transitionTenant`.
+ */
+export const TENANT_TRANSITIONS: Readonly<Record<string, readonly string[]>> = { active: [] };
+
+/** TenantsService: the customer organisations of an environment (environment API). */
+export class TenantsService {
+  constructor(private readonly m: ModuleContext) {}
+
+  #db(tx?: Tx): Kysely<TenancyTables> {
+    return (tx ?? this.m.db.kysely) as unknown as Kysely<TenancyTables>;
+  }
+
+  async createTenant(ctx: ActionContext, input: z.infer<typeof CreateTenantInput>): Promise<Tenant> {
+    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    const slug = input.slug ?? slugify(input.name);
+    try {
+      return await this.m.db.write(ctx, async (tx) => {
+        const now = this.m.clock.now();
+        const row = {
+          id: newId("tenant", now),
+          environment_id: environmentId,
+          name: input.name,
+          slug,
+          external_id: input.externalId ?? null,
+          metadata: toJson(input.metadata ?? {}),
+          state: "active",
+          state_reason: null,
+          state_changed_at: now,
+          created_at: now,
+          updated_at: now,
+        };
+        await tx.insertInto("tenant").values(row).execute();
+        await this.m.facts.record(tx, ctx, {
+          type: "tenant.created",
+          tenantId: row.id,
+          targets: [{ type: "tenant", id: row.id }],
+          data: { name: row.name, slug, externalId: row.external_id },
+        });
+        return toTenant(row);
+      });
+    } catch (err) {
+      throw this.#conflict(err, slug, input.externalId);
+    }
+  }
+
+  async listTenants(ctx: ActionContext, query: z.infer<typeof ListTenantsQuery>) {
+    const { environmentId } = inEnvironment(ctx, "tenants:read");
+    const after = afterId(query.cursor);
+    // LIKE wildcards in the search text are dropped rather than escaped (portable across engines).
+    const like = query.q ? `%${query.q.toLowerCase().replace(/[\\%_]/g, "")}%` : null;
+    const rows = await this.#db()
+      .selectFrom("tenant")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .$if(query.state !== undefined, (qb) => qb.where("state", "=", query.state as string))
+      .$if(query.externalId !== undefined, (qb) => qb.where("external_id", "=", query.externalId as string))
+      .$if(like !== null, (qb) =>
+        qb.where((eb) =>
+          eb.or([
+            eb(eb.fn("lower", ["name"]), "like", like as string),
+            eb("slug", "like", like as string),
+            eb(eb.fn("lower", ["external_id"]), "like", like as string),
+          ]),
+        ),
+      )
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toTenant);
+  }
+
+  async findTenantById(ctx: ActionContext, id: string): Promise<Tenant> {
+    const { environmentId } = inEnvironment(ctx, "tenants:read");
+    return toTenant(await this.#tenant(environmentId, id));
+  }
+
+  async updateTenant(ctx: ActionContext, id: string, input: z.infer<typeof UpdateTenantInput>): Promise<Tenant> {
+    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    try {
+      return await this.m.db.write(ctx, async (tx) => {
+        const before = toTenant(await this.#tenant(environmentId, id, tx));
+        const now = this.m.clock.now();
+        const after: Tenant = {
+          ...before,
+          name: input.name ?? before.name,
+          slug: input.slug ?? before.slug,
+          externalId: input.externalId === undefined ? before.externalId : input.externalId,
+          metadata: input.metadata ?? before.metadata,
+          updatedAt: now,
+        };
+        const changes = changedFields(before, after, ["name", "slug", "externalId", "metadata"]);
+        if (!changes) return before;
+        await tx
+          .updateTable("tenant")
+          .set({
+            name: after.name,
+            slug: after.slug,
+            external_id: after.externalId,
+            metadata: toJson(after.metadata),
+            updated_at: now,
+          })
+          .where("environment_id", "=", environmentId)
+          .where("id", "=", id)
+          .execute();
+        await this.m.facts.record(tx, ctx, {
+          type: "tenant.updated",
+          tenantId: id,
+          targets: [{ type: "tenant", id }],
+          changes,
+        });
+        return after;
+      });
+    } catch (err) {
+      throw this.#conflict(err, input.slug, input.externalId ?? undefined);
+    }
+  }
+
+  /**
+   * transitionTenant moves a tenant to another lifecycle state through `TENANT_TRANSITIONS`,
+   * recording the reason. Throws 409 `invalid_tenant_transition` for a move the machine forbids.
+   */
+  async transitionTenant(ctx: ActionContext, environmentId: string, id: string, to: string, reason: string | null) {
+    return this.m.db.write(ctx, async (tx) => {
+      const before = toTenant(await this.#tenant(environmentId, id, tx));
+      if (!(TENANT_TRANSITIONS[before.state] ?? []).includes(to)) {
+        throw new AppError(
+          TenancyErrors.invalid_tenant_transition,
+          `A tenant cannot go from ${before.state} to ${to}.`,
+        );
+      }
+      const now = this.m.clock.now();
+      await tx
+        .updateTable("tenant")
+        .set({ state: to, state_reason: reason, state_changed_at: now, updated_at: now })
+        .where("environment_id", "=", environmentId)
+        .where("id", "=", id)
+        .execute();
+      await this.m.facts.record(tx, ctx, {
+        type: `tenant.${to}`,
+        tenantId: id,
+        targets: [{ type: "tenant", id }],
+        changes: { before: { state: before.state }, after: { state: to } },
+        data: { reason },
+      });
+      return { ...before, state: to, stateReason: reason, stateChangedAt: now, updatedAt: now };
+    });
+  }
+
+  async #tenant(environmentId: string, id: string, tx?: Tx) {
+    const row = await this.#db(tx)
+      .selectFrom("tenant")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new AppError(TenancyErrors.tenant_not_found, `No tenant ${id}.`);
+    return row;
+  }
+
+  #conflict(err: unknown, slug: string | undefined, externalId: string | undefined): unknown {
+    if (!isUniqueViolation(err)) return err;
+    if (isUniqueViolation(err, "external_id")) {
+      return new AppError(TenancyErrors.tenant_external_id_taken, `The external id "${externalId}" is taken.`);
+    }
+    return new AppError(TenancyErrors.tenant_slug_taken, `The slug "${slug}" is taken.`);
+  }
+}

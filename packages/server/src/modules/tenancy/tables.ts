@@ -1,0 +1,53 @@
+/** Kysely table types of the tenancy module. */
+export interface ProjectTable {
+  id: string;
+  name: string;
+  slug: string;
+  archived_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EnvironmentTable {
+  id: string;
+  project_id: string;
+  name: string;
+  slug: string;
+  archived_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SurfaceTable {
+  id: string;
+  environment_id: string;
+  name: string;
+  kind: "web" | "api" | "agent" | "internal";
+  allowed_origins: unknown;
+  scope_ceiling: unknown;
+  self_signup: number | boolean;
+  archived_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TenantTable {
+  id: string;
+  environment_id: string;
+  name: string;
+  slug: string;
+  external_id: string | null;
+  metadata: unknown;
+  state: string;
+  state_reason: string | null;
+  state_changed_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TenancyTables {
+  project: ProjectTable;
+  environment: EnvironmentTable;
+  surface: SurfaceTable;
+  tenant: TenantTable;
+}

@@ -1,0 +1,56 @@
+import { AppError, PlatformErrors } from "./errors.js";
+import type { Principal } from "./principal.js";
+
+const PERMISSION = /^(\*|[a-z][a-z0-9_]*(:(\*|[a-z][a-z0-9_]*))?|\*:[a-z][a-z0-9_]*)$/;
+
+/** isPermission reports whether `value` is a well-formed permission or pattern. */
+export function isPermission(value: string): boolean {
+  return PERMISSION.test(value) && (value === "*" || value.includes(":"));
+}
+
+/**
+ * permits reports whether the granted patterns allow `required` (`resource:action`).
+ * Patterns: `*` (everything), `resource:*` (every action on a resource), `*:action` (one action on
+ * every resource), `resource:action`. Matching is exact otherwise; it never throws.
+ */
+export function permits(granted: readonly string[], required: string): boolean {
+  const colon = required.indexOf(":");
+  if (colon <= 0) return false;
+  const resource = required.slice(0, colon);
+  const action = required.slice(colon + 1);
+  for (const g of granted) {
+    if (g === "*" || g === required || g === `${resource}:*` || g === `*:${action}`) return true;
+  }
+  return false;
+}
+
+/**
+ * principalPermits applies a principal's permissions and, when it has one, its ceiling (the
+ * surface's scope ceiling, or a delegating user's permissions): both must allow the permission.
+ */
+export function principalPermits(principal: Principal, required: string): boolean {
+  if (!permits(principal.permissions, required)) return false;
+  return principal.ceiling === undefined || permits(principal.ceiling, required);
+}
+
+/** requirePermission throws 403 `forbidden` naming the missing permission. */
+export function requirePermission(principal: Principal, required: string): void {
+  if (!principalPermits(principal, required)) {
+    throw new AppError(PlatformErrors.forbidden, `This credential lacks the permission "${required}".`);
+  }
+}
+
+/**
+ * exceeding returns the patterns of `requested` that `ceiling` does not allow, for checking that a
+ * new credential's scopes stay within its issuer's (a pattern is allowed only if the ceiling allows
+ * it as a whole: `invoices:*` needs `invoices:*` or `*`).
+ */
+export function exceeding(requested: readonly string[], ceiling: readonly string[]): string[] {
+  return requested.filter((p) => {
+    if (p === "*") return !ceiling.includes("*");
+    const [resource, action] = p.split(":") as [string, string];
+    if (resource === "*") return !(ceiling.includes("*") || ceiling.includes(p));
+    if (action === "*") return !(ceiling.includes("*") || ceiling.includes(p));
+    return !permits(ceiling, p);
+  });
+}

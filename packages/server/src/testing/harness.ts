@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { describe, inject } from "vitest";
-import { type App, createApp } from "../app.js";
+import { type App, createApp, MODULES } from "../app.js";
 import { type Config, loadConfig } from "../config.js";
 import type { Clock } from "../platform/clock.js";
 import type { ModuleDefinition } from "../platform/module.js";
@@ -62,6 +62,8 @@ export async function createTestDatabase(engine: EngineName): Promise<TestDataba
 
 export interface TestAppOptions {
   clock?: Clock;
+  /** plane: register the shipped modules (MODULES) besides the probe module. */
+  plane?: boolean;
   modules?: ModuleDefinition<unknown>[];
   env?: Record<string, string>;
   /** migrate: apply migrations before returning (default true). */
@@ -97,7 +99,7 @@ export async function createTestApp(engine: EngineName, options: TestAppOptions 
   });
   const app = await createApp({
     config,
-    modules: options.modules ?? [probeModule()],
+    modules: options.modules ?? [...(options.plane ? MODULES : []), probeModule() as ModuleDefinition<unknown>],
     ...(options.clock ? { clock: options.clock } : {}),
   });
   if (options.migrate ?? true) await app.start({ listen: false, workers: false });

@@ -106,11 +106,19 @@ function recent(map: Map<string, number[]>, key: string, now: number, windowMs: 
   return list.filter((t) => t > now - windowMs).length;
 }
 
+/** MAX_KEYS bounds the memory an attacker can make the throttle use (oldest keys are dropped). */
+const MAX_KEYS = 100_000;
+
 function push(map: Map<string, number[]>, key: string, at: number): void {
   const list = map.get(key) ?? [];
   list.push(at);
   if (list.length > 1000) list.shift();
+  map.delete(key);
   map.set(key, list);
+  if (map.size > MAX_KEYS) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
 }
 
 function tooMany(retryAfterSeconds: number): AppError {

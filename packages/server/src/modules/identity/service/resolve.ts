@@ -159,28 +159,30 @@ export class CredentialResolution {
 
   /** flushLastUsed writes the batched `last_used_at` values (every few seconds and at shutdown). */
   async flushLastUsed(): Promise<void> {
-    await this.c.lastUsed.drain(async (table, rows) => {
-      const q = this.c.q();
-      for (const { id, at } of rows) {
-        if (table === "secret_key") {
-          await q.updateTable("secret_key").set({ last_used_at: at }).where("id", "=", id).execute();
-        } else if (table === "session") {
-          await q
-            .updateTable("session")
-            .set({ last_used_at: at })
-            .where("id", "=", id)
-            .where("last_used_at", "<", at)
-            .execute();
-        } else if (table === "operator_token") {
-          await q
-            .updateTable("operator_token")
-            .set({ last_used_at: at })
-            .where("id", "=", id)
-            .where("last_used_at", "<", at)
-            .execute();
+    await this.c.lastUsed.drain((table, rows) =>
+      this.c.db.transaction(async (tx) => {
+        const q = this.c.q(tx);
+        for (const { id, at } of rows) {
+          if (table === "secret_key") {
+            await q.updateTable("secret_key").set({ last_used_at: at }).where("id", "=", id).execute();
+          } else if (table === "session") {
+            await q
+              .updateTable("session")
+              .set({ last_used_at: at })
+              .where("id", "=", id)
+              .where("last_used_at", "<", at)
+              .execute();
+          } else if (table === "operator_token") {
+            await q
+              .updateTable("operator_token")
+              .set({ last_used_at: at })
+              .where("id", "=", id)
+              .where("last_used_at", "<", at)
+              .execute();
+          }
         }
-      }
-    });
+      }),
+    );
   }
 }
 

@@ -68,13 +68,18 @@ function encodeTime(ms: number): string {
 }
 
 function encodeRandom(bytes: Uint8Array): string {
-  // 80 bits → 16 base32 characters, most significant first.
-  let value = 0n;
-  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  // 80 bits → 16 base32 characters, most significant first (5 bits at a time, no BigInt: hot path).
   let out = "";
-  for (let i = 0; i < 16; i++) {
-    out = CROCKFORD[Number(value & 31n)] + out;
-    value >>= 5n;
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += CROCKFORD[(buffer >>> bits) & 31];
+    }
+    buffer &= (1 << bits) - 1;
   }
   return out;
 }

@@ -16,7 +16,8 @@ export interface Violation {
   rule: string;
 }
 
-const IMPORT = /(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|import\s*["']([^"']+)["']/g;
+const IMPORT =
+  /(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|import\s*["']([^"']+)["']/g;
 
 /** checkBoundaries scans the TypeScript files under `srcDir` and returns every violation. */
 export function checkBoundaries(srcDir: string): Violation[] {
@@ -27,7 +28,10 @@ export function checkBoundaries(srcDir: string): Violation[] {
     for (const match of source.matchAll(IMPORT)) {
       const specifier = match[1] ?? match[2] ?? match[3];
       if (!specifier?.startsWith(".")) continue;
-      const target = relative(srcDir, resolve(dirname(file), specifier)).split(sep).join("/").replace(/\.js$/, "");
+      const target = relative(srcDir, resolve(dirname(file), specifier))
+        .split(sep)
+        .join("/")
+        .replace(/\.js$/, "");
       if (rel.startsWith("platform/")) {
         if (target.startsWith("modules/") || target === "app") {
           violations.push({ file: rel, specifier, rule: "platform/ must never import modules/ or app.ts" });

@@ -1,5 +1,6 @@
-import { createApp } from "../app.js";
+import { createApp, MODULES } from "../app.js";
 import { loadConfig } from "../config.js";
+import type { ModuleDefinition } from "../platform/module.js";
 import { type ProbeService, probeModule } from "./probe-module.js";
 
 /**
@@ -9,16 +10,16 @@ import { type ProbeService, probeModule } from "./probe-module.js";
  * - `work`: run workers until killed or SIGTERM;
  * - `serve`: listen on BASEPLATE_PORT and print a probe token whose credential id is fixed, so
  *   idempotency scopes survive a restart.
+ * - `serve-plane`: like `serve`, with the whole plane (`MODULES`) registered besides the probe
+ *   module, for tests that need several plane processes on one database (revocation).
  * Prints one JSON line on stdout when ready. SIGTERM stops gracefully (exit 0).
  */
 const mode = process.argv[2] ?? "work";
 const config = loadConfig(process.env);
-const app = await createApp({
-  config,
-  modules: [probeModule({ jobDelayMs: Number(process.env.PROBE_JOB_DELAY_MS ?? 0) })],
-});
-const probe = app.services.get("probe") as ProbeService;
-await app.start({ listen: mode === "serve", workers: false });
+const serving = mode === "serve" || mode === "serve-plane";
+const probe = probeModule({ jobDelayMs: Number(process.env.PROBE_JOB_DELAY_MS ?? 0) }) as ModuleDefinition<unknown>;
+const app = await createApp({ config, modules: mode === "serve-plane" ? [...MODULES, probe] : [probe] });
+await app.start({ listen: serving, workers: false });
 
 const ready: Record<string, unknown> = { ready: true, pid: process.pid };
 if (mode === "enqueue") {
@@ -36,9 +37,9 @@ if (mode === "enqueue") {
     .catch(() => undefined);
   Object.assign(ready, { committed, rolledBack });
 }
-if (mode === "serve") {
+if (serving) {
   ready.url = `http://${config.host}:${config.port}`;
-  ready.token = probe.issueToken({
+  ready.token = (app.services.get("probe") as ProbeService).issueToken({
     actorType: "service",
     actorId: "svc_durability",
     credentialId: "cred_durability",
@@ -49,7 +50,10 @@ if (mode === "serve") {
 if (config.workers.enabled) app.worker.start();
 process.stdout.write(`${JSON.stringify(ready)}\n`);
 
+// Stay alive until told to stop, even with nothing to serve or run (mode `work` without workers).
+const keepAlive = setInterval(() => undefined, 1 << 30);
 process.once("SIGTERM", () => {
+  clearInterval(keepAlive);
   app.stop().then(
     () => process.exit(0),
     () => process.exit(1),

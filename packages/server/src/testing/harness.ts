@@ -97,12 +97,26 @@ export async function createTestApp(engine: EngineName, options: TestAppOptions 
     ...database.env,
     ...options.env,
   });
-  const app = await createApp({
-    config,
-    modules: options.modules ?? [...(options.plane ? MODULES : []), probeModule() as ModuleDefinition<unknown>],
-    ...(options.clock ? { clock: options.clock } : {}),
-  });
-  if (options.migrate ?? true) await app.start({ listen: false, workers: false });
+  let app: App;
+  try {
+    app = await createApp({
+      config,
+      modules: options.modules ?? [...(options.plane ? MODULES : []), probeModule() as ModuleDefinition<unknown>],
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
+  if (options.migrate ?? true) {
+    try {
+      await app.start({ listen: false, workers: false });
+    } catch (err) {
+      await app.stop().catch(() => undefined);
+      await database.drop();
+      throw err;
+    }
+  }
   const probe = app.services.get("probe") as ProbeService;
   return {
     app,

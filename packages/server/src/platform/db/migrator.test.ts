@@ -1,10 +1,11 @@
+import { sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { type App, createApp } from "../../app.js";
 import { loadConfig } from "../../config.js";
 import { createTestDatabase, describeEachEngine, type TestDatabase } from "../../testing/harness.js";
 import { probeModule } from "../../testing/probe-module.js";
 import { spawnPlane } from "../../testing/spawn.js";
-import { type ModuleDefinition, defineModule } from "../module.js";
+import { defineModule, type ModuleDefinition } from "../module.js";
 import type { ModuleMigration } from "./migrator.js";
 
 describeEachEngine("migrations", (engine) => {
@@ -27,10 +28,17 @@ describeEachEngine("migrations", (engine) => {
     apps.push(app);
     return app;
   };
-  const tables = async (app: App) =>
-    (await app.db.kysely.introspection.getTables())
-      .map((t) => t.name)
-      .filter((n) => !n.startsWith("baseplate_migration"));
+  // Only this test's schema (a catalog scan of the whole test database would race other tests).
+  const tables = async (app: App) => {
+    const query =
+      engine === "sqlite"
+        ? sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'sqlite_%'`
+        : sql<{
+            name: string;
+          }>`select table_name as name from information_schema.tables where table_schema = current_schema()`;
+    const { rows } = await query.execute(app.db.kysely);
+    return rows.map((r) => r.name).filter((n) => !n.startsWith("baseplate_migration"));
+  };
 
   it("applies every module's migrations in order, reverts them all, and applies them again", async () => {
     const app = await build();

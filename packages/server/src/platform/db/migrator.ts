@@ -17,6 +17,9 @@ export interface MigrationStatus {
   executedAt: Date | null;
 }
 
+/** PostgreSQL errors of a catalog scan racing a concurrent DROP SCHEMA / DROP TABLE. */
+const INTROSPECTION_RACE = new Set(["3F000", "XX000", "42P01"]);
+
 const NAME = /^(\d{12})_([a-z][a-z0-9]*)_([a-z0-9_]+)$/;
 
 /**
@@ -59,8 +62,15 @@ export class PlaneMigrator {
   }
 
   async status(): Promise<MigrationStatus[]> {
-    const list = await this.#migrator.getMigrations();
-    return list.map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const list = await this.#migrator.getMigrations();
+        return list.map((m) => ({ name: m.name, executedAt: m.executedAt ?? null }));
+      } catch (err) {
+        if (!INTROSPECTION_RACE.has((err as { code?: string }).code ?? "") || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
+    }
   }
 
   /** pending lists migrations not yet applied. */
@@ -70,14 +80,29 @@ export class PlaneMigrator {
 
   /** up applies every pending migration. Throws `MigrationError` naming the failed migration. */
   async up(): Promise<string[]> {
-    return applied(await this.#migrator.migrateToLatest());
+    return applied(await this.#run(() => this.#migrator.migrateToLatest()));
+  }
+
+  /**
+   * #run retries a run that failed before applying anything because Kysely's table introspection
+   * (which scans every schema of the database) raced with another schema being dropped
+   * (kysely-org/kysely#1419). Such a run changed nothing, so running it again is safe.
+   */
+  async #run(once: () => Promise<MigrationResultSet>): Promise<MigrationResultSet> {
+    for (let attempt = 1; ; attempt++) {
+      const result = await once();
+      const code = (result.error as { code?: string } | undefined)?.code;
+      const nothingRan = (result.results ?? []).length === 0;
+      if (!result.error || !nothingRan || !INTROSPECTION_RACE.has(code ?? "") || attempt >= 5) return result;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
   }
 
   /** down reverts the newest applied migration (or `steps` of them). */
   async down(steps = 1): Promise<string[]> {
     const reverted: string[] = [];
     for (let i = 0; i < steps; i++) {
-      const names = applied(await this.#migrator.migrateDown());
+      const names = applied(await this.#run(() => this.#migrator.migrateDown()));
       if (names.length === 0) break;
       reverted.push(...names);
     }

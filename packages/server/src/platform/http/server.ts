@@ -15,7 +15,7 @@ import type { Logger } from "../logger.js";
 import type { ActionContext, Principal, RequestInfo } from "../principal.js";
 import type { CredentialResolvers } from "./credentials.js";
 import type { Metrics } from "./metrics.js";
-import { fieldErrors, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
+import { fieldErrors, findNul, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
 import type { RouteDefinition } from "./route.js";
 
 declare module "fastify" {
@@ -61,14 +61,7 @@ export class HttpServer {
       routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
       // Errors raised by the router before any hook (a malformed URL, an overlong path segment)
       // are problems too, with the same headers as every other response.
-      frameworkErrors: (err, req, reply) => {
-        const { problem } = toProblem(err, req.id);
-        void reply
-          .code(problem.status)
-          .headers({ "x-request-id": req.id, "x-content-type-options": "nosniff", "cache-control": "no-store" })
-          .type(PROBLEM_CONTENT_TYPE)
-          .send(JSON.stringify(problem));
-      },
+      frameworkErrors: (err, req, reply) => sendFrameworkError(err, req as FastifyRequest, reply as FastifyReply),
     });
     const app = this.fastify;
     app.removeContentTypeParser("text/plain");
@@ -233,10 +226,28 @@ export class HttpServer {
   }
 }
 
+function sendFrameworkError(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
+  const { problem } = toProblem(err, req.id);
+  void reply
+    .code(problem.status)
+    .headers({ "x-request-id": req.id, "x-content-type-options": "nosniff", "cache-control": "no-store" })
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(JSON.stringify(problem));
+}
+
 function parse(schema: ZodType | undefined, value: unknown, location: string): unknown {
   if (!schema) return undefined;
   const result = schema.safeParse(value ?? (location === "body" ? undefined : {}));
-  if (result.success) return result.data;
+  if (result.success) {
+    const nul = findNul(result.data, location);
+    if (nul !== null) {
+      const message = "must not contain the NUL character (U+0000)";
+      throw new AppError(PlatformErrors.validation_failed, `${nul}: ${message}`, {
+        errors: [{ path: nul, message, code: "invalid_format" }],
+      });
+    }
+    return result.data;
+  }
   const errors = fieldErrors(result.error, location);
   const first = errors[0];
   throw new AppError(PlatformErrors.validation_failed, first ? `${first.path}: ${first.message}` : undefined, {

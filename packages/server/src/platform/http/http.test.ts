@@ -712,7 +712,7 @@ describeEachEngine("HTTP: logs", (engine) => {
       });
       // The unexpected error's cause is in the log (and only there), tied to its request.
       const error = lines.find((l) => l.msg === "unexpected error");
-      expect(error).toMatchObject({ requestId: "log-trace-3", level: "error" });
+      expect(error).toMatchObject({ requestId: "log-trace-3", level: "error", actor: "service:svc_logs" });
       expect(JSON.stringify(error)).toContain("probe exploded after writing");
     } finally {
       await app.stop();

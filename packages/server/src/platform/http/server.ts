@@ -94,7 +94,6 @@ export class HttpServer {
       const seconds = reply.elapsedTime / 1000;
       deps.metrics.httpDuration.observe({ method: req.method, route, status_code: reply.statusCode }, seconds);
       if (req.routeOptions.config?.accessLog === false && reply.statusCode < 500) return;
-      const p = req.principal;
       req.log.info(
         {
           method: req.method,
@@ -102,7 +101,6 @@ export class HttpServer {
           url: req.url,
           statusCode: reply.statusCode,
           durationMs: Math.round(reply.elapsedTime * 10) / 10,
-          ...(p ? { actor: `${p.actorType}:${p.actorId}`, environmentId: p.environmentId, tenantId: p.tenantId } : {}),
         },
         "request completed",
       );
@@ -149,6 +147,14 @@ export class HttpServer {
     if (route.auth !== "none") {
       principal = await credentials.resolve(req.headers.authorization, request);
       req.principal = principal;
+      if (principal) {
+        // Every later log line of this request names who acted, where.
+        req.log = req.log.child({
+          actor: `${principal.actorType}:${principal.actorId}`,
+          ...(principal.environmentId ? { environmentId: principal.environmentId } : {}),
+          ...(principal.tenantId ? { tenantId: principal.tenantId } : {}),
+        });
+      }
       if (typeof route.auth === "object") {
         if (!principal) {
           throw new AppError(PlatformErrors.unauthenticated, "Send a credential as `Authorization: Bearer <token>`.", {

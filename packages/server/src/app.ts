@@ -204,6 +204,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       for (const job of module.jobs?.(service) ?? []) jobs.define(job);
       for (const [job, cron] of Object.entries(module.schedules ?? {})) jobs.every(job, cron);
       for (const route of module.routes?.(service) ?? []) http.register(route);
+      const originPolicy = module.originPolicy?.(service);
+      if (originPolicy) http.addOriginPolicy(originPolicy);
     }
 
     const lifecycle = modules.map((m) => {

@@ -37,6 +37,8 @@ export interface ModuleDefinition<S = unknown> {
   schedules?: Readonly<Record<string, string>>;
   credentialResolvers?(service: S): CredentialResolver[];
   factSinks?(service: S): Array<{ name: string; sink: FactSink }>;
+  /** originPolicy allows browser origins beyond BASEPLATE_CORS_ORIGINS (e.g. surfaces' allowed origins). */
+  originPolicy?(service: S): (origin: string) => Promise<boolean>;
   /** start runs when the app starts (after migrations), e.g. to open a listener. */
   start?(service: S): Promise<void>;
   /** stop runs on shutdown, after requests and jobs have drained (flush buffers here). */

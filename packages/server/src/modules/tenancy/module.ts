@@ -1,3 +1,4 @@
+import { afterCommit } from "../../platform/db/db.js";
 import { defineModule } from "../../platform/module.js";
 import { migration as core } from "./migrations/202611261200_tenancy_core.js";
 import { tenancyRoutes } from "./routes.js";
@@ -9,4 +10,16 @@ export const tenancyModule = defineModule<TenancyService>({
   migrations: [core],
   createService: (ctx) => new TenancyService(ctx),
   routes: (service) => tenancyRoutes(service),
+  originPolicy: (service) => (origin) => service.surfaces.allowsOrigin(origin),
+  factSinks: (service) => [
+    {
+      name: "tenancy.origins",
+      sink: async (tx, fact) => {
+        if (/^(surface|environment|project)\./.test(fact.type)) {
+          service.surfaces.forgetOrigins();
+          afterCommit(tx, () => service.surfaces.forgetOrigins());
+        }
+      },
+    },
+  ],
 });

@@ -46,6 +46,7 @@ export interface HttpDeps {
 export class HttpServer {
   readonly fastify: FastifyInstance;
   readonly routes: RouteDefinition[] = [];
+  readonly #originPolicies: Array<(origin: string) => Promise<boolean>> = [];
 
   constructor(private readonly deps: HttpDeps) {
     this.fastify = Fastify({
@@ -66,15 +67,25 @@ export class HttpServer {
     const app = this.fastify;
     app.removeContentTypeParser("text/plain");
 
-    if (deps.config.corsOrigins.length > 0) {
-      void app.register(cors, {
-        origin: deps.config.corsOrigins,
-        methods: ["GET", "POST", "PATCH", "PUT", "DELETE"],
-        allowedHeaders: ["authorization", "content-type", "idempotency-key", "x-request-id"],
-        exposedHeaders: ["x-request-id", "idempotent-replayed", "retry-after"],
-        maxAge: 600,
-      });
-    }
+    // CORS: the configured origins plus whatever origin policies modules add (a surface's allowed
+    // origins). Requests without an Origin header (servers, curl) skip the check entirely.
+    const configured = new Set(deps.config.corsOrigins);
+    void app.register(cors, {
+      origin: (origin, callback) => {
+        if (origin === undefined || configured.has(origin)) {
+          callback(null, origin !== undefined);
+          return;
+        }
+        this.#allowsOrigin(origin).then(
+          (allowed) => callback(null, allowed),
+          () => callback(null, false),
+        );
+      },
+      methods: ["GET", "POST", "PATCH", "PUT", "DELETE"],
+      allowedHeaders: ["authorization", "content-type", "idempotency-key", "x-request-id"],
+      exposedHeaders: ["x-request-id", "idempotent-replayed", "retry-after"],
+      maxAge: 600,
+    });
 
     // While closing, answers carry `Connection: close` so keep-alive clients let go and the
     // server can finish draining instead of waiting out the keep-alive timeout.
@@ -121,6 +132,16 @@ export class HttpServer {
       );
       return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
     });
+  }
+
+  /** addOriginPolicy lets a module allow more browser origins (checked when not configured). */
+  addOriginPolicy(policy: (origin: string) => Promise<boolean>): void {
+    this.#originPolicies.push(policy);
+  }
+
+  async #allowsOrigin(origin: string): Promise<boolean> {
+    for (const policy of this.#originPolicies) if (await policy(origin)) return true;
+    return false;
   }
 
   /** register adds a route to the table and to Fastify. Throws on a duplicate operationId. */

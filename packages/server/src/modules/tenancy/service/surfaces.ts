@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { z } from "zod";
-import { type Tx, toJson } from "../../../platform/db/db.js";
+import { fromJson, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
@@ -14,7 +14,35 @@ import type { TenancyTables } from "../tables.js";
 
 /** SurfacesService: the product surfaces of an environment (operator API). */
 export class SurfacesService {
+  #origins: { set: Set<string>; loadedAt: number } | null = null;
+
   constructor(private readonly m: ModuleContext) {}
+
+  /**
+   * allowsOrigin tells CORS whether any active surface lists `origin`. The set is cached for 30 s
+   * (dropped at once in this process when a surface changes; other processes catch up within 30 s).
+   */
+  async allowsOrigin(origin: string): Promise<boolean> {
+    const now = this.m.clock.now();
+    if (!this.#origins || now - this.#origins.loadedAt > 30_000) {
+      const rows = await this.#db()
+        .selectFrom("surface")
+        .innerJoin("environment", "environment.id", "surface.environment_id")
+        .innerJoin("project", "project.id", "environment.project_id")
+        .select("surface.allowed_origins")
+        .where("surface.archived_at", "is", null)
+        .where("environment.archived_at", "is", null)
+        .where("project.archived_at", "is", null)
+        .execute();
+      this.#origins = { set: new Set(rows.flatMap((r) => fromJson<string[]>(r.allowed_origins))), loadedAt: now };
+    }
+    return this.#origins.set.has(origin);
+  }
+
+  /** forgetOrigins drops the cached origin set (after any surface, environment or project change). */
+  forgetOrigins(): void {
+    this.#origins = null;
+  }
 
   #db(tx?: Tx): Kysely<TenancyTables> {
     return (tx ?? this.m.db.kysely) as unknown as Kysely<TenancyTables>;

@@ -16,8 +16,14 @@ describe("architecture boundaries", () => {
   it("flags platform → modules, module internals, and the composition root", () => {
     write("platform/http/bad.ts", 'import { x } from "../../modules/tenancy/index.js";\n');
     write("platform/db/bad.ts", 'import type { App } from "../../app.js";\n');
-    write("modules/billing/service.ts", 'import { usage } from "../usage/internal/meter.js";\nexport { a } from "../usage/service.js";\n');
-    write("modules/billing/ok.ts", 'import { usage } from "../usage/index.js";\nimport { db } from "../../platform/db/index.js";\nimport { own } from "./internal/x.js";\n');
+    write(
+      "modules/billing/service.ts",
+      'import { usage } from "../usage/internal/meter.js";\nexport { a } from "../usage/service.js";\n',
+    );
+    write(
+      "modules/billing/ok.ts",
+      'import { usage } from "../usage/index.js";\nimport { db } from "../../platform/db/index.js";\nimport { own } from "./internal/x.js";\n',
+    );
     write("modules/usage/lazy.ts", 'const m = await import("../billing/routes.js");\n');
     const violations = checkBoundaries(root);
     expect(violations.map((v) => `${v.file} ${v.specifier}`).sort()).toEqual(

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { type TestDatabase, createTestDatabase, describeEachEngine } from "../src/testing/harness.js";
+import { createTestDatabase, describeEachEngine, type TestDatabase } from "../src/testing/harness.js";
 import { freePort, spawnPlane } from "../src/testing/spawn.js";
 
 describeEachEngine("graceful shutdown", (engine) => {
@@ -15,7 +15,10 @@ describeEachEngine("graceful shutdown", (engine) => {
     const url = plane.ready.url as string;
     try {
       expect((await fetch(`${url}/healthz`)).status).toBe(200); // a warm keep-alive connection
-      const slow = fetch(`${url}/v1/probe/slow?ms=1500`).then(async (r) => ({ status: r.status, body: await r.json() }));
+      const slow = fetch(`${url}/v1/probe/slow?ms=1500`).then(async (r) => ({
+        status: r.status,
+        body: await r.json(),
+      }));
       await new Promise((r) => setTimeout(r, 500));
       plane.child.kill("SIGTERM");
       await new Promise((r) => setTimeout(r, 200));

@@ -1,8 +1,9 @@
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import type { App } from "../app.js";
-import type { IdentityService } from "../modules/identity/index.js";
+import { IdentityErrors, type IdentityService } from "../modules/identity/index.js";
 import type { TenancyService } from "../modules/tenancy/index.js";
+import { AppError } from "../platform/errors.js";
 import { newId } from "../platform/ids.js";
 import type { ActionContext } from "../platform/principal.js";
 import { systemContext } from "../platform/principal.js";
@@ -40,18 +41,24 @@ export async function initPlane(
 ): Promise<InitResult> {
   const identity = app.services.get("identity") as IdentityService;
   const tenancy = app.services.get("tenancy") as TenancyService;
-  if ((await identity.operators.countOperators()) > 0) {
-    throw new InitRefused(
+  const refused = () =>
+    new InitRefused(
       "This plane is already initialised (it has operators). Log in with `POST /v1/operator/login` instead.",
     );
-  }
+  if ((await identity.operators.countOperators()) > 0) throw refused();
   const system = systemContext(newId("request"), "baseplate-init");
-  const issued = await identity.operators.bootstrapOperator(system, {
-    email: options.email,
-    name: options.name,
-    role: "admin",
-    password: options.password,
-  });
+  const issued = await identity.operators
+    .bootstrapOperator(system, {
+      email: options.email,
+      name: options.name,
+      role: "admin",
+      password: options.password,
+    })
+    .catch((err: unknown) => {
+      // Another init won the race between the check above and the bootstrap transaction.
+      if (err instanceof AppError && err.code === IdentityErrors.email_taken.code) throw refused();
+      throw err;
+    });
   const result: InitResult = {
     operator: { id: issued.operator.id, email: issued.operator.email, token: issued.token },
     project: null,

@@ -48,8 +48,6 @@ if (serving) {
   });
 }
 if (config.workers.enabled) app.worker.start();
-process.stdout.write(`${JSON.stringify(ready)}\n`);
-
 // Stay alive until told to stop, even with nothing to serve or run (mode `work` without workers).
 const keepAlive = setInterval(() => undefined, 1 << 30);
 process.once("SIGTERM", () => {
@@ -59,3 +57,6 @@ process.once("SIGTERM", () => {
     () => process.exit(1),
   );
 });
+
+// NOTE: the handler above must exist before the ready line: a parent may signal at once.
+process.stdout.write(`${JSON.stringify(ready)}\n`);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { isPermission } from "../../platform/permissions.js";
+import { refuseCredentialLikeKeys } from "../tenancy/index.js";
 
 const Timestamp = z.number().int().describe("Epoch milliseconds.");
 export const Email = z
@@ -16,7 +17,8 @@ const Name = z.string().trim().min(1).max(200);
 const Permission = z.string().max(100).refine(isPermission, "must be resource:action, resource:*, *:action or *");
 const Profile = z
   .record(z.string().max(100), z.unknown())
-  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 8192, { message: "must be at most 8192 bytes as JSON" });
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 8192, { message: "must be at most 8192 bytes as JSON" })
+  .superRefine(refuseCredentialLikeKeys);
 const Future = Timestamp.describe("Epoch milliseconds in the future.");
 
 // Operators
@@ -51,7 +53,12 @@ export const OperatorToken = z.object({
 export type OperatorToken = z.infer<typeof OperatorToken>;
 export const CreateOperatorTokenInput = z.strictObject({ name: Name, expiresAt: Future.optional() });
 export const IssuedOperatorToken = z.object({
-  token: z.string().describe("Shown once. Send as `Authorization: Bearer <token>`."),
+  token: z
+    .string()
+    .nullable()
+    .describe(
+      "Shown once. Send as `Authorization: Bearer <token>`. Null in an idempotent replay: a token is never stored, so it is shown only once.",
+    ),
   operatorToken: OperatorToken,
   operator: Operator,
 });
@@ -88,7 +95,12 @@ export const ListUsersQuery = z.strictObject({
   q: z.string().min(1).max(200).optional().describe("Search email and name (case-insensitive)."),
 });
 export const PasswordResetToken = z.object({
-  token: z.string().describe("Shown once. Deliver it to the user yourself; Baseplate never sends email."),
+  token: z
+    .string()
+    .nullable()
+    .describe(
+      "Shown once. Deliver it to the user yourself; Baseplate never sends email. Null in an idempotent replay: a token is never stored, so it is shown only once.",
+    ),
   expiresAt: Timestamp,
 });
 
@@ -113,7 +125,12 @@ export const SignupInput = z.strictObject({
 });
 export const LoginInput = z.strictObject({ surfaceId: z.string().max(64), email: Email, password: Password });
 export const IssuedSession = z.object({
-  token: z.string().describe("Shown once. Send as `Authorization: Bearer <token>`."),
+  token: z
+    .string()
+    .nullable()
+    .describe(
+      "Shown once. Send as `Authorization: Bearer <token>`. Null in an idempotent replay: a token is never stored, so it is shown only once.",
+    ),
   session: Session,
   user: User,
 });
@@ -161,7 +178,12 @@ export const RotateSecretKeyInput = z.strictObject({
     .describe("How long the old key keeps working (default 24 h, at most 7 days)."),
 });
 export const IssuedSecretKey = z.object({
-  token: z.string().describe("Shown once; only its hash is stored."),
+  token: z
+    .string()
+    .nullable()
+    .describe(
+      "Shown once; only its hash is stored. Null in an idempotent replay: a token is never stored, so it is shown only once.",
+    ),
   secretKey: SecretKey,
 });
 export const ListQuery = z.strictObject({

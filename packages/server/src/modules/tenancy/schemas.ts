@@ -70,6 +70,41 @@ export const UpdateSurfaceInput = z.strictObject({
   selfSignup: z.boolean().optional(),
 });
 
+/**
+ * CREDENTIAL_LIKE_KEY matches the object keys a fact refuses to carry (see `platform/facts`).
+ * NOTE: keep in step with the fact recorder's rule; free-form JSON recorded in facts is checked with it.
+ */
+const CREDENTIAL_LIKE_KEY =
+  /^(password|passwd|pass|secret|token|api_?key|private_?key|authorization|cookie)$|(password|secret|token)$/i;
+
+/**
+ * credentialLikeKey returns the path of the first key in `value` (at any depth) that looks like a
+ * credential, or null. Free-form JSON (tenant metadata, user profiles) is recorded in facts on
+ * update, and facts never carry secrets, so such keys are refused as bad input instead.
+ */
+export function credentialLikeKey(value: unknown, path: Array<string | number> = []): Array<string | number> | null {
+  if (value === null || typeof value !== "object") return null;
+  for (const [key, inner] of Object.entries(value)) {
+    const at = [...path, Array.isArray(value) ? Number(key) : key];
+    if (!Array.isArray(value) && CREDENTIAL_LIKE_KEY.test(key)) return at;
+    const found = credentialLikeKey(inner, at);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** refuseCredentialLikeKeys is a zod check: 400 naming the first credential-like key. */
+export function refuseCredentialLikeKeys(value: unknown, ctx: z.RefinementCtx): void {
+  const path = credentialLikeKey(value);
+  if (path) {
+    ctx.addIssue({
+      code: "custom",
+      path,
+      message: "must not look like a credential (password, secret, token, …): this object is recorded in the audit log",
+    });
+  }
+}
+
 /** METADATA_MAX_BYTES bounds a tenant's metadata (as JSON). */
 export const METADATA_MAX_BYTES = 8192;
 const Metadata = z
@@ -77,6 +112,7 @@ const Metadata = z
   .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, {
     message: `must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
   })
+  .superRefine(refuseCredentialLikeKeys)
   .describe(`Free-form JSON object for the product's own use, at most ${METADATA_MAX_BYTES} bytes.`);
 
 export const TenantState = z.enum(["active"]).describe("Lifecycle state. More states arrive with access control.");

@@ -2,13 +2,19 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import {
+  type DatabaseIntrospector,
+  type DatabaseMetadata,
+  type DatabaseMetadataOptions,
   type DialectAdapter,
   Kysely,
   type MigrationLockOptions,
   PostgresDialect,
+  type PostgresDialectConfig,
+  type SchemaMetadata,
   SqliteAdapter,
   SqliteDialect,
   sql,
+  type TableMetadata,
 } from "kysely";
 import pg from "pg";
 import type { Config } from "../../config.js";
@@ -43,9 +49,15 @@ export async function connectDatabase(database: Config["database"], logger: Logg
     connectionTimeoutMillis: 10_000,
   });
   pool.on("error", (err) => logger.error({ err }, "idle PostgreSQL connection failed"));
-  const kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  const kysely = new Kysely<unknown>({ dialect: new SchemaPostgresDialect({ pool }, database.schema) });
   if (database.schema !== "public") {
-    await sql`create schema if not exists ${sql.id(database.schema)}`.execute(kysely);
+    try {
+      await sql`create schema if not exists ${sql.id(database.schema)}`.execute(kysely);
+    } catch (err) {
+      // Two processes creating the schema at once: the loser sees a duplicate; the schema exists.
+      const code = (err as { code?: string }).code;
+      if (code !== "23505" && code !== "42P06") throw err;
+    }
   }
   return new Db("postgres", kysely, {
     close: async () => kysely.destroy(),
@@ -106,5 +118,80 @@ class MigratingSqliteAdapter extends SqliteAdapter {
 class MigratingSqliteDialect extends SqliteDialect {
   override createAdapter(): DialectAdapter {
     return new MigratingSqliteAdapter();
+  }
+}
+
+/**
+ * SchemaIntrospector describes only the plane's own schema. Kysely's stock PostgreSQL introspector
+ * scans every schema of the database, which fails when another schema is dropped meanwhile
+ * (kysely-org/kysely#1419) — and the migrator runs it on every start.
+ */
+class SchemaIntrospector implements DatabaseIntrospector {
+  constructor(
+    private readonly db: Kysely<unknown>,
+    private readonly schema: string,
+  ) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<{ name: string }>`select schema_name as name from information_schema.schemata
+      where schema_name = ${this.schema}`.execute(this.db);
+    return rows;
+  }
+
+  async getTables(options: DatabaseMetadataOptions = { withInternalKyselyTables: false }): Promise<TableMetadata[]> {
+    const { rows } = await sql<{
+      table_name: string;
+      table_type: string;
+      column_name: string | null;
+      data_type: string | null;
+      udt_schema: string | null;
+      is_nullable: string | null;
+      column_default: string | null;
+      is_identity: string | null;
+    }>`select t.table_name, t.table_type, c.column_name, c.udt_name as data_type, c.udt_schema, c.is_nullable,
+        c.column_default, c.is_identity
+      from information_schema.tables t
+      left join information_schema.columns c on c.table_schema = t.table_schema and c.table_name = t.table_name
+      where t.table_schema = ${this.schema}
+      order by t.table_name, c.ordinal_position`.execute(this.db);
+    const tables = new Map<
+      string,
+      { name: string; isView: boolean; schema: string; columns: TableMetadata["columns"] }
+    >();
+    for (const r of rows) {
+      if (!options.withInternalKyselyTables && r.table_name.startsWith("baseplate_migration")) continue;
+      let table = tables.get(r.table_name);
+      if (!table) {
+        table = { name: r.table_name, isView: r.table_type === "VIEW", schema: this.schema, columns: [] };
+        tables.set(r.table_name, table);
+      }
+      if (r.column_name === null) continue;
+      table.columns.push({
+        name: r.column_name,
+        dataType: r.data_type ?? "unknown",
+        ...(r.udt_schema ? { dataTypeSchema: r.udt_schema } : {}),
+        isNullable: r.is_nullable === "YES",
+        isAutoIncrementing: r.is_identity === "YES" || (r.column_default ?? "").startsWith("nextval("),
+        hasDefaultValue: r.column_default !== null,
+      });
+    }
+    return [...tables.values()];
+  }
+
+  async getMetadata(options?: DatabaseMetadataOptions): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables(options) };
+  }
+}
+
+class SchemaPostgresDialect extends PostgresDialect {
+  constructor(
+    config: PostgresDialectConfig,
+    private readonly schema: string,
+  ) {
+    super(config);
+  }
+
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
+    return new SchemaIntrospector(db, this.schema);
   }
 }

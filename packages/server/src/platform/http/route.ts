@@ -45,6 +45,11 @@ export interface RouteDefinition<
   response: { status: number; schema: R; description: string };
   /** errors documents the problem codes this route can answer, besides the common ones. */
   errors?: ErrorCode[];
+  /**
+   * secretFields names top-level response fields holding a credential shown once (`token`). The
+   * idempotency ledger never stores them; an idempotent replay answers them as null.
+   */
+  secretFields?: readonly string[];
   /** accessLog: false keeps probes (health, metrics) out of the access log. */
   accessLog?: boolean;
   handler(input: HandlerInput<z.output<B>, z.output<Q>, z.output<P>>): Promise<z.input<R>>;

@@ -209,6 +209,7 @@ export class HttpServer {
           key,
           IdempotencyLedger.fingerprint(body, query),
           route.response.status,
+          route.secretFields,
         );
         if (begun.kind === "replay") {
           const { status, body: stored } = begun.response;
@@ -231,11 +232,15 @@ export class HttpServer {
     try {
       const result = await route.handler({ body, query, params, ctx, principal, setStatus });
       if (claim) {
+        const live = claim.liveBody ?? JSON.stringify(result ?? null);
         if (!claim.completed) {
-          await ledger.completeOutside(claim, { status: route.response.status, body: JSON.stringify(result ?? null) });
+          const stored = IdempotencyLedger.withholdSecrets(result, route.secretFields ?? []);
+          await ledger.completeOutside(claim, { status: route.response.status, body: stored });
         }
-        const sent = claim.completed ?? { status: route.response.status, body: JSON.stringify(result ?? null) };
-        return reply.code(sent.status).type(JSON_TYPE).send(sent.body);
+        return reply
+          .code(claim.completed?.status ?? route.response.status)
+          .type(JSON_TYPE)
+          .send(live);
       }
       if (status === 204) return reply.code(204).send();
       return reply.code(status).type(JSON_TYPE).send(JSON.stringify(result));

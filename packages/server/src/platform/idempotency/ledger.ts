@@ -23,6 +23,8 @@ export interface IdempotencyClaim {
   readonly token: number;
   readonly successStatus: number;
   completed: StoredResponse | null;
+  /** liveBody is the response body to send now; it differs from the stored one when secrets were withheld. */
+  liveBody: string | null;
   completeInTx(tx: Tx, result: unknown): Promise<void>;
 }
 
@@ -75,7 +77,13 @@ export class IdempotencyLedger {
   }
 
   /** begin claims the key, or answers the stored response. Throws 409/422 as described above. */
-  async begin(scope: IdempotencyScope, key: string, fingerprint: string, successStatus: number): Promise<BeginResult> {
+  async begin(
+    scope: IdempotencyScope,
+    key: string,
+    fingerprint: string,
+    successStatus: number,
+    secretFields: readonly string[] = [],
+  ): Promise<BeginResult> {
     const db = this.db.typed<PlatformTables>();
     const scopeHash = IdempotencyLedger.scopeHash(scope);
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -118,7 +126,7 @@ export class IdempotencyLedger {
           .where("locked_until", "=", row.locked_until)
           .executeTakeFirst();
         if (Number(taken.numUpdatedRows) === 1)
-          return { kind: "claimed", claim: this.#claim(scopeHash, key, token, successStatus) };
+          return { kind: "claimed", claim: this.#claim(scopeHash, key, token, successStatus, secretFields) };
         continue;
       }
 
@@ -140,7 +148,7 @@ export class IdempotencyLedger {
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) {
-        return { kind: "claimed", claim: this.#claim(scopeHash, key, token, successStatus) };
+        return { kind: "claimed", claim: this.#claim(scopeHash, key, token, successStatus, secretFields) };
       }
     }
     throw inProgress();
@@ -158,6 +166,20 @@ export class IdempotencyLedger {
     return ok;
   }
 
+  /**
+   * withholdSecrets returns the JSON to store for a response: the named top-level fields (a token
+   * shown once) are replaced by null, so no credential ever rests in the ledger. An idempotent
+   * replay of a credential-issuing request therefore returns the object without its token.
+   */
+  static withholdSecrets(result: unknown, secretFields: readonly string[]): string {
+    if (secretFields.length === 0 || result === null || typeof result !== "object" || Array.isArray(result)) {
+      return JSON.stringify(result ?? null);
+    }
+    const copy: Record<string, unknown> = { ...(result as Record<string, unknown>) };
+    for (const field of secretFields) if (field in copy) copy[field] = null;
+    return JSON.stringify(copy);
+  }
+
   /** prune deletes expired records and returns how many. */
   async prune(): Promise<number> {
     const result = await this.db
@@ -168,7 +190,13 @@ export class IdempotencyLedger {
     return Number(result.numDeletedRows);
   }
 
-  #claim(scopeHash: string, key: string, token: number, successStatus: number): IdempotencyClaim {
+  #claim(
+    scopeHash: string,
+    key: string,
+    token: number,
+    successStatus: number,
+    secretFields: readonly string[],
+  ): IdempotencyClaim {
     const complete = (tx: Tx, response: StoredResponse) => this.#complete(tx, claim, response);
     const claim: IdempotencyClaim = {
       scopeHash,
@@ -176,11 +204,13 @@ export class IdempotencyLedger {
       token,
       successStatus,
       completed: null,
+      liveBody: null,
       async completeInTx(tx, result) {
         if (claim.completed) return;
-        const response = { status: successStatus, body: JSON.stringify(result ?? null) };
+        const response = { status: successStatus, body: IdempotencyLedger.withholdSecrets(result, secretFields) };
         if (!(await complete(tx, response))) throw inProgress();
         claim.completed = response;
+        claim.liveBody = JSON.stringify(result ?? null);
       },
     };
     return claim;

@@ -15,10 +15,13 @@ export interface CachedCredential {
  * skip the database. It never serves a revoked credential: revocations evict the entry before and
  * after their commit, in this process and (through the change bus) in every other; while the bus
  * is unhealthy the cache is bypassed, and entries live at most `ttlMs` as a last line of defence.
+ * A lookup that raced an eviction is not cached: callers read `generation` before their database
+ * lookup and pass it to `set`, which drops the entry if anything was evicted meanwhile.
  */
 export class CredentialCache {
   readonly #entries = new Map<string, CachedCredential>();
   readonly #byOwner = new Map<string, Set<string>>();
+  #generation = 0;
 
   constructor(
     private readonly bus: ChangeBus,
@@ -39,8 +42,14 @@ export class CredentialCache {
     return entry;
   }
 
-  set(tokenHash: string, entry: CachedCredential): void {
-    if (!this.bus.healthy) return;
+  /** generation changes on every eviction; read it before the lookup whose result goes to `set`. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** set caches `entry` unless the bus is down or an eviction happened since `generation` was read. */
+  set(tokenHash: string, entry: CachedCredential, generation: number): void {
+    if (!this.bus.healthy || generation !== this.#generation) return;
     if (this.#entries.size >= this.maxEntries) {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#delete(oldest);
@@ -54,11 +63,13 @@ export class CredentialCache {
   }
 
   evictOwner(owner: string): void {
+    this.#generation++;
     for (const hash of this.#byOwner.get(owner) ?? []) this.#delete(hash);
     this.#byOwner.delete(owner);
   }
 
   clear(): void {
+    this.#generation++;
     this.#entries.clear();
     this.#byOwner.clear();
   }

@@ -30,6 +30,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       auth: "none",
       body: OperatorLoginInput,
       response: { status: 201, schema: IssuedOperatorToken, description: "The session token, shown once." },
+      secretFields: ["token"],
       errors: [IdentityErrors.invalid_login, IdentityErrors.too_many_attempts, IdentityErrors.hashing_busy],
       handler: ({ ctx, body }) => s.operators.loginOperator(ctx, body.email, body.password),
     }),
@@ -52,6 +53,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       auth: operator,
       body: CreateOperatorTokenInput,
       response: { status: 201, schema: IssuedOperatorToken, description: "The token, shown once." },
+      secretFields: ["token"],
       handler: ({ ctx, body }) => s.operators.createOperatorToken(ctx, body),
     }),
     defineRoute({

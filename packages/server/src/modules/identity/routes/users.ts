@@ -81,6 +81,7 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
         schema: PasswordResetToken,
         description: "The token, shown once; it expires in an hour.",
       },
+      secretFields: ["token"],
       errors: [IdentityErrors.user_not_found, IdentityErrors.user_disabled],
       handler: ({ ctx, params }) => s.users.createPasswordResetToken(ctx, params.userId),
     }),

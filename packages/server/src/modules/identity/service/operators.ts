@@ -1,7 +1,8 @@
+import { sql } from "kysely";
 import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
-import { AppError } from "../../../platform/errors.js";
+import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
@@ -45,6 +46,7 @@ export class OperatorsService {
     checkPasswordStrength(input.password, { email: input.email });
     const passwordHash = await this.c.hasher.hash(input.password);
     return this.c.db.write(ctx, async (tx) => {
+      await this.#lockOperators(tx);
       if ((await this.c.q(tx).selectFrom("operator").select("id").limit(1).execute()).length > 0) {
         throw new AppError(IdentityErrors.email_taken, "The plane is already initialised.");
       }
@@ -84,10 +86,11 @@ export class OperatorsService {
     return toOperator(await this.#operator(id));
   }
 
-  /** updateOperator changes name, role or disabled; disabling ends every token of the operator. */
+  /** updateOperator changes name, role or disabled; disabling revokes every token of the operator. */
   async updateOperator(ctx: ActionContext, id: string, input: z.infer<typeof UpdateOperatorInput>): Promise<Operator> {
     asOperator(ctx, "operators:write");
     return this.c.db.write(ctx, async (tx) => {
+      if (input.role !== undefined || input.disabled !== undefined) await this.#lockOperators(tx);
       const before = toOperator(await this.#operator(id, tx));
       const now = this.c.clock.now();
       const after: Operator = {
@@ -120,6 +123,15 @@ export class OperatorsService {
         })
         .where("id", "=", id)
         .execute();
+      if (after.disabled && !before.disabled) {
+        // Disabling ends every token for good: re-enabling the operator does not revive them.
+        await tx
+          .updateTable("operator_token")
+          .set({ revoked_at: now })
+          .where("operator_id", "=", id)
+          .where("revoked_at", "is", null)
+          .execute();
+      }
       if (before.role !== after.role || after.disabled) await this.c.revoked(tx, id);
       await this.c.facts.record(tx, ctx, {
         type: after.disabled && !before.disabled ? "operator.disabled" : "operator.updated",
@@ -140,7 +152,8 @@ export class OperatorsService {
     const row = await this.c.q().selectFrom("operator").selectAll().where("email", "=", normalized).executeTakeFirst();
     const operator = await this.c.throttle.attempt(`operator:${normalized}`, ctx.request.ip ?? "unknown", async () => {
       const ok = await this.c.hasher.verify(row?.password_hash ?? null, password);
-      return { ok: ok && row !== undefined && row.disabled_at === null, value: row };
+      // NOTE: the row is returned only when the password matched; a wrong password must not log in.
+      return { ok: ok && row !== undefined && row.disabled_at === null, value: ok ? row : undefined };
     });
     if (!operator || operator.disabled_at !== null) {
       throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
@@ -154,6 +167,11 @@ export class OperatorsService {
 
   async createOperatorToken(ctx: ActionContext, input: z.infer<typeof CreateOperatorTokenInput>): Promise<Issued> {
     const me = asOperator(ctx, "operator_tokens:write");
+    if (input.expiresAt !== undefined && input.expiresAt <= this.c.clock.now()) {
+      throw new AppError(PlatformErrors.validation_failed, "expiresAt must be in the future.", {
+        errors: [{ path: "body.expiresAt", message: "must be in the future" }],
+      });
+    }
     return this.c.db.write(ctx, async (tx) => {
       const operator = toOperator(await this.#operator(me.actorId, tx));
       return this.#issueToken(tx, ctx, operator, "api", input.name, input.expiresAt ?? null);
@@ -264,6 +282,15 @@ export class OperatorsService {
       data: { name, kind, expiresAt },
     });
     return { token, operatorToken: toOperatorToken(row), operator };
+  }
+
+  /**
+   * #lockOperators serialises the transactions whose check depends on the set of operators (the
+   * first admin, the last admin): without it two concurrent ones both pass on PostgreSQL (READ
+   * COMMITTED). SQLite runs one write transaction at a time already.
+   */
+  async #lockOperators(tx: Tx): Promise<void> {
+    if (this.c.db.engine === "postgres") await sql`lock table operator in share row exclusive mode`.execute(tx);
   }
 
   async #operator(id: string, tx?: Tx) {

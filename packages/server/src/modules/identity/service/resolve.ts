@@ -19,6 +19,7 @@ export class CredentialResolution {
       this.c.lastUsed.touch("secret_key", cached.principal.credentialId, now);
       return cached.principal;
     }
+    const generation = this.c.cache.generation;
     const row = await this.c
       .q()
       .selectFrom("secret_key")
@@ -38,12 +39,16 @@ export class CredentialResolution {
       ceiling: surface.scopeCeiling,
       displayName: row.name,
     };
-    this.c.cache.set(hash, {
-      principal,
-      validUntil: row.expires_at ?? Number.MAX_SAFE_INTEGER,
-      owners: [row.id, row.surface_id, row.environment_id],
-      cachedAt: now,
-    });
+    this.c.cache.set(
+      hash,
+      {
+        principal,
+        validUntil: row.expires_at ?? Number.MAX_SAFE_INTEGER,
+        owners: [row.id, row.surface_id, row.environment_id],
+        cachedAt: now,
+      },
+      generation,
+    );
     this.c.lastUsed.touch("secret_key", row.id, now);
     return principal;
   }
@@ -62,6 +67,7 @@ export class CredentialResolution {
       }
       this.c.cache.evictOwner(id);
     }
+    const generation = this.c.cache.generation;
     const row = await this.c
       .q()
       .selectFrom("session")
@@ -94,12 +100,16 @@ export class CredentialResolution {
       ceiling: surface.scopeCeiling,
       displayName: row.email,
     };
-    this.c.cache.set(hash, {
-      principal,
-      validUntil: row.expires_at,
-      owners: [row.id, row.user_id, row.surface_id, row.environment_id],
-      cachedAt: now,
-    });
+    this.c.cache.set(
+      hash,
+      {
+        principal,
+        validUntil: row.expires_at,
+        owners: [row.id, row.user_id, row.surface_id, row.environment_id],
+        cachedAt: now,
+      },
+      generation,
+    );
     this.c.lastUsed.touch("session", row.id, now);
     return principal;
   }
@@ -119,6 +129,7 @@ export class CredentialResolution {
       }
       this.c.cache.evictOwner(id);
     }
+    const generation = this.c.cache.generation;
     const row = await this.c
       .q()
       .selectFrom("operator_token")
@@ -147,12 +158,16 @@ export class CredentialResolution {
       permissions: operatorPermissions(row.role),
       displayName: row.email,
     };
-    this.c.cache.set(hash, {
-      principal,
-      validUntil: row.expires_at ?? Number.MAX_SAFE_INTEGER,
-      owners: [row.id, row.operator_id, `kind:${row.kind}`],
-      cachedAt: now,
-    });
+    this.c.cache.set(
+      hash,
+      {
+        principal,
+        validUntil: row.expires_at ?? Number.MAX_SAFE_INTEGER,
+        owners: [row.id, row.operator_id, `kind:${row.kind}`],
+        cachedAt: now,
+      },
+      generation,
+    );
     this.c.lastUsed.touch("operator_token", row.id, now);
     return principal;
   }

@@ -33,9 +33,12 @@ export class SessionsService {
       { ...ctx, principal: null },
       surface.environmentId,
       { email: input.email, password: input.password, ...(input.name ? { name: input.name } : {}) },
-      "user.signed_up",
-      async (tx, user) => {
-        issued = await this.#open(tx, ctx, user, surface.id);
+      {
+        factType: "user.signed_up",
+        surfaceId: surface.id,
+        afterInsert: async (tx, user) => {
+          issued = await this.#open(tx, ctx, user, surface.id);
+        },
       },
     );
     return issued as Issued;

@@ -22,17 +22,23 @@ export class UsersService {
 
   async createUser(ctx: ActionContext, input: z.infer<typeof CreateUserInput>): Promise<User> {
     const { environmentId } = inEnvironment(ctx, "users:write");
-    return this.insertUser(ctx, environmentId, input, "user.created");
+    return this.insertUser(ctx, environmentId, input, { factType: "user.created" });
   }
 
-  /** insertUser creates a user in an environment (product backend or self sign-up). Throws 409 `email_taken`. */
+  /**
+   * insertUser creates a user in an environment: by the product backend (`user.created`, the
+   * caller acts) or by self sign-up through `surfaceId` (`user.signed_up`, the new user acts).
+   * Throws 409 `email_taken`.
+   */
   async insertUser(
     ctx: ActionContext,
     environmentId: string,
     input: z.infer<typeof CreateUserInput>,
-    factType: "user.created" | "user.signed_up",
-    afterInsert?: (tx: Tx, user: User) => Promise<void>,
+    options:
+      | { factType: "user.created"; afterInsert?: (tx: Tx, user: User) => Promise<void> }
+      | { factType: "user.signed_up"; surfaceId: string; afterInsert?: (tx: Tx, user: User) => Promise<void> },
   ): Promise<User> {
+    const { factType, afterInsert } = options;
     if (input.password !== undefined) checkPasswordStrength(input.password, { email: input.email });
     const passwordHash = input.password === undefined ? null : await this.c.hasher.hash(input.password);
     try {
@@ -52,7 +58,23 @@ export class UsersService {
         };
         await tx.insertInto("user").values(row).execute();
         const user = toUser(row);
-        await this.c.facts.record(tx, ctx, {
+        // A self sign-up is the new user's own act: its audit entry names the user and the surface.
+        const actor: ActionContext =
+          options.factType === "user.signed_up"
+            ? {
+                ...ctx,
+                principal: {
+                  actorType: "user",
+                  actorId: row.id,
+                  credentialId: "signup",
+                  environmentId,
+                  surfaceId: options.surfaceId,
+                  permissions: [],
+                  displayName: row.email,
+                },
+              }
+            : ctx;
+        await this.c.facts.record(tx, actor, {
           type: factType,
           environmentId,
           targets: [{ type: "user", id: row.id }],
@@ -135,6 +157,14 @@ export class UsersService {
             .where("environment_id", "=", environmentId)
             .where("user_id", "=", id)
             .where("revoked_at", "is", null)
+            .execute();
+          // Pending reset tokens die too: re-enabling the user must not revive them.
+          await tx
+            .updateTable("password_reset")
+            .set({ used_at: now })
+            .where("environment_id", "=", environmentId)
+            .where("user_id", "=", id)
+            .where("used_at", "is", null)
             .execute();
           await this.c.revoked(tx, id);
         }

@@ -25,8 +25,6 @@ const UNDOCUMENTED = new Set([
   "GET /docs",
   "GET /docs/init.js",
   "GET /docs/:asset",
-  // CORS preflights for every path (@fastify/cors).
-  "OPTIONS *",
 ]);
 
 /** servedRoutes lists `METHOD /url` for every route in Fastify's router (HEAD twins excluded). */

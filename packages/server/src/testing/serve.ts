@@ -10,16 +10,35 @@
  * where `token` is a probe credential with every permission in environment `env_bench`. Logs go
  * to stdout too (JSON, at `BASEPLATE_LOG_LEVEL`), so readers pick the line with `"ready":true`.
  *
+ * With `BENCH_PLANE=1` the shipped domain modules (`MODULES`) are registered besides the probe
+ * module, and once listening the process seeds a plane through the services, the way `baseplate
+ * init` and a product backend would: an admin operator, a project, an environment, a web surface
+ * (scope ceiling `*`), a secret key (scopes `*`), one tenant, one user with a password (a fresh
+ * random email per start) and one session of that user. The ready line then also carries
+ * `"plane":{…}` with their ids, tokens and the user's email and password (benchmark data only),
+ * and `"passwords":{"profile":…,"concurrency":…}`. Passwords are hashed with the configured
+ * profile (default `owasp`), exactly as in production. Without `BENCH_PLANE` nothing changes.
+ *
  * SIGTERM or SIGINT stops the plane gracefully (requests and jobs drain) and exits 0; a second
  * signal exits at once. NOTE: the process also stops when its parent dies (polled every second),
  * so a killed benchmark never leaves a server behind.
  */
-import { createApp } from "../app.js";
+import { randomBytes } from "node:crypto";
+import { type App, createApp, MODULES } from "../app.js";
 import { loadConfig } from "../config.js";
+import type { IdentityService } from "../modules/identity/index.js";
+import type { TenancyService } from "../modules/tenancy/index.js";
+import { newId } from "../platform/ids.js";
+import type { ModuleDefinition } from "../platform/module.js";
+import { type ActionContext, systemContext } from "../platform/principal.js";
 import { type ProbeService, probeModule } from "./probe-module.js";
 
 const config = loadConfig();
-const app = await createApp({ config, modules: [probeModule()] });
+const benchPlane = process.env.BENCH_PLANE === "1";
+const app = await createApp({
+  config,
+  modules: benchPlane ? [...MODULES, probeModule() as ModuleDefinition<unknown>] : [probeModule()],
+});
 
 let address: string | null;
 try {
@@ -37,6 +56,16 @@ const token = probe.issueToken({
   environmentId: "env_bench",
   permissions: ["*"],
 });
+
+let plane: BenchPlane | null = null;
+if (benchPlane) {
+  try {
+    plane = await seedBenchPlane(app);
+  } catch (err) {
+    await app.stop().catch(() => undefined);
+    throw err;
+  }
+}
 
 let stopping = false;
 function shutdown(reason: string): void {
@@ -67,5 +96,103 @@ setInterval(() => {
 }, 1000).unref();
 
 process.stdout.write(
-  `${JSON.stringify({ ready: true, url: address, token, pid: process.pid, engine: config.database.engine })}\n`,
+  `${JSON.stringify({
+    ready: true,
+    url: address,
+    token,
+    pid: process.pid,
+    engine: config.database.engine,
+    ...(plane ? { plane, passwords: config.passwords } : {}),
+  })}\n`,
 );
+
+/** BenchPlane is what `BENCH_PLANE=1` seeds, printed in the ready line. */
+interface BenchPlane {
+  operatorId: string;
+  /** operatorToken: the admin's `bp_ot_` API token. */
+  operatorToken: string;
+  projectId: string;
+  environmentId: string;
+  surfaceId: string;
+  /** secretKey: a `bp_sk_` token with scopes `["*"]` on the surface. */
+  secretKey: string;
+  secretKeyId: string;
+  tenantId: string;
+  userId: string;
+  userEmail: string;
+  userPassword: string;
+  /** sessionToken: a `bp_st_` session of the user, opened through the surface. */
+  sessionToken: string;
+  sessionId: string;
+}
+
+/** seedBenchPlane seeds one plane through the services (see the file comment). */
+async function seedBenchPlane(started: App): Promise<BenchPlane> {
+  const identity = started.services.get("identity") as IdentityService;
+  const tenancy = started.services.get("tenancy") as TenancyService;
+  const password = `bench ${randomBytes(9).toString("base64url")} password`;
+  const admin = await identity.operators.bootstrapOperator(systemContext(newId("request")), {
+    email: "bench-admin@example.com",
+    name: "Bench admin",
+    role: "admin",
+    password,
+  });
+  const operatorCtx: ActionContext = {
+    principal: {
+      actorType: "operator",
+      actorId: admin.operator.id,
+      credentialId: admin.operatorToken.id,
+      permissions: ["*"],
+    },
+    request: { requestId: newId("request") },
+  };
+  const project = await tenancy.projects.createProject(operatorCtx, { name: "Bench project" });
+  const env = await tenancy.projects.createEnvironment(operatorCtx, project.id, { name: "Bench" });
+  const surface = await tenancy.surfaces.createSurface(operatorCtx, env.id, {
+    name: "Bench portal",
+    kind: "web",
+    allowedOrigins: [],
+    scopeCeiling: ["*"],
+    selfSignup: false,
+  });
+  const key = await identity.secretKeys.createSecretKey(operatorCtx, env.id, {
+    surfaceId: surface.id,
+    name: "bench backend",
+    scopes: ["*"],
+  });
+  // The product backend's own context: what the secret key resolves to.
+  const backendCtx: ActionContext = {
+    principal: {
+      actorType: "service",
+      actorId: key.secretKey.id,
+      credentialId: key.secretKey.id,
+      environmentId: env.id,
+      surfaceId: surface.id,
+      permissions: ["*"],
+      ceiling: ["*"],
+    },
+    request: { requestId: newId("request") },
+  };
+  const tenant = await tenancy.tenants.createTenant(backendCtx, { name: "Bench tenant", externalId: "bench-1" });
+  const email = `bench-${randomBytes(6).toString("hex")}@example.com`;
+  const user = await identity.users.createUser(backendCtx, { email, name: "Bench user", password });
+  const session = await identity.sessions.login(
+    { principal: null, request: { requestId: newId("request"), ip: "127.0.0.1" } },
+    { surfaceId: surface.id, email, password },
+  );
+  return {
+    operatorId: admin.operator.id,
+    operatorToken: admin.token,
+    projectId: project.id,
+    environmentId: env.id,
+    surfaceId: surface.id,
+    secretKey: key.token,
+    secretKeyId: key.secretKey.id,
+    tenantId: tenant.id,
+    userId: user.id,
+    userEmail: email,
+    userPassword: password,
+    sessionToken: session.token,
+    sessionId: session.session.id,
+  };
+}

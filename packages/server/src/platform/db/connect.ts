@@ -12,7 +12,9 @@ import {
   type PostgresDialectConfig,
   type SchemaMetadata,
   SqliteAdapter,
+  type SqliteDatabase,
   SqliteDialect,
+  type SqliteStatement,
   sql,
   type TableMetadata,
 } from "kysely";
@@ -37,7 +39,9 @@ export async function connectDatabase(database: Config["database"], logger: Logg
     sqlite.pragma("foreign_keys = ON");
     sqlite.pragma(`busy_timeout = ${database.busyTimeoutMs}`);
     sqlite.pragma(`synchronous = ${database.synchronous}`);
-    const kysely = new Kysely<unknown>({ dialect: new MigratingSqliteDialect({ database: sqlite }) });
+    const kysely = new Kysely<unknown>({
+      dialect: new MigratingSqliteDialect({ database: cachingStatements(sqlite) }),
+    });
     return new Db("sqlite", kysely, { close: async () => kysely.destroy(), poolStats: () => null });
   }
 
@@ -194,4 +198,33 @@ class SchemaPostgresDialect extends PostgresDialect {
   override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new SchemaIntrospector(db, this.schema);
   }
+}
+
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * cachingStatements wraps better-sqlite3 so each SQL text is prepared once: Kysely's driver calls
+ * `prepare` for every query, and preparing costs more than running most of our statements.
+ * The cache is bounded (least recently used out); schema changes are safe because better-sqlite3
+ * re-prepares a statement whose schema changed underneath it.
+ */
+function cachingStatements(sqlite: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (statement) {
+        cache.delete(sql);
+      } else {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE_SIZE) {
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+      }
+      cache.set(sql, statement);
+      return statement as unknown as SqliteStatement;
+    },
+  };
 }

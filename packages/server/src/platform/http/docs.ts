@@ -19,7 +19,8 @@ export class DocsAssets {
   readonly #cache = new Map<string, Buffer>();
 
   constructor() {
-    this.#dir = (require("swagger-ui-dist") as { getAbsoluteFSPath(): string }).getAbsoluteFSPath();
+    // The path helper alone: requiring the package's main loads the whole UI bundle (~12 MB).
+    this.#dir = (require("swagger-ui-dist/absolute-path.js") as () => string)();
   }
 
   /** asset returns a static asset by file name, or null for any name not on the allowlist. */

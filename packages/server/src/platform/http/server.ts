@@ -1,4 +1,3 @@
-import cors from "@fastify/cors";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -26,6 +25,10 @@ declare module "fastify" {
     accessLog?: boolean;
   }
 }
+
+const CORS_METHODS = "GET, POST, PATCH, PUT, DELETE";
+const CORS_HEADERS = "authorization, content-type, idempotency-key, x-request-id";
+const CORS_EXPOSED = "x-request-id, idempotent-replayed, retry-after";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -68,42 +71,59 @@ export class HttpServer {
     app.removeContentTypeParser("text/plain");
 
     // CORS: the configured origins plus whatever origin policies modules add (a surface's allowed
-    // origins). Requests without an Origin header (servers, curl) skip the check entirely.
+    // origins). Requests without an Origin header (servers, curl, probes) pay nothing.
     const configured = new Set(deps.config.corsOrigins);
-    void app.register(cors, {
-      origin: (origin, callback) => {
-        if (origin === undefined || configured.has(origin)) {
-          callback(null, origin !== undefined);
-          return;
-        }
-        this.#allowsOrigin(origin).then(
-          (allowed) => callback(null, allowed),
-          () => callback(null, false),
-        );
-      },
-      methods: ["GET", "POST", "PATCH", "PUT", "DELETE"],
-      allowedHeaders: ["authorization", "content-type", "idempotency-key", "x-request-id"],
-      exposedHeaders: ["x-request-id", "idempotent-replayed", "retry-after"],
-      maxAge: 600,
+    app.addHook("onRequest", (req, reply, done) => {
+      const origin = req.headers.origin;
+      if (origin === undefined) {
+        done();
+        return;
+      }
+      const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
+      (configured.has(origin) ? Promise.resolve(true) : this.#allowsOrigin(origin)).then(
+        (allowed) => {
+          reply.header("vary", "Origin");
+          if (allowed) {
+            reply.header("access-control-allow-origin", origin);
+            reply.header("access-control-expose-headers", CORS_EXPOSED);
+          }
+          if (!preflight) {
+            done();
+            return;
+          }
+          if (allowed) {
+            reply.header("access-control-allow-methods", CORS_METHODS);
+            reply.header("access-control-allow-headers", CORS_HEADERS);
+            reply.header("access-control-max-age", "600");
+          }
+          reply.code(204).send();
+        },
+        (err: unknown) => done(err as Error),
+      );
     });
 
     // While closing, answers carry `Connection: close` so keep-alive clients let go and the
     // server can finish draining instead of waiting out the keep-alive timeout.
     let closing = false;
-    app.addHook("preClose", async () => {
+    app.addHook("preClose", (done) => {
       closing = true;
+      done();
     });
-    app.addHook("onSend", async (req, reply) => {
+    app.addHook("onSend", (req, reply, payload, done) => {
       if (closing) reply.header("connection", "close");
       reply.header("x-request-id", req.id);
       reply.header("x-content-type-options", "nosniff");
       if (!reply.hasHeader("cache-control")) reply.header("cache-control", "no-store");
+      done(null, payload);
     });
 
-    app.addHook("onResponse", async (req, reply) => {
+    app.addHook("onResponse", (req, reply, done) => {
+      done();
       const route = req.routeOptions.url ?? "unmatched";
-      const seconds = reply.elapsedTime / 1000;
-      deps.metrics.httpDuration.observe({ method: req.method, route, status_code: reply.statusCode }, seconds);
+      deps.metrics.httpDuration.observe(
+        { method: req.method, route, status_code: reply.statusCode },
+        reply.elapsedTime / 1000,
+      );
       if (req.routeOptions.config?.accessLog === false && reply.statusCode < 500) return;
       req.log.info(
         {

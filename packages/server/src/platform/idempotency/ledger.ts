@@ -88,48 +88,7 @@ export class IdempotencyLedger {
     const scopeHash = IdempotencyLedger.scopeHash(scope);
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.clock.now();
-      const row = await db
-        .selectFrom("idempotency_record")
-        .selectAll()
-        .where("scope_hash", "=", scopeHash)
-        .where("idempotency_key", "=", key)
-        .executeTakeFirst();
-
-      if (row && row.expires_at <= now) {
-        await db
-          .deleteFrom("idempotency_record")
-          .where("scope_hash", "=", scopeHash)
-          .where("idempotency_key", "=", key)
-          .where("expires_at", "<=", now)
-          .execute();
-        continue;
-      }
-      if (row) {
-        if (row.fingerprint !== fingerprint) {
-          throw new AppError(
-            PlatformErrors.idempotency_key_reused,
-            "This Idempotency-Key was used with a different request body; use a new key for a new request.",
-          );
-        }
-        if (row.state === "completed") {
-          return { kind: "replay", response: { status: row.response_status ?? 500, body: row.response_body ?? "" } };
-        }
-        if (row.locked_until > now) throw inProgress();
-        // The first request's process died: take the claim over, once.
-        const token = now + this.lockMs;
-        const taken = await db
-          .updateTable("idempotency_record")
-          .set({ locked_until: token })
-          .where("scope_hash", "=", scopeHash)
-          .where("idempotency_key", "=", key)
-          .where("state", "=", "in_progress")
-          .where("locked_until", "=", row.locked_until)
-          .executeTakeFirst();
-        if (Number(taken.numUpdatedRows) === 1)
-          return { kind: "claimed", claim: this.#claim(scopeHash, key, token, successStatus, secretFields) };
-        continue;
-      }
-
+      // A new key is the common case: try to claim it first, look at the existing row only on conflict.
       const token = now + this.lockMs;
       const inserted = await db
         .insertInto("idempotency_record")
@@ -148,6 +107,45 @@ export class IdempotencyLedger {
         .onConflict((oc) => oc.doNothing())
         .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) {
+        return { kind: "claimed", claim: this.#claim(scopeHash, key, token, successStatus, secretFields) };
+      }
+
+      const row = await db
+        .selectFrom("idempotency_record")
+        .selectAll()
+        .where("scope_hash", "=", scopeHash)
+        .where("idempotency_key", "=", key)
+        .executeTakeFirst();
+      if (!row) continue; // pruned meanwhile
+      if (row.expires_at <= now) {
+        await db
+          .deleteFrom("idempotency_record")
+          .where("scope_hash", "=", scopeHash)
+          .where("idempotency_key", "=", key)
+          .where("expires_at", "<=", now)
+          .execute();
+        continue;
+      }
+      if (row.fingerprint !== fingerprint) {
+        throw new AppError(
+          PlatformErrors.idempotency_key_reused,
+          "This Idempotency-Key was used with a different request body; use a new key for a new request.",
+        );
+      }
+      if (row.state === "completed") {
+        return { kind: "replay", response: { status: row.response_status ?? 500, body: row.response_body ?? "" } };
+      }
+      if (row.locked_until > now) throw inProgress();
+      // The first request's process died: take the claim over, once.
+      const taken = await db
+        .updateTable("idempotency_record")
+        .set({ locked_until: token })
+        .where("scope_hash", "=", scopeHash)
+        .where("idempotency_key", "=", key)
+        .where("state", "=", "in_progress")
+        .where("locked_until", "=", row.locked_until)
+        .executeTakeFirst();
+      if (Number(taken.numUpdatedRows) === 1) {
         return { kind: "claimed", claim: this.#claim(scopeHash, key, token, successStatus, secretFields) };
       }
     }

@@ -119,7 +119,7 @@ export const CONFIG_VARIABLES = {
   BASEPLATE_PASSWORD_HASH_CONCURRENCY: {
     schema: int(0, 64),
     default: "0",
-    doc: "Password hashes computed at once (0: one per CPU core); logins beyond wait in line.",
+    doc: "Password hashes computed at once (0: one less than the CPU cores, at least 1, so other requests keep a core); logins beyond wait in line.",
   },
   BASEPLATE_PASSWORD_PROFILE: {
     schema: z.enum(["owasp", "test"]),
@@ -203,7 +203,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     },
     passwords: {
       profile: values.BASEPLATE_PASSWORD_PROFILE as "owasp" | "test",
-      concurrency: (values.BASEPLATE_PASSWORD_HASH_CONCURRENCY as number) || availableParallelism(),
+      // Default: leave one core to the event loop, so a login flood cannot starve other requests.
+      concurrency: (values.BASEPLATE_PASSWORD_HASH_CONCURRENCY as number) || Math.max(1, availableParallelism() - 1),
     },
     migrateOnStart: values.BASEPLATE_MIGRATE_ON_START as boolean,
   };

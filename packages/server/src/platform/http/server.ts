@@ -128,8 +128,10 @@ export class HttpServer {
         reply.elapsedTime / 1000,
       );
       if (req.routeOptions.config?.accessLog === false && reply.statusCode < 500) return;
-      req.log.info(
+      if (!deps.logger.isLevelEnabled("info")) return;
+      deps.logger.info(
         {
+          ...requestFields(req),
           method: req.method,
           route,
           url: req.url,
@@ -142,8 +144,8 @@ export class HttpServer {
 
     app.setErrorHandler((err, req, reply) => {
       const { problem, headers, unexpected } = toProblem(err, req.id);
-      if (unexpected) req.log.error({ err }, "unexpected error");
-      else if (problem.status >= 500) req.log.warn({ err }, problem.code);
+      if (unexpected) deps.logger.error({ ...requestFields(req), err }, "unexpected error");
+      else if (problem.status >= 500) deps.logger.warn({ ...requestFields(req), err }, problem.code);
       if (headers) reply.headers(headers);
       return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
     });
@@ -191,14 +193,6 @@ export class HttpServer {
     if (route.auth !== "none") {
       principal = await credentials.resolve(req.headers.authorization, request);
       req.principal = principal;
-      if (principal) {
-        // Every later log line of this request names who acted, where.
-        req.log = req.log.child({
-          actor: `${principal.actorType}:${principal.actorId}`,
-          ...(principal.environmentId ? { environmentId: principal.environmentId } : {}),
-          ...(principal.tenantId ? { tenantId: principal.tenantId } : {}),
-        });
-      }
       if (typeof route.auth === "object") {
         if (!principal) {
           throw new AppError(PlatformErrors.unauthenticated, "Send a credential as `Authorization: Bearer <token>`.", {
@@ -274,7 +268,12 @@ export class HttpServer {
         const { problem } = toProblem(err, req.id);
         await ledger
           .completeOutside(claim, { status: problem.status, body: JSON.stringify(problem) })
-          .catch((storeErr) => req.log.error({ err: storeErr }, "could not store idempotent error response"));
+          .catch((storeErr) =>
+            this.deps.logger.error(
+              { ...requestFields(req), err: storeErr },
+              "could not store idempotent error response",
+            ),
+          );
       }
       throw err;
     }
@@ -338,4 +337,19 @@ function lazyChild(create: () => FastifyBaseLogger): FastifyBaseLogger {
       return Reflect.set(get(), property, value);
     },
   });
+}
+
+/**
+ * requestFields are the fields every log line about a request carries: its id and, once
+ * authenticated, who acted where. (Logged through the app logger: no per-request child logger.)
+ */
+function requestFields(req: FastifyRequest): Record<string, string> {
+  const p = req.principal;
+  if (!p) return { requestId: req.id };
+  return {
+    requestId: req.id,
+    actor: `${p.actorType}:${p.actorId}`,
+    ...(p.environmentId ? { environmentId: p.environmentId } : {}),
+    ...(p.tenantId ? { tenantId: p.tenantId } : {}),
+  };
 }

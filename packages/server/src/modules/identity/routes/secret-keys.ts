@@ -37,6 +37,7 @@ export function secretKeyRoutes(s: IdentityService): RouteDefinition[] {
       params: z.strictObject({ environmentId: Id }),
       query: ListQuery,
       response: { status: 200, schema: pageSchema(SecretKey), description: "A page of keys." },
+      errors: [TenancyErrors.environment_not_found],
       handler: ({ ctx, params, query }) => s.secretKeys.listSecretKeys(ctx, params.environmentId, query),
     }),
     defineRoute({

@@ -47,6 +47,9 @@ export class SecretKeysService {
 
   async listSecretKeys(ctx: ActionContext, environmentId: string, query: z.infer<typeof ListQuery>) {
     asOperator(ctx, "secret_keys:read");
+    if (!(await this.c.tenancy.projects.environmentExists(environmentId))) {
+      throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
+    }
     const after = afterId(query.cursor);
     const rows = await this.c
       .q()

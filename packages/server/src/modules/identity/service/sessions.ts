@@ -188,6 +188,13 @@ export class SessionsService {
         .set({ password_hash: hash, updated_at: this.c.clock.now() })
         .where("id", "=", me.actorId)
         .execute();
+      // A reset token issued before the change must not outlive it.
+      await tx
+        .updateTable("password_reset")
+        .set({ used_at: this.c.clock.now() })
+        .where("user_id", "=", me.actorId)
+        .where("used_at", "is", null)
+        .execute();
       await this.c.facts.record(tx, ctx, {
         type: "user.password_changed",
         environmentId: me.environmentId ?? null,

@@ -173,6 +173,12 @@ export class ProjectsService {
     return toPage(rows, query.limit, (r) => ({ id: r.id }), toEnvironment);
   }
 
+  /** environmentExists tells other modules whether an environment id is known (archived or not). */
+  async environmentExists(id: string): Promise<boolean> {
+    const row = await this.#db().selectFrom("environment").select("id").where("id", "=", id).executeTakeFirst();
+    return row !== undefined;
+  }
+
   async findEnvironmentById(ctx: ActionContext, id: string): Promise<Environment> {
     asOperator(ctx, "environments:read");
     return toEnvironment(await this.#environment(id));

@@ -14,11 +14,8 @@ export class CredentialResolution {
   async resolveSecretKey(token: string): Promise<Principal | null> {
     const hash = sha256Hex(token);
     const now = this.c.clock.now();
-    const cached = this.c.cache.get(hash, now);
-    if (cached) {
-      this.c.lastUsed.touch("secret_key", cached.principal.credentialId, now);
-      return cached.principal;
-    }
+    const cached = this.#fromCache(hash, now, "secret_key", false);
+    if (cached) return cached;
     const generation = this.c.cache.generation;
     const row = await this.c
       .q()
@@ -57,16 +54,8 @@ export class CredentialResolution {
     const hash = sha256Hex(token);
     const now = this.c.clock.now();
     const idleMs = this.c.config.sessions.idleMs;
-    const cached = this.c.cache.get(hash, now);
-    if (cached) {
-      const id = cached.principal.credentialId;
-      const lastUsed = this.c.lastUsed.latest(id) ?? cached.cachedAt;
-      if (lastUsed + idleMs > now) {
-        this.c.lastUsed.touch("session", id, now);
-        return cached.principal;
-      }
-      this.c.cache.evictOwner(id);
-    }
+    const cached = this.#fromCache(hash, now, "session", true);
+    if (cached) return cached;
     const generation = this.c.cache.generation;
     const row = await this.c
       .q()
@@ -118,17 +107,8 @@ export class CredentialResolution {
     const hash = sha256Hex(token);
     const now = this.c.clock.now();
     const idleMs = this.c.config.sessions.idleMs;
-    const cached = this.c.cache.get(hash, now);
-    if (cached) {
-      const id = cached.principal.credentialId;
-      const isSession = cached.owners.includes("kind:session");
-      const lastUsed = this.c.lastUsed.latest(id) ?? cached.cachedAt;
-      if (!isSession || lastUsed + idleMs > now) {
-        this.c.lastUsed.touch("operator_token", id, now);
-        return cached.principal;
-      }
-      this.c.cache.evictOwner(id);
-    }
+    const cached = this.#fromCache(hash, now, "operator_token", "kind:session");
+    if (cached) return cached;
     const generation = this.c.cache.generation;
     const row = await this.c
       .q()
@@ -170,6 +150,24 @@ export class CredentialResolution {
     );
     this.c.lastUsed.touch("operator_token", row.id, now);
     return principal;
+  }
+
+  /**
+   * #fromCache serves a cached principal, recording the use. `idle` says whether the credential
+   * has an idle timeout (true, or only for entries owned by the given marker); an idle-expired
+   * entry is evicted and the caller falls through to the database, which refuses it.
+   */
+  #fromCache(hash: string, now: number, table: string, idle: boolean | string): Principal | null {
+    const cached = this.c.cache.get(hash, now);
+    if (!cached) return null;
+    const id = cached.principal.credentialId;
+    const idles = idle === true || (typeof idle === "string" && cached.owners.includes(idle));
+    if (idles && (this.c.lastUsed.latest(id) ?? cached.cachedAt) + this.c.config.sessions.idleMs <= now) {
+      this.c.cache.evictOwner(id);
+      return null;
+    }
+    this.c.lastUsed.touch(table, id, now);
+    return cached.principal;
   }
 
   /** flushLastUsed writes the batched `last_used_at` values (every few seconds and at shutdown). */

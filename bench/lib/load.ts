@@ -67,15 +67,17 @@ export function measureHttpConcurrent(loads: readonly HttpLoad[], timing: Timing
  * (`timing.warmupS / phases` each), then the phases run in `rounds` rounds of
  * `timing.durationS / rounds` each, in rotating order (ABC, BCA, CAB, …), with `gapMs` of rest
  * after each so a flood's last requests do not spill into the next phase. Noise from other
- * processes then hits every phase alike. Returns `measurements[phase][load]`; each load of each
- * phase is tallied apart (give `pid` to one load per phase at most).
+ * processes then hits every phase alike. Returns `measurements[phase][load]` and, alike, the p99
+ * of each round (`roundP99Ms[phase][load][round]`, in the order the rounds ran: one stall of
+ * another process shows as one outlier there); each load of each phase is tallied apart (give
+ * `pid` to one load per phase at most).
  */
 export async function measureHttpPhases(
   phases: readonly (readonly HttpLoad[])[],
   timing: Timing,
   rounds = 3,
   gapMs = 500,
-): Promise<Measurement[][]> {
+): Promise<{ measurements: Measurement[][]; roundP99Ms: (number | null)[][][] }> {
   const rest = () => new Promise((resolve) => setTimeout(resolve, gapMs));
   if (timing.warmupS > 0) {
     for (const loads of phases) {
@@ -91,7 +93,10 @@ export async function measureHttpPhases(
       await rest();
     }
   }
-  return tallies.map((phase) => phase.map((tally) => tally.measurement()));
+  return {
+    measurements: tallies.map((phase) => phase.map((tally) => tally.measurement())),
+    roundP99Ms: tallies.map((phase) => phase.map((tally) => [...tally.roundP99Ms])),
+  };
 }
 
 /** Interleaved is the outcome of `measureHttpInterleaved`: one measurement and the per-round rates of each load. */
@@ -149,6 +154,8 @@ async function drive(load: HttpLoad, durationS: number, latencies: LatencyRecord
 /** Tally sums runs of one load (and its server's CPU time) into a measurement. */
 class Tally {
   readonly latencies = new LatencyRecorder();
+  /** roundP99Ms holds the p99 of each `run` (null when nothing succeeded). */
+  readonly roundP99Ms: (number | null)[] = [];
   #ok = 0;
   #failures = 0;
   #durationS = 0;
@@ -158,8 +165,11 @@ class Tally {
 
   async run(durationS: number): Promise<Driven> {
     const cpuBefore = processCpuMs(this.load.pid);
-    const result = await drive(this.load, durationS, this.latencies);
+    const round = new LatencyRecorder();
+    const result = await drive(this.load, durationS, round);
     const cpuAfter = processCpuMs(this.load.pid);
+    this.latencies.addAll(round);
+    this.roundP99Ms.push(round.percentiles([99])?.[99] ?? null);
     this.#ok += result.ok;
     this.#failures += result.failures;
     this.#durationS += result.durationS;

@@ -15,6 +15,11 @@ export class LatencyRecorder {
     this.#values[this.#count++] = ms;
   }
 
+  /** addAll adds every sample of `other`. */
+  addAll(other: LatencyRecorder): void {
+    for (const ms of other.#values.subarray(0, other.#count)) this.add(ms);
+  }
+
   get count(): number {
     return this.#count;
   }

@@ -24,7 +24,7 @@ const PROBE_RATE = 200;
 const PROBE_CONNECTIONS = 4;
 const ROUNDS = 5;
 /** PHASE_ROUNDS: rounds of the login scenario's three phases (probes alone, logins alone, both). */
-const PHASE_ROUNDS = 2;
+const PHASE_ROUNDS = 3;
 
 type ReadKind = "secret-key" | "session";
 
@@ -153,6 +153,8 @@ async function runRead(ctx: BenchContext, route: ReadRoute) {
 }
 
 const ms = (value: number | null) => (value === null ? "n/a" : `${value.toFixed(1)} ms`);
+const rounds = (values: (number | null)[] | undefined) =>
+  (values ?? []).map((v) => (v === null ? "n/a" : v.toFixed(1))).join(", ");
 const times = (busy: number | null, alone: number | null) =>
   busy === null || alone === null || alone <= 0 ? "n/a" : `${(busy / alone).toFixed(2)}x`;
 
@@ -208,12 +210,13 @@ export const loginScenario: Scenario = {
         `logins alone (${LOGIN_CONNECTIONS} connections), logins and probes at once`,
     );
     const noCpu = (load: HttpLoad): HttpLoad => ({ ...load, pid: undefined });
-    const [alone, logins, busy] = await measureHttpPhases(
+    const { measurements, roundP99Ms } = await measureHttpPhases(
       [[healthz, tenant], [login], [login, healthz, tenant].map((load, i) => (i === 0 ? load : noCpu(load)))],
       timing,
       PHASE_ROUNDS,
     );
     await server.stop();
+    const [alone, logins, busy] = measurements;
     const [healthzAlone, tenantAlone] = alone ?? [];
     const [loginAlone] = logins ?? [];
     const [loginBusy, healthzBusy, tenantBusy] = busy ?? [];
@@ -264,6 +267,9 @@ export const loginScenario: Scenario = {
           `${ms(healthzBusy.p99Ms)} during logins (${times(healthzBusy.p99Ms, healthzAlone.p99Ms)}); ` +
           `GET /v1/tenants/:id p99 ${ms(tenantAlone.p99Ms)} alone, ${ms(tenantBusy.p99Ms)} during logins ` +
           `(${times(tenantBusy.p99Ms, tenantAlone.p99Ms)}).`,
+        `p99 per round (ms), alone -> during logins: GET /healthz ${rounds(roundP99Ms[0]?.[0])} -> ` +
+          `${rounds(roundP99Ms[2]?.[1])}; GET /v1/tenants/:id ${rounds(roundP99Ms[0]?.[1])} -> ` +
+          `${rounds(roundP99Ms[2]?.[2])} (an outlier in one round is a stall of another process).`,
         `The three phases ran in ${PHASE_ROUNDS} rounds in rotating order, ${(timing.durationS / PHASE_ROUNDS).toFixed(1)} s ` +
           "each, 0.5 s apart, so noise from other processes hits them alike.",
       ],

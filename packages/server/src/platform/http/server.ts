@@ -54,9 +54,9 @@ export class HttpServer {
   constructor(private readonly deps: HttpDeps) {
     this.fastify = Fastify({
       loggerInstance: deps.logger as FastifyBaseLogger,
-      // Request loggers are created on first use: most requests never log before their one
-      // access line (and probes never do), so the per-request pino child is mostly saved.
-      childLoggerFactory: (logger, bindings, options) => lazyChild(() => logger.child(bindings, options)),
+      // No per-request child logger: the HTTP layer logs through the app logger with explicit
+      // request fields (requestFields), and Fastify's factory probes would defeat a lazy child.
+      childLoggerFactory: (logger) => logger,
       logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "requestId" }),
       genReqId: (req) => {
         const incoming = req.headers["x-request-id"];
@@ -314,28 +314,6 @@ function noBody(body: unknown): undefined {
   if (typeof body === "object" && Object.keys(body).length === 0) return undefined;
   throw new AppError(PlatformErrors.validation_failed, "body: this route takes no request body", {
     errors: [{ path: "body", message: "this route takes no request body", code: "unrecognized_keys" }],
-  });
-}
-
-/**
- * lazyChild returns a logger that becomes `create()` (a pino child) the first time any
- * of its members is used. Fastify makes a child per request; pino children are not free.
- */
-function lazyChild(create: () => FastifyBaseLogger): FastifyBaseLogger {
-  let real: FastifyBaseLogger | null = null;
-  const get = () => {
-    real ??= create();
-    return real;
-  };
-  return new Proxy({} as FastifyBaseLogger, {
-    get(_target, property) {
-      const target = get();
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-    set(_target, property, value) {
-      return Reflect.set(get(), property, value);
-    },
   });
 }
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
+import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
+import { paginationQuery } from "../../platform/http/pagination.js";
 import { isPermission } from "../../platform/permissions.js";
-import { refuseCredentialLikeKeys } from "../tenancy/index.js";
 
 const Timestamp = z.number().int().describe("Epoch milliseconds.");
 export const Email = z
@@ -88,12 +89,12 @@ export const UpdateUserInput = z.strictObject({
   profile: Profile.optional(),
   disabled: z.boolean().optional().describe("Disabling ends every session and credential of the user at once."),
 });
-export const ListUsersQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(512).optional(),
-  email: z.string().max(254).optional().describe("Exact email (case-insensitive)."),
-  q: z.string().min(1).max(200).optional().describe("Search email and name (case-insensitive)."),
-});
+export const ListUsersQuery = paginationQuery
+  .extend({
+    email: z.string().max(254).optional().describe("Exact email (case-insensitive)."),
+    q: z.string().min(1).max(200).optional().describe("Search email and name (case-insensitive)."),
+  })
+  .strict();
 export const PasswordResetToken = z.object({
   token: z
     .string()
@@ -186,7 +187,4 @@ export const IssuedSecretKey = z.object({
     ),
   secretKey: SecretKey,
 });
-export const ListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(512).optional(),
-});
+export const ListQuery = paginationQuery.strict();

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
+import { paginationQuery } from "../../platform/http/pagination.js";
 import { isPermission } from "../../platform/permissions.js";
 
 /** Public shapes of the tenancy module: request inputs and response objects (camelCase). */
@@ -70,41 +72,6 @@ export const UpdateSurfaceInput = z.strictObject({
   selfSignup: z.boolean().optional(),
 });
 
-/**
- * CREDENTIAL_LIKE_KEY matches the object keys a fact refuses to carry (see `platform/facts`).
- * NOTE: keep in step with the fact recorder's rule; free-form JSON recorded in facts is checked with it.
- */
-const CREDENTIAL_LIKE_KEY =
-  /^(password|passwd|pass|secret|token|api_?key|private_?key|authorization|cookie)$|(password|secret|token)$/i;
-
-/**
- * credentialLikeKey returns the path of the first key in `value` (at any depth) that looks like a
- * credential, or null. Free-form JSON (tenant metadata, user profiles) is recorded in facts on
- * update, and facts never carry secrets, so such keys are refused as bad input instead.
- */
-export function credentialLikeKey(value: unknown, path: Array<string | number> = []): Array<string | number> | null {
-  if (value === null || typeof value !== "object") return null;
-  for (const [key, inner] of Object.entries(value)) {
-    const at = [...path, Array.isArray(value) ? Number(key) : key];
-    if (!Array.isArray(value) && CREDENTIAL_LIKE_KEY.test(key)) return at;
-    const found = credentialLikeKey(inner, at);
-    if (found) return found;
-  }
-  return null;
-}
-
-/** refuseCredentialLikeKeys is a zod check: 400 naming the first credential-like key. */
-export function refuseCredentialLikeKeys(value: unknown, ctx: z.RefinementCtx): void {
-  const path = credentialLikeKey(value);
-  if (path) {
-    ctx.addIssue({
-      code: "custom",
-      path,
-      message: "must not look like a credential (password, secret, token, …): this object is recorded in the audit log",
-    });
-  }
-}
-
 /** METADATA_MAX_BYTES bounds a tenant's metadata (as JSON). */
 export const METADATA_MAX_BYTES = 8192;
 const Metadata = z
@@ -143,19 +110,19 @@ export const UpdateTenantInput = z.strictObject({
   externalId: ExternalId.nullable().optional(),
   metadata: Metadata.optional(),
 });
-export const ListTenantsQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(512).optional(),
-  state: TenantState.optional(),
-  externalId: ExternalId.optional(),
-  q: z.string().min(1).max(200).optional().describe("Search name, slug and external id (case-insensitive)."),
-});
+export const ListTenantsQuery = paginationQuery
+  .extend({
+    state: TenantState.optional(),
+    externalId: ExternalId.optional(),
+    q: z.string().min(1).max(200).optional().describe("Search name, slug and external id (case-insensitive)."),
+  })
+  .strict();
 
-export const ListQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(512).optional(),
-  archived: z.enum(["true", "false"]).optional().describe("Include archived objects (default: only active)."),
-});
+export const ListQuery = paginationQuery
+  .extend({
+    archived: z.enum(["true", "false"]).optional().describe("Include archived objects (default: only active)."),
+  })
+  .strict();
 
 /** slugify derives a slug from a display name ("Acme Suite!" → "acme-suite"). */
 export function slugify(name: string): string {

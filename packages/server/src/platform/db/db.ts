@@ -124,3 +124,12 @@ export function isUniqueViolation(err: unknown, hint?: string): boolean {
   if (!unique || hint === undefined) return unique;
   return (e?.constraint ?? "").includes(hint) || (e?.message ?? "").includes(hint);
 }
+
+/**
+ * containsPattern turns search text into a case-insensitive LIKE pattern (compare against a
+ * lower-cased column). LIKE wildcards in the text are dropped rather than escaped, because the
+ * escape syntax differs between engines.
+ */
+export function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, "")}%`;
+}

@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import type { Clock } from "../clock.js";
 import type { Tx } from "../db/db.js";
 import { newId } from "../ids.js";
@@ -32,7 +33,8 @@ export interface Fact extends Required<Omit<FactInput, "environmentId" | "tenant
 export type FactSink = (tx: Tx, fact: Fact) => Promise<void>;
 
 const TYPE = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.[a-z][a-z0-9_]*$/;
-const SECRET_KEY =
+/** CREDENTIAL_LIKE_KEY matches the object keys a fact refuses to carry. */
+const CREDENTIAL_LIKE_KEY =
   /^(password|passwd|pass|secret|token|api_?key|private_?key|authorization|cookie)$|(password|secret|token)$/i;
 
 /**
@@ -79,9 +81,34 @@ export class FactRecorder {
 }
 
 function assertNoSecrets(value: unknown, path: string): void {
-  if (value === null || typeof value !== "object") return;
+  const found = credentialLikeKey(value);
+  if (found) throw new Error(`Fact ${[path, ...found].join(".")} looks like a credential; facts never carry secrets`);
+}
+
+/**
+ * credentialLikeKey returns the path of the first key in `value` (at any depth) that looks like a
+ * credential, or null. Free-form JSON (tenant metadata, user profiles) is recorded in facts on
+ * update, and facts never carry secrets, so such keys are refused as bad input instead.
+ */
+export function credentialLikeKey(value: unknown, path: Array<string | number> = []): Array<string | number> | null {
+  if (value === null || typeof value !== "object") return null;
   for (const [key, inner] of Object.entries(value)) {
-    if (SECRET_KEY.test(key)) throw new Error(`Fact ${path}.${key} looks like a credential; facts never carry secrets`);
-    assertNoSecrets(inner, `${path}.${key}`);
+    const at = [...path, Array.isArray(value) ? Number(key) : key];
+    if (!Array.isArray(value) && CREDENTIAL_LIKE_KEY.test(key)) return at;
+    const found = credentialLikeKey(inner, at);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** refuseCredentialLikeKeys is a zod check for free-form JSON input: 400 naming the first credential-like key. */
+export function refuseCredentialLikeKeys(value: unknown, ctx: z.RefinementCtx): void {
+  const path = credentialLikeKey(value);
+  if (path) {
+    ctx.addIssue({
+      code: "custom",
+      path,
+      message: "must not look like a credential (password, secret, token, …): this object is recorded in the audit log",
+    });
   }
 }

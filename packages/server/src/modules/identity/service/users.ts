@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
-import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { inEnvironment } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
@@ -94,7 +94,7 @@ export class UsersService {
   async listUsers(ctx: ActionContext, query: z.infer<typeof ListUsersQuery>) {
     const { environmentId } = inEnvironment(ctx, "users:read");
     const after = afterId(query.cursor);
-    const like = query.q ? `%${query.q.toLowerCase().replace(/[\\%_]/g, "")}%` : null;
+    const like = query.q ? containsPattern(query.q) : null;
     const rows = await this.c
       .q()
       .selectFrom("user")

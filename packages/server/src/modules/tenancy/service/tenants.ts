@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import type { z } from "zod";
-import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { inEnvironment } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
@@ -69,8 +69,7 @@ export class TenantsService {
   async listTenants(ctx: ActionContext, query: z.infer<typeof ListTenantsQuery>) {
     const { environmentId } = inEnvironment(ctx, "tenants:read");
     const after = afterId(query.cursor);
-    // LIKE wildcards in the search text are dropped rather than escaped (portable across engines).
-    const like = query.q ? `%${query.q.toLowerCase().replace(/[\\%_]/g, "")}%` : null;
+    const like = query.q ? containsPattern(query.q) : null;
     const rows = await this.#db()
       .selectFrom("tenant")
       .selectAll()

@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import type { Config } from "./config.js";
 import { identityModule } from "./modules/identity/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
+import { Authorizer } from "./platform/access.js";
 import { type Clock, systemClock } from "./platform/clock.js";
 import { ChangeBus } from "./platform/db/bus.js";
 import { connectDatabase, type Db, PLATFORM_MIGRATIONS, PlaneMigrator } from "./platform/db/index.js";
@@ -57,6 +58,7 @@ export class App {
     readonly worker: Worker,
     readonly services: ReadonlyMap<string, unknown>,
     readonly bus: ChangeBus,
+    readonly access: Authorizer,
     private readonly lifecycle: Array<{ start: (() => Promise<void>) | null; stop: (() => Promise<void>) | null }>,
   ) {}
 
@@ -155,6 +157,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const jobs = new JobQueue(db, clock, config.workers.leaseMs);
     const ledger = new IdempotencyLedger(db, clock, config.idempotencyTtlMs, config.idempotencyLockMs);
     const credentials = new CredentialResolvers();
+    const access = new Authorizer();
     const metrics = new Metrics({ queueStats: () => jobs.stats(), poolStats: () => db.poolStats() });
     const http = new HttpServer({ config, logger, ledger, credentials, metrics });
     const worker = new Worker(jobs, logger, {
@@ -190,6 +193,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         facts,
         jobs,
         bus,
+        access,
         use<S>(name: string): S {
           if (!module.dependsOn.includes(name)) {
             throw new Error(`Module "${module.name}" uses "${name}" without declaring it in dependsOn`);
@@ -230,6 +234,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       worker,
       services,
       bus,
+      access,
       lifecycle,
     );
     registerPlatformRoutes(http, { db, migrator, metrics, openapi: () => app.openapi() });

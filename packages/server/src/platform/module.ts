@@ -1,4 +1,5 @@
 import type { Config } from "../config.js";
+import type { Authorizer } from "./access.js";
 import type { Clock } from "./clock.js";
 import type { ChangeBus } from "./db/bus.js";
 import type { Db } from "./db/db.js";
@@ -18,6 +19,8 @@ export interface ModuleContext {
   facts: FactRecorder;
   jobs: JobQueue;
   bus: ChangeBus;
+  /** access is the one permission check (`require(ctx, permission, { tenantId })`) every module uses. */
+  access: Authorizer;
   /** use returns the service of a module this module declared in `dependsOn`; throws otherwise. */
   use<S>(moduleName: string): S;
 }

@@ -81,7 +81,11 @@ export class Authorizer {
    * - 403/402 `tenant_suspended` when the tenant is suspended and the permission is outside the
    *   always-allowed set (environment secret keys still manage suspended tenants).
    */
-  async require(ctx: ActionContext, permission: string, target: { tenantId?: string | null } = {}): Promise<TenantAccess> {
+  async require(
+    ctx: ActionContext,
+    permission: string,
+    target: { tenantId?: string | null } = {},
+  ): Promise<TenantAccess> {
     const principal = ctx.principal;
     if (!principal?.environmentId) {
       throw new AppError(PlatformErrors.forbidden, "This route needs an environment credential.");
@@ -103,7 +107,8 @@ export class Authorizer {
         ? await this.#hooks.memberPermissions(environmentId, principal.actorId, tenantId)
         : null;
       if (held === null) throw noTenant();
-      granted = permits(held, permission) && (principal.ceiling === undefined || permits(principal.ceiling, permission));
+      granted =
+        permits(held, permission) && (principal.ceiling === undefined || permits(principal.ceiling, permission));
     } else {
       tenantId = requested;
       granted = principalPermits(principal, permission);

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { Config } from "./config.js";
+import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
 import { Authorizer } from "./platform/access.js";
@@ -25,6 +26,7 @@ export const VERSION = pkg.version;
 export const MODULES: readonly ModuleDefinition<unknown>[] = [
   tenancyModule as ModuleDefinition<unknown>,
   identityModule as ModuleDefinition<unknown>,
+  eventsModule as ModuleDefinition<unknown>,
 ];
 
 export interface AppOptions {
@@ -201,6 +203,7 @@ export async function createApp(options: AppOptions): Promise<App> {
           return services.get(name) as S;
         },
       };
+      if (module.facts) facts.declare(module.name, module.facts);
       const service = module.createService(ctx);
       services.set(module.name, service);
       for (const resolver of module.credentialResolvers?.(service) ?? []) credentials.register(resolver);

@@ -29,6 +29,8 @@ export interface Config {
   passwords: { profile: "owasp" | "test"; concurrency: number };
   /** migrateOnStart: apply pending migrations when the server starts. */
   migrateOnStart: boolean;
+  events: { retentionDays: number };
+  webhooks: { timeoutMs: number; allowPrivateTargets: boolean };
 }
 
 export class ConfigError extends Error {
@@ -131,6 +133,21 @@ export const CONFIG_VARIABLES = {
     default: "true",
     doc: "Apply pending migrations at start, under a lock (processes starting together are safe). `false`: start refuses a database with pending migrations.",
   },
+  BASEPLATE_EVENTS_RETENTION_DAYS: {
+    schema: int(1, 3650),
+    default: "30",
+    doc: "Days the event log keeps events (an environment may set its own retention).",
+  },
+  BASEPLATE_WEBHOOKS_TIMEOUT_MS: {
+    schema: int(100, 120_000),
+    default: "15000",
+    doc: "A webhook attempt fails unless the receiver answers 2xx within this time.",
+  },
+  BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS: {
+    schema: bool,
+    default: "false",
+    doc: "Allow webhook URLs on loopback, private, link-local and other non-public addresses (LAN receivers, tests). Cloud metadata addresses stay refused.",
+  },
 } as const;
 
 type VarName = keyof typeof CONFIG_VARIABLES;
@@ -207,6 +224,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       concurrency: (values.BASEPLATE_PASSWORD_HASH_CONCURRENCY as number) || Math.max(1, availableParallelism() - 1),
     },
     migrateOnStart: values.BASEPLATE_MIGRATE_ON_START as boolean,
+    events: { retentionDays: values.BASEPLATE_EVENTS_RETENTION_DAYS as number },
+    webhooks: {
+      timeoutMs: values.BASEPLATE_WEBHOOKS_TIMEOUT_MS as number,
+      allowPrivateTargets: values.BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS as boolean,
+    },
   };
 }
 

@@ -20,6 +20,11 @@ export const ID_PREFIXES = {
   secretKey: "key",
   operatorToken: "otk",
   passwordReset: "prt",
+  event: "evt",
+  eventType: "etp",
+  webhookEndpoint: "whe",
+  webhookMessage: "msg",
+  webhookAttempt: "wha",
   benchItem: "bnc",
   testItem: "tst",
 } as const;

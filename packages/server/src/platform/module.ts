@@ -1,3 +1,4 @@
+import type { ZodType } from "zod";
 import type { Config } from "../config.js";
 import type { Authorizer } from "./access.js";
 import type { Clock } from "./clock.js";
@@ -25,6 +26,13 @@ export interface ModuleContext {
   use<S>(moduleName: string): S;
 }
 
+/** FactDeclaration describes one fact type a module records (listed in the event catalog). */
+export interface FactDeclaration {
+  description: string;
+  /** data is the schema of the fact's `data` (rendered as JSON Schema in the event catalog). */
+  data?: ZodType;
+}
+
 /**
  * ModuleDefinition is a module as the composition root sees it (DESIGN.md §2). Everything but the
  * name is declared data; `app.ts` wires it in dependency order.
@@ -34,6 +42,8 @@ export interface ModuleDefinition<S = unknown> {
   dependsOn: readonly string[];
   migrations: readonly ModuleMigration[];
   createService(ctx: ModuleContext): S;
+  /** facts declares every fact type the module records (`noun.past_verb` → description and data schema). */
+  facts?: Readonly<Record<string, FactDeclaration>>;
   routes?(service: S): RouteDefinition[];
   jobs?(service: S): JobDefinition[];
   /** schedules runs jobs of this module on cron expressions (UTC), e.g. `{ "audit.checkpoint": "0 * * * *" }`. */

@@ -1,4 +1,5 @@
 import { defineModule } from "../../platform/module.js";
+import { IDENTITY_FACTS } from "./facts.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
 import { migration as core } from "./migrations/202611261300_identity_core.js";
 import { identityRoutes } from "./routes.js";
@@ -8,6 +9,7 @@ export const identityModule = defineModule<IdentityService>({
   name: "identity",
   dependsOn: ["tenancy"],
   migrations: [core],
+  facts: IDENTITY_FACTS,
   createService: (ctx) => new IdentityService(ctx),
   routes: (service) => identityRoutes(service),
   credentialResolvers: (service) => [

@@ -1,5 +1,6 @@
 import { afterCommit } from "../../platform/db/db.js";
 import { defineModule } from "../../platform/module.js";
+import { TENANCY_FACTS } from "./facts.js";
 import { migration as core } from "./migrations/202611261200_tenancy_core.js";
 import { tenancyRoutes } from "./routes.js";
 import { TenancyService } from "./service.js";
@@ -8,6 +9,7 @@ export const tenancyModule = defineModule<TenancyService>({
   name: "tenancy",
   dependsOn: [],
   migrations: [core],
+  facts: TENANCY_FACTS,
   createService: (ctx) => new TenancyService(ctx),
   routes: (service) => tenancyRoutes(service),
   originPolicy: (service) => (origin) => service.surfaces.allowsOrigin(origin),

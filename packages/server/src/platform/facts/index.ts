@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { ZodType, z } from "zod";
 import type { Clock } from "../clock.js";
 import type { Tx } from "../db/db.js";
 import { newId } from "../ids.js";
@@ -29,6 +29,14 @@ export interface Fact extends Required<Omit<FactInput, "environmentId" | "tenant
   changes: FactInput["changes"] | null;
 }
 
+/** DeclaredFactType is a fact type a module declared (`ModuleDefinition.facts`). */
+export interface DeclaredFactType {
+  type: string;
+  module: string;
+  description: string;
+  data?: ZodType;
+}
+
 /** FactSink projects a fact into its own tables, on the caller's transaction. */
 export type FactSink = (tx: Tx, fact: Fact) => Promise<void>;
 
@@ -44,8 +52,31 @@ const CREDENTIAL_LIKE_KEY =
  */
 export class FactRecorder {
   readonly #sinks: Array<{ name: string; sink: FactSink }> = [];
+  readonly #declared = new Map<string, DeclaredFactType>();
 
   constructor(private readonly clock: Clock) {}
+
+  /** declare lists the fact types a module records. Throws when two modules declare one type. */
+  declare(module: string, types: Readonly<Record<string, { description: string; data?: ZodType }>>): void {
+    for (const [type, spec] of Object.entries(types)) {
+      if (!TYPE.test(type)) throw new Error(`Fact type "${type}" declared by ${module} is not noun.past_verb`);
+      const existing = this.#declared.get(type);
+      if (existing && existing.module !== module) {
+        throw new Error(`Fact type "${type}" is declared by both ${existing.module} and ${module}`);
+      }
+      this.#declared.set(type, {
+        type,
+        module,
+        description: spec.description,
+        ...(spec.data ? { data: spec.data } : {}),
+      });
+    }
+  }
+
+  /** declared returns every declared fact type, sorted by type. */
+  declared(): DeclaredFactType[] {
+    return [...this.#declared.values()].sort((a, b) => a.type.localeCompare(b.type));
+  }
 
   /** registerSink adds a sink. Sinks run in registration order; a sink that throws aborts the write. */
   registerSink(name: string, sink: FactSink): void {

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { ZodType, z } from "zod";
 import type { ErrorCode } from "../errors.js";
 import type { ActionContext, ActorType, Principal } from "../principal.js";
@@ -16,8 +17,15 @@ export interface HandlerInput<B, Q, P> {
   params: P;
   ctx: ActionContext;
   principal: Principal | null;
+  /** headers are the request's headers (read-only; credentials are resolved by the HTTP layer). */
+  headers: IncomingHttpHeaders;
   /** setStatus overrides the success status of a GET (e.g. 503 from a readiness probe). */
   setStatus(status: number): void;
+  /**
+   * hijack takes the raw response over (a stream such as server-sent events): the HTTP layer sends
+   * nothing more, and the handler writes status, headers and body itself. GET routes only.
+   */
+  hijack(): { req: IncomingMessage; res: ServerResponse; requestId: string };
 }
 
 /**

@@ -50,6 +50,8 @@ export class HttpServer {
   readonly fastify: FastifyInstance;
   readonly routes: RouteDefinition[] = [];
   readonly #originPolicies: Array<(origin: string) => Promise<boolean>> = [];
+  /** Responses taken over by their handler (streams): ended when the server closes. */
+  readonly #hijacked = new Set<import("node:http").ServerResponse>();
 
   constructor(private readonly deps: HttpDeps) {
     this.fastify = Fastify({
@@ -110,6 +112,7 @@ export class HttpServer {
     let closing = false;
     app.addHook("preClose", (done) => {
       closing = true;
+      for (const res of this.#hijacked) res.end();
       done();
     });
     app.addHook("onSend", (req, reply, payload, done) => {
@@ -246,8 +249,26 @@ export class HttpServer {
       if (route.method !== "GET") throw new Error("setStatus is only for GET routes");
       status = code;
     };
+    const hijack = () => {
+      if (route.method !== "GET") throw new Error("hijack is only for GET routes");
+      reply.hijack();
+      const res = reply.raw;
+      this.#hijacked.add(res);
+      res.once("close", () => this.#hijacked.delete(res));
+      return { req: req.raw, res, requestId: req.id };
+    };
     try {
-      const result = await route.handler({ body, query, params, ctx, principal, setStatus });
+      const result = await route.handler({
+        body,
+        query,
+        params,
+        ctx,
+        principal,
+        headers: req.headers,
+        setStatus,
+        hijack,
+      });
+      if (reply.sent) return reply;
       if (claim) {
         const live = claim.liveBody ?? JSON.stringify(result ?? null);
         if (!claim.completed) {

@@ -1,0 +1,31 @@
+import { z } from "zod";
+import { defineModule } from "../../platform/module.js";
+import { migration as core } from "./migrations/202611261400_events_core.js";
+import { eventsRoutes } from "./routes.js";
+import { EventsService } from "./service.js";
+
+export const eventsModule = defineModule<EventsService>({
+  name: "events",
+  dependsOn: [],
+  migrations: [core],
+  createService: (ctx) => new EventsService(ctx),
+  routes: (service) => eventsRoutes(service),
+  facts: {
+    "event.published": {
+      description: "A product published an event (recorded for the audit log; the event itself is in the log).",
+      data: z.object({ eventType: z.string(), sequence: z.number().int() }),
+    },
+    "event_type.created": {
+      description: "An event type was registered in the catalog.",
+      data: z.object({ name: z.string(), version: z.number().int() }),
+    },
+    "event_type.updated": { description: "An event type was changed or deprecated." },
+    "event_settings.updated": { description: "The event log settings (retention) of an environment changed." },
+  },
+  factSinks: (service) => [{ name: "events.log", sink: (tx, fact) => service.log.appendFact(tx, fact) }],
+  jobs: (service) => [
+    { name: "events.prune", maxAttempts: 3, handler: async () => void (await service.log.pruneEvents()) },
+  ],
+  schedules: { "events.prune": "23 3 * * *" },
+  stop: async (service) => service.streams.close(),
+});

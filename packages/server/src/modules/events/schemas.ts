@@ -1,0 +1,129 @@
+import { z } from "zod";
+import { paginationQuery } from "../../platform/http/pagination.js";
+
+/** Public shapes of the events module: the CloudEvents-shaped envelope, the catalog, inputs. */
+
+const Timestamp = z.number().int().describe("Epoch milliseconds.");
+
+/** EVENT_DATA_MAX_BYTES bounds an event's data (as JSON); webhook payloads ideally stay under 20 KB. */
+export const EVENT_DATA_MAX_BYTES = 65_536;
+
+export const EventTypeName = z
+  .string()
+  .max(120)
+  .regex(
+    /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/,
+    "must be dot-separated lower-case words (`noun.past_verb`, e.g. `invoice.paid`)",
+  );
+
+/** TypePattern is an event type or a wildcard over a prefix (`invoice.*`, `*`). */
+export const TypePattern = z
+  .string()
+  .max(120)
+  .regex(/^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$/, "must be an event type, `prefix.*` or `*`");
+
+export const EventId = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_:-]+$/, "must be 1–100 letters, digits, `_`, `:` or `-`");
+
+const Data = z
+  .record(z.string(), z.unknown())
+  .refine((d) => Buffer.byteLength(JSON.stringify(d)) <= EVENT_DATA_MAX_BYTES, {
+    message: `must be at most ${EVENT_DATA_MAX_BYTES} bytes as JSON`,
+  });
+
+export const Event = z.object({
+  id: z.string().describe("Unique in the environment; the publisher's id when it gave one."),
+  specversion: z.literal("1.0").describe("CloudEvents spec version."),
+  type: z.string(),
+  source: z.string().describe("Who emitted the event: `baseplate` for the plane's own facts, else the publisher's."),
+  subject: z.string().nullable().describe("What the event is about, e.g. `tenant/ten_…`."),
+  time: z.string().describe("When it happened (RFC 3339)."),
+  datacontenttype: z.literal("application/json"),
+  data: z.record(z.string(), z.unknown()),
+  environmentId: z.string(),
+  tenantId: z.string().nullable().describe("The tenant the event belongs to (null: environment-wide)."),
+  sequence: z.number().int().describe("Position in the environment's log: gap-free, increasing in commit order."),
+});
+export type Event = z.infer<typeof Event>;
+
+export const PublishEventInput = z.strictObject({
+  id: EventId.optional().describe("Your id for the event: publishing the same id twice stores it once."),
+  type: EventTypeName,
+  source: z.string().min(1).max(200).optional().describe("Defaults to the calling surface."),
+  subject: z.string().min(1).max(200).optional(),
+  tenantId: z.string().max(64).optional().describe("The tenant the event belongs to (tenant credentials: their own)."),
+  data: Data.default({}),
+});
+
+const TypesFilter = z
+  .string()
+  .max(1000)
+  .refine(
+    (v) => v.split(",").every((p) => TypePattern.safeParse(p.trim()).success),
+    "must be comma-separated event types or wildcards (`invoice.*`)",
+  );
+
+export const ListEventsQuery = paginationQuery.extend({
+  types: TypesFilter.optional().describe("Comma-separated types or wildcards, e.g. `invoice.*,tenant.created`."),
+  tenantId: z.string().max(64).optional(),
+  after: z.coerce.number().int().min(0).optional().describe("Only events with a greater sequence."),
+  from: z.coerce.number().int().min(0).optional().describe("Only events at or after this time (epoch ms)."),
+  to: z.coerce.number().int().min(0).optional().describe("Only events before this time (epoch ms)."),
+});
+
+export const StreamEventsQuery = z.object({
+  types: TypesFilter.optional(),
+  tenantId: z.string().max(64).optional(),
+  lastEventId: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe("Resume after this sequence (as the `Last-Event-ID` header does)."),
+});
+
+export const EventType = z.object({
+  id: z.string().nullable().describe("Null for the plane's own types."),
+  name: z.string(),
+  description: z.string(),
+  version: z.number().int(),
+  schema: z.record(z.string(), z.unknown()).nullable().describe("JSON Schema of `data` (null: any object)."),
+  origin: z.enum(["plane", "environment"]),
+  deprecatedAt: Timestamp.nullable(),
+  createdAt: Timestamp.nullable(),
+  updatedAt: Timestamp.nullable(),
+});
+export type EventType = z.infer<typeof EventType>;
+
+const JsonSchemaObject = z
+  .record(z.string(), z.unknown())
+  .refine((d) => Buffer.byteLength(JSON.stringify(d)) <= 32_768, { message: "must be at most 32 KiB as JSON" });
+
+export const CreateEventTypeInput = z.strictObject({
+  name: EventTypeName,
+  description: z.string().trim().min(1).max(1000),
+  schema: JsonSchemaObject.optional().describe("JSON Schema (draft 2020-12) that `data` must match."),
+});
+
+export const UpdateEventTypeInput = z.strictObject({
+  description: z.string().trim().min(1).max(1000).optional(),
+  schema: JsonSchemaObject.nullable().optional().describe("A new schema bumps the version."),
+  deprecated: z.boolean().optional(),
+});
+
+export const ListEventTypesQuery = z.object({
+  includeDeprecated: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
+});
+
+export const EventSettings = z.object({
+  environmentId: z.string(),
+  retentionDays: z.number().int(),
+});
+export type EventSettings = z.infer<typeof EventSettings>;
+export const UpdateEventSettingsInput = z.strictObject({ retentionDays: z.number().int().min(1).max(3650) });

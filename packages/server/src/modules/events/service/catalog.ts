@@ -1,0 +1,260 @@
+import type { Kysely } from "kysely";
+import { type ZodType, z } from "zod";
+import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { newId } from "../../../platform/ids.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { EventsErrors } from "../errors.js";
+import { toEventType } from "../internal/rows.js";
+import type {
+  CreateEventTypeInput,
+  EventSettings,
+  EventType,
+  ListEventTypesQuery,
+  UpdateEventSettingsInput,
+  UpdateEventTypeInput,
+} from "../schemas.js";
+import type { EventsTables } from "../tables.js";
+
+/**
+ * CatalogService is the event catalog of an environment: the plane's own fact types (declared by
+ * the modules, listed read-only) and the types products register, with an optional JSON Schema
+ * for `data` that publishing checks. JSON Schemas are interpreted by zod's `fromJSONSchema`
+ * (no code generation); keywords it does not support are refused when the type is registered.
+ */
+export class CatalogService {
+  /** Compiled data validators by `environment:name:version` (bounded). */
+  readonly #validators = new Map<string, ZodType | null>();
+
+  constructor(private readonly m: ModuleContext) {}
+
+  #db(tx?: Tx): Kysely<EventsTables> {
+    return (tx ?? this.m.db.kysely) as unknown as Kysely<EventsTables>;
+  }
+
+  /** planeTypes lists the fact types the plane's modules declared, with their data schemas. */
+  planeTypes(): EventType[] {
+    return this.m.facts.declared().map((d) => ({
+      id: null,
+      name: d.type,
+      description: d.description,
+      version: 1,
+      schema: d.data ? jsonSchemaOf(d.data) : null,
+      origin: "plane" as const,
+      deprecatedAt: null,
+      createdAt: null,
+      updatedAt: null,
+    }));
+  }
+
+  isPlaneType(name: string): boolean {
+    return this.m.facts.declared().some((d) => d.type === name);
+  }
+
+  async listEventTypes(ctx: ActionContext, query: z.infer<typeof ListEventTypesQuery>) {
+    const { environmentId } = await this.m.access.require(ctx, "events:read", {
+      tenantId: ctx.principal?.tenantId ?? null,
+    });
+    const rows = await this.#db()
+      .selectFrom("event_type")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .$if(!query.includeDeprecated, (qb) => qb.where("deprecated_at", "is", null))
+      .orderBy("name")
+      .execute();
+    return { data: [...this.planeTypes(), ...rows.map(toEventType)] };
+  }
+
+  async createEventType(ctx: ActionContext, input: z.infer<typeof CreateEventTypeInput>): Promise<EventType> {
+    const { environmentId } = await this.m.access.require(ctx, "events:manage");
+    if (this.isPlaneType(input.name)) {
+      throw new AppError(EventsErrors.event_type_reserved, `"${input.name}" is one of the plane's own event types.`);
+    }
+    if (input.schema) compileSchema(input.schema);
+    try {
+      return await this.m.db.write(ctx, async (tx) => {
+        const now = this.m.clock.now();
+        const row = {
+          id: newId("eventType", now),
+          environment_id: environmentId,
+          name: input.name,
+          description: input.description,
+          version: 1,
+          schema: input.schema ? toJson(input.schema) : null,
+          deprecated_at: null,
+          created_at: now,
+          updated_at: now,
+        };
+        await tx.insertInto("event_type").values(row).execute();
+        await this.m.facts.record(tx, ctx, {
+          type: "event_type.created",
+          environmentId,
+          targets: [{ type: "event_type", id: row.id }],
+          data: { name: row.name, version: 1 },
+        });
+        return toEventType(row);
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new AppError(EventsErrors.event_type_taken, `The event type "${input.name}" exists.`);
+      }
+      throw err;
+    }
+  }
+
+  async updateEventType(
+    ctx: ActionContext,
+    id: string,
+    input: z.infer<typeof UpdateEventTypeInput>,
+  ): Promise<EventType> {
+    const { environmentId } = await this.m.access.require(ctx, "events:manage");
+    if (input.schema) compileSchema(input.schema);
+    return this.m.db.write(ctx, async (tx) => {
+      const row = await this.#db(tx)
+        .selectFrom("event_type")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("id", "=", id)
+        .executeTakeFirst();
+      if (!row) throw new AppError(EventsErrors.event_type_not_found, `No event type ${id}.`);
+      const before = toEventType(row);
+      const now = this.m.clock.now();
+      const schemaChanged =
+        input.schema !== undefined && JSON.stringify(input.schema) !== JSON.stringify(before.schema);
+      const after: EventType = {
+        ...before,
+        description: input.description ?? before.description,
+        schema: input.schema === undefined ? before.schema : input.schema,
+        version: schemaChanged ? before.version + 1 : before.version,
+        deprecatedAt:
+          input.deprecated === undefined ? before.deprecatedAt : input.deprecated ? (before.deprecatedAt ?? now) : null,
+        updatedAt: now,
+      };
+      await this.#db(tx)
+        .updateTable("event_type")
+        .set({
+          description: after.description,
+          schema: after.schema === null ? null : toJson(after.schema),
+          version: after.version,
+          deprecated_at: after.deprecatedAt,
+          updated_at: now,
+        })
+        .where("environment_id", "=", environmentId)
+        .where("id", "=", id)
+        .execute();
+      await this.m.facts.record(tx, ctx, {
+        type: "event_type.updated",
+        environmentId,
+        targets: [{ type: "event_type", id }],
+        changes: {
+          before: { description: before.description, version: before.version, deprecatedAt: before.deprecatedAt },
+          after: { description: after.description, version: after.version, deprecatedAt: after.deprecatedAt },
+        },
+      });
+      return after;
+    });
+  }
+
+  /**
+   * validateData checks a product event against the catalog: the type must be registered in the
+   * environment (not a plane type), and `data` must match its schema. Throws 422 otherwise.
+   */
+  async validateData(environmentId: string, name: string, data: unknown): Promise<void> {
+    if (this.isPlaneType(name)) {
+      throw new AppError(
+        EventsErrors.event_type_reserved,
+        `"${name}" is recorded by the plane; products cannot publish it.`,
+      );
+    }
+    const row = await this.#db()
+      .selectFrom("event_type")
+      .select(["version", "schema"])
+      .where("environment_id", "=", environmentId)
+      .where("name", "=", name)
+      .executeTakeFirst();
+    if (!row) {
+      throw new AppError(EventsErrors.event_type_unknown, `Register "${name}" in the event catalog first.`);
+    }
+    const key = `${environmentId}:${name}:${row.version}`;
+    let validator = this.#validators.get(key);
+    if (validator === undefined) {
+      validator =
+        row.schema === null
+          ? null
+          : compileSchema(typeof row.schema === "string" ? JSON.parse(row.schema) : row.schema);
+      if (this.#validators.size > 1000) this.#validators.clear();
+      this.#validators.set(key, validator);
+    }
+    if (!validator) return;
+    const result = validator.safeParse(data);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new AppError(
+        EventsErrors.event_data_invalid,
+        `data${issue?.path.length ? `.${issue.path.join(".")}` : ""}: ${issue?.message ?? "does not match"}`,
+        {
+          errors: result.error.issues.map((i) => ({ path: ["body", "data", ...i.path].join("."), message: i.message })),
+        },
+      );
+    }
+  }
+
+  async findEventSettings(ctx: ActionContext): Promise<EventSettings> {
+    const { environmentId } = await this.m.access.require(ctx, "events:manage");
+    return this.#settings(environmentId);
+  }
+
+  async updateEventSettings(
+    ctx: ActionContext,
+    input: z.infer<typeof UpdateEventSettingsInput>,
+  ): Promise<EventSettings> {
+    const { environmentId } = await this.m.access.require(ctx, "events:manage");
+    return this.m.db.write(ctx, async (tx) => {
+      const before = await this.#settings(environmentId, tx);
+      const now = this.m.clock.now();
+      await this.#db(tx)
+        .insertInto("event_settings")
+        .values({ environment_id: environmentId, retention_days: input.retentionDays, updated_at: now })
+        .onConflict((oc) =>
+          oc.column("environment_id").doUpdateSet({ retention_days: input.retentionDays, updated_at: now }),
+        )
+        .execute();
+      await this.m.facts.record(tx, ctx, {
+        type: "event_settings.updated",
+        environmentId,
+        targets: [{ type: "environment", id: environmentId }],
+        changes: { before: { retentionDays: before.retentionDays }, after: { retentionDays: input.retentionDays } },
+      });
+      return { environmentId, retentionDays: input.retentionDays };
+    });
+  }
+
+  async #settings(environmentId: string, tx?: Tx): Promise<EventSettings> {
+    const row = await this.#db(tx)
+      .selectFrom("event_settings")
+      .select("retention_days")
+      .where("environment_id", "=", environmentId)
+      .executeTakeFirst();
+    return { environmentId, retentionDays: row ? Number(row.retention_days) : this.m.config.events.retentionDays };
+  }
+}
+
+/** jsonSchemaOf renders a declared zod schema as JSON Schema (draft 2020-12). */
+function jsonSchemaOf(schema: ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { target: "draft-2020-12", io: "output", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  delete json.$schema;
+  return json;
+}
+
+/** compileSchema turns a JSON Schema into a validator. Throws 400 `event_schema_invalid` when unsupported. */
+function compileSchema(schema: unknown): ZodType {
+  try {
+    return z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch (err) {
+    throw new AppError(EventsErrors.event_schema_invalid, `schema: ${(err as Error).message}`.slice(0, 300));
+  }
+}

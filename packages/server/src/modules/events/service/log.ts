@@ -1,0 +1,274 @@
+import { type Kysely, sql } from "kysely";
+import type { z } from "zod";
+import { z as zod } from "zod";
+import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import type { Fact } from "../../../platform/facts/index.js";
+import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { EventsErrors } from "../errors.js";
+import { parsePatterns, toEvent, typeCondition } from "../internal/rows.js";
+import type { Event, ListEventsQuery, PublishEventInput } from "../schemas.js";
+import type { EventsTables } from "../tables.js";
+import type { CatalogService } from "./catalog.js";
+
+/** AppendInput is one event to add to an environment's log. */
+export interface AppendInput {
+  environmentId: string;
+  id?: string;
+  tenantId: string | null;
+  type: string;
+  source: string;
+  subject: string | null;
+  time: number;
+  data: Record<string, unknown>;
+}
+
+/** AppendListener runs on the appending transaction for every event (webhooks fan out here). */
+export type AppendListener = (tx: Tx, event: Event) => Promise<void>;
+
+/** BUS_TOPIC is the ChangeBus topic announcing "environment X has new events" (payload: its id). */
+export const BUS_TOPIC = "events.appended";
+
+/** PUBLISHED_FACT is the fact a publish records (for the audit log); it is not itself an event. */
+export const PUBLISHED_FACT = "event.published";
+
+const SeqCursor = zod.object({ seq: zod.number().int().min(0) });
+
+/**
+ * EventLogService is the per-environment event log: facts and published events are appended in
+ * the writer's transaction with the next sequence number of their environment, so the log of an
+ * environment has no gaps and its order is the commit order. Environments never wait for each
+ * other: the sequence is one row per environment.
+ */
+export class EventLogService {
+  readonly #listeners: AppendListener[] = [];
+
+  constructor(
+    private readonly m: ModuleContext,
+    private readonly catalog: CatalogService,
+  ) {}
+
+  #db(tx?: Tx): Kysely<EventsTables> {
+    return (tx ?? this.m.db.kysely) as unknown as Kysely<EventsTables>;
+  }
+
+  /** onAppend registers a listener run inside the appending transaction (a throw aborts the write). */
+  onAppend(listener: AppendListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /**
+   * append adds an event to its environment's log inside `tx` and returns it with its sequence.
+   * NOTE: the sequence row stays locked until `tx` ends, so appends in one environment commit in
+   * sequence order; keep appending transactions short.
+   */
+  async append(tx: Tx, input: AppendInput): Promise<Event> {
+    const db = this.#db(tx);
+    const { last_seq } = await db
+      .insertInto("event_sequence")
+      .values({ environment_id: input.environmentId, last_seq: 1 })
+      .onConflict((oc) =>
+        oc.column("environment_id").doUpdateSet({ last_seq: sql<number>`${sql.ref("event_sequence.last_seq")} + 1` }),
+      )
+      .returning("last_seq")
+      .executeTakeFirstOrThrow();
+    const now = this.m.clock.now();
+    const row = {
+      environment_id: input.environmentId,
+      seq: Number(last_seq),
+      id: input.id ?? newId("event", now),
+      tenant_id: input.tenantId,
+      type: input.type,
+      source: input.source,
+      subject: input.subject,
+      time: input.time,
+      data: toJson(input.data),
+      created_at: now,
+    };
+    await db.insertInto("event").values(row).execute();
+    const event = toEvent(row);
+    for (const listener of this.#listeners) await listener(tx, event);
+    await this.m.bus.publish(tx, BUS_TOPIC, input.environmentId);
+    return event;
+  }
+
+  /** appendFact is the fact sink: every fact of an environment becomes an event (source `baseplate`). */
+  async appendFact(tx: Tx, fact: Fact): Promise<void> {
+    if (!fact.environmentId || fact.type === PUBLISHED_FACT) return;
+    const target = fact.targets[0];
+    await this.append(tx, {
+      environmentId: fact.environmentId,
+      tenantId: fact.tenantId,
+      type: fact.type,
+      source: "baseplate",
+      subject: target ? `${target.type}/${target.id}` : null,
+      time: fact.occurredAt,
+      data: { ...fact.data, ...(fact.changes ? { changes: fact.changes } : {}) },
+    });
+  }
+
+  /**
+   * publishEvent appends a product's event after checking it against the catalog. Publishing an
+   * id that exists returns the stored event when the content is the same (idempotent retry), and
+   * 409 `event_id_reused` otherwise.
+   */
+  async publishEvent(ctx: ActionContext, input: z.infer<typeof PublishEventInput>): Promise<Event> {
+    const access = await this.m.access.require(ctx, "events:publish", { tenantId: input.tenantId ?? null });
+    const { environmentId, tenantId, principal } = access;
+    await this.catalog.validateData(environmentId, input.type, input.data);
+    const source = input.source ?? (principal.surfaceId ? `surface/${principal.surfaceId}` : "api");
+    const subject = input.subject ?? null;
+    const same = (e: Event) =>
+      e.type === input.type &&
+      e.tenantId === tenantId &&
+      e.source === source &&
+      e.subject === subject &&
+      JSON.stringify(e.data) === JSON.stringify(input.data);
+    const existing = async (): Promise<Event | null> => {
+      if (!input.id) return null;
+      const found = await this.#find(environmentId, input.id);
+      if (!found) return null;
+      if (!same(found)) {
+        throw new AppError(EventsErrors.event_id_reused, `An event ${input.id} exists with different content.`);
+      }
+      return found;
+    };
+    const before = await existing();
+    if (before) return before;
+    try {
+      return await this.m.db.write(ctx, async (tx) => {
+        const event = await this.append(tx, {
+          environmentId,
+          ...(input.id ? { id: input.id } : {}),
+          tenantId,
+          type: input.type,
+          source,
+          subject,
+          time: this.m.clock.now(),
+          data: input.data,
+        });
+        await this.m.facts.record(tx, ctx, {
+          type: PUBLISHED_FACT,
+          environmentId,
+          tenantId,
+          targets: [{ type: "event", id: event.id }],
+          data: { eventType: event.type, sequence: event.sequence },
+        });
+        return event;
+      });
+    } catch (err) {
+      if (!isUniqueViolation(err, "id")) throw err;
+      const raced = await existing();
+      if (raced) return raced;
+      throw err;
+    }
+  }
+
+  async listEvents(ctx: ActionContext, query: z.infer<typeof ListEventsQuery>) {
+    const { environmentId, tenantId } = await this.m.access.require(ctx, "events:read", {
+      tenantId: query.tenantId ?? null,
+    });
+    const after = query.cursor ? decodeCursor(query.cursor, SeqCursor).seq : (query.after ?? 0);
+    const patterns = parsePatterns(query.types);
+    const rows = await this.#db()
+      .selectFrom("event")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("seq", ">", after)
+      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
+      .$if(patterns.length > 0, (qb) => qb.where((eb) => typeCondition(eb, patterns)))
+      .$if(query.from !== undefined, (qb) => qb.where("time", ">=", query.from as number))
+      .$if(query.to !== undefined, (qb) => qb.where("time", "<", query.to as number))
+      .orderBy("seq")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ seq: Number(r.seq) }), toEvent);
+  }
+
+  async findEventById(ctx: ActionContext, id: string): Promise<Event> {
+    const environmentId = ctx.principal?.environmentId;
+    if (!environmentId) throw new AppError(PlatformErrors.forbidden, "This route needs an environment credential.");
+    const event = await this.#find(environmentId, id);
+    const notFound = () => new AppError(EventsErrors.event_not_found, `No event ${id}.`);
+    if (!event) {
+      await this.m.access.require(ctx, "events:read", { tenantId: ctx.principal?.tenantId ?? null }).catch(() => null);
+      throw notFound();
+    }
+    if (event.tenantId === null && (ctx.principal?.tenantId || ctx.principal?.actorType === "user")) throw notFound();
+    try {
+      await this.m.access.require(ctx, "events:read", { tenantId: event.tenantId });
+    } catch (err) {
+      if (err instanceof AppError && err.status === 404) throw notFound();
+      throw err;
+    }
+    return event;
+  }
+
+  /** eventsAfter reads up to `limit` events of an environment after `seq`, in order (streams, deliveries). */
+  async eventsAfter(environmentId: string, seq: number, limit: number): Promise<Event[]> {
+    const rows = await this.#db()
+      .selectFrom("event")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("seq", ">", seq)
+      .orderBy("seq")
+      .limit(limit)
+      .execute();
+    return rows.map(toEvent);
+  }
+
+  /** headOf returns the last committed sequence of an environment (0 when its log is empty). */
+  async headOf(environmentId: string): Promise<number> {
+    const row = await this.#db()
+      .selectFrom("event_sequence")
+      .select("last_seq")
+      .where("environment_id", "=", environmentId)
+      .executeTakeFirst();
+    return row ? Number(row.last_seq) : 0;
+  }
+
+  /** findEvent reads one event of an environment by id (no access check: for other modules' jobs). */
+  async findEvent(environmentId: string, id: string): Promise<Event | null> {
+    return this.#find(environmentId, id);
+  }
+
+  /**
+   * pruneEvents deletes events older than each environment's retention (default from config).
+   * Sequences are never reused: the log's numbering continues after a prune.
+   */
+  async pruneEvents(): Promise<number> {
+    const now = this.m.clock.now();
+    const day = 86_400_000;
+    const db = this.#db();
+    const custom = await db.selectFrom("event_settings").select(["environment_id", "retention_days"]).execute();
+    let deleted = 0;
+    for (const s of custom) {
+      const r = await db
+        .deleteFrom("event")
+        .where("environment_id", "=", s.environment_id)
+        .where("time", "<", now - Number(s.retention_days) * day)
+        .executeTakeFirst();
+      deleted += Number(r.numDeletedRows);
+    }
+    const ids = custom.map((s) => s.environment_id);
+    const r = await db
+      .deleteFrom("event")
+      .where("time", "<", now - this.m.config.events.retentionDays * day)
+      .$if(ids.length > 0, (qb) => qb.where("environment_id", "not in", ids))
+      .executeTakeFirst();
+    return deleted + Number(r.numDeletedRows);
+  }
+
+  async #find(environmentId: string, id: string): Promise<Event | null> {
+    const row = await this.#db()
+      .selectFrom("event")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return row ? toEvent(row) : null;
+  }
+}

@@ -1,0 +1,41 @@
+import { z } from "zod";
+import type { FactDeclaration } from "../../platform/module.js";
+
+const Changes = "`changes` holds the before/after values of the fields that changed.";
+const Count = z.object({ count: z.number().int() });
+
+/** IDENTITY_FACTS: the fact types the identity module records (listed in every environment's event catalog). */
+export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
+  "user.created": {
+    description: "An end user was created by the product's backend.",
+    data: z.object({ email: z.string(), name: z.string().nullable(), passwordSet: z.boolean() }),
+  },
+  "user.signed_up": {
+    description: "An end user signed up through a surface.",
+    data: z.object({ email: z.string(), name: z.string().nullable(), passwordSet: z.boolean() }),
+  },
+  "user.updated": { description: `An end user's name, email or profile changed. ${Changes}` },
+  "user.disabled": { description: `An end user was disabled; their sessions end. ${Changes}` },
+  "user.enabled": { description: `A disabled end user was enabled again. ${Changes}` },
+  "user.logged_in": { description: "An end user logged in.", data: z.object({ surfaceId: z.string() }) },
+  "user.logged_out": { description: "An end user logged out.", data: Count },
+  "user.password_changed": { description: "An end user changed their password." },
+  "user.password_reset": { description: "An end user reset their password with a reset token." },
+  "user.password_reset_requested": {
+    description: "A password reset token was issued for an end user.",
+    data: z.object({ expiresAt: z.number().int() }),
+  },
+  "session.revoked": { description: "A session was revoked.", data: Count },
+  "session.revoked_all": { description: "Every session of a user was revoked.", data: Count },
+  "session.revoked_others": { description: "Every other session of a user was revoked.", data: Count },
+  "secret_key.created": { description: "An environment secret key was created." },
+  "secret_key.rotated": { description: "A secret key was rotated (the old one works for a grace period)." },
+  "secret_key.revoked": { description: "A secret key was revoked." },
+  "operator.created": { description: "A plane operator account was created." },
+  "operator.updated": { description: `A plane operator changed. ${Changes}` },
+  "operator.disabled": { description: `A plane operator was disabled. ${Changes}` },
+  "operator.logged_in": { description: "A plane operator logged in." },
+  "operator.logged_out": { description: "A plane operator logged out." },
+  "operator_token.created": { description: "A plane operator API token was created." },
+  "operator_token.revoked": { description: "A plane operator API token was revoked." },
+};

@@ -20,7 +20,10 @@ export const TENANCY_FACTS: Record<string, FactDeclaration> = {
     data: z.object({ name: z.string(), slug: z.string(), externalId: z.string().nullable() }),
   },
   "tenant.updated": { description: `A tenant's name, slug, external id or metadata changed. ${Changes}` },
-  "tenant.suspended": { description: "A tenant was suspended (webhook delivery to its endpoints pauses).", data: Reason },
+  "tenant.suspended": {
+    description: "A tenant was suspended (webhook delivery to its endpoints pauses).",
+    data: Reason,
+  },
   "tenant.reactivated": { description: "A suspended tenant was reactivated.", data: Reason },
   "tenant.deactivated": { description: "A tenant was deactivated.", data: Reason },
 };

@@ -3,6 +3,7 @@ import type { Config } from "./config.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
+import { webhooksModule } from "./modules/webhooks/index.js";
 import { Authorizer } from "./platform/access.js";
 import { type Clock, systemClock } from "./platform/clock.js";
 import { ChangeBus } from "./platform/db/bus.js";
@@ -27,6 +28,7 @@ export const MODULES: readonly ModuleDefinition<unknown>[] = [
   tenancyModule as ModuleDefinition<unknown>,
   identityModule as ModuleDefinition<unknown>,
   eventsModule as ModuleDefinition<unknown>,
+  webhooksModule as ModuleDefinition<unknown>,
 ];
 
 export interface AppOptions {

@@ -1,0 +1,63 @@
+import { z } from "zod";
+import { defineModule } from "../../platform/module.js";
+import { migration as core } from "./migrations/202611261500_webhooks_core.js";
+import { webhooksRoutes } from "./routes.js";
+import { DELIVER_JOB, RESUME_JOB } from "./service/delivery.js";
+import type { WebhooksOptions } from "./service.js";
+import { WebhooksService } from "./service.js";
+
+/** webhooksModuleWith builds the module with options (tests inject a DNS resolver). */
+export function webhooksModuleWith(options: WebhooksOptions = {}) {
+  return defineModule<WebhooksService>({
+    name: "webhooks",
+    dependsOn: ["events", "tenancy"],
+    migrations: [core],
+    createService: (ctx) => new WebhooksService(ctx, options),
+    routes: (service) => webhooksRoutes(service),
+    facts: {
+      "webhook_endpoint.created": {
+        description: "A webhook endpoint was created.",
+        data: z.object({ url: z.string(), eventTypes: z.array(z.string()), headerNames: z.array(z.string()) }),
+      },
+      "webhook_endpoint.updated": { description: "A webhook endpoint changed (`changes`: before/after)." },
+      "webhook_endpoint.deleted": {
+        description: "A webhook endpoint was deleted.",
+        data: z.object({ url: z.string() }),
+      },
+      "webhook_endpoint.secret_rotated": {
+        description: "An endpoint's signing secret was rotated.",
+        data: z.object({ gracePeriodSeconds: z.number().int() }),
+      },
+      "webhook_endpoint.disabled": {
+        description:
+          "The plane disabled an endpoint: the receiver answered 410 Gone (`gone`), or every attempt failed for 5 days (`failing`).",
+        data: z.object({ reason: z.enum(["gone", "failing"]), failingSince: z.number().int().nullable() }),
+      },
+      "webhook_endpoint.recovered": {
+        description: "Failed messages of an endpoint were put back in line.",
+        data: z.object({ since: z.number().int(), recovered: z.number().int() }),
+      },
+      "webhook_message.resent": {
+        description: "A webhook message was sent again.",
+        data: z.object({ eventId: z.string(), eventType: z.string() }),
+      },
+    },
+    factSinks: (service) => [{ name: "webhooks.tenant_state", sink: (tx, fact) => service.delivery.onFact(tx, fact) }],
+    jobs: (service) => [
+      {
+        name: DELIVER_JOB,
+        // Attempts are counted on the message (a paused or rate-limited delivery spends none).
+        maxAttempts: 1_000_000,
+        handler: (payload, ctx) => service.delivery.deliver(payload as { messageId: string }, ctx),
+      },
+      {
+        name: RESUME_JOB,
+        maxAttempts: 10,
+        handler: (payload) => service.delivery.resumeTenant(payload as { environmentId: string; tenantId: string }),
+      },
+    ],
+    stop: async (service) => service.sender.close(),
+  });
+}
+
+export const webhooksModule = webhooksModuleWith();

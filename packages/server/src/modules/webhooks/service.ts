@@ -1,0 +1,46 @@
+import { newId } from "../../platform/ids.js";
+import type { ModuleContext } from "../../platform/module.js";
+import { systemContext } from "../../platform/principal.js";
+import type { EventsService } from "../events/index.js";
+import type { TenancyService } from "../tenancy/index.js";
+import { Sender } from "./internal/sender.js";
+import { type Resolver, systemResolver } from "./internal/ssrf.js";
+import { DeliveryService } from "./service/delivery.js";
+import { EndpointsService } from "./service/endpoints.js";
+import { MessagesService } from "./service/messages.js";
+
+/** WebhooksOptions: what tests replace (the DNS resolver). */
+export interface WebhooksOptions {
+  resolver?: Resolver;
+}
+
+/** WebhooksService: endpoints, fan-out and delivery of events, and the delivery log. */
+export class WebhooksService {
+  readonly endpoints: EndpointsService;
+  readonly delivery: DeliveryService;
+  readonly messages: MessagesService;
+  readonly sender: Sender;
+
+  constructor(m: ModuleContext, options: WebhooksOptions = {}) {
+    const events = m.use<EventsService>("events");
+    const tenancy = m.use<TenancyService>("tenancy");
+    this.sender = new Sender({
+      allowPrivate: m.config.webhooks.allowPrivateTargets,
+      resolver: options.resolver ?? systemResolver,
+      maxSockets: Math.max(16, m.config.workers.concurrency * 2),
+    });
+    this.endpoints = new EndpointsService(m);
+    this.delivery = new DeliveryService(m, events, this.sender, async (environmentId, tenantId) => {
+      const ctx = systemContext(newId("request"), "webhooks");
+      if (ctx.principal) ctx.principal = { ...ctx.principal, environmentId, permissions: ["tenants:read"] };
+      try {
+        return (await tenancy.tenants.findTenantById(ctx, tenantId)).state;
+      } catch {
+        return null;
+      }
+    });
+    this.messages = new MessagesService(m, this.endpoints, this.delivery);
+    events.log.onAppend((tx, event) => this.delivery.fanOut(tx, event));
+    m.bus.subscribe("webhooks.enqueued", () => m.jobs.wake());
+  }
+}

@@ -1,0 +1,260 @@
+import type { Kysely } from "kysely";
+import type { z } from "zod";
+import { type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { afterIdCursor, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { WebhooksErrors } from "../errors.js";
+import { toEndpoint } from "../internal/rows.js";
+import { environmentOf, requireOn } from "../internal/scope.js";
+import { generateSecret } from "../internal/signing.js";
+import { checkUrl } from "../internal/ssrf.js";
+import type {
+  CreateEndpointInput,
+  Endpoint,
+  ListEndpointsQuery,
+  RotateSecretInput,
+  UpdateEndpointInput,
+} from "../schemas.js";
+import type { WebhookEndpointTable, WebhooksTables } from "../tables.js";
+
+/**
+ * EndpointsService manages webhook endpoints: environment endpoints (secret keys) and
+ * tenant-owned endpoints (a tenant's admins or its tenant keys), which receive only their
+ * tenant's events. The signing secret is shown once, at creation and at rotation.
+ */
+export class EndpointsService {
+  constructor(private readonly m: ModuleContext) {}
+
+  #db(tx?: Tx): Kysely<WebhooksTables> {
+    return (tx ?? this.m.db.kysely) as unknown as Kysely<WebhooksTables>;
+  }
+
+  #checkUrl(url: string): void {
+    const refusal = checkUrl(url, this.m.config.webhooks.allowPrivateTargets);
+    if (refusal) {
+      throw new AppError(WebhooksErrors.endpoint_url_refused, `url ${refusal}.`, {
+        errors: [{ path: "body.url", message: refusal }],
+      });
+    }
+  }
+
+  async createEndpoint(
+    ctx: ActionContext,
+    input: z.infer<typeof CreateEndpointInput>,
+  ): Promise<{ endpoint: Endpoint; secret: string }> {
+    const { environmentId, tenantId } = await this.m.access.require(ctx, "webhooks:write", {
+      tenantId: input.tenantId ?? null,
+    });
+    this.#checkUrl(input.url);
+    return this.m.db.write(ctx, async (tx) => {
+      const now = this.m.clock.now();
+      const secret = generateSecret();
+      const row: WebhookEndpointTable = {
+        id: newId("webhookEndpoint", now),
+        environment_id: environmentId,
+        tenant_id: tenantId,
+        url: input.url,
+        description: input.description,
+        event_types: toJson(input.eventTypes),
+        enabled: this.m.db.engine === "postgres" ? input.enabled : Number(input.enabled),
+        disabled_reason: input.enabled ? null : "manual",
+        disabled_at: input.enabled ? null : now,
+        rate_limit_per_second: input.rateLimitPerSecond,
+        headers: toJson(input.headers),
+        secret,
+        previous_secret: null,
+        previous_secret_expires_at: null,
+        failing_since: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await this.#db(tx).insertInto("webhook_endpoint").values(row).execute();
+      await this.m.facts.record(tx, ctx, {
+        type: "webhook_endpoint.created",
+        environmentId,
+        tenantId,
+        targets: [{ type: "webhook_endpoint", id: row.id }],
+        data: { url: redactUrl(row.url), eventTypes: input.eventTypes, headerNames: Object.keys(input.headers) },
+      });
+      return { endpoint: toEndpoint(row, now), secret };
+    });
+  }
+
+  async listEndpoints(ctx: ActionContext, query: z.infer<typeof ListEndpointsQuery>) {
+    const { environmentId, tenantId } = await this.m.access.require(ctx, "webhooks:read", {
+      tenantId: query.tenantId ?? null,
+    });
+    const after = afterIdCursor(query.cursor);
+    const rows = await this.#db()
+      .selectFrom("webhook_endpoint")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    const now = this.m.clock.now();
+    return toPage(
+      rows,
+      query.limit,
+      (r) => ({ id: r.id }),
+      (r) => toEndpoint(r, now),
+    );
+  }
+
+  async findEndpointById(ctx: ActionContext, id: string): Promise<Endpoint> {
+    const row = await this.authorized(ctx, "webhooks:read", id);
+    return toEndpoint(row, this.m.clock.now());
+  }
+
+  async updateEndpoint(ctx: ActionContext, id: string, input: z.infer<typeof UpdateEndpointInput>): Promise<Endpoint> {
+    await this.authorized(ctx, "webhooks:write", id);
+    if (input.url !== undefined) this.#checkUrl(input.url);
+    return this.m.db.write(ctx, async (tx) => {
+      const row = await this.#row(environmentOf(ctx), id, tx);
+      const now = this.m.clock.now();
+      const before = toEndpoint(row, now);
+      const enabled = input.enabled ?? before.enabled;
+      const next: WebhookEndpointTable = {
+        ...row,
+        url: input.url ?? row.url,
+        description: input.description ?? row.description,
+        event_types: toJson(input.eventTypes ?? before.eventTypes),
+        enabled: this.m.db.engine === "postgres" ? enabled : Number(enabled),
+        disabled_reason: enabled ? null : before.enabled ? "manual" : row.disabled_reason,
+        disabled_at: enabled ? null : before.enabled ? now : row.disabled_at,
+        failing_since: enabled && !before.enabled ? null : row.failing_since,
+        rate_limit_per_second:
+          input.rateLimitPerSecond === undefined ? row.rate_limit_per_second : input.rateLimitPerSecond,
+        headers: toJson(input.headers ?? before.headers),
+        updated_at: now,
+      };
+      await this.#db(tx).updateTable("webhook_endpoint").set(next).where("id", "=", id).execute();
+      const after = toEndpoint(next, now);
+      await this.m.facts.record(tx, ctx, {
+        type: "webhook_endpoint.updated",
+        environmentId: row.environment_id,
+        tenantId: row.tenant_id,
+        targets: [{ type: "webhook_endpoint", id }],
+        changes: {
+          before: auditable(before),
+          after: auditable(after),
+        },
+      });
+      return after;
+    });
+  }
+
+  async deleteEndpoint(ctx: ActionContext, id: string): Promise<{ id: string; deleted: true }> {
+    await this.authorized(ctx, "webhooks:write", id);
+    return this.m.db.write(ctx, async (tx) => {
+      const row = await this.#row(environmentOf(ctx), id, tx);
+      const db = this.#db(tx);
+      await db.deleteFrom("webhook_attempt").where("endpoint_id", "=", id).execute();
+      await db.deleteFrom("webhook_message").where("endpoint_id", "=", id).execute();
+      await db.deleteFrom("webhook_endpoint").where("id", "=", id).execute();
+      await this.m.facts.record(tx, ctx, {
+        type: "webhook_endpoint.deleted",
+        environmentId: row.environment_id,
+        tenantId: row.tenant_id,
+        targets: [{ type: "webhook_endpoint", id }],
+        data: { url: redactUrl(row.url) },
+      });
+      return { id, deleted: true as const };
+    });
+  }
+
+  /**
+   * rotateSecret issues a new secret. For `gracePeriodSeconds` deliveries carry a signature with
+   * the previous secret too, so receivers can switch keys without losing a message.
+   */
+  async rotateSecret(
+    ctx: ActionContext,
+    id: string,
+    input: z.infer<typeof RotateSecretInput>,
+  ): Promise<{ endpoint: Endpoint; secret: string }> {
+    await this.authorized(ctx, "webhooks:write", id);
+    return this.m.db.write(ctx, async (tx) => {
+      const row = await this.#row(environmentOf(ctx), id, tx);
+      const now = this.m.clock.now();
+      const secret = generateSecret();
+      const next: WebhookEndpointTable = {
+        ...row,
+        secret,
+        previous_secret: input.gracePeriodSeconds > 0 ? row.secret : null,
+        previous_secret_expires_at: input.gracePeriodSeconds > 0 ? now + input.gracePeriodSeconds * 1000 : null,
+        updated_at: now,
+      };
+      await this.#db(tx)
+        .updateTable("webhook_endpoint")
+        .set({
+          secret,
+          previous_secret: next.previous_secret,
+          previous_secret_expires_at: next.previous_secret_expires_at,
+          updated_at: now,
+        })
+        .where("id", "=", id)
+        .execute();
+      await this.m.facts.record(tx, ctx, {
+        type: "webhook_endpoint.secret_rotated",
+        environmentId: row.environment_id,
+        tenantId: row.tenant_id,
+        targets: [{ type: "webhook_endpoint", id }],
+        data: { gracePeriodSeconds: input.gracePeriodSeconds },
+      });
+      return { endpoint: toEndpoint(next, now), secret };
+    });
+  }
+
+  /** authorized loads an endpoint of the caller's environment and checks `permission` on it (404 otherwise). */
+  async authorized(ctx: ActionContext, permission: string, id: string) {
+    const environmentId = environmentOf(ctx);
+    const notFound = () => new AppError(WebhooksErrors.endpoint_not_found, `No webhook endpoint ${id}.`);
+    const row = await this.#db()
+      .selectFrom("webhook_endpoint")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw notFound();
+    await requireOn(this.m, ctx, permission, row.tenant_id, notFound);
+    return row;
+  }
+
+  async #row(environmentId: string, id: string, tx: Tx) {
+    const row = await this.#db(tx)
+      .selectFrom("webhook_endpoint")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new AppError(WebhooksErrors.endpoint_not_found, `No webhook endpoint ${id}.`);
+    return row;
+  }
+}
+
+/** auditable: the fields of an endpoint a fact may carry (header values may hold credentials). */
+function auditable(e: Endpoint): Record<string, unknown> {
+  return {
+    url: redactUrl(e.url),
+    description: e.description,
+    eventTypes: e.eventTypes,
+    enabled: e.enabled,
+    rateLimitPerSecond: e.rateLimitPerSecond,
+    headerNames: Object.keys(e.headers).sort(),
+  };
+}
+
+/** redactUrl drops the query string (it may carry a receiver's token) from a URL kept in facts. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}${u.search ? "?…" : ""}`;
+  } catch {
+    return "(invalid)";
+  }
+}

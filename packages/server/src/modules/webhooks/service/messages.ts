@@ -1,0 +1,137 @@
+import type { Kysely } from "kysely";
+import type { z } from "zod";
+import type { Tx } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { afterIdCursor, toPage } from "../../../platform/http/pagination.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { WebhooksErrors } from "../errors.js";
+import { toAttempt, toMessage } from "../internal/rows.js";
+import { environmentOf, requireOn } from "../internal/scope.js";
+import type { ListMessagesQuery, Message, RecoverInput } from "../schemas.js";
+import type { WebhooksTables } from "../tables.js";
+import type { DeliveryService } from "./delivery.js";
+import type { EndpointsService } from "./endpoints.js";
+
+/** MessagesService reads deliveries and their attempt log, and sends them again (resend, recover). */
+export class MessagesService {
+  constructor(
+    private readonly m: ModuleContext,
+    private readonly endpoints: EndpointsService,
+    private readonly delivery: DeliveryService,
+  ) {}
+
+  #db(tx?: Tx): Kysely<WebhooksTables> {
+    return (tx ?? this.m.db.kysely) as unknown as Kysely<WebhooksTables>;
+  }
+
+  async listMessages(ctx: ActionContext, endpointId: string, query: z.infer<typeof ListMessagesQuery>) {
+    await this.endpoints.authorized(ctx, "webhooks:read", endpointId);
+    const after = afterIdCursor(query.cursor);
+    const rows = await this.#db()
+      .selectFrom("webhook_message")
+      .selectAll()
+      .where("environment_id", "=", environmentOf(ctx))
+      .where("endpoint_id", "=", endpointId)
+      .$if(query.status !== undefined, (qb) => qb.where("status", "=", query.status as Message["status"]))
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toMessage);
+  }
+
+  async findMessageById(ctx: ActionContext, id: string): Promise<Message> {
+    return toMessage(await this.#authorized(ctx, "webhooks:read", id));
+  }
+
+  async listAttempts(ctx: ActionContext, messageId: string, query: { limit: number; cursor?: string | undefined }) {
+    await this.#authorized(ctx, "webhooks:read", messageId);
+    const after = afterIdCursor(query.cursor);
+    const rows = await this.#db()
+      .selectFrom("webhook_attempt")
+      .selectAll()
+      .where("environment_id", "=", environmentOf(ctx))
+      .where("message_id", "=", messageId)
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toAttempt);
+  }
+
+  /** resendMessage delivers a settled message again (same `webhook-id`); 409 while it is still pending. */
+  async resendMessage(ctx: ActionContext, id: string): Promise<Message> {
+    await this.#authorized(ctx, "webhooks:write", id);
+    return this.m.db.write(ctx, async (tx) => {
+      const row = await this.#row(environmentOf(ctx), id, tx);
+      if (row.status === "pending") {
+        throw new AppError(WebhooksErrors.message_in_flight, "The message is still being delivered.");
+      }
+      await this.delivery.requeue(tx, row);
+      await this.m.facts.record(tx, ctx, {
+        type: "webhook_message.resent",
+        environmentId: row.environment_id,
+        tenantId: row.tenant_id,
+        targets: [
+          { type: "webhook_message", id },
+          { type: "webhook_endpoint", id: row.endpoint_id },
+        ],
+        data: { eventId: row.event_id, eventType: row.event_type },
+      });
+      return toMessage(await this.#row(row.environment_id, id, tx));
+    });
+  }
+
+  /** recoverEndpoint resends every failed message of an endpoint created since `since`. */
+  async recoverEndpoint(ctx: ActionContext, endpointId: string, input: z.infer<typeof RecoverInput>) {
+    const endpoint = await this.endpoints.authorized(ctx, "webhooks:write", endpointId);
+    return this.m.db.write(ctx, async (tx) => {
+      const rows = await this.#db(tx)
+        .selectFrom("webhook_message")
+        .select(["id", "environment_id", "tenant_id"])
+        .where("endpoint_id", "=", endpointId)
+        .where("status", "=", "failed")
+        .where("created_at", ">=", input.since)
+        .execute();
+      for (const row of rows) await this.delivery.requeue(tx, row);
+      await this.m.facts.record(tx, ctx, {
+        type: "webhook_endpoint.recovered",
+        environmentId: endpoint.environment_id,
+        tenantId: endpoint.tenant_id,
+        targets: [{ type: "webhook_endpoint", id: endpointId }],
+        data: { since: input.since, recovered: rows.length },
+      });
+      return { recovered: rows.length };
+    });
+  }
+
+  async #authorized(ctx: ActionContext, permission: string, id: string) {
+    const notFound = () => new AppError(WebhooksErrors.message_not_found, `No webhook message ${id}.`);
+    const row = await this.#db()
+      .selectFrom("webhook_message")
+      .selectAll()
+      .where("environment_id", "=", environmentOf(ctx))
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw notFound();
+    const endpoint = await this.#db()
+      .selectFrom("webhook_endpoint")
+      .select("tenant_id")
+      .where("id", "=", row.endpoint_id)
+      .executeTakeFirst();
+    await requireOn(this.m, ctx, permission, endpoint?.tenant_id ?? null, notFound);
+    return row;
+  }
+
+  async #row(environmentId: string, id: string, tx: Tx) {
+    const row = await this.#db(tx)
+      .selectFrom("webhook_message")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new AppError(WebhooksErrors.message_not_found, `No webhook message ${id}.`);
+    return row;
+  }
+}

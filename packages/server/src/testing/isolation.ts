@@ -555,6 +555,12 @@ export interface IsolationRegistry {
   bodies: Record<string, BodyFixture>;
   /** excluded: routes with path params that no check covers, by route key, with the reason. */
   excluded: Record<string, string>;
+  /**
+   * streams: routes that answer with a never-ending stream (server-sent events), by route key, with
+   * the test file that checks their isolation: the runner's list and smuggled-scope checks, which
+   * wait for a complete answer, skip them (function-level checks still run: refusals end).
+   */
+  streams?: Record<string, string>;
   supportExceptions: Record<string, SupportException>;
 }
 
@@ -619,6 +625,51 @@ export const PARAM_FIXTURES: Record<string, ParamFixture> = {
       },
     };
   },
+  eventId: async (w, env) => {
+    const type = await eventTypeIn(w, env);
+    const body = await created(
+      await w.call(env.key, "POST", "/v1/events", { body: { type: type.name, data: { marker: env.marker } } }),
+      "publishing an event",
+    );
+    const id = body.id as string;
+    return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/events/${id}`) };
+  },
+  eventTypeId: async (w, env) => {
+    const type = await eventTypeIn(w, env);
+    return {
+      id: type.id,
+      owner: env.key,
+      read: async () => {
+        const res = await w.call(env.key, "GET", "/v1/events/types");
+        return (res.json() as { data: Array<{ id: string }> }).data.find((t) => t.id === type.id) ?? null;
+      },
+    };
+  },
+  endpointId: async (w, env) => {
+    const body = await created(
+      await w.call(env.key, "POST", "/v1/webhooks/endpoints", {
+        body: {
+          url: `https://${env.marker}.example.com/hooks`,
+          description: `Endpoint ${env.marker}`,
+          eventTypes: ["tenant.*"],
+        },
+      }),
+      "creating a webhook endpoint",
+    );
+    const id = (body.endpoint as { id: string }).id;
+    return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/webhooks/endpoints/${id}`) };
+  },
+  messageId: async (w, env, parents) => {
+    const endpoint = await (PARAM_FIXTURES.endpointId as ParamFixture)(w, env, parents);
+    await created(
+      await w.call(env.key, "POST", "/v1/tenants", { body: { name: `Tenant ${env.marker} ${w.unique()}` } }),
+      "creating a tenant (an event for the endpoint)",
+    );
+    const list = await w.call(env.key, "GET", `/v1/webhooks/endpoints/${endpoint.id}/messages`);
+    expectStatus(list, 200, "listing the endpoint's messages");
+    const id = (list.json() as { data: Array<{ id: string }> }).data[0]?.id as string;
+    return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/webhooks/messages/${id}`) };
+  },
   itemId: async (w, env) => {
     const body = await created(
       await w.call(env.key, "POST", "/v1/probe/items", { body: { name: `item ${env.marker} ${w.unique()}` } }),
@@ -628,6 +679,16 @@ export const PARAM_FIXTURES: Record<string, ParamFixture> = {
     return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/probe/items/${id}`) };
   },
 };
+
+/** eventTypeIn registers a product event type in the environment (events must be in the catalog). */
+async function eventTypeIn(w: IsolationWorld, env: EnvActors): Promise<{ id: string; name: string }> {
+  const name = `iso.e${w.unique()}`;
+  const body = await created(
+    await w.call(env.key, "POST", "/v1/events/types", { body: { name, description: `Type ${env.marker}` } }),
+    "registering an event type",
+  );
+  return { id: body.id as string, name };
+}
 
 async function scratchEnvironment(w: IsolationWorld): Promise<{ environmentId: string; surfaceId: string }> {
   const project = await created(
@@ -692,6 +753,12 @@ export const OPERATOR_PARAM_FIXTURES: Record<string, OperatorParamFixture> = {
 
 /** BODY_FIXTURES: per-route bodies where the generated one does not reach the service. */
 export const BODY_FIXTURES: Record<string, BodyFixture> = {
+  // Event types are dotted lower-case words, which no generated string is.
+  "POST /v1/events": () => ({ type: "iso.published", data: { n: 1 } }),
+  "POST /v1/events/types": (w) => ({ name: `iso.t${w.unique()}`, description: "Isolation probe" }),
+  "PATCH /v1/events/types/:eventTypeId": () => ({ description: "Changed", deprecated: true }),
+  // The generated tenantId would name no tenant.
+  "POST /v1/webhooks/endpoints": () => ({ url: "https://isolation.example.com/hook", eventTypes: ["iso.*"] }),
   // The generated current password would be wrong (403) and count as a failed login attempt.
   "POST /v1/auth/password": () => ({
     currentPassword: TEST_PASSWORD,
@@ -731,6 +798,10 @@ export const ISOLATION_REGISTRY: IsolationRegistry = {
   operatorParams: OPERATOR_PARAM_FIXTURES,
   bodies: BODY_FIXTURES,
   excluded: {},
+  streams: {
+    "GET /v1/events/stream":
+      "src/modules/events/stream.test.ts: other environments' and tenants' events never reach a stream",
+  },
   supportExceptions: SUPPORT_EXCEPTIONS,
 };
 
@@ -787,7 +858,9 @@ export function planIsolation(
           }
         }
       }
-      if (params.length > 0) {
+      if (registry.streams?.[key]) {
+        // A stream never ends: its isolation is checked by its own tests (see `streams`).
+      } else if (params.length > 0) {
         checks.push("cross_environment");
         for (const p of params) {
           if (!registry.params[p]) problems.push(`${key}: no fixture for path parameter :${p} (add it to params)`);
@@ -795,7 +868,7 @@ export function planIsolation(
       } else if (route.method === "GET") {
         checks.push("list_isolation");
       }
-      checks.push("smuggled_scope");
+      if (!registry.streams?.[key]) checks.push("smuggled_scope");
     }
     if (typeof route.auth === "object" && route.auth.actorTypes !== "any") checks.push("function_level");
     if (isOperatorOnly(route)) {

@@ -4,5 +4,4 @@ export const WebhooksErrors = defineErrors({
   endpoint_not_found: { status: 404, title: "Webhook endpoint not found" },
   message_not_found: { status: 404, title: "Webhook message not found" },
   endpoint_url_refused: { status: 400, title: "The webhook URL is not allowed" },
-  message_in_flight: { status: 409, title: "The message is still being delivered" },
 });

@@ -163,7 +163,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       auth,
       params: messageParams,
       response: { status: 200, schema: Message, description: "The message, back in line." },
-      errors: [WebhooksErrors.message_not_found, WebhooksErrors.message_in_flight],
+      errors: [WebhooksErrors.message_not_found],
       handler: ({ ctx, params }) => s.messages.resendMessage(ctx, params.messageId),
     }),
   ];

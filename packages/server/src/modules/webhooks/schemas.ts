@@ -23,7 +23,12 @@ const Headers = z
   )
   .refine((h) => Object.keys(h).length <= 20, "at most 20 headers");
 
-const Url = z.string().min(1).max(2000).describe("http(s) URL receiving POSTs; private addresses are refused.");
+const Url = z
+  .string()
+  .min(1)
+  .max(2000)
+  .refine((v) => URL.canParse(v), "must be an absolute URL")
+  .describe("http(s) URL receiving POSTs; private addresses are refused.");
 const EventTypes = z
   .array(TypePattern)
   .max(100)

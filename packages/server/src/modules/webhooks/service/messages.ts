@@ -60,14 +60,14 @@ export class MessagesService {
     return toPage(rows, query.limit, (r) => ({ id: r.id }), toAttempt);
   }
 
-  /** resendMessage delivers a settled message again (same `webhook-id`); 409 while it is still pending. */
+  /**
+   * resendMessage delivers a message again now, with the same `webhook-id` and a fresh attempt
+   * budget. A pending message is moved up (its scheduled retry is dropped).
+   */
   async resendMessage(ctx: ActionContext, id: string): Promise<Message> {
     await this.#authorized(ctx, "webhooks:write", id);
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#row(environmentOf(ctx), id, tx);
-      if (row.status === "pending") {
-        throw new AppError(WebhooksErrors.message_in_flight, "The message is still being delivered.");
-      }
       await this.delivery.requeue(tx, row);
       await this.m.facts.record(tx, ctx, {
         type: "webhook_message.resent",

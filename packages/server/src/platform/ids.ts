@@ -20,6 +20,11 @@ export const ID_PREFIXES = {
   secretKey: "key",
   operatorToken: "otk",
   passwordReset: "prt",
+  role: "rol",
+  membership: "mem",
+  invitation: "inv",
+  tenantKey: "tky",
+  agentKey: "agk",
   benchItem: "bnc",
   testItem: "tst",
 } as const;

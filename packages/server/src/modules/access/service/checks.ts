@@ -61,7 +61,7 @@ export class ChecksService {
       detail,
     });
     const state = await this.c.tenancy.tenants.tenantState(environmentId, tenantId);
-    if (!state) throw new AppError(TenancyErrors.tenant_not_found, `No tenant ${tenantId} in this environment.`);
+    if (!state) throw new AppError(TenancyErrors.tenant_not_found, "No such tenant in this environment.");
     const now = this.c.m.clock.now();
     let matched: Matched = [];
     let ceiling: readonly string[] | null = null;

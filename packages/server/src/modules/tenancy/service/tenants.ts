@@ -226,6 +226,8 @@ export class TenantsService {
   ): Promise<Tenant> {
     return this.m.db.write(ctx, async (tx) => {
       const before = toTenant(await this.#tenant(environmentId, id, tx));
+      // Reactivating an active tenant is a no-op (like revoking twice), so retries are safe.
+      if (to === "active" && before.state === "active") return before;
       if (!TENANT_TRANSITIONS[before.state].includes(to)) {
         throw new AppError(
           TenancyErrors.invalid_tenant_transition,

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
-import { migration as core } from "./migrations/202611261400_events_core.js";
+import { migration as core } from "./migrations/202611261500_events_core.js";
 import { eventsRoutes } from "./routes.js";
 import { EventsService } from "./service.js";
 

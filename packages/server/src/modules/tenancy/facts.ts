@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { FactDeclaration } from "../../platform/module.js";
 
 const Changes = "`changes` holds the before/after values of the fields that changed.";
-const Reason = z.object({ reason: z.string().nullable() });
+const Transition = z.object({ reason: z.string().nullable(), category: z.enum(["billing", "other"]).nullable() });
 
 /** TENANCY_FACTS: the fact types the tenancy module records (listed in every environment's event catalog). */
 export const TENANCY_FACTS: Record<string, FactDeclaration> = {
@@ -21,9 +21,12 @@ export const TENANCY_FACTS: Record<string, FactDeclaration> = {
   },
   "tenant.updated": { description: `A tenant's name, slug, external id or metadata changed. ${Changes}` },
   "tenant.suspended": {
-    description: "A tenant was suspended (webhook delivery to its endpoints pauses).",
-    data: Reason,
+    description: `A tenant was suspended (its sessions and keys stop; webhook delivery to its endpoints pauses). ${Changes}`,
+    data: Transition,
   },
-  "tenant.reactivated": { description: "A suspended tenant was reactivated.", data: Reason },
-  "tenant.deactivated": { description: "A tenant was deactivated.", data: Reason },
+  "tenant.reactivated": {
+    description: `A suspended or deactivated tenant is active again. ${Changes}`,
+    data: Transition,
+  },
+  "tenant.deactivated": { description: `A tenant was deactivated. ${Changes}`, data: Transition },
 };

@@ -334,27 +334,16 @@ describeEachEngine("webhook delivery", (engine) => {
     const t1 = await tenant("Paused");
     await runDueJobs(t);
     const own = await endpoint({ tenantId: t1, eventTypes: ["order.*"] });
-    await t.app.db.kysely.updateTable("tenant").set({ state: "suspended" }).where("id", "=", t1).execute();
+    const suspended = await keyA("POST", `/v1/tenants/${t1}/suspend`, { reason: "unpaid" });
+    expect(suspended.status, JSON.stringify(suspended.body)).toBe(200);
     await keyA("POST", "/v1/events/types", { name: "order.shipped", description: "x" });
     await keyA("POST", "/v1/events", { type: "order.shipped", tenantId: t1, data: {} });
     await runDueJobs(t);
     expect(receiver.received).toHaveLength(0);
     expect((await messages(own.id))[0]).toMatchObject({ status: "paused", attempts: 0 });
-    // Reactivation (recorded by tenancy as `tenant.reactivated`) puts the messages back in line.
-    await t.app.db.transaction(async (tx) => {
-      await tx.updateTable("tenant").set({ state: "active" }).where("id", "=", t1).execute();
-      await t.app.facts.record(
-        tx,
-        { principal: null, request: { requestId: "req_test" } },
-        {
-          type: "tenant.reactivated",
-          environmentId: p.a.id,
-          tenantId: t1,
-          targets: [{ type: "tenant", id: t1 }],
-          data: { reason: null },
-        },
-      );
-    });
+    // Reactivation (`tenant.reactivated`) puts the paused messages back in line.
+    const reactivated = await keyA("POST", `/v1/tenants/${t1}/reactivate`, {});
+    expect(reactivated.status, JSON.stringify(reactivated.body)).toBe(200);
     await runDueJobs(t); // the resume job
     await runDueJobs(t); // the delivery
     expect(receiver.received).toHaveLength(1);

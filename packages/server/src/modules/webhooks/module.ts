@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
-import { migration as core } from "./migrations/202611261500_webhooks_core.js";
+import { migration as core } from "./migrations/202611261510_webhooks_core.js";
 import { webhooksRoutes } from "./routes.js";
 import { DELIVER_JOB, RESUME_JOB } from "./service/delivery.js";
 import type { WebhooksOptions } from "./service.js";

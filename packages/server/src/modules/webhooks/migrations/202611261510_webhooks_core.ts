@@ -3,7 +3,7 @@ import type { ModuleMigration } from "../../../platform/db/migrator.js";
 
 /** Webhook endpoints (environment- or tenant-owned), messages (one per event × endpoint) and attempts. */
 export const migration: ModuleMigration = {
-  name: "202611261500_webhooks_core",
+  name: "202611261510_webhooks_core",
   async up(db, engine) {
     const t = columnTypes(engine);
     await db.schema

@@ -3,7 +3,7 @@ import type { ModuleMigration } from "../../../platform/db/migrator.js";
 
 /** The event log (one gap-free sequence per environment), the event catalog and per-environment settings. */
 export const migration: ModuleMigration = {
-  name: "202611261400_events_core",
+  name: "202611261500_events_core",
   async up(db, engine) {
     const t = columnTypes(engine);
     await db.schema

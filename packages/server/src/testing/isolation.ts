@@ -668,8 +668,11 @@ export const PARAM_FIXTURES: Record<string, ParamFixture> = {
   },
   eventId: async (w, env) => {
     const type = await eventTypeIn(w, env);
+    // An event of the home tenant: its members and keys may read it, other tenants may not.
     const body = await created(
-      await w.call(env.key, "POST", "/v1/events", { body: { type: type.name, data: { marker: env.marker } } }),
+      await w.call(env.key, "POST", "/v1/events", {
+        body: { type: type.name, tenantId: env.tenantId, data: { marker: env.marker } },
+      }),
       "publishing an event",
     );
     const id = body.id as string;
@@ -689,10 +692,12 @@ export const PARAM_FIXTURES: Record<string, ParamFixture> = {
   endpointId: async (w, env) => {
     const body = await created(
       await w.call(env.key, "POST", "/v1/webhooks/endpoints", {
+        // Owned by the home tenant: its members and keys manage it, the environment's key too.
         body: {
           url: `https://${env.marker}.example.com/hooks`,
           description: `Endpoint ${env.marker}`,
-          eventTypes: ["tenant.*"],
+          tenantId: env.tenantId,
+          eventTypes: ["iso.*"],
         },
       }),
       "creating a webhook endpoint",
@@ -702,10 +707,7 @@ export const PARAM_FIXTURES: Record<string, ParamFixture> = {
   },
   messageId: async (w, env, parents) => {
     const endpoint = await (PARAM_FIXTURES.endpointId as ParamFixture)(w, env, parents);
-    await created(
-      await w.call(env.key, "POST", "/v1/tenants", { body: { name: `Tenant ${env.marker} ${w.unique()}` } }),
-      "creating a tenant (an event for the endpoint)",
-    );
+    await (PARAM_FIXTURES.eventId as ParamFixture)(w, env, {});
     const list = await w.call(env.key, "GET", `/v1/webhooks/endpoints/${endpoint.id}/messages`);
     expectStatus(list, 200, "listing the endpoint's messages");
     const id = (list.json() as { data: Array<{ id: string }> }).data[0]?.id as string;
@@ -1267,14 +1269,19 @@ export async function checkListIsolation(
     ...aObjects.map((o) => o.id),
     Buffer.from(JSON.stringify({ id: "0" })).toString("base64url"),
   ];
+  // A user acts within a tenant: on routes that take `tenantId`, it names its home tenant.
+  const base = (caller: Credential, env: EnvActors): Record<string, string> =>
+    caller.kind === "user" && queryFields.includes("tenantId")
+      ? { limit: "100", tenantId: env.tenantId }
+      : { limit: "100" };
   const callers = environmentCredentials(w.b, route);
   for (const caller of callers) {
-    const plain = await w.call(caller, "GET", route.url, { query: { limit: "100" } });
+    const plain = await w.call(caller, "GET", route.url, { query: base(caller, w.b) });
     expectStatus(plain, route.response.status, `${caller.label} listing ${route.url}`);
     expectNoNeedles(plain.text, needles, `${caller.label}: GET ${route.url}`);
     for (const field of queryFields) {
       for (const value of values) {
-        const res = await w.call(caller, "GET", route.url, { query: { limit: "100", [field]: value } });
+        const res = await w.call(caller, "GET", route.url, { query: { ...base(caller, w.b), [field]: value } });
         const what = `${caller.label}: GET ${route.url}?${field}=${value}`;
         expect(res.status, `${what} answered ${res.status}: ${res.text.slice(0, 300)}`).toBeLessThan(500);
         expectNoNeedles(
@@ -1286,7 +1293,7 @@ export async function checkListIsolation(
     }
   }
   for (const caller of environmentCredentials(w.a, route)) {
-    const own = await w.call(caller, "GET", route.url, { query: { limit: "100" } });
+    const own = await w.call(caller, "GET", route.url, { query: base(caller, w.a) });
     expectStatus(own, route.response.status, `${caller.label} listing ${route.url}`);
     expect(
       needles.some((n) => own.text.includes(n)),

@@ -115,6 +115,7 @@ export const UpdateEventTypeInput = z.strictObject({
 });
 
 export const ListEventTypesQuery = z.object({
+  tenantId: z.string().max(64).optional().describe("The tenant a user acts in (users read the catalog as members)."),
   includeDeprecated: z
     .enum(["true", "false"])
     .default("true")

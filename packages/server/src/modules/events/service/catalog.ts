@@ -54,7 +54,7 @@ export class CatalogService {
 
   async listEventTypes(ctx: ActionContext, query: z.infer<typeof ListEventTypesQuery>) {
     const { environmentId } = await this.m.access.require(ctx, "events:read", {
-      tenantId: ctx.principal?.tenantId ?? null,
+      tenantId: query.tenantId ?? ctx.principal?.tenantId ?? null,
     });
     const rows = await this.#db()
       .selectFrom("event_type")

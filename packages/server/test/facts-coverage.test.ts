@@ -472,6 +472,72 @@ const FACT_FIXTURES: Record<string, FactFixture> = {
     },
     expect: () => ({ types: ["agent_key.revoked"], environmentId: w.a.environmentId }),
   }),
+
+  // Events: publishing (a tenant key, into its tenant), the catalog and settings (secret key)
+  "POST /v1/events": async (w) => {
+    const name = `facts.e${w.unique()}`;
+    await json(
+      await w.call(w.a.key, "POST", "/v1/events/types", { body: { name, description: "x" } }),
+      201,
+      "event type",
+    );
+    return {
+      caller: w.a.tenantKey,
+      body: { type: name, data: { orderId: "o_1" } },
+      expect: () => ({ types: ["event.published"], environmentId: w.a.environmentId }),
+    };
+  },
+  "POST /v1/events/types": async (w) => ({
+    caller: w.a.key,
+    body: { name: `facts.t${w.unique()}`, description: "An order shipped", schema: { type: "object" } },
+    expect: () => ({ types: ["event_type.created"], environmentId: w.a.environmentId }),
+  }),
+  "PATCH /v1/events/types/:eventTypeId": async (w) => ({
+    caller: w.a.key,
+    ids: { eventTypeId: (await paramFixture("eventTypeId")(w, w.a, {})).id },
+    body: { deprecated: true },
+    expect: () => ({ types: ["event_type.updated"], environmentId: w.a.environmentId }),
+  }),
+  "PATCH /v1/events/settings": async (w) => ({
+    caller: w.a.key,
+    body: { retentionDays: 90 },
+    expect: () => ({ types: ["event_settings.updated"], environmentId: w.a.environmentId }),
+  }),
+
+  // Webhooks: the home tenant's owner, tenant key and agent manage its endpoints
+  "POST /v1/webhooks/endpoints": async (w) => ({
+    caller: w.a.user,
+    body: { url: "https://hooks.example.com/in", tenantId: w.a.tenantId, headers: { authorization: "Bearer x1" } },
+    expect: () => ({ types: ["webhook_endpoint.created"], environmentId: w.a.environmentId }),
+  }),
+  "PATCH /v1/webhooks/endpoints/:endpointId": async (w) => ({
+    caller: w.a.tenantKey,
+    ids: { endpointId: (await paramFixture("endpointId")(w, w.a, {})).id },
+    body: { enabled: false },
+    expect: () => ({ types: ["webhook_endpoint.updated"], environmentId: w.a.environmentId }),
+  }),
+  "DELETE /v1/webhooks/endpoints/:endpointId": async (w) => ({
+    caller: w.a.agent,
+    ids: { endpointId: (await paramFixture("endpointId")(w, w.a, {})).id },
+    expect: () => ({ types: ["webhook_endpoint.deleted"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/webhooks/endpoints/:endpointId/rotate-secret": async (w) => ({
+    caller: w.a.key,
+    ids: { endpointId: (await paramFixture("endpointId")(w, w.a, {})).id },
+    body: { gracePeriodSeconds: 3600 },
+    expect: () => ({ types: ["webhook_endpoint.secret_rotated"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/webhooks/endpoints/:endpointId/recover": async (w) => ({
+    caller: w.a.tenantKey,
+    ids: { endpointId: (await paramFixture("endpointId")(w, w.a, {})).id },
+    body: { since: 0 },
+    expect: () => ({ types: ["webhook_endpoint.recovered"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/webhooks/messages/:messageId/resend": async (w) => ({
+    caller: w.a.user,
+    ids: { messageId: (await paramFixture("messageId")(w, w.a, {})).id },
+    expect: () => ({ types: ["webhook_message.resent"], environmentId: w.a.environmentId }),
+  }),
 };
 
 /** The probe module's routes exist for the harness only; they are not the plane's. */
@@ -480,7 +546,19 @@ const sweepable = (route: RouteDefinition) => isMutating(route) && !route.url.st
 const ROUTES = (await loadRouteTable()).filter(sweepable);
 
 /** PAST_TENSE: irregular past participles used as fact verbs (the rest end in -ed). */
-const PAST_TENSE = new Set(["reset", "set", "sent", "paid", "built", "run", "done", "made", "shown", "written"]);
+const PAST_TENSE = new Set([
+  "reset",
+  "set",
+  "sent",
+  "resent",
+  "paid",
+  "built",
+  "run",
+  "done",
+  "made",
+  "shown",
+  "written",
+]);
 
 /** isPastTenseFact: `noun.past_verb` where some word of the verb is in the past tense. */
 function isPastTenseFact(type: string): boolean {
@@ -554,6 +632,13 @@ describeEachEngine("facts coverage", (engine) => {
       expectNoSecretsIn(w.captured.slice(capturedBefore), key);
     });
   }
+
+  it("every fact type recorded during the whole run is declared by its module (the event catalog lists it)", () => {
+    const declared = new Set(w.t.app.facts.declared().map((d) => d.type));
+    const recorded = new Set(w.captured.map((f) => f.type).filter((type) => !type.startsWith("probe")));
+    expect(recorded.size).toBeGreaterThan(40);
+    expect([...recorded].filter((type) => !declared.has(type))).toEqual([]);
+  });
 
   it("no fact recorded during the whole run carries a token or password the run used", () => {
     expect(w.secrets.size).toBeGreaterThan(10);

@@ -62,7 +62,8 @@ describeEachEngine("event stream", (engine) => {
                 .filter((l) => !l.startsWith(":") && l.includes(": "))
                 .map((l) => [l.slice(0, l.indexOf(": ")), l.slice(l.indexOf(": ") + 2)]),
             );
-            if (fields.data) events.push({ id: fields.id, type: fields.event, data: JSON.parse(fields.data) });
+            if (fields.data)
+              events.push({ id: fields.id ?? "", type: fields.event ?? "", data: JSON.parse(fields.data) });
             end = buffer.indexOf("\n\n");
           }
           for (const w of waiters.splice(0)) w();

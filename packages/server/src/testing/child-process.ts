@@ -12,13 +12,15 @@ import { type ProbeService, probeModule } from "./probe-module.js";
  *   idempotency scopes survive a restart.
  * - `serve-plane`: like `serve`, with the whole plane (`MODULES`) registered besides the probe
  *   module, for tests that need several plane processes on one database (revocation).
+ * - `work-plane`: like `work`, with the whole plane registered (webhook delivery workers).
  * Prints one JSON line on stdout when ready. SIGTERM stops gracefully (exit 0).
  */
 const mode = process.argv[2] ?? "work";
 const config = loadConfig(process.env);
 const serving = mode === "serve" || mode === "serve-plane";
 const probe = probeModule({ jobDelayMs: Number(process.env.PROBE_JOB_DELAY_MS ?? 0) }) as ModuleDefinition<unknown>;
-const app = await createApp({ config, modules: mode === "serve-plane" ? [...MODULES, probe] : [probe] });
+const plane = mode === "serve-plane" || mode === "work-plane";
+const app = await createApp({ config, modules: plane ? [...MODULES, probe] : [probe] });
 await app.start({ listen: serving, workers: false });
 
 const ready: Record<string, unknown> = { ready: true, pid: process.pid };

@@ -13,6 +13,7 @@ import type { Scenario } from "./lib/scenario.js";
 import { formatScenario } from "./lib/table.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
 import { healthzScenario } from "./scenarios/kernel.js";
+import { webhooksScenario } from "./scenarios/webhooks.js";
 import { writePathScenario } from "./scenarios/write-path.js";
 
 /** SCENARIOS is the run's table of contents; later issues append theirs. */
@@ -23,6 +24,8 @@ export const SCENARIOS: readonly Scenario[] = [
   authReadScenario("secret-key"),
   authReadScenario("session"),
   loginScenario,
+  webhooksScenario("sqlite"),
+  webhooksScenario("postgres"),
 ];
 
 const open = new Set<Resources>();

@@ -66,9 +66,10 @@ export class EventStreams {
    * caller has checked access; `filter.tenantId` confines the stream to one tenant.
    */
   async open(res: ServerResponse, filter: StreamFilter, lastSeq: number | null, requestId: string): Promise<void> {
+    // NOTE: the hub is created and registered before any await, so concurrent opens share it.
     let hub = this.#hubs.get(filter.environmentId);
     if (!hub) {
-      hub = new Hub(filter.environmentId, this.source, this.logger, await this.source.headOf(filter.environmentId));
+      hub = new Hub(filter.environmentId, this.source, this.logger);
       this.#hubs.set(filter.environmentId, hub);
     }
     const cursor = lastSeq ?? (await this.source.headOf(filter.environmentId));
@@ -112,16 +113,18 @@ class Hub {
   #refreshing = false;
   #again = false;
 
+  /** head: the last sequence this hub has read (null until its first refresh). */
+  head: number | null = null;
+
   constructor(
     readonly environmentId: string,
     readonly source: StreamSource,
     private readonly logger: Logger,
-    /** head: the last sequence this hub has read. */
-    public head: number,
   ) {}
 
-  /** windowStart: the first sequence the in-memory window can serve without a gap. */
+  /** windowStart: streams whose cursor is at least this are served from memory without a gap. */
   get windowStart(): number {
+    if (this.head === null) return Number.POSITIVE_INFINITY;
     return (this.recent[0]?.sequence ?? this.head + 1) - 1;
   }
 
@@ -135,6 +138,7 @@ class Hub {
       try {
         do {
           this.#again = false;
+          this.head ??= await this.source.headOf(this.environmentId);
           for (;;) {
             const batch = await this.source.eventsAfter(this.environmentId, this.head, BATCH);
             if (batch.length === 0) break;

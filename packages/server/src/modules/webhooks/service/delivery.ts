@@ -26,6 +26,8 @@ export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_0
 export const MAX_ATTEMPTS = RETRY_SCHEDULE_MS.length + 1;
 /** FAILING_DISABLE_MS: an endpoint whose attempts all failed for this long is disabled (5 days). */
 export const FAILING_DISABLE_MS = 5 * 86_400_000;
+/** CACHE_MS: how long a delivery worker trusts its copy of an endpoint and of a tenant's state. */
+const CACHE_MS = 1000;
 /** RETRY_AFTER_CAP_MS: the longest a receiver's `Retry-After` can push the next attempt. */
 const RETRY_AFTER_CAP_MS = 86_400_000;
 
@@ -40,6 +42,9 @@ export type TenantStateLookup = (environmentId: string, tenantId: string) => Pro
  */
 export class DeliveryService {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  /** Short-lived caches of endpoints and tenant states (deliveries read them for every message). */
+  readonly #endpoints = new Map<string, { row: WebhookEndpointTable; until: number }>();
+  readonly #tenants = new Map<string, { state: string | null; until: number }>();
 
   constructor(
     private readonly m: ModuleContext,
@@ -71,7 +76,7 @@ export class DeliveryService {
       await this.enqueueMessage(tx, event, endpoint.id, endpoint.tenant_id ?? event.tenantId);
       created++;
     }
-    if (created > 0) await this.m.bus.publish(tx, BUS_TOPIC, "1");
+    if (created > 0) await this.announce(tx);
   }
 
   async enqueueMessage(tx: Tx, event: Event, endpointId: string, tenantId: string | null): Promise<string> {
@@ -120,6 +125,10 @@ export class DeliveryService {
       .set({ status: "pending", attempts: 0, job_id: jobId, next_attempt_at: now, updated_at: now })
       .where("id", "=", message.id)
       .execute();
+  }
+
+  /** announce wakes delivery workers of every process once `tx` commits (after enqueuing messages). */
+  async announce(tx: Tx): Promise<void> {
     afterCommit(tx, () => this.m.jobs.wake());
     await this.m.bus.publish(tx, BUS_TOPIC, "1");
   }
@@ -137,17 +146,13 @@ export class DeliveryService {
       .executeTakeFirst();
     // Another job took the message over (resend, recover), or it is settled or gone: nothing to do.
     if (message?.status !== "pending" || message.job_id !== job.jobId) return;
-    const endpoint = await db
-      .selectFrom("webhook_endpoint")
-      .selectAll()
-      .where("id", "=", message.endpoint_id)
-      .executeTakeFirst();
+    const endpoint = await this.#endpoint(message.endpoint_id);
     if (!endpoint?.enabled) {
       await this.#settle(message.id, "failed");
       return;
     }
     if (endpoint.tenant_id !== null) {
-      const state = await this.tenantState(endpoint.environment_id, endpoint.tenant_id);
+      const state = await this.#tenantState(endpoint.environment_id, endpoint.tenant_id);
       if (state === null) {
         await this.#settle(message.id, "failed");
         return;
@@ -187,6 +192,37 @@ export class DeliveryService {
       signal: job.signal,
     });
     await this.#record(message, endpoint, result);
+  }
+
+  /**
+   * #endpoint reads an endpoint, cached for CACHE_MS: a change (disable, new URL, rotation) reaches
+   * deliveries of other processes within that time; this process forgets its copy at once.
+   */
+  async #endpoint(id: string): Promise<WebhookEndpointTable | undefined> {
+    const now = Date.now();
+    const hit = this.#endpoints.get(id);
+    if (hit && hit.until > now) return hit.row;
+    const row = await this.#db().selectFrom("webhook_endpoint").selectAll().where("id", "=", id).executeTakeFirst();
+    if (this.#endpoints.size > 10_000) this.#endpoints.clear();
+    if (row) this.#endpoints.set(id, { row, until: now + CACHE_MS });
+    return row;
+  }
+
+  /** forgetEndpoint drops this process's cached copy of an endpoint (after a change). */
+  forgetEndpoint(id: string): void {
+    this.#endpoints.delete(id);
+  }
+
+  /** #tenantState reads a tenant's state, cached for CACHE_MS (suspension pauses within that time). */
+  async #tenantState(environmentId: string, tenantId: string): Promise<string | null> {
+    const now = Date.now();
+    const key = `${environmentId}:${tenantId}`;
+    const hit = this.#tenants.get(key);
+    if (hit && hit.until > now) return hit.state;
+    const state = await this.tenantState(environmentId, tenantId);
+    if (this.#tenants.size > 10_000) this.#tenants.clear();
+    this.#tenants.set(key, { state, until: now + CACHE_MS });
+    return state;
   }
 
   async #record(
@@ -248,6 +284,7 @@ export class DeliveryService {
           .set({ failing_since: failingSince })
           .where("id", "=", endpoint.id)
           .execute();
+        this.forgetEndpoint(endpoint.id);
       }
       if (gone || failingTooLong) await this.#disable(tx, endpoint, gone ? "gone" : "failing");
     });
@@ -268,6 +305,8 @@ export class DeliveryService {
       .where("enabled", "=", this.m.db.engine === "postgres" ? true : 1)
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return;
+    this.forgetEndpoint(endpoint.id);
+    afterCommit(tx, () => this.forgetEndpoint(endpoint.id));
     await this.m.facts.record(tx, systemContext(newId("request"), "webhooks"), {
       type: "webhook_endpoint.disabled",
       environmentId: endpoint.environment_id,
@@ -317,6 +356,7 @@ export class DeliveryService {
           .limit(500)
           .execute();
         for (const row of rows) await this.requeue(tx, row);
+        if (rows.length > 0) await this.announce(tx);
         return rows.length;
       });
       if (moved < 500) return;
@@ -324,7 +364,24 @@ export class DeliveryService {
   }
 
   /** onFact: a reactivated tenant's deliveries resume (the job runs after the commit). */
-  async onFact(tx: Tx, fact: { type: string; environmentId: string | null; tenantId: string | null }): Promise<void> {
+  async onFact(
+    tx: Tx,
+    fact: {
+      type: string;
+      environmentId: string | null;
+      tenantId: string | null;
+      targets: Array<{ type: string; id: string }>;
+    },
+  ): Promise<void> {
+    if (fact.type.startsWith("webhook_endpoint.")) {
+      for (const t of fact.targets) if (t.type === "webhook_endpoint") afterCommit(tx, () => this.forgetEndpoint(t.id));
+    }
+    if (fact.type.startsWith("tenant.") && fact.environmentId && fact.tenantId) {
+      const key = `${fact.environmentId}:${fact.tenantId}`;
+      afterCommit(tx, () => {
+        this.#tenants.delete(key);
+      });
+    }
     if (fact.type !== "tenant.reactivated" || !fact.environmentId || !fact.tenantId) return;
     await this.m.jobs.enqueue(tx, RESUME_JOB, { environmentId: fact.environmentId, tenantId: fact.tenantId });
   }

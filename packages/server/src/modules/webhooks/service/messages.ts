@@ -69,6 +69,7 @@ export class MessagesService {
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#row(environmentOf(ctx), id, tx);
       await this.delivery.requeue(tx, row);
+      await this.delivery.announce(tx);
       await this.m.facts.record(tx, ctx, {
         type: "webhook_message.resent",
         environmentId: row.environment_id,
@@ -95,6 +96,7 @@ export class MessagesService {
         .where("created_at", ">=", input.since)
         .execute();
       for (const row of rows) await this.delivery.requeue(tx, row);
+      if (rows.length > 0) await this.delivery.announce(tx);
       await this.m.facts.record(tx, ctx, {
         type: "webhook_endpoint.recovered",
         environmentId: endpoint.environment_id,

@@ -462,7 +462,12 @@ async function homeTenant(w: IsolationWorld, env: EnvActors): Promise<void> {
   });
   expectStatus(key, 201, `creating ${env.name}'s tenant key`);
   const k = key.json() as { token: string; tenantKey: { id: string } };
-  env.tenantKey = { kind: "tenant_key", token: k.token, actorId: k.tenantKey.id, label: `${env.name.toUpperCase()}'s tenant key` };
+  env.tenantKey = {
+    kind: "tenant_key",
+    token: k.token,
+    actorId: k.tenantKey.id,
+    label: `${env.name.toUpperCase()}'s tenant key`,
+  };
   const agent = await w.call(env.key, "POST", `/v1/tenants/${env.tenantId}/agent-keys`, {
     body: { name: `home agent ${env.marker}`, scopes: ["*"], userId: env.user.actorId },
   });
@@ -732,7 +737,12 @@ function tenantFixture(w: IsolationWorld, env: EnvActors): Promise<CreatedObject
 }
 
 /** memberOf creates a user of `env` and makes it a member of the tenant; returns its id. */
-export async function memberOf(w: IsolationWorld, env: EnvActors, tenantId: string, roles = ["member"]): Promise<string> {
+export async function memberOf(
+  w: IsolationWorld,
+  env: EnvActors,
+  tenantId: string,
+  roles = ["member"],
+): Promise<string> {
   const user = await PARAM_FIXTURES.userId?.(w, env, {});
   if (!user) throw new Error("no userId fixture");
   await created(

@@ -169,6 +169,12 @@ export class TenantsService {
     return toTenant(await this.#tenant(environmentId, id));
   }
 
+  /** findTenantAnywhere finds a tenant by id in any environment (operator tooling only: the CLI). */
+  async findTenantAnywhere(id: string): Promise<Tenant | null> {
+    const row = await this.#db().selectFrom("tenant").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toTenant(row) : null;
+  }
+
   async updateTenant(ctx: ActionContext, id: string, input: z.infer<typeof UpdateTenantInput>): Promise<Tenant> {
     const { environmentId } = inEnvironment(ctx, "tenants:write");
     try {

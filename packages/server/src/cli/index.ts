@@ -5,6 +5,7 @@ import { MigrationError } from "../platform/db/index.js";
 import { AppError } from "../platform/errors.js";
 import type { ModuleDefinition } from "../platform/module.js";
 import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
+import { accessCommand, TENANTS_HELP, tenantsCommand } from "./tenants.js";
 
 export interface CliIo {
   out(line: string): void;
@@ -31,6 +32,7 @@ Commands:
   migrate down [--steps N | --all]
                          Revert the newest migration (or N, or all of them).
   migrate status         List migrations and whether each is applied.
+${TENANTS_HELP}
   help                   Show this help.
 
 Options:
@@ -70,6 +72,13 @@ export async function runCli(
         project: { type: "string" },
         "no-project": { type: "boolean" },
         json: { type: "boolean" },
+        reason: { type: "string" },
+        billing: { type: "boolean" },
+        tenant: { type: "string" },
+        permission: { type: "string" },
+        user: { type: "string" },
+        "tenant-key": { type: "string" },
+        "agent-key": { type: "string" },
       },
     });
   } catch (err) {
@@ -95,6 +104,10 @@ export async function runCli(
         return await init(io, values as Record<string, string | boolean | undefined>, modules);
       case "migrate":
         return await migrate(io, sub, values as { steps?: string; all?: boolean }, modules);
+      case "tenants":
+        return await tenantsCommand(io, sub, positionals[2], values as Record<string, string | boolean>, modules);
+      case "access":
+        return await accessCommand(io, sub, values as Record<string, string | boolean>, modules);
       default:
         io.err(`baseplate: unknown command "${command}". Run \`baseplate --help\` for usage.`);
         return 2;

@@ -50,6 +50,11 @@ export class ChecksService {
     return this.#explain(environmentId, input);
   }
 
+  /** explainIn explains a decision in an environment without a caller (operator tooling: the CLI). */
+  explainIn(environmentId: string, input: Check): Promise<Explanation> {
+    return this.#explain(environmentId, input);
+  }
+
   async #explain(environmentId: string, input: Check): Promise<Explanation> {
     const { tenantId, permission } = input;
     const deny = (reason: Explanation["reason"], detail: string, matched: Matched = []): Explanation => ({

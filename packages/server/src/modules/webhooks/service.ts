@@ -1,6 +1,4 @@
-import { newId } from "../../platform/ids.js";
 import type { ModuleContext } from "../../platform/module.js";
-import { systemContext } from "../../platform/principal.js";
 import type { EventsService } from "../events/index.js";
 import type { TenancyService } from "../tenancy/index.js";
 import { Sender } from "./internal/sender.js";
@@ -30,15 +28,13 @@ export class WebhooksService {
       maxSockets: Math.max(16, m.config.workers.concurrency * 2),
     });
     this.endpoints = new EndpointsService(m);
-    this.delivery = new DeliveryService(m, events, this.sender, async (environmentId, tenantId) => {
-      const ctx = systemContext(newId("request"), "webhooks");
-      if (ctx.principal) ctx.principal = { ...ctx.principal, environmentId, permissions: ["tenants:read"] };
-      try {
-        return (await tenancy.tenants.findTenantById(ctx, tenantId)).state;
-      } catch {
-        return null;
-      }
-    });
+    // The tenancy module's cached tenant state (evicted on every process when a tenant's state changes).
+    this.delivery = new DeliveryService(
+      m,
+      events,
+      this.sender,
+      async (environmentId, tenantId) => (await tenancy.tenants.tenantState(environmentId, tenantId))?.status ?? null,
+    );
     this.messages = new MessagesService(m, this.endpoints, this.delivery);
     events.log.onAppend((tx, event) => this.delivery.fanOut(tx, event));
     m.bus.subscribe("webhooks.enqueued", () => m.jobs.wake());

@@ -26,7 +26,7 @@ export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_0
 export const MAX_ATTEMPTS = RETRY_SCHEDULE_MS.length + 1;
 /** FAILING_DISABLE_MS: an endpoint whose attempts all failed for this long is disabled (5 days). */
 export const FAILING_DISABLE_MS = 5 * 86_400_000;
-/** CACHE_MS: how long a delivery worker trusts its copy of an endpoint and of a tenant's state. */
+/** CACHE_MS: how long a delivery worker trusts its copy of an endpoint. */
 const CACHE_MS = 1000;
 /** RETRY_AFTER_CAP_MS: the longest a receiver's `Retry-After` can push the next attempt. */
 const RETRY_AFTER_CAP_MS = 86_400_000;
@@ -42,9 +42,8 @@ export type TenantStateLookup = (environmentId: string, tenantId: string) => Pro
  */
 export class DeliveryService {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
-  /** Short-lived caches of endpoints and tenant states (deliveries read them for every message). */
+  /** A short-lived cache of endpoints (deliveries read one for every message). */
   readonly #endpoints = new Map<string, { row: WebhookEndpointTable; until: number }>();
-  readonly #tenants = new Map<string, { state: string | null; until: number }>();
 
   constructor(
     private readonly m: ModuleContext,
@@ -152,7 +151,7 @@ export class DeliveryService {
       return;
     }
     if (endpoint.tenant_id !== null) {
-      const state = await this.#tenantState(endpoint.environment_id, endpoint.tenant_id);
+      const state = await this.tenantState(endpoint.environment_id, endpoint.tenant_id);
       if (state === null) {
         await this.#settle(message.id, "failed");
         return;
@@ -211,18 +210,6 @@ export class DeliveryService {
   /** forgetEndpoint drops this process's cached copy of an endpoint (after a change). */
   forgetEndpoint(id: string): void {
     this.#endpoints.delete(id);
-  }
-
-  /** #tenantState reads a tenant's state, cached for CACHE_MS (suspension pauses within that time). */
-  async #tenantState(environmentId: string, tenantId: string): Promise<string | null> {
-    const now = Date.now();
-    const key = `${environmentId}:${tenantId}`;
-    const hit = this.#tenants.get(key);
-    if (hit && hit.until > now) return hit.state;
-    const state = await this.tenantState(environmentId, tenantId);
-    if (this.#tenants.size > 10_000) this.#tenants.clear();
-    this.#tenants.set(key, { state, until: now + CACHE_MS });
-    return state;
   }
 
   async #record(
@@ -375,12 +362,6 @@ export class DeliveryService {
   ): Promise<void> {
     if (fact.type.startsWith("webhook_endpoint.")) {
       for (const t of fact.targets) if (t.type === "webhook_endpoint") afterCommit(tx, () => this.forgetEndpoint(t.id));
-    }
-    if (fact.type.startsWith("tenant.") && fact.environmentId && fact.tenantId) {
-      const key = `${fact.environmentId}:${fact.tenantId}`;
-      afterCommit(tx, () => {
-        this.#tenants.delete(key);
-      });
     }
     if (fact.type !== "tenant.reactivated" || !fact.environmentId || !fact.tenantId) return;
     await this.m.jobs.enqueue(tx, RESUME_JOB, { environmentId: fact.environmentId, tenantId: fact.tenantId });

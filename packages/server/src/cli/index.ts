@@ -6,6 +6,7 @@ import { AppError } from "../platform/errors.js";
 import type { ModuleDefinition } from "../platform/module.js";
 import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
 import { accessCommand, TENANTS_HELP, tenantsCommand } from "./tenants.js";
+import { WEBHOOKS_HELP, webhooksCommand } from "./webhooks.js";
 
 export interface CliIo {
   out(line: string): void;
@@ -33,6 +34,7 @@ Commands:
                          Revert the newest migration (or N, or all of them).
   migrate status         List migrations and whether each is applied.
 ${TENANTS_HELP}
+${WEBHOOKS_HELP}
   help                   Show this help.
 
 Options:
@@ -79,6 +81,7 @@ export async function runCli(
         user: { type: "string" },
         "tenant-key": { type: "string" },
         "agent-key": { type: "string" },
+        since: { type: "string" },
       },
     });
   } catch (err) {
@@ -108,6 +111,8 @@ export async function runCli(
         return await tenantsCommand(io, sub, positionals[2], values as Record<string, string | boolean>, modules);
       case "access":
         return await accessCommand(io, sub, values as Record<string, string | boolean>, modules);
+      case "webhooks":
+        return await webhooksCommand(io, sub, positionals[2], values as Record<string, string | boolean>, modules);
       default:
         io.err(`baseplate: unknown command "${command}". Run \`baseplate --help\` for usage.`);
         return 2;

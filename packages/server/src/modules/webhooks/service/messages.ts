@@ -87,13 +87,34 @@ export class MessagesService {
   /** recoverEndpoint resends every failed message of an endpoint created since `since`. */
   async recoverEndpoint(ctx: ActionContext, endpointId: string, input: z.infer<typeof RecoverInput>) {
     const endpoint = await this.endpoints.authorized(ctx, "webhooks:write", endpointId);
+    return this.#recover(ctx, endpoint, input.since);
+  }
+
+  /**
+   * recoverEndpointAnywhere is `recoverEndpoint` for the plane itself (the operator's CLI): the
+   * endpoint is found in any environment. Returns null when there is no such endpoint.
+   */
+  async recoverEndpointAnywhere(ctx: ActionContext, endpointId: string, since: number) {
+    const endpoint = await this.#db()
+      .selectFrom("webhook_endpoint")
+      .select(["id", "environment_id", "tenant_id"])
+      .where("id", "=", endpointId)
+      .executeTakeFirst();
+    return endpoint ? this.#recover(ctx, endpoint, since) : null;
+  }
+
+  async #recover(
+    ctx: ActionContext,
+    endpoint: { id: string; environment_id: string; tenant_id: string | null },
+    since: number,
+  ): Promise<{ recovered: number }> {
     return this.m.db.write(ctx, async (tx) => {
       const rows = await this.#db(tx)
         .selectFrom("webhook_message")
         .select(["id", "environment_id", "tenant_id"])
-        .where("endpoint_id", "=", endpointId)
+        .where("endpoint_id", "=", endpoint.id)
         .where("status", "=", "failed")
-        .where("created_at", ">=", input.since)
+        .where("created_at", ">=", since)
         .execute();
       for (const row of rows) await this.delivery.requeue(tx, row);
       if (rows.length > 0) await this.delivery.announce(tx);
@@ -101,8 +122,8 @@ export class MessagesService {
         type: "webhook_endpoint.recovered",
         environmentId: endpoint.environment_id,
         tenantId: endpoint.tenant_id,
-        targets: [{ type: "webhook_endpoint", id: endpointId }],
-        data: { since: input.since, recovered: rows.length },
+        targets: [{ type: "webhook_endpoint", id: endpoint.id }],
+        data: { since, recovered: rows.length },
       });
       return { recovered: rows.length };
     });

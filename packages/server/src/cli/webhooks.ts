@@ -1,0 +1,55 @@
+import { userInfo } from "node:os";
+import { createApp } from "../app.js";
+import { loadConfig } from "../config.js";
+import type { WebhooksService } from "../modules/webhooks/index.js";
+import { newId } from "../platform/ids.js";
+import type { ModuleDefinition } from "../platform/module.js";
+import { systemContext } from "../platform/principal.js";
+import type { CliIo } from "./index.js";
+
+export const WEBHOOKS_HELP = `  webhooks recover <endpointId> --since TIME
+                         Resend every failed message of the endpoint created since TIME
+                         (ISO 8601 or epoch milliseconds), e.g. after the receiver was fixed.`;
+
+/** webhooksCommand runs `baseplate webhooks recover <endpointId> --since TIME`. */
+export async function webhooksCommand(
+  io: CliIo,
+  sub: string | undefined,
+  endpointId: string | undefined,
+  values: Record<string, string | boolean | undefined>,
+  modules?: readonly ModuleDefinition<unknown>[],
+): Promise<number> {
+  const raw = typeof values.since === "string" ? values.since.trim() : "";
+  const since = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (sub !== "recover" || !endpointId || raw === "" || Number.isNaN(since)) {
+    io.err("baseplate: use `baseplate webhooks recover <endpointId> --since 2026-11-26T00:00:00Z`.");
+    return 2;
+  }
+  const config = loadConfig(io.env);
+  const app = await createApp({ config: { ...config, logLevel: "warn" }, ...(modules ? { modules } : {}) });
+  try {
+    await app.start({ listen: false, workers: false });
+    let who = "unknown";
+    try {
+      who = userInfo().username;
+    } catch {
+      // no passwd entry (containers)
+    }
+    const webhooks = app.services.get("webhooks") as WebhooksService;
+    const result = await webhooks.messages.recoverEndpointAnywhere(
+      systemContext(newId("request"), `cli:${who}`),
+      endpointId,
+      since,
+    );
+    if (!result) {
+      io.err(`baseplate: no webhook endpoint ${endpointId}.`);
+      return 1;
+    }
+    io.out(
+      `${result.recovered} failed message(s) of ${endpointId} since ${new Date(since).toISOString()} are back in line.`,
+    );
+    return 0;
+  } finally {
+    await app.stop();
+  }
+}

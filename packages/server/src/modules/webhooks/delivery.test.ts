@@ -349,4 +349,20 @@ describeEachEngine("webhook delivery", (engine) => {
     expect(receiver.received).toHaveLength(1);
     expect((await messages(own.id))[0]).toMatchObject({ status: "succeeded", attempts: 1 });
   });
+
+  it("prunes settled messages and their attempts past the retention; pending ones stay", async () => {
+    const { id } = await endpoint();
+    await tenant("Delivered");
+    await runDueJobs(t);
+    receiver.answer = () => ({ status: 500 });
+    await tenant("Pending");
+    await runDueJobs(t);
+    const webhooks = t.app.services.get("webhooks") as import("./service.js").WebhooksService;
+    expect(await webhooks.delivery.pruneDeliveries()).toBe(0);
+    clock.advance(31 * 86_400_000);
+    expect(await webhooks.delivery.pruneDeliveries()).toBe(1);
+    const left = await messages(id);
+    expect(left.map((m) => m.status)).toEqual(["pending"]);
+    expect(await attempts(left[0]?.id as string)).toHaveLength(1);
+  });
 });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
 import { migration as core } from "./migrations/202611261510_webhooks_core.js";
 import { webhooksRoutes } from "./routes.js";
-import { DELIVER_JOB, RESUME_JOB } from "./service/delivery.js";
+import { DELIVER_JOB, PRUNE_JOB, RESUME_JOB } from "./service/delivery.js";
 import type { WebhooksOptions } from "./service.js";
 import { WebhooksService } from "./service.js";
 
@@ -50,12 +50,14 @@ export function webhooksModuleWith(options: WebhooksOptions = {}) {
         maxAttempts: 1_000_000,
         handler: (payload, ctx) => service.delivery.deliver(payload as { messageId: string }, ctx),
       },
+      { name: PRUNE_JOB, maxAttempts: 3, handler: async () => void (await service.delivery.pruneDeliveries()) },
       {
         name: RESUME_JOB,
         maxAttempts: 10,
         handler: (payload) => service.delivery.resumeTenant(payload as { environmentId: string; tenantId: string }),
       },
     ],
+    schedules: { [PRUNE_JOB]: "41 3 * * *" },
     stop: async (service) => service.sender.close(),
   });
 }

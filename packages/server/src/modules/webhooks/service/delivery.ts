@@ -14,6 +14,7 @@ import type { WebhookEndpointTable, WebhooksTables } from "../tables.js";
 /** DELIVER_JOB delivers one message (one event to one endpoint); RESUME_JOB un-pauses a tenant's messages. */
 export const DELIVER_JOB = "webhooks.deliver";
 export const RESUME_JOB = "webhooks.resume_tenant";
+export const PRUNE_JOB = "webhooks.prune";
 /** BUS_TOPIC wakes the delivery workers of every process when messages were enqueued. */
 export const BUS_TOPIC = "webhooks.enqueued";
 
@@ -365,6 +366,27 @@ export class DeliveryService {
     }
     if (fact.type !== "tenant.reactivated" || !fact.environmentId || !fact.tenantId) return;
     await this.m.jobs.enqueue(tx, RESUME_JOB, { environmentId: fact.environmentId, tenantId: fact.tenantId });
+  }
+
+  /**
+   * pruneDeliveries deletes settled messages (delivered or failed) and their attempts older than
+   * the event retention (`BASEPLATE_EVENTS_RETENTION_DAYS`); pending and paused ones stay.
+   */
+  async pruneDeliveries(): Promise<number> {
+    const before = this.m.clock.now() - this.m.config.events.retentionDays * 86_400_000;
+    const db = this.#db();
+    const old = db
+      .selectFrom("webhook_message")
+      .select("id")
+      .where("status", "in", ["succeeded", "failed"])
+      .where("created_at", "<", before);
+    await db.deleteFrom("webhook_attempt").where("message_id", "in", old).execute();
+    const deleted = await db
+      .deleteFrom("webhook_message")
+      .where("status", "in", ["succeeded", "failed"])
+      .where("created_at", "<", before)
+      .executeTakeFirst();
+    return Number(deleted.numDeletedRows);
   }
 
   /** counts per status (tests, CLI). */

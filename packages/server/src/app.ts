@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { Config } from "./config.js";
+import { auditModule } from "./modules/audit/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
 import { Authorizer } from "./platform/access.js";
@@ -25,6 +26,7 @@ export const VERSION = pkg.version;
 export const MODULES: readonly ModuleDefinition<unknown>[] = [
   tenancyModule as ModuleDefinition<unknown>,
   identityModule as ModuleDefinition<unknown>,
+  auditModule as ModuleDefinition<unknown>,
 ];
 
 export interface AppOptions {

@@ -29,6 +29,8 @@ export interface Config {
   passwords: { profile: "owasp" | "test"; concurrency: number };
   /** migrateOnStart: apply pending migrations when the server starts. */
   migrateOnStart: boolean;
+  /** auditSigningKeyFile: PEM file of the Ed25519 key signing audit checkpoints (null: a key kept in the database). */
+  auditSigningKeyFile: string | null;
 }
 
 export class ConfigError extends Error {
@@ -131,6 +133,11 @@ export const CONFIG_VARIABLES = {
     default: "true",
     doc: "Apply pending migrations at start, under a lock (processes starting together are safe). `false`: start refuses a database with pending migrations.",
   },
+  BASEPLATE_AUDIT_SIGNING_KEY_FILE: {
+    schema: z.string(),
+    default: "",
+    doc: "PEM file (PKCS#8) of the Ed25519 key that signs audit checkpoints. Empty: the plane generates one on first start and keeps it in the database.",
+  },
 } as const;
 
 type VarName = keyof typeof CONFIG_VARIABLES;
@@ -207,6 +214,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       concurrency: (values.BASEPLATE_PASSWORD_HASH_CONCURRENCY as number) || Math.max(1, availableParallelism() - 1),
     },
     migrateOnStart: values.BASEPLATE_MIGRATE_ON_START as boolean,
+    auditSigningKeyFile: values.BASEPLATE_AUDIT_SIGNING_KEY_FILE
+      ? resolve(cwd, values.BASEPLATE_AUDIT_SIGNING_KEY_FILE as string)
+      : null,
   };
 }
 

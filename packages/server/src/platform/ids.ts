@@ -20,6 +20,9 @@ export const ID_PREFIXES = {
   secretKey: "key",
   operatorToken: "otk",
   passwordReset: "prt",
+  auditEntry: "aud",
+  auditCheckpoint: "ack",
+  auditSchema: "asc",
   benchItem: "bnc",
   testItem: "tst",
 } as const;

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type { Config } from "./config.js";
+import { accessModule } from "./modules/access/index.js";
 import { auditModule } from "./modules/audit/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
@@ -26,6 +27,7 @@ export const VERSION = pkg.version;
 export const MODULES: readonly ModuleDefinition<unknown>[] = [
   tenancyModule as ModuleDefinition<unknown>,
   identityModule as ModuleDefinition<unknown>,
+  accessModule as ModuleDefinition<unknown>,
   auditModule as ModuleDefinition<unknown>,
 ];
 

@@ -1,5 +1,5 @@
 import { AppError, defineErrors, type ErrorCode, PlatformErrors } from "./errors.js";
-import { permits, principalPermits } from "./permissions.js";
+import { type PermissionSet, permits, principalPermits } from "./permissions.js";
 import type { ActionContext, Principal } from "./principal.js";
 
 /**
@@ -26,7 +26,7 @@ export interface AccessHooks {
    * memberPermissions returns what a user (or the user behind an agent key) holds in a tenant
    * through memberships, or null when the user is not a member (→ 404: existence never leaks).
    */
-  memberPermissions(environmentId: string, userId: string, tenantId: string): Promise<readonly string[] | null>;
+  memberPermissions(environmentId: string, userId: string, tenantId: string): Promise<PermissionSet | null>;
 }
 
 /** TenantAccess is the scope a caller was granted: queries filter by both fields. */
@@ -46,7 +46,7 @@ export function allowedWhileSuspended(permission: string): boolean {
   return action === "read" || action === "export" || resource === "billing";
 }
 
-export const AccessErrors = defineErrors({
+export const SuspensionErrors = defineErrors({
   tenant_suspended: { status: 403, title: "The tenant is suspended" },
 });
 
@@ -107,8 +107,7 @@ export class Authorizer {
         ? await this.#hooks.memberPermissions(environmentId, principal.actorId, tenantId)
         : null;
       if (held === null) throw noTenant();
-      granted =
-        permits(held, permission) && (principal.ceiling === undefined || permits(principal.ceiling, permission));
+      granted = held.has(permission) && (principal.ceiling === undefined || permits(principal.ceiling, permission));
     } else {
       tenantId = requested;
       granted = principalPermits(principal, permission);
@@ -119,7 +118,7 @@ export class Authorizer {
       if (!granted) throw missing(permission);
       if (state.suspendedFor && principal.actorType !== "service" && !allowedWhileSuspended(permission)) {
         throw new AppError(
-          state.suspendedFor === "billing" ? TENANT_SUSPENDED_BILLING : AccessErrors.tenant_suspended,
+          state.suspendedFor === "billing" ? TENANT_SUSPENDED_BILLING : SuspensionErrors.tenant_suspended,
           state.suspendedFor === "billing"
             ? "The tenant is suspended for billing: only reading, export and billing recovery are allowed."
             : "The tenant is suspended: only reading and export are allowed.",

@@ -17,6 +17,8 @@ export interface Principal {
   /** ceiling caps `permissions` (e.g. the surface's scope ceiling): both must allow an action. */
   ceiling?: readonly string[];
   displayName?: string;
+  /** model is an agent's declared model (e.g. the LLM behind it), recorded with what it does. */
+  model?: string;
   /** onBehalfOf is the delegation chain: the user an agent acts for, or the operator's reason. */
   onBehalfOf?: { actorType: ActorType; actorId: string; reason?: string };
 }

@@ -1,13 +1,14 @@
 import { afterCommit } from "../../platform/db/db.js";
 import { defineModule } from "../../platform/module.js";
 import { migration as core } from "./migrations/202611261200_tenancy_core.js";
+import { migration as lifecycle } from "./migrations/202611261400_tenancy_lifecycle.js";
 import { tenancyRoutes } from "./routes.js";
 import { TenancyService } from "./service.js";
 
 export const tenancyModule = defineModule<TenancyService>({
   name: "tenancy",
   dependsOn: [],
-  migrations: [core],
+  migrations: [core, lifecycle],
   createService: (ctx) => new TenancyService(ctx),
   routes: (service) => tenancyRoutes(service),
   originPolicy: (service) => (origin) => service.surfaces.allowsOrigin(origin),

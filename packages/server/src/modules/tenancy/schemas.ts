@@ -82,7 +82,15 @@ const Metadata = z
   .superRefine(refuseCredentialLikeKeys)
   .describe(`Free-form JSON object for the product's own use, at most ${METADATA_MAX_BYTES} bytes.`);
 
-export const TenantState = z.enum(["active"]).describe("Lifecycle state. More states arrive with access control.");
+export const TenantState = z
+  .enum(["active", "suspended", "deactivated"])
+  .describe(
+    "Lifecycle state. `suspended` pauses the tenant's sessions, tenant keys, agent keys and webhook delivery " +
+      "except reading, export and billing recovery; `deactivated` is the same for a tenant that left.",
+  );
+export const StateCategory = z
+  .enum(["billing", "other"])
+  .describe("Why the tenant is not active: `billing` answers 402 to its members, `other` 403.");
 export const Tenant = z.object({
   id: z.string(),
   environmentId: z.string(),
@@ -90,8 +98,10 @@ export const Tenant = z.object({
   slug: z.string(),
   externalId: z.string().nullable().describe("The product's own id for this tenant."),
   metadata: z.record(z.string(), z.unknown()),
-  state: z.string(),
+  state: TenantState,
   stateReason: z.string().nullable(),
+  stateCategory: StateCategory.nullable(),
+  stateChangedBy: z.string().nullable().describe("The actor id that made the last state change."),
   stateChangedAt: Timestamp,
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -110,6 +120,14 @@ export const UpdateTenantInput = z.strictObject({
   externalId: ExternalId.nullable().optional(),
   metadata: Metadata.optional(),
 });
+const Reason = z.string().trim().min(1).max(500);
+export const SuspendTenantInput = z.strictObject({
+  reason: Reason.describe("Why the tenant is suspended (recorded with the state and in the audit trail)."),
+  category: StateCategory.default("other"),
+});
+export const DeactivateTenantInput = z.strictObject({ reason: Reason });
+export const ReactivateTenantInput = z.strictObject({ reason: Reason.optional() });
+
 export const ListTenantsQuery = paginationQuery
   .extend({
     state: TenantState.optional(),

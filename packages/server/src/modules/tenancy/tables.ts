@@ -40,6 +40,9 @@ export interface TenantTable {
   metadata: unknown;
   state: string;
   state_reason: string | null;
+  /** state_category: `billing` or `other` while the tenant is not active. */
+  state_category: string | null;
+  state_changed_by: string | null;
   state_changed_at: number;
   created_at: number;
   updated_at: number;

@@ -39,7 +39,7 @@ export class CredentialResolution {
     this.c.cache.set(
       hash,
       {
-        principal,
+        value: principal,
         validUntil: row.expires_at ?? Number.MAX_SAFE_INTEGER,
         owners: [row.id, row.surface_id, row.environment_id],
         cachedAt: now,
@@ -92,7 +92,7 @@ export class CredentialResolution {
     this.c.cache.set(
       hash,
       {
-        principal,
+        value: principal,
         validUntil: row.expires_at,
         owners: [row.id, row.user_id, row.surface_id, row.environment_id],
         cachedAt: now,
@@ -141,7 +141,7 @@ export class CredentialResolution {
     this.c.cache.set(
       hash,
       {
-        principal,
+        value: principal,
         validUntil: row.expires_at ?? Number.MAX_SAFE_INTEGER,
         owners: [row.id, row.operator_id, `kind:${row.kind}`],
         cachedAt: now,
@@ -160,14 +160,14 @@ export class CredentialResolution {
   #fromCache(hash: string, now: number, table: string, idle: boolean | string): Principal | null {
     const cached = this.c.cache.get(hash, now);
     if (!cached) return null;
-    const id = cached.principal.credentialId;
+    const id = cached.value.credentialId;
     const idles = idle === true || (typeof idle === "string" && cached.owners.includes(idle));
     if (idles && (this.c.lastUsed.latest(id) ?? cached.cachedAt) + this.c.config.sessions.idleMs <= now) {
       this.c.cache.evictOwner(id);
       return null;
     }
     this.c.lastUsed.touch(table, id, now);
-    return cached.principal;
+    return cached.value;
   }
 
   /** flushLastUsed writes the batched `last_used_at` values (every few seconds and at shutdown). */

@@ -118,6 +118,26 @@ export class UsersService {
     return toUser(await this.#user(environmentId, id));
   }
 
+  /**
+   * lookupUser returns a user of an environment for another module's use case (access: members,
+   * agent keys, invitations), or null. No permission check: the calling use case guards.
+   */
+  async lookupUser(
+    environmentId: string,
+    by: { id: string } | { email: string },
+    tx?: Tx,
+  ): Promise<{ id: string; email: string; disabled: boolean } | null> {
+    const row = await this.c
+      .q(tx)
+      .selectFrom("user")
+      .select(["id", "email", "disabled_at"])
+      .where("environment_id", "=", environmentId)
+      .$if("id" in by, (qb) => qb.where("id", "=", (by as { id: string }).id))
+      .$if("email" in by, (qb) => qb.where("email_normalized", "=", normalizeEmail((by as { email: string }).email)))
+      .executeTakeFirst();
+    return row ? { id: row.id, email: row.email, disabled: row.disabled_at !== null } : null;
+  }
+
   /** updateUser changes profile fields or the disabled flag; disabling ends every session at once. */
   async updateUser(ctx: ActionContext, id: string, input: z.infer<typeof UpdateUserInput>): Promise<User> {
     const { environmentId } = inEnvironment(ctx, "users:write");

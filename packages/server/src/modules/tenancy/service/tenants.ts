@@ -1,5 +1,7 @@
 import type { Kysely } from "kysely";
 import type { z } from "zod";
+import type { TenantState } from "../../../platform/access.js";
+import { OwnedCache } from "../../../platform/cache.js";
 import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { inEnvironment } from "../../../platform/guards.js";
@@ -11,7 +13,10 @@ import { TenancyErrors } from "../errors.js";
 import { changedFields, toTenant } from "../internal/rows.js";
 import {
   type CreateTenantInput,
+  type DeactivateTenantInput,
   type ListTenantsQuery,
+  type ReactivateTenantInput,
+  type SuspendTenantInput,
   slugify,
   type Tenant,
   type UpdateTenantInput,
@@ -20,14 +25,79 @@ import type { TenancyTables } from "../tables.js";
 
 /**
  * TENANT_TRANSITIONS is the tenant lifecycle state machine: from each state, the states it may
- * move to. Only `active` exists until access control adds suspension (and billing adds trial and
- * past_due); every state change goes through `transitionTenant`.
+ * move to (billing will add `trial` and `past_due`). Every state change goes through
+ * `transitionTenant`, which records the reason, the category and the actor.
  */
-export const TENANT_TRANSITIONS: Readonly<Record<string, readonly string[]>> = { active: [] };
+export const TENANT_TRANSITIONS: Readonly<Record<TenantStateName, readonly TenantStateName[]>> = {
+  active: ["suspended", "deactivated"],
+  suspended: ["active", "deactivated"],
+  deactivated: ["active"],
+};
+export type TenantStateName = "active" | "suspended" | "deactivated";
+
+/** TRANSITION_FACTS names the fact of a move into each state. */
+const TRANSITION_FACTS: Readonly<Record<TenantStateName, string>> = {
+  active: "tenant.reactivated",
+  suspended: "tenant.suspended",
+  deactivated: "tenant.deactivated",
+};
+
+/** TENANT_TOPIC is the change-bus topic on which a tenant's id is published when its state changes. */
+export const TENANT_TOPIC = "tenants";
 
 /** TenantsService: the customer organisations of an environment (environment API). */
 export class TenantsService {
-  constructor(private readonly m: ModuleContext) {}
+  readonly #states: OwnedCache<TenantState | null>;
+
+  constructor(private readonly m: ModuleContext) {
+    this.#states = new OwnedCache(m.bus, [TENANT_TOPIC]);
+  }
+
+  /**
+   * tenantState answers the access check's question "is this tenant here, and may its members
+   * act?" from a cache that every process evicts when the tenant's state changes (the change bus
+   * publishes the tenant id inside the transition's transaction). Returns null for a tenant of
+   * another environment.
+   */
+  async tenantState(environmentId: string, tenantId: string): Promise<TenantState | null> {
+    const now = this.m.clock.now();
+    const key = `${environmentId}:${tenantId}`;
+    const hit = this.#states.get(key, now);
+    if (hit) return hit.value;
+    const generation = this.#states.generation;
+    const row = await this.#db()
+      .selectFrom("tenant")
+      .select(["state", "state_category"])
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", tenantId)
+      .executeTakeFirst();
+    const state: TenantState | null = row
+      ? row.state === "active"
+        ? { status: row.state }
+        : { status: row.state, suspendedFor: row.state_category === "billing" ? "billing" : "other" }
+      : null;
+    this.#states.set(
+      key,
+      { value: state, validUntil: Number.MAX_SAFE_INTEGER, owners: [tenantId, environmentId], cachedAt: now },
+      generation,
+    );
+    return state;
+  }
+
+  suspendTenant(ctx: ActionContext, id: string, input: z.infer<typeof SuspendTenantInput>): Promise<Tenant> {
+    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    return this.transitionTenant(ctx, environmentId, id, "suspended", input.reason, input.category);
+  }
+
+  deactivateTenant(ctx: ActionContext, id: string, input: z.infer<typeof DeactivateTenantInput>): Promise<Tenant> {
+    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    return this.transitionTenant(ctx, environmentId, id, "deactivated", input.reason, "other");
+  }
+
+  reactivateTenant(ctx: ActionContext, id: string, input: z.infer<typeof ReactivateTenantInput>): Promise<Tenant> {
+    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    return this.transitionTenant(ctx, environmentId, id, "active", input.reason ?? null, null);
+  }
 
   #db(tx?: Tx): Kysely<TenancyTables> {
     return (tx ?? this.m.db.kysely) as unknown as Kysely<TenancyTables>;
@@ -48,6 +118,8 @@ export class TenantsService {
           metadata: toJson(input.metadata ?? {}),
           state: "active",
           state_reason: null,
+          state_category: null,
+          state_changed_by: null,
           state_changed_at: now,
           created_at: now,
           updated_at: now,
@@ -140,32 +212,61 @@ export class TenantsService {
 
   /**
    * transitionTenant moves a tenant to another lifecycle state through `TENANT_TRANSITIONS`,
-   * recording the reason. Throws 409 `invalid_tenant_transition` for a move the machine forbids.
+   * recording the reason, category and actor, and tells every process at once (change bus), so a
+   * suspension stops the tenant's credentials on the next request everywhere. Throws 409
+   * `invalid_tenant_transition` for a move the machine forbids.
    */
-  async transitionTenant(ctx: ActionContext, environmentId: string, id: string, to: string, reason: string | null) {
+  async transitionTenant(
+    ctx: ActionContext,
+    environmentId: string,
+    id: string,
+    to: TenantStateName,
+    reason: string | null,
+    category: "billing" | "other" | null,
+  ): Promise<Tenant> {
     return this.m.db.write(ctx, async (tx) => {
       const before = toTenant(await this.#tenant(environmentId, id, tx));
-      if (!(TENANT_TRANSITIONS[before.state] ?? []).includes(to)) {
+      if (!TENANT_TRANSITIONS[before.state].includes(to)) {
         throw new AppError(
           TenancyErrors.invalid_tenant_transition,
           `A tenant cannot go from ${before.state} to ${to}.`,
         );
       }
       const now = this.m.clock.now();
+      const by = ctx.principal?.actorId ?? null;
       await tx
         .updateTable("tenant")
-        .set({ state: to, state_reason: reason, state_changed_at: now, updated_at: now })
+        .set({
+          state: to,
+          state_reason: reason,
+          state_category: category,
+          state_changed_by: by,
+          state_changed_at: now,
+          updated_at: now,
+        })
         .where("environment_id", "=", environmentId)
         .where("id", "=", id)
         .execute();
+      await this.m.bus.publish(tx, TENANT_TOPIC, id);
       await this.m.facts.record(tx, ctx, {
-        type: `tenant.${to}`,
+        type: TRANSITION_FACTS[to],
         tenantId: id,
         targets: [{ type: "tenant", id }],
-        changes: { before: { state: before.state }, after: { state: to } },
-        data: { reason },
+        changes: {
+          before: { state: before.state, stateCategory: before.stateCategory },
+          after: { state: to, stateCategory: category },
+        },
+        data: { reason, category },
       });
-      return { ...before, state: to, stateReason: reason, stateChangedAt: now, updatedAt: now };
+      return {
+        ...before,
+        state: to,
+        stateReason: reason,
+        stateCategory: category,
+        stateChangedBy: by,
+        stateChangedAt: now,
+        updatedAt: now,
+      };
     });
   }
 

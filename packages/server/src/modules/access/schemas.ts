@@ -1,0 +1,214 @@
+import { z } from "zod";
+import { paginationQuery } from "../../platform/http/pagination.js";
+import { isPermission } from "../../platform/permissions.js";
+
+const Timestamp = z.number().int().describe("Epoch milliseconds.");
+const Name = z.string().trim().min(1).max(200);
+const Id = z.string().min(1).max(64);
+export const Permission = z
+  .string()
+  .max(100)
+  .refine(isPermission, "must be resource:action, resource:*, *:action or *")
+  .describe("A permission or pattern: `resource:action`, `resource:*`, `*:action` or `*`.");
+const Permissions = z.array(Permission).min(1).max(200);
+export const RoleKey = z
+  .string()
+  .min(2)
+  .max(64)
+  .regex(/^[a-z][a-z0-9_-]*$/, "must be lower-case letters, digits, '-' or '_', starting with a letter")
+  .describe("The role's stable key, e.g. `billing-admin`.");
+const Roles = z.array(RoleKey).min(1).max(20).describe("Role keys (built-in `owner`, `admin`, `member`, or custom).");
+const Email = z
+  .string()
+  .trim()
+  .max(254)
+  .pipe(z.email({ message: "must be an email address" }));
+const Future = Timestamp.describe("Epoch milliseconds in the future.");
+
+// Roles
+export const Role = z.object({
+  key: RoleKey,
+  id: z.string().nullable().describe("Null for built-in roles."),
+  name: z.string(),
+  description: z.string().nullable(),
+  permissions: z.array(z.string()),
+  builtIn: z.boolean(),
+  createdAt: Timestamp.nullable(),
+  updatedAt: Timestamp.nullable(),
+});
+export type Role = z.infer<typeof Role>;
+export const CreateRoleInput = z.strictObject({
+  key: RoleKey,
+  name: Name,
+  description: z.string().max(1000).optional(),
+  permissions: Permissions,
+});
+export const UpdateRoleInput = z.strictObject({
+  name: Name.optional(),
+  description: z.string().max(1000).nullable().optional(),
+  permissions: Permissions.optional(),
+});
+export const Statement = z.object({ resource: z.string(), actions: z.array(z.string()) });
+
+// Memberships
+export const Membership = z.object({
+  id: z.string(),
+  environmentId: z.string(),
+  tenantId: z.string(),
+  userId: z.string(),
+  roles: z.array(z.string()),
+  createdBy: z.string().nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Membership = z.infer<typeof Membership>;
+export const AddMemberInput = z.strictObject({ userId: Id, roles: Roles });
+export const UpdateMemberInput = z.strictObject({ roles: Roles });
+export const ListQuery = paginationQuery.strict();
+
+// Invitations
+export const Invitation = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  email: z.string(),
+  roles: z.array(z.string()),
+  invitedBy: z.string(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp,
+  status: z.enum(["pending", "accepted", "revoked", "expired"]),
+  acceptedAt: Timestamp.nullable(),
+  acceptedBy: z.string().nullable(),
+});
+export type Invitation = z.infer<typeof Invitation>;
+export const CreateInvitationInput = z.strictObject({
+  email: Email,
+  roles: Roles,
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(300)
+    .max(30 * 86_400)
+    .default(7 * 86_400)
+    .describe("How long the invitation is valid (default 7 days)."),
+});
+export const IssuedInvitation = z.object({
+  invitation: Invitation,
+  token: z.string().nullable().describe("The invitation token (`bp_iv_…`), shown once: send it to the invitee."),
+});
+export const AcceptInvitationInput = z.strictObject({
+  token: z.string().min(1).max(512),
+  name: Name.optional().describe("For a new user: their name."),
+  password: z.string().min(1).max(4096).optional().describe("For a new user: their password (optional)."),
+});
+export const AcceptedInvitation = z.object({
+  membership: Membership,
+  userCreated: z.boolean().describe("Whether accepting created the user."),
+});
+
+// Tenant keys
+export const TenantKey = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  surfaceId: z.string(),
+  name: z.string(),
+  display: z.string().describe("A redacted form of the token, safe to show."),
+  permissions: z.array(z.string()),
+  createdBy: z.string(),
+  createdByType: z.string(),
+  createdAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+  replacedBy: z.string().nullable(),
+});
+export type TenantKey = z.infer<typeof TenantKey>;
+export const CreateTenantKeyInput = z.strictObject({
+  name: Name,
+  permissions: Permissions.describe("At most the creator's own permissions in the tenant."),
+  expiresAt: Future.optional(),
+});
+export const RotateKeyInput = z.strictObject({
+  gracePeriodSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .default(0)
+    .describe("How long the old key keeps working (default: it stops at once)."),
+});
+export const IssuedTenantKey = z.object({
+  tenantKey: TenantKey,
+  token: z.string().nullable().describe("The tenant key (`bp_tk_…`), shown once."),
+});
+
+// Agent keys
+export const AgentKey = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  userId: z.string().describe("The user the agent acts for."),
+  surfaceId: z.string(),
+  name: z.string().describe("The agent's declared name."),
+  model: z.string().nullable().describe("The agent's declared model, if given."),
+  display: z.string(),
+  scopes: z.array(z.string()),
+  createdAt: Timestamp,
+  expiresAt: Timestamp.nullable(),
+  revokedAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+});
+export type AgentKey = z.infer<typeof AgentKey>;
+export const CreateAgentKeyInput = z.strictObject({
+  name: Name,
+  model: z.string().trim().min(1).max(200).optional(),
+  scopes: Permissions.describe(
+    "What the agent may do at most; its effective permissions are these ∩ the user's current ones ∩ the surface's ceiling.",
+  ),
+  expiresAt: Future.optional(),
+  userId: Id.optional().describe("Secret keys only: the user delegating (a session delegates for itself)."),
+});
+export const IssuedAgentKey = z.object({
+  agentKey: AgentKey,
+  token: z.string().nullable().describe("The agent key (`bp_ak_…`), shown once."),
+});
+
+// Checks
+export const Subject = z
+  .discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("user"), id: Id }),
+    z.strictObject({ type: z.literal("tenant_key"), id: Id }),
+    z.strictObject({ type: z.literal("agent_key"), id: Id }),
+  ])
+  .describe("Whose access to check.");
+export const CheckInput = z.strictObject({
+  subject: Subject,
+  tenantId: Id,
+  permission: z.string().min(3).max(100),
+});
+export const CheckResult = z.object({
+  allowed: z.boolean(),
+  permission: z.string(),
+  tenantId: z.string(),
+});
+export const BatchCheckInput = z.strictObject({ checks: z.array(CheckInput).min(1).max(100) });
+export const BatchCheckResult = z.object({ results: z.array(CheckResult) });
+export const Explanation = CheckResult.extend({
+  reason: z
+    .enum([
+      "granted",
+      "not_a_member",
+      "no_matching_grant",
+      "outside_scope",
+      "outside_user_permissions",
+      "outside_surface_ceiling",
+      "credential_inactive",
+      "user_disabled",
+      "tenant_suspended",
+      "subject_not_found",
+    ])
+    .describe("Why the decision was made."),
+  matched: z
+    .array(z.object({ via: z.string(), id: z.string().nullable(), role: z.string().nullable(), grant: z.string() }))
+    .describe("The grants that allow the permission (membership role, key permission, agent scope)."),
+  detail: z.string(),
+});
+export type Explanation = z.infer<typeof Explanation>;

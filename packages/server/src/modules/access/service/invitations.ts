@@ -1,0 +1,212 @@
+import type { z } from "zod";
+import { generateToken, parseToken, sha256Hex } from "../../../platform/crypto.js";
+import { fromJson, type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { IdentityErrors } from "../../identity/index.js";
+import { AccessErrors } from "../errors.js";
+import type { Core } from "../internal/core.js";
+import { toInvitation } from "../internal/rows.js";
+import { TOKEN_PREFIX } from "../internal/tokens.js";
+import type { AcceptInvitationInput, CreateInvitationInput, Invitation, ListQuery, Membership } from "../schemas.js";
+import type { GrantsService } from "./grants.js";
+import type { MembershipsService } from "./memberships.js";
+
+/**
+ * InvitationsService: a tenant invites by email with a single-use token (shown once, stored
+ * hashed, expiring). Accepting joins an existing user of the environment or creates one;
+ * re-inviting an email replaces its pending invitation.
+ */
+export class InvitationsService {
+  constructor(
+    private readonly c: Core,
+    private readonly grants: GrantsService,
+    private readonly memberships: MembershipsService,
+  ) {}
+
+  async createInvitation(
+    ctx: ActionContext,
+    tenantId: string,
+    input: z.infer<typeof CreateInvitationInput>,
+  ): Promise<{ invitation: Invitation; token: string }> {
+    const access = await this.c.m.access.require(ctx, "members:invite", { tenantId });
+    const roles = [...new Set(input.roles)];
+    await this.grants.requireRolesWithin(access, roles);
+    const email = input.email.trim().toLowerCase();
+    return this.c.m.db.write(ctx, async (tx) => {
+      const now = this.c.m.clock.now();
+      const replaced = await this.c
+        .q(tx)
+        .updateTable("invitation")
+        .set({ revoked_at: now })
+        .where("environment_id", "=", access.environmentId)
+        .where("tenant_id", "=", tenantId)
+        .where("email_normalized", "=", email)
+        .where("accepted_at", "is", null)
+        .where("revoked_at", "is", null)
+        .returning("id")
+        .execute();
+      const token = generateToken(TOKEN_PREFIX.invitation);
+      const row = {
+        id: newId("invitation", now),
+        environment_id: access.environmentId,
+        tenant_id: tenantId,
+        email: input.email.trim(),
+        email_normalized: email,
+        roles: toJson(roles),
+        token_hash: sha256Hex(token),
+        surface_id: access.principal.surfaceId ?? null,
+        invited_by: access.principal.actorId,
+        created_at: now,
+        expires_at: now + input.expiresInSeconds * 1000,
+        accepted_at: null,
+        accepted_by: null,
+        revoked_at: null,
+      };
+      await this.c.q(tx).insertInto("invitation").values(row).execute();
+      await this.c.m.facts.record(tx, ctx, {
+        type: "invitation.created",
+        tenantId,
+        targets: [{ type: "invitation", id: row.id }, ...replaced.map((r) => ({ type: "invitation", id: r.id }))],
+        data: { email: row.email, roles, expiresAt: row.expires_at, replaced: replaced.map((r) => r.id) },
+      });
+      return { invitation: toInvitation(row, now), token };
+    });
+  }
+
+  /** listInvitations lists a tenant's pending invitations (not accepted, revoked or expired). */
+  async listInvitations(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
+    const { environmentId } = await this.c.m.access.require(ctx, "members:read", { tenantId });
+    const now = this.c.m.clock.now();
+    const after = afterId(query.cursor);
+    const rows = await this.c
+      .q()
+      .selectFrom("invitation")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("tenant_id", "=", tenantId)
+      .where("accepted_at", "is", null)
+      .where("revoked_at", "is", null)
+      .where("expires_at", ">", now)
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(
+      rows,
+      query.limit,
+      (r) => ({ id: r.id }),
+      (r) => toInvitation(r, now),
+    );
+  }
+
+  /** revokeInvitation voids a pending invitation; revoking twice is a no-op. */
+  async revokeInvitation(ctx: ActionContext, tenantId: string, id: string): Promise<Invitation> {
+    const { environmentId } = await this.c.m.access.require(ctx, "members:invite", { tenantId });
+    return this.c.m.db.write(ctx, async (tx) => {
+      const row = await this.c
+        .q(tx)
+        .selectFrom("invitation")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("tenant_id", "=", tenantId)
+        .where("id", "=", id)
+        .executeTakeFirst();
+      if (!row) throw new AppError(AccessErrors.invitation_not_found, `No invitation ${id} in this tenant.`);
+      const now = this.c.m.clock.now();
+      if (row.accepted_at !== null || row.revoked_at !== null) return toInvitation(row, now);
+      await this.c.q(tx).updateTable("invitation").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.m.facts.record(tx, ctx, {
+        type: "invitation.revoked",
+        tenantId,
+        targets: [{ type: "invitation", id }],
+        data: { email: row.email },
+      });
+      return toInvitation({ ...row, revoked_at: now }, now);
+    });
+  }
+
+  /**
+   * acceptInvitation redeems a token once: the invited email's user joins the tenant with the
+   * invited roles (created first when the environment has no user with that email). The act is
+   * recorded as the user's own. Throws 410 `invitation_invalid` for an unknown, used, revoked or
+   * expired token (the same answer for each), 409 `already_member`.
+   */
+  async acceptInvitation(
+    ctx: ActionContext,
+    input: z.infer<typeof AcceptInvitationInput>,
+  ): Promise<{ membership: Membership; userCreated: boolean }> {
+    const invalid = () =>
+      new AppError(AccessErrors.invitation_invalid, "The invitation is not valid: unknown, used, revoked or expired.");
+    if (!parseToken(input.token, [TOKEN_PREFIX.invitation])) throw invalid();
+    const hash = sha256Hex(input.token);
+    const row = await this.c.q().selectFrom("invitation").selectAll().where("token_hash", "=", hash).executeTakeFirst();
+    const now = this.c.m.clock.now();
+    if (!row || row.accepted_at !== null || row.revoked_at !== null || row.expires_at <= now) throw invalid();
+    const scope = { environmentId: row.environment_id, tenantId: row.tenant_id };
+    const roles = fromJson<string[]>(row.roles);
+    const redeem = async (tx: Tx, userId: string): Promise<Membership> => {
+      // Single use under concurrency: only the transaction that flips `accepted_at` proceeds.
+      const claimed = await this.c
+        .q(tx)
+        .updateTable("invitation")
+        .set({ accepted_at: now, accepted_by: userId })
+        .where("id", "=", row.id)
+        .where("accepted_at", "is", null)
+        .where("revoked_at", "is", null)
+        .returning("id")
+        .execute();
+      if (claimed.length === 0) throw invalid();
+      const actor: ActionContext = {
+        ...ctx,
+        principal: {
+          actorType: "user",
+          actorId: userId,
+          credentialId: row.id,
+          environmentId: row.environment_id,
+          ...(row.surface_id ? { surfaceId: row.surface_id } : {}),
+          permissions: [],
+          displayName: row.email,
+        },
+      };
+      await this.c.m.facts.record(tx, actor, {
+        type: "invitation.accepted",
+        environmentId: row.environment_id,
+        tenantId: row.tenant_id,
+        targets: [
+          { type: "invitation", id: row.id },
+          { type: "user", id: userId },
+        ],
+        data: { email: row.email, roles },
+      });
+      return this.memberships.insertMembership(tx, actor, scope, userId, roles);
+    };
+    const existing = await this.c.identity.users.lookupUser(row.environment_id, { email: row.email_normalized });
+    if (existing) {
+      if (existing.disabled) throw new AppError(IdentityErrors.user_disabled, "The invited user is disabled.");
+      const membership = await this.c.m.db.write(ctx, (tx) => redeem(tx, existing.id));
+      return { membership, userCreated: false };
+    }
+    if (!row.surface_id) throw invalid();
+    let membership: Membership | undefined;
+    await this.c.identity.users.insertUser(
+      { ...ctx, principal: null },
+      row.environment_id,
+      {
+        email: row.email,
+        ...(input.name ? { name: input.name } : {}),
+        ...(input.password ? { password: input.password } : {}),
+      },
+      {
+        factType: "user.signed_up",
+        surfaceId: row.surface_id,
+        afterInsert: async (tx, user) => {
+          membership = await redeem(tx, user.id);
+        },
+      },
+    );
+    return { membership: membership as Membership, userCreated: true };
+  }
+}

@@ -1,0 +1,256 @@
+import type { z } from "zod";
+import type { TenantAccess } from "../../../platform/access.js";
+import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { IdentityErrors } from "../../identity/index.js";
+import { AccessErrors } from "../errors.js";
+import type { Core } from "../internal/core.js";
+import { toMembership } from "../internal/rows.js";
+import type { AddMemberInput, ListQuery, Membership, UpdateMemberInput } from "../schemas.js";
+import type { GrantsService } from "./grants.js";
+
+/**
+ * MembershipsService: users join tenants with roles. Callers act through the access check
+ * (`members:*` in the tenant); they can only grant roles whose permissions they hold themselves,
+ * and a tenant always keeps an owner.
+ */
+export class MembershipsService {
+  constructor(
+    private readonly c: Core,
+    private readonly grants: GrantsService,
+  ) {}
+
+  async listMembers(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
+    const { environmentId } = await this.c.m.access.require(ctx, "members:read", { tenantId });
+    const after = afterId(query.cursor);
+    const rows = await this.c
+      .q()
+      .selectFrom("membership")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("tenant_id", "=", tenantId)
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toMembership);
+  }
+
+  /** listMyMemberships lists the calling user's own memberships, across tenants. */
+  async listMyMemberships(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
+    const p = ctx.principal;
+    if (p?.actorType !== "user" || !p.environmentId) {
+      throw new AppError(IdentityErrors.user_not_found, "Only a signed-in user has memberships.");
+    }
+    const after = afterId(query.cursor);
+    const rows = await this.c
+      .q()
+      .selectFrom("membership")
+      .selectAll()
+      .where("environment_id", "=", p.environmentId)
+      .where("user_id", "=", p.actorId)
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toMembership);
+  }
+
+  async findMembershipById(ctx: ActionContext, tenantId: string, id: string): Promise<Membership> {
+    const { environmentId } = await this.c.m.access.require(ctx, "members:read", { tenantId });
+    return toMembership(await this.#row(environmentId, tenantId, id));
+  }
+
+  async addMember(ctx: ActionContext, tenantId: string, input: z.infer<typeof AddMemberInput>): Promise<Membership> {
+    const access = await this.c.m.access.require(ctx, "members:invite", { tenantId });
+    const roles = [...new Set(input.roles)];
+    await this.grants.requireRolesWithin(access, roles);
+    const user = await this.c.identity.users.lookupUser(access.environmentId, { id: input.userId });
+    if (!user) throw new AppError(IdentityErrors.user_not_found, `No user ${input.userId} in this environment.`);
+    if (user.disabled) throw new AppError(IdentityErrors.user_disabled, "A disabled user cannot join a tenant.");
+    return this.c.m.db.write(ctx, (tx) => this.insertMembership(tx, ctx, access, user.id, roles));
+  }
+
+  /** insertMembership adds `userId` to the tenant in `tx` (also used by invitation acceptance). */
+  async insertMembership(
+    tx: Tx,
+    ctx: ActionContext,
+    scope: { environmentId: string; tenantId: string | null },
+    userId: string,
+    roles: string[],
+  ): Promise<Membership> {
+    const tenantId = scope.tenantId as string;
+    const now = this.c.m.clock.now();
+    const row = {
+      id: newId("membership", now),
+      environment_id: scope.environmentId,
+      tenant_id: tenantId,
+      user_id: userId,
+      roles: toJson(roles),
+      created_by: ctx.principal?.actorId ?? null,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.c.q(tx).insertInto("membership").values(row).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError(AccessErrors.already_member, "The user is already a member.");
+      throw err;
+    }
+    await this.#indexRoles(tx, row.id, scope.environmentId, tenantId, roles);
+    await this.c.changed(tx, userId);
+    await this.c.m.facts.record(tx, ctx, {
+      type: "membership.created",
+      environmentId: scope.environmentId,
+      tenantId,
+      targets: [
+        { type: "membership", id: row.id },
+        { type: "user", id: userId },
+      ],
+      data: { userId, roles },
+    });
+    return toMembership(row);
+  }
+
+  /** updateMember replaces a member's roles (records before/after). The last owner cannot be demoted. */
+  async updateMember(
+    ctx: ActionContext,
+    tenantId: string,
+    id: string,
+    input: z.infer<typeof UpdateMemberInput>,
+  ): Promise<Membership> {
+    const access = await this.c.m.access.require(ctx, "members:update", { tenantId });
+    const roles = [...new Set(input.roles)];
+    return this.c.m.db.write(ctx, async (tx) => {
+      const before = toMembership(await this.#row(access.environmentId, tenantId, id, tx));
+      // Both the roles given and the roles taken away must be within the caller's own grants:
+      // an admin can neither make someone an owner nor demote an owner.
+      const touched = [
+        ...roles.filter((r) => !before.roles.includes(r)),
+        ...before.roles.filter((r) => !roles.includes(r)),
+      ];
+      if (touched.length === 0) return before;
+      await this.grants.requireRolesWithin(
+        access,
+        roles.filter((r) => !before.roles.includes(r)),
+        tx,
+      );
+      const removed = before.roles.filter((r) => !roles.includes(r));
+      if (removed.length > 0) await this.grants.requireRolesWithin(access, removed, tx);
+      if (removed.includes("owner")) await this.#requireAnotherOwner(tx, access, id);
+      const now = this.c.m.clock.now();
+      await this.c
+        .q(tx)
+        .updateTable("membership")
+        .set({ roles: toJson(roles), updated_at: now })
+        .where("id", "=", id)
+        .execute();
+      await this.c.q(tx).deleteFrom("membership_role").where("membership_id", "=", id).execute();
+      await this.#indexRoles(tx, id, access.environmentId, tenantId, roles);
+      await this.c.changed(tx, before.userId);
+      await this.c.m.facts.record(tx, ctx, {
+        type: "membership.updated",
+        tenantId,
+        targets: [
+          { type: "membership", id },
+          { type: "user", id: before.userId },
+        ],
+        changes: { before: { roles: before.roles }, after: { roles } },
+      });
+      return { ...before, roles, updatedAt: now };
+    });
+  }
+
+  /**
+   * removeMember ends a membership: the user loses the tenant's permissions at once, in every
+   * process, and the agent keys they delegated in it are revoked. A user may always leave; the
+   * last owner cannot.
+   */
+  async removeMember(ctx: ActionContext, tenantId: string, id: string): Promise<Membership> {
+    const self = ctx.principal?.actorType === "user";
+    const probe = await this.c.m.access.require(ctx, self ? "tenant:read" : "members:remove", { tenantId });
+    return this.c.m.db.write(ctx, async (tx) => {
+      const m = toMembership(await this.#row(probe.environmentId, tenantId, id, tx));
+      const leaving = self && m.userId === ctx.principal?.actorId;
+      const access = leaving ? probe : await this.c.m.access.require(ctx, "members:remove", { tenantId });
+      if (!leaving) await this.grants.requireRolesWithin(access, m.roles, tx);
+      if (m.roles.includes("owner")) await this.#requireAnotherOwner(tx, access, id);
+      await this.c.q(tx).deleteFrom("membership_role").where("membership_id", "=", id).execute();
+      await this.c.q(tx).deleteFrom("membership").where("id", "=", id).execute();
+      const now = this.c.m.clock.now();
+      const agents = await this.c
+        .q(tx)
+        .updateTable("agent_key")
+        .set({ revoked_at: now })
+        .where("environment_id", "=", access.environmentId)
+        .where("tenant_id", "=", tenantId)
+        .where("user_id", "=", m.userId)
+        .where("revoked_at", "is", null)
+        .returning("id")
+        .execute();
+      await this.c.changed(tx, m.userId);
+      await this.c.m.facts.record(tx, ctx, {
+        type: "membership.deleted",
+        tenantId,
+        targets: [
+          { type: "membership", id },
+          { type: "user", id: m.userId },
+        ],
+        data: { userId: m.userId, roles: m.roles, left: leaving, agentKeysRevoked: agents.map((a) => a.id) },
+      });
+      return m;
+    });
+  }
+
+  /**
+   * #requireAnotherOwner throws 409 `last_owner` unless another membership of the tenant holds
+   * `owner`. On PostgreSQL the owners' rows are locked, so two concurrent demotions cannot both
+   * pass; SQLite has one writer.
+   */
+  async #requireAnotherOwner(tx: Tx, access: TenantAccess, membershipId: string): Promise<void> {
+    const owners = await this.c
+      .q(tx)
+      .selectFrom("membership_role")
+      .select("membership_id")
+      .where("environment_id", "=", access.environmentId)
+      .where("tenant_id", "=", access.tenantId as string)
+      .where("role_key", "=", "owner")
+      .$if(this.c.m.db.engine === "postgres", (qb) => qb.forUpdate())
+      .execute();
+    if (!owners.some((o) => o.membership_id !== membershipId)) {
+      throw new AppError(AccessErrors.last_owner, "This is the tenant's last owner: make another member owner first.");
+    }
+  }
+
+  async #indexRoles(tx: Tx, membershipId: string, environmentId: string, tenantId: string, roles: string[]) {
+    if (roles.length === 0) return;
+    await this.c
+      .q(tx)
+      .insertInto("membership_role")
+      .values(
+        roles.map((role_key) => ({
+          membership_id: membershipId,
+          environment_id: environmentId,
+          tenant_id: tenantId,
+          role_key,
+        })),
+      )
+      .execute();
+  }
+
+  async #row(environmentId: string, tenantId: string, id: string, tx?: Tx) {
+    const row = await this.c
+      .q(tx)
+      .selectFrom("membership")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("tenant_id", "=", tenantId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new AppError(AccessErrors.membership_not_found, `No membership ${id} in this tenant.`);
+    return row;
+  }
+}

@@ -1,0 +1,271 @@
+import type { Selectable } from "kysely";
+import type { z } from "zod";
+import { OwnedCache } from "../../../platform/cache.js";
+import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import { inEnvironment } from "../../../platform/guards.js";
+import { newId } from "../../../platform/ids.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { AccessErrors } from "../errors.js";
+import { ACCESS_TOPIC, type Core, rolesOwner } from "../internal/core.js";
+import type { CreateRoleInput, Role, UpdateRoleInput } from "../schemas.js";
+import { BUILT_IN_ROLE_KEYS, BUILT_IN_ROLES, PLANE_STATEMENTS } from "../statements.js";
+import type { RoleTable } from "../tables.js";
+
+function toRole(r: Selectable<RoleTable>): Role {
+  return {
+    key: r.key,
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    permissions: fromJson<string[]>(r.permissions),
+    builtIn: false,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+const BUILT_IN: readonly Role[] = BUILT_IN_ROLES.map((r) => ({
+  key: r.key,
+  id: null,
+  name: r.name,
+  description: r.description,
+  permissions: [...r.permissions],
+  builtIn: true,
+  createdAt: null,
+  updatedAt: null,
+}));
+
+/**
+ * RolesService: the environment's roles — the built-in `owner`, `admin`, `member` and the
+ * product's custom roles over its own resources (secret-key API). `permissionsOf` is on the hot
+ * path: an environment's roles are cached and evicted in every process when one changes.
+ */
+export class RolesService {
+  readonly #cache: OwnedCache<ReadonlyMap<string, readonly string[]>>;
+
+  constructor(private readonly c: Core) {
+    this.#cache = new OwnedCache(c.m.bus, [ACCESS_TOPIC]);
+  }
+
+  statements(): Array<{ resource: string; actions: string[] }> {
+    return Object.entries(PLANE_STATEMENTS).map(([resource, actions]) => ({ resource, actions: [...actions] }));
+  }
+
+  async listRoles(ctx: ActionContext): Promise<{ data: Role[] }> {
+    const { environmentId } = inEnvironment(ctx, "roles:read");
+    const rows = await this.c
+      .q()
+      .selectFrom("role")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .orderBy("key")
+      .execute();
+    return { data: [...BUILT_IN, ...rows.map(toRole)] };
+  }
+
+  async findRoleByKey(ctx: ActionContext, key: string): Promise<Role> {
+    const { environmentId } = inEnvironment(ctx, "roles:read");
+    const builtIn = BUILT_IN.find((r) => r.key === key);
+    if (builtIn) return builtIn;
+    return toRole(await this.#row(environmentId, key));
+  }
+
+  async createRole(ctx: ActionContext, input: z.infer<typeof CreateRoleInput>): Promise<Role> {
+    const { environmentId } = inEnvironment(ctx, "roles:write");
+    if (BUILT_IN_ROLE_KEYS.has(input.key)) {
+      throw new AppError(AccessErrors.role_key_taken, `"${input.key}" is a built-in role.`);
+    }
+    try {
+      return await this.c.m.db.write(ctx, async (tx) => {
+        const now = this.c.m.clock.now();
+        const row = {
+          id: newId("role", now),
+          environment_id: environmentId,
+          key: input.key,
+          name: input.name,
+          description: input.description ?? null,
+          permissions: toJson([...new Set(input.permissions)].sort()),
+          created_at: now,
+          updated_at: now,
+        };
+        await this.c.q(tx).insertInto("role").values(row).execute();
+        await this.c.changed(tx, rolesOwner(environmentId));
+        const role = toRole(row);
+        await this.c.m.facts.record(tx, ctx, {
+          type: "role.created",
+          targets: [{ type: "role", id: row.id }],
+          data: { key: role.key, name: role.name, permissions: role.permissions },
+        });
+        return role;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AppError(AccessErrors.role_key_taken, `A role "${input.key}" exists.`);
+      throw err;
+    }
+  }
+
+  /** updateRole changes a custom role; members holding it gain or lose permissions at once. */
+  async updateRole(ctx: ActionContext, key: string, input: z.infer<typeof UpdateRoleInput>): Promise<Role> {
+    const { environmentId } = inEnvironment(ctx, "roles:write");
+    this.#refuseBuiltIn(key);
+    return this.c.m.db.write(ctx, async (tx) => {
+      const before = toRole(await this.#row(environmentId, key, tx));
+      const now = this.c.m.clock.now();
+      const after: Role = {
+        ...before,
+        name: input.name ?? before.name,
+        description: input.description === undefined ? before.description : input.description,
+        permissions: input.permissions ? [...new Set(input.permissions)].sort() : before.permissions,
+        updatedAt: now,
+      };
+      await this.c
+        .q(tx)
+        .updateTable("role")
+        .set({
+          name: after.name,
+          description: after.description,
+          permissions: toJson(after.permissions),
+          updated_at: now,
+        })
+        .where("environment_id", "=", environmentId)
+        .where("key", "=", key)
+        .execute();
+      await this.c.changed(tx, rolesOwner(environmentId));
+      await this.c.m.facts.record(tx, ctx, {
+        type: "role.updated",
+        targets: [{ type: "role", id: before.id as string }],
+        changes: {
+          before: { name: before.name, description: before.description, permissions: before.permissions },
+          after: { name: after.name, description: after.description, permissions: after.permissions },
+        },
+      });
+      return after;
+    });
+  }
+
+  /** deleteRole removes a custom role. Throws 409 `role_in_use` while a member or pending invitation holds it. */
+  async deleteRole(ctx: ActionContext, key: string): Promise<Role> {
+    const { environmentId } = inEnvironment(ctx, "roles:write");
+    this.#refuseBuiltIn(key);
+    return this.c.m.db.write(ctx, async (tx) => {
+      const role = toRole(await this.#row(environmentId, key, tx));
+      const held = await this.c
+        .q(tx)
+        .selectFrom("membership_role")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("environment_id", "=", environmentId)
+        .where("role_key", "=", key)
+        .executeTakeFirstOrThrow();
+      const invitations = await this.c
+        .q(tx)
+        .selectFrom("invitation")
+        .select(["roles"])
+        .where("environment_id", "=", environmentId)
+        .where("accepted_at", "is", null)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", this.c.m.clock.now())
+        .execute();
+      const pending = invitations.filter((i) => fromJson<string[]>(i.roles).includes(key)).length;
+      if (Number(held.n) > 0 || pending > 0) {
+        throw new AppError(
+          AccessErrors.role_in_use,
+          `The role "${key}" is held by ${Number(held.n)} membership(s) and ${pending} pending invitation(s); ` +
+            "change their roles first.",
+        );
+      }
+      await this.c
+        .q(tx)
+        .deleteFrom("role")
+        .where("environment_id", "=", environmentId)
+        .where("key", "=", key)
+        .execute();
+      await this.c.changed(tx, rolesOwner(environmentId));
+      await this.c.m.facts.record(tx, ctx, {
+        type: "role.deleted",
+        targets: [{ type: "role", id: role.id as string }],
+        data: { key },
+      });
+      return role;
+    });
+  }
+
+  /**
+   * permissionsOf returns the permissions granted by role keys in an environment (unknown keys
+   * grant nothing). Cached per environment; evicted everywhere when a custom role changes.
+   */
+  async permissionsOf(environmentId: string, keys: readonly string[], tx?: Tx): Promise<string[]> {
+    const table = await this.#table(environmentId, tx);
+    const out: string[] = [];
+    for (const key of keys) out.push(...(table.get(key) ?? []));
+    return out;
+  }
+
+  /** grantsOf lists, per role key, the permissions it grants (for `explain`). */
+  async grantsOf(
+    environmentId: string,
+    keys: readonly string[],
+  ): Promise<Array<{ role: string; grants: readonly string[] }>> {
+    const table = await this.#table(environmentId);
+    return keys.map((role) => ({ role, grants: table.get(role) ?? [] }));
+  }
+
+  /** requireRoles throws 400 `unknown_role` naming role keys that do not exist in the environment. */
+  async requireRoles(environmentId: string, keys: readonly string[], tx?: Tx): Promise<void> {
+    const table = await this.#table(environmentId, tx);
+    const unknown = keys.filter((k) => !table.has(k));
+    if (unknown.length > 0) {
+      throw new AppError(AccessErrors.unknown_role, `No such role(s): ${unknown.join(", ")}.`, {
+        errors: unknown.map((k) => ({ path: "body.roles", message: `unknown role "${k}"` })),
+      });
+    }
+  }
+
+  async #table(environmentId: string, tx?: Tx): Promise<ReadonlyMap<string, readonly string[]>> {
+    const now = this.c.m.clock.now();
+    if (!tx) {
+      const hit = this.#cache.get(environmentId, now);
+      if (hit) return hit.value;
+    }
+    const generation = this.#cache.generation;
+    const rows = await this.c
+      .q(tx)
+      .selectFrom("role")
+      .select(["key", "permissions"])
+      .where("environment_id", "=", environmentId)
+      .execute();
+    const table = new Map<string, readonly string[]>(BUILT_IN_ROLES.map((r) => [r.key, r.permissions]));
+    for (const r of rows) table.set(r.key, fromJson<string[]>(r.permissions));
+    if (!tx) {
+      this.#cache.set(
+        environmentId,
+        {
+          value: table,
+          validUntil: Number.MAX_SAFE_INTEGER,
+          owners: [rolesOwner(environmentId), environmentId],
+          cachedAt: now,
+        },
+        generation,
+      );
+    }
+    return table;
+  }
+
+  #refuseBuiltIn(key: string): void {
+    if (BUILT_IN_ROLE_KEYS.has(key)) {
+      throw new AppError(AccessErrors.role_built_in, `"${key}" is a built-in role; define a custom role instead.`);
+    }
+  }
+
+  async #row(environmentId: string, key: string, tx?: Tx) {
+    const row = await this.c
+      .q(tx)
+      .selectFrom("role")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("key", "=", key)
+      .executeTakeFirst();
+    if (!row) throw new AppError(AccessErrors.role_not_found, `No role "${key}".`);
+    return row;
+  }
+}

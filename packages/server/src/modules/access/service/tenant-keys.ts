@@ -1,0 +1,198 @@
+import type { z } from "zod";
+import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.js";
+import { type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { newId } from "../../../platform/ids.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { AccessErrors } from "../errors.js";
+import type { Core } from "../internal/core.js";
+import { isActive, toTenantKey } from "../internal/rows.js";
+import { TOKEN_PREFIX } from "../internal/tokens.js";
+import type { CreateTenantKeyInput, ListQuery, RotateKeyInput, TenantKey } from "../schemas.js";
+import type { GrantsService } from "./grants.js";
+
+/**
+ * TenantKeysService: keys a tenant issues for its own integrations (a partner API). They belong
+ * to the tenant, not to their creator (who is recorded), so they survive the creator leaving;
+ * their permissions stay within the creator's at creation. Shown once, stored as SHA-256.
+ */
+export class TenantKeysService {
+  constructor(
+    private readonly c: Core,
+    private readonly grants: GrantsService,
+  ) {}
+
+  async createTenantKey(
+    ctx: ActionContext,
+    tenantId: string,
+    input: z.infer<typeof CreateTenantKeyInput>,
+  ): Promise<{ tenantKey: TenantKey; token: string }> {
+    const access = await this.c.m.access.require(ctx, "keys:create", { tenantId });
+    if (input.expiresAt !== undefined && input.expiresAt <= this.c.m.clock.now()) {
+      throw new AppError(PlatformErrors.validation_failed, "expiresAt must be in the future.", {
+        errors: [{ path: "body.expiresAt", message: "must be in the future" }],
+      });
+    }
+    const permissions = [...new Set(input.permissions)].sort();
+    await this.grants.requireWithin(access, permissions, "This key");
+    const surfaceId = access.principal.surfaceId;
+    if (!surfaceId)
+      throw new AppError(PlatformErrors.forbidden, "Tenant keys are issued through a surface credential.");
+    return this.c.m.db.write(ctx, (tx) =>
+      this.#issue(tx, ctx, {
+        environmentId: access.environmentId,
+        tenantId,
+        surfaceId,
+        name: input.name,
+        permissions,
+        expiresAt: input.expiresAt ?? null,
+      }),
+    );
+  }
+
+  async listTenantKeys(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
+    const { environmentId } = await this.c.m.access.require(ctx, "keys:read", { tenantId });
+    const after = afterId(query.cursor);
+    const rows = await this.c
+      .q()
+      .selectFrom("tenant_key")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("tenant_id", "=", tenantId)
+      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
+      .orderBy("id")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toTenantKey);
+  }
+
+  async findTenantKeyById(ctx: ActionContext, tenantId: string, id: string): Promise<TenantKey> {
+    const { environmentId } = await this.c.m.access.require(ctx, "keys:read", { tenantId });
+    return toTenantKey(await this.#row(environmentId, tenantId, id));
+  }
+
+  /** revokeTenantKey ends the key at once, in every process. Revoking twice is a no-op. */
+  async revokeTenantKey(ctx: ActionContext, tenantId: string, id: string): Promise<TenantKey> {
+    const { environmentId } = await this.c.m.access.require(ctx, "keys:revoke", { tenantId });
+    return this.c.m.db.write(ctx, async (tx) => {
+      const key = toTenantKey(await this.#row(environmentId, tenantId, id, tx));
+      if (key.revokedAt !== null) return key;
+      const now = this.c.m.clock.now();
+      await this.c.q(tx).updateTable("tenant_key").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.changed(tx, id);
+      await this.c.m.facts.record(tx, ctx, {
+        type: "tenant_key.revoked",
+        tenantId,
+        targets: [{ type: "tenant_key", id }],
+        data: { name: key.name },
+      });
+      return { ...key, revokedAt: now };
+    });
+  }
+
+  /**
+   * rotateTenantKey issues a replacement with the same name, surface and permissions; the old key
+   * keeps working for the grace period, then stops. Rotation needs `keys:create` and `keys:revoke`,
+   * and the permissions must still be within the caller's.
+   */
+  async rotateTenantKey(
+    ctx: ActionContext,
+    tenantId: string,
+    id: string,
+    input: z.infer<typeof RotateKeyInput>,
+  ): Promise<{ tenantKey: TenantKey; token: string }> {
+    const access = await this.c.m.access.require(ctx, "keys:create", { tenantId });
+    await this.c.m.access.require(ctx, "keys:revoke", { tenantId });
+    return this.c.m.db.write(ctx, async (tx) => {
+      const old = await this.#row(access.environmentId, tenantId, id, tx);
+      const now = this.c.m.clock.now();
+      if (!isActive(old, now)) {
+        throw new AppError(AccessErrors.key_inactive, "A revoked or expired key cannot be rotated; create a new one.");
+      }
+      const current = toTenantKey(old);
+      await this.grants.requireWithin(access, current.permissions, "The rotated key");
+      const issued = await this.#issue(
+        tx,
+        ctx,
+        {
+          environmentId: access.environmentId,
+          tenantId,
+          surfaceId: current.surfaceId,
+          name: current.name,
+          permissions: current.permissions,
+          expiresAt: current.expiresAt,
+        },
+        id,
+      );
+      const graceEnd = now + input.gracePeriodSeconds * 1000;
+      await this.c
+        .q(tx)
+        .updateTable("tenant_key")
+        .set({
+          expires_at: current.expiresAt === null ? graceEnd : Math.min(current.expiresAt, graceEnd),
+          replaced_by: issued.tenantKey.id,
+        })
+        .where("id", "=", id)
+        .execute();
+      await this.c.changed(tx, id);
+      return issued;
+    });
+  }
+
+  async #issue(
+    tx: Tx,
+    ctx: ActionContext,
+    k: {
+      environmentId: string;
+      tenantId: string;
+      surfaceId: string;
+      name: string;
+      permissions: string[];
+      expiresAt: number | null;
+    },
+    rotatedFrom?: string,
+  ): Promise<{ tenantKey: TenantKey; token: string }> {
+    const now = this.c.m.clock.now();
+    const token = generateToken(TOKEN_PREFIX.tenantKey);
+    const principal = ctx.principal;
+    const row = {
+      id: newId("tenantKey", now),
+      environment_id: k.environmentId,
+      tenant_id: k.tenantId,
+      surface_id: k.surfaceId,
+      name: k.name,
+      token_hash: sha256Hex(token),
+      display: redactToken(token, TOKEN_PREFIX.tenantKey),
+      permissions: toJson(k.permissions),
+      created_by: principal?.actorId ?? "system",
+      created_by_type: principal?.actorType ?? "system",
+      created_at: now,
+      expires_at: k.expiresAt,
+      revoked_at: null,
+      last_used_at: null,
+      replaced_by: null,
+    };
+    await this.c.q(tx).insertInto("tenant_key").values(row).execute();
+    await this.c.m.facts.record(tx, ctx, {
+      type: rotatedFrom ? "tenant_key.rotated" : "tenant_key.created",
+      tenantId: k.tenantId,
+      targets: [{ type: "tenant_key", id: row.id }, ...(rotatedFrom ? [{ type: "tenant_key", id: rotatedFrom }] : [])],
+      data: { name: k.name, permissions: k.permissions, expiresAt: k.expiresAt, display: row.display },
+    });
+    return { tenantKey: toTenantKey(row), token };
+  }
+
+  async #row(environmentId: string, tenantId: string, id: string, tx?: Tx) {
+    const row = await this.c
+      .q(tx)
+      .selectFrom("tenant_key")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("tenant_id", "=", tenantId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new AppError(AccessErrors.tenant_key_not_found, `No tenant key ${id} in this tenant.`);
+    return row;
+  }
+}

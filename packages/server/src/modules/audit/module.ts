@@ -1,5 +1,5 @@
 import { defineModule } from "../../platform/module.js";
-import { migration as core } from "./migrations/202611261400_audit_core.js";
+import { migration as core } from "./migrations/202611261420_audit_core.js";
 import { auditRoutes } from "./routes.js";
 import { AuditService } from "./service.js";
 

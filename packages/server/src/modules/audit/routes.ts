@@ -21,12 +21,21 @@ import {
 } from "./schemas.js";
 import type { AuditService } from "./service.js";
 
-/** AUDIT_ACTORS: environment secret keys (tenant-bound credentials join with the access module). */
+/** environment: secret keys only (the environment's audit configuration). */
 const environment = { actorTypes: ["service"] } as const;
+/**
+ * chainActors: secret keys (the environment, or a tenant they name) and tenant-bound credentials
+ * (tenant and agent keys, confined to their own tenant by the access check). Users, who always act
+ * within a named tenant, use the `/v1/tenants/:tenantId/audit/…` routes.
+ */
+const chainActors = { actorTypes: ["service", "tenant_key", "agent"] } as const;
+/** tenantActors: every environment credential, on a tenant named in the path. */
+const tenantActors = { actorTypes: ["service", "user", "tenant_key", "agent"] } as const;
 const operator = { actorTypes: ["operator"] } as const;
 const tags = ["Audit"];
 
 export function auditRoutes(s: AuditService): RouteDefinition[] {
+  const tenantParams = z.strictObject({ tenantId: z.string().min(1).max(64) });
   return [
     defineRoute({
       method: "POST",
@@ -36,7 +45,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       description:
         "Products record their own actions in the audit trail. The actor, the surface and the request context come from the credential and the request; the body carries the action, its targets and metadata only (actor fields are refused). When the action has a registered schema, the metadata must match it.",
       tags,
-      auth: environment,
+      auth: chainActors,
       body: CreateEntryInput,
       response: { status: 201, schema: AuditEntry, description: "The entry, with its place in the chain." },
       errors: [AuditErrors.audit_metadata_invalid],
@@ -50,7 +59,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       description:
         "Filters: action (or a prefix such as `tenant.*`), actor, target, tenant, time range. Newest first by default.",
       tags,
-      auth: environment,
+      auth: chainActors,
       query: ListEntriesQuery,
       response: { status: 200, schema: pageSchema(AuditEntry), description: "A page of entries." },
       handler: ({ ctx, query }) => s.entries.listEntries(ctx, query),
@@ -63,7 +72,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       description:
         "Streams the chain of the tenant (or of the environment). JSON Lines: a header, the chain's signed checkpoints, then every retained entry; `baseplate audit verify` checks it offline. CSV: the entries, for spreadsheets.",
       tags,
-      auth: environment,
+      auth: chainActors,
       query: ExportQuery,
       response: {
         status: 200,
@@ -79,7 +88,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "verifyAuditChain",
       summary: "Verify a chain server-side",
       tags,
-      auth: environment,
+      auth: chainActors,
       query: ChainQuery,
       response: { status: 200, schema: Verification, description: "What was checked and every failure found." },
       handler: ({ ctx, query }) => s.verifyChain(ctx, query.tenantId),
@@ -90,7 +99,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "listAuditCheckpoints",
       summary: "List a chain's signed checkpoints, newest first",
       tags,
-      auth: environment,
+      auth: chainActors,
       query: ListCheckpointsQuery,
       response: { status: 200, schema: CheckpointPage, description: "A page of checkpoints." },
       handler: ({ ctx, query }) => s.listCheckpoints(ctx, query),
@@ -101,10 +110,52 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "createAuditCheckpoint",
       summary: "Sign a checkpoint of a chain now",
       tags,
-      auth: environment,
+      auth: chainActors,
       body: CreateCheckpointInput,
       response: { status: 201, schema: Checkpoint, description: "The checkpoint." },
       handler: ({ ctx, body }) => s.createCheckpoint(ctx, body),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/tenants/:tenantId/audit/entries",
+      operationId: "createTenantAuditEntry",
+      summary: "Write an audit entry in a tenant's chain (members holding audit:write)",
+      tags,
+      auth: tenantActors,
+      params: tenantParams,
+      body: CreateEntryInput.omit({ tenantId: true }),
+      response: { status: 201, schema: AuditEntry, description: "The entry, with its place in the chain." },
+      errors: [AuditErrors.audit_metadata_invalid],
+      handler: ({ ctx, params, body }) => s.entries.createEntry(ctx, { ...body, tenantId: params.tenantId }),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/tenants/:tenantId/audit/entries",
+      operationId: "listTenantAuditEntries",
+      summary: "Query a tenant's audit entries (members holding audit:read)",
+      tags,
+      auth: tenantActors,
+      params: tenantParams,
+      query: ListEntriesQuery.omit({ tenantId: true }),
+      response: { status: 200, schema: pageSchema(AuditEntry), description: "A page of entries." },
+      handler: ({ ctx, params, query }) => s.entries.listEntries(ctx, { ...query, tenantId: params.tenantId }),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/tenants/:tenantId/audit/export",
+      operationId: "exportTenantAuditChain",
+      summary: "Export a tenant's chain (members holding audit:export)",
+      tags,
+      auth: tenantActors,
+      params: tenantParams,
+      query: ExportQuery.omit({ tenantId: true }),
+      response: {
+        status: 200,
+        schema: z.string(),
+        description: "The export, streamed.",
+        contentTypes: ["application/x-ndjson", "text/csv"],
+      },
+      handler: ({ ctx, params, query }) => s.exportChain(ctx, { ...query, tenantId: params.tenantId }),
     }),
     defineRoute({
       method: "GET",

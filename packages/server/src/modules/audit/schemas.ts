@@ -27,6 +27,7 @@ export const AuditActor = z.object({
   type: z.string(),
   id: z.string().nullable(),
   displayName: z.string().nullable(),
+  model: z.string().nullable(),
   onBehalfOf: z.object({ type: z.string(), id: z.string(), reason: z.string().nullable() }).nullable(),
 });
 

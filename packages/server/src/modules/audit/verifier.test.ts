@@ -35,7 +35,7 @@ function makeEntry(seq: number, prevHash: string, action = "thing.happened"): Au
     tenantId: CHAIN,
     action,
     occurredAt: 1_700_000_000_000 + seq,
-    actor: { type: "service", id: "key_1", displayName: null, onBehalfOf: null },
+    actor: { type: "service", id: "key_1", displayName: null, model: null, onBehalfOf: null },
     targets: [{ type: "thing", id: `thg_${seq}` }],
     context: { ip: "10.0.0.1", userAgent: "test", surfaceId: "srf_1", requestId: `req_${seq}` },
     metadata: { n: seq, note: "ünïcødé ✓" },

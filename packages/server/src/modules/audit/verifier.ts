@@ -25,6 +25,8 @@ export interface AuditActor {
   type: string;
   id: string | null;
   displayName: string | null;
+  /** model is an agent's declared model (the LLM behind it), when it declared one. */
+  model: string | null;
   /** onBehalfOf is the delegation chain: the user behind an agent, the operator's reason. */
   onBehalfOf: { type: string; id: string; reason: string | null } | null;
 }

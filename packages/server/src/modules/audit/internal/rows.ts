@@ -15,11 +15,12 @@ export function chainOf(environmentId: string | null, tenantId: string | null): 
 
 /** actorOf is the audit actor of a principal: type, id, display name and delegation chain, never its credential. */
 export function actorOf(p: Principal | null): AuditActor {
-  if (!p) return { type: "anonymous", id: null, displayName: null, onBehalfOf: null };
+  if (!p) return { type: "anonymous", id: null, displayName: null, model: null, onBehalfOf: null };
   return {
     type: p.actorType,
     id: p.actorId,
     displayName: p.displayName ?? null,
+    model: p.model ?? null,
     onBehalfOf: p.onBehalfOf
       ? { type: p.onBehalfOf.actorType, id: p.onBehalfOf.actorId, reason: p.onBehalfOf.reason ?? null }
       : null,

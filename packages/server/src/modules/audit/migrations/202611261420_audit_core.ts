@@ -9,7 +9,7 @@ import type { ModuleMigration } from "../../../platform/db/migrator.js";
  * before the chain's anchor (a signed checkpoint the pruning moved the anchor to first).
  */
 export const migration: ModuleMigration = {
-  name: "202611261400_audit_core",
+  name: "202611261420_audit_core",
   async up(db, engine) {
     const t = columnTypes(engine);
     await db.schema

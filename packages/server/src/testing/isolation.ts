@@ -563,6 +563,11 @@ async function readBack(w: IsolationWorld, credential: Credential, url: string):
   return { status: res.status, body: res.json() };
 }
 
+async function json200(res: CallResult, what: string): Promise<Record<string, unknown>> {
+  expectStatus(res, 200, what);
+  return res.json() as Record<string, unknown>;
+}
+
 async function created(res: CallResult, what: string): Promise<Record<string, unknown>> {
   expectStatus(res, 201, what);
   return res.json() as Record<string, unknown>;
@@ -615,6 +620,22 @@ export const PARAM_FIXTURES: Record<string, ParamFixture> = {
       owner: env.user,
       read: async () => {
         const res = await w.call(env.key, "GET", `/v1/users/${env.user.actorId}/sessions`, { query: { limit: "100" } });
+        return (res.json() as { data: Array<{ id: string }> }).data.find((s) => s.id === id) ?? null;
+      },
+    };
+  },
+  auditSchemaId: async (w, env) => {
+    const action = `isolation_${w.unique()}.probed`;
+    const body = await json200(
+      await w.call(env.key, "POST", "/v1/audit/schemas", { body: { action, schema: { type: "object" } } }),
+      "registering an audit schema",
+    );
+    const id = body.id as string;
+    return {
+      id,
+      owner: env.key,
+      read: async () => {
+        const res = await w.call(env.key, "GET", "/v1/audit/schemas");
         return (res.json() as { data: Array<{ id: string }> }).data.find((s) => s.id === id) ?? null;
       },
     };
@@ -692,6 +713,11 @@ export const OPERATOR_PARAM_FIXTURES: Record<string, OperatorParamFixture> = {
 
 /** BODY_FIXTURES: per-route bodies where the generated one does not reach the service. */
 export const BODY_FIXTURES: Record<string, BodyFixture> = {
+  // Audit actions are noun.past_verb, which no generated string is.
+  "POST /v1/audit/entries": () => ({ action: "isolation.probed", targets: [{ type: "probe", id: "p1" }] }),
+  "POST /v1/tenants/:tenantId/audit/entries": () => ({ action: "isolation.probed" }),
+  "POST /v1/audit/schemas": () => ({ action: "isolation.probed", schema: { type: "object" } }),
+  "POST /v1/audit/checkpoints": () => ({}),
   // The generated current password would be wrong (403) and count as a failed login attempt.
   "POST /v1/auth/password": () => ({
     currentPassword: TEST_PASSWORD,

@@ -56,9 +56,6 @@ async function expectConsistent(app: App): Promise<number> {
     .execute();
   expect(entries.map((e) => Number(e.seq))).toEqual(entries.map((_, i) => i + 1));
   const targets = entries.map((e) => fromJson<Array<{ id: string }>>(e.targets)[0]?.id);
-        }>
-      )[0]?.id,
-  );
   expect(new Set(targets).size).toBe(targets.length);
   expect([...targets].sort()).toEqual(items.map((i) => i.id).sort());
   const result = await verifyChain(app);

@@ -4,10 +4,11 @@ export interface AuditChainTable {
   id: string;
   environment_id: string | null;
   tenant_id: string | null;
-  /** size is the seq of the head entry (0 when empty). Updated only under the row's lock. */
-  size: number;
-  head_hash: string;
-  /** anchor_size/anchor_hash: where the retained entries start (0/genesis until pruned). */
+  /**
+   * The row is the chain's lock (writers update it first, then read the head entry); the head
+   * itself is the entry with the highest seq. anchor_size/anchor_hash: where the retained entries
+   * start (0 and the genesis hash until retention prunes).
+   */
   anchor_size: number;
   anchor_hash: string;
   created_at: number;

@@ -1,8 +1,10 @@
 import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   type AuditEntryRecord,
   type CheckpointBody,
+  canonicalEntryBody,
   canonicalJson,
   checkpointHash,
   entryHash,
@@ -133,6 +135,40 @@ describe("canonical encoding", () => {
     expect(canonicalJson("line\nbreak \u001b[31m")).toBe('"line\\nbreak \\u001b[31m"');
     expect(() => canonicalJson({ n: Number.NaN })).toThrow();
     expect(() => canonicalJson({ f: () => 1 })).toThrow();
+  });
+
+  it("writes entries field by field exactly as the generic encoding does", () => {
+    const text = fc.oneof(fc.string(), fc.constant(null));
+    fc.assert(
+      fc.property(
+        fc.record({
+          displayName: text,
+          model: text,
+          onBehalfOf: fc.oneof(fc.constant(null), fc.record({ type: fc.string(), id: fc.string(), reason: text })),
+          ip: text,
+          userAgent: text,
+          targets: fc.array(fc.record({ type: fc.string(), id: fc.string() }), { maxLength: 3 }),
+          metadata: fc.dictionary(fc.string(), fc.jsonValue()),
+        }),
+        (r) => {
+          const base = makeEntry(3, GENESIS_HASH);
+          const entry = {
+            ...base,
+            actor: { ...base.actor, displayName: r.displayName, model: r.model, onBehalfOf: r.onBehalfOf },
+            context: { ...base.context, ip: r.ip, userAgent: r.userAgent },
+            targets: r.targets,
+            metadata: JSON.parse(JSON.stringify(r.metadata)) as Record<string, unknown>,
+          };
+          const { hash: _hash, ...body } = entry;
+          expect(canonicalEntryBody(entry)).toBe(canonicalJson(body));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Another shape (an extra field) falls back to the generic encoding.
+    const odd = { ...makeEntry(1, GENESIS_HASH), extra: 1 } as unknown as AuditEntryRecord;
+    const { hash: _h, ...oddBody } = odd;
+    expect(canonicalEntryBody(odd)).toBe(canonicalJson(oddBody));
   });
 
   it("hashes SHA-256(prevHash bytes ‖ canonical body)", () => {

@@ -137,6 +137,95 @@ export function canonicalJson(value: unknown): string {
   }
 }
 
+const ENTRY_BODY_KEYS = [
+  "v",
+  "id",
+  "chain",
+  "seq",
+  "environmentId",
+  "tenantId",
+  "action",
+  "occurredAt",
+  "actor",
+  "targets",
+  "context",
+  "metadata",
+  "changes",
+  "source",
+  "factId",
+  "prevHash",
+].sort();
+const QUOTED_KEYS = new Map(ENTRY_BODY_KEYS.map((k) => [k, `${JSON.stringify(k)}:`]));
+
+function str(value: string | null): string {
+  return value === null ? "null" : JSON.stringify(value);
+}
+
+function hasKeys(value: unknown, n: number): boolean {
+  return value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === n;
+}
+
+/**
+ * canonicalEntryBody is `canonicalJson` of an entry without its `hash`, written field by field
+ * (the writer's and the verifier's hot path). Any other shape (a field more or less, an actor or
+ * context with other fields, non-string ids) falls back to `canonicalJson`: the output is the same.
+ */
+export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): string {
+  const record = entry as unknown as Record<string, unknown>;
+  const keys = Object.keys(record).filter((k) => k !== "hash");
+  const { actor, context, targets } = entry;
+  const b = actor?.onBehalfOf;
+  const fast =
+    keys.length === ENTRY_BODY_KEYS.length &&
+    keys.every((k) => QUOTED_KEYS.has(k)) &&
+    hasKeys(actor, 5) &&
+    (b === null || hasKeys(b, 3)) &&
+    hasKeys(context, 4) &&
+    Array.isArray(targets) &&
+    targets.every((t) => hasKeys(t, 2)) &&
+    [
+      actor.type,
+      actor.id,
+      actor.displayName,
+      actor.model,
+      b?.type ?? null,
+      b?.id ?? null,
+      b?.reason ?? null,
+      context.ip,
+      context.requestId,
+      context.surfaceId,
+      context.userAgent,
+      ...targets.flatMap((t) => [t.id, t.type]),
+    ].every((v) => v === null || typeof v === "string");
+  if (!fast) {
+    const { hash: _hash, ...body } = entry as AuditEntryRecord;
+    return canonicalJson(body);
+  }
+  let out = "{";
+  for (let i = 0; i < ENTRY_BODY_KEYS.length; i++) {
+    const key = ENTRY_BODY_KEYS[i] as string;
+    if (i > 0) out += ",";
+    out += QUOTED_KEYS.get(key);
+    switch (key) {
+      case "actor":
+        out +=
+          `{"displayName":${str(actor.displayName)},"id":${str(actor.id)},"model":${str(actor.model)},"onBehalfOf":` +
+          (b ? `{"id":${str(b.id)},"reason":${str(b.reason)},"type":${str(b.type)}}` : "null") +
+          `,"type":${str(actor.type)}}`;
+        break;
+      case "context":
+        out += `{"ip":${str(context.ip)},"requestId":${str(context.requestId)},"surfaceId":${str(context.surfaceId)},"userAgent":${str(context.userAgent)}}`;
+        break;
+      case "targets":
+        out += `[${targets.map((t) => `{"id":${str(t.id)},"type":${str(t.type)}}`).join(",")}]`;
+        break;
+      default:
+        out += canonicalJson(record[key]);
+    }
+  }
+  return `${out}}`;
+}
+
 /** entryBody is the part of an entry its hash covers: everything but `hash`. */
 export function entryBody(entry: AuditEntryRecord | Omit<AuditEntryRecord, "hash">): Omit<AuditEntryRecord, "hash"> {
   const { hash: _hash, ...body } = entry as AuditEntryRecord;
@@ -145,8 +234,10 @@ export function entryBody(entry: AuditEntryRecord | Omit<AuditEntryRecord, "hash
 
 /** entryHash computes `SHA-256(prevHash bytes ‖ canonical(body))` as hex. */
 export function entryHash(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): string {
-  const body = entryBody(entry);
-  return createHash("sha256").update(Buffer.from(body.prevHash, "hex")).update(canonicalJson(body)).digest("hex");
+  return createHash("sha256")
+    .update(Buffer.from(entry.prevHash, "hex"))
+    .update(canonicalEntryBody(entry))
+    .digest("hex");
 }
 
 /** checkpointBody strips a signed checkpoint (or an export line) to the signed fields. */

@@ -17,8 +17,6 @@ export const migration: ModuleMigration = {
       .addColumn("id", t.id, (c) => c.primaryKey())
       .addColumn("environment_id", t.id)
       .addColumn("tenant_id", t.id)
-      .addColumn("size", t.integer, (c) => c.notNull())
-      .addColumn("head_hash", t.text, (c) => c.notNull())
       .addColumn("anchor_size", t.integer, (c) => c.notNull())
       .addColumn("anchor_hash", t.text, (c) => c.notNull())
       .addColumn("created_at", t.timestamp, (c) => c.notNull())

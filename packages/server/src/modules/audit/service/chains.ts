@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { CompiledQuery, type Kysely } from "kysely";
 import type { TenantAccess } from "../../../platform/access.js";
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
@@ -14,33 +14,79 @@ interface Head {
   hash: string;
 }
 
-/** Heads a transaction holds the lock of: appends after the first in one transaction skip the lock query. */
+/** Heads a transaction holds the lock of: appends after the first in one transaction skip the lock queries. */
 const heldHeads = new WeakMap<Tx, Map<string, Head>>();
+
+const ENTRY_COLUMNS = [
+  "id",
+  "chain_id",
+  "seq",
+  "environment_id",
+  "tenant_id",
+  "action",
+  "occurred_at",
+  "actor_type",
+  "actor_id",
+  "actor",
+  "targets",
+  "context",
+  "metadata",
+  "changes",
+  "source",
+  "fact_id",
+  "prev_hash",
+  "hash",
+] as const;
 
 /**
  * ChainLedger appends entries to hash chains (one per tenant, one per environment for entries
  * without tenant, one for the plane), inside the caller's transaction.
  *
- * Concurrency: each chain has a head row (`audit_chain`). The first append of a transaction to a
- * chain locks that row with an `UPDATE … RETURNING` (PostgreSQL row lock, held to commit; SQLite
- * has one writer anyway), so writers of one chain take turns and can neither fork nor gap it,
- * while writers of other chains (other tenants) never wait for them. A rolled-back transaction
- * leaves the head as it was: the seq it used is used again by the next writer, so no gap remains.
+ * Concurrency: each chain has a row in `audit_chain`. The first append of a transaction to a chain
+ * locks that row with an `UPDATE … RETURNING` (a PostgreSQL row lock held to commit; SQLite has
+ * one writer anyway), then reads the head entry (highest seq). Writers of one chain therefore take
+ * turns and can neither fork nor gap it (and `(chain_id, seq)` is unique besides), while writers of
+ * other chains (other tenants) never wait for them. A rolled-back transaction leaves nothing: the
+ * next writer reuses its seq.
  * NOTE: a transaction appending to two chains locks them in the order it appends; two such
  * transactions in opposite orders can deadlock on PostgreSQL (one is aborted and can be retried).
+ * NOTE: the append path is the plane's hottest write (every mutation), so its inserts are
+ * precompiled SQL rather than query-builder calls (the builder's compilation cost more than the
+ * inserts themselves).
  */
 export class ChainLedger {
-  constructor(private readonly m: ModuleContext) {}
+  readonly #insertEntry: string;
+  readonly #insertTargets = new Map<number, string>();
+
+  constructor(private readonly m: ModuleContext) {
+    this.#insertEntry = `insert into audit_entry (${ENTRY_COLUMNS.join(", ")}) values (${this.#placeholders(ENTRY_COLUMNS.length, 0)})`;
+  }
+
+  #placeholders(n: number, offset: number): string {
+    const postgres = this.m.db.engine === "postgres";
+    return Array.from({ length: n }, (_, i) => (postgres ? `$${offset + i + 1}` : "?")).join(", ");
+  }
+
+  #insertTargetsSql(n: number): string {
+    let text = this.#insertTargets.get(n);
+    if (!text) {
+      const rows = Array.from({ length: n }, (_, i) => `(${this.#placeholders(4, i * 4)})`).join(", ");
+      text = `insert into audit_entry_target (entry_id, environment_id, target_type, target_id) values ${rows}`;
+      this.#insertTargets.set(n, text);
+    }
+    return text;
+  }
 
   #db(tx: Tx): Kysely<AuditTables> {
     return tx as unknown as Kysely<AuditTables>;
   }
 
   /**
-   * scope is the one permission check of audit routes: `access.require`, then, for a tenant, proof
-   * that the tenant belongs to the caller's environment: its chain (opened by its `tenant.created`
-   * fact) is in this environment. The audit module reads no other module's tables, so this check
-   * holds even when no module answers the access seam's tenant lookup. Throws 403/404 like `require`.
+   * scope is the one permission check of audit routes: `access.require`, then, for a tenant named
+   * by a credential not bound to it, proof that the tenant belongs to the caller's environment:
+   * its chain (opened by its `tenant.created` fact) is in this environment. The audit module reads
+   * no other module's tables, so this holds even without a tenant lookup behind the access seam.
+   * Throws 403/404 like `require`.
    */
   async scope(ctx: ActionContext, permission: string, tenantId?: string | null): Promise<TenantAccess> {
     const access = await this.m.access.require(ctx, permission, { tenantId: tenantId ?? null });
@@ -58,7 +104,7 @@ export class ChainLedger {
     return access;
   }
 
-  /** lockHead locks a chain's head row for `tx` (creating the chain when new) and returns the head. */
+  /** lockHead locks a chain for `tx` (creating it when new) and returns its head. */
   async lockHead(tx: Tx, chain: string, environmentId: string | null, tenantId: string | null): Promise<Head> {
     let held = heldHeads.get(tx);
     if (!held) {
@@ -74,7 +120,7 @@ export class ChainLedger {
         .updateTable("audit_chain")
         .set({ updated_at: now })
         .where("id", "=", chain)
-        .returning(["size", "head_hash"])
+        .returning(["anchor_size", "anchor_hash"])
         .executeTakeFirst();
     let row = await lock();
     if (!row) {
@@ -84,8 +130,6 @@ export class ChainLedger {
           id: chain,
           environment_id: environmentId,
           tenant_id: tenantId,
-          size: 0,
-          head_hash: GENESIS_HASH,
           anchor_size: 0,
           anchor_hash: GENESIS_HASH,
           created_at: now,
@@ -96,7 +140,16 @@ export class ChainLedger {
       row = await lock();
       if (!row) throw new Error(`audit chain ${chain} could not be created`);
     }
-    const head = { size: Number(row.size), hash: row.head_hash };
+    const last = await db
+      .selectFrom("audit_entry")
+      .select(["seq", "hash"])
+      .where("chain_id", "=", chain)
+      .orderBy("seq", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    const head = last
+      ? { size: Number(last.seq), hash: last.hash }
+      : { size: Number(row.anchor_size), hash: row.anchor_hash };
     held.set(chain, head);
     return head;
   }
@@ -114,47 +167,36 @@ export class ChainLedger {
       ...draft,
       prevHash: head.hash,
     };
-    const entry: AuditEntryRecord = { ...body, hash: entryHash(body) };
-    const db = this.#db(tx);
-    await db
-      .insertInto("audit_entry")
-      .values({
-        id: entry.id,
-        chain_id: chain,
+    const e: AuditEntryRecord = { ...body, hash: entryHash(body) };
+    await tx.executeQuery(
+      CompiledQuery.raw(this.#insertEntry, [
+        e.id,
+        chain,
         seq,
-        environment_id: entry.environmentId,
-        tenant_id: entry.tenantId,
-        action: entry.action,
-        occurred_at: entry.occurredAt,
-        actor_type: entry.actor.type,
-        actor_id: entry.actor.id,
-        actor: toJson(entry.actor),
-        targets: toJson(entry.targets),
-        context: toJson(entry.context),
-        metadata: toJson(entry.metadata),
-        changes: entry.changes === null ? null : toJson(entry.changes),
-        source: entry.source,
-        fact_id: entry.factId,
-        prev_hash: entry.prevHash,
-        hash: entry.hash,
-      })
-      .execute();
-    if (entry.targets.length > 0) {
-      await db
-        .insertInto("audit_entry_target")
-        .values(
-          entry.targets.map((t) => ({
-            entry_id: entry.id,
-            environment_id: entry.environmentId,
-            target_type: t.type,
-            target_id: t.id,
-          })),
-        )
-        .execute();
+        e.environmentId,
+        e.tenantId,
+        e.action,
+        e.occurredAt,
+        e.actor.type,
+        e.actor.id,
+        toJson(e.actor),
+        toJson(e.targets),
+        toJson(e.context),
+        toJson(e.metadata),
+        e.changes === null ? null : toJson(e.changes),
+        e.source,
+        e.factId,
+        e.prevHash,
+        e.hash,
+      ]),
+    );
+    if (e.targets.length > 0) {
+      const params: unknown[] = [];
+      for (const t of e.targets) params.push(e.id, e.environmentId, t.type, t.id);
+      await tx.executeQuery(CompiledQuery.raw(this.#insertTargetsSql(e.targets.length), params));
     }
-    await db.updateTable("audit_chain").set({ size: seq, head_hash: entry.hash }).where("id", "=", chain).execute();
     head.size = seq;
-    head.hash = entry.hash;
-    return entry;
+    head.hash = e.hash;
+    return e;
   }
 }

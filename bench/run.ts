@@ -11,6 +11,7 @@ import { Resources } from "./lib/resources.js";
 import { type ScenarioResult, writeResults } from "./lib/results.js";
 import type { Scenario } from "./lib/scenario.js";
 import { formatScenario } from "./lib/table.js";
+import { auditScenario } from "./scenarios/audit.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
 import { healthzScenario } from "./scenarios/kernel.js";
 import { writePathScenario } from "./scenarios/write-path.js";
@@ -23,6 +24,8 @@ export const SCENARIOS: readonly Scenario[] = [
   authReadScenario("secret-key"),
   authReadScenario("session"),
   loginScenario,
+  auditScenario("sqlite"),
+  auditScenario("postgres"),
 ];
 
 const open = new Set<Resources>();

@@ -171,19 +171,38 @@ function hasKeys(value: unknown, n: number): boolean {
  * context with other fields, non-string ids) falls back to `canonicalJson`: the output is the same.
  */
 export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): string {
-  const record = entry as unknown as Record<string, unknown>;
-  const keys = Object.keys(record).filter((k) => k !== "hash");
-  const { actor, context, targets } = entry;
+  const e = entry as AuditEntryRecord;
+  const { actor, context, targets } = e;
   const b = actor?.onBehalfOf;
+  let keys = 0;
+  for (const k in e) {
+    if (k !== "hash") {
+      if (!QUOTED_KEYS.has(k)) {
+        keys = -1;
+        break;
+      }
+      keys++;
+    }
+  }
   const fast =
-    keys.length === ENTRY_BODY_KEYS.length &&
-    keys.every((k) => QUOTED_KEYS.has(k)) &&
+    keys === ENTRY_BODY_KEYS.length &&
+    e.v === 1 &&
+    Number.isSafeInteger(e.seq) &&
+    Number.isSafeInteger(e.occurredAt) &&
     hasKeys(actor, 5) &&
     (b === null || hasKeys(b, 3)) &&
     hasKeys(context, 4) &&
     Array.isArray(targets) &&
-    targets.every((t) => hasKeys(t, 2)) &&
-    [
+    targets.every((t) => hasKeys(t, 2) && typeof t.id === "string" && typeof t.type === "string") &&
+    strings(
+      e.id,
+      e.chain,
+      e.action,
+      e.source,
+      e.prevHash,
+      e.environmentId,
+      e.tenantId,
+      e.factId,
       actor.type,
       actor.id,
       actor.displayName,
@@ -195,35 +214,43 @@ export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | Audit
       context.requestId,
       context.surfaceId,
       context.userAgent,
-      ...targets.flatMap((t) => [t.id, t.type]),
-    ].every((v) => v === null || typeof v === "string");
+    );
   if (!fast) {
-    const { hash: _hash, ...body } = entry as AuditEntryRecord;
+    const { hash: _hash, ...body } = e;
     return canonicalJson(body);
   }
-  let out = "{";
-  for (let i = 0; i < ENTRY_BODY_KEYS.length; i++) {
-    const key = ENTRY_BODY_KEYS[i] as string;
-    if (i > 0) out += ",";
-    out += QUOTED_KEYS.get(key);
-    switch (key) {
-      case "actor":
-        out +=
-          `{"displayName":${str(actor.displayName)},"id":${str(actor.id)},"model":${str(actor.model)},"onBehalfOf":` +
-          (b ? `{"id":${str(b.id)},"reason":${str(b.reason)},"type":${str(b.type)}}` : "null") +
-          `,"type":${str(actor.type)}}`;
-        break;
-      case "context":
-        out += `{"ip":${str(context.ip)},"requestId":${str(context.requestId)},"surfaceId":${str(context.surfaceId)},"userAgent":${str(context.userAgent)}}`;
-        break;
-      case "targets":
-        out += `[${targets.map((t) => `{"id":${str(t.id)},"type":${str(t.type)}}`).join(",")}]`;
-        break;
-      default:
-        out += canonicalJson(record[key]);
-    }
+  // Keys in sorted order (ENTRY_BODY_KEYS sorted): action, actor, chain, changes, context,
+  // environmentId, factId, id, metadata, occurredAt, prevHash, seq, source, targets, tenantId, v.
+  let t = "[";
+  for (let i = 0; i < targets.length; i++) {
+    const target = targets[i] as { type: string; id: string };
+    t += `${i > 0 ? "," : ""}{"id":${JSON.stringify(target.id)},"type":${JSON.stringify(target.type)}}`;
   }
-  return `${out}}`;
+  return (
+    `{"action":${str(e.action)}` +
+    `,"actor":{"displayName":${str(actor.displayName)},"id":${str(actor.id)},"model":${str(actor.model)},"onBehalfOf":` +
+    (b ? `{"id":${str(b.id)},"reason":${str(b.reason)},"type":${str(b.type)}}` : "null") +
+    `,"type":${str(actor.type)}}` +
+    `,"chain":${str(e.chain)}` +
+    `,"changes":${canonicalJson(e.changes)}` +
+    `,"context":{"ip":${str(context.ip)},"requestId":${str(context.requestId)},"surfaceId":${str(context.surfaceId)},"userAgent":${str(context.userAgent)}}` +
+    `,"environmentId":${str(e.environmentId)}` +
+    `,"factId":${str(e.factId)}` +
+    `,"id":${str(e.id)}` +
+    `,"metadata":${canonicalJson(e.metadata)}` +
+    `,"occurredAt":${e.occurredAt}` +
+    `,"prevHash":${str(e.prevHash)}` +
+    `,"seq":${e.seq}` +
+    `,"source":${str(e.source)}` +
+    `,"targets":${t}]` +
+    `,"tenantId":${str(e.tenantId)}` +
+    `,"v":1}`
+  );
+}
+
+function strings(...values: unknown[]): boolean {
+  for (const v of values) if (v !== null && typeof v !== "string") return false;
+  return true;
 }
 
 /** entryBody is the part of an entry its hash covers: everything but `hash`. */
@@ -444,9 +471,13 @@ export class ChainVerifier {
   entry(e: AuditEntryRecord, line?: number): void {
     if (!this.#entriesStarted) this.#startEntries();
     this.#entries++;
-    const at = { seq: e.seq, entryId: e.id, ...(line !== undefined ? { line } : {}) };
+    const at = () => ({ seq: e.seq, entryId: e.id, ...(line !== undefined ? { line } : {}) });
     if (this.#chain !== null && e.chain !== this.#chain) {
-      this.#fail({ kind: "entry_wrong_chain", message: `entry ${e.seq} (${e.id}) belongs to chain ${e.chain}`, ...at });
+      this.#fail({
+        kind: "entry_wrong_chain",
+        message: `entry ${e.seq} (${e.id}) belongs to chain ${e.chain}`,
+        ...at(),
+      });
     }
     const inPlace = e.seq === this.#expectedSeq;
     if (!inPlace) {
@@ -454,13 +485,13 @@ export class ChainVerifier {
         this.#fail({
           kind: "entry_missing",
           message: `entries ${this.#expectedSeq}…${e.seq - 1} are missing before entry ${e.seq} (${e.id})`,
-          ...at,
+          ...at(),
         });
       } else {
         this.#fail({
           kind: "entry_out_of_order",
           message: `entry ${e.seq} (${e.id}) appears where entry ${this.#expectedSeq} belongs (inserted, duplicated or reordered)`,
-          ...at,
+          ...at(),
         });
       }
     }
@@ -468,19 +499,19 @@ export class ChainVerifier {
     try {
       computed = entryHash(e);
     } catch (err) {
-      this.#fail({ kind: "malformed", message: `entry ${e.seq}: ${(err as Error).message}`, ...at });
+      this.#fail({ kind: "malformed", message: `entry ${e.seq}: ${(err as Error).message}`, ...at() });
     }
     if (computed !== null && computed !== e.hash) {
       this.#fail({
         kind: "entry_modified",
         message: `entry ${e.seq} (${e.id}) was modified: its content does not match its hash`,
-        ...at,
+        ...at(),
       });
     } else if (inPlace && e.prevHash !== this.#prevHash) {
       this.#fail({
         kind: "entry_link_broken",
         message: `entry ${e.seq} (${e.id}) does not follow the entry before it (its prevHash differs)`,
-        ...at,
+        ...at(),
       });
     }
     const cp = this.#validCheckpoints.get(e.seq);
@@ -488,7 +519,7 @@ export class ChainVerifier {
       this.#fail({
         kind: "checkpoint_mismatch",
         message: `entry ${e.seq} (${e.id}) is not the entry the checkpoint at size ${cp.size} signed: entries up to it were rewritten`,
-        ...at,
+        ...at(),
         checkpoint: cp.size,
       });
     }

@@ -11,6 +11,7 @@ import { Resources } from "./lib/resources.js";
 import { type ScenarioResult, writeResults } from "./lib/results.js";
 import type { Scenario } from "./lib/scenario.js";
 import { formatScenario } from "./lib/table.js";
+import { permissionCheckScenario } from "./scenarios/access.js";
 import { auditScenario } from "./scenarios/audit.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
 import { healthzScenario } from "./scenarios/kernel.js";
@@ -23,6 +24,9 @@ export const SCENARIOS: readonly Scenario[] = [
   writePathScenario("postgres"),
   authReadScenario("secret-key"),
   authReadScenario("session"),
+  authReadScenario("tenant-key"),
+  authReadScenario("agent-key"),
+  permissionCheckScenario,
   loginScenario,
   auditScenario("sqlite"),
   auditScenario("postgres"),

@@ -41,6 +41,12 @@ export interface BenchPlane {
   /** sessionToken: a `bp_st_` session of the user. */
   sessionToken: string;
   sessionId: string;
+  /** membershipId: the user's membership (owner) in the tenant. */
+  membershipId: string;
+  /** tenantKey: a `bp_tk_` key of the tenant (`members:read`). */
+  tenantKey: string;
+  /** agentKey: a `bp_ak_` key delegated by the user (scope `members:*`). */
+  agentKey: string;
 }
 
 export interface BaseplatePlaneServer extends BaseplateServer {
@@ -258,6 +264,9 @@ const PLANE_FIELDS: ReadonlyArray<keyof BenchPlane> = [
   "userPassword",
   "sessionToken",
   "sessionId",
+  "membershipId",
+  "tenantKey",
+  "agentKey",
 ];
 
 function isPlaneReady(value: unknown): value is ReadyLine & {

@@ -26,7 +26,7 @@ const ROUNDS = 5;
 /** PHASE_ROUNDS: rounds of the login scenario's three phases (probes alone, logins alone, both). */
 const PHASE_ROUNDS = 3;
 
-type ReadKind = "secret-key" | "session";
+type ReadKind = "secret-key" | "session" | "tenant-key" | "agent-key";
 
 interface ReadRoute {
   /** pattern is the Fastify route pattern (the bare baseline registers it). */
@@ -45,6 +45,21 @@ const READ_ROUTES: Record<ReadKind, ReadRoute> = {
     params: (plane) => ({ tenantId: plane.tenantId }),
     credential: "a secret key (bp_sk_, scopes *)",
   },
+  "tenant-key": {
+    pattern: "/v1/tenants/:tenantId/members/:membershipId",
+    path: (plane) => `/v1/tenants/${plane.tenantId}/members/${plane.membershipId}`,
+    bearer: (plane) => plane.tenantKey,
+    params: (plane) => ({ tenantId: plane.tenantId, membershipId: plane.membershipId }),
+    credential: "a tenant key (bp_tk_, members:read): resolution, tenant confinement, tenant state, permission",
+  },
+  "agent-key": {
+    pattern: "/v1/tenants/:tenantId/members/:membershipId",
+    path: (plane) => `/v1/tenants/${plane.tenantId}/members/${plane.membershipId}`,
+    bearer: (plane) => plane.agentKey,
+    params: (plane) => ({ tenantId: plane.tenantId, membershipId: plane.membershipId }),
+    credential:
+      "an agent key (bp_ak_, scope members:*): resolution, scope ∩ the user's current permissions, tenant state, permission",
+  },
   session: {
     pattern: "/v1/auth/me",
     path: () => "/v1/auth/me",
@@ -52,6 +67,13 @@ const READ_ROUTES: Record<ReadKind, ReadRoute> = {
     params: () => ({}),
     credential: "an end-user session token (bp_st_)",
   },
+};
+
+const READ_LABELS: Record<ReadKind, string> = {
+  "secret-key": "a secret key",
+  session: "a session",
+  "tenant-key": "a tenant key",
+  "agent-key": "an agent key",
 };
 
 /**
@@ -66,8 +88,8 @@ const READ_ROUTES: Record<ReadKind, ReadRoute> = {
 export function authReadScenario(kind: ReadKind): Scenario {
   const route = READ_ROUTES[kind];
   return {
-    id: kind === "secret-key" ? "auth-secret-key-read" : "auth-session-read",
-    title: `GET ${route.pattern} with ${kind === "secret-key" ? "a secret key" : "a session"}: Baseplate (SQLite, PostgreSQL) vs bare Fastify`,
+    id: `auth-${kind === "secret-key" ? "secret-key" : kind}-read`,
+    title: `GET ${route.pattern} with ${READ_LABELS[kind]}: Baseplate (SQLite, PostgreSQL) vs bare Fastify`,
     usesPostgres: true,
     run: (ctx) => runRead(ctx, route),
   };

@@ -384,6 +384,147 @@ const FACT_FIXTURES: Record<string, FactFixture> = {
       }),
     };
   },
+
+  // Tenant lifecycle (secret key)
+  "POST /v1/tenants/:tenantId/suspend": async (w) => ({
+    caller: w.a.key,
+    ids: { tenantId: (await paramFixture("tenantId")(w, w.a, {})).id },
+    body: { reason: "fraud review", category: "other" },
+    expect: () => ({ types: ["tenant.suspended"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/tenants/:tenantId/reactivate": async (w) => {
+    const tenantId = (await paramFixture("tenantId")(w, w.a, {})).id;
+    await json(
+      await w.call(w.a.key, "POST", `/v1/tenants/${tenantId}/suspend`, { body: { reason: "x" } }),
+      200,
+      "suspend",
+    );
+    return {
+      caller: w.a.key,
+      ids: { tenantId },
+      body: { reason: "cleared" },
+      expect: () => ({ types: ["tenant.reactivated"], environmentId: w.a.environmentId }),
+    };
+  },
+  "POST /v1/tenants/:tenantId/deactivate": async (w) => ({
+    caller: w.a.key,
+    ids: { tenantId: (await paramFixture("tenantId")(w, w.a, {})).id },
+    body: { reason: "churned" },
+    expect: () => ({ types: ["tenant.deactivated"], environmentId: w.a.environmentId }),
+  }),
+
+  // Roles (secret key)
+  "POST /v1/roles": async (w) => ({
+    caller: w.a.key,
+    body: { key: `r${w.unique()}`, name: "Auditor", permissions: ["audit:read"] },
+    expect: () => ({ types: ["role.created"], environmentId: w.a.environmentId }),
+  }),
+  "PATCH /v1/roles/:roleKey": async (w) => ({
+    caller: w.a.key,
+    ids: { roleKey: (await paramFixture("roleKey")(w, w.a, {})).id },
+    body: { permissions: ["audit:*"] },
+    expect: () => ({ types: ["role.updated"], environmentId: w.a.environmentId }),
+  }),
+  "DELETE /v1/roles/:roleKey": async (w) => ({
+    caller: w.a.key,
+    ids: { roleKey: (await paramFixture("roleKey")(w, w.a, {})).id },
+    expect: () => ({ types: ["role.deleted"], environmentId: w.a.environmentId }),
+  }),
+
+  // Memberships and invitations: the home tenant's owner, tenant key and agent act.
+  "POST /v1/tenants/:tenantId/members": async (w) => ({
+    caller: w.a.user,
+    ids: { tenantId: w.a.tenantId },
+    body: { userId: (await paramFixture("userId")(w, w.a, {})).id, roles: ["member"] },
+    expect: () => ({ types: ["membership.created"], environmentId: w.a.environmentId }),
+  }),
+  "PATCH /v1/tenants/:tenantId/members/:membershipId": async (w) => ({
+    caller: w.a.tenantKey,
+    ids: {
+      tenantId: w.a.tenantId,
+      membershipId: (await paramFixture("membershipId")(w, w.a, { tenantId: { id: w.a.tenantId, owner: w.a.key } })).id,
+    },
+    body: { roles: ["admin"] },
+    expect: () => ({ types: ["membership.updated"], environmentId: w.a.environmentId }),
+  }),
+  "DELETE /v1/tenants/:tenantId/members/:membershipId": async (w) => ({
+    caller: w.a.agent,
+    ids: {
+      tenantId: w.a.tenantId,
+      membershipId: (await paramFixture("membershipId")(w, w.a, { tenantId: { id: w.a.tenantId, owner: w.a.key } })).id,
+    },
+    expect: () => ({ types: ["membership.deleted"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/tenants/:tenantId/invitations": async (w) => ({
+    caller: w.a.agent,
+    ids: { tenantId: w.a.tenantId },
+    body: { email: `facts-${w.unique()}@example.com`, roles: ["member"] },
+    expect: () => ({ types: ["invitation.created"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/tenants/:tenantId/invitations/:invitationId/revoke": async (w) => ({
+    caller: w.a.user,
+    ids: {
+      tenantId: w.a.tenantId,
+      invitationId: (await paramFixture("invitationId")(w, w.a, { tenantId: { id: w.a.tenantId, owner: w.a.key } })).id,
+    },
+    expect: () => ({ types: ["invitation.revoked"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/invitations/accept": async (w) => {
+    const email = `accept-${w.unique()}@example.com`;
+    const invited = await json(
+      await w.call(w.a.key, "POST", `/v1/tenants/${w.a.tenantId}/invitations`, { body: { email, roles: ["member"] } }),
+      201,
+      "invitation",
+    );
+    return {
+      caller: null,
+      body: { token: invited.token, password: "a long and fine passphrase" },
+      expect: (res) => ({
+        types: ["user.signed_up", "invitation.accepted", "membership.created"],
+        actorId: (res.membership as { userId: string }).userId,
+        environmentId: w.a.environmentId,
+      }),
+    };
+  },
+
+  // Tenant keys and agent keys
+  "POST /v1/tenants/:tenantId/keys": async (w) => ({
+    caller: w.a.tenantKey,
+    ids: { tenantId: w.a.tenantId },
+    body: { name: "partner", permissions: ["members:read"] },
+    expect: () => ({ types: ["tenant_key.created"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/tenants/:tenantId/keys/:keyId/revoke": async (w) => ({
+    caller: w.a.user,
+    ids: {
+      tenantId: w.a.tenantId,
+      keyId: (await paramFixture("keyId")(w, w.a, { tenantId: { id: w.a.tenantId, owner: w.a.key } })).id,
+    },
+    expect: () => ({ types: ["tenant_key.revoked"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/tenants/:tenantId/keys/:keyId/rotate": async (w) => ({
+    caller: w.a.key,
+    ids: {
+      tenantId: w.a.tenantId,
+      keyId: (await paramFixture("keyId")(w, w.a, { tenantId: { id: w.a.tenantId, owner: w.a.key } })).id,
+    },
+    body: { gracePeriodSeconds: 60 },
+    expect: () => ({ types: ["tenant_key.rotated"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/tenants/:tenantId/agent-keys": async (w) => ({
+    caller: w.a.user,
+    ids: { tenantId: w.a.tenantId },
+    body: { name: "Research agent", model: "model-1", scopes: ["members:read"] },
+    expect: () => ({ types: ["agent_key.created"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/tenants/:tenantId/agent-keys/:agentKeyId/revoke": async (w) => ({
+    caller: w.a.key,
+    ids: {
+      tenantId: w.a.tenantId,
+      agentKeyId: (await paramFixture("agentKeyId")(w, w.a, { tenantId: { id: w.a.tenantId, owner: w.a.key } })).id,
+    },
+    expect: () => ({ types: ["agent_key.revoked"], environmentId: w.a.environmentId }),
+  }),
 };
 
 /** The probe module's routes exist for the harness only; they are not the plane's. */

@@ -81,7 +81,6 @@ describe("isolation plan over the route table", () => {
     expect(plan.problems).toEqual([
       "GET /v1/widgets/:widgetId: no fixture for path parameter :widgetId (add it to params)",
       "GET /v1/public/widgets/:widgetId: has path parameters but no isolation check applies; add fixtures or document an exclusion",
-      'GET /v1/agent/things: no credential fixture for actor type "agent"; add one to the runner',
       "GET /v1/operator/widgets/:widgetId: no operator fixture for path parameter :widgetId (add it to operatorParams)",
     ]);
     const documented = planIsolation([publicWidget], {

@@ -6,6 +6,7 @@ import { AppError } from "../platform/errors.js";
 import type { ModuleDefinition } from "../platform/module.js";
 import { auditVerify } from "./audit.js";
 import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
+import { accessCommand, TENANTS_HELP, tenantsCommand } from "./tenants.js";
 
 export interface CliIo {
   out(line: string): void;
@@ -32,6 +33,7 @@ Commands:
   migrate down [--steps N | --all]
                          Revert the newest migration (or N, or all of them).
   migrate status         List migrations and whether each is applied.
+${TENANTS_HELP}
   audit verify <export-file> --public-key <file> [--json]
                          Verify an audit export (JSON Lines from GET /v1/audit/export) offline
                          against the plane's public keys (a PEM file, or the JSON saved from
@@ -75,6 +77,13 @@ export async function runCli(
         project: { type: "string" },
         "no-project": { type: "boolean" },
         json: { type: "boolean" },
+        reason: { type: "string" },
+        billing: { type: "boolean" },
+        tenant: { type: "string" },
+        permission: { type: "string" },
+        user: { type: "string" },
+        "tenant-key": { type: "string" },
+        "agent-key": { type: "string" },
         "public-key": { type: "string" },
       },
     });
@@ -107,6 +116,10 @@ export async function runCli(
         return await auditVerify(io, positionals[2], values as { "public-key"?: string; json?: boolean });
       case "migrate":
         return await migrate(io, sub, values as { steps?: string; all?: boolean }, modules);
+      case "tenants":
+        return await tenantsCommand(io, sub, positionals[2], values as Record<string, string | boolean>, modules);
+      case "access":
+        return await accessCommand(io, sub, values as Record<string, string | boolean>, modules);
       default:
         io.err(`baseplate: unknown command "${command}". Run \`baseplate --help\` for usage.`);
         return 2;

@@ -86,27 +86,40 @@ export class Authorizer {
     permission: string,
     target: { tenantId?: string | null } = {},
   ): Promise<TenantAccess> {
-    const principal = ctx.principal;
-    if (!principal?.environmentId) {
-      throw new AppError(PlatformErrors.forbidden, "This route needs an environment credential.");
-    }
+    const decision = await this.decide(ctx.principal, permission, target.tenantId ?? null);
+    if (typeof decision === "string") throw refusal(decision, permission);
+    return decision;
+  }
+
+  /** check is `require` as a boolean; it never throws for a refusal (and builds no error). */
+  async check(ctx: ActionContext, permission: string, target: { tenantId?: string | null } = {}): Promise<boolean> {
+    return typeof (await this.decide(ctx.principal, permission, target.tenantId ?? null)) !== "string";
+  }
+
+  /**
+   * decide is the one decision procedure: the granted scope, or the reason for refusing. It never
+   * throws (a lookup hook's failure aside) and allocates nothing on the cached, allowed path.
+   */
+  async decide(
+    principal: Principal | null,
+    permission: string,
+    requested: string | null,
+  ): Promise<TenantAccess | Refusal> {
+    if (!principal?.environmentId) return "no_environment";
     const environmentId = principal.environmentId;
-    const requested = target.tenantId ?? null;
     let tenantId: string | null;
     let granted: boolean;
     if (principal.tenantId) {
-      if (requested !== null && requested !== principal.tenantId) throw noTenant();
+      if (requested !== null && requested !== principal.tenantId) return "no_tenant";
       tenantId = principal.tenantId;
       granted = principalPermits(principal, permission);
     } else if (principal.actorType === "user") {
-      if (requested === null) {
-        throw new AppError(PlatformErrors.forbidden, "A user acts within a tenant: name the tenant (tenantId).");
-      }
+      if (requested === null) return "no_tenant_named";
       tenantId = requested;
       const held = this.#hooks.memberPermissions
         ? await this.#hooks.memberPermissions(environmentId, principal.actorId, tenantId)
         : null;
-      if (held === null) throw noTenant();
+      if (held === null) return "no_tenant";
       granted = held.has(permission) && (principal.ceiling === undefined || permits(principal.ceiling, permission));
     } else {
       tenantId = requested;
@@ -114,31 +127,47 @@ export class Authorizer {
     }
     if (tenantId !== null && this.#hooks.tenantState) {
       const state = await this.#hooks.tenantState(environmentId, tenantId);
-      if (!state) throw noTenant();
-      if (!granted) throw missing(permission);
+      if (!state) return "no_tenant";
+      if (!granted) return "missing_permission";
       if (state.suspendedFor && principal.actorType !== "service" && !allowedWhileSuspended(permission)) {
-        throw new AppError(
-          state.suspendedFor === "billing" ? TENANT_SUSPENDED_BILLING : SuspensionErrors.tenant_suspended,
-          state.suspendedFor === "billing"
-            ? "The tenant is suspended for billing: only reading, export and billing recovery are allowed."
-            : "The tenant is suspended: only reading and export are allowed.",
-        );
+        return state.suspendedFor === "billing" ? "suspended_billing" : "suspended";
       }
     } else if (!granted) {
-      throw missing(permission);
+      return "missing_permission";
     }
     return { principal, environmentId, tenantId };
   }
+}
 
-  /** check is `require` as a boolean (for batch checks); it never throws for a refusal. */
-  async check(ctx: ActionContext, permission: string, target: { tenantId?: string | null } = {}): Promise<boolean> {
-    try {
-      await this.require(ctx, permission, target);
-      return true;
-    } catch (err) {
-      if (err instanceof AppError && err.status < 500) return false;
-      throw err;
-    }
+/** Refusal is why `decide` refused; `require` turns it into the problem the client sees. */
+export type Refusal =
+  | "no_environment"
+  | "no_tenant_named"
+  | "no_tenant"
+  | "missing_permission"
+  | "suspended"
+  | "suspended_billing";
+
+function refusal(reason: Refusal, permission: string): AppError {
+  switch (reason) {
+    case "no_environment":
+      return new AppError(PlatformErrors.forbidden, "This route needs an environment credential.");
+    case "no_tenant_named":
+      return new AppError(PlatformErrors.forbidden, "A user acts within a tenant: name the tenant (tenantId).");
+    case "no_tenant":
+      return noTenant();
+    case "missing_permission":
+      return missing(permission);
+    case "suspended":
+      return new AppError(
+        SuspensionErrors.tenant_suspended,
+        "The tenant is suspended: only reading and export are allowed.",
+      );
+    case "suspended_billing":
+      return new AppError(
+        TENANT_SUSPENDED_BILLING,
+        "The tenant is suspended for billing: only reading, export and billing recovery are allowed.",
+      );
   }
 }
 

@@ -25,16 +25,17 @@ import { probeModule } from "./probe-module.js";
  * `planIsolation` reports every route it cannot check (a path parameter without a fixture, a
  * credential kind without one, a body it cannot build) so the suite fails until the fixture exists.
  *
- * Limits: the environment is the only boundary with its own credentials today, so "cross-tenant"
- * is checked as cross-environment (and user against user for end-user routes). A route that accepts
- * tenant-bound credentials (`tenant_key`, `agent`) fails the plan until the runner has fixtures
- * for them. "Nothing changed" compares every row of every table except `VOLATILE_COLUMNS`.
+ * Tenants: each environment has a home tenant whose owner is its end user, with a tenant key and an
+ * agent key (delegated by that user) bound to it. Objects a tenant route's fixture makes live in a
+ * fresh tenant, so the home tenant's key, agent and owner are refused there (404) exactly like
+ * another environment's credentials: that is the cross-tenant check of every tenant route.
+ * "Nothing changed" compares every row of every table except `VOLATILE_COLUMNS`.
  */
 
 // ─── Route table ────────────────────────────────────────────────────────────────────────────────
 
 /** CredentialKind is a credential the runner can present: plane operators and environment credentials. */
-export type CredentialKind = "admin" | "support" | "service" | "user";
+export type CredentialKind = "admin" | "support" | "service" | "user" | "tenant_key" | "agent";
 
 export interface Credential {
   kind: CredentialKind;
@@ -88,8 +89,8 @@ export function isOperatorOnly(route: RouteDefinition): boolean {
   );
 }
 
-export function isMutating(route: Pick<RouteDefinition, "method">): boolean {
-  return route.method !== "GET";
+export function isMutating(route: Pick<RouteDefinition, "method" | "readOnly">): boolean {
+  return route.method !== "GET" && route.readOnly !== true;
 }
 
 /**
@@ -227,6 +228,12 @@ export interface EnvActors {
   user: EnvUser;
   /** otherUser: a second end user of the same environment (same-environment BOLA checks). */
   otherUser: EnvUser;
+  /** tenantId: the home tenant, owned by `user`. */
+  tenantId: string;
+  /** tenantKey: a `bp_tk_` key of the home tenant with every permission. */
+  tenantKey: Credential;
+  /** agent: a `bp_ak_` key `user` delegated in the home tenant, scope `*`. */
+  agent: Credential;
 }
 
 export interface CallOptions {
@@ -424,10 +431,14 @@ export async function createIsolationWorld(
         },
         user: undefined as unknown as EnvUser,
         otherUser: undefined as unknown as EnvUser,
+        tenantId: "",
+        tenantKey: undefined as unknown as Credential,
+        agent: undefined as unknown as Credential,
       };
       secrets.add(seeded.secretKey);
       env.user = await world.newUser(env, "user");
       env.otherUser = await world.newUser(env, "other");
+      await homeTenant(world, env);
       world[name] = env;
     }
     return world;
@@ -435,6 +446,36 @@ export async function createIsolationWorld(
     await t.close();
     throw err;
   }
+}
+
+/** homeTenant gives `env` its home tenant (owner: `env.user`), a tenant key and an agent key. */
+async function homeTenant(w: IsolationWorld, env: EnvActors): Promise<void> {
+  const tenant = await w.call(env.key, "POST", "/v1/tenants", { body: { name: `Home ${env.marker}` } });
+  expectStatus(tenant, 201, `creating ${env.name}'s home tenant`);
+  env.tenantId = (tenant.json() as { id: string }).id;
+  const member = await w.call(env.key, "POST", `/v1/tenants/${env.tenantId}/members`, {
+    body: { userId: env.user.actorId, roles: ["owner"] },
+  });
+  expectStatus(member, 201, `making ${env.name}'s user the home tenant's owner`);
+  const key = await w.call(env.key, "POST", `/v1/tenants/${env.tenantId}/keys`, {
+    body: { name: `home key ${env.marker}`, permissions: ["*"] },
+  });
+  expectStatus(key, 201, `creating ${env.name}'s tenant key`);
+  const k = key.json() as { token: string; tenantKey: { id: string } };
+  env.tenantKey = {
+    kind: "tenant_key",
+    token: k.token,
+    actorId: k.tenantKey.id,
+    label: `${env.name.toUpperCase()}'s tenant key`,
+  };
+  const agent = await w.call(env.key, "POST", `/v1/tenants/${env.tenantId}/agent-keys`, {
+    body: { name: `home agent ${env.marker}`, scopes: ["*"], userId: env.user.actorId },
+  });
+  expectStatus(agent, 201, `creating ${env.name}'s agent key`);
+  const a = agent.json() as { token: string; agentKey: { id: string } };
+  env.agent = { kind: "agent", token: a.token, actorId: a.agentKey.id, label: `${env.name.toUpperCase()}'s agent key` };
+  w.secrets.add(k.token);
+  w.secrets.add(a.token);
 }
 
 /** expectStatus fails with the response body when the status is not the expected one. */
@@ -624,6 +665,66 @@ export const PARAM_FIXTURES: Record<string, ParamFixture> = {
       },
     };
   },
+  roleKey: async (w, env) => {
+    const key = `r${w.unique()}`;
+    await created(
+      await w.call(env.key, "POST", "/v1/roles", {
+        body: { key, name: `Role ${env.marker}`, permissions: ["members:read", `reports_${env.marker}:read`] },
+      }),
+      "creating a role",
+    );
+    return { id: key, owner: env.key, read: () => readBack(w, env.key, `/v1/roles/${key}`) };
+  },
+  membershipId: async (w, env, parents) => {
+    const tenant = parents.tenantId ?? (await tenantFixture(w, env));
+    const user = await PARAM_FIXTURES.userId?.(w, env, {});
+    const body = await created(
+      await w.call(env.key, "POST", `/v1/tenants/${tenant.id}/members`, {
+        body: { userId: user?.id, roles: ["member"] },
+      }),
+      "adding a member",
+    );
+    const id = body.id as string;
+    return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/tenants/${tenant.id}/members/${id}`) };
+  },
+  invitationId: async (w, env, parents) => {
+    const tenant = parents.tenantId ?? (await tenantFixture(w, env));
+    const body = await created(
+      await w.call(env.key, "POST", `/v1/tenants/${tenant.id}/invitations`, {
+        body: { email: `invitee-${w.unique()}@${env.marker}.example.com`, roles: ["member"] },
+      }),
+      "inviting",
+    );
+    const id = (body.invitation as { id: string }).id;
+    return {
+      id,
+      owner: env.key,
+      read: () => readBack(w, env.key, `/v1/tenants/${tenant.id}/invitations?limit=100`),
+    };
+  },
+  keyId: async (w, env, parents) => {
+    const tenant = parents.tenantId ?? (await tenantFixture(w, env));
+    const body = await created(
+      await w.call(env.key, "POST", `/v1/tenants/${tenant.id}/keys`, {
+        body: { name: `key ${env.marker}`, permissions: ["members:read"] },
+      }),
+      "creating a tenant key",
+    );
+    const id = (body.tenantKey as { id: string }).id;
+    return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/tenants/${tenant.id}/keys/${id}`) };
+  },
+  agentKeyId: async (w, env, parents) => {
+    const tenant = parents.tenantId ?? (await tenantFixture(w, env));
+    const userId = await memberOf(w, env, tenant.id);
+    const body = await created(
+      await w.call(env.key, "POST", `/v1/tenants/${tenant.id}/agent-keys`, {
+        body: { name: `agent ${env.marker}`, scopes: ["members:read"], userId },
+      }),
+      "creating an agent key",
+    );
+    const id = (body.agentKey as { id: string }).id;
+    return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/tenants/${tenant.id}/agent-keys/${id}`) };
+  },
   auditSchemaId: async (w, env) => {
     const action = `isolation_${w.unique()}.probed`;
     const body = await json200(
@@ -649,6 +750,28 @@ export const PARAM_FIXTURES: Record<string, ParamFixture> = {
     return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/probe/items/${id}`) };
   },
 };
+
+function tenantFixture(w: IsolationWorld, env: EnvActors): Promise<CreatedObject> {
+  const fixture = PARAM_FIXTURES.tenantId;
+  if (!fixture) throw new Error("no tenantId fixture");
+  return fixture(w, env, {});
+}
+
+/** memberOf creates a user of `env` and makes it a member of the tenant; returns its id. */
+export async function memberOf(
+  w: IsolationWorld,
+  env: EnvActors,
+  tenantId: string,
+  roles = ["member"],
+): Promise<string> {
+  const user = await PARAM_FIXTURES.userId?.(w, env, {});
+  if (!user) throw new Error("no userId fixture");
+  await created(
+    await w.call(env.key, "POST", `/v1/tenants/${tenantId}/members`, { body: { userId: user.id, roles } }),
+    "adding a member",
+  );
+  return user.id;
+}
 
 async function scratchEnvironment(w: IsolationWorld): Promise<{ environmentId: string; surfaceId: string }> {
   const project = await created(
@@ -713,6 +836,36 @@ export const OPERATOR_PARAM_FIXTURES: Record<string, OperatorParamFixture> = {
 
 /** BODY_FIXTURES: per-route bodies where the generated one does not reach the service. */
 export const BODY_FIXTURES: Record<string, BodyFixture> = {
+  "POST /v1/roles": (w) => ({ key: `r${w.unique()}`, name: "Fixture role", permissions: ["members:read"] }),
+  "PATCH /v1/roles/:roleKey": () => ({ name: "Renamed role", permissions: ["members:*"] }),
+  // A user of A (the only environment whose tenants the positive control reaches).
+  "POST /v1/tenants/:tenantId/members": async (w) => ({
+    userId: (await PARAM_FIXTURES.userId?.(w, w.a, {}))?.id,
+    roles: ["member"],
+  }),
+  "PATCH /v1/tenants/:tenantId/members/:membershipId": () => ({ roles: ["admin"] }),
+  "POST /v1/tenants/:tenantId/invitations": (w) => ({ email: `invitee-${w.unique()}@example.com`, roles: ["member"] }),
+  "POST /v1/tenants/:tenantId/keys": () => ({ name: "fixture key", permissions: ["members:read"] }),
+  "POST /v1/tenants/:tenantId/agent-keys": async (w, ids) => ({
+    name: "fixture agent",
+    scopes: ["members:read"],
+    userId: ids.tenantId ? await memberOf(w, w.a, ids.tenantId) : w.a.user.actorId,
+  }),
+  "POST /v1/tenants/:tenantId/suspend": () => ({ reason: "fixture suspension" }),
+  "POST /v1/tenants/:tenantId/deactivate": () => ({ reason: "fixture deactivation" }),
+  "POST /v1/access/check": (w) => ({
+    subject: { type: "user", id: w.a.user.actorId },
+    tenantId: w.a.tenantId,
+    permission: "members:read",
+  }),
+  "POST /v1/access/explain": (w) => ({
+    subject: { type: "user", id: w.a.user.actorId },
+    tenantId: w.a.tenantId,
+    permission: "members:read",
+  }),
+  "POST /v1/access/check-batch": (w) => ({
+    checks: [{ subject: { type: "user", id: w.a.user.actorId }, tenantId: w.a.tenantId, permission: "members:read" }],
+  }),
   // Audit actions are noun.past_verb, which no generated string is.
   "POST /v1/audit/entries": () => ({ action: "isolation.probed", targets: [{ type: "probe", id: "p1" }] }),
   "POST /v1/tenants/:tenantId/audit/entries": () => ({ action: "isolation.probed" }),
@@ -806,13 +959,6 @@ export function planIsolation(
     const environmentRoute = acceptsEnvironmentCredentials(route);
     if (params.length > 0) pathParamRoutes.push(key);
     if (environmentRoute) {
-      if (typeof route.auth === "object" && route.auth.actorTypes !== "any") {
-        for (const t of route.auth.actorTypes) {
-          if (t === "tenant_key" || t === "agent") {
-            problems.push(`${key}: no credential fixture for actor type "${t}"; add one to the runner`);
-          }
-        }
-      }
       if (params.length > 0) {
         checks.push("cross_environment");
         for (const p of params) {
@@ -860,6 +1006,8 @@ export function environmentCredentials(env: EnvActors, route: RouteDefinition, u
   const out: Credential[] = [];
   if (types.includes("service")) out.push(env.key);
   if (types.includes("user")) out.push(user);
+  if (types.includes("tenant_key")) out.push(env.tenantKey);
+  if (types.includes("agent")) out.push(env.agent);
   return out;
 }
 
@@ -980,6 +1128,20 @@ export async function checkCrossEnvironment(
       status: 404,
       reads,
     });
+  }
+  if (plan.params[0] === "tenantId") {
+    // Cross-tenant, same environment: the home tenant's owner, key and agent in another tenant.
+    for (const caller of environmentCredentials(w.a, route).filter((c) => c.kind !== "service")) {
+      await expectRefused(w, {
+        label: `${caller.label} (bound to A's home tenant) in another tenant of A`,
+        caller,
+        method: route.method,
+        url: fillUrl(route.url, ids),
+        body,
+        status: 404,
+        reads,
+      });
+    }
   }
   const last = objects[plan.params[plan.params.length - 1] as string] as CreatedObject;
   if (last.owner.kind === "user") {
@@ -1193,6 +1355,8 @@ export async function checkFunctionLevel(
     { type: "operator", credential: w.admin },
     { type: "service", credential: w.a.key },
     { type: "user", credential: w.a.user },
+    { type: "tenant_key", credential: w.a.tenantKey },
+    { type: "agent", credential: w.a.agent },
   ];
   for (const { type, credential } of kinds) {
     if (types.includes(type)) continue;

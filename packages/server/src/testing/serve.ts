@@ -14,7 +14,8 @@
  * module, and once listening the process seeds a plane through the services, the way `baseplate
  * init` and a product backend would: an admin operator, a project, an environment, a web surface
  * (scope ceiling `*`), a secret key (scopes `*`), one tenant, one user with a password (a fresh
- * random email per start) and one session of that user. The ready line then also carries
+ * random email per start) and one session of that user, the user as the tenant's owner, a tenant
+ * key (`members:read`) and an agent key the user delegated (`members:*`). The ready line then also carries
  * `"plane":{…}` with their ids, tokens and the user's email and password (benchmark data only),
  * and `"passwords":{"profile":…,"concurrency":…}`. Passwords are hashed with the configured
  * profile (default `owasp`), exactly as in production. Without `BENCH_PLANE` nothing changes.
@@ -26,6 +27,7 @@
 import { randomBytes } from "node:crypto";
 import { type App, createApp, MODULES } from "../app.js";
 import { loadConfig } from "../config.js";
+import type { AccessService } from "../modules/access/index.js";
 import type { IdentityService } from "../modules/identity/index.js";
 import type { TenancyService } from "../modules/tenancy/index.js";
 import { newId } from "../platform/ids.js";
@@ -124,6 +126,12 @@ interface BenchPlane {
   /** sessionToken: a `bp_st_` session of the user, opened through the surface. */
   sessionToken: string;
   sessionId: string;
+  /** membershipId: the user's membership (role `owner`) in the tenant. */
+  membershipId: string;
+  /** tenantKey: a `bp_tk_` key of the tenant with `members:read`. */
+  tenantKey: string;
+  /** agentKey: a `bp_ak_` key the user delegated in the tenant, scope `members:*`. */
+  agentKey: string;
 }
 
 /** seedBenchPlane seeds one plane through the services (see the file comment). */
@@ -180,7 +188,21 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
     { principal: null, request: { requestId: newId("request"), ip: "127.0.0.1" } },
     { surfaceId: surface.id, email, password },
   );
+  const access = started.services.get("access") as AccessService;
+  const membership = await access.memberships.addMember(backendCtx, tenant.id, { userId: user.id, roles: ["owner"] });
+  const tenantKey = await access.tenantKeys.createTenantKey(backendCtx, tenant.id, {
+    name: "bench partner",
+    permissions: ["members:read"],
+  });
+  const agentKey = await access.agentKeys.createAgentKey(backendCtx, tenant.id, {
+    name: "bench agent",
+    scopes: ["members:*"],
+    userId: user.id,
+  });
   return {
+    membershipId: membership.id,
+    tenantKey: tenantKey.token,
+    agentKey: agentKey.token,
     operatorId: admin.operator.id,
     operatorToken: admin.token,
     projectId: project.id,

@@ -47,6 +47,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
   const memberParams = z.strictObject({ tenantId: Id, membershipId: Id });
   const invitationParams = z.strictObject({ tenantId: Id, invitationId: Id });
   const keyParams = z.strictObject({ tenantId: Id, keyId: Id });
+  const agentKeyParams = z.strictObject({ tenantId: Id, agentKeyId: Id });
   const tenantErrors = [TenancyErrors.tenant_not_found];
   return [
     // Roles and statements (secret-key API)
@@ -57,7 +58,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       summary: "List the plane's permission statements",
       description: "The plane's own resources and their actions; products add their own resources in custom roles.",
       tags: ["Access"],
-      auth: service,
+      auth: "none",
       response: { status: 200, schema: z.object({ data: z.array(Statement) }), description: "The statements." },
       handler: async () => ({ data: s.roles.statements() }),
     }),
@@ -392,27 +393,27 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
     }),
     defineRoute({
       method: "GET",
-      url: "/v1/tenants/:tenantId/agent-keys/:keyId",
+      url: "/v1/tenants/:tenantId/agent-keys/:agentKeyId",
       operationId: "getAgentKey",
       summary: "Get an agent key",
       tags: tenantTag("Agent keys"),
       auth: tenantActors,
-      params: keyParams,
+      params: agentKeyParams,
       response: { status: 200, schema: AgentKey, description: "The agent key." },
       errors: [...tenantErrors, AccessErrors.agent_key_not_found],
-      handler: ({ ctx, params }) => s.agentKeys.findAgentKeyById(ctx, params.tenantId, params.keyId),
+      handler: ({ ctx, params }) => s.agentKeys.findAgentKeyById(ctx, params.tenantId, params.agentKeyId),
     }),
     defineRoute({
       method: "POST",
-      url: "/v1/tenants/:tenantId/agent-keys/:keyId/revoke",
+      url: "/v1/tenants/:tenantId/agent-keys/:agentKeyId/revoke",
       operationId: "revokeAgentKey",
       summary: "Revoke an agent key",
       tags: tenantTag("Agent keys"),
       auth: tenantActors,
-      params: keyParams,
+      params: agentKeyParams,
       response: { status: 200, schema: AgentKey, description: "The agent key." },
       errors: [...tenantErrors, AccessErrors.agent_key_not_found],
-      handler: ({ ctx, params }) => s.agentKeys.revokeAgentKey(ctx, params.tenantId, params.keyId),
+      handler: ({ ctx, params }) => s.agentKeys.revokeAgentKey(ctx, params.tenantId, params.agentKeyId),
     }),
 
     // Permission checks (secret-key API for products)
@@ -420,6 +421,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       method: "POST",
       url: "/v1/access/check",
       operationId: "checkPermission",
+      readOnly: true,
       summary: "Check one permission",
       description: "May this user, tenant key or agent key do `permission` in the tenant? Changes nothing.",
       tags: ["Access"],
@@ -433,6 +435,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       method: "POST",
       url: "/v1/access/check-batch",
       operationId: "checkPermissions",
+      readOnly: true,
       summary: "Check up to 100 permissions at once",
       tags: ["Access"],
       auth: service,
@@ -445,6 +448,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       method: "POST",
       url: "/v1/access/explain",
       operationId: "explainPermission",
+      readOnly: true,
       summary: "Explain a permission decision",
       description: "Which membership, role and grant allowed it — or the first rule that refused it.",
       tags: ["Access"],

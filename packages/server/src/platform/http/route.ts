@@ -56,6 +56,11 @@ export interface RouteDefinition<
    * idempotency ledger never stores them; an idempotent replay answers them as null.
    */
   secretFields?: readonly string[];
+  /**
+   * readOnly marks a POST that changes nothing (a permission check, a search with a body): it
+   * records no fact, and the facts sweep does not expect one.
+   */
+  readOnly?: boolean;
   /** accessLog: false keeps probes (health, metrics) out of the access log. */
   accessLog?: boolean;
   handler(input: HandlerInput<z.output<B>, z.output<Q>, z.output<P>>): Promise<z.input<R> | StreamedBody>;

@@ -50,6 +50,11 @@ export class ChecksService {
     return this.#explain(environmentId, input);
   }
 
+  /** explainIn explains a decision in an environment without a caller (operator tooling: the CLI). */
+  explainIn(environmentId: string, input: Check): Promise<Explanation> {
+    return this.#explain(environmentId, input);
+  }
+
   async #explain(environmentId: string, input: Check): Promise<Explanation> {
     const { tenantId, permission } = input;
     const deny = (reason: Explanation["reason"], detail: string, matched: Matched = []): Explanation => ({
@@ -61,7 +66,7 @@ export class ChecksService {
       detail,
     });
     const state = await this.c.tenancy.tenants.tenantState(environmentId, tenantId);
-    if (!state) throw new AppError(TenancyErrors.tenant_not_found, `No tenant ${tenantId} in this environment.`);
+    if (!state) throw new AppError(TenancyErrors.tenant_not_found, "No such tenant in this environment.");
     const now = this.c.m.clock.now();
     let matched: Matched = [];
     let ceiling: readonly string[] | null = null;

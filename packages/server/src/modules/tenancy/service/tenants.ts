@@ -169,6 +169,12 @@ export class TenantsService {
     return toTenant(await this.#tenant(environmentId, id));
   }
 
+  /** findTenantAnywhere finds a tenant by id in any environment (operator tooling only: the CLI). */
+  async findTenantAnywhere(id: string): Promise<Tenant | null> {
+    const row = await this.#db().selectFrom("tenant").selectAll().where("id", "=", id).executeTakeFirst();
+    return row ? toTenant(row) : null;
+  }
+
   async updateTenant(ctx: ActionContext, id: string, input: z.infer<typeof UpdateTenantInput>): Promise<Tenant> {
     const { environmentId } = inEnvironment(ctx, "tenants:write");
     try {
@@ -226,6 +232,8 @@ export class TenantsService {
   ): Promise<Tenant> {
     return this.m.db.write(ctx, async (tx) => {
       const before = toTenant(await this.#tenant(environmentId, id, tx));
+      // Reactivating an active tenant is a no-op (like revoking twice), so retries are safe.
+      if (to === "active" && before.state === "active") return before;
       if (!TENANT_TRANSITIONS[before.state].includes(to)) {
         throw new AppError(
           TenancyErrors.invalid_tenant_transition,

@@ -1,0 +1,142 @@
+import { userInfo } from "node:os";
+import { type App, createApp } from "../app.js";
+import { loadConfig } from "../config.js";
+import type { AccessService } from "../modules/access/index.js";
+import type { TenancyService, TenantStateName } from "../modules/tenancy/index.js";
+import { AppError } from "../platform/errors.js";
+import { newId } from "../platform/ids.js";
+import type { ModuleDefinition } from "../platform/module.js";
+import { systemContext } from "../platform/principal.js";
+import type { CliIo } from "./index.js";
+
+export const TENANTS_HELP = `  tenants suspend <tenantId> --reason TEXT [--billing]
+                         Suspend a tenant at once, in every process: its members' sessions,
+                         tenant keys and agent keys may only read and export (402 with
+                         --billing, else 403). Nothing is revoked.
+  tenants reactivate <tenantId> [--reason TEXT]
+  tenants deactivate <tenantId> --reason TEXT
+  access explain --tenant ID --permission RESOURCE:ACTION
+                 (--user ID | --tenant-key ID | --agent-key ID)
+                         Why may (or may not) this user or key do this in the tenant?`;
+
+type Values = Record<string, string | boolean | undefined>;
+
+/** cliActor: the CLI acts as a system actor named after the operating-system user (audit shows who). */
+function cliContext() {
+  let who = "unknown";
+  try {
+    who = userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep "unknown"
+  }
+  return systemContext(newId("request"), `cli:${who}`);
+}
+
+async function withApp<T>(
+  io: CliIo,
+  modules: readonly ModuleDefinition<unknown>[] | undefined,
+  fn: (app: App) => Promise<T>,
+) {
+  const config = loadConfig(io.env);
+  const app = await createApp({ config: { ...config, logLevel: "warn" }, ...(modules ? { modules } : {}) });
+  try {
+    await app.start({ listen: false, workers: false });
+    return await fn(app);
+  } finally {
+    await app.stop();
+  }
+}
+
+/** tenantsCommand runs `baseplate tenants suspend|reactivate|deactivate <tenantId>`. */
+export async function tenantsCommand(
+  io: CliIo,
+  sub: string | undefined,
+  tenantId: string | undefined,
+  values: Values,
+  modules?: readonly ModuleDefinition<unknown>[],
+): Promise<number> {
+  const to: Record<string, TenantStateName> = { suspend: "suspended", reactivate: "active", deactivate: "deactivated" };
+  const target = sub ? to[sub] : undefined;
+  if (!target || !tenantId) {
+    io.err("baseplate: use `baseplate tenants suspend|reactivate|deactivate <tenantId> [--reason TEXT]`.");
+    return 2;
+  }
+  const reason = typeof values.reason === "string" ? values.reason.trim() : "";
+  if (target !== "active" && reason === "") {
+    io.err(`baseplate: \`tenants ${sub}\` needs --reason (it is recorded with the state and in the audit trail).`);
+    return 2;
+  }
+  return withApp(io, modules, async (app) => {
+    const tenancy = app.services.get("tenancy") as TenancyService;
+    const tenant = await tenancy.tenants.findTenantAnywhere(tenantId);
+    if (!tenant) {
+      io.err(`baseplate: no tenant ${tenantId}.`);
+      return 1;
+    }
+    try {
+      const after = await tenancy.tenants.transitionTenant(
+        cliContext(),
+        tenant.environmentId,
+        tenant.id,
+        target,
+        reason === "" ? null : reason,
+        target === "active" ? null : values.billing === true ? "billing" : "other",
+      );
+      io.out(
+        `${after.id} (${after.name}): ${tenant.state} → ${after.state}${after.stateReason ? ` (${after.stateReason})` : ""}`,
+      );
+      return 0;
+    } catch (err) {
+      if (err instanceof AppError) {
+        io.err(`baseplate: ${err.message}`);
+        return 1;
+      }
+      throw err;
+    }
+  });
+}
+
+/** accessCommand runs `baseplate access explain`. */
+export async function accessCommand(
+  io: CliIo,
+  sub: string | undefined,
+  values: Values,
+  modules?: readonly ModuleDefinition<unknown>[],
+): Promise<number> {
+  const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
+  const tenantId = str("tenant");
+  const permission = str("permission");
+  const subjects = [
+    ["user", str("user")],
+    ["tenant_key", str("tenant-key")],
+    ["agent_key", str("agent-key")],
+  ].filter(([, id]) => id !== undefined) as Array<["user" | "tenant_key" | "agent_key", string]>;
+  if (sub !== "explain" || !tenantId || !permission || subjects.length !== 1) {
+    io.err(
+      "baseplate: use `baseplate access explain --tenant ID --permission RESOURCE:ACTION (--user ID | --tenant-key ID | --agent-key ID)`.",
+    );
+    return 2;
+  }
+  const [[type, id]] = subjects as [["user" | "tenant_key" | "agent_key", string]];
+  return withApp(io, modules, async (app) => {
+    const tenancy = app.services.get("tenancy") as TenancyService;
+    const access = app.services.get("access") as AccessService;
+    const tenant = await tenancy.tenants.findTenantAnywhere(tenantId);
+    if (!tenant) {
+      io.err(`baseplate: no tenant ${tenantId}.`);
+      return 1;
+    }
+    const e = await access.checks.explainIn(tenant.environmentId, { subject: { type, id }, tenantId, permission });
+    if (values.json === true) {
+      io.out(JSON.stringify(e, null, 2));
+      return e.allowed ? 0 : 3;
+    }
+    io.out(
+      `${e.allowed ? "ALLOWED" : "DENIED"}  ${type} ${id} → ${permission} in ${tenant.id} (${tenant.name}, ${tenant.state})`,
+    );
+    io.out(`  reason: ${e.reason}: ${e.detail}`);
+    for (const m of e.matched)
+      io.out(`  matched: ${m.via}${m.role ? ` role "${m.role}"` : ""} grants "${m.grant}"${m.id ? ` (${m.id})` : ""}`);
+    return e.allowed ? 0 : 3;
+  });
+}

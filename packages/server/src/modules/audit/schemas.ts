@@ -108,6 +108,8 @@ export type Checkpoint = z.infer<typeof Checkpoint>;
 
 export const CheckpointPage = z.object({
   chain: z.string().describe("The chain listed."),
+  environmentId: z.string(),
+  tenantId: z.string().nullable(),
   data: z.array(Checkpoint),
   nextCursor: z.string().nullable(),
 });
@@ -133,6 +135,8 @@ export const PublicKeys = z.object({
 export const Verification = z.object({
   ok: z.boolean(),
   chain: z.string().nullable(),
+  environmentId: z.string(),
+  tenantId: z.string().nullable(),
   entries: z.number().int(),
   checkpoints: z.number().int(),
   firstSeq: z.number().int().nullable(),

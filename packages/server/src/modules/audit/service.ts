@@ -47,12 +47,17 @@ export class AuditService {
   async listCheckpoints(ctx: ActionContext, query: z.infer<typeof ListCheckpointsQuery>) {
     const access = await this.chains.scope(ctx, "audit:read", query.tenantId);
     const chain = this.exports.chainFor(access);
-    return { chain, ...(await this.checkpoints.listCheckpoints(chain, query)) };
+    const page = await this.checkpoints.listCheckpoints(chain, query);
+    return { chain, environmentId: access.environmentId, tenantId: access.tenantId, ...page };
   }
 
-  async verifyChain(ctx: ActionContext, tenantId: string | undefined): Promise<VerificationResult> {
+  async verifyChain(
+    ctx: ActionContext,
+    tenantId: string | undefined,
+  ): Promise<VerificationResult & { environmentId: string; tenantId: string | null }> {
     const access = await this.chains.scope(ctx, "audit:read", tenantId);
-    return this.exports.verifyChain(access);
+    const result = await this.exports.verifyChain(access);
+    return { ...result, environmentId: access.environmentId, tenantId: access.tenantId };
   }
 
   /** exportChain streams the caller's chain as JSON Lines (verifiable offline) or CSV. */

@@ -1,6 +1,6 @@
 import { CompiledQuery, type Kysely } from "kysely";
 import type { TenantAccess } from "../../../platform/access.js";
-import { type Tx, toJson } from "../../../platform/db/db.js";
+import { beforeCommit, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
@@ -16,6 +16,10 @@ interface Head {
 
 /** Heads a transaction holds the lock of: appends after the first in one transaction skip the lock queries. */
 const heldHeads = new WeakMap<Tx, Map<string, Head>>();
+/** Entries appended in a transaction, written just before it commits. */
+const pendingEntries = new WeakMap<Tx, AuditEntryRecord[]>();
+/** ROWS_PER_INSERT: entries per multi-row INSERT (18 parameters each, far below either engine's limit). */
+const ROWS_PER_INSERT = 100;
 
 const ENTRY_COLUMNS = [
   "id",
@@ -50,29 +54,28 @@ const ENTRY_COLUMNS = [
  * next writer reuses its seq.
  * NOTE: a transaction appending to two chains locks them in the order it appends; two such
  * transactions in opposite orders can deadlock on PostgreSQL (one is aborted and can be retried).
- * NOTE: the append path is the plane's hottest write (every mutation), so its inserts are
- * precompiled SQL rather than query-builder calls (the builder's compilation cost more than the
- * inserts themselves).
+ * NOTE: the append path is the plane's hottest write (every mutation): entries appended in a
+ * transaction are written just before it commits (`beforeCommit`), in multi-row INSERTs of
+ * precompiled SQL rather than one query-builder call per row. Within the transaction, appended
+ * entries are therefore not yet readable with SQL (the chain head is kept in memory).
  */
 export class ChainLedger {
-  readonly #insertEntry: string;
+  readonly #insertEntries = new Map<number, string>();
   readonly #insertTargets = new Map<number, string>();
 
-  constructor(private readonly m: ModuleContext) {
-    this.#insertEntry = `insert into audit_entry (${ENTRY_COLUMNS.join(", ")}) values (${this.#placeholders(ENTRY_COLUMNS.length, 0)})`;
-  }
+  constructor(private readonly m: ModuleContext) {}
 
   #placeholders(n: number, offset: number): string {
     const postgres = this.m.db.engine === "postgres";
     return Array.from({ length: n }, (_, i) => (postgres ? `$${offset + i + 1}` : "?")).join(", ");
   }
 
-  #insertTargetsSql(n: number): string {
-    let text = this.#insertTargets.get(n);
+  #rowsSql(cache: Map<number, string>, head: string, columns: number, rows: number): string {
+    let text = cache.get(rows);
     if (!text) {
-      const rows = Array.from({ length: n }, (_, i) => `(${this.#placeholders(4, i * 4)})`).join(", ");
-      text = `insert into audit_entry_target (entry_id, environment_id, target_type, target_id) values ${rows}`;
-      this.#insertTargets.set(n, text);
+      const values = Array.from({ length: rows }, (_, i) => `(${this.#placeholders(columns, i * columns)})`);
+      text = `${head} values ${values.join(", ")}`;
+      cache.set(rows, text);
     }
     return text;
   }
@@ -168,35 +171,67 @@ export class ChainLedger {
       prevHash: head.hash,
     };
     const e: AuditEntryRecord = { ...body, hash: entryHash(body) };
-    await tx.executeQuery(
-      CompiledQuery.raw(this.#insertEntry, [
-        e.id,
-        chain,
-        seq,
-        e.environmentId,
-        e.tenantId,
-        e.action,
-        e.occurredAt,
-        e.actor.type,
-        e.actor.id,
-        toJson(e.actor),
-        toJson(e.targets),
-        toJson(e.context),
-        toJson(e.metadata),
-        e.changes === null ? null : toJson(e.changes),
-        e.source,
-        e.factId,
-        e.prevHash,
-        e.hash,
-      ]),
-    );
-    if (e.targets.length > 0) {
-      const params: unknown[] = [];
-      for (const t of e.targets) params.push(e.id, e.environmentId, t.type, t.id);
-      await tx.executeQuery(CompiledQuery.raw(this.#insertTargetsSql(e.targets.length), params));
+    let pending = pendingEntries.get(tx);
+    if (!pending) {
+      const list: AuditEntryRecord[] = [];
+      pending = list;
+      pendingEntries.set(tx, list);
+      beforeCommit(tx, () => this.#flush(tx, list));
     }
+    pending.push(e);
     head.size = seq;
     head.hash = e.hash;
     return e;
+  }
+
+  /** flush writes a transaction's appended entries and their targets, in multi-row INSERTs. */
+  async #flush(tx: Tx, entries: AuditEntryRecord[]): Promise<void> {
+    // An append after this flush (from another before-commit step) starts a new batch.
+    pendingEntries.delete(tx);
+    for (let from = 0; from < entries.length; from += ROWS_PER_INSERT) {
+      const chunk = entries.slice(from, from + ROWS_PER_INSERT);
+      const params: unknown[] = [];
+      const targets: unknown[] = [];
+      for (const e of chunk) {
+        params.push(
+          e.id,
+          e.chain,
+          e.seq,
+          e.environmentId,
+          e.tenantId,
+          e.action,
+          e.occurredAt,
+          e.actor.type,
+          e.actor.id,
+          toJson(e.actor),
+          toJson(e.targets),
+          toJson(e.context),
+          toJson(e.metadata),
+          e.changes === null ? null : toJson(e.changes),
+          e.source,
+          e.factId,
+          e.prevHash,
+          e.hash,
+        );
+        for (const t of e.targets) targets.push(e.id, e.environmentId, t.type, t.id);
+      }
+      const entriesSql = this.#rowsSql(
+        this.#insertEntries,
+        `insert into audit_entry (${ENTRY_COLUMNS.join(", ")})`,
+        ENTRY_COLUMNS.length,
+        chunk.length,
+      );
+      await tx.executeQuery(CompiledQuery.raw(entriesSql, params));
+      for (let t = 0; t < targets.length; t += 4 * ROWS_PER_INSERT) {
+        const slice = targets.slice(t, t + 4 * ROWS_PER_INSERT);
+        const targetsSql = this.#rowsSql(
+          this.#insertTargets,
+          "insert into audit_entry_target (entry_id, environment_id, target_type, target_id)",
+          4,
+          slice.length / 4,
+        );
+        await tx.executeQuery(CompiledQuery.raw(targetsSql, slice));
+      }
+    }
   }
 }

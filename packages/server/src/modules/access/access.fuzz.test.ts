@@ -18,7 +18,7 @@ describeEachEngine("access fuzz", (engine) => {
   const tokens: string[] = [];
 
   beforeAll(async () => {
-    t = await createTestApp(engine, { modules: MODULES });
+    t = await createTestApp(engine, { modules: [...MODULES] });
     p = await seedPlane(t);
     const call = async (token: string, method: string, url: string, body?: unknown) => {
       const res = await t.inject({

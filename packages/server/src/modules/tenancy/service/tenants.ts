@@ -164,8 +164,15 @@ export class TenantsService {
     return toPage(rows, query.limit, (r) => ({ id: r.id }), toTenant);
   }
 
+  /**
+   * findTenantById reads a tenant: the environment's secret keys read any (`tenants:read`); its
+   * members, tenant keys and agent keys read their own (`tenant:read`, open while suspended).
+   */
   async findTenantById(ctx: ActionContext, id: string): Promise<Tenant> {
-    const { environmentId } = inEnvironment(ctx, "tenants:read");
+    const { environmentId } =
+      ctx.principal?.actorType === "service"
+        ? inEnvironment(ctx, "tenants:read")
+        : await this.m.access.require(ctx, "tenant:read", { tenantId: id });
     return toTenant(await this.#tenant(environmentId, id));
   }
 

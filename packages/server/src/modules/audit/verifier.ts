@@ -162,7 +162,23 @@ function str(value: string | null): string {
 }
 
 function hasKeys(value: unknown, n: number): boolean {
-  return value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === n;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+  let count = 0;
+  for (const _ in value) count++;
+  return count === n;
+}
+
+function allTargets(targets: unknown[]): boolean {
+  for (const t of targets) {
+    if (!hasKeys(t, 2)) return false;
+    const { id, type } = t as { id: unknown; type: unknown };
+    if (typeof id !== "string" || typeof type !== "string") return false;
+  }
+  return true;
+}
+
+function isText(value: unknown): boolean {
+  return value === null || typeof value === "string";
 }
 
 /**
@@ -193,28 +209,24 @@ export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | Audit
     (b === null || hasKeys(b, 3)) &&
     hasKeys(context, 4) &&
     Array.isArray(targets) &&
-    targets.every((t) => hasKeys(t, 2) && typeof t.id === "string" && typeof t.type === "string") &&
-    strings(
-      e.id,
-      e.chain,
-      e.action,
-      e.source,
-      e.prevHash,
-      e.environmentId,
-      e.tenantId,
-      e.factId,
-      actor.type,
-      actor.id,
-      actor.displayName,
-      actor.model,
-      b?.type ?? null,
-      b?.id ?? null,
-      b?.reason ?? null,
-      context.ip,
-      context.requestId,
-      context.surfaceId,
-      context.userAgent,
-    );
+    allTargets(targets) &&
+    isText(e.id) &&
+    isText(e.chain) &&
+    isText(e.action) &&
+    isText(e.source) &&
+    isText(e.prevHash) &&
+    isText(e.environmentId) &&
+    isText(e.tenantId) &&
+    isText(e.factId) &&
+    isText(actor.type) &&
+    isText(actor.id) &&
+    isText(actor.displayName) &&
+    isText(actor.model) &&
+    (b === null || (isText(b.type) && isText(b.id) && isText(b.reason))) &&
+    isText(context.ip) &&
+    isText(context.requestId) &&
+    isText(context.surfaceId) &&
+    isText(context.userAgent);
   if (!fast) {
     const { hash: _hash, ...body } = e;
     return canonicalJson(body);
@@ -246,11 +258,6 @@ export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | Audit
     `,"tenantId":${str(e.tenantId)}` +
     `,"v":1}`
   );
-}
-
-function strings(...values: unknown[]): boolean {
-  for (const v of values) if (v !== null && typeof v !== "string") return false;
-  return true;
 }
 
 /** entryBody is the part of an entry its hash covers: everything but `hash`. */

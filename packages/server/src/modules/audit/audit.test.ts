@@ -193,6 +193,18 @@ describeEachEngine("audit", (engine) => {
       expect(regex.status).toBe(400);
     });
 
+    it("stores lone UTF-16 surrogates as U+FFFD on both engines, and the chain still verifies", async () => {
+      const res = await t.inject({
+        method: "POST",
+        url: "/v1/audit/entries",
+        headers: { authorization: `Bearer ${keyA()}`, "content-type": "application/json" },
+        payload: '{"action":"note.added","metadata":{"text":"a\\ud800b","\\udc00k":"ok \\ud83d\\ude00"}}',
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      expect(res.json().metadata).toEqual({ text: "a\ufffdb", "\ufffdk": "ok \ud83d\ude00" });
+      expect((await call(keyA(), "GET", "/v1/audit/verify")).json().ok).toBe(true);
+    });
+
     it("refuses credential-like metadata keys (AUD-09)", async () => {
       const res = await call(keyA(), "POST", "/v1/audit/entries", {
         action: "user.invited",

@@ -39,8 +39,46 @@ export function contextOf(request: RequestInfo, principal: Principal | null): Au
 /** EntryDraft is an entry before the chain gives it a place (id, seq, hashes). */
 export type EntryDraft = Omit<AuditEntryRecord, "v" | "id" | "chain" | "seq" | "prevHash" | "hash">;
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATES = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * wellFormed returns `value` with lone UTF-16 surrogates replaced by U+FFFD, copying only what
+ * changes. An entry is hashed as written, and PostgreSQL's jsonb refuses lone surrogates (SQLite
+ * would keep them): without this, one engine would fail the write and a stored value could differ
+ * from the hashed one.
+ */
+export function wellFormed<T>(value: T): T {
+  if (typeof value === "string") {
+    return (LONE_SURROGATE.test(value) ? value.replace(LONE_SURROGATES, "\ufffd") : value) as T;
+  }
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    value.forEach((item, i) => {
+      const clean = wellFormed(item);
+      if (clean !== item) {
+        copy ??= [...value];
+        copy[i] = clean;
+      }
+    });
+    return (copy ?? value) as T;
+  }
+  let copy: Record<string, unknown> | null = null;
+  for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+    const cleanKey = wellFormed(key);
+    const clean = wellFormed(inner);
+    if (clean !== inner || cleanKey !== key) {
+      copy ??= { ...(value as Record<string, unknown>) };
+      if (cleanKey !== key) delete copy[key];
+      copy[cleanKey] = clean;
+    }
+  }
+  return (copy ?? value) as T;
+}
+
 export function draftOfFact(fact: Fact): EntryDraft {
-  return {
+  return wellFormed({
     environmentId: fact.environmentId,
     tenantId: fact.tenantId,
     action: fact.type,
@@ -52,7 +90,7 @@ export function draftOfFact(fact: Fact): EntryDraft {
     changes: fact.changes ?? null,
     source: "fact",
     factId: fact.id,
-  };
+  });
 }
 
 export function toEntry(row: AuditEntryTable): AuditEntryRecord {

@@ -9,7 +9,7 @@ import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AuditErrors } from "../errors.js";
 import { type JsonSchema, validateJson } from "../internal/json-schema.js";
-import { actorOf, contextOf, draftOfFact, toEntry } from "../internal/rows.js";
+import { actorOf, contextOf, draftOfFact, toEntry, wellFormed } from "../internal/rows.js";
 import type { CreateEntryInput, ListEntriesQuery } from "../schemas.js";
 import type { AuditTables } from "../tables.js";
 import type { AuditEntryRecord } from "../verifier.js";
@@ -60,19 +60,22 @@ export class Entries {
       }
     }
     return this.m.db.write(ctx, (tx) =>
-      this.chains.append(tx, {
-        environmentId: access.environmentId,
-        tenantId: access.tenantId,
-        action: input.action,
-        occurredAt: this.m.clock.now(),
-        actor: actorOf(access.principal),
-        targets: input.targets,
-        context: contextOf(ctx.request, access.principal),
-        metadata,
-        changes: input.changes ?? null,
-        source: "product",
-        factId: null,
-      }),
+      this.chains.append(
+        tx,
+        wellFormed({
+          environmentId: access.environmentId,
+          tenantId: access.tenantId,
+          action: input.action,
+          occurredAt: this.m.clock.now(),
+          actor: actorOf(access.principal),
+          targets: input.targets,
+          context: contextOf(ctx.request, access.principal),
+          metadata,
+          changes: input.changes ?? null,
+          source: "product",
+          factId: null,
+        }),
+      ),
     );
   }
 

@@ -12,6 +12,7 @@ import { type ScenarioResult, writeResults } from "./lib/results.js";
 import type { Scenario } from "./lib/scenario.js";
 import { formatScenario } from "./lib/table.js";
 import { permissionCheckScenario } from "./scenarios/access.js";
+import { auditScenario } from "./scenarios/audit.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
 import { healthzScenario } from "./scenarios/kernel.js";
 import { webhooksScenario } from "./scenarios/webhooks.js";
@@ -28,6 +29,8 @@ export const SCENARIOS: readonly Scenario[] = [
   authReadScenario("agent-key"),
   permissionCheckScenario,
   loginScenario,
+  auditScenario("sqlite"),
+  auditScenario("postgres"),
   webhooksScenario("sqlite"),
   webhooksScenario("postgres"),
 ];

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import type { Config } from "./config.js";
 import { accessModule } from "./modules/access/index.js";
+import { auditModule } from "./modules/audit/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
@@ -29,6 +30,7 @@ export const MODULES: readonly ModuleDefinition<unknown>[] = [
   tenancyModule as ModuleDefinition<unknown>,
   identityModule as ModuleDefinition<unknown>,
   accessModule as ModuleDefinition<unknown>,
+  auditModule as ModuleDefinition<unknown>,
   eventsModule as ModuleDefinition<unknown>,
   webhooksModule as ModuleDefinition<unknown>,
 ];

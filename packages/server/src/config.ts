@@ -31,6 +31,8 @@ export interface Config {
   migrateOnStart: boolean;
   events: { retentionDays: number };
   webhooks: { timeoutMs: number; allowPrivateTargets: boolean };
+  /** auditSigningKeyFile: PEM file of the Ed25519 key signing audit checkpoints (null: a key kept in the database). */
+  auditSigningKeyFile: string | null;
 }
 
 export class ConfigError extends Error {
@@ -148,6 +150,11 @@ export const CONFIG_VARIABLES = {
     default: "false",
     doc: "Allow webhook URLs on loopback, private, link-local and other non-public addresses (LAN receivers, tests). Cloud metadata addresses stay refused.",
   },
+  BASEPLATE_AUDIT_SIGNING_KEY_FILE: {
+    schema: z.string(),
+    default: "",
+    doc: "PEM file (PKCS#8) of the Ed25519 key that signs audit checkpoints. Empty: the plane generates one on first start and keeps it in the database.",
+  },
 } as const;
 
 type VarName = keyof typeof CONFIG_VARIABLES;
@@ -229,6 +236,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       timeoutMs: values.BASEPLATE_WEBHOOKS_TIMEOUT_MS as number,
       allowPrivateTargets: values.BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS as boolean,
     },
+    auditSigningKeyFile: values.BASEPLATE_AUDIT_SIGNING_KEY_FILE
+      ? resolve(cwd, values.BASEPLATE_AUDIT_SIGNING_KEY_FILE as string)
+      : null,
   };
 }
 

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AuditService } from "../src/modules/audit/index.js";
+import { fromJson } from "../src/platform/db/db.js";
 import type { RouteDefinition } from "../src/platform/http/route.js";
 import { TEST_PASSWORD } from "../src/testing/fixtures.js";
 import { describeEachEngine } from "../src/testing/harness.js";
@@ -22,12 +24,26 @@ import {
 // DESIGN.md §2, the write path: every mutation records its fact (→ audit entry + event) in its own
 // transaction. This sweep makes one successful call to every mutating route of the plane and
 // checks the facts it committed: `noun.past_verb` types, the acting credential's actor, the right
-// environment, and no token or password anywhere in a fact. A new mutating route fails here until
-// it has a fixture below.
+// environment, and no token or password anywhere in a fact; and that each fact became exactly one
+// audit entry with the same action, actor, tenant and targets (so every module inherits the audit
+// coverage). A new mutating route fails here until it has a fixture below.
+
+/** AuditEntryRow: what the sweep reads of an audit entry. */
+interface AuditEntryRow {
+  id: string;
+  fact_id: string | null;
+  action: string;
+  actor_id: string | null;
+  environment_id: string | null;
+  tenant_id: string | null;
+  targets: Array<{ type: string; id: string }>;
+}
 
 /** FactExpectation: the facts one successful call must commit, in order. */
 interface FactExpectation {
   types: string[];
+  /** productEntries: audit entries the call writes itself (a product's own entries: no fact). */
+  productEntries?: string[];
   /** actorId defaults to the calling credential's actor. */
   actorId?: string;
   environmentId: string | null;
@@ -319,6 +335,43 @@ const FACT_FIXTURES: Record<string, FactFixture> = {
     caller: await w.newUser(w.a, "revoke-all"),
     expect: () => ({ types: ["session.revoked_all"], environmentId: w.a.environmentId }),
   }),
+  // Audit (secret key; the rotation: admin operator)
+  "POST /v1/audit/entries": async (w) => ({
+    caller: w.a.key,
+    body: { action: "report.exported", targets: [{ type: "report", id: "rep_1" }], metadata: { rows: 3 } },
+    expect: () => ({ types: [], productEntries: ["report.exported"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/tenants/:tenantId/audit/entries": async (w) => ({
+    caller: w.a.key,
+    ids: { tenantId: (await paramFixture("tenantId")(w, w.a, {})).id },
+    body: { action: "invoice.paid", targets: [{ type: "invoice", id: "inv_1" }] },
+    expect: () => ({ types: [], productEntries: ["invoice.paid"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/audit/checkpoints": async (w) => ({
+    caller: w.a.key,
+    body: { tenantId: (await paramFixture("tenantId")(w, w.a, {})).id },
+    expect: () => ({ types: ["audit_checkpoint.created"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/audit/schemas": async (w) => ({
+    caller: w.a.key,
+    body: { action: `facts_${w.unique()}.recorded`, schema: { type: "object", required: ["id"] } },
+    expect: () => ({ types: ["audit_schema.created"], environmentId: w.a.environmentId }),
+  }),
+  "DELETE /v1/audit/schemas/:auditSchemaId": async (w) => ({
+    caller: w.a.key,
+    ids: { auditSchemaId: (await paramFixture("auditSchemaId")(w, w.a, {})).id },
+    expect: () => ({ types: ["audit_schema.deleted"], environmentId: w.a.environmentId }),
+  }),
+  "PATCH /v1/audit/settings": async (w) => ({
+    caller: w.a.key,
+    body: { retentionDays: 365 },
+    expect: () => ({ types: ["audit_settings.updated"], environmentId: w.a.environmentId }),
+  }),
+  "POST /v1/operator/audit/signing-keys/rotate": async (w) => ({
+    caller: w.admin,
+    expect: () => ({ types: ["audit_signing_key.rotated"], environmentId: null }),
+  }),
+
   "POST /v1/auth/password": async (w) => {
     const user = await w.newUser(w.a, "change-password");
     await secondSession(w, w.a, user);
@@ -597,6 +650,14 @@ describeEachEngine("facts coverage", (engine) => {
   });
   afterAll(async () => w?.close());
 
+  async function auditEntries(): Promise<AuditEntryRow[]> {
+    const rows = await w.t.app.db.kysely
+      .selectFrom("audit_entry")
+      .select(["id", "fact_id", "action", "actor_id", "environment_id", "tenant_id", "targets"])
+      .execute();
+    return rows.map((r) => ({ ...(r as AuditEntryRow), targets: fromJson(r.targets) }));
+  }
+
   function expectNoSecretsIn(facts: unknown[], what: string): void {
     const needles = [...w.secrets].flatMap((s) => [s, createHash("sha256").update(s).digest("hex")]);
     for (const fact of facts) {
@@ -613,6 +674,7 @@ describeEachEngine("facts coverage", (engine) => {
       if (!make) throw new Error(`${key} has no fact fixture: add one to FACT_FIXTURES`);
       const scenario = await make(w);
       const known = new Set((await w.facts()).map((f) => f.id));
+      const knownEntries = new Set((await auditEntries()).map((e) => e.id));
       const capturedBefore = w.captured.length;
       const res = await w.call(scenario.caller, route.method, fillUrl(route.url, scenario.ids ?? {}), {
         ...(scenario.body !== undefined ? { body: scenario.body } : {}),
@@ -621,8 +683,26 @@ describeEachEngine("facts coverage", (engine) => {
       const expected = scenario.expect(res.json() as Record<string, unknown>);
       const actorId = expected.actorId ?? scenario.caller?.actorId;
       const fresh = (await w.facts()).filter((f) => !known.has(f.id));
-      expect(fresh.length, `${key} committed no fact`).toBeGreaterThan(0);
+      const product = expected.productEntries ?? [];
+      expect(fresh.length + product.length, `${key} committed no fact`).toBeGreaterThan(0);
       expect(fresh.map((f) => f.type)).toEqual(expected.types);
+      // Every committed fact is exactly one audit entry: same action, actor, tenant and targets.
+      const entries = (await auditEntries()).filter((e) => !knownEntries.has(e.id));
+      expect(entries.length, `${key}: audit entries`).toBe(fresh.length + product.length);
+      const captured = new Map(w.captured.slice(capturedBefore).map((f) => [f.id, f]));
+      for (const fact of fresh) {
+        const mine = entries.filter((e) => e.fact_id === fact.id);
+        expect(mine.length, `${fact.type}: one audit entry`).toBe(1);
+        const entry = mine[0] as AuditEntryRow;
+        expect(entry.action).toBe(fact.type);
+        expect(entry.actor_id, `${fact.type}: audit actor`).toBe(fact.actor_id);
+        expect(entry.environment_id, `${fact.type}: audit environment`).toBe(fact.environment_id);
+        expect(entry.tenant_id, `${fact.type}: audit tenant`).toBe(captured.get(fact.id)?.tenantId ?? null);
+        expect(entry.targets, `${fact.type}: audit targets`).toEqual(fact.targets);
+      }
+      const written = entries.filter((e) => e.fact_id === null);
+      expect(written.map((e) => e.action)).toEqual(product);
+      for (const entry of written) expect(entry.actor_id, `${entry.action}: product entry actor`).toBe(actorId);
       for (const fact of fresh) {
         expect(isPastTenseFact(fact.type), `${fact.type} is not noun.past_verb`).toBe(true);
         expect(fact.actor_id, `${fact.type}: actor`).toBe(actorId);
@@ -644,5 +724,27 @@ describeEachEngine("facts coverage", (engine) => {
     expect(w.secrets.size).toBeGreaterThan(10);
     expect(w.captured.length).toBeGreaterThan(ROUTES.length);
     expectNoSecretsIn(w.captured, "the run");
+  });
+
+  it("no audit entry stored during the whole run carries a token or password (AUD-09), and every chain verifies", async () => {
+    const rows = await w.t.app.db.kysely.selectFrom("audit_entry").selectAll().execute();
+    expect(rows.length).toBeGreaterThan(ROUTES.length);
+    expectNoSecretsIn(rows, "the audit log");
+    const audit = w.t.app.services.get("audit") as AuditService;
+    for (const env of [w.a, w.b]) {
+      const chains = await w.t.app.db.kysely
+        .selectFrom("audit_chain")
+        .select(["id", "tenant_id"])
+        .where("environment_id", "=", env.environmentId)
+        .execute();
+      for (const chain of chains) {
+        const result = await audit.exports.verifyChain({
+          principal: { actorType: "system", actorId: "test", credentialId: "test", permissions: ["*"] },
+          environmentId: env.environmentId,
+          tenantId: chain.tenant_id as string | null,
+        });
+        expect(result.errors, `chain ${chain.id}`).toEqual([]);
+      }
+    }
   });
 });

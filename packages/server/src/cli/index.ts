@@ -4,6 +4,7 @@ import { CONFIG_VARIABLES, ConfigError, loadConfig } from "../config.js";
 import { MigrationError } from "../platform/db/index.js";
 import { AppError } from "../platform/errors.js";
 import type { ModuleDefinition } from "../platform/module.js";
+import { auditVerify } from "./audit.js";
 import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
 import { accessCommand, TENANTS_HELP, tenantsCommand } from "./tenants.js";
 import { WEBHOOKS_HELP, webhooksCommand } from "./webhooks.js";
@@ -34,6 +35,10 @@ Commands:
                          Revert the newest migration (or N, or all of them).
   migrate status         List migrations and whether each is applied.
 ${TENANTS_HELP}
+  audit verify <export-file> --public-key <file> [--json]
+                         Verify an audit export (JSON Lines from GET /v1/audit/export) offline
+                         against the plane's public keys (a PEM file, or the JSON saved from
+                         GET /v1/audit/public-keys). Exit 0: intact; 1: tampered or unverifiable.
 ${WEBHOOKS_HELP}
   help                   Show this help.
 
@@ -82,6 +87,7 @@ export async function runCli(
         "tenant-key": { type: "string" },
         "agent-key": { type: "string" },
         since: { type: "string" },
+        "public-key": { type: "string" },
       },
     });
   } catch (err) {
@@ -105,6 +111,12 @@ export async function runCli(
         return await start(io, modules);
       case "init":
         return await init(io, values as Record<string, string | boolean | undefined>, modules);
+      case "audit":
+        if (sub !== "verify") {
+          io.err("baseplate: unknown audit command. Usage: baseplate audit verify <export-file> --public-key <file>");
+          return 2;
+        }
+        return await auditVerify(io, positionals[2], values as { "public-key"?: string; json?: boolean });
       case "migrate":
         return await migrate(io, sub, values as { steps?: string; all?: boolean }, modules);
       case "tenants":

@@ -1,5 +1,6 @@
 import { createApp, MODULES } from "../app.js";
 import { loadConfig } from "../config.js";
+import { auditModule } from "../modules/audit/index.js";
 import type { ModuleDefinition } from "../platform/module.js";
 import { type ProbeService, probeModule } from "./probe-module.js";
 
@@ -12,15 +13,22 @@ import { type ProbeService, probeModule } from "./probe-module.js";
  *   idempotency scopes survive a restart.
  * - `serve-plane`: like `serve`, with the whole plane (`MODULES`) registered besides the probe
  *   module, for tests that need several plane processes on one database (revocation).
+ * - `serve-audit`: like `serve`, with the audit module besides the probe module (audit chains
+ *   under concurrent writers and SIGKILL).
  * - `work-plane`: like `work`, with the whole plane registered (webhook delivery workers).
  * Prints one JSON line on stdout when ready. SIGTERM stops gracefully (exit 0).
  */
 const mode = process.argv[2] ?? "work";
 const config = loadConfig(process.env);
-const serving = mode === "serve" || mode === "serve-plane";
+const serving = mode === "serve" || mode === "serve-plane" || mode === "serve-audit";
 const probe = probeModule({ jobDelayMs: Number(process.env.PROBE_JOB_DELAY_MS ?? 0) }) as ModuleDefinition<unknown>;
-const plane = mode === "serve-plane" || mode === "work-plane";
-const app = await createApp({ config, modules: plane ? [...MODULES, probe] : [probe] });
+const modules =
+  mode === "serve-plane" || mode === "work-plane"
+    ? [...MODULES, probe]
+    : mode === "serve-audit"
+      ? [auditModule as ModuleDefinition<unknown>, probe]
+      : [probe];
+const app = await createApp({ config, modules });
 await app.start({ listen: serving, workers: false });
 
 const ready: Record<string, unknown> = { ready: true, pid: process.pid };

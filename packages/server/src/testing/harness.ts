@@ -64,7 +64,7 @@ export interface TestAppOptions {
   clock?: Clock;
   /** plane: register the shipped modules (MODULES) besides the probe module. */
   plane?: boolean;
-  modules?: ModuleDefinition<unknown>[];
+  modules?: readonly ModuleDefinition<unknown>[];
   env?: Record<string, string>;
   /** migrate: apply migrations before returning (default true). */
   migrate?: boolean;

@@ -610,6 +610,11 @@ async function readBack(w: IsolationWorld, credential: Credential, url: string):
   return { status: res.status, body: res.json() };
 }
 
+async function json200(res: CallResult, what: string): Promise<Record<string, unknown>> {
+  expectStatus(res, 200, what);
+  return res.json() as Record<string, unknown>;
+}
+
 async function created(res: CallResult, what: string): Promise<Record<string, unknown>> {
   expectStatus(res, 201, what);
   return res.json() as Record<string, unknown>;
@@ -773,6 +778,22 @@ export const PARAM_FIXTURES: Record<string, ParamFixture> = {
     const id = (body.agentKey as { id: string }).id;
     return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/tenants/${tenant.id}/agent-keys/${id}`) };
   },
+  auditSchemaId: async (w, env) => {
+    const action = `isolation_${w.unique()}.probed`;
+    const body = await json200(
+      await w.call(env.key, "POST", "/v1/audit/schemas", { body: { action, schema: { type: "object" } } }),
+      "registering an audit schema",
+    );
+    const id = body.id as string;
+    return {
+      id,
+      owner: env.key,
+      read: async () => {
+        const res = await w.call(env.key, "GET", "/v1/audit/schemas");
+        return (res.json() as { data: Array<{ id: string }> }).data.find((s) => s.id === id) ?? null;
+      },
+    };
+  },
   itemId: async (w, env) => {
     const body = await created(
       await w.call(env.key, "POST", "/v1/probe/items", { body: { name: `item ${env.marker} ${w.unique()}` } }),
@@ -914,6 +935,11 @@ export const BODY_FIXTURES: Record<string, BodyFixture> = {
   "POST /v1/access/check-batch": (w) => ({
     checks: [{ subject: { type: "user", id: w.a.user.actorId }, tenantId: w.a.tenantId, permission: "members:read" }],
   }),
+  // Audit actions are noun.past_verb, which no generated string is.
+  "POST /v1/audit/entries": () => ({ action: "isolation.probed", targets: [{ type: "probe", id: "p1" }] }),
+  "POST /v1/tenants/:tenantId/audit/entries": () => ({ action: "isolation.probed" }),
+  "POST /v1/audit/schemas": () => ({ action: "isolation.probed", schema: { type: "object" } }),
+  "POST /v1/audit/checkpoints": () => ({}),
   // The generated current password would be wrong (403) and count as a failed login attempt.
   "POST /v1/auth/password": () => ({
     currentPassword: TEST_PASSWORD,

@@ -18,7 +18,7 @@ export const PLANE_STATEMENTS = defineStatements({
   agents: ["read", "create", "revoke"],
   webhooks: ["read", "write"],
   events: ["read", "publish"],
-  audit: ["read", "export", "write"],
+  audit: ["read", "export", "write", "manage"],
   files: ["read", "write", "delete"],
   usage: ["read"],
   billing: ["read", "manage"],

@@ -24,6 +24,7 @@ export interface WriteClaim {
 }
 
 const afterCommitCallbacks = new WeakMap<object, Array<() => void | Promise<void>>>();
+const beforeCommitCallbacks = new WeakMap<object, Array<() => Promise<void>>>();
 
 /**
  * Db is the plane's one database handle: a Kysely instance over SQLite or PostgreSQL plus the
@@ -43,7 +44,8 @@ export class Db {
 
   /**
    * transaction runs `fn` in one database transaction: it commits when `fn` resolves and rolls
-   * back when it throws (re-throwing the error). Callbacks registered with `afterCommit` run once
+   * back when it throws (re-throwing the error). Callbacks registered with `beforeCommit` run in
+   * the transaction after `fn` resolves; those registered with `afterCommit` run once
    * the commit succeeded, never after a rollback; their failures are reported, not thrown.
    * NOTE: do not open a transaction inside another one; pass `tx` down instead.
    */
@@ -52,7 +54,12 @@ export class Db {
     const result = await this.kysely.transaction().execute(async (tx) => {
       callbacks = [];
       afterCommitCallbacks.set(tx, callbacks);
-      return fn(tx);
+      const before: Array<() => Promise<void>> = [];
+      beforeCommitCallbacks.set(tx, before);
+      const value = await fn(tx);
+      // A callback may register another (a flush that appends more): run until none is left.
+      while (before.length > 0) await (before.shift() as () => Promise<void>)();
+      return value;
     });
     for (const callback of callbacks) {
       try {
@@ -99,6 +106,17 @@ export class Db {
 export function afterCommit(tx: Tx, callback: () => void | Promise<void>): void {
   const list = afterCommitCallbacks.get(tx);
   if (!list) throw new Error("afterCommit called outside Db.transaction");
+  list.push(callback);
+}
+
+/**
+ * beforeCommit schedules `callback` to run inside `tx` once the transaction's work is done, just
+ * before it commits (e.g. flushing rows buffered during the transaction in one statement). A
+ * callback that throws rolls the transaction back, like any failure inside it.
+ */
+export function beforeCommit(tx: Tx, callback: () => Promise<void>): void {
+  const list = beforeCommitCallbacks.get(tx);
+  if (!list) throw new Error("beforeCommit called outside Db.transaction");
   list.push(callback);
 }
 

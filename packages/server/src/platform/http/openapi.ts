@@ -81,7 +81,12 @@ function responses(route: RouteDefinition): Record<string, unknown> {
   const out: Record<string, unknown> = {
     [String(route.response.status)]: {
       description: route.response.description,
-      content: { "application/json": { schema: toSchema(route.response.schema, "output") } },
+      content: Object.fromEntries(
+        (route.response.contentTypes ?? ["application/json"]).map((type) => [
+          type,
+          { schema: toSchema(route.response.schema, "output") },
+        ]),
+      ),
     },
   };
   const codes: ErrorCode[] = [...(route.errors ?? [])];

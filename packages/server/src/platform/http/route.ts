@@ -50,7 +50,13 @@ export interface RouteDefinition<
   body?: B;
   query?: Q;
   params?: P;
-  response: { status: number; schema: R; description: string };
+  response: {
+    status: number;
+    schema: R;
+    description: string;
+    /** contentTypes: a streamed route's media types (the handler returns a `StreamedBody`). */
+    contentTypes?: readonly string[];
+  };
   /** errors documents the problem codes this route can answer, besides the common ones. */
   errors?: ErrorCode[];
   /**
@@ -65,7 +71,20 @@ export interface RouteDefinition<
   readOnly?: boolean;
   /** accessLog: false keeps probes (health, metrics) out of the access log. */
   accessLog?: boolean;
-  handler(input: HandlerInput<z.output<B>, z.output<Q>, z.output<P>>): Promise<z.input<R>>;
+  handler(input: HandlerInput<z.output<B>, z.output<Q>, z.output<P>>): Promise<z.input<R> | StreamedBody>;
+}
+
+/**
+ * StreamedBody is what a streaming route's handler returns instead of a JSON value: the body is
+ * sent chunk by chunk as the iterable yields (an export paging the database never sits in memory).
+ * NOTE: once the first chunk is sent the status is committed; a failure later ends the response early.
+ */
+export class StreamedBody {
+  constructor(
+    readonly contentType: string,
+    readonly chunks: AsyncIterable<string>,
+    readonly headers: Record<string, string> = {},
+  ) {}
 }
 
 /** defineRoute returns its argument, typed: handler inputs are inferred from the schemas. */

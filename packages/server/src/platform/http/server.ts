@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -15,7 +16,7 @@ import type { ActionContext, Principal, RequestInfo } from "../principal.js";
 import type { CredentialResolvers } from "./credentials.js";
 import type { Metrics } from "./metrics.js";
 import { fieldErrors, findNul, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
-import type { RouteDefinition } from "./route.js";
+import { type RouteDefinition, StreamedBody } from "./route.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -279,6 +280,9 @@ export class HttpServer {
           .code(claim.completed?.status ?? route.response.status)
           .type(JSON_TYPE)
           .send(live);
+      }
+      if (result instanceof StreamedBody) {
+        return reply.code(status).headers(result.headers).type(result.contentType).send(Readable.from(result.chunks));
       }
       if (status === 204) return reply.code(204).send();
       return reply.code(status).type(JSON_TYPE).send(JSON.stringify(result));

@@ -1,0 +1,6 @@
+/** The audit module's public surface: other modules import only this file. */
+export { AuditErrors } from "./errors.js";
+export { auditModule } from "./module.js";
+export type { AuditEntry, Checkpoint } from "./schemas.js";
+export type { AuditService } from "./service.js";
+export * as auditFormat from "./verifier.js";

@@ -1,0 +1,25 @@
+import { defineModule } from "../../platform/module.js";
+import { AUDIT_FACTS } from "./facts.js";
+import { migration as core } from "./migrations/202611261420_audit_core.js";
+import { auditRoutes } from "./routes.js";
+import { AuditService } from "./service.js";
+
+/**
+ * The audit module depends on no module: it subscribes to facts. Every fact becomes one entry in
+ * the writer's transaction; checkpoints are signed hourly (and on demand); retention runs daily.
+ */
+export const auditModule = defineModule<AuditService>({
+  name: "audit",
+  dependsOn: [],
+  migrations: [core],
+  facts: AUDIT_FACTS,
+  createService: (ctx) => new AuditService(ctx),
+  routes: (service) => auditRoutes(service),
+  factSinks: (service) => [{ name: "audit.entries", sink: (tx, fact) => service.entries.recordFact(tx, fact) }],
+  jobs: (service) => [
+    { name: "audit.checkpoint", maxAttempts: 3, handler: async () => void (await service.checkpoints.checkpointAll()) },
+    { name: "audit.prune", maxAttempts: 3, handler: async () => void (await service.settings.pruneAll()) },
+  ],
+  schedules: { "audit.checkpoint": "0 * * * *", "audit.prune": "17 3 * * *" },
+  start: (service) => service.checkpoints.start(),
+});

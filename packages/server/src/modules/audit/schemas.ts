@@ -1,0 +1,192 @@
+import { z } from "zod";
+import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
+import { paginationQuery } from "../../platform/http/pagination.js";
+import { JsonSchemaShape } from "./internal/json-schema.js";
+
+/** Public shapes of the audit module: request inputs and response objects (camelCase). */
+
+const Timestamp = z.number().int().describe("Epoch milliseconds.");
+const Id = z.string().min(1).max(64);
+/** Action is `noun.past_verb` (`invoice.paid`, `report.exported`). */
+export const Action = z
+  .string()
+  .max(100)
+  .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.[a-z][a-z0-9_]*$/, "must be noun.past_verb, e.g. invoice.paid");
+const Target = z.strictObject({ type: z.string().regex(/^[a-z][a-z0-9_]{0,49}$/), id: z.string().min(1).max(200) });
+
+/** METADATA_MAX_BYTES bounds a product entry's metadata and changes (as JSON). */
+export const METADATA_MAX_BYTES = 16_384;
+const JsonObject = z
+  .record(z.string().max(100), z.unknown())
+  .superRefine(refuseCredentialLikeKeys)
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= METADATA_MAX_BYTES, {
+    message: `must be at most ${METADATA_MAX_BYTES} bytes as JSON`,
+  });
+
+export const AuditActor = z.object({
+  type: z.string(),
+  id: z.string().nullable(),
+  displayName: z.string().nullable(),
+  model: z.string().nullable(),
+  onBehalfOf: z.object({ type: z.string(), id: z.string(), reason: z.string().nullable() }).nullable(),
+});
+
+export const AuditEntry = z.object({
+  v: z.literal(1),
+  id: z.string(),
+  chain: z.string().describe("The chain: the tenant id, the environment id, or `plane`."),
+  seq: z.number().int().describe("Position in the chain, from 1, without gaps."),
+  environmentId: z.string().nullable(),
+  tenantId: z.string().nullable(),
+  action: z.string(),
+  occurredAt: Timestamp,
+  actor: AuditActor,
+  targets: z.array(z.object({ type: z.string(), id: z.string() })),
+  context: z.object({
+    ip: z.string().nullable(),
+    userAgent: z.string().nullable(),
+    surfaceId: z.string().nullable(),
+    requestId: z.string().nullable(),
+  }),
+  metadata: z.record(z.string(), z.unknown()),
+  changes: z.object({ before: z.record(z.string(), z.unknown()), after: z.record(z.string(), z.unknown()) }).nullable(),
+  source: z.enum(["fact", "product"]),
+  factId: z.string().nullable(),
+  prevHash: z.string(),
+  hash: z.string().describe("SHA-256(prevHash ‖ canonical JSON of the entry without hash), hex."),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const CreateEntryInput = z.strictObject({
+  action: Action,
+  tenantId: Id.optional().describe("The tenant the entry belongs to (its chain); tenant credentials write their own."),
+  targets: z.array(Target).max(20).default([]),
+  metadata: JsonObject.optional(),
+  changes: z.strictObject({ before: JsonObject, after: JsonObject }).optional(),
+});
+
+export const ListEntriesQuery = paginationQuery.extend({
+  tenantId: Id.optional().describe("Only this tenant's chain (tenant-bound credentials always read their own)."),
+  action: z
+    .string()
+    .max(100)
+    .regex(/^[a-z0-9_.]+(\.\*)?$/, "must be an action, or a prefix ending in .* (tenant.*)")
+    .optional(),
+  actorId: z.string().max(200).optional(),
+  actorType: z.string().max(50).optional(),
+  targetType: z.string().max(50).optional(),
+  targetId: z.string().max(200).optional(),
+  from: z.coerce.number().int().min(0).optional().describe("Entries at or after this time (epoch ms)."),
+  to: z.coerce.number().int().min(0).optional().describe("Entries before this time (epoch ms)."),
+  order: z.enum(["newest", "oldest"]).default("newest"),
+});
+
+export const ChainQuery = z.object({
+  tenantId: Id.optional().describe("The tenant's chain; the environment's chain when omitted."),
+});
+
+export const ExportQuery = z.object({
+  tenantId: Id.optional().describe("The tenant's chain; the environment's chain when omitted."),
+  format: z.enum(["jsonl", "csv"]).default("jsonl"),
+});
+
+export const Checkpoint = z.object({
+  id: z.string(),
+  v: z.literal(1),
+  chain: z.string(),
+  environmentId: z.string().nullable(),
+  tenantId: z.string().nullable(),
+  size: z.number().int(),
+  headHash: z.string(),
+  time: Timestamp,
+  previousCheckpointHash: z.string().nullable(),
+  keyId: z.string(),
+  signature: z.string().describe("Ed25519 signature of the canonical JSON of the signed fields, base64."),
+  checkpointHash: z.string(),
+});
+export type Checkpoint = z.infer<typeof Checkpoint>;
+
+export const CheckpointPage = z.object({
+  chain: z.string().describe("The chain listed."),
+  environmentId: z.string(),
+  tenantId: z.string().nullable(),
+  data: z.array(Checkpoint),
+  nextCursor: z.string().nullable(),
+});
+
+export const ListCheckpointsQuery = paginationQuery.extend({ tenantId: Id.optional() });
+
+export const CreateCheckpointInput = z.strictObject({
+  tenantId: Id.optional().describe("The tenant's chain; the environment's chain when omitted."),
+});
+
+export const PublicKeys = z.object({
+  keys: z.array(
+    z.object({
+      keyId: z.string(),
+      algorithm: z.literal("Ed25519"),
+      publicKey: z.string().describe("SPKI PEM."),
+      status: z.enum(["active", "retired"]),
+      createdAt: Timestamp,
+    }),
+  ),
+});
+
+export const Verification = z.object({
+  ok: z.boolean(),
+  chain: z.string().nullable(),
+  environmentId: z.string(),
+  tenantId: z.string().nullable(),
+  entries: z.number().int(),
+  checkpoints: z.number().int(),
+  firstSeq: z.number().int().nullable(),
+  lastSeq: z.number().int().nullable(),
+  lastCheckpointSize: z.number().int().nullable(),
+  uncheckpointed: z.number().int(),
+  errors: z.array(
+    z.object({
+      kind: z.string(),
+      message: z.string(),
+      seq: z.number().int().optional(),
+      entryId: z.string().optional(),
+      checkpoint: z.number().int().optional(),
+      line: z.number().int().optional(),
+    }),
+  ),
+});
+
+export const AuditSchema = z.object({
+  id: z.string(),
+  action: z.string(),
+  schema: z.record(z.string(), z.unknown()),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type AuditSchema = z.infer<typeof AuditSchema>;
+export const PutSchemaInput = z.strictObject({
+  action: Action,
+  // NOTE: a plain object for the OpenAPI document (a recursive zod schema renders refs it cannot resolve).
+  schema: z
+    .record(z.string(), z.unknown())
+    .superRefine((value, ctx) => {
+      const parsed = JsonSchemaShape.safeParse(value);
+      if (parsed.success) return;
+      for (const issue of parsed.error.issues) {
+        ctx.addIssue({ code: "custom", path: issue.path as PropertyKey[], message: issue.message });
+      }
+    })
+    .describe(
+      "A JSON Schema subset for the metadata: type, properties, required, additionalProperties, items, enum, const, minLength, maxLength, minimum, maximum, minItems, maxItems, title, description.",
+    ),
+});
+
+export const RETENTION_DAYS = [30, 365] as const;
+export const AuditSettings = z.object({
+  environmentId: z.string(),
+  retentionDays: z.number().int().nullable().describe("30 or 365; null keeps entries forever."),
+  updatedAt: Timestamp.nullable(),
+});
+export type AuditSettings = z.infer<typeof AuditSettings>;
+export const UpdateSettingsInput = z.strictObject({
+  retentionDays: z.union([z.literal(30), z.literal(365), z.null()]),
+});

@@ -1,0 +1,73 @@
+import type { z } from "zod";
+import { StreamedBody } from "../../platform/http/route.js";
+import type { ModuleContext } from "../../platform/module.js";
+import type { ActionContext } from "../../platform/principal.js";
+import type { Checkpoint, CreateCheckpointInput, ExportQuery, ListCheckpointsQuery } from "./schemas.js";
+import { ChainLedger } from "./service/chains.js";
+import { Checkpoints } from "./service/checkpoints.js";
+import { Entries } from "./service/entries.js";
+import { Exports } from "./service/exports.js";
+import { Settings } from "./service/settings.js";
+import type { VerificationResult } from "./verifier.js";
+
+/**
+ * AuditService: the audit trail of an environment. Facts become entries through the fact sink;
+ * products write their own; every chain is hash-linked and checkpointed with a signature.
+ */
+export class AuditService {
+  readonly chains: ChainLedger;
+  readonly entries: Entries;
+  readonly checkpoints: Checkpoints;
+  readonly exports: Exports;
+  readonly settings: Settings;
+
+  constructor(private readonly m: ModuleContext) {
+    this.chains = new ChainLedger(m);
+    this.entries = new Entries(m, this.chains);
+    this.checkpoints = new Checkpoints(m, this.chains);
+    this.exports = new Exports(m, this.checkpoints);
+    this.settings = new Settings(m);
+  }
+
+  /** createCheckpoint signs the caller's chain now (its tenant's, else its environment's), recording the fact first so the checkpoint covers it. */
+  async createCheckpoint(ctx: ActionContext, input: z.infer<typeof CreateCheckpointInput>): Promise<Checkpoint> {
+    const access = await this.chains.scope(ctx, "audit:manage", input.tenantId);
+    return this.m.db.write(ctx, async (tx) => {
+      const chain = this.exports.chainFor(access);
+      await this.m.facts.record(tx, ctx, {
+        type: "audit_checkpoint.created",
+        environmentId: access.environmentId,
+        tenantId: access.tenantId,
+        targets: [{ type: "audit_chain", id: chain }],
+      });
+      return this.checkpoints.checkpointIn(tx, access.environmentId, access.tenantId);
+    });
+  }
+
+  async listCheckpoints(ctx: ActionContext, query: z.infer<typeof ListCheckpointsQuery>) {
+    const access = await this.chains.scope(ctx, "audit:read", query.tenantId);
+    const chain = this.exports.chainFor(access);
+    const page = await this.checkpoints.listCheckpoints(chain, query);
+    return { chain, environmentId: access.environmentId, tenantId: access.tenantId, ...page };
+  }
+
+  async verifyChain(
+    ctx: ActionContext,
+    tenantId: string | undefined,
+  ): Promise<VerificationResult & { environmentId: string; tenantId: string | null }> {
+    const access = await this.chains.scope(ctx, "audit:read", tenantId);
+    const result = await this.exports.verifyChain(access);
+    return { ...result, environmentId: access.environmentId, tenantId: access.tenantId };
+  }
+
+  /** exportChain streams the caller's chain as JSON Lines (verifiable offline) or CSV. */
+  async exportChain(ctx: ActionContext, query: z.infer<typeof ExportQuery>): Promise<StreamedBody> {
+    const access = await this.chains.scope(ctx, "audit:export", query.tenantId);
+    const chain = this.exports.chainFor(access);
+    const name = `audit-${chain}-${this.m.clock.now()}.${query.format}`;
+    const headers = { "content-disposition": `attachment; filename="${name}"` };
+    return query.format === "csv"
+      ? new StreamedBody("text/csv; charset=utf-8", this.exports.exportCsv(access), headers)
+      : new StreamedBody("application/x-ndjson", this.exports.exportJsonLines(access), headers);
+  }
+}

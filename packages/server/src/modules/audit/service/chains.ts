@@ -1,0 +1,237 @@
+import { CompiledQuery, type Kysely } from "kysely";
+import type { TenantAccess } from "../../../platform/access.js";
+import { beforeCommit, type Tx, toJson } from "../../../platform/db/db.js";
+import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import { newId } from "../../../platform/ids.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { chainOf, type EntryDraft } from "../internal/rows.js";
+import type { AuditTables } from "../tables.js";
+import { type AuditEntryRecord, entryHash, GENESIS_HASH } from "../verifier.js";
+
+interface Head {
+  size: number;
+  hash: string;
+}
+
+/** Heads a transaction holds the lock of: appends after the first in one transaction skip the lock queries. */
+const heldHeads = new WeakMap<Tx, Map<string, Head>>();
+/** Entries appended in a transaction, written just before it commits. */
+const pendingEntries = new WeakMap<Tx, AuditEntryRecord[]>();
+/** ROWS_PER_INSERT: entries per multi-row INSERT (18 parameters each, far below either engine's limit). */
+const ROWS_PER_INSERT = 100;
+
+const ENTRY_COLUMNS = [
+  "id",
+  "chain_id",
+  "seq",
+  "environment_id",
+  "tenant_id",
+  "action",
+  "occurred_at",
+  "actor_type",
+  "actor_id",
+  "actor",
+  "targets",
+  "context",
+  "metadata",
+  "changes",
+  "source",
+  "fact_id",
+  "prev_hash",
+  "hash",
+] as const;
+
+/**
+ * ChainLedger appends entries to hash chains (one per tenant, one per environment for entries
+ * without tenant, one for the plane), inside the caller's transaction.
+ *
+ * Concurrency: each chain has a row in `audit_chain`. The first append of a transaction to a chain
+ * locks that row with an `UPDATE … RETURNING` (a PostgreSQL row lock held to commit; SQLite has
+ * one writer anyway), then reads the head entry (highest seq). Writers of one chain therefore take
+ * turns and can neither fork nor gap it (and `(chain_id, seq)` is unique besides), while writers of
+ * other chains (other tenants) never wait for them. A rolled-back transaction leaves nothing: the
+ * next writer reuses its seq.
+ * NOTE: a transaction appending to two chains locks them in the order it appends; two such
+ * transactions in opposite orders can deadlock on PostgreSQL (one is aborted and can be retried).
+ * NOTE: the append path is the plane's hottest write (every mutation): entries appended in a
+ * transaction are written just before it commits (`beforeCommit`), in multi-row INSERTs of
+ * precompiled SQL rather than one query-builder call per row. Within the transaction, appended
+ * entries are therefore not yet readable with SQL (the chain head is kept in memory).
+ */
+export class ChainLedger {
+  readonly #insertEntries = new Map<number, string>();
+  readonly #insertTargets = new Map<number, string>();
+
+  constructor(private readonly m: ModuleContext) {}
+
+  #placeholders(n: number, offset: number): string {
+    const postgres = this.m.db.engine === "postgres";
+    return Array.from({ length: n }, (_, i) => (postgres ? `$${offset + i + 1}` : "?")).join(", ");
+  }
+
+  #rowsSql(cache: Map<number, string>, head: string, columns: number, rows: number): string {
+    let text = cache.get(rows);
+    if (!text) {
+      const values = Array.from({ length: rows }, (_, i) => `(${this.#placeholders(columns, i * columns)})`);
+      text = `${head} values ${values.join(", ")}`;
+      cache.set(rows, text);
+    }
+    return text;
+  }
+
+  #db(tx: Tx): Kysely<AuditTables> {
+    return tx as unknown as Kysely<AuditTables>;
+  }
+
+  /**
+   * scope is the one permission check of audit routes: `access.require`, then, for a tenant named
+   * by a credential not bound to it, proof that the tenant belongs to the caller's environment:
+   * its chain (opened by its `tenant.created` fact) is in this environment. The audit module reads
+   * no other module's tables, so this holds even without a tenant lookup behind the access seam.
+   * Throws 403/404 like `require`.
+   */
+  async scope(ctx: ActionContext, permission: string, tenantId?: string | null): Promise<TenantAccess> {
+    const access = await this.m.access.require(ctx, permission, { tenantId: tenantId ?? null });
+    // A tenant-bound credential's tenant was proven by the credential itself.
+    if (access.tenantId !== null && access.principal.tenantId !== access.tenantId) {
+      const chain = await this.m.db
+        .typed<AuditTables>()
+        .selectFrom("audit_chain")
+        .select("id")
+        .where("id", "=", access.tenantId)
+        .where("environment_id", "=", access.environmentId)
+        .executeTakeFirst();
+      if (!chain) throw new AppError(PlatformErrors.not_found, "No such tenant in this environment.");
+    }
+    return access;
+  }
+
+  /** lockHead locks a chain for `tx` (creating it when new) and returns its head. */
+  async lockHead(tx: Tx, chain: string, environmentId: string | null, tenantId: string | null): Promise<Head> {
+    let held = heldHeads.get(tx);
+    if (!held) {
+      held = new Map();
+      heldHeads.set(tx, held);
+    }
+    const known = held.get(chain);
+    if (known) return known;
+    const db = this.#db(tx);
+    const now = this.m.clock.now();
+    const lock = () =>
+      db
+        .updateTable("audit_chain")
+        .set({ updated_at: now })
+        .where("id", "=", chain)
+        .returning(["anchor_size", "anchor_hash"])
+        .executeTakeFirst();
+    let row = await lock();
+    if (!row) {
+      await db
+        .insertInto("audit_chain")
+        .values({
+          id: chain,
+          environment_id: environmentId,
+          tenant_id: tenantId,
+          anchor_size: 0,
+          anchor_hash: GENESIS_HASH,
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) => oc.column("id").doNothing())
+        .execute();
+      row = await lock();
+      if (!row) throw new Error(`audit chain ${chain} could not be created`);
+    }
+    const last = await db
+      .selectFrom("audit_entry")
+      .select(["seq", "hash"])
+      .where("chain_id", "=", chain)
+      .orderBy("seq", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    const head = last
+      ? { size: Number(last.seq), hash: last.hash }
+      : { size: Number(row.anchor_size), hash: row.anchor_hash };
+    held.set(chain, head);
+    return head;
+  }
+
+  /** append places an entry at the head of its chain, in `tx`, and returns it with its seq and hash. */
+  async append(tx: Tx, draft: EntryDraft): Promise<AuditEntryRecord> {
+    const chain = chainOf(draft.environmentId, draft.tenantId);
+    const head = await this.lockHead(tx, chain, draft.environmentId, draft.tenantId);
+    const seq = head.size + 1;
+    const body: Omit<AuditEntryRecord, "hash"> = {
+      v: 1,
+      id: newId("auditEntry", draft.occurredAt),
+      chain,
+      seq,
+      ...draft,
+      prevHash: head.hash,
+    };
+    const e: AuditEntryRecord = { ...body, hash: entryHash(body) };
+    let pending = pendingEntries.get(tx);
+    if (!pending) {
+      const list: AuditEntryRecord[] = [];
+      pending = list;
+      pendingEntries.set(tx, list);
+      beforeCommit(tx, () => this.#flush(tx, list));
+    }
+    pending.push(e);
+    head.size = seq;
+    head.hash = e.hash;
+    return e;
+  }
+
+  /** flush writes a transaction's appended entries and their targets, in multi-row INSERTs. */
+  async #flush(tx: Tx, entries: AuditEntryRecord[]): Promise<void> {
+    // An append after this flush (from another before-commit step) starts a new batch.
+    pendingEntries.delete(tx);
+    for (let from = 0; from < entries.length; from += ROWS_PER_INSERT) {
+      const chunk = entries.slice(from, from + ROWS_PER_INSERT);
+      const params: unknown[] = [];
+      const targets: unknown[] = [];
+      for (const e of chunk) {
+        params.push(
+          e.id,
+          e.chain,
+          e.seq,
+          e.environmentId,
+          e.tenantId,
+          e.action,
+          e.occurredAt,
+          e.actor.type,
+          e.actor.id,
+          toJson(e.actor),
+          toJson(e.targets),
+          toJson(e.context),
+          toJson(e.metadata),
+          e.changes === null ? null : toJson(e.changes),
+          e.source,
+          e.factId,
+          e.prevHash,
+          e.hash,
+        );
+        for (const t of e.targets) targets.push(e.id, e.environmentId, t.type, t.id);
+      }
+      const entriesSql = this.#rowsSql(
+        this.#insertEntries,
+        `insert into audit_entry (${ENTRY_COLUMNS.join(", ")})`,
+        ENTRY_COLUMNS.length,
+        chunk.length,
+      );
+      await tx.executeQuery(CompiledQuery.raw(entriesSql, params));
+      for (let t = 0; t < targets.length; t += 4 * ROWS_PER_INSERT) {
+        const slice = targets.slice(t, t + 4 * ROWS_PER_INSERT);
+        const targetsSql = this.#rowsSql(
+          this.#insertTargets,
+          "insert into audit_entry_target (entry_id, environment_id, target_type, target_id)",
+          4,
+          slice.length / 4,
+        );
+        await tx.executeQuery(CompiledQuery.raw(targetsSql, slice));
+      }
+    }
+  }
+}

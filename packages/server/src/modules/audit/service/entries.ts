@@ -1,0 +1,125 @@
+import type { Kysely } from "kysely";
+import { z } from "zod";
+import type { TenantAccess } from "../../../platform/access.js";
+import { fromJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import type { Fact } from "../../../platform/facts/index.js";
+import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { AuditErrors } from "../errors.js";
+import { type JsonSchema, validateJson } from "../internal/json-schema.js";
+import { actorOf, contextOf, draftOfFact, toEntry, wellFormed } from "../internal/rows.js";
+import type { CreateEntryInput, ListEntriesQuery } from "../schemas.js";
+import type { AuditTables } from "../tables.js";
+import type { AuditEntryRecord } from "../verifier.js";
+import type { ChainLedger } from "./chains.js";
+
+const EntryCursor = z.object({ id: z.string().max(64) });
+
+/** Entries: the fact sink, product-written entries and queries. */
+export class Entries {
+  constructor(
+    private readonly m: ModuleContext,
+    private readonly chains: ChainLedger,
+  ) {}
+
+  #db(): Kysely<AuditTables> {
+    return this.m.db.typed<AuditTables>();
+  }
+
+  /** recordFact is the fact sink: every fact becomes exactly one entry, in the fact's transaction. */
+  async recordFact(tx: Parameters<ChainLedger["append"]>[0], fact: Fact): Promise<void> {
+    await this.chains.append(tx, draftOfFact(fact));
+  }
+
+  /**
+   * createEntry records an entry a product wrote. The actor and context come from the credential
+   * and the request (the body has no actor fields); the metadata must match the action's schema
+   * when one is registered (422 `audit_metadata_invalid`).
+   */
+  async createEntry(ctx: ActionContext, input: z.infer<typeof CreateEntryInput>): Promise<AuditEntryRecord> {
+    const access = await this.chains.scope(ctx, "audit:write", input.tenantId);
+    const metadata = input.metadata ?? {};
+    const schema = await this.#db()
+      .selectFrom("audit_schema")
+      .select("schema")
+      .where("environment_id", "=", access.environmentId)
+      .where("action", "=", input.action)
+      .executeTakeFirst();
+    if (schema) {
+      const problems = validateJson(fromJson<JsonSchema>(schema.schema), metadata);
+      if (problems.length > 0) {
+        throw new AppError(
+          AuditErrors.audit_metadata_invalid,
+          `metadata${problems[0]?.path ? `.${problems[0].path}` : ""}: ${problems[0]?.message}`,
+          {
+            errors: problems.map((p) => ({ path: `body.metadata${p.path ? `.${p.path}` : ""}`, message: p.message })),
+          },
+        );
+      }
+    }
+    return this.m.db.write(ctx, (tx) =>
+      this.chains.append(
+        tx,
+        wellFormed({
+          environmentId: access.environmentId,
+          tenantId: access.tenantId,
+          action: input.action,
+          occurredAt: this.m.clock.now(),
+          actor: actorOf(access.principal),
+          targets: input.targets,
+          context: contextOf(ctx.request, access.principal),
+          metadata,
+          changes: input.changes ?? null,
+          source: "product",
+          factId: null,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * listEntries pages the entries the caller may read: a tenant-bound caller (or one naming a
+   * tenant) its tenant's only; an environment secret key the whole environment.
+   */
+  async listEntries(ctx: ActionContext, query: z.infer<typeof ListEntriesQuery>) {
+    const access = await this.chains.scope(ctx, "audit:read", query.tenantId);
+    return this.queryEntries(access, query);
+  }
+
+  async queryEntries(access: TenantAccess, query: z.infer<typeof ListEntriesQuery>) {
+    const after = query.cursor ? decodeCursor(query.cursor, EntryCursor).id : null;
+    const newest = query.order === "newest";
+    const prefix = query.action?.endsWith(".*") ? query.action.slice(0, -1) : null;
+    const rows = await this.#db()
+      .selectFrom("audit_entry")
+      .selectAll()
+      .where("environment_id", "=", access.environmentId)
+      .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+      .$if(query.action !== undefined && prefix === null, (qb) => qb.where("action", "=", query.action as string))
+      .$if(prefix !== null, (qb) =>
+        // A range instead of LIKE: `_` is a LIKE wildcard and occurs in actions.
+        qb.where("action", ">=", prefix as string).where("action", "<", `${(prefix as string).slice(0, -1)}/`),
+      )
+      .$if(query.actorId !== undefined, (qb) => qb.where("actor_id", "=", query.actorId as string))
+      .$if(query.actorType !== undefined, (qb) => qb.where("actor_type", "=", query.actorType as string))
+      .$if(query.targetId !== undefined || query.targetType !== undefined, (qb) =>
+        qb.where("id", "in", (eb) =>
+          eb
+            .selectFrom("audit_entry_target")
+            .select("entry_id")
+            .where("environment_id", "=", access.environmentId)
+            .$if(query.targetType !== undefined, (sq) => sq.where("target_type", "=", query.targetType as string))
+            .$if(query.targetId !== undefined, (sq) => sq.where("target_id", "=", query.targetId as string)),
+        ),
+      )
+      .$if(query.from !== undefined, (qb) => qb.where("occurred_at", ">=", query.from as number))
+      .$if(query.to !== undefined, (qb) => qb.where("occurred_at", "<", query.to as number))
+      .$if(after !== null, (qb) => qb.where("id", newest ? "<" : ">", after as string))
+      .orderBy("id", newest ? "desc" : "asc")
+      .limit(query.limit + 1)
+      .execute();
+    return toPage(rows, query.limit, (r) => ({ id: r.id }), toEntry);
+  }
+}

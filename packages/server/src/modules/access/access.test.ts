@@ -6,6 +6,7 @@ import type { ModuleDefinition } from "../../platform/module.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { factCaptureModule } from "../../testing/isolation.js";
+import type { AccessService } from "./index.js";
 
 // Access through HTTP, as a product would use it: roles, memberships, invitations, tenant keys,
 // agent keys, suspension and the check API. Every refusal asserts its status and code; every
@@ -232,6 +233,10 @@ describeEachEngine("access", (engine) => {
     // Confined to its tenant: another tenant does not exist for it; environment routes refuse it.
     refused(await call(token, "GET", members(otherTenantId)), 404, "not_found");
     refused(await call(token, "GET", "/v1/tenants"), 403, "forbidden");
+    // Uses are recorded in batches (lastUsedAt), never per request.
+    expect(ok(await key("GET", `/v1/tenants/${tenantId}/keys/${keyId}`)).lastUsedAt).toBeNull();
+    await (t.app.services.get("access") as AccessService).resolution.flushLastUsed();
+    expect(ok(await key("GET", `/v1/tenants/${tenantId}/keys/${keyId}`)).lastUsedAt).toBe(clock.now());
     // It survives its creator leaving.
     ok(await key("DELETE", `${members()}/${bobMembership}`));
     ok(await call(token, "GET", members()));

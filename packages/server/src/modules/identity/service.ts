@@ -1,11 +1,11 @@
 import type { Kysely } from "kysely";
 import type { Tx } from "../../platform/db/db.js";
 import type { Fact } from "../../platform/facts/index.js";
+import { LastUsedTracker } from "../../platform/last-used.js";
 import type { ModuleContext } from "../../platform/module.js";
 import type { TenancyService } from "../tenancy/index.js";
 import type { Core } from "./internal/core.js";
 import { CredentialCache } from "./internal/credential-cache.js";
-import { LastUsedTracker } from "./internal/last-used.js";
 import { PasswordHasher } from "./internal/passwords.js";
 import { LoginThrottle } from "./internal/throttle.js";
 import { OperatorsService } from "./service/operators.js";

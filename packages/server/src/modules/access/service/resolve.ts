@@ -1,6 +1,7 @@
 import { OwnedCache } from "../../../platform/cache.js";
 import { sha256Hex } from "../../../platform/crypto.js";
 import { fromJson } from "../../../platform/db/db.js";
+import { LastUsedTracker } from "../../../platform/last-used.js";
 import { intersectPermissions } from "../../../platform/permissions.js";
 import type { Principal } from "../../../platform/principal.js";
 import { ACCESS_TOPIC, type Core, rolesOwner } from "../internal/core.js";
@@ -16,7 +17,7 @@ import type { GrantsService } from "./grants.js";
  */
 export class KeyResolution {
   readonly #cache: OwnedCache<Principal>;
-  readonly #lastUsed = new Map<string, { table: "tenant_key" | "agent_key"; at: number }>();
+  readonly #lastUsed = new LastUsedTracker();
 
   constructor(
     private readonly c: Core,
@@ -128,25 +129,23 @@ export class KeyResolution {
   }
 
   #used(table: "tenant_key" | "agent_key", principal: Principal, now: number): Principal {
-    const current = this.#lastUsed.get(principal.credentialId);
-    if (!current || current.at < now) this.#lastUsed.set(principal.credentialId, { table, at: now });
+    this.#lastUsed.touch(table, principal.credentialId, now);
     return principal;
   }
 
   /** flushLastUsed writes the batched `last_used_at` values (every few seconds and at shutdown). */
   async flushLastUsed(): Promise<void> {
-    if (this.#lastUsed.size === 0) return;
-    const batch = [...this.#lastUsed];
-    this.#lastUsed.clear();
-    try {
-      await this.c.m.db.transaction(async (tx) => {
-        for (const [id, { table, at }] of batch) {
-          await this.c.q(tx).updateTable(table).set({ last_used_at: at }).where("id", "=", id).execute();
+    await this.#lastUsed.drain((table, rows) =>
+      this.c.m.db.transaction(async (tx) => {
+        for (const { id, at } of rows) {
+          await this.c
+            .q(tx)
+            .updateTable(table as "tenant_key" | "agent_key")
+            .set({ last_used_at: at })
+            .where("id", "=", id)
+            .execute();
         }
-      });
-    } catch (err) {
-      for (const [id, v] of batch) if (!this.#lastUsed.has(id)) this.#lastUsed.set(id, v);
-      throw err;
-    }
+      }),
+    );
   }
 }

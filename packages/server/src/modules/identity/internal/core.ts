@@ -4,11 +4,11 @@ import type { Clock } from "../../../platform/clock.js";
 import type { ChangeBus } from "../../../platform/db/bus.js";
 import type { Db, Tx } from "../../../platform/db/db.js";
 import type { FactRecorder } from "../../../platform/facts/index.js";
+import type { LastUsedTracker } from "../../../platform/last-used.js";
 import type { Logger } from "../../../platform/logger.js";
 import type { TenancyService } from "../../tenancy/index.js";
 import type { IdentityTables } from "../tables.js";
 import type { CredentialCache } from "./credential-cache.js";
-import type { LastUsedTracker } from "./last-used.js";
 import type { PasswordHasher } from "./passwords.js";
 import type { LoginThrottle } from "./throttle.js";
 

@@ -21,7 +21,13 @@ import type BetterSqlite3 from "better-sqlite3";
 import type pg from "pg";
 import { type App, createApp } from "../../packages/server/src/app.js";
 import { loadConfig } from "../../packages/server/src/config.js";
-import { type AuditService, auditFormat, auditModule } from "../../packages/server/src/modules/audit/index.js";
+import {
+  type AuditService,
+  auditFormat,
+  auditModule,
+  ENTRY_COLUMNS,
+  entryRow,
+} from "../../packages/server/src/modules/audit/index.js";
 import { newId } from "../../packages/server/src/platform/ids.js";
 import type { ModuleDefinition } from "../../packages/server/src/platform/module.js";
 import type { ActionContext } from "../../packages/server/src/platform/principal.js";
@@ -114,49 +120,9 @@ async function timed(seconds: number, step: () => Promise<number> | number): Pro
   return { count, durationS: (performance.now() - started) / 1000, cpuMs: (used.user + used.system) / 1000 };
 }
 
-const COLUMNS = [
-  "id",
-  "chain_id",
-  "seq",
-  "environment_id",
-  "tenant_id",
-  "action",
-  "occurred_at",
-  "actor_type",
-  "actor_id",
-  "actor",
-  "targets",
-  "context",
-  "metadata",
-  "changes",
-  "source",
-  "fact_id",
-  "prev_hash",
-  "hash",
-];
-
-function rowOf(e: auditFormat.AuditEntryRecord): unknown[] {
-  return [
-    e.id,
-    e.chain,
-    e.seq,
-    e.environmentId,
-    e.tenantId,
-    e.action,
-    e.occurredAt,
-    e.actor.type,
-    e.actor.id,
-    JSON.stringify(e.actor),
-    JSON.stringify(e.targets),
-    JSON.stringify(e.context),
-    JSON.stringify(e.metadata),
-    JSON.stringify(e.changes),
-    e.source,
-    e.factId,
-    e.prevHash,
-    e.hash,
-  ];
-}
+/** COLUMNS and rowOf: exactly the rows the audit module writes, so the baseline inserts the same bytes. */
+const COLUMNS = ENTRY_COLUMNS;
+const rowOf = entryRow;
 
 /** rawTableSql: the same columns, unique constraint and indexes as `audit_entry`. */
 function rawTableSql(json: string): string[] {

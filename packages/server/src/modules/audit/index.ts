@@ -2,5 +2,6 @@
 export { AuditErrors } from "./errors.js";
 export { auditModule } from "./module.js";
 export type { AuditEntry, Checkpoint } from "./schemas.js";
+export { ENTRY_COLUMNS, entryRow } from "./service/chains.js";
 export type { AuditService } from "./service.js";
 export * as auditFormat from "./verifier.js";

@@ -21,7 +21,8 @@ const pendingEntries = new WeakMap<Tx, AuditEntryRecord[]>();
 /** ROWS_PER_INSERT: entries per multi-row INSERT (18 parameters each, far below either engine's limit). */
 const ROWS_PER_INSERT = 100;
 
-const ENTRY_COLUMNS = [
+/** ENTRY_COLUMNS: the columns of `audit_entry`, in the order `entryRow` gives their values. */
+export const ENTRY_COLUMNS = [
   "id",
   "chain_id",
   "seq",
@@ -41,6 +42,30 @@ const ENTRY_COLUMNS = [
   "prev_hash",
   "hash",
 ] as const;
+
+/** entryRow is an entry as the values of `ENTRY_COLUMNS` (JSON columns as text). */
+export function entryRow(e: AuditEntryRecord): unknown[] {
+  return [
+    e.id,
+    e.chain,
+    e.seq,
+    e.environmentId,
+    e.tenantId,
+    e.action,
+    e.occurredAt,
+    e.actor.type,
+    e.actor.id,
+    toJson(e.actor),
+    toJson(e.targets),
+    toJson(e.context),
+    toJson(e.metadata),
+    e.changes === null ? null : toJson(e.changes),
+    e.source,
+    e.factId,
+    e.prevHash,
+    e.hash,
+  ];
+}
 
 /**
  * ChainLedger appends entries to hash chains (one per tenant, one per environment for entries
@@ -193,26 +218,7 @@ export class ChainLedger {
       const params: unknown[] = [];
       const targets: unknown[] = [];
       for (const e of chunk) {
-        params.push(
-          e.id,
-          e.chain,
-          e.seq,
-          e.environmentId,
-          e.tenantId,
-          e.action,
-          e.occurredAt,
-          e.actor.type,
-          e.actor.id,
-          toJson(e.actor),
-          toJson(e.targets),
-          toJson(e.context),
-          toJson(e.metadata),
-          e.changes === null ? null : toJson(e.changes),
-          e.source,
-          e.factId,
-          e.prevHash,
-          e.hash,
-        );
+        params.push(...entryRow(e));
         for (const t of e.targets) targets.push(e.id, e.environmentId, t.type, t.id);
       }
       const entriesSql = this.#rowsSql(

@@ -57,9 +57,6 @@ export const TENANT_SUSPENDED_BILLING: ErrorCode = Object.freeze({
   title: "The tenant is suspended for billing",
 });
 
-/** TENANT_BOUND lists the actor types confined to one tenant by their credential. */
-export const TENANT_BOUND: ReadonlySet<string> = new Set(["tenant_key", "agent"]);
-
 /**
  * Authorizer answers "may this caller do `permission` here?" for every module. It never grants
  * more than the principal's own permissions and ceiling allow.

@@ -1,7 +1,6 @@
 /** The access module's public surface: other modules import only this file. */
 export { AccessErrors } from "./errors.js";
-export { TOKEN_PREFIX as ACCESS_TOKEN_PREFIX } from "./internal/tokens.js";
 export { accessModule } from "./module.js";
 export type { AgentKey, Invitation, Membership, Role, TenantKey } from "./schemas.js";
 export type { AccessService } from "./service.js";
-export { BUILT_IN_ROLES, PLANE_STATEMENTS } from "./statements.js";
+export { BUILT_IN_ROLES } from "./statements.js";

@@ -39,7 +39,6 @@ const service = { actorTypes: ["service"] } as const;
 const user = { actorTypes: ["user"] } as const;
 /** tenantActors: every environment credential; the access check confines each to its tenant. */
 const tenantActors = { actorTypes: ["service", "user", "tenant_key", "agent"] } as const;
-const tenantTag = (tag: string) => [tag];
 
 export function accessRoutes(s: AccessService): RouteDefinition[] {
   const tenantParams = z.strictObject({ tenantId: Id });
@@ -130,7 +129,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/members",
       operationId: "listMembers",
       summary: "List a tenant's members",
-      tags: tenantTag("Members"),
+      tags: ["Members"],
       auth: tenantActors,
       params: tenantParams,
       query: ListQuery,
@@ -144,7 +143,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       operationId: "addMember",
       summary: "Add a user to a tenant with roles",
       description: "The caller must hold every permission of the roles it grants (`grant_exceeds_own` otherwise).",
-      tags: tenantTag("Members"),
+      tags: ["Members"],
       auth: tenantActors,
       params: tenantParams,
       body: AddMemberInput,
@@ -164,7 +163,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/members/:membershipId",
       operationId: "getMember",
       summary: "Get a membership",
-      tags: tenantTag("Members"),
+      tags: ["Members"],
       auth: tenantActors,
       params: memberParams,
       response: { status: 200, schema: Membership, description: "The membership." },
@@ -177,7 +176,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       operationId: "updateMember",
       summary: "Change a member's roles",
       description: "Records the roles before and after. The tenant's last owner cannot be demoted.",
-      tags: tenantTag("Members"),
+      tags: ["Members"],
       auth: tenantActors,
       params: memberParams,
       body: UpdateMemberInput,
@@ -199,7 +198,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       description:
         "The user loses the tenant's permissions at once and their agent keys in it are revoked. A user may " +
         "always remove their own membership; the last owner cannot leave.",
-      tags: tenantTag("Members"),
+      tags: ["Members"],
       auth: tenantActors,
       params: memberParams,
       response: { status: 200, schema: Membership, description: "The removed membership." },
@@ -232,7 +231,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       description:
         "Returns a single-use token (shown once) for the product to send. Re-inviting an email replaces its " +
         "pending invitation.",
-      tags: tenantTag("Invitations"),
+      tags: ["Invitations"],
       auth: tenantActors,
       params: tenantParams,
       body: CreateInvitationInput,
@@ -246,7 +245,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/invitations",
       operationId: "listInvitations",
       summary: "List a tenant's pending invitations",
-      tags: tenantTag("Invitations"),
+      tags: ["Invitations"],
       auth: tenantActors,
       params: tenantParams,
       query: ListQuery,
@@ -259,7 +258,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/invitations/:invitationId/revoke",
       operationId: "revokeInvitation",
       summary: "Revoke a pending invitation",
-      tags: tenantTag("Invitations"),
+      tags: ["Invitations"],
       auth: tenantActors,
       params: invitationParams,
       response: { status: 200, schema: Invitation, description: "The invitation." },
@@ -291,7 +290,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       description:
         "A key the tenant owns for its own integrations. Its permissions must be within the creator's; it " +
         "survives the creator leaving. The token is shown once.",
-      tags: tenantTag("Tenant keys"),
+      tags: ["Tenant keys"],
       auth: tenantActors,
       params: tenantParams,
       body: CreateTenantKeyInput,
@@ -305,7 +304,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/keys",
       operationId: "listTenantKeys",
       summary: "List a tenant's keys",
-      tags: tenantTag("Tenant keys"),
+      tags: ["Tenant keys"],
       auth: tenantActors,
       params: tenantParams,
       query: ListQuery,
@@ -318,7 +317,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/keys/:keyId",
       operationId: "getTenantKey",
       summary: "Get a tenant key",
-      tags: tenantTag("Tenant keys"),
+      tags: ["Tenant keys"],
       auth: tenantActors,
       params: keyParams,
       response: { status: 200, schema: TenantKey, description: "The key." },
@@ -330,7 +329,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/keys/:keyId/revoke",
       operationId: "revokeTenantKey",
       summary: "Revoke a tenant key",
-      tags: tenantTag("Tenant keys"),
+      tags: ["Tenant keys"],
       auth: tenantActors,
       params: keyParams,
       response: { status: 200, schema: TenantKey, description: "The key." },
@@ -343,7 +342,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       operationId: "rotateTenantKey",
       summary: "Rotate a tenant key",
       description: "Issues a replacement; the old key keeps working for the grace period (default none).",
-      tags: tenantTag("Tenant keys"),
+      tags: ["Tenant keys"],
       auth: tenantActors,
       params: keyParams,
       body: RotateKeyInput,
@@ -364,7 +363,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
         "the key may do only what its scope, the user's current permissions in the tenant and the surface's " +
         "ceiling all allow; it dies when the user leaves or is disabled. Everything it does is recorded as " +
         "user → agent. The token is shown once.",
-      tags: tenantTag("Agent keys"),
+      tags: ["Agent keys"],
       auth: tenantActors,
       params: tenantParams,
       body: CreateAgentKeyInput,
@@ -383,7 +382,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/agent-keys",
       operationId: "listAgentKeys",
       summary: "List agent keys (a user sees their own)",
-      tags: tenantTag("Agent keys"),
+      tags: ["Agent keys"],
       auth: tenantActors,
       params: tenantParams,
       query: ListQuery,
@@ -396,7 +395,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/agent-keys/:agentKeyId",
       operationId: "getAgentKey",
       summary: "Get an agent key",
-      tags: tenantTag("Agent keys"),
+      tags: ["Agent keys"],
       auth: tenantActors,
       params: agentKeyParams,
       response: { status: 200, schema: AgentKey, description: "The agent key." },
@@ -408,7 +407,7 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/agent-keys/:agentKeyId/revoke",
       operationId: "revokeAgentKey",
       summary: "Revoke an agent key",
-      tags: tenantTag("Agent keys"),
+      tags: ["Agent keys"],
       auth: tenantActors,
       params: agentKeyParams,
       response: { status: 200, schema: AgentKey, description: "The agent key." },

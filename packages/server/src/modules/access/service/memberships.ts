@@ -175,7 +175,8 @@ export class MembershipsService {
     return this.c.m.db.write(ctx, async (tx) => {
       const m = toMembership(await this.#row(probe.environmentId, tenantId, id, tx));
       const leaving = self && m.userId === ctx.principal?.actorId;
-      const access = leaving ? probe : await this.c.m.access.require(ctx, "members:remove", { tenantId });
+      // A user removing someone else needs `members:remove` too (the probe only checked `tenant:read`).
+      const access = leaving || !self ? probe : await this.c.m.access.require(ctx, "members:remove", { tenantId });
       if (!leaving) await this.grants.requireRolesWithin(access, m.roles, tx);
       if (m.roles.includes("owner")) await this.#requireAnotherOwner(tx, access, id);
       await this.c.q(tx).deleteFrom("membership_role").where("membership_id", "=", id).execute();

@@ -21,15 +21,8 @@ import type BetterSqlite3 from "better-sqlite3";
 import type pg from "pg";
 import { type App, createApp } from "../../packages/server/src/app.js";
 import { loadConfig } from "../../packages/server/src/config.js";
-import {
-  type AuditService,
-  auditFormat,
-  auditModule,
-  ENTRY_COLUMNS,
-  entryRow,
-} from "../../packages/server/src/modules/audit/index.js";
+import { auditFormat, auditModule, ENTRY_COLUMNS, entryRow } from "../../packages/server/src/modules/audit/index.js";
 import { newId } from "../../packages/server/src/platform/ids.js";
-import type { ModuleDefinition } from "../../packages/server/src/platform/module.js";
 import type { ActionContext } from "../../packages/server/src/platform/principal.js";
 import { answer, stopOnSignal } from "../lib/lifecycle.js";
 import { openPgPool, openSqlite } from "../lib/raw-db.js";
@@ -98,7 +91,7 @@ async function openApp(): Promise<App> {
       : { BASEPLATE_DATA_DIR: values.dir ?? "" };
   const app = await createApp({
     config: loadConfig({ ...env, BASEPLATE_LOG_LEVEL: "silent", BASEPLATE_WORKERS: "false" }),
-    modules: [auditModule as ModuleDefinition<unknown>],
+    modules: [auditModule],
   });
   await app.start({ listen: false, workers: false });
   return app;
@@ -247,7 +240,7 @@ function verify(n: number) {
 
 async function exportRun(n: number) {
   const app = await openApp();
-  const audit = app.services.get("audit") as AuditService;
+  const audit = app.service(auditModule);
   // Fill one chain with valid entries through raw inserts (fast), then set its head.
   const db = app.db.kysely;
   let prev = auditFormat.GENESIS_HASH;

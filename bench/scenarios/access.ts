@@ -1,8 +1,7 @@
 import { newEnforcer, newModelFromString } from "casbin";
 import { type App, createApp } from "../../packages/server/src/app.js";
 import { loadConfig } from "../../packages/server/src/config.js";
-import type { AccessService } from "../../packages/server/src/modules/access/index.js";
-import { BUILT_IN_ROLES } from "../../packages/server/src/modules/access/index.js";
+import { accessModule, BUILT_IN_ROLES } from "../../packages/server/src/modules/access/index.js";
 import { toJson } from "../../packages/server/src/platform/db/db.js";
 import { newId } from "../../packages/server/src/platform/ids.js";
 import { createLogger } from "../../packages/server/src/platform/logger.js";
@@ -109,7 +108,7 @@ export const permissionCheckScenario: Scenario = {
     const data = dataset();
     ctx.progress(`seeding ${data.memberships.length} memberships into Baseplate (SQLite) and casbin`);
     const app = await startApp(ctx);
-    const access = app.services.get("access") as AccessService;
+    const access = app.service(accessModule);
     const ids = await seed(app, data);
     const enforcer = await newEnforcer(newModelFromString(CASBIN_MODEL));
     await enforcer.addPolicies(data.roles.flatMap((r) => r.permissions.map((p) => casbinRule(r.key, p))));

@@ -16,7 +16,7 @@ import { registerPlatformRoutes } from "./platform/http/platform-routes.js";
 import { IdempotencyLedger } from "./platform/idempotency/ledger.js";
 import { JobQueue, Worker } from "./platform/jobs/index.js";
 import { createLogger, type Logger } from "./platform/logger.js";
-import { type ModuleContext, type ModuleDefinition, orderModules } from "./platform/module.js";
+import { type AnyModule, type ModuleContext, orderModules, type ServiceOf } from "./platform/module.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
 export const VERSION = pkg.version;
@@ -26,19 +26,19 @@ export const VERSION = pkg.version;
  * Each later issue adds its module here (tenancy, identity, access, audit, events, webhooks,
  * storage, usage, billing, operations).
  */
-export const MODULES: readonly ModuleDefinition<unknown>[] = [
-  tenancyModule as ModuleDefinition<unknown>,
-  identityModule as ModuleDefinition<unknown>,
-  accessModule as ModuleDefinition<unknown>,
-  auditModule as ModuleDefinition<unknown>,
-  eventsModule as ModuleDefinition<unknown>,
-  webhooksModule as ModuleDefinition<unknown>,
+export const MODULES: readonly AnyModule[] = [
+  tenancyModule,
+  identityModule,
+  accessModule,
+  auditModule,
+  eventsModule,
+  webhooksModule,
 ];
 
 export interface AppOptions {
   config: Config;
   /** modules replaces `MODULES` (tests and the benchmark add their own probe module). */
-  modules?: readonly ModuleDefinition<unknown>[];
+  modules?: readonly AnyModule[];
   clock?: Clock;
   logger?: Logger;
 }
@@ -51,24 +51,59 @@ export interface AppOptions {
 export class App {
   #started = false;
 
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly db: Db;
+  readonly migrator: PlaneMigrator;
+  readonly facts: FactRecorder;
+  readonly jobs: JobQueue;
+  readonly ledger: IdempotencyLedger;
+  readonly credentials: CredentialResolvers;
+  readonly metrics: Metrics;
+  readonly http: HttpServer;
+  readonly worker: Worker;
+  readonly bus: ChangeBus;
+  readonly access: Authorizer;
+  /** modules lists the registered modules in dependency order. */
+  readonly modules: readonly AnyModule[];
+  readonly #services: ReadonlyMap<string, unknown>;
+  readonly #lifecycle: readonly ModuleLifecycle[];
+
   constructor(
-    readonly config: Config,
-    readonly logger: Logger,
-    readonly clock: Clock,
-    readonly db: Db,
-    readonly migrator: PlaneMigrator,
-    readonly facts: FactRecorder,
-    readonly jobs: JobQueue,
-    readonly ledger: IdempotencyLedger,
-    readonly credentials: CredentialResolvers,
-    readonly metrics: Metrics,
-    readonly http: HttpServer,
-    readonly worker: Worker,
-    readonly services: ReadonlyMap<string, unknown>,
-    readonly bus: ChangeBus,
-    readonly access: Authorizer,
-    private readonly lifecycle: Array<{ start: (() => Promise<void>) | null; stop: (() => Promise<void>) | null }>,
-  ) {}
+    platform: Platform,
+    modules: readonly AnyModule[],
+    services: ReadonlyMap<string, unknown>,
+    lifecycle: readonly ModuleLifecycle[],
+  ) {
+    this.config = platform.config;
+    this.logger = platform.logger;
+    this.clock = platform.clock;
+    this.db = platform.db;
+    this.migrator = platform.migrator;
+    this.facts = platform.facts;
+    this.jobs = platform.jobs;
+    this.ledger = platform.ledger;
+    this.credentials = platform.credentials;
+    this.metrics = platform.metrics;
+    this.http = platform.http;
+    this.worker = platform.worker;
+    this.bus = platform.bus;
+    this.access = platform.access;
+    this.modules = modules;
+    this.#services = services;
+    this.#lifecycle = lifecycle;
+  }
+
+  /**
+   * service returns the service of a registered module, typed by its definition:
+   * `app.service(tenancyModule).tenants` (a module is known by its name, so a variant built with
+   * other options answers too). Throws when no module of that name is part of this app.
+   */
+  service<M extends AnyModule>(module: M): ServiceOf<M> {
+    if (!this.#services.has(module.name)) throw new Error(`Module "${module.name}" is not registered in this app`);
+    return this.#services.get(module.name) as ServiceOf<M>;
+  }
 
   /** openapi renders the OpenAPI 3.1 document of every registered route. */
   openapi(): Record<string, unknown> {
@@ -97,7 +132,7 @@ export class App {
       }
     }
     await this.bus.start();
-    for (const m of this.lifecycle) await m.start?.();
+    for (const m of this.#lifecycle) await m.start?.();
     this.#started = true;
     let address: string | null = null;
     if (options.listen ?? true) {
@@ -117,7 +152,7 @@ export class App {
     const timeout = this.config.shutdownTimeoutMs;
     await Promise.all([this.http.fastify.close(), this.worker.stop(timeout)]);
     if (this.#started) {
-      for (const m of [...this.lifecycle].reverse()) {
+      for (const m of [...this.#lifecycle].reverse()) {
         await m.stop?.().catch((err) => this.logger.error({ err }, "module stop failed"));
       }
     }
@@ -129,6 +164,29 @@ export class App {
   get started(): boolean {
     return this.#started;
   }
+}
+
+/** Platform is the domain-free half of an app: what every module is composed on. */
+export interface Platform {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  db: Db;
+  migrator: PlaneMigrator;
+  facts: FactRecorder;
+  jobs: JobQueue;
+  ledger: IdempotencyLedger;
+  credentials: CredentialResolvers;
+  metrics: Metrics;
+  http: HttpServer;
+  worker: Worker;
+  bus: ChangeBus;
+  access: Authorizer;
+}
+
+interface ModuleLifecycle {
+  start: (() => Promise<void>) | null;
+  stop: (() => Promise<void>) | null;
 }
 
 export class StartupError extends Error {
@@ -191,44 +249,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     jobs.every("platform.jobs_prune", "7 * * * *");
 
     // Modules
-    const services = new Map<string, unknown>();
-    for (const module of modules) {
-      const ctx: ModuleContext = {
-        config,
-        db,
-        clock,
-        logger: logger.child({ module: module.name }),
-        facts,
-        jobs,
-        bus,
-        access,
-        use<S>(name: string): S {
-          if (!module.dependsOn.includes(name)) {
-            throw new Error(`Module "${module.name}" uses "${name}" without declaring it in dependsOn`);
-          }
-          return services.get(name) as S;
-        },
-      };
-      if (module.facts) facts.declare(module.name, module.facts);
-      const service = module.createService(ctx);
-      services.set(module.name, service);
-      for (const resolver of module.credentialResolvers?.(service) ?? []) credentials.register(resolver);
-      for (const { name, sink } of module.factSinks?.(service) ?? []) facts.registerSink(name, sink);
-      for (const job of module.jobs?.(service) ?? []) jobs.define(job);
-      for (const [job, cron] of Object.entries(module.schedules ?? {})) jobs.every(job, cron);
-      for (const route of module.routes?.(service) ?? []) http.register(route);
-      const originPolicy = module.originPolicy?.(service);
-      if (originPolicy) http.addOriginPolicy(originPolicy);
-    }
-
-    const lifecycle = modules.map((m) => {
-      const service = services.get(m.name);
-      return {
-        start: m.start ? () => (m.start as (s: unknown) => Promise<void>)(service) : null,
-        stop: m.stop ? () => (m.stop as (s: unknown) => Promise<void>)(service) : null,
-      };
-    });
-    const app = new App(
+    const platform: Platform = {
       config,
       logger,
       clock,
@@ -241,11 +262,46 @@ export async function createApp(options: AppOptions): Promise<App> {
       metrics,
       http,
       worker,
-      services,
       bus,
       access,
-      lifecycle,
-    );
+    };
+    const services = new Map<string, unknown>();
+    for (const module of modules) {
+      const ctx: ModuleContext = {
+        config,
+        db,
+        clock,
+        logger: logger.child({ module: module.name }),
+        facts,
+        jobs,
+        bus,
+        access,
+      };
+      const deps = Object.fromEntries(Object.keys(module.dependsOn ?? {}).map((name) => [name, services.get(name)]));
+      if (module.facts) facts.declare(module.name, module.facts);
+      const service = module.createService(ctx, deps);
+      services.set(module.name, service);
+      module.connect?.(service, deps);
+      for (const resolver of module.credentialResolvers?.(service) ?? []) credentials.register(resolver);
+      for (const { name, sink } of module.factSinks?.(service) ?? []) facts.registerSink(name, sink);
+      for (const { topic, handler } of module.busSubscriptions?.(service) ?? []) bus.subscribe(topic, handler);
+      const hooks = module.accessHooks?.(service);
+      if (hooks) access.use(hooks);
+      for (const job of module.jobs?.(service) ?? []) jobs.define(job);
+      for (const [job, cron] of Object.entries(module.schedules ?? {})) jobs.every(job, cron);
+      for (const route of module.routes?.(service) ?? []) http.register(route);
+      const originPolicy = module.originPolicy?.(service);
+      if (originPolicy) http.addOriginPolicy(originPolicy);
+    }
+
+    const lifecycle = modules.map((m): ModuleLifecycle => {
+      const service = services.get(m.name);
+      return {
+        start: m.start ? async () => m.start?.(service) : null,
+        stop: m.stop ? async () => m.stop?.(service) : null,
+      };
+    });
+    const app = new App(platform, modules, services, lifecycle);
     registerPlatformRoutes(http, { db, migrator, metrics, openapi: () => app.openapi() });
     return app;
   } catch (err) {

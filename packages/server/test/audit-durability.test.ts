@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type App, createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import { type AuditService, auditModule } from "../src/modules/audit/index.js";
+import { auditModule } from "../src/modules/audit/index.js";
 import { fromJson } from "../src/platform/db/db.js";
-import type { ModuleDefinition } from "../src/platform/module.js";
 import { createTestDatabase, describeEachEngine, engines, type TestDatabase } from "../src/testing/harness.js";
 import { probeModule } from "../src/testing/probe-module.js";
 import { freePort, type PlaneProcess, spawnPlane } from "../src/testing/spawn.js";
@@ -17,14 +16,14 @@ const CHAIN = "env_durability"; // the probe token's environment (see testing/ch
 async function observe(database: TestDatabase): Promise<App> {
   const app = await createApp({
     config: loadConfig({ ...database.env, BASEPLATE_LOG_LEVEL: "silent", BASEPLATE_WORKERS: "false" }),
-    modules: [auditModule as ModuleDefinition<unknown>, probeModule()],
+    modules: [auditModule, probeModule],
   });
   await app.start({ listen: false, workers: false });
   return app;
 }
 
 async function verifyChain(app: App) {
-  const audit = app.services.get("audit") as AuditService;
+  const audit = app.service(auditModule);
   return audit.exports.verifyChain({
     principal: { actorType: "system", actorId: "test", credentialId: "test", permissions: ["*"] },
     environmentId: CHAIN,
@@ -139,7 +138,7 @@ describe.runIf(engines().includes("postgres"))("audit: two processes appending t
         failed.length,
         `${failed.length} failed; server logs:\n${children.map((c) => c.stderr().slice(-3000)).join("\n")}`,
       ).toBe(0);
-      await (observer.services.get("audit") as AuditService).checkpoints.checkpointAll();
+      await observer.service(auditModule).checkpoints.checkpointAll();
       expect(await expectConsistent(observer)).toBe(600);
     } finally {
       for (const c of children) c.child.kill("SIGKILL");

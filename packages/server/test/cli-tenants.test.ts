@@ -1,13 +1,12 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { MODULES } from "../src/app.js";
 import { type CliIo, runCli as run } from "../src/cli/index.js";
-import type { ModuleDefinition } from "../src/platform/module.js";
 import { type SeededPlane, seedPlane } from "../src/testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/harness.js";
 import { probeModule } from "../src/testing/probe-module.js";
 
 /** runCli with the test plane's modules (the harness adds the probe module's tables). */
-const runCli = (argv: string[], io: CliIo) => run(argv, io, [...MODULES, probeModule() as ModuleDefinition<unknown>]);
+const runCli = (argv: string[], io: CliIo) => run(argv, io, [...MODULES, probeModule]);
 
 // The operator's CLI for a 3 a.m. incident: suspend or reactivate a tenant (recorded with a
 // reason, as the operating-system user), and explain why someone may or may not do something.

@@ -1,13 +1,12 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { MODULES } from "../src/app.js";
 import { type CliIo, runCli as run } from "../src/cli/index.js";
-import type { ModuleDefinition } from "../src/platform/module.js";
 import { type SeededPlane, seedPlane } from "../src/testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/harness.js";
 import { probeModule } from "../src/testing/probe-module.js";
 import { runDueJobs, WebhookReceiver } from "../src/testing/webhook-receiver.js";
 
-const runCli = (argv: string[], io: CliIo) => run(argv, io, [...MODULES, probeModule() as ModuleDefinition<unknown>]);
+const runCli = (argv: string[], io: CliIo) => run(argv, io, [...MODULES, probeModule]);
 
 // The operator's way back after a receiver outage: `baseplate webhooks recover <endpointId>
 // --since TIME` puts every failed message of the endpoint since then back in line, recorded as

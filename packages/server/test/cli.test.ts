@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { VERSION } from "../src/app.js";
 import { type CliIo, runCli } from "../src/cli/index.js";
-import type { ModuleDefinition } from "../src/platform/module.js";
+import type { AnyModule } from "../src/platform/module.js";
 import { createTestDatabase, describeEachEngine, type TestDatabase } from "../src/testing/harness.js";
 import { probeModule } from "../src/testing/probe-module.js";
 
@@ -124,7 +124,7 @@ describeEachEngine("baseplate CLI: migrate and start", (engine) => {
   afterEach(async () => database.drop());
 
   /** runWith runs one CLI invocation and asserts it succeeded, showing stderr when it did not. */
-  const runWith = async (modules: ModuleDefinition<unknown>[] | undefined, ...argv: string[]) => {
+  const runWith = async (modules: AnyModule[] | undefined, ...argv: string[]) => {
     const io = fakeIo(database.env);
     const code = await runCli(argv, io, modules);
     expect(code, `baseplate ${argv.join(" ")}: ${io.stderr.join("\n")}`).toBe(0);
@@ -169,7 +169,7 @@ describeEachEngine("baseplate CLI: migrate and start", (engine) => {
   });
 
   it("down --steps N reverts N migrations, newest first (with a module's migrations too)", async () => {
-    const modules = [probeModule()];
+    const modules = [probeModule];
     await runWith(modules, "migrate", "up");
     const status = (await runWith(modules, "migrate", "status")).out.slice(0, -1).map((l) => l.split(/\s+/)[1]);
     expect(status).toContain("202611260100_probe_tables");

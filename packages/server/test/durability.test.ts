@@ -15,7 +15,7 @@ describeEachEngine("durability", (engine) => {
     database = await createTestDatabase(engine);
     observer = await createApp({
       config: loadConfig({ ...database.env, BASEPLATE_LOG_LEVEL: "silent", BASEPLATE_WORKERS: "false" }),
-      modules: [probeModule()],
+      modules: [probeModule],
     });
     await observer.start({ listen: false, workers: false });
   });
@@ -126,7 +126,7 @@ describe.runIf(engines().includes("postgres"))("two processes on one PostgreSQL"
     const database = await createTestDatabase("postgres");
     const observer = await createApp({
       config: loadConfig({ ...database.env, BASEPLATE_LOG_LEVEL: "silent", BASEPLATE_WORKERS: "false" }),
-      modules: [probeModule()],
+      modules: [probeModule],
     });
     const children: PlaneProcess[] = [];
     try {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuditService } from "../src/modules/audit/index.js";
+import { auditModule } from "../src/modules/audit/index.js";
 import { fromJson } from "../src/platform/db/db.js";
 import type { RouteDefinition } from "../src/platform/http/route.js";
 import { TEST_PASSWORD } from "../src/testing/fixtures.js";
@@ -730,7 +730,7 @@ describeEachEngine("facts coverage", (engine) => {
     const rows = await w.t.app.db.kysely.selectFrom("audit_entry").selectAll().execute();
     expect(rows.length).toBeGreaterThan(ROUTES.length);
     expectNoSecretsIn(rows, "the audit log");
-    const audit = w.t.app.services.get("audit") as AuditService;
+    const audit = w.t.app.service(auditModule);
     for (const env of [w.a, w.b]) {
       const chains = await w.t.app.db.kysely
         .selectFrom("audit_chain")

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { AppError } from "../src/platform/errors.js";
 import { pageSchema } from "../src/platform/http/pagination.js";
 import { defineRoute, type RouteDefinition } from "../src/platform/http/route.js";
-import { defineModule, type ModuleContext, type ModuleDefinition } from "../src/platform/module.js";
+import { defineModule, type ModuleContext } from "../src/platform/module.js";
 import { describeEachEngine } from "../src/testing/harness.js";
 import {
   CHECKS,
@@ -222,7 +222,7 @@ const leakyModule = defineModule<ModuleContext>({
       }),
     ];
   },
-}) as ModuleDefinition<unknown>;
+});
 
 describeEachEngine("isolation runner catches", (engine) => {
   let w: IsolationWorld;

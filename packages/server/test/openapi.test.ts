@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OPENAPI_FILE, renderOpenApi } from "../../../scripts/write-openapi.js";
 import { MODULES } from "../src/app.js";
-import type { ModuleDefinition } from "../src/platform/module.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/harness.js";
 import { probeModule } from "../src/testing/probe-module.js";
 
@@ -81,7 +80,7 @@ describeEachEngine("OpenAPI contract (API9)", (engine) => {
   // The shipped modules plus the probe module. Read-only checks (anonymous requests only): one app
   // serves the suite.
   beforeAll(async () => {
-    t = await createTestApp(engine, { modules: [...MODULES, probeModule() as ModuleDefinition<unknown>] });
+    t = await createTestApp(engine, { modules: [...MODULES, probeModule] });
     paths = t.app.openapi().paths as Paths;
   });
   afterAll(async () => t?.close());

@@ -2,7 +2,7 @@ import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { type App, createApp, MODULES } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
-import type { EventsService } from "../src/modules/events/index.js";
+import { eventsModule } from "../src/modules/events/index.js";
 import { seedPlane } from "../src/testing/fixtures.js";
 import { createTestDatabase, describeEachEngine, type TestApp, type TestDatabase } from "../src/testing/harness.js";
 import { probeModule } from "../src/testing/probe-module.js";
@@ -43,7 +43,7 @@ describeEachEngine("webhook delivery durability", (engine) => {
         BASEPLATE_PASSWORD_PROFILE: "test",
         NODE_ENV: "test",
       }),
-      modules: [...MODULES, probeModule()],
+      modules: [...MODULES, probeModule],
     });
     await observer.start({ listen: false, workers: false });
     receiver = new WebhookReceiver();
@@ -81,7 +81,7 @@ describeEachEngine("webhook delivery durability", (engine) => {
       eventTypes: ["load.*"],
     });
     expect(created.statusCode, created.body).toBe(201);
-    const events = observer.services.get("events") as EventsService;
+    const events = observer.service(eventsModule);
     for (let i = 0; i < n; i += 250) {
       await observer.db.transaction(async (tx) => {
         for (let j = i; j < Math.min(n, i + 250); j++) {

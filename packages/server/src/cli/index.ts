@@ -1,9 +1,10 @@
 import { parseArgs } from "node:util";
 import { type App, createApp, StartupError, VERSION } from "../app.js";
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from "../config.js";
+import { identityModule } from "../modules/identity/index.js";
 import { MigrationError } from "../platform/db/index.js";
 import { AppError } from "../platform/errors.js";
-import type { ModuleDefinition } from "../platform/module.js";
+import type { AnyModule } from "../platform/module.js";
 import { auditVerify } from "./audit.js";
 import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
 import { accessCommand, TENANTS_HELP, tenantsCommand } from "./tenants.js";
@@ -58,11 +59,7 @@ the API reference is at /docs.`;
  * runCli runs one CLI invocation and returns its exit code: 0 success, 1 failure, 2 usage or
  * configuration error. User mistakes print a message, never a stack trace.
  */
-export async function runCli(
-  argv: string[],
-  io: CliIo,
-  modules?: readonly ModuleDefinition<unknown>[],
-): Promise<number> {
+export async function runCli(argv: string[], io: CliIo, modules?: readonly AnyModule[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -137,7 +134,7 @@ export async function runCli(
 async function init(
   io: CliIo,
   values: Record<string, string | boolean | undefined>,
-  modules?: readonly ModuleDefinition<unknown>[],
+  modules?: readonly AnyModule[],
 ): Promise<number> {
   const json = values.json === true;
   let options: InitOptions = {
@@ -157,7 +154,7 @@ async function init(
   const app = await createApp({ config: { ...config, logLevel: "warn" }, ...(modules ? { modules } : {}) });
   try {
     await app.start({ listen: false, workers: false });
-    const identity = app.services.get("identity") as { operators: { countOperators(): Promise<number> } } | undefined;
+    const identity = app.service(identityModule);
     if (!identity) throw new StartupError("This build has no identity module.");
     if ((await identity.operators.countOperators()) > 0) {
       io.err("baseplate: this plane is already initialised. Operators log in with POST /v1/operator/login.");
@@ -195,7 +192,7 @@ async function init(
   }
 }
 
-async function start(io: CliIo, modules?: readonly ModuleDefinition<unknown>[]): Promise<number> {
+async function start(io: CliIo, modules?: readonly AnyModule[]): Promise<number> {
   const config = loadConfig(io.env);
   const app = await createApp({ config, ...(modules ? { modules } : {}) });
   let address: string | null;
@@ -211,7 +208,7 @@ async function start(io: CliIo, modules?: readonly ModuleDefinition<unknown>[]):
   io.err(`  API docs:  ${address}/docs`);
   io.err(`  Database:  ${where}`);
   io.err("  Stop with Ctrl+C (SIGINT) or SIGTERM; in-flight requests and jobs finish first.");
-  const identity = app.services.get("identity") as { operators: { countOperators(): Promise<number> } } | undefined;
+  const identity = app.service(identityModule);
   if (identity && (await identity.operators.countOperators()) === 0) {
     io.err("\n  This plane has no operator yet. In another terminal run `npx baseplate init` (or");
     io.err("  `node packages/server/dist/main.js init`) to create the first operator, project and keys.");
@@ -253,7 +250,7 @@ async function migrate(
   io: CliIo,
   sub: string | undefined,
   options: { steps?: string; all?: boolean },
-  modules?: readonly ModuleDefinition<unknown>[],
+  modules?: readonly AnyModule[],
 ): Promise<number> {
   if (sub !== "up" && sub !== "down" && sub !== "status") {
     io.err("baseplate: use `baseplate migrate up`, `baseplate migrate down` or `baseplate migrate status`.");

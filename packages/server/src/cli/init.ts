@@ -1,8 +1,8 @@
 import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import type { App } from "../app.js";
-import { IdentityErrors, type IdentityService } from "../modules/identity/index.js";
-import type { TenancyService } from "../modules/tenancy/index.js";
+import { IdentityErrors, identityModule } from "../modules/identity/index.js";
+import { tenancyModule } from "../modules/tenancy/index.js";
 import { AppError } from "../platform/errors.js";
 import { newId } from "../platform/ids.js";
 import type { ActionContext } from "../platform/principal.js";
@@ -39,8 +39,8 @@ export async function initPlane(
   app: App,
   options: Required<Pick<InitOptions, "email" | "name" | "password">> & { project: string | null },
 ): Promise<InitResult> {
-  const identity = app.services.get("identity") as IdentityService;
-  const tenancy = app.services.get("tenancy") as TenancyService;
+  const identity = app.service(identityModule);
+  const tenancy = app.service(tenancyModule);
   const refused = () =>
     new InitRefused(
       "This plane is already initialised (it has operators). Log in with `POST /v1/operator/login` instead.",

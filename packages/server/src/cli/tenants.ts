@@ -1,11 +1,12 @@
 import { userInfo } from "node:os";
 import { type App, createApp } from "../app.js";
 import { loadConfig } from "../config.js";
-import type { AccessService } from "../modules/access/index.js";
-import type { TenancyService, TenantStateName } from "../modules/tenancy/index.js";
+import { accessModule } from "../modules/access/index.js";
+import type { TenantStateName } from "../modules/tenancy/index.js";
+import { tenancyModule } from "../modules/tenancy/index.js";
 import { AppError } from "../platform/errors.js";
 import { newId } from "../platform/ids.js";
-import type { ModuleDefinition } from "../platform/module.js";
+import type { AnyModule } from "../platform/module.js";
 import { systemContext } from "../platform/principal.js";
 import type { CliIo } from "./index.js";
 
@@ -32,11 +33,7 @@ function cliContext() {
   return systemContext(newId("request"), `cli:${who}`);
 }
 
-async function withApp<T>(
-  io: CliIo,
-  modules: readonly ModuleDefinition<unknown>[] | undefined,
-  fn: (app: App) => Promise<T>,
-) {
+async function withApp<T>(io: CliIo, modules: readonly AnyModule[] | undefined, fn: (app: App) => Promise<T>) {
   const config = loadConfig(io.env);
   const app = await createApp({ config: { ...config, logLevel: "warn" }, ...(modules ? { modules } : {}) });
   try {
@@ -53,7 +50,7 @@ export async function tenantsCommand(
   sub: string | undefined,
   tenantId: string | undefined,
   values: Values,
-  modules?: readonly ModuleDefinition<unknown>[],
+  modules?: readonly AnyModule[],
 ): Promise<number> {
   const to: Record<string, TenantStateName> = { suspend: "suspended", reactivate: "active", deactivate: "deactivated" };
   const target = sub ? to[sub] : undefined;
@@ -67,7 +64,7 @@ export async function tenantsCommand(
     return 2;
   }
   return withApp(io, modules, async (app) => {
-    const tenancy = app.services.get("tenancy") as TenancyService;
+    const tenancy = app.service(tenancyModule);
     const tenant = await tenancy.tenants.findTenantAnywhere(tenantId);
     if (!tenant) {
       io.err(`baseplate: no tenant ${tenantId}.`);
@@ -101,7 +98,7 @@ export async function accessCommand(
   io: CliIo,
   sub: string | undefined,
   values: Values,
-  modules?: readonly ModuleDefinition<unknown>[],
+  modules?: readonly AnyModule[],
 ): Promise<number> {
   const str = (k: string) => (typeof values[k] === "string" ? (values[k] as string) : undefined);
   const tenantId = str("tenant");
@@ -119,8 +116,8 @@ export async function accessCommand(
   }
   const [[type, id]] = subjects as [["user" | "tenant_key" | "agent_key", string]];
   return withApp(io, modules, async (app) => {
-    const tenancy = app.services.get("tenancy") as TenancyService;
-    const access = app.services.get("access") as AccessService;
+    const tenancy = app.service(tenancyModule);
+    const access = app.service(accessModule);
     const tenant = await tenancy.tenants.findTenantAnywhere(tenantId);
     if (!tenant) {
       io.err(`baseplate: no tenant ${tenantId}.`);

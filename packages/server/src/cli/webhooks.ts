@@ -1,9 +1,9 @@
 import { userInfo } from "node:os";
 import { createApp } from "../app.js";
 import { loadConfig } from "../config.js";
-import type { WebhooksService } from "../modules/webhooks/index.js";
+import { webhooksModule } from "../modules/webhooks/index.js";
 import { newId } from "../platform/ids.js";
-import type { ModuleDefinition } from "../platform/module.js";
+import type { AnyModule } from "../platform/module.js";
 import { systemContext } from "../platform/principal.js";
 import type { CliIo } from "./index.js";
 
@@ -17,7 +17,7 @@ export async function webhooksCommand(
   sub: string | undefined,
   endpointId: string | undefined,
   values: Record<string, string | boolean | undefined>,
-  modules?: readonly ModuleDefinition<unknown>[],
+  modules?: readonly AnyModule[],
 ): Promise<number> {
   const raw = typeof values.since === "string" ? values.since.trim() : "";
   const since = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
@@ -35,7 +35,7 @@ export async function webhooksCommand(
     } catch {
       // no passwd entry (containers)
     }
-    const webhooks = app.services.get("webhooks") as WebhooksService;
+    const webhooks = app.service(webhooksModule);
     const result = await webhooks.messages.recoverEndpointAnywhere(
       systemContext(newId("request"), `cli:${who}`),
       endpointId,

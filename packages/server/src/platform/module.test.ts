@@ -1,8 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { defineModule, type ModuleDefinition, orderModules } from "./module.js";
+import { type AnyModule, defineModule, orderModules } from "./module.js";
 
-const mod = (name: string, dependsOn: string[] = []): ModuleDefinition<unknown> =>
-  defineModule({ name, dependsOn, migrations: [], createService: () => ({}) });
+/** mod builds a module whose dependencies are stand-ins named `dependsOn` (resolved by name). */
+const mod = (name: string, dependsOn: string[] = []): AnyModule =>
+  defineModule({
+    name,
+    dependsOn: Object.fromEntries(
+      dependsOn.map((d) => [d, defineModule({ name: d, migrations: [], createService: () => ({}) })]),
+    ),
+    migrations: [],
+    createService: () => ({}),
+  });
 
 describe("orderModules", () => {
   it("puts every module after its dependencies, keeping declaration order otherwise", () => {
@@ -23,5 +31,11 @@ describe("orderModules", () => {
   it("refuses duplicate and malformed names", () => {
     expect(() => orderModules([mod("a"), mod("a")])).toThrow(/twice/);
     expect(() => orderModules([mod("Bad-Name")])).toThrow(/lower-case/);
+  });
+
+  it("refuses a dependency declared under another module's name", () => {
+    const tenancy = mod("tenancy");
+    const odd = defineModule({ name: "odd", dependsOn: { usage: tenancy }, migrations: [], createService: () => ({}) });
+    expect(() => orderModules([tenancy, odd])).toThrow('Module "odd" declares dependency "usage" as module "tenancy"');
   });
 });

@@ -1,8 +1,7 @@
 import { createApp, MODULES } from "../app.js";
 import { loadConfig } from "../config.js";
 import { auditModule } from "../modules/audit/index.js";
-import type { ModuleDefinition } from "../platform/module.js";
-import { type ProbeService, probeModule } from "./probe-module.js";
+import { probeModule, probeModuleWith } from "./probe-module.js";
 
 /**
  * A plane process for durability tests, run with `node --import tsx child-process.ts <mode>`:
@@ -21,12 +20,12 @@ import { type ProbeService, probeModule } from "./probe-module.js";
 const mode = process.argv[2] ?? "work";
 const config = loadConfig(process.env);
 const serving = mode === "serve" || mode === "serve-plane" || mode === "serve-audit";
-const probe = probeModule({ jobDelayMs: Number(process.env.PROBE_JOB_DELAY_MS ?? 0) }) as ModuleDefinition<unknown>;
+const probe = probeModuleWith({ jobDelayMs: Number(process.env.PROBE_JOB_DELAY_MS ?? 0) });
 const modules =
   mode === "serve-plane" || mode === "work-plane"
     ? [...MODULES, probe]
     : mode === "serve-audit"
-      ? [auditModule as ModuleDefinition<unknown>, probe]
+      ? [auditModule, probe]
       : [probe];
 const app = await createApp({ config, modules });
 await app.start({ listen: serving, workers: false });
@@ -49,7 +48,7 @@ if (mode === "enqueue") {
 }
 if (serving) {
   ready.url = `http://${config.host}:${config.port}`;
-  ready.token = (app.services.get("probe") as ProbeService).issueToken({
+  ready.token = app.service(probeModule).issueToken({
     actorType: "service",
     actorId: "svc_durability",
     credentialId: "cred_durability",

@@ -1,5 +1,7 @@
 import type { IdentityService } from "../modules/identity/index.js";
+import { identityModule } from "../modules/identity/index.js";
 import type { TenancyService } from "../modules/tenancy/index.js";
+import { tenancyModule } from "../modules/tenancy/index.js";
 import { newId } from "../platform/ids.js";
 import { type ActionContext, systemContext } from "../platform/principal.js";
 import type { TestApp } from "./harness.js";
@@ -34,8 +36,8 @@ export interface SeededPlane {
  * and a secret key. Needs an app created with the plane's modules (`createTestApp(engine, { plane: true })`).
  */
 export async function seedPlane(t: TestApp): Promise<SeededPlane> {
-  const identity = t.app.services.get("identity") as IdentityService;
-  const tenancy = t.app.services.get("tenancy") as TenancyService;
+  const identity = t.app.service(identityModule);
+  const tenancy = t.app.service(tenancyModule);
   const admin = await identity.operators.bootstrapOperator(systemContext(newId("request")), {
     email: "admin@example.com",
     name: "Admin",

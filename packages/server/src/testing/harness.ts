@@ -7,7 +7,7 @@ import { describe, inject } from "vitest";
 import { type App, createApp, MODULES } from "../app.js";
 import { type Config, loadConfig } from "../config.js";
 import type { Clock } from "../platform/clock.js";
-import type { ModuleDefinition } from "../platform/module.js";
+import type { AnyModule } from "../platform/module.js";
 import type { Principal } from "../platform/principal.js";
 import { type ProbeService, probeModule } from "./probe-module.js";
 
@@ -64,7 +64,7 @@ export interface TestAppOptions {
   clock?: Clock;
   /** plane: register the shipped modules (MODULES) besides the probe module. */
   plane?: boolean;
-  modules?: readonly ModuleDefinition<unknown>[];
+  modules?: readonly AnyModule[];
   env?: Record<string, string>;
   /** migrate: apply migrations before returning (default true). */
   migrate?: boolean;
@@ -101,7 +101,7 @@ export async function createTestApp(engine: EngineName, options: TestAppOptions 
   try {
     app = await createApp({
       config,
-      modules: options.modules ?? [...(options.plane ? MODULES : []), probeModule() as ModuleDefinition<unknown>],
+      modules: options.modules ?? [...(options.plane ? MODULES : []), probeModule],
       ...(options.clock ? { clock: options.clock } : {}),
     });
   } catch (err) {
@@ -117,16 +117,19 @@ export async function createTestApp(engine: EngineName, options: TestAppOptions 
       throw err;
     }
   }
-  const probe = app.services.get("probe") as ProbeService;
+  // The probe is looked up when used: an app built without it fails only the test that needs it.
+  const probe = () => app.service(probeModule);
   return {
     app,
     engine,
     database,
-    probe,
+    get probe() {
+      return probe();
+    },
     config,
     inject: app.http.fastify.inject.bind(app.http.fastify) as TestApp["inject"],
     token: (principal = {}) =>
-      probe.issueToken({
+      probe().issueToken({
         actorType: "service",
         actorId: "svc_test",
         credentialId: `cred_${randomBytes(4).toString("hex")}`,

@@ -5,7 +5,7 @@ import { type ZodType, z } from "zod";
 import { MODULES } from "../app.js";
 import type { Fact } from "../platform/facts/index.js";
 import type { RouteDefinition } from "../platform/http/route.js";
-import { defineModule, type ModuleDefinition } from "../platform/module.js";
+import { type AnyModule, defineModule } from "../platform/module.js";
 import type { ActorType } from "../platform/principal.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "./fixtures.js";
 import { createTestApp, type EngineName, type TestApp } from "./harness.js";
@@ -98,7 +98,7 @@ export function isMutating(route: Pick<RouteDefinition, "method" | "readOnly">):
  * database, without migrating, and returns its route table. Test files call it at the top level
  * so they can declare one test per route.
  */
-export async function loadRouteTable(extraModules: ModuleDefinition<unknown>[] = []): Promise<RouteDefinition[]> {
+export async function loadRouteTable(extraModules: AnyModule[] = []): Promise<RouteDefinition[]> {
   const t = await createTestApp("sqlite", { modules: planeModules(extraModules), migrate: false });
   try {
     return [...t.app.http.routes];
@@ -107,8 +107,8 @@ export async function loadRouteTable(extraModules: ModuleDefinition<unknown>[] =
   }
 }
 
-function planeModules(extra: ModuleDefinition<unknown>[]): ModuleDefinition<unknown>[] {
-  return [...MODULES, probeModule() as ModuleDefinition<unknown>, ...extra];
+function planeModules(extra: AnyModule[]): AnyModule[] {
+  return [...MODULES, probeModule, ...extra];
 }
 
 // ─── Bodies from zod schemas ──────────────────────────────────────────────────────────────────
@@ -283,7 +283,7 @@ export interface IsolationWorld {
  * factCaptureModule is a test module whose fact sink keeps every fact in memory, so a test can
  * read what `probe_fact` does not store (data, changes, the full actor).
  */
-export function factCaptureModule(into: Fact[]): ModuleDefinition<unknown> {
+export function factCaptureModule(into: Fact[]): AnyModule {
   return defineModule<Fact[]>({
     name: "factcapture",
     dependsOn: [],
@@ -297,7 +297,7 @@ export function factCaptureModule(into: Fact[]): ModuleDefinition<unknown> {
         },
       },
     ],
-  }) as ModuleDefinition<unknown>;
+  });
 }
 
 const SECRET_FIELD = /password|token|secret/i;
@@ -317,7 +317,7 @@ function collectSecrets(value: unknown, into: Set<string>): void {
  */
 export async function createIsolationWorld(
   engine: EngineName,
-  options: { extraModules?: ModuleDefinition<unknown>[] } = {},
+  options: { extraModules?: AnyModule[] } = {},
 ): Promise<IsolationWorld> {
   const captured: Fact[] = [];
   const t = await createTestApp(engine, {

@@ -164,11 +164,10 @@ function requireEnvironment(ctx: ActionContext): string {
   return environmentId;
 }
 
-/** probeModule builds the probe module; `jobDelayMs` makes its job slow (durability tests). */
-export function probeModule(options: { jobDelayMs?: number } = {}) {
-  return defineModule<ProbeService>({
+/** probeModuleWith builds the probe module; `jobDelayMs` makes its job slow (durability tests). */
+export function probeModuleWith(options: { jobDelayMs?: number } = {}) {
+  return defineModule({
     name: "probe",
-    dependsOn: [],
     migrations: [migration],
     createService: (ctx) => new ProbeService(ctx),
     credentialResolvers: (service) => [
@@ -254,3 +253,6 @@ export function probeModule(options: { jobDelayMs?: number } = {}) {
     ],
   });
 }
+
+/** probeModule is the probe module with default options. */
+export const probeModule = probeModuleWith();

@@ -27,19 +27,18 @@
 import { randomBytes } from "node:crypto";
 import { type App, createApp, MODULES } from "../app.js";
 import { loadConfig } from "../config.js";
-import type { AccessService } from "../modules/access/index.js";
-import type { IdentityService } from "../modules/identity/index.js";
-import type { TenancyService } from "../modules/tenancy/index.js";
+import { accessModule } from "../modules/access/index.js";
+import { identityModule } from "../modules/identity/index.js";
+import { tenancyModule } from "../modules/tenancy/index.js";
 import { newId } from "../platform/ids.js";
-import type { ModuleDefinition } from "../platform/module.js";
 import { type ActionContext, systemContext } from "../platform/principal.js";
-import { type ProbeService, probeModule } from "./probe-module.js";
+import { probeModule } from "./probe-module.js";
 
 const config = loadConfig();
 const benchPlane = process.env.BENCH_PLANE === "1";
 const app = await createApp({
   config,
-  modules: benchPlane ? [...MODULES, probeModule() as ModuleDefinition<unknown>] : [probeModule()],
+  modules: benchPlane ? [...MODULES, probeModule] : [probeModule],
 });
 
 let address: string | null;
@@ -50,7 +49,7 @@ try {
   throw err;
 }
 
-const probe = app.services.get("probe") as ProbeService;
+const probe = app.service(probeModule);
 const token = probe.issueToken({
   actorType: "service",
   actorId: "svc_bench",
@@ -136,8 +135,8 @@ interface BenchPlane {
 
 /** seedBenchPlane seeds one plane through the services (see the file comment). */
 async function seedBenchPlane(started: App): Promise<BenchPlane> {
-  const identity = started.services.get("identity") as IdentityService;
-  const tenancy = started.services.get("tenancy") as TenancyService;
+  const identity = started.service(identityModule);
+  const tenancy = started.service(tenancyModule);
   const password = `bench ${randomBytes(9).toString("base64url")} password`;
   const admin = await identity.operators.bootstrapOperator(systemContext(newId("request")), {
     email: "bench-admin@example.com",
@@ -188,7 +187,7 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
     { principal: null, request: { requestId: newId("request"), ip: "127.0.0.1" } },
     { surfaceId: surface.id, email, password },
   );
-  const access = started.services.get("access") as AccessService;
+  const access = started.service(accessModule);
   const membership = await access.memberships.addMember(backendCtx, tenant.id, { userId: user.id, roles: ["owner"] });
   const tenantKey = await access.tenantKeys.createTenantKey(backendCtx, tenant.id, {
     name: "bench partner",

@@ -2,11 +2,10 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import { MODULES } from "../../app.js";
 import { TestClock } from "../../platform/clock.js";
 import type { Fact } from "../../platform/facts/index.js";
-import type { ModuleDefinition } from "../../platform/module.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { factCaptureModule } from "../../testing/isolation.js";
-import type { AccessService } from "./index.js";
+import { accessModule } from "./index.js";
 
 // Access through HTTP, as a product would use it: roles, memberships, invitations, tenant keys,
 // agent keys, suspension and the check API. Every refusal asserts its status and code; every
@@ -64,7 +63,7 @@ describeEachEngine("access", (engine) => {
     clock = new TestClock(Date.UTC(2026, 10, 26, 12));
     t = await createTestApp(engine, {
       clock,
-      modules: [...MODULES, factCaptureModule(captured)] as ModuleDefinition<unknown>[],
+      modules: [...MODULES, factCaptureModule(captured)],
     });
     p = await seedPlane(t);
     tenantId = ok(await key("POST", "/v1/tenants", { name: "Acme" }), 201).id as string;
@@ -235,7 +234,7 @@ describeEachEngine("access", (engine) => {
     refused(await call(token, "GET", "/v1/tenants"), 403, "forbidden");
     // Uses are recorded in batches (lastUsedAt), never per request.
     expect(ok(await key("GET", `/v1/tenants/${tenantId}/keys/${keyId}`)).lastUsedAt).toBeNull();
-    await (t.app.services.get("access") as AccessService).resolution.flushLastUsed();
+    await t.app.service(accessModule).resolution.flushLastUsed();
     expect(ok(await key("GET", `/v1/tenants/${tenantId}/keys/${keyId}`)).lastUsedAt).toBe(clock.now());
     // It survives its creator leaving.
     ok(await key("DELETE", `${members()}/${bobMembership}`));

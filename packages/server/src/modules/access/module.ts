@@ -1,16 +1,18 @@
 import { defineModule } from "../../platform/module.js";
+import { identityModule } from "../identity/index.js";
+import { tenancyModule } from "../tenancy/index.js";
 import { ACCESS_FACTS } from "./facts.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
 import { migration as core } from "./migrations/202611261410_access_core.js";
 import { accessRoutes } from "./routes.js";
 import { AccessService } from "./service.js";
 
-export const accessModule = defineModule<AccessService>({
+export const accessModule = defineModule({
   name: "access",
-  dependsOn: ["tenancy", "identity"],
+  dependsOn: { tenancy: tenancyModule, identity: identityModule },
   migrations: [core],
   facts: ACCESS_FACTS,
-  createService: (ctx) => new AccessService(ctx),
+  createService: (ctx, { tenancy, identity }) => new AccessService(ctx, tenancy, identity),
   routes: (service) => accessRoutes(service),
   credentialResolvers: (service) => [
     {
@@ -21,6 +23,10 @@ export const accessModule = defineModule<AccessService>({
     { kind: "agent_key", prefix: TOKEN_PREFIX.agentKey, resolve: (token) => service.resolution.resolveAgentKey(token) },
   ],
   factSinks: (service) => [{ name: "access.delegations", sink: (tx, fact) => service.onFact(tx, fact) }],
+  accessHooks: (service) => ({
+    memberPermissions: (environmentId, userId, tenantId) =>
+      service.grants.memberPermissions(environmentId, userId, tenantId),
+  }),
   start: (service) => service.start(),
   stop: (service) => service.stop(),
 });

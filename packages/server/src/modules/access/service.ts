@@ -32,11 +32,11 @@ export class AccessService {
   readonly resolution: KeyResolution;
   #flushTimer: NodeJS.Timeout | null = null;
 
-  constructor(m: ModuleContext) {
+  constructor(m: ModuleContext, tenancy: TenancyService, identity: IdentityService) {
     this.core = {
       m,
-      tenancy: m.use<TenancyService>("tenancy"),
-      identity: m.use<IdentityService>("identity"),
+      tenancy,
+      identity,
       q: (tx?: Tx) => (tx ?? m.db.kysely) as unknown as Kysely<AccessTables>,
       changed: (tx, owner) => m.bus.publish(tx, ACCESS_TOPIC, owner),
     };
@@ -48,10 +48,6 @@ export class AccessService {
     this.agentKeys = new AgentKeysService(this.core, this.grants);
     this.checks = new ChecksService(this.core, this.roles, this.grants);
     this.resolution = new KeyResolution(this.core, this.grants);
-    m.access.use({
-      memberPermissions: (environmentId, userId, tenantId) =>
-        this.grants.memberPermissions(environmentId, userId, tenantId),
-    });
   }
 
   /**

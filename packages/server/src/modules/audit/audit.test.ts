@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { auditModule } from "./index.js";
 import type { AuditService } from "./service.js";
 import { type AuditEntryRecord, loadPublicKeys, verifyExportLines } from "./verifier.js";
 
@@ -18,7 +19,7 @@ describeEachEngine("audit", (engine) => {
   beforeAll(async () => {
     t = await createTestApp(engine, { plane: true, clock });
     plane = await seedPlane(t);
-    audit = t.app.services.get("audit") as AuditService;
+    audit = t.app.service(auditModule);
   });
   afterAll(async () => t?.close());
 

@@ -8,9 +8,8 @@ import { AuditService } from "./service.js";
  * The audit module depends on no module: it subscribes to facts. Every fact becomes one entry in
  * the writer's transaction; checkpoints are signed hourly (and on demand); retention runs daily.
  */
-export const auditModule = defineModule<AuditService>({
+export const auditModule = defineModule({
   name: "audit",
-  dependsOn: [],
   migrations: [core],
   facts: AUDIT_FACTS,
   createService: (ctx) => new AuditService(ctx),

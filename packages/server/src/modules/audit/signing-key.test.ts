@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { auditModule } from "./index.js";
 import { keyIdOf } from "./verifier.js";
 
 // Where the signing key lives: BASEPLATE_AUDIT_SIGNING_KEY_FILE keeps it out of the database
@@ -69,7 +70,7 @@ describeEachEngine("audit signing key from a file", (engine) => {
       const environmentId = (
         await again.app.db.kysely.selectFrom("audit_checkpoint").select("environment_id").executeTakeFirstOrThrow()
       ).environment_id as string;
-      const audit = again.app.services.get("audit") as import("./service.js").AuditService;
+      const audit = again.app.service(auditModule);
       const cp = await again.app.db.transaction((tx) => audit.checkpoints.checkpointIn(tx, environmentId, null));
       expect(cp.keyId).toBe(keyIdOf(second.publicKey));
       const result = await audit.exports.verifyChain({

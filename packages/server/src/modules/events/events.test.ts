@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { eventsModule } from "./index.js";
 
 // The event log: facts become events in the writer's transaction, products publish events checked
 // against the catalog (idempotent by id), the log of each environment is gap-free and ordered, and
@@ -160,7 +161,7 @@ describeEachEngine("events", (engine) => {
     await tenant("Old");
     const set = await keyA("PATCH", "/v1/events/settings", { retentionDays: 1 });
     expect(set.body).toMatchObject({ retentionDays: 1 });
-    const events = t.app.services.get("events") as import("./service.js").EventsService;
+    const events = t.app.service(eventsModule);
     expect(await events.log.pruneEvents()).toBe(0);
     await t.app.db.kysely
       .updateTable("event")

@@ -4,9 +4,8 @@ import { migration as core } from "./migrations/202611261500_events_core.js";
 import { eventsRoutes } from "./routes.js";
 import { EventsService } from "./service.js";
 
-export const eventsModule = defineModule<EventsService>({
+export const eventsModule = defineModule({
   name: "events",
-  dependsOn: [],
   migrations: [core],
   createService: (ctx) => new EventsService(ctx),
   routes: (service) => eventsRoutes(service),

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
-import type { EventsService } from "./service.js";
+import { eventsModule } from "./index.js";
 
 // The live stream (server-sent events): resume after `Last-Event-ID` without loss, tenant-bound
 // callers see only their tenant, another environment's events never appear, and a consumer that
@@ -161,7 +161,7 @@ describeEachEngine("event stream", (engine) => {
   });
 
   it("a consumer that stops reading holds a bounded buffer, then catches up from the log in order", async () => {
-    const events = t.app.services.get("events") as EventsService;
+    const events = t.app.service(eventsModule);
     const head = await events.log.headOf(p.a.id);
     const slow = await connect(p.a.secretKey, `/v1/events/stream?lastEventId=${head}`);
     slow.res.pause();

@@ -5,9 +5,9 @@ import { generateToken, sha256Hex } from "../../platform/crypto.js";
 import type { Fact } from "../../platform/facts/index.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { identityModule } from "./index.js";
 import { PasswordHasher } from "./internal/passwords.js";
 import { LoginThrottle } from "./internal/throttle.js";
-import type { IdentityService } from "./service.js";
 
 // Security of end-user credentials, checklist A10: AUTH-01/07 (only hashes at rest: a scan of the
 // whole database), AUTH-04 (throttling without third-party lockout), AUTH-05 (alike answers for
@@ -177,7 +177,7 @@ describeEachEngine("End-user credentials (security)", (engine) => {
     it("in comparable time: each path's median time relative to the unknown email's stays within 0.5–2×", async () => {
       // NOTE: with the test profile a hash costs ~1 ms, lost in a request's noise: a path that
       // skipped it would still pass. With the production profile the hash dominates every login.
-      const identity = t.app.services.get("identity") as IdentityService;
+      const identity = t.app.service(identityModule);
       identity.core.hasher = new PasswordHasher("owasp", 2);
       await setUp();
       for (const kind of kinds) expect((await attempts[kind]()).statusCode).toBe(401); // warm-up
@@ -244,7 +244,7 @@ describeEachEngine("End-user credentials (security)", (engine) => {
     it("a third party cannot lock the owner out: the owner's known client still logs in after 100+ failures", async () => {
       // NOTE: the soft delays of 100 failures would take minutes; this throttle records them instead of sleeping.
       const slept: number[] = [];
-      const identity = t.app.services.get("identity") as IdentityService;
+      const identity = t.app.service(identityModule);
       identity.core.throttle = new LoginThrottle(clock, { sleep: async (ms) => void slept.push(ms) });
       await createUser("alice@example.com");
       const owner = "198.51.100.10";

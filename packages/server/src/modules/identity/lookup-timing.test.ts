@@ -3,7 +3,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import { generateToken } from "../../platform/crypto.js";
 import { seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
-import type { IdentityService } from "./service.js";
+import { identityModule } from "./index.js";
 
 // Key lookup goes by the SHA-256 of the whole token through a unique index: an unknown key and a
 // known-but-revoked key cost the same query, so timing cannot tell an attacker that a key exists.
@@ -16,7 +16,7 @@ describeEachEngine("secret key lookup timing", (engine) => {
 
   it("an unknown key and an existing (revoked) key take comparable time to refuse", async () => {
     const p = await seedPlane(t);
-    const identity = t.app.services.get("identity") as IdentityService;
+    const identity = t.app.service(identityModule);
     const revoke = await t.inject({
       method: "POST",
       url: `/v1/secret-keys/${p.b.secretKeyId}/revoke`,

@@ -1,16 +1,17 @@
 import { defineModule } from "../../platform/module.js";
+import { tenancyModule } from "../tenancy/index.js";
 import { IDENTITY_FACTS } from "./facts.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
 import { migration as core } from "./migrations/202611261300_identity_core.js";
 import { identityRoutes } from "./routes.js";
 import { IdentityService } from "./service.js";
 
-export const identityModule = defineModule<IdentityService>({
+export const identityModule = defineModule({
   name: "identity",
-  dependsOn: ["tenancy"],
+  dependsOn: { tenancy: tenancyModule },
   migrations: [core],
   facts: IDENTITY_FACTS,
-  createService: (ctx) => new IdentityService(ctx),
+  createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
   routes: (service) => identityRoutes(service),
   credentialResolvers: (service) => [
     {

@@ -5,7 +5,7 @@ import { newId } from "../../platform/ids.js";
 import { systemContext } from "../../platform/principal.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
-import type { IdentityService } from "./index.js";
+import { identityModule } from "./index.js";
 
 const MINUTE = 60_000;
 const IDLE = 30 * MINUTE; // BASEPLATE_SESSION_IDLE_MINUTES default
@@ -346,7 +346,7 @@ describeEachEngine("operators under concurrency", (engine) => {
     ).length;
 
   it("concurrent bootstraps of an empty plane: exactly one wins", async () => {
-    const identity = t.app.services.get("identity") as IdentityService;
+    const identity = t.app.service(identityModule);
     const results = await Promise.allSettled(
       [1, 2, 3, 4].map((i) =>
         identity.operators.bootstrapOperator(systemContext(newId("request")), {

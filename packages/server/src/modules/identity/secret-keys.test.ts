@@ -3,7 +3,7 @@ import { MODULES } from "../../app.js";
 import { TestClock } from "../../platform/clock.js";
 import { parseToken, sha256Hex } from "../../platform/crypto.js";
 import type { Fact } from "../../platform/facts/index.js";
-import { defineModule, type ModuleDefinition } from "../../platform/module.js";
+import { defineModule } from "../../platform/module.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { probeModule } from "../../testing/probe-module.js";
@@ -20,7 +20,7 @@ function captureModule(facts: Fact[]) {
     migrations: [],
     createService: () => null,
     factSinks: () => [{ name: "capture", sink: async (_tx, fact) => void facts.push(fact) }],
-  }) as ModuleDefinition<unknown>;
+  });
 }
 
 describeEachEngine("secret keys", (engine) => {
@@ -34,7 +34,7 @@ describeEachEngine("secret keys", (engine) => {
     facts = [];
     t = await createTestApp(engine, {
       clock,
-      modules: [...MODULES, probeModule() as ModuleDefinition<unknown>, captureModule(facts)],
+      modules: [...MODULES, probeModule, captureModule(facts)],
     });
     p = await seedPlane(t);
   });

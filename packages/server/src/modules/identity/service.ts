@@ -28,7 +28,7 @@ export class IdentityService {
   readonly core: Core;
   #flushTimer: NodeJS.Timeout | null = null;
 
-  constructor(m: ModuleContext) {
+  constructor(m: ModuleContext, tenancy: TenancyService) {
     const bus = m.bus;
     this.core = {
       config: m.config,
@@ -41,7 +41,7 @@ export class IdentityService {
       cache: new CredentialCache(bus),
       lastUsed: new LastUsedTracker(),
       throttle: new LoginThrottle(m.clock),
-      tenancy: m.use<TenancyService>("tenancy"),
+      tenancy,
       q: (tx?: Tx) => (tx ?? m.db.kysely) as unknown as Kysely<IdentityTables>,
       revoked: (tx, owner) => bus.publish(tx, "credentials", owner),
     };

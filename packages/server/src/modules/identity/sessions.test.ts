@@ -3,8 +3,8 @@ import { TestClock } from "../../platform/clock.js";
 import { generateToken, sha256Hex } from "../../platform/crypto.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { identityModule } from "./index.js";
 import type { Session, User } from "./schemas.js";
-import type { IdentityService } from "./service.js";
 
 // End-user sessions: checklist A10 AUTH-06 (fixation), AUTH-08 (idle and absolute timeouts),
 // AUTH-09 (server-side logout), AUTH-10 (disabling a user ends its sessions at once).
@@ -301,7 +301,7 @@ describeEachEngine("Sessions", (engine) => {
       const s2 = await open("alice@example.com");
       expect((await me(s1.token)).statusCode).toBe(200);
       expect((await me(s1.token)).statusCode).toBe(200);
-      const { cache } = (t.app.services.get("identity") as IdentityService).core;
+      const { cache } = t.app.service(identityModule).core;
       expect(cache.get(sha256Hex(s1.token), clock.now())).not.toBeNull(); // served from the cache now
 
       const patch = (disabled: boolean) =>

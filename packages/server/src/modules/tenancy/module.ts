@@ -6,13 +6,15 @@ import { migration as lifecycle } from "./migrations/202611261400_tenancy_lifecy
 import { tenancyRoutes } from "./routes.js";
 import { TenancyService } from "./service.js";
 
-export const tenancyModule = defineModule<TenancyService>({
+export const tenancyModule = defineModule({
   name: "tenancy",
-  dependsOn: [],
   migrations: [core, lifecycle],
   facts: TENANCY_FACTS,
   createService: (ctx) => new TenancyService(ctx),
   routes: (service) => tenancyRoutes(service),
+  accessHooks: (service) => ({
+    tenantState: (environmentId, tenantId) => service.tenants.tenantState(environmentId, tenantId),
+  }),
   originPolicy: (service) => (origin) => service.surfaces.allowsOrigin(origin),
   factSinks: (service) => [
     {

@@ -13,6 +13,5 @@ export class TenancyService {
     this.projects = new ProjectsService(m);
     this.surfaces = new SurfacesService(m);
     this.tenants = new TenantsService(m);
-    m.access.use({ tenantState: (environmentId, tenantId) => this.tenants.tenantState(environmentId, tenantId) });
   }
 }

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MODULES } from "../../app.js";
 import type { Fact } from "../../platform/facts/index.js";
-import type { ModuleDefinition } from "../../platform/module.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { factCaptureModule } from "../../testing/isolation.js";
@@ -32,7 +31,7 @@ describeEachEngine("tenancy", (engine) => {
   beforeEach(async () => {
     captured = [];
     t = await createTestApp(engine, {
-      modules: [...MODULES, probeModule() as ModuleDefinition<unknown>, factCaptureModule(captured)],
+      modules: [...MODULES, probeModule, factCaptureModule(captured)],
     });
     p = await seedPlane(t);
     seen = new Set((await factRows()).map((f) => f.id));

@@ -4,6 +4,7 @@ import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { type ReceivedDelivery, runDueJobs, WebhookReceiver } from "../../testing/webhook-receiver.js";
+import { webhooksModule } from "./index.js";
 import { sign } from "./internal/signing.js";
 import { MAX_ATTEMPTS, RETRY_SCHEDULE_MS } from "./service/delivery.js";
 
@@ -357,7 +358,7 @@ describeEachEngine("webhook delivery", (engine) => {
     receiver.answer = () => ({ status: 500 });
     await tenant("Pending");
     await runDueJobs(t);
-    const webhooks = t.app.services.get("webhooks") as import("./service.js").WebhooksService;
+    const webhooks = t.app.service(webhooksModule);
     expect(await webhooks.delivery.pruneDeliveries()).toBe(0);
     clock.advance(31 * 86_400_000);
     expect(await webhooks.delivery.pruneDeliveries()).toBe(1);

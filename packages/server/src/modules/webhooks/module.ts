@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
+import { eventsModule } from "../events/index.js";
+import { tenancyModule } from "../tenancy/index.js";
 import { migration as core } from "./migrations/202611261510_webhooks_core.js";
 import { webhooksRoutes } from "./routes.js";
 import { DELIVER_JOB, PRUNE_JOB, RESUME_JOB } from "./service/delivery.js";
@@ -8,11 +10,12 @@ import { WebhooksService } from "./service.js";
 
 /** webhooksModuleWith builds the module with options (tests inject a DNS resolver). */
 export function webhooksModuleWith(options: WebhooksOptions = {}) {
-  return defineModule<WebhooksService>({
+  return defineModule({
     name: "webhooks",
-    dependsOn: ["events", "tenancy"],
+    dependsOn: { events: eventsModule, tenancy: tenancyModule },
     migrations: [core],
-    createService: (ctx) => new WebhooksService(ctx, options),
+    createService: (ctx, { events, tenancy }) => new WebhooksService(ctx, events, tenancy, options),
+    connect: (service, { events }) => events.log.onAppend((tx, event) => service.delivery.fanOut(tx, event)),
     routes: (service) => webhooksRoutes(service),
     facts: {
       "webhook_endpoint.created": {
@@ -42,6 +45,7 @@ export function webhooksModuleWith(options: WebhooksOptions = {}) {
         data: z.object({ eventId: z.string(), eventType: z.string() }),
       },
     },
+    busSubscriptions: (service) => [{ topic: "webhooks.enqueued", handler: () => service.wake() }],
     factSinks: (service) => [{ name: "webhooks.tenant_state", sink: (tx, fact) => service.delivery.onFact(tx, fact) }],
     jobs: (service) => [
       {

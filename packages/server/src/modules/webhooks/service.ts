@@ -19,9 +19,10 @@ export class WebhooksService {
   readonly messages: MessagesService;
   readonly sender: Sender;
 
-  constructor(m: ModuleContext, options: WebhooksOptions = {}) {
-    const events = m.use<EventsService>("events");
-    const tenancy = m.use<TenancyService>("tenancy");
+  readonly #jobs: ModuleContext["jobs"];
+
+  constructor(m: ModuleContext, events: EventsService, tenancy: TenancyService, options: WebhooksOptions = {}) {
+    this.#jobs = m.jobs;
     this.sender = new Sender({
       allowPrivate: m.config.webhooks.allowPrivateTargets,
       resolver: options.resolver ?? systemResolver,
@@ -36,7 +37,10 @@ export class WebhooksService {
       async (environmentId, tenantId) => (await tenancy.tenants.tenantState(environmentId, tenantId))?.status ?? null,
     );
     this.messages = new MessagesService(m, this.endpoints, this.delivery);
-    events.log.onAppend((tx, event) => this.delivery.fanOut(tx, event));
-    m.bus.subscribe("webhooks.enqueued", () => m.jobs.wake());
+  }
+
+  /** wake tells this process's workers that deliveries were enqueued (by any process). */
+  wake(): void {
+    this.#jobs.wake();
   }
 }

@@ -5,7 +5,7 @@ import { loadConfig } from "../../config.js";
 import { createTestDatabase, describeEachEngine, type TestDatabase } from "../../testing/harness.js";
 import { probeModule } from "../../testing/probe-module.js";
 import { spawnPlane } from "../../testing/spawn.js";
-import { defineModule, type ModuleDefinition } from "../module.js";
+import { type AnyModule, defineModule } from "../module.js";
 import type { ModuleMigration } from "./migrator.js";
 
 describeEachEngine("migrations", (engine) => {
@@ -20,7 +20,7 @@ describeEachEngine("migrations", (engine) => {
     await database.drop();
   });
 
-  const build = async (modules: ModuleDefinition<unknown>[] = [probeModule() as ModuleDefinition<unknown>]) => {
+  const build = async (modules: AnyModule[] = [probeModule]) => {
     const app = await createApp({
       config: loadConfig({ ...database.env, BASEPLATE_LOG_LEVEL: "silent", BASEPLATE_WORKERS: "false" }),
       modules,
@@ -87,9 +87,7 @@ describeEachEngine("migrations", (engine) => {
       },
       down: async () => undefined,
     };
-    const app = await build([
-      defineModule({ name: "broken", dependsOn: [], migrations: [broken], createService: () => ({}) }),
-    ]);
+    const app = await build([defineModule({ name: "broken", migrations: [broken], createService: () => ({}) })]);
     await expect(app.migrate()).rejects.toThrow("Migration 202611260200_broken_oops failed: boom");
     const status = await app.migrator.status();
     expect(status.find((m) => m.name === "202611260200_broken_oops")?.executedAt).toBeNull();
@@ -100,7 +98,7 @@ describeEachEngine("migrations", (engine) => {
   it("refuses migrations not named after their module", async () => {
     const misnamed: ModuleMigration = { name: "202611260300_other_thing", up: async () => {}, down: async () => {} };
     await expect(
-      build([defineModule({ name: "mine", dependsOn: [], migrations: [misnamed], createService: () => ({}) })]),
+      build([defineModule({ name: "mine", migrations: [misnamed], createService: () => ({}) })]),
     ).rejects.toThrow(/not named after its module "mine"/);
   });
 
@@ -112,7 +110,7 @@ describeEachEngine("migrations", (engine) => {
         BASEPLATE_WORKERS: "false",
         BASEPLATE_MIGRATE_ON_START: "false",
       }),
-      modules: [probeModule()],
+      modules: [probeModule],
     });
     apps.push(app);
     await expect(app.start({ listen: false })).rejects.toThrow(/3 migration\(s\) pending.*baseplate migrate up/);

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createApp } from "../../app.js";
 import { loadConfig } from "../../config.js";
 import { createTestApp, createTestDatabase, describeEachEngine, type TestApp } from "../../testing/harness.js";
-import { type ProbeService, probeModule } from "../../testing/probe-module.js";
+import { probeModule } from "../../testing/probe-module.js";
 import { isId } from "../ids.js";
 import { createLogger } from "../logger.js";
 
@@ -653,10 +653,10 @@ describeEachEngine("HTTP: logs", (engine) => {
     });
     const database = await createTestDatabase(engine);
     const config = loadConfig({ ...database.env, BASEPLATE_LOG_LEVEL: "info", BASEPLATE_WORKERS: "false" });
-    const app = await createApp({ config, modules: [probeModule()], logger: createLogger("info", stream) });
+    const app = await createApp({ config, modules: [probeModule], logger: createLogger("info", stream) });
     try {
       await app.start({ listen: false, workers: false });
-      const probe = app.services.get("probe") as ProbeService;
+      const probe = app.service(probeModule);
       const token = probe.issueToken({
         actorType: "service",
         actorId: "svc_logs",
@@ -727,7 +727,7 @@ describe("HTTP: problem rendering", () => {
     const database = await createTestDatabase("sqlite");
     const app = await createApp({
       config: loadConfig({ ...database.env, BASEPLATE_LOG_LEVEL: "silent" }),
-      modules: [probeModule()],
+      modules: [probeModule],
     });
     try {
       const paths = app.openapi().paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;

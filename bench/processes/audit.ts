@@ -21,7 +21,14 @@ import type BetterSqlite3 from "better-sqlite3";
 import type pg from "pg";
 import { type App, createApp } from "../../packages/server/src/app.js";
 import { loadConfig } from "../../packages/server/src/config.js";
-import { auditFormat, auditModule, ENTRY_COLUMNS, entryRow } from "../../packages/server/src/modules/audit/index.js";
+import {
+  auditFormat,
+  auditModule,
+  ChainVerifier,
+  ENTRY_COLUMNS,
+  entryRow,
+  verifyExportLines,
+} from "../../packages/server/src/modules/audit/index.js";
 import { newId } from "../../packages/server/src/platform/ids.js";
 import type { ActionContext } from "../../packages/server/src/platform/principal.js";
 import { answer, stopOnSignal } from "../lib/lifecycle.js";
@@ -209,7 +216,7 @@ function verify(n: number) {
   }
   const keys = new Map();
   const inMemory = () => {
-    const v = new auditFormat.ChainVerifier({ keys, chain: ENVIRONMENT });
+    const v = new ChainVerifier({ keys, chain: ENVIRONMENT });
     const started = performance.now();
     for (const e of entries) v.entry(e);
     const result = v.finish();
@@ -232,7 +239,7 @@ function verify(n: number) {
   inMemory(); // warm-up
   const memoryS = inMemory();
   const startedLines = performance.now();
-  return auditFormat.verifyExportLines(lines, keys).then((result) => {
+  return verifyExportLines(lines, keys).then((result) => {
     if (!result.ok) throw new Error("export verification failed");
     return { entries: n, memoryS, linesS: (performance.now() - startedLines) / 1000 };
   });

@@ -1,6 +1,7 @@
 import { createReadStream, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { loadPublicKeys, verifyExportLines } from "../modules/audit/verifier.js";
+import { loadPublicKeys } from "../modules/audit/format.js";
+import { verifyExportLines } from "../modules/audit/verifier.js";
 import type { CliIo } from "./index.js";
 
 /**

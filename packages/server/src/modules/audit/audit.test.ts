@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { type AuditEntryRecord, loadPublicKeys } from "./format.js";
 import { auditModule } from "./index.js";
 import type { AuditService } from "./service.js";
-import { type AuditEntryRecord, loadPublicKeys, verifyExportLines } from "./verifier.js";
+import { verifyExportLines } from "./verifier.js";
 
 // The audit trail end to end, on both engines: the fact sink, product entries, queries, chains,
 // checkpoints, server-side verification, export and the append-only guard (checklist A4).

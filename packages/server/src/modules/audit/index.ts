@@ -1,7 +1,8 @@
 /** The audit module's public surface: other modules import only this file. */
 export { AuditErrors } from "./errors.js";
+export * as auditFormat from "./format.js";
 export { auditModule } from "./module.js";
 export type { AuditEntry, Checkpoint } from "./schemas.js";
 export { ENTRY_COLUMNS, entryRow } from "./service/chains.js";
 export type { AuditService } from "./service.js";
-export * as auditFormat from "./verifier.js";
+export { ChainVerifier, type VerificationResult, verifyExportLines } from "./verifier.js";

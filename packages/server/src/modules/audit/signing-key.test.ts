@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { keyIdOf } from "./format.js";
 import { auditModule } from "./index.js";
-import { keyIdOf } from "./verifier.js";
 
 // Where the signing key lives: BASEPLATE_AUDIT_SIGNING_KEY_FILE keeps it out of the database
 // (whoever can write the database cannot re-sign history); replacing the file rotates it.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
-import type { AuditEntryRecord } from "./verifier.js";
+import type { AuditEntryRecord } from "./format.js";
 
 // Tenant admins read their own tenant's chain only, through real tenant-bound credentials: tenant
 // keys (bp_tk_), agent keys (bp_ak_, with the delegation chain) and member sessions. Another

@@ -13,9 +13,8 @@ import {
   keyIdOf,
   loadPublicKeys,
   type SignedCheckpoint,
-  type VerificationErrorKind,
-  verifyExportLines,
-} from "./verifier.js";
+} from "./format.js";
+import { type VerificationErrorKind, verifyExportLines } from "./verifier.js";
 
 // The offline verifier against deliberately broken exports, one tamper kind at a time (checklist
 // AUD-01…AUD-04; immudb's lesson: a verifier needs adversarial inputs, not only happy paths).

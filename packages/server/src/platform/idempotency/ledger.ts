@@ -1,3 +1,4 @@
+import { canonicalJson } from "../canonical-json.js";
 import type { Clock } from "../clock.js";
 import { sha256Hex } from "../crypto.js";
 import type { Db, Tx } from "../db/db.js";
@@ -233,14 +234,4 @@ function inProgress(): AppError {
     "A request with this Idempotency-Key is still being processed; retry later.",
     { headers: { "retry-after": "1" } },
   );
-}
-
-/** canonicalJson serialises with sorted object keys, so equal requests fingerprint equally. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }

@@ -1,9 +1,9 @@
 import { fromJson } from "../../../platform/db/db.js";
 import type { Fact } from "../../../platform/facts/index.js";
 import type { Principal, RequestInfo } from "../../../platform/principal.js";
+import type { AuditActor, AuditContext, AuditEntryRecord } from "../format.js";
 import type { Checkpoint } from "../schemas.js";
 import type { AuditCheckpointTable, AuditEntryTable } from "../tables.js";
-import type { AuditActor, AuditContext, AuditEntryRecord } from "../verifier.js";
 
 /** PLANE_CHAIN is the chain of plane-level entries (operators, projects): no environment, no tenant. */
 export const PLANE_CHAIN = "plane";

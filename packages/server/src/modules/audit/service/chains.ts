@@ -5,9 +5,9 @@ import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
+import { type AuditEntryRecord, entryHash, GENESIS_HASH } from "../format.js";
 import { chainOf, type EntryDraft } from "../internal/rows.js";
 import type { AuditTables } from "../tables.js";
-import { type AuditEntryRecord, entryHash, GENESIS_HASH } from "../verifier.js";
 
 interface Head {
   size: number;

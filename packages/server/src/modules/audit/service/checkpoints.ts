@@ -10,10 +10,10 @@ import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AuditErrors } from "../errors.js";
+import { type CheckpointBody, canonicalJson, checkpointHash, keyIdOf, type SignedCheckpoint } from "../format.js";
 import { chainOf, toCheckpoint } from "../internal/rows.js";
 import type { Checkpoint } from "../schemas.js";
 import type { AuditTables } from "../tables.js";
-import { type CheckpointBody, canonicalJson, checkpointHash, keyIdOf, type SignedCheckpoint } from "../verifier.js";
 import type { ChainLedger } from "./chains.js";
 
 interface SigningKey {

@@ -8,11 +8,11 @@ import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AuditErrors } from "../errors.js";
+import type { AuditEntryRecord } from "../format.js";
 import { type JsonSchema, validateJson } from "../internal/json-schema.js";
 import { actorOf, contextOf, draftOfFact, toEntry, wellFormed } from "../internal/rows.js";
 import type { CreateEntryInput, ListEntriesQuery } from "../schemas.js";
 import type { AuditTables } from "../tables.js";
-import type { AuditEntryRecord } from "../verifier.js";
 import type { ChainLedger } from "./chains.js";
 
 const EntryCursor = z.object({ id: z.string().max(64) });

@@ -1,18 +1,17 @@
 import type { Kysely } from "kysely";
 import type { TenantAccess } from "../../../platform/access.js";
 import type { ModuleContext } from "../../../platform/module.js";
-import { chainOf, toCheckpoint, toEntry } from "../internal/rows.js";
-import type { AuditTables } from "../tables.js";
 import {
   type AuditEntryRecord,
-  ChainVerifier,
   type ExportHeader,
   FORMAT,
   FORMAT_VERSION,
   loadPublicKeys,
   type SignedCheckpoint,
-  type VerificationResult,
-} from "../verifier.js";
+} from "../format.js";
+import { chainOf, toCheckpoint, toEntry } from "../internal/rows.js";
+import type { AuditTables } from "../tables.js";
+import { ChainVerifier, type VerificationResult } from "../verifier.js";
 import type { Checkpoints } from "./checkpoints.js";
 
 /** PAGE is how many rows an export or a verification reads at a time. */

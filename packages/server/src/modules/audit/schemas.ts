@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { JsonSchemaShape } from "./internal/json-schema.js";
+import { JsonSchemaInput } from "../../platform/json-schema.js";
 
 /** Public shapes of the audit module: request inputs and response objects (camelCase). */
 
@@ -165,19 +165,7 @@ export const AuditSchema = z.object({
 export type AuditSchema = z.infer<typeof AuditSchema>;
 export const PutSchemaInput = z.strictObject({
   action: Action,
-  // NOTE: a plain object for the OpenAPI document (a recursive zod schema renders refs it cannot resolve).
-  schema: z
-    .record(z.string(), z.unknown())
-    .superRefine((value, ctx) => {
-      const parsed = JsonSchemaShape.safeParse(value);
-      if (parsed.success) return;
-      for (const issue of parsed.error.issues) {
-        ctx.addIssue({ code: "custom", path: issue.path as PropertyKey[], message: issue.message });
-      }
-    })
-    .describe(
-      "A JSON Schema subset for the metadata: type, properties, required, additionalProperties, items, enum, const, minLength, maxLength, minimum, maximum, minItems, maxItems, title, description.",
-    ),
+  schema: JsonSchemaInput,
 });
 
 export const RETENTION_DAYS = [30, 365] as const;

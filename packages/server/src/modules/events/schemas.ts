@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { JsonSchemaInput } from "../../platform/json-schema.js";
 
 /** Public shapes of the events module: the CloudEvents-shaped envelope, the catalog, inputs. */
 
@@ -98,19 +99,17 @@ export const EventType = z.object({
 });
 export type EventType = z.infer<typeof EventType>;
 
-const JsonSchemaObject = z
-  .record(z.string(), z.unknown())
-  .refine((d) => Buffer.byteLength(JSON.stringify(d)) <= 32_768, { message: "must be at most 32 KiB as JSON" });
-
 export const CreateEventTypeInput = z.strictObject({
   name: EventTypeName,
   description: z.string().trim().min(1).max(1000),
-  schema: JsonSchemaObject.optional().describe("JSON Schema (draft 2020-12) that `data` must match."),
+  schema: JsonSchemaInput.optional().describe(
+    "A JSON Schema (subset, see the platform's policy) that `data` must match.",
+  ),
 });
 
 export const UpdateEventTypeInput = z.strictObject({
   description: z.string().trim().min(1).max(1000).optional(),
-  schema: JsonSchemaObject.nullable().optional().describe("A new schema bumps the version."),
+  schema: JsonSchemaInput.nullable().optional().describe("A new schema bumps the version."),
   deprecated: z.boolean().optional(),
 });
 

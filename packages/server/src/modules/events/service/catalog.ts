@@ -1,8 +1,9 @@
 import type { Kysely } from "kysely";
 import { type ZodType, z } from "zod";
-import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { newId } from "../../../platform/ids.js";
+import { type JsonSchema, validateJson } from "../../../platform/json-schema.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { EventsErrors } from "../errors.js";
@@ -24,8 +25,8 @@ import type { EventsTables } from "../tables.js";
  * (no code generation); keywords it does not support are refused when the type is registered.
  */
 export class CatalogService {
-  /** Compiled data validators by `environment:name:version` (bounded). */
-  readonly #validators = new Map<string, ZodType | null>();
+  /** Parsed data schemas by `environment:name:version` (bounded). */
+  readonly #schemas = new Map<string, JsonSchema | null>();
 
   constructor(private readonly m: ModuleContext) {}
 
@@ -71,7 +72,6 @@ export class CatalogService {
     if (this.isPlaneType(input.name)) {
       throw new AppError(EventsErrors.event_type_reserved, `"${input.name}" is one of the plane's own event types.`);
     }
-    if (input.schema) compileSchema(input.schema);
     try {
       return await this.m.db.write(ctx, async (tx) => {
         const now = this.m.clock.now();
@@ -109,7 +109,6 @@ export class CatalogService {
     input: z.infer<typeof UpdateEventTypeInput>,
   ): Promise<EventType> {
     const { environmentId } = await this.m.access.require(ctx, "events:manage");
-    if (input.schema) compileSchema(input.schema);
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#db(tx)
         .selectFrom("event_type")
@@ -177,25 +176,20 @@ export class CatalogService {
       throw new AppError(EventsErrors.event_type_unknown, `Register "${name}" in the event catalog first.`);
     }
     const key = `${environmentId}:${name}:${row.version}`;
-    let validator = this.#validators.get(key);
-    if (validator === undefined) {
-      validator =
-        row.schema === null
-          ? null
-          : compileSchema(typeof row.schema === "string" ? JSON.parse(row.schema) : row.schema);
-      if (this.#validators.size > 1000) this.#validators.clear();
-      this.#validators.set(key, validator);
+    let schema = this.#schemas.get(key);
+    if (schema === undefined) {
+      schema = row.schema === null ? null : fromJson<JsonSchema>(row.schema);
+      if (this.#schemas.size > 1000) this.#schemas.clear();
+      this.#schemas.set(key, schema);
     }
-    if (!validator) return;
-    const result = validator.safeParse(data);
-    if (!result.success) {
-      const issue = result.error.issues[0];
+    if (!schema) return;
+    const problems = validateJson(schema, data);
+    if (problems.length > 0) {
+      const first = problems[0];
       throw new AppError(
         EventsErrors.event_data_invalid,
-        `data${issue?.path.length ? `.${issue.path.join(".")}` : ""}: ${issue?.message ?? "does not match"}`,
-        {
-          errors: result.error.issues.map((i) => ({ path: ["body", "data", ...i.path].join("."), message: i.message })),
-        },
+        `data${first?.path ? `.${first.path}` : ""}: ${first?.message ?? "does not match"}`,
+        { errors: problems.map((p) => ({ path: `body.data${p.path ? `.${p.path}` : ""}`, message: p.message })) },
       );
     }
   }
@@ -248,13 +242,4 @@ function jsonSchemaOf(schema: ZodType): Record<string, unknown> {
   >;
   delete json.$schema;
   return json;
-}
-
-/** compileSchema turns a JSON Schema into a validator. Throws 400 `event_schema_invalid` when unsupported. */
-function compileSchema(schema: unknown): ZodType {
-  try {
-    return z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
-  } catch (err) {
-    throw new AppError(EventsErrors.event_schema_invalid, `schema: ${(err as Error).message}`.slice(0, 300));
-  }
 }

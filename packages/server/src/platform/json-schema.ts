@@ -1,14 +1,18 @@
 import { z } from "zod";
 
 /**
- * A small JSON Schema subset for the metadata of product-written audit entries. Supported keywords:
- * `type` (one or a list of object, array, string, number, integer, boolean, null), `properties`,
- * `required`, `additionalProperties` (boolean or schema), `items`, `enum`, `const`, `minLength`,
- * `maxLength`, `minimum`, `maximum`, `minItems`, `maxItems`, and the annotations `title` and
- * `description`. Anything else is refused when the schema is registered (no `pattern`, `$ref`
- * or `format`: no regular expression from a client runs on the server, and validation is linear
- * in the size of the document). Chosen over Ajv because Ajv compiles client-supplied schemas into
- * code, which a 100-line interpreter of the keywords products need does not.
+ * The one JSON Schema validator for client-supplied schemas (audit metadata schemas, event types'
+ * data schemas): one policy, evaluated in bounded time. Supported keywords: `type` (one or a list
+ * of object, array, string, number, integer, boolean, null), `properties`, `required`,
+ * `additionalProperties` (boolean or schema), `items`, `enum`, `const`, `minLength`, `maxLength`,
+ * `minimum`, `maximum`, `minItems`, `maxItems`, and the annotations `title`, `description`,
+ * `$schema` and `$comment`. Anything else is refused when the schema is registered: no `pattern`
+ * or `format` (no regular expression from a client ever runs on the server, so no input can stall
+ * the event loop), no `$ref` (no cycles), no combinators. Validation visits each value of the
+ * document once per schema node that applies to it, so it is linear in the document for a given
+ * schema, and schemas are at most 32 KiB. Chosen over Ajv because Ajv compiles client-supplied
+ * schemas into code, and over zod's `fromJSONSchema` because that runs client `pattern`s as
+ * backtracking regular expressions.
  */
 
 const TYPES = ["object", "array", "string", "number", "integer", "boolean", "null"] as const;
@@ -29,6 +33,8 @@ export interface JsonSchema {
   maxItems?: number;
   title?: string;
   description?: string;
+  $schema?: string;
+  $comment?: string;
 }
 
 const count = z.number().int().min(0).max(1_000_000);
@@ -51,8 +57,63 @@ export const JsonSchemaShape: z.ZodType<JsonSchema> = z.lazy(() =>
     maxItems: count.optional(),
     title: z.string().max(500).optional(),
     description: z.string().max(2000).optional(),
+    $schema: z.string().max(200).optional(),
+    $comment: z.string().max(2000).optional(),
   }),
 );
+
+/** MAX_SCHEMA_BYTES bounds a client-supplied schema (as JSON). */
+export const MAX_SCHEMA_BYTES = 32_768;
+
+/** MAX_SCHEMA_DEPTH bounds how deeply a client-supplied schema nests (objects and arrays). */
+export const MAX_SCHEMA_DEPTH = 32;
+
+/** depthOf measures how deeply `value` nests, without recursion (so no input can overflow the stack). */
+function depthOf(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const top = stack.pop() as { value: unknown; depth: number };
+    if (top.value === null || typeof top.value !== "object") continue;
+    const depth = top.depth + 1;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const inner of Object.values(top.value)) stack.push({ value: inner, depth });
+  }
+  return deepest;
+}
+
+/**
+ * JsonSchemaInput is the request-body field for a client-supplied schema: a JSON object of the
+ * supported subset, at most 32 KiB. Refusals name the offending keyword's path.
+ */
+// NOTE: a plain object for the OpenAPI document (a recursive zod schema renders refs it cannot resolve).
+export const JsonSchemaInput = z
+  .record(z.string(), z.unknown())
+  .superRefine((value, ctx) => {
+    if (depthOf(value, MAX_SCHEMA_DEPTH) > MAX_SCHEMA_DEPTH) {
+      ctx.addIssue({ code: "custom", message: `must nest at most ${MAX_SCHEMA_DEPTH} levels` });
+      return;
+    }
+    if (Buffer.byteLength(JSON.stringify(value)) > MAX_SCHEMA_BYTES) {
+      ctx.addIssue({ code: "custom", message: "must be at most 32 KiB as JSON" });
+      return;
+    }
+    const parsed = JsonSchemaShape.safeParse(value);
+    if (parsed.success) return;
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue({ code: "custom", path: issue.path as PropertyKey[], message: issue.message });
+    }
+  })
+  .describe(
+    "A JSON Schema subset: type, properties, required, additionalProperties, items, enum, const, minLength, maxLength, minimum, maximum, minItems, maxItems, and the annotations title, description, $schema, $comment. No pattern, format, $ref or combinators.",
+  );
+
+/** JsonProblem is one way a document fails its schema: where, and what is wrong. */
+export interface JsonProblem {
+  path: string;
+  message: string;
+}
 
 function typeOf(value: unknown): string {
   if (value === null) return "null";
@@ -68,12 +129,7 @@ function sameJson(a: unknown, b: unknown): boolean {
  * validateJson checks `value` against `schema` and returns the failures as `{path, message}`
  * (empty when valid; at most 20). It never throws.
  */
-export function validateJson(
-  schema: JsonSchema,
-  value: unknown,
-  path = "",
-  out: Array<{ path: string; message: string }> = [],
-) {
+export function validateJson(schema: JsonSchema, value: unknown, path = "", out: JsonProblem[] = []): JsonProblem[] {
   if (out.length >= 20) return out;
   const actual = typeOf(value);
   if (schema.type !== undefined) {

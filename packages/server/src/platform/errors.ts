@@ -90,6 +90,7 @@ export const PlatformErrors = defineErrors({
     status: 409,
     title: "A request with this Idempotency-Key is still being processed",
   },
+  request_timeout: { status: 408, title: "The request took too long" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   unsupported_media_type: { status: 415, title: "The request content type is not supported" },
   idempotency_key_reused: {
@@ -97,6 +98,7 @@ export const PlatformErrors = defineErrors({
     title: "The Idempotency-Key was already used with a different request",
   },
   rate_limited: { status: 429, title: "Too many requests" },
+  headers_too_large: { status: 431, title: "The request headers are too large" },
   internal_error: { status: 500, title: "Internal error" },
   service_unavailable: { status: 503, title: "The service is unavailable" },
 });

@@ -265,10 +265,43 @@ describeEachEngine("HTTP: bad input is a problem and changes nothing", (engine) 
     {
       name: "an unknown method on a known path",
       send: () => t.inject({ method: "DELETE", url: "/v1/probe/items", headers: { authorization: `Bearer ${token}` } }),
-      status: 404,
-      code: "route_not_found",
+      status: 405,
+      code: "method_not_allowed",
+    },
+    // Nesting is bounded before any handler (or anything recursive) sees the body.
+    {
+      name: "a body nested 400 levels deep",
+      send: () => post(`{"name":"a","tags":${"[".repeat(400)}${"]".repeat(400)}}`, json),
+      status: 400,
+      code: "validation_failed",
+      errors: ["body"],
+    },
+    // A lone UTF-16 surrogate is not Unicode: PostgreSQL refuses it, SQLite would mangle it.
+    {
+      name: "a lone surrogate in a body string",
+      send: () => post('{"name":"a\\ud800b"}', json),
+      status: 400,
+      code: "validation_failed",
+      errors: ["body.name"],
+    },
+    {
+      name: "a lone low surrogate in a nested string",
+      send: () => post('{"name":"a","tags":["\\udc00"]}', json),
+      status: 400,
+      code: "validation_failed",
+      errors: ["body.tags.0"],
     },
   ];
+
+  it("a wrong method on a known path names the allowed ones in Allow", async () => {
+    const res = await t.inject({
+      method: "PUT",
+      url: "/v1/probe/items",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.allow).toBe("GET, HEAD, POST");
+  });
 
   it.each(cases)("$name → $status $code", async ({ send, status, code, errors }) => {
     const res = await send();
@@ -304,6 +337,17 @@ describeEachEngine("HTTP: writes that succeed and writes that fail", (engine) =>
   afterEach(async () => t.close());
 
   const post = (payload: object) => postItem(t, token, payload);
+
+  it("a pair of surrogates (an emoji) is valid Unicode and accepted", async () => {
+    const res = await t.inject({
+      method: "POST",
+      url: "/v1/probe/items",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      payload: '{"name":"ok \\ud83d\\ude00"}',
+    });
+    expect(res.statusCode).toBe(201);
+    expect(JSON.parse(res.body).name).toBe("ok \u{1F600}");
+  });
 
   it("a body just under the limit is accepted (the limit is not off by a lot)", async () => {
     const res = await post({ name: "n".repeat(200) });

@@ -1,5 +1,6 @@
 import { ZodError } from "zod";
 import { AppError, type FieldError, PlatformErrors } from "../errors.js";
+import { findInvalidText } from "./input.js";
 
 /** Problem is an RFC 9457 problem detail as Baseplate renders it. */
 export interface Problem {
@@ -125,26 +126,9 @@ export function fieldErrors(err: ZodError, location: string): FieldError[] {
   return errors.slice(0, 50);
 }
 
-/**
- * findNul returns the dotted path (under `root`) of the first string or object key in `value`
- * that contains the NUL character, or null. PostgreSQL text and jsonb cannot store U+0000, so the
- * HTTP layer refuses it as bad input on every engine instead of failing at the database.
- */
+/** findNul returns the path of the first string or key that cannot be stored as text (see `findInvalidText`), or null. */
 export function findNul(value: unknown, root: string): string | null {
-  const stack: Array<[unknown, string]> = [[value, root]];
-  while (stack.length > 0) {
-    const [node, path] = stack.pop() as [unknown, string];
-    if (typeof node === "string") {
-      if (node.includes("\u0000")) return path;
-    } else if (node !== null && typeof node === "object") {
-      for (const [key, child] of Object.entries(node)) {
-        const childPath = path ? `${path}.${key}` : key;
-        if (key.includes("\u0000")) return path || key;
-        stack.push([child, childPath]);
-      }
-    }
-  }
-  return null;
+  return findInvalidText(value, root)?.path ?? null;
 }
 
 function build(

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import { Readable } from "node:stream";
 import Fastify, {
   type FastifyBaseLogger,
@@ -8,14 +9,15 @@ import Fastify, {
 } from "fastify";
 import type { ZodType } from "zod";
 import type { Config } from "../../config.js";
-import { AppError, PlatformErrors } from "../errors.js";
+import { AppError, type ErrorCode, PlatformErrors } from "../errors.js";
 import { IdempotencyLedger } from "../idempotency/ledger.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../logger.js";
 import type { ActionContext, Principal, RequestInfo } from "../principal.js";
 import type { CredentialResolvers } from "./credentials.js";
+import { findInvalidText, jsonDepthExceeds, MAX_JSON_DEPTH, tooDeep } from "./input.js";
 import type { Metrics } from "./metrics.js";
-import { fieldErrors, findNul, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
+import { fieldErrors, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
 import { type RouteDefinition, StreamedBody } from "./route.js";
 
 declare module "fastify" {
@@ -51,6 +53,8 @@ export class HttpServer {
   readonly fastify: FastifyInstance;
   readonly routes: RouteDefinition[] = [];
   readonly #originPolicies: Array<(origin: string) => Promise<boolean>> = [];
+  /** The route table as path patterns, for answering 405 with `Allow` on a known path. */
+  readonly #patterns: Array<{ method: string; pattern: RegExp }> = [];
   /** Responses taken over by their handler (streams): ended when the server closes. */
   readonly #hijacked = new Set<import("node:http").ServerResponse>();
 
@@ -72,9 +76,24 @@ export class HttpServer {
       // Errors raised by the router before any hook (a malformed URL, an overlong path segment)
       // are problems too, with the same headers as every other response.
       frameworkErrors: (err, req, reply) => sendFrameworkError(err, req as FastifyRequest, reply as FastifyReply),
+      // Errors of the HTTP parser itself (headers or query string too large, a malformed request
+      // line) never reach Fastify: answer them as problems too, then close the connection.
+      clientErrorHandler: (err, socket) => sendClientError(err, socket),
     });
     const app = this.fastify;
     app.removeContentTypeParser("text/plain");
+    // JSON bodies: Fastify's parser (prototype poisoning refused), after a bracket scan that refuses
+    // documents nested past MAX_JSON_DEPTH before anything recursive (zod, JSON.stringify) sees them.
+    const parseJson = app.getDefaultJsonParser("error", "error");
+    app.removeContentTypeParser("application/json");
+    app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+      const text = typeof body === "string" ? body : body.toString("utf8");
+      if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+        done(tooDeep(), undefined);
+        return;
+      }
+      parseJson(req, text, done);
+    });
 
     // CORS: the configured origins plus whatever origin policies modules add (a surface's allowed
     // origins). Requests without an Origin header (servers, curl, probes) pay nothing.
@@ -155,12 +174,30 @@ export class HttpServer {
     });
 
     app.setNotFoundHandler((req, reply) => {
-      const { problem } = toProblem(
-        new AppError(PlatformErrors.route_not_found, `No route ${req.method} ${req.url.split("?")[0]}.`),
-        req.id,
-      );
-      return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+      const path = req.url.split("?")[0] ?? req.url;
+      const allowed = this.#methodsFor(path);
+      const error =
+        allowed.length > 0
+          ? new AppError(
+              PlatformErrors.method_not_allowed,
+              `${path} answers ${allowed.join(", ")}, not ${req.method}.`,
+              {
+                headers: { allow: allowed.join(", ") },
+              },
+            )
+          : new AppError(PlatformErrors.route_not_found, `No route ${req.method} ${path}.`);
+      const { problem, headers } = toProblem(error, req.id);
+      if (headers) reply.headers(headers);
+      return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
     });
+  }
+
+  /** #methodsFor lists the methods the route table answers on `path` (for 405 and `Allow`). */
+  #methodsFor(path: string): string[] {
+    const methods = new Set<string>();
+    for (const { method, pattern } of this.#patterns) if (pattern.test(path)) methods.add(method);
+    if (methods.has("GET")) methods.add("HEAD");
+    return [...methods].sort();
   }
 
   /** addOriginPolicy lets a module allow more browser origins (checked when not configured). */
@@ -179,6 +216,7 @@ export class HttpServer {
       throw new Error(`Duplicate operationId "${route.operationId}"`);
     }
     this.routes.push(route);
+    this.#patterns.push({ method: route.method, pattern: routePattern(route.url) });
     this.fastify.route({
       method: route.method,
       url: route.url,
@@ -314,15 +352,62 @@ function sendFrameworkError(err: unknown, req: FastifyRequest, reply: FastifyRep
     .send(JSON.stringify(problem));
 }
 
+/**
+ * routePattern compiles a route URL (`/v1/tenants/:tenantId`) into a pattern matching the paths it
+ * serves (one non-empty segment per parameter, an optional trailing slash).
+ */
+function routePattern(url: string): RegExp {
+  const source = url
+    .split("/")
+    .map((segment) => (segment.startsWith(":") ? "[^/]+" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("/");
+  return new RegExp(`^${source}/?$`);
+}
+
+const CLIENT_ERRORS: Record<string, { error: ErrorCode; detail: string; reason: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    error: PlatformErrors.headers_too_large,
+    detail: "The request line and headers (the URL's query string included) exceed the server's limit.",
+    reason: "Request Header Fields Too Large",
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    error: PlatformErrors.request_timeout,
+    detail: "The request was not received in time.",
+    reason: "Request Timeout",
+  },
+};
+
+/**
+ * sendClientError answers an error of Node's HTTP parser (before any route runs) with a problem
+ * document and closes the connection. Nothing is written to a socket that is already gone.
+ */
+function sendClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const known = CLIENT_ERRORS[err.code ?? ""];
+  const requestId = newId("request");
+  const { problem } = toProblem(
+    new AppError(known?.error ?? PlatformErrors.bad_request, known?.detail ?? "The HTTP request could not be parsed."),
+    requestId,
+  );
+  const body = JSON.stringify(problem);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${known?.reason ?? "Bad Request"}\r\n` +
+      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 function parse(schema: ZodType | undefined, value: unknown, location: string): unknown {
   if (!schema) return undefined;
   const result = schema.safeParse(value ?? (location === "body" ? undefined : {}));
   if (result.success) {
-    const nul = findNul(result.data, location);
-    if (nul !== null) {
-      const message = "must not contain the NUL character (U+0000)";
-      throw new AppError(PlatformErrors.validation_failed, `${nul}: ${message}`, {
-        errors: [{ path: nul, message, code: "invalid_format" }],
+    const invalid = findInvalidText(result.data, location);
+    if (invalid !== null) {
+      throw new AppError(PlatformErrors.validation_failed, `${invalid.path}: ${invalid.message}`, {
+        errors: [{ path: invalid.path, message: invalid.message, code: "invalid_format" }],
       });
     }
     return result.data;

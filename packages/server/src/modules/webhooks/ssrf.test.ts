@@ -81,9 +81,31 @@ describe("SSRF-02: address classification (Svix is_allowed_test vectors and more
       "http://localhost/",
       "http://api.localhost/",
       "http://intranet/",
+      // Other spellings of the same hosts: trailing dots, case, IDNA, percent-encoding.
+      "http://localhost./",
+      "http://localhost../",
+      "http://foo.localhost./",
+      "http://intranet./",
+      "http://LOCALHOST/",
+      "http://LocalHost./",
+      "http://localhost%2e/",
+      "http://%6c%6fcalhost/",
+      "http://\u24dbocalhost/",
+      "http://localhost\u3002/",
+      "http://127.0.0.1./",
+      "http://0x7f.1./",
+      "http://[::1]./",
     ]) {
-      expect(checkUrl(url, false), url).not.toBeNull();
+      const refusal = (() => {
+        try {
+          return checkUrl(url, false);
+        } catch (err) {
+          return String(err);
+        }
+      })();
+      expect(refusal, url).not.toBeNull();
     }
+    expect(checkUrl("https://hooks.example.com./x", false)).toBeNull();
     expect(checkUrl("https://hooks.example.com/x?y=1", false)).toBeNull();
   });
   it("SSRF-07: only http and https, no credentials in the URL", () => {

@@ -137,9 +137,21 @@ export class TargetRefusedError extends Error {
 }
 
 /**
+ * normalHost is the host a URL names, in the one spelling every check compares: the WHATWG URL
+ * parser has already lower-cased it, applied IDNA (so `ⓛocalhost` and `localhost。` are
+ * `localhost.`), decoded percent-escapes and normalised IP literals (`0x7f000001` is `127.0.0.1`);
+ * this drops IPv6 brackets and the trailing dots of a fully-qualified name (`localhost.` is
+ * `localhost`), so no spelling reaches a check that its plain form would fail.
+ */
+export function normalHost(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, "").replace(/\.+$/, "");
+}
+
+/**
  * checkUrl validates a webhook URL without resolving it: http(s) only, no credentials in the URL,
- * no `localhost` names and no refused IP literal (alternative encodings such as `0x7f000001` are
- * normalised by the URL parser first). Returns the reason it is refused, or null.
+ * no `localhost` names, no single-label (intranet) names and no refused IP literal, whatever the
+ * host's spelling (see `normalHost`). Returns the reason it is refused, or null. Connections are
+ * checked again against every resolved address (`guardedLookup`).
  */
 export function checkUrl(raw: string, allowPrivate: boolean): string | null {
   let url: URL;
@@ -150,7 +162,8 @@ export function checkUrl(raw: string, allowPrivate: boolean): string | null {
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") return "must use http or https";
   if (url.username || url.password) return "must not carry credentials (send them as custom headers)";
-  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  const host = normalHost(url);
+  if (host === "") return "must name a host";
   if (isIP(host)) {
     if (!isAllowedAddress(host, allowPrivate)) return `targets a ${classifyAddress(host)} address (${host})`;
     return null;

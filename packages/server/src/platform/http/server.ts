@@ -13,7 +13,7 @@ import { AppError, type ErrorCode, PlatformErrors } from "../errors.js";
 import { IdempotencyLedger } from "../idempotency/ledger.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../logger.js";
-import type { ActionContext, Principal, RequestInfo } from "../principal.js";
+import type { ActionContext, ActorType, Principal, RequestInfo } from "../principal.js";
 import type { CredentialResolvers } from "./credentials.js";
 import { findInvalidText, jsonDepthExceeds, MAX_JSON_DEPTH, tooDeep } from "./input.js";
 import type { Metrics } from "./metrics.js";
@@ -244,7 +244,7 @@ export class HttpServer {
         if (route.auth.actorTypes !== "any" && !route.auth.actorTypes.includes(principal.actorType)) {
           throw new AppError(
             PlatformErrors.forbidden,
-            `This route is not available to ${principal.actorType} credentials.`,
+            `This route is not available to ${CREDENTIAL_NAMES[principal.actorType]}; it accepts ${listOf(route.auth.actorTypes.map((t) => CREDENTIAL_NAMES[t]))}.`,
           );
         }
       }
@@ -252,7 +252,7 @@ export class HttpServer {
 
     const params = parse(route.params, req.params, "params");
     const query = parse(route.query, req.query, "query");
-    const body = route.body ? parse(route.body, req.body, "body") : noBody(req.body);
+    const body = route.body ? parse(route.body, bodyOrEmpty(route.body, req.body), "body") : noBody(req.body);
     const ctx: ActionContext = { principal, request };
 
     if (route.method === "POST" && principal) {
@@ -417,6 +417,29 @@ function parse(schema: ZodType | undefined, value: unknown, location: string): u
   throw new AppError(PlatformErrors.validation_failed, first ? `${first.path}: ${first.message}` : undefined, {
     errors,
   });
+}
+
+/** CREDENTIAL_NAMES names each actor type as the credential a client presents. */
+const CREDENTIAL_NAMES: Record<ActorType, string> = {
+  service: "secret keys",
+  user: "user sessions",
+  tenant_key: "tenant keys",
+  agent: "agent keys",
+  operator: "operator credentials",
+  system: "the plane itself",
+};
+
+function listOf(items: string[]): string {
+  return items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
+/**
+ * bodyOrEmpty lets an action route whose body is entirely optional (`/reactivate`, `/logout`) be
+ * called without one: an absent body reads as `{}` when the schema accepts `{}`.
+ */
+function bodyOrEmpty(schema: ZodType, body: unknown): unknown {
+  if (body !== undefined && body !== null) return body;
+  return schema.safeParse({}).success ? {} : body;
 }
 
 function noBody(body: unknown): undefined {

@@ -17,6 +17,7 @@ import { IdempotencyLedger } from "./platform/idempotency/ledger.js";
 import { JobQueue, Worker } from "./platform/jobs/index.js";
 import { createLogger, type Logger } from "./platform/logger.js";
 import { type AnyModule, type ModuleContext, orderModules, type ServiceOf } from "./platform/module.js";
+import { type SealedColumn, SecretVault } from "./platform/secrets-vault.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
 export const VERSION = pkg.version;
@@ -65,6 +66,12 @@ export class App {
   readonly worker: Worker;
   readonly bus: ChangeBus;
   readonly access: Authorizer;
+  readonly secrets: SecretVault;
+  /** sealedColumns lists every column of sealed secrets the modules declared (for master key rotation). */
+  get sealedColumns(): SealedColumn[] {
+    return this.modules.flatMap((m) => [...(m.sealedColumns ?? [])]);
+  }
+
   /** modules lists the registered modules in dependency order. */
   readonly modules: readonly AnyModule[];
   readonly #services: ReadonlyMap<string, unknown>;
@@ -90,6 +97,7 @@ export class App {
     this.worker = platform.worker;
     this.bus = platform.bus;
     this.access = platform.access;
+    this.secrets = platform.secrets;
     this.modules = modules;
     this.#services = services;
     this.#lifecycle = lifecycle;
@@ -131,6 +139,7 @@ export class App {
         );
       }
     }
+    await this.secrets.ready();
     await this.bus.start();
     for (const m of this.#lifecycle) await m.start?.();
     this.#started = true;
@@ -182,6 +191,7 @@ export interface Platform {
   worker: Worker;
   bus: ChangeBus;
   access: Authorizer;
+  secrets: SecretVault;
 }
 
 interface ModuleLifecycle {
@@ -224,6 +234,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const ledger = new IdempotencyLedger(db, clock, config.idempotencyTtlMs, config.idempotencyLockMs);
     const credentials = new CredentialResolvers();
     const access = new Authorizer();
+    const secrets = new SecretVault(db, config.masterKeyFile, clock, logger);
     const metrics = new Metrics({ queueStats: () => jobs.stats(), poolStats: () => db.poolStats() });
     const http = new HttpServer({ config, logger, ledger, credentials, metrics });
     const worker = new Worker(jobs, logger, {
@@ -264,6 +275,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       worker,
       bus,
       access,
+      secrets,
     };
     const services = new Map<string, unknown>();
     for (const module of modules) {
@@ -276,6 +288,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         jobs,
         bus,
         access,
+        secrets,
       };
       const deps = Object.fromEntries(Object.keys(module.dependsOn ?? {}).map((name) => [name, services.get(name)]));
       if (module.facts) facts.declare(module.name, module.facts);

@@ -11,6 +11,8 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** masterKeyFile holds the master keys that seal stored secrets (never in the database). */
+  masterKeyFile: string;
   /** database is the embedded SQLite file, or a PostgreSQL connection. */
   database:
     | { engine: "sqlite"; file: string; synchronous: "OFF" | "NORMAL" | "FULL" | "EXTRA"; busyTimeoutMs: number }
@@ -150,6 +152,11 @@ export const CONFIG_VARIABLES = {
     default: "false",
     doc: "Allow webhook URLs on loopback, private, link-local and other non-public addresses (LAN receivers, tests). Cloud metadata addresses stay refused.",
   },
+  BASEPLATE_MASTER_KEY_FILE: {
+    schema: z.string(),
+    default: "",
+    doc: "JSON file of the master keys that seal stored secrets (webhook signing secrets, receivers' header values, the audit signing key). Empty: `master.key` in the data dir, generated 0600 on a new plane's first start. Back it up apart from the database: without it those secrets are lost. The plane refuses to start when it is missing or wrong.",
+  },
   BASEPLATE_AUDIT_SIGNING_KEY_FILE: {
     schema: z.string(),
     default: "",
@@ -236,6 +243,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       timeoutMs: values.BASEPLATE_WEBHOOKS_TIMEOUT_MS as number,
       allowPrivateTargets: values.BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS as boolean,
     },
+    masterKeyFile: values.BASEPLATE_MASTER_KEY_FILE
+      ? resolve(cwd, values.BASEPLATE_MASTER_KEY_FILE as string)
+      : resolve(dataDir, "master.key"),
     auditSigningKeyFile: values.BASEPLATE_AUDIT_SIGNING_KEY_FILE
       ? resolve(cwd, values.BASEPLATE_AUDIT_SIGNING_KEY_FILE as string)
       : null,

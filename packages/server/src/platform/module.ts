@@ -10,6 +10,7 @@ import type { CredentialResolver } from "./http/credentials.js";
 import type { RouteDefinition } from "./http/route.js";
 import type { JobDefinition, JobQueue } from "./jobs/queue.js";
 import type { Logger } from "./logger.js";
+import type { SealedColumn, SecretVault } from "./secrets-vault.js";
 
 /** ModuleContext is everything the platform gives a module's service. */
 export interface ModuleContext {
@@ -22,6 +23,8 @@ export interface ModuleContext {
   bus: ChangeBus;
   /** access is the one permission check (`require(ctx, permission, { tenantId })`) every module uses. */
   access: Authorizer;
+  /** secrets seals what the plane must read back (signing secrets, header values) under the master key. */
+  secrets: SecretVault;
 }
 
 /** FactDeclaration describes one fact type a module records (listed in the event catalog). */
@@ -81,6 +84,11 @@ export interface ModuleDefinition<S = unknown, D extends ModuleDeps = {}> {
    * appends). It runs once, after `createService`, and is the only place a module does so.
    */
   connect?(service: S, deps: Services<D>): void;
+  /**
+   * sealedColumns names the columns holding values sealed with `ctx.secrets` (their row's `id` is
+   * the associated data), so rotating the master key re-wraps them.
+   */
+  sealedColumns?: readonly SealedColumn[];
   /** originPolicy allows browser origins beyond BASEPLATE_CORS_ORIGINS (e.g. surfaces' allowed origins). */
   originPolicy?(service: S): (origin: string) => Promise<boolean>;
   /** start runs when the app starts (after migrations), e.g. to open a listener. */

@@ -45,10 +45,18 @@ export async function createTestDatabase(engine: EngineName): Promise<TestDataba
   const url = inject("postgresUrl");
   if (!url) throw new Error("PostgreSQL is not available in this run");
   const schema = `t_${randomBytes(6).toString("hex")}`;
+  const dir = mkdtempSync(join(tmpdir(), "baseplate-test-"));
   return {
     engine,
-    env: { BASEPLATE_DATABASE_URL: url, BASEPLATE_DATABASE_SCHEMA: schema, BASEPLATE_DATABASE_POOL_MAX: "5" },
+    env: {
+      BASEPLATE_DATABASE_URL: url,
+      BASEPLATE_DATABASE_SCHEMA: schema,
+      BASEPLATE_DATABASE_POOL_MAX: "5",
+      // Each database has its own data dir: its master key file belongs to it.
+      BASEPLATE_DATA_DIR: dir,
+    },
     drop: async () => {
+      rmSync(dir, { recursive: true, force: true });
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {

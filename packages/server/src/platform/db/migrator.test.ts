@@ -102,6 +102,23 @@ describeEachEngine("migrations", (engine) => {
     ).rejects.toThrow(/not named after its module "mine"/);
   });
 
+  it("refuses two migrations sharing a timestamp, across modules, naming both", async () => {
+    const noop = { up: async () => {}, down: async () => {} };
+    const first = defineModule({
+      name: "first",
+      migrations: [{ name: "202611260400_first_thing", ...noop }],
+      createService: () => ({}),
+    });
+    const second = defineModule({
+      name: "second",
+      migrations: [{ name: "202611260400_second_thing", ...noop }],
+      createService: () => ({}),
+    });
+    await expect(build([first, second])).rejects.toThrow(
+      'Migrations "202611260400_first_thing" and "202611260400_second_thing" share the timestamp 202611260400',
+    );
+  });
+
   it("start refuses pending migrations when migrate-on-start is off", async () => {
     const app = await createApp({
       config: loadConfig({

@@ -1,9 +1,10 @@
 import { newEnforcer, newModelFromString } from "casbin";
 import { type App, createApp } from "../../packages/server/src/app.js";
 import { loadConfig } from "../../packages/server/src/config.js";
-import { accessModule, BUILT_IN_ROLES } from "../../packages/server/src/modules/access/index.js";
+import { accessIds, accessModule, BUILT_IN_ROLES } from "../../packages/server/src/modules/access/index.js";
+import { identityIds } from "../../packages/server/src/modules/identity/index.js";
+import { tenancyIds } from "../../packages/server/src/modules/tenancy/index.js";
 import { toJson } from "../../packages/server/src/platform/db/db.js";
-import { newId } from "../../packages/server/src/platform/ids.js";
 import { createLogger } from "../../packages/server/src/platform/logger.js";
 import type { ActionContext } from "../../packages/server/src/platform/principal.js";
 import { tempDir } from "../lib/databases.js";
@@ -252,10 +253,10 @@ async function startApp(ctx: BenchContext): Promise<App> {
 
 async function seed(app: App, data: Dataset) {
   const now = Date.now();
-  const environmentId = newId("environment", now);
-  const projectId = newId("project", now);
-  const tenants = Array.from({ length: TENANTS }, () => newId("tenant", now));
-  const users = Array.from({ length: USERS }, () => newId("user", now));
+  const environmentId = tenancyIds.newId("environment", now);
+  const projectId = tenancyIds.newId("project", now);
+  const tenants = Array.from({ length: TENANTS }, () => tenancyIds.newId("tenant", now));
+  const users = Array.from({ length: USERS }, () => identityIds.newId("user", now));
   await app.db.transaction(async (tx) => {
     const db = tx as unknown as import("kysely").Kysely<Record<string, Record<string, unknown>>>;
     await db
@@ -300,7 +301,7 @@ async function seed(app: App, data: Dataset) {
       .insertInto("role")
       .values(
         data.roles.slice(3).map((r) => ({
-          id: newId("role", now),
+          id: accessIds.newId("role", now),
           environment_id: environmentId,
           key: r.key,
           name: r.key,
@@ -316,7 +317,7 @@ async function seed(app: App, data: Dataset) {
         .insertInto("membership")
         .values(
           data.memberships.slice(i, i + 200).map(([u, t, roles]) => ({
-            id: newId("membership", now),
+            id: accessIds.newId("membership", now),
             environment_id: environmentId,
             tenant_id: tenants[t],
             user_id: users[u],

@@ -14,6 +14,7 @@ import { FactRecorder } from "./platform/facts/index.js";
 import { buildOpenApiDocument, CredentialResolvers, HttpServer, Metrics } from "./platform/http/index.js";
 import { registerPlatformRoutes } from "./platform/http/platform-routes.js";
 import { IdempotencyLedger } from "./platform/idempotency/ledger.js";
+import { IdRegistry, PLATFORM_ID_PREFIXES } from "./platform/ids.js";
 import { JobQueue, Worker } from "./platform/jobs/index.js";
 import { createLogger, type Logger } from "./platform/logger.js";
 import { type AnyModule, type ModuleContext, orderModules, type ServiceOf } from "./platform/module.js";
@@ -65,6 +66,8 @@ export class App {
   readonly worker: Worker;
   readonly bus: ChangeBus;
   readonly access: Authorizer;
+  /** ids is the plane's registry of ID kinds: the platform's and every module's `ids`. */
+  readonly ids: IdRegistry;
   /** modules lists the registered modules in dependency order. */
   readonly modules: readonly AnyModule[];
   readonly #services: ReadonlyMap<string, unknown>;
@@ -90,6 +93,7 @@ export class App {
     this.worker = platform.worker;
     this.bus = platform.bus;
     this.access = platform.access;
+    this.ids = platform.ids;
     this.modules = modules;
     this.#services = services;
     this.#lifecycle = lifecycle;
@@ -182,6 +186,7 @@ export interface Platform {
   worker: Worker;
   bus: ChangeBus;
   access: Authorizer;
+  ids: IdRegistry;
 }
 
 interface ModuleLifecycle {
@@ -202,6 +207,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
   const modules = orderModules(options.modules ?? MODULES);
+  const ids = new IdRegistry();
+  ids.register("platform", PLATFORM_ID_PREFIXES);
+  for (const m of modules) if (m.ids) ids.register(`module "${m.name}"`, m.ids);
 
   // Platform
   const db = await connectDatabase(config.database, logger);
@@ -264,6 +272,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       worker,
       bus,
       access,
+      ids,
     };
     const services = new Map<string, unknown>();
     for (const module of modules) {

@@ -8,6 +8,7 @@ import type { ModuleMigration } from "./db/migrator.js";
 import type { FactRecorder, FactSink } from "./facts/index.js";
 import type { CredentialResolver } from "./http/credentials.js";
 import type { RouteDefinition } from "./http/route.js";
+import type { IdPrefixes } from "./ids.js";
 import type { JobDefinition, JobQueue } from "./jobs/queue.js";
 import type { Logger } from "./logger.js";
 
@@ -62,6 +63,12 @@ export interface ModuleDefinition<S = unknown, D extends ModuleDeps = {}> {
   /** dependsOn declares the modules this one builds on (their services reach `createService`). */
   dependsOn?: D;
   migrations: readonly ModuleMigration[];
+  /**
+   * ids declares the ID kinds this module mints and their prefixes (`{ tenant: "ten" }`), usually
+   * `defineIds(…).prefixes` from its `ids.ts`. The composition root registers them in the plane's
+   * `IdRegistry` and refuses to start when another module (or the platform) claims a kind or prefix.
+   */
+  ids?: IdPrefixes;
   createService(ctx: ModuleContext, deps: Services<D>): S;
   /** facts declares every fact type the module records (`noun.past_verb` → description and data schema). */
   facts?: Readonly<Record<string, FactDeclaration>>;

@@ -1,5 +1,6 @@
 /** The identity module's public surface: other modules import only this file. */
 export { IdentityErrors } from "./errors.js";
+export { identityIds } from "./ids.js";
 export { PASSWORD_PROFILES } from "./internal/passwords.js";
 export { TOKEN_PREFIX } from "./internal/tokens.js";
 export { identityModule } from "./module.js";

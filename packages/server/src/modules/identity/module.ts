@@ -1,6 +1,7 @@
 import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { IDENTITY_FACTS } from "./facts.js";
+import { identityIds } from "./ids.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
 import { migration as core } from "./migrations/202611261300_identity_core.js";
 import { identityRoutes } from "./routes.js";
@@ -10,6 +11,7 @@ export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
   migrations: [core],
+  ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
   routes: (service) => identityRoutes(service),

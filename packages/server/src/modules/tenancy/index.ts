@@ -1,5 +1,6 @@
 /** The tenancy module's public surface: other modules import only this file. */
 export { TenancyErrors } from "./errors.js";
+export { tenancyIds } from "./ids.js";
 export { tenancyModule } from "./module.js";
 export type { Environment, Project, Surface, Tenant } from "./schemas.js";
 export { Permission } from "./schemas.js";

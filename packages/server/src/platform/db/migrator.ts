@@ -49,7 +49,9 @@ export class PlaneMigrator {
         const stamp = match[1] as string;
         const taken = stamps.get(stamp);
         if (taken) {
-          throw new Error(`Migrations "${taken}" and "${m.name}" share the timestamp ${stamp}: give one a later minute`);
+          throw new Error(
+            `Migrations "${taken}" and "${m.name}" share the timestamp ${stamp}: give one a later minute`,
+          );
         }
         stamps.set(stamp, m.name);
         all[m.name] = { up: (k) => m.up(k, db.engine), down: (k) => m.down(k, db.engine) };

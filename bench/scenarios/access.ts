@@ -1,7 +1,7 @@
 import { newEnforcer, newModelFromString } from "casbin";
 import { type App, createApp } from "../../packages/server/src/app.js";
 import { loadConfig } from "../../packages/server/src/config.js";
-import { accessIds, accessModule, BUILT_IN_ROLES } from "../../packages/server/src/modules/access/index.js";
+import { accessIds, accessModule, type BuiltInRole } from "../../packages/server/src/modules/access/index.js";
 import { identityIds } from "../../packages/server/src/modules/identity/index.js";
 import { tenancyIds } from "../../packages/server/src/modules/tenancy/index.js";
 import { toJson } from "../../packages/server/src/platform/db/db.js";
@@ -60,10 +60,10 @@ interface Dataset {
   requests: Array<[number, number, string]>;
 }
 
-function dataset(): Dataset {
+function dataset(builtInRoles: readonly BuiltInRole[]): Dataset {
   const random = rng(42);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
-  const roles = BUILT_IN_ROLES.map((r) => ({ key: r.key, permissions: [...r.permissions] }));
+  const roles = builtInRoles.map((r) => ({ key: r.key, permissions: [...r.permissions] }));
   for (let i = 0; i < CUSTOM_ROLES; i++) {
     const permissions = new Set<string>();
     const n = 4 + Math.floor(random() * 10);
@@ -106,10 +106,10 @@ export const permissionCheckScenario: Scenario = {
   id: "access-permission-check",
   title: "In-process permission check (10k users, 1k tenants, 50 roles): Baseplate vs casbin",
   async run(ctx: BenchContext) {
-    const data = dataset();
-    ctx.progress(`seeding ${data.memberships.length} memberships into Baseplate (SQLite) and casbin`);
     const app = await startApp(ctx);
     const access = app.service(accessModule);
+    const data = dataset(access.roles.builtInRoles());
+    ctx.progress(`seeding ${data.memberships.length} memberships into Baseplate (SQLite) and casbin`);
     const ids = await seed(app, data);
     const enforcer = await newEnforcer(newModelFromString(CASBIN_MODEL));
     await enforcer.addPolicies(data.roles.flatMap((r) => r.permissions.map((p) => casbinRule(r.key, p))));

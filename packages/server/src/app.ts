@@ -17,7 +17,13 @@ import { IdempotencyLedger } from "./platform/idempotency/ledger.js";
 import { IdRegistry, PLATFORM_ID_PREFIXES } from "./platform/ids.js";
 import { JobQueue, Worker } from "./platform/jobs/index.js";
 import { createLogger, type Logger } from "./platform/logger.js";
-import { type AnyModule, type ModuleContext, orderModules, type ServiceOf } from "./platform/module.js";
+import {
+  type AnyModule,
+  collectPermissions,
+  type ModuleContext,
+  orderModules,
+  type ServiceOf,
+} from "./platform/module.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
 export const VERSION = pkg.version;
@@ -210,6 +216,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const ids = new IdRegistry();
   ids.register("platform", PLATFORM_ID_PREFIXES);
   for (const m of modules) if (m.ids) ids.register(`module "${m.name}"`, m.ids);
+  const permissions = collectPermissions(modules);
 
   // Platform
   const db = await connectDatabase(config.database, logger);
@@ -285,6 +292,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         jobs,
         bus,
         access,
+        permissions,
       };
       const deps = Object.fromEntries(Object.keys(module.dependsOn ?? {}).map((name) => [name, services.get(name)]));
       if (module.facts) facts.declare(module.name, module.facts);

@@ -23,6 +23,24 @@ export interface ModuleContext {
   bus: ChangeBus;
   /** access is the one permission check (`require(ctx, permission, { tenantId })`) every module uses. */
   access: Authorizer;
+  /**
+   * permissions lists every registered module's declared `permissions` and `roleGrants`, in
+   * dependency order (collected by `collectPermissions`); the access module builds roles from them.
+   */
+  permissions: readonly DeclaredPermissions[];
+}
+
+/** PermissionStatements declares resources and their actions: `{ invoices: ["read", "create"] }`. */
+export type PermissionStatements = Readonly<Record<string, readonly string[]>>;
+
+/** RoleGrant gives a role actions on resources: `{ invoices: ["read"], reports: "*" }`. */
+export type RoleGrant = Readonly<Record<string, readonly string[] | "*">>;
+
+/** DeclaredPermissions is one module's statements and the grants it adds to built-in roles. */
+export interface DeclaredPermissions {
+  module: string;
+  statements: PermissionStatements;
+  roleGrants: Readonly<Record<string, RoleGrant>>;
 }
 
 /** FactDeclaration describes one fact type a module records (listed in the event catalog). */
@@ -69,6 +87,18 @@ export interface ModuleDefinition<S = unknown, D extends ModuleDeps = {}> {
    * `IdRegistry` and refuses to start when another module (or the platform) claims a kind or prefix.
    */
   ids?: IdPrefixes;
+  /**
+   * permissions declares the resources this module guards and their actions (CONVENTIONS.md §10):
+   * `{ webhooks: ["read", "write"] }`. A resource belongs to one module; the permission string is
+   * `resource:action`.
+   */
+  permissions?: PermissionStatements;
+  /**
+   * roleGrants adds this module's resources to built-in roles, by role key (`admin`, `member`; the
+   * `owner` holds everything): `{ admin: { webhooks: "*" }, member: { events: ["read"] } }`.
+   * A grant may name only this module's own resources and declared actions.
+   */
+  roleGrants?: Readonly<Record<string, RoleGrant>>;
   createService(ctx: ModuleContext, deps: Services<D>): S;
   /** facts declares every fact type the module records (`noun.past_verb` → description and data schema). */
   facts?: Readonly<Record<string, FactDeclaration>>;
@@ -143,4 +173,48 @@ export function orderModules<M extends AnyModule>(modules: readonly M[]): M[] {
   };
   for (const m of modules) visit(m, []);
   return ordered;
+}
+
+const NAME = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * collectPermissions gathers every module's `permissions` and `roleGrants`, in the given order.
+ * Throws, naming the modules involved, when two modules declare the same resource, a resource or
+ * action is malformed (lower-case snake_case), or a grant names a resource or action its module
+ * did not declare.
+ */
+export function collectPermissions(modules: readonly AnyModule[]): DeclaredPermissions[] {
+  const owners = new Map<string, string>();
+  return modules.map((m) => {
+    const statements = m.permissions ?? {};
+    for (const [resource, actions] of Object.entries(statements)) {
+      if (!NAME.test(resource)) throw new Error(`Module "${m.name}": resource "${resource}" must be snake_case`);
+      const owner = owners.get(resource);
+      if (owner) throw new Error(`Permission resource "${resource}" is declared by both "${owner}" and "${m.name}"`);
+      owners.set(resource, m.name);
+      for (const action of actions) {
+        if (!NAME.test(action))
+          throw new Error(`Module "${m.name}": action "${resource}:${action}" must be snake_case`);
+      }
+    }
+    const roleGrants = m.roleGrants ?? {};
+    for (const [role, grant] of Object.entries(roleGrants)) {
+      for (const [resource, actions] of Object.entries(grant)) {
+        const declared = statements[resource];
+        if (!declared) {
+          throw new Error(
+            `Module "${m.name}" grants role "${role}" the resource "${resource}", which it does not declare`,
+          );
+        }
+        for (const action of actions === "*" ? [] : actions) {
+          if (!declared.includes(action)) {
+            throw new Error(
+              `Module "${m.name}" grants role "${role}" "${resource}:${action}", which it does not declare`,
+            );
+          }
+        }
+      }
+    }
+    return { module: m.name, statements, roleGrants };
+  });
 }

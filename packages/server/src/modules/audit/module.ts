@@ -13,6 +13,8 @@ export const auditModule = defineModule({
   name: "audit",
   migrations: [core],
   ids: auditIds.prefixes,
+  permissions: { audit: ["read", "export", "write", "manage"] },
+  roleGrants: { admin: { audit: "*" } },
   facts: AUDIT_FACTS,
   createService: (ctx) => new AuditService(ctx),
   routes: (service) => auditRoutes(service),

@@ -9,6 +9,8 @@ export const eventsModule = defineModule({
   name: "events",
   migrations: [core],
   ids: eventsIds.prefixes,
+  permissions: { events: ["read", "publish"] },
+  roleGrants: { admin: { events: "*" }, member: { events: ["read"] } },
   createService: (ctx) => new EventsService(ctx),
   routes: (service) => eventsRoutes(service),
   facts: {

@@ -11,6 +11,8 @@ export const tenancyModule = defineModule({
   name: "tenancy",
   migrations: [core, lifecycle],
   ids: tenancyIds.prefixes,
+  permissions: { tenant: ["read", "update"] },
+  roleGrants: { admin: { tenant: ["read", "update"] }, member: { tenant: ["read"] } },
   facts: TENANCY_FACTS,
   createService: (ctx) => new TenancyService(ctx),
   routes: (service) => tenancyRoutes(service),

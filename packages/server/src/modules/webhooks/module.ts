@@ -16,6 +16,8 @@ export function webhooksModuleWith(options: WebhooksOptions = {}) {
     dependsOn: { events: eventsModule, tenancy: tenancyModule },
     migrations: [core],
     ids: webhooksIds.prefixes,
+    permissions: { webhooks: ["read", "write"] },
+    roleGrants: { admin: { webhooks: "*" } },
     createService: (ctx, { events, tenancy }) => new WebhooksService(ctx, events, tenancy, options),
     connect: (service, { events }) => events.log.onAppend((tx, event) => service.delivery.fanOut(tx, event)),
     routes: (service) => webhooksRoutes(service),

@@ -1,12 +1,14 @@
 import BetterSqlite3 from "better-sqlite3";
 import pg from "pg";
-import { newId } from "../../packages/server/src/platform/ids.js";
+import { defineIds } from "../../packages/server/src/platform/ids.js";
 
 /**
  * The raw baselines (bare Fastify, raw inserts) write rows shaped like the probe module's
  * `probe_item` (prefixed ULID text id, environment id, name, epoch-ms bigint, plus the same
  * `(environment_id, id)` index), opened with the same settings as Baseplate's `connect.ts`.
  */
+const { newId } = defineIds({ benchItem: "bnc" });
+
 export type RawEngine = "sqlite" | "postgres";
 
 export interface RawItem {

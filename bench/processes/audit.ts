@@ -23,13 +23,13 @@ import { type App, createApp } from "../../packages/server/src/app.js";
 import { loadConfig } from "../../packages/server/src/config.js";
 import {
   auditFormat,
+  auditIds,
   auditModule,
   ChainVerifier,
   ENTRY_COLUMNS,
   entryRow,
   verifyExportLines,
 } from "../../packages/server/src/modules/audit/index.js";
-import { newId } from "../../packages/server/src/platform/ids.js";
 import type { ActionContext } from "../../packages/server/src/platform/principal.js";
 import { answer, stopOnSignal } from "../lib/lifecycle.js";
 import { openPgPool, openSqlite } from "../lib/raw-db.js";
@@ -72,7 +72,7 @@ function entryOf(seq: number, prevHash: string, chain = ENVIRONMENT): auditForma
   const now = Date.now();
   const body: Omit<auditFormat.AuditEntryRecord, "hash"> = {
     v: 1,
-    id: newId("auditEntry", now),
+    id: auditIds.newId("auditEntry", now),
     chain,
     seq,
     environmentId: ENVIRONMENT,

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Algorithm, hash, verify } from "@node-rs/argon2";
-import { PASSWORD_PROFILES } from "../../packages/server/src/modules/identity/internal/passwords.js";
+import { PASSWORD_PROFILES } from "../../packages/server/src/modules/identity/index.js";
 import { answer, stopOnSignal } from "../lib/lifecycle.js";
 import { LatencyRecorder } from "../lib/stats.js";
 

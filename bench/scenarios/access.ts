@@ -1,9 +1,10 @@
 import { newEnforcer, newModelFromString } from "casbin";
 import { type App, createApp } from "../../packages/server/src/app.js";
 import { loadConfig } from "../../packages/server/src/config.js";
-import { accessModule, BUILT_IN_ROLES } from "../../packages/server/src/modules/access/index.js";
+import { accessIds, accessModule, type BuiltInRole } from "../../packages/server/src/modules/access/index.js";
+import { identityIds } from "../../packages/server/src/modules/identity/index.js";
+import { tenancyIds } from "../../packages/server/src/modules/tenancy/index.js";
 import { toJson } from "../../packages/server/src/platform/db/db.js";
-import { newId } from "../../packages/server/src/platform/ids.js";
 import { createLogger } from "../../packages/server/src/platform/logger.js";
 import type { ActionContext } from "../../packages/server/src/platform/principal.js";
 import { tempDir } from "../lib/databases.js";
@@ -59,10 +60,10 @@ interface Dataset {
   requests: Array<[number, number, string]>;
 }
 
-function dataset(): Dataset {
+function dataset(builtInRoles: readonly BuiltInRole[]): Dataset {
   const random = rng(42);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
-  const roles = BUILT_IN_ROLES.map((r) => ({ key: r.key, permissions: [...r.permissions] }));
+  const roles = builtInRoles.map((r) => ({ key: r.key, permissions: [...r.permissions] }));
   for (let i = 0; i < CUSTOM_ROLES; i++) {
     const permissions = new Set<string>();
     const n = 4 + Math.floor(random() * 10);
@@ -105,10 +106,10 @@ export const permissionCheckScenario: Scenario = {
   id: "access-permission-check",
   title: "In-process permission check (10k users, 1k tenants, 50 roles): Baseplate vs casbin",
   async run(ctx: BenchContext) {
-    const data = dataset();
-    ctx.progress(`seeding ${data.memberships.length} memberships into Baseplate (SQLite) and casbin`);
     const app = await startApp(ctx);
     const access = app.service(accessModule);
+    const data = dataset(access.roles.builtInRoles());
+    ctx.progress(`seeding ${data.memberships.length} memberships into Baseplate (SQLite) and casbin`);
     const ids = await seed(app, data);
     const enforcer = await newEnforcer(newModelFromString(CASBIN_MODEL));
     await enforcer.addPolicies(data.roles.flatMap((r) => r.permissions.map((p) => casbinRule(r.key, p))));
@@ -252,10 +253,10 @@ async function startApp(ctx: BenchContext): Promise<App> {
 
 async function seed(app: App, data: Dataset) {
   const now = Date.now();
-  const environmentId = newId("environment", now);
-  const projectId = newId("project", now);
-  const tenants = Array.from({ length: TENANTS }, () => newId("tenant", now));
-  const users = Array.from({ length: USERS }, () => newId("user", now));
+  const environmentId = tenancyIds.newId("environment", now);
+  const projectId = tenancyIds.newId("project", now);
+  const tenants = Array.from({ length: TENANTS }, () => tenancyIds.newId("tenant", now));
+  const users = Array.from({ length: USERS }, () => identityIds.newId("user", now));
   await app.db.transaction(async (tx) => {
     const db = tx as unknown as import("kysely").Kysely<Record<string, Record<string, unknown>>>;
     await db
@@ -300,7 +301,7 @@ async function seed(app: App, data: Dataset) {
       .insertInto("role")
       .values(
         data.roles.slice(3).map((r) => ({
-          id: newId("role", now),
+          id: accessIds.newId("role", now),
           environment_id: environmentId,
           key: r.key,
           name: r.key,
@@ -316,7 +317,7 @@ async function seed(app: App, data: Dataset) {
         .insertInto("membership")
         .values(
           data.memberships.slice(i, i + 200).map(([u, t, roles]) => ({
-            id: newId("membership", now),
+            id: accessIds.newId("membership", now),
             environment_id: environmentId,
             tenant_id: tenants[t],
             user_id: users[u],

@@ -14,9 +14,16 @@ import { FactRecorder } from "./platform/facts/index.js";
 import { buildOpenApiDocument, CredentialResolvers, HttpServer, Metrics } from "./platform/http/index.js";
 import { registerPlatformRoutes } from "./platform/http/platform-routes.js";
 import { IdempotencyLedger } from "./platform/idempotency/ledger.js";
+import { IdRegistry, PLATFORM_ID_PREFIXES } from "./platform/ids.js";
 import { JobQueue, Worker } from "./platform/jobs/index.js";
 import { createLogger, type Logger } from "./platform/logger.js";
-import { type AnyModule, type ModuleContext, orderModules, type ServiceOf } from "./platform/module.js";
+import {
+  type AnyModule,
+  collectPermissions,
+  type ModuleContext,
+  orderModules,
+  type ServiceOf,
+} from "./platform/module.js";
 import { type SealedColumn, SecretVault } from "./platform/secrets-vault.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -72,6 +79,8 @@ export class App {
     return this.modules.flatMap((m) => [...(m.sealedColumns ?? [])]);
   }
 
+  /** ids is the plane's registry of ID kinds: the platform's and every module's `ids`. */
+  readonly ids: IdRegistry;
   /** modules lists the registered modules in dependency order. */
   readonly modules: readonly AnyModule[];
   readonly #services: ReadonlyMap<string, unknown>;
@@ -98,6 +107,7 @@ export class App {
     this.bus = platform.bus;
     this.access = platform.access;
     this.secrets = platform.secrets;
+    this.ids = platform.ids;
     this.modules = modules;
     this.#services = services;
     this.#lifecycle = lifecycle;
@@ -192,6 +202,7 @@ export interface Platform {
   bus: ChangeBus;
   access: Authorizer;
   secrets: SecretVault;
+  ids: IdRegistry;
 }
 
 interface ModuleLifecycle {
@@ -212,6 +223,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger(config.logLevel);
   const modules = orderModules(options.modules ?? MODULES);
+  const ids = new IdRegistry();
+  ids.register("platform", PLATFORM_ID_PREFIXES);
+  for (const m of modules) if (m.ids) ids.register(`module "${m.name}"`, m.ids);
+  const permissions = collectPermissions(modules);
 
   // Platform
   const db = await connectDatabase(config.database, logger);
@@ -276,6 +291,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       bus,
       access,
       secrets,
+      ids,
     };
     const services = new Map<string, unknown>();
     for (const module of modules) {
@@ -289,6 +305,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         bus,
         access,
         secrets,
+        permissions,
       };
       const deps = Object.fromEntries(Object.keys(module.dependsOn ?? {}).map((name) => [name, services.get(name)]));
       if (module.facts) facts.declare(module.name, module.facts);

@@ -1,8 +1,9 @@
 import { createReadStream, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { loadPublicKeys } from "../modules/audit/format.js";
-import { verifyExportLines } from "../modules/audit/verifier.js";
+import { auditFormat, verifyExportLines } from "../modules/audit/index.js";
 import type { CliIo } from "./index.js";
+
+const { loadPublicKeys } = auditFormat;
 
 /**
  * auditVerify is `baseplate audit verify <export-file> --public-key <file>`: it checks a JSON Lines

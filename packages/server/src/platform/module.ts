@@ -8,6 +8,7 @@ import type { ModuleMigration } from "./db/migrator.js";
 import type { FactRecorder, FactSink } from "./facts/index.js";
 import type { CredentialResolver } from "./http/credentials.js";
 import type { RouteDefinition } from "./http/route.js";
+import type { IdPrefixes } from "./ids.js";
 import type { JobDefinition, JobQueue } from "./jobs/queue.js";
 import type { Logger } from "./logger.js";
 import type { SealedColumn, SecretVault } from "./secrets-vault.js";
@@ -25,6 +26,24 @@ export interface ModuleContext {
   access: Authorizer;
   /** secrets seals what the plane must read back (signing secrets, header values) under the master key. */
   secrets: SecretVault;
+  /**
+   * permissions lists every registered module's declared `permissions` and `roleGrants`, in
+   * dependency order (collected by `collectPermissions`); the access module builds roles from them.
+   */
+  permissions: readonly DeclaredPermissions[];
+}
+
+/** PermissionStatements declares resources and their actions: `{ invoices: ["read", "create"] }`. */
+export type PermissionStatements = Readonly<Record<string, readonly string[]>>;
+
+/** RoleGrant gives a role actions on resources: `{ invoices: ["read"], reports: "*" }`. */
+export type RoleGrant = Readonly<Record<string, readonly string[] | "*">>;
+
+/** DeclaredPermissions is one module's statements and the grants it adds to built-in roles. */
+export interface DeclaredPermissions {
+  module: string;
+  statements: PermissionStatements;
+  roleGrants: Readonly<Record<string, RoleGrant>>;
 }
 
 /** FactDeclaration describes one fact type a module records (listed in the event catalog). */
@@ -65,6 +84,24 @@ export interface ModuleDefinition<S = unknown, D extends ModuleDeps = {}> {
   /** dependsOn declares the modules this one builds on (their services reach `createService`). */
   dependsOn?: D;
   migrations: readonly ModuleMigration[];
+  /**
+   * ids declares the ID kinds this module mints and their prefixes (`{ tenant: "ten" }`), usually
+   * `defineIds(…).prefixes` from its `ids.ts`. The composition root registers them in the plane's
+   * `IdRegistry` and refuses to start when another module (or the platform) claims a kind or prefix.
+   */
+  ids?: IdPrefixes;
+  /**
+   * permissions declares the resources this module guards and their actions (CONVENTIONS.md §10):
+   * `{ webhooks: ["read", "write"] }`. A resource belongs to one module; the permission string is
+   * `resource:action`.
+   */
+  permissions?: PermissionStatements;
+  /**
+   * roleGrants adds this module's resources to built-in roles, by role key (`admin`, `member`; the
+   * `owner` holds everything): `{ admin: { webhooks: "*" }, member: { events: ["read"] } }`.
+   * A grant may name only this module's own resources and declared actions.
+   */
+  roleGrants?: Readonly<Record<string, RoleGrant>>;
   createService(ctx: ModuleContext, deps: Services<D>): S;
   /** facts declares every fact type the module records (`noun.past_verb` → description and data schema). */
   facts?: Readonly<Record<string, FactDeclaration>>;
@@ -144,4 +181,48 @@ export function orderModules<M extends AnyModule>(modules: readonly M[]): M[] {
   };
   for (const m of modules) visit(m, []);
   return ordered;
+}
+
+const NAME = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * collectPermissions gathers every module's `permissions` and `roleGrants`, in the given order.
+ * Throws, naming the modules involved, when two modules declare the same resource, a resource or
+ * action is malformed (lower-case snake_case), or a grant names a resource or action its module
+ * did not declare.
+ */
+export function collectPermissions(modules: readonly AnyModule[]): DeclaredPermissions[] {
+  const owners = new Map<string, string>();
+  return modules.map((m) => {
+    const statements = m.permissions ?? {};
+    for (const [resource, actions] of Object.entries(statements)) {
+      if (!NAME.test(resource)) throw new Error(`Module "${m.name}": resource "${resource}" must be snake_case`);
+      const owner = owners.get(resource);
+      if (owner) throw new Error(`Permission resource "${resource}" is declared by both "${owner}" and "${m.name}"`);
+      owners.set(resource, m.name);
+      for (const action of actions) {
+        if (!NAME.test(action))
+          throw new Error(`Module "${m.name}": action "${resource}:${action}" must be snake_case`);
+      }
+    }
+    const roleGrants = m.roleGrants ?? {};
+    for (const [role, grant] of Object.entries(roleGrants)) {
+      for (const [resource, actions] of Object.entries(grant)) {
+        const declared = statements[resource];
+        if (!declared) {
+          throw new Error(
+            `Module "${m.name}" grants role "${role}" the resource "${resource}", which it does not declare`,
+          );
+        }
+        for (const action of actions === "*" ? [] : actions) {
+          if (!declared.includes(action)) {
+            throw new Error(
+              `Module "${m.name}" grants role "${role}" "${resource}:${action}", which it does not declare`,
+            );
+          }
+        }
+      }
+    }
+    return { module: m.name, statements, roleGrants };
+  });
 }

@@ -94,10 +94,10 @@ describeEachEngine("SecretVault: the master key file", (engine) => {
     const before = new Map<string, string>();
     for (let i = 0; i < 600; i++) {
       const id = `row_${String(i).padStart(4, "0")}`;
-      const sealed = t.app.secrets.seal(`secret ${i}`, id);
-      before.set(id, sealed);
-      await sql`insert into sealed_probe (id, secret) values (${id}, ${sealed})`.execute(t.app.db.kysely);
+      before.set(id, t.app.secrets.seal(`secret ${i}`, id));
     }
+    const values = [...before].map(([id, sealed]) => sql`(${id}, ${sealed})`);
+    await sql`insert into sealed_probe (id, secret) values ${sql.join(values)}`.execute(t.app.db.kysely);
     // Another process of the same plane, started before the rotation: it knows only the old key.
     const other = await createTestApp(engine, { env: { ...t.database.env } });
     const reports: number[] = [];

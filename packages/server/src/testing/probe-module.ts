@@ -6,7 +6,7 @@ import type { ModuleMigration } from "../platform/db/migrator.js";
 import { AppError, defineErrors } from "../platform/errors.js";
 import { decodeCursor, pageSchema, paginationQuery, toPage } from "../platform/http/pagination.js";
 import { defineRoute } from "../platform/http/route.js";
-import { newId } from "../platform/ids.js";
+import { defineIds } from "../platform/ids.js";
 import { defineModule, type ModuleContext } from "../platform/module.js";
 import type { ActionContext, Principal } from "../platform/principal.js";
 
@@ -15,6 +15,10 @@ import type { ActionContext, Principal } from "../platform/principal.js";
  * table, routes through the whole write path, a job, a fact sink and a credential resolver. It is
  * never part of the shipped plane (`app.ts` does not list it).
  */
+
+/** probeIds: the probe module's one ID kind (declared as its `ids`). */
+export const probeIds = defineIds({ testItem: "tst" });
+const { newId } = probeIds;
 
 export const ProbeErrors = defineErrors({
   probe_item_not_found: { status: 404, title: "Probe item not found" },
@@ -169,6 +173,7 @@ export function probeModuleWith(options: { jobDelayMs?: number } = {}) {
   return defineModule({
     name: "probe",
     migrations: [migration],
+    ids: probeIds.prefixes,
     createService: (ctx) => new ProbeService(ctx),
     credentialResolvers: (service) => [
       { kind: "probe", prefix: "bp_probe_", resolve: async (token) => service.resolve(token) },

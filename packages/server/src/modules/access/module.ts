@@ -2,15 +2,20 @@ import { defineModule } from "../../platform/module.js";
 import { identityModule } from "../identity/index.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { ACCESS_FACTS } from "./facts.js";
+import { accessIds } from "./ids.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
 import { migration as core } from "./migrations/202611261410_access_core.js";
 import { accessRoutes } from "./routes.js";
 import { AccessService } from "./service.js";
+import { ACCESS_ROLE_GRANTS, ACCESS_STATEMENTS } from "./statements.js";
 
 export const accessModule = defineModule({
   name: "access",
   dependsOn: { tenancy: tenancyModule, identity: identityModule },
   migrations: [core],
+  ids: accessIds.prefixes,
+  permissions: ACCESS_STATEMENTS,
+  roleGrants: ACCESS_ROLE_GRANTS,
   facts: ACCESS_FACTS,
   createService: (ctx, { tenancy, identity }) => new AccessService(ctx, tenancy, identity),
   routes: (service) => accessRoutes(service),

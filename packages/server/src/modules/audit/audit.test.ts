@@ -195,15 +195,20 @@ describeEachEngine("audit", (engine) => {
       expect(regex.status).toBe(400);
     });
 
-    it("stores lone UTF-16 surrogates as U+FFFD on both engines, and the chain still verifies", async () => {
-      const res = await t.inject({
-        method: "POST",
-        url: "/v1/audit/entries",
-        headers: { authorization: `Bearer ${keyA()}`, "content-type": "application/json" },
-        payload: '{"action":"note.added","metadata":{"text":"a\\ud800b","\\udc00k":"ok \\ud83d\\ude00"}}',
-      });
+    it("refuses lone UTF-16 surrogates at the edge (one rule on both engines); pairs are stored and verify", async () => {
+      const send = (payload: string) =>
+        t.inject({
+          method: "POST",
+          url: "/v1/audit/entries",
+          headers: { authorization: `Bearer ${keyA()}`, "content-type": "application/json" },
+          payload,
+        });
+      const lone = await send('{"action":"note.added","metadata":{"text":"a\\ud800b","\\udc00k":"ok"}}');
+      expect(lone.statusCode, lone.body).toBe(400);
+      expect(lone.json().code).toBe("validation_failed");
+      const res = await send('{"action":"note.added","metadata":{"text":"ok \\ud83d\\ude00"}}');
       expect(res.statusCode, res.body).toBe(201);
-      expect(res.json().metadata).toEqual({ text: "a\ufffdb", "\ufffdk": "ok \ud83d\ude00" });
+      expect(res.json().metadata).toEqual({ text: "ok \ud83d\ude00" });
       expect((await call(keyA(), "GET", "/v1/audit/verify")).json().ok).toBe(true);
     });
 

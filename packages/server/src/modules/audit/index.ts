@@ -1,6 +1,7 @@
 /** The audit module's public surface: other modules import only this file. */
 export { AuditErrors } from "./errors.js";
 export * as auditFormat from "./format.js";
+export { auditIds } from "./ids.js";
 export { auditModule } from "./module.js";
 export type { AuditEntry, Checkpoint } from "./schemas.js";
 export { ENTRY_COLUMNS, entryRow } from "./service/chains.js";

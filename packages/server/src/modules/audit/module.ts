@@ -1,5 +1,6 @@
 import { defineModule } from "../../platform/module.js";
 import { AUDIT_FACTS } from "./facts.js";
+import { auditIds } from "./ids.js";
 import { migration as core } from "./migrations/202611261420_audit_core.js";
 import { auditRoutes } from "./routes.js";
 import { AuditService } from "./service.js";
@@ -11,6 +12,9 @@ import { AuditService } from "./service.js";
 export const auditModule = defineModule({
   name: "audit",
   migrations: [core],
+  ids: auditIds.prefixes,
+  permissions: { audit: ["read", "export", "write", "manage"] },
+  roleGrants: { admin: { audit: "*" } },
   facts: AUDIT_FACTS,
   createService: (ctx) => new AuditService(ctx),
   routes: (service) => auditRoutes(service),

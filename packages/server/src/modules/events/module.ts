@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
+import { eventsIds } from "./ids.js";
 import { migration as core } from "./migrations/202611261500_events_core.js";
 import { eventsRoutes } from "./routes.js";
 import { EventsService } from "./service.js";
@@ -7,6 +8,9 @@ import { EventsService } from "./service.js";
 export const eventsModule = defineModule({
   name: "events",
   migrations: [core],
+  ids: eventsIds.prefixes,
+  permissions: { events: ["read", "publish"] },
+  roleGrants: { admin: { events: "*" }, member: { events: ["read"] } },
   createService: (ctx) => new EventsService(ctx),
   routes: (service) => eventsRoutes(service),
   facts: {

@@ -1,7 +1,7 @@
 /** The identity module's public surface: other modules import only this file. */
 export { IdentityErrors } from "./errors.js";
+export { identityIds } from "./ids.js";
 export { PASSWORD_PROFILES } from "./internal/passwords.js";
-export { TOKEN_PREFIX } from "./internal/tokens.js";
 export { identityModule } from "./module.js";
 export type { Operator, SecretKey, Session, User } from "./schemas.js";
 export type { IdentityService } from "./service.js";

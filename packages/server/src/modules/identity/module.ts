@@ -1,15 +1,18 @@
 import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { IDENTITY_FACTS } from "./facts.js";
+import { identityIds } from "./ids.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
 import { migration as core } from "./migrations/202611261300_identity_core.js";
+import { migration as dropTenancyFks } from "./migrations/202612011200_identity_drop_tenancy_fks.js";
 import { identityRoutes } from "./routes.js";
 import { IdentityService } from "./service.js";
 
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core],
+  migrations: [core, dropTenancyFks],
+  ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
   routes: (service) => identityRoutes(service),

@@ -1,7 +1,7 @@
 /** The tenancy module's public surface: other modules import only this file. */
 export { TenancyErrors } from "./errors.js";
+export { tenancyIds } from "./ids.js";
 export { tenancyModule } from "./module.js";
 export type { Environment, Project, Surface, Tenant } from "./schemas.js";
-export { Permission } from "./schemas.js";
-export { TENANT_TOPIC, TENANT_TRANSITIONS, type TenantStateName } from "./service/tenants.js";
+export type { TenantStateName } from "./service/tenants.js";
 export type { TenancyService } from "./service.js";

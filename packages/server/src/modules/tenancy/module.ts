@@ -1,6 +1,7 @@
 import { afterCommit } from "../../platform/db/db.js";
 import { defineModule } from "../../platform/module.js";
 import { TENANCY_FACTS } from "./facts.js";
+import { tenancyIds } from "./ids.js";
 import { migration as core } from "./migrations/202611261200_tenancy_core.js";
 import { migration as lifecycle } from "./migrations/202611261400_tenancy_lifecycle.js";
 import { tenancyRoutes } from "./routes.js";
@@ -9,6 +10,9 @@ import { TenancyService } from "./service.js";
 export const tenancyModule = defineModule({
   name: "tenancy",
   migrations: [core, lifecycle],
+  ids: tenancyIds.prefixes,
+  permissions: { tenant: ["read", "update"] },
+  roleGrants: { admin: { tenant: ["read", "update"] }, member: { tenant: ["read"] } },
   facts: TENANCY_FACTS,
   createService: (ctx) => new TenancyService(ctx),
   routes: (service) => tenancyRoutes(service),

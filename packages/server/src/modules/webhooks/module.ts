@@ -2,6 +2,7 @@ import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
 import { eventsModule } from "../events/index.js";
 import { tenancyModule } from "../tenancy/index.js";
+import { webhooksIds } from "./ids.js";
 import { migration as core } from "./migrations/202611261510_webhooks_core.js";
 import { webhooksRoutes } from "./routes.js";
 import { DELIVER_JOB, PRUNE_JOB, RESUME_JOB } from "./service/delivery.js";
@@ -14,6 +15,9 @@ export function webhooksModuleWith(options: WebhooksOptions = {}) {
     name: "webhooks",
     dependsOn: { events: eventsModule, tenancy: tenancyModule },
     migrations: [core],
+    ids: webhooksIds.prefixes,
+    permissions: { webhooks: ["read", "write"] },
+    roleGrants: { admin: { webhooks: "*" } },
     createService: (ctx, { events, tenancy }) => new WebhooksService(ctx, events, tenancy, options),
     connect: (service, { events }) => events.log.onAppend((tx, event) => service.delivery.fanOut(tx, event)),
     routes: (service) => webhooksRoutes(service),

@@ -45,11 +45,20 @@ describeEachEngine("migrations", (engine) => {
     expect(await app.migrator.pending()).toEqual([
       "202611260000_platform_idempotency",
       "202611260001_platform_jobs",
+      "202611260002_platform_master_key",
       "202611260100_probe_tables",
     ]);
-    expect(await app.migrate()).toHaveLength(3);
+    expect(await app.migrate()).toHaveLength(4);
     expect((await tables(app)).sort()).toEqual(
-      ["idempotency_record", "job", "job_schedule", "probe_fact", "probe_item", "probe_job_run"].sort(),
+      [
+        "idempotency_record",
+        "job",
+        "job_schedule",
+        "master_key_check",
+        "probe_fact",
+        "probe_item",
+        "probe_job_run",
+      ].sort(),
     );
     expect(await app.migrate()).toEqual([]);
 
@@ -57,9 +66,13 @@ describeEachEngine("migrations", (engine) => {
     expect(await tables(app)).not.toContain("probe_item");
     expect(await app.migrator.pending()).toEqual(["202611260100_probe_tables"]);
 
-    expect(await app.migrator.reset()).toEqual(["202611260001_platform_jobs", "202611260000_platform_idempotency"]);
+    expect(await app.migrator.reset()).toEqual([
+      "202611260002_platform_master_key",
+      "202611260001_platform_jobs",
+      "202611260000_platform_idempotency",
+    ]);
     expect(await tables(app)).toEqual([]);
-    expect(await app.migrate()).toHaveLength(3);
+    expect(await app.migrate()).toHaveLength(4);
     expect((await app.migrator.status()).every((m) => m.executedAt instanceof Date)).toBe(true);
   });
 
@@ -74,6 +87,7 @@ describeEachEngine("migrations", (engine) => {
     expect((await app.migrator.status()).map((m) => m.name)).toEqual([
       "202611260000_platform_idempotency",
       "202611260001_platform_jobs",
+      "202611260002_platform_master_key",
       "202611260100_probe_tables",
     ]);
   });
@@ -102,6 +116,23 @@ describeEachEngine("migrations", (engine) => {
     ).rejects.toThrow(/not named after its module "mine"/);
   });
 
+  it("refuses two migrations sharing a timestamp, across modules, naming both", async () => {
+    const noop = { up: async () => {}, down: async () => {} };
+    const first = defineModule({
+      name: "first",
+      migrations: [{ name: "202611260400_first_thing", ...noop }],
+      createService: () => ({}),
+    });
+    const second = defineModule({
+      name: "second",
+      migrations: [{ name: "202611260400_second_thing", ...noop }],
+      createService: () => ({}),
+    });
+    await expect(build([first, second])).rejects.toThrow(
+      'Migrations "202611260400_first_thing" and "202611260400_second_thing" share the timestamp 202611260400',
+    );
+  });
+
   it("start refuses pending migrations when migrate-on-start is off", async () => {
     const app = await createApp({
       config: loadConfig({
@@ -113,6 +144,6 @@ describeEachEngine("migrations", (engine) => {
       modules: [probeModule],
     });
     apps.push(app);
-    await expect(app.start({ listen: false })).rejects.toThrow(/3 migration\(s\) pending.*baseplate migrate up/);
+    await expect(app.start({ listen: false })).rejects.toThrow(/4 migration\(s\) pending.*baseplate migrate up/);
   });
 });

@@ -24,7 +24,9 @@ const NAME = /^(\d{12})_([a-z][a-z0-9]*)_([a-z0-9_]+)$/;
 
 /**
  * PlaneMigrator collects every module's migrations in one ordered list and runs them with
- * Kysely's migrator. On PostgreSQL the run holds an advisory lock inside one transaction, so
+ * Kysely's migrator. The constructor throws on a misnamed migration, a name declared twice, or two
+ * migrations sharing a timestamp (`YYYYMMDDHHMM`), naming both: the timestamp alone orders the
+ * plane's migrations, so two modules must never claim the same minute. On PostgreSQL the run holds an advisory lock inside one transaction, so
  * several processes starting together apply each migration exactly once.
  */
 export class PlaneMigrator {
@@ -37,12 +39,21 @@ export class PlaneMigrator {
     options: { schema?: string } = {},
   ) {
     const all: Record<string, Migration> = {};
+    const stamps = new Map<string, string>();
     for (const { module, migrations } of owned) {
       for (const m of migrations) {
         const match = NAME.exec(m.name);
         if (!match) throw new Error(`Migration "${m.name}" must be named YYYYMMDDHHMM_<module>_<what>`);
         if (match[2] !== module) throw new Error(`Migration "${m.name}" is not named after its module "${module}"`);
         if (all[m.name]) throw new Error(`Migration "${m.name}" is declared twice`);
+        const stamp = match[1] as string;
+        const taken = stamps.get(stamp);
+        if (taken) {
+          throw new Error(
+            `Migrations "${taken}" and "${m.name}" share the timestamp ${stamp}: give one a later minute`,
+          );
+        }
+        stamps.set(stamp, m.name);
         all[m.name] = { up: (k) => m.up(k, db.engine), down: (k) => m.down(k, db.engine) };
       }
     }

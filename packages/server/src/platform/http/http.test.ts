@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createApp } from "../../app.js";
 import { loadConfig } from "../../config.js";
 import { createTestApp, createTestDatabase, describeEachEngine, type TestApp } from "../../testing/harness.js";
-import { probeModule } from "../../testing/probe-module.js";
+import { probeIds, probeModule } from "../../testing/probe-module.js";
 import { isId } from "../ids.js";
 import { createLogger } from "../logger.js";
 
@@ -372,7 +372,7 @@ describeEachEngine("HTTP: writes that succeed and writes that fail", (engine) =>
     expect(res.statusCode).toBe(201);
     expect(res.headers["content-type"]).toBe("application/json; charset=utf-8");
     expect(res.json()).toMatchObject({ name: "ok" });
-    expect(isId("testItem", res.json().id)).toBe(true);
+    expect(probeIds.isId("testItem", res.json().id)).toBe(true);
     expect(await countRows(t, "probe_item")).toBe(1);
     expect(await countRows(t, "probe_fact")).toBe(1);
   });

@@ -4,10 +4,10 @@ import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
-import { newId } from "../../../platform/ids.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
+import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
 import { toAgentKey } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";

@@ -3,10 +3,10 @@ import { generateToken, parseToken, sha256Hex } from "../../../platform/crypto.j
 import { fromJson, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
-import { newId } from "../../../platform/ids.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
+import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
 import { toInvitation } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";

@@ -4,12 +4,12 @@ import { OwnedCache } from "../../../platform/cache.js";
 import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { inEnvironment } from "../../../platform/guards.js";
-import { newId } from "../../../platform/ids.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AccessErrors } from "../errors.js";
+import { newId } from "../ids.js";
 import { ACCESS_TOPIC, type Core, rolesOwner } from "../internal/core.js";
 import type { CreateRoleInput, Role, UpdateRoleInput } from "../schemas.js";
-import { BUILT_IN_ROLE_KEYS, BUILT_IN_ROLES, PLANE_STATEMENTS } from "../statements.js";
+import { BUILT_IN_ROLE_KEYS, type BuiltInRole, buildPlanePermissions, type PlanePermissions } from "../statements.js";
 import type { RoleTable } from "../tables.js";
 
 function toRole(r: Selectable<RoleTable>): Role {
@@ -25,16 +25,18 @@ function toRole(r: Selectable<RoleTable>): Role {
   };
 }
 
-const BUILT_IN: readonly Role[] = BUILT_IN_ROLES.map((r) => ({
-  key: r.key,
-  id: null,
-  name: r.name,
-  description: r.description,
-  permissions: [...r.permissions],
-  builtIn: true,
-  createdAt: null,
-  updatedAt: null,
-}));
+function toBuiltInRole(r: BuiltInRole): Role {
+  return {
+    key: r.key,
+    id: null,
+    name: r.name,
+    description: r.description,
+    permissions: [...r.permissions],
+    builtIn: true,
+    createdAt: null,
+    updatedAt: null,
+  };
+}
 
 /**
  * RolesService: the environment's roles — the built-in `owner`, `admin`, `member` and the
@@ -43,13 +45,23 @@ const BUILT_IN: readonly Role[] = BUILT_IN_ROLES.map((r) => ({
  */
 export class RolesService {
   readonly #cache: OwnedCache<ReadonlyMap<string, readonly string[]>>;
+  readonly #plane: PlanePermissions;
+  readonly #builtIn: readonly Role[];
 
   constructor(private readonly c: Core) {
     this.#cache = new OwnedCache(c.m.bus, [ACCESS_TOPIC]);
+    this.#plane = buildPlanePermissions(c.m.permissions);
+    this.#builtIn = this.#plane.builtInRoles.map(toBuiltInRole);
   }
 
+  /** statements lists the plane's permission statements: every module's, in dependency order. */
   statements(): Array<{ resource: string; actions: string[] }> {
-    return Object.entries(PLANE_STATEMENTS).map(([resource, actions]) => ({ resource, actions: [...actions] }));
+    return Object.entries(this.#plane.statements).map(([resource, actions]) => ({ resource, actions: [...actions] }));
+  }
+
+  /** builtInRoles lists `owner`, `admin` and `member` as built from the modules' role grants. */
+  builtInRoles(): readonly BuiltInRole[] {
+    return this.#plane.builtInRoles;
   }
 
   async listRoles(ctx: ActionContext): Promise<{ data: Role[] }> {
@@ -61,12 +73,12 @@ export class RolesService {
       .where("environment_id", "=", environmentId)
       .orderBy("key")
       .execute();
-    return { data: [...BUILT_IN, ...rows.map(toRole)] };
+    return { data: [...this.#builtIn, ...rows.map(toRole)] };
   }
 
   async findRoleByKey(ctx: ActionContext, key: string): Promise<Role> {
     const { environmentId } = inEnvironment(ctx, "roles:read");
-    const builtIn = BUILT_IN.find((r) => r.key === key);
+    const builtIn = this.#builtIn.find((r) => r.key === key);
     if (builtIn) return builtIn;
     return toRole(await this.#row(environmentId, key));
   }
@@ -234,7 +246,7 @@ export class RolesService {
       .select(["key", "permissions"])
       .where("environment_id", "=", environmentId)
       .execute();
-    const table = new Map<string, readonly string[]>(BUILT_IN_ROLES.map((r) => [r.key, r.permissions]));
+    const table = new Map<string, readonly string[]>(this.#plane.builtInRoles.map((r) => [r.key, r.permissions]));
     for (const r of rows) table.set(r.key, fromJson<string[]>(r.permissions));
     if (!tx) {
       this.#cache.set(

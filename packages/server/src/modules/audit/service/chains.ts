@@ -2,10 +2,10 @@ import { CompiledQuery, type Kysely } from "kysely";
 import type { TenantAccess } from "../../../platform/access.js";
 import { beforeCommit, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { type AuditEntryRecord, entryHash, GENESIS_HASH } from "../format.js";
+import { newId } from "../ids.js";
 import { chainOf, type EntryDraft } from "../internal/rows.js";
 import type { AuditTables } from "../tables.js";
 

@@ -2,10 +2,10 @@ import type { Kysely } from "kysely";
 import type { z } from "zod";
 import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AuditErrors } from "../errors.js";
+import { newId } from "../ids.js";
 import type { AuditSchema, AuditSettings, PutSchemaInput, UpdateSettingsInput } from "../schemas.js";
 import type { AuditSchemaTable, AuditTables } from "../tables.js";
 

@@ -2,11 +2,11 @@ import type { Kysely } from "kysely";
 import { type ZodType, z } from "zod";
 import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { newId } from "../../../platform/ids.js";
 import { type JsonSchema, validateJson } from "../../../platform/json-schema.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { EventsErrors } from "../errors.js";
+import { newId } from "../ids.js";
 import { toEventType } from "../internal/rows.js";
 import type {
   CreateEventTypeInput,

@@ -4,9 +4,9 @@ import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../pl
 import { AppError } from "../../../platform/errors.js";
 import { inEnvironment } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
-import { newId } from "../../../platform/ids.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
+import { newId } from "../ids.js";
 import { type Core, normalizeEmail } from "../internal/core.js";
 import { checkPasswordStrength } from "../internal/passwords.js";
 import { toSession, toUser } from "../internal/rows.js";

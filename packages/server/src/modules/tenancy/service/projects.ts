@@ -4,10 +4,10 @@ import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
-import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../errors.js";
+import { newId } from "../ids.js";
 import { changedFields, toEnvironment, toProject } from "../internal/rows.js";
 import {
   type CreateEnvironmentInput,

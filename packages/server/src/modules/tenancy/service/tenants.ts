@@ -6,10 +6,10 @@ import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../pl
 import { AppError } from "../../../platform/errors.js";
 import { inEnvironment } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
-import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../errors.js";
+import { newId } from "../ids.js";
 import { changedFields, toTenant } from "../internal/rows.js";
 import {
   type CreateTenantInput,

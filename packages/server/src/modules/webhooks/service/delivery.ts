@@ -1,12 +1,12 @@
 import type { Kysely } from "kysely";
 import { sql } from "kysely";
 import { afterCommit, fromJson, type Tx } from "../../../platform/db/db.js";
-import { newId } from "../../../platform/ids.js";
 import type { JobContext } from "../../../platform/jobs/index.js";
 import { RetryLaterError } from "../../../platform/jobs/index.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { systemContext } from "../../../platform/principal.js";
 import { type Event, type EventsService, matchesType } from "../../events/index.js";
+import { newId } from "../ids.js";
 import type { Sender, SendResult } from "../internal/sender.js";
 import { signatureHeader } from "../internal/signing.js";
 import type { WebhookEndpointTable, WebhooksTables } from "../tables.js";

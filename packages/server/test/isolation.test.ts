@@ -12,9 +12,11 @@ import {
   checkListIsolation,
   checkSmuggledScope,
   createIsolationWorld,
-  ISOLATION_REGISTRY,
+  fixtureFileOf,
   type IsolationWorld,
-  loadRouteTable,
+  loadPlaneFixtures,
+  type ModuleFixtures,
+  mergeModuleFixtures,
   newCoverageLog,
   planIsolation,
   type RoutePlan,
@@ -26,10 +28,11 @@ import { ProbeErrors } from "../src/testing/probe-module.js";
 // DESIGN.md §7: "Tenant isolation is tested, not assumed: a shared security suite replays every
 // route with another tenant's and another environment's credentials." Checklist TEN-01…TEN-03,
 // OWASP API1 (BOLA) and API5 (BFLA). The suite is driven by the route table: a new module's routes
-// are checked as soon as they are registered, and the plan fails until their fixtures exist.
+// are checked as soon as they are registered, and the plan fails until their fixtures exist. Each
+// module keeps its fixtures in its own folder (`modules/<name>/fixtures.ts`); the runner finds them.
 
-const ROUTES = await loadRouteTable();
-const PLAN = planIsolation(ROUTES);
+const { routes: ROUTES, isolation: ISOLATION_REGISTRY } = await loadPlaneFixtures();
+const PLAN = planIsolation(ROUTES, ISOLATION_REGISTRY);
 
 const TITLES: Record<CheckName, string> = {
   cross_environment: "A's objects answer 404 to B's credentials and change nothing (TEN-01, API1)",
@@ -77,7 +80,7 @@ describe("isolation plan over the route table", () => {
     const publicWidget = fakeRoute("GET", "/v1/public/widgets/:widgetId", "none");
     const agentOnly = fakeRoute("GET", "/v1/agent/things", { actorTypes: ["agent"] });
     const operatorWidget = fakeRoute("GET", "/v1/operator/widgets/:widgetId", { actorTypes: ["operator"] });
-    const plan = planIsolation([widget, publicWidget, agentOnly, operatorWidget]);
+    const plan = planIsolation([widget, publicWidget, agentOnly, operatorWidget], ISOLATION_REGISTRY);
     expect(plan.problems).toEqual([
       "GET /v1/widgets/:widgetId: no fixture for path parameter :widgetId (add it to params)",
       "GET /v1/public/widgets/:widgetId: has path parameters but no isolation check applies; add fixtures or document an exclusion",
@@ -97,6 +100,50 @@ describe("isolation plan over the route table", () => {
       const body = sampleBody(route);
       expect(route.body.safeParse(body).success, routeKey(route)).toBe(true);
     }
+  });
+});
+
+describe("module fixtures", () => {
+  const widgets = (module: string, fixtures: Partial<ModuleFixtures> = {}): ModuleFixtures => ({
+    module,
+    params: { widgetId: async () => ({ id: "wid_1", owner: { kind: "service", token: "", actorId: "", label: "" } }) },
+    ...fixtures,
+  });
+
+  it("are found beside each module of the plane and merged, one owner per parameter", () => {
+    expect(fixtureFileOf("tenancy")).toMatch(/src\/modules\/tenancy\/fixtures\.ts$/);
+    expect(fixtureFileOf("probe")).toMatch(/src\/testing\/probe\/fixtures\.ts$/);
+    expect(fixtureFileOf("leaky")).toBeNull();
+    for (const param of ["tenantId", "userId", "membershipId", "auditSchemaId", "eventId", "endpointId", "itemId"]) {
+      expect(ISOLATION_REGISTRY.params[param], param).toBeTypeOf("function");
+    }
+    expect(Object.keys(ISOLATION_REGISTRY.operatorParams).sort()).toEqual(
+      ["environmentId", "keyId", "operatorId", "projectId", "surfaceId", "tokenId"].sort(),
+    );
+  });
+
+  it("refuses two modules claiming the same parameter or route key", () => {
+    expect(() => mergeModuleFixtures([widgets("one"), widgets("two")])).toThrow(
+      'Modules "one" and "two" both claim params :widgetId',
+    );
+    const body = { "POST /v1/widgets": () => ({}) };
+    expect(() =>
+      mergeModuleFixtures([
+        widgets("one", { bodies: body }),
+        { module: "two", factExclusions: { "POST /v1/widgets": "a test" } },
+      ]),
+    ).toThrow('Modules "one" and "two" both claim route POST /v1/widgets');
+    // One module may speak for its route in several tables.
+    expect(() =>
+      mergeModuleFixtures([widgets("one", { bodies: body, factExclusions: { "POST /v1/widgets": "a test" } })]),
+    ).not.toThrow();
+  });
+
+  it("refuses a module's fixture for a route another module registers", () => {
+    const owners = new Map([["POST /v1/widgets", "one"]]);
+    expect(() => mergeModuleFixtures([{ module: "two", bodies: { "POST /v1/widgets": () => ({}) } }], owners)).toThrow(
+      'Module "two" has fixtures for route POST /v1/widgets, which module "one" registers',
+    );
   });
 });
 
@@ -230,7 +277,7 @@ describeEachEngine("isolation runner catches", (engine) => {
   beforeAll(async () => {
     w = await createIsolationWorld(engine, { extraModules: [leakyModule] });
     const routes = w.t.app.http.routes.filter((r) => r.url.startsWith("/v1/leaky"));
-    plans = new Map(planIsolation(routes).routes.map((p) => [p.key, p]));
+    plans = new Map(planIsolation(routes, w.registry).routes.map((p) => [p.key, p]));
   });
   afterAll(async () => w?.close());
 

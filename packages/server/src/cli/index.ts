@@ -5,8 +5,10 @@ import { identityModule } from "../modules/identity/index.js";
 import { MigrationError } from "../platform/db/index.js";
 import { AppError } from "../platform/errors.js";
 import type { AnyModule } from "../platform/module.js";
+import { MasterKeyError } from "../platform/secrets-vault.js";
 import { auditVerify } from "./audit.js";
 import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
+import { KEYS_HELP, keysCommand } from "./keys.js";
 import { accessCommand, TENANTS_HELP, tenantsCommand } from "./tenants.js";
 import { WEBHOOKS_HELP, webhooksCommand } from "./webhooks.js";
 
@@ -41,6 +43,7 @@ ${TENANTS_HELP}
                          against the plane's public keys (a PEM file, or the JSON saved from
                          GET /v1/audit/public-keys). Exit 0: intact; 1: tampered or unverifiable.
 ${WEBHOOKS_HELP}
+${KEYS_HELP}
   help                   Show this help.
 
 Options:
@@ -120,6 +123,8 @@ export async function runCli(argv: string[], io: CliIo, modules?: readonly AnyMo
         return await tenantsCommand(io, sub, positionals[2], values as Record<string, string | boolean>, modules);
       case "access":
         return await accessCommand(io, sub, values as Record<string, string | boolean>, modules);
+      case "keys":
+        return await keysCommand(io, sub, modules);
       case "webhooks":
         return await webhooksCommand(io, sub, positionals[2], values as Record<string, string | boolean>, modules);
       default:
@@ -299,7 +304,7 @@ function report(io: CliIo, err: unknown): number {
     io.err(`baseplate: ${err.message}`);
     return 2;
   }
-  if (err instanceof StartupError || err instanceof MigrationError) {
+  if (err instanceof StartupError || err instanceof MigrationError || err instanceof MasterKeyError) {
     io.err(`baseplate: ${err.message}`);
     return 1;
   }

@@ -11,7 +11,7 @@ export function defineStatements<const T extends Record<string, readonly string[
 
 /** PLANE_STATEMENTS: what tenant members can be allowed to do with the plane's own resources. */
 export const PLANE_STATEMENTS = defineStatements({
-  tenant: ["read", "update"],
+  tenants: ["read", "update"],
   members: ["read", "invite", "update", "remove"],
   roles: ["read"],
   keys: ["read", "create", "revoke"],
@@ -60,7 +60,7 @@ export const BUILT_IN_ROLES: readonly BuiltInRole[] = [
     name: "Admin",
     description: "Manages members, keys, agents, webhooks and reads the audit log; no billing changes.",
     permissions: newRole({
-      tenant: ["read", "update"],
+      tenants: ["read", "update"],
       members: "*",
       roles: ["read"],
       keys: "*",
@@ -78,7 +78,7 @@ export const BUILT_IN_ROLES: readonly BuiltInRole[] = [
     name: "Member",
     description: "Uses the product: reads the tenant and its members, works with files, delegates to agents.",
     permissions: newRole({
-      tenant: ["read"],
+      tenants: ["read"],
       members: ["read"],
       roles: ["read"],
       agents: ["read", "create", "revoke"],

@@ -165,13 +165,13 @@ export class TenantsService {
 
   /**
    * findTenantById reads a tenant: the environment's secret keys read any (`tenants:read`); its
-   * members, tenant keys and agent keys read their own (`tenant:read`, open while suspended).
+   * members, tenant keys and agent keys read their own (`tenants:read` too, open while suspended).
    */
   async findTenantById(ctx: ActionContext, id: string): Promise<Tenant> {
     const { environmentId } =
       ctx.principal?.actorType === "service"
         ? this.m.access.environment(ctx, "tenants:read")
-        : await this.m.access.require(ctx, "tenant:read", { tenantId: id });
+        : await this.m.access.require(ctx, "tenants:read", { tenantId: id });
     return toTenant(await this.#tenant(environmentId, id));
   }
 

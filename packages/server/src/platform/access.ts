@@ -5,11 +5,20 @@ import type { ActionContext, Principal } from "./principal.js";
 /**
  * The access seam (DESIGN.md §1, CONVENTIONS.md §10: one check per request, in one place).
  *
- * Every module that acts on environment or tenant data asks `Authorizer.require(ctx, permission,
- * { tenantId })` and scopes its queries by the answer. The platform owns the rule; modules that
- * know tenants and memberships plug their lookups in (tenancy: tenant state; access: a user's
- * permissions in a tenant). Without those modules (unit tests of a single module), tenant-bound
- * principals are still confined to their tenant and environment principals use their own grants.
+ * Every service guards through the one `Authorizer` its ModuleContext carries (`m.access`), with
+ * the method that names what it acts on:
+ * - `operator(ctx, permission)`: the plane itself (projects, environments, operators): operators only;
+ * - `environment(ctx, permission)`: environment-wide configuration (users, roles, tenants as a list):
+ *   any caller bound to an environment, on its own grants;
+ * - `require(ctx, permission, { tenantId })`: environment or tenant data, confined to the caller's
+ *   tenant and checked against the tenant's state and the user's memberships.
+ * Each answers the scope to query in. The `decide…` methods return the refusal as data; the
+ * problem the client sees for each `Refusal` is built in one place (`refusal`, below).
+ *
+ * The platform owns the rule; modules that know tenants and memberships plug their lookups in
+ * (tenancy: tenant state; access: a user's permissions in a tenant). Without those modules (unit
+ * tests of a single module), tenant-bound principals are still confined to their tenant and
+ * environment principals use their own grants.
  */
 
 /** TenantState is what the access check needs to know of a tenant. */
@@ -27,6 +36,12 @@ export interface AccessHooks {
    * through memberships, or null when the user is not a member (→ 404: existence never leaks).
    */
   memberPermissions(environmentId: string, userId: string, tenantId: string): Promise<PermissionSet | null>;
+}
+
+/** EnvironmentAccess is the scope of an environment-wide caller: queries filter by `environmentId`. */
+export interface EnvironmentAccess {
+  principal: Principal;
+  environmentId: string;
 }
 
 /** TenantAccess is the scope a caller was granted: queries filter by both fields. */
@@ -70,6 +85,29 @@ export class Authorizer {
   }
 
   /**
+   * operator returns the calling plane operator after checking `permission`. Throws 403
+   * `forbidden` for any other caller, or without the permission.
+   */
+  operator(ctx: ActionContext, permission: string): Principal {
+    const decision = this.decideOperator(ctx.principal, permission);
+    if (typeof decision === "string") throw refusal(decision, permission);
+    return decision;
+  }
+
+  /**
+   * environment returns the environment the caller is bound to, after checking `permission` on the
+   * caller's own grants. Every query of environment data is scoped by it, so another
+   * environment's object is simply absent (404). Throws 403 `forbidden` without an environment
+   * credential, or without the permission. NOTE: it does not confine tenant-bound callers to
+   * their tenant; routes guarded by it admit secret keys only (`AUTH.environment`).
+   */
+  environment(ctx: ActionContext, permission: string): EnvironmentAccess {
+    const decision = this.decideEnvironment(ctx.principal, permission);
+    if (typeof decision === "string") throw refusal(decision, permission);
+    return decision;
+  }
+
+  /**
    * require checks that the caller may do `permission` in `target.tenantId` (or environment-wide
    * when omitted) and returns the scope to query in. Throws:
    * - 403 `forbidden` without an environment credential, or without the permission;
@@ -88,13 +126,48 @@ export class Authorizer {
     return decision;
   }
 
+  /**
+   * requireOn is `require` for one object owned by `owner` (a tenant id; null: environment-wide):
+   * it returns the scope of the object's tenant. Callers confined to a tenant (tenant and agent
+   * keys, users) get `notFound()` for environment-wide objects and for other tenants' objects, so
+   * existence never leaks; every other refusal is `require`'s.
+   */
+  async requireOn(
+    ctx: ActionContext,
+    permission: string,
+    owner: string | null,
+    notFound: () => AppError,
+  ): Promise<TenantAccess> {
+    const p = ctx.principal;
+    const decision =
+      p?.environmentId && owner === null && (p.tenantId || p.actorType === "user")
+        ? "no_tenant"
+        : await this.decide(p, permission, owner);
+    if (decision === "no_tenant") throw notFound();
+    if (typeof decision === "string") throw refusal(decision, permission);
+    return decision;
+  }
+
   /** check is `require` as a boolean; it never throws for a refusal (and builds no error). */
   async check(ctx: ActionContext, permission: string, target: { tenantId?: string | null } = {}): Promise<boolean> {
     return typeof (await this.decide(ctx.principal, permission, target.tenantId ?? null)) !== "string";
   }
 
+  /** decideOperator is `operator`'s decision: the operator, or the reason for refusing. It never throws. */
+  decideOperator(principal: Principal | null, permission: string): Principal | Refusal {
+    if (principal?.actorType !== "operator") return "not_operator";
+    return principalPermits(principal, permission) ? principal : "missing_permission";
+  }
+
+  /** decideEnvironment is `environment`'s decision: the scope, or the reason for refusing. It never throws. */
+  decideEnvironment(principal: Principal | null, permission: string): EnvironmentAccess | Refusal {
+    if (!principal?.environmentId) return "no_environment_credential";
+    if (!principalPermits(principal, permission)) return "missing_permission";
+    return { principal, environmentId: principal.environmentId };
+  }
+
   /**
-   * decide is the one decision procedure: the granted scope, or the reason for refusing. It never
+   * decide is `require`'s decision procedure: the granted scope, or the reason for refusing. It never
    * throws (a lookup hook's failure aside) and allocates nothing on the cached, allowed path.
    */
   async decide(
@@ -136,8 +209,10 @@ export class Authorizer {
   }
 }
 
-/** Refusal is why `decide` refused; `require` turns it into the problem the client sees. */
+/** Refusal is why a `decide…` method refused; the guards turn it into the problem the client sees. */
 export type Refusal =
+  | "not_operator"
+  | "no_environment_credential"
   | "no_environment"
   | "no_tenant_named"
   | "no_tenant"
@@ -147,6 +222,10 @@ export type Refusal =
 
 function refusal(reason: Refusal, permission: string): AppError {
   switch (reason) {
+    case "not_operator":
+      return new AppError(PlatformErrors.forbidden, "Only plane operators may do this.");
+    case "no_environment_credential":
+      return new AppError(PlatformErrors.forbidden, "This route needs an environment credential (a secret key).");
     case "no_environment":
       return new AppError(PlatformErrors.forbidden, "This route needs an environment credential.");
     case "no_tenant_named":

@@ -22,7 +22,10 @@ export interface ModuleContext {
   facts: FactRecorder;
   jobs: JobQueue;
   bus: ChangeBus;
-  /** access is the one permission check (`require(ctx, permission, { tenantId })`) every module uses. */
+  /**
+   * access is the one permission check every module uses: `operator(ctx, permission)`,
+   * `environment(ctx, permission)` or `require(ctx, permission, { tenantId })`.
+   */
   access: Authorizer;
   /** secrets seals what the plane must read back (signing secrets, header values) under the master key. */
   secrets: SecretVault;

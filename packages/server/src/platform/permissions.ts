@@ -1,4 +1,3 @@
-import { AppError, PlatformErrors } from "./errors.js";
 import type { Principal } from "./principal.js";
 
 const PERMISSION = /^(\*|[a-z][a-z0-9_]*(:(\*|[a-z][a-z0-9_]*))?|\*:[a-z][a-z0-9_]*)$/;
@@ -31,13 +30,6 @@ export function permits(granted: readonly string[], required: string): boolean {
 export function principalPermits(principal: Principal, required: string): boolean {
   if (!permits(principal.permissions, required)) return false;
   return principal.ceiling === undefined || permits(principal.ceiling, required);
-}
-
-/** requirePermission throws 403 `forbidden` naming the missing permission. */
-export function requirePermission(principal: Principal, required: string): void {
-  if (!principalPermits(principal, required)) {
-    throw new AppError(PlatformErrors.forbidden, `This credential lacks the permission "${required}".`);
-  }
 }
 
 /**

@@ -5,6 +5,7 @@ import { ACCESS_FACTS } from "./facts.js";
 import { accessIds } from "./ids.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
 import { migration as core } from "./migrations/202611261410_access_core.js";
+import { migration as tenantsVocabulary } from "./migrations/202612021300_access_tenants_vocabulary.js";
 import { accessRoutes } from "./routes.js";
 import { AccessService } from "./service.js";
 import { ACCESS_ROLE_GRANTS, ACCESS_STATEMENTS } from "./statements.js";
@@ -12,7 +13,7 @@ import { ACCESS_ROLE_GRANTS, ACCESS_STATEMENTS } from "./statements.js";
 export const accessModule = defineModule({
   name: "access",
   dependsOn: { tenancy: tenancyModule, identity: identityModule },
-  migrations: [core],
+  migrations: [core, tenantsVocabulary],
   ids: accessIds.prefixes,
   permissions: ACCESS_STATEMENTS,
   roleGrants: ACCESS_ROLE_GRANTS,

@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { Id } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 
 const Timestamp = z.number().int().describe("Epoch milliseconds.");
 const Name = z.string().trim().min(1).max(200);
-const Id = z.string().min(1).max(64);
 export const Permission = z
   .string()
   .max(100)

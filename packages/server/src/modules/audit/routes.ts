@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { pageSchema } from "../../platform/http/pagination.js";
-import { defineRoute, type RouteDefinition } from "../../platform/http/route.js";
+import { AUTH, defineRoute, type RouteDefinition } from "../../platform/http/route.js";
+import { Id } from "../../platform/http/schemas.js";
 import { AuditErrors } from "./errors.js";
 import {
   AuditEntry,
@@ -21,21 +22,10 @@ import {
 } from "./schemas.js";
 import type { AuditService } from "./service.js";
 
-/** environment: secret keys only (the environment's audit configuration). */
-const environment = { actorTypes: ["service"] } as const;
-/**
- * chainActors: secret keys (the environment, or a tenant they name) and tenant-bound credentials
- * (tenant and agent keys, confined to their own tenant by the access check). Users, who always act
- * within a named tenant, use the `/v1/tenants/:tenantId/audit/…` routes.
- */
-const chainActors = { actorTypes: ["service", "tenant_key", "agent"] } as const;
-/** tenantActors: every environment credential, on a tenant named in the path. */
-const tenantActors = { actorTypes: ["service", "user", "tenant_key", "agent"] } as const;
-const operator = { actorTypes: ["operator"] } as const;
 const tags = ["Audit"];
 
 export function auditRoutes(s: AuditService): RouteDefinition[] {
-  const tenantParams = z.strictObject({ tenantId: z.string().min(1).max(64) });
+  const tenantParams = z.strictObject({ tenantId: Id });
   return [
     defineRoute({
       method: "POST",
@@ -45,7 +35,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       description:
         "Products record their own actions in the audit trail. The actor, the surface and the request context come from the credential and the request; the body carries the action, its targets and metadata only (actor fields are refused). When the action has a registered schema, the metadata must match it.",
       tags,
-      auth: chainActors,
+      auth: AUTH.keys,
       body: CreateEntryInput,
       response: { status: 201, schema: AuditEntry, description: "The entry, with its place in the chain." },
       errors: [AuditErrors.audit_metadata_invalid],
@@ -59,7 +49,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       description:
         "Filters: action (or a prefix such as `tenant.*`), actor, target, tenant, time range. Newest first by default.",
       tags,
-      auth: chainActors,
+      auth: AUTH.keys,
       query: ListEntriesQuery,
       response: { status: 200, schema: pageSchema(AuditEntry), description: "A page of entries." },
       handler: ({ ctx, query }) => s.entries.listEntries(ctx, query),
@@ -72,7 +62,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       description:
         "Streams the chain of the tenant (or of the environment). JSON Lines: a header, the chain's signed checkpoints, then every retained entry; `baseplate audit verify` checks it offline. CSV: the entries, for spreadsheets.",
       tags,
-      auth: chainActors,
+      auth: AUTH.keys,
       query: ExportQuery,
       response: {
         status: 200,
@@ -88,7 +78,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "verifyAuditChain",
       summary: "Verify a chain server-side",
       tags,
-      auth: chainActors,
+      auth: AUTH.keys,
       query: ChainQuery,
       response: { status: 200, schema: Verification, description: "What was checked and every failure found." },
       handler: ({ ctx, query }) => s.verifyChain(ctx, query.tenantId),
@@ -99,7 +89,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "listAuditCheckpoints",
       summary: "List a chain's signed checkpoints, newest first",
       tags,
-      auth: chainActors,
+      auth: AUTH.keys,
       query: ListCheckpointsQuery,
       response: { status: 200, schema: CheckpointPage, description: "A page of checkpoints." },
       handler: ({ ctx, query }) => s.listCheckpoints(ctx, query),
@@ -110,7 +100,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "createAuditCheckpoint",
       summary: "Sign a checkpoint of a chain now",
       tags,
-      auth: chainActors,
+      auth: AUTH.keys,
       body: CreateCheckpointInput,
       response: { status: 201, schema: Checkpoint, description: "The checkpoint." },
       handler: ({ ctx, body }) => s.createCheckpoint(ctx, body),
@@ -121,7 +111,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "createTenantAuditEntry",
       summary: "Write an audit entry in a tenant's chain (members holding audit:write)",
       tags,
-      auth: tenantActors,
+      auth: AUTH.tenant,
       params: tenantParams,
       body: CreateEntryInput.omit({ tenantId: true }),
       response: { status: 201, schema: AuditEntry, description: "The entry, with its place in the chain." },
@@ -134,7 +124,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "listTenantAuditEntries",
       summary: "Query a tenant's audit entries (members holding audit:read)",
       tags,
-      auth: tenantActors,
+      auth: AUTH.tenant,
       params: tenantParams,
       query: ListEntriesQuery.omit({ tenantId: true }),
       response: { status: 200, schema: pageSchema(AuditEntry), description: "A page of entries." },
@@ -146,7 +136,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "exportTenantAuditChain",
       summary: "Export a tenant's chain (members holding audit:export)",
       tags,
-      auth: tenantActors,
+      auth: AUTH.tenant,
       params: tenantParams,
       query: ExportQuery.omit({ tenantId: true }),
       response: {
@@ -173,7 +163,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "listAuditSchemas",
       summary: "List the metadata schemas of product actions",
       tags,
-      auth: environment,
+      auth: AUTH.environment,
       response: { status: 200, schema: z.object({ data: z.array(AuditSchema) }), description: "The schemas." },
       handler: ({ ctx }) => s.settings.listSchemas(ctx),
     }),
@@ -183,7 +173,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "putAuditSchema",
       summary: "Register (or replace) the metadata schema of an action",
       tags,
-      auth: environment,
+      auth: AUTH.environment,
       body: PutSchemaInput,
       response: { status: 200, schema: AuditSchema, description: "The schema." },
       handler: ({ ctx, body }) => s.settings.putSchema(ctx, body),
@@ -194,8 +184,8 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "deleteAuditSchema",
       summary: "Remove an action's metadata schema",
       tags,
-      auth: environment,
-      params: z.strictObject({ auditSchemaId: z.string().min(1).max(64) }),
+      auth: AUTH.environment,
+      params: z.strictObject({ auditSchemaId: Id }),
       response: { status: 200, schema: AuditSchema, description: "The removed schema." },
       errors: [AuditErrors.audit_schema_not_found],
       handler: ({ ctx, params }) => s.settings.deleteSchema(ctx, params.auditSchemaId),
@@ -206,7 +196,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "getAuditSettings",
       summary: "Get the environment's audit settings",
       tags,
-      auth: environment,
+      auth: AUTH.environment,
       response: { status: 200, schema: AuditSettings, description: "The settings." },
       handler: ({ ctx }) => s.settings.findSettings(ctx),
     }),
@@ -216,7 +206,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "updateAuditSettings",
       summary: "Set the environment's audit retention (30 or 365 days, or forever)",
       tags,
-      auth: environment,
+      auth: AUTH.environment,
       body: UpdateSettingsInput,
       response: { status: 200, schema: AuditSettings, description: "The settings." },
       handler: ({ ctx, body }) => s.settings.updateSettings(ctx, body),
@@ -227,7 +217,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "rotateAuditSigningKey",
       summary: "Start signing checkpoints with a new key (old public keys stay published)",
       tags,
-      auth: operator,
+      auth: AUTH.operator,
       response: {
         status: 200,
         schema: z.object({ keyId: z.string(), publicKey: z.string() }),

@@ -1,12 +1,12 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { Id } from "../../platform/http/schemas.js";
 import { JsonSchemaInput } from "../../platform/json-schema.js";
 
 /** Public shapes of the audit module: request inputs and response objects (camelCase). */
 
 const Timestamp = z.number().int().describe("Epoch milliseconds.");
-const Id = z.string().min(1).max(64);
 /** Action is `noun.past_verb` (`invoice.paid`, `report.exported`). */
 export const Action = z
   .string()

@@ -2,7 +2,6 @@
 export { EventsErrors } from "./errors.js";
 export { matchesType } from "./internal/rows.js";
 export { eventsModule } from "./module.js";
-export { ENVIRONMENT_ACTORS } from "./routes.js";
 export type { Event, EventType } from "./schemas.js";
 export { TypePattern } from "./schemas.js";
 export type { AppendListener } from "./service/log.js";

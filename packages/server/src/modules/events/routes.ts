@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { pageSchema } from "../../platform/http/pagination.js";
-import { defineRoute, type RouteDefinition } from "../../platform/http/route.js";
+import { AUTH, defineRoute, type RouteDefinition } from "../../platform/http/route.js";
+import { Id } from "../../platform/http/schemas.js";
 import { EventsErrors } from "./errors.js";
 import {
   CreateEventTypeInput,
@@ -16,13 +17,9 @@ import {
 } from "./schemas.js";
 import type { EventsService } from "./service.js";
 
-/** ENVIRONMENT_ACTORS: environment secret keys, end users (through memberships), tenant and agent keys. */
-export const ENVIRONMENT_ACTORS = { actorTypes: ["service", "user", "tenant_key", "agent"] } as const;
-const service = { actorTypes: ["service"] } as const;
-
 export function eventsRoutes(s: EventsService): RouteDefinition[] {
   const eventParams = z.strictObject({ eventId: z.string().min(1).max(100) });
-  const typeParams = z.strictObject({ eventTypeId: z.string().min(1).max(64) });
+  const typeParams = z.strictObject({ eventTypeId: Id });
   return [
     defineRoute({
       method: "POST",
@@ -32,7 +29,7 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       description:
         "Appends a product event to the environment's log (and to matching webhook endpoints). The type must be registered in the catalog and `data` must match its schema. Publishing an `id` again with the same content returns the stored event.",
       tags: ["Events"],
-      auth: ENVIRONMENT_ACTORS,
+      auth: AUTH.tenant,
       body: PublishEventInput,
       response: { status: 201, schema: Event, description: "The event, with its sequence." },
       errors: [
@@ -50,7 +47,7 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       summary: "Query the event log",
       description: "Events in log order (sequence), filtered by type (wildcards), tenant and time.",
       tags: ["Events"],
-      auth: ENVIRONMENT_ACTORS,
+      auth: AUTH.tenant,
       query: ListEventsQuery,
       response: { status: 200, schema: pageSchema(Event), description: "A page of events." },
       handler: ({ ctx, query }) => s.log.listEvents(ctx, query),
@@ -63,7 +60,7 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       description:
         "A `text/event-stream` of events as they are committed: `id` is the sequence, `event` the type, `data` the event. Reconnect with `Last-Event-ID` to resume without loss. Tenant credentials see only their tenant's events.",
       tags: ["Events"],
-      auth: ENVIRONMENT_ACTORS,
+      auth: AUTH.tenant,
       query: StreamEventsQuery,
       response: { status: 200, schema: z.string(), description: "A text/event-stream of events." },
       handler: async ({ ctx, query, hijack, headers }) => {
@@ -80,7 +77,7 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       description:
         "The plane's own event types (with their data schemas) and the types registered in this environment.",
       tags: ["Events"],
-      auth: ENVIRONMENT_ACTORS,
+      auth: AUTH.tenant,
       query: ListEventTypesQuery,
       response: { status: 200, schema: z.object({ data: z.array(EventType) }), description: "The catalog." },
       handler: ({ ctx, query }) => s.catalog.listEventTypes(ctx, query),
@@ -91,7 +88,7 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       operationId: "createEventType",
       summary: "Register an event type",
       tags: ["Events"],
-      auth: service,
+      auth: AUTH.environment,
       body: CreateEventTypeInput,
       response: { status: 201, schema: EventType, description: "The event type." },
       errors: [EventsErrors.event_type_taken, EventsErrors.event_type_reserved, EventsErrors.event_schema_invalid],
@@ -103,7 +100,7 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       operationId: "updateEventType",
       summary: "Update or deprecate an event type",
       tags: ["Events"],
-      auth: service,
+      auth: AUTH.environment,
       params: typeParams,
       body: UpdateEventTypeInput,
       response: { status: 200, schema: EventType, description: "The event type." },
@@ -116,7 +113,7 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       operationId: "getEventSettings",
       summary: "Get the event log settings of the environment",
       tags: ["Events"],
-      auth: service,
+      auth: AUTH.environment,
       response: { status: 200, schema: EventSettings, description: "The settings." },
       handler: ({ ctx }) => s.catalog.findEventSettings(ctx),
     }),
@@ -126,7 +123,7 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       operationId: "updateEventSettings",
       summary: "Set the event log retention of the environment",
       tags: ["Events"],
-      auth: service,
+      auth: AUTH.environment,
       body: UpdateEventSettingsInput,
       response: { status: 200, schema: EventSettings, description: "The settings." },
       handler: ({ ctx, body }) => s.catalog.updateEventSettings(ctx, body),
@@ -137,7 +134,7 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       operationId: "getEvent",
       summary: "Get an event",
       tags: ["Events"],
-      auth: ENVIRONMENT_ACTORS,
+      auth: AUTH.tenant,
       params: eventParams,
       response: { status: 200, schema: Event, description: "The event." },
       errors: [EventsErrors.event_not_found],

@@ -37,6 +37,7 @@ export class IdentityService {
       logger: m.logger,
       facts: m.facts,
       bus,
+      access: m.access,
       hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency),
       cache: new CredentialCache(bus),
       lastUsed: new LastUsedTracker(),

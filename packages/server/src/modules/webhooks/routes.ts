@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { pageSchema, paginationQuery } from "../../platform/http/pagination.js";
-import { defineRoute, type RouteDefinition } from "../../platform/http/route.js";
-import { ENVIRONMENT_ACTORS } from "../events/index.js";
+import { AUTH, defineRoute, type RouteDefinition } from "../../platform/http/route.js";
+import { Id } from "../../platform/http/schemas.js";
 import { WebhooksErrors } from "./errors.js";
 import {
   Attempt,
@@ -20,9 +20,8 @@ import {
 import type { WebhooksService } from "./service.js";
 
 export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
-  const endpointParams = z.strictObject({ endpointId: z.string().min(1).max(64) });
-  const messageParams = z.strictObject({ messageId: z.string().min(1).max(64) });
-  const auth = ENVIRONMENT_ACTORS;
+  const endpointParams = z.strictObject({ endpointId: Id });
+  const messageParams = z.strictObject({ messageId: Id });
   const tags = ["Webhooks"];
   return [
     defineRoute({
@@ -33,7 +32,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       description:
         "An environment endpoint receives every matching event; a tenant-owned endpoint (`tenantId`, or any endpoint a tenant credential creates) receives only its tenant's. The signing secret is in the answer, once.",
       tags,
-      auth,
+      auth: AUTH.tenant,
       body: CreateEndpointInput,
       response: { status: 201, schema: EndpointWithSecret, description: "The endpoint and its secret." },
       errors: [WebhooksErrors.endpoint_url_refused],
@@ -46,7 +45,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       operationId: "listWebhookEndpoints",
       summary: "List webhook endpoints",
       tags,
-      auth,
+      auth: AUTH.tenant,
       query: ListEndpointsQuery,
       response: { status: 200, schema: pageSchema(Endpoint), description: "A page of endpoints." },
       handler: ({ ctx, query }) => s.endpoints.listEndpoints(ctx, query),
@@ -57,7 +56,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       operationId: "getWebhookEndpoint",
       summary: "Get a webhook endpoint",
       tags,
-      auth,
+      auth: AUTH.tenant,
       params: endpointParams,
       response: { status: 200, schema: Endpoint, description: "The endpoint." },
       errors: [WebhooksErrors.endpoint_not_found],
@@ -69,7 +68,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       operationId: "updateWebhookEndpoint",
       summary: "Update, enable or disable a webhook endpoint",
       tags,
-      auth,
+      auth: AUTH.tenant,
       params: endpointParams,
       body: UpdateEndpointInput,
       response: { status: 200, schema: Endpoint, description: "The endpoint." },
@@ -82,7 +81,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       operationId: "deleteWebhookEndpoint",
       summary: "Delete a webhook endpoint and its delivery log",
       tags,
-      auth,
+      auth: AUTH.tenant,
       params: endpointParams,
       response: { status: 200, schema: DeletedEndpoint, description: "The endpoint is gone." },
       errors: [WebhooksErrors.endpoint_not_found],
@@ -95,7 +94,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       summary: "Rotate an endpoint's signing secret",
       description: "During the grace period every delivery carries two `v1,` signatures: one per secret.",
       tags,
-      auth,
+      auth: AUTH.tenant,
       params: endpointParams,
       body: RotateSecretInput,
       response: { status: 200, schema: EndpointWithSecret, description: "The endpoint and its new secret." },
@@ -109,7 +108,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       operationId: "recoverWebhookEndpoint",
       summary: "Resend every failed message of an endpoint since a time",
       tags,
-      auth,
+      auth: AUTH.tenant,
       params: endpointParams,
       body: RecoverInput,
       response: { status: 200, schema: RecoverResult, description: "How many messages were put back in line." },
@@ -122,7 +121,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       operationId: "listWebhookMessages",
       summary: "List an endpoint's messages",
       tags,
-      auth,
+      auth: AUTH.tenant,
       params: endpointParams,
       query: ListMessagesQuery,
       response: { status: 200, schema: pageSchema(Message), description: "A page of messages." },
@@ -135,7 +134,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       operationId: "getWebhookMessage",
       summary: "Get a webhook message",
       tags,
-      auth,
+      auth: AUTH.tenant,
       params: messageParams,
       response: { status: 200, schema: Message, description: "The message." },
       errors: [WebhooksErrors.message_not_found],
@@ -147,7 +146,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       operationId: "listWebhookAttempts",
       summary: "List a message's delivery attempts",
       tags,
-      auth,
+      auth: AUTH.tenant,
       params: messageParams,
       query: paginationQuery,
       response: { status: 200, schema: pageSchema(Attempt), description: "A page of attempts." },
@@ -160,7 +159,7 @@ export function webhooksRoutes(s: WebhooksService): RouteDefinition[] {
       operationId: "resendWebhookMessage",
       summary: "Deliver a message again",
       tags,
-      auth,
+      auth: AUTH.tenant,
       params: messageParams,
       response: { status: 200, schema: Message, description: "The message, back in line." },
       errors: [WebhooksErrors.message_not_found],

@@ -6,5 +6,6 @@ export { afterIdCursor, decodeCursor, encodeCursor, pageSchema, paginationQuery,
 export type { Problem } from "./problem.js";
 export { PROBLEM_CONTENT_TYPE, problemType, toProblem } from "./problem.js";
 export type { HandlerInput, HttpMethod, RouteAuth, RouteDefinition } from "./route.js";
-export { defineRoute } from "./route.js";
+export { AUTH, defineRoute } from "./route.js";
+export { Id } from "./schemas.js";
 export { HttpServer } from "./server.js";

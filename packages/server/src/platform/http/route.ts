@@ -11,6 +11,30 @@ export type HttpMethod = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
  */
 export type RouteAuth = "none" | "optional" | { actorTypes: readonly ActorType[] | "any" };
 
+/**
+ * AUTH are the route auth presets every routes file uses, named after who may call. The HTTP layer
+ * refuses any other actor type (403) before the handler runs; the service's guard (`m.access`)
+ * still checks permissions and confines each caller to its scope.
+ */
+export const AUTH = {
+  /** operator: plane operators (the plane's own configuration). */
+  operator: { actorTypes: ["operator"] },
+  /** environment: the environment's secret keys (its configuration; every tenant in it). */
+  environment: { actorTypes: ["service"] },
+  /** user: an end user's session (the user's own account). */
+  user: { actorTypes: ["user"] },
+  /**
+   * tenant: every environment credential (secret keys, users through memberships, tenant and
+   * agent keys); the access check confines each to its tenant.
+   */
+  tenant: { actorTypes: ["service", "user", "tenant_key", "agent"] },
+  /**
+   * keys: the environment's API keys (secret, tenant and agent keys), not user sessions: routes on
+   * which a user, who always acts within a named tenant, has a tenant-path twin.
+   */
+  keys: { actorTypes: ["service", "tenant_key", "agent"] },
+} as const satisfies Record<string, RouteAuth>;
+
 export interface HandlerInput<B, Q, P> {
   body: B;
   query: Q;

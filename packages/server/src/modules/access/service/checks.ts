@@ -2,7 +2,6 @@ import type { z } from "zod";
 import { allowedWhileSuspended } from "../../../platform/access.js";
 import { fromJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { inEnvironment } from "../../../platform/guards.js";
 import { permits } from "../../../platform/permissions.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
@@ -30,13 +29,13 @@ export class ChecksService {
   ) {}
 
   async check(ctx: ActionContext, input: Check) {
-    const { environmentId } = inEnvironment(ctx, "access:check");
+    const { environmentId } = this.c.m.access.environment(ctx, "access:check");
     const e = await this.#explain(environmentId, input);
     return { allowed: e.allowed, permission: e.permission, tenantId: e.tenantId };
   }
 
   async checkBatch(ctx: ActionContext, checks: Check[]) {
-    const { environmentId } = inEnvironment(ctx, "access:check");
+    const { environmentId } = this.c.m.access.environment(ctx, "access:check");
     const results = [];
     for (const input of checks) {
       const e = await this.#explain(environmentId, input);
@@ -46,7 +45,7 @@ export class ChecksService {
   }
 
   async explain(ctx: ActionContext, input: Check): Promise<Explanation> {
-    const { environmentId } = inEnvironment(ctx, "access:check");
+    const { environmentId } = this.c.m.access.environment(ctx, "access:check");
     return this.#explain(environmentId, input);
   }
 

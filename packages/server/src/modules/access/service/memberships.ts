@@ -171,11 +171,11 @@ export class MembershipsService {
    */
   async removeMember(ctx: ActionContext, tenantId: string, id: string): Promise<Membership> {
     const self = ctx.principal?.actorType === "user";
-    const probe = await this.c.m.access.require(ctx, self ? "tenant:read" : "members:remove", { tenantId });
+    const probe = await this.c.m.access.require(ctx, self ? "tenants:read" : "members:remove", { tenantId });
     return this.c.m.db.write(ctx, async (tx) => {
       const m = toMembership(await this.#row(probe.environmentId, tenantId, id, tx));
       const leaving = self && m.userId === ctx.principal?.actorId;
-      // A user removing someone else needs `members:remove` too (the probe only checked `tenant:read`).
+      // A user removing someone else needs `members:remove` too (the probe only checked `tenants:read`).
       const access = leaving || !self ? probe : await this.c.m.access.require(ctx, "members:remove", { tenantId });
       if (!leaving) await this.grants.requireRolesWithin(access, m.roles, tx);
       if (m.roles.includes("owner")) await this.#requireAnotherOwner(tx, access, id);

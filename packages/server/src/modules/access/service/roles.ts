@@ -3,7 +3,6 @@ import type { z } from "zod";
 import { OwnedCache } from "../../../platform/cache.js";
 import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { inEnvironment } from "../../../platform/guards.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -65,7 +64,7 @@ export class RolesService {
   }
 
   async listRoles(ctx: ActionContext): Promise<{ data: Role[] }> {
-    const { environmentId } = inEnvironment(ctx, "roles:read");
+    const { environmentId } = this.c.m.access.environment(ctx, "roles:read");
     const rows = await this.c
       .q()
       .selectFrom("role")
@@ -77,14 +76,14 @@ export class RolesService {
   }
 
   async findRoleByKey(ctx: ActionContext, key: string): Promise<Role> {
-    const { environmentId } = inEnvironment(ctx, "roles:read");
+    const { environmentId } = this.c.m.access.environment(ctx, "roles:read");
     const builtIn = this.#builtIn.find((r) => r.key === key);
     if (builtIn) return builtIn;
     return toRole(await this.#row(environmentId, key));
   }
 
   async createRole(ctx: ActionContext, input: z.infer<typeof CreateRoleInput>): Promise<Role> {
-    const { environmentId } = inEnvironment(ctx, "roles:write");
+    const { environmentId } = this.c.m.access.environment(ctx, "roles:write");
     if (BUILT_IN_ROLE_KEYS.has(input.key)) {
       throw new AppError(AccessErrors.role_key_taken, `"${input.key}" is a built-in role.`);
     }
@@ -119,7 +118,7 @@ export class RolesService {
 
   /** updateRole changes a custom role; members holding it gain or lose permissions at once. */
   async updateRole(ctx: ActionContext, key: string, input: z.infer<typeof UpdateRoleInput>): Promise<Role> {
-    const { environmentId } = inEnvironment(ctx, "roles:write");
+    const { environmentId } = this.c.m.access.environment(ctx, "roles:write");
     this.#refuseBuiltIn(key);
     return this.c.m.db.write(ctx, async (tx) => {
       const before = toRole(await this.#row(environmentId, key, tx));
@@ -158,7 +157,7 @@ export class RolesService {
 
   /** deleteRole removes a custom role. Throws 409 `role_in_use` while a member or pending invitation holds it. */
   async deleteRole(ctx: ActionContext, key: string): Promise<Role> {
-    const { environmentId } = inEnvironment(ctx, "roles:write");
+    const { environmentId } = this.c.m.access.environment(ctx, "roles:write");
     this.#refuseBuiltIn(key);
     return this.c.m.db.write(ctx, async (tx) => {
       const role = toRole(await this.#row(environmentId, key, tx));

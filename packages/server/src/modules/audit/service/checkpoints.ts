@@ -4,7 +4,6 @@ import type { Kysely } from "kysely";
 import { z } from "zod";
 import type { Tx } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { asOperator } from "../../../platform/guards.js";
 import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -71,7 +70,7 @@ export class Checkpoints {
    * from a file: replace the file and restart instead.
    */
   async rotateSigningKey(ctx: ActionContext): Promise<{ keyId: string; publicKey: string }> {
-    asOperator(ctx, "audit_keys:write");
+    this.m.access.operator(ctx, "audit_keys:write");
     if (this.#fileKey) {
       throw new AppError(
         AuditErrors.audit_signing_key_external,

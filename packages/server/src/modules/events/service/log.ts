@@ -197,13 +197,7 @@ export class EventLogService {
       await this.m.access.require(ctx, "events:read", { tenantId: ctx.principal?.tenantId ?? null }).catch(() => null);
       throw notFound();
     }
-    if (event.tenantId === null && (ctx.principal?.tenantId || ctx.principal?.actorType === "user")) throw notFound();
-    try {
-      await this.m.access.require(ctx, "events:read", { tenantId: event.tenantId });
-    } catch (err) {
-      if (err instanceof AppError && err.status === 404) throw notFound();
-      throw err;
-    }
+    await this.m.access.requireOn(ctx, "events:read", event.tenantId, notFound);
     return event;
   }
 

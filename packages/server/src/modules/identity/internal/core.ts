@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { Config } from "../../../config.js";
+import type { Authorizer } from "../../../platform/access.js";
 import type { Clock } from "../../../platform/clock.js";
 import type { ChangeBus } from "../../../platform/db/bus.js";
 import type { Db, Tx } from "../../../platform/db/db.js";
@@ -20,6 +21,8 @@ export interface Core {
   logger: Logger;
   facts: FactRecorder;
   bus: ChangeBus;
+  /** access is the platform's one permission check (the ModuleContext's `access`). */
+  access: Authorizer;
   hasher: PasswordHasher;
   cache: CredentialCache;
   lastUsed: LastUsedTracker;

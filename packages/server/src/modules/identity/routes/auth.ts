@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { Id } from "../../../platform/http/schemas.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
 import {
@@ -13,8 +14,6 @@ import {
   User,
 } from "../schemas.js";
 import type { IdentityService } from "../service.js";
-
-const user = { actorTypes: ["user"] } as const;
 
 export function authRoutes(s: IdentityService): RouteDefinition[] {
   return [
@@ -74,7 +73,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "logout",
       summary: "End the current session (server-side)",
       tags: ["End-user auth"],
-      auth: user,
+      auth: AUTH.user,
       response: { status: 200, schema: Revoked, description: "The session ended." },
       handler: ({ ctx }) => s.sessions.logout(ctx),
     }),
@@ -84,7 +83,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "getMe",
       summary: "The user of the current session",
       tags: ["End-user auth"],
-      auth: user,
+      auth: AUTH.user,
       response: { status: 200, schema: User, description: "The user." },
       handler: ({ ctx }) => s.sessions.me(ctx),
     }),
@@ -94,7 +93,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "listMySessions",
       summary: "List the current user's live sessions",
       tags: ["End-user auth"],
-      auth: user,
+      auth: AUTH.user,
       response: {
         status: 200,
         schema: z.object({ data: z.array(Session), nextCursor: z.null() }),
@@ -108,8 +107,8 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "revokeMySession",
       summary: "End one of the current user's sessions",
       tags: ["End-user auth"],
-      auth: user,
-      params: z.strictObject({ sessionId: z.string().min(1).max(64) }),
+      auth: AUTH.user,
+      params: z.strictObject({ sessionId: Id }),
       response: { status: 200, schema: Revoked, description: "The session ended." },
       errors: [IdentityErrors.session_not_found],
       handler: ({ ctx, params }) => s.sessions.revokeMySession(ctx, params.sessionId),
@@ -120,7 +119,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "revokeOtherSessions",
       summary: "End every session of the current user except this one",
       tags: ["End-user auth"],
-      auth: user,
+      auth: AUTH.user,
       response: { status: 200, schema: Revoked, description: "How many sessions ended." },
       handler: ({ ctx }) => s.sessions.revokeOtherSessions(ctx),
     }),
@@ -130,7 +129,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "revokeAllSessions",
       summary: "End every session of the current user, this one included",
       tags: ["End-user auth"],
-      auth: user,
+      auth: AUTH.user,
       response: { status: 200, schema: Revoked, description: "How many sessions ended." },
       handler: ({ ctx }) => s.sessions.revokeAllSessions(ctx),
     }),
@@ -140,7 +139,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "changePassword",
       summary: "Change the password (needs the current one); ends other sessions by default",
       tags: ["End-user auth"],
-      auth: user,
+      auth: AUTH.user,
       body: ChangePasswordInput,
       response: { status: 200, schema: Revoked, description: "How many other sessions ended." },
       errors: [IdentityErrors.current_password_wrong, IdentityErrors.weak_password],

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { pageSchema } from "../../../platform/http/pagination.js";
-import { defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { Id } from "../../../platform/http/schemas.js";
 import { IdentityErrors } from "../errors.js";
 import {
   CreateOperatorInput,
@@ -13,9 +14,6 @@ import {
   UpdateOperatorInput,
 } from "../schemas.js";
 import type { IdentityService } from "../service.js";
-
-const operator = { actorTypes: ["operator"] } as const;
-const Id = z.string().min(1).max(64);
 
 export function operatorRoutes(s: IdentityService): RouteDefinition[] {
   return [
@@ -40,7 +38,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "getCurrentOperator",
       summary: "The operator making the request",
       tags: ["Operators"],
-      auth: operator,
+      auth: AUTH.operator,
       response: { status: 200, schema: Operator, description: "The operator." },
       handler: ({ ctx }) => s.operators.findOperatorById({ ...ctx }, ctx.principal?.actorId ?? ""),
     }),
@@ -50,7 +48,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "createOperatorToken",
       summary: "Create an API token for the calling operator (for scripts and the CLI)",
       tags: ["Operators"],
-      auth: operator,
+      auth: AUTH.operator,
       body: CreateOperatorTokenInput,
       response: { status: 201, schema: IssuedOperatorToken, description: "The token, shown once." },
       secretFields: ["token"],
@@ -62,7 +60,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "listOperatorTokens",
       summary: "List the calling operator's live tokens and sessions",
       tags: ["Operators"],
-      auth: operator,
+      auth: AUTH.operator,
       query: ListQuery,
       response: { status: 200, schema: pageSchema(OperatorToken), description: "A page of tokens." },
       handler: ({ ctx, query }) => s.operators.listOperatorTokens(ctx, query),
@@ -73,7 +71,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "revokeOperatorToken",
       summary: "Revoke one of the calling operator's tokens (`current` logs out)",
       tags: ["Operators"],
-      auth: operator,
+      auth: AUTH.operator,
       params: z.strictObject({ tokenId: Id }),
       response: { status: 200, schema: OperatorToken, description: "The revoked token." },
       errors: [IdentityErrors.operator_token_not_found],
@@ -85,7 +83,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "createOperator",
       summary: "Create an operator (admin only)",
       tags: ["Operators"],
-      auth: operator,
+      auth: AUTH.operator,
       body: CreateOperatorInput,
       response: { status: 201, schema: Operator, description: "The operator." },
       errors: [IdentityErrors.email_taken, IdentityErrors.weak_password],
@@ -97,7 +95,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "listOperators",
       summary: "List operators",
       tags: ["Operators"],
-      auth: operator,
+      auth: AUTH.operator,
       query: ListQuery,
       response: { status: 200, schema: pageSchema(Operator), description: "A page of operators." },
       handler: ({ ctx, query }) => s.operators.listOperators(ctx, query),
@@ -108,7 +106,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "getOperator",
       summary: "Get an operator",
       tags: ["Operators"],
-      auth: operator,
+      auth: AUTH.operator,
       params: z.strictObject({ operatorId: Id }),
       response: { status: 200, schema: Operator, description: "The operator." },
       errors: [IdentityErrors.operator_not_found],
@@ -120,7 +118,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "updateOperator",
       summary: "Change an operator's name, role or disabled flag (admin only)",
       tags: ["Operators"],
-      auth: operator,
+      auth: AUTH.operator,
       params: z.strictObject({ operatorId: Id }),
       body: UpdateOperatorInput,
       response: { status: 200, schema: Operator, description: "The operator." },

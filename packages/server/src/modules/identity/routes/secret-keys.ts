@@ -1,13 +1,11 @@
 import { z } from "zod";
 import { pageSchema } from "../../../platform/http/pagination.js";
-import { defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { Id } from "../../../platform/http/schemas.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
 import { CreateSecretKeyInput, IssuedSecretKey, ListQuery, RotateSecretKeyInput, SecretKey } from "../schemas.js";
 import type { IdentityService } from "../service.js";
-
-const operator = { actorTypes: ["operator"] } as const;
-const Id = z.string().min(1).max(64);
 
 export function secretKeyRoutes(s: IdentityService): RouteDefinition[] {
   const keyParams = z.strictObject({ keyId: Id });
@@ -19,7 +17,7 @@ export function secretKeyRoutes(s: IdentityService): RouteDefinition[] {
       summary: "Issue a secret key to a surface of the environment",
       description: "The key is shown once; only its SHA-256 is stored. Scopes must stay within the surface's ceiling.",
       tags: ["Secret keys"],
-      auth: operator,
+      auth: AUTH.operator,
       params: z.strictObject({ environmentId: Id }),
       body: CreateSecretKeyInput,
       response: { status: 201, schema: IssuedSecretKey, description: "The key and its token, shown once." },
@@ -33,7 +31,7 @@ export function secretKeyRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "listSecretKeys",
       summary: "List an environment's secret keys (redacted)",
       tags: ["Secret keys"],
-      auth: operator,
+      auth: AUTH.operator,
       params: z.strictObject({ environmentId: Id }),
       query: ListQuery,
       response: { status: 200, schema: pageSchema(SecretKey), description: "A page of keys." },
@@ -46,7 +44,7 @@ export function secretKeyRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "getSecretKey",
       summary: "Get a secret key (redacted)",
       tags: ["Secret keys"],
-      auth: operator,
+      auth: AUTH.operator,
       params: keyParams,
       response: { status: 200, schema: SecretKey, description: "The key." },
       errors: [IdentityErrors.secret_key_not_found],
@@ -58,7 +56,7 @@ export function secretKeyRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "revokeSecretKey",
       summary: "Revoke a secret key (effective at once, in every process)",
       tags: ["Secret keys"],
-      auth: operator,
+      auth: AUTH.operator,
       params: keyParams,
       response: { status: 200, schema: SecretKey, description: "The revoked key." },
       errors: [IdentityErrors.secret_key_not_found],
@@ -70,7 +68,7 @@ export function secretKeyRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "rotateSecretKey",
       summary: "Rotate a secret key: a new key now, the old one keeps working for a grace period",
       tags: ["Secret keys"],
-      auth: operator,
+      auth: AUTH.operator,
       params: keyParams,
       body: RotateSecretKeyInput.prefault({}),
       response: { status: 201, schema: IssuedSecretKey, description: "The new key and its token, shown once." },

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { pageSchema } from "../../../platform/http/pagination.js";
-import { defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { Id } from "../../../platform/http/schemas.js";
 import { IdentityErrors } from "../errors.js";
 import {
   CreateUserInput,
@@ -14,9 +15,6 @@ import {
 } from "../schemas.js";
 import type { IdentityService } from "../service.js";
 
-const service = { actorTypes: ["service"] } as const;
-const Id = z.string().min(1).max(64);
-
 export function userRoutes(s: IdentityService): RouteDefinition[] {
   const userParams = z.strictObject({ userId: Id });
   return [
@@ -26,7 +24,7 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "createUser",
       summary: "Create an end user in the environment",
       tags: ["Users"],
-      auth: service,
+      auth: AUTH.environment,
       body: CreateUserInput,
       response: { status: 201, schema: User, description: "The user." },
       errors: [IdentityErrors.email_taken, IdentityErrors.weak_password],
@@ -38,7 +36,7 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "listUsers",
       summary: "List and search users",
       tags: ["Users"],
-      auth: service,
+      auth: AUTH.environment,
       query: ListUsersQuery,
       response: { status: 200, schema: pageSchema(User), description: "A page of users." },
       handler: ({ ctx, query }) => s.users.listUsers(ctx, query),
@@ -49,7 +47,7 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "getUser",
       summary: "Get a user",
       tags: ["Users"],
-      auth: service,
+      auth: AUTH.environment,
       params: userParams,
       response: { status: 200, schema: User, description: "The user." },
       errors: [IdentityErrors.user_not_found],
@@ -61,7 +59,7 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "updateUser",
       summary: "Update a user; `disabled: true` ends every session at once",
       tags: ["Users"],
-      auth: service,
+      auth: AUTH.environment,
       params: userParams,
       body: UpdateUserInput,
       response: { status: 200, schema: User, description: "The user." },
@@ -74,7 +72,7 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "createPasswordResetToken",
       summary: "Issue a single-use password reset token for the product to deliver",
       tags: ["Users"],
-      auth: service,
+      auth: AUTH.environment,
       params: userParams,
       response: {
         status: 201,
@@ -91,7 +89,7 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "listUserSessions",
       summary: "List a user's live sessions",
       tags: ["Users"],
-      auth: service,
+      auth: AUTH.environment,
       params: userParams,
       query: ListQuery,
       response: { status: 200, schema: pageSchema(Session), description: "A page of sessions." },
@@ -104,7 +102,7 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "revokeUserSessions",
       summary: "End every session of a user",
       tags: ["Users"],
-      auth: service,
+      auth: AUTH.environment,
       params: userParams,
       response: { status: 200, schema: Revoked, description: "How many sessions ended." },
       errors: [IdentityErrors.user_not_found],

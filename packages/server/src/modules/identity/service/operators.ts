@@ -3,7 +3,6 @@ import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { asOperator } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
@@ -56,7 +55,7 @@ export class OperatorsService {
   }
 
   async createOperator(ctx: ActionContext, input: z.infer<typeof CreateOperatorInput>): Promise<Operator> {
-    asOperator(ctx, "operators:write");
+    this.c.access.operator(ctx, "operators:write");
     checkPasswordStrength(input.password, { email: input.email });
     const passwordHash = await this.c.hasher.hash(input.password);
     try {
@@ -68,7 +67,7 @@ export class OperatorsService {
   }
 
   async listOperators(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
-    asOperator(ctx, "operators:read");
+    this.c.access.operator(ctx, "operators:read");
     const after = afterId(query.cursor);
     const rows = await this.c
       .q()
@@ -82,13 +81,13 @@ export class OperatorsService {
   }
 
   async findOperatorById(ctx: ActionContext, id: string): Promise<Operator> {
-    asOperator(ctx, "operators:read");
+    this.c.access.operator(ctx, "operators:read");
     return toOperator(await this.#operator(id));
   }
 
   /** updateOperator changes name, role or disabled; disabling revokes every token of the operator. */
   async updateOperator(ctx: ActionContext, id: string, input: z.infer<typeof UpdateOperatorInput>): Promise<Operator> {
-    asOperator(ctx, "operators:write");
+    this.c.access.operator(ctx, "operators:write");
     return this.c.db.write(ctx, async (tx) => {
       if (input.role !== undefined || input.disabled !== undefined) await this.#lockOperators(tx);
       const before = toOperator(await this.#operator(id, tx));
@@ -166,7 +165,7 @@ export class OperatorsService {
   }
 
   async createOperatorToken(ctx: ActionContext, input: z.infer<typeof CreateOperatorTokenInput>): Promise<Issued> {
-    const me = asOperator(ctx, "operator_tokens:write");
+    const me = this.c.access.operator(ctx, "operator_tokens:write");
     if (input.expiresAt !== undefined && input.expiresAt <= this.c.clock.now()) {
       throw new AppError(PlatformErrors.validation_failed, "expiresAt must be in the future.", {
         errors: [{ path: "body.expiresAt", message: "must be in the future" }],
@@ -179,7 +178,7 @@ export class OperatorsService {
   }
 
   async listOperatorTokens(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
-    const me = asOperator(ctx, "operator_tokens:read");
+    const me = this.c.access.operator(ctx, "operator_tokens:read");
     const after = afterId(query.cursor);
     const rows = await this.c
       .q()

@@ -2,7 +2,6 @@ import type { z } from "zod";
 import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.js";
 import { toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { asOperator } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
 import { exceeding } from "../../../platform/permissions.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
@@ -23,7 +22,7 @@ export class SecretKeysService {
     environmentId: string,
     input: z.infer<typeof CreateSecretKeyInput>,
   ): Promise<{ token: string; secretKey: SecretKey }> {
-    const operator = asOperator(ctx, "secret_keys:write");
+    const operator = this.c.access.operator(ctx, "secret_keys:write");
     if (input.expiresAt !== undefined && input.expiresAt <= this.c.clock.now()) {
       throw new AppError(PlatformErrors.validation_failed, "expiresAt must be in the future.", {
         errors: [{ path: "body.expiresAt", message: "must be in the future" }],
@@ -46,7 +45,7 @@ export class SecretKeysService {
   }
 
   async listSecretKeys(ctx: ActionContext, environmentId: string, query: z.infer<typeof ListQuery>) {
-    asOperator(ctx, "secret_keys:read");
+    this.c.access.operator(ctx, "secret_keys:read");
     if (!(await this.c.tenancy.projects.environmentExists(environmentId))) {
       throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
     }
@@ -64,13 +63,13 @@ export class SecretKeysService {
   }
 
   async findSecretKeyById(ctx: ActionContext, id: string): Promise<SecretKey> {
-    asOperator(ctx, "secret_keys:read");
+    this.c.access.operator(ctx, "secret_keys:read");
     return toSecretKey(await this.#key(id));
   }
 
   /** revokeSecretKey ends the key at once, in every process. Revoking twice is a no-op. */
   async revokeSecretKey(ctx: ActionContext, id: string): Promise<SecretKey> {
-    asOperator(ctx, "secret_keys:write");
+    this.c.access.operator(ctx, "secret_keys:write");
     return this.c.db.write(ctx, async (tx) => {
       const key = toSecretKey(await this.#key(id, tx));
       if (key.revokedAt !== null) return key;
@@ -95,7 +94,7 @@ export class SecretKeysService {
     id: string,
     input: z.infer<typeof RotateSecretKeyInput>,
   ): Promise<{ token: string; secretKey: SecretKey }> {
-    const operator = asOperator(ctx, "secret_keys:write");
+    const operator = this.c.access.operator(ctx, "secret_keys:write");
     return this.c.db.write(ctx, async (tx) => {
       const old = toSecretKey(await this.#key(id, tx));
       const now = this.c.clock.now();

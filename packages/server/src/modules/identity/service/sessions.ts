@@ -2,7 +2,6 @@ import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import type { Tx } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { inEnvironment } from "../../../platform/guards.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
@@ -155,7 +154,7 @@ export class SessionsService {
 
   /** revokeUserSessions: the product backend ends every session of a user. */
   async revokeUserSessions(ctx: ActionContext, userId: string): Promise<{ revoked: number }> {
-    const { environmentId } = inEnvironment(ctx, "users:write");
+    const { environmentId } = this.c.access.environment(ctx, "users:write");
     await this.users.findUserById(ctx, userId);
     const owner: Principal = { actorType: "user", actorId: userId, credentialId: "", environmentId, permissions: [] };
     return this.c.db.write(ctx, (tx) => this.#revoke(tx, ctx, owner, (q) => q, "session.revoked_all"));

@@ -2,7 +2,6 @@ import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { inEnvironment } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
@@ -21,7 +20,7 @@ export class UsersService {
   constructor(private readonly c: Core) {}
 
   async createUser(ctx: ActionContext, input: z.infer<typeof CreateUserInput>): Promise<User> {
-    const { environmentId } = inEnvironment(ctx, "users:write");
+    const { environmentId } = this.c.access.environment(ctx, "users:write");
     return this.insertUser(ctx, environmentId, input, { factType: "user.created" });
   }
 
@@ -92,7 +91,7 @@ export class UsersService {
   }
 
   async listUsers(ctx: ActionContext, query: z.infer<typeof ListUsersQuery>) {
-    const { environmentId } = inEnvironment(ctx, "users:read");
+    const { environmentId } = this.c.access.environment(ctx, "users:read");
     const after = afterId(query.cursor);
     const like = query.q ? containsPattern(query.q) : null;
     const rows = await this.c
@@ -114,7 +113,7 @@ export class UsersService {
   }
 
   async findUserById(ctx: ActionContext, id: string): Promise<User> {
-    const { environmentId } = inEnvironment(ctx, "users:read");
+    const { environmentId } = this.c.access.environment(ctx, "users:read");
     return toUser(await this.#user(environmentId, id));
   }
 
@@ -140,7 +139,7 @@ export class UsersService {
 
   /** updateUser changes profile fields or the disabled flag; disabling ends every session at once. */
   async updateUser(ctx: ActionContext, id: string, input: z.infer<typeof UpdateUserInput>): Promise<User> {
-    const { environmentId } = inEnvironment(ctx, "users:write");
+    const { environmentId } = this.c.access.environment(ctx, "users:write");
     try {
       return await this.c.db.write(ctx, async (tx) => {
         const before = toUser(await this.#user(environmentId, id, tx));
@@ -211,7 +210,7 @@ export class UsersService {
 
   /** createPasswordResetToken issues a single-use reset token for the product to deliver itself. */
   async createPasswordResetToken(ctx: ActionContext, id: string): Promise<{ token: string; expiresAt: number }> {
-    const { environmentId } = inEnvironment(ctx, "users:write");
+    const { environmentId } = this.c.access.environment(ctx, "users:write");
     return this.c.db.write(ctx, async (tx) => {
       const user = await this.#user(environmentId, id, tx);
       if (user.disabled_at !== null) throw new AppError(IdentityErrors.user_disabled, "The user is disabled.");
@@ -249,7 +248,7 @@ export class UsersService {
   }
 
   async listUserSessions(ctx: ActionContext, id: string, query: z.infer<typeof ListQuery>) {
-    const { environmentId } = inEnvironment(ctx, "users:read");
+    const { environmentId } = this.c.access.environment(ctx, "users:read");
     await this.#user(environmentId, id);
     const now = this.c.clock.now();
     const after = afterId(query.cursor);

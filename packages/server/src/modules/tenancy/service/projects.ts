@@ -2,7 +2,6 @@ import type { Kysely } from "kysely";
 import type { z } from "zod";
 import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { asOperator } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -30,7 +29,7 @@ export class ProjectsService {
   }
 
   async createProject(ctx: ActionContext, input: z.infer<typeof CreateProjectInput>): Promise<Project> {
-    asOperator(ctx, "projects:write");
+    this.m.access.operator(ctx, "projects:write");
     const slug = input.slug ?? slugify(input.name);
     try {
       return await this.m.db.write(ctx, async (tx) => {
@@ -59,7 +58,7 @@ export class ProjectsService {
   }
 
   async listProjects(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
-    asOperator(ctx, "projects:read");
+    this.m.access.operator(ctx, "projects:read");
     const after = afterId(query.cursor);
     const rows = await this.#db()
       .selectFrom("project")
@@ -73,12 +72,12 @@ export class ProjectsService {
   }
 
   async findProjectById(ctx: ActionContext, id: string): Promise<Project> {
-    asOperator(ctx, "projects:read");
+    this.m.access.operator(ctx, "projects:read");
     return toProject(await this.#project(id));
   }
 
   async updateProject(ctx: ActionContext, id: string, input: z.infer<typeof UpdateProjectInput>): Promise<Project> {
-    asOperator(ctx, "projects:write");
+    this.m.access.operator(ctx, "projects:write");
     return this.m.db.write(ctx, async (tx) => {
       const before = toProject(await this.#project(id, tx));
       if (before.archivedAt !== null) throw new AppError(TenancyErrors.archived, "The project is archived.");
@@ -101,7 +100,7 @@ export class ProjectsService {
 
   /** archiveProject archives the project; every credential of its environments stops working. */
   async archiveProject(ctx: ActionContext, id: string): Promise<Project> {
-    asOperator(ctx, "projects:write");
+    this.m.access.operator(ctx, "projects:write");
     return this.m.db.write(ctx, async (tx) => {
       const project = toProject(await this.#project(id, tx));
       if (project.archivedAt !== null) return project;
@@ -121,7 +120,7 @@ export class ProjectsService {
     projectId: string,
     input: z.infer<typeof CreateEnvironmentInput>,
   ): Promise<Environment> {
-    asOperator(ctx, "environments:write");
+    this.m.access.operator(ctx, "environments:write");
     const slug = input.slug ?? slugify(input.name);
     try {
       return await this.m.db.write(ctx, async (tx) => {
@@ -158,7 +157,7 @@ export class ProjectsService {
   }
 
   async listEnvironments(ctx: ActionContext, projectId: string, query: z.infer<typeof ListQuery>) {
-    asOperator(ctx, "environments:read");
+    this.m.access.operator(ctx, "environments:read");
     await this.#project(projectId);
     const after = afterId(query.cursor);
     const rows = await this.#db()
@@ -180,7 +179,7 @@ export class ProjectsService {
   }
 
   async findEnvironmentById(ctx: ActionContext, id: string): Promise<Environment> {
-    asOperator(ctx, "environments:read");
+    this.m.access.operator(ctx, "environments:read");
     return toEnvironment(await this.#environment(id));
   }
 
@@ -189,7 +188,7 @@ export class ProjectsService {
     id: string,
     input: z.infer<typeof UpdateEnvironmentInput>,
   ): Promise<Environment> {
-    asOperator(ctx, "environments:write");
+    this.m.access.operator(ctx, "environments:write");
     return this.m.db.write(ctx, async (tx) => {
       const before = toEnvironment(await this.#environment(id, tx));
       if (before.archivedAt !== null) throw new AppError(TenancyErrors.archived, "The environment is archived.");
@@ -210,7 +209,7 @@ export class ProjectsService {
 
   /** archiveEnvironment archives it: every key and session of the environment stops working. */
   async archiveEnvironment(ctx: ActionContext, id: string): Promise<Environment> {
-    asOperator(ctx, "environments:write");
+    this.m.access.operator(ctx, "environments:write");
     return this.m.db.write(ctx, async (tx) => {
       const env = toEnvironment(await this.#environment(id, tx));
       if (env.archivedAt !== null) return env;

@@ -2,7 +2,6 @@ import type { Kysely } from "kysely";
 import type { z } from "zod";
 import { fromJson, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { asOperator } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -53,7 +52,7 @@ export class SurfacesService {
     environmentId: string,
     input: z.infer<typeof CreateSurfaceInput>,
   ): Promise<Surface> {
-    asOperator(ctx, "surfaces:write");
+    this.m.access.operator(ctx, "surfaces:write");
     return this.m.db.write(ctx, async (tx) => {
       const env = await tx.selectFrom("environment").selectAll().where("id", "=", environmentId).executeTakeFirst();
       if (!env) throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
@@ -90,7 +89,7 @@ export class SurfacesService {
   }
 
   async listSurfaces(ctx: ActionContext, environmentId: string, query: z.infer<typeof ListQuery>) {
-    asOperator(ctx, "surfaces:read");
+    this.m.access.operator(ctx, "surfaces:read");
     const env = await this.#db()
       .selectFrom("environment")
       .select("id")
@@ -111,12 +110,12 @@ export class SurfacesService {
   }
 
   async findSurfaceById(ctx: ActionContext, id: string): Promise<Surface> {
-    asOperator(ctx, "surfaces:read");
+    this.m.access.operator(ctx, "surfaces:read");
     return toSurface(await this.#surface(id));
   }
 
   async updateSurface(ctx: ActionContext, id: string, input: z.infer<typeof UpdateSurfaceInput>): Promise<Surface> {
-    asOperator(ctx, "surfaces:write");
+    this.m.access.operator(ctx, "surfaces:write");
     return this.m.db.write(ctx, async (tx) => {
       const before = toSurface(await this.#surface(id, tx));
       if (before.archivedAt !== null) throw new AppError(TenancyErrors.archived, "The surface is archived.");
@@ -153,7 +152,7 @@ export class SurfacesService {
   }
 
   async archiveSurface(ctx: ActionContext, id: string): Promise<Surface> {
-    asOperator(ctx, "surfaces:write");
+    this.m.access.operator(ctx, "surfaces:write");
     return this.m.db.write(ctx, async (tx) => {
       const surface = toSurface(await this.#surface(id, tx));
       if (surface.archivedAt !== null) return surface;

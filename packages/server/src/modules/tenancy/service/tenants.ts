@@ -4,7 +4,6 @@ import type { TenantState } from "../../../platform/access.js";
 import { OwnedCache } from "../../../platform/cache.js";
 import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { inEnvironment } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -85,17 +84,17 @@ export class TenantsService {
   }
 
   suspendTenant(ctx: ActionContext, id: string, input: z.infer<typeof SuspendTenantInput>): Promise<Tenant> {
-    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    const { environmentId } = this.m.access.environment(ctx, "tenants:write");
     return this.transitionTenant(ctx, environmentId, id, "suspended", input.reason, input.category);
   }
 
   deactivateTenant(ctx: ActionContext, id: string, input: z.infer<typeof DeactivateTenantInput>): Promise<Tenant> {
-    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    const { environmentId } = this.m.access.environment(ctx, "tenants:write");
     return this.transitionTenant(ctx, environmentId, id, "deactivated", input.reason, "other");
   }
 
   reactivateTenant(ctx: ActionContext, id: string, input: z.infer<typeof ReactivateTenantInput>): Promise<Tenant> {
-    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    const { environmentId } = this.m.access.environment(ctx, "tenants:write");
     return this.transitionTenant(ctx, environmentId, id, "active", input.reason ?? null, null);
   }
 
@@ -104,7 +103,7 @@ export class TenantsService {
   }
 
   async createTenant(ctx: ActionContext, input: z.infer<typeof CreateTenantInput>): Promise<Tenant> {
-    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    const { environmentId } = this.m.access.environment(ctx, "tenants:write");
     const slug = input.slug ?? slugify(input.name);
     try {
       return await this.m.db.write(ctx, async (tx) => {
@@ -139,7 +138,7 @@ export class TenantsService {
   }
 
   async listTenants(ctx: ActionContext, query: z.infer<typeof ListTenantsQuery>) {
-    const { environmentId } = inEnvironment(ctx, "tenants:read");
+    const { environmentId } = this.m.access.environment(ctx, "tenants:read");
     const after = afterId(query.cursor);
     const like = query.q ? containsPattern(query.q) : null;
     const rows = await this.#db()
@@ -166,13 +165,13 @@ export class TenantsService {
 
   /**
    * findTenantById reads a tenant: the environment's secret keys read any (`tenants:read`); its
-   * members, tenant keys and agent keys read their own (`tenant:read`, open while suspended).
+   * members, tenant keys and agent keys read their own (`tenants:read` too, open while suspended).
    */
   async findTenantById(ctx: ActionContext, id: string): Promise<Tenant> {
     const { environmentId } =
       ctx.principal?.actorType === "service"
-        ? inEnvironment(ctx, "tenants:read")
-        : await this.m.access.require(ctx, "tenant:read", { tenantId: id });
+        ? this.m.access.environment(ctx, "tenants:read")
+        : await this.m.access.require(ctx, "tenants:read", { tenantId: id });
     return toTenant(await this.#tenant(environmentId, id));
   }
 
@@ -183,7 +182,7 @@ export class TenantsService {
   }
 
   async updateTenant(ctx: ActionContext, id: string, input: z.infer<typeof UpdateTenantInput>): Promise<Tenant> {
-    const { environmentId } = inEnvironment(ctx, "tenants:write");
+    const { environmentId } = this.m.access.environment(ctx, "tenants:write");
     try {
       return await this.m.db.write(ctx, async (tx) => {
         const before = toTenant(await this.#tenant(environmentId, id, tx));

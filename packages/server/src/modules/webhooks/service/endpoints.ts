@@ -8,7 +8,7 @@ import type { ActionContext } from "../../../platform/principal.js";
 import { WebhooksErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { toEndpoint } from "../internal/rows.js";
-import { environmentOf, requireOn } from "../internal/scope.js";
+import { environmentOf } from "../internal/scope.js";
 import { generateSecret } from "../internal/signing.js";
 import { checkUrl } from "../internal/ssrf.js";
 import type {
@@ -221,7 +221,7 @@ export class EndpointsService {
       .where("id", "=", id)
       .executeTakeFirst();
     if (!row) throw notFound();
-    await requireOn(this.m, ctx, permission, row.tenant_id, notFound);
+    await this.m.access.requireOn(ctx, permission, row.tenant_id, notFound);
     return row;
   }
 

@@ -7,7 +7,7 @@ import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { WebhooksErrors } from "../errors.js";
 import { toAttempt, toMessage } from "../internal/rows.js";
-import { environmentOf, requireOn } from "../internal/scope.js";
+import { environmentOf } from "../internal/scope.js";
 import type { ListMessagesQuery, Message, RecoverInput } from "../schemas.js";
 import type { WebhooksTables } from "../tables.js";
 import type { DeliveryService } from "./delivery.js";
@@ -143,7 +143,7 @@ export class MessagesService {
       .select("tenant_id")
       .where("id", "=", row.endpoint_id)
       .executeTakeFirst();
-    await requireOn(this.m, ctx, permission, endpoint?.tenant_id ?? null, notFound);
+    await this.m.access.requireOn(ctx, permission, endpoint?.tenant_id ?? null, notFound);
     return row;
   }
 

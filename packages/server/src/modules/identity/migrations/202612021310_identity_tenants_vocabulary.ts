@@ -1,0 +1,16 @@
+import type { ModuleMigration } from "../../../platform/db/migrator.js";
+import { renameStoredPermissions } from "../../../platform/db/rename-permissions.js";
+
+/** The tenants resource is plural like every other (`tenants:read`): secret keys' scopes follow. */
+const RENAMES = { "tenant:read": "tenants:read", "tenant:update": "tenants:update", "tenant:*": "tenants:*" };
+const BACK = Object.fromEntries(Object.entries(RENAMES).map(([from, to]) => [to, from]));
+
+export const migration: ModuleMigration = {
+  name: "202612021310_identity_tenants_vocabulary",
+  async up(db) {
+    await renameStoredPermissions(db, "secret_key", "scopes", RENAMES);
+  },
+  async down(db) {
+    await renameStoredPermissions(db, "secret_key", "scopes", BACK);
+  },
+};

@@ -12,6 +12,7 @@ import { AuditService } from "./service.js";
 export const auditModule = defineModule({
   name: "audit",
   migrations: [core],
+  sealedColumns: [{ table: "audit_signing_key", column: "private_key" }],
   ids: auditIds.prefixes,
   permissions: { audit: ["read", "export", "write", "manage"] },
   roleGrants: { admin: { audit: "*" } },

@@ -7,6 +7,7 @@ import { AppError } from "../../../platform/errors.js";
 import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
+import { SecretBox } from "../../../platform/secrets.js";
 import { AuditErrors } from "../errors.js";
 import { type CheckpointBody, canonicalJson, checkpointHash, keyIdOf, type SignedCheckpoint } from "../format.js";
 import { newId } from "../ids.js";
@@ -55,6 +56,7 @@ export class Checkpoints {
       await this.m.db.transaction((tx) => this.#register(tx, keyId, publicKey, null));
       return;
     }
+    await this.#sealStoredKeys();
     const active = await this.#db()
       .selectFrom("audit_signing_key")
       .select("id")
@@ -62,6 +64,24 @@ export class Checkpoints {
       .where("private_key", "is not", null)
       .executeTakeFirst();
     if (!active) await this.#generate();
+  }
+
+  /** #sealStoredKeys seals private keys stored in plaintext (by a plane from before sealing). */
+  async #sealStoredKeys(): Promise<void> {
+    const rows = await this.#db()
+      .selectFrom("audit_signing_key")
+      .select(["id", "private_key"])
+      .where("private_key", "is not", null)
+      .execute();
+    for (const row of rows) {
+      if (!row.private_key || SecretBox.isSealed(row.private_key)) continue;
+      await this.#db()
+        .updateTable("audit_signing_key")
+        .set({ private_key: this.m.secrets.seal(row.private_key, row.id) })
+        .where("id", "=", row.id)
+        .where("private_key", "=", row.private_key)
+        .execute();
+    }
   }
 
   /**
@@ -105,7 +125,8 @@ export class Checkpoints {
       .values({
         id: keyId,
         public_key: publicKey.export({ type: "spki", format: "pem" }) as string,
-        private_key: privatePem,
+        // Sealed under the plane's master key: a copy of the database does not hold a usable key.
+        private_key: privatePem === null ? null : this.m.secrets.seal(privatePem, keyId),
         status: "active",
         created_at: now,
         retired_at: null,
@@ -134,7 +155,10 @@ export class Checkpoints {
     if (!row?.private_key) throw new Error("no audit signing key: the audit module has not started");
     let privateKey = this.#parsed.get(row.id);
     if (!privateKey) {
-      privateKey = createPrivateKey(row.private_key);
+      const pem = SecretBox.isSealed(row.private_key)
+        ? await this.m.secrets.open(row.private_key, row.id)
+        : row.private_key;
+      privateKey = createPrivateKey(pem);
       this.#parsed.set(row.id, privateKey);
     }
     return { keyId: row.id, privateKey };

@@ -5,6 +5,9 @@ import { afterCommit, type Db, type Tx } from "./db.js";
 
 export type BusHandler = (payload: string) => void;
 
+/** SQLITE_WATCH_MS is how often the bus looks for commits of other processes on SQLite. */
+export const SQLITE_WATCH_MS = 250;
+
 /**
  * ChangeBus tells every process of the plane that something changed (a key revoked, a tenant
  * suspended) so caches drop what they hold. `publish(tx, topic, payload)` delivers to local
@@ -13,6 +16,11 @@ export type BusHandler = (payload: string) => void;
  *
  * `healthy` is false while the LISTEN connection is down: caches must not serve then, because
  * they could miss an invalidation. On reconnect every subscriber gets a `*` (flush everything).
+ *
+ * On SQLite another process can write the same file (the CLI suspending a tenant while the server
+ * runs): the bus watches SQLite's `data_version`, which moves only when another connection
+ * commits, every `SQLITE_WATCH_MS`, and then flushes every cache (`*`). So a change made by any
+ * process applies within that interval, not when a cache entry expires.
  */
 export class ChangeBus {
   readonly #handlers = new Map<string, BusHandler[]>();
@@ -20,6 +28,8 @@ export class ChangeBus {
   #listening = false;
   #stopped = false;
   #retry: NodeJS.Timeout | null = null;
+  #watch: NodeJS.Timeout | null = null;
+  #dataVersion: number | null = null;
   /** One channel per schema, so planes sharing a database never hear each other. */
   readonly #channel: string;
 
@@ -53,13 +63,37 @@ export class ChangeBus {
   /** start opens the LISTEN connection (PostgreSQL only) and keeps it open until `stop`. */
   async start(): Promise<void> {
     this.#stopped = false;
-    if (!this.postgres) return;
+    if (!this.postgres) {
+      if (this.db.engine === "sqlite") {
+        this.#dataVersion = await this.#readDataVersion();
+        this.#watch = setInterval(() => void this.#checkDataVersion(), SQLITE_WATCH_MS);
+        this.#watch.unref();
+      }
+      return;
+    }
     await this.#connect();
+  }
+
+  async #readDataVersion(): Promise<number> {
+    const r = await sql<{ data_version: number }>`pragma data_version`.execute(this.db.kysely);
+    return Number(r.rows[0]?.data_version ?? 0);
+  }
+
+  async #checkDataVersion(): Promise<void> {
+    try {
+      const version = await this.#readDataVersion();
+      if (this.#dataVersion !== null && version !== this.#dataVersion) this.#dispatchAll("*");
+      this.#dataVersion = version;
+    } catch (err) {
+      if (!this.#stopped) this.logger.warn({ err }, "could not read SQLite's data_version");
+    }
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#retry) clearTimeout(this.#retry);
+    if (this.#watch) clearInterval(this.#watch);
+    this.#watch = null;
     this.#listening = false;
     const client = this.#client;
     this.#client = null;

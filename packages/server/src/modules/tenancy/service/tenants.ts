@@ -264,6 +264,9 @@ export class TenantsService {
       await this.m.bus.publish(tx, TENANT_TOPIC, id);
       await this.m.facts.record(tx, ctx, {
         type: TRANSITION_FACTS[to],
+        // The tenant's environment, not the caller's: an operator or the CLI acts from outside it,
+        // and the audit entry, the event and the webhooks' resume must land in the tenant's.
+        environmentId,
         tenantId: id,
         targets: [{ type: "tenant", id }],
         changes: {

@@ -1,4 +1,3 @@
-import type { Kysely } from "kysely";
 import type { Tx } from "../../platform/db/db.js";
 import type { Fact } from "../../platform/facts/index.js";
 import type { ModuleContext } from "../../platform/module.js";
@@ -37,7 +36,7 @@ export class AccessService {
       m,
       tenancy,
       identity,
-      q: (tx?: Tx) => (tx ?? m.db.kysely) as unknown as Kysely<AccessTables>,
+      tables: m.db.tables<AccessTables>(),
       changed: (tx, owner) => m.bus.publish(tx, ACCESS_TOPIC, owner),
     };
     this.roles = new RolesService(this.core);
@@ -57,7 +56,7 @@ export class AccessService {
   async onFact(tx: Tx, fact: Fact): Promise<void> {
     if (fact.type !== "user.disabled" || !fact.environmentId) return;
     for (const target of fact.targets.filter((t) => t.type === "user")) {
-      const revoked = await this.core
+      const revoked = await this.core.tables
         .q(tx)
         .updateTable("agent_key")
         .set({ revoked_at: fact.occurredAt })

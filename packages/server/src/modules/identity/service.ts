@@ -1,4 +1,3 @@
-import type { Kysely } from "kysely";
 import type { Tx } from "../../platform/db/db.js";
 import type { Fact } from "../../platform/facts/index.js";
 import { LastUsedTracker } from "../../platform/last-used.js";
@@ -42,7 +41,7 @@ export class IdentityService {
       lastUsed: new LastUsedTracker(),
       throttle: new LoginThrottle(m.clock),
       tenancy,
-      q: (tx?: Tx) => (tx ?? m.db.kysely) as unknown as Kysely<IdentityTables>,
+      tables: m.db.tables<IdentityTables>(),
       revoked: (tx, owner) => bus.publish(tx, "credentials", owner),
     };
     this.operators = new OperatorsService(this.core);

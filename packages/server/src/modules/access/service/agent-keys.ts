@@ -86,7 +86,7 @@ export class AgentKeysService {
         revoked_at: null,
         last_used_at: null,
       };
-      await this.c.q(tx).insertInto("agent_key").values(row).execute();
+      await this.c.tables.q(tx).insertInto("agent_key").values(row).execute();
       await this.c.m.facts.record(tx, ctx, {
         type: "agent_key.created",
         tenantId,
@@ -104,7 +104,7 @@ export class AgentKeysService {
     const access = await this.c.m.access.require(ctx, "agents:read", { tenantId });
     const own = this.#ownOnly(access);
     const after = afterId(query.cursor);
-    const rows = await this.c
+    const rows = await this.c.tables
       .q()
       .selectFrom("agent_key")
       .selectAll()
@@ -130,7 +130,7 @@ export class AgentKeysService {
       const key = toAgentKey(await this.#row(access, id, tx));
       if (key.revokedAt !== null) return key;
       const now = this.c.m.clock.now();
-      await this.c.q(tx).updateTable("agent_key").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.tables.q(tx).updateTable("agent_key").set({ revoked_at: now }).where("id", "=", id).execute();
       await this.c.changed(tx, id);
       await this.c.m.facts.record(tx, ctx, {
         type: "agent_key.revoked",
@@ -155,7 +155,7 @@ export class AgentKeysService {
 
   async #row(access: TenantAccess, id: string, tx?: Tx) {
     const own = this.#ownOnly(access);
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("agent_key")
       .selectAll()

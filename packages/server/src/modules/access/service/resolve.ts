@@ -32,7 +32,7 @@ export class KeyResolution {
     const hit = this.#cache.get(hash, now);
     if (hit) return this.#used("tenant_key", hit.value, now);
     const generation = this.#cache.generation;
-    const row = await this.c
+    const row = await this.c.tables
       .q()
       .selectFrom("tenant_key")
       .select(["id", "environment_id", "tenant_id", "surface_id", "name", "permissions", "expires_at", "revoked_at"])
@@ -71,7 +71,7 @@ export class KeyResolution {
     const hit = this.#cache.get(hash, now);
     if (hit) return this.#used("agent_key", hit.value, now);
     const generation = this.#cache.generation;
-    const row = await this.c
+    const row = await this.c.tables
       .q()
       .selectFrom("agent_key")
       .select([
@@ -138,7 +138,7 @@ export class KeyResolution {
     await this.#lastUsed.drain((table, rows) =>
       this.c.m.db.transaction(async (tx) => {
         for (const { id, at } of rows) {
-          await this.c
+          await this.c.tables
             .q(tx)
             .updateTable(table as "tenant_key" | "agent_key")
             .set({ last_used_at: at })

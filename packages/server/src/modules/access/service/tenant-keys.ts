@@ -54,7 +54,7 @@ export class TenantKeysService {
   async listTenantKeys(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
     const { environmentId } = await this.c.m.access.require(ctx, "keys:read", { tenantId });
     const after = afterId(query.cursor);
-    const rows = await this.c
+    const rows = await this.c.tables
       .q()
       .selectFrom("tenant_key")
       .selectAll()
@@ -79,7 +79,7 @@ export class TenantKeysService {
       const key = toTenantKey(await this.#row(environmentId, tenantId, id, tx));
       if (key.revokedAt !== null) return key;
       const now = this.c.m.clock.now();
-      await this.c.q(tx).updateTable("tenant_key").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.tables.q(tx).updateTable("tenant_key").set({ revoked_at: now }).where("id", "=", id).execute();
       await this.c.changed(tx, id);
       await this.c.m.facts.record(tx, ctx, {
         type: "tenant_key.revoked",
@@ -126,7 +126,7 @@ export class TenantKeysService {
         id,
       );
       const graceEnd = now + input.gracePeriodSeconds * 1000;
-      await this.c
+      await this.c.tables
         .q(tx)
         .updateTable("tenant_key")
         .set({
@@ -173,7 +173,7 @@ export class TenantKeysService {
       last_used_at: null,
       replaced_by: null,
     };
-    await this.c.q(tx).insertInto("tenant_key").values(row).execute();
+    await this.c.tables.q(tx).insertInto("tenant_key").values(row).execute();
     await this.c.m.facts.record(tx, ctx, {
       type: rotatedFrom ? "tenant_key.rotated" : "tenant_key.created",
       tenantId: k.tenantId,
@@ -184,7 +184,7 @@ export class TenantKeysService {
   }
 
   async #row(environmentId: string, tenantId: string, id: string, tx?: Tx) {
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("tenant_key")
       .selectAll()

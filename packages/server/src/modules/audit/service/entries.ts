@@ -1,7 +1,6 @@
-import type { Kysely } from "kysely";
 import { z } from "zod";
 import type { TenantAccess } from "../../../platform/access.js";
-import { fromJson } from "../../../platform/db/db.js";
+import { fromJson, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import type { Fact } from "../../../platform/facts/index.js";
 import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
@@ -19,13 +18,13 @@ const EntryCursor = z.object({ id: z.string().max(64) });
 
 /** Entries: the fact sink, product-written entries and queries. */
 export class Entries {
+  readonly #db: TypedDb<AuditTables>;
+
   constructor(
     private readonly m: ModuleContext,
     private readonly chains: ChainLedger,
-  ) {}
-
-  #db(): Kysely<AuditTables> {
-    return this.m.db.typed<AuditTables>();
+  ) {
+    this.#db = m.db.tables<AuditTables>();
   }
 
   /** recordFact is the fact sink: every fact becomes exactly one entry, in the fact's transaction. */
@@ -41,7 +40,8 @@ export class Entries {
   async createEntry(ctx: ActionContext, input: z.infer<typeof CreateEntryInput>): Promise<AuditEntryRecord> {
     const access = await this.chains.scope(ctx, "audit:write", input.tenantId);
     const metadata = input.metadata ?? {};
-    const schema = await this.#db()
+    const schema = await this.#db
+      .q()
       .selectFrom("audit_schema")
       .select("schema")
       .where("environment_id", "=", access.environmentId)
@@ -92,7 +92,8 @@ export class Entries {
     const after = query.cursor ? decodeCursor(query.cursor, EntryCursor).id : null;
     const newest = query.order === "newest";
     const prefix = query.action?.endsWith(".*") ? query.action.slice(0, -1) : null;
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("audit_entry")
       .selectAll()
       .where("environment_id", "=", access.environmentId)

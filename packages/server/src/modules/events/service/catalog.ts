@@ -1,6 +1,5 @@
-import type { Kysely } from "kysely";
 import { type ZodType, z } from "zod";
-import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
@@ -27,10 +26,10 @@ export class CatalogService {
   /** Compiled data validators by `environment:name:version` (bounded). */
   readonly #validators = new Map<string, ZodType | null>();
 
-  constructor(private readonly m: ModuleContext) {}
+  readonly #db: TypedDb<EventsTables>;
 
-  #db(tx?: Tx): Kysely<EventsTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<EventsTables>;
+  constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<EventsTables>();
   }
 
   /** planeTypes lists the fact types the plane's modules declared, with their data schemas. */
@@ -56,7 +55,8 @@ export class CatalogService {
     const { environmentId } = await this.m.access.require(ctx, "events:read", {
       tenantId: query.tenantId ?? ctx.principal?.tenantId ?? null,
     });
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("event_type")
       .selectAll()
       .where("environment_id", "=", environmentId)
@@ -111,7 +111,8 @@ export class CatalogService {
     const { environmentId } = await this.m.access.require(ctx, "events:manage");
     if (input.schema) compileSchema(input.schema);
     return this.m.db.write(ctx, async (tx) => {
-      const row = await this.#db(tx)
+      const row = await this.#db
+        .q(tx)
         .selectFrom("event_type")
         .selectAll()
         .where("environment_id", "=", environmentId)
@@ -131,7 +132,8 @@ export class CatalogService {
           input.deprecated === undefined ? before.deprecatedAt : input.deprecated ? (before.deprecatedAt ?? now) : null,
         updatedAt: now,
       };
-      await this.#db(tx)
+      await this.#db
+        .q(tx)
         .updateTable("event_type")
         .set({
           description: after.description,
@@ -167,7 +169,8 @@ export class CatalogService {
         `"${name}" is recorded by the plane; products cannot publish it.`,
       );
     }
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("event_type")
       .select(["version", "schema"])
       .where("environment_id", "=", environmentId)
@@ -213,7 +216,8 @@ export class CatalogService {
     return this.m.db.write(ctx, async (tx) => {
       const before = await this.#settings(environmentId, tx);
       const now = this.m.clock.now();
-      await this.#db(tx)
+      await this.#db
+        .q(tx)
         .insertInto("event_settings")
         .values({ environment_id: environmentId, retention_days: input.retentionDays, updated_at: now })
         .onConflict((oc) =>
@@ -231,7 +235,8 @@ export class CatalogService {
   }
 
   async #settings(environmentId: string, tx?: Tx): Promise<EventSettings> {
-    const row = await this.#db(tx)
+    const row = await this.#db
+      .q(tx)
       .selectFrom("event_settings")
       .select("retention_days")
       .where("environment_id", "=", environmentId)

@@ -17,7 +17,7 @@ export class CredentialResolution {
     const cached = this.#fromCache(hash, now, "secret_key", false);
     if (cached) return cached;
     const generation = this.c.cache.generation;
-    const row = await this.c
+    const row = await this.c.tables
       .q()
       .selectFrom("secret_key")
       .select(["id", "environment_id", "surface_id", "scopes", "expires_at", "revoked_at", "name"])
@@ -57,7 +57,7 @@ export class CredentialResolution {
     const cached = this.#fromCache(hash, now, "session", true);
     if (cached) return cached;
     const generation = this.c.cache.generation;
-    const row = await this.c
+    const row = await this.c.tables
       .q()
       .selectFrom("session")
       .innerJoin("user", "user.id", "session.user_id")
@@ -110,7 +110,7 @@ export class CredentialResolution {
     const cached = this.#fromCache(hash, now, "operator_token", "kind:session");
     if (cached) return cached;
     const generation = this.c.cache.generation;
-    const row = await this.c
+    const row = await this.c.tables
       .q()
       .selectFrom("operator_token")
       .innerJoin("operator", "operator.id", "operator_token.operator_id")
@@ -174,7 +174,7 @@ export class CredentialResolution {
   async flushLastUsed(): Promise<void> {
     await this.c.lastUsed.drain((table, rows) =>
       this.c.db.transaction(async (tx) => {
-        const q = this.c.q(tx);
+        const q = this.c.tables.q(tx);
         for (const { id, at } of rows) {
           if (table === "secret_key") {
             await q.updateTable("secret_key").set({ last_used_at: at }).where("id", "=", id).execute();

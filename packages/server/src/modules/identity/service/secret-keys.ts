@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.js";
-import { toJson } from "../../../platform/db/db.js";
+import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
@@ -51,7 +51,7 @@ export class SecretKeysService {
       throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
     }
     const after = afterId(query.cursor);
-    const rows = await this.c
+    const rows = await this.c.tables
       .q()
       .selectFrom("secret_key")
       .selectAll()
@@ -127,7 +127,7 @@ export class SecretKeysService {
   }
 
   async #issue(
-    tx: Parameters<Core["q"]>[0] & object,
+    tx: Tx,
     ctx: ActionContext,
     operator: Principal,
     environmentId: string,
@@ -165,8 +165,8 @@ export class SecretKeysService {
     return { token, secretKey: toSecretKey(row) };
   }
 
-  async #key(id: string, tx?: Parameters<Core["q"]>[0]) {
-    const row = await this.c.q(tx).selectFrom("secret_key").selectAll().where("id", "=", id).executeTakeFirst();
+  async #key(id: string, tx?: Tx) {
+    const row = await this.c.tables.q(tx).selectFrom("secret_key").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new AppError(IdentityErrors.secret_key_not_found, `No secret key ${id}.`);
     return row;
   }

@@ -95,7 +95,7 @@ export class UsersService {
     const { environmentId } = inEnvironment(ctx, "users:read");
     const after = afterId(query.cursor);
     const like = query.q ? containsPattern(query.q) : null;
-    const rows = await this.c
+    const rows = await this.c.tables
       .q()
       .selectFrom("user")
       .selectAll()
@@ -127,7 +127,7 @@ export class UsersService {
     by: { id: string } | { email: string },
     tx?: Tx,
   ): Promise<{ id: string; email: string; disabled: boolean } | null> {
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("user")
       .select(["id", "email", "disabled_at"])
@@ -253,7 +253,7 @@ export class UsersService {
     await this.#user(environmentId, id);
     const now = this.c.clock.now();
     const after = afterId(query.cursor);
-    const rows = await this.c
+    const rows = await this.c.tables
       .q()
       .selectFrom("session")
       .selectAll()
@@ -275,7 +275,7 @@ export class UsersService {
   }
 
   async #user(environmentId: string, id: string, tx?: Tx) {
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("user")
       .selectAll()

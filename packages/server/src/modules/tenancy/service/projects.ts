@@ -1,6 +1,5 @@
-import type { Kysely } from "kysely";
 import type { z } from "zod";
-import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
+import { isUniqueViolation, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
@@ -23,10 +22,10 @@ import type { TenancyTables } from "../tables.js";
 
 /** ProjectsService: projects and their environments (operator API). */
 export class ProjectsService {
-  constructor(private readonly m: ModuleContext) {}
+  readonly #db: TypedDb<TenancyTables>;
 
-  #db(tx?: Tx): Kysely<TenancyTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<TenancyTables>;
+  constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<TenancyTables>();
   }
 
   async createProject(ctx: ActionContext, input: z.infer<typeof CreateProjectInput>): Promise<Project> {
@@ -61,7 +60,8 @@ export class ProjectsService {
   async listProjects(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
     asOperator(ctx, "projects:read");
     const after = afterId(query.cursor);
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("project")
       .selectAll()
       .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null))
@@ -161,7 +161,8 @@ export class ProjectsService {
     asOperator(ctx, "environments:read");
     await this.#project(projectId);
     const after = afterId(query.cursor);
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("environment")
       .selectAll()
       .where("project_id", "=", projectId)
@@ -175,7 +176,7 @@ export class ProjectsService {
 
   /** environmentExists tells other modules whether an environment id is known (archived or not). */
   async environmentExists(id: string): Promise<boolean> {
-    const row = await this.#db().selectFrom("environment").select("id").where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q().selectFrom("environment").select("id").where("id", "=", id).executeTakeFirst();
     return row !== undefined;
   }
 
@@ -226,13 +227,13 @@ export class ProjectsService {
   }
 
   async #project(id: string, tx?: Tx) {
-    const row = await this.#db(tx).selectFrom("project").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q(tx).selectFrom("project").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new AppError(TenancyErrors.project_not_found, `No project ${id}.`);
     return row;
   }
 
   async #environment(id: string, tx?: Tx) {
-    const row = await this.#db(tx).selectFrom("environment").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q(tx).selectFrom("environment").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new AppError(TenancyErrors.environment_not_found, `No environment ${id}.`);
     return row;
   }

@@ -1,8 +1,7 @@
-import type { Kysely } from "kysely";
 import type { z } from "zod";
 import type { TenantState } from "../../../platform/access.js";
 import { OwnedCache } from "../../../platform/cache.js";
-import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { containsPattern, isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { inEnvironment } from "../../../platform/guards.js";
 import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
@@ -49,7 +48,10 @@ export const TENANT_TOPIC = "tenants";
 export class TenantsService {
   readonly #states: OwnedCache<TenantState | null>;
 
+  readonly #db: TypedDb<TenancyTables>;
+
   constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<TenancyTables>();
     this.#states = new OwnedCache(m.bus, [TENANT_TOPIC]);
   }
 
@@ -65,7 +67,8 @@ export class TenantsService {
     const hit = this.#states.get(key, now);
     if (hit) return hit.value;
     const generation = this.#states.generation;
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("tenant")
       .select(["state", "state_category"])
       .where("environment_id", "=", environmentId)
@@ -97,10 +100,6 @@ export class TenantsService {
   reactivateTenant(ctx: ActionContext, id: string, input: z.infer<typeof ReactivateTenantInput>): Promise<Tenant> {
     const { environmentId } = inEnvironment(ctx, "tenants:write");
     return this.transitionTenant(ctx, environmentId, id, "active", input.reason ?? null, null);
-  }
-
-  #db(tx?: Tx): Kysely<TenancyTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<TenancyTables>;
   }
 
   async createTenant(ctx: ActionContext, input: z.infer<typeof CreateTenantInput>): Promise<Tenant> {
@@ -142,7 +141,8 @@ export class TenantsService {
     const { environmentId } = inEnvironment(ctx, "tenants:read");
     const after = afterId(query.cursor);
     const like = query.q ? containsPattern(query.q) : null;
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("tenant")
       .selectAll()
       .where("environment_id", "=", environmentId)
@@ -178,7 +178,7 @@ export class TenantsService {
 
   /** findTenantAnywhere finds a tenant by id in any environment (operator tooling only: the CLI). */
   async findTenantAnywhere(id: string): Promise<Tenant | null> {
-    const row = await this.#db().selectFrom("tenant").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q().selectFrom("tenant").selectAll().where("id", "=", id).executeTakeFirst();
     return row ? toTenant(row) : null;
   }
 
@@ -286,7 +286,8 @@ export class TenantsService {
   }
 
   async #tenant(environmentId: string, id: string, tx?: Tx) {
-    const row = await this.#db(tx)
+    const row = await this.#db
+      .q(tx)
       .selectFrom("tenant")
       .selectAll()
       .where("environment_id", "=", environmentId)

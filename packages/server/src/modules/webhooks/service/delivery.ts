@@ -1,6 +1,5 @@
-import type { Kysely } from "kysely";
 import { sql } from "kysely";
-import { afterCommit, fromJson, type Tx } from "../../../platform/db/db.js";
+import { afterCommit, fromJson, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { newId } from "../../../platform/ids.js";
 import type { JobContext } from "../../../platform/jobs/index.js";
 import { RetryLaterError } from "../../../platform/jobs/index.js";
@@ -46,24 +45,25 @@ export class DeliveryService {
   /** A short-lived cache of endpoints (deliveries read one for every message). */
   readonly #endpoints = new Map<string, { row: WebhookEndpointTable; until: number }>();
 
+  readonly #db: TypedDb<WebhooksTables>;
+
   constructor(
     private readonly m: ModuleContext,
     private readonly events: EventsService,
     private readonly sender: Sender,
     private readonly tenantState: TenantStateLookup,
-  ) {}
-
-  #db(tx?: Tx): Kysely<WebhooksTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<WebhooksTables>;
+  ) {
+    this.#db = m.db.tables<WebhooksTables>();
   }
 
   /** fanOut creates a message and a delivery job for every enabled endpoint the event matches (in `tx`). */
   async fanOut(tx: Tx, event: Event): Promise<void> {
-    const endpoints = await this.#db(tx)
+    const endpoints = await this.#db
+      .q(tx)
       .selectFrom("webhook_endpoint")
       .select(["id", "tenant_id", "event_types"])
       .where("environment_id", "=", event.environmentId)
-      .where("enabled", "=", this.m.db.engine === "postgres" ? true : 1)
+      .where("enabled", "=", this.m.db.bool(true))
       .where((eb) =>
         event.tenantId === null
           ? eb("tenant_id", "is", null)
@@ -88,7 +88,8 @@ export class DeliveryService {
       { messageId: id },
       { environmentId: event.environmentId, tenantId },
     );
-    await this.#db(tx)
+    await this.#db
+      .q(tx)
       .insertInto("webhook_message")
       .values({
         id,
@@ -120,7 +121,8 @@ export class DeliveryService {
       { environmentId: message.environment_id, tenantId: message.tenant_id },
     );
     const now = this.m.clock.now();
-    await this.#db(tx)
+    await this.#db
+      .q(tx)
       .updateTable("webhook_message")
       .set({ status: "pending", attempts: 0, job_id: jobId, next_attempt_at: now, updated_at: now })
       .where("id", "=", message.id)
@@ -138,7 +140,7 @@ export class DeliveryService {
    * (the job queue keeps it); returns when the message is settled (delivered, failed, paused).
    */
   async deliver(payload: { messageId: string }, job: JobContext): Promise<void> {
-    const db = this.#db();
+    const db = this.#db.q();
     const message = await db
       .selectFrom("webhook_message")
       .selectAll()
@@ -202,7 +204,7 @@ export class DeliveryService {
     const now = Date.now();
     const hit = this.#endpoints.get(id);
     if (hit && hit.until > now) return hit.row;
-    const row = await this.#db().selectFrom("webhook_endpoint").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q().selectFrom("webhook_endpoint").selectAll().where("id", "=", id).executeTakeFirst();
     if (this.#endpoints.size > 10_000) this.#endpoints.clear();
     if (row) this.#endpoints.set(id, { row, until: now + CACHE_MS });
     return row;
@@ -236,7 +238,7 @@ export class DeliveryService {
     const failingSince = ok ? null : (endpoint.failing_since ?? now);
     const failingTooLong = !ok && now - Number(failingSince) >= FAILING_DISABLE_MS;
     await this.m.db.transaction(async (tx) => {
-      const db = this.#db(tx);
+      const db = this.#db.q(tx);
       await db
         .insertInto("webhook_attempt")
         .values({
@@ -281,16 +283,17 @@ export class DeliveryService {
 
   async #disable(tx: Tx, endpoint: WebhookEndpointTable, reason: "gone" | "failing"): Promise<void> {
     const now = this.m.clock.now();
-    const updated = await this.#db(tx)
+    const updated = await this.#db
+      .q(tx)
       .updateTable("webhook_endpoint")
       .set({
-        enabled: this.m.db.engine === "postgres" ? false : 0,
+        enabled: this.m.db.bool(false),
         disabled_reason: reason,
         disabled_at: now,
         updated_at: now,
       })
       .where("id", "=", endpoint.id)
-      .where("enabled", "=", this.m.db.engine === "postgres" ? true : 1)
+      .where("enabled", "=", this.m.db.bool(true))
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return;
     this.forgetEndpoint(endpoint.id);
@@ -308,7 +311,8 @@ export class DeliveryService {
   }
 
   async #settle(messageId: string, status: "failed" | "paused"): Promise<void> {
-    await this.#db()
+    await this.#db
+      .q()
       .updateTable("webhook_message")
       .set({ status, next_attempt_at: null, updated_at: this.m.clock.now() })
       .where("id", "=", messageId)
@@ -335,7 +339,8 @@ export class DeliveryService {
   async resumeTenant(payload: { environmentId: string; tenantId: string }): Promise<void> {
     for (;;) {
       const moved = await this.m.db.transaction(async (tx) => {
-        const rows = await this.#db(tx)
+        const rows = await this.#db
+          .q(tx)
           .selectFrom("webhook_message")
           .select(["id", "environment_id", "tenant_id"])
           .where("environment_id", "=", payload.environmentId)
@@ -374,7 +379,7 @@ export class DeliveryService {
    */
   async pruneDeliveries(): Promise<number> {
     const before = this.m.clock.now() - this.m.config.events.retentionDays * 86_400_000;
-    const db = this.#db();
+    const db = this.#db.q();
     const old = db
       .selectFrom("webhook_message")
       .select("id")
@@ -391,7 +396,8 @@ export class DeliveryService {
 
   /** counts per status (tests, CLI). */
   async countByStatus(environmentId: string): Promise<Record<string, number>> {
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("webhook_message")
       .select(["status", sql<number>`count(*)`.as("n")])
       .where("environment_id", "=", environmentId)

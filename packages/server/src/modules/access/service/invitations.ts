@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { generateToken, parseToken, sha256Hex } from "../../../platform/crypto.js";
 import { fromJson, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
@@ -80,24 +80,17 @@ export class InvitationsService {
   async listInvitations(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
     const { environmentId } = await this.c.m.access.require(ctx, "members:read", { tenantId });
     const now = this.c.m.clock.now();
-    const after = afterId(query.cursor);
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("invitation")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("tenant_id", "=", tenantId)
-      .where("accepted_at", "is", null)
-      .where("revoked_at", "is", null)
-      .where("expires_at", ">", now)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(
-      rows,
-      query.limit,
-      (r) => ({ id: r.id }),
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("invitation")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("tenant_id", "=", tenantId)
+        .where("accepted_at", "is", null)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now),
+      query,
       (r) => toInvitation(r, now),
     );
   }

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import type { TenantAccess } from "../../../platform/access.js";
 import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
@@ -25,18 +25,16 @@ export class MembershipsService {
 
   async listMembers(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
     const { environmentId } = await this.c.m.access.require(ctx, "members:read", { tenantId });
-    const after = afterId(query.cursor);
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("membership")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("tenant_id", "=", tenantId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toMembership);
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("membership")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("tenant_id", "=", tenantId),
+      query,
+      toMembership,
+    );
   }
 
   /** listMyMemberships lists the calling user's own memberships, across tenants. */
@@ -45,18 +43,16 @@ export class MembershipsService {
     if (p?.actorType !== "user" || !p.environmentId) {
       throw new AppError(IdentityErrors.user_not_found, "Only a signed-in user has memberships.");
     }
-    const after = afterId(query.cursor);
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("membership")
-      .selectAll()
-      .where("environment_id", "=", p.environmentId)
-      .where("user_id", "=", p.actorId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toMembership);
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("membership")
+        .selectAll()
+        .where("environment_id", "=", p.environmentId)
+        .where("user_id", "=", p.actorId),
+      query,
+      toMembership,
+    );
   }
 
   async findMembershipById(ctx: ActionContext, tenantId: string, id: string): Promise<Membership> {

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.js";
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AccessErrors } from "../errors.js";
@@ -53,18 +53,16 @@ export class TenantKeysService {
 
   async listTenantKeys(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
     const { environmentId } = await this.c.m.access.require(ctx, "keys:read", { tenantId });
-    const after = afterId(query.cursor);
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("tenant_key")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("tenant_id", "=", tenantId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toTenantKey);
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("tenant_key")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("tenant_id", "=", tenantId),
+      query,
+      toTenantKey,
+    );
   }
 
   async findTenantKeyById(ctx: ActionContext, tenantId: string, id: string): Promise<TenantKey> {

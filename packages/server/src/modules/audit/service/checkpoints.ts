@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
-import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
+import { decodeCursor, keysetPage } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -222,15 +222,13 @@ export class Checkpoints {
   /** listCheckpoints pages a chain's checkpoints, newest first. */
   async listCheckpoints(chain: string, query: { limit: number; cursor?: string | undefined }) {
     const before = query.cursor ? decodeCursor(query.cursor, z.object({ position: z.number().int() })).position : null;
-    const rows = await this.#db
-      .q()
-      .selectFrom("audit_checkpoint")
-      .selectAll()
-      .where("chain_id", "=", chain)
-      .$if(before !== null, (qb) => qb.where("position", "<", before as number))
-      .orderBy("position", "desc")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ position: Number(r.position) }), toCheckpoint);
+    const checkpoints = this.#db.q().selectFrom("audit_checkpoint").selectAll().where("chain_id", "=", chain);
+    return keysetPage(
+      checkpoints,
+      { column: "position", after: before, descending: true },
+      query.limit,
+      (r) => ({ position: Number(r.position) }),
+      toCheckpoint,
+    );
   }
 }

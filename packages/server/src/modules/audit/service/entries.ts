@@ -1,9 +1,9 @@
-import { z } from "zod";
+import type { z } from "zod";
 import type { TenantAccess } from "../../../platform/access.js";
 import { fromJson, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import type { Fact } from "../../../platform/facts/index.js";
-import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AuditErrors } from "../errors.js";
@@ -13,8 +13,6 @@ import type { CreateEntryInput, ListEntriesQuery } from "../schemas.js";
 import type { AuditTables } from "../tables.js";
 import type { AuditEntryRecord } from "../verifier.js";
 import type { ChainLedger } from "./chains.js";
-
-const EntryCursor = z.object({ id: z.string().max(64) });
 
 /** Entries: the fact sink, product-written entries and queries. */
 export class Entries {
@@ -89,10 +87,9 @@ export class Entries {
   }
 
   async queryEntries(access: TenantAccess, query: z.infer<typeof ListEntriesQuery>) {
-    const after = query.cursor ? decodeCursor(query.cursor, EntryCursor).id : null;
     const newest = query.order === "newest";
     const prefix = query.action?.endsWith(".*") ? query.action.slice(0, -1) : null;
-    const rows = await this.#db
+    const entries = this.#db
       .q()
       .selectFrom("audit_entry")
       .selectAll()
@@ -116,11 +113,7 @@ export class Entries {
         ),
       )
       .$if(query.from !== undefined, (qb) => qb.where("occurred_at", ">=", query.from as number))
-      .$if(query.to !== undefined, (qb) => qb.where("occurred_at", "<", query.to as number))
-      .$if(after !== null, (qb) => qb.where("id", newest ? "<" : ">", after as string))
-      .orderBy("id", newest ? "desc" : "asc")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toEntry);
+      .$if(query.to !== undefined, (qb) => qb.where("occurred_at", "<", query.to as number));
+    return pageById(entries, query, toEntry, { descending: newest });
   }
 }

@@ -4,7 +4,7 @@ import { z as zod } from "zod";
 import { isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import type { Fact } from "../../../platform/facts/index.js";
-import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
+import { decodeCursor, keysetPage } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -173,20 +173,16 @@ export class EventLogService {
     });
     const after = query.cursor ? decodeCursor(query.cursor, SeqCursor).seq : (query.after ?? 0);
     const patterns = parsePatterns(query.types);
-    const rows = await this.#db
+    const events = this.#db
       .q()
       .selectFrom("event")
       .selectAll()
       .where("environment_id", "=", environmentId)
-      .where("seq", ">", after)
       .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
       .$if(patterns.length > 0, (qb) => qb.where((eb) => typeCondition(eb, patterns)))
       .$if(query.from !== undefined, (qb) => qb.where("time", ">=", query.from as number))
-      .$if(query.to !== undefined, (qb) => qb.where("time", "<", query.to as number))
-      .orderBy("seq")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ seq: Number(r.seq) }), toEvent);
+      .$if(query.to !== undefined, (qb) => qb.where("time", "<", query.to as number));
+    return keysetPage(events, { column: "seq", after }, query.limit, (r) => ({ seq: Number(r.seq) }), toEvent);
   }
 
   async findEventById(ctx: ActionContext, id: string): Promise<Event> {

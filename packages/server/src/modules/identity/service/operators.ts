@@ -3,7 +3,7 @@ import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
@@ -68,16 +68,7 @@ export class OperatorsService {
 
   async listOperators(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
     asOperator(ctx, "operators:read");
-    const after = afterId(query.cursor);
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("operator")
-      .selectAll()
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toOperator);
+    return pageById(this.c.tables.q().selectFrom("operator").selectAll(), query, toOperator);
   }
 
   async findOperatorById(ctx: ActionContext, id: string): Promise<Operator> {
@@ -184,18 +175,16 @@ export class OperatorsService {
 
   async listOperatorTokens(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
     const me = asOperator(ctx, "operator_tokens:read");
-    const after = afterId(query.cursor);
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("operator_token")
-      .selectAll()
-      .where("operator_id", "=", me.actorId)
-      .where("revoked_at", "is", null)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toOperatorToken);
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("operator_token")
+        .selectAll()
+        .where("operator_id", "=", me.actorId)
+        .where("revoked_at", "is", null),
+      query,
+      toOperatorToken,
+    );
   }
 
   /** revokeOperatorToken revokes one of the caller's own tokens ("current" for the one in use). */

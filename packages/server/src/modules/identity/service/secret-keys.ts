@@ -3,7 +3,7 @@ import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import { exceeding } from "../../../platform/permissions.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
@@ -50,17 +50,11 @@ export class SecretKeysService {
     if (!(await this.c.tenancy.projects.environmentExists(environmentId))) {
       throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
     }
-    const after = afterId(query.cursor);
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("secret_key")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toSecretKey);
+    return pageById(
+      this.c.tables.q().selectFrom("secret_key").selectAll().where("environment_id", "=", environmentId),
+      query,
+      toSecretKey,
+    );
   }
 
   async findSecretKeyById(ctx: ActionContext, id: string): Promise<SecretKey> {

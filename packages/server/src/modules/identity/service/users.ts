@@ -3,7 +3,7 @@ import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { inEnvironment } from "../../../platform/guards.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
@@ -93,24 +93,27 @@ export class UsersService {
 
   async listUsers(ctx: ActionContext, query: z.infer<typeof ListUsersQuery>) {
     const { environmentId } = inEnvironment(ctx, "users:read");
-    const after = afterId(query.cursor);
     const like = query.q ? containsPattern(query.q) : null;
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("user")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .$if(query.email !== undefined, (qb) => qb.where("email_normalized", "=", normalizeEmail(query.email as string)))
-      .$if(like !== null, (qb) =>
-        qb.where((eb) =>
-          eb.or([eb("email_normalized", "like", like as string), eb(eb.fn("lower", ["name"]), "like", like as string)]),
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("user")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .$if(query.email !== undefined, (qb) =>
+          qb.where("email_normalized", "=", normalizeEmail(query.email as string)),
+        )
+        .$if(like !== null, (qb) =>
+          qb.where((eb) =>
+            eb.or([
+              eb("email_normalized", "like", like as string),
+              eb(eb.fn("lower", ["name"]), "like", like as string),
+            ]),
+          ),
         ),
-      )
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toUser);
+      query,
+      toUser,
+    );
   }
 
   async findUserById(ctx: ActionContext, id: string): Promise<User> {
@@ -252,24 +255,17 @@ export class UsersService {
     const { environmentId } = inEnvironment(ctx, "users:read");
     await this.#user(environmentId, id);
     const now = this.c.clock.now();
-    const after = afterId(query.cursor);
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("session")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("user_id", "=", id)
-      .where("revoked_at", "is", null)
-      .where("expires_at", ">", now)
-      .where("last_used_at", ">", now - this.c.config.sessions.idleMs)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(
-      rows,
-      query.limit,
-      (r) => ({ id: r.id }),
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("session")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("user_id", "=", id)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now)
+        .where("last_used_at", ">", now - this.c.config.sessions.idleMs),
+      query,
       (r) => toSession(r),
     );
   }

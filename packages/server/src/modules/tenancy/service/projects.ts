@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { isUniqueViolation, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -59,17 +59,15 @@ export class ProjectsService {
 
   async listProjects(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
     asOperator(ctx, "projects:read");
-    const after = afterId(query.cursor);
-    const rows = await this.#db
-      .q()
-      .selectFrom("project")
-      .selectAll()
-      .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toProject);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("project")
+        .selectAll()
+        .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null)),
+      query,
+      toProject,
+    );
   }
 
   async findProjectById(ctx: ActionContext, id: string): Promise<Project> {
@@ -160,18 +158,16 @@ export class ProjectsService {
   async listEnvironments(ctx: ActionContext, projectId: string, query: z.infer<typeof ListQuery>) {
     asOperator(ctx, "environments:read");
     await this.#project(projectId);
-    const after = afterId(query.cursor);
-    const rows = await this.#db
-      .q()
-      .selectFrom("environment")
-      .selectAll()
-      .where("project_id", "=", projectId)
-      .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toEnvironment);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("environment")
+        .selectAll()
+        .where("project_id", "=", projectId)
+        .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null)),
+      query,
+      toEnvironment,
+    );
   }
 
   /** environmentExists tells other modules whether an environment id is known (archived or not). */

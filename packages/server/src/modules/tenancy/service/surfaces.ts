@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { fromJson, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { asOperator } from "../../../platform/guards.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -98,18 +98,16 @@ export class SurfacesService {
       .where("id", "=", environmentId)
       .executeTakeFirst();
     if (!env) throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
-    const after = afterId(query.cursor);
-    const rows = await this.#db
-      .q()
-      .selectFrom("surface")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toSurface);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("surface")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null)),
+      query,
+      toSurface,
+    );
   }
 
   async findSurfaceById(ctx: ActionContext, id: string): Promise<Surface> {

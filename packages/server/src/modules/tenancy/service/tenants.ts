@@ -4,7 +4,7 @@ import { OwnedCache } from "../../../platform/cache.js";
 import { containsPattern, isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { inEnvironment } from "../../../platform/guards.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -139,29 +139,27 @@ export class TenantsService {
 
   async listTenants(ctx: ActionContext, query: z.infer<typeof ListTenantsQuery>) {
     const { environmentId } = inEnvironment(ctx, "tenants:read");
-    const after = afterId(query.cursor);
     const like = query.q ? containsPattern(query.q) : null;
-    const rows = await this.#db
-      .q()
-      .selectFrom("tenant")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .$if(query.state !== undefined, (qb) => qb.where("state", "=", query.state as string))
-      .$if(query.externalId !== undefined, (qb) => qb.where("external_id", "=", query.externalId as string))
-      .$if(like !== null, (qb) =>
-        qb.where((eb) =>
-          eb.or([
-            eb(eb.fn("lower", ["name"]), "like", like as string),
-            eb("slug", "like", like as string),
-            eb(eb.fn("lower", ["external_id"]), "like", like as string),
-          ]),
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("tenant")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .$if(query.state !== undefined, (qb) => qb.where("state", "=", query.state as string))
+        .$if(query.externalId !== undefined, (qb) => qb.where("external_id", "=", query.externalId as string))
+        .$if(like !== null, (qb) =>
+          qb.where((eb) =>
+            eb.or([
+              eb(eb.fn("lower", ["name"]), "like", like as string),
+              eb("slug", "like", like as string),
+              eb(eb.fn("lower", ["external_id"]), "like", like as string),
+            ]),
+          ),
         ),
-      )
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toTenant);
+      query,
+      toTenant,
+    );
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { newId } from "../../../platform/ids.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -86,24 +86,14 @@ export class EndpointsService {
     const { environmentId, tenantId } = await this.m.access.require(ctx, "webhooks:read", {
       tenantId: query.tenantId ?? null,
     });
-    const after = afterIdCursor(query.cursor);
-    const rows = await this.#db
+    const rows = this.#db
       .q()
       .selectFrom("webhook_endpoint")
       .selectAll()
       .where("environment_id", "=", environmentId)
-      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
+      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string));
     const now = this.m.clock.now();
-    return toPage(
-      rows,
-      query.limit,
-      (r) => ({ id: r.id }),
-      (r) => toEndpoint(r, now),
-    );
+    return pageById(rows, query, (r) => toEndpoint(r, now));
   }
 
   async findEndpointById(ctx: ActionContext, id: string): Promise<Endpoint> {

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { WebhooksErrors } from "../errors.js";
@@ -26,19 +26,17 @@ export class MessagesService {
 
   async listMessages(ctx: ActionContext, endpointId: string, query: z.infer<typeof ListMessagesQuery>) {
     await this.endpoints.authorized(ctx, "webhooks:read", endpointId);
-    const after = afterIdCursor(query.cursor);
-    const rows = await this.#db
-      .q()
-      .selectFrom("webhook_message")
-      .selectAll()
-      .where("environment_id", "=", environmentOf(ctx))
-      .where("endpoint_id", "=", endpointId)
-      .$if(query.status !== undefined, (qb) => qb.where("status", "=", query.status as Message["status"]))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toMessage);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("webhook_message")
+        .selectAll()
+        .where("environment_id", "=", environmentOf(ctx))
+        .where("endpoint_id", "=", endpointId)
+        .$if(query.status !== undefined, (qb) => qb.where("status", "=", query.status as Message["status"])),
+      query,
+      toMessage,
+    );
   }
 
   async findMessageById(ctx: ActionContext, id: string): Promise<Message> {
@@ -47,18 +45,16 @@ export class MessagesService {
 
   async listAttempts(ctx: ActionContext, messageId: string, query: { limit: number; cursor?: string | undefined }) {
     await this.#authorized(ctx, "webhooks:read", messageId);
-    const after = afterIdCursor(query.cursor);
-    const rows = await this.#db
-      .q()
-      .selectFrom("webhook_attempt")
-      .selectAll()
-      .where("environment_id", "=", environmentOf(ctx))
-      .where("message_id", "=", messageId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toAttempt);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("webhook_attempt")
+        .selectAll()
+        .where("environment_id", "=", environmentOf(ctx))
+        .where("message_id", "=", messageId),
+      query,
+      toAttempt,
+    );
   }
 
   /**

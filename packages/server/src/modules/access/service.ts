@@ -29,7 +29,6 @@ export class AccessService {
   readonly agentKeys: AgentKeysService;
   readonly checks: ChecksService;
   readonly resolution: KeyResolution;
-  #flushTimer: NodeJS.Timeout | null = null;
 
   constructor(m: ModuleContext, tenancy: TenancyService, identity: IdentityService) {
     this.core = {
@@ -70,16 +69,10 @@ export class AccessService {
   }
 
   async start(): Promise<void> {
-    this.#flushTimer = setInterval(() => {
-      this.resolution.flushLastUsed().catch((err) => this.core.m.logger.warn({ err }, "could not record lastUsedAt"));
-    }, 5000);
-    this.#flushTimer.unref();
+    this.resolution.lastUsed.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#flushTimer) clearInterval(this.#flushTimer);
-    await this.resolution
-      .flushLastUsed()
-      .catch((err) => this.core.m.logger.warn({ err }, "could not record lastUsedAt"));
+    await this.resolution.lastUsed.stop();
   }
 }

@@ -25,7 +25,6 @@ export class IdentityService {
   readonly secretKeys: SecretKeysService;
   readonly resolution: CredentialResolution;
   readonly core: Core;
-  #flushTimer: NodeJS.Timeout | null = null;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
     const bus = m.bus;
@@ -38,7 +37,10 @@ export class IdentityService {
       bus,
       hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency),
       cache: new CredentialCache(bus),
-      lastUsed: new LastUsedTracker(),
+      lastUsed: new LastUsedTracker(
+        (table, rows) => this.resolution.writeLastUsed(table, rows),
+        (err) => m.logger.warn({ err }, "could not record lastUsedAt"),
+      ),
       throttle: new LoginThrottle(m.clock),
       tenancy,
       tables: m.db.tables<IdentityTables>(),
@@ -59,14 +61,10 @@ export class IdentityService {
   }
 
   async start(): Promise<void> {
-    this.#flushTimer = setInterval(() => {
-      this.resolution.flushLastUsed().catch((err) => this.core.logger.warn({ err }, "could not record lastUsedAt"));
-    }, 5000);
-    this.#flushTimer.unref();
+    this.core.lastUsed.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#flushTimer) clearInterval(this.#flushTimer);
-    await this.resolution.flushLastUsed().catch((err) => this.core.logger.warn({ err }, "could not record lastUsedAt"));
+    await this.core.lastUsed.stop();
   }
 }

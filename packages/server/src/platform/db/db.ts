@@ -46,7 +46,8 @@ const beforeCommitCallbacks = new WeakMap<object, Array<() => Promise<void>>>();
 
 /**
  * Db is the plane's one database handle: a Kysely instance over SQLite or PostgreSQL plus the
- * few things that differ by engine. Engine differences live here and in `connect.ts` only.
+ * few things that differ by engine. Engine differences live in `platform/db/` only (here,
+ * `connect.ts`, `columns.ts`, `batch-insert.ts`); modules use these helpers instead of branching.
  */
 export class Db {
   constructor(

@@ -1,4 +1,3 @@
-import type { Kysely } from "kysely";
 import type { Tx } from "../../platform/db/db.js";
 import type { Fact } from "../../platform/facts/index.js";
 import type { ModuleContext } from "../../platform/module.js";
@@ -30,14 +29,13 @@ export class AccessService {
   readonly agentKeys: AgentKeysService;
   readonly checks: ChecksService;
   readonly resolution: KeyResolution;
-  #flushTimer: NodeJS.Timeout | null = null;
 
   constructor(m: ModuleContext, tenancy: TenancyService, identity: IdentityService) {
     this.core = {
       m,
       tenancy,
       identity,
-      q: (tx?: Tx) => (tx ?? m.db.kysely) as unknown as Kysely<AccessTables>,
+      tables: m.db.tables<AccessTables>(),
       changed: (tx, owner) => m.bus.publish(tx, ACCESS_TOPIC, owner),
     };
     this.roles = new RolesService(this.core);
@@ -57,7 +55,7 @@ export class AccessService {
   async onFact(tx: Tx, fact: Fact): Promise<void> {
     if (fact.type !== "user.disabled" || !fact.environmentId) return;
     for (const target of fact.targets.filter((t) => t.type === "user")) {
-      const revoked = await this.core
+      const revoked = await this.core.tables
         .q(tx)
         .updateTable("agent_key")
         .set({ revoked_at: fact.occurredAt })
@@ -71,16 +69,10 @@ export class AccessService {
   }
 
   async start(): Promise<void> {
-    this.#flushTimer = setInterval(() => {
-      this.resolution.flushLastUsed().catch((err) => this.core.m.logger.warn({ err }, "could not record lastUsedAt"));
-    }, 5000);
-    this.#flushTimer.unref();
+    this.resolution.lastUsed.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#flushTimer) clearInterval(this.#flushTimer);
-    await this.resolution
-      .flushLastUsed()
-      .catch((err) => this.core.m.logger.warn({ err }, "could not record lastUsedAt"));
+    await this.resolution.lastUsed.stop();
   }
 }

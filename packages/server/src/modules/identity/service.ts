@@ -1,4 +1,3 @@
-import type { Kysely } from "kysely";
 import type { Tx } from "../../platform/db/db.js";
 import type { Fact } from "../../platform/facts/index.js";
 import { LastUsedTracker } from "../../platform/last-used.js";
@@ -26,7 +25,6 @@ export class IdentityService {
   readonly secretKeys: SecretKeysService;
   readonly resolution: CredentialResolution;
   readonly core: Core;
-  #flushTimer: NodeJS.Timeout | null = null;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
     const bus = m.bus;
@@ -40,10 +38,13 @@ export class IdentityService {
       access: m.access,
       hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency),
       cache: new CredentialCache(bus),
-      lastUsed: new LastUsedTracker(),
+      lastUsed: new LastUsedTracker(
+        (table, rows) => this.resolution.writeLastUsed(table, rows),
+        (err) => m.logger.warn({ err }, "could not record lastUsedAt"),
+      ),
       throttle: new LoginThrottle(m.clock),
       tenancy,
-      q: (tx?: Tx) => (tx ?? m.db.kysely) as unknown as Kysely<IdentityTables>,
+      tables: m.db.tables<IdentityTables>(),
       revoked: (tx, owner) => bus.publish(tx, "credentials", owner),
     };
     this.operators = new OperatorsService(this.core);
@@ -61,14 +62,10 @@ export class IdentityService {
   }
 
   async start(): Promise<void> {
-    this.#flushTimer = setInterval(() => {
-      this.resolution.flushLastUsed().catch((err) => this.core.logger.warn({ err }, "could not record lastUsedAt"));
-    }, 5000);
-    this.#flushTimer.unref();
+    this.core.lastUsed.start();
   }
 
   async stop(): Promise<void> {
-    if (this.#flushTimer) clearInterval(this.#flushTimer);
-    await this.resolution.flushLastUsed().catch((err) => this.core.logger.warn({ err }, "could not record lastUsedAt"));
+    await this.core.lastUsed.stop();
   }
 }

@@ -11,6 +11,24 @@ export type Tx = Transaction<any>;
 // biome-ignore lint/suspicious/noExplicitAny: table types belong to modules; see `Db.typed`.
 export type AnyKysely = Kysely<any>;
 
+/**
+ * TypedDb is a module's view of the database, typed with its own tables. `q(tx)` queries inside
+ * `tx`; `q()` queries outside any transaction (each statement commits on its own). It adds no
+ * checks: the table types are the module's claim about its own migrations.
+ */
+export class TypedDb<Tables> {
+  constructor(private readonly db: Db) {}
+
+  q(tx?: Tx): Kysely<Tables> {
+    return (tx ?? this.db.kysely) as unknown as Kysely<Tables>;
+  }
+}
+
+/** Lockable is a query that can lock the rows it reads (a Kysely `SELECT`). */
+export interface Lockable<QB> {
+  forUpdate(): QB;
+}
+
 export interface PoolStats {
   total: number;
   idle: number;
@@ -28,7 +46,8 @@ const beforeCommitCallbacks = new WeakMap<object, Array<() => Promise<void>>>();
 
 /**
  * Db is the plane's one database handle: a Kysely instance over SQLite or PostgreSQL plus the
- * few things that differ by engine. Engine differences live here and in `connect.ts` only.
+ * few things that differ by engine. Engine differences live in `platform/db/` only (here,
+ * `connect.ts`, `columns.ts`, `batch-insert.ts`); modules use these helpers instead of branching.
  */
 export class Db {
   constructor(
@@ -37,9 +56,42 @@ export class Db {
     private readonly driver: { close(): Promise<void>; poolStats(): PoolStats | null },
   ) {}
 
-  /** typed returns the Kysely instance typed with a module's own tables. */
+  /** tables returns a module's handle on the database, typed with its own tables (see `TypedDb`). */
+  tables<Tables>(): TypedDb<Tables> {
+    return new TypedDb<Tables>(this);
+  }
+
+  /** typed returns the root Kysely instance typed with the given tables (platform code; modules use `tables`). */
   typed<Tables>(): Kysely<Tables> {
-    return this.kysely as unknown as Kysely<Tables>;
+    return this.tables<Tables>().q();
+  }
+
+  /**
+   * bool is the value to write into a boolean column (`columnTypes().boolean`): a boolean on
+   * PostgreSQL, 0 or 1 on SQLite. Read such a column with `Boolean(x)`; compare with `bool(x)`.
+   */
+  bool(value: boolean): boolean | number {
+    return this.engine === "postgres" ? value : Number(value);
+  }
+
+  /**
+   * forUpdate makes a `SELECT` run in a transaction lock the rows it returns until that
+   * transaction ends, so a check made on them still holds when the write commits (DESIGN.md §2).
+   * On SQLite the query is returned unchanged: the plane has one connection there, so no other
+   * transaction runs until this one ends. Use it as `.$call((qb) => db.forUpdate(qb))`.
+   */
+  forUpdate<QB extends Lockable<QB>>(qb: QB): QB {
+    return this.engine === "postgres" ? qb.forUpdate() : qb;
+  }
+
+  /**
+   * lockTable keeps other transactions from writing `table` until `tx` ends (PostgreSQL
+   * `SHARE ROW EXCLUSIVE`: readers go on, writers and other lockers wait), for checks that span
+   * rows not yet written (e.g. "the last admin"). On SQLite it does nothing, for the same reason as
+   * `forUpdate`. `table` must be a plain table name of the caller's own module.
+   */
+  async lockTable(tx: Tx, table: string): Promise<void> {
+    if (this.engine === "postgres") await sql`lock table ${sql.table(table)} in share row exclusive mode`.execute(tx);
   }
 
   /**

@@ -1,7 +1,8 @@
+export { BatchInsert } from "./batch-insert.js";
 export { checkIn, columnTypes, moneyColumns } from "./columns.js";
 export { connectDatabase } from "./connect.js";
-export type { AnyKysely, Engine, PoolStats, Tx } from "./db.js";
-export { afterCommit, beforeCommit, containsPattern, Db, fromJson, isUniqueViolation, toJson } from "./db.js";
+export type { AnyKysely, Engine, Lockable, PoolStats, Tx } from "./db.js";
+export { afterCommit, beforeCommit, containsPattern, Db, fromJson, isUniqueViolation, TypedDb, toJson } from "./db.js";
 export type { MigrationStatus, ModuleMigration } from "./migrator.js";
 export { MigrationError, PlaneMigrator } from "./migrator.js";
 export type { PlatformTables } from "./tables.js";

@@ -1,3 +1,4 @@
+import { type SelectQueryBuilder, type SqlBool, sql } from "kysely";
 import { z } from "zod";
 import { AppError, PlatformErrors } from "../errors.js";
 import { findNul } from "./problem.js";
@@ -56,4 +57,58 @@ const IdCursor = z.object({ id: z.string().max(64) });
 /** afterIdCursor decodes the cursor of a list ordered by its time-sortable ids (null: first page). */
 export function afterIdCursor(cursor: string | undefined): string | null {
   return cursor ? decodeCursor(cursor, IdCursor).id : null;
+}
+
+/** PageQuery is what a list route passes to `pageById`: its validated `?limit=&cursor=`. */
+export interface PageQuery {
+  limit: number;
+  cursor?: string | undefined;
+}
+
+/** Keyset names the one column a list is ordered by and where the previous page ended. */
+export interface Keyset {
+  /** column: a unique, non-null column of the listed table (unqualified). */
+  column: string;
+  /** after: the last key of the previous page, or null for the first page. */
+  after: string | number | null;
+  /** descending: newest (highest key) first; default ascending. */
+  descending?: boolean;
+}
+
+/**
+ * keysetPage runs `qb` as one page of a list ordered by `keyset.column`: rows past
+ * `keyset.after` (below it when descending), in that order, at most `limit` of them, with
+ * `nextCursor` from `cursorOf` of the last row when more rows exist. `qb` must not set its own
+ * order or limit. The order is stable only if the column is unique.
+ */
+export async function keysetPage<DB, TB extends keyof DB, Row, Item>(
+  qb: SelectQueryBuilder<DB, TB, Row>,
+  keyset: Keyset,
+  limit: number,
+  cursorOf: (row: Row) => Record<string, string | number>,
+  toItem: (row: Row) => Item,
+): Promise<{ data: Item[]; nextCursor: string | null }> {
+  const column = sql.ref(keyset.column);
+  const past = keyset.descending ? sql`<` : sql`>`;
+  const rows = await qb
+    .$if(keyset.after !== null, (q) => q.where(sql<SqlBool>`${column} ${past} ${keyset.after}`))
+    .orderBy(column, keyset.descending ? "desc" : "asc")
+    .limit(limit + 1)
+    .execute();
+  return toPage(rows, limit, cursorOf, toItem);
+}
+
+/**
+ * pageById is `keysetPage` for the common list: ordered by the rows' time-sortable `id`
+ * (oldest first unless `descending`), with the cursor `afterIdCursor` reads. Throws 400
+ * `invalid_cursor` for a cursor it did not make.
+ */
+export function pageById<DB, TB extends keyof DB, Row extends { id: string }, Item>(
+  qb: SelectQueryBuilder<DB, TB, Row>,
+  query: PageQuery,
+  toItem: (row: Row) => Item,
+  options: { descending?: boolean } = {},
+): Promise<{ data: Item[]; nextCursor: string | null }> {
+  const keyset = { column: "id", after: afterIdCursor(query.cursor), descending: options.descending ?? false };
+  return keysetPage(qb, keyset, query.limit, (r) => ({ id: r.id }), toItem);
 }

@@ -1,5 +1,4 @@
-import type { Kysely } from "kysely";
-import type { Tx } from "../../../platform/db/db.js";
+import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { IdentityService } from "../../identity/index.js";
 import type { TenancyService } from "../../tenancy/index.js";
@@ -13,7 +12,7 @@ export interface Core {
   m: ModuleContext;
   tenancy: TenancyService;
   identity: IdentityService;
-  q(tx?: Tx): Kysely<AccessTables>;
+  tables: TypedDb<AccessTables>;
   /** changed announces, in `tx`, that what `owner` (a user, key, tenant or `roles:<env>`) grants changed. */
   changed(tx: Tx, owner: string): Promise<void>;
 }

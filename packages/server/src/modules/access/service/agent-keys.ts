@@ -3,7 +3,7 @@ import type { TenantAccess } from "../../../platform/access.js";
 import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.js";
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
@@ -86,7 +86,7 @@ export class AgentKeysService {
         revoked_at: null,
         last_used_at: null,
       };
-      await this.c.q(tx).insertInto("agent_key").values(row).execute();
+      await this.c.tables.q(tx).insertInto("agent_key").values(row).execute();
       await this.c.m.facts.record(tx, ctx, {
         type: "agent_key.created",
         tenantId,
@@ -103,19 +103,17 @@ export class AgentKeysService {
   async listAgentKeys(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
     const access = await this.c.m.access.require(ctx, "agents:read", { tenantId });
     const own = this.#ownOnly(access);
-    const after = afterId(query.cursor);
-    const rows = await this.c
-      .q()
-      .selectFrom("agent_key")
-      .selectAll()
-      .where("environment_id", "=", access.environmentId)
-      .where("tenant_id", "=", tenantId)
-      .$if(own !== null, (qb) => qb.where("user_id", "=", own as string))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toAgentKey);
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("agent_key")
+        .selectAll()
+        .where("environment_id", "=", access.environmentId)
+        .where("tenant_id", "=", tenantId)
+        .$if(own !== null, (qb) => qb.where("user_id", "=", own as string)),
+      query,
+      toAgentKey,
+    );
   }
 
   async findAgentKeyById(ctx: ActionContext, tenantId: string, id: string): Promise<AgentKey> {
@@ -130,7 +128,7 @@ export class AgentKeysService {
       const key = toAgentKey(await this.#row(access, id, tx));
       if (key.revokedAt !== null) return key;
       const now = this.c.m.clock.now();
-      await this.c.q(tx).updateTable("agent_key").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.tables.q(tx).updateTable("agent_key").set({ revoked_at: now }).where("id", "=", id).execute();
       await this.c.changed(tx, id);
       await this.c.m.facts.record(tx, ctx, {
         type: "agent_key.revoked",
@@ -155,7 +153,7 @@ export class AgentKeysService {
 
   async #row(access: TenantAccess, id: string, tx?: Tx) {
     const own = this.#ownOnly(access);
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("agent_key")
       .selectAll()

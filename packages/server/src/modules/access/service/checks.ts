@@ -79,7 +79,7 @@ export class ChecksService {
       if (found.length === 0) return deny("no_matching_grant", "None of the user's roles grants the permission.");
       matched = found;
     } else if (subject.type === "tenant_key") {
-      const row = await this.c
+      const row = await this.c.tables
         .q()
         .selectFrom("tenant_key")
         .selectAll()
@@ -94,7 +94,7 @@ export class ChecksService {
       matched = grants.map((grant) => ({ via: "tenant_key", id: row.id, role: null, grant }));
       ceiling = (await this.c.tenancy.surfaces.findActiveSurface(row.surface_id))?.scopeCeiling ?? [];
     } else {
-      const row = await this.c
+      const row = await this.c.tables
         .q()
         .selectFrom("agent_key")
         .selectAll()

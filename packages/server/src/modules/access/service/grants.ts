@@ -49,7 +49,7 @@ export class GrantsService {
 
   async membershipOf(environmentId: string, tenantId: string, userId: string, tx?: Tx) {
     return (
-      (await this.c
+      (await this.c.tables
         .q(tx)
         .selectFrom("membership")
         .selectAll()

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { generateToken, parseToken, sha256Hex } from "../../../platform/crypto.js";
 import { fromJson, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
@@ -37,7 +37,7 @@ export class InvitationsService {
     const email = input.email.trim().toLowerCase();
     return this.c.m.db.write(ctx, async (tx) => {
       const now = this.c.m.clock.now();
-      const replaced = await this.c
+      const replaced = await this.c.tables
         .q(tx)
         .updateTable("invitation")
         .set({ revoked_at: now })
@@ -65,7 +65,7 @@ export class InvitationsService {
         accepted_by: null,
         revoked_at: null,
       };
-      await this.c.q(tx).insertInto("invitation").values(row).execute();
+      await this.c.tables.q(tx).insertInto("invitation").values(row).execute();
       await this.c.m.facts.record(tx, ctx, {
         type: "invitation.created",
         tenantId,
@@ -80,24 +80,17 @@ export class InvitationsService {
   async listInvitations(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
     const { environmentId } = await this.c.m.access.require(ctx, "members:read", { tenantId });
     const now = this.c.m.clock.now();
-    const after = afterId(query.cursor);
-    const rows = await this.c
-      .q()
-      .selectFrom("invitation")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("tenant_id", "=", tenantId)
-      .where("accepted_at", "is", null)
-      .where("revoked_at", "is", null)
-      .where("expires_at", ">", now)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(
-      rows,
-      query.limit,
-      (r) => ({ id: r.id }),
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("invitation")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("tenant_id", "=", tenantId)
+        .where("accepted_at", "is", null)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now),
+      query,
       (r) => toInvitation(r, now),
     );
   }
@@ -106,7 +99,7 @@ export class InvitationsService {
   async revokeInvitation(ctx: ActionContext, tenantId: string, id: string): Promise<Invitation> {
     const { environmentId } = await this.c.m.access.require(ctx, "members:invite", { tenantId });
     return this.c.m.db.write(ctx, async (tx) => {
-      const row = await this.c
+      const row = await this.c.tables
         .q(tx)
         .selectFrom("invitation")
         .selectAll()
@@ -117,7 +110,7 @@ export class InvitationsService {
       if (!row) throw new AppError(AccessErrors.invitation_not_found, `No invitation ${id} in this tenant.`);
       const now = this.c.m.clock.now();
       if (row.accepted_at !== null || row.revoked_at !== null) return toInvitation(row, now);
-      await this.c.q(tx).updateTable("invitation").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.tables.q(tx).updateTable("invitation").set({ revoked_at: now }).where("id", "=", id).execute();
       await this.c.m.facts.record(tx, ctx, {
         type: "invitation.revoked",
         tenantId,
@@ -142,14 +135,19 @@ export class InvitationsService {
       new AppError(AccessErrors.invitation_invalid, "The invitation is not valid: unknown, used, revoked or expired.");
     if (!parseToken(input.token, [TOKEN_PREFIX.invitation])) throw invalid();
     const hash = sha256Hex(input.token);
-    const row = await this.c.q().selectFrom("invitation").selectAll().where("token_hash", "=", hash).executeTakeFirst();
+    const row = await this.c.tables
+      .q()
+      .selectFrom("invitation")
+      .selectAll()
+      .where("token_hash", "=", hash)
+      .executeTakeFirst();
     const now = this.c.m.clock.now();
     if (!row || row.accepted_at !== null || row.revoked_at !== null || row.expires_at <= now) throw invalid();
     const scope = { environmentId: row.environment_id, tenantId: row.tenant_id };
     const roles = fromJson<string[]>(row.roles);
     const redeem = async (tx: Tx, userId: string): Promise<Membership> => {
       // Single use under concurrency: only the transaction that flips `accepted_at` proceeds.
-      const claimed = await this.c
+      const claimed = await this.c.tables
         .q(tx)
         .updateTable("invitation")
         .set({ accepted_at: now, accepted_by: userId })

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import type { TenantAccess } from "../../../platform/access.js";
 import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
@@ -25,18 +25,16 @@ export class MembershipsService {
 
   async listMembers(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
     const { environmentId } = await this.c.m.access.require(ctx, "members:read", { tenantId });
-    const after = afterId(query.cursor);
-    const rows = await this.c
-      .q()
-      .selectFrom("membership")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("tenant_id", "=", tenantId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toMembership);
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("membership")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("tenant_id", "=", tenantId),
+      query,
+      toMembership,
+    );
   }
 
   /** listMyMemberships lists the calling user's own memberships, across tenants. */
@@ -45,18 +43,16 @@ export class MembershipsService {
     if (p?.actorType !== "user" || !p.environmentId) {
       throw new AppError(IdentityErrors.user_not_found, "Only a signed-in user has memberships.");
     }
-    const after = afterId(query.cursor);
-    const rows = await this.c
-      .q()
-      .selectFrom("membership")
-      .selectAll()
-      .where("environment_id", "=", p.environmentId)
-      .where("user_id", "=", p.actorId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toMembership);
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("membership")
+        .selectAll()
+        .where("environment_id", "=", p.environmentId)
+        .where("user_id", "=", p.actorId),
+      query,
+      toMembership,
+    );
   }
 
   async findMembershipById(ctx: ActionContext, tenantId: string, id: string): Promise<Membership> {
@@ -95,7 +91,7 @@ export class MembershipsService {
       updated_at: now,
     };
     try {
-      await this.c.q(tx).insertInto("membership").values(row).execute();
+      await this.c.tables.q(tx).insertInto("membership").values(row).execute();
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError(AccessErrors.already_member, "The user is already a member.");
       throw err;
@@ -142,13 +138,13 @@ export class MembershipsService {
       if (removed.length > 0) await this.grants.requireRolesWithin(access, removed, tx);
       if (removed.includes("owner")) await this.#requireAnotherOwner(tx, access, id);
       const now = this.c.m.clock.now();
-      await this.c
+      await this.c.tables
         .q(tx)
         .updateTable("membership")
         .set({ roles: toJson(roles), updated_at: now })
         .where("id", "=", id)
         .execute();
-      await this.c.q(tx).deleteFrom("membership_role").where("membership_id", "=", id).execute();
+      await this.c.tables.q(tx).deleteFrom("membership_role").where("membership_id", "=", id).execute();
       await this.#indexRoles(tx, id, access.environmentId, tenantId, roles);
       await this.c.changed(tx, before.userId);
       await this.c.m.facts.record(tx, ctx, {
@@ -179,10 +175,10 @@ export class MembershipsService {
       const access = leaving || !self ? probe : await this.c.m.access.require(ctx, "members:remove", { tenantId });
       if (!leaving) await this.grants.requireRolesWithin(access, m.roles, tx);
       if (m.roles.includes("owner")) await this.#requireAnotherOwner(tx, access, id);
-      await this.c.q(tx).deleteFrom("membership_role").where("membership_id", "=", id).execute();
-      await this.c.q(tx).deleteFrom("membership").where("id", "=", id).execute();
+      await this.c.tables.q(tx).deleteFrom("membership_role").where("membership_id", "=", id).execute();
+      await this.c.tables.q(tx).deleteFrom("membership").where("id", "=", id).execute();
       const now = this.c.m.clock.now();
-      const agents = await this.c
+      const agents = await this.c.tables
         .q(tx)
         .updateTable("agent_key")
         .set({ revoked_at: now })
@@ -212,14 +208,14 @@ export class MembershipsService {
    * pass; SQLite has one writer.
    */
   async #requireAnotherOwner(tx: Tx, access: TenantAccess, membershipId: string): Promise<void> {
-    const owners = await this.c
+    const owners = await this.c.tables
       .q(tx)
       .selectFrom("membership_role")
       .select("membership_id")
       .where("environment_id", "=", access.environmentId)
       .where("tenant_id", "=", access.tenantId as string)
       .where("role_key", "=", "owner")
-      .$if(this.c.m.db.engine === "postgres", (qb) => qb.forUpdate())
+      .$call((qb) => this.c.m.db.forUpdate(qb))
       .execute();
     if (!owners.some((o) => o.membership_id !== membershipId)) {
       throw new AppError(AccessErrors.last_owner, "This is the tenant's last owner: make another member owner first.");
@@ -228,7 +224,7 @@ export class MembershipsService {
 
   async #indexRoles(tx: Tx, membershipId: string, environmentId: string, tenantId: string, roles: string[]) {
     if (roles.length === 0) return;
-    await this.c
+    await this.c.tables
       .q(tx)
       .insertInto("membership_role")
       .values(
@@ -243,7 +239,7 @@ export class MembershipsService {
   }
 
   async #row(environmentId: string, tenantId: string, id: string, tx?: Tx) {
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("membership")
       .selectAll()

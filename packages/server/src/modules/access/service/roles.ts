@@ -65,7 +65,7 @@ export class RolesService {
 
   async listRoles(ctx: ActionContext): Promise<{ data: Role[] }> {
     const { environmentId } = this.c.m.access.environment(ctx, "roles:read");
-    const rows = await this.c
+    const rows = await this.c.tables
       .q()
       .selectFrom("role")
       .selectAll()
@@ -100,7 +100,7 @@ export class RolesService {
           created_at: now,
           updated_at: now,
         };
-        await this.c.q(tx).insertInto("role").values(row).execute();
+        await this.c.tables.q(tx).insertInto("role").values(row).execute();
         await this.c.changed(tx, rolesOwner(environmentId));
         const role = toRole(row);
         await this.c.m.facts.record(tx, ctx, {
@@ -130,7 +130,7 @@ export class RolesService {
         permissions: input.permissions ? [...new Set(input.permissions)].sort() : before.permissions,
         updatedAt: now,
       };
-      await this.c
+      await this.c.tables
         .q(tx)
         .updateTable("role")
         .set({
@@ -161,14 +161,14 @@ export class RolesService {
     this.#refuseBuiltIn(key);
     return this.c.m.db.write(ctx, async (tx) => {
       const role = toRole(await this.#row(environmentId, key, tx));
-      const held = await this.c
+      const held = await this.c.tables
         .q(tx)
         .selectFrom("membership_role")
         .select((eb) => eb.fn.countAll<number>().as("n"))
         .where("environment_id", "=", environmentId)
         .where("role_key", "=", key)
         .executeTakeFirstOrThrow();
-      const invitations = await this.c
+      const invitations = await this.c.tables
         .q(tx)
         .selectFrom("invitation")
         .select(["roles"])
@@ -185,7 +185,7 @@ export class RolesService {
             "change their roles first.",
         );
       }
-      await this.c
+      await this.c.tables
         .q(tx)
         .deleteFrom("role")
         .where("environment_id", "=", environmentId)
@@ -239,7 +239,7 @@ export class RolesService {
       if (hit) return hit.value;
     }
     const generation = this.#cache.generation;
-    const rows = await this.c
+    const rows = await this.c.tables
       .q(tx)
       .selectFrom("role")
       .select(["key", "permissions"])
@@ -269,7 +269,7 @@ export class RolesService {
   }
 
   async #row(environmentId: string, key: string, tx?: Tx) {
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("role")
       .selectAll()

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.js";
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -53,18 +53,16 @@ export class TenantKeysService {
 
   async listTenantKeys(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
     const { environmentId } = await this.c.m.access.require(ctx, "keys:read", { tenantId });
-    const after = afterId(query.cursor);
-    const rows = await this.c
-      .q()
-      .selectFrom("tenant_key")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("tenant_id", "=", tenantId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toTenantKey);
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("tenant_key")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("tenant_id", "=", tenantId),
+      query,
+      toTenantKey,
+    );
   }
 
   async findTenantKeyById(ctx: ActionContext, tenantId: string, id: string): Promise<TenantKey> {
@@ -79,7 +77,7 @@ export class TenantKeysService {
       const key = toTenantKey(await this.#row(environmentId, tenantId, id, tx));
       if (key.revokedAt !== null) return key;
       const now = this.c.m.clock.now();
-      await this.c.q(tx).updateTable("tenant_key").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.tables.q(tx).updateTable("tenant_key").set({ revoked_at: now }).where("id", "=", id).execute();
       await this.c.changed(tx, id);
       await this.c.m.facts.record(tx, ctx, {
         type: "tenant_key.revoked",
@@ -126,7 +124,7 @@ export class TenantKeysService {
         id,
       );
       const graceEnd = now + input.gracePeriodSeconds * 1000;
-      await this.c
+      await this.c.tables
         .q(tx)
         .updateTable("tenant_key")
         .set({
@@ -173,7 +171,7 @@ export class TenantKeysService {
       last_used_at: null,
       replaced_by: null,
     };
-    await this.c.q(tx).insertInto("tenant_key").values(row).execute();
+    await this.c.tables.q(tx).insertInto("tenant_key").values(row).execute();
     await this.c.m.facts.record(tx, ctx, {
       type: rotatedFrom ? "tenant_key.rotated" : "tenant_key.created",
       tenantId: k.tenantId,
@@ -184,7 +182,7 @@ export class TenantKeysService {
   }
 
   async #row(environmentId: string, tenantId: string, id: string, tx?: Tx) {
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("tenant_key")
       .selectAll()

@@ -1,6 +1,6 @@
-import { CompiledQuery, type Kysely } from "kysely";
 import type { TenantAccess } from "../../../platform/access.js";
-import { beforeCommit, type Tx, toJson } from "../../../platform/db/db.js";
+import { BatchInsert } from "../../../platform/db/batch-insert.js";
+import { beforeCommit, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -42,6 +42,9 @@ export const ENTRY_COLUMNS = [
   "prev_hash",
   "hash",
 ] as const;
+
+/** TARGET_COLUMNS: the columns of `audit_entry_target`, in the order `#flush` gives their values. */
+const TARGET_COLUMNS = ["entry_id", "environment_id", "target_type", "target_id"] as const;
 
 /** entryRow is an entry as the values of `ENTRY_COLUMNS` (JSON columns as text). */
 export function entryRow(e: AuditEntryRecord): unknown[] {
@@ -85,28 +88,14 @@ export function entryRow(e: AuditEntryRecord): unknown[] {
  * entries are therefore not yet readable with SQL (the chain head is kept in memory).
  */
 export class ChainLedger {
-  readonly #insertEntries = new Map<number, string>();
-  readonly #insertTargets = new Map<number, string>();
+  readonly #db: TypedDb<AuditTables>;
+  readonly #entries: BatchInsert;
+  readonly #targets: BatchInsert;
 
-  constructor(private readonly m: ModuleContext) {}
-
-  #placeholders(n: number, offset: number): string {
-    const postgres = this.m.db.engine === "postgres";
-    return Array.from({ length: n }, (_, i) => (postgres ? `$${offset + i + 1}` : "?")).join(", ");
-  }
-
-  #rowsSql(cache: Map<number, string>, head: string, columns: number, rows: number): string {
-    let text = cache.get(rows);
-    if (!text) {
-      const values = Array.from({ length: rows }, (_, i) => `(${this.#placeholders(columns, i * columns)})`);
-      text = `${head} values ${values.join(", ")}`;
-      cache.set(rows, text);
-    }
-    return text;
-  }
-
-  #db(tx: Tx): Kysely<AuditTables> {
-    return tx as unknown as Kysely<AuditTables>;
+  constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<AuditTables>();
+    this.#entries = new BatchInsert(m.db.engine, "audit_entry", ENTRY_COLUMNS);
+    this.#targets = new BatchInsert(m.db.engine, "audit_entry_target", TARGET_COLUMNS);
   }
 
   /**
@@ -120,8 +109,8 @@ export class ChainLedger {
     const access = await this.m.access.require(ctx, permission, { tenantId: tenantId ?? null });
     // A tenant-bound credential's tenant was proven by the credential itself.
     if (access.tenantId !== null && access.principal.tenantId !== access.tenantId) {
-      const chain = await this.m.db
-        .typed<AuditTables>()
+      const chain = await this.#db
+        .q()
         .selectFrom("audit_chain")
         .select("id")
         .where("id", "=", access.tenantId)
@@ -141,7 +130,7 @@ export class ChainLedger {
     }
     const known = held.get(chain);
     if (known) return known;
-    const db = this.#db(tx);
+    const db = this.#db.q(tx);
     const now = this.m.clock.now();
     const lock = () =>
       db
@@ -221,22 +210,9 @@ export class ChainLedger {
         params.push(...entryRow(e));
         for (const t of e.targets) targets.push(e.id, e.environmentId, t.type, t.id);
       }
-      const entriesSql = this.#rowsSql(
-        this.#insertEntries,
-        `insert into audit_entry (${ENTRY_COLUMNS.join(", ")})`,
-        ENTRY_COLUMNS.length,
-        chunk.length,
-      );
-      await tx.executeQuery(CompiledQuery.raw(entriesSql, params));
-      for (let t = 0; t < targets.length; t += 4 * ROWS_PER_INSERT) {
-        const slice = targets.slice(t, t + 4 * ROWS_PER_INSERT);
-        const targetsSql = this.#rowsSql(
-          this.#insertTargets,
-          "insert into audit_entry_target (entry_id, environment_id, target_type, target_id)",
-          4,
-          slice.length / 4,
-        );
-        await tx.executeQuery(CompiledQuery.raw(targetsSql, slice));
+      await this.#entries.insert(tx, params);
+      for (let t = 0; t < targets.length; t += TARGET_COLUMNS.length * ROWS_PER_INSERT) {
+        await this.#targets.insert(tx, targets.slice(t, t + TARGET_COLUMNS.length * ROWS_PER_INSERT));
       }
     }
   }

@@ -1,10 +1,9 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Kysely } from "kysely";
 import { z } from "zod";
-import type { Tx } from "../../../platform/db/db.js";
+import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
+import { decodeCursor, keysetPage } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { SecretBox } from "../../../platform/secrets.js";
@@ -31,13 +30,13 @@ export class Checkpoints {
   #fileKey: SigningKey | null = null;
   readonly #parsed = new Map<string, KeyObject>();
 
+  readonly #db: TypedDb<AuditTables>;
+
   constructor(
     private readonly m: ModuleContext,
     private readonly chains: ChainLedger,
-  ) {}
-
-  #db(tx?: Tx): Kysely<AuditTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<AuditTables>;
+  ) {
+    this.#db = m.db.tables<AuditTables>();
   }
 
   /**
@@ -57,7 +56,8 @@ export class Checkpoints {
       return;
     }
     await this.#sealStoredKeys();
-    const active = await this.#db()
+    const active = await this.#db
+      .q()
       .selectFrom("audit_signing_key")
       .select("id")
       .where("status", "=", "active")
@@ -68,14 +68,16 @@ export class Checkpoints {
 
   /** #sealStoredKeys seals private keys stored in plaintext (by a plane from before sealing). */
   async #sealStoredKeys(): Promise<void> {
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("audit_signing_key")
       .select(["id", "private_key"])
       .where("private_key", "is not", null)
       .execute();
     for (const row of rows) {
       if (!row.private_key || SecretBox.isSealed(row.private_key)) continue;
-      await this.#db()
+      await this.#db
+        .q()
         .updateTable("audit_signing_key")
         .set({ private_key: this.m.secrets.seal(row.private_key, row.id) })
         .where("id", "=", row.id)
@@ -120,7 +122,8 @@ export class Checkpoints {
 
   async #register(tx: Tx, keyId: string, publicKey: KeyObject, privatePem: string | null): Promise<void> {
     const now = this.m.clock.now();
-    await this.#db(tx)
+    await this.#db
+      .q(tx)
       .insertInto("audit_signing_key")
       .values({
         id: keyId,
@@ -133,7 +136,8 @@ export class Checkpoints {
       })
       .onConflict((oc) => oc.column("id").doUpdateSet({ status: "active", retired_at: null }))
       .execute();
-    await this.#db(tx)
+    await this.#db
+      .q(tx)
       .updateTable("audit_signing_key")
       .set({ status: "retired", retired_at: now })
       .where("id", "!=", keyId)
@@ -144,7 +148,8 @@ export class Checkpoints {
   /** signingKey returns the key to sign with: the file's, else the newest active stored key. */
   async #signingKey(tx: Tx): Promise<SigningKey> {
     if (this.#fileKey) return this.#fileKey;
-    const row = await this.#db(tx)
+    const row = await this.#db
+      .q(tx)
       .selectFrom("audit_signing_key")
       .select(["id", "private_key"])
       .where("status", "=", "active")
@@ -166,7 +171,8 @@ export class Checkpoints {
 
   /** listPublicKeys returns every signing key's public half, newest first. */
   async listPublicKeys() {
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("audit_signing_key")
       .select(["id", "public_key", "status", "created_at"])
       .orderBy("created_at", "desc")
@@ -191,7 +197,7 @@ export class Checkpoints {
   async checkpointIn(tx: Tx, environmentId: string | null, tenantId: string | null): Promise<Checkpoint> {
     const chain = chainOf(environmentId, tenantId);
     const head = await this.chains.lockHead(tx, chain, environmentId, tenantId);
-    const db = this.#db(tx);
+    const db = this.#db.q(tx);
     const previous = await db
       .selectFrom("audit_checkpoint")
       .selectAll()
@@ -231,7 +237,7 @@ export class Checkpoints {
 
   /** checkpointAll checkpoints every chain, one transaction each (the hourly schedule). Returns the count. */
   async checkpointAll(): Promise<number> {
-    const chains = await this.#db().selectFrom("audit_chain").select(["id", "environment_id", "tenant_id"]).execute();
+    const chains = await this.#db.q().selectFrom("audit_chain").select(["id", "environment_id", "tenant_id"]).execute();
     for (const c of chains) {
       await this.m.db.transaction((tx) => this.checkpointIn(tx, c.environment_id, c.tenant_id));
     }
@@ -241,14 +247,13 @@ export class Checkpoints {
   /** listCheckpoints pages a chain's checkpoints, newest first. */
   async listCheckpoints(chain: string, query: { limit: number; cursor?: string | undefined }) {
     const before = query.cursor ? decodeCursor(query.cursor, z.object({ position: z.number().int() })).position : null;
-    const rows = await this.#db()
-      .selectFrom("audit_checkpoint")
-      .selectAll()
-      .where("chain_id", "=", chain)
-      .$if(before !== null, (qb) => qb.where("position", "<", before as number))
-      .orderBy("position", "desc")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ position: Number(r.position) }), toCheckpoint);
+    const checkpoints = this.#db.q().selectFrom("audit_checkpoint").selectAll().where("chain_id", "=", chain);
+    return keysetPage(
+      checkpoints,
+      { column: "position", after: before, descending: true },
+      query.limit,
+      (r) => ({ position: Number(r.position) }),
+      toCheckpoint,
+    );
   }
 }

@@ -1,10 +1,9 @@
-import type { Kysely } from "kysely";
-import { z } from "zod";
+import type { z } from "zod";
 import type { TenantAccess } from "../../../platform/access.js";
-import { fromJson } from "../../../platform/db/db.js";
+import { fromJson, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import type { Fact } from "../../../platform/facts/index.js";
-import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { type JsonSchema, validateJson } from "../../../platform/json-schema.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -15,17 +14,15 @@ import type { CreateEntryInput, ListEntriesQuery } from "../schemas.js";
 import type { AuditTables } from "../tables.js";
 import type { ChainLedger } from "./chains.js";
 
-const EntryCursor = z.object({ id: z.string().max(64) });
-
 /** Entries: the fact sink, product-written entries and queries. */
 export class Entries {
+  readonly #db: TypedDb<AuditTables>;
+
   constructor(
     private readonly m: ModuleContext,
     private readonly chains: ChainLedger,
-  ) {}
-
-  #db(): Kysely<AuditTables> {
-    return this.m.db.typed<AuditTables>();
+  ) {
+    this.#db = m.db.tables<AuditTables>();
   }
 
   /** recordFact is the fact sink: every fact becomes exactly one entry, in the fact's transaction. */
@@ -41,7 +38,8 @@ export class Entries {
   async createEntry(ctx: ActionContext, input: z.infer<typeof CreateEntryInput>): Promise<AuditEntryRecord> {
     const access = await this.chains.scope(ctx, "audit:write", input.tenantId);
     const metadata = input.metadata ?? {};
-    const schema = await this.#db()
+    const schema = await this.#db
+      .q()
       .selectFrom("audit_schema")
       .select("schema")
       .where("environment_id", "=", access.environmentId)
@@ -89,10 +87,10 @@ export class Entries {
   }
 
   async queryEntries(access: TenantAccess, query: z.infer<typeof ListEntriesQuery>) {
-    const after = query.cursor ? decodeCursor(query.cursor, EntryCursor).id : null;
     const newest = query.order === "newest";
     const prefix = query.action?.endsWith(".*") ? query.action.slice(0, -1) : null;
-    const rows = await this.#db()
+    const entries = this.#db
+      .q()
       .selectFrom("audit_entry")
       .selectAll()
       .where("environment_id", "=", access.environmentId)
@@ -115,11 +113,7 @@ export class Entries {
         ),
       )
       .$if(query.from !== undefined, (qb) => qb.where("occurred_at", ">=", query.from as number))
-      .$if(query.to !== undefined, (qb) => qb.where("occurred_at", "<", query.to as number))
-      .$if(after !== null, (qb) => qb.where("id", newest ? "<" : ">", after as string))
-      .orderBy("id", newest ? "desc" : "asc")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toEntry);
+      .$if(query.to !== undefined, (qb) => qb.where("occurred_at", "<", query.to as number));
+    return pageById(entries, query, toEntry, { descending: newest });
   }
 }

@@ -1,5 +1,5 @@
-import type { Kysely } from "kysely";
 import type { TenantAccess } from "../../../platform/access.js";
+import type { TypedDb } from "../../../platform/db/db.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import {
   type AuditEntryRecord,
@@ -48,13 +48,13 @@ const CSV_COLUMNS = [
  * a page at a time, so a chain of millions of entries never sits in memory.
  */
 export class Exports {
+  readonly #db: TypedDb<AuditTables>;
+
   constructor(
     private readonly m: ModuleContext,
     private readonly checkpoints: Checkpoints,
-  ) {}
-
-  #db(): Kysely<AuditTables> {
-    return this.m.db.typed<AuditTables>();
+  ) {
+    this.#db = m.db.tables<AuditTables>();
   }
 
   /** chainFor is the chain an access scope reads: its tenant's, else its environment's. */
@@ -64,7 +64,8 @@ export class Exports {
 
   async #header(access: TenantAccess): Promise<ExportHeader> {
     const chain = this.chainFor(access);
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("audit_chain")
       .select(["anchor_size", "anchor_hash"])
       .where("id", "=", chain)
@@ -87,7 +88,8 @@ export class Exports {
   async *checkpointsOf(chain: string): AsyncGenerator<SignedCheckpoint> {
     let after = 0;
     for (;;) {
-      const rows = await this.#db()
+      const rows = await this.#db
+        .q()
         .selectFrom("audit_checkpoint")
         .selectAll()
         .where("chain_id", "=", chain)
@@ -108,7 +110,8 @@ export class Exports {
   async *entriesOf(chain: string, afterSeq = 0): AsyncGenerator<AuditEntryRecord> {
     let after = afterSeq;
     for (;;) {
-      const rows = await this.#db()
+      const rows = await this.#db
+        .q()
         .selectFrom("audit_entry")
         .selectAll()
         .where("chain_id", "=", chain)

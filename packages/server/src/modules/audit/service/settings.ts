@@ -1,6 +1,5 @@
-import type { Kysely } from "kysely";
 import type { z } from "zod";
-import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { fromJson, isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -44,10 +43,10 @@ function toSchema(row: AuditSchemaTable): AuditSchema {
  * a fact (so the audit module's own configuration is audited like everything else).
  */
 export class Settings {
-  constructor(private readonly m: ModuleContext) {}
+  readonly #db: TypedDb<AuditTables>;
 
-  #db(tx?: Tx): Kysely<AuditTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<AuditTables>;
+  constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<AuditTables>();
   }
 
   /** putSchema registers (or replaces) the metadata schema of an action. */
@@ -56,7 +55,8 @@ export class Settings {
     const attempt = () =>
       this.m.db.write(ctx, async (tx) => {
         const now = this.m.clock.now();
-        const existing = await this.#db(tx)
+        const existing = await this.#db
+          .q(tx)
           .selectFrom("audit_schema")
           .selectAll()
           .where("environment_id", "=", environmentId)
@@ -71,13 +71,14 @@ export class Settings {
           updated_at: now,
         };
         if (existing) {
-          await this.#db(tx)
+          await this.#db
+            .q(tx)
             .updateTable("audit_schema")
             .set({ schema: row.schema, updated_at: now })
             .where("id", "=", existing.id)
             .execute();
         } else {
-          await this.#db(tx).insertInto("audit_schema").values(row).execute();
+          await this.#db.q(tx).insertInto("audit_schema").values(row).execute();
         }
         await this.m.facts.record(tx, ctx, {
           type: existing ? "audit_schema.updated" : "audit_schema.created",
@@ -101,7 +102,8 @@ export class Settings {
 
   async listSchemas(ctx: ActionContext): Promise<{ data: AuditSchema[] }> {
     const { environmentId } = await this.m.access.require(ctx, "audit:read");
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("audit_schema")
       .selectAll()
       .where("environment_id", "=", environmentId)
@@ -114,14 +116,15 @@ export class Settings {
   async deleteSchema(ctx: ActionContext, id: string): Promise<AuditSchema> {
     const { environmentId } = await environmentWide(this.m, ctx, "audit:manage");
     return this.m.db.write(ctx, async (tx) => {
-      const row = await this.#db(tx)
+      const row = await this.#db
+        .q(tx)
         .selectFrom("audit_schema")
         .selectAll()
         .where("environment_id", "=", environmentId)
         .where("id", "=", id)
         .executeTakeFirst();
       if (!row) throw new AppError(AuditErrors.audit_schema_not_found, `No audit schema ${id}.`);
-      await this.#db(tx).deleteFrom("audit_schema").where("id", "=", id).execute();
+      await this.#db.q(tx).deleteFrom("audit_schema").where("id", "=", id).execute();
       await this.m.facts.record(tx, ctx, {
         type: "audit_schema.deleted",
         environmentId,
@@ -138,7 +141,8 @@ export class Settings {
   }
 
   async #settings(environmentId: string, tx?: Tx): Promise<AuditSettings> {
-    const row = await this.#db(tx)
+    const row = await this.#db
+      .q(tx)
       .selectFrom("audit_settings")
       .selectAll()
       .where("environment_id", "=", environmentId)
@@ -156,7 +160,8 @@ export class Settings {
     return this.m.db.write(ctx, async (tx) => {
       const before = await this.#settings(environmentId, tx);
       const now = this.m.clock.now();
-      await this.#db(tx)
+      await this.#db
+        .q(tx)
         .insertInto("audit_settings")
         .values({ environment_id: environmentId, retention_days: input.retentionDays, updated_at: now })
         .onConflict((oc) =>
@@ -181,7 +186,8 @@ export class Settings {
    * Returns the number of entries deleted.
    */
   async pruneAll(): Promise<number> {
-    const settings = await this.#db()
+    const settings = await this.#db
+      .q()
       .selectFrom("audit_settings")
       .select(["environment_id", "retention_days"])
       .where("retention_days", "is not", null)
@@ -189,7 +195,8 @@ export class Settings {
     let deleted = 0;
     for (const s of settings) {
       const cutoff = this.m.clock.now() - Number(s.retention_days) * DAY_MS;
-      const chains = await this.#db()
+      const chains = await this.#db
+        .q()
         .selectFrom("audit_chain")
         .select("id")
         .where("environment_id", "=", s.environment_id)
@@ -202,14 +209,16 @@ export class Settings {
   /** pruneChain removes a chain's checkpointed segments older than `cutoff`. Returns the entries deleted. */
   async pruneChain(chain: string, cutoff: number): Promise<number> {
     await this.m.db.transaction(async (tx) => {
-      const head = await this.#db(tx)
+      const head = await this.#db
+        .q(tx)
         .updateTable("audit_chain")
         .set({ updated_at: this.m.clock.now() })
         .where("id", "=", chain)
         .returning(["anchor_size"])
         .executeTakeFirst();
       if (!head) return;
-      const cp = await this.#db(tx)
+      const cp = await this.#db
+        .q(tx)
         .selectFrom("audit_checkpoint")
         .select(["size", "head_hash"])
         .where("chain_id", "=", chain)
@@ -219,7 +228,8 @@ export class Settings {
         .limit(1)
         .executeTakeFirst();
       if (!cp) return;
-      await this.#db(tx)
+      await this.#db
+        .q(tx)
         .updateTable("audit_chain")
         .set({ anchor_size: Number(cp.size), anchor_hash: cp.head_hash })
         .where("id", "=", chain)
@@ -228,7 +238,8 @@ export class Settings {
     let deleted = 0;
     for (;;) {
       const n = await this.m.db.transaction(async (tx) => {
-        const ids = this.#db(tx)
+        const ids = this.#db
+          .q(tx)
           .selectFrom("audit_entry")
           .select("id")
           .where("chain_id", "=", chain)
@@ -237,8 +248,8 @@ export class Settings {
           .limit(PRUNE_BATCH);
         const batch = (await ids.execute()).map((r) => r.id);
         if (batch.length === 0) return 0;
-        await this.#db(tx).deleteFrom("audit_entry_target").where("entry_id", "in", batch).execute();
-        await this.#db(tx).deleteFrom("audit_entry").where("id", "in", batch).execute();
+        await this.#db.q(tx).deleteFrom("audit_entry_target").where("entry_id", "in", batch).execute();
+        await this.#db.q(tx).deleteFrom("audit_entry").where("id", "in", batch).execute();
         return batch.length;
       });
       deleted += n;

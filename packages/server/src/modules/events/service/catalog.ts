@@ -1,6 +1,5 @@
-import type { Kysely } from "kysely";
 import { type ZodType, z } from "zod";
-import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { fromJson, isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { type JsonSchema, validateJson } from "../../../platform/json-schema.js";
 import type { ModuleContext } from "../../../platform/module.js";
@@ -28,10 +27,10 @@ export class CatalogService {
   /** Parsed data schemas by `environment:name:version` (bounded). */
   readonly #schemas = new Map<string, JsonSchema | null>();
 
-  constructor(private readonly m: ModuleContext) {}
+  readonly #db: TypedDb<EventsTables>;
 
-  #db(tx?: Tx): Kysely<EventsTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<EventsTables>;
+  constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<EventsTables>();
   }
 
   /** planeTypes lists the fact types the plane's modules declared, with their data schemas. */
@@ -57,7 +56,8 @@ export class CatalogService {
     const { environmentId } = await this.m.access.require(ctx, "events:read", {
       tenantId: query.tenantId ?? ctx.principal?.tenantId ?? null,
     });
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("event_type")
       .selectAll()
       .where("environment_id", "=", environmentId)
@@ -110,7 +110,8 @@ export class CatalogService {
   ): Promise<EventType> {
     const { environmentId } = await this.m.access.require(ctx, "events:manage");
     return this.m.db.write(ctx, async (tx) => {
-      const row = await this.#db(tx)
+      const row = await this.#db
+        .q(tx)
         .selectFrom("event_type")
         .selectAll()
         .where("environment_id", "=", environmentId)
@@ -130,7 +131,8 @@ export class CatalogService {
           input.deprecated === undefined ? before.deprecatedAt : input.deprecated ? (before.deprecatedAt ?? now) : null,
         updatedAt: now,
       };
-      await this.#db(tx)
+      await this.#db
+        .q(tx)
         .updateTable("event_type")
         .set({
           description: after.description,
@@ -166,7 +168,8 @@ export class CatalogService {
         `"${name}" is recorded by the plane; products cannot publish it.`,
       );
     }
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("event_type")
       .select(["version", "schema"])
       .where("environment_id", "=", environmentId)
@@ -207,7 +210,8 @@ export class CatalogService {
     return this.m.db.write(ctx, async (tx) => {
       const before = await this.#settings(environmentId, tx);
       const now = this.m.clock.now();
-      await this.#db(tx)
+      await this.#db
+        .q(tx)
         .insertInto("event_settings")
         .values({ environment_id: environmentId, retention_days: input.retentionDays, updated_at: now })
         .onConflict((oc) =>
@@ -225,7 +229,8 @@ export class CatalogService {
   }
 
   async #settings(environmentId: string, tx?: Tx): Promise<EventSettings> {
-    const row = await this.#db(tx)
+    const row = await this.#db
+      .q(tx)
       .selectFrom("event_settings")
       .select("retention_days")
       .where("environment_id", "=", environmentId)

@@ -1,10 +1,10 @@
-import { type Kysely, sql } from "kysely";
+import { sql } from "kysely";
 import type { z } from "zod";
 import { z as zod } from "zod";
-import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import type { Fact } from "../../../platform/facts/index.js";
-import { decodeCursor, toPage } from "../../../platform/http/pagination.js";
+import { decodeCursor, keysetPage } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { EventsErrors } from "../errors.js";
@@ -46,13 +46,13 @@ const SeqCursor = zod.object({ seq: zod.number().int().min(0) });
 export class EventLogService {
   readonly #listeners: AppendListener[] = [];
 
+  readonly #db: TypedDb<EventsTables>;
+
   constructor(
     private readonly m: ModuleContext,
     private readonly catalog: CatalogService,
-  ) {}
-
-  #db(tx?: Tx): Kysely<EventsTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<EventsTables>;
+  ) {
+    this.#db = m.db.tables<EventsTables>();
   }
 
   /** onAppend registers a listener run inside the appending transaction (a throw aborts the write). */
@@ -66,7 +66,7 @@ export class EventLogService {
    * sequence order; keep appending transactions short.
    */
   async append(tx: Tx, input: AppendInput): Promise<Event> {
-    const db = this.#db(tx);
+    const db = this.#db.q(tx);
     const { last_seq } = await db
       .insertInto("event_sequence")
       .values({ environment_id: input.environmentId, last_seq: 1 })
@@ -173,19 +173,16 @@ export class EventLogService {
     });
     const after = query.cursor ? decodeCursor(query.cursor, SeqCursor).seq : (query.after ?? 0);
     const patterns = parsePatterns(query.types);
-    const rows = await this.#db()
+    const events = this.#db
+      .q()
       .selectFrom("event")
       .selectAll()
       .where("environment_id", "=", environmentId)
-      .where("seq", ">", after)
       .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
       .$if(patterns.length > 0, (qb) => qb.where((eb) => typeCondition(eb, patterns)))
       .$if(query.from !== undefined, (qb) => qb.where("time", ">=", query.from as number))
-      .$if(query.to !== undefined, (qb) => qb.where("time", "<", query.to as number))
-      .orderBy("seq")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ seq: Number(r.seq) }), toEvent);
+      .$if(query.to !== undefined, (qb) => qb.where("time", "<", query.to as number));
+    return keysetPage(events, { column: "seq", after }, query.limit, (r) => ({ seq: Number(r.seq) }), toEvent);
   }
 
   async findEventById(ctx: ActionContext, id: string): Promise<Event> {
@@ -203,7 +200,8 @@ export class EventLogService {
 
   /** eventsAfter reads up to `limit` events of an environment after `seq`, in order (streams, deliveries). */
   async eventsAfter(environmentId: string, seq: number, limit: number): Promise<Event[]> {
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("event")
       .selectAll()
       .where("environment_id", "=", environmentId)
@@ -216,7 +214,8 @@ export class EventLogService {
 
   /** headOf returns the last committed sequence of an environment (0 when its log is empty). */
   async headOf(environmentId: string): Promise<number> {
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("event_sequence")
       .select("last_seq")
       .where("environment_id", "=", environmentId)
@@ -236,7 +235,7 @@ export class EventLogService {
   async pruneEvents(): Promise<number> {
     const now = this.m.clock.now();
     const day = 86_400_000;
-    const db = this.#db();
+    const db = this.#db.q();
     const custom = await db.selectFrom("event_settings").select(["environment_id", "retention_days"]).execute();
     let deleted = 0;
     for (const s of custom) {
@@ -257,7 +256,8 @@ export class EventLogService {
   }
 
   async #find(environmentId: string, id: string): Promise<Event | null> {
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("event")
       .selectAll()
       .where("environment_id", "=", environmentId)

@@ -1,9 +1,8 @@
-import type { Kysely } from "kysely";
 import type { Config } from "../../../config.js";
 import type { Authorizer } from "../../../platform/access.js";
 import type { Clock } from "../../../platform/clock.js";
 import type { ChangeBus } from "../../../platform/db/bus.js";
-import type { Db, Tx } from "../../../platform/db/db.js";
+import type { Db, Tx, TypedDb } from "../../../platform/db/db.js";
 import type { FactRecorder } from "../../../platform/facts/index.js";
 import type { LastUsedTracker } from "../../../platform/last-used.js";
 import type { Logger } from "../../../platform/logger.js";
@@ -28,15 +27,11 @@ export interface Core {
   lastUsed: LastUsedTracker;
   throttle: LoginThrottle;
   tenancy: TenancyService;
-  q(tx?: Tx): Kysely<IdentityTables>;
+  tables: TypedDb<IdentityTables>;
   /** revoked announces that credentials owned by `owner` (a credential, user or operator id) changed. */
   revoked(tx: Tx, owner: string): Promise<void>;
 }
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
-}
-
-export function bool(engine: Db["engine"], value: boolean): boolean | number {
-  return engine === "postgres" ? value : Number(value);
 }

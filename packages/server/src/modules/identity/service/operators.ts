@@ -1,9 +1,8 @@
-import { sql } from "kysely";
 import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -29,7 +28,7 @@ export class OperatorsService {
 
   /** countOperators tells whether the plane has been initialised. */
   async countOperators(): Promise<number> {
-    const row = await this.c
+    const row = await this.c.tables
       .q()
       .selectFrom("operator")
       .select((eb) => eb.fn.countAll<number>().as("n"))
@@ -46,7 +45,7 @@ export class OperatorsService {
     const passwordHash = await this.c.hasher.hash(input.password);
     return this.c.db.write(ctx, async (tx) => {
       await this.#lockOperators(tx);
-      if ((await this.c.q(tx).selectFrom("operator").select("id").limit(1).execute()).length > 0) {
+      if ((await this.c.tables.q(tx).selectFrom("operator").select("id").limit(1).execute()).length > 0) {
         throw new AppError(IdentityErrors.email_taken, "The plane is already initialised.");
       }
       const operator = await this.#insert(tx, ctx, { ...input, role: "admin" }, passwordHash);
@@ -68,16 +67,7 @@ export class OperatorsService {
 
   async listOperators(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
     this.c.access.operator(ctx, "operators:read");
-    const after = afterId(query.cursor);
-    const rows = await this.c
-      .q()
-      .selectFrom("operator")
-      .selectAll()
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toOperator);
+    return pageById(this.c.tables.q().selectFrom("operator").selectAll(), query, toOperator);
   }
 
   async findOperatorById(ctx: ActionContext, id: string): Promise<Operator> {
@@ -101,7 +91,7 @@ export class OperatorsService {
       };
       const losesAdmin = before.role === "admin" && !before.disabled && (after.role !== "admin" || after.disabled);
       if (losesAdmin) {
-        const admins = await this.c
+        const admins = await this.c.tables
           .q(tx)
           .selectFrom("operator")
           .select("id")
@@ -148,7 +138,12 @@ export class OperatorsService {
   /** loginOperator checks email + password (throttled) and opens an operator session. */
   async loginOperator(ctx: ActionContext, email: string, password: string): Promise<Issued> {
     const normalized = normalizeEmail(email);
-    const row = await this.c.q().selectFrom("operator").selectAll().where("email", "=", normalized).executeTakeFirst();
+    const row = await this.c.tables
+      .q()
+      .selectFrom("operator")
+      .selectAll()
+      .where("email", "=", normalized)
+      .executeTakeFirst();
     const operator = await this.c.throttle.attempt(`operator:${normalized}`, ctx.request.ip ?? "unknown", async () => {
       const ok = await this.c.hasher.verify(row?.password_hash ?? null, password);
       // NOTE: the row is returned only when the password matched; a wrong password must not log in.
@@ -179,18 +174,16 @@ export class OperatorsService {
 
   async listOperatorTokens(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
     const me = this.c.access.operator(ctx, "operator_tokens:read");
-    const after = afterId(query.cursor);
-    const rows = await this.c
-      .q()
-      .selectFrom("operator_token")
-      .selectAll()
-      .where("operator_id", "=", me.actorId)
-      .where("revoked_at", "is", null)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toOperatorToken);
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("operator_token")
+        .selectAll()
+        .where("operator_id", "=", me.actorId)
+        .where("revoked_at", "is", null),
+      query,
+      toOperatorToken,
+    );
   }
 
   /** revokeOperatorToken revokes one of the caller's own tokens ("current" for the one in use). */
@@ -199,7 +192,7 @@ export class OperatorsService {
     if (me?.actorType !== "operator") throw new AppError(IdentityErrors.operator_token_not_found, "No such token.");
     const id = tokenId === "current" ? me.credentialId : tokenId;
     return this.c.db.write(ctx, async (tx) => {
-      const row = await this.c
+      const row = await this.c.tables
         .q(tx)
         .selectFrom("operator_token")
         .selectAll()
@@ -289,11 +282,11 @@ export class OperatorsService {
    * COMMITTED). SQLite runs one write transaction at a time already.
    */
   async #lockOperators(tx: Tx): Promise<void> {
-    if (this.c.db.engine === "postgres") await sql`lock table operator in share row exclusive mode`.execute(tx);
+    await this.c.db.lockTable(tx, "operator");
   }
 
   async #operator(id: string, tx?: Tx) {
-    const row = await this.c.q(tx).selectFrom("operator").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.c.tables.q(tx).selectFrom("operator").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new AppError(IdentityErrors.operator_not_found, `No operator ${id}.`);
     return row;
   }

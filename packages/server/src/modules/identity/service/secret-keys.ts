@@ -1,8 +1,8 @@
 import type { z } from "zod";
 import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.js";
-import { toJson } from "../../../platform/db/db.js";
+import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { exceeding } from "../../../platform/permissions.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
@@ -49,17 +49,11 @@ export class SecretKeysService {
     if (!(await this.c.tenancy.projects.environmentExists(environmentId))) {
       throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
     }
-    const after = afterId(query.cursor);
-    const rows = await this.c
-      .q()
-      .selectFrom("secret_key")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toSecretKey);
+    return pageById(
+      this.c.tables.q().selectFrom("secret_key").selectAll().where("environment_id", "=", environmentId),
+      query,
+      toSecretKey,
+    );
   }
 
   async findSecretKeyById(ctx: ActionContext, id: string): Promise<SecretKey> {
@@ -126,7 +120,7 @@ export class SecretKeysService {
   }
 
   async #issue(
-    tx: Parameters<Core["q"]>[0] & object,
+    tx: Tx,
     ctx: ActionContext,
     operator: Principal,
     environmentId: string,
@@ -164,8 +158,8 @@ export class SecretKeysService {
     return { token, secretKey: toSecretKey(row) };
   }
 
-  async #key(id: string, tx?: Parameters<Core["q"]>[0]) {
-    const row = await this.c.q(tx).selectFrom("secret_key").selectAll().where("id", "=", id).executeTakeFirst();
+  async #key(id: string, tx?: Tx) {
+    const row = await this.c.tables.q(tx).selectFrom("secret_key").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new AppError(IdentityErrors.secret_key_not_found, `No secret key ${id}.`);
     return row;
   }

@@ -51,7 +51,7 @@ export class SessionsService {
   async login(ctx: ActionContext, input: z.infer<typeof LoginInput>): Promise<Issued> {
     const surface = await this.#surface(input.surfaceId);
     const email = normalizeEmail(input.email);
-    const row = await this.c
+    const row = await this.c.tables
       .q()
       .selectFrom("user")
       .selectAll()
@@ -86,7 +86,7 @@ export class SessionsService {
 
   async me(ctx: ActionContext): Promise<User> {
     const me = this.#me(ctx);
-    const row = await this.c
+    const row = await this.c.tables
       .q()
       .selectFrom("user")
       .selectAll()
@@ -100,7 +100,7 @@ export class SessionsService {
   async listMySessions(ctx: ActionContext): Promise<{ data: Session[]; nextCursor: null }> {
     const me = this.#me(ctx);
     const now = this.c.clock.now();
-    const rows = await this.c
+    const rows = await this.c.tables
       .q()
       .selectFrom("session")
       .selectAll()
@@ -127,7 +127,7 @@ export class SessionsService {
   async revokeMySession(ctx: ActionContext, sessionId: string): Promise<{ revoked: number }> {
     const me = this.#me(ctx);
     return this.c.db.write(ctx, async (tx) => {
-      const exists = await this.c
+      const exists = await this.c.tables
         .q(tx)
         .selectFrom("session")
         .select("id")
@@ -164,7 +164,7 @@ export class SessionsService {
   async changePassword(ctx: ActionContext, input: z.infer<typeof ChangePasswordInput>): Promise<{ revoked: number }> {
     const me = this.#me(ctx);
     const user = await this.me(ctx);
-    const row = await this.c
+    const row = await this.c.tables
       .q()
       .selectFrom("user")
       .select("password_hash")
@@ -210,7 +210,7 @@ export class SessionsService {
     const invalid = () =>
       new AppError(IdentityErrors.invalid_reset_token, "The reset token is invalid, used or expired.");
     const now = this.c.clock.now();
-    const reset = await this.c
+    const reset = await this.c.tables
       .q()
       .selectFrom("password_reset")
       .innerJoin("user", "user.id", "password_reset.user_id")
@@ -331,7 +331,7 @@ export class SessionsService {
 
   /** @internal the live sessions of a user, for revocation queries. */
   baseRevoke(tx: Tx, owner: Principal) {
-    return this.c
+    return this.c.tables
       .q(tx)
       .selectFrom("session")
       .where("environment_id", "=", owner.environmentId as string)

@@ -2,7 +2,7 @@ import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -92,24 +92,27 @@ export class UsersService {
 
   async listUsers(ctx: ActionContext, query: z.infer<typeof ListUsersQuery>) {
     const { environmentId } = this.c.access.environment(ctx, "users:read");
-    const after = afterId(query.cursor);
     const like = query.q ? containsPattern(query.q) : null;
-    const rows = await this.c
-      .q()
-      .selectFrom("user")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .$if(query.email !== undefined, (qb) => qb.where("email_normalized", "=", normalizeEmail(query.email as string)))
-      .$if(like !== null, (qb) =>
-        qb.where((eb) =>
-          eb.or([eb("email_normalized", "like", like as string), eb(eb.fn("lower", ["name"]), "like", like as string)]),
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("user")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .$if(query.email !== undefined, (qb) =>
+          qb.where("email_normalized", "=", normalizeEmail(query.email as string)),
+        )
+        .$if(like !== null, (qb) =>
+          qb.where((eb) =>
+            eb.or([
+              eb("email_normalized", "like", like as string),
+              eb(eb.fn("lower", ["name"]), "like", like as string),
+            ]),
+          ),
         ),
-      )
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toUser);
+      query,
+      toUser,
+    );
   }
 
   async findUserById(ctx: ActionContext, id: string): Promise<User> {
@@ -126,7 +129,7 @@ export class UsersService {
     by: { id: string } | { email: string },
     tx?: Tx,
   ): Promise<{ id: string; email: string; disabled: boolean } | null> {
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("user")
       .select(["id", "email", "disabled_at"])
@@ -251,30 +254,23 @@ export class UsersService {
     const { environmentId } = this.c.access.environment(ctx, "users:read");
     await this.#user(environmentId, id);
     const now = this.c.clock.now();
-    const after = afterId(query.cursor);
-    const rows = await this.c
-      .q()
-      .selectFrom("session")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("user_id", "=", id)
-      .where("revoked_at", "is", null)
-      .where("expires_at", ">", now)
-      .where("last_used_at", ">", now - this.c.config.sessions.idleMs)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(
-      rows,
-      query.limit,
-      (r) => ({ id: r.id }),
+    return pageById(
+      this.c.tables
+        .q()
+        .selectFrom("session")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .where("user_id", "=", id)
+        .where("revoked_at", "is", null)
+        .where("expires_at", ">", now)
+        .where("last_used_at", ">", now - this.c.config.sessions.idleMs),
+      query,
       (r) => toSession(r),
     );
   }
 
   async #user(environmentId: string, id: string, tx?: Tx) {
-    const row = await this.c
+    const row = await this.c.tables
       .q(tx)
       .selectFrom("user")
       .selectAll()

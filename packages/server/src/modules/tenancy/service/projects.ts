@@ -1,8 +1,7 @@
-import type { Kysely } from "kysely";
 import type { z } from "zod";
-import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
+import { isUniqueViolation, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../errors.js";
@@ -22,10 +21,10 @@ import type { TenancyTables } from "../tables.js";
 
 /** ProjectsService: projects and their environments (operator API). */
 export class ProjectsService {
-  constructor(private readonly m: ModuleContext) {}
+  readonly #db: TypedDb<TenancyTables>;
 
-  #db(tx?: Tx): Kysely<TenancyTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<TenancyTables>;
+  constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<TenancyTables>();
   }
 
   async createProject(ctx: ActionContext, input: z.infer<typeof CreateProjectInput>): Promise<Project> {
@@ -59,16 +58,15 @@ export class ProjectsService {
 
   async listProjects(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
     this.m.access.operator(ctx, "projects:read");
-    const after = afterId(query.cursor);
-    const rows = await this.#db()
-      .selectFrom("project")
-      .selectAll()
-      .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toProject);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("project")
+        .selectAll()
+        .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null)),
+      query,
+      toProject,
+    );
   }
 
   async findProjectById(ctx: ActionContext, id: string): Promise<Project> {
@@ -159,22 +157,21 @@ export class ProjectsService {
   async listEnvironments(ctx: ActionContext, projectId: string, query: z.infer<typeof ListQuery>) {
     this.m.access.operator(ctx, "environments:read");
     await this.#project(projectId);
-    const after = afterId(query.cursor);
-    const rows = await this.#db()
-      .selectFrom("environment")
-      .selectAll()
-      .where("project_id", "=", projectId)
-      .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toEnvironment);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("environment")
+        .selectAll()
+        .where("project_id", "=", projectId)
+        .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null)),
+      query,
+      toEnvironment,
+    );
   }
 
   /** environmentExists tells other modules whether an environment id is known (archived or not). */
   async environmentExists(id: string): Promise<boolean> {
-    const row = await this.#db().selectFrom("environment").select("id").where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q().selectFrom("environment").select("id").where("id", "=", id).executeTakeFirst();
     return row !== undefined;
   }
 
@@ -225,13 +222,13 @@ export class ProjectsService {
   }
 
   async #project(id: string, tx?: Tx) {
-    const row = await this.#db(tx).selectFrom("project").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q(tx).selectFrom("project").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new AppError(TenancyErrors.project_not_found, `No project ${id}.`);
     return row;
   }
 
   async #environment(id: string, tx?: Tx) {
-    const row = await this.#db(tx).selectFrom("environment").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q(tx).selectFrom("environment").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new AppError(TenancyErrors.environment_not_found, `No environment ${id}.`);
     return row;
   }

@@ -1,8 +1,7 @@
-import type { Kysely } from "kysely";
 import type { z } from "zod";
-import { fromJson, type Tx, toJson } from "../../../platform/db/db.js";
+import { fromJson, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../errors.js";
@@ -15,7 +14,11 @@ import type { TenancyTables } from "../tables.js";
 export class SurfacesService {
   #origins: { set: Set<string>; loadedAt: number } | null = null;
 
-  constructor(private readonly m: ModuleContext) {}
+  readonly #db: TypedDb<TenancyTables>;
+
+  constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<TenancyTables>();
+  }
 
   /**
    * allowsOrigin tells CORS whether any active surface lists `origin`. The set is cached for 30 s
@@ -24,7 +27,8 @@ export class SurfacesService {
   async allowsOrigin(origin: string): Promise<boolean> {
     const now = this.m.clock.now();
     if (!this.#origins || now - this.#origins.loadedAt > 30_000) {
-      const rows = await this.#db()
+      const rows = await this.#db
+        .q()
         .selectFrom("surface")
         .innerJoin("environment", "environment.id", "surface.environment_id")
         .innerJoin("project", "project.id", "environment.project_id")
@@ -41,10 +45,6 @@ export class SurfacesService {
   /** forgetOrigins drops the cached origin set (after any surface, environment or project change). */
   forgetOrigins(): void {
     this.#origins = null;
-  }
-
-  #db(tx?: Tx): Kysely<TenancyTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<TenancyTables>;
   }
 
   async createSurface(
@@ -65,7 +65,7 @@ export class SurfacesService {
         kind: input.kind,
         allowed_origins: toJson(input.allowedOrigins),
         scope_ceiling: toJson(input.scopeCeiling),
-        self_signup: this.m.db.engine === "postgres" ? input.selfSignup : Number(input.selfSignup),
+        self_signup: this.m.db.bool(input.selfSignup),
         archived_at: null,
         created_at: now,
         updated_at: now,
@@ -90,23 +90,23 @@ export class SurfacesService {
 
   async listSurfaces(ctx: ActionContext, environmentId: string, query: z.infer<typeof ListQuery>) {
     this.m.access.operator(ctx, "surfaces:read");
-    const env = await this.#db()
+    const env = await this.#db
+      .q()
       .selectFrom("environment")
       .select("id")
       .where("id", "=", environmentId)
       .executeTakeFirst();
     if (!env) throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
-    const after = afterId(query.cursor);
-    const rows = await this.#db()
-      .selectFrom("surface")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toSurface);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("surface")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null)),
+      query,
+      toSurface,
+    );
   }
 
   async findSurfaceById(ctx: ActionContext, id: string): Promise<Surface> {
@@ -136,7 +136,7 @@ export class SurfacesService {
           name: after.name,
           allowed_origins: toJson(after.allowedOrigins),
           scope_ceiling: toJson(after.scopeCeiling),
-          self_signup: this.m.db.engine === "postgres" ? after.selfSignup : Number(after.selfSignup),
+          self_signup: this.m.db.bool(after.selfSignup),
           updated_at: now,
         })
         .where("id", "=", id)
@@ -169,7 +169,8 @@ export class SurfacesService {
 
   /** findActiveSurface returns a surface whose surface, environment and project are all live, or null. */
   async findActiveSurface(id: string): Promise<Surface | null> {
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("surface")
       .innerJoin("environment", "environment.id", "surface.environment_id")
       .innerJoin("project", "project.id", "environment.project_id")
@@ -183,7 +184,7 @@ export class SurfacesService {
   }
 
   async #surface(id: string, tx?: Tx) {
-    const row = await this.#db(tx).selectFrom("surface").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q(tx).selectFrom("surface").selectAll().where("id", "=", id).executeTakeFirst();
     if (!row) throw new AppError(TenancyErrors.surface_not_found, `No surface ${id}.`);
     return row;
   }

@@ -1,10 +1,9 @@
-import type { Kysely } from "kysely";
 import type { z } from "zod";
 import type { TenantState } from "../../../platform/access.js";
 import { OwnedCache } from "../../../platform/cache.js";
-import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { containsPattern, isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor as afterId, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../errors.js";
@@ -48,7 +47,10 @@ export const TENANT_TOPIC = "tenants";
 export class TenantsService {
   readonly #states: OwnedCache<TenantState | null>;
 
+  readonly #db: TypedDb<TenancyTables>;
+
   constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<TenancyTables>();
     this.#states = new OwnedCache(m.bus, [TENANT_TOPIC]);
   }
 
@@ -64,7 +66,8 @@ export class TenantsService {
     const hit = this.#states.get(key, now);
     if (hit) return hit.value;
     const generation = this.#states.generation;
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("tenant")
       .select(["state", "state_category"])
       .where("environment_id", "=", environmentId)
@@ -96,10 +99,6 @@ export class TenantsService {
   reactivateTenant(ctx: ActionContext, id: string, input: z.infer<typeof ReactivateTenantInput>): Promise<Tenant> {
     const { environmentId } = this.m.access.environment(ctx, "tenants:write");
     return this.transitionTenant(ctx, environmentId, id, "active", input.reason ?? null, null);
-  }
-
-  #db(tx?: Tx): Kysely<TenancyTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<TenancyTables>;
   }
 
   async createTenant(ctx: ActionContext, input: z.infer<typeof CreateTenantInput>): Promise<Tenant> {
@@ -139,28 +138,27 @@ export class TenantsService {
 
   async listTenants(ctx: ActionContext, query: z.infer<typeof ListTenantsQuery>) {
     const { environmentId } = this.m.access.environment(ctx, "tenants:read");
-    const after = afterId(query.cursor);
     const like = query.q ? containsPattern(query.q) : null;
-    const rows = await this.#db()
-      .selectFrom("tenant")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .$if(query.state !== undefined, (qb) => qb.where("state", "=", query.state as string))
-      .$if(query.externalId !== undefined, (qb) => qb.where("external_id", "=", query.externalId as string))
-      .$if(like !== null, (qb) =>
-        qb.where((eb) =>
-          eb.or([
-            eb(eb.fn("lower", ["name"]), "like", like as string),
-            eb("slug", "like", like as string),
-            eb(eb.fn("lower", ["external_id"]), "like", like as string),
-          ]),
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("tenant")
+        .selectAll()
+        .where("environment_id", "=", environmentId)
+        .$if(query.state !== undefined, (qb) => qb.where("state", "=", query.state as string))
+        .$if(query.externalId !== undefined, (qb) => qb.where("external_id", "=", query.externalId as string))
+        .$if(like !== null, (qb) =>
+          qb.where((eb) =>
+            eb.or([
+              eb(eb.fn("lower", ["name"]), "like", like as string),
+              eb("slug", "like", like as string),
+              eb(eb.fn("lower", ["external_id"]), "like", like as string),
+            ]),
+          ),
         ),
-      )
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toTenant);
+      query,
+      toTenant,
+    );
   }
 
   /**
@@ -177,7 +175,7 @@ export class TenantsService {
 
   /** findTenantAnywhere finds a tenant by id in any environment (operator tooling only: the CLI). */
   async findTenantAnywhere(id: string): Promise<Tenant | null> {
-    const row = await this.#db().selectFrom("tenant").selectAll().where("id", "=", id).executeTakeFirst();
+    const row = await this.#db.q().selectFrom("tenant").selectAll().where("id", "=", id).executeTakeFirst();
     return row ? toTenant(row) : null;
   }
 
@@ -288,7 +286,8 @@ export class TenantsService {
   }
 
   async #tenant(environmentId: string, id: string, tx?: Tx) {
-    const row = await this.#db(tx)
+    const row = await this.#db
+      .q(tx)
       .selectFrom("tenant")
       .selectAll()
       .where("environment_id", "=", environmentId)

@@ -1,38 +1,21 @@
-import type { Kysely } from "kysely";
 import { sql } from "kysely";
-import { afterCommit, fromJson, type Tx } from "../../../platform/db/db.js";
+import { afterCommit, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import type { JobContext } from "../../../platform/jobs/index.js";
-import { RetryLaterError } from "../../../platform/jobs/index.js";
 import type { ModuleContext } from "../../../platform/module.js";
-import { systemContext } from "../../../platform/principal.js";
-import { type Event, type EventsService, matchesType } from "../../events/index.js";
-import { newId } from "../ids.js";
-import type { Sender, SendResult } from "../internal/sender.js";
-import { signatureHeader } from "../internal/signing.js";
-import type { WebhookEndpointTable, WebhooksTables } from "../tables.js";
+import type { Event, EventsService } from "../../events/index.js";
+import type { Sender } from "../internal/sender.js";
+import type { WebhooksTables } from "../tables.js";
+import { Attempts, type TenantStateLookup } from "./attempt.js";
+import { FanOut } from "./fan-out.js";
+import { type DeliveryFact, Pausing } from "./pause.js";
 
-/** DELIVER_JOB delivers one message (one event to one endpoint); RESUME_JOB un-pauses a tenant's messages. */
-export const DELIVER_JOB = "webhooks.deliver";
-export const RESUME_JOB = "webhooks.resume_tenant";
+export type { TenantStateLookup } from "./attempt.js";
+export { FAILING_DISABLE_MS, MAX_ATTEMPTS, RETRY_SCHEDULE_MS, retryAfterMs } from "./attempt.js";
+export { BUS_TOPIC, DELIVER_JOB } from "./fan-out.js";
+export { RESUME_JOB } from "./pause.js";
+
+/** PRUNE_JOB deletes settled deliveries past the event retention. */
 export const PRUNE_JOB = "webhooks.prune";
-/** BUS_TOPIC wakes the delivery workers of every process when messages were enqueued. */
-export const BUS_TOPIC = "webhooks.enqueued";
-
-/**
- * RETRY_SCHEDULE_MS: the delay before each retry after a failed attempt (Svix's schedule): the
- * first attempt is immediate, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h — 8 attempts over
- * about 28 hours. Each delay gets ±10% jitter; a `Retry-After` answer can only lengthen it.
- */
-export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000] as const;
-export const MAX_ATTEMPTS = RETRY_SCHEDULE_MS.length + 1;
-/** FAILING_DISABLE_MS: an endpoint whose attempts all failed for this long is disabled (5 days). */
-export const FAILING_DISABLE_MS = 5 * 86_400_000;
-/** CACHE_MS: how long a delivery worker trusts its copy of an endpoint. */
-const CACHE_MS = 1000;
-/** RETRY_AFTER_CAP_MS: the longest a receiver's `Retry-After` can push the next attempt. */
-const RETRY_AFTER_CAP_MS = 86_400_000;
-
-export type TenantStateLookup = (environmentId: string, tenantId: string) => Promise<string | null>;
 
 /**
  * DeliveryService fans events out to endpoints and delivers them. Fan-out runs inside the event's
@@ -40,332 +23,75 @@ export type TenantStateLookup = (environmentId: string, tenantId: string) => Pro
  * committed event always reaches every endpoint it matched, and a rolled-back one reaches none.
  * Delivery is at-least-once: a worker that dies mid-attempt leaves its job to be claimed again
  * after its lease, and the retry carries the same `webhook-id`. There is no ordering across messages.
+ * The work is split by stage: `FanOut` (fan-out.ts), `Attempts` (attempt.ts), `Pausing` (pause.ts).
  */
 export class DeliveryService {
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-  /** A short-lived cache of endpoints (deliveries read one for every message). */
-  readonly #endpoints = new Map<string, { row: WebhookEndpointTable; until: number }>();
+  readonly #fanOut: FanOut;
+  readonly #attempts: Attempts;
+  readonly #pausing: Pausing;
+  readonly #db: TypedDb<WebhooksTables>;
 
   constructor(
     private readonly m: ModuleContext,
-    private readonly events: EventsService,
-    private readonly sender: Sender,
-    private readonly tenantState: TenantStateLookup,
-  ) {}
-
-  #db(tx?: Tx): Kysely<WebhooksTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<WebhooksTables>;
+    events: EventsService,
+    sender: Sender,
+    tenantState: TenantStateLookup,
+  ) {
+    this.#db = m.db.tables<WebhooksTables>();
+    this.#fanOut = new FanOut(m);
+    this.#attempts = new Attempts(m, events, sender, tenantState);
+    this.#pausing = new Pausing(m, this.#fanOut);
   }
 
   /** fanOut creates a message and a delivery job for every enabled endpoint the event matches (in `tx`). */
-  async fanOut(tx: Tx, event: Event): Promise<void> {
-    const endpoints = await this.#db(tx)
-      .selectFrom("webhook_endpoint")
-      .select(["id", "tenant_id", "event_types"])
-      .where("environment_id", "=", event.environmentId)
-      .where("enabled", "=", this.m.db.engine === "postgres" ? true : 1)
-      .where((eb) =>
-        event.tenantId === null
-          ? eb("tenant_id", "is", null)
-          : eb.or([eb("tenant_id", "is", null), eb("tenant_id", "=", event.tenantId)]),
-      )
-      .execute();
-    let created = 0;
-    for (const endpoint of endpoints) {
-      if (!matchesType(event.type, fromJson<string[]>(endpoint.event_types))) continue;
-      await this.enqueueMessage(tx, event, endpoint.id, endpoint.tenant_id ?? event.tenantId);
-      created++;
-    }
-    if (created > 0) await this.announce(tx);
+  fanOut(tx: Tx, event: Event): Promise<void> {
+    return this.#fanOut.fanOut(tx, event);
   }
 
-  async enqueueMessage(tx: Tx, event: Event, endpointId: string, tenantId: string | null): Promise<string> {
-    const now = this.m.clock.now();
-    const id = newId("webhookMessage", now);
-    const jobId = await this.m.jobs.enqueue(
-      tx,
-      DELIVER_JOB,
-      { messageId: id },
-      { environmentId: event.environmentId, tenantId },
-    );
-    await this.#db(tx)
-      .insertInto("webhook_message")
-      .values({
-        id,
-        environment_id: event.environmentId,
-        tenant_id: tenantId,
-        endpoint_id: endpointId,
-        event_id: event.id,
-        event_type: event.type,
-        status: "pending",
-        attempts: 0,
-        job_id: jobId,
-        next_attempt_at: now,
-        last_attempt_at: null,
-        last_status_code: null,
-        delivered_at: null,
-        created_at: now,
-        updated_at: now,
-      })
-      .execute();
-    return id;
+  /** enqueueMessage creates one message of `event` to one endpoint, and its delivery job (in `tx`). */
+  enqueueMessage(tx: Tx, event: Event, endpointId: string, tenantId: string | null): Promise<string> {
+    return this.#fanOut.enqueueMessage(tx, event, endpointId, tenantId);
   }
 
   /** requeue puts an existing message back in line with a fresh attempt budget (resend, recover, resume). */
-  async requeue(tx: Tx, message: { id: string; environment_id: string; tenant_id: string | null }): Promise<void> {
-    const jobId = await this.m.jobs.enqueue(
-      tx,
-      DELIVER_JOB,
-      { messageId: message.id },
-      { environmentId: message.environment_id, tenantId: message.tenant_id },
-    );
-    const now = this.m.clock.now();
-    await this.#db(tx)
-      .updateTable("webhook_message")
-      .set({ status: "pending", attempts: 0, job_id: jobId, next_attempt_at: now, updated_at: now })
-      .where("id", "=", message.id)
-      .execute();
+  requeue(tx: Tx, message: { id: string; environment_id: string; tenant_id: string | null }): Promise<void> {
+    return this.#fanOut.requeue(tx, message);
   }
 
   /** announce wakes delivery workers of every process once `tx` commits (after enqueuing messages). */
-  async announce(tx: Tx): Promise<void> {
-    afterCommit(tx, () => this.m.jobs.wake());
-    await this.m.bus.publish(tx, BUS_TOPIC, "1");
+  announce(tx: Tx): Promise<void> {
+    return this.#fanOut.announce(tx);
   }
 
   /**
    * deliver runs one attempt of a message. Throws `RetryLaterError` to schedule the next attempt
    * (the job queue keeps it); returns when the message is settled (delivered, failed, paused).
    */
-  async deliver(payload: { messageId: string }, job: JobContext): Promise<void> {
-    const db = this.#db();
-    const message = await db
-      .selectFrom("webhook_message")
-      .selectAll()
-      .where("id", "=", payload.messageId)
-      .executeTakeFirst();
-    // Another job took the message over (resend, recover), or it is settled or gone: nothing to do.
-    if (message?.status !== "pending" || message.job_id !== job.jobId) return;
-    const endpoint = await this.#endpoint(message.endpoint_id);
-    if (!endpoint?.enabled) {
-      await this.#settle(message.id, "failed");
-      return;
-    }
-    if (endpoint.tenant_id !== null) {
-      const state = await this.tenantState(endpoint.environment_id, endpoint.tenant_id);
-      if (state === null) {
-        await this.#settle(message.id, "failed");
-        return;
-      }
-      if (state !== "active") {
-        // Paused without spending an attempt; `tenant.reactivated` puts it back in line.
-        await this.#settle(message.id, "paused");
-        return;
-      }
-    }
-    const wait = this.#rateLimitWait(endpoint);
-    if (wait > 0) throw new RetryLaterError("endpoint rate limit", wait);
-
-    const event = await this.events.log.findEvent(message.environment_id, message.event_id);
-    if (!event) {
-      // The event left the log (retention) before it could be delivered.
-      await this.#settle(message.id, "failed");
-      return;
-    }
-    const now = this.m.clock.now();
-    const timestamp = Math.floor(now / 1000);
-    const body = JSON.stringify(event);
-    const secrets = [endpoint.secret];
-    if (endpoint.previous_secret && Number(endpoint.previous_secret_expires_at) > now) {
-      secrets.push(endpoint.previous_secret);
-    }
-    const result = await this.sender.send({
-      url: endpoint.url,
-      headers: {
-        ...fromJson<Record<string, string>>(endpoint.headers),
-        "webhook-id": message.id,
-        "webhook-timestamp": String(timestamp),
-        "webhook-signature": signatureHeader(secrets, message.id, timestamp, body),
-      },
-      body,
-      timeoutMs: this.m.config.webhooks.timeoutMs,
-      signal: job.signal,
-    });
-    await this.#record(message, endpoint, result);
-  }
-
-  /**
-   * #endpoint reads an endpoint, cached for CACHE_MS: a change (disable, new URL, rotation) reaches
-   * deliveries of other processes within that time; this process forgets its copy at once.
-   */
-  async #endpoint(id: string): Promise<WebhookEndpointTable | undefined> {
-    const now = Date.now();
-    const hit = this.#endpoints.get(id);
-    if (hit && hit.until > now) return hit.row;
-    const row = await this.#db().selectFrom("webhook_endpoint").selectAll().where("id", "=", id).executeTakeFirst();
-    if (this.#endpoints.size > 10_000) this.#endpoints.clear();
-    if (row) this.#endpoints.set(id, { row, until: now + CACHE_MS });
-    return row;
+  deliver(payload: { messageId: string }, job: JobContext): Promise<void> {
+    return this.#attempts.deliver(payload, job);
   }
 
   /** forgetEndpoint drops this process's cached copy of an endpoint (after a change). */
   forgetEndpoint(id: string): void {
-    this.#endpoints.delete(id);
-  }
-
-  async #record(
-    message: { id: string; environment_id: string; endpoint_id: string; attempts: number },
-    endpoint: WebhookEndpointTable,
-    result: SendResult,
-  ): Promise<void> {
-    const now = this.m.clock.now();
-    const attempt = Number(message.attempts) + 1;
-    const status = result.kind === "response" ? result.status : null;
-    const ok = status !== null && status >= 200 && status < 300;
-    const gone = status === 410;
-    const aborted =
-      result.kind === "response" && String(result.headers["webhook-delivery"] ?? "").toLowerCase() === "abort-message";
-    const exhausted = attempt >= MAX_ATTEMPTS;
-    let delay = 0;
-    if (!ok && !gone && !aborted && !exhausted) {
-      const base: number = RETRY_SCHEDULE_MS[attempt - 1] ?? 36_000_000;
-      delay = Math.round(base * (0.9 + Math.random() * 0.2));
-      const retryAfter = result.kind === "response" ? retryAfterMs(result.headers["retry-after"], now) : null;
-      if (retryAfter !== null) delay = Math.max(delay, Math.min(retryAfter, RETRY_AFTER_CAP_MS));
-    }
-    const failingSince = ok ? null : (endpoint.failing_since ?? now);
-    const failingTooLong = !ok && now - Number(failingSince) >= FAILING_DISABLE_MS;
-    await this.m.db.transaction(async (tx) => {
-      const db = this.#db(tx);
-      await db
-        .insertInto("webhook_attempt")
-        .values({
-          id: newId("webhookAttempt", now),
-          environment_id: message.environment_id,
-          message_id: message.id,
-          endpoint_id: message.endpoint_id,
-          attempt,
-          outcome: ok ? "succeeded" : "failed",
-          status_code: status,
-          error: result.kind === "error" ? result.error : ok ? null : `HTTP ${status}`,
-          duration_ms: result.durationMs,
-          response_body: result.kind === "response" ? result.body : null,
-          created_at: now,
-        })
-        .execute();
-      await db
-        .updateTable("webhook_message")
-        .set({
-          status: ok ? "succeeded" : delay > 0 ? "pending" : "failed",
-          attempts: attempt,
-          last_attempt_at: now,
-          last_status_code: status,
-          next_attempt_at: delay > 0 ? now + delay : null,
-          delivered_at: ok ? now : null,
-          updated_at: now,
-        })
-        .where("id", "=", message.id)
-        .execute();
-      if ((endpoint.failing_since === null) !== (failingSince === null)) {
-        await db
-          .updateTable("webhook_endpoint")
-          .set({ failing_since: failingSince })
-          .where("id", "=", endpoint.id)
-          .execute();
-        this.forgetEndpoint(endpoint.id);
-      }
-      if (gone || failingTooLong) await this.#disable(tx, endpoint, gone ? "gone" : "failing");
-    });
-    if (delay > 0) throw new RetryLaterError(`attempt ${attempt} failed`, delay);
-  }
-
-  async #disable(tx: Tx, endpoint: WebhookEndpointTable, reason: "gone" | "failing"): Promise<void> {
-    const now = this.m.clock.now();
-    const updated = await this.#db(tx)
-      .updateTable("webhook_endpoint")
-      .set({
-        enabled: this.m.db.engine === "postgres" ? false : 0,
-        disabled_reason: reason,
-        disabled_at: now,
-        updated_at: now,
-      })
-      .where("id", "=", endpoint.id)
-      .where("enabled", "=", this.m.db.engine === "postgres" ? true : 1)
-      .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) !== 1) return;
-    this.forgetEndpoint(endpoint.id);
-    afterCommit(tx, () => this.forgetEndpoint(endpoint.id));
-    await this.m.facts.record(tx, systemContext(newId("request"), "webhooks"), {
-      type: "webhook_endpoint.disabled",
-      environmentId: endpoint.environment_id,
-      tenantId: endpoint.tenant_id,
-      targets: [{ type: "webhook_endpoint", id: endpoint.id }],
-      data: {
-        reason,
-        failingSince: endpoint.failing_since === null ? null : Number(endpoint.failing_since),
-      },
-    });
-  }
-
-  async #settle(messageId: string, status: "failed" | "paused"): Promise<void> {
-    await this.#db()
-      .updateTable("webhook_message")
-      .set({ status, next_attempt_at: null, updated_at: this.m.clock.now() })
-      .where("id", "=", messageId)
-      .execute();
-  }
-
-  /** #rateLimitWait takes a token from the endpoint's bucket (per process); returns ms to wait when empty. */
-  #rateLimitWait(endpoint: WebhookEndpointTable): number {
-    const rate = endpoint.rate_limit_per_second === null ? null : Number(endpoint.rate_limit_per_second);
-    if (rate === null) return 0;
-    const now = Date.now();
-    const bucket = this.#buckets.get(endpoint.id) ?? { tokens: rate, at: now };
-    bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) / 1000) * rate);
-    bucket.at = now;
-    this.#buckets.set(endpoint.id, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - bucket.tokens) / rate) * 1000) + Math.floor(Math.random() * 50);
+    this.#attempts.forgetEndpoint(id);
   }
 
   /** resumeTenant puts a reactivated tenant's paused messages back in line (in batches). */
-  async resumeTenant(payload: { environmentId: string; tenantId: string }): Promise<void> {
-    for (;;) {
-      const moved = await this.m.db.transaction(async (tx) => {
-        const rows = await this.#db(tx)
-          .selectFrom("webhook_message")
-          .select(["id", "environment_id", "tenant_id"])
-          .where("environment_id", "=", payload.environmentId)
-          .where("tenant_id", "=", payload.tenantId)
-          .where("status", "=", "paused")
-          .limit(500)
-          .execute();
-        for (const row of rows) await this.requeue(tx, row);
-        if (rows.length > 0) await this.announce(tx);
-        return rows.length;
-      });
-      if (moved < 500) return;
-    }
+  resumeTenant(payload: { environmentId: string; tenantId: string }): Promise<void> {
+    return this.#pausing.resumeTenant(payload);
   }
 
-  /** onFact: a reactivated tenant's deliveries resume (the job runs after the commit). */
-  async onFact(
-    tx: Tx,
-    fact: {
-      type: string;
-      environmentId: string | null;
-      tenantId: string | null;
-      targets: Array<{ type: string; id: string }>;
-    },
-  ): Promise<void> {
+  /**
+   * onFact: a changed endpoint is dropped from this process's cache once `tx` commits, and a
+   * reactivated tenant's deliveries resume (the job runs after the commit).
+   */
+  async onFact(tx: Tx, fact: DeliveryFact): Promise<void> {
     if (fact.type.startsWith("webhook_endpoint.")) {
-      for (const t of fact.targets) if (t.type === "webhook_endpoint") afterCommit(tx, () => this.forgetEndpoint(t.id));
+      for (const t of fact.targets) {
+        if (t.type === "webhook_endpoint") afterCommit(tx, () => this.#attempts.forgetEndpoint(t.id));
+      }
     }
-    if (fact.type !== "tenant.reactivated" || !fact.environmentId || !fact.tenantId) return;
-    await this.m.jobs.enqueue(tx, RESUME_JOB, { environmentId: fact.environmentId, tenantId: fact.tenantId });
+    await this.#pausing.onFact(tx, fact);
   }
 
   /**
@@ -374,7 +100,7 @@ export class DeliveryService {
    */
   async pruneDeliveries(): Promise<number> {
     const before = this.m.clock.now() - this.m.config.events.retentionDays * 86_400_000;
-    const db = this.#db();
+    const db = this.#db.q();
     const old = db
       .selectFrom("webhook_message")
       .select("id")
@@ -391,7 +117,8 @@ export class DeliveryService {
 
   /** counts per status (tests, CLI). */
   async countByStatus(environmentId: string): Promise<Record<string, number>> {
-    const rows = await this.#db()
+    const rows = await this.#db
+      .q()
       .selectFrom("webhook_message")
       .select(["status", sql<number>`count(*)`.as("n")])
       .where("environment_id", "=", environmentId)
@@ -399,13 +126,4 @@ export class DeliveryService {
       .execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   }
-}
-
-/** retryAfterMs reads a `Retry-After` header (seconds or an HTTP date); null when absent or invalid. */
-export function retryAfterMs(value: string | string[] | undefined, now: number): number | null {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return null;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }

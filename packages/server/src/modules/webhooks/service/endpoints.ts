@@ -1,8 +1,7 @@
-import type { Kysely } from "kysely";
 import type { z } from "zod";
-import { type Tx, toJson } from "../../../platform/db/db.js";
+import { type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { WebhooksErrors } from "../errors.js";
@@ -26,10 +25,10 @@ import type { WebhookEndpointTable, WebhooksTables } from "../tables.js";
  * tenant's events. The signing secret is shown once, at creation and at rotation.
  */
 export class EndpointsService {
-  constructor(private readonly m: ModuleContext) {}
+  readonly #db: TypedDb<WebhooksTables>;
 
-  #db(tx?: Tx): Kysely<WebhooksTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<WebhooksTables>;
+  constructor(private readonly m: ModuleContext) {
+    this.#db = m.db.tables<WebhooksTables>();
   }
 
   #checkUrl(url: string): void {
@@ -59,7 +58,7 @@ export class EndpointsService {
         url: input.url,
         description: input.description,
         event_types: toJson(input.eventTypes),
-        enabled: this.m.db.engine === "postgres" ? input.enabled : Number(input.enabled),
+        enabled: this.m.db.bool(input.enabled),
         disabled_reason: input.enabled ? null : "manual",
         disabled_at: input.enabled ? null : now,
         rate_limit_per_second: input.rateLimitPerSecond,
@@ -71,7 +70,7 @@ export class EndpointsService {
         created_at: now,
         updated_at: now,
       };
-      await this.#db(tx).insertInto("webhook_endpoint").values(row).execute();
+      await this.#db.q(tx).insertInto("webhook_endpoint").values(row).execute();
       await this.m.facts.record(tx, ctx, {
         type: "webhook_endpoint.created",
         environmentId,
@@ -87,23 +86,14 @@ export class EndpointsService {
     const { environmentId, tenantId } = await this.m.access.require(ctx, "webhooks:read", {
       tenantId: query.tenantId ?? null,
     });
-    const after = afterIdCursor(query.cursor);
-    const rows = await this.#db()
+    const rows = this.#db
+      .q()
       .selectFrom("webhook_endpoint")
       .selectAll()
       .where("environment_id", "=", environmentId)
-      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
+      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string));
     const now = this.m.clock.now();
-    return toPage(
-      rows,
-      query.limit,
-      (r) => ({ id: r.id }),
-      (r) => toEndpoint(r, now),
-    );
+    return pageById(rows, query, (r) => toEndpoint(r, now));
   }
 
   async findEndpointById(ctx: ActionContext, id: string): Promise<Endpoint> {
@@ -124,7 +114,7 @@ export class EndpointsService {
         url: input.url ?? row.url,
         description: input.description ?? row.description,
         event_types: toJson(input.eventTypes ?? before.eventTypes),
-        enabled: this.m.db.engine === "postgres" ? enabled : Number(enabled),
+        enabled: this.m.db.bool(enabled),
         disabled_reason: enabled ? null : before.enabled ? "manual" : row.disabled_reason,
         disabled_at: enabled ? null : before.enabled ? now : row.disabled_at,
         failing_since: enabled && !before.enabled ? null : row.failing_since,
@@ -133,7 +123,7 @@ export class EndpointsService {
         headers: toJson(input.headers ?? before.headers),
         updated_at: now,
       };
-      await this.#db(tx).updateTable("webhook_endpoint").set(next).where("id", "=", id).execute();
+      await this.#db.q(tx).updateTable("webhook_endpoint").set(next).where("id", "=", id).execute();
       const after = toEndpoint(next, now);
       await this.m.facts.record(tx, ctx, {
         type: "webhook_endpoint.updated",
@@ -153,7 +143,7 @@ export class EndpointsService {
     await this.authorized(ctx, "webhooks:write", id);
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#row(environmentOf(ctx), id, tx);
-      const db = this.#db(tx);
+      const db = this.#db.q(tx);
       await db.deleteFrom("webhook_attempt").where("endpoint_id", "=", id).execute();
       await db.deleteFrom("webhook_message").where("endpoint_id", "=", id).execute();
       await db.deleteFrom("webhook_endpoint").where("id", "=", id).execute();
@@ -189,7 +179,8 @@ export class EndpointsService {
         previous_secret_expires_at: input.gracePeriodSeconds > 0 ? now + input.gracePeriodSeconds * 1000 : null,
         updated_at: now,
       };
-      await this.#db(tx)
+      await this.#db
+        .q(tx)
         .updateTable("webhook_endpoint")
         .set({
           secret,
@@ -214,7 +205,8 @@ export class EndpointsService {
   async authorized(ctx: ActionContext, permission: string, id: string) {
     const environmentId = environmentOf(ctx);
     const notFound = () => new AppError(WebhooksErrors.endpoint_not_found, `No webhook endpoint ${id}.`);
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("webhook_endpoint")
       .selectAll()
       .where("environment_id", "=", environmentId)
@@ -226,7 +218,8 @@ export class EndpointsService {
   }
 
   async #row(environmentId: string, id: string, tx: Tx) {
-    const row = await this.#db(tx)
+    const row = await this.#db
+      .q(tx)
       .selectFrom("webhook_endpoint")
       .selectAll()
       .where("environment_id", "=", environmentId)

@@ -1,8 +1,7 @@
-import type { Kysely } from "kysely";
 import type { z } from "zod";
-import type { Tx } from "../../../platform/db/db.js";
+import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
-import { afterIdCursor, toPage } from "../../../platform/http/pagination.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { WebhooksErrors } from "../errors.js";
@@ -15,30 +14,29 @@ import type { EndpointsService } from "./endpoints.js";
 
 /** MessagesService reads deliveries and their attempt log, and sends them again (resend, recover). */
 export class MessagesService {
+  readonly #db: TypedDb<WebhooksTables>;
+
   constructor(
     private readonly m: ModuleContext,
     private readonly endpoints: EndpointsService,
     private readonly delivery: DeliveryService,
-  ) {}
-
-  #db(tx?: Tx): Kysely<WebhooksTables> {
-    return (tx ?? this.m.db.kysely) as unknown as Kysely<WebhooksTables>;
+  ) {
+    this.#db = m.db.tables<WebhooksTables>();
   }
 
   async listMessages(ctx: ActionContext, endpointId: string, query: z.infer<typeof ListMessagesQuery>) {
     await this.endpoints.authorized(ctx, "webhooks:read", endpointId);
-    const after = afterIdCursor(query.cursor);
-    const rows = await this.#db()
-      .selectFrom("webhook_message")
-      .selectAll()
-      .where("environment_id", "=", environmentOf(ctx))
-      .where("endpoint_id", "=", endpointId)
-      .$if(query.status !== undefined, (qb) => qb.where("status", "=", query.status as Message["status"]))
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toMessage);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("webhook_message")
+        .selectAll()
+        .where("environment_id", "=", environmentOf(ctx))
+        .where("endpoint_id", "=", endpointId)
+        .$if(query.status !== undefined, (qb) => qb.where("status", "=", query.status as Message["status"])),
+      query,
+      toMessage,
+    );
   }
 
   async findMessageById(ctx: ActionContext, id: string): Promise<Message> {
@@ -47,17 +45,16 @@ export class MessagesService {
 
   async listAttempts(ctx: ActionContext, messageId: string, query: { limit: number; cursor?: string | undefined }) {
     await this.#authorized(ctx, "webhooks:read", messageId);
-    const after = afterIdCursor(query.cursor);
-    const rows = await this.#db()
-      .selectFrom("webhook_attempt")
-      .selectAll()
-      .where("environment_id", "=", environmentOf(ctx))
-      .where("message_id", "=", messageId)
-      .$if(after !== null, (qb) => qb.where("id", ">", after as string))
-      .orderBy("id")
-      .limit(query.limit + 1)
-      .execute();
-    return toPage(rows, query.limit, (r) => ({ id: r.id }), toAttempt);
+    return pageById(
+      this.#db
+        .q()
+        .selectFrom("webhook_attempt")
+        .selectAll()
+        .where("environment_id", "=", environmentOf(ctx))
+        .where("message_id", "=", messageId),
+      query,
+      toAttempt,
+    );
   }
 
   /**
@@ -95,7 +92,8 @@ export class MessagesService {
    * endpoint is found in any environment. Returns null when there is no such endpoint.
    */
   async recoverEndpointAnywhere(ctx: ActionContext, endpointId: string, since: number) {
-    const endpoint = await this.#db()
+    const endpoint = await this.#db
+      .q()
       .selectFrom("webhook_endpoint")
       .select(["id", "environment_id", "tenant_id"])
       .where("id", "=", endpointId)
@@ -109,7 +107,8 @@ export class MessagesService {
     since: number,
   ): Promise<{ recovered: number }> {
     return this.m.db.write(ctx, async (tx) => {
-      const rows = await this.#db(tx)
+      const rows = await this.#db
+        .q(tx)
         .selectFrom("webhook_message")
         .select(["id", "environment_id", "tenant_id"])
         .where("endpoint_id", "=", endpoint.id)
@@ -131,14 +130,16 @@ export class MessagesService {
 
   async #authorized(ctx: ActionContext, permission: string, id: string) {
     const notFound = () => new AppError(WebhooksErrors.message_not_found, `No webhook message ${id}.`);
-    const row = await this.#db()
+    const row = await this.#db
+      .q()
       .selectFrom("webhook_message")
       .selectAll()
       .where("environment_id", "=", environmentOf(ctx))
       .where("id", "=", id)
       .executeTakeFirst();
     if (!row) throw notFound();
-    const endpoint = await this.#db()
+    const endpoint = await this.#db
+      .q()
       .selectFrom("webhook_endpoint")
       .select("tenant_id")
       .where("id", "=", row.endpoint_id)
@@ -148,7 +149,8 @@ export class MessagesService {
   }
 
   async #row(environmentId: string, id: string, tx: Tx) {
-    const row = await this.#db(tx)
+    const row = await this.#db
+      .q(tx)
       .selectFrom("webhook_message")
       .selectAll()
       .where("environment_id", "=", environmentId)

@@ -65,7 +65,12 @@ describeEachEngine("identity migrations", (engine) => {
     const before = await counts();
     expect(before.user).toBeGreaterThan(0);
 
-    expect(await t.app.migrator.down()).toEqual(["202612011200_identity_drop_tenancy_fks"]);
+    // The newest migrations of the plane are reverted first, down to this one.
+    expect(await t.app.migrator.down(3)).toEqual([
+      "202612021310_identity_tenants_vocabulary",
+      "202612021300_access_tenants_vocabulary",
+      "202612011200_identity_drop_tenancy_fks",
+    ]);
     expect(await foreignKeys()).toEqual(
       [
         ...OWN,
@@ -76,7 +81,11 @@ describeEachEngine("identity migrations", (engine) => {
     );
     expect(await counts()).toEqual(before);
 
-    expect(await t.app.migrate()).toEqual(["202612011200_identity_drop_tenancy_fks"]);
+    expect(await t.app.migrate()).toEqual([
+      "202612011200_identity_drop_tenancy_fks",
+      "202612021300_access_tenants_vocabulary",
+      "202612021310_identity_tenants_vocabulary",
+    ]);
     expect(await foreignKeys()).toEqual(OWN);
     expect(await counts()).toEqual(before);
 

@@ -149,7 +149,7 @@ export class App {
         );
       }
     }
-    await this.secrets.ready();
+    await this.secrets.ready(this.sealedColumns);
     await this.bus.start();
     for (const m of this.#lifecycle) await m.start?.();
     this.#started = true;

@@ -7,15 +7,21 @@ import {
   type MasterKey,
   newMasterKey,
   readMasterKeyFile,
+  readMasterKeyFileSync,
   SecretBox,
   SecretUnavailableError,
   writeMasterKeyFile,
 } from "./secrets.js";
 
-/** SealedColumn names a column of sealed secrets (the row's `id` column is their associated data). */
+/**
+ * SealedColumn names a column of sealed secrets (the row's `id` column is their associated data).
+ * `json`: the column is a JSON column holding the sealed text as a JSON string (its plaintext is a
+ * JSON document).
+ */
 export interface SealedColumn {
   table: string;
   column: string;
+  json?: boolean;
 }
 
 const CHECK_ID = "master_key_check";
@@ -49,9 +55,18 @@ export class SecretVault {
     private readonly logger: Logger,
   ) {}
 
-  /** ready loads and checks the key ring (see the class comment). Throws MasterKeyError. */
-  async ready(): Promise<void> {
+  /**
+   * ready loads and checks the key ring (see the class comment), then seals whatever `columns`
+   * still hold in plaintext (rows written before the column was sealed). Throws MasterKeyError.
+   */
+  async ready(columns: readonly SealedColumn[] = []): Promise<void> {
+    await this.#load();
+    for (const c of columns) await this.#sealPlaintext(c);
+  }
+
+  async #load(): Promise<void> {
     const check = await this.#check();
+    this.#box = null;
     let ring = await readMasterKeyFile(this.file).catch((err: Error) => {
       throw new MasterKeyError(err.message);
     });
@@ -112,13 +127,48 @@ export class SecretVault {
 
   /**
    * open decrypts a value sealed for `rowId`. Throws SecretUnavailableError when no key of the file
-   * opens it (after reading the file again if the value names a key this process does not know).
+   * opens it (after reading the file again, synchronously and only then, if the value names a key
+   * this process does not know: another process rotated the master key).
    */
-  async open(sealed: string, rowId: string): Promise<string> {
+  open(sealed: string, rowId: string): string {
     const box = this.#ready();
     const keyId = SecretBox.keyIdOf(sealed);
-    if (keyId && !box.keyIds.includes(keyId)) await this.#reload();
+    if (keyId && !box.keyIds.includes(keyId)) {
+      const ring = readMasterKeyFileSync(this.file);
+      if (ring) this.#box = new SecretBox(ring.keys, ring.current);
+    }
     return this.#ready().open(sealed, rowId);
+  }
+
+  /** #sealPlaintext seals the values of a column that are not sealed yet. */
+  async #sealPlaintext(c: SealedColumn): Promise<void> {
+    const box = this.#ready();
+    let after = "";
+    for (;;) {
+      const rows = await sql<{ id: string; value: unknown }>`
+        select id, ${sql.ref(c.column)} as value from ${sql.table(c.table)}
+        where ${sql.ref(c.column)} is not null and id > ${after} order by id limit 500`.execute(this.db.kysely);
+      if (rows.rows.length === 0) return;
+      for (const row of rows.rows) {
+        after = row.id;
+        const text = readColumn(row.value, c);
+        if (text === null || SecretBox.isSealed(text)) continue;
+        await this.#update(c, row.id, row.value, box.seal(text, row.id));
+      }
+    }
+  }
+
+  async #update(c: SealedColumn, id: string, before: unknown, sealed: string): Promise<void> {
+    const value = c.json ? JSON.stringify(sealed) : sealed;
+    const previous = c.json ? (typeof before === "string" ? before : JSON.stringify(before)) : before;
+    // Conditional: a value changed meanwhile (a secret rotated) is already sealed anew.
+    const where = c.json
+      ? sql`cast(${sql.ref(c.column)} as text) = cast(${previous} as text)`
+      : sql`${sql.ref(c.column)} = ${previous}`;
+    const cast = c.json && this.db.engine === "postgres" ? sql`cast(${value} as jsonb)` : sql`${value}`;
+    await sql`update ${sql.table(c.table)} set ${sql.ref(c.column)} = ${cast} where id = ${id} and ${where}`.execute(
+      this.db.kysely,
+    );
   }
 
   /**
@@ -146,18 +196,15 @@ export class SecretVault {
     for (const c of columns) {
       let after = "";
       for (;;) {
-        const rows = await sql<{ id: string; value: string }>`
+        const rows = await sql<{ id: string; value: unknown }>`
           select id, ${sql.ref(c.column)} as value from ${sql.table(c.table)}
           where ${sql.ref(c.column)} is not null and id > ${after} order by id limit 500`.execute(this.db.kysely);
         if (rows.rows.length === 0) break;
         for (const row of rows.rows) {
           after = row.id;
-          const rewrapped = SecretBox.isSealed(row.value) ? box.rewrap(row.value, row.id) : null;
-          if (rewrapped) {
-            // Conditional: a value changed meanwhile (a secret rotated) is already sealed anew.
-            await sql`update ${sql.table(c.table)} set ${sql.ref(c.column)} = ${rewrapped}
-              where id = ${row.id} and ${sql.ref(c.column)} = ${row.value}`.execute(this.db.kysely);
-          }
+          const text = readColumn(row.value, c);
+          const rewrapped = text !== null && SecretBox.isSealed(text) ? box.rewrap(text, row.id) : null;
+          if (rewrapped) await this.#update(c, row.id, row.value, rewrapped);
           done++;
         }
         progress(done, total);
@@ -165,6 +212,11 @@ export class SecretVault {
     }
     await this.#writeCheck(box);
     return { keyId: key.id, rewrapped: done };
+  }
+
+  /** sealJson seals a JSON document for a `json` sealed column (store the result with toJson). */
+  sealJson(value: unknown, rowId: string): string {
+    return this.seal(JSON.stringify(value), rowId);
   }
 
   #ready(): SecretBox {
@@ -205,4 +257,18 @@ export class SecretVault {
     await sql`insert into master_key_check (id, sealed, updated_at) values (${CHECK_ID}, ${sealed}, ${now})
       on conflict (id) ${onConflict}`.execute(this.db.kysely);
   }
+}
+
+/**
+ * readColumn returns a sealed column's value as text: the text itself, or for a JSON column the
+ * sealed JSON string (or, for a row written before sealing, the JSON document as text). Null when
+ * the column is empty.
+ */
+function readColumn(value: unknown, c: SealedColumn): string | null {
+  if (value === null || value === undefined) return null;
+  if (!c.json) return String(value);
+  // PostgreSQL hands a jsonb string back already decoded; SQLite hands back the JSON text.
+  if (typeof value === "string" && SecretBox.isSealed(value)) return value;
+  const parsed = typeof value === "string" ? (JSON.parse(value) as unknown) : value;
+  return typeof parsed === "string" ? parsed : JSON.stringify(parsed);
 }

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
@@ -216,6 +217,18 @@ export async function readMasterKeyFile(path: string): Promise<{ keys: MasterKey
   let text: string;
   try {
     text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new Error(`${path} cannot be read: ${(err as Error).message}`);
+  }
+  return parseMasterKeyFile(text, path);
+}
+
+/** readMasterKeyFileSync is `readMasterKeyFile` for the rare synchronous reload after a rotation. */
+export function readMasterKeyFileSync(path: string): { keys: MasterKey[]; current: string } | null {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw new Error(`${path} cannot be read: ${(err as Error).message}`);

@@ -15,6 +15,11 @@ export function webhooksModuleWith(options: WebhooksOptions = {}) {
     name: "webhooks",
     dependsOn: { events: eventsModule, tenancy: tenancyModule },
     migrations: [core],
+    sealedColumns: [
+      { table: "webhook_endpoint", column: "secret" },
+      { table: "webhook_endpoint", column: "previous_secret" },
+      { table: "webhook_endpoint", column: "headers", json: true },
+    ],
     ids: webhooksIds.prefixes,
     permissions: { webhooks: ["read", "write"] },
     roleGrants: { admin: { webhooks: "*" } },

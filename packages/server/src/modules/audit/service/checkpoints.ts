@@ -55,7 +55,6 @@ export class Checkpoints {
       await this.m.db.transaction((tx) => this.#register(tx, keyId, publicKey, null));
       return;
     }
-    await this.#sealStoredKeys();
     const active = await this.#db
       .q()
       .selectFrom("audit_signing_key")
@@ -64,26 +63,6 @@ export class Checkpoints {
       .where("private_key", "is not", null)
       .executeTakeFirst();
     if (!active) await this.#generate();
-  }
-
-  /** #sealStoredKeys seals private keys stored in plaintext (by a plane from before sealing). */
-  async #sealStoredKeys(): Promise<void> {
-    const rows = await this.#db
-      .q()
-      .selectFrom("audit_signing_key")
-      .select(["id", "private_key"])
-      .where("private_key", "is not", null)
-      .execute();
-    for (const row of rows) {
-      if (!row.private_key || SecretBox.isSealed(row.private_key)) continue;
-      await this.#db
-        .q()
-        .updateTable("audit_signing_key")
-        .set({ private_key: this.m.secrets.seal(row.private_key, row.id) })
-        .where("id", "=", row.id)
-        .where("private_key", "=", row.private_key)
-        .execute();
-    }
   }
 
   /**
@@ -160,9 +139,7 @@ export class Checkpoints {
     if (!row?.private_key) throw new Error("no audit signing key: the audit module has not started");
     let privateKey = this.#parsed.get(row.id);
     if (!privateKey) {
-      const pem = SecretBox.isSealed(row.private_key)
-        ? await this.m.secrets.open(row.private_key, row.id)
-        : row.private_key;
+      const pem = SecretBox.isSealed(row.private_key) ? this.m.secrets.open(row.private_key, row.id) : row.private_key;
       privateKey = createPrivateKey(pem);
       this.#parsed.set(row.id, privateKey);
     }

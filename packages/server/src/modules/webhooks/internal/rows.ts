@@ -1,11 +1,14 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import type { SecretVault } from "../../../platform/secrets-vault.js";
 import type { Attempt, Endpoint, Message } from "../schemas.js";
 import type { WebhookAttemptTable, WebhookEndpointTable, WebhookMessageTable } from "../tables.js";
+import { openHeaders } from "./sealing.js";
 
 const num = (v: number | null) => (v === null ? null : Number(v));
 
-export function toEndpoint(r: Selectable<WebhookEndpointTable>, now: number): Endpoint {
+/** toEndpoint maps a stored endpoint to its API form; its sealed headers are opened with `vault`. */
+export function toEndpoint(r: Selectable<WebhookEndpointTable>, now: number, vault: SecretVault): Endpoint {
   const rotating = r.previous_secret_expires_at !== null && Number(r.previous_secret_expires_at) > now;
   return {
     id: r.id,
@@ -18,7 +21,7 @@ export function toEndpoint(r: Selectable<WebhookEndpointTable>, now: number): En
     disabledReason: r.disabled_reason,
     disabledAt: num(r.disabled_at),
     rateLimitPerSecond: num(r.rate_limit_per_second),
-    headers: fromJson<Record<string, string>>(r.headers),
+    headers: openHeaders(vault, r.headers, r.id),
     secretRotatingUntil: rotating ? Number(r.previous_secret_expires_at) : null,
     failingSince: num(r.failing_since),
     createdAt: Number(r.created_at),

@@ -5,6 +5,7 @@ import type { ModuleContext } from "../../../platform/module.js";
 import { systemContext } from "../../../platform/principal.js";
 import type { EventsService } from "../../events/index.js";
 import { newId } from "../ids.js";
+import { openHeaders, openSecret } from "../internal/sealing.js";
 import type { Sender, SendResult } from "../internal/sender.js";
 import { signatureHeader } from "../internal/signing.js";
 import type { WebhookEndpointTable, WebhooksTables } from "../tables.js";
@@ -89,14 +90,14 @@ export class Attempts {
     const now = this.m.clock.now();
     const timestamp = Math.floor(now / 1000);
     const body = JSON.stringify(event);
-    const secrets = [endpoint.secret];
+    const secrets = [openSecret(this.m.secrets, endpoint.secret, endpoint.id)];
     if (endpoint.previous_secret && Number(endpoint.previous_secret_expires_at) > now) {
-      secrets.push(endpoint.previous_secret);
+      secrets.push(openSecret(this.m.secrets, endpoint.previous_secret, endpoint.id));
     }
     const result = await this.sender.send({
       url: endpoint.url,
       headers: {
-        ...fromJson<Record<string, string>>(endpoint.headers),
+        ...openHeaders(this.m.secrets, endpoint.headers, endpoint.id),
         "webhook-id": message.id,
         "webhook-timestamp": String(timestamp),
         "webhook-signature": signatureHeader(secrets, message.id, timestamp, body),

@@ -1,3 +1,4 @@
+import type { Selectable } from "kysely";
 import type { z } from "zod";
 import { type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
@@ -8,6 +9,7 @@ import { WebhooksErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { toEndpoint } from "../internal/rows.js";
 import { environmentOf } from "../internal/scope.js";
+import { sealHeaders, sealSecret } from "../internal/sealing.js";
 import { generateSecret } from "../internal/signing.js";
 import { checkUrl } from "../internal/ssrf.js";
 import type {
@@ -29,6 +31,10 @@ export class EndpointsService {
 
   constructor(private readonly m: ModuleContext) {
     this.#db = m.db.tables<WebhooksTables>();
+  }
+
+  #endpoint(row: Selectable<WebhookEndpointTable>, now: number): Endpoint {
+    return toEndpoint(row, now, this.m.secrets);
   }
 
   #checkUrl(url: string): void {
@@ -62,14 +68,17 @@ export class EndpointsService {
         disabled_reason: input.enabled ? null : "manual",
         disabled_at: input.enabled ? null : now,
         rate_limit_per_second: input.rateLimitPerSecond,
-        headers: toJson(input.headers),
-        secret,
+        headers: "",
+        secret: "",
         previous_secret: null,
         previous_secret_expires_at: null,
         failing_since: null,
         created_at: now,
         updated_at: now,
       };
+      // Sealed under the master key, with the row's id as associated data.
+      row.headers = sealHeaders(this.m.secrets, input.headers, row.id);
+      row.secret = sealSecret(this.m.secrets, secret, row.id);
       await this.#db.q(tx).insertInto("webhook_endpoint").values(row).execute();
       await this.m.facts.record(tx, ctx, {
         type: "webhook_endpoint.created",
@@ -78,7 +87,7 @@ export class EndpointsService {
         targets: [{ type: "webhook_endpoint", id: row.id }],
         data: { url: redactUrl(row.url), eventTypes: input.eventTypes, headerNames: Object.keys(input.headers) },
       });
-      return { endpoint: toEndpoint(row, now), secret };
+      return { endpoint: this.#endpoint(row, now), secret };
     });
   }
 
@@ -93,12 +102,12 @@ export class EndpointsService {
       .where("environment_id", "=", environmentId)
       .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string));
     const now = this.m.clock.now();
-    return pageById(rows, query, (r) => toEndpoint(r, now));
+    return pageById(rows, query, (r) => this.#endpoint(r, now));
   }
 
   async findEndpointById(ctx: ActionContext, id: string): Promise<Endpoint> {
     const row = await this.authorized(ctx, "webhooks:read", id);
-    return toEndpoint(row, this.m.clock.now());
+    return this.#endpoint(row, this.m.clock.now());
   }
 
   async updateEndpoint(ctx: ActionContext, id: string, input: z.infer<typeof UpdateEndpointInput>): Promise<Endpoint> {
@@ -107,7 +116,7 @@ export class EndpointsService {
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#row(environmentOf(ctx), id, tx);
       const now = this.m.clock.now();
-      const before = toEndpoint(row, now);
+      const before = this.#endpoint(row, now);
       const enabled = input.enabled ?? before.enabled;
       const next: WebhookEndpointTable = {
         ...row,
@@ -120,11 +129,11 @@ export class EndpointsService {
         failing_since: enabled && !before.enabled ? null : row.failing_since,
         rate_limit_per_second:
           input.rateLimitPerSecond === undefined ? row.rate_limit_per_second : input.rateLimitPerSecond,
-        headers: toJson(input.headers ?? before.headers),
+        headers: sealHeaders(this.m.secrets, input.headers ?? before.headers, row.id),
         updated_at: now,
       };
       await this.#db.q(tx).updateTable("webhook_endpoint").set(next).where("id", "=", id).execute();
-      const after = toEndpoint(next, now);
+      const after = this.#endpoint(next, now);
       await this.m.facts.record(tx, ctx, {
         type: "webhook_endpoint.updated",
         environmentId: row.environment_id,
@@ -172,9 +181,11 @@ export class EndpointsService {
       const row = await this.#row(environmentOf(ctx), id, tx);
       const now = this.m.clock.now();
       const secret = generateSecret();
+      const sealed = sealSecret(this.m.secrets, secret, id);
       const next: WebhookEndpointTable = {
         ...row,
-        secret,
+        secret: sealed,
+        // The old secret stays sealed as it was (same row, same associated data).
         previous_secret: input.gracePeriodSeconds > 0 ? row.secret : null,
         previous_secret_expires_at: input.gracePeriodSeconds > 0 ? now + input.gracePeriodSeconds * 1000 : null,
         updated_at: now,
@@ -183,7 +194,7 @@ export class EndpointsService {
         .q(tx)
         .updateTable("webhook_endpoint")
         .set({
-          secret,
+          secret: sealed,
           previous_secret: next.previous_secret,
           previous_secret_expires_at: next.previous_secret_expires_at,
           updated_at: now,
@@ -197,7 +208,7 @@ export class EndpointsService {
         targets: [{ type: "webhook_endpoint", id }],
         data: { gracePeriodSeconds: input.gracePeriodSeconds },
       });
-      return { endpoint: toEndpoint(next, now), secret };
+      return { endpoint: this.#endpoint(next, now), secret };
     });
   }
 

@@ -1,4 +1,4 @@
-import { afterCommit, fromJson, type Tx, type TypedDb } from "../../../platform/db/db.js";
+import { afterCommit, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import type { JobContext } from "../../../platform/jobs/index.js";
 import { RetryLaterError } from "../../../platform/jobs/index.js";
 import type { ModuleContext } from "../../../platform/module.js";

@@ -83,16 +83,6 @@ describeEachEngine("End-user credentials (security)", (engine) => {
           return `Bearer ${token}`;
         },
       ],
-      [
-        "an expired (idle) session",
-        NOT_VALID,
-        async () => {
-          const token = await sessionToken("alice@example.com");
-          expect((await me(`Bearer ${token}`)).statusCode).toBe(200);
-          clock.advance(t.config.sessions.idleMs + 1);
-          return `Bearer ${token}`;
-        },
-      ],
       ["a well-formed bp_st_ token never issued", NOT_VALID, async () => `Bearer ${generateToken("bp_st_")}`],
       ["a malformed token (Bearer abc)", MALFORMED, async () => "Bearer abc"],
       [
@@ -125,6 +115,17 @@ describeEachEngine("End-user credentials (security)", (engine) => {
       ],
       ["another scheme", /must be `Bearer <token>`/, async () => `Basic ${Buffer.from("a:b").toString("base64")}`],
     ];
+
+    it("an expired (idle) session answers its own code, session_expired, so the client signs in again", async () => {
+      await createUser("alice@example.com");
+      const token = await sessionToken("alice@example.com");
+      expect((await me(`Bearer ${token}`)).statusCode).toBe(200);
+      clock.advance(t.config.sessions.idleMs + 1);
+      const res = await me(`Bearer ${token}`);
+      expect(res.statusCode).toBe(401);
+      expect(res.headers["www-authenticate"]).toContain('error="invalid_token"');
+      expect(res.json()).toMatchObject({ code: "session_expired", status: 401 });
+    });
 
     it.each(cases)("%s", async (_label, detail, header) => {
       await createUser("alice@example.com");

@@ -8,6 +8,7 @@ export const IdentityErrors = defineErrors({
   operator_not_found: { status: 404, title: "Operator not found" },
   user_not_found: { status: 404, title: "User not found" },
   session_not_found: { status: 404, title: "Session not found" },
+  session_expired: { status: 401, title: "The session expired" },
   secret_key_not_found: { status: 404, title: "Secret key not found" },
   operator_token_not_found: { status: 404, title: "Operator token not found" },
   email_taken: { status: 409, title: "This email is already registered" },

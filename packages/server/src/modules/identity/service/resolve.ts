@@ -1,6 +1,8 @@
 import { CredentialLookups } from "../../../platform/credential-lookup.js";
 import { fromJson } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
 import type { Principal } from "../../../platform/principal.js";
+import { IdentityErrors } from "../errors.js";
 import type { Core } from "../internal/core.js";
 
 /**
@@ -68,9 +70,11 @@ export class CredentialResolution {
           .where("session.token_hash", "=", hash)
           .executeTakeFirst(),
       accept: async (row, now) => {
-        if (row.revoked_at !== null || row.disabled_at !== null || row.expires_at <= now) return null;
+        if (row.revoked_at !== null || row.disabled_at !== null) return null;
+        // An expired session says so (the client should sign in again); a revoked or unknown one
+        // stays the generic 401, so a token's fate is not told to whoever holds a stolen copy.
         const lastUsed = Math.max(row.last_used_at, this.c.lastUsed.latest(row.id) ?? 0);
-        if (lastUsed + idleMs <= now) return null;
+        if (row.expires_at <= now || lastUsed + idleMs <= now) throw sessionExpired();
         const surface = await this.c.tenancy.surfaces.findActiveSurface(row.surface_id);
         if (!surface || surface.environmentId !== row.environment_id) return null;
         const principal: Principal = {
@@ -168,4 +172,10 @@ export class CredentialResolution {
 /** operatorPermissions: admins may do everything; support may read everything and change nothing. */
 export function operatorPermissions(role: string): string[] {
   return role === "admin" ? ["*"] : ["*:read"];
+}
+
+function sessionExpired(): AppError {
+  return new AppError(IdentityErrors.session_expired, "The session expired: sign in again.", {
+    headers: { "www-authenticate": 'Bearer error="invalid_token", error_description="session expired"' },
+  });
 }

@@ -21,6 +21,12 @@ const BATCH = 200;
 /** RECENT keeps the last events of each environment in memory, so 1,000 streams read the log once. */
 const RECENT = 512;
 const HEARTBEAT_MS = 15_000;
+/**
+ * REFRESH_MS: how often open streams look at the log even without an announcement, so an event
+ * whose notification was lost (a LISTEN connection that was reconnecting, a busy process) still
+ * reaches every stream within this interval.
+ */
+const REFRESH_MS = 1_000;
 
 /**
  * EventStreams serves server-sent event streams of environments' logs. Each connection holds only
@@ -34,6 +40,7 @@ const HEARTBEAT_MS = 15_000;
 export class EventStreams {
   readonly #hubs = new Map<string, Hub>();
   #heartbeat: NodeJS.Timeout | null = null;
+  #refresh: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly source: StreamSource,
@@ -93,6 +100,9 @@ export class EventStreams {
     this.#heartbeat ??= setInterval(() => {
       for (const h of this.#hubs.values()) for (const c of h.connections) c.heartbeat();
     }, HEARTBEAT_MS).unref();
+    this.#refresh ??= setInterval(() => {
+      for (const h of this.#hubs.values()) h.refresh();
+    }, REFRESH_MS).unref();
     connection.pump();
     hub.refresh();
   }
@@ -101,6 +111,8 @@ export class EventStreams {
   close(): void {
     if (this.#heartbeat) clearInterval(this.#heartbeat);
     this.#heartbeat = null;
+    if (this.#refresh) clearInterval(this.#refresh);
+    this.#refresh = null;
     for (const hub of this.#hubs.values()) for (const c of hub.connections) c.res.end();
     this.#hubs.clear();
   }

@@ -1,8 +1,10 @@
-import { rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createTestApp, describeEachEngine, type TestApp } from "../testing/harness.js";
-import { newMasterKey, readMasterKeyFile, SecretBox, SecretUnavailableError } from "./secrets.js";
+import { createMasterKeyFile, newMasterKey, readMasterKeyFile, SecretBox, SecretUnavailableError } from "./secrets.js";
 
 describe("SecretBox: envelope encryption under versioned master keys", () => {
   const k1 = newMasterKey(1);
@@ -40,6 +42,22 @@ describe("SecretBox: envelope encryption under versioned master keys", () => {
     expect(SecretBox.keyIdOf(rewrapped)).toBe(k2.id);
     expect(both.rewrap(rewrapped, "row")).toBeNull();
     expect(new SecretBox([k2], k2.id).open(rewrapped, "row")).toBe("value");
+  });
+
+  it("processes creating the key file at the same moment all read one whole ring", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "baseplate-key-"));
+    try {
+      const path = join(dir, "master.key");
+      const rings = await Promise.all(
+        Array.from({ length: 40 }, () => createMasterKeyFile(path, newMasterKey(Date.now()))),
+      );
+      const winner = rings[0]?.current;
+      expect(rings.every((r) => r.current === winner && r.keys.length === 1)).toBe(true);
+      expect((await readMasterKeyFile(path))?.current).toBe(winner);
+      expect(readdirSync(dir)).toEqual(["master.key"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

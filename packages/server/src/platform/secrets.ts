@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
 /**
@@ -201,14 +201,22 @@ export async function createMasterKeyFile(
     keys: [{ id: key.id, key: key.key.toString("base64"), createdAt: key.createdAt }],
   };
   await mkdir(dirname(path), { recursive: true });
+  // The file appears whole or not at all: it is written under a private name, then hard-linked
+  // into place (link fails if the name exists), so a process starting at the same moment never
+  // reads a half-written file.
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600, flag: "wx" });
   try {
-    await writeFile(path, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+    await chmod(tmp, 0o600);
+    await link(tmp, path);
     return { keys: [key], current: key.id };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     const ring = await readMasterKeyFile(path);
     if (!ring) throw new Error(`${path} vanished while it was being created`);
     return ring;
+  } finally {
+    await unlink(tmp).catch(() => {});
   }
 }
 

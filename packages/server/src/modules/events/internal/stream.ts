@@ -160,6 +160,9 @@ class Hub {
             for (const c of this.connections) c.pump();
             if (batch.length < BATCH) break;
           }
+          // A connection whose cursor was taken before this hub first read the head (or that
+          // missed a pump while busy) is behind without a new batch to wake it: wake it here.
+          for (const c of this.connections) if (c.behind(this.head)) c.pump();
         } while (this.#again);
       } catch (err) {
         this.logger.warn({ err, environmentId: this.environmentId }, "event stream could not read the log");
@@ -182,6 +185,11 @@ class Connection {
     private cursor: number,
     private readonly hub: Hub,
   ) {}
+
+  /** behind: whether events up to `head` exist that this connection has not considered yet. */
+  behind(head: number): boolean {
+    return this.cursor < head;
+  }
 
   heartbeat(): void {
     if (!this.#waitingDrain && !this.res.writableEnded) this.res.write(": ping\n\n");

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterCommit } from "../platform/db/db.js";
 import type { TestApp } from "./harness.js";
 
 /** ReceivedDelivery is one POST a test receiver got. */
@@ -90,13 +91,20 @@ export async function runDueJobs(t: TestApp, limit = 500): Promise<number> {
     const definition = t.app.jobs.definition(job.name);
     if (!definition) throw new Error(`no job ${job.name}`);
     try {
+      let completed = false;
       await definition.handler(job.payload, {
         jobId: job.id,
         attempt: job.attempts,
         maxAttempts: job.max_attempts,
         signal: new AbortController().signal,
+        complete: async (tx) => {
+          await t.app.jobs.succeedIn(job, tx);
+          afterCommit(tx, () => {
+            completed = true;
+          });
+        },
       });
-      await t.app.jobs.succeed(job);
+      if (!completed) await t.app.jobs.succeed(job);
     } catch (err) {
       await t.app.jobs.fail(job, err);
     }

@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from "kysely";
+import { type CommitHooks, GroupCommit } from "./group-commit.js";
 
 export type Engine = "sqlite" | "postgres";
 
@@ -44,17 +45,30 @@ export interface WriteClaim {
 const afterCommitCallbacks = new WeakMap<object, Array<() => void | Promise<void>>>();
 const beforeCommitCallbacks = new WeakMap<object, Array<() => Promise<void>>>();
 
+/** hooksOf starts the before- and after-commit callback lists of a new transaction handle. */
+function hooksOf(tx: Tx): CommitHooks {
+  const hooks: CommitHooks = { before: [], after: [] };
+  afterCommitCallbacks.set(tx, hooks.after);
+  beforeCommitCallbacks.set(tx, hooks.before);
+  return hooks;
+}
+
 /**
  * Db is the plane's one database handle: a Kysely instance over SQLite or PostgreSQL plus the
  * few things that differ by engine. Engine differences live in `platform/db/` only (here,
  * `connect.ts`, `columns.ts`, `batch-insert.ts`); modules use these helpers instead of branching.
  */
 export class Db {
+  /** groupCommit batches transactions into shared commits on SQLite (null on PostgreSQL). */
+  readonly groupCommit: GroupCommit | null;
+
   constructor(
     readonly engine: Engine,
     readonly kysely: AnyKysely,
     private readonly driver: { close(): Promise<void>; poolStats(): PoolStats | null },
-  ) {}
+  ) {
+    this.groupCommit = engine === "sqlite" ? new GroupCommit(kysely, hooksOf) : null;
+  }
 
   /** tables returns a module's handle on the database, typed with its own tables (see `TypedDb`). */
   tables<Tables>(): TypedDb<Tables> {
@@ -99,18 +113,19 @@ export class Db {
    * back when it throws (re-throwing the error). Callbacks registered with `beforeCommit` run in
    * the transaction after `fn` resolves; those registered with `afterCommit` run once
    * the commit succeeded, never after a rollback; their failures are reported, not thrown.
+   * On SQLite, transactions that start in the same turn of the event loop share one commit (see
+   * `GroupCommit`): each runs alone in its own savepoint, and resolves only after that commit.
    * NOTE: do not open a transaction inside another one; pass `tx` down instead.
    */
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.groupCommit) return this.groupCommit.run(fn);
     let callbacks: Array<() => void | Promise<void>> = [];
     const result = await this.kysely.transaction().execute(async (tx) => {
-      callbacks = [];
-      afterCommitCallbacks.set(tx, callbacks);
-      const before: Array<() => Promise<void>> = [];
-      beforeCommitCallbacks.set(tx, before);
+      const hooks = hooksOf(tx);
+      callbacks = hooks.after;
       const value = await fn(tx);
       // A callback may register another (a flush that appends more): run until none is left.
-      while (before.length > 0) await (before.shift() as () => Promise<void>)();
+      while (hooks.before.length > 0) await (hooks.before.shift() as () => Promise<void>)();
       return value;
     });
     for (const callback of callbacks) {
@@ -121,6 +136,16 @@ export class Db {
       }
     }
     return result;
+  }
+
+  /**
+   * small runs a few statements that need no transaction of their own (a job's bookkeeping, a
+   * counter): on SQLite they join the next group commit instead of paying a commit each; on
+   * PostgreSQL each statement commits on its own, as outside a transaction.
+   */
+  async small<T>(fn: (db: AnyKysely) => Promise<T>): Promise<T> {
+    if (this.groupCommit) return this.groupCommit.run(fn);
+    return fn(this.kysely);
   }
 
   /**

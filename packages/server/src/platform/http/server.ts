@@ -10,7 +10,7 @@ import Fastify, {
 import type { ZodType } from "zod";
 import type { Config } from "../../config.js";
 import { AppError, type ErrorCode, PlatformErrors } from "../errors.js";
-import { IdempotencyLedger } from "../idempotency/ledger.js";
+import { IdempotencyLedger, IdempotentReplay } from "../idempotency/ledger.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../logger.js";
 import type { ActionContext, ActorType, Principal, RequestInfo } from "../principal.js";
@@ -325,6 +325,14 @@ export class HttpServer {
       if (status === 204) return reply.code(204).send();
       return reply.code(status).type(JSON_TYPE).send(JSON.stringify(result));
     } catch (err) {
+      if (err instanceof IdempotentReplay) {
+        // Another request with this key committed first (another process); this one's write rolled back.
+        reply.header("idempotent-replayed", "true");
+        return reply
+          .code(err.response.status)
+          .type(err.response.status >= 400 ? PROBLEM_CONTENT_TYPE : JSON_TYPE)
+          .send(err.response.body);
+      }
       // Execution began: like Stripe, the key now answers with this outcome, 5xx included, unless
       // the failure was the idempotency layer's own conflict.
       if (claim && !claim.completed && !(err instanceof AppError && err.code.startsWith("idempotency_"))) {
@@ -339,6 +347,8 @@ export class HttpServer {
           );
       }
       throw err;
+    } finally {
+      claim?.release();
     }
   }
 }

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { TestClock } from "../clock.js";
+import { IdempotencyLedger, IdempotentReplay } from "./ledger.js";
 
 // Checklist A1 (IDEM-01 … IDEM-09), on every engine.
 describeEachEngine("Idempotency-Key", (engine) => {
@@ -165,12 +166,18 @@ describeEachEngine("Idempotency-Key", (engine) => {
   });
 
   it("IDEM-09: a claim left by a dead process is taken over once its lock expires; work applies once", async () => {
-    // Simulate a crash: a claim exists, its request never completed (its transaction rolled back).
+    // Simulate a crash of an older release, which committed a claim before the work: a claim
+    // exists, locked, and its request never completed (its transaction rolled back).
     const res = await post({ name: "a" }, "key-9");
     expect(res.statusCode).toBe(201);
     await t.app.db.kysely
       .updateTable("idempotency_record")
-      .set({ state: "in_progress", response_status: null, response_body: null })
+      .set({
+        state: "in_progress",
+        response_status: null,
+        response_body: null,
+        locked_until: clock.now() + t.app.ledger.lockMs,
+      })
       .execute();
     await t.app.db.kysely.deleteFrom("probe_item").execute();
     const during = await post({ name: "a" }, "key-9");
@@ -183,21 +190,44 @@ describeEachEngine("Idempotency-Key", (engine) => {
     expect(replay.body).toBe(after.body);
   });
 
-  it("a stale claim cannot complete after another request took it over", async () => {
+  it("a write whose key another process completed first rolls back and answers that response", async () => {
     const ledger = t.app.ledger;
     const scope = { environmentId: "env_test", credentialId: "c", method: "POST", path: "/x" };
     const first = await ledger.begin(scope, "k", "fp", 201);
     expect(first.kind).toBe("claimed");
-    clock.advance(ledger.lockMs + 1);
-    const second = await ledger.begin(scope, "k", "fp", 201);
-    expect(second.kind).toBe("claimed");
-    if (first.kind !== "claimed" || second.kind !== "claimed") return;
-    await expect(t.app.db.write({ idempotency: first.claim }, async () => ({ stale: true }))).rejects.toMatchObject({
-      code: "idempotency_request_in_progress",
-    });
+    if (first.kind !== "claimed") return;
+    // Nothing is written when a request starts: the key is recorded by the write it answers for.
+    expect(await count("idempotency_record")).toBe(0);
+    // Meanwhile another process (its own ledger, same database) completes the same key.
+    const other = new IdempotencyLedger(t.app.db, clock, t.config.idempotencyTtlMs);
+    const second = await other.begin(scope, "k", "fp", 201);
+    if (second.kind !== "claimed") throw new Error("expected a claim");
     await t.app.db.write({ idempotency: second.claim }, async () => ({ fresh: true }));
+    second.claim.release();
+    await expect(
+      t.app.db.write({ idempotency: first.claim }, async (tx) => {
+        await tx
+          .insertInto("probe_item")
+          .values({ id: "tst_stale", environment_id: "env_test", name: "stale", created_at: 1 })
+          .execute();
+        return { stale: true };
+      }),
+    ).rejects.toBeInstanceOf(IdempotentReplay);
+    first.claim.release();
+    expect(await count("probe_item")).toBe(0);
     const replay = await ledger.begin(scope, "k", "fp", 201);
     expect(replay).toEqual({ kind: "replay", response: { status: 201, body: '{"fresh":true}' } });
+  });
+
+  it("one process answers a second request with a key still in flight 409, and takes it again once released", async () => {
+    const ledger = t.app.ledger;
+    const scope = { environmentId: "env_test", credentialId: "c", method: "POST", path: "/y" };
+    const first = await ledger.begin(scope, "k", "fp", 201);
+    await expect(ledger.begin(scope, "k", "fp", 201)).rejects.toMatchObject({
+      code: "idempotency_request_in_progress",
+    });
+    if (first.kind === "claimed") first.claim.release();
+    expect((await ledger.begin(scope, "k", "fp", 201)).kind).toBe("claimed");
   });
 
   it("anonymous requests are never replayed across callers", async () => {

@@ -1,3 +1,4 @@
+import type { Kysely } from "kysely";
 import { canonicalJson } from "../canonical-json.js";
 import type { Clock } from "../clock.js";
 import { sha256Hex } from "../crypto.js";
@@ -14,19 +15,23 @@ export interface StoredResponse {
 }
 
 /**
- * IdempotencyClaim is a request's hold on an idempotency key. The write that carries out the
- * request completes it inside its own transaction (`completeInTx`), so the side effect and the
- * stored response commit together: a crash can never leave one without the other.
+ * IdempotencyClaim is a request's hold on an idempotency key. Nothing is written when the request
+ * starts: the write that carries out the request records the key, completed with its response,
+ * inside its own transaction (`completeInTx`), so the side effect and the stored response commit
+ * together, in one commit — a crash can never leave one without the other, and no second commit is
+ * spent on the claim. If another request with the same key committed first (another process), that
+ * write rolls back and the request answers the stored response (`IdempotentReplay`).
  */
 export interface IdempotencyClaim {
   readonly scopeHash: string;
   readonly key: string;
-  readonly token: number;
   readonly successStatus: number;
   completed: StoredResponse | null;
   /** liveBody is the response body to send now; it differs from the stored one when secrets were withheld. */
   liveBody: string | null;
   completeInTx(tx: Tx, result: unknown): Promise<void>;
+  /** release ends the request's hold in this process (the HTTP layer calls it when the request ends). */
+  release(): void;
 }
 
 export type BeginResult = { kind: "claimed"; claim: IdempotencyClaim } | { kind: "replay"; response: StoredResponse };
@@ -39,17 +44,32 @@ export interface IdempotencyScope {
 }
 
 /**
+ * IdempotentReplay is thrown from inside a write whose key another request completed first: the
+ * write rolls back and the HTTP layer answers `response`, marked as a replay.
+ */
+export class IdempotentReplay extends Error {
+  constructor(readonly response: StoredResponse) {
+    super("idempotent replay");
+  }
+}
+
+/**
  * IdempotencyLedger implements `Idempotency-Key` for every POST (Stripe / IETF semantics):
  * - the first response (status + body, 5xx included once execution began) is stored and replayed
  *   byte for byte for the key's lifetime (`ttlMs`, default 24 h);
  * - the same key with a different request → 422 `idempotency_key_reused`;
- * - the same key while the first request still runs → 409 `idempotency_request_in_progress`;
+ * - the same key while the first request still runs in this process → 409
+ *   `idempotency_request_in_progress`; in another process, the first commit wins and the other
+ *   request's write rolls back and answers the replay;
  * - keys are scoped by environment + credential + method + path, so one caller's key can never
  *   read another's response.
- * A claim whose process died is taken over after `lockMs`; the completion of a claim that was
- * taken over fails, rolling back its transaction, so the work is applied at most once.
+ * The record is written completed, in the transaction of the write it answers for. Records of an
+ * older release left `in_progress` by a dead process are taken over after `lockMs`.
  */
 export class IdempotencyLedger {
+  /** #inFlight: keys whose request is running in this process. */
+  readonly #inFlight = new Set<string>();
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
@@ -77,7 +97,10 @@ export class IdempotencyLedger {
     return sha256Hex(canonicalJson({ body: body ?? null, query: query ?? null }));
   }
 
-  /** begin claims the key, or answers the stored response. Throws 409/422 as described above. */
+  /**
+   * begin looks the key up (one read, no write): it answers the stored response, or claims the key
+   * for this request. Throws 409/422 as described above.
+   */
   async begin(
     scope: IdempotencyScope,
     key: string,
@@ -85,82 +108,49 @@ export class IdempotencyLedger {
     successStatus: number,
     secretFields: readonly string[] = [],
   ): Promise<BeginResult> {
-    const db = this.db.typed<PlatformTables>();
     const scopeHash = IdempotencyLedger.scopeHash(scope);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const now = this.clock.now();
-      // A new key is the common case: try to claim it first, look at the existing row only on conflict.
-      const token = now + this.lockMs;
-      const inserted = await db
-        .insertInto("idempotency_record")
-        .values({
-          scope_hash: scopeHash,
-          idempotency_key: key,
-          environment_id: scope.environmentId,
-          fingerprint,
-          state: "in_progress",
-          locked_until: token,
-          response_status: null,
-          response_body: null,
-          created_at: now,
-          expires_at: now + this.ttlMs,
-        })
-        .onConflict((oc) => oc.doNothing())
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) {
-        return { kind: "claimed", claim: this.#claim(scopeHash, key, token, successStatus, secretFields) };
-      }
-
-      const row = await db
-        .selectFrom("idempotency_record")
-        .selectAll()
-        .where("scope_hash", "=", scopeHash)
-        .where("idempotency_key", "=", key)
-        .executeTakeFirst();
-      if (!row) continue; // pruned meanwhile
-      if (row.expires_at <= now) {
-        await db
-          .deleteFrom("idempotency_record")
-          .where("scope_hash", "=", scopeHash)
-          .where("idempotency_key", "=", key)
-          .where("expires_at", "<=", now)
-          .execute();
-        continue;
-      }
-      if (row.fingerprint !== fingerprint) {
-        throw new AppError(
-          PlatformErrors.idempotency_key_reused,
-          "This Idempotency-Key was used with a different request body; use a new key for a new request.",
-        );
-      }
+    const held = `${scopeHash}\n${key}`;
+    if (this.#inFlight.has(held)) throw inProgress();
+    const row = await this.#read(this.db.kysely, scopeHash, key);
+    const now = this.clock.now();
+    let takeOver: number | null = null;
+    if (row && row.expires_at > now) {
+      if (row.fingerprint !== fingerprint) throw reused();
       if (row.state === "completed") {
         return { kind: "replay", response: { status: row.response_status ?? 500, body: row.response_body ?? "" } };
       }
       if (row.locked_until > now) throw inProgress();
-      // The first request's process died: take the claim over, once.
-      const taken = await db
-        .updateTable("idempotency_record")
-        .set({ locked_until: token })
+      takeOver = row.locked_until; // an older release's claim whose process died
+    } else if (row) {
+      await this.db
+        .typed<PlatformTables>()
+        .deleteFrom("idempotency_record")
         .where("scope_hash", "=", scopeHash)
         .where("idempotency_key", "=", key)
-        .where("state", "=", "in_progress")
-        .where("locked_until", "=", row.locked_until)
-        .executeTakeFirst();
-      if (Number(taken.numUpdatedRows) === 1) {
-        return { kind: "claimed", claim: this.#claim(scopeHash, key, token, successStatus, secretFields) };
-      }
+        .where("expires_at", "<=", now)
+        .execute();
     }
-    throw inProgress();
+    if (this.#inFlight.has(held)) throw inProgress(); // another request of this process got here first
+    this.#inFlight.add(held);
+    return {
+      kind: "claimed",
+      claim: this.#claim(
+        { scopeHash, key, fingerprint, environmentId: scope.environmentId },
+        takeOver,
+        successStatus,
+        secretFields,
+      ),
+    };
   }
 
   /**
    * completeOutside stores the response of a claim that no write completed (a read-only POST, or
-   * an error after execution began). It never throws for a lost claim: the response is simply
-   * not stored, and a retry will run again.
+   * an error after execution began). It never throws for a lost race: the response is simply not
+   * stored (the first one stays).
    */
   async completeOutside(claim: IdempotencyClaim, response: StoredResponse): Promise<boolean> {
     if (claim.completed) return true;
-    const ok = await this.#complete(this.db.kysely, claim, response);
+    const ok = await (claim as ClaimImpl).store(this.db.kysely, response);
     if (ok) claim.completed = response;
     return ok;
   }
@@ -190,42 +180,99 @@ export class IdempotencyLedger {
   }
 
   #claim(
-    scopeHash: string,
-    key: string,
-    token: number,
+    id: ClaimIdentity,
+    takeOver: number | null,
     successStatus: number,
     secretFields: readonly string[],
   ): IdempotencyClaim {
-    const complete = (tx: Tx, response: StoredResponse) => this.#complete(tx, claim, response);
-    const claim: IdempotencyClaim = {
-      scopeHash,
-      key,
-      token,
+    const ledger = this;
+    const held = `${id.scopeHash}\n${id.key}`;
+    const claim: ClaimImpl = {
+      scopeHash: id.scopeHash,
+      key: id.key,
       successStatus,
       completed: null,
       liveBody: null,
       async completeInTx(tx, result) {
         if (claim.completed) return;
         const response = { status: successStatus, body: IdempotencyLedger.withholdSecrets(result, secretFields) };
-        if (!(await complete(tx, response))) throw inProgress();
+        if (!(await claim.store(tx, response))) {
+          // Another process completed this key first: this write rolls back, the request replays.
+          const row = await ledger.#read(tx, id.scopeHash, id.key);
+          if (row?.state === "completed" && row.fingerprint === id.fingerprint) {
+            throw new IdempotentReplay({ status: row.response_status ?? 500, body: row.response_body ?? "" });
+          }
+          if (row && row.fingerprint !== id.fingerprint) throw reused();
+          throw inProgress();
+        }
         claim.completed = response;
         claim.liveBody = JSON.stringify(result ?? null);
+      },
+      release() {
+        ledger.#inFlight.delete(held);
+      },
+      async store(executor, response) {
+        const now = ledger.clock.now();
+        const db = executor as unknown as Kysely<PlatformTables>;
+        if (takeOver !== null) {
+          const result = await db
+            .updateTable("idempotency_record")
+            .set({ state: "completed", response_status: response.status, response_body: response.body })
+            .where("scope_hash", "=", id.scopeHash)
+            .where("idempotency_key", "=", id.key)
+            .where("state", "=", "in_progress")
+            .where("locked_until", "=", takeOver)
+            .executeTakeFirst();
+          return Number(result.numUpdatedRows) === 1;
+        }
+        const inserted = await db
+          .insertInto("idempotency_record")
+          .values({
+            scope_hash: id.scopeHash,
+            idempotency_key: id.key,
+            environment_id: id.environmentId,
+            fingerprint: id.fingerprint,
+            state: "completed",
+            locked_until: 0,
+            response_status: response.status,
+            response_body: response.body,
+            created_at: now,
+            expires_at: now + ledger.ttlMs,
+          })
+          .onConflict((oc) => oc.doNothing())
+          .executeTakeFirst();
+        return Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1;
       },
     };
     return claim;
   }
 
-  async #complete(executor: Tx | Db["kysely"], claim: IdempotencyClaim, response: StoredResponse): Promise<boolean> {
-    const result = await (executor as Db["kysely"])
-      .updateTable("idempotency_record")
-      .set({ state: "completed", response_status: response.status, response_body: response.body })
-      .where("scope_hash", "=", claim.scopeHash)
-      .where("idempotency_key", "=", claim.key)
-      .where("state", "=", "in_progress")
-      .where("locked_until", "=", claim.token)
+  async #read(executor: Tx | Db["kysely"], scopeHash: string, key: string) {
+    return (executor as unknown as Kysely<PlatformTables>)
+      .selectFrom("idempotency_record")
+      .selectAll()
+      .where("scope_hash", "=", scopeHash)
+      .where("idempotency_key", "=", key)
       .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
   }
+}
+
+interface ClaimIdentity {
+  scopeHash: string;
+  key: string;
+  fingerprint: string;
+  environmentId: string | null;
+}
+
+interface ClaimImpl extends IdempotencyClaim {
+  store(executor: Tx | Db["kysely"], response: StoredResponse): Promise<boolean>;
+}
+
+function reused(): AppError {
+  return new AppError(
+    PlatformErrors.idempotency_key_reused,
+    "This Idempotency-Key was used with a different request body; use a new key for a new request.",
+  );
 }
 
 function inProgress(): AppError {

@@ -1,7 +1,7 @@
 import { CronExpressionParser } from "cron-parser";
-import { sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { Clock } from "../clock.js";
-import { type Db, fromJson, type Tx, toJson } from "../db/db.js";
+import { type AnyKysely, type Db, fromJson, type Tx, toJson } from "../db/db.js";
 import type { JobTable, PlatformTables } from "../db/tables.js";
 import { newId } from "../ids.js";
 
@@ -13,6 +13,21 @@ export interface JobContext {
   maxAttempts: number;
   /** signal aborts when the worker shuts down or loses the job's lease. */
   signal: AbortSignal;
+  /**
+   * complete records this attempt's success inside `tx`, the transaction holding the handler's
+   * own writes, so the work and its completion commit together: a crash can no longer run the work
+   * again after it committed. Throws `JobLeaseLostError` (rolling `tx` back) when the attempt no
+   * longer owns the job. Handlers that do not call it are completed after they return.
+   */
+  complete(tx: Tx): Promise<void>;
+}
+
+/** JobLeaseLostError: the attempt lost its lease (another worker took the job over). */
+export class JobLeaseLostError extends Error {
+  constructor(jobId: string) {
+    super(`job ${jobId} is no longer owned by this attempt`);
+    this.name = "JobLeaseLostError";
+  }
 }
 
 /**
@@ -164,48 +179,64 @@ export class JobQueue {
     const names = this.names;
     if (names.length === 0 || limit <= 0) return [];
     const now = this.clock.now();
-    const db = this.db.typed<PlatformTables>();
-    const runnable = db
-      .selectFrom("job")
-      .select("id")
-      .where("name", "in", names)
-      .where((eb) =>
-        eb.or([
-          eb.and([eb("status", "=", "queued"), eb("run_at", "<=", now)]),
-          eb.and([eb("status", "=", "running"), eb("locked_until", "<", now)]),
-        ]),
-      )
-      .orderBy("run_at")
-      .limit(limit)
-      .$if(this.db.engine === "postgres", (qb) => qb.forUpdate().skipLocked());
-    const rows = await db
-      .updateTable("job")
-      .set({
-        status: "running",
-        attempts: sql<number>`attempts + 1`,
-        locked_by: workerId,
-        locked_until: now + this.leaseMs,
-        updated_at: now,
-      })
-      .where("id", "in", runnable)
-      .returning(["id", "name", "payload", "attempts", "max_attempts", "locked_by"])
-      .execute();
-    return rows.map((r) => ({ ...r, payload: fromJson(r.payload) }));
+    return this.db.small(async (executor) => {
+      const db = executor as unknown as Kysely<PlatformTables>;
+      const runnable = db
+        .selectFrom("job")
+        .select("id")
+        .where("name", "in", names)
+        .where((eb) =>
+          eb.or([
+            eb.and([eb("status", "=", "queued"), eb("run_at", "<=", now)]),
+            eb.and([eb("status", "=", "running"), eb("locked_until", "<", now)]),
+          ]),
+        )
+        .orderBy("run_at")
+        .limit(limit)
+        .$if(this.db.engine === "postgres", (qb) => qb.forUpdate().skipLocked());
+      const rows = await db
+        .updateTable("job")
+        .set({
+          status: "running",
+          attempts: sql<number>`attempts + 1`,
+          locked_by: workerId,
+          locked_until: now + this.leaseMs,
+          updated_at: now,
+        })
+        .where("id", "in", runnable)
+        .returning(["id", "name", "payload", "attempts", "max_attempts", "locked_by"])
+        .execute();
+      return rows.map((r) => ({ ...r, payload: fromJson(r.payload) }));
+    });
   }
 
   /** extendLease keeps a long-running attempt's lease alive. Returns false when the lease was lost. */
   async extendLease(job: ClaimedJob): Promise<boolean> {
     const now = this.clock.now();
-    const result = await this.#owned(job)
-      .set({ locked_until: now + this.leaseMs, updated_at: now })
-      .executeTakeFirst();
+    const result = await this.db.small((db) =>
+      this.#owned(job, db)
+        .set({ locked_until: now + this.leaseMs, updated_at: now })
+        .executeTakeFirst(),
+    );
     return Number(result.numUpdatedRows) === 1;
   }
 
   /** succeed records a finished attempt. Returns false when the attempt no longer owned the job. */
   async succeed(job: ClaimedJob): Promise<boolean> {
+    return this.db.small((db) => this.#succeed(job, db));
+  }
+
+  /**
+   * succeedIn records a finished attempt inside `tx` (see `JobContext.complete`). Throws
+   * `JobLeaseLostError` when the attempt no longer owns the job, so `tx` rolls back.
+   */
+  async succeedIn(job: ClaimedJob, tx: Tx): Promise<void> {
+    if (!(await this.#succeed(job, tx))) throw new JobLeaseLostError(job.id);
+  }
+
+  async #succeed(job: ClaimedJob, executor: AnyKysely | Tx): Promise<boolean> {
     const now = this.clock.now();
-    const result = await this.#owned(job)
+    const result = await this.#owned(job, executor)
       .set({
         status: "succeeded",
         locked_by: null,
@@ -231,27 +262,29 @@ export class JobQueue {
       error instanceof RetryLaterError
         ? error.delayMs
         : (definition?.retryDelayMs?.(job.attempts) ?? defaultRetryDelayMs(job.attempts));
-    const result = await this.#owned(job)
-      .set(
-        dead
-          ? {
-              status: "dead",
-              locked_by: null,
-              locked_until: null,
-              finished_at: now,
-              updated_at: now,
-              last_error: message,
-            }
-          : {
-              status: "queued",
-              locked_by: null,
-              locked_until: null,
-              run_at: now + delay,
-              updated_at: now,
-              last_error: message,
-            },
-      )
-      .executeTakeFirst();
+    const result = await this.db.small((db) =>
+      this.#owned(job, db)
+        .set(
+          dead
+            ? {
+                status: "dead",
+                locked_by: null,
+                locked_until: null,
+                finished_at: now,
+                updated_at: now,
+                last_error: message,
+              }
+            : {
+                status: "queued",
+                locked_by: null,
+                locked_until: null,
+                run_at: now + delay,
+                updated_at: now,
+                last_error: message,
+              },
+        )
+        .executeTakeFirst(),
+    );
     if (Number(result.numUpdatedRows) !== 1) return "lost";
     return dead ? "dead" : "retry";
   }
@@ -344,9 +377,8 @@ export class JobQueue {
     return Number(result.numDeletedRows);
   }
 
-  #owned(job: ClaimedJob) {
-    return this.db
-      .typed<PlatformTables>()
+  #owned(job: ClaimedJob, executor: AnyKysely | Tx = this.db.kysely) {
+    return (executor as unknown as Kysely<PlatformTables>)
       .updateTable("job")
       .where("id", "=", job.id)
       .where("status", "=", "running")

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { afterCommit } from "../db/db.js";
 import type { Logger } from "../logger.js";
 import type { ClaimedJob, JobQueue } from "./queue.js";
 
@@ -108,6 +109,7 @@ export class Worker {
         Math.max(250, Math.floor(this.queue.leaseMs / 3)),
       );
       let outcome: "succeeded" | "retry" | "dead" | "lost";
+      let completed = false;
       try {
         if (!definition) throw new Error(`No handler for job "${job.name}"`);
         if (job.attempts > job.max_attempts) throw new Error("lease expired during the final attempt");
@@ -116,8 +118,14 @@ export class Worker {
           attempt: job.attempts,
           maxAttempts: job.max_attempts,
           signal: controller.signal,
+          complete: async (tx) => {
+            await this.queue.succeedIn(job, tx);
+            afterCommit(tx, () => {
+              completed = true;
+            });
+          },
         });
-        outcome = (await this.queue.succeed(job)) ? "succeeded" : "lost";
+        outcome = completed || (await this.queue.succeed(job)) ? "succeeded" : "lost";
       } catch (err) {
         outcome = await this.queue.fail(job, err).catch((failErr) => {
           this.logger.error({ err: failErr, jobId: job.id }, "could not record job failure");

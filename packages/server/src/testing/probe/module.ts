@@ -42,7 +42,7 @@ export function probeModuleWith(options: { jobDelayMs?: number } = {}) {
         maxAttempts: 5,
         handler: async (_payload, job) => {
           if (options.jobDelayMs) await new Promise((r) => setTimeout(r, options.jobDelayMs));
-          await service.recordJobRun(job.jobId);
+          await service.recordJobRun(job);
         },
       },
     ],

@@ -3,6 +3,7 @@ import { generateToken, sha256Hex } from "../../platform/crypto.js";
 import { afterCommit } from "../../platform/db/db.js";
 import { AppError } from "../../platform/errors.js";
 import { decodeCursor, toPage } from "../../platform/http/pagination.js";
+import type { JobContext } from "../../platform/jobs/index.js";
 import type { ModuleContext } from "../../platform/module.js";
 import type { ActionContext, Principal } from "../../platform/principal.js";
 import { ProbeErrors } from "./errors.js";
@@ -96,12 +97,15 @@ export class ProbeService {
     );
   }
 
-  async recordJobRun(jobId: string): Promise<void> {
-    await this.ctx.db
-      .typed<ProbeTables>()
-      .insertInto("probe_job_run")
-      .values({ id: newId("testItem"), job_id: jobId, worker_pid: process.pid, ran_at: this.ctx.clock.now() })
-      .execute();
+  /** recordJobRun is the probe job's work: one row, committed together with the job's completion. */
+  async recordJobRun(job: JobContext): Promise<void> {
+    await this.ctx.db.transaction(async (tx) => {
+      await tx
+        .insertInto("probe_job_run")
+        .values({ id: newId("testItem"), job_id: job.jobId, worker_pid: process.pid, ran_at: this.ctx.clock.now() })
+        .execute();
+      await job.complete(tx);
+    });
   }
 }
 

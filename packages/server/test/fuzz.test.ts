@@ -2,7 +2,23 @@ import fc from "fast-check";
 import type { InjectOptions } from "fastify";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { errorCodes } from "../src/platform/errors.js";
+import type { RouteDefinition } from "../src/platform/http/route.js";
+import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../src/testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/harness.js";
+import {
+  BAD_TEXT,
+  BAD_TEXT_IN_URL,
+  countRows,
+  fixturesOfApp,
+  HUGE,
+  listTables,
+  queryFields,
+  REFUSED_BODY,
+  routeKey,
+  SSRF_URLS,
+  sampleBody,
+  stringLeaves,
+} from "../src/testing/isolation.js";
 
 // DESIGN.md §7: "Bad input gets a clear problem+json error and changes nothing. No route answers
 // 5xx to any input a client can send." Property-based, on every engine, bounded to run in seconds.
@@ -244,6 +260,143 @@ describeEachEngine("Fuzz: kernel routes", (engine) => {
           url: `/v1/probe/items/${encodeURIComponent(value)}`,
           headers: { authorization: `Bearer ${token}` },
         });
+      }),
+      { numRuns: RUNS },
+    );
+  });
+});
+
+// The input sweep's generators (src/testing/isolation/hostile.ts), fuzzed: a random route of the
+// table, a random field of its body, query or path, and a random hostile value built from the same
+// pieces (lone surrogates and NUL inside random text, JSON nested 33 to 6,000 deep, strings up to
+// 30 KB, SSRF spellings, arbitrary JSON). Routes are enumerated from the table: new ones join in.
+describeEachEngine("Fuzz: hostile values in any field of any route", (engine) => {
+  let t: TestApp;
+  let p: SeededPlane;
+  let session: string;
+  let routes: RouteDefinition[];
+  let tables: string[];
+
+  beforeAll(async () => {
+    t = await createTestApp(engine, { plane: true });
+    p = await seedPlane(t);
+    await t.inject({
+      method: "POST",
+      url: "/v1/users",
+      headers: { authorization: `Bearer ${p.a.secretKey}` },
+      payload: { email: "fuzz@example.com", password: TEST_PASSWORD },
+    });
+    const login = await t.inject({
+      method: "POST",
+      url: "/v1/auth/login",
+      payload: { surfaceId: p.a.surfaceId, email: "fuzz@example.com", password: TEST_PASSWORD },
+    });
+    session = login.json().token;
+    // Streams never end once accepted (their modules declare them); the input sweep covers them.
+    const { isolation } = await fixturesOfApp(t.app);
+    routes = t.app.http.routes.filter((r) => isolation.streams?.[routeKey(r)] === undefined);
+    tables = await listTables(t);
+  });
+  afterAll(async () => t?.close());
+
+  function tokenFor(route: RouteDefinition): string | null {
+    if (route.auth === "none") return null;
+    if (typeof route.auth === "object" && route.auth.actorTypes !== "any") {
+      if (route.auth.actorTypes.includes("service")) return p.a.secretKey;
+      if (route.auth.actorTypes.includes("operator")) return p.operatorToken;
+      if (route.auth.actorTypes.includes("user")) return session;
+    }
+    return p.a.secretKey;
+  }
+
+  function bodyOf(route: RouteDefinition): Record<string, unknown> {
+    try {
+      const body = sampleBody(route);
+      return body !== null && typeof body === "object" ? (body as Record<string, unknown>) : {};
+    } catch {
+      return { name: "x" };
+    }
+  }
+
+  const MARK = "\u0001fuzz\u0001";
+  /** A hostile value: JSON text to put in a body, and its URL form for a query or path. */
+  const hostile: fc.Arbitrary<{ json: string; url: string }> = fc.oneof(
+    fc
+      .tuple(
+        fc.string({ maxLength: 20 }),
+        fc.integer({ min: 0, max: BAD_TEXT.length - 1 }),
+        fc.string({ maxLength: 20 }),
+      )
+      .map(([a, i, b]) => ({
+        json: JSON.stringify(`${a}${BAD_TEXT[i]}${b}`),
+        url: `${encodeURIComponent(a)}${BAD_TEXT_IN_URL[i]}${encodeURIComponent(b)}`,
+      })),
+    fc.integer({ min: 33, max: 6_000 }).map((n) => ({
+      json: `${"[".repeat(n)}${"]".repeat(n)}`,
+      url: `${"%5B".repeat(Math.min(n, 200))}`,
+    })),
+    fc
+      .integer({ min: 1_000, max: HUGE + 10_000 })
+      .map((n) => ({ json: JSON.stringify("x".repeat(n)), url: "y".repeat(n) })),
+    fc.constantFrom(...SSRF_URLS).map((u) => ({ json: JSON.stringify(u), url: encodeURIComponent(u) })),
+    fc.jsonValue({ maxDepth: 3 }).map((v) => ({ json: JSON.stringify(v) ?? "null", url: "%ZZ" })),
+  );
+
+  async function expectSafe(route: RouteDefinition, url: string, payload: string | undefined): Promise<void> {
+    const before = await countRows(t, tables);
+    const token = tokenFor(route);
+    const res = await t.inject({
+      method: route.method,
+      url,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(payload !== undefined ? { "content-type": "application/json" } : {}),
+      },
+      ...(payload !== undefined ? { payload } : {}),
+    });
+    const where = `${route.method} ${url.slice(0, 200)} ${payload?.slice(0, 200) ?? ""} → ${res.statusCode} ${res.body.slice(0, 300)}`;
+    expect(res.statusCode, where).toBeLessThan(500);
+    if (res.statusCode >= 400) {
+      expect(res.headers["content-type"], where).toBe("application/problem+json; charset=utf-8");
+      expect(await countRows(t, tables), `a refusal changed the database: ${where}`).toBe(before);
+    }
+  }
+
+  const fill = (route: RouteDefinition, raw: Record<string, string> = {}) =>
+    route.url.replace(/:([A-Za-z0-9_]+)/g, (_, name: string) => raw[name] ?? `fuzz_${name}`);
+
+  it("a hostile value in any body field, top-level or nested", async () => {
+    const bodyRoutes = () => routes.filter((r) => r.method !== "GET");
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.nat(), hostile, async (r, f, value) => {
+        const list = bodyRoutes();
+        const route = list[r % list.length] as RouteDefinition;
+        const body = bodyOf(route);
+        const positions = [...new Set([...Object.keys(body), ...stringLeaves(body), "fuzz"])];
+        const path = (positions[f % positions.length] as string).split(".");
+        let node: Record<string, unknown> = structuredClone(body);
+        const root = node;
+        for (const key of path.slice(0, -1)) node = node[key] as Record<string, unknown>;
+        node[path[path.length - 1] as string] = MARK;
+        await expectSafe(route, fill(route), JSON.stringify(root).replace(JSON.stringify(MARK), value.json));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  it("a hostile value in any query field or path parameter", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.nat(), fc.boolean(), hostile, async (r, f, inPath, value) => {
+        const route = routes[r % routes.length] as RouteDefinition;
+        const params = [...route.url.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);
+        const payload = route.method === "GET" ? undefined : REFUSED_BODY;
+        if (inPath && params.length > 0) {
+          const name = params[f % params.length] as string;
+          await expectSafe(route, fill(route, { [name]: value.url.slice(0, 300) || "x" }), payload);
+          return;
+        }
+        const fields = [...queryFields(route), "fuzz"];
+        await expectSafe(route, `${fill(route)}?${fields[f % fields.length]}=${value.url}`, payload);
       }),
       { numRuns: RUNS },
     );

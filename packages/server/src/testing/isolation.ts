@@ -9,7 +9,9 @@
  * credential kind without one, a body it cannot build) so the suite fails until the fixture exists.
  *
  * This file is the runner's index; its parts live in `isolation/`: the route table, bodies from
- * zod, the world, snapshots, the fixture registry, the plan, refusals and the checks.
+ * zod, the world, snapshots, the fixture registry, the plan, refusals and the checks, and the
+ * input sweep (`hostile.ts`: hostile requests generated from a route's schemas; `sweep.ts`: every
+ * route sent them on real objects).
  */
 
 export { sampleBody } from "./isolation/bodies.js";
@@ -21,6 +23,25 @@ export {
   checkOperatorSupport,
   checkSmuggledScope,
 } from "./isolation/checks.js";
+export {
+  BAD_TEXT,
+  BAD_TEXT_IN_URL,
+  DEEP,
+  GENERATORS,
+  type GeneratorName,
+  type HostileRequest,
+  HUGE,
+  hostileRequests,
+  LONE_SURROGATES,
+  objectShape,
+  queryFields,
+  REFUSED_BODY,
+  type RouteInput,
+  requiredFields,
+  SSRF_URLS,
+  stringLeaves,
+  urlFields,
+} from "./isolation/hostile.js";
 export { type CheckName, type IsolationPlan, planIsolation, type RoutePlan } from "./isolation/plan.js";
 export {
   type CoverageLog,
@@ -51,7 +72,25 @@ export {
   planeModules,
   routeKey,
 } from "./isolation/route-table.js";
-export { type DbSnapshot, diffSnapshots, type TableDiff, VOLATILE_COLUMNS } from "./isolation/snapshots.js";
+export {
+  countRows,
+  type DbSnapshot,
+  diffSnapshots,
+  listTables,
+  type TableDiff,
+  VOLATILE_COLUMNS,
+} from "./isolation/snapshots.js";
+export {
+  type EventLoopWatch,
+  newSweepContext,
+  SWEEP_LIMITS,
+  type SweepContext,
+  type SweepFailure,
+  type SweepLimits,
+  type SweepResult,
+  sweepRoute,
+  watchEventLoop,
+} from "./isolation/sweep.js";
 export {
   type CallOptions,
   type CallResult,

@@ -95,6 +95,11 @@ describe("SSRF-02: address classification (Svix is_allowed_test vectors and more
       "http://127.0.0.1./",
       "http://0x7f.1./",
       "http://[::1]./",
+      // IDNA A-labels the URL parser keeps, whose Unicode form is a refused host.
+      "http://xn--localhost-/",
+      "http://foo.xn--localhost-/",
+      "http://xn--localhost-.xn--localhost-./",
+      "http://xn--intranet-./",
     ]) {
       const refusal = (() => {
         try {
@@ -107,6 +112,8 @@ describe("SSRF-02: address classification (Svix is_allowed_test vectors and more
     }
     expect(checkUrl("https://hooks.example.com./x", false)).toBeNull();
     expect(checkUrl("https://hooks.example.com/x?y=1", false)).toBeNull();
+    // A real IDNA name is a public host like any other.
+    expect(checkUrl("https://xn--bcher-kva.example/hook", false)).toBeNull();
   });
   it("SSRF-07: only http and https, no credentials in the URL", () => {
     for (const url of ["ftp://example.com/", "file:///etc/passwd", "gopher://example.com/", "javascript:alert(1)"]) {

@@ -78,3 +78,18 @@ export function describeDiff(diffs: TableDiff[]): string {
     )
     .join("\n");
 }
+
+/**
+ * countRows counts the rows of every table of `tables` in one query: a cheap "did anything change"
+ * for sweeps that send thousands of requests (`table=n` pairs, sorted, space-separated).
+ */
+export async function countRows(t: TestApp, tables: string[]): Promise<string> {
+  const parts = tables.map((table) => `select '${table}' as t, count(*) as n from "${table}"`);
+  const { rows } = await sql<{ t: string; n: number | string }>`${sql.raw(parts.join(" union all "))}`.execute(
+    t.app.db.kysely,
+  );
+  return rows
+    .map((r) => `${r.t}=${Number(r.n)}`)
+    .sort()
+    .join(" ");
+}

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from "node:dns";
 import { BlockList, isIP } from "node:net";
+import { domainToUnicode } from "node:url";
 
 /**
  * SSRF policy for webhook targets (checklist A3). A target address is one of:
@@ -148,10 +149,23 @@ export function normalHost(url: URL): string {
 }
 
 /**
+ * hostSpellings is a host as checks must see it: `normalHost`, and its Unicode form when an IDNA
+ * label (`xn--…`) decodes to something else. The URL parser keeps an A-label as it is, but one such
+ * as `xn--localhost-` is the Unicode `localhost`, which any component applying ToUnicode (a proxy,
+ * a resolver) would treat as such.
+ */
+function hostSpellings(url: URL): string[] {
+  const host = normalHost(url);
+  const unicode = host.includes("xn--") ? domainToUnicode(host).replace(/\.+$/, "") : host;
+  return unicode === host || unicode === "" ? [host] : [host, unicode];
+}
+
+/**
  * checkUrl validates a webhook URL without resolving it: http(s) only, no credentials in the URL,
  * no `localhost` names, no single-label (intranet) names and no refused IP literal, whatever the
- * host's spelling (see `normalHost`). Returns the reason it is refused, or null. Connections are
- * checked again against every resolved address (`guardedLookup`).
+ * host's spelling (see `normalHost`), in its ASCII and its Unicode form (see `hostSpellings`).
+ * Returns the reason it is refused, or null. Connections are checked again against every resolved
+ * address (`guardedLookup`).
  */
 export function checkUrl(raw: string, allowPrivate: boolean): string | null {
   let url: URL;
@@ -162,14 +176,15 @@ export function checkUrl(raw: string, allowPrivate: boolean): string | null {
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") return "must use http or https";
   if (url.username || url.password) return "must not carry credentials (send them as custom headers)";
-  const host = normalHost(url);
-  if (host === "") return "must name a host";
-  if (isIP(host)) {
-    if (!isAllowedAddress(host, allowPrivate)) return `targets a ${classifyAddress(host)} address (${host})`;
-    return null;
-  }
-  if (!allowPrivate && (host === "localhost" || host.endsWith(".localhost") || !host.includes("."))) {
-    return "must name a public host";
+  if (normalHost(url) === "") return "must name a host";
+  for (const host of hostSpellings(url)) {
+    if (isIP(host)) {
+      if (!isAllowedAddress(host, allowPrivate)) return `targets a ${classifyAddress(host)} address (${host})`;
+      continue;
+    }
+    if (!allowPrivate && (host === "localhost" || host.endsWith(".localhost") || !host.includes("."))) {
+      return "must name a public host";
+    }
   }
   return null;
 }

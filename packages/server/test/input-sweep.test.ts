@@ -43,14 +43,7 @@ const STALL_MS = 1_000;
  * `<route key> <generator>`, with the symptom: each is reported, not fixed, here. The sweep fails
  * when one stops failing (remove it then), so the list never hides a fixed route.
  */
-const KNOWN_DEFECTS: Record<string, string> = {
-  // Events: a session that names no tenant is answered 403 forbidden ("A user acts within a tenant:
-  // name the tenant (tenantId)"), not a 400 naming tenantId (fixed for webhooks in its service).
-  "POST /v1/events missing_tenant": "a session without body.tenantId answers 403, not a 400 naming it",
-  "GET /v1/events missing_tenant": "a session without query.tenantId answers 403, not a 400 naming it",
-  "GET /v1/events/stream missing_tenant": "a session without query.tenantId answers 403, not a 400 naming it",
-  "GET /v1/events/types missing_tenant": "a session without query.tenantId answers 403, not a 400 naming it",
-};
+const KNOWN_DEFECTS: Record<string, string> = {};
 
 describe("hostile requests from a route's schemas", () => {
   const idsOf = (url: string) =>

@@ -93,9 +93,9 @@ describe("Authorizer", () => {
       PlatformErrors.forbidden.status,
       'This credential lacks the permission "users:read".',
     ]);
-    expect(await problem(() => a.require(ctx(user), "tenants:read"))).toEqual([
-      403,
-      "A user acts within a tenant: name the tenant (tenantId).",
+    expect(await problem(() => a.require(ctx(user), "tenants:read", { field: "query.tenantId" }))).toEqual([
+      400,
+      "query.tenantId: is required for a user session: a user acts within a tenant",
     ]);
     expect(await problem(() => a.require(ctx(tenantKey), "webhooks:read", { tenantId: "ten_b" }))).toEqual([
       404,

@@ -119,10 +119,10 @@ export class Authorizer {
   async require(
     ctx: ActionContext,
     permission: string,
-    target: { tenantId?: string | null } = {},
+    target: { tenantId?: string | null; field?: string } = {},
   ): Promise<TenantAccess> {
     const decision = await this.decide(ctx.principal, permission, target.tenantId ?? null);
-    if (typeof decision === "string") throw refusal(decision, permission);
+    if (typeof decision === "string") throw refusal(decision, permission, target.field);
     return decision;
   }
 
@@ -220,7 +220,12 @@ export type Refusal =
   | "suspended"
   | "suspended_billing";
 
-function refusal(reason: Refusal, permission: string): AppError {
+/**
+ * refusal turns a refusal into the problem the client sees. `field` names where the request
+ * carries the tenant (`body.tenantId`, `query.tenantId`): a user session that names none is a
+ * request missing a field, answered 400 naming it.
+ */
+function refusal(reason: Refusal, permission: string, field = "tenantId"): AppError {
   switch (reason) {
     case "not_operator":
       return new AppError(PlatformErrors.forbidden, "Only plane operators may do this.");
@@ -228,8 +233,12 @@ function refusal(reason: Refusal, permission: string): AppError {
       return new AppError(PlatformErrors.forbidden, "This route needs an environment credential (a secret key).");
     case "no_environment":
       return new AppError(PlatformErrors.forbidden, "This route needs an environment credential.");
-    case "no_tenant_named":
-      return new AppError(PlatformErrors.forbidden, "A user acts within a tenant: name the tenant (tenantId).");
+    case "no_tenant_named": {
+      const message = "is required for a user session: a user acts within a tenant";
+      return new AppError(PlatformErrors.validation_failed, `${field}: ${message}`, {
+        errors: [{ path: field, message, code: "invalid_type" }],
+      });
+    }
     case "no_tenant":
       return noTenant();
     case "missing_permission":

@@ -32,6 +32,7 @@ export class EventsService {
   ): Promise<void> {
     const { environmentId, tenantId } = await this.m.access.require(ctx, "events:read", {
       tenantId: query.tenantId ?? null,
+      field: "query.tenantId",
     });
     let last: number | null = query.lastEventId ?? null;
     if (lastEventIdHeader !== undefined && lastEventIdHeader !== "") {

@@ -55,6 +55,7 @@ export class CatalogService {
   async listEventTypes(ctx: ActionContext, query: z.infer<typeof ListEventTypesQuery>) {
     const { environmentId } = await this.m.access.require(ctx, "events:read", {
       tenantId: query.tenantId ?? ctx.principal?.tenantId ?? null,
+      field: "query.tenantId",
     });
     const rows = await this.#db
       .q()

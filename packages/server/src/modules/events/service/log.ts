@@ -116,7 +116,10 @@ export class EventLogService {
    * 409 `event_id_reused` otherwise.
    */
   async publishEvent(ctx: ActionContext, input: z.infer<typeof PublishEventInput>): Promise<Event> {
-    const access = await this.m.access.require(ctx, "events:publish", { tenantId: input.tenantId ?? null });
+    const access = await this.m.access.require(ctx, "events:publish", {
+      tenantId: input.tenantId ?? null,
+      field: "body.tenantId",
+    });
     const { environmentId, tenantId, principal } = access;
     await this.catalog.validateData(environmentId, input.type, input.data);
     const source = input.source ?? (principal.surfaceId ? `surface/${principal.surfaceId}` : "api");
@@ -170,6 +173,7 @@ export class EventLogService {
   async listEvents(ctx: ActionContext, query: z.infer<typeof ListEventsQuery>) {
     const { environmentId, tenantId } = await this.m.access.require(ctx, "events:read", {
       tenantId: query.tenantId ?? null,
+      field: "query.tenantId",
     });
     const after = query.cursor ? decodeCursor(query.cursor, SeqCursor).seq : (query.after ?? 0);
     const patterns = parsePatterns(query.types);

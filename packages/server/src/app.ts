@@ -246,6 +246,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       logger,
     );
     const jobs = new JobQueue(db, clock, config.workers.leaseMs);
+    jobs.announceTo(bus);
     const ledger = new IdempotencyLedger(db, clock, config.idempotencyTtlMs, config.idempotencyLockMs);
     const credentials = new CredentialResolvers();
     const access = new Authorizer();

@@ -1,9 +1,13 @@
 import { CronExpressionParser } from "cron-parser";
 import { type Kysely, sql } from "kysely";
 import type { Clock } from "../clock.js";
-import { type AnyKysely, type Db, fromJson, type Tx, toJson } from "../db/db.js";
+import type { ChangeBus } from "../db/bus.js";
+import { type AnyKysely, afterCommit, type Db, fromJson, type Tx, toJson } from "../db/db.js";
 import type { JobTable, PlatformTables } from "../db/tables.js";
 import { newId } from "../ids.js";
+
+/** JOBS_TOPIC is the change-bus topic announcing new due jobs. */
+const JOBS_TOPIC = "jobs.enqueued";
 
 /** JobContext is what a handler gets besides its payload. */
 export interface JobContext {
@@ -94,6 +98,9 @@ export class JobQueue {
   readonly #definitions = new Map<string, JobDefinition>();
   readonly #schedules = new Map<string, string>();
   #wake: (() => void) | null = null;
+  #bus: ChangeBus | null = null;
+  /** #announced: transactions that already announced a job (one wake-up per commit). */
+  readonly #announced = new WeakSet<Tx>();
 
   constructor(
     private readonly db: Db,
@@ -159,7 +166,22 @@ export class JobQueue {
       .onConflict((oc) => oc.column("dedupe_key").doNothing())
       .executeTakeFirst();
     if (Number(result.numInsertedOrUpdatedRows ?? 0n) !== 1) return null;
+    if ((options.runAt ?? now) <= now && !this.#announced.has(tx)) {
+      // Wake workers once the job exists: this process's at once, other processes' through the bus.
+      this.#announced.add(tx);
+      afterCommit(tx, () => this.wake());
+      await this.#bus?.publish(tx, JOBS_TOPIC, "1");
+    }
     return id;
+  }
+
+  /**
+   * announceTo makes enqueues wake the workers of every process through `bus` (NOTIFY on
+   * PostgreSQL) instead of leaving them to their next poll.
+   */
+  announceTo(bus: ChangeBus): void {
+    this.#bus = bus;
+    bus.subscribe(JOBS_TOPIC, () => this.wake());
   }
 
   /** onEnqueued lets a local worker be woken after a commit instead of waiting for its next poll. */
@@ -179,21 +201,36 @@ export class JobQueue {
     const names = this.names;
     if (names.length === 0 || limit <= 0) return [];
     const now = this.clock.now();
-    return this.db.small(async (executor) => {
-      const db = executor as unknown as Kysely<PlatformTables>;
-      const runnable = db
+    const lock = <QB extends { forUpdate(): QB }>(qb: QB): QB =>
+      this.db.engine === "postgres" ? (qb.forUpdate() as unknown as { skipLocked(): QB }).skipLocked() : qb;
+    // Two index range reads (due queued jobs in run_at order; running jobs whose lease expired),
+    // never a scan or sort of the backlog, then one update of the chosen rows.
+    return this.db.transaction(async (tx) => {
+      const db = tx as unknown as Kysely<PlatformTables>;
+      const due = await db
         .selectFrom("job")
         .select("id")
+        .where("status", "=", "queued")
+        .where("run_at", "<=", now)
         .where("name", "in", names)
-        .where((eb) =>
-          eb.or([
-            eb.and([eb("status", "=", "queued"), eb("run_at", "<=", now)]),
-            eb.and([eb("status", "=", "running"), eb("locked_until", "<", now)]),
-          ]),
-        )
         .orderBy("run_at")
         .limit(limit)
-        .$if(this.db.engine === "postgres", (qb) => qb.forUpdate().skipLocked());
+        .$call(lock)
+        .execute();
+      const expired =
+        due.length < limit
+          ? await db
+              .selectFrom("job")
+              .select("id")
+              .where("status", "=", "running")
+              .where("locked_until", "<", now)
+              .where("name", "in", names)
+              .limit(limit - due.length)
+              .$call(lock)
+              .execute()
+          : [];
+      const ids = [...due, ...expired].map((r) => r.id);
+      if (ids.length === 0) return [];
       const rows = await db
         .updateTable("job")
         .set({
@@ -203,7 +240,7 @@ export class JobQueue {
           locked_until: now + this.leaseMs,
           updated_at: now,
         })
-        .where("id", "in", runnable)
+        .where("id", "in", ids)
         .returning(["id", "name", "payload", "attempts", "max_attempts", "locked_by"])
         .execute();
       return rows.map((r) => ({ ...r, payload: fromJson(r.payload) }));

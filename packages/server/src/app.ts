@@ -251,7 +251,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     const credentials = new CredentialResolvers();
     const access = new Authorizer();
     const secrets = new SecretVault(db, config.masterKeyFile, clock, logger);
-    const metrics = new Metrics({ queueStats: () => jobs.stats(), poolStats: () => db.poolStats() });
+    const metrics = new Metrics({
+      queueStats: () => jobs.stats(),
+      poolStats: () => db.poolStats(),
+      commitStats: () => db.groupCommit?.stats ?? null,
+    });
     const http = new HttpServer({ config, logger, ledger, credentials, metrics });
     const worker = new Worker(jobs, logger, {
       concurrency: config.workers.concurrency,

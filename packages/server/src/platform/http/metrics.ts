@@ -1,10 +1,13 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { PoolStats } from "../db/db.js";
+import type { GroupCommitStats } from "../db/group-commit.js";
 import type { QueueStats } from "../jobs/queue.js";
 
 export interface MetricsSources {
   queueStats(): Promise<QueueStats>;
   poolStats(): PoolStats | null;
+  /** commitStats: commits and the transactions they carried (SQLite group commit; null elsewhere). */
+  commitStats?(): GroupCommitStats | null;
 }
 
 /**
@@ -72,6 +75,18 @@ export class Metrics {
         this.set({ state: "total" }, p.total);
         this.set({ state: "idle" }, p.idle);
         this.set({ state: "waiting" }, p.waiting);
+      },
+    });
+    new Gauge({
+      name: "baseplate_db_group_commits",
+      help: "SQLite group commit: commits made and the transactions they carried, since start (their ratio is the batch size).",
+      labelNames: ["counted"],
+      registers,
+      collect() {
+        const c = sources.commitStats?.();
+        if (!c) return;
+        this.set({ counted: "commits" }, c.batches);
+        this.set({ counted: "transactions" }, c.transactions);
       },
     });
   }

@@ -18,7 +18,7 @@ import type { CredentialResolvers } from "./credentials.js";
 import { findInvalidText, jsonDepthExceeds, MAX_JSON_DEPTH, tooDeep } from "./input.js";
 import type { Metrics } from "./metrics.js";
 import { fieldErrors, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
-import { type RouteDefinition, StreamedBody } from "./route.js";
+import { Replayed, type RouteDefinition, StreamedBody } from "./route.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -308,6 +308,18 @@ export class HttpServer {
         hijack,
       });
       if (reply.sent) return reply;
+      if (result instanceof Replayed) {
+        if (route.method !== "POST") throw new Error("Replayed is only for POST routes");
+        reply.header("idempotent-replayed", "true");
+        if (claim && !claim.completed) {
+          const stored = IdempotencyLedger.withholdSecrets(result.value, route.secretFields ?? []);
+          await ledger.completeOutside(claim, { status: 200, body: stored });
+        }
+        return reply
+          .code(200)
+          .type(JSON_TYPE)
+          .send(JSON.stringify(result.value ?? null));
+      }
       if (claim) {
         const live = claim.liveBody ?? JSON.stringify(result ?? null);
         if (!claim.completed) {

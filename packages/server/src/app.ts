@@ -251,7 +251,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const access = new Authorizer();
     const secrets = new SecretVault(db, config.masterKeyFile, clock, logger);
     const metrics = new Metrics({ queueStats: () => jobs.stats(), poolStats: () => db.poolStats() });
-    const http = new HttpServer({ config, logger, ledger, credentials, metrics });
+    const http = new HttpServer({ config, logger, ledger, credentials, metrics, refusals: access });
     const worker = new Worker(jobs, logger, {
       concurrency: config.workers.concurrency,
       pollIntervalMs: config.workers.pollIntervalMs,

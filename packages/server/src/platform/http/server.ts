@@ -9,6 +9,7 @@ import Fastify, {
 } from "fastify";
 import type { ZodType } from "zod";
 import type { Config } from "../../config.js";
+import { type Authorizer, markRefused, refusalOf } from "../access.js";
 import { AppError, type ErrorCode, PlatformErrors } from "../errors.js";
 import { IdempotencyLedger } from "../idempotency/ledger.js";
 import { newId } from "../ids.js";
@@ -42,6 +43,8 @@ export interface HttpDeps {
   ledger: IdempotencyLedger;
   credentials: CredentialResolvers;
   metrics: Metrics;
+  /** refusals records refused requests of agents and tenant keys (the Authorizer; absent: none). */
+  refusals?: Pick<Authorizer, "recordDenial">;
 }
 
 /**
@@ -192,6 +195,17 @@ export class HttpServer {
     });
   }
 
+  /**
+   * #recordDenial hands a refused request to the refusal recorder once the request has failed (no
+   * transaction of the request is open any more). A recorder failure is logged: the caller still
+   * gets its refusal, never a 5xx.
+   */
+  async #recordDenial(ctx: ActionContext, route: RouteDefinition, req: FastifyRequest, err: unknown): Promise<void> {
+    if (!this.deps.refusals || !refusalOf(err)) return;
+    const failure = await this.deps.refusals.recordDenial(ctx, err, `${route.method} ${route.url}`);
+    if (failure) this.deps.logger.error({ ...requestFields(req), err: failure }, "could not record a refused request");
+  }
+
   /** #methodsFor lists the methods the route table answers on `path` (for 405 and `Allow`). */
   #methodsFor(path: string): string[] {
     const methods = new Set<string>();
@@ -242,10 +256,15 @@ export class HttpServer {
           });
         }
         if (route.auth.actorTypes !== "any" && !route.auth.actorTypes.includes(principal.actorType)) {
-          throw new AppError(
-            PlatformErrors.forbidden,
-            `This route is not available to ${CREDENTIAL_NAMES[principal.actorType]}; it accepts ${listOf(route.auth.actorTypes.map((t) => CREDENTIAL_NAMES[t]))}.`,
+          const err = markRefused(
+            new AppError(
+              PlatformErrors.forbidden,
+              `This route is not available to ${CREDENTIAL_NAMES[principal.actorType]}; it accepts ${listOf(route.auth.actorTypes.map((t) => CREDENTIAL_NAMES[t]))}.`,
+            ),
+            { permission: null, reason: "credential_not_accepted", requestedTenantId: null },
           );
+          await this.#recordDenial({ principal, request }, route, req, err);
+          throw err;
         }
       }
     }
@@ -339,6 +358,7 @@ export class HttpServer {
     } catch (err) {
       // Execution began: like Stripe, the key now answers with this outcome, 5xx included, unless
       // the failure was the idempotency layer's own conflict.
+      await this.#recordDenial(ctx, route, req, err);
       if (claim && !claim.completed && !(err instanceof AppError && err.code.startsWith("idempotency_"))) {
         const { problem } = toProblem(err, req.id);
         await ledger

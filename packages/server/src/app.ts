@@ -256,7 +256,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       poolStats: () => db.poolStats(),
       commitStats: () => db.groupCommit?.stats ?? null,
     });
-    const http = new HttpServer({ config, logger, ledger, credentials, metrics });
+    const http = new HttpServer({ config, logger, ledger, credentials, metrics, refusals: access });
     const worker = new Worker(jobs, logger, {
       concurrency: config.workers.concurrency,
       pollIntervalMs: config.workers.pollIntervalMs,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Authorizer } from "./access.js";
+import { Authorizer, type Denial, refusalOf } from "./access.js";
 import { AppError, PlatformErrors } from "./errors.js";
 import { PermissionSet } from "./permissions.js";
 import type { ActionContext, Principal } from "./principal.js";
@@ -128,4 +128,57 @@ describe("Authorizer", () => {
     });
     expect(await a.requireOn(ctx(tenantKey), "webhooks:read", "ten_a", notFound)).toMatchObject({ tenantId: "ten_a" });
   });
+
+  it("marks each refusal with its reason and hands agents' and tenant keys' refusals to the denied hook", async () => {
+    const a = authorizer();
+    const seen: Array<[string, Denial]> = [];
+    a.use({
+      tenantState: async (_env, tenantId) =>
+        tenantId === "ten_s" ? { status: "suspended", suspendedFor: "other" } : { status: "active" },
+      denied: async (c, denial) => void seen.push([c.principal?.actorId ?? "", denial]),
+    });
+    const reasonOf = async (run: () => Promise<unknown>) => {
+      const err = await run().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      return [refusalOf(err)?.reason, await a.recordDenial(ctx(null), err, "GET /x")] as const;
+    };
+    const ceilinged: Principal = { ...tenantKey, permissions: ["*"], ceiling: ["webhooks:read"] };
+    const suspended: Principal = { ...tenantKey, tenantId: "ten_s" };
+    expect(await reasonOf(() => a.require(ctx(tenantKey), "tenants:write"))).toEqual(["missing_permission", null]);
+    expect(await reasonOf(() => a.require(ctx(ceilinged), "webhooks:write"))).toEqual(["outside_ceiling", null]);
+    expect(await reasonOf(() => a.require(ctx(tenantKey), "webhooks:read", { tenantId: "ten_b" }))).toEqual([
+      "other_tenant",
+      null,
+    ]);
+    expect(await reasonOf(() => a.require(ctx(suspended), "webhooks:write"))).toEqual(["tenant_suspended", null]);
+    expect(await reasonOf(() => a.requireOn(ctx(tenantKey), "webhooks:read", "ten_b", notFoundError))).toEqual([
+      "other_tenant",
+      null,
+    ]);
+    expect(refusalOf(new AppError(PlatformErrors.not_found))).toBeUndefined();
+
+    const err = await a.require(ctx(tenantKey), "webhooks:read", { tenantId: "ten_b" }).catch((e: unknown) => e);
+    await a.recordDenial(ctx(tenantKey), err, "GET /v1/tenants/:tenantId/webhooks");
+    await a.recordDenial(ctx(secretKey), err, "GET /v1/tenants/:tenantId/webhooks"); // not recorded: a secret key
+    await a.recordDenial(ctx(tenantKey), new Error("boom"), "GET /x"); // not a refusal
+    expect(seen).toEqual([
+      [
+        "tk_1",
+        {
+          action: "webhooks:read",
+          permission: "webhooks:read",
+          route: "GET /v1/tenants/:tenantId/webhooks",
+          reason: "other_tenant",
+          requestedTenantId: "ten_b",
+          status: 404,
+        },
+      ],
+    ]);
+  });
 });
+
+function notFoundError(): AppError {
+  return new AppError(PlatformErrors.not_found, "No such object.");
+}

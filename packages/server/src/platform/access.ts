@@ -15,6 +15,11 @@ import type { ActionContext, Principal } from "./principal.js";
  * Each answers the scope to query in. The `decide…` methods return the refusal as data; the
  * problem the client sees for each `Refusal` is built in one place (`refusal`, below).
  *
+ * Refusals of agents and tenant keys are reviewable: every error a guard throws is marked with
+ * what was refused (`refusalOf`), and the HTTP layer hands it, once the request has failed, to
+ * `recordDenial`, which passes it to the `denied` hook (the audit module writes an
+ * `access.denied` entry in the caller's tenant, rate-limited per key, action and reason).
+ *
  * The platform owns the rule; modules that know tenants and memberships plug their lookups in
  * (tenancy: tenant state; access: a user's permissions in a tenant). Without those modules (unit
  * tests of a single module), tenant-bound principals are still confined to their tenant and
@@ -36,6 +41,58 @@ export interface AccessHooks {
    * through memberships, or null when the user is not a member (→ 404: existence never leaks).
    */
   memberPermissions(environmentId: string, userId: string, tenantId: string): Promise<PermissionSet | null>;
+  /**
+   * denied records a refused request of an agent or tenant key (after the request failed, outside
+   * any transaction of it). It must not throw for a refusal it chooses not to record.
+   */
+  denied(ctx: ActionContext, denial: Denial): Promise<void>;
+}
+
+/** DeniedReason is why a request was refused, as the audit log records it. */
+export type DeniedReason =
+  /** the credential's own permissions (an agent: its scopes met with its user's roles) lack it */
+  | "missing_permission"
+  /** the credential holds it, but its surface's scope ceiling excludes it */
+  | "outside_ceiling"
+  /** the request named another tenant, or an object outside the caller's tenant */
+  | "other_tenant"
+  /** the caller's tenant is suspended and the action is not a read, an export or billing */
+  | "tenant_suspended"
+  /** the route or guard does not accept this kind of credential (e.g. secret keys only) */
+  | "credential_not_accepted";
+
+/** Refused is what a guard marks on the error it throws (see `refusalOf`). */
+export interface Refused {
+  permission: string | null;
+  reason: DeniedReason;
+  /** requestedTenantId is the tenant the caller named (never the owner of an object it probed). */
+  requestedTenantId: string | null;
+}
+
+/** Denial is one refused request, as the `denied` hook receives it. */
+export interface Denial extends Refused {
+  /** action is what was refused: the permission when a guard refused, else the route (`POST /v1/tenants`). */
+  action: string;
+  /** route is the route template asked for (`POST /v1/events`). */
+  route: string;
+  /** status is the HTTP status the caller was answered. */
+  status: number;
+}
+
+/** DENIALS_RECORDED_FOR are the actor types whose refusals are recorded. */
+export const DENIALS_RECORDED_FOR: ReadonlySet<string> = new Set(["agent", "tenant_key"]);
+
+const refusals = new WeakMap<object, Refused>();
+
+/** markRefused marks `err` as a refusal (for `recordDenial`) and returns it. */
+export function markRefused<E extends Error>(err: E, refused: Refused): E {
+  refusals.set(err, refused);
+  return err;
+}
+
+/** refusalOf returns what a guard refused when it threw `err`, or undefined for any other error. */
+export function refusalOf(err: unknown): Refused | undefined {
+  return typeof err === "object" && err !== null ? refusals.get(err) : undefined;
 }
 
 /** EnvironmentAccess is the scope of an environment-wide caller: queries filter by `environmentId`. */
@@ -90,7 +147,7 @@ export class Authorizer {
    */
   operator(ctx: ActionContext, permission: string): Principal {
     const decision = this.decideOperator(ctx.principal, permission);
-    if (typeof decision === "string") throw refusal(decision, permission);
+    if (typeof decision === "string") throw refused(ctx.principal, decision, permission, null);
     return decision;
   }
 
@@ -103,7 +160,7 @@ export class Authorizer {
    */
   environment(ctx: ActionContext, permission: string): EnvironmentAccess {
     const decision = this.decideEnvironment(ctx.principal, permission);
-    if (typeof decision === "string") throw refusal(decision, permission);
+    if (typeof decision === "string") throw refused(ctx.principal, decision, permission, null);
     return decision;
   }
 
@@ -121,8 +178,9 @@ export class Authorizer {
     permission: string,
     target: { tenantId?: string | null; field?: string } = {},
   ): Promise<TenantAccess> {
-    const decision = await this.decide(ctx.principal, permission, target.tenantId ?? null);
-    if (typeof decision === "string") throw refusal(decision, permission, target.field);
+    const requested = target.tenantId ?? null;
+    const decision = await this.decide(ctx.principal, permission, requested);
+    if (typeof decision === "string") throw refused(ctx.principal, decision, permission, requested, target.field);
     return decision;
   }
 
@@ -143,9 +201,31 @@ export class Authorizer {
       p?.environmentId && owner === null && (p.tenantId || p.actorType === "user")
         ? "no_tenant"
         : await this.decide(p, permission, owner);
-    if (decision === "no_tenant") throw notFound();
-    if (typeof decision === "string") throw refusal(decision, permission);
+    // NOTE: the owner is not recorded: the caller may read its own audit log, and must not learn it.
+    if (decision === "no_tenant") {
+      throw markRefused(notFound(), { permission, reason: "other_tenant", requestedTenantId: null });
+    }
+    if (typeof decision === "string") throw refused(p, decision, permission, null);
     return decision;
+  }
+
+  /**
+   * recordDenial hands a refusal of an agent or tenant key to the `denied` hook: `err` is what the
+   * request failed with, `route` the route template (`POST /v1/events`). Errors that are not
+   * refusals, and other callers' refusals, are ignored. It never throws; the hook's failure is
+   * returned for the caller to log.
+   */
+  async recordDenial(ctx: ActionContext, err: unknown, route: string): Promise<unknown> {
+    const refused = refusalOf(err);
+    const hook = this.#hooks.denied;
+    if (!refused || !hook || !ctx.principal || !DENIALS_RECORDED_FOR.has(ctx.principal.actorType)) return null;
+    const status = err instanceof AppError ? err.status : 403;
+    try {
+      await hook(ctx, { ...refused, action: refused.permission ?? route, route, status });
+      return null;
+    } catch (failure) {
+      return failure;
+    }
   }
 
   /** check is `require` as a boolean; it never throws for a refusal (and builds no error). */
@@ -219,6 +299,38 @@ export type Refusal =
   | "missing_permission"
   | "suspended"
   | "suspended_billing";
+
+/** refused builds the problem for a refusal and marks it with what was refused (`refusalOf`). */
+function refused(
+  principal: Principal | null,
+  reason: Refusal,
+  permission: string,
+  requested: string | null,
+  field?: string,
+): AppError {
+  return markRefused(refusal(reason, permission, field), {
+    permission,
+    reason: deniedReason(principal, reason, permission),
+    requestedTenantId: reason === "no_tenant" ? requested : null,
+  });
+}
+
+/** deniedReason names a refusal for the audit log (`missing_permission` split from `outside_ceiling`). */
+function deniedReason(principal: Principal | null, reason: Refusal, permission: string): DeniedReason {
+  switch (reason) {
+    case "no_tenant":
+      return "other_tenant";
+    case "suspended":
+    case "suspended_billing":
+      return "tenant_suspended";
+    case "missing_permission":
+      return principal && permits(principal.permissions, permission) && principal.ceiling !== undefined
+        ? "outside_ceiling"
+        : "missing_permission";
+    default:
+      return "credential_not_accepted";
+  }
+}
 
 /**
  * refusal turns a refusal into the problem the client sees. `field` names where the request

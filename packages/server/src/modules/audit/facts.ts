@@ -1,4 +1,5 @@
 import type { FactDeclaration } from "../../platform/module.js";
+import { DeniedData } from "./service/denials.js";
 
 const Changes = "`changes` holds the before/after values of the fields that changed.";
 
@@ -10,4 +11,9 @@ export const AUDIT_FACTS: Record<string, FactDeclaration> = {
   "audit_schema.deleted": { description: "A product audit action's schema was removed." },
   "audit_settings.updated": { description: `An environment's audit settings (retention) changed. ${Changes}` },
   "audit_signing_key.rotated": { description: "The key signing audit checkpoints was rotated." },
+  "access.denied": {
+    description:
+      "An agent or tenant key was refused (permission, scope, another tenant, suspension, credential kind). At most one per key, action and reason per minute; `suppressed` counts the repeats in between.",
+    data: DeniedData,
+  },
 };

@@ -2,16 +2,19 @@ import { defineModule } from "../../platform/module.js";
 import { AUDIT_FACTS } from "./facts.js";
 import { auditIds } from "./ids.js";
 import { migration as core } from "./migrations/202611261420_audit_core.js";
+import { migration as denials } from "./migrations/202612101518_audit_denials.js";
 import { auditRoutes } from "./routes.js";
 import { AuditService } from "./service.js";
 
 /**
  * The audit module depends on no module: it subscribes to facts. Every fact becomes one entry in
  * the writer's transaction; checkpoints are signed hourly (and on demand); retention runs daily.
+ * It also records refused requests of agents and tenant keys (`access.denied`, rate-limited)
+ * through the Authorizer's `denied` hook.
  */
 export const auditModule = defineModule({
   name: "audit",
-  migrations: [core],
+  migrations: [core, denials],
   sealedColumns: [{ table: "audit_signing_key", column: "private_key" }],
   ids: auditIds.prefixes,
   permissions: { audit: ["read", "export", "write", "manage"] },
@@ -20,9 +23,17 @@ export const auditModule = defineModule({
   createService: (ctx) => new AuditService(ctx),
   routes: (service) => auditRoutes(service),
   factSinks: (service) => [{ name: "audit.entries", sink: (tx, fact) => service.entries.recordFact(tx, fact) }],
+  accessHooks: (service) => ({ denied: (ctx, denial) => service.denials.record(ctx, denial) }),
   jobs: (service) => [
     { name: "audit.checkpoint", maxAttempts: 3, handler: async () => void (await service.checkpoints.checkpointAll()) },
-    { name: "audit.prune", maxAttempts: 3, handler: async () => void (await service.settings.pruneAll()) },
+    {
+      name: "audit.prune",
+      maxAttempts: 3,
+      handler: async () => {
+        await service.settings.pruneAll();
+        await service.denials.pruneWindows();
+      },
+    },
   ],
   schedules: { "audit.checkpoint": "0 * * * *", "audit.prune": "17 3 * * *" },
   start: (service) => service.checkpoints.start(),

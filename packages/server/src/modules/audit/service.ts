@@ -5,6 +5,7 @@ import type { ActionContext } from "../../platform/principal.js";
 import type { Checkpoint, CreateCheckpointInput, ExportQuery, ListCheckpointsQuery } from "./schemas.js";
 import { ChainLedger } from "./service/chains.js";
 import { Checkpoints } from "./service/checkpoints.js";
+import { Denials } from "./service/denials.js";
 import { Entries } from "./service/entries.js";
 import { Exports } from "./service/exports.js";
 import { Settings } from "./service/settings.js";
@@ -20,6 +21,7 @@ export class AuditService {
   readonly checkpoints: Checkpoints;
   readonly exports: Exports;
   readonly settings: Settings;
+  readonly denials: Denials;
 
   constructor(private readonly m: ModuleContext) {
     this.chains = new ChainLedger(m);
@@ -27,6 +29,7 @@ export class AuditService {
     this.checkpoints = new Checkpoints(m, this.chains);
     this.exports = new Exports(m, this.checkpoints);
     this.settings = new Settings(m);
+    this.denials = new Denials(m);
   }
 
   /** createCheckpoint signs the caller's chain now (its tenant's, else its environment's), recording the fact first so the checkpoint covers it. */

@@ -69,6 +69,19 @@ export interface AuditSigningKeyTable {
   retired_at: number | null;
 }
 
+/**
+ * AuditDenialWindowTable rate-limits `access.denied` entries per (environment, actor, action,
+ * reason): refusals before `window_ends_at` are counted in `suppressed`, reported by the next entry.
+ */
+export interface AuditDenialWindowTable {
+  environment_id: string;
+  actor_id: string;
+  action: string;
+  reason: string;
+  window_ends_at: number;
+  suppressed: number;
+}
+
 export interface AuditSchemaTable {
   id: string;
   environment_id: string;
@@ -93,4 +106,5 @@ export interface AuditTables {
   audit_signing_key: AuditSigningKeyTable;
   audit_schema: AuditSchemaTable;
   audit_settings: AuditSettingsTable;
+  audit_denial_window: AuditDenialWindowTable;
 }

@@ -26,7 +26,11 @@ describeEachEngine("events", (engine) => {
       headers: { authorization: `Bearer ${token}` },
       ...(body !== undefined ? { payload: body as object } : {}),
     });
-    return { status: res.statusCode, body: (res.body ? JSON.parse(res.body) : {}) as Json };
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      body: (res.body ? JSON.parse(res.body) : {}) as Json,
+    };
   }
   const keyA = (method: string, url: string, body?: unknown) => call(p.a.secretKey, method, url, body);
   const tenantKey = (environmentId: string, tenantId: string, permissions = ["events:*"]) =>
@@ -86,16 +90,20 @@ describeEachEngine("events", (engine) => {
 
     const first = await keyA("POST", "/v1/events", { id: "inv-1-paid", type: "invoice.paid", data: { amount: 10 } });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ id: "inv-1-paid", type: "invoice.paid", data: { amount: 10 } });
+    expect(first.body).toMatchObject({ clientId: "inv-1-paid", type: "invoice.paid", data: { amount: 10 } });
+    expect(first.body.id).toMatch(/^evt_/);
     const again = await keyA("POST", "/v1/events", { id: "inv-1-paid", type: "invoice.paid", data: { amount: 10 } });
-    expect(again.status).toBe(201);
-    expect(again.body.sequence).toBe(first.body.sequence);
+    expect(again.status).toBe(200);
+    expect(again.headers["idempotent-replayed"]).toBe("true");
+    expect(again.body).toEqual(first.body);
     const clash = await keyA("POST", "/v1/events", { id: "inv-1-paid", type: "invoice.paid", data: { amount: 11 } });
     expect(clash.status).toBe(409);
     expect(clash.body.code).toBe("event_id_reused");
     const list = await keyA("GET", "/v1/events?types=invoice.*");
-    expect((list.body.data as Json[]).map((e) => e.id)).toEqual(["inv-1-paid"]);
-    const got = await keyA("GET", "/v1/events/inv-1-paid");
+    expect((list.body.data as Json[]).map((e) => e.id)).toEqual([first.body.id]);
+    const byClientId = await keyA("GET", "/v1/events?clientId=inv-1-paid");
+    expect((byClientId.body.data as Json[]).map((e) => e.id)).toEqual([first.body.id]);
+    const got = await keyA("GET", `/v1/events/${first.body.id}`);
     expect(got.body.sequence).toBe(first.body.sequence);
   });
 

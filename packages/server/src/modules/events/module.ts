@@ -2,12 +2,13 @@ import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
 import { eventsIds } from "./ids.js";
 import { migration as core } from "./migrations/202611261500_events_core.js";
+import { migration as clientIds } from "./migrations/202612101517_events_client_ids.js";
 import { eventsRoutes } from "./routes.js";
 import { EventsService } from "./service.js";
 
 export const eventsModule = defineModule({
   name: "events",
-  migrations: [core],
+  migrations: [core, clientIds],
   ids: eventsIds.prefixes,
   permissions: { events: ["read", "publish"] },
   roleGrants: { admin: { events: "*" }, member: { events: ["read"] } },

@@ -27,11 +27,16 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       operationId: "publishEvent",
       summary: "Publish an event",
       description:
-        "Appends a product event to the environment's log (and to matching webhook endpoints). The type must be registered in the catalog and `data` must match its schema. Publishing an `id` again with the same content returns the stored event.",
+        "Appends a product event to the environment's log (and to matching webhook endpoints). The type must be registered in the catalog and `data` must match its schema. The event's `id` is the plane's, unique in the environment; your `id` comes back as `clientId` and is unique within your scope (your tenant, or the environment for a secret key): publishing it again with the same content answers the stored event with 200 and `idempotent-replayed: true`, with other content 409 `event_id_reused`. Other publishers' ids never collide with yours.",
       tags: ["Events"],
       auth: AUTH.tenant,
       body: PublishEventInput,
-      response: { status: 201, schema: Event, description: "The event, with its sequence." },
+      response: {
+        status: 201,
+        schema: Event,
+        description: "The event, with its sequence.",
+        replay: "You published this `id` before with the same content: the stored event (`idempotent-replayed: true`).",
+      },
       errors: [
         EventsErrors.event_type_unknown,
         EventsErrors.event_type_reserved,

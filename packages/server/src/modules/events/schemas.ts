@@ -36,7 +36,15 @@ const Data = z
   });
 
 export const Event = z.object({
-  id: z.string().describe("Unique in the environment; the publisher's id when it gave one."),
+  id: z
+    .string()
+    .describe("The plane's id of the event (`evt_…`): unique in the environment, what consumers deduplicate on."),
+  clientId: z
+    .string()
+    .nullable()
+    .describe(
+      "The id the publisher gave (`id` of the publish request), unique within the publisher's scope (its tenant, or the environment for a secret key); null when none was given.",
+    ),
   specversion: z.literal("1.0").describe("CloudEvents spec version."),
   type: z.string(),
   source: z.string().describe("Who emitted the event: `baseplate` for the plane's own facts, else the publisher's."),
@@ -51,7 +59,9 @@ export const Event = z.object({
 export type Event = z.infer<typeof Event>;
 
 export const PublishEventInput = z.strictObject({
-  id: EventId.optional().describe("Your id for the event: publishing the same id twice stores it once."),
+  id: EventId.optional().describe(
+    "Your id for the event (returned as `clientId`): publishing it again within your scope (your tenant, or the environment for a secret key) returns the stored event with 200 and `idempotent-replayed: true` instead of storing it twice.",
+  ),
   type: EventTypeName,
   source: z.string().min(1).max(200).optional().describe("Defaults to the calling surface."),
   subject: z.string().min(1).max(200).optional(),
@@ -70,6 +80,7 @@ const TypesFilter = z
 export const ListEventsQuery = paginationQuery.extend({
   types: TypesFilter.optional().describe("Comma-separated types or wildcards, e.g. `invoice.*,tenant.created`."),
   tenantId: z.string().max(64).optional(),
+  clientId: EventId.optional().describe("Only events published with this id (`clientId`)."),
   after: z.coerce.number().int().min(0).optional().describe("Only events with a greater sequence."),
   from: z.coerce.number().int().min(0).optional().describe("Only events at or after this time (epoch ms)."),
   to: z.coerce.number().int().min(0).optional().describe("Only events before this time (epoch ms)."),

@@ -3,7 +3,12 @@ export interface EventTable {
   environment_id: string;
   /** seq is the event's position in its environment's log: 1, 2, 3 … with no gaps. */
   seq: number;
+  /** id is the plane's id of the event (`evt_…`), unique in the environment. */
   id: string;
+  /** client_id is the publisher's own id, unique within `client_scope` (null: none given, or a fact). */
+  client_id: string | null;
+  /** client_scope is who may reuse `client_id`: `environment` (secret keys) or `tenant:<id>`. */
+  client_scope: string | null;
   tenant_id: string | null;
   type: string;
   source: string;

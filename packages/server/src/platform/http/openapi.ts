@@ -89,6 +89,18 @@ function responses(route: RouteDefinition): Record<string, unknown> {
       ),
     },
   };
+  if (route.response.replay) {
+    out["200"] = {
+      description: route.response.replay,
+      headers: {
+        "idempotent-replayed": {
+          description: "`true`: the request repeated one already carried out.",
+          schema: { type: "string", enum: ["true"] },
+        },
+      },
+      content: { "application/json": { schema: toSchema(route.response.schema, "output") } },
+    };
+  }
   const codes: ErrorCode[] = [...(route.errors ?? [])];
   if (route.body || route.query || route.params) codes.push(PlatformErrors.validation_failed);
   if (route.auth !== "none") codes.push(PlatformErrors.invalid_credentials);

@@ -80,6 +80,11 @@ export interface RouteDefinition<
     description: string;
     /** contentTypes: a streamed route's media types (the handler returns a `StreamedBody`). */
     contentTypes?: readonly string[];
+    /**
+     * replay documents the 200 a POST answers when its handler returns a `Replayed` value (the
+     * request repeated one already carried out, e.g. a publish of an event id that exists).
+     */
+    replay?: string;
   };
   /** errors documents the problem codes this route can answer, besides the common ones. */
   errors?: ErrorCode[];
@@ -95,7 +100,9 @@ export interface RouteDefinition<
   readOnly?: boolean;
   /** accessLog: false keeps probes (health, metrics) out of the access log. */
   accessLog?: boolean;
-  handler(input: HandlerInput<z.output<B>, z.output<Q>, z.output<P>>): Promise<z.input<R> | StreamedBody>;
+  handler(
+    input: HandlerInput<z.output<B>, z.output<Q>, z.output<P>>,
+  ): Promise<z.input<R> | StreamedBody | Replayed<z.input<R>>>;
 }
 
 /**
@@ -109,6 +116,16 @@ export class StreamedBody {
     readonly chunks: AsyncIterable<string>,
     readonly headers: Record<string, string> = {},
   ) {}
+}
+
+/**
+ * Replayed is what a POST's handler returns when the request repeats one the plane already carried
+ * out (a natural key, not an `Idempotency-Key`): the HTTP layer answers the stored value with 200
+ * and `idempotent-replayed: true`, the marker of an idempotent replay, instead of the route's
+ * success status. An `Idempotency-Key` sent with it stores that 200.
+ */
+export class Replayed<T = unknown> {
+  constructor(readonly value: T) {}
 }
 
 /** defineRoute returns its argument, typed: handler inputs are inferred from the schemas. */

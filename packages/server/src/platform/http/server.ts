@@ -9,6 +9,7 @@ import Fastify, {
 } from "fastify";
 import type { ZodType } from "zod";
 import type { Config } from "../../config.js";
+import { type Authorizer, markRefused, refusalOf } from "../access.js";
 import { AppError, type ErrorCode, PlatformErrors } from "../errors.js";
 import { IdempotencyLedger, IdempotentReplay } from "../idempotency/ledger.js";
 import { newId } from "../ids.js";
@@ -18,7 +19,7 @@ import type { CredentialResolvers } from "./credentials.js";
 import { findInvalidText, jsonDepthExceeds, MAX_JSON_DEPTH, tooDeep } from "./input.js";
 import type { Metrics } from "./metrics.js";
 import { fieldErrors, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
-import { type RouteDefinition, StreamedBody } from "./route.js";
+import { Replayed, type RouteDefinition, StreamedBody } from "./route.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -42,6 +43,8 @@ export interface HttpDeps {
   ledger: IdempotencyLedger;
   credentials: CredentialResolvers;
   metrics: Metrics;
+  /** refusals records refused requests of agents and tenant keys (the Authorizer; absent: none). */
+  refusals?: Pick<Authorizer, "recordDenial">;
 }
 
 /**
@@ -192,6 +195,17 @@ export class HttpServer {
     });
   }
 
+  /**
+   * #recordDenial hands a refused request to the refusal recorder once the request has failed (no
+   * transaction of the request is open any more). A recorder failure is logged: the caller still
+   * gets its refusal, never a 5xx.
+   */
+  async #recordDenial(ctx: ActionContext, route: RouteDefinition, req: FastifyRequest, err: unknown): Promise<void> {
+    if (!this.deps.refusals || !refusalOf(err)) return;
+    const failure = await this.deps.refusals.recordDenial(ctx, err, `${route.method} ${route.url}`);
+    if (failure) this.deps.logger.error({ ...requestFields(req), err: failure }, "could not record a refused request");
+  }
+
   /** #methodsFor lists the methods the route table answers on `path` (for 405 and `Allow`). */
   #methodsFor(path: string): string[] {
     const methods = new Set<string>();
@@ -242,10 +256,15 @@ export class HttpServer {
           });
         }
         if (route.auth.actorTypes !== "any" && !route.auth.actorTypes.includes(principal.actorType)) {
-          throw new AppError(
-            PlatformErrors.forbidden,
-            `This route is not available to ${CREDENTIAL_NAMES[principal.actorType]}; it accepts ${listOf(route.auth.actorTypes.map((t) => CREDENTIAL_NAMES[t]))}.`,
+          const err = markRefused(
+            new AppError(
+              PlatformErrors.forbidden,
+              `This route is not available to ${CREDENTIAL_NAMES[principal.actorType]}; it accepts ${listOf(route.auth.actorTypes.map((t) => CREDENTIAL_NAMES[t]))}.`,
+            ),
+            { permission: null, reason: "credential_not_accepted", requestedTenantId: null },
           );
+          await this.#recordDenial({ principal, request }, route, req, err);
+          throw err;
         }
       }
     }
@@ -308,6 +327,18 @@ export class HttpServer {
         hijack,
       });
       if (reply.sent) return reply;
+      if (result instanceof Replayed) {
+        if (route.method !== "POST") throw new Error("Replayed is only for POST routes");
+        reply.header("idempotent-replayed", "true");
+        if (claim && !claim.completed) {
+          const stored = IdempotencyLedger.withholdSecrets(result.value, route.secretFields ?? []);
+          await ledger.completeOutside(claim, { status: 200, body: stored });
+        }
+        return reply
+          .code(200)
+          .type(JSON_TYPE)
+          .send(JSON.stringify(result.value ?? null));
+      }
       if (claim) {
         const live = claim.liveBody ?? JSON.stringify(result ?? null);
         if (!claim.completed) {
@@ -335,6 +366,7 @@ export class HttpServer {
       }
       // Execution began: like Stripe, the key now answers with this outcome, 5xx included, unless
       // the failure was the idempotency layer's own conflict.
+      await this.#recordDenial(ctx, route, req, err);
       if (claim && !claim.completed && !(err instanceof AppError && err.code.startsWith("idempotency_"))) {
         const { problem } = toProblem(err, req.id);
         await ledger

@@ -80,6 +80,7 @@ export async function expectRefused(w: IsolationWorld, c: RefusedCall): Promise<
   const readsBefore = await Promise.all((c.reads ?? []).map((r) => r()));
   const before = await w.snapshot();
   const factsBefore = w.captured.length;
+  const denialsBefore = w.denials.length;
   const res = await w.call(c.caller, c.method, c.url, {
     ...(c.body !== undefined ? { body: c.body } : {}),
     ...(c.query ? { query: c.query } : {}),
@@ -98,6 +99,10 @@ export async function expectRefused(w: IsolationWorld, c: RefusedCall): Promise<
     w.captured.slice(factsBefore).map((f) => f.type),
     `${what} recorded facts`,
   ).toEqual([]);
+  // A refusal of an agent or tenant key is handed to the audit hook as the caller's own, in its own tenant.
+  for (const d of w.denials.slice(denialsBefore)) {
+    expect(d.actorId, `${what}: a denial recorded for another actor`).toBe(c.caller?.actorId ?? null);
+  }
   const readsAfter = await Promise.all((c.reads ?? []).map((r) => r()));
   expect(readsAfter, `${what} changed an object as its owner sees it`).toEqual(readsBefore);
 }

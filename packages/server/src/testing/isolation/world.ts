@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { Denial } from "../../platform/access.js";
 import type { Fact } from "../../platform/facts/index.js";
 import { type AnyModule, defineModule } from "../../platform/module.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../fixtures.js";
@@ -80,6 +81,12 @@ export interface IsolationWorld {
   secrets: Set<string>;
   /** captured: every fact recorded (committed or not), with data and changes (see `factCaptureModule`). */
   captured: Fact[];
+  /**
+   * denials: every refusal handed to the Authorizer's `denied` hook, as (acting principal, denial).
+   * The world keeps them here instead of writing `access.denied` entries, so "a refused call
+   * changes nothing" stays exact; test/denials-audit.test.ts covers the entries themselves.
+   */
+  denials: Array<{ actorId: string | null; tenantId: string | null; denial: Denial }>;
   call(credential: Credential | null, method: string, url: string, options?: CallOptions): Promise<CallResult>;
   /** newUser creates an end user in the environment and logs it in (a fresh session). */
   newUser(env: EnvActors, label?: string): Promise<EnvUser>;
@@ -155,8 +162,13 @@ export async function createIsolationWorld(
   options: { extraModules?: AnyModule[] } = {},
 ): Promise<IsolationWorld> {
   const captured: Fact[] = [];
+  const denials: IsolationWorld["denials"] = [];
   const t = await createTestApp(engine, {
     modules: planeModules([factCaptureModule(captured), ...(options.extraModules ?? [])]),
+  });
+  t.app.access.use({
+    denied: async (ctx, denial) =>
+      void denials.push({ actorId: ctx.principal?.actorId ?? null, tenantId: ctx.principal?.tenantId ?? null, denial }),
   });
   try {
     const plane = await seedPlane(t);
@@ -196,6 +208,7 @@ export async function createIsolationWorld(
       plane,
       secrets,
       captured,
+      denials,
       admin: { kind: "admin", token: plane.operatorToken, actorId: plane.operatorId, label: "admin operator" },
       support: { kind: "support", token: plane.supportToken, actorId: "", label: "support operator" },
       a: undefined as unknown as EnvActors,

@@ -7,6 +7,7 @@ import type { EventsTables, EventTable, EventTypeTable } from "../tables.js";
 export function toEvent(r: Selectable<EventTable>): Event {
   return {
     id: r.id,
+    clientId: r.client_id,
     specversion: "1.0",
     type: r.type,
     source: r.source,

@@ -1,10 +1,13 @@
 import { sql } from "kysely";
 import type { z } from "zod";
 import { z as zod } from "zod";
+import type { TenantAccess } from "../../../platform/access.js";
+import { canonicalJson } from "../../../platform/canonical-json.js";
 import { isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import type { Fact } from "../../../platform/facts/index.js";
 import { decodeCursor, keysetPage } from "../../../platform/http/pagination.js";
+import { Replayed } from "../../../platform/http/route.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { EventsErrors } from "../errors.js";
@@ -17,7 +20,9 @@ import type { CatalogService } from "./catalog.js";
 /** AppendInput is one event to add to an environment's log. */
 export interface AppendInput {
   environmentId: string;
-  id?: string;
+  /** clientId is the publisher's id, unique within `clientScope` (see `clientScopeOf`). */
+  clientId?: string;
+  clientScope?: string;
   tenantId: string | null;
   type: string;
   source: string;
@@ -34,6 +39,17 @@ export const BUS_TOPIC = "events.appended";
 
 /** PUBLISHED_FACT is the fact a publish records (for the audit log); it is not itself an event. */
 export const PUBLISHED_FACT = "event.published";
+
+/**
+ * clientScopeOf is the scope a publisher's own event ids are unique in: the environment for an
+ * environment-wide caller (a secret key), else the tenant it acts in (tenant and agent keys,
+ * members). Two scopes may use one id; each gets its own event.
+ */
+export function clientScopeOf(access: TenantAccess): string {
+  return access.tenantId === null || access.principal.actorType === "service"
+    ? "environment"
+    : `tenant:${access.tenantId}`;
+}
 
 const SeqCursor = zod.object({ seq: zod.number().int().min(0) });
 
@@ -79,7 +95,9 @@ export class EventLogService {
     const row = {
       environment_id: input.environmentId,
       seq: Number(last_seq),
-      id: input.id ?? newId("event", now),
+      id: newId("event", now),
+      client_id: input.clientId ?? null,
+      client_scope: input.clientId ? (input.clientScope ?? null) : null,
       tenant_id: input.tenantId,
       type: input.type,
       source: input.source,
@@ -111,11 +129,13 @@ export class EventLogService {
   }
 
   /**
-   * publishEvent appends a product's event after checking it against the catalog. Publishing an
-   * id that exists returns the stored event when the content is the same (idempotent retry), and
-   * 409 `event_id_reused` otherwise.
+   * publishEvent appends a product's event after checking it against the catalog. The event's `id`
+   * is the plane's; the publisher's own id (`input.id`, returned as `clientId`) is unique within
+   * the publisher's scope only (`clientScopeOf`), so no publisher can learn of or block another
+   * tenant's ids. Publishing an id that exists in the scope returns the stored event as `Replayed`
+   * when the content is the same (a retry), and 409 `event_id_reused` otherwise.
    */
-  async publishEvent(ctx: ActionContext, input: z.infer<typeof PublishEventInput>): Promise<Event> {
+  async publishEvent(ctx: ActionContext, input: z.infer<typeof PublishEventInput>): Promise<Event | Replayed<Event>> {
     const access = await this.m.access.require(ctx, "events:publish", {
       tenantId: input.tenantId ?? null,
       field: "body.tenantId",
@@ -124,20 +144,21 @@ export class EventLogService {
     await this.catalog.validateData(environmentId, input.type, input.data);
     const source = input.source ?? (principal.surfaceId ? `surface/${principal.surfaceId}` : "api");
     const subject = input.subject ?? null;
+    const clientScope = clientScopeOf(access);
     const same = (e: Event) =>
       e.type === input.type &&
       e.tenantId === tenantId &&
       e.source === source &&
       e.subject === subject &&
-      JSON.stringify(e.data) === JSON.stringify(input.data);
-    const existing = async (): Promise<Event | null> => {
+      canonicalJson(e.data) === canonicalJson(input.data);
+    const existing = async (): Promise<Replayed<Event> | null> => {
       if (!input.id) return null;
-      const found = await this.#find(environmentId, input.id);
+      const found = await this.#findByClientId(environmentId, clientScope, input.id);
       if (!found) return null;
       if (!same(found)) {
-        throw new AppError(EventsErrors.event_id_reused, `An event ${input.id} exists with different content.`);
+        throw new AppError(EventsErrors.event_id_reused, `You published an event ${input.id} with different content.`);
       }
-      return found;
+      return new Replayed(found);
     };
     const before = await existing();
     if (before) return before;
@@ -145,7 +166,7 @@ export class EventLogService {
       return await this.m.db.write(ctx, async (tx) => {
         const event = await this.append(tx, {
           environmentId,
-          ...(input.id ? { id: input.id } : {}),
+          ...(input.id ? { clientId: input.id, clientScope } : {}),
           tenantId,
           type: input.type,
           source,
@@ -163,7 +184,7 @@ export class EventLogService {
         return event;
       });
     } catch (err) {
-      if (!isUniqueViolation(err, "id")) throw err;
+      if (!isUniqueViolation(err, "client_id")) throw err;
       const raced = await existing();
       if (raced) return raced;
       throw err;
@@ -183,6 +204,7 @@ export class EventLogService {
       .selectAll()
       .where("environment_id", "=", environmentId)
       .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
+      .$if(query.clientId !== undefined, (qb) => qb.where("client_id", "=", query.clientId as string))
       .$if(patterns.length > 0, (qb) => qb.where((eb) => typeCondition(eb, patterns)))
       .$if(query.from !== undefined, (qb) => qb.where("time", ">=", query.from as number))
       .$if(query.to !== undefined, (qb) => qb.where("time", "<", query.to as number));
@@ -257,6 +279,18 @@ export class EventLogService {
       .$if(ids.length > 0, (qb) => qb.where("environment_id", "not in", ids))
       .executeTakeFirst();
     return deleted + Number(r.numDeletedRows);
+  }
+
+  async #findByClientId(environmentId: string, clientScope: string, clientId: string): Promise<Event | null> {
+    const row = await this.#db
+      .q()
+      .selectFrom("event")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("client_scope", "=", clientScope)
+      .where("client_id", "=", clientId)
+      .executeTakeFirst();
+    return row ? toEvent(row) : null;
   }
 
   async #find(environmentId: string, id: string): Promise<Event | null> {

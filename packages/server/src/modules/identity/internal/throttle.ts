@@ -39,6 +39,7 @@ export interface Limit {
 }
 
 type Counter = { scope: string; key: string; window_start: number; expires_at: number };
+type Bump = Counter & { count: number };
 
 /**
  * LoginThrottle slows password guessing without letting a third party lock the owner out:
@@ -49,9 +50,11 @@ type Counter = { scope: string; key: string; window_start: number; expires_at: n
  *   before may try.
  * Its counters live in the database (`throttle_counter`, fixed windows), so every process of a
  * scale-out plane sees the same counts and a restart forgets nothing. An attempt first counts
- * itself with one atomic upsert and is evaluated only if the counts it got back allow it, so
- * racing processes cannot all slip under a limit; a refused or successful attempt is taken back.
- * Finished windows are deleted by `prune` (the `identity.prune_throttle` job).
+ * itself against the limits with one atomic upsert (which also reads the account's recent
+ * failures) and is evaluated only if the counts it got back allow it, so racing processes cannot
+ * all slip under a limit; a refused or successful attempt is taken back, a failed one is added
+ * to the account's recent failures (which set the soft delay). Finished windows are deleted by
+ * `prune` (the `identity.prune_throttle` job).
  */
 export class LoginThrottle {
   readonly #options: ThrottleOptions;
@@ -73,12 +76,13 @@ export class LoginThrottle {
     const o = this.#options;
     const now = this.clock.now();
     const clientWindow = counter("login_client", client, now, o.windowMs);
-    const counters = [
-      clientWindow,
-      counter("login_account", account, now, o.windowMs),
-      counter("login_account_hour", account, now, HOUR),
-    ];
-    const [clientCount = 0, accountCount = 0, hourCount = 0] = await this.#bump(counters);
+    const accountWindow = counter("login_account", account, now, o.windowMs);
+    const counters = [clientWindow, counter("login_account_hour", account, now, HOUR)];
+    // One statement: this attempt counts against the limits, and the account's failures are read (+0).
+    const [clientCount = 0, hourCount = 0, failures = 0] = await this.#bump([
+      ...counters.map((c) => ({ ...c, count: 1 })),
+      { ...accountWindow, count: 0 },
+    ]);
     if (clientCount > o.clientFailures) {
       await this.#takeBack(counters);
       throw tooMany(clientWindow.expires_at - now);
@@ -87,8 +91,6 @@ export class LoginThrottle {
       await this.#takeBack(counters);
       throw tooMany(600_000);
     }
-    // This attempt is counted already: the failures before it are one fewer.
-    const failures = accountCount - 1;
     let result: { ok: boolean; value: T };
     try {
       result = failures >= o.softDelayAfter ? await this.#delayed(account, failures, check) : await check();
@@ -97,6 +99,7 @@ export class LoginThrottle {
       throw err;
     }
     if (result.ok) await this.#succeeded(account, client, clientWindow);
+    else await this.#bump([{ ...accountWindow, count: 1 }]);
     return result.value;
   }
 
@@ -107,7 +110,7 @@ export class LoginThrottle {
   async limit(limits: readonly Limit[], message: string): Promise<void> {
     const now = this.clock.now();
     const counters = limits.map((l) => counter(l.scope, l.key, now, l.windowMs));
-    const counts = await this.#bump(counters);
+    const counts = await this.#bump(counters.map((c) => ({ ...c, count: 1 })));
     const over = limits.findIndex((l, i) => (counts[i] as number) > l.max);
     if (over >= 0) throw tooMany((counters[over] as Counter).expires_at - now, message);
   }
@@ -122,20 +125,20 @@ export class LoginThrottle {
     return Number(result.numDeletedRows);
   }
 
-  /** #bump adds one to each counter in one statement and returns their new counts, in order. */
-  async #bump(counters: readonly Counter[]): Promise<number[]> {
+  /** #bump adds each bump's `count` to its counter in one statement and returns the new counts, in order. */
+  async #bump(bumps: readonly Bump[]): Promise<number[]> {
     const rows = await this.tables
       .q()
       .insertInto("throttle_counter")
-      .values(counters.map((c) => ({ ...c, count: 1 })))
+      .values([...bumps])
       .onConflict((oc) =>
         oc
           .columns(["scope", "key", "window_start"])
-          .doUpdateSet((eb) => ({ count: eb(eb.ref("throttle_counter.count"), "+", 1) })),
+          .doUpdateSet((eb) => ({ count: eb(eb.ref("throttle_counter.count"), "+", eb.ref("excluded.count")) })),
       )
       .returning(["scope", "key", "count"])
       .execute();
-    return counters.map((c) => Number(rows.find((r) => r.scope === c.scope && r.key === c.key)?.count ?? 0));
+    return bumps.map((c) => Number(rows.find((r) => r.scope === c.scope && r.key === c.key)?.count ?? 0));
   }
 
   /** #takeBack undoes `#bump` for an attempt that was refused or never evaluated. */

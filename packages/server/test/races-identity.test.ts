@@ -87,13 +87,14 @@ describeEachEngine("identity races", (engine) => {
       .where("name", "=", "rotated at once")
       .orderBy("id")
       .execute();
-    const successor = (won[0]?.body.secretKey as { id: string }).id;
+    const winner = won[0] as Answer;
+    const successor = (winner.body.secretKey as { id: string }).id;
     expect(keys).toEqual([
       { id: old.secretKey.id, replaced_by: successor },
       { id: successor, replaced_by: null },
     ]);
     // The winner's token works, and so does the old one during its grace period.
-    const token = won[0]?.body.token as string;
+    const token = winner.body.token as string;
     for (const call of callers) {
       expect((await call("GET", "/v1/tenants", token)).status).toBe(200);
       expect((await call("GET", "/v1/tenants", old.token)).status).toBe(200);

@@ -125,7 +125,7 @@ describeEachEngine("identity races", (engine) => {
         return a;
       });
       expect((await disabled)?.status).toBe(200);
-      for (const a of loginAnswers) expect([201, 401]).toContain(a.status);
+      for (const a of loginAnswers) expect([201, 401], JSON.stringify(a.body)).toContain(a.status);
       const tokens = loginAnswers.filter((a) => a.status === 201).map((a) => a.body.token as string);
       issued += tokens.length;
 
@@ -149,5 +149,81 @@ describeEachEngine("identity races", (engine) => {
     }
     // The race was run: some logins won before the disable (and were revoked by it).
     expect(issued).toBeGreaterThan(0);
+  });
+
+  it("password changes racing with the same current password: one wins, the others answer 409 password_changed or 403", async () => {
+    const email = "changer@example.com";
+    expect((await callers[0]?.("POST", "/v1/users", p.a.secretKey, { email, password: TEST_PASSWORD }))?.status).toBe(
+      201,
+    );
+    const session = await callers[0]?.("POST", "/v1/auth/login", null, {
+      surfaceId: p.a.surfaceId,
+      email,
+      password: TEST_PASSWORD,
+    });
+    const token = session?.body.token as string;
+    const answers = await spread(6, (call, i) =>
+      call("POST", "/v1/auth/password", token, {
+        currentPassword: TEST_PASSWORD,
+        newPassword: `racing passphrase number ${i}`,
+      }),
+    );
+    const won = answers.flatMap((a, i) => (a.status === 200 ? [i] : []));
+    expect(won).toHaveLength(1);
+    for (const a of answers.filter((a) => a.status !== 200)) {
+      expect([409, 403], JSON.stringify(a.body)).toContain(a.status);
+      expect(a.body.code).toBe(a.status === 409 ? "password_changed" : "current_password_wrong");
+    }
+    // Only the winner's password opens the account.
+    const login = (password: string) =>
+      (callers[0] as Call)(
+        "POST",
+        "/v1/auth/login",
+        null,
+        { surfaceId: p.a.surfaceId, email, password },
+        "198.51.100.9",
+      );
+    expect((await login(`racing passphrase number ${won[0]}`)).status).toBe(201);
+    const losers = answers.flatMap((a, i) => (a.status === 200 ? [] : [i]));
+    expect((await login(`racing passphrase number ${losers[0]}`)).status).toBe(401);
+  });
+
+  it("operator logins racing a disable: no operator session works once the operator is enabled again", async () => {
+    const created = await callers[0]?.("POST", "/v1/operators", p.operatorToken, {
+      email: "racing-op@example.com",
+      name: "Racing operator",
+      role: "support",
+      password: TEST_PASSWORD,
+    });
+    expect(created?.status).toBe(201);
+    const operatorId = created?.body.id as string;
+    await db().deleteFrom("throttle_counter").execute();
+    let disabled: Promise<Answer> | undefined;
+    const answers = await spread(16, async (call, i) => {
+      const a = await call(
+        "POST",
+        "/v1/operator/login",
+        null,
+        { email: "racing-op@example.com", password: TEST_PASSWORD },
+        `203.0.113.${100 + i}`,
+      );
+      disabled ??= (callers[1] ?? call)("PATCH", `/v1/operators/${operatorId}`, p.operatorToken, { disabled: true });
+      return a;
+    });
+    expect((await disabled)?.status).toBe(200);
+    for (const a of answers) expect([201, 401], JSON.stringify(a.body)).toContain(a.status);
+    const tokens = answers.filter((a) => a.status === 201).map((a) => a.body.token as string);
+    expect(tokens.length).toBeGreaterThan(0);
+    expect(
+      (await callers[0]?.("PATCH", `/v1/operators/${operatorId}`, p.operatorToken, { disabled: false }))?.status,
+    ).toBe(200);
+    const live = [];
+    for (const token of tokens) {
+      for (const call of callers) {
+        const res = await call("GET", "/v1/operator/tokens", token);
+        if (res.status !== 401) live.push(res.status);
+      }
+    }
+    expect(live).toEqual([]);
   });
 });

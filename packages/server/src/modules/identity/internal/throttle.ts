@@ -141,32 +141,38 @@ export class LoginThrottle {
     return bumps.map((c) => Number(rows.find((r) => r.scope === c.scope && r.key === c.key)?.count ?? 0));
   }
 
-  /** #takeBack undoes `#bump` for an attempt that was refused or never evaluated. */
+  /**
+   * #takeBack undoes `#bump` for an attempt that was refused or never evaluated.
+   * NOTE: one statement per row. Only `#bump` locks several shared rows in one statement, always
+   * in the same order (client, account hour, account), so concurrent attempts cannot deadlock on
+   * PostgreSQL; a multi-row update or delete here would lock its rows in scan order.
+   */
   async #takeBack(counters: readonly Counter[]): Promise<void> {
-    await this.tables
-      .q()
-      .updateTable("throttle_counter")
-      .set((eb) => ({ count: eb("count", "-", 1) }))
-      .where((eb) =>
-        eb.or(
-          counters.map((c) =>
-            eb.and([eb("scope", "=", c.scope), eb("key", "=", c.key), eb("window_start", "=", c.window_start)]),
-          ),
-        ),
-      )
-      .execute();
+    for (const c of counters) {
+      await this.tables
+        .q()
+        .updateTable("throttle_counter")
+        .set((eb) => ({ count: eb("count", "-", 1) }))
+        .where("scope", "=", c.scope)
+        .where("key", "=", c.key)
+        .where("window_start", "=", c.window_start)
+        .execute();
+    }
   }
 
   /** #succeeded: a right password is no failure; it clears the account's failures and makes the client known. */
   async #succeeded(account: string, client: string, clientWindow: Counter): Promise<void> {
     const now = this.clock.now();
     await this.#takeBack([clientWindow]);
-    await this.tables
-      .q()
-      .deleteFrom("throttle_counter")
-      .where("scope", "in", ["login_account", "login_account_hour"])
-      .where("key", "=", account)
-      .execute();
+    // One scope per statement (see `#takeBack`): only windows no attempt is bumping share a statement.
+    for (const scope of ["login_account_hour", "login_account"]) {
+      await this.tables
+        .q()
+        .deleteFrom("throttle_counter")
+        .where("scope", "=", scope)
+        .where("key", "=", account)
+        .execute();
+    }
     const expiresAt = now + this.#options.knownClientMs;
     await this.tables
       .q()

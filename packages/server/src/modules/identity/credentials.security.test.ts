@@ -246,7 +246,9 @@ describeEachEngine("End-user credentials (security)", (engine) => {
       // NOTE: the soft delays of 100 failures would take minutes; this throttle records them instead of sleeping.
       const slept: number[] = [];
       const identity = t.app.service(identityModule);
-      identity.core.throttle = new LoginThrottle(clock, { sleep: async (ms) => void slept.push(ms) });
+      identity.core.throttle = new LoginThrottle(identity.core.tables, clock, {
+        sleep: async (ms) => void slept.push(ms),
+      });
       await createUser("alice@example.com");
       const owner = "198.51.100.10";
       expect((await login("alice@example.com", TEST_PASSWORD, owner)).statusCode).toBe(201);

@@ -55,4 +55,27 @@ describeEachEngine("identity hardening", (engine) => {
     expect(res.statusCode).toBe(404);
     expect(res.json().code).toBe("environment_not_found");
   });
+
+  it("a missing required field answers 400 validation_failed naming it, on every identity route that takes a body", async () => {
+    const p = await seedPlane(t);
+    const operator = { authorization: `Bearer ${p.operatorToken}` };
+    const key = { authorization: `Bearer ${p.a.secretKey}` };
+    const cases: Array<[string, Record<string, string>, string[]]> = [
+      ["/v1/auth/login", {}, ["surfaceId", "email", "password"]],
+      ["/v1/auth/signup", {}, ["surfaceId", "email", "password"]],
+      ["/v1/auth/password-reset", {}, ["surfaceId", "token", "newPassword"]],
+      ["/v1/users", key, ["email"]],
+      ["/v1/operator/login", {}, ["email", "password"]],
+      ["/v1/operators", operator, ["email", "name", "role", "password"]],
+      [`/v1/environments/${p.a.id}/secret-keys`, operator, ["surfaceId", "name"]],
+      ["/v1/operator/tokens", operator, ["name"]],
+    ];
+    for (const [url, headers, fields] of cases) {
+      const res = await t.inject({ method: "POST", url, headers, payload: {} });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json().code, url).toBe("validation_failed");
+      const paths = (res.json().errors as Array<{ path: string }>).map((e) => e.path);
+      expect(paths, url).toEqual(fields.map((f) => `body.${f}`));
+    }
+  });
 });

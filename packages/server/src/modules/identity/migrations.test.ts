@@ -66,11 +66,12 @@ describeEachEngine("identity migrations", (engine) => {
     expect(before.user).toBeGreaterThan(0);
 
     // The newest migrations of the plane are reverted first, down to this one.
-    expect(await t.app.migrator.down(3)).toEqual([
-      "202612021310_identity_tenants_vocabulary",
-      "202612021300_access_tenants_vocabulary",
-      "202612011200_identity_drop_tenancy_fks",
-    ]);
+    const names = t.app.migrator.names;
+    const newer = names.slice(names.indexOf("202612011200_identity_drop_tenancy_fks"));
+    expect(newer).toEqual(
+      expect.arrayContaining(["202612011200_identity_drop_tenancy_fks", "202612021310_identity_tenants_vocabulary"]),
+    );
+    expect(await t.app.migrator.down(newer.length)).toEqual([...newer].reverse());
     expect(await foreignKeys()).toEqual(
       [
         ...OWN,
@@ -81,11 +82,7 @@ describeEachEngine("identity migrations", (engine) => {
     );
     expect(await counts()).toEqual(before);
 
-    expect(await t.app.migrate()).toEqual([
-      "202612011200_identity_drop_tenancy_fks",
-      "202612021300_access_tenants_vocabulary",
-      "202612021310_identity_tenants_vocabulary",
-    ]);
+    expect(await t.app.migrate()).toEqual(newer);
     expect(await foreignKeys()).toEqual(OWN);
     expect(await counts()).toEqual(before);
 

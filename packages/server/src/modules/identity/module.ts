@@ -6,13 +6,14 @@ import { TOKEN_PREFIX } from "./internal/tokens.js";
 import { migration as core } from "./migrations/202611261300_identity_core.js";
 import { migration as dropTenancyFks } from "./migrations/202612011200_identity_drop_tenancy_fks.js";
 import { migration as tenantsVocabulary } from "./migrations/202612021310_identity_tenants_vocabulary.js";
+import { migration as throttle } from "./migrations/202612061400_identity_throttle.js";
 import { identityRoutes } from "./routes.js";
 import { IdentityService } from "./service.js";
 
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, dropTenancyFks, tenantsVocabulary],
+  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle],
   ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
@@ -30,6 +31,14 @@ export const identityModule = defineModule({
       resolve: (token) => service.resolution.resolveOperatorToken(token),
     },
   ],
+  jobs: (service) => [
+    {
+      name: "identity.prune_throttle",
+      maxAttempts: 3,
+      handler: async () => void (await service.core.throttle.prune()),
+    },
+  ],
+  schedules: { "identity.prune_throttle": "*/15 * * * *" },
   factSinks: (service) => [{ name: "identity.credential_cache", sink: (tx, fact) => service.onFact(tx, fact) }],
   start: (service) => service.start(),
   stop: (service) => service.stop(),

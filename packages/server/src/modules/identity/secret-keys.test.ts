@@ -266,6 +266,11 @@ describeEachEngine("secret keys", (engine) => {
     expect((await admin("GET", `/v1/secret-keys/${fresh.secretKey.id}`)).json().expiresAt).toBe(
       clock.now() + 24 * HOUR,
     );
+    // A key has one successor: rotating it again is refused while it still works in its grace period.
+    const again = await admin("POST", `/v1/secret-keys/${fresh.secretKey.id}/rotate`);
+    expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({ code: "key_already_rotated" });
+    expect((await tenants(fresh.token)).statusCode).toBe(200);
 
     const doomed = await createKey();
     expect((await admin("POST", `/v1/secret-keys/${doomed.secretKey.id}/revoke`)).statusCode).toBe(200);

@@ -42,7 +42,7 @@ export class IdentityService {
         (table, rows) => this.resolution.writeLastUsed(table, rows),
         (err) => m.logger.warn({ err }, "could not record lastUsedAt"),
       ),
-      throttle: new LoginThrottle(m.clock),
+      throttle: new LoginThrottle(m.db.tables<IdentityTables>(), m.clock),
       tenancy,
       tables: m.db.tables<IdentityTables>(),
       revoked: (tx, owner) => bus.publish(tx, "credentials", owner),

@@ -77,6 +77,15 @@ export interface SecretKeyTable {
   replaced_by: string | null;
 }
 
+/** ThrottleCounterTable: attempts per (scope, key, window), shared by every process (see `internal/throttle.ts`). */
+export interface ThrottleCounterTable {
+  scope: string;
+  key: string;
+  window_start: number;
+  count: number;
+  expires_at: number;
+}
+
 export interface IdentityTables {
   operator: OperatorTable;
   operator_token: OperatorTokenTable;
@@ -84,4 +93,5 @@ export interface IdentityTables {
   session: SessionTable;
   password_reset: PasswordResetTable;
   secret_key: SecretKeyTable;
+  throttle_counter: ThrottleCounterTable;
 }

@@ -1,6 +1,8 @@
 import type { Clock } from "../../../platform/clock.js";
+import type { TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { IdentityErrors } from "../errors.js";
+import type { IdentityTables } from "../tables.js";
 
 export interface ThrottleOptions {
   /** failed attempts one client (IP) may make per window before 429. */
@@ -11,8 +13,12 @@ export interface ThrottleOptions {
   softDelayAfter: number;
   maxDelayMs: number;
   windowMs: number;
+  /** how long a client that logged into an account stays known to it (refreshed on every login). */
+  knownClientMs: number;
   sleep: (ms: number) => Promise<void>;
 }
+
+const HOUR = 3_600_000;
 
 const DEFAULTS: ThrottleOptions = {
   clientFailures: 30,
@@ -20,26 +26,42 @@ const DEFAULTS: ThrottleOptions = {
   softDelayAfter: 3,
   maxDelayMs: 5000,
   windowMs: 15 * 60_000,
+  knownClientMs: 90 * 24 * HOUR,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 };
+
+/** Limit is one counter of `limit`: at most `max` attempts per `key` in each fixed window of `windowMs`. */
+export interface Limit {
+  scope: string;
+  key: string;
+  windowMs: number;
+  max: number;
+}
+
+type Counter = { scope: string; key: string; window_start: number; expires_at: number };
+type Bump = Counter & { count: number };
 
 /**
  * LoginThrottle slows password guessing without letting a third party lock the owner out:
  * - per client (IP): more than `clientFailures` failures in the window → 429;
  * - per account: after `softDelayAfter` failures, attempts wait an exponentially growing delay
- *   (capped) and run one at a time, so parallel guessing gains nothing; beyond
- *   `accountFailuresPerHour` failures, only clients that have logged into the account before may try.
- * State is per process and in memory (it resets on restart; each process of a scale-out plane
- * throttles on its own).
+ *   (capped) and, within one process, run one at a time, so parallel guessing gains nothing;
+ *   beyond `accountFailuresPerHour` failures, only clients that have logged into the account
+ *   before may try.
+ * Its counters live in the database (`throttle_counter`, fixed windows), so every process of a
+ * scale-out plane sees the same counts and a restart forgets nothing. An attempt first counts
+ * itself against the limits with one atomic upsert (which also reads the account's recent
+ * failures) and is evaluated only if the counts it got back allow it, so racing processes cannot
+ * all slip under a limit; a refused or successful attempt is taken back, a failed one is added
+ * to the account's recent failures (which set the soft delay). Finished windows are deleted by
+ * `prune` (the `identity.prune_throttle` job).
  */
 export class LoginThrottle {
   readonly #options: ThrottleOptions;
-  readonly #clients = new Map<string, number[]>();
-  readonly #accounts = new Map<string, number[]>();
-  readonly #known = new Map<string, Set<string>>();
   readonly #queues = new Map<string, Promise<void>>();
 
   constructor(
+    private readonly tables: TypedDb<IdentityTables>,
     private readonly clock: Clock,
     options: Partial<ThrottleOptions> = {},
   ) {
@@ -53,76 +75,168 @@ export class LoginThrottle {
   async attempt<T>(account: string, client: string, check: () => Promise<{ ok: boolean; value: T }>): Promise<T> {
     const o = this.#options;
     const now = this.clock.now();
-    const clientFailures = recent(this.#clients, client, now, o.windowMs);
-    if (clientFailures >= o.clientFailures) throw tooMany(o.windowMs / 1000);
-    const known = this.#known.get(account)?.has(client) ?? false;
-    if (!known && recent(this.#accounts, account, now, 3_600_000) >= o.accountFailuresPerHour) {
-      throw tooMany(600);
+    const clientWindow = counter("login_client", client, now, o.windowMs);
+    const accountWindow = counter("login_account", account, now, o.windowMs);
+    const counters = [clientWindow, counter("login_account_hour", account, now, HOUR)];
+    // One statement: this attempt counts against the limits, and the account's failures are read (+0).
+    const [clientCount = 0, hourCount = 0, failures = 0] = await this.#bump([
+      ...counters.map((c) => ({ ...c, count: 1 })),
+      { ...accountWindow, count: 0 },
+    ]);
+    if (clientCount > o.clientFailures) {
+      await this.#takeBack(counters);
+      throw tooMany(clientWindow.expires_at - now);
     }
-    const failures = recent(this.#accounts, account, now, o.windowMs);
-    let run = check;
-    if (failures >= o.softDelayAfter) {
-      const delay = Math.min(o.maxDelayMs, 250 * 2 ** (failures - o.softDelayAfter));
-      run = async () => {
-        await o.sleep(delay);
-        return check();
-      };
-      // One delayed attempt per account at a time.
-      const previous = this.#queues.get(account) ?? Promise.resolve();
-      const mine = previous.then(run, run);
-      const tail = mine.then(
-        () => undefined,
-        () => undefined,
-      );
-      this.#queues.set(account, tail);
-      const result = await mine.finally(() => {
-        if (this.#queues.get(account) === tail) this.#queues.delete(account);
-      });
-      return this.#record(account, client, result);
+    if (hourCount > o.accountFailuresPerHour && !(await this.#known(account, client, now))) {
+      await this.#takeBack(counters);
+      throw tooMany(600_000);
     }
-    return this.#record(account, client, await run());
-  }
-
-  #record<T>(account: string, client: string, result: { ok: boolean; value: T }): T {
-    const now = this.clock.now();
-    if (result.ok) {
-      const set = this.#known.get(account) ?? new Set<string>();
-      this.#known.set(account, set);
-      set.add(client);
-      this.#accounts.delete(account);
-    } else {
-      push(this.#clients, client, now);
-      push(this.#accounts, account, now);
+    let result: { ok: boolean; value: T };
+    try {
+      result = failures >= o.softDelayAfter ? await this.#delayed(account, failures, check) : await check();
+    } catch (err) {
+      await this.#takeBack(counters);
+      throw err;
     }
+    if (result.ok) await this.#succeeded(account, client, clientWindow);
+    else await this.#bump([{ ...accountWindow, count: 1 }]);
     return result.value;
   }
-}
 
-function recent(map: Map<string, number[]>, key: string, now: number, windowMs: number): number {
-  const list = map.get(key);
-  if (!list) return 0;
-  while (list.length > 0 && (list[0] as number) <= now - Math.max(windowMs, 3_600_000)) list.shift();
-  if (list.length === 0) map.delete(key);
-  return list.filter((t) => t > now - windowMs).length;
-}
+  /**
+   * limit counts one attempt against each of `limits` (one atomic upsert) and throws 429
+   * `too_many_attempts` when any is over its `max`. Refused attempts count too.
+   */
+  async limit(limits: readonly Limit[], message: string): Promise<void> {
+    const now = this.clock.now();
+    const counters = limits.map((l) => counter(l.scope, l.key, now, l.windowMs));
+    const counts = await this.#bump(counters.map((c) => ({ ...c, count: 1 })));
+    const over = limits.findIndex((l, i) => (counts[i] as number) > l.max);
+    if (over >= 0) throw tooMany((counters[over] as Counter).expires_at - now, message);
+  }
 
-/** MAX_KEYS bounds the memory an attacker can make the throttle use (oldest keys are dropped). */
-const MAX_KEYS = 100_000;
+  /** prune deletes the counters of finished windows and forgotten clients. Returns how many. */
+  async prune(): Promise<number> {
+    const result = await this.tables
+      .q()
+      .deleteFrom("throttle_counter")
+      .where("expires_at", "<=", this.clock.now())
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
 
-function push(map: Map<string, number[]>, key: string, at: number): void {
-  const list = map.get(key) ?? [];
-  list.push(at);
-  if (list.length > 1000) list.shift();
-  map.delete(key);
-  map.set(key, list);
-  if (map.size > MAX_KEYS) {
-    const oldest = map.keys().next().value;
-    if (oldest !== undefined) map.delete(oldest);
+  /** #bump adds each bump's `count` to its counter in one statement and returns the new counts, in order. */
+  async #bump(bumps: readonly Bump[]): Promise<number[]> {
+    const rows = await this.tables
+      .q()
+      .insertInto("throttle_counter")
+      .values([...bumps])
+      .onConflict((oc) =>
+        oc
+          .columns(["scope", "key", "window_start"])
+          .doUpdateSet((eb) => ({ count: eb(eb.ref("throttle_counter.count"), "+", eb.ref("excluded.count")) })),
+      )
+      .returning(["scope", "key", "count"])
+      .execute();
+    return bumps.map((c) => Number(rows.find((r) => r.scope === c.scope && r.key === c.key)?.count ?? 0));
+  }
+
+  /**
+   * #takeBack undoes `#bump` for an attempt that was refused or never evaluated.
+   * NOTE: one statement per row. Only `#bump` locks several shared rows in one statement, always
+   * in the same order (client, account hour, account), so concurrent attempts cannot deadlock on
+   * PostgreSQL; a multi-row update or delete here would lock its rows in scan order.
+   */
+  async #takeBack(counters: readonly Counter[]): Promise<void> {
+    for (const c of counters) {
+      await this.tables
+        .q()
+        .updateTable("throttle_counter")
+        .set((eb) => ({ count: eb("count", "-", 1) }))
+        .where("scope", "=", c.scope)
+        .where("key", "=", c.key)
+        .where("window_start", "=", c.window_start)
+        .execute();
+    }
+  }
+
+  /** #succeeded: a right password is no failure; it clears the account's failures and makes the client known. */
+  async #succeeded(account: string, client: string, clientWindow: Counter): Promise<void> {
+    const now = this.clock.now();
+    await this.#takeBack([clientWindow]);
+    // One scope per statement (see `#takeBack`): only windows no attempt is bumping share a statement.
+    for (const scope of ["login_account_hour", "login_account"]) {
+      await this.tables
+        .q()
+        .deleteFrom("throttle_counter")
+        .where("scope", "=", scope)
+        .where("key", "=", account)
+        .execute();
+    }
+    const expiresAt = now + this.#options.knownClientMs;
+    await this.tables
+      .q()
+      .insertInto("throttle_counter")
+      .values({
+        scope: "login_known",
+        key: knownKey(account, client),
+        window_start: 0,
+        count: 1,
+        expires_at: expiresAt,
+      })
+      .onConflict((oc) => oc.columns(["scope", "key", "window_start"]).doUpdateSet({ expires_at: expiresAt }))
+      .execute();
+  }
+
+  async #known(account: string, client: string, now: number): Promise<boolean> {
+    const row = await this.tables
+      .q()
+      .selectFrom("throttle_counter")
+      .select("count")
+      .where("scope", "=", "login_known")
+      .where("key", "=", knownKey(account, client))
+      .where("window_start", "=", 0)
+      .where("expires_at", ">", now)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** #delayed runs `check` after the soft delay, one delayed attempt per account at a time (in this process). */
+  async #delayed<T>(
+    account: string,
+    failures: number,
+    check: () => Promise<{ ok: boolean; value: T }>,
+  ): Promise<{ ok: boolean; value: T }> {
+    const o = this.#options;
+    const delay = Math.min(o.maxDelayMs, 250 * 2 ** (failures - o.softDelayAfter));
+    const run = async () => {
+      await o.sleep(delay);
+      return check();
+    };
+    const previous = this.#queues.get(account) ?? Promise.resolve();
+    const mine = previous.then(run, run);
+    const tail = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#queues.set(account, tail);
+    return mine.finally(() => {
+      if (this.#queues.get(account) === tail) this.#queues.delete(account);
+    });
   }
 }
 
-function tooMany(retryAfterSeconds: number): AppError {
-  return new AppError(IdentityErrors.too_many_attempts, "Too many failed login attempts; try again later.", {
-    headers: { "retry-after": String(Math.ceil(retryAfterSeconds)) },
+function counter(scope: string, key: string, now: number, windowMs: number): Counter {
+  const windowStart = Math.floor(now / windowMs) * windowMs;
+  return { scope, key, window_start: windowStart, expires_at: windowStart + windowMs };
+}
+
+function knownKey(account: string, client: string): string {
+  return `${account}\n${client}`;
+}
+
+function tooMany(retryAfterMs: number, message = "Too many failed login attempts; try again later."): AppError {
+  return new AppError(IdentityErrors.too_many_attempts, message, {
+    headers: { "retry-after": String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
   });
 }

@@ -32,6 +32,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
         IdentityErrors.self_signup_disabled,
         IdentityErrors.email_taken,
         IdentityErrors.weak_password,
+        IdentityErrors.too_many_attempts,
       ],
       handler: ({ ctx, body }) => s.sessions.signup(ctx, body),
     }),
@@ -142,7 +143,12 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       auth: AUTH.user,
       body: ChangePasswordInput,
       response: { status: 200, schema: Revoked, description: "How many other sessions ended." },
-      errors: [IdentityErrors.current_password_wrong, IdentityErrors.weak_password],
+      errors: [
+        IdentityErrors.current_password_wrong,
+        IdentityErrors.weak_password,
+        IdentityErrors.password_changed,
+        IdentityErrors.too_many_attempts,
+      ],
       handler: ({ ctx, body }) => s.sessions.changePassword(ctx, body),
     }),
   ];

@@ -73,7 +73,7 @@ export function secretKeyRoutes(s: IdentityService): RouteDefinition[] {
       body: RotateSecretKeyInput.prefault({}),
       response: { status: 201, schema: IssuedSecretKey, description: "The new key and its token, shown once." },
       secretFields: ["token"],
-      errors: [IdentityErrors.secret_key_not_found, IdentityErrors.key_revoked],
+      errors: [IdentityErrors.secret_key_not_found, IdentityErrors.key_revoked, IdentityErrors.key_already_rotated],
       handler: ({ ctx, params, body }) => s.secretKeys.rotateSecretKey(ctx, params.keyId, body),
     }),
   ];

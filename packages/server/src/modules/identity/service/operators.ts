@@ -80,7 +80,9 @@ export class OperatorsService {
     this.c.access.operator(ctx, "operators:write");
     return this.c.db.write(ctx, async (tx) => {
       if (input.role !== undefined || input.disabled !== undefined) await this.#lockOperators(tx);
-      const before = toOperator(await this.#operator(id, tx));
+      // Locked until commit: a login or token issue racing a disable either commits first (and is
+      // revoked below) or waits and sees the operator disabled.
+      const before = toOperator(await this.#operator(id, tx, { lock: true }));
       const now = this.c.clock.now();
       const after: Operator = {
         ...before,
@@ -152,11 +154,24 @@ export class OperatorsService {
     if (!operator || operator.disabled_at !== null) {
       throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
     }
-    const o = toOperator(operator);
-    const asSelf = { ...ctx, principal: operatorPrincipal(o, "login") };
-    return this.c.db.write(ctx, (tx) =>
-      this.#issueToken(tx, asSelf, o, "session", "login", this.c.clock.now() + this.c.config.sessions.absoluteMs),
-    );
+    return this.c.db.write(ctx, async (tx) => {
+      // The password was checked outside the transaction: what it decided holds only if the row
+      // (locked until the session commits) is still enabled with the same password.
+      const current = await this.#operator(operator.id, tx, { lock: true });
+      if (current.disabled_at !== null || current.password_hash !== operator.password_hash) {
+        throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
+      }
+      const o = toOperator(current);
+      const asSelf = { ...ctx, principal: operatorPrincipal(o, "login") };
+      return this.#issueToken(
+        tx,
+        asSelf,
+        o,
+        "session",
+        "login",
+        this.c.clock.now() + this.c.config.sessions.absoluteMs,
+      );
+    });
   }
 
   async createOperatorToken(ctx: ActionContext, input: z.infer<typeof CreateOperatorTokenInput>): Promise<Issued> {
@@ -167,7 +182,10 @@ export class OperatorsService {
       });
     }
     return this.c.db.write(ctx, async (tx) => {
-      const operator = toOperator(await this.#operator(me.actorId, tx));
+      const row = await this.#operator(me.actorId, tx, { lock: true });
+      // Disabled since this request was resolved: the caller's own token is already revoked.
+      if (row.disabled_at !== null) throw new AppError(PlatformErrors.unauthenticated, "The operator is disabled.");
+      const operator = toOperator(row);
       return this.#issueToken(tx, ctx, operator, "api", input.name, input.expiresAt ?? null);
     });
   }
@@ -198,6 +216,7 @@ export class OperatorsService {
         .selectAll()
         .where("id", "=", id)
         .where("operator_id", "=", me.actorId)
+        .$call((qb) => this.c.db.forUpdate(qb))
         .executeTakeFirst();
       if (!row) throw new AppError(IdentityErrors.operator_token_not_found, `No token ${tokenId}.`);
       if (row.revoked_at !== null) return toOperatorToken(row);
@@ -285,8 +304,15 @@ export class OperatorsService {
     await this.c.db.lockTable(tx, "operator");
   }
 
-  async #operator(id: string, tx?: Tx) {
-    const row = await this.c.tables.q(tx).selectFrom("operator").selectAll().where("id", "=", id).executeTakeFirst();
+  /** #operator reads an operator; with `lock` (inside a write) its row stays locked until the transaction ends. */
+  async #operator(id: string, tx?: Tx, options: { lock?: boolean } = {}) {
+    const row = await this.c.tables
+      .q(tx)
+      .selectFrom("operator")
+      .selectAll()
+      .where("id", "=", id)
+      .$if(options.lock === true, (qb) => this.c.db.forUpdate(qb))
+      .executeTakeFirst();
     if (!row) throw new AppError(IdentityErrors.operator_not_found, `No operator ${id}.`);
     return row;
   }

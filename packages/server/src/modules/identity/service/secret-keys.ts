@@ -61,11 +61,11 @@ export class SecretKeysService {
     return toSecretKey(await this.#key(id));
   }
 
-  /** revokeSecretKey ends the key at once, in every process. Revoking twice is a no-op. */
+  /** revokeSecretKey ends the key at once, in every process. Revoking twice is a no-op (one fact). */
   async revokeSecretKey(ctx: ActionContext, id: string): Promise<SecretKey> {
     this.c.access.operator(ctx, "secret_keys:write");
     return this.c.db.write(ctx, async (tx) => {
-      const key = toSecretKey(await this.#key(id, tx));
+      const key = toSecretKey(await this.#key(id, tx, { lock: true }));
       if (key.revokedAt !== null) return key;
       const now = this.c.clock.now();
       await tx.updateTable("secret_key").set({ revoked_at: now }).where("id", "=", id).execute();
@@ -81,7 +81,9 @@ export class SecretKeysService {
 
   /**
    * rotateSecretKey issues a replacement with the same surface and scopes; the old key keeps
-   * working for the grace period (both work meanwhile), then expires.
+   * working for the grace period (both work meanwhile), then expires. A key has at most one
+   * successor: rotating a key that was already rotated (or losing a race to another rotation)
+   * answers 409 `key_already_rotated`; rotate the successor instead.
    */
   async rotateSecretKey(
     ctx: ActionContext,
@@ -90,10 +92,17 @@ export class SecretKeysService {
   ): Promise<{ token: string; secretKey: SecretKey }> {
     const operator = this.c.access.operator(ctx, "secret_keys:write");
     return this.c.db.write(ctx, async (tx) => {
-      const old = toSecretKey(await this.#key(id, tx));
+      // NOTE: the row stays locked until commit, so of racing rotations one issues and the rest see `replaced_by`.
+      const old = toSecretKey(await this.#key(id, tx, { lock: true }));
       const now = this.c.clock.now();
       if (old.revokedAt !== null || (old.expiresAt !== null && old.expiresAt <= now)) {
         throw new AppError(IdentityErrors.key_revoked, "A revoked or expired key cannot be rotated; create a new one.");
+      }
+      if (old.replacedBy !== null) {
+        throw new AppError(
+          IdentityErrors.key_already_rotated,
+          `The key was already rotated to ${old.replacedBy}; rotate that key instead.`,
+        );
       }
       const issued = await this.#issue(
         tx,
@@ -158,8 +167,15 @@ export class SecretKeysService {
     return { token, secretKey: toSecretKey(row) };
   }
 
-  async #key(id: string, tx?: Tx) {
-    const row = await this.c.tables.q(tx).selectFrom("secret_key").selectAll().where("id", "=", id).executeTakeFirst();
+  /** #key reads a key; with `lock` (inside a write) its row stays locked until the transaction ends. */
+  async #key(id: string, tx?: Tx, options: { lock?: boolean } = {}) {
+    const row = await this.c.tables
+      .q(tx)
+      .selectFrom("secret_key")
+      .selectAll()
+      .where("id", "=", id)
+      .$if(options.lock === true, (qb) => this.c.db.forUpdate(qb))
+      .executeTakeFirst();
     if (!row) throw new AppError(IdentityErrors.secret_key_not_found, `No secret key ${id}.`);
     return row;
   }

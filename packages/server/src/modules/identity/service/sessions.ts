@@ -15,6 +15,12 @@ import type { UsersService } from "./users.js";
 
 type Issued = { token: string; session: Session; user: User };
 
+/** SIGNUP_LIMITS: sign-up attempts per client IP (15 minutes) and per address in an environment (hour). */
+export const SIGNUP_LIMITS = {
+  client: { windowMs: 15 * 60_000, max: 20 },
+  address: { windowMs: 60 * 60_000, max: 5 },
+} as const;
+
 /** SessionsService: end-user sign-up, login, sessions and passwords. */
 export class SessionsService {
   constructor(
@@ -22,11 +28,27 @@ export class SessionsService {
     private readonly users: UsersService,
   ) {}
 
-  /** signup creates a user through a surface that allows self sign-up, and logs it in. */
+  /**
+   * signup creates a user through a surface that allows self sign-up, and logs it in. An email
+   * already registered answers 409 `email_taken` (the account exists at once, with no mailbox
+   * check, so the answer cannot hide it; see docs/security.md); attempts are limited per client
+   * and per address (`SIGNUP_LIMITS`) in every process, so addresses cannot be checked in bulk.
+   */
   async signup(ctx: ActionContext, input: z.infer<typeof SignupInput>): Promise<Issued> {
     const surface = await this.#surface(input.surfaceId);
     if (!surface.selfSignup)
       throw new AppError(IdentityErrors.self_signup_disabled, "Ask the product to create your account.");
+    await this.c.throttle.limit(
+      [
+        { ...SIGNUP_LIMITS.client, scope: "signup_client", key: ctx.request.ip ?? "unknown" },
+        {
+          ...SIGNUP_LIMITS.address,
+          scope: "signup_address",
+          key: `${surface.environmentId}:${normalizeEmail(input.email)}`,
+        },
+      ],
+      "Too many sign-up attempts; try again later.",
+    );
     let issued: Issued | undefined;
     await this.users.insertUser(
       { ...ctx, principal: null },
@@ -71,6 +93,13 @@ export class SessionsService {
     const rehash = user.password_hash !== null && this.c.hasher.needsRehash(user.password_hash);
     const newHash = rehash ? await this.c.hasher.hash(input.password) : null;
     return this.c.db.write(ctx, async (tx) => {
+      // The user row stays locked until the session is committed: a disable, password change or
+      // reset that committed since the password was checked wins, and one that comes later finds
+      // this session and revokes it. Either way no session outlives a disable.
+      const locked = await this.#lockUser(tx, user.id);
+      if (!locked || locked.disabled_at !== null || locked.password_hash !== user.password_hash) {
+        throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
+      }
       if (newHash) await tx.updateTable("user").set({ password_hash: newHash }).where("id", "=", user.id).execute();
       return this.#open(tx, ctx, toUser(user), surface.id);
     });
@@ -182,6 +211,22 @@ export class SessionsService {
     checkPasswordStrength(input.newPassword, { email: user.email });
     const hash = await this.c.hasher.hash(input.newPassword);
     return this.c.db.write(ctx, async (tx) => {
+      const current = await this.#lockUser(tx, me.actorId);
+      const session = await this.c.tables
+        .q(tx)
+        .selectFrom("session")
+        .select("id")
+        .where("id", "=", me.credentialId)
+        .where("revoked_at", "is", null)
+        .$call((qb) => this.c.db.forUpdate(qb))
+        .executeTakeFirst();
+      // The caller's session was revoked (or the user disabled) since the request was resolved.
+      if (!current || current.disabled_at !== null || !session) {
+        throw new AppError(PlatformErrors.unauthenticated, "The session is no longer valid.");
+      }
+      if (current.password_hash !== row.password_hash) {
+        throw new AppError(IdentityErrors.password_changed, "The password changed meanwhile; sign in again.");
+      }
       await tx
         .updateTable("user")
         .set({ password_hash: hash, updated_at: this.c.clock.now() })
@@ -238,6 +283,8 @@ export class SessionsService {
     };
     const asUser = { ...ctx, principal: owner };
     return this.c.db.write(ctx, async (tx) => {
+      const user = await this.#lockUser(tx, reset.user_id);
+      if (!user || user.disabled_at !== null) throw invalid();
       const used = await tx
         .updateTable("password_reset")
         .set({ used_at: now })
@@ -337,6 +384,17 @@ export class SessionsService {
       .where("environment_id", "=", owner.environmentId as string)
       .where("user_id", "=", owner.actorId)
       .where("revoked_at", "is", null);
+  }
+
+  /** #lockUser reads a user's row inside `tx` and keeps it locked until `tx` ends (undefined when gone). */
+  #lockUser(tx: Tx, id: string) {
+    return this.c.tables
+      .q(tx)
+      .selectFrom("user")
+      .select(["id", "disabled_at", "password_hash"])
+      .where("id", "=", id)
+      .$call((qb) => this.c.db.forUpdate(qb))
+      .executeTakeFirst();
   }
 
   #me(ctx: ActionContext): Principal {

@@ -145,7 +145,9 @@ export class UsersService {
     const { environmentId } = this.c.access.environment(ctx, "users:write");
     try {
       return await this.c.db.write(ctx, async (tx) => {
-        const before = toUser(await this.#user(environmentId, id, tx));
+        // Locked until commit: a login or reset-token issue racing a disable either commits first
+        // (and is revoked below) or waits and sees the user disabled.
+        const before = toUser(await this.#user(environmentId, id, tx, { lock: true }));
         const now = this.c.clock.now();
         const after: User = {
           ...before,
@@ -215,7 +217,7 @@ export class UsersService {
   async createPasswordResetToken(ctx: ActionContext, id: string): Promise<{ token: string; expiresAt: number }> {
     const { environmentId } = this.c.access.environment(ctx, "users:write");
     return this.c.db.write(ctx, async (tx) => {
-      const user = await this.#user(environmentId, id, tx);
+      const user = await this.#user(environmentId, id, tx, { lock: true });
       if (user.disabled_at !== null) throw new AppError(IdentityErrors.user_disabled, "The user is disabled.");
       const now = this.c.clock.now();
       // A new token replaces any unused earlier one.
@@ -269,13 +271,15 @@ export class UsersService {
     );
   }
 
-  async #user(environmentId: string, id: string, tx?: Tx) {
+  /** #user reads a user of the environment; with `lock` (inside a write) its row stays locked until the transaction ends. */
+  async #user(environmentId: string, id: string, tx?: Tx, options: { lock?: boolean } = {}) {
     const row = await this.c.tables
       .q(tx)
       .selectFrom("user")
       .selectAll()
       .where("environment_id", "=", environmentId)
       .where("id", "=", id)
+      .$if(options.lock === true, (qb) => this.c.db.forUpdate(qb))
       .executeTakeFirst();
     if (!row) throw new AppError(IdentityErrors.user_not_found, `No user ${id}.`);
     return row;

@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import { canonicalJson } from "../canonical-json.js";
 import type { Clock } from "../clock.js";
 import { sha256Hex } from "../crypto.js";
-import type { Db, Tx } from "../db/db.js";
+import { afterCommit, type Db, type Tx } from "../db/db.js";
 import type { PlatformTables } from "../db/tables.js";
 import { AppError, PlatformErrors } from "../errors.js";
 
@@ -205,8 +205,13 @@ export class IdempotencyLedger {
           if (row && row.fingerprint !== id.fingerprint) throw reused();
           throw inProgress();
         }
-        claim.completed = response;
-        claim.liveBody = JSON.stringify(result ?? null);
+        // Completed once the write commits: a write rolled back later (a hook, the commit itself)
+        // leaves the claim open, so its error is stored or a retry runs again.
+        const live = JSON.stringify(result ?? null);
+        afterCommit(tx, () => {
+          claim.completed = response;
+          claim.liveBody = live;
+        });
       },
       release() {
         ledger.#inFlight.delete(held);

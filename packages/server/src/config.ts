@@ -32,7 +32,7 @@ export interface Config {
   /** migrateOnStart: apply pending migrations when the server starts. */
   migrateOnStart: boolean;
   events: { retentionDays: number };
-  webhooks: { timeoutMs: number; allowPrivateTargets: boolean };
+  webhooks: { timeoutMs: number; allowPrivateTargets: boolean; retryScheduleMs: number[] };
   /** auditSigningKeyFile: PEM file of the Ed25519 key signing audit checkpoints (null: a key kept in the database). */
   auditSigningKeyFile: string | null;
 }
@@ -51,6 +51,25 @@ const int = (min: number, max: number) =>
     .regex(/^\d+$/, "must be a whole number")
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** durationList: a comma-separated list of `count` durations such as `5s,5m,2h`, in ms, each in [minMs, maxMs]. */
+const durationList = (minCount: number, maxCount: number, minMs: number, maxMs: number) =>
+  z
+    .string()
+    .regex(/^\s*\d+[smh]\s*(,\s*\d+[smh]\s*)*$/, "must be durations such as 5s,5m,2h, separated by commas")
+    .transform((v) => v.split(",").map((d) => Number(d.trim().slice(0, -1)) * UNIT_MS[d.trim().slice(-1) as "s"]))
+    .pipe(
+      z
+        .array(
+          z
+            .number()
+            .min(minMs, `each must be at least ${minMs / 1000}s`)
+            .max(maxMs, `each must be at most ${maxMs / 3_600_000}h`),
+        )
+        .min(minCount, `must list at least ${minCount}`)
+        .max(maxCount, `must list at most ${maxCount}`),
+    );
 
 /** CONFIG_VARIABLES documents every variable; the README's configuration table mirrors it. */
 export const CONFIG_VARIABLES = {
@@ -147,6 +166,11 @@ export const CONFIG_VARIABLES = {
     default: "15000",
     doc: "A webhook attempt fails unless the receiver answers 2xx within this time.",
   },
+  BASEPLATE_WEBHOOKS_RETRY_SCHEDULE: {
+    schema: durationList(1, 20, 1000, 48 * 3_600_000),
+    default: "5s,5m,30m,2h,5h,10h,10h",
+    doc: "Delays before each retry of a failed webhook attempt (s, m, h; ±10% jitter); one attempt more than listed. Shorten it for staging.",
+  },
   BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS: {
     schema: bool,
     default: "false",
@@ -242,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     webhooks: {
       timeoutMs: values.BASEPLATE_WEBHOOKS_TIMEOUT_MS as number,
       allowPrivateTargets: values.BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS as boolean,
+      retryScheduleMs: values.BASEPLATE_WEBHOOKS_RETRY_SCHEDULE as number[],
     },
     masterKeyFile: values.BASEPLATE_MASTER_KEY_FILE
       ? resolve(cwd, values.BASEPLATE_MASTER_KEY_FILE as string)

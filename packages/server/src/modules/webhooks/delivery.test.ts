@@ -1,5 +1,6 @@
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { loadConfig } from "../../config.js";
 import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
@@ -198,6 +199,30 @@ describeEachEngine("webhook delivery", (engine) => {
     expect(await runDueJobs(t)).toBe(0);
   });
 
+  it("Retry-After on 429 or 503 can also bring the next attempt forward (not before 1 s); elsewhere it only lengthens", async () => {
+    const { id } = await endpoint();
+    await tenant();
+    // The schedule's first retry is 5 min after attempt 2; the receiver asks for 2 s instead.
+    receiver.answer = () => ({ status: 500 });
+    await runDueJobs(t);
+    clock.advance(6_000);
+    receiver.answer = () => ({ status: 503, headers: { "retry-after": "2" } });
+    expect(await runDueJobs(t)).toBe(1);
+    let [message] = await messages(id);
+    expect((message?.nextAttemptAt as number) - clock.now()).toBe(2_000);
+    clock.advance(2_000);
+    // "0" is held to the 1 s floor; a 500 with Retry-After keeps the longer schedule.
+    receiver.answer = () => ({ status: 429, headers: { "retry-after": "0" } });
+    expect(await runDueJobs(t)).toBe(1);
+    [message] = await messages(id);
+    expect((message?.nextAttemptAt as number) - clock.now()).toBe(1_000);
+    clock.advance(1_000);
+    receiver.answer = () => ({ status: 500, headers: { "retry-after": "1" } });
+    expect(await runDueJobs(t)).toBe(1);
+    [message] = await messages(id);
+    expect((message?.nextAttemptAt as number) - clock.now()).toBeGreaterThanOrEqual(RETRY_SCHEDULE_MS[3] * 0.9);
+  });
+
   it("WH-09: a receiver that does not answer within the timeout fails the attempt, which is retried", async () => {
     const { id } = await endpoint();
     receiver.answer = () => ({ status: 200, delayMs: 2000 });
@@ -365,5 +390,49 @@ describeEachEngine("webhook delivery", (engine) => {
     const left = await messages(id);
     expect(left.map((m) => m.status)).toEqual(["pending"]);
     expect(await attempts(left[0]?.id as string)).toHaveLength(1);
+  });
+});
+
+describeEachEngine("webhook retry schedule from configuration", (engine) => {
+  it("BASEPLATE_WEBHOOKS_RETRY_SCHEDULE sets the delays and the number of attempts", async () => {
+    const clock = new TestClock();
+    const t = await createTestApp(engine, {
+      plane: true,
+      clock,
+      env: { BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS: "true", BASEPLATE_WEBHOOKS_RETRY_SCHEDULE: "1s,2s" },
+    });
+    const receiver = new WebhookReceiver();
+    await receiver.listen();
+    try {
+      const p = await seedPlane(t);
+      const auth = { authorization: `Bearer ${p.a.secretKey}` };
+      const created = await t.inject({
+        method: "POST",
+        url: "/v1/webhooks/endpoints",
+        headers: auth,
+        payload: { url: `${receiver.url}/hook`, eventTypes: ["tenant.*"] },
+      });
+      expect(created.statusCode).toBe(201);
+      receiver.answer = () => ({ status: 500 });
+      await t.inject({ method: "POST", url: "/v1/tenants", headers: auth, payload: { name: "Retry" } });
+      await runDueJobs(t);
+      clock.advance(1_100);
+      expect(await runDueJobs(t)).toBe(1);
+      clock.advance(2_200);
+      expect(await runDueJobs(t)).toBe(1);
+      clock.advance(86_400_000);
+      expect(await runDueJobs(t)).toBe(0);
+      expect(receiver.received).toHaveLength(3);
+    } finally {
+      await receiver.close();
+      await t.close();
+    }
+  });
+
+  it("refuses a schedule that is not a list of durations", () => {
+    expect(() => loadConfig({ BASEPLATE_WEBHOOKS_RETRY_SCHEDULE: "5 minutes" })).toThrow(
+      /BASEPLATE_WEBHOOKS_RETRY_SCHEDULE/,
+    );
+    expect(() => loadConfig({ BASEPLATE_WEBHOOKS_RETRY_SCHEDULE: "0s" })).toThrow(/at least 1s/);
   });
 });

@@ -11,9 +11,11 @@ import { signatureHeader } from "../internal/signing.js";
 import type { WebhookEndpointTable, WebhooksTables } from "../tables.js";
 
 /**
- * RETRY_SCHEDULE_MS: the delay before each retry after a failed attempt (Svix's schedule): the
- * first attempt is immediate, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h — 8 attempts over
- * about 28 hours. Each delay gets ±10% jitter; a `Retry-After` answer can only lengthen it.
+ * RETRY_SCHEDULE_MS: the default delay before each retry after a failed attempt (Svix's
+ * schedule; `BASEPLATE_WEBHOOKS_RETRY_SCHEDULE` sets another): the first attempt is immediate,
+ * then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h — 8 attempts over about 28 hours. Each delay gets
+ * ±10% jitter. A `Retry-After` lengthens it; on 429 and 503 (the receiver asking for a pause) it
+ * sets it, so it can also bring the next attempt forward, within [RETRY_AFTER_MIN_MS, RETRY_AFTER_CAP_MS].
  */
 export const RETRY_SCHEDULE_MS = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000] as const;
 export const MAX_ATTEMPTS = RETRY_SCHEDULE_MS.length + 1;
@@ -23,6 +25,8 @@ export const FAILING_DISABLE_MS = 5 * 86_400_000;
 const CACHE_MS = 1000;
 /** RETRY_AFTER_CAP_MS: the longest a receiver's `Retry-After` can push the next attempt. */
 const RETRY_AFTER_CAP_MS = 86_400_000;
+/** RETRY_AFTER_MIN_MS: the soonest a receiver's `Retry-After` can bring the next attempt. */
+const RETRY_AFTER_MIN_MS = 1000;
 
 /** TenantStateLookup returns a tenant's lifecycle state (`active`, `suspended`, …), or null when it is gone. */
 export type TenantStateLookup = (environmentId: string, tenantId: string) => Promise<string | null>;
@@ -106,7 +110,7 @@ export class Attempts {
       timeoutMs: this.m.config.webhooks.timeoutMs,
       signal: job.signal,
     });
-    await this.#record(message, endpoint, result);
+    await this.#record(message, endpoint, result, job);
   }
 
   /**
@@ -132,6 +136,7 @@ export class Attempts {
     message: { id: string; environment_id: string; endpoint_id: string; attempts: number },
     endpoint: WebhookEndpointTable,
     result: SendResult,
+    job: JobContext,
   ): Promise<void> {
     const now = this.m.clock.now();
     const attempt = Number(message.attempts) + 1;
@@ -140,13 +145,17 @@ export class Attempts {
     const gone = status === 410;
     const aborted =
       result.kind === "response" && String(result.headers["webhook-delivery"] ?? "").toLowerCase() === "abort-message";
-    const exhausted = attempt >= MAX_ATTEMPTS;
+    const schedule = this.m.config.webhooks.retryScheduleMs;
+    const exhausted = attempt >= schedule.length + 1;
     let delay = 0;
     if (!ok && !gone && !aborted && !exhausted) {
-      const base: number = RETRY_SCHEDULE_MS[attempt - 1] ?? 36_000_000;
+      const base: number = schedule[attempt - 1] ?? (schedule.at(-1) as number);
       delay = Math.round(base * (0.9 + Math.random() * 0.2));
       const retryAfter = result.kind === "response" ? retryAfterMs(result.headers["retry-after"], now) : null;
-      if (retryAfter !== null) delay = Math.max(delay, Math.min(retryAfter, RETRY_AFTER_CAP_MS));
+      if (retryAfter !== null) {
+        const asked = Math.min(Math.max(retryAfter, RETRY_AFTER_MIN_MS), RETRY_AFTER_CAP_MS);
+        delay = status === 429 || status === 503 ? asked : Math.max(delay, asked);
+      }
     }
     const failingSince = ok ? null : (endpoint.failing_since ?? now);
     const failingTooLong = !ok && now - Number(failingSince) >= FAILING_DISABLE_MS;
@@ -190,6 +199,8 @@ export class Attempts {
         this.forgetEndpoint(endpoint.id);
       }
       if (gone || failingTooLong) await this.#disable(tx, endpoint, gone ? "gone" : "failing");
+      // A settled message completes its job in the same commit as the attempt's record.
+      if (delay === 0) await job.complete(tx);
     });
     if (delay > 0) throw new RetryLaterError(`attempt ${attempt} failed`, delay);
   }

@@ -50,11 +50,22 @@ export class AccessService {
 
   /**
    * onFact keeps delegation honest across modules: a disabled user's agent keys are revoked in the
-   * same transaction (they do not come back when the user is re-enabled).
+   * same transaction (they do not come back when the user is re-enabled). The user's memberships
+   * are locked first, as an agent key's issuance locks the one it delegates from: an issuance that
+   * committed first is revoked here, one that waits reads the user as disabled.
    */
   async onFact(tx: Tx, fact: Fact): Promise<void> {
     if (fact.type !== "user.disabled" || !fact.environmentId) return;
     for (const target of fact.targets.filter((t) => t.type === "user")) {
+      await this.core.tables
+        .q(tx)
+        .selectFrom("membership")
+        .select("id")
+        .where("environment_id", "=", fact.environmentId)
+        .where("user_id", "=", target.id)
+        .orderBy("id")
+        .$call((qb) => this.core.m.db.forUpdate(qb))
+        .execute();
       const revoked = await this.core.tables
         .q(tx)
         .updateTable("agent_key")

@@ -8,7 +8,7 @@ import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
-import { toInvitation } from "../internal/rows.js";
+import { isActive, toInvitation } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { AcceptInvitationInput, CreateInvitationInput, Invitation, ListQuery, Membership } from "../schemas.js";
 import type { GrantsService } from "./grants.js";
@@ -36,6 +36,8 @@ export class InvitationsService {
     await this.grants.requireRolesWithin(access, roles);
     const email = input.email.trim().toLowerCase();
     return this.c.m.db.write(ctx, async (tx) => {
+      const { limits } = await this.grants.lockForWrite(tx, access, "members:invite");
+      await this.grants.requireRolesWithin(access, roles, tx, limits);
       const now = this.c.m.clock.now();
       const replaced = await this.c.tables
         .q(tx)
@@ -97,8 +99,10 @@ export class InvitationsService {
 
   /** revokeInvitation voids a pending invitation; revoking twice is a no-op. */
   async revokeInvitation(ctx: ActionContext, tenantId: string, id: string): Promise<Invitation> {
-    const { environmentId } = await this.c.m.access.require(ctx, "members:invite", { tenantId });
+    const access = await this.c.m.access.require(ctx, "members:invite", { tenantId });
+    const { environmentId } = access;
     return this.c.m.db.write(ctx, async (tx) => {
+      await this.grants.lockForWrite(tx, access, "members:invite");
       const row = await this.c.tables
         .q(tx)
         .selectFrom("invitation")
@@ -110,7 +114,16 @@ export class InvitationsService {
       if (!row) throw new AppError(AccessErrors.invitation_not_found, `No invitation ${id} in this tenant.`);
       const now = this.c.m.clock.now();
       if (row.accepted_at !== null || row.revoked_at !== null) return toInvitation(row, now);
-      await this.c.tables.q(tx).updateTable("invitation").set({ revoked_at: now }).where("id", "=", id).execute();
+      const revoked = await this.c.tables
+        .q(tx)
+        .updateTable("invitation")
+        .set({ revoked_at: now })
+        .where("id", "=", id)
+        .where("accepted_at", "is", null)
+        .where("revoked_at", "is", null)
+        .executeTakeFirst();
+      // Accepted or revoked by a concurrent request since the read: that one stands.
+      if (Number(revoked.numUpdatedRows) === 0) return toInvitation(await this.#invitation(tx, id), now);
       await this.c.m.facts.record(tx, ctx, {
         type: "invitation.revoked",
         tenantId,
@@ -125,7 +138,10 @@ export class InvitationsService {
    * acceptInvitation redeems a token once: the invited email's user joins the tenant with the
    * invited roles (created first when the environment has no user with that email). The act is
    * recorded as the user's own. Throws 410 `invitation_invalid` for an unknown, used, revoked or
-   * expired token (the same answer for each), 409 `already_member`.
+   * expired token (the same answer for each), 409 `already_member`. An invitation a key issued
+   * (an agent key or a tenant key) is honoured only while that key is live: the key's row is
+   * locked in the accepting transaction, so a revocation (or the removal of the agent's user,
+   * which revokes its keys) that commits first voids it, and one that comes later waits.
    */
   async acceptInvitation(
     ctx: ActionContext,
@@ -146,6 +162,8 @@ export class InvitationsService {
     const scope = { environmentId: row.environment_id, tenantId: row.tenant_id };
     const roles = fromJson<string[]>(row.roles);
     const redeem = async (tx: Tx, userId: string): Promise<Membership> => {
+      // The issuing key first (keys before invitations, the order every write locks them in).
+      if (!(await this.#issuerLive(tx, row.environment_id, row.invited_by))) throw invalid();
       // Single use under concurrency: only the transaction that flips `accepted_at` proceeds.
       const claimed = await this.c.tables
         .q(tx)
@@ -182,9 +200,14 @@ export class InvitationsService {
       return this.memberships.insertMembership(tx, actor, scope, userId, roles);
     };
     const existing = await this.c.identity.users.lookupUser(row.environment_id, { email: row.email_normalized });
+    // NOTE: the user's state is read again in the accepting transaction (after the claim).
     if (existing) {
       if (existing.disabled) throw new AppError(IdentityErrors.user_disabled, "The invited user is disabled.");
-      const membership = await this.c.m.db.write(ctx, (tx) => redeem(tx, existing.id));
+      const membership = await this.c.m.db.write(ctx, async (tx) => {
+        const user = await this.c.identity.users.lookupUser(row.environment_id, { id: existing.id }, tx);
+        if (!user || user.disabled) throw new AppError(IdentityErrors.user_disabled, "The invited user is disabled.");
+        return redeem(tx, existing.id);
+      });
       return { membership, userCreated: false };
     }
     if (!row.surface_id) throw invalid();
@@ -206,5 +229,30 @@ export class InvitationsService {
       },
     );
     return { membership: membership as Membership, userCreated: true };
+  }
+
+  /**
+   * #issuerLive tells whether the credential that issued an invitation may still vouch for it:
+   * a user or secret key always (what they issue belongs to the tenant); an agent key or a tenant
+   * key only while it is neither revoked nor expired, read with its row locked.
+   */
+  async #issuerLive(tx: Tx, environmentId: string, issuer: string): Promise<boolean> {
+    const now = this.c.m.clock.now();
+    for (const table of ["agent_key", "tenant_key"] as const) {
+      const key = await this.c.tables
+        .q(tx)
+        .selectFrom(table)
+        .select(["revoked_at", "expires_at"])
+        .where("environment_id", "=", environmentId)
+        .where("id", "=", issuer)
+        .$call((qb) => this.c.m.db.forUpdate(qb))
+        .executeTakeFirst();
+      if (key) return isActive(key, now);
+    }
+    return true;
+  }
+
+  async #invitation(tx: Tx, id: string) {
+    return this.c.tables.q(tx).selectFrom("invitation").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
   }
 }

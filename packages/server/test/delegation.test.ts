@@ -165,7 +165,10 @@ describeEachEngine("delegation", (engine) => {
 
   it("a tenant key minted by a key before the rule (createdByType agent or tenant_key) answers 401", async () => {
     for (const createdByType of ["agent", "tenant_key"]) {
-      const issued = ok(await key("POST", keys(), { name: `legacy ${createdByType}`, permissions: ["members:read"] }), 201);
+      const issued = ok(
+        await key("POST", keys(), { name: `legacy ${createdByType}`, permissions: ["members:read"] }),
+        201,
+      );
       await t.app.db.kysely
         .updateTable("tenant_key")
         .set({ created_by_type: createdByType })

@@ -9,6 +9,7 @@ import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
+import { voidInvitationsIssuedBy } from "../internal/issued.js";
 import { toAgentKey } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { AgentKey, CreateAgentKeyInput, ListQuery } from "../schemas.js";
@@ -140,6 +141,7 @@ export class AgentKeysService {
         .where("id", "=", id)
         .where("revoked_at", "is", null)
         .execute();
+      voidInvitationsIssuedBy(this.c, tx, ctx, access.environmentId, [id], now);
       await this.c.changed(tx, id);
       await this.c.m.facts.record(tx, ctx, {
         type: "agent_key.revoked",

@@ -101,9 +101,8 @@ export class InvitationsService {
   async revokeInvitation(ctx: ActionContext, tenantId: string, id: string): Promise<Invitation> {
     const access = await this.c.m.access.require(ctx, "members:invite", { tenantId });
     const { environmentId } = access;
-    return this.c.m.db.write(ctx, async (tx) => {
-      await this.grants.lockForWrite(tx, access, "members:invite");
-      const row = await this.c.tables
+    const read = (tx?: Tx) =>
+      this.c.tables
         .q(tx)
         .selectFrom("invitation")
         .selectAll()
@@ -111,27 +110,38 @@ export class InvitationsService {
         .where("tenant_id", "=", tenantId)
         .where("id", "=", id)
         .executeTakeFirst();
-      if (!row) throw new AppError(AccessErrors.invitation_not_found, `No invitation ${id} in this tenant.`);
-      const now = this.c.m.clock.now();
-      if (row.accepted_at !== null || row.revoked_at !== null) return toInvitation(row, now);
-      const revoked = await this.c.tables
-        .q(tx)
-        .updateTable("invitation")
-        .set({ revoked_at: now })
-        .where("id", "=", id)
-        .where("accepted_at", "is", null)
-        .where("revoked_at", "is", null)
-        .executeTakeFirst();
-      // Accepted or revoked by a concurrent request since the read: that one stands.
-      if (Number(revoked.numUpdatedRows) === 0) return toInvitation(await this.#invitation(tx, id), now);
-      await this.c.m.facts.record(tx, ctx, {
-        type: "invitation.revoked",
-        tenantId,
-        targets: [{ type: "invitation", id }],
-        data: { email: row.email },
+    try {
+      return await this.c.m.db.write(ctx, async (tx) => {
+        await this.grants.lockForWrite(tx, access, "members:invite");
+        const row = await read(tx);
+        if (!row) throw new AppError(AccessErrors.invitation_not_found, `No invitation ${id} in this tenant.`);
+        const now = this.c.m.clock.now();
+        if (row.accepted_at !== null || row.revoked_at !== null) return toInvitation(row, now);
+        // The fact first, then the row (the order acceptance takes them in: see internal/issued.ts).
+        await this.c.m.facts.record(tx, ctx, {
+          type: "invitation.revoked",
+          tenantId,
+          targets: [{ type: "invitation", id }],
+          data: { email: row.email },
+        });
+        const revoked = await this.c.tables
+          .q(tx)
+          .updateTable("invitation")
+          .set({ revoked_at: now })
+          .where("id", "=", id)
+          .where("accepted_at", "is", null)
+          .where("revoked_at", "is", null)
+          .executeTakeFirst();
+        if (Number(revoked.numUpdatedRows) === 0) throw new SettledMeanwhile();
+        return toInvitation({ ...row, revoked_at: now }, now);
       });
-      return toInvitation({ ...row, revoked_at: now }, now);
-    });
+    } catch (err) {
+      if (!(err instanceof SettledMeanwhile)) throw err;
+      // Accepted or revoked by a concurrent request: that one stands, and this is a no-op.
+      const row = await read();
+      if (!row) throw new AppError(AccessErrors.invitation_not_found, `No invitation ${id} in this tenant.`);
+      return toInvitation(row, this.c.m.clock.now());
+    }
   }
 
   /**
@@ -139,9 +149,8 @@ export class InvitationsService {
    * invited roles (created first when the environment has no user with that email). The act is
    * recorded as the user's own. Throws 410 `invitation_invalid` for an unknown, used, revoked or
    * expired token (the same answer for each), 409 `already_member`. An invitation a key issued
-   * (an agent key or a tenant key) is honoured only while that key is live: the key's row is
-   * locked in the accepting transaction, so a revocation (or the removal of the agent's user,
-   * which revokes its keys) that commits first voids it, and one that comes later waits.
+   * (an agent key or a tenant key) is honoured only while that key is live: ending the key voids
+   * it (see `voidInvitationsIssuedBy`).
    */
   async acceptInvitation(
     ctx: ActionContext,
@@ -162,19 +171,6 @@ export class InvitationsService {
     const scope = { environmentId: row.environment_id, tenantId: row.tenant_id };
     const roles = fromJson<string[]>(row.roles);
     const redeem = async (tx: Tx, userId: string): Promise<Membership> => {
-      // The issuing key first (keys before invitations, the order every write locks them in).
-      if (!(await this.#issuerLive(tx, row.environment_id, row.invited_by))) throw invalid();
-      // Single use under concurrency: only the transaction that flips `accepted_at` proceeds.
-      const claimed = await this.c.tables
-        .q(tx)
-        .updateTable("invitation")
-        .set({ accepted_at: now, accepted_by: userId })
-        .where("id", "=", row.id)
-        .where("accepted_at", "is", null)
-        .where("revoked_at", "is", null)
-        .returning("id")
-        .execute();
-      if (claimed.length === 0) throw invalid();
       const actor: ActionContext = {
         ...ctx,
         principal: {
@@ -187,6 +183,9 @@ export class InvitationsService {
           displayName: row.email,
         },
       };
+      // The fact first: its event append locks the environment's event sequence, which every
+      // writer that touches an invitation takes before the invitation's row (see internal/issued.ts).
+      // A refused claim rolls it back.
       await this.c.m.facts.record(tx, actor, {
         type: "invitation.accepted",
         environmentId: row.environment_id,
@@ -197,6 +196,21 @@ export class InvitationsService {
         ],
         data: { email: row.email, roles },
       });
+      // Single use under concurrency: only the transaction that flips `accepted_at` proceeds.
+      const claimed = await this.c.tables
+        .q(tx)
+        .updateTable("invitation")
+        .set({ accepted_at: now, accepted_by: userId })
+        .where("id", "=", row.id)
+        .where("accepted_at", "is", null)
+        .where("revoked_at", "is", null)
+        .returning("id")
+        .execute();
+      if (claimed.length === 0) throw invalid();
+      // Ending a key voids its pending invitations in its transaction, and the claim above is
+      // conditional: of an acceptance and a revocation racing, the one that commits first wins.
+      // What is read here cannot race: expiry, and keys ended before that rule.
+      if (!(await this.#issuerLive(tx, row.environment_id, row.tenant_id, row.invited_by))) throw invalid();
       return this.memberships.insertMembership(tx, actor, scope, userId, roles);
     };
     const existing = await this.c.identity.users.lookupUser(row.environment_id, { email: row.email_normalized });
@@ -232,27 +246,33 @@ export class InvitationsService {
   }
 
   /**
-   * #issuerLive tells whether the credential that issued an invitation may still vouch for it:
-   * a user or secret key always (what they issue belongs to the tenant); an agent key or a tenant
-   * key only while it is neither revoked nor expired, read with its row locked.
+   * #issuerLive tells whether the credential that issued an invitation still vouches for it: a
+   * user or a secret key always (what they issue belongs to the tenant); an agent key or a tenant
+   * key while it is neither revoked nor expired, and an agent key only while its user is a member
+   * since before the key was issued.
    */
-  async #issuerLive(tx: Tx, environmentId: string, issuer: string): Promise<boolean> {
+  async #issuerLive(tx: Tx, environmentId: string, tenantId: string, issuer: string): Promise<boolean> {
     const now = this.c.m.clock.now();
-    for (const table of ["agent_key", "tenant_key"] as const) {
-      const key = await this.c.tables
-        .q(tx)
-        .selectFrom(table)
-        .select(["revoked_at", "expires_at"])
-        .where("environment_id", "=", environmentId)
-        .where("id", "=", issuer)
-        .$call((qb) => this.c.m.db.forUpdate(qb))
-        .executeTakeFirst();
-      if (key) return isActive(key, now);
-    }
-    return true;
-  }
-
-  async #invitation(tx: Tx, id: string) {
-    return this.c.tables.q(tx).selectFrom("invitation").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+    const q = this.c.tables.q(tx);
+    const tenantKey = await q
+      .selectFrom("tenant_key")
+      .select(["revoked_at", "expires_at"])
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", issuer)
+      .executeTakeFirst();
+    if (tenantKey) return isActive(tenantKey, now);
+    const agentKey = await q
+      .selectFrom("agent_key")
+      .select(["revoked_at", "expires_at", "created_at", "user_id"])
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", issuer)
+      .executeTakeFirst();
+    if (!agentKey) return true;
+    if (!isActive(agentKey, now)) return false;
+    const membership = await this.grants.membershipOf(environmentId, tenantId, agentKey.user_id, tx);
+    return membership !== null && membership.created_at <= agentKey.created_at;
   }
 }
+
+/** SettledMeanwhile rolls back a revocation whose invitation a concurrent request settled first. */
+class SettledMeanwhile extends Error {}

@@ -8,6 +8,7 @@ import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
+import { voidInvitationsIssuedBy } from "../internal/issued.js";
 import { toMembership } from "../internal/rows.js";
 import type { AddMemberInput, ListQuery, Membership, UpdateMemberInput } from "../schemas.js";
 import type { GrantsService } from "./grants.js";
@@ -206,6 +207,8 @@ export class MembershipsService {
         .where("revoked_at", "is", null)
         .returning("id")
         .execute();
+      const agentKeysRevoked = agents.map((a) => a.id);
+      voidInvitationsIssuedBy(this.c, tx, ctx, access.environmentId, agentKeysRevoked, now);
       await this.c.changed(tx, m.userId);
       await this.c.m.facts.record(tx, ctx, {
         type: "membership.deleted",
@@ -214,7 +217,7 @@ export class MembershipsService {
           { type: "membership", id },
           { type: "user", id: m.userId },
         ],
-        data: { userId: m.userId, roles: m.roles, left: leaving, agentKeysRevoked: agents.map((a) => a.id) },
+        data: { userId: m.userId, roles: m.roles, left: leaving, agentKeysRevoked },
       });
       return m;
     });

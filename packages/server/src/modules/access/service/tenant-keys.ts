@@ -7,6 +7,7 @@ import type { ActionContext } from "../../../platform/principal.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
+import { voidInvitationsIssuedBy } from "../internal/issued.js";
 import { isActive, toTenantKey } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { CreateTenantKeyInput, ListQuery, RotateKeyInput, TenantKey } from "../schemas.js";
@@ -92,6 +93,7 @@ export class TenantKeysService {
         .where("id", "=", id)
         .where("revoked_at", "is", null)
         .execute();
+      voidInvitationsIssuedBy(this.c, tx, ctx, environmentId, [id], now);
       await this.c.changed(tx, id);
       await this.c.m.facts.record(tx, ctx, {
         type: "tenant_key.revoked",
@@ -134,6 +136,10 @@ export class TenantKeysService {
       }
       const current = toTenantKey(old);
       await this.grants.requireWithin(access, current.permissions, "The rotated key", limits);
+      const graceEnd = now + input.gracePeriodSeconds * 1000;
+      // An old key that stops now takes its pending invitations with it (one with a grace period
+      // stops vouching for them when it expires).
+      if (graceEnd <= now) voidInvitationsIssuedBy(this.c, tx, ctx, access.environmentId, [id], now);
       const issued = await this.#issue(
         tx,
         ctx,
@@ -147,7 +153,6 @@ export class TenantKeysService {
         },
         id,
       );
-      const graceEnd = now + input.gracePeriodSeconds * 1000;
       const replaced = await this.c.tables
         .q(tx)
         .updateTable("tenant_key")

@@ -218,17 +218,13 @@ describeEachEngine("access", (engine) => {
     });
     ok(await call(token, "GET", members()));
     refused(await call(token, "POST", members(), { userId: users.carol.id, roles: ["member"] }), 403, "forbidden");
-    // A tenant key cannot mint a key with more than itself.
+    // A key never mints or rotates a key, even within its own permissions (docs/security.md).
     refused(
-      await call(token, "POST", `/v1/tenants/${tenantId}/keys`, { name: "x", permissions: ["members:*"] }),
-      403,
-      "grant_exceeds_own",
-    );
-    const child = ok(
       await call(token, "POST", `/v1/tenants/${tenantId}/keys`, { name: "child", permissions: ["members:read"] }),
-      201,
+      403,
+      "key_cannot_issue",
     );
-    expect(child.tenantKey).toMatchObject({ createdBy: keyId, createdByType: "tenant_key" });
+    refused(await call(token, "POST", `/v1/tenants/${tenantId}/keys/${keyId}/rotate`, {}), 403, "key_cannot_issue");
     // Confined to its tenant: another tenant does not exist for it; environment routes refuse it.
     refused(await call(token, "GET", members(otherTenantId)), 404, "not_found");
     refused(await call(token, "GET", "/v1/tenants"), 403, "forbidden");

@@ -179,7 +179,7 @@ export const fixtures = defineModuleFixtures({
 
     // Tenant keys and agent keys
     "POST /v1/tenants/:tenantId/keys": async (w) => ({
-      caller: w.a.tenantKey,
+      caller: w.a.user,
       ids: { tenantId: w.a.tenantId },
       body: { name: "partner", permissions: ["members:read"] },
       expect: () => ({ types: ["tenant_key.created"], environmentId: w.a.environmentId }),

@@ -6,6 +6,7 @@ import { accessIds } from "./ids.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
 import { migration as core } from "./migrations/202611261410_access_core.js";
 import { migration as tenantsVocabulary } from "./migrations/202612021300_access_tenants_vocabulary.js";
+import { migration as invitationIssuer } from "./migrations/202612061730_access_invitation_issuer.js";
 import { accessRoutes } from "./routes.js";
 import { AccessService } from "./service.js";
 import { ACCESS_ROLE_GRANTS, ACCESS_STATEMENTS } from "./statements.js";
@@ -13,7 +14,7 @@ import { ACCESS_ROLE_GRANTS, ACCESS_STATEMENTS } from "./statements.js";
 export const accessModule = defineModule({
   name: "access",
   dependsOn: { tenancy: tenancyModule, identity: identityModule },
-  migrations: [core, tenantsVocabulary],
+  migrations: [core, tenantsVocabulary, invitationIssuer],
   ids: accessIds.prefixes,
   permissions: ACCESS_STATEMENTS,
   roleGrants: ACCESS_ROLE_GRANTS,

@@ -4,6 +4,7 @@ import type { ModuleContext } from "../../platform/module.js";
 import type { IdentityService } from "../identity/index.js";
 import type { TenancyService } from "../tenancy/index.js";
 import { ACCESS_TOPIC, type Core } from "./internal/core.js";
+import { voidInvitationsIssuedBy } from "./internal/issued.js";
 import { AgentKeysService } from "./service/agent-keys.js";
 import { ChecksService } from "./service/checks.js";
 import { GrantsService } from "./service/grants.js";
@@ -50,11 +51,23 @@ export class AccessService {
 
   /**
    * onFact keeps delegation honest across modules: a disabled user's agent keys are revoked in the
-   * same transaction (they do not come back when the user is re-enabled).
+   * same transaction (they do not come back when the user is re-enabled), with the pending
+   * invitations they issued. The user's memberships
+   * are locked first, as an agent key's issuance locks the one it delegates from: an issuance that
+   * committed first is revoked here, one that waits reads the user as disabled.
    */
   async onFact(tx: Tx, fact: Fact): Promise<void> {
     if (fact.type !== "user.disabled" || !fact.environmentId) return;
     for (const target of fact.targets.filter((t) => t.type === "user")) {
+      await this.core.tables
+        .q(tx)
+        .selectFrom("membership")
+        .select("id")
+        .where("environment_id", "=", fact.environmentId)
+        .where("user_id", "=", target.id)
+        .orderBy("id")
+        .$call((qb) => this.core.m.db.forUpdate(qb))
+        .execute();
       const revoked = await this.core.tables
         .q(tx)
         .updateTable("agent_key")
@@ -64,6 +77,15 @@ export class AccessService {
         .where("revoked_at", "is", null)
         .returning("id")
         .execute();
+      const ctx = { principal: fact.actor, request: fact.request };
+      voidInvitationsIssuedBy(
+        this.core,
+        tx,
+        ctx,
+        fact.environmentId,
+        revoked.map((r) => r.id),
+        fact.occurredAt,
+      );
       if (revoked.length > 0) await this.core.changed(tx, target.id);
     }
   }

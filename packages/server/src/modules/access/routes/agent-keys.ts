@@ -34,6 +34,7 @@ export function agentKeyRoutes(s: AccessService): RouteDefinition[] {
         IdentityErrors.user_not_found,
         IdentityErrors.user_disabled,
         AccessErrors.membership_not_found,
+        AccessErrors.access_changed,
       ],
       secretFields: ["token"],
       handler: ({ ctx, params, body }) => s.agentKeys.createAgentKey(ctx, params.tenantId, body),
@@ -72,7 +73,7 @@ export function agentKeyRoutes(s: AccessService): RouteDefinition[] {
       auth: AUTH.tenant,
       params: agentKeyParams,
       response: { status: 200, schema: AgentKey, description: "The agent key." },
-      errors: [...tenantErrors, AccessErrors.agent_key_not_found],
+      errors: [...tenantErrors, AccessErrors.agent_key_not_found, AccessErrors.access_changed],
       handler: ({ ctx, params }) => s.agentKeys.revokeAgentKey(ctx, params.tenantId, params.agentKeyId),
     }),
   ];

@@ -28,13 +28,14 @@ export function invitationRoutes(s: AccessService): RouteDefinition[] {
       summary: "Invite someone to a tenant by email",
       description:
         "Returns a single-use token (shown once) for the product to send. Re-inviting an email replaces its " +
-        "pending invitation.",
+        "pending invitation. An invitation an agent key or a tenant key issues is void once that key is " +
+        "revoked or expired (an agent's key also when its user leaves or is disabled).",
       tags: ["Invitations"],
       auth: AUTH.tenant,
       params: tenantParams,
       body: CreateInvitationInput,
       response: { status: 201, schema: IssuedInvitation, description: "The invitation and its token." },
-      errors: [...tenantErrors, AccessErrors.unknown_role, AccessErrors.grant_exceeds_own],
+      errors: [...tenantErrors, AccessErrors.unknown_role, AccessErrors.grant_exceeds_own, AccessErrors.access_changed],
       secretFields: ["token"],
       handler: ({ ctx, params, body }) => s.invitations.createInvitation(ctx, params.tenantId, body),
     }),
@@ -60,7 +61,7 @@ export function invitationRoutes(s: AccessService): RouteDefinition[] {
       auth: AUTH.tenant,
       params: invitationParams,
       response: { status: 200, schema: Invitation, description: "The invitation." },
-      errors: [...tenantErrors, AccessErrors.invitation_not_found],
+      errors: [...tenantErrors, AccessErrors.invitation_not_found, AccessErrors.access_changed],
       handler: ({ ctx, params }) => s.invitations.revokeInvitation(ctx, params.tenantId, params.invitationId),
     }),
     defineRoute({

@@ -20,13 +20,19 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
       summary: "Create a tenant key",
       description:
         "A key the tenant owns for its own integrations. Its permissions must be within the creator's; it " +
-        "survives the creator leaving. The token is shown once.",
+        "survives the creator leaving. Only a user or a secret key issues one: a tenant key or an agent key " +
+        "is refused (403 key_cannot_issue). The token is shown once.",
       tags: ["Tenant keys"],
       auth: AUTH.tenant,
       params: tenantParams,
       body: CreateTenantKeyInput,
       response: { status: 201, schema: IssuedTenantKey, description: "The key and its token." },
-      errors: [...tenantErrors, AccessErrors.grant_exceeds_own],
+      errors: [
+        ...tenantErrors,
+        AccessErrors.grant_exceeds_own,
+        AccessErrors.key_cannot_issue,
+        AccessErrors.access_changed,
+      ],
       secretFields: ["token"],
       handler: ({ ctx, params, body }) => s.tenantKeys.createTenantKey(ctx, params.tenantId, body),
     }),
@@ -64,7 +70,7 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
       auth: AUTH.tenant,
       params: keyParams,
       response: { status: 200, schema: TenantKey, description: "The key." },
-      errors: [...tenantErrors, AccessErrors.tenant_key_not_found],
+      errors: [...tenantErrors, AccessErrors.tenant_key_not_found, AccessErrors.access_changed],
       handler: ({ ctx, params }) => s.tenantKeys.revokeTenantKey(ctx, params.tenantId, params.keyId),
     }),
     defineRoute({
@@ -72,13 +78,23 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId/keys/:keyId/rotate",
       operationId: "rotateTenantKey",
       summary: "Rotate a tenant key",
-      description: "Issues a replacement; the old key keeps working for the grace period (default none).",
+      description:
+        "Issues a replacement; the old key keeps working for the grace period (default none). A key has at most " +
+        "one successor: rotating it again answers 409 key_already_rotated. Only a user or a secret key rotates.",
       tags: ["Tenant keys"],
       auth: AUTH.tenant,
       params: keyParams,
       body: RotateKeyInput,
       response: { status: 201, schema: IssuedTenantKey, description: "The new key and its token." },
-      errors: [...tenantErrors, AccessErrors.tenant_key_not_found, AccessErrors.key_inactive],
+      errors: [
+        ...tenantErrors,
+        AccessErrors.tenant_key_not_found,
+        AccessErrors.key_inactive,
+        AccessErrors.key_already_rotated,
+        AccessErrors.key_cannot_issue,
+        AccessErrors.grant_exceeds_own,
+        AccessErrors.access_changed,
+      ],
       secretFields: ["token"],
       handler: ({ ctx, params, body }) => s.tenantKeys.rotateTenantKey(ctx, params.tenantId, params.keyId, body),
     }),

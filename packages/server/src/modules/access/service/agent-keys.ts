@@ -9,6 +9,7 @@ import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
+import { voidInvitationsIssuedBy } from "../internal/issued.js";
 import { toAgentKey } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { AgentKey, CreateAgentKeyInput, ListQuery } from "../schemas.js";
@@ -58,16 +59,20 @@ export class AgentKeysService {
         errors: [{ path: "body.expiresAt", message: "must be in the future" }],
       });
     }
-    const user = await this.c.identity.users.lookupUser(access.environmentId, { id: userId });
-    if (!user) throw new AppError(IdentityErrors.user_not_found, `No user ${userId} in this environment.`);
-    if (user.disabled) throw new AppError(IdentityErrors.user_disabled, "A disabled user cannot delegate.");
-    if (!(await this.grants.memberPermissions(access.environmentId, userId, tenantId))) {
-      throw new AppError(AccessErrors.membership_not_found, "The user is not a member of this tenant.");
-    }
     const surfaceId = p.surfaceId;
     if (!surfaceId) throw new AppError(PlatformErrors.forbidden, "Agent keys are issued through a surface credential.");
     const scopes = [...new Set(input.scopes)].sort();
     return this.c.m.db.write(ctx, async (tx) => {
+      // The delegating user's membership is locked before the key exists: a removal that commits
+      // first leaves no membership to find; one that comes later waits and revokes this key.
+      const { memberships } = await this.grants.lockForWrite(tx, access, "agents:create", { userIds: [userId] });
+      // Read after the lock: disabling a user locks its memberships before revoking its keys.
+      const user = await this.c.identity.users.lookupUser(access.environmentId, { id: userId }, tx);
+      if (!user) throw new AppError(IdentityErrors.user_not_found, `No user ${userId} in this environment.`);
+      if (user.disabled) throw new AppError(IdentityErrors.user_disabled, "A disabled user cannot delegate.");
+      if (!memberships.some((m) => m.user_id === userId)) {
+        throw new AppError(AccessErrors.membership_not_found, "The user is not a member of this tenant.");
+      }
       const now = this.c.m.clock.now();
       const token = generateToken(TOKEN_PREFIX.agentKey);
       const row = {
@@ -125,10 +130,18 @@ export class AgentKeysService {
   async revokeAgentKey(ctx: ActionContext, tenantId: string, id: string): Promise<AgentKey> {
     const access = await this.c.m.access.require(ctx, "agents:revoke", { tenantId });
     return this.c.m.db.write(ctx, async (tx) => {
+      await this.grants.lockForWrite(tx, access, "agents:revoke", { agentKeyIds: [id] });
       const key = toAgentKey(await this.#row(access, id, tx));
       if (key.revokedAt !== null) return key;
       const now = this.c.m.clock.now();
-      await this.c.tables.q(tx).updateTable("agent_key").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.tables
+        .q(tx)
+        .updateTable("agent_key")
+        .set({ revoked_at: now })
+        .where("id", "=", id)
+        .where("revoked_at", "is", null)
+        .execute();
+      voidInvitationsIssuedBy(this.c, tx, ctx, access.environmentId, [id], now);
       await this.c.changed(tx, id);
       await this.c.m.facts.record(tx, ctx, {
         type: "agent_key.revoked",

@@ -8,7 +8,7 @@ import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
-import { toInvitation } from "../internal/rows.js";
+import { isActive, toInvitation } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { AcceptInvitationInput, CreateInvitationInput, Invitation, ListQuery, Membership } from "../schemas.js";
 import type { GrantsService } from "./grants.js";
@@ -36,6 +36,8 @@ export class InvitationsService {
     await this.grants.requireRolesWithin(access, roles);
     const email = input.email.trim().toLowerCase();
     return this.c.m.db.write(ctx, async (tx) => {
+      const { limits } = await this.grants.lockForWrite(tx, access, "members:invite");
+      await this.grants.requireRolesWithin(access, roles, tx, limits);
       const now = this.c.m.clock.now();
       const replaced = await this.c.tables
         .q(tx)
@@ -97,9 +99,10 @@ export class InvitationsService {
 
   /** revokeInvitation voids a pending invitation; revoking twice is a no-op. */
   async revokeInvitation(ctx: ActionContext, tenantId: string, id: string): Promise<Invitation> {
-    const { environmentId } = await this.c.m.access.require(ctx, "members:invite", { tenantId });
-    return this.c.m.db.write(ctx, async (tx) => {
-      const row = await this.c.tables
+    const access = await this.c.m.access.require(ctx, "members:invite", { tenantId });
+    const { environmentId } = access;
+    const read = (tx?: Tx) =>
+      this.c.tables
         .q(tx)
         .selectFrom("invitation")
         .selectAll()
@@ -107,25 +110,47 @@ export class InvitationsService {
         .where("tenant_id", "=", tenantId)
         .where("id", "=", id)
         .executeTakeFirst();
-      if (!row) throw new AppError(AccessErrors.invitation_not_found, `No invitation ${id} in this tenant.`);
-      const now = this.c.m.clock.now();
-      if (row.accepted_at !== null || row.revoked_at !== null) return toInvitation(row, now);
-      await this.c.tables.q(tx).updateTable("invitation").set({ revoked_at: now }).where("id", "=", id).execute();
-      await this.c.m.facts.record(tx, ctx, {
-        type: "invitation.revoked",
-        tenantId,
-        targets: [{ type: "invitation", id }],
-        data: { email: row.email },
+    try {
+      return await this.c.m.db.write(ctx, async (tx) => {
+        await this.grants.lockForWrite(tx, access, "members:invite");
+        const row = await read(tx);
+        if (!row) throw new AppError(AccessErrors.invitation_not_found, `No invitation ${id} in this tenant.`);
+        const now = this.c.m.clock.now();
+        if (row.accepted_at !== null || row.revoked_at !== null) return toInvitation(row, now);
+        // The fact first, then the row (the order acceptance takes them in: see internal/issued.ts).
+        await this.c.m.facts.record(tx, ctx, {
+          type: "invitation.revoked",
+          tenantId,
+          targets: [{ type: "invitation", id }],
+          data: { email: row.email },
+        });
+        const revoked = await this.c.tables
+          .q(tx)
+          .updateTable("invitation")
+          .set({ revoked_at: now })
+          .where("id", "=", id)
+          .where("accepted_at", "is", null)
+          .where("revoked_at", "is", null)
+          .executeTakeFirst();
+        if (Number(revoked.numUpdatedRows) === 0) throw new SettledMeanwhile();
+        return toInvitation({ ...row, revoked_at: now }, now);
       });
-      return toInvitation({ ...row, revoked_at: now }, now);
-    });
+    } catch (err) {
+      if (!(err instanceof SettledMeanwhile)) throw err;
+      // Accepted or revoked by a concurrent request: that one stands, and this is a no-op.
+      const row = await read();
+      if (!row) throw new AppError(AccessErrors.invitation_not_found, `No invitation ${id} in this tenant.`);
+      return toInvitation(row, this.c.m.clock.now());
+    }
   }
 
   /**
    * acceptInvitation redeems a token once: the invited email's user joins the tenant with the
    * invited roles (created first when the environment has no user with that email). The act is
    * recorded as the user's own. Throws 410 `invitation_invalid` for an unknown, used, revoked or
-   * expired token (the same answer for each), 409 `already_member`.
+   * expired token (the same answer for each), 409 `already_member`. An invitation a key issued
+   * (an agent key or a tenant key) is honoured only while that key is live: ending the key voids
+   * it (see `voidInvitationsIssuedBy`).
    */
   async acceptInvitation(
     ctx: ActionContext,
@@ -146,17 +171,6 @@ export class InvitationsService {
     const scope = { environmentId: row.environment_id, tenantId: row.tenant_id };
     const roles = fromJson<string[]>(row.roles);
     const redeem = async (tx: Tx, userId: string): Promise<Membership> => {
-      // Single use under concurrency: only the transaction that flips `accepted_at` proceeds.
-      const claimed = await this.c.tables
-        .q(tx)
-        .updateTable("invitation")
-        .set({ accepted_at: now, accepted_by: userId })
-        .where("id", "=", row.id)
-        .where("accepted_at", "is", null)
-        .where("revoked_at", "is", null)
-        .returning("id")
-        .execute();
-      if (claimed.length === 0) throw invalid();
       const actor: ActionContext = {
         ...ctx,
         principal: {
@@ -169,6 +183,9 @@ export class InvitationsService {
           displayName: row.email,
         },
       };
+      // The fact first: its event append locks the environment's event sequence, which every
+      // writer that touches an invitation takes before the invitation's row (see internal/issued.ts).
+      // A refused claim rolls it back.
       await this.c.m.facts.record(tx, actor, {
         type: "invitation.accepted",
         environmentId: row.environment_id,
@@ -179,12 +196,32 @@ export class InvitationsService {
         ],
         data: { email: row.email, roles },
       });
+      // Single use under concurrency: only the transaction that flips `accepted_at` proceeds.
+      const claimed = await this.c.tables
+        .q(tx)
+        .updateTable("invitation")
+        .set({ accepted_at: now, accepted_by: userId })
+        .where("id", "=", row.id)
+        .where("accepted_at", "is", null)
+        .where("revoked_at", "is", null)
+        .returning("id")
+        .execute();
+      if (claimed.length === 0) throw invalid();
+      // Ending a key voids its pending invitations in its transaction, and the claim above is
+      // conditional: of an acceptance and a revocation racing, the one that commits first wins.
+      // What is read here cannot race: expiry, and keys ended before that rule.
+      if (!(await this.#issuerLive(tx, row.environment_id, row.tenant_id, row.invited_by))) throw invalid();
       return this.memberships.insertMembership(tx, actor, scope, userId, roles);
     };
     const existing = await this.c.identity.users.lookupUser(row.environment_id, { email: row.email_normalized });
+    // NOTE: the user's state is read again in the accepting transaction (after the claim).
     if (existing) {
       if (existing.disabled) throw new AppError(IdentityErrors.user_disabled, "The invited user is disabled.");
-      const membership = await this.c.m.db.write(ctx, (tx) => redeem(tx, existing.id));
+      const membership = await this.c.m.db.write(ctx, async (tx) => {
+        const user = await this.c.identity.users.lookupUser(row.environment_id, { id: existing.id }, tx);
+        if (!user || user.disabled) throw new AppError(IdentityErrors.user_disabled, "The invited user is disabled.");
+        return redeem(tx, existing.id);
+      });
       return { membership, userCreated: false };
     }
     if (!row.surface_id) throw invalid();
@@ -207,4 +244,35 @@ export class InvitationsService {
     );
     return { membership: membership as Membership, userCreated: true };
   }
+
+  /**
+   * #issuerLive tells whether the credential that issued an invitation still vouches for it: a
+   * user or a secret key always (what they issue belongs to the tenant); an agent key or a tenant
+   * key while it is neither revoked nor expired, and an agent key only while its user is a member
+   * since before the key was issued.
+   */
+  async #issuerLive(tx: Tx, environmentId: string, tenantId: string, issuer: string): Promise<boolean> {
+    const now = this.c.m.clock.now();
+    const q = this.c.tables.q(tx);
+    const tenantKey = await q
+      .selectFrom("tenant_key")
+      .select(["revoked_at", "expires_at"])
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", issuer)
+      .executeTakeFirst();
+    if (tenantKey) return isActive(tenantKey, now);
+    const agentKey = await q
+      .selectFrom("agent_key")
+      .select(["revoked_at", "expires_at", "created_at", "user_id"])
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", issuer)
+      .executeTakeFirst();
+    if (!agentKey) return true;
+    if (!isActive(agentKey, now)) return false;
+    const membership = await this.grants.membershipOf(environmentId, tenantId, agentKey.user_id, tx);
+    return membership !== null && membership.created_at <= agentKey.created_at;
+  }
 }
+
+/** SettledMeanwhile rolls back a revocation whose invitation a concurrent request settled first. */
+class SettledMeanwhile extends Error {}

@@ -8,6 +8,7 @@ import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
+import { voidInvitationsIssuedBy } from "../internal/issued.js";
 import { toMembership } from "../internal/rows.js";
 import type { AddMemberInput, ListQuery, Membership, UpdateMemberInput } from "../schemas.js";
 import type { GrantsService } from "./grants.js";
@@ -64,10 +65,14 @@ export class MembershipsService {
     const access = await this.c.m.access.require(ctx, "members:invite", { tenantId });
     const roles = [...new Set(input.roles)];
     await this.grants.requireRolesWithin(access, roles);
-    const user = await this.c.identity.users.lookupUser(access.environmentId, { id: input.userId });
-    if (!user) throw new AppError(IdentityErrors.user_not_found, `No user ${input.userId} in this environment.`);
-    if (user.disabled) throw new AppError(IdentityErrors.user_disabled, "A disabled user cannot join a tenant.");
-    return this.c.m.db.write(ctx, (tx) => this.insertMembership(tx, ctx, access, user.id, roles));
+    return this.c.m.db.write(ctx, async (tx) => {
+      const { limits } = await this.grants.lockForWrite(tx, access, "members:invite");
+      await this.grants.requireRolesWithin(access, roles, tx, limits);
+      const user = await this.c.identity.users.lookupUser(access.environmentId, { id: input.userId }, tx);
+      if (!user) throw new AppError(IdentityErrors.user_not_found, `No user ${input.userId} in this environment.`);
+      if (user.disabled) throw new AppError(IdentityErrors.user_disabled, "A disabled user cannot join a tenant.");
+      return this.insertMembership(tx, ctx, access, user.id, roles);
+    });
   }
 
   /** insertMembership adds `userId` to the tenant in `tx` (also used by invitation acceptance). */
@@ -111,7 +116,11 @@ export class MembershipsService {
     return toMembership(row);
   }
 
-  /** updateMember replaces a member's roles (records before/after). The last owner cannot be demoted. */
+  /**
+   * updateMember replaces a member's roles (records before/after). The last owner cannot be demoted.
+   * The membership and the caller's own are locked first: a concurrent removal or update either
+   * commits before (this answers 404 or sees its roles) or waits for this one.
+   */
   async updateMember(
     ctx: ActionContext,
     tenantId: string,
@@ -121,21 +130,15 @@ export class MembershipsService {
     const access = await this.c.m.access.require(ctx, "members:update", { tenantId });
     const roles = [...new Set(input.roles)];
     return this.c.m.db.write(ctx, async (tx) => {
-      const before = toMembership(await this.#row(access.environmentId, tenantId, id, tx));
+      const locked = await this.grants.lockForWrite(tx, access, "members:update", { membershipIds: [id] });
+      const before = toMembership(this.#locked(locked.memberships, id));
+      const added = roles.filter((r) => !before.roles.includes(r));
+      const removed = before.roles.filter((r) => !roles.includes(r));
+      if (added.length === 0 && removed.length === 0) return before;
       // Both the roles given and the roles taken away must be within the caller's own grants:
       // an admin can neither make someone an owner nor demote an owner.
-      const touched = [
-        ...roles.filter((r) => !before.roles.includes(r)),
-        ...before.roles.filter((r) => !roles.includes(r)),
-      ];
-      if (touched.length === 0) return before;
-      await this.grants.requireRolesWithin(
-        access,
-        roles.filter((r) => !before.roles.includes(r)),
-        tx,
-      );
-      const removed = before.roles.filter((r) => !roles.includes(r));
-      if (removed.length > 0) await this.grants.requireRolesWithin(access, removed, tx);
+      await this.grants.requireRolesWithin(access, added, tx, locked.limits);
+      if (removed.length > 0) await this.grants.requireRolesWithin(access, removed, tx, locked.limits);
       if (removed.includes("owner")) await this.#requireAnotherOwner(tx, access, id);
       const now = this.c.m.clock.now();
       await this.c.tables
@@ -144,8 +147,15 @@ export class MembershipsService {
         .set({ roles: toJson(roles), updated_at: now })
         .where("id", "=", id)
         .execute();
-      await this.c.tables.q(tx).deleteFrom("membership_role").where("membership_id", "=", id).execute();
-      await this.#indexRoles(tx, id, access.environmentId, tenantId, roles);
+      if (removed.length > 0) {
+        await this.c.tables
+          .q(tx)
+          .deleteFrom("membership_role")
+          .where("membership_id", "=", id)
+          .where("role_key", "in", removed)
+          .execute();
+      }
+      await this.#indexRoles(tx, id, access.environmentId, tenantId, added);
       await this.c.changed(tx, before.userId);
       await this.c.m.facts.record(tx, ctx, {
         type: "membership.updated",
@@ -162,18 +172,27 @@ export class MembershipsService {
 
   /**
    * removeMember ends a membership: the user loses the tenant's permissions at once, in every
-   * process, and the agent keys they delegated in it are revoked. A user may always leave; the
-   * last owner cannot.
+   * process, and the agent keys they delegated in it are revoked in the same transaction (the
+   * membership row is locked, so an agent key being issued for the user either committed before
+   * and is revoked here, or waits and finds no membership). A user may always leave; the last
+   * owner cannot.
    */
   async removeMember(ctx: ActionContext, tenantId: string, id: string): Promise<Membership> {
     const self = ctx.principal?.actorType === "user";
     const probe = await this.c.m.access.require(ctx, self ? "tenants:read" : "members:remove", { tenantId });
     return this.c.m.db.write(ctx, async (tx) => {
-      const m = toMembership(await this.#row(probe.environmentId, tenantId, id, tx));
+      const permission = self ? "tenants:read" : "members:remove";
+      const locked = await this.grants.lockForWrite(tx, probe, permission, { membershipIds: [id] });
+      const m = toMembership(this.#locked(locked.memberships, id));
       const leaving = self && m.userId === ctx.principal?.actorId;
       // A user removing someone else needs `members:remove` too (the probe only checked `tenants:read`).
-      const access = leaving || !self ? probe : await this.c.m.access.require(ctx, "members:remove", { tenantId });
-      if (!leaving) await this.grants.requireRolesWithin(access, m.roles, tx);
+      let access = probe;
+      let limits = locked.limits;
+      if (!leaving && self) {
+        access = await this.c.m.access.require(ctx, "members:remove", { tenantId });
+        limits = (await this.grants.lockForWrite(tx, access, "members:remove")).limits;
+      }
+      if (!leaving) await this.grants.requireRolesWithin(access, m.roles, tx, limits);
       if (m.roles.includes("owner")) await this.#requireAnotherOwner(tx, access, id);
       await this.c.tables.q(tx).deleteFrom("membership_role").where("membership_id", "=", id).execute();
       await this.c.tables.q(tx).deleteFrom("membership").where("id", "=", id).execute();
@@ -188,6 +207,8 @@ export class MembershipsService {
         .where("revoked_at", "is", null)
         .returning("id")
         .execute();
+      const agentKeysRevoked = agents.map((a) => a.id);
+      voidInvitationsIssuedBy(this.c, tx, ctx, access.environmentId, agentKeysRevoked, now);
       await this.c.changed(tx, m.userId);
       await this.c.m.facts.record(tx, ctx, {
         type: "membership.deleted",
@@ -196,7 +217,7 @@ export class MembershipsService {
           { type: "membership", id },
           { type: "user", id: m.userId },
         ],
-        data: { userId: m.userId, roles: m.roles, left: leaving, agentKeysRevoked: agents.map((a) => a.id) },
+        data: { userId: m.userId, roles: m.roles, left: leaving, agentKeysRevoked },
       });
       return m;
     });
@@ -204,8 +225,8 @@ export class MembershipsService {
 
   /**
    * #requireAnotherOwner throws 409 `last_owner` unless another membership of the tenant holds
-   * `owner`. On PostgreSQL the owners' rows are locked, so two concurrent demotions cannot both
-   * pass; SQLite has one writer.
+   * `owner`. On PostgreSQL the owners' rows are locked (in id order), so two concurrent demotions
+   * or removals cannot both pass; SQLite has one writer.
    */
   async #requireAnotherOwner(tx: Tx, access: TenantAccess, membershipId: string): Promise<void> {
     const owners = await this.c.tables
@@ -215,6 +236,7 @@ export class MembershipsService {
       .where("environment_id", "=", access.environmentId)
       .where("tenant_id", "=", access.tenantId as string)
       .where("role_key", "=", "owner")
+      .orderBy("membership_id")
       .$call((qb) => this.c.m.db.forUpdate(qb))
       .execute();
     if (!owners.some((o) => o.membership_id !== membershipId)) {
@@ -236,6 +258,13 @@ export class MembershipsService {
         })),
       )
       .execute();
+  }
+
+  /** #locked is the membership `id` among the rows `lockForWrite` locked, or 404 `membership_not_found`. */
+  #locked<R extends { id: string }>(rows: readonly R[], id: string): R {
+    const row = rows.find((r) => r.id === id);
+    if (!row) throw new AppError(AccessErrors.membership_not_found, `No membership ${id} in this tenant.`);
+    return row;
   }
 
   async #row(environmentId: string, tenantId: string, id: string, tx?: Tx) {

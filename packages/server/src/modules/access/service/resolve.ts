@@ -49,11 +49,14 @@ export class KeyResolution {
             "permissions",
             "expires_at",
             "revoked_at",
+            "created_by_type",
           ])
           .where("token_hash", "=", hash)
           .executeTakeFirst(),
       accept: async (row, now) => {
         if (!isActive(row, now)) return null;
+        // Keys never mint keys (see TenantKeysService); one minted by a key before that rule is refused.
+        if (row.created_by_type === "agent" || row.created_by_type === "tenant_key") return null;
         const surface = await this.c.tenancy.surfaces.findActiveSurface(row.surface_id);
         if (!surface || surface.environmentId !== row.environment_id) return null;
         const principal: Principal = {
@@ -94,6 +97,7 @@ export class KeyResolution {
             "scopes",
             "expires_at",
             "revoked_at",
+            "created_at",
           ])
           .where("token_hash", "=", hash)
           .executeTakeFirst(),
@@ -101,8 +105,10 @@ export class KeyResolution {
         if (!isActive(row, now)) return null;
         const user = await this.c.identity.users.lookupUser(row.environment_id, { id: row.user_id });
         if (!user || user.disabled) return null;
-        const held = await this.grants.memberPermissions(row.environment_id, row.user_id, row.tenant_id);
-        if (!held) return null;
+        // A key issued before the current membership began belongs to an earlier one: re-adding a
+        // user never brings back a key (removal revokes them; this also covers any key that escaped).
+        const held = await this.grants.held(row.environment_id, row.user_id, row.tenant_id);
+        if (!held || row.created_at < held.since) return null;
         const surface = await this.c.tenancy.surfaces.findActiveSurface(row.surface_id);
         if (!surface || surface.environmentId !== row.environment_id) return null;
         const principal: Principal = {
@@ -112,7 +118,7 @@ export class KeyResolution {
           environmentId: row.environment_id,
           surfaceId: row.surface_id,
           tenantId: row.tenant_id,
-          permissions: intersectPermissions(fromJson<string[]>(row.scopes), held.patterns),
+          permissions: intersectPermissions(fromJson<string[]>(row.scopes), held.permissions.patterns),
           ceiling: surface.scopeCeiling,
           displayName: row.name,
           ...(row.model ? { model: row.model } : {}),

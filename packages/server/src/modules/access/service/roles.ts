@@ -221,8 +221,24 @@ export class RolesService {
     return keys.map((role) => ({ role, grants: table.get(role) ?? [] }));
   }
 
-  /** requireRoles throws 400 `unknown_role` naming role keys that do not exist in the environment. */
+  /**
+   * requireRoles throws 400 `unknown_role` naming role keys that do not exist in the environment.
+   * In a write's transaction `tx` the named custom roles are locked first, so a concurrent update
+   * or deletion of one either commits before (and is seen) or waits for the write.
+   */
   async requireRoles(environmentId: string, keys: readonly string[], tx?: Tx): Promise<void> {
+    const custom = keys.filter((k) => !BUILT_IN_ROLE_KEYS.has(k));
+    if (tx && custom.length > 0) {
+      await this.c.tables
+        .q(tx)
+        .selectFrom("role")
+        .select("id")
+        .where("environment_id", "=", environmentId)
+        .where("key", "in", custom)
+        .orderBy("key")
+        .$call((qb) => this.c.m.db.forUpdate(qb))
+        .execute();
+    }
     const table = await this.#table(environmentId, tx);
     const unknown = keys.filter((k) => !table.has(k));
     if (unknown.length > 0) {
@@ -268,6 +284,7 @@ export class RolesService {
     }
   }
 
+  /** #row reads a custom role; in a transaction its row is locked (see `requireRoles`). */
   async #row(environmentId: string, key: string, tx?: Tx) {
     const row = await this.c.tables
       .q(tx)
@@ -275,6 +292,7 @@ export class RolesService {
       .selectAll()
       .where("environment_id", "=", environmentId)
       .where("key", "=", key)
+      .$if(tx !== undefined, (qb) => qb.$call((q) => this.c.m.db.forUpdate(q)))
       .executeTakeFirst();
     if (!row) throw new AppError(AccessErrors.role_not_found, `No role "${key}".`);
     return row;

@@ -7,6 +7,7 @@ import type { ActionContext } from "../../../platform/principal.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
+import { voidInvitationsIssuedBy } from "../internal/issued.js";
 import { isActive, toTenantKey } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { CreateTenantKeyInput, ListQuery, RotateKeyInput, TenantKey } from "../schemas.js";
@@ -16,6 +17,9 @@ import type { GrantsService } from "./grants.js";
  * TenantKeysService: keys a tenant issues for its own integrations (a partner API). They belong
  * to the tenant, not to their creator (who is recorded), so they survive the creator leaving;
  * their permissions stay within the creator's at creation. Shown once, stored as SHA-256.
+ * Only a person (a user's session) or the product's backend (a secret key) issues or rotates
+ * one: a key never mints a key, so revoking a key (or ending an agent's delegation) never leaves
+ * a credential behind that it made (docs/security.md, "Delegation never outlives its delegator").
  */
 export class TenantKeysService {
   constructor(
@@ -29,6 +33,7 @@ export class TenantKeysService {
     input: z.infer<typeof CreateTenantKeyInput>,
   ): Promise<{ tenantKey: TenantKey; token: string }> {
     const access = await this.c.m.access.require(ctx, "keys:create", { tenantId });
+    refuseKeyCaller(access.principal.actorType);
     if (input.expiresAt !== undefined && input.expiresAt <= this.c.m.clock.now()) {
       throw new AppError(PlatformErrors.validation_failed, "expiresAt must be in the future.", {
         errors: [{ path: "body.expiresAt", message: "must be in the future" }],
@@ -39,16 +44,18 @@ export class TenantKeysService {
     const surfaceId = access.principal.surfaceId;
     if (!surfaceId)
       throw new AppError(PlatformErrors.forbidden, "Tenant keys are issued through a surface credential.");
-    return this.c.m.db.write(ctx, (tx) =>
-      this.#issue(tx, ctx, {
+    return this.c.m.db.write(ctx, async (tx) => {
+      const { limits } = await this.grants.lockForWrite(tx, access, "keys:create");
+      await this.grants.requireWithin(access, permissions, "This key", limits);
+      return this.#issue(tx, ctx, {
         environmentId: access.environmentId,
         tenantId,
         surfaceId,
         name: input.name,
         permissions,
         expiresAt: input.expiresAt ?? null,
-      }),
-    );
+      });
+    });
   }
 
   async listTenantKeys(ctx: ActionContext, tenantId: string, query: z.infer<typeof ListQuery>) {
@@ -72,12 +79,21 @@ export class TenantKeysService {
 
   /** revokeTenantKey ends the key at once, in every process. Revoking twice is a no-op. */
   async revokeTenantKey(ctx: ActionContext, tenantId: string, id: string): Promise<TenantKey> {
-    const { environmentId } = await this.c.m.access.require(ctx, "keys:revoke", { tenantId });
+    const access = await this.c.m.access.require(ctx, "keys:revoke", { tenantId });
+    const { environmentId } = access;
     return this.c.m.db.write(ctx, async (tx) => {
+      await this.grants.lockForWrite(tx, access, "keys:revoke", { tenantKeyIds: [id] });
       const key = toTenantKey(await this.#row(environmentId, tenantId, id, tx));
       if (key.revokedAt !== null) return key;
       const now = this.c.m.clock.now();
-      await this.c.tables.q(tx).updateTable("tenant_key").set({ revoked_at: now }).where("id", "=", id).execute();
+      await this.c.tables
+        .q(tx)
+        .updateTable("tenant_key")
+        .set({ revoked_at: now })
+        .where("id", "=", id)
+        .where("revoked_at", "is", null)
+        .execute();
+      voidInvitationsIssuedBy(this.c, tx, ctx, environmentId, [id], now);
       await this.c.changed(tx, id);
       await this.c.m.facts.record(tx, ctx, {
         type: "tenant_key.revoked",
@@ -92,7 +108,9 @@ export class TenantKeysService {
   /**
    * rotateTenantKey issues a replacement with the same name, surface and permissions; the old key
    * keeps working for the grace period, then stops. Rotation needs `keys:create` and `keys:revoke`,
-   * and the permissions must still be within the caller's.
+   * and the permissions must still be within the caller's. A key has at most one successor: the
+   * old key's row is locked and its `replaced_by` checked in the write, so of concurrent rotations
+   * one answers 201 and the others 409 `key_already_rotated` (on every engine and process).
    */
   async rotateTenantKey(
     ctx: ActionContext,
@@ -102,14 +120,26 @@ export class TenantKeysService {
   ): Promise<{ tenantKey: TenantKey; token: string }> {
     const access = await this.c.m.access.require(ctx, "keys:create", { tenantId });
     await this.c.m.access.require(ctx, "keys:revoke", { tenantId });
+    refuseKeyCaller(access.principal.actorType);
     return this.c.m.db.write(ctx, async (tx) => {
+      const { limits } = await this.grants.lockForWrite(tx, access, "keys:create", { tenantKeyIds: [id] });
       const old = await this.#row(access.environmentId, tenantId, id, tx);
       const now = this.c.m.clock.now();
+      if (old.replaced_by !== null) {
+        throw new AppError(
+          AccessErrors.key_already_rotated,
+          `The key was already rotated to ${old.replaced_by}; rotate that key instead.`,
+        );
+      }
       if (!isActive(old, now)) {
         throw new AppError(AccessErrors.key_inactive, "A revoked or expired key cannot be rotated; create a new one.");
       }
       const current = toTenantKey(old);
-      await this.grants.requireWithin(access, current.permissions, "The rotated key");
+      await this.grants.requireWithin(access, current.permissions, "The rotated key", limits);
+      const graceEnd = now + input.gracePeriodSeconds * 1000;
+      // An old key that stops now takes its pending invitations with it (one with a grace period
+      // stops vouching for them when it expires).
+      if (graceEnd <= now) voidInvitationsIssuedBy(this.c, tx, ctx, access.environmentId, [id], now);
       const issued = await this.#issue(
         tx,
         ctx,
@@ -123,8 +153,7 @@ export class TenantKeysService {
         },
         id,
       );
-      const graceEnd = now + input.gracePeriodSeconds * 1000;
-      await this.c.tables
+      const replaced = await this.c.tables
         .q(tx)
         .updateTable("tenant_key")
         .set({
@@ -132,7 +161,12 @@ export class TenantKeysService {
           replaced_by: issued.tenantKey.id,
         })
         .where("id", "=", id)
-        .execute();
+        .where("replaced_by", "is", null)
+        .executeTakeFirst();
+      // The lock above makes this hold; the row count keeps it true on an engine without one.
+      if (Number(replaced.numUpdatedRows) !== 1) {
+        throw new AppError(AccessErrors.key_already_rotated, "The key was rotated by another request.");
+      }
       await this.c.changed(tx, id);
       return issued;
     });
@@ -192,5 +226,18 @@ export class TenantKeysService {
       .executeTakeFirst();
     if (!row) throw new AppError(AccessErrors.tenant_key_not_found, `No tenant key ${id} in this tenant.`);
     return row;
+  }
+}
+
+/**
+ * refuseKeyCaller throws 403 `key_cannot_issue` for tenant keys and agent keys: a key that minted
+ * a key would leave a credential alive after its own revocation (or its user's removal).
+ */
+function refuseKeyCaller(actorType: string): void {
+  if (actorType === "tenant_key" || actorType === "agent") {
+    throw new AppError(
+      AccessErrors.key_cannot_issue,
+      "Tenant keys are issued and rotated by a user or a secret key, never by another key.",
+    );
   }
 }

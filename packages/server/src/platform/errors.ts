@@ -83,6 +83,8 @@ export const PlatformErrors = defineErrors({
   unauthenticated: { status: 401, title: "Authentication is required" },
   invalid_credentials: { status: 401, title: "The credentials are not valid" },
   forbidden: { status: 403, title: "The caller may not do this" },
+  /** key_already_rotated: a key has one successor; a second rotation (or one that lost a race) is refused. */
+  key_already_rotated: { status: 409, title: "The key was already rotated; rotate its successor" },
   not_found: { status: 404, title: "Not found" },
   route_not_found: { status: 404, title: "No such route" },
   method_not_allowed: { status: 405, title: "Method not allowed" },

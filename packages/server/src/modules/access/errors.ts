@@ -15,7 +15,6 @@ export const AccessErrors = defineErrors({
   tenant_key_not_found: { status: 404, title: "Tenant key not found" },
   agent_key_not_found: { status: 404, title: "Agent key not found" },
   key_inactive: { status: 409, title: "The key is revoked or expired" },
-  key_already_rotated: { status: 409, title: "The key was already rotated; rotate its successor" },
   access_changed: { status: 409, title: "The caller's access changed while the request ran" },
   key_cannot_issue: { status: 403, title: "A key cannot issue tenant keys; a user or a secret key must" },
 });

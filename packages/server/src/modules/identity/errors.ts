@@ -14,7 +14,6 @@ export const IdentityErrors = defineErrors({
   email_taken: { status: 409, title: "This email is already registered" },
   last_admin: { status: 409, title: "The plane must keep at least one active admin operator" },
   key_revoked: { status: 409, title: "The key is revoked" },
-  key_already_rotated: { status: 409, title: "The key was already rotated" },
   password_changed: { status: 409, title: "The password changed meanwhile" },
   weak_password: { status: 422, title: "The password is too weak" },
   invalid_reset_token: { status: 400, title: "The password reset token is invalid or expired" },

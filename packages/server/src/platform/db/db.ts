@@ -114,11 +114,28 @@ export class Db {
    * the transaction after `fn` resolves; those registered with `afterCommit` run once
    * the commit succeeded, never after a rollback; their failures are reported, not thrown.
    * On SQLite, transactions that start in the same turn of the event loop share one commit (see
-   * `GroupCommit`): each runs alone in its own savepoint, and resolves only after that commit.
+   * `GroupCommit`): each runs alone in its own savepoint, and resolves only after that commit. On
+   * PostgreSQL, a transaction aborted as a deadlock or serialization failure runs again (up to
+   * four times): `fn` must do nothing outside the database that cannot be done twice.
    * NOTE: do not open a transaction inside another one; pass `tx` down instead.
    */
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.groupCommit) return this.groupCommit.run(fn);
+    // PostgreSQL aborts one of two transactions that wait on each other's locks (a deadlock) and
+    // may refuse a serializable one: both are lost races, not errors. The loser rolled back
+    // entirely, so running it again is safe; after a few tries the error goes to the caller.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#once(fn);
+      } catch (err) {
+        const code = (err as { code?: string } | null)?.code;
+        if ((code !== "40P01" && code !== "40001") || attempt >= 4) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20 * attempt));
+      }
+    }
+  }
+
+  async #once<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     let callbacks: Array<() => void | Promise<void>> = [];
     const result = await this.kysely.transaction().execute(async (tx) => {
       const hooks = hooksOf(tx);

@@ -98,3 +98,37 @@ describeEachEngine("transactions under concurrency (group commit on SQLite)", (e
     expect(seen.every(Boolean)).toBe(true);
   });
 });
+
+describeEachEngine("a transaction that loses a deadlock runs again", (engine) => {
+  it("two transactions locking two rows in opposite orders both commit", async () => {
+    const t = await createTestApp(engine);
+    const db = t.app.db;
+    try {
+      await sql`create table gc_pair (id integer primary key, n integer not null)`.execute(db.kysely);
+      await sql`insert into gc_pair (id, n) values (1, 0), (2, 0)`.execute(db.kysely);
+      let arrived = 0;
+      let release: () => void = () => {};
+      const bothHoldOne = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const cross = (first: number, second: number) =>
+        db.transaction(async (tx) => {
+          await sql`update gc_pair set n = n + 1 where id = ${first}`.execute(tx);
+          // On PostgreSQL both wait here holding one row each, then each asks for the other's row.
+          if (engine === "postgres" && ++arrived === 2) release();
+          if (engine === "postgres" && arrived <= 2) await Promise.race([bothHoldOne, sleep(2000)]);
+          await sql`update gc_pair set n = n + 1 where id = ${second}`.execute(tx);
+        });
+      await Promise.all([cross(1, 2), cross(2, 1)]);
+      const rows = (await sql<{ n: number }>`select n from gc_pair order by id`.execute(db.kysely)).rows;
+      expect(rows.map((r) => Number(r.n))).toEqual([2, 2]);
+    } finally {
+      await sql`drop table if exists gc_pair`.execute(db.kysely);
+      await t.close();
+    }
+  });
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

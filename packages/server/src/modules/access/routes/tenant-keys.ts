@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PlatformErrors } from "../../../platform/errors.js";
 import { pageSchema } from "../../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
 import { Id } from "../../../platform/http/schemas.js";
@@ -90,7 +91,7 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
         ...tenantErrors,
         AccessErrors.tenant_key_not_found,
         AccessErrors.key_inactive,
-        AccessErrors.key_already_rotated,
+        PlatformErrors.key_already_rotated,
         AccessErrors.key_cannot_issue,
         AccessErrors.grant_exceeds_own,
         AccessErrors.access_changed,

@@ -127,7 +127,7 @@ export class TenantKeysService {
       const now = this.c.m.clock.now();
       if (old.replaced_by !== null) {
         throw new AppError(
-          AccessErrors.key_already_rotated,
+          PlatformErrors.key_already_rotated,
           `The key was already rotated to ${old.replaced_by}; rotate that key instead.`,
         );
       }
@@ -165,7 +165,7 @@ export class TenantKeysService {
         .executeTakeFirst();
       // The lock above makes this hold; the row count keeps it true on an engine without one.
       if (Number(replaced.numUpdatedRows) !== 1) {
-        throw new AppError(AccessErrors.key_already_rotated, "The key was rotated by another request.");
+        throw new AppError(PlatformErrors.key_already_rotated, "The key was rotated by another request.");
       }
       await this.c.changed(tx, id);
       return issued;

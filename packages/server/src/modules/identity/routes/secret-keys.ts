@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PlatformErrors } from "../../../platform/errors.js";
 import { pageSchema } from "../../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
 import { Id } from "../../../platform/http/schemas.js";
@@ -73,7 +74,7 @@ export function secretKeyRoutes(s: IdentityService): RouteDefinition[] {
       body: RotateSecretKeyInput.prefault({}),
       response: { status: 201, schema: IssuedSecretKey, description: "The new key and its token, shown once." },
       secretFields: ["token"],
-      errors: [IdentityErrors.secret_key_not_found, IdentityErrors.key_revoked, IdentityErrors.key_already_rotated],
+      errors: [IdentityErrors.secret_key_not_found, IdentityErrors.key_revoked, PlatformErrors.key_already_rotated],
       handler: ({ ctx, params, body }) => s.secretKeys.rotateSecretKey(ctx, params.keyId, body),
     }),
   ];

@@ -100,7 +100,7 @@ export class SecretKeysService {
       }
       if (old.replacedBy !== null) {
         throw new AppError(
-          IdentityErrors.key_already_rotated,
+          PlatformErrors.key_already_rotated,
           `The key was already rotated to ${old.replacedBy}; rotate that key instead.`,
         );
       }

@@ -254,6 +254,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const metrics = new Metrics({
       queueStats: () => jobs.stats(),
       poolStats: () => db.poolStats(),
+      workerPoolStats: () => db.workerPoolStats(),
       commitStats: () => db.groupCommit?.stats ?? null,
     });
     const http = new HttpServer({ config, logger, ledger, credentials, metrics, refusals: access });

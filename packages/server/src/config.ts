@@ -16,7 +16,7 @@ export interface Config {
   /** database is the embedded SQLite file, or a PostgreSQL connection. */
   database:
     | { engine: "sqlite"; file: string; synchronous: "OFF" | "NORMAL" | "FULL" | "EXTRA"; busyTimeoutMs: number }
-    | { engine: "postgres"; url: string; schema: string; poolMax: number };
+    | { engine: "postgres"; url: string; schema: string; poolMax: number; workerPoolMax: number };
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** bodyLimitBytes caps every request body; larger bodies answer 413. */
   bodyLimitBytes: number;
@@ -90,7 +90,16 @@ export const CONFIG_VARIABLES = {
     default: "public",
     doc: "PostgreSQL schema holding Baseplate's tables.",
   },
-  BASEPLATE_DATABASE_POOL_MAX: { schema: int(1, 1000), default: "10", doc: "PostgreSQL pool size per process." },
+  BASEPLATE_DATABASE_POOL_MAX: {
+    schema: int(1, 1000),
+    default: "10",
+    doc: "PostgreSQL connections per process for requests.",
+  },
+  BASEPLATE_DATABASE_WORKER_POOL_MAX: {
+    schema: int(1, 1000),
+    default: "5",
+    doc: "PostgreSQL connections per process for background jobs, apart from the requests' pool so a job backlog never starves requests.",
+  },
   BASEPLATE_SQLITE_SYNCHRONOUS: {
     schema: z.enum(["OFF", "NORMAL", "FULL", "EXTRA"]),
     default: "FULL",
@@ -238,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
             url,
             schema: values.BASEPLATE_DATABASE_SCHEMA as string,
             poolMax: values.BASEPLATE_DATABASE_POOL_MAX as number,
+            workerPoolMax: values.BASEPLATE_DATABASE_WORKER_POOL_MAX as number,
           },
     logLevel: values.BASEPLATE_LOG_LEVEL as Config["logLevel"],
     bodyLimitBytes: values.BASEPLATE_BODY_LIMIT as number,

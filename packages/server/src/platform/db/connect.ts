@@ -45,15 +45,26 @@ export async function connectDatabase(database: Config["database"], logger: Logg
     return new Db("sqlite", kysely, { close: async () => kysely.destroy(), poolStats: () => null });
   }
 
-  const pool = new pg.Pool({
-    connectionString: database.url,
-    max: database.poolMax,
-    options: `-c search_path=${database.schema}`,
-    types: { getTypeParser: pgTypeParser },
-    connectionTimeoutMillis: 10_000,
-  });
-  pool.on("error", (err) => logger.error({ err }, "idle PostgreSQL connection failed"));
+  const openPool = (max: number, name: string) => {
+    const pool = new pg.Pool({
+      connectionString: database.url,
+      max,
+      options: `-c search_path=${database.schema}`,
+      types: { getTypeParser: pgTypeParser },
+      connectionTimeoutMillis: 10_000,
+      application_name: name,
+    });
+    pool.on("error", (err) => logger.error({ err }, "idle PostgreSQL connection failed"));
+    return pool;
+  };
+  // Requests and background jobs use separate pools, so a backlog of jobs never takes the
+  // connections requests need (and the other way round).
+  const pool = openPool(database.poolMax, "baseplate");
+  const workerPool = openPool(database.workerPoolMax, "baseplate-worker");
   const kysely = new Kysely<unknown>({ dialect: new SchemaPostgresDialect({ pool }, database.schema) });
+  const workerKysely = new Kysely<unknown>({
+    dialect: new SchemaPostgresDialect({ pool: workerPool }, database.schema),
+  });
   if (database.schema !== "public") {
     try {
       await sql`create schema if not exists ${sql.id(database.schema)}`.execute(kysely);
@@ -63,10 +74,19 @@ export async function connectDatabase(database: Config["database"], logger: Logg
       if (code !== "23505" && code !== "42P06") throw err;
     }
   }
-  return new Db("postgres", kysely, {
-    close: async () => kysely.destroy(),
-    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-  });
+  const stats = (p: pg.Pool) => ({ total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount });
+  return new Db(
+    "postgres",
+    kysely,
+    {
+      close: async () => {
+        await Promise.all([kysely.destroy(), workerKysely.destroy()]);
+      },
+      poolStats: () => stats(pool),
+      workerPoolStats: () => stats(workerPool),
+    },
+    workerKysely,
+  );
 }
 
 const INT8_OID = 20;

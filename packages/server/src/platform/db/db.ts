@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { type Kysely, sql, type Transaction } from "kysely";
 import { type CommitHooks, GroupCommit } from "./group-commit.js";
 
@@ -42,6 +43,9 @@ export interface WriteClaim {
   completeInTx(tx: Tx, result: unknown): Promise<void>;
 }
 
+/** workerScope marks code running for a background job (see `Db.asWorker`). */
+const workerScope = new AsyncLocalStorage<boolean>();
+
 const afterCommitCallbacks = new WeakMap<object, Array<() => void | Promise<void>>>();
 const beforeCommitCallbacks = new WeakMap<object, Array<() => Promise<void>>>();
 
@@ -64,10 +68,29 @@ export class Db {
 
   constructor(
     readonly engine: Engine,
-    readonly kysely: AnyKysely,
-    private readonly driver: { close(): Promise<void>; poolStats(): PoolStats | null },
+    private readonly requestKysely: AnyKysely,
+    private readonly driver: {
+      close(): Promise<void>;
+      poolStats(): PoolStats | null;
+      workerPoolStats?(): PoolStats | null;
+    },
+    /** workerKysely: the background jobs' own pool (PostgreSQL); absent: jobs share the one handle. */
+    private readonly workerKysely: AnyKysely = requestKysely,
   ) {
-    this.groupCommit = engine === "sqlite" ? new GroupCommit(kysely, hooksOf) : null;
+    this.groupCommit = engine === "sqlite" ? new GroupCommit(requestKysely, hooksOf) : null;
+  }
+
+  /**
+   * kysely is the root query handle: the requests' pool, or the jobs' pool inside `asWorker` (so
+   * services called by a job handler use the worker pool without knowing it).
+   */
+  get kysely(): AnyKysely {
+    return workerScope.getStore() === true ? this.workerKysely : this.requestKysely;
+  }
+
+  /** asWorker runs `fn` (a job handler) with its queries on the jobs' pool. */
+  asWorker<T>(fn: () => Promise<T>): Promise<T> {
+    return workerScope.run(true, fn);
   }
 
   /** tables returns a module's handle on the database, typed with its own tables (see `TypedDb`). */
@@ -185,6 +208,10 @@ export class Db {
 
   poolStats(): PoolStats | null {
     return this.driver.poolStats();
+  }
+
+  workerPoolStats(): PoolStats | null {
+    return this.driver.workerPoolStats?.() ?? null;
   }
 
   async close(): Promise<void> {

@@ -558,7 +558,8 @@ describeEachEngine("HTTP: operational endpoints", (engine) => {
     expect(text).toMatch(/^baseplate_job_queue_depth\{state="queued"\} 1$/m);
     expect(text).toMatch(/^baseplate_job_queue_oldest_due_age_seconds /m);
     if (engine === "postgres") {
-      expect(text).toMatch(/^baseplate_db_pool_connections\{state="total"\} \d+$/m);
+      expect(text).toMatch(/^baseplate_db_pool_connections\{pool="requests",state="total"\} \d+$/m);
+      expect(text).toMatch(/^baseplate_db_pool_connections\{pool="jobs",state="total"\} \d+$/m);
     } else {
       expect(text).not.toMatch(/^baseplate_db_pool_connections\{/m);
     }

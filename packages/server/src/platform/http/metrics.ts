@@ -6,6 +6,7 @@ import type { QueueStats } from "../jobs/queue.js";
 export interface MetricsSources {
   queueStats(): Promise<QueueStats>;
   poolStats(): PoolStats | null;
+  workerPoolStats?(): PoolStats | null;
   /** commitStats: commits and the transactions they carried (SQLite group commit; null elsewhere). */
   commitStats?(): GroupCommitStats | null;
 }
@@ -66,15 +67,19 @@ export class Metrics {
     });
     new Gauge({
       name: "baseplate_db_pool_connections",
-      help: "Database pool connections by state (PostgreSQL only).",
-      labelNames: ["state"],
+      help: "Database pool connections by pool (requests, jobs) and state (PostgreSQL only).",
+      labelNames: ["pool", "state"],
       registers,
       collect() {
-        const p = sources.poolStats();
-        if (!p) return;
-        this.set({ state: "total" }, p.total);
-        this.set({ state: "idle" }, p.idle);
-        this.set({ state: "waiting" }, p.waiting);
+        for (const [pool, p] of [
+          ["requests", sources.poolStats()],
+          ["jobs", sources.workerPoolStats?.() ?? null],
+        ] as const) {
+          if (!p) continue;
+          this.set({ pool, state: "total" }, p.total);
+          this.set({ pool, state: "idle" }, p.idle);
+          this.set({ pool, state: "waiting" }, p.waiting);
+        }
       },
     });
     new Gauge({

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { TestClock } from "../clock.js";
@@ -34,6 +35,22 @@ describeEachEngine("job queue", (engine) => {
     await waitFor(async () => (await runs()).length === 1);
     await t.app.worker.stop(5000);
     expect(await runs()).toEqual([committed]);
+  });
+
+  it("job handlers' queries run on the jobs' own pool (PostgreSQL), requests' on theirs", async () => {
+    const poolOf = async () =>
+      engine === "postgres"
+        ? (await sql<{ name: string }>`select current_setting('application_name') as name`.execute(t.app.db.kysely))
+            .rows[0]?.name
+        : "one connection";
+    const seen: Array<string | undefined> = [];
+    jobs().define({ name: "test.pool", handler: async () => void seen.push(await poolOf()) });
+    await enqueue("test.pool");
+    t.app.worker.start();
+    await waitFor(async () => seen.length === 1);
+    await t.app.worker.stop(5000);
+    expect(seen).toEqual([engine === "postgres" ? "baseplate-worker" : "one connection"]);
+    expect(await poolOf()).toBe(engine === "postgres" ? "baseplate" : "one connection");
   });
 
   it("the worker runs committed jobs end to end and records success", async () => {

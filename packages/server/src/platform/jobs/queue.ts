@@ -193,6 +193,11 @@ export class JobQueue {
     this.#wake?.();
   }
 
+  /** asWorker runs `fn` (the worker's loop) with its queries on the jobs' own database pool. */
+  asWorker<T>(fn: () => Promise<T>): Promise<T> {
+    return this.db.asWorker(fn);
+  }
+
   /**
    * claim leases up to `limit` runnable jobs this process knows how to run: queued jobs that are
    * due, and running jobs whose lease expired (their worker died). Each claim starts a new attempt.

@@ -36,7 +36,8 @@ export class Worker {
     if (this.#running) return;
     this.#running = true;
     this.queue.setWakeListener(() => this.#wake());
-    this.#loop = this.#run();
+    // Everything the loop starts (claims, handlers, their services' queries) uses the jobs' pool.
+    this.#loop = this.queue.asWorker(() => this.#run());
   }
 
   get activeCount(): number {

@@ -150,9 +150,10 @@ async function measureServers(
     notes: [
       `${postConnections} connections, body ${BODY}, a unique Idempotency-Key per request; ` +
         "workers on (BASEPLATE_WORKERS=true), so each request's probe.record job runs during the measurement.",
-      "Commits: the bare Fastify commits once per request; Baseplate twice (the key claim, then item + fact + " +
-        "job + stored response in one transaction) and its worker about three times per job (claim, the " +
-        "job's own insert, success).",
+      "Commits: the bare Fastify commits once per request; Baseplate once (item + fact + job + the " +
+        "idempotency record with its response in one transaction) and its worker twice per job (claim; the " +
+        "job's own insert with its completion). On SQLite, transactions of one event-loop turn share one " +
+        "commit (group commit), so there are far fewer fsyncs than requests.",
       jobs,
     ],
   };

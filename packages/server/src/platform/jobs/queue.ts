@@ -8,6 +8,8 @@ import { newId } from "../ids.js";
 
 /** JOBS_TOPIC is the change-bus topic announcing new due jobs. */
 const JOBS_TOPIC = "jobs.enqueued";
+/** ANNOUNCE_MS: the shortest interval between two cross-process wake-ups sent by one process. */
+const ANNOUNCE_MS = 100;
 
 /** JobContext is what a handler gets besides its payload. */
 export interface JobContext {
@@ -101,6 +103,7 @@ export class JobQueue {
   #bus: ChangeBus | null = null;
   /** #announced: transactions that already announced a job (one wake-up per commit). */
   readonly #announced = new WeakSet<Tx>();
+  #lastAnnounce = 0;
 
   constructor(
     private readonly db: Db,
@@ -167,10 +170,16 @@ export class JobQueue {
       .executeTakeFirst();
     if (Number(result.numInsertedOrUpdatedRows ?? 0n) !== 1) return null;
     if ((options.runAt ?? now) <= now && !this.#announced.has(tx)) {
-      // Wake workers once the job exists: this process's at once, other processes' through the bus.
+      // Wake workers once the job exists: this process's at once, other processes' through the
+      // bus — at most every ANNOUNCE_MS, because PostgreSQL serializes the commits of notifying
+      // transactions (a workers' poll picks up what an unannounced commit added).
       this.#announced.add(tx);
       afterCommit(tx, () => this.wake());
-      await this.#bus?.publish(tx, JOBS_TOPIC, "1");
+      const wallNow = Date.now();
+      if (this.#bus && wallNow - this.#lastAnnounce >= ANNOUNCE_MS) {
+        this.#lastAnnounce = wallNow;
+        await this.#bus.publish(tx, JOBS_TOPIC, "1");
+      }
     }
     return id;
   }

@@ -63,7 +63,7 @@ describe("loadConfig", () => {
       { BASEPLATE_DATABASE_URL: url, BASEPLATE_DATABASE_SCHEMA: "bp_prod", BASEPLATE_DATABASE_POOL_MAX: "20" },
       "/srv/app",
     );
-    expect(config.database).toEqual({ engine: "postgres", url, schema: "bp_prod", poolMax: 20 });
+    expect(config.database).toEqual({ engine: "postgres", url, schema: "bp_prod", poolMax: 20, workerPoolMax: 5 });
   });
 
   it("reads the other variables", () => {

@@ -11,12 +11,12 @@ import {
   countRows,
   fixturesOfApp,
   HUGE,
-  listTables,
   queryFields,
   REFUSED_BODY,
   routeKey,
   SSRF_URLS,
   sampleBody,
+  stateTables,
   stringLeaves,
 } from "../src/testing/isolation.js";
 
@@ -295,7 +295,7 @@ describeEachEngine("Fuzz: hostile values in any field of any route", (engine) =>
     // Streams never end once accepted (their modules declare them); the input sweep covers them.
     const { isolation } = await fixturesOfApp(t.app);
     routes = t.app.http.routes.filter((r) => isolation.streams?.[routeKey(r)] === undefined);
-    tables = await listTables(t);
+    tables = await stateTables(t);
   });
   afterAll(async () => t?.close());
 

@@ -77,6 +77,7 @@ export {
   type DbSnapshot,
   diffSnapshots,
   listTables,
+  stateTables,
   type TableDiff,
   VOLATILE_COLUMNS,
 } from "./isolation/snapshots.js";

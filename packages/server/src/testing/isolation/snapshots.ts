@@ -26,6 +26,18 @@ export async function listTables(t: TestApp): Promise<string[]> {
   return rows.map((r) => r.name).sort();
 }
 
+/**
+ * REFUSAL_COUNTERS are tables whose purpose is to count refused attempts (the login and sign-up
+ * throttle, the `access.denied` rate-limit windows): a refusal writes there by design, so "a refusal
+ * changes nothing" is checked on every other table.
+ */
+export const REFUSAL_COUNTERS: readonly string[] = ["throttle_counter", "audit_denial_window"];
+
+/** stateTables is `listTables` without `REFUSAL_COUNTERS`: the tables a refusal must leave alone. */
+export async function stateTables(t: TestApp): Promise<string[]> {
+  return (await listTables(t)).filter((name) => !REFUSAL_COUNTERS.includes(name));
+}
+
 /** snapshotTables reads every row of `tables`, volatile columns left out. */
 export async function snapshotTables(t: TestApp, tables: string[]): Promise<DbSnapshot> {
   const snapshot: DbSnapshot = new Map();

@@ -4,7 +4,7 @@ import type { IsolationRegistry } from "../module-fixtures.js";
 import { type GeneratorName, type HostileRequest, hostileRequests } from "./hostile.js";
 import { bodyFor, createParams, environmentCredentials, idsOf } from "./refusals.js";
 import { acceptedActorTypes, type Credential, isOperatorOnly, pathParams, routeKey } from "./route-table.js";
-import { countRows, listTables } from "./snapshots.js";
+import { countRows, stateTables } from "./snapshots.js";
 import type { IsolationWorld } from "./world.js";
 
 /**
@@ -106,7 +106,7 @@ async function targetOf(ctx: SweepContext, route: RouteDefinition): Promise<Swee
 
 /** counts counts the rows of every table, with the number of facts recorded. */
 async function counts(ctx: SweepContext): Promise<string> {
-  ctx.tables ??= await listTables(ctx.w.t);
+  ctx.tables ??= await stateTables(ctx.w.t);
   return `facts=${ctx.w.captured.length} ${await countRows(ctx.w.t, ctx.tables)}`;
 }
 

@@ -85,11 +85,16 @@ export class Db {
    * services called by a job handler use the worker pool without knowing it).
    */
   get kysely(): AnyKysely {
+    if (this.workerKysely === this.requestKysely) return this.requestKysely;
     return workerScope.getStore() === true ? this.workerKysely : this.requestKysely;
   }
 
-  /** asWorker runs `fn` (a job handler) with its queries on the jobs' pool. */
+  /**
+   * asWorker runs `fn` (a job handler) with its queries on the jobs' pool. With one handle (SQLite)
+   * it just runs `fn`: the async context it needs costs every promise of the process a little.
+   */
   asWorker<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.workerKysely === this.requestKysely) return fn();
     return workerScope.run(true, fn);
   }
 

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { type Kysely, sql, type Transaction } from "kysely";
+import { CompiledQuery, type Kysely, sql, type Transaction } from "kysely";
 import { type CommitHooks, GroupCommit } from "./group-commit.js";
 
 export type Engine = "sqlite" | "postgres";
@@ -23,6 +23,37 @@ export class TypedDb<Tables> {
 
   q(tx?: Tx): Kysely<Tables> {
     return (tx ?? this.db.kysely) as unknown as Kysely<Tables>;
+  }
+
+  /**
+   * compiled builds a hot query once and returns a function that runs it with new arguments, so a
+   * request pays neither for building the query nor for compiling it to SQL. `build` gets one
+   * placeholder per argument and must use each only as a plain value (`where(col, "=", arg)`,
+   * `values({ col: arg })`), never in a list or an expression; every argument is a string.
+   * The result is the query's rows; `tx` runs it inside a transaction.
+   */
+  compiled<Args extends string[], Row>(
+    build: (q: Kysely<Tables>, ...args: Args) => { compile(): CompiledQuery<Row> },
+  ): (tx: Tx | undefined, ...args: Args) => Promise<Row[]> {
+    let template: { sql: string; slots: Array<number | { value: unknown }> } | null = null;
+    return async (tx, ...args) => {
+      if (!template) {
+        const marks = args.map((_, i) => `\u0000bp_arg_${i}\u0000`) as Args;
+        const compiled = build(this.q(), ...marks).compile();
+        const slots = compiled.parameters.map((p) => {
+          const i = marks.indexOf(p as string);
+          return i >= 0 ? i : { value: p };
+        });
+        const used = new Set(slots.filter((s) => typeof s === "number"));
+        if (used.size !== args.length) throw new Error("compiled: every argument must appear as a plain value");
+        template = { sql: compiled.sql, slots };
+      }
+      const { sql: text, slots } = template;
+      const parameters = slots.map((s) => (typeof s === "number" ? args[s] : s.value));
+      const executor = (tx ?? this.db.kysely) as AnyKysely;
+      const result = await executor.executeQuery<Row>(CompiledQuery.raw(text, parameters));
+      return result.rows;
+    };
   }
 }
 

@@ -48,9 +48,14 @@ export class TenantsService {
   readonly #states: OwnedCache<TenantState | null>;
 
   readonly #db: TypedDb<TenancyTables>;
+  /** #tenantQuery: the hottest read of the module (every tenant-path request), built once. */
+  readonly #tenantQuery;
 
   constructor(private readonly m: ModuleContext) {
     this.#db = m.db.tables<TenancyTables>();
+    this.#tenantQuery = this.#db.compiled((q, environmentId: string, id: string) =>
+      q.selectFrom("tenant").selectAll().where("environment_id", "=", environmentId).where("id", "=", id),
+    );
     this.#states = new OwnedCache(m.bus, [TENANT_TOPIC]);
   }
 
@@ -286,13 +291,7 @@ export class TenantsService {
   }
 
   async #tenant(environmentId: string, id: string, tx?: Tx) {
-    const row = await this.#db
-      .q(tx)
-      .selectFrom("tenant")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("id", "=", id)
-      .executeTakeFirst();
+    const [row] = await this.#tenantQuery(tx, environmentId, id);
     if (!row) throw new AppError(TenancyErrors.tenant_not_found, `No tenant ${id}.`);
     return row;
   }

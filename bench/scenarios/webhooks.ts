@@ -45,7 +45,9 @@ async function startReceiver(ctx: BenchContext): Promise<Receiver> {
       receiver.count++;
       const body = Buffer.concat(chunks).toString("utf8");
       if (body.includes('"lat-')) {
-        const id = (JSON.parse(body) as { id: string }).id;
+        // The event's own id is the plane's; the publisher's id comes back as clientId.
+        const event = JSON.parse(body) as { id: string; clientId?: string | null };
+        const id = event.clientId ?? event.id;
         receiver.arrivals.set(id, performance.now());
         receiver.waiters.get(id)?.();
       }

@@ -30,7 +30,7 @@ describe("loadConfig", () => {
       corsOrigins: [],
       trustProxy: false,
       idempotencyTtlMs: 24 * 3_600_000,
-      workers: { enabled: true, concurrency: 4, pollIntervalMs: 500, leaseMs: 60_000 },
+      workers: { enabled: true, concurrency: 32, pollIntervalMs: 500, leaseMs: 60_000 },
       migrateOnStart: true,
     });
   });

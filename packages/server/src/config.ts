@@ -133,7 +133,11 @@ export const CONFIG_VARIABLES = {
     doc: "How long SIGTERM waits for requests and jobs to finish.",
   },
   BASEPLATE_WORKERS: { schema: bool, default: "true", doc: "Run background job workers in this process." },
-  BASEPLATE_WORKER_CONCURRENCY: { schema: int(1, 256), default: "4", doc: "Jobs run at once per process." },
+  BASEPLATE_WORKER_CONCURRENCY: {
+    schema: int(1, 256),
+    default: "32",
+    doc: "Jobs run at once per process (jobs wait on I/O, webhook receivers above all; on PostgreSQL they share the jobs' pool).",
+  },
   BASEPLATE_WORKER_POLL_MS: { schema: int(10, 60_000), default: "500", doc: "Idle poll interval of workers." },
   BASEPLATE_JOB_LEASE_MS: {
     schema: int(1000, 3_600_000),

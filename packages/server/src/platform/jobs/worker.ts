@@ -25,6 +25,7 @@ export class Worker {
   #sleepTimer: NodeJS.Timeout | null = null;
   #wakeUp: (() => void) | null = null;
   #lastScheduleCheck = 0;
+  #wokenWhileBusy = false;
 
   constructor(
     private readonly queue: JobQueue,
@@ -150,6 +151,11 @@ export class Worker {
   }
 
   #sleep(ms: number): Promise<void> {
+    // A wake-up that came while the loop was busy (claiming) is not lost: go round again at once.
+    if (this.#wokenWhileBusy) {
+      this.#wokenWhileBusy = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       this.#wakeUp = resolve;
       this.#sleepTimer = setTimeout(resolve, ms);
@@ -161,6 +167,7 @@ export class Worker {
     this.#sleepTimer = null;
     const wake = this.#wakeUp;
     this.#wakeUp = null;
-    wake?.();
+    if (wake) wake();
+    else this.#wokenWhileBusy = true;
   }
 }

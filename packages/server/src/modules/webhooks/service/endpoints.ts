@@ -8,7 +8,7 @@ import type { ActionContext } from "../../../platform/principal.js";
 import { WebhooksErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { toEndpoint } from "../internal/rows.js";
-import { environmentOf, requireTenantNamed } from "../internal/scope.js";
+import { environmentOf } from "../internal/scope.js";
 import { sealHeaders, sealSecret } from "../internal/sealing.js";
 import { generateSecret } from "../internal/signing.js";
 import { checkUrl } from "../internal/ssrf.js";
@@ -50,9 +50,9 @@ export class EndpointsService {
     ctx: ActionContext,
     input: z.infer<typeof CreateEndpointInput>,
   ): Promise<{ endpoint: Endpoint; secret: string }> {
-    requireTenantNamed(ctx, input.tenantId, "body.tenantId");
     const { environmentId, tenantId } = await this.m.access.require(ctx, "webhooks:write", {
       tenantId: input.tenantId ?? null,
+      field: "body.tenantId",
     });
     this.#checkUrl(input.url);
     return this.m.db.write(ctx, async (tx) => {
@@ -93,9 +93,9 @@ export class EndpointsService {
   }
 
   async listEndpoints(ctx: ActionContext, query: z.infer<typeof ListEndpointsQuery>) {
-    requireTenantNamed(ctx, query.tenantId, "query.tenantId");
     const { environmentId, tenantId } = await this.m.access.require(ctx, "webhooks:read", {
       tenantId: query.tenantId ?? null,
+      field: "query.tenantId",
     });
     const rows = this.#db
       .q()

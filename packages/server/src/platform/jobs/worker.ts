@@ -158,7 +158,12 @@ export class Worker {
     }
     return new Promise((resolve) => {
       this.#wakeUp = resolve;
-      this.#sleepTimer = setTimeout(resolve, ms);
+      this.#sleepTimer = setTimeout(() => {
+        // Slept the whole interval: a later wake-up must find the loop busy, not this spent sleep.
+        this.#wakeUp = null;
+        this.#sleepTimer = null;
+        resolve();
+      }, ms);
     });
   }
 

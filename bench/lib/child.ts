@@ -40,7 +40,9 @@ export class ChildHandle {
     const env: NodeJS.ProcessEnv = {};
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("BASEPLATE_")) env[key] = value;
     Object.assign(env, options.env);
-    this.child = spawn(process.execPath, ["--import", "tsx", options.script, ...(options.args ?? [])], {
+    // BENCH_CPU_PROF=<dir>: every child writes a V8 CPU profile there when it exits (see README).
+    const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+    this.child = spawn(process.execPath, [...profile, "--import", "tsx", options.script, ...(options.args ?? [])], {
       cwd: REPO_ROOT,
       env,
       stdio: ["ignore", "pipe", "pipe"],

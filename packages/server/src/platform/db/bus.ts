@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import pg from "pg";
 import type { Logger } from "../logger.js";
-import { afterCommit, type Db, type Tx } from "./db.js";
+import { afterCommit, beforeCommit, type Db, type Tx } from "./db.js";
 
 export type BusHandler = (payload: string) => void;
 
@@ -46,6 +46,8 @@ export class ChangeBus {
     return this.postgres === null || this.#listening;
   }
 
+  readonly #pending = new WeakMap<Tx, Set<string>>();
+
   subscribe(topic: string, handler: BusHandler): void {
     this.#handlers.set(topic, [...(this.#handlers.get(topic) ?? []), handler]);
   }
@@ -55,9 +57,22 @@ export class ChangeBus {
     if (topic.includes("|")) throw new Error("Bus topics cannot contain '|'");
     this.#dispatch(topic, payload);
     afterCommit(tx, () => this.#dispatch(topic, payload));
-    if (this.db.engine === "postgres") {
-      await sql`select pg_notify(${this.#channel}, ${`${topic}|${payload}`})`.execute(tx);
+    if (this.db.engine !== "postgres") return;
+    // A transaction's notifications go out in one statement just before it commits (PostgreSQL
+    // delivers them at commit either way): one round trip per write, however many changes it has.
+    const message = `${topic}|${payload}`;
+    const pending = this.#pending.get(tx);
+    if (pending) {
+      pending.add(message);
+      return;
     }
+    const messages = new Set([message]);
+    this.#pending.set(tx, messages);
+    beforeCommit(tx, async () => {
+      this.#pending.delete(tx);
+      const calls = [...messages].map((m) => sql`pg_notify(${this.#channel}, ${m})`);
+      await sql`select ${sql.join(calls)}`.execute(tx);
+    });
   }
 
   /** start opens the LISTEN connection (PostgreSQL only) and keeps it open until `stop`. */

@@ -142,6 +142,18 @@ describeEachEngine("job queue", (engine) => {
     expect(new Set(ids).size).toBe(60);
   });
 
+  it("a claim leases at most its limit, in run_at order", async () => {
+    await t.app.db.transaction(async (tx) => {
+      for (let i = 0; i < 30; i++) await jobs().enqueue(tx, "probe.record", { i }, { runAt: clock.now() - 1000 + i });
+    });
+    const first = await jobs().claim("w1", 4);
+    expect(first.map((j) => j.payload)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }, { i: 3 }]);
+    const second = await jobs().claim("w2", 7);
+    expect(second).toHaveLength(7);
+    const running = await t.app.db.kysely.selectFrom("job").select("id").where("status", "=", "running").execute();
+    expect(running).toHaveLength(11);
+  });
+
   it("only claims jobs this process can run", async () => {
     const now = clock.now();
     await t.app.db.kysely

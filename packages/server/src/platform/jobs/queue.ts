@@ -10,6 +10,8 @@ import { newId } from "../ids.js";
 const JOBS_TOPIC = "jobs.enqueued";
 /** ANNOUNCE_MS: the shortest interval between two cross-process wake-ups sent by one process. */
 const ANNOUNCE_MS = 100;
+/** EXPIRED_CHECK_MS: how often `claim` looks for attempts whose lease expired (their worker died). */
+const EXPIRED_CHECK_MS = 1000;
 
 /** JobContext is what a handler gets besides its payload. */
 export interface JobContext {
@@ -104,6 +106,7 @@ export class JobQueue {
   /** #announced: transactions that already announced a job (one wake-up per commit). */
   readonly #announced = new WeakSet<Tx>();
   #lastAnnounce = 0;
+  #lastExpiredCheck = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly db: Db,
@@ -215,50 +218,73 @@ export class JobQueue {
     const names = this.names;
     if (names.length === 0 || limit <= 0) return [];
     const now = this.clock.now();
-    const lock = <QB extends { forUpdate(): QB }>(qb: QB): QB =>
-      this.db.engine === "postgres" ? (qb.forUpdate() as unknown as { skipLocked(): QB }).skipLocked() : qb;
-    // Two index range reads (due queued jobs in run_at order; running jobs whose lease expired),
-    // never a scan or sort of the backlog, then one update of the chosen rows.
-    return this.db.transaction(async (tx) => {
-      const db = tx as unknown as Kysely<PlatformTables>;
-      const due = await db
-        .selectFrom("job")
-        .select("id")
-        .where("status", "=", "queued")
-        .where("run_at", "<=", now)
-        .where("name", "in", names)
-        .orderBy("run_at")
-        .limit(limit)
-        .$call(lock)
-        .execute();
-      const expired =
-        due.length < limit
-          ? await db
-              .selectFrom("job")
-              .select("id")
-              .where("status", "=", "running")
-              .where("locked_until", "<", now)
-              .where("name", "in", names)
-              .limit(limit - due.length)
-              .$call(lock)
-              .execute()
-          : [];
-      const ids = [...due, ...expired].map((r) => r.id);
-      if (ids.length === 0) return [];
-      const rows = await db
-        .updateTable("job")
-        .set({
-          status: "running",
-          attempts: sql<number>`attempts + 1`,
-          locked_by: workerId,
-          locked_until: now + this.leaseMs,
-          updated_at: now,
-        })
-        .where("id", "in", ids)
-        .returning(["id", "name", "payload", "attempts", "max_attempts", "locked_by"])
-        .execute();
-      return rows.map((r) => ({ ...r, payload: fromJson(r.payload) }));
-    });
+    // Due queued jobs in run_at order (an index range read, never a scan of the backlog), leased
+    // by one conditional statement: on PostgreSQL `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP
+    // LOCKED) RETURNING` is one round trip that two processes can run at once without claiming a
+    // row twice; on SQLite it joins the group commit. Leases that expired (a worker died) are
+    // looked for at most once a second: a lease lasts far longer than that.
+    const claimed = await this.db.small((db) => this.#lease(db as Kysely<PlatformTables>, workerId, limit, now, "due"));
+    if (claimed.length >= limit || now - this.#lastExpiredCheck < EXPIRED_CHECK_MS) return claimed;
+    this.#lastExpiredCheck = now;
+    const expired = await this.db.small((db) =>
+      this.#lease(db as Kysely<PlatformTables>, workerId, limit - claimed.length, now, "expired"),
+    );
+    return [...claimed, ...expired];
+  }
+
+  async #lease(
+    db: Kysely<PlatformTables>,
+    workerId: string,
+    limit: number,
+    now: number,
+    which: "due" | "expired",
+  ): Promise<ClaimedJob[]> {
+    const names = this.names;
+    const postgres = this.db.engine === "postgres";
+    // The chosen ids are a materialized CTE: read (and on PostgreSQL locked) once, whatever plan
+    // the update gets; a subquery with LIMIT … SKIP LOCKED may be rescanned and lease extra rows.
+    const rows = await db
+      .with(
+        (cte) => cte("chosen").materialized(),
+        (qb) => {
+          const chosen = (
+            which === "due"
+              ? qb
+                  .selectFrom("job")
+                  .select("id")
+                  .where("status", "=", "queued")
+                  .where("run_at", "<=", now)
+                  .where("name", "in", names)
+                  .orderBy("run_at")
+              : qb
+                  .selectFrom("job")
+                  .select("id")
+                  .where("status", "=", "running")
+                  .where("locked_until", "<", now)
+                  .where("name", "in", names)
+          ).limit(limit);
+          return postgres ? chosen.forUpdate().skipLocked() : chosen;
+        },
+      )
+      .updateTable("job")
+      .set({
+        status: "running",
+        attempts: sql<number>`attempts + 1`,
+        locked_by: workerId,
+        locked_until: now + this.leaseMs,
+        updated_at: now,
+      })
+      .where("id", "in", (eb) => eb.selectFrom("chosen").select("chosen.id"))
+      // The row must still be what the read chose (SQLite re-reads nothing; on PostgreSQL the lock
+      // already re-checked it): a claim never leases a job twice.
+      .$call((qb) =>
+        which === "due"
+          ? qb.where("status", "=", "queued")
+          : qb.where("status", "=", "running").where("locked_until", "<", now),
+      )
+      .returning(["id", "name", "payload", "attempts", "max_attempts", "locked_by"])
+      .execute();
+    return rows.map((r) => ({ ...r, payload: fromJson(r.payload) }));
   }
 
   /** extendLease keeps a long-running attempt's lease alive. Returns false when the lease was lost. */

@@ -15,12 +15,14 @@ import { permissionCheckScenario } from "./scenarios/access.js";
 import { auditScenario } from "./scenarios/audit.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
 import { healthzScenario } from "./scenarios/kernel.js";
+import { startScenario } from "./scenarios/start.js";
 import { webhooksScenario } from "./scenarios/webhooks.js";
 import { writePathScenario } from "./scenarios/write-path.js";
 
 /** SCENARIOS is the run's table of contents; later issues append theirs. */
 export const SCENARIOS: readonly Scenario[] = [
   healthzScenario,
+  startScenario,
   writePathScenario("sqlite"),
   writePathScenario("postgres"),
   authReadScenario("secret-key"),

@@ -130,6 +130,28 @@ describeEachEngine("webhook delivery", (engine) => {
     expect(JSON.stringify(read.body)).not.toContain(a.secret.slice(6));
   });
 
+  it("a failed attempt's retry names the endpoint, the receiver's host and the cause (for the log), never the URL's path", async () => {
+    const { id } = await endpoint({ url: `${receiver.url}/hook?token=sekrit` });
+    receiver.answer = () => ({ status: 502, body: "bad gateway" });
+    const failures: unknown[] = [];
+    const fail = t.app.jobs.fail.bind(t.app.jobs);
+    vi.spyOn(t.app.jobs, "fail").mockImplementation(async (job, err) => {
+      failures.push(err);
+      return fail(job, err);
+    });
+    await tenant();
+    expect(await runDueJobs(t)).toBe(1);
+    const [err] = failures as Array<{ name: string; details: Json; delayMs: number }>;
+    expect(err?.name).toBe("RetryLaterError");
+    expect(err?.details).toMatchObject({
+      endpointId: id,
+      host: new URL(receiver.url).host,
+      statusCode: 502,
+      cause: "HTTP 502",
+    });
+    expect(JSON.stringify(err?.details)).not.toContain("sekrit");
+  });
+
   it("WH-03 WH-06: failures retry on the schedule (± jitter) with the same webhook-id, then stop", async () => {
     const { id, secret } = await endpoint();
     receiver.answer = () => ({ status: 500, body: "boom" });

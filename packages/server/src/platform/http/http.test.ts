@@ -755,6 +755,12 @@ describeEachEngine("HTTP: logs", (engine) => {
         actor: "service:svc_logs",
         environmentId: "env_test",
       });
+      // A refused request's line names the problem code it was answered with; a success names none.
+      expect(completed.find((l) => l.requestId === "log-trace-4")).toMatchObject({
+        statusCode: 401,
+        problemCode: expect.stringMatching(/^[a-z_]+$/),
+      });
+      expect(completed.find((l) => l.requestId === "log-trace-1")).not.toHaveProperty("problemCode");
       // The unexpected error's cause is in the log (and only there), tied to its request.
       const error = lines.find((l) => l.msg === "unexpected error");
       expect(error).toMatchObject({ requestId: "log-trace-3", level: "error", actor: "service:svc_logs" });

@@ -162,6 +162,7 @@ export class HttpServer {
           route,
           url: req.url,
           statusCode: reply.statusCode,
+          ...(problemCodes.has(req) ? { problemCode: problemCodes.get(req) } : {}),
           durationMs: Math.round(reply.elapsedTime * 10) / 10,
         },
         "request completed",
@@ -170,6 +171,7 @@ export class HttpServer {
 
     app.setErrorHandler((err, req, reply) => {
       const { problem, headers, unexpected } = toProblem(err, req.id);
+      problemCodes.set(req, problem.code);
       if (unexpected) deps.logger.error({ ...requestFields(req), err }, "unexpected error");
       else if (problem.status >= 500) deps.logger.warn({ ...requestFields(req), err }, problem.code);
       if (headers) reply.headers(headers);
@@ -190,6 +192,7 @@ export class HttpServer {
             )
           : new AppError(PlatformErrors.route_not_found, `No route ${req.method} ${path}.`);
       const { problem, headers } = toProblem(error, req.id);
+      problemCodes.set(req, problem.code);
       if (headers) reply.headers(headers);
       return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
     });
@@ -387,6 +390,7 @@ export class HttpServer {
 
 function sendFrameworkError(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const { problem } = toProblem(err, req.id);
+  problemCodes.set(req, problem.code);
   void reply
     .code(problem.status)
     .headers({ "x-request-id": req.id, "x-content-type-options": "nosniff", "cache-control": "no-store" })
@@ -496,6 +500,9 @@ function noBody(body: unknown): undefined {
  * requestFields are the fields every log line about a request carries: its id and, once
  * authenticated, who acted where. (Logged through the app logger: no per-request child logger.)
  */
+/** problemCodes: the problem code a request was answered with, for its access log line. */
+const problemCodes = new WeakMap<FastifyRequest, string>();
+
 function requestFields(req: FastifyRequest): Record<string, string> {
   const p = req.principal;
   if (!p) return { requestId: req.id };

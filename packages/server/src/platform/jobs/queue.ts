@@ -53,9 +53,14 @@ export interface JobDefinition<P = unknown> {
 }
 
 export class RetryLaterError extends Error {
+  /**
+   * `details` are logged with the attempt (what failed and why: an endpoint, a host, a status), in
+   * place of a stack: a retry is an expected outcome, not a crash.
+   */
   constructor(
     message: string,
     readonly delayMs: number,
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "RetryLaterError";

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { afterCommit } from "../db/db.js";
 import type { Logger } from "../logger.js";
-import type { ClaimedJob, JobQueue } from "./queue.js";
+import { type ClaimedJob, type JobQueue, RetryLaterError } from "./queue.js";
 
 export interface WorkerOptions {
   concurrency: number;
@@ -134,7 +134,15 @@ export class Worker {
           return "lost" as const;
         });
         const level = outcome === "dead" ? "error" : "warn";
-        this.logger[level]({ err, jobId: job.id, job: job.name, attempt: job.attempts, outcome }, "job attempt failed");
+        const fields = { jobId: job.id, job: job.name, attempt: job.attempts, outcome };
+        if (err instanceof RetryLaterError) {
+          this.logger[level](
+            { ...fields, ...err.details, reason: err.message, retryInMs: err.delayMs },
+            "job attempt failed",
+          );
+        } else {
+          this.logger[level]({ err, ...fields }, "job attempt failed");
+        }
       } finally {
         clearInterval(heartbeat);
       }

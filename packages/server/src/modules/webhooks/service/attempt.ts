@@ -202,7 +202,22 @@ export class Attempts {
       // A settled message completes its job in the same commit as the attempt's record.
       if (delay === 0) await job.complete(tx);
     });
-    if (delay > 0) throw new RetryLaterError(`attempt ${attempt} failed`, delay);
+    if (ok) return;
+    const details = {
+      endpointId: endpoint.id,
+      messageId: message.id,
+      host: hostOf(endpoint.url),
+      ...(status !== null ? { statusCode: status } : {}),
+      cause: result.kind === "error" ? result.error : aborted ? "receiver aborted the message" : `HTTP ${status}`,
+    };
+    if (delay > 0) {
+      throw new RetryLaterError(`webhook delivery attempt ${attempt} failed; retrying`, delay, details);
+    }
+    const disabled = gone || failingTooLong ? { endpointDisabled: gone ? "gone" : "failing" } : {};
+    this.m.logger.warn(
+      { ...details, attempt, ...disabled },
+      "webhook delivery failed; the message is settled as failed",
+    );
   }
 
   async #disable(tx: Tx, endpoint: WebhookEndpointTable, reason: "gone" | "failing"): Promise<void> {
@@ -267,4 +282,13 @@ export function retryAfterMs(value: string | string[] | undefined, now: number):
   if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
   const at = Date.parse(v);
   return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+/** hostOf names a URL's host for logs (never its path or query, which may hold a token). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "(invalid URL)";
+  }
 }

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject, verify as verifySignature } from "node:crypto";
+import { createHash, createPublicKey, hash, type KeyObject, verify as verifySignature } from "node:crypto";
 import { canonicalJson } from "../../platform/canonical-json.js";
 
 export { canonicalJson };
@@ -227,6 +227,21 @@ export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | Audit
   );
 }
 
+/**
+ * Export layout of an entry line: `{"type":"entry","hash":"<hash>",` followed by the canonical
+ * body without its opening brace. The line is the same JSON object as any other member order,
+ * and it holds the hashed bytes as they are: a verifier hashes
+ * `prevHash bytes ‖ "{" ‖ line.slice(ENTRY_LINE_PREFIX_LENGTH)` without re-encoding the entry.
+ */
+export const ENTRY_LINE_PREFIX = '{"type":"entry","hash":"';
+/** ENTRY_LINE_PREFIX_LENGTH: the prefix, the 64 hex digits of the hash and `",`. */
+export const ENTRY_LINE_PREFIX_LENGTH = ENTRY_LINE_PREFIX.length + 64 + 2;
+
+/** entryLine is an entry's export line (no newline); `body` is its canonical body when already known. */
+export function entryLine(entry: AuditEntryRecord, body: string = canonicalEntryBody(entry)): string {
+  return `${ENTRY_LINE_PREFIX}${entry.hash}",${body.slice(1)}`;
+}
+
 /** entryBody is the part of an entry its hash covers: everything but `hash`. */
 export function entryBody(entry: AuditEntryRecord | Omit<AuditEntryRecord, "hash">): Omit<AuditEntryRecord, "hash"> {
   const { hash: _hash, ...body } = entry as AuditEntryRecord;
@@ -235,10 +250,19 @@ export function entryBody(entry: AuditEntryRecord | Omit<AuditEntryRecord, "hash
 
 /** entryHash computes `SHA-256(prevHash bytes ‖ canonical(body))` as hex. */
 export function entryHash(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): string {
-  return createHash("sha256")
-    .update(Buffer.from(entry.prevHash, "hex"))
-    .update(canonicalEntryBody(entry))
-    .digest("hex");
+  return hashEntryBody(entry.prevHash, canonicalEntryBody(entry));
+}
+
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** hashEntryBody is `SHA-256(prevHash bytes ‖ body)` as hex, for a body already encoded canonically. */
+export function hashEntryBody(prevHash: string, body: string): string {
+  const need = prevHash.length + body.length * 3;
+  if (scratch.length < need) scratch = Buffer.allocUnsafe(need);
+  // As Buffer.from(prevHash, "hex"): the bytes of the hex digits up to the first non-hex one.
+  const at = scratch.write(prevHash, 0, "hex");
+  const n = scratch.write(body, at, "utf8");
+  return hash("sha256", scratch.subarray(0, at + n), "hex");
 }
 
 /** checkpointBody strips a signed checkpoint (or an export line) to the signed fields. */

@@ -8,11 +8,11 @@ import {
   type AuditEntryRecord,
   type CheckpointBody,
   canonicalEntryBody,
-  ENTRY_LINE_PREFIX_LENGTH,
-  entryLine,
   canonicalJson,
   checkpointHash,
+  ENTRY_LINE_PREFIX_LENGTH,
   entryHash,
+  entryLine,
   FORMAT,
   GENESIS_HASH,
   keyIdOf,
@@ -360,7 +360,7 @@ describe("entry lines hashed as written", () => {
     // Same content, members reordered: not the export layout, so hashed through its canonical encoding.
     const reordered = lines(x, "export");
     const e3 = x.entries[2] as AuditEntryRecord;
-    reordered[4 + 3] = JSON.stringify({ hash: e3.hash, ...e3, type: "entry" });
+    reordered[4 + 3] = JSON.stringify({ ...e3, type: "entry" });
     expect((await verifyExportLines(reordered, keys)).ok).toBe(true);
   });
 });
@@ -441,7 +441,11 @@ describe("parallel verification (worker threads) gives exactly the sequential re
     const base = lines({ ...fixture(), entries: makeChain(40) }, "export");
     const withUnknown = [...base];
     withUnknown.splice(20, 0, '{"type":"mystery"}', "", "   ");
-    withUnknown.splice(30, 0, JSON.stringify({ type: "checkpoint", ...(fixture().checkpoints[0] as SignedCheckpoint) }));
+    withUnknown.splice(
+      30,
+      0,
+      JSON.stringify({ type: "checkpoint", ...(fixture().checkpoints[0] as SignedCheckpoint) }),
+    );
     const result = await both(withUnknown);
     expect(result.errors.map((e) => [e.kind, e.line])).toEqual([
       ["malformed", 21],

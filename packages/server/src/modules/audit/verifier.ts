@@ -1,9 +1,9 @@
 import { hash, type KeyObject } from "node:crypto";
 import {
   type AuditEntryRecord,
+  checkpointHash,
   ENTRY_LINE_PREFIX,
   ENTRY_LINE_PREFIX_LENGTH,
-  checkpointHash,
   type ExportHeader,
   entryHash,
   FORMAT,
@@ -141,64 +141,80 @@ export class EntryRun {
     if (state === null) {
       this.first = { seq: e.seq, prevHash: e.prevHash };
       state = { expectedSeq: e.seq, prevHash: e.prevHash };
+      this.#state = state;
     }
     this.entries++;
-    const at = () => ({ seq: e.seq, entryId: e.id, ...(line !== undefined ? { line } : {}) });
-    if (this.#chain !== null && e.chain !== this.#chain) {
-      this.fail({
-        kind: "entry_wrong_chain",
-        message: `entry ${e.seq} (${e.id}) belongs to chain ${e.chain}`,
-        ...at(),
-      });
-    }
     const inPlace = e.seq === state.expectedSeq;
-    if (!inPlace) {
-      if (e.seq > state.expectedSeq) {
-        this.fail({
-          kind: "entry_missing",
-          message: `entries ${state.expectedSeq}…${e.seq - 1} are missing before entry ${e.seq} (${e.id})`,
-          ...at(),
-        });
-      } else {
-        this.fail({
-          kind: "entry_out_of_order",
-          message: `entry ${e.seq} (${e.id}) appears where entry ${state.expectedSeq} belongs (inserted, duplicated or reordered)`,
-          ...at(),
-        });
-      }
-    }
     let computed: string | null = verifiedHash ?? null;
-    if (computed === null) {
-      try {
-        computed = entryHash(e);
-      } catch (err) {
-        this.fail({ kind: "malformed", message: `entry ${e.seq}: ${(err as Error).message}`, ...at() });
+    if (
+      inPlace &&
+      computed !== null &&
+      computed === e.hash &&
+      e.prevHash === state.prevHash &&
+      (this.#chain === null || e.chain === this.#chain)
+    ) {
+      // The common case, an intact entry in place: nothing to report.
+    } else {
+      const at = () => ({ seq: e.seq, entryId: e.id, ...(line !== undefined ? { line } : {}) });
+      if (this.#chain !== null && e.chain !== this.#chain) {
+        this.fail({
+          kind: "entry_wrong_chain",
+          message: `entry ${e.seq} (${e.id}) belongs to chain ${e.chain}`,
+          ...at(),
+        });
+      }
+      if (!inPlace) {
+        if (e.seq > state.expectedSeq) {
+          this.fail({
+            kind: "entry_missing",
+            message: `entries ${state.expectedSeq}…${e.seq - 1} are missing before entry ${e.seq} (${e.id})`,
+            ...at(),
+          });
+        } else {
+          this.fail({
+            kind: "entry_out_of_order",
+            message: `entry ${e.seq} (${e.id}) appears where entry ${state.expectedSeq} belongs (inserted, duplicated or reordered)`,
+            ...at(),
+          });
+        }
+      }
+      if (computed === null) {
+        try {
+          computed = entryHash(e);
+        } catch (err) {
+          this.fail({ kind: "malformed", message: `entry ${e.seq}: ${(err as Error).message}`, ...at() });
+        }
+      }
+      if (computed !== null && computed !== e.hash) {
+        this.fail({
+          kind: "entry_modified",
+          message: `entry ${e.seq} (${e.id}) was modified: its content does not match its hash`,
+          ...at(),
+        });
+      } else if (inPlace && e.prevHash !== state.prevHash) {
+        this.fail({
+          kind: "entry_link_broken",
+          message: `entry ${e.seq} (${e.id}) does not follow the entry before it (its prevHash differs)`,
+          ...at(),
+        });
       }
     }
-    if (computed !== null && computed !== e.hash) {
-      this.fail({
-        kind: "entry_modified",
-        message: `entry ${e.seq} (${e.id}) was modified: its content does not match its hash`,
-        ...at(),
-      });
-    } else if (inPlace && e.prevHash !== state.prevHash) {
-      this.fail({
-        kind: "entry_link_broken",
-        message: `entry ${e.seq} (${e.id}) does not follow the entry before it (its prevHash differs)`,
-        ...at(),
-      });
-    }
-    const headHash = this.#checkpoints.get(e.seq);
-    if (headHash !== undefined && headHash !== e.hash) {
-      this.fail({
-        kind: "checkpoint_mismatch",
-        message: `entry ${e.seq} (${e.id}) is not the entry the checkpoint at size ${e.seq} signed: entries up to it were rewritten`,
-        ...at(),
-        checkpoint: e.seq,
-      });
+    if (this.#checkpoints.size > 0) {
+      const headHash = this.#checkpoints.get(e.seq);
+      if (headHash !== undefined && headHash !== e.hash) {
+        this.fail({
+          kind: "checkpoint_mismatch",
+          message: `entry ${e.seq} (${e.id}) is not the entry the checkpoint at size ${e.seq} signed: entries up to it were rewritten`,
+          seq: e.seq,
+          entryId: e.id,
+          ...(line !== undefined ? { line } : {}),
+          checkpoint: e.seq,
+        });
+      }
     }
     this.firstSeq ??= e.seq;
     this.lastSeq = e.seq;
+    // The state object may be shared with a report already returned: replace it rather than mutate it.
     this.#state = { expectedSeq: Math.max(state.expectedSeq, e.seq) + 1, prevHash: e.hash };
   }
 

@@ -11,7 +11,14 @@ import { EntryRun, feedLine, type SegmentReport, type VerificationError } from "
 
 /** SegmentTask is one segment to check: its lines (a file's byte range) or its rows. */
 export type SegmentTask =
-  | { kind: "file"; path: string; start: number; end: number; chain: string | null; checkpoints: Array<[number, string]> }
+  | {
+      kind: "file";
+      path: string;
+      start: number;
+      end: number;
+      chain: string | null;
+      checkpoints: Array<[number, string]>;
+    }
   | { kind: "rows"; rows: AuditEntryTable[]; chain: string | null; checkpoints: Array<[number, string]> };
 
 const BLOCK = 4 * 1024 * 1024;

@@ -6,15 +6,15 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { entryOfRow } from "./internal/entry-of-row.js";
 import type { AuditEntryTable } from "./tables.js";
-import { fileLines, type SegmentTask } from "./verify-segments.js";
 import {
   type ChainVerifier,
-  ExportPass,
   type EntryRun,
+  ExportPass,
   renumbered,
   type SegmentReport,
   type VerificationResult,
 } from "./verifier.js";
+import { fileLines, type SegmentTask } from "./verify-segments.js";
 
 /**
  * Parallel verification: a chain is cut into segments (byte ranges of an export file, pages of
@@ -188,15 +188,21 @@ export async function verifyExportFile(
     const count = Math.max(threads, Math.ceil((size - rest) / (options.segmentBytes ?? SEGMENT_BYTES)));
     const bounds = [rest];
     for (let i = 1; i < count; i++) {
-      const at = nextLineStart(fd, Math.max(rest + Math.floor(((size - rest) * i) / count), bounds[i - 1] as number), size);
+      const at = nextLineStart(
+        fd,
+        Math.max(rest + Math.floor(((size - rest) * i) / count), bounds[i - 1] as number),
+        size,
+      );
       if (at > (bounds[bounds.length - 1] as number) && at < size) bounds.push(at);
     }
     bounds.push(size);
     const run = verifier.entries();
     const checkpoints = run.checkpointHeads();
-    const reports = bounds.slice(1).map((end, i) =>
-      pool.run({ kind: "file", path, start: bounds[i] as number, end, chain: verifier.chain, checkpoints }, threads),
-    );
+    const reports = bounds
+      .slice(1)
+      .map((end, i) =>
+        pool.run({ kind: "file", path, start: bounds[i] as number, end, chain: verifier.chain, checkpoints }, threads),
+      );
     // Rejections are awaited in order below; none is left unhandled meanwhile.
     for (const r of reports) r.catch(() => undefined);
     for (let i = 0; i < reports.length; i++) {

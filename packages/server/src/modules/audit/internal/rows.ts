@@ -3,8 +3,8 @@ import type { Fact } from "../../../platform/facts/index.js";
 import type { Principal, RequestInfo } from "../../../platform/principal.js";
 import type { AuditActor, AuditContext, AuditEntryRecord } from "../format.js";
 import type { Checkpoint } from "../schemas.js";
-import { entryOfRow } from "./entry-of-row.js";
 import type { AuditCheckpointTable, AuditEntryTable } from "../tables.js";
+import { entryOfRow } from "./entry-of-row.js";
 
 /** PLANE_CHAIN is the chain of plane-level entries (operators, projects): no environment, no tenant. */
 export const PLANE_CHAIN = "plane";

@@ -12,8 +12,8 @@ import {
 } from "../format.js";
 import { chainOf, toCheckpoint, toEntry } from "../internal/rows.js";
 import type { AuditEntryTable, AuditTables } from "../tables.js";
-import { type ParallelOptions, verifyRowPages } from "../verify-threads.js";
 import { ChainVerifier, type VerificationResult } from "../verifier.js";
+import { type ParallelOptions, verifyRowPages } from "../verify-threads.js";
 import type { Checkpoints } from "./checkpoints.js";
 
 /** PAGE is how many rows an export or a verification reads at a time. */

@@ -382,7 +382,12 @@ describe("parallel verification (worker threads) gives exactly the sequential re
 
   const tampered: Array<[string, (x: Export) => void]> = [
     ["intact", () => undefined],
-    ["modified", (x) => void (x.entries[5] = { ...(x.entries[5] as AuditEntryRecord), action: "thing.forged" })],
+    [
+      "modified",
+      (x) => {
+        x.entries[5] = { ...(x.entries[5] as AuditEntryRecord), action: "thing.forged" };
+      },
+    ],
     [
       "recomputed",
       (x) => {
@@ -401,7 +406,12 @@ describe("parallel verification (worker threads) gives exactly the sequential re
       },
     ],
     ["duplicated", (x) => void x.entries.splice(7, 0, x.entries[2] as AuditEntryRecord)],
-    ["truncated", (x) => void (x.entries = x.entries.slice(0, 6))],
+    [
+      "truncated",
+      (x) => {
+        x.entries = x.entries.slice(0, 6);
+      },
+    ],
     ["checkpoint deleted", (x) => void x.checkpoints.splice(1, 1)],
     [
       "rewritten",
@@ -414,7 +424,12 @@ describe("parallel verification (worker threads) gives exactly the sequential re
         }
       },
     ],
-    ["wrong chain", (x) => void (x.entries[8] = { ...(x.entries[8] as AuditEntryRecord), chain: "ten_other" })],
+    [
+      "wrong chain",
+      (x) => {
+        x.entries[8] = { ...(x.entries[8] as AuditEntryRecord), chain: "ten_other" };
+      },
+    ],
   ];
 
   for (const [name, tamper] of tampered) {

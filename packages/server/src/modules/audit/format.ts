@@ -148,26 +148,18 @@ function isText(value: unknown): boolean {
   return value === null || typeof value === "string";
 }
 
-/**
- * canonicalEntryBody is `canonicalJson` of an entry without its `hash`, written field by field
- * (the writer's and the verifier's hot path). Any other shape (a field more or less, an actor or
- * context with other fields, non-string ids) falls back to `canonicalJson`: the output is the same.
- */
-export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): string {
-  const e = entry as AuditEntryRecord;
+/** isFastShape: the entry has exactly the fields and field types `encodeEntry` writes by hand. */
+function isFastShape(e: AuditEntryRecord): boolean {
   const { actor, context, targets } = e;
   const b = actor?.onBehalfOf;
   let keys = 0;
   for (const k in e) {
     if (k !== "hash") {
-      if (!QUOTED_KEYS.has(k)) {
-        keys = -1;
-        break;
-      }
+      if (!QUOTED_KEYS.has(k)) return false;
       keys++;
     }
   }
-  const fast =
+  return (
     keys === ENTRY_BODY_KEYS.length &&
     e.v === 1 &&
     Number.isSafeInteger(e.seq) &&
@@ -193,11 +185,43 @@ export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | Audit
     isText(context.ip) &&
     isText(context.requestId) &&
     isText(context.surfaceId) &&
-    isText(context.userAgent);
-  if (!fast) {
+    isText(context.userAgent)
+  );
+}
+
+/**
+ * EncodedEntry is an entry's canonical body and the canonical encodings of its JSON members (what
+ * the writer stores in the JSON columns, so each is encoded once).
+ */
+export interface EncodedEntry {
+  body: string;
+  actor: string;
+  targets: string;
+  context: string;
+  metadata: string;
+  changes: string | null;
+}
+
+/**
+ * encodeEntry encodes an entry (without its `hash`) canonically, written field by field (the
+ * writer's hot path). Any other shape than the usual (a field more or less, an actor or context
+ * with other fields, non-string ids) falls back to `canonicalJson`: the output is the same.
+ */
+export function encodeEntry(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): EncodedEntry {
+  const e = entry as AuditEntryRecord;
+  if (!isFastShape(e)) {
     const { hash: _hash, ...body } = e;
-    return canonicalJson(body);
+    return {
+      body: canonicalJson(body),
+      actor: canonicalJson(e.actor),
+      targets: canonicalJson(e.targets),
+      context: canonicalJson(e.context),
+      metadata: canonicalJson(e.metadata),
+      changes: e.changes === null ? null : canonicalJson(e.changes),
+    };
   }
+  const { actor, context, targets } = e;
+  const b = actor.onBehalfOf;
   // Keys in sorted order (ENTRY_BODY_KEYS sorted): action, actor, chain, changes, context,
   // environmentId, factId, id, metadata, occurredAt, prevHash, seq, source, targets, tenantId, v.
   let t = "[";
@@ -205,26 +229,30 @@ export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | Audit
     const target = targets[i] as { type: string; id: string };
     t += `${i > 0 ? "," : ""}{"id":${JSON.stringify(target.id)},"type":${JSON.stringify(target.type)}}`;
   }
-  return (
-    `{"action":${str(e.action)}` +
-    `,"actor":{"displayName":${str(actor.displayName)},"id":${str(actor.id)},"model":${str(actor.model)},"onBehalfOf":` +
+  t += "]";
+  const a =
+    `{"displayName":${str(actor.displayName)},"id":${str(actor.id)},"model":${str(actor.model)},"onBehalfOf":` +
     (b ? `{"id":${str(b.id)},"reason":${str(b.reason)},"type":${str(b.type)}}` : "null") +
-    `,"type":${str(actor.type)}}` +
-    `,"chain":${str(e.chain)}` +
-    `,"changes":${canonicalJson(e.changes)}` +
-    `,"context":{"ip":${str(context.ip)},"requestId":${str(context.requestId)},"surfaceId":${str(context.surfaceId)},"userAgent":${str(context.userAgent)}}` +
-    `,"environmentId":${str(e.environmentId)}` +
-    `,"factId":${str(e.factId)}` +
-    `,"id":${str(e.id)}` +
-    `,"metadata":${canonicalJson(e.metadata)}` +
-    `,"occurredAt":${e.occurredAt}` +
-    `,"prevHash":${str(e.prevHash)}` +
-    `,"seq":${e.seq}` +
-    `,"source":${str(e.source)}` +
-    `,"targets":${t}]` +
-    `,"tenantId":${str(e.tenantId)}` +
-    `,"v":1}`
-  );
+    `,"type":${str(actor.type)}}`;
+  const c = `{"ip":${str(context.ip)},"requestId":${str(context.requestId)},"surfaceId":${str(context.surfaceId)},"userAgent":${str(context.userAgent)}}`;
+  const metadata = canonicalJson(e.metadata);
+  const changes = canonicalJson(e.changes);
+  const body =
+    `{"action":${str(e.action)},"actor":${a},"chain":${str(e.chain)},"changes":${changes},"context":${c}` +
+    `,"environmentId":${str(e.environmentId)},"factId":${str(e.factId)},"id":${str(e.id)},"metadata":${metadata}` +
+    `,"occurredAt":${e.occurredAt},"prevHash":${str(e.prevHash)},"seq":${e.seq},"source":${str(e.source)}` +
+    `,"targets":${t},"tenantId":${str(e.tenantId)},"v":1}`;
+  return { body, actor: a, targets: t, context: c, metadata, changes: e.changes === null ? null : changes };
+}
+
+/** canonicalEntryBody is `canonicalJson` of an entry without its `hash` (see `encodeEntry`). */
+export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): string {
+  const e = entry as AuditEntryRecord;
+  if (!isFastShape(e)) {
+    const { hash: _hash, ...body } = e;
+    return canonicalJson(body);
+  }
+  return encodeEntry(e).body;
 }
 
 /**

@@ -78,8 +78,9 @@ export function wellFormed<T>(value: T): T {
   return (copy ?? value) as T;
 }
 
+/** draftOfFact is a fact's entry (lone surrogates are replaced when the ledger encodes it). */
 export function draftOfFact(fact: Fact): EntryDraft {
-  return wellFormed({
+  return {
     environmentId: fact.environmentId,
     tenantId: fact.tenantId,
     action: fact.type,
@@ -91,7 +92,7 @@ export function draftOfFact(fact: Fact): EntryDraft {
     changes: fact.changes ?? null,
     source: "fact",
     factId: fact.id,
-  });
+  };
 }
 
 /** toEntry is a stored row as an entry record (see `entryOfRow`). */

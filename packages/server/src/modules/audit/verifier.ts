@@ -468,6 +468,60 @@ export function hashOfLine(line: string, prevHash: unknown): string | null {
   return hash("sha256", scratch.subarray(0, 33 + n), "hex");
 }
 
+const STR = String.raw`"(?:[^"\\]|\\.)*"`;
+const TEXT = `(?:null|${STR})`;
+/** ENTRY_HEAD: an export line's body from its first member to `chain` (the usual actor shape). */
+const ENTRY_HEAD = new RegExp(
+  String.raw`"action":${STR},"actor":\{"displayName":${TEXT},"id":${TEXT},"model":${TEXT},"onBehalfOf":(?:null|\{"id":${TEXT},"reason":${TEXT},"type":${TEXT}\}),"type":${TEXT}\},"chain":(${STR}),"changes":`,
+  "y",
+);
+/** ENTRY_TAIL: an export line's last members, from `prevHash` to the end (the usual targets shape). */
+const ENTRY_TAIL = new RegExp(
+  String.raw`,"prevHash":"([0-9a-f]{64})","seq":([1-9][0-9]{0,15}),"source":"(?:fact|product)","targets":\[(?:\{"id":${STR},"type":${STR}\}(?:,\{"id":${STR},"type":${STR}\})*)?\],"tenantId":${TEXT},"v":1\}$`,
+  "y",
+);
+
+/** LineEntry is an entry read from its export line without parsing it; `id` is parsed when asked for (an error names it). */
+class LineEntry {
+  constructor(
+    readonly line: string,
+    readonly seq: number,
+    readonly chain: string,
+    readonly prevHash: string,
+    readonly hash: string,
+  ) {}
+
+  get id(): string {
+    return (JSON.parse(this.line) as AuditEntryRecord).id;
+  }
+}
+
+/**
+ * readEntryLine reads an entry line in the export layout without JSON.parse: the seq, chain and
+ * prevHash are matched at the top level of the body (the members around them must have their
+ * usual shape, anchored at the body's start and end), and the line's bytes must hash to the
+ * hash it states. A match therefore means the body is, byte for byte, one the writer hashed, so
+ * the members read are the entry's. Null for anything else (the caller parses the line).
+ */
+function readEntryLine(line: string): LineEntry | null {
+  const tail = line.lastIndexOf(',"prevHash":"');
+  if (tail < 0) return null;
+  ENTRY_TAIL.lastIndex = tail;
+  const t = ENTRY_TAIL.exec(line);
+  if (t === null) return null;
+  ENTRY_HEAD.lastIndex = ENTRY_LINE_PREFIX_LENGTH;
+  const h = ENTRY_HEAD.exec(line);
+  if (h === null) return null;
+  const prevHash = t[1] as string;
+  const seq = Number(t[2]);
+  if (!Number.isSafeInteger(seq)) return null;
+  const stated = line.slice(ENTRY_LINE_PREFIX.length, ENTRY_LINE_PREFIX.length + 64);
+  if (hashOfLine(line, prevHash) !== stated) return null;
+  const literal = h[1] as string;
+  const chain = literal.includes("\\") ? (JSON.parse(literal) as string) : literal.slice(1, -1);
+  return new LineEntry(line, seq, chain, prevHash, stated);
+}
+
 function lineError(n: number, text: string): VerificationError {
   return { kind: "malformed", message: `line ${n}${text}`, line: n };
 }
@@ -481,11 +535,18 @@ export function renumbered(error: VerificationError, offset: number): Verificati
 
 /**
  * feedLine parses one (trimmed, non-empty) line after the header and hands its record to
- * `target`. An entry line in the export layout is hashed as written (`hashOfLine`); any other is
- * hashed through its canonical encoding. Returns false when the line is not JSON: a pass stops
+ * `target`. An entry line in the export layout is read without parsing and hashed as written
+ * (`readEntryLine`, `hashOfLine`); any other is parsed and hashed through its canonical encoding. Returns false when the line is not JSON: a pass stops
  * there.
  */
 export function feedLine(target: LineTarget, line: string, n: number, early: VerificationError[]): boolean {
+  if (line.startsWith(ENTRY_LINE_PREFIX)) {
+    const entry = readEntryLine(line);
+    if (entry !== null) {
+      target.entry(entry as unknown as AuditEntryRecord, n, entry.hash);
+      return true;
+    }
+  }
   let record: unknown;
   try {
     record = JSON.parse(line);

@@ -124,8 +124,13 @@ const ENTRY_BODY_KEYS = [
 ].sort();
 const QUOTED_KEYS = new Map(ENTRY_BODY_KEYS.map((k) => [k, `${JSON.stringify(k)}:`]));
 
+/** NEEDS_ESCAPE: what JSON.stringify escapes in a string (quote, backslash, control characters, surrogates). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** str is JSON.stringify of a string (or null), without its call for the usual strings that need no escape. */
 function str(value: string | null): string {
-  return value === null ? "null" : JSON.stringify(value);
+  if (value === null) return "null";
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
 
 function hasKeys(value: unknown, n: number): boolean {
@@ -227,7 +232,7 @@ export function encodeEntry(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRe
   let t = "[";
   for (let i = 0; i < targets.length; i++) {
     const target = targets[i] as { type: string; id: string };
-    t += `${i > 0 ? "," : ""}{"id":${JSON.stringify(target.id)},"type":${JSON.stringify(target.type)}}`;
+    t += `${i > 0 ? "," : ""}{"id":${str(target.id)},"type":${str(target.type)}}`;
   }
   t += "]";
   const a =

@@ -192,8 +192,7 @@ export class ChainLedger {
   async append(tx: Tx, draft: EntryDraft): Promise<AuditEntryRecord> {
     const chain = chainOf(draft.environmentId, draft.tenantId);
     // After the first append of a transaction to a chain, its head is known: no await.
-    const head =
-      heldHeads.get(tx)?.get(chain) ?? (await this.lockHead(tx, chain, draft.environmentId, draft.tenantId));
+    const head = heldHeads.get(tx)?.get(chain) ?? (await this.lockHead(tx, chain, draft.environmentId, draft.tenantId));
     let e = this.#record(draft, chain, head);
     let encoded = encodeEntry(e);
     // A lone UTF-16 surrogate is the only thing JSON escapes as \udXXX: when one may be present,

@@ -191,7 +191,7 @@ async function run(ctx: BenchContext, engine: "sqlite" | "postgres") {
       engine === "postgres"
         ? `PostgreSQL ${redactUrl(ctx.postgres as string)}, a fresh schema per measurement (dropped at the end).`
         : "SQLite with Baseplate's defaults (WAL, synchronous=FULL), a fresh directory per measurement.",
-      "Each fact: canonical JSON + SHA-256 of the entry in the sink; the transaction's entries and targets are written just before commit in multi-row INSERTs (100 rows each); the first append of a transaction locks the chain row and reads the head entry. The raw baseline sends one INSERT per row.",
+      "Each fact: the entry encoded once (canonical JSON, whose member encodings are also the stored JSON columns) + SHA-256, hashed in memory in append order; the transaction's entries and their target rows are written just before commit in multi-row INSERTs (100 rows each); the first append of a transaction locks the chain row and reads the head entry. The raw baseline sends one prepared INSERT per row of the entry table only (no target rows).",
       `Verification: ${verifyEntries.toLocaleString("en-US")} entries, ${((verified.bytes ?? 0) / 1e6).toFixed(0)} MB of JSON Lines; ` +
         `the first file verification of the process (starting the workers) took ${(verified.coldFileS ?? 0).toFixed(2)} s, the measured one ${(verified.fileS ?? 0).toFixed(2)} s.`,
       `Export: ${exportEntries.toLocaleString("en-US")} entries, ${((exported.bytes ?? 0) / 1e6).toFixed(0)} MB of JSON Lines in ${(exported.exportS ?? 0).toFixed(1)} s; ` +

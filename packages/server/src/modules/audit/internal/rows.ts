@@ -1,4 +1,3 @@
-import { fromJson } from "../../../platform/db/db.js";
 import type { Fact } from "../../../platform/facts/index.js";
 import type { Principal, RequestInfo } from "../../../platform/principal.js";
 import type { AuditActor, AuditContext, AuditEntryRecord } from "../format.js";

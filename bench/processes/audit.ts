@@ -7,7 +7,9 @@
  * - `facts-batched`: `facts.record` through the audit sink, `--batch` facts per transaction (each
  *   fact: canonical JSON, SHA-256, entry + target rows, chain head update);
  * - `facts-single`: the same, one fact per transaction (the usual write path's shape);
- * - `verify`: `ChainVerifier` over `--verify-entries` entries (in memory, and parsed from JSON Lines);
+ * - `verify`: `ChainVerifier` over `--entries` entries in memory; `verifyExportLines` over the
+ *   same chain as export lines (one thread, parsing included); `verifyExportFile` over them as a
+ *   file (what `baseplate audit verify` runs: worker threads, reading and parsing included);
  * - `export`: fills a chain with `--export-entries` entries, then drains the JSON Lines export
  *   generator (database paging + serialisation; no HTTP).
  *
@@ -16,6 +18,9 @@
  *
  * Prints one JSON line `{"result":{…}}` and exits.
  */
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type BetterSqlite3 from "better-sqlite3";
 import type pg from "pg";
@@ -28,6 +33,7 @@ import {
   ChainVerifier,
   ENTRY_COLUMNS,
   entryRow,
+  verifyExportFile,
   verifyExportLines,
 } from "../../packages/server/src/modules/audit/index.js";
 import type { ActionContext } from "../../packages/server/src/platform/principal.js";
@@ -206,7 +212,7 @@ async function facts(perTx: number): Promise<Timed> {
   return result;
 }
 
-function verify(n: number) {
+async function verify(n: number) {
   const entries: auditFormat.AuditEntryRecord[] = [];
   let prev = auditFormat.GENESIS_HASH;
   for (let seq = 1; seq <= n; seq++) {
@@ -215,34 +221,81 @@ function verify(n: number) {
     prev = e.hash;
   }
   const keys = new Map();
+  /** cpuMs: CPU time of the process (all threads, the workers included) of the last timed run. */
+  let cpuMs = 0;
+  const cpuSince = (from: NodeJS.CpuUsage) => {
+    const used = process.cpuUsage(from);
+    cpuMs = (used.user + used.system) / 1000;
+  };
   const inMemory = () => {
     const v = new ChainVerifier({ keys, chain: ENVIRONMENT });
+    const cpu = process.cpuUsage();
     const started = performance.now();
     for (const e of entries) v.entry(e);
     const result = v.finish();
     if (!result.ok) throw new Error(`verification failed: ${JSON.stringify(result.errors[0])}`);
+    cpuSince(cpu);
     return (performance.now() - started) / 1000;
   };
+  // The lines exactly as GET /v1/audit/export writes them.
   const lines = [
     JSON.stringify({
       type: "header",
       format: auditFormat.FORMAT,
-      version: 1,
+      version: auditFormat.FORMAT_VERSION,
       chain: ENVIRONMENT,
       environmentId: ENVIRONMENT,
       tenantId: null,
       exportedAt: Date.now(),
       anchor: { size: 0, headHash: auditFormat.GENESIS_HASH },
     }),
-    ...entries.map((e) => JSON.stringify({ type: "entry", ...e })),
+    ...entries.map((e) => auditFormat.entryLine(e)),
   ];
   inMemory(); // warm-up
   const memoryS = inMemory();
-  const startedLines = performance.now();
-  return verifyExportLines(lines, keys).then((result) => {
-    if (!result.ok) throw new Error("export verification failed");
-    return { entries: n, memoryS, linesS: (performance.now() - startedLines) / 1000 };
-  });
+  const memoryCpuMs = cpuMs;
+  const timedLines = async () => {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const result = await verifyExportLines(lines, keys);
+    if (!result.ok || result.entries !== n) throw new Error("export verification failed");
+    cpuSince(cpu);
+    return (performance.now() - started) / 1000;
+  };
+  await timedLines(); // warm-up
+  const linesS = await timedLines();
+  const linesCpuMs = cpuMs;
+  const dir = mkdtempSync(join(tmpdir(), "baseplate-bench-verify-"));
+  const file = join(dir, "export.jsonl");
+  writeFileSync(file, `${lines.join("\n")}\n`);
+  const bytes = statSync(file).size;
+  const timedFile = async () => {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const result = await verifyExportFile(file, keys);
+    if (!result.ok || result.entries !== n) throw new Error("file verification failed");
+    cpuSince(cpu);
+    return (performance.now() - started) / 1000;
+  };
+  try {
+    const coldFileS = await timedFile(); // includes starting the worker threads
+    const fileS = await timedFile();
+    const fileCpuMs = cpuMs;
+    return {
+      entries: n,
+      memoryS,
+      memoryCpuMs,
+      linesS,
+      linesCpuMs,
+      coldFileS,
+      fileS,
+      fileCpuMs,
+      bytes,
+      threads: availableParallelism(),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function exportRun(n: number) {

@@ -1,6 +1,5 @@
-import { createReadStream, readFileSync } from "node:fs";
-import { createInterface } from "node:readline";
-import { auditFormat, verifyExportLines } from "../modules/audit/index.js";
+import { readFileSync } from "node:fs";
+import { auditFormat, type VerificationResult, verifyExportFile } from "../modules/audit/index.js";
 import type { CliIo } from "./index.js";
 
 const { loadPublicKeys } = auditFormat;
@@ -8,7 +7,8 @@ const { loadPublicKeys } = auditFormat;
 /**
  * auditVerify is `baseplate audit verify <export-file> --public-key <file>`: it checks a JSON Lines
  * export offline (no database, no network) against the public keys the verifier trusts (a PEM
- * file, or the JSON saved from GET /v1/audit/public-keys). Exit codes: 0 verified, 1 tampered or
+ * file, or the JSON saved from GET /v1/audit/public-keys), on worker threads (one per available
+ * core) for large files. Exit codes: 0 verified, 1 tampered or
  * unverifiable, 2 usage error.
  */
 export async function auditVerify(
@@ -32,10 +32,10 @@ export async function auditVerify(
     io.err(`baseplate: ${keyFile} holds no Ed25519 public key`);
     return 2;
   }
-  let result: Awaited<ReturnType<typeof verifyExportLines>>;
+  let result: VerificationResult;
   try {
-    const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
-    result = await verifyExportLines(lines, keys);
+    // The entries are checked in segments on worker threads, one per available core.
+    result = await verifyExportFile(file, keys);
   } catch (err) {
     io.err(`baseplate: cannot read ${file}: ${(err as Error).message}`);
     return 2;

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
@@ -7,6 +10,7 @@ import { type AuditEntryRecord, loadPublicKeys } from "./format.js";
 import { auditModule } from "./index.js";
 import type { AuditService } from "./service.js";
 import { verifyExportLines } from "./verifier.js";
+import { verifyExportFile } from "./verify-threads.js";
 
 // The audit trail end to end, on both engines: the fact sink, product entries, queries, chains,
 // checkpoints, server-side verification, export and the append-only guard (checklist A4).
@@ -373,6 +377,36 @@ describeEachEngine("audit", (engine) => {
       expect(lines).toHaveLength(1 + 2101);
       const result = await verifyExportLines(lines, await keys());
       expect(result).toMatchObject({ ok: true, entries: 2101, firstSeq: 1, lastSeq: 2101, uncheckpointed: 2101 });
+      // The same file checked in segments on worker threads gives the same result.
+      const dir = mkdtempSync(join(tmpdir(), "baseplate-audit-export-"));
+      try {
+        const file = join(dir, "export.jsonl");
+        writeFileSync(file, `${lines.join("\n")}\n`);
+        const options = { threads: 2, minParallelBytes: 0, segmentBytes: 64 * 1024 };
+        expect(await verifyExportFile(file, await keys(), options)).toEqual(result);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      // Server-side, pages of rows are checked on worker threads: a gap at a page boundary and an
+      // edit in the middle of a page are both named.
+      const verify = async () => (await call(keyA(), "GET", `/v1/audit/verify?tenantId=${tenant.id}`)).json();
+      expect(await verify()).toMatchObject({ ok: true, entries: 2101, lastSeq: 2101 });
+      await withoutGuard(t, async () => {
+        const db = t.app.db.kysely;
+        await db
+          .updateTable("audit_entry")
+          .set({ metadata: JSON.stringify({ forged: true }) })
+          .where("chain_id", "=", tenant.id)
+          .where("seq", "=", 1500)
+          .execute();
+        await db.deleteFrom("audit_entry").where("chain_id", "=", tenant.id).where("seq", "=", 1001).execute();
+      });
+      const broken = await verify();
+      expect(broken.errors.map((e: { kind: string; seq: number }) => [e.kind, e.seq])).toEqual([
+        ["entry_missing", 1002],
+        ["entry_modified", 1500],
+      ]);
+      expect(broken).toMatchObject({ ok: false, entries: 2100 });
     });
   });
 

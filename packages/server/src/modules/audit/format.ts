@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject, verify as verifySignature } from "node:crypto";
+import { createHash, createPublicKey, hash, type KeyObject, verify as verifySignature } from "node:crypto";
 import { canonicalJson } from "../../platform/canonical-json.js";
 
 export { canonicalJson };
@@ -124,8 +124,14 @@ const ENTRY_BODY_KEYS = [
 ].sort();
 const QUOTED_KEYS = new Map(ENTRY_BODY_KEYS.map((k) => [k, `${JSON.stringify(k)}:`]));
 
+/** NEEDS_ESCAPE: what JSON.stringify escapes in a string (quote, backslash, control characters, surrogates). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** str is JSON.stringify of a string (or null), without its call for the usual strings that need no escape. */
 function str(value: string | null): string {
-  return value === null ? "null" : JSON.stringify(value);
+  if (value === null) return "null";
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
 
 function hasKeys(value: unknown, n: number): boolean {
@@ -148,26 +154,18 @@ function isText(value: unknown): boolean {
   return value === null || typeof value === "string";
 }
 
-/**
- * canonicalEntryBody is `canonicalJson` of an entry without its `hash`, written field by field
- * (the writer's and the verifier's hot path). Any other shape (a field more or less, an actor or
- * context with other fields, non-string ids) falls back to `canonicalJson`: the output is the same.
- */
-export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): string {
-  const e = entry as AuditEntryRecord;
+/** isFastShape: the entry has exactly the fields and field types `encodeEntry` writes by hand. */
+function isFastShape(e: AuditEntryRecord): boolean {
   const { actor, context, targets } = e;
   const b = actor?.onBehalfOf;
   let keys = 0;
   for (const k in e) {
     if (k !== "hash") {
-      if (!QUOTED_KEYS.has(k)) {
-        keys = -1;
-        break;
-      }
+      if (!QUOTED_KEYS.has(k)) return false;
       keys++;
     }
   }
-  const fast =
+  return (
     keys === ENTRY_BODY_KEYS.length &&
     e.v === 1 &&
     Number.isSafeInteger(e.seq) &&
@@ -193,38 +191,89 @@ export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | Audit
     isText(context.ip) &&
     isText(context.requestId) &&
     isText(context.surfaceId) &&
-    isText(context.userAgent);
-  if (!fast) {
+    isText(context.userAgent)
+  );
+}
+
+/**
+ * EncodedEntry is an entry's canonical body and the canonical encodings of its JSON members (what
+ * the writer stores in the JSON columns, so each is encoded once).
+ */
+export interface EncodedEntry {
+  body: string;
+  actor: string;
+  targets: string;
+  context: string;
+  metadata: string;
+  changes: string | null;
+}
+
+/**
+ * encodeEntry encodes an entry (without its `hash`) canonically, written field by field (the
+ * writer's hot path). Any other shape than the usual (a field more or less, an actor or context
+ * with other fields, non-string ids) falls back to `canonicalJson`: the output is the same.
+ */
+export function encodeEntry(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): EncodedEntry {
+  const e = entry as AuditEntryRecord;
+  if (!isFastShape(e)) {
     const { hash: _hash, ...body } = e;
-    return canonicalJson(body);
+    return {
+      body: canonicalJson(body),
+      actor: canonicalJson(e.actor),
+      targets: canonicalJson(e.targets),
+      context: canonicalJson(e.context),
+      metadata: canonicalJson(e.metadata),
+      changes: e.changes === null ? null : canonicalJson(e.changes),
+    };
   }
+  const { actor, context, targets } = e;
+  const b = actor.onBehalfOf;
   // Keys in sorted order (ENTRY_BODY_KEYS sorted): action, actor, chain, changes, context,
   // environmentId, factId, id, metadata, occurredAt, prevHash, seq, source, targets, tenantId, v.
   let t = "[";
   for (let i = 0; i < targets.length; i++) {
     const target = targets[i] as { type: string; id: string };
-    t += `${i > 0 ? "," : ""}{"id":${JSON.stringify(target.id)},"type":${JSON.stringify(target.type)}}`;
+    t += `${i > 0 ? "," : ""}{"id":${str(target.id)},"type":${str(target.type)}}`;
   }
-  return (
-    `{"action":${str(e.action)}` +
-    `,"actor":{"displayName":${str(actor.displayName)},"id":${str(actor.id)},"model":${str(actor.model)},"onBehalfOf":` +
+  t += "]";
+  const a =
+    `{"displayName":${str(actor.displayName)},"id":${str(actor.id)},"model":${str(actor.model)},"onBehalfOf":` +
     (b ? `{"id":${str(b.id)},"reason":${str(b.reason)},"type":${str(b.type)}}` : "null") +
-    `,"type":${str(actor.type)}}` +
-    `,"chain":${str(e.chain)}` +
-    `,"changes":${canonicalJson(e.changes)}` +
-    `,"context":{"ip":${str(context.ip)},"requestId":${str(context.requestId)},"surfaceId":${str(context.surfaceId)},"userAgent":${str(context.userAgent)}}` +
-    `,"environmentId":${str(e.environmentId)}` +
-    `,"factId":${str(e.factId)}` +
-    `,"id":${str(e.id)}` +
-    `,"metadata":${canonicalJson(e.metadata)}` +
-    `,"occurredAt":${e.occurredAt}` +
-    `,"prevHash":${str(e.prevHash)}` +
-    `,"seq":${e.seq}` +
-    `,"source":${str(e.source)}` +
-    `,"targets":${t}]` +
-    `,"tenantId":${str(e.tenantId)}` +
-    `,"v":1}`
-  );
+    `,"type":${str(actor.type)}}`;
+  const c = `{"ip":${str(context.ip)},"requestId":${str(context.requestId)},"surfaceId":${str(context.surfaceId)},"userAgent":${str(context.userAgent)}}`;
+  const metadata = canonicalJson(e.metadata);
+  const changes = canonicalJson(e.changes);
+  const body =
+    `{"action":${str(e.action)},"actor":${a},"chain":${str(e.chain)},"changes":${changes},"context":${c}` +
+    `,"environmentId":${str(e.environmentId)},"factId":${str(e.factId)},"id":${str(e.id)},"metadata":${metadata}` +
+    `,"occurredAt":${e.occurredAt},"prevHash":${str(e.prevHash)},"seq":${e.seq},"source":${str(e.source)}` +
+    `,"targets":${t},"tenantId":${str(e.tenantId)},"v":1}`;
+  return { body, actor: a, targets: t, context: c, metadata, changes: e.changes === null ? null : changes };
+}
+
+/** canonicalEntryBody is `canonicalJson` of an entry without its `hash` (see `encodeEntry`). */
+export function canonicalEntryBody(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): string {
+  const e = entry as AuditEntryRecord;
+  if (!isFastShape(e)) {
+    const { hash: _hash, ...body } = e;
+    return canonicalJson(body);
+  }
+  return encodeEntry(e).body;
+}
+
+/**
+ * Export layout of an entry line: `{"type":"entry","hash":"<hash>",` followed by the canonical
+ * body without its opening brace. The line is the same JSON object as any other member order,
+ * and it holds the hashed bytes as they are: a verifier hashes
+ * `prevHash bytes ‖ "{" ‖ line.slice(ENTRY_LINE_PREFIX_LENGTH)` without re-encoding the entry.
+ */
+export const ENTRY_LINE_PREFIX = '{"type":"entry","hash":"';
+/** ENTRY_LINE_PREFIX_LENGTH: the prefix, the 64 hex digits of the hash and `",`. */
+export const ENTRY_LINE_PREFIX_LENGTH = ENTRY_LINE_PREFIX.length + 64 + 2;
+
+/** entryLine is an entry's export line (no newline); `body` is its canonical body when already known. */
+export function entryLine(entry: AuditEntryRecord, body: string = canonicalEntryBody(entry)): string {
+  return `${ENTRY_LINE_PREFIX}${entry.hash}",${body.slice(1)}`;
 }
 
 /** entryBody is the part of an entry its hash covers: everything but `hash`. */
@@ -235,10 +284,19 @@ export function entryBody(entry: AuditEntryRecord | Omit<AuditEntryRecord, "hash
 
 /** entryHash computes `SHA-256(prevHash bytes ‖ canonical(body))` as hex. */
 export function entryHash(entry: Omit<AuditEntryRecord, "hash"> | AuditEntryRecord): string {
-  return createHash("sha256")
-    .update(Buffer.from(entry.prevHash, "hex"))
-    .update(canonicalEntryBody(entry))
-    .digest("hex");
+  return hashEntryBody(entry.prevHash, canonicalEntryBody(entry));
+}
+
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** hashEntryBody is `SHA-256(prevHash bytes ‖ body)` as hex, for a body already encoded canonically. */
+export function hashEntryBody(prevHash: string, body: string): string {
+  const need = prevHash.length + body.length * 3;
+  if (scratch.length < need) scratch = Buffer.allocUnsafe(need);
+  // As Buffer.from(prevHash, "hex"): the bytes of the hex digits up to the first non-hex one.
+  const at = scratch.write(prevHash, 0, "hex");
+  const n = scratch.write(body, at, "utf8");
+  return hash("sha256", scratch.subarray(0, at + n), "hex");
 }
 
 /** checkpointBody strips a signed checkpoint (or an export line) to the signed fields. */

@@ -7,3 +7,4 @@ export type { AuditEntry, Checkpoint } from "./schemas.js";
 export { ENTRY_COLUMNS, entryRow } from "./service/chains.js";
 export type { AuditService } from "./service.js";
 export { ChainVerifier, type VerificationResult, verifyExportLines } from "./verifier.js";
+export { type ParallelOptions, verifyExportFile } from "./verify-threads.js";

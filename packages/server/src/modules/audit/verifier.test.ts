@@ -1,13 +1,18 @@
 import { generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   type AuditEntryRecord,
   type CheckpointBody,
   canonicalEntryBody,
   canonicalJson,
   checkpointHash,
+  ENTRY_LINE_PREFIX_LENGTH,
   entryHash,
+  entryLine,
   FORMAT,
   GENESIS_HASH,
   keyIdOf,
@@ -15,6 +20,7 @@ import {
   type SignedCheckpoint,
 } from "./format.js";
 import { type VerificationErrorKind, verifyExportLines } from "./verifier.js";
+import { verifyExportFile } from "./verify-threads.js";
 
 // The offline verifier against deliberately broken exports, one tamper kind at a time (checklist
 // AUD-01…AUD-04; immudb's lesson: a verifier needs adversarial inputs, not only happy paths).
@@ -84,7 +90,7 @@ interface Export {
   entries: AuditEntryRecord[];
 }
 
-function lines(x: Export): string[] {
+function lines(x: Export, layout: "export" | "any" = "any"): string[] {
   return [
     JSON.stringify({
       type: "header",
@@ -97,7 +103,7 @@ function lines(x: Export): string[] {
       anchor: x.anchor ?? { size: 0, headHash: GENESIS_HASH },
     }),
     ...x.checkpoints.map((c) => JSON.stringify({ type: "checkpoint", ...c })),
-    ...x.entries.map((e) => JSON.stringify({ type: "entry", ...e })),
+    ...x.entries.map((e) => (layout === "export" ? entryLine(e) : JSON.stringify({ type: "entry", ...e }))),
   ];
 }
 
@@ -333,5 +339,151 @@ describe("verifier", () => {
     expect([...loadPublicKeys(pem).keys()]).toEqual([key.keyId]);
     const doc = JSON.stringify({ keys: [{ keyId: "x", algorithm: "Ed25519", publicKey: pem }] });
     expect([...loadPublicKeys(doc).keys()]).toEqual([key.keyId]);
+  });
+});
+
+describe("entry lines hashed as written", () => {
+  it("an export line is the entry (same JSON) and holds its canonical body after the prefix", () => {
+    const e = makeChain(3)[2] as AuditEntryRecord;
+    const line = entryLine(e);
+    expect(JSON.parse(line)).toEqual({ type: "entry", ...e });
+    expect(`{${line.slice(ENTRY_LINE_PREFIX_LENGTH)}`).toBe(canonicalEntryBody(e));
+  });
+
+  it("reads intact export-layout lines without parsing them (only the header and checkpoints are parsed)", async () => {
+    const x = fixture();
+    const parse = vi.spyOn(JSON, "parse");
+    try {
+      expect(await verifyExportLines(lines(x, "export"), keys)).toMatchObject({ ok: true, entries: 10 });
+      expect(parse).toHaveBeenCalledTimes(1 + x.checkpoints.length);
+    } finally {
+      parse.mockRestore();
+    }
+  });
+
+  it("verifies export-layout lines, and names an entry whose line was edited as text", async () => {
+    const x = fixture();
+    expect(await verifyExportLines(lines(x, "export"), keys)).toMatchObject({ ok: true, entries: 10 });
+    const edited = lines(x, "export");
+    edited[4 + 6] = (edited[4 + 6] as string).replace('"note":"', '"note":"x');
+    const result = await verifyExportLines(edited, keys);
+    expect(result.errors).toEqual([expect.objectContaining({ kind: "entry_modified", seq: 6, line: 11 })]);
+    // Same content, members reordered: not the export layout, so hashed through its canonical encoding.
+    const reordered = lines(x, "export");
+    const e3 = x.entries[2] as AuditEntryRecord;
+    reordered[4 + 3] = JSON.stringify({ ...e3, type: "entry" });
+    expect((await verifyExportLines(reordered, keys)).ok).toBe(true);
+  });
+});
+
+describe("parallel verification (worker threads) gives exactly the sequential result", () => {
+  const dir = mkdtempSync(join(tmpdir(), "baseplate-verify-"));
+  let n = 0;
+
+  async function both(text: string[]) {
+    const file = join(dir, `export-${++n}.jsonl`);
+    writeFileSync(file, `${text.join("\n")}\n`);
+    const sequential = await verifyExportLines(text, keys);
+    // Segments of a few lines each, so tampering lands on segment boundaries too.
+    const parallel = await verifyExportFile(file, keys, { threads: 2, minParallelBytes: 0, segmentBytes: 1500 });
+    expect(parallel).toEqual(sequential);
+    expect(await verifyExportFile(file, keys, { threads: 1 })).toEqual(sequential);
+    return parallel;
+  }
+
+  const tampered: Array<[string, (x: Export) => void]> = [
+    ["intact", () => undefined],
+    [
+      "modified",
+      (x) => {
+        x.entries[5] = { ...(x.entries[5] as AuditEntryRecord), action: "thing.forged" };
+      },
+    ],
+    [
+      "recomputed",
+      (x) => {
+        const forged = { ...(x.entries[2] as AuditEntryRecord), metadata: { n: 999 } };
+        x.entries[2] = { ...forged, hash: entryHash(forged) };
+      },
+    ],
+    ["deleted", (x) => void x.entries.splice(6, 1)],
+    ["inserted", (x) => void x.entries.splice(4, 0, makeEntry(5, (x.entries[3] as AuditEntryRecord).hash, "t.in"))],
+    [
+      "reordered",
+      (x) => {
+        const [a, b] = [x.entries[2] as AuditEntryRecord, x.entries[3] as AuditEntryRecord];
+        x.entries[2] = b;
+        x.entries[3] = a;
+      },
+    ],
+    ["duplicated", (x) => void x.entries.splice(7, 0, x.entries[2] as AuditEntryRecord)],
+    [
+      "truncated",
+      (x) => {
+        x.entries = x.entries.slice(0, 6);
+      },
+    ],
+    ["checkpoint deleted", (x) => void x.checkpoints.splice(1, 1)],
+    [
+      "rewritten",
+      (x) => {
+        let prev = (x.entries[1] as AuditEntryRecord).hash;
+        for (let i = 2; i < x.entries.length; i++) {
+          const body = { ...(x.entries[i] as AuditEntryRecord), metadata: { n: -i }, prevHash: prev };
+          x.entries[i] = { ...body, hash: entryHash(body) };
+          prev = (x.entries[i] as AuditEntryRecord).hash;
+        }
+      },
+    ],
+    [
+      "wrong chain",
+      (x) => {
+        x.entries[8] = { ...(x.entries[8] as AuditEntryRecord), chain: "ten_other" };
+      },
+    ],
+  ];
+
+  for (const [name, tamper] of tampered) {
+    it(`${name}: both layouts`, async () => {
+      const x = fixture();
+      // A longer chain, so that segments hold several entries.
+      const more = makeChain(40);
+      x.entries = more;
+      x.checkpoints = [
+        signCheckpoint(key, more, 0, null),
+        signCheckpoint(key, more, 4, null),
+        signCheckpoint(key, more, 30, null),
+      ];
+      x.checkpoints[1] = signCheckpoint(key, more, 4, x.checkpoints[0] as SignedCheckpoint);
+      x.checkpoints[2] = signCheckpoint(key, more, 30, x.checkpoints[1] as SignedCheckpoint);
+      tamper(x);
+      const expectOk = name === "intact";
+      const exported = await both(lines(x, "export"));
+      expect(exported.ok).toBe(expectOk);
+      // Lines read without parsing (export layout) and parsed lines (any other) give one result.
+      expect(await both(lines(x))).toEqual(exported);
+    });
+  }
+
+  it("lines that are not JSON, of unknown type, blank, or checkpoints among entries", async () => {
+    const base = lines({ ...fixture(), entries: makeChain(40) }, "export");
+    const withUnknown = [...base];
+    withUnknown.splice(20, 0, '{"type":"mystery"}', "", "   ");
+    withUnknown.splice(
+      30,
+      0,
+      JSON.stringify({ type: "checkpoint", ...(fixture().checkpoints[0] as SignedCheckpoint) }),
+    );
+    const result = await both(withUnknown);
+    expect(result.errors.map((e) => [e.kind, e.line])).toEqual([
+      ["malformed", 21],
+      ["malformed", 31],
+    ]);
+    const broken = [...base];
+    broken.splice(25, 0, "{not json");
+    const stopped = await both(broken);
+    expect(stopped.errors[0]).toMatchObject({ kind: "malformed", line: 26, message: "line 26 is not JSON" });
+    expect(stopped.lastSeq).toBe(20);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

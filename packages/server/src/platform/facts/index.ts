@@ -122,12 +122,25 @@ function assertNoSecrets(value: unknown, path: string): void {
  * update, and facts never carry secrets, so such keys are refused as bad input instead.
  */
 export function credentialLikeKey(value: unknown, path: Array<string | number> = []): Array<string | number> | null {
+  // Every fact's data passes here: the path is built only for the key found.
   if (value === null || typeof value !== "object") return null;
-  for (const [key, inner] of Object.entries(value)) {
-    const at = [...path, Array.isArray(value) ? Number(key) : key];
-    if (!Array.isArray(value) && CREDENTIAL_LIKE_KEY.test(key)) return at;
-    const found = credentialLikeKey(inner, at);
-    if (found) return found;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const inner: unknown = value[i];
+      if (inner !== null && typeof inner === "object") {
+        const found = credentialLikeKey(inner, [...path, i]);
+        if (found) return found;
+      }
+    }
+    return null;
+  }
+  for (const key of Object.keys(value)) {
+    if (CREDENTIAL_LIKE_KEY.test(key)) return [...path, key];
+    const inner = (value as Record<string, unknown>)[key];
+    if (inner !== null && typeof inner === "object") {
+      const found = credentialLikeKey(inner, [...path, key]);
+      if (found) return found;
+    }
   }
   return null;
 }

@@ -1,9 +1,9 @@
-import { fromJson } from "../../../platform/db/db.js";
 import type { Fact } from "../../../platform/facts/index.js";
 import type { Principal, RequestInfo } from "../../../platform/principal.js";
 import type { AuditActor, AuditContext, AuditEntryRecord } from "../format.js";
 import type { Checkpoint } from "../schemas.js";
 import type { AuditCheckpointTable, AuditEntryTable } from "../tables.js";
+import { entryOfRow } from "./entry-of-row.js";
 
 /** PLANE_CHAIN is the chain of plane-level entries (operators, projects): no environment, no tenant. */
 export const PLANE_CHAIN = "plane";
@@ -77,8 +77,9 @@ export function wellFormed<T>(value: T): T {
   return (copy ?? value) as T;
 }
 
+/** draftOfFact is a fact's entry (lone surrogates are replaced when the ledger encodes it). */
 export function draftOfFact(fact: Fact): EntryDraft {
-  return wellFormed({
+  return {
     environmentId: fact.environmentId,
     tenantId: fact.tenantId,
     action: fact.type,
@@ -90,30 +91,11 @@ export function draftOfFact(fact: Fact): EntryDraft {
     changes: fact.changes ?? null,
     source: "fact",
     factId: fact.id,
-  });
-}
-
-export function toEntry(row: AuditEntryTable): AuditEntryRecord {
-  return {
-    v: 1,
-    id: row.id,
-    chain: row.chain_id,
-    seq: Number(row.seq),
-    environmentId: row.environment_id,
-    tenantId: row.tenant_id,
-    action: row.action,
-    occurredAt: Number(row.occurred_at),
-    actor: fromJson(row.actor),
-    targets: fromJson(row.targets),
-    context: fromJson(row.context),
-    metadata: fromJson(row.metadata),
-    changes: row.changes === null ? null : fromJson(row.changes),
-    source: row.source,
-    factId: row.fact_id,
-    prevHash: row.prev_hash,
-    hash: row.hash,
   };
 }
+
+/** toEntry is a stored row as an entry record (see `entryOfRow`). */
+export const toEntry: (row: AuditEntryTable) => AuditEntryRecord = entryOfRow;
 
 export function toCheckpoint(row: AuditCheckpointTable): Checkpoint {
   return {

@@ -1,12 +1,12 @@
 import type { TenantAccess } from "../../../platform/access.js";
 import { BatchInsert } from "../../../platform/db/batch-insert.js";
-import { beforeCommit, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
+import { beforeCommit, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
-import { type AuditEntryRecord, entryHash, GENESIS_HASH } from "../format.js";
+import { type AuditEntryRecord, type EncodedEntry, encodeEntry, GENESIS_HASH, hashEntryBody } from "../format.js";
 import { newId } from "../ids.js";
-import { chainOf, type EntryDraft } from "../internal/rows.js";
+import { chainOf, type EntryDraft, wellFormed } from "../internal/rows.js";
 import type { AuditTables } from "../tables.js";
 
 interface Head {
@@ -17,11 +17,11 @@ interface Head {
 /** Heads a transaction holds the lock of: appends after the first in one transaction skip the lock queries. */
 const heldHeads = new WeakMap<Tx, Map<string, Head>>();
 /** Entries appended in a transaction, written just before it commits. */
-const pendingEntries = new WeakMap<Tx, AuditEntryRecord[]>();
+const pendingEntries = new WeakMap<Tx, Pending>();
 /** ROWS_PER_INSERT: entries per multi-row INSERT (18 parameters each, far below either engine's limit). */
 const ROWS_PER_INSERT = 100;
 
-/** ENTRY_COLUMNS: the columns of `audit_entry`, in the order `entryRow` gives their values. */
+/** ENTRY_COLUMNS: the columns of `audit_entry`, in the order `pushRow` gives their values. */
 export const ENTRY_COLUMNS = [
   "id",
   "chain_id",
@@ -43,12 +43,12 @@ export const ENTRY_COLUMNS = [
   "hash",
 ] as const;
 
-/** TARGET_COLUMNS: the columns of `audit_entry_target`, in the order `#flush` gives their values. */
+/** TARGET_COLUMNS: the columns of `audit_entry_target`, in the order `append` gives their values. */
 const TARGET_COLUMNS = ["entry_id", "environment_id", "target_type", "target_id"] as const;
 
-/** entryRow is an entry as the values of `ENTRY_COLUMNS` (JSON columns as text). */
-export function entryRow(e: AuditEntryRecord): unknown[] {
-  return [
+/** pushRow appends an entry's values in `ENTRY_COLUMNS` order (JSON columns as their canonical text). */
+function pushRow(values: unknown[], e: AuditEntryRecord, encoded: EncodedEntry): void {
+  values.push(
     e.id,
     e.chain,
     e.seq,
@@ -58,16 +58,29 @@ export function entryRow(e: AuditEntryRecord): unknown[] {
     e.occurredAt,
     e.actor.type,
     e.actor.id,
-    toJson(e.actor),
-    toJson(e.targets),
-    toJson(e.context),
-    toJson(e.metadata),
-    e.changes === null ? null : toJson(e.changes),
+    encoded.actor,
+    encoded.targets,
+    encoded.context,
+    encoded.metadata,
+    encoded.changes,
     e.source,
     e.factId,
     e.prevHash,
     e.hash,
-  ];
+  );
+}
+
+/** entryRow is an entry as the values of `ENTRY_COLUMNS`: exactly what the ledger writes. */
+export function entryRow(e: AuditEntryRecord): unknown[] {
+  const values: unknown[] = [];
+  pushRow(values, e, encodeEntry(e));
+  return values;
+}
+
+/** Pending is what a transaction appended, as the values of its rows, written just before it commits. */
+interface Pending {
+  entries: unknown[];
+  targets: unknown[];
 }
 
 /**
@@ -171,49 +184,74 @@ export class ChainLedger {
     return head;
   }
 
-  /** append places an entry at the head of its chain, in `tx`, and returns it with its seq and hash. */
+  /**
+   * append places an entry at the head of its chain, in `tx`, and returns it with its seq and
+   * hash. The entry is encoded once (its canonical body is hashed; the same encodings of its
+   * JSON members are the stored column values) and its row is written just before commit.
+   */
   async append(tx: Tx, draft: EntryDraft): Promise<AuditEntryRecord> {
     const chain = chainOf(draft.environmentId, draft.tenantId);
-    const head = await this.lockHead(tx, chain, draft.environmentId, draft.tenantId);
-    const seq = head.size + 1;
-    const body: Omit<AuditEntryRecord, "hash"> = {
-      v: 1,
-      id: newId("auditEntry", draft.occurredAt),
-      chain,
-      seq,
-      ...draft,
-      prevHash: head.hash,
-    };
-    const e: AuditEntryRecord = { ...body, hash: entryHash(body) };
+    // After the first append of a transaction to a chain, its head is known: no await.
+    const head = heldHeads.get(tx)?.get(chain) ?? (await this.lockHead(tx, chain, draft.environmentId, draft.tenantId));
+    let e = this.#record(draft, chain, head);
+    let encoded = encodeEntry(e);
+    // A lone UTF-16 surrogate is the only thing JSON escapes as \udXXX: when one may be present,
+    // replace it (see wellFormed) and encode again. Well-formed input is never copied.
+    if (encoded.body.includes("\\ud")) {
+      const clean = wellFormed(draft);
+      if (clean !== draft) {
+        e = this.#record(clean, chain, head);
+        encoded = encodeEntry(e);
+      }
+    }
+    e.hash = hashEntryBody(e.prevHash, encoded.body);
     let pending = pendingEntries.get(tx);
     if (!pending) {
-      const list: AuditEntryRecord[] = [];
-      pending = list;
-      pendingEntries.set(tx, list);
-      beforeCommit(tx, () => this.#flush(tx, list));
+      const batch: Pending = { entries: [], targets: [] };
+      pending = batch;
+      pendingEntries.set(tx, batch);
+      beforeCommit(tx, () => this.#flush(tx, batch));
     }
-    pending.push(e);
-    head.size = seq;
+    pushRow(pending.entries, e, encoded);
+    for (const t of e.targets) pending.targets.push(e.id, e.environmentId, t.type, t.id);
+    head.size = e.seq;
     head.hash = e.hash;
     return e;
   }
 
+  #record(d: EntryDraft, chain: string, head: Head): AuditEntryRecord {
+    return {
+      v: 1,
+      id: newId("auditEntry", d.occurredAt),
+      chain,
+      seq: head.size + 1,
+      environmentId: d.environmentId,
+      tenantId: d.tenantId,
+      action: d.action,
+      occurredAt: d.occurredAt,
+      actor: d.actor,
+      targets: d.targets,
+      context: d.context,
+      metadata: d.metadata,
+      changes: d.changes,
+      source: d.source,
+      factId: d.factId,
+      prevHash: head.hash,
+      hash: "",
+    };
+  }
+
   /** flush writes a transaction's appended entries and their targets, in multi-row INSERTs. */
-  async #flush(tx: Tx, entries: AuditEntryRecord[]): Promise<void> {
+  async #flush(tx: Tx, pending: Pending): Promise<void> {
     // An append after this flush (from another before-commit step) starts a new batch.
     pendingEntries.delete(tx);
-    for (let from = 0; from < entries.length; from += ROWS_PER_INSERT) {
-      const chunk = entries.slice(from, from + ROWS_PER_INSERT);
-      const params: unknown[] = [];
-      const targets: unknown[] = [];
-      for (const e of chunk) {
-        params.push(...entryRow(e));
-        for (const t of e.targets) targets.push(e.id, e.environmentId, t.type, t.id);
-      }
-      await this.#entries.insert(tx, params);
-      for (let t = 0; t < targets.length; t += TARGET_COLUMNS.length * ROWS_PER_INSERT) {
-        await this.#targets.insert(tx, targets.slice(t, t + TARGET_COLUMNS.length * ROWS_PER_INSERT));
-      }
+    const entryValues = ENTRY_COLUMNS.length * ROWS_PER_INSERT;
+    for (let from = 0; from < pending.entries.length; from += entryValues) {
+      await this.#entries.insert(tx, pending.entries.slice(from, from + entryValues));
+    }
+    const targetValues = TARGET_COLUMNS.length * ROWS_PER_INSERT;
+    for (let from = 0; from < pending.targets.length; from += targetValues) {
+      await this.#targets.insert(tx, pending.targets.slice(from, from + targetValues));
     }
   }
 }

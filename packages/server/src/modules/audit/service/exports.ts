@@ -4,14 +4,16 @@ import type { ModuleContext } from "../../../platform/module.js";
 import {
   type AuditEntryRecord,
   type ExportHeader,
+  entryLine,
   FORMAT,
   FORMAT_VERSION,
   loadPublicKeys,
   type SignedCheckpoint,
 } from "../format.js";
 import { chainOf, toCheckpoint, toEntry } from "../internal/rows.js";
-import type { AuditTables } from "../tables.js";
+import type { AuditEntryTable, AuditTables } from "../tables.js";
 import { ChainVerifier, type VerificationResult } from "../verifier.js";
+import { type ParallelOptions, verifyRowPages } from "../verify-threads.js";
 import type { Checkpoints } from "./checkpoints.js";
 
 /** PAGE is how many rows an export or a verification reads at a time. */
@@ -106,8 +108,8 @@ export class Exports {
     }
   }
 
-  /** entriesOf yields a chain's retained entries by seq, from `afterSeq`. */
-  async *entriesOf(chain: string, afterSeq = 0): AsyncGenerator<AuditEntryRecord> {
+  /** rowPagesOf yields a chain's retained rows by seq, from `afterSeq`, a page at a time. */
+  async *rowPagesOf(chain: string, afterSeq = 0): AsyncGenerator<AuditEntryTable[]> {
     let after = afterSeq;
     for (;;) {
       const rows = await this.#db
@@ -119,10 +121,15 @@ export class Exports {
         .orderBy("seq")
         .limit(PAGE)
         .execute();
-      for (const row of rows) yield toEntry(row);
+      if (rows.length > 0) yield rows;
       if (rows.length < PAGE) return;
       after = Number(rows[rows.length - 1]?.seq);
     }
+  }
+
+  /** entriesOf yields a chain's retained entries by seq, from `afterSeq`. */
+  async *entriesOf(chain: string, afterSeq = 0): AsyncGenerator<AuditEntryRecord> {
+    for await (const rows of this.rowPagesOf(chain, afterSeq)) for (const row of rows) yield toEntry(row);
   }
 
   /** exportJsonLines yields the export of a chain as JSON Lines (verifiable offline). */
@@ -136,7 +143,7 @@ export class Exports {
     buffer = "";
     let n = 0;
     for await (const entry of this.entriesOf(header.chain, header.anchor.size)) {
-      buffer += `${JSON.stringify({ type: "entry", ...entry })}\n`;
+      buffer += `${entryLine(entry)}\n`;
       if (++n % 200 === 0) {
         yield buffer;
         buffer = "";
@@ -185,14 +192,16 @@ export class Exports {
     if (buffer) yield buffer;
   }
 
-  /** verifyChain verifies a chain as stored, against the plane's published public keys. */
-  async verifyChain(access: TenantAccess): Promise<VerificationResult> {
+  /**
+   * verifyChain verifies a chain as stored, against the plane's published public keys: the
+   * checkpoints on this thread, the entries page by page on worker threads (`verifyRowPages`).
+   */
+  async verifyChain(access: TenantAccess, options?: ParallelOptions): Promise<VerificationResult> {
     const header = await this.#header(access);
     const keys = loadPublicKeys(JSON.stringify(await this.checkpoints.listPublicKeys()));
     const verifier = new ChainVerifier({ keys, chain: header.chain, anchor: header.anchor });
     for await (const cp of this.checkpointsOf(header.chain)) verifier.checkpoint(cp);
-    for await (const entry of this.entriesOf(header.chain, header.anchor.size)) verifier.entry(entry);
-    return verifier.finish();
+    return verifyRowPages(verifier, this.rowPagesOf(header.chain, header.anchor.size), options);
   }
 }
 

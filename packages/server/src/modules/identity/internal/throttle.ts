@@ -1,5 +1,6 @@
+import type { Kysely } from "kysely";
 import type { Clock } from "../../../platform/clock.js";
-import type { TypedDb } from "../../../platform/db/db.js";
+import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { IdentityErrors } from "../errors.js";
 import type { IdentityTables } from "../tables.js";
@@ -16,6 +17,11 @@ export interface ThrottleOptions {
   /** how long a client that logged into an account stays known to it (refreshed on every login). */
   knownClientMs: number;
   sleep: (ms: number) => Promise<void>;
+  /**
+   * small runs the throttle's few writes (see `Db.small`): on SQLite they join the next group
+   * commit instead of paying an fsync each, on the event loop; default: each statement commits alone.
+   */
+  small?: <T>(fn: (db: Kysely<IdentityTables>) => Promise<T>) => Promise<T>;
 }
 
 const HOUR = 3_600_000;
@@ -58,6 +64,7 @@ type Bump = Counter & { count: number };
  */
 export class LoginThrottle {
   readonly #options: ThrottleOptions;
+  readonly #small: <T>(fn: (db: Kysely<IdentityTables>) => Promise<T>) => Promise<T>;
   readonly #queues = new Map<string, Promise<void>>();
 
   constructor(
@@ -66,6 +73,7 @@ export class LoginThrottle {
     options: Partial<ThrottleOptions> = {},
   ) {
     this.#options = { ...DEFAULTS, ...options };
+    this.#small = options.small ?? ((fn) => fn(this.tables.q()));
   }
 
   /**
@@ -73,6 +81,23 @@ export class LoginThrottle {
    * whether the credentials were right. Throws 429 `too_many_attempts` when refused.
    */
   async attempt<T>(account: string, client: string, check: () => Promise<{ ok: boolean; value: T }>): Promise<T> {
+    const { value, succeeded } = await this.attemptDeferred(account, client, check);
+    if (succeeded) await this.#small(succeeded);
+    return value;
+  }
+
+  /**
+   * attemptDeferred is `attempt` for a caller that opens a transaction after a right password
+   * (a login's session): instead of recording the success itself, it returns `succeeded`, which
+   * the caller runs inside that transaction, so one commit holds the session and the success.
+   * If the caller's transaction rolls back, the attempt stays counted against the client's and
+   * the account's limits (as a refused attempt would), never as a failure of the account.
+   */
+  async attemptDeferred<T>(
+    account: string,
+    client: string,
+    check: () => Promise<{ ok: boolean; value: T }>,
+  ): Promise<{ value: T; succeeded: ((db: Kysely<IdentityTables> | Tx) => Promise<void>) | null }> {
     const o = this.#options;
     const now = this.clock.now();
     const clientWindow = counter("login_client", client, now, o.windowMs);
@@ -98,9 +123,11 @@ export class LoginThrottle {
       await this.#takeBack(counters);
       throw err;
     }
-    if (result.ok) await this.#succeeded(account, client, clientWindow);
-    else await this.#bump([{ ...accountWindow, count: 1 }]);
-    return result.value;
+    if (result.ok) {
+      return { value: result.value, succeeded: (db) => this.#succeeded(db, account, client, clientWindow) };
+    }
+    await this.#bump([{ ...accountWindow, count: 1 }]);
+    return { value: result.value, succeeded: null };
   }
 
   /**
@@ -127,17 +154,18 @@ export class LoginThrottle {
 
   /** #bump adds each bump's `count` to its counter in one statement and returns the new counts, in order. */
   async #bump(bumps: readonly Bump[]): Promise<number[]> {
-    const rows = await this.tables
-      .q()
-      .insertInto("throttle_counter")
-      .values([...bumps])
-      .onConflict((oc) =>
-        oc
-          .columns(["scope", "key", "window_start"])
-          .doUpdateSet((eb) => ({ count: eb(eb.ref("throttle_counter.count"), "+", eb.ref("excluded.count")) })),
-      )
-      .returning(["scope", "key", "count"])
-      .execute();
+    const rows = await this.#small((db) =>
+      db
+        .insertInto("throttle_counter")
+        .values([...bumps])
+        .onConflict((oc) =>
+          oc
+            .columns(["scope", "key", "window_start"])
+            .doUpdateSet((eb) => ({ count: eb(eb.ref("throttle_counter.count"), "+", eb.ref("excluded.count")) })),
+        )
+        .returning(["scope", "key", "count"])
+        .execute(),
+    );
     return bumps.map((c) => Number(rows.find((r) => r.scope === c.scope && r.key === c.key)?.count ?? 0));
   }
 
@@ -148,9 +176,12 @@ export class LoginThrottle {
    * PostgreSQL; a multi-row update or delete here would lock its rows in scan order.
    */
   async #takeBack(counters: readonly Counter[]): Promise<void> {
+    await this.#small((db) => this.#takeBackIn(db, counters));
+  }
+
+  async #takeBackIn(db: Kysely<IdentityTables>, counters: readonly Counter[]): Promise<void> {
     for (const c of counters) {
-      await this.tables
-        .q()
+      await db
         .updateTable("throttle_counter")
         .set((eb) => ({ count: eb("count", "-", 1) }))
         .where("scope", "=", c.scope)
@@ -161,21 +192,23 @@ export class LoginThrottle {
   }
 
   /** #succeeded: a right password is no failure; it clears the account's failures and makes the client known. */
-  async #succeeded(account: string, client: string, clientWindow: Counter): Promise<void> {
+  async #succeeded(
+    into: Kysely<IdentityTables> | Tx,
+    account: string,
+    client: string,
+    clientWindow: Counter,
+  ): Promise<void> {
+    const db = into as Kysely<IdentityTables>;
     const now = this.clock.now();
-    await this.#takeBack([clientWindow]);
+    const expiresAt = now + this.#options.knownClientMs;
+    // NOTE: rows are touched in the order `#bump` locks them (client, account hour, account), so
+    // inside a PostgreSQL transaction they cannot deadlock with a concurrent attempt's bump.
+    await this.#takeBackIn(db, [clientWindow]);
     // One scope per statement (see `#takeBack`): only windows no attempt is bumping share a statement.
     for (const scope of ["login_account_hour", "login_account"]) {
-      await this.tables
-        .q()
-        .deleteFrom("throttle_counter")
-        .where("scope", "=", scope)
-        .where("key", "=", account)
-        .execute();
+      await db.deleteFrom("throttle_counter").where("scope", "=", scope).where("key", "=", account).execute();
     }
-    const expiresAt = now + this.#options.knownClientMs;
-    await this.tables
-      .q()
+    await db
       .insertInto("throttle_counter")
       .values({
         scope: "login_known",

@@ -116,12 +116,12 @@ describeEachEngine("login under a full hashing queue", (engine) => {
   });
   afterEach(async () => t?.close());
 
-  const login = (email: string, ip = "203.0.113.7") =>
+  const login = (email: string, ip = "203.0.113.7", password = TEST_PASSWORD) =>
     t.inject({
       method: "POST",
       url: "/v1/auth/login",
       remoteAddress: ip,
-      payload: { surfaceId: p.a.surfaceId, email, password: TEST_PASSWORD },
+      payload: { surfaceId: p.a.surfaceId, email, password },
     });
 
   it("is refused with 503 hashing_busy and Retry-After before any database work, and works again once there is room", async () => {
@@ -173,6 +173,19 @@ describeEachEngine("login under a full hashing queue", (engine) => {
     const other = await login("nobody@example.com", "198.51.100.9");
     expect(other.statusCode, other.body).toBe(401);
     held.release();
+    expect(hasher.stats).toMatchObject({ running: 0, queued: 0 });
+  });
+
+  it("an attempt waiting for its soft delay holds no place in the queue (guessing cannot fill it)", async () => {
+    const hasher = t.app.service(identityModule).core.hasher;
+    for (let i = 0; i < 3; i++)
+      expect((await login("ann@example.com", "198.51.100.4", "wrong-1")).statusCode).toBe(401);
+    const delayed = login("ann@example.com", "198.51.100.5", "wrong-2"); // waits 250 ms first
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(hasher.stats).toMatchObject({ running: 0, queued: 0 });
+    hasher.admit("198.51.100.6").release(); // the whole queue is free meanwhile
+    hasher.admit("198.51.100.7").release();
+    expect((await delayed).statusCode).toBe(401);
     expect(hasher.stats).toMatchObject({ running: 0, queued: 0 });
   });
 });

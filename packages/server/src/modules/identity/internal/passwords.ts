@@ -270,3 +270,35 @@ export class Admission {
     this.#used = true;
   }
 }
+
+/**
+ * HashingPlace is one request's place in the hashing queue, taken when the request starts, so a
+ * login the queue cannot take is refused before any other work. `pause` gives the place back
+ * while the request waits for something else (the throttle's soft delay: a guessing campaign
+ * must not fill the queue with sleeping attempts); `verify` then takes a new one.
+ */
+export class HashingPlace {
+  #admission: Admission | null;
+
+  constructor(
+    private readonly hasher: PasswordHasher,
+    private readonly source?: string,
+  ) {
+    this.#admission = hasher.admit(source);
+  }
+
+  pause(): void {
+    this.#admission?.release();
+    this.#admission = null;
+  }
+
+  verify(stored: string | null, password: string): Promise<boolean> {
+    this.#admission ??= this.hasher.admit(this.source);
+    return this.#admission.verify(stored, password);
+  }
+
+  /** release gives the place back if no hash used it (safe to call more than once). */
+  release(): void {
+    this.#admission?.release();
+  }
+}

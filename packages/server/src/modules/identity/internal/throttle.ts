@@ -78,10 +78,16 @@ export class LoginThrottle {
 
   /**
    * attempt runs one login attempt for (account, client) under the throttle: `check` returns
-   * whether the credentials were right. Throws 429 `too_many_attempts` when refused.
+   * whether the credentials were right. Throws 429 `too_many_attempts` when refused. `onDelay`:
+   * see `attemptDeferred`.
    */
-  async attempt<T>(account: string, client: string, check: () => Promise<{ ok: boolean; value: T }>): Promise<T> {
-    const { value, succeeded } = await this.attemptDeferred(account, client, check);
+  async attempt<T>(
+    account: string,
+    client: string,
+    check: () => Promise<{ ok: boolean; value: T }>,
+    onDelay?: () => void,
+  ): Promise<T> {
+    const { value, succeeded } = await this.attemptDeferred(account, client, check, onDelay);
     if (succeeded) await this.#small(succeeded);
     return value;
   }
@@ -92,11 +98,14 @@ export class LoginThrottle {
    * the caller runs inside that transaction, so one commit holds the session and the success.
    * If the caller's transaction rolls back, the attempt stays counted against the client's and
    * the account's limits (as a refused attempt would), never as a failure of the account.
+   * `onDelay` is called when the attempt is about to wait for its soft delay (and for the
+   * account's earlier delayed attempts), before `check` runs.
    */
   async attemptDeferred<T>(
     account: string,
     client: string,
     check: () => Promise<{ ok: boolean; value: T }>,
+    onDelay?: () => void,
   ): Promise<{ value: T; succeeded: ((db: Kysely<IdentityTables> | Tx) => Promise<void>) | null }> {
     const o = this.#options;
     const now = this.clock.now();
@@ -118,7 +127,12 @@ export class LoginThrottle {
     }
     let result: { ok: boolean; value: T };
     try {
-      result = failures >= o.softDelayAfter ? await this.#delayed(account, failures, check) : await check();
+      if (failures >= o.softDelayAfter) {
+        onDelay?.();
+        result = await this.#delayed(account, failures, check);
+      } else {
+        result = await check();
+      }
     } catch (err) {
       await this.#takeBack(counters);
       throw err;

@@ -7,7 +7,7 @@ import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { type Core, normalizeEmail } from "../internal/core.js";
-import { type Admission, checkPasswordStrength } from "../internal/passwords.js";
+import { checkPasswordStrength, HashingPlace } from "../internal/passwords.js";
 import { toSession, toUser } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { ChangePasswordInput, LoginInput, ResetPasswordInput, Session, SignupInput, User } from "../schemas.js";
@@ -72,7 +72,7 @@ export class SessionsService {
    */
   async login(ctx: ActionContext, input: z.infer<typeof LoginInput>): Promise<Issued> {
     // A place in the hashing queue first: a login the queue cannot take is refused before any work.
-    const admission = this.c.hasher.admit(ctx.request.ip);
+    const admission = new HashingPlace(this.c.hasher, ctx.request.ip);
     try {
       return await this.#login(ctx, input, admission);
     } finally {
@@ -80,7 +80,7 @@ export class SessionsService {
     }
   }
 
-  async #login(ctx: ActionContext, input: z.infer<typeof LoginInput>, admission: Admission): Promise<Issued> {
+  async #login(ctx: ActionContext, input: z.infer<typeof LoginInput>, admission: HashingPlace): Promise<Issued> {
     const surface = await this.#surface(input.surfaceId);
     const email = normalizeEmail(input.email);
     const row = await this.c.tables
@@ -97,6 +97,7 @@ export class SessionsService {
         const ok = await admission.verify(row?.password_hash ?? null, input.password);
         return { ok: ok && row !== undefined && row.disabled_at === null, value: ok ? row : undefined };
       },
+      () => admission.pause(),
     );
     if (!user || user.disabled_at !== null)
       throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");

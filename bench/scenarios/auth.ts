@@ -1,7 +1,8 @@
 import { availableParallelism } from "node:os";
 import { createSchema, redactUrl, tempDir } from "../lib/databases.js";
 import { checkResponse, type HttpLoad, measureHttpInterleaved, measureHttpPhases } from "../lib/load.js";
-import { compare, compareP99, compareToRate, type ResultRow, row } from "../lib/results.js";
+import type { Timing } from "../lib/options.js";
+import { compare, compareP99, compareToRate, type Measurement, type ResultRow, row } from "../lib/results.js";
 import type { BenchContext, Scenario } from "../lib/scenario.js";
 import {
   type BaseplatePlaneServer,
@@ -230,9 +231,16 @@ export const loginScenario: Scenario = {
     await checkResponse(tenant, 200);
 
     const cores = availableParallelism();
-    ctx.progress(`raw argon2id verifications, ${cores} at once and 1 at once (server idle)`);
-    const raw = await runRawArgon2(ctx.resources, { profile: passwords.profile, concurrency: cores }, timing);
-    const rawOne = await runRawArgon2(ctx.resources, { profile: passwords.profile, concurrency: 1 }, timing);
+    // The raw baselines run in two halves, before and after the login phases, so that noise from
+    // other processes during the run weighs on the baseline as on the subject.
+    const half: Timing = { durationS: timing.durationS / 2, warmupS: timing.warmupS / 2 };
+    const rawHalves = async () => {
+      ctx.progress(`raw argon2id verifications, ${cores} at once and 1 at once (server idle)`);
+      const all = await runRawArgon2(ctx.resources, { profile: passwords.profile, concurrency: cores }, half);
+      const one = await runRawArgon2(ctx.resources, { profile: passwords.profile, concurrency: 1 }, half);
+      return { all, one };
+    };
+    const rawBefore = await rawHalves();
 
     ctx.progress(
       `${PHASE_ROUNDS} rounds of: probes alone (GET /healthz and GET /v1/tenants/:id, ${PROBE_RATE} req/s each), ` +
@@ -244,7 +252,10 @@ export const loginScenario: Scenario = {
       timing,
       PHASE_ROUNDS,
     );
+    const rawAfter = await rawHalves();
     await server.stop();
+    const raw = mergeHalves(rawBefore.all, rawAfter.all);
+    const rawOne = mergeHalves(rawBefore.one, rawAfter.one);
     const [alone, logins, busy] = measurements;
     const [healthzAlone, tenantAlone] = alone ?? [];
     const [loginAlone] = logins ?? [];
@@ -291,7 +302,11 @@ export const loginScenario: Scenario = {
           "(one write transaction, synchronous=FULL).",
         `Raw argon2id verify: the hardware ceiling, ${cores} at once (all cores; the baseline, target ` +
           `>= ${LOGIN_RAW_TARGET.toFixed(2)}x) and 1 at once, in a child process with no HTTP, database or session ` +
-          "(same library and parameters), measured while the server idles. The load generator shares the cores " +
+          "(same library and parameters), measured while the server idles, half before and half after the " +
+          "login phases (rate and cpu over both halves, p50/p99 the mean of the two). " +
+          `Per half, x${cores}: ${rawBefore.all.rate.toFixed(0)} then ${rawAfter.all.rate.toFixed(0)} ops/s; x1: ` +
+          `${rawBefore.one.rate.toFixed(0)} then ${rawAfter.one.rate.toFixed(0)} ops/s. ` +
+          "The load generator shares the cores " +
           "during logins and not during the raw runs: compare the cpu us/op column too (login cpu - raw cpu = " +
           "what a login costs besides its hash).",
         `Logins: ${LOGIN_CONNECTIONS} connections, as fast as answered; "${target}" is the issue's absolute ` +
@@ -314,3 +329,24 @@ export const loginScenario: Scenario = {
     };
   },
 };
+
+/** mergeHalves joins two runs of one measurement: rate and cpu over both, latencies the mean of the two. */
+function mergeHalves(a: Measurement, b: Measurement): Measurement {
+  const count = a.count + b.count;
+  const durationS = a.durationS + b.durationS;
+  const mean = (x: number | null, y: number | null) => (x === null || y === null ? (x ?? y) : (x + y) / 2);
+  const cpu =
+    a.cpuUsPerOp === null || b.cpuUsPerOp === null || count === 0
+      ? null
+      : (a.cpuUsPerOp * a.count + b.cpuUsPerOp * b.count) / count;
+  return {
+    ...a,
+    rate: durationS > 0 ? count / durationS : 0,
+    p50Ms: mean(a.p50Ms, b.p50Ms),
+    p99Ms: mean(a.p99Ms, b.p99Ms),
+    count,
+    failures: a.failures + b.failures,
+    durationS,
+    cpuUsPerOp: cpu,
+  };
+}

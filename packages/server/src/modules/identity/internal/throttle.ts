@@ -64,6 +64,7 @@ type Bump = Counter & { count: number };
  */
 export class LoginThrottle {
   readonly #options: ThrottleOptions;
+  readonly #q: ReturnType<typeof statements>;
   readonly #small: <T>(fn: (db: Kysely<IdentityTables>) => Promise<T>) => Promise<T>;
   readonly #queues = new Map<string, Promise<void>>();
 
@@ -74,6 +75,7 @@ export class LoginThrottle {
   ) {
     this.#options = { ...DEFAULTS, ...options };
     this.#small = options.small ?? ((fn) => fn(this.tables.q()));
+    this.#q = statements(tables);
   }
 
   /**
@@ -168,18 +170,9 @@ export class LoginThrottle {
 
   /** #bump adds each bump's `count` to its counter in one statement and returns the new counts, in order. */
   async #bump(bumps: readonly Bump[]): Promise<number[]> {
-    const rows = await this.#small((db) =>
-      db
-        .insertInto("throttle_counter")
-        .values([...bumps])
-        .onConflict((oc) =>
-          oc
-            .columns(["scope", "key", "window_start"])
-            .doUpdateSet((eb) => ({ count: eb(eb.ref("throttle_counter.count"), "+", eb.ref("excluded.count")) })),
-        )
-        .returning(["scope", "key", "count"])
-        .execute(),
-    );
+    const query = this.#bumpQuery(bumps.length);
+    const args = bumps.flatMap((b) => [b.scope, b.key, String(b.window_start), String(b.count), String(b.expires_at)]);
+    const rows = await this.#small((db) => query(asTx(db), ...args));
     return bumps.map((c) => Number(rows.find((r) => r.scope === c.scope && r.key === c.key)?.count ?? 0));
   }
 
@@ -194,16 +187,47 @@ export class LoginThrottle {
   }
 
   async #takeBackIn(db: Kysely<IdentityTables>, counters: readonly Counter[]): Promise<void> {
-    for (const c of counters) {
-      await db
-        .updateTable("throttle_counter")
-        .set((eb) => ({ count: eb("count", "-", 1) }))
-        .where("scope", "=", c.scope)
-        .where("key", "=", c.key)
-        .where("window_start", "=", c.window_start)
-        .execute();
-    }
+    for (const c of counters) await this.#q.takeBackOne(asTx(db), c.scope, c.key, String(c.window_start));
   }
+
+  /*
+   * The statements of every attempt, built and compiled to SQL once (`TypedDb.compiled`): a login
+   * runs four or five of them, and building them anew cost as much as running them. Arguments are
+   * strings; both engines convert them to the integer columns they are compared with or stored in.
+   */
+
+  /** #bumpQuery: the upsert of `rows` counters (one compiled statement per row count). */
+  #bumpQuery(rows: number) {
+    let query = this.#bumpQueries.get(rows);
+    if (!query) {
+      query = this.tables.compiled((q, ...args: string[]) =>
+        q
+          .insertInto("throttle_counter")
+          .values(
+            Array.from({ length: rows }, (_, i) => ({
+              scope: args[5 * i] as string,
+              key: args[5 * i + 1] as string,
+              window_start: args[5 * i + 2] as unknown as number,
+              count: args[5 * i + 3] as unknown as number,
+              expires_at: args[5 * i + 4] as unknown as number,
+            })),
+          )
+          .onConflict((oc) =>
+            oc
+              .columns(["scope", "key", "window_start"])
+              .doUpdateSet((eb) => ({ count: eb(eb.ref("throttle_counter.count"), "+", eb.ref("excluded.count")) })),
+          )
+          .returning(["scope", "key", "count"]),
+      );
+      this.#bumpQueries.set(rows, query);
+    }
+    return query;
+  }
+
+  readonly #bumpQueries = new Map<
+    number,
+    (tx: Tx | undefined, ...args: string[]) => Promise<{ scope: string; key: string; count: number }[]>
+  >();
 
   /** #succeeded: a right password is no failure; it clears the account's failures and makes the client known. */
   async #succeeded(
@@ -212,40 +236,20 @@ export class LoginThrottle {
     client: string,
     clientWindow: Counter,
   ): Promise<void> {
-    const db = into as Kysely<IdentityTables>;
+    const tx = asTx(into);
     const now = this.clock.now();
     const expiresAt = now + this.#options.knownClientMs;
     // NOTE: rows are touched in the order `#bump` locks them (client, account hour, account), so
     // inside a PostgreSQL transaction they cannot deadlock with a concurrent attempt's bump.
-    await this.#takeBackIn(db, [clientWindow]);
+    await this.#q.takeBackOne(tx, clientWindow.scope, clientWindow.key, String(clientWindow.window_start));
     // One scope per statement (see `#takeBack`): only windows no attempt is bumping share a statement.
-    for (const scope of ["login_account_hour", "login_account"]) {
-      await db.deleteFrom("throttle_counter").where("scope", "=", scope).where("key", "=", account).execute();
-    }
-    await db
-      .insertInto("throttle_counter")
-      .values({
-        scope: "login_known",
-        key: knownKey(account, client),
-        window_start: 0,
-        count: 1,
-        expires_at: expiresAt,
-      })
-      .onConflict((oc) => oc.columns(["scope", "key", "window_start"]).doUpdateSet({ expires_at: expiresAt }))
-      .execute();
+    for (const scope of ["login_account_hour", "login_account"]) await this.#q.clearAccount(tx, scope, account);
+    await this.#q.makeKnown(tx, knownKey(account, client), String(expiresAt));
   }
 
   async #known(account: string, client: string, now: number): Promise<boolean> {
-    const row = await this.tables
-      .q()
-      .selectFrom("throttle_counter")
-      .select("count")
-      .where("scope", "=", "login_known")
-      .where("key", "=", knownKey(account, client))
-      .where("window_start", "=", 0)
-      .where("expires_at", ">", now)
-      .executeTakeFirst();
-    return row !== undefined;
+    const rows = await this.#q.known(undefined, knownKey(account, client), String(now));
+    return rows.length > 0;
   }
 
   /** #delayed runs `check` after the soft delay, one delayed attempt per account at a time (in this process). */
@@ -271,6 +275,56 @@ export class LoginThrottle {
       if (this.#queues.get(account) === tail) this.#queues.delete(account);
     });
   }
+}
+
+/** statements compiles the throttle's fixed statements once (see `#bumpQuery`). */
+function statements(tables: TypedDb<IdentityTables>) {
+  return {
+    takeBackOne: tables.compiled((q, scope: string, key: string, windowStart: string) =>
+      q
+        .updateTable("throttle_counter")
+        .set((eb) => ({ count: eb("count", "-", 1) }))
+        .where("scope", "=", scope)
+        .where("key", "=", key)
+        .where("window_start", "=", windowStart as unknown as number),
+    ),
+
+    clearAccount: tables.compiled((q, scope: string, key: string) =>
+      q.deleteFrom("throttle_counter").where("scope", "=", scope).where("key", "=", key),
+    ),
+
+    makeKnown: tables.compiled((q, key: string, expiresAt: string) =>
+      q
+        .insertInto("throttle_counter")
+        .values({
+          scope: "login_known",
+          key,
+          window_start: 0,
+          count: 1,
+          expires_at: expiresAt as unknown as number,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(["scope", "key", "window_start"])
+            .doUpdateSet((eb) => ({ expires_at: eb.ref("excluded.expires_at") })),
+        ),
+    ),
+
+    known: tables.compiled((q, key: string, now: string) =>
+      q
+        .selectFrom("throttle_counter")
+        .select("count")
+        .where("scope", "=", "login_known")
+        .where("key", "=", key)
+        .where("window_start", "=", 0)
+        .where("expires_at", ">", now as unknown as number),
+    ),
+  };
+}
+
+/** asTx: a statement runs on whatever `small` or the caller's transaction handed over. */
+function asTx(db: Kysely<IdentityTables> | Tx): Tx {
+  return db as unknown as Tx;
 }
 
 function counter(scope: string, key: string, now: number, windowMs: number): Counter {

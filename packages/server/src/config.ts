@@ -28,7 +28,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   workers: { enabled: boolean; concurrency: number; pollIntervalMs: number; leaseMs: number };
   sessions: { idleMs: number; absoluteMs: number };
-  passwords: { profile: "owasp" | "test"; concurrency: number };
+  passwords: { profile: "owasp" | "test"; concurrency: number; maxQueue: number };
   /** migrateOnStart: apply pending migrations when the server starts. */
   migrateOnStart: boolean;
   events: { retentionDays: number };
@@ -155,9 +155,14 @@ export const CONFIG_VARIABLES = {
     doc: "Sessions end this long after login, however active.",
   },
   BASEPLATE_PASSWORD_HASH_CONCURRENCY: {
-    schema: int(0, 64),
+    schema: int(0, 256),
     default: "0",
-    doc: "Password hashes computed at once (0: one less than the CPU cores, at least 1, so other requests keep a core); logins beyond wait in line.",
+    doc: "Password hashing threads, each computing one argon2id hash at a time (0: one per CPU core). They run below the event loop's priority, so other requests stay responsive while logins saturate them.",
+  },
+  BASEPLATE_PASSWORD_HASH_QUEUE: {
+    schema: int(0, 100_000),
+    default: "0",
+    doc: "Hashes that may wait for a hashing thread (0: 16 per thread); one client address may hold half. Beyond, logins answer at once `503 hashing_busy` (a client over its half: `429 too_many_logins`), with `Retry-After`.",
   },
   BASEPLATE_PASSWORD_PROFILE: {
     schema: z.enum(["owasp", "test"]),
@@ -272,8 +277,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     },
     passwords: {
       profile: values.BASEPLATE_PASSWORD_PROFILE as "owasp" | "test",
-      // Default: leave one core to the event loop, so a login flood cannot starve other requests.
-      concurrency: (values.BASEPLATE_PASSWORD_HASH_CONCURRENCY as number) || Math.max(1, availableParallelism() - 1),
+      // Default: every core; the hashing threads run at a lower priority than the event loop.
+      concurrency: (values.BASEPLATE_PASSWORD_HASH_CONCURRENCY as number) || availableParallelism(),
+      maxQueue: values.BASEPLATE_PASSWORD_HASH_QUEUE as number,
     },
     migrateOnStart: values.BASEPLATE_MIGRATE_ON_START as boolean,
     events: { retentionDays: values.BASEPLATE_EVENTS_RETENTION_DAYS as number },

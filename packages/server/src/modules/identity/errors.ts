@@ -19,5 +19,6 @@ export const IdentityErrors = defineErrors({
   invalid_reset_token: { status: 400, title: "The password reset token is invalid or expired" },
   scope_exceeds_ceiling: { status: 422, title: "The scopes exceed the surface's ceiling" },
   too_many_attempts: { status: 429, title: "Too many failed attempts" },
+  too_many_logins: { status: 429, title: "Too many logins at once from this client" },
   hashing_busy: { status: 503, title: "Too many logins at once" },
 });

@@ -1,3 +1,4 @@
+import type { Kysely } from "kysely";
 import type { Tx } from "../../platform/db/db.js";
 import type { Fact } from "../../platform/facts/index.js";
 import { LastUsedTracker } from "../../platform/last-used.js";
@@ -36,13 +37,17 @@ export class IdentityService {
       facts: m.facts,
       bus,
       access: m.access,
-      hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency),
+      hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency, {
+        maxQueue: m.config.passwords.maxQueue,
+      }),
       cache: new CredentialCache(bus),
       lastUsed: new LastUsedTracker(
         (table, rows) => this.resolution.writeLastUsed(table, rows),
         (err) => m.logger.warn({ err }, "could not record lastUsedAt"),
       ),
-      throttle: new LoginThrottle(m.db.tables<IdentityTables>(), m.clock),
+      throttle: new LoginThrottle(m.db.tables<IdentityTables>(), m.clock, {
+        small: (fn) => m.db.small((db) => fn(db as unknown as Kysely<IdentityTables>)),
+      }),
       tenancy,
       tables: m.db.tables<IdentityTables>(),
       revoked: (tx, owner) => bus.publish(tx, "credentials", owner),
@@ -67,5 +72,6 @@ export class IdentityService {
 
   async stop(): Promise<void> {
     await this.core.lastUsed.stop();
+    await this.core.hasher.close();
   }
 }

@@ -1,5 +1,6 @@
+import type { Kysely } from "kysely";
 import type { Clock } from "../../../platform/clock.js";
-import type { TypedDb } from "../../../platform/db/db.js";
+import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { IdentityErrors } from "../errors.js";
 import type { IdentityTables } from "../tables.js";
@@ -16,6 +17,11 @@ export interface ThrottleOptions {
   /** how long a client that logged into an account stays known to it (refreshed on every login). */
   knownClientMs: number;
   sleep: (ms: number) => Promise<void>;
+  /**
+   * small runs the throttle's few writes (see `Db.small`): on SQLite they join the next group
+   * commit instead of paying an fsync each, on the event loop; default: each statement commits alone.
+   */
+  small?: <T>(fn: (db: Kysely<IdentityTables>) => Promise<T>) => Promise<T>;
 }
 
 const HOUR = 3_600_000;
@@ -58,6 +64,8 @@ type Bump = Counter & { count: number };
  */
 export class LoginThrottle {
   readonly #options: ThrottleOptions;
+  readonly #q: ReturnType<typeof statements>;
+  readonly #small: <T>(fn: (db: Kysely<IdentityTables>) => Promise<T>) => Promise<T>;
   readonly #queues = new Map<string, Promise<void>>();
 
   constructor(
@@ -66,13 +74,41 @@ export class LoginThrottle {
     options: Partial<ThrottleOptions> = {},
   ) {
     this.#options = { ...DEFAULTS, ...options };
+    this.#small = options.small ?? ((fn) => fn(this.tables.q()));
+    this.#q = statements(tables);
   }
 
   /**
    * attempt runs one login attempt for (account, client) under the throttle: `check` returns
-   * whether the credentials were right. Throws 429 `too_many_attempts` when refused.
+   * whether the credentials were right. Throws 429 `too_many_attempts` when refused. `onDelay`:
+   * see `attemptDeferred`.
    */
-  async attempt<T>(account: string, client: string, check: () => Promise<{ ok: boolean; value: T }>): Promise<T> {
+  async attempt<T>(
+    account: string,
+    client: string,
+    check: () => Promise<{ ok: boolean; value: T }>,
+    onDelay?: () => void,
+  ): Promise<T> {
+    const { value, succeeded } = await this.attemptDeferred(account, client, check, onDelay);
+    if (succeeded) await this.#small(succeeded);
+    return value;
+  }
+
+  /**
+   * attemptDeferred is `attempt` for a caller that opens a transaction after a right password
+   * (a login's session): instead of recording the success itself, it returns `succeeded`, which
+   * the caller runs inside that transaction, so one commit holds the session and the success.
+   * If the caller's transaction rolls back, the attempt stays counted against the client's and
+   * the account's limits (as a refused attempt would), never as a failure of the account.
+   * `onDelay` is called when the attempt is about to wait for its soft delay (and for the
+   * account's earlier delayed attempts), before `check` runs.
+   */
+  async attemptDeferred<T>(
+    account: string,
+    client: string,
+    check: () => Promise<{ ok: boolean; value: T }>,
+    onDelay?: () => void,
+  ): Promise<{ value: T; succeeded: ((db: Kysely<IdentityTables> | Tx) => Promise<void>) | null }> {
     const o = this.#options;
     const now = this.clock.now();
     const clientWindow = counter("login_client", client, now, o.windowMs);
@@ -93,14 +129,21 @@ export class LoginThrottle {
     }
     let result: { ok: boolean; value: T };
     try {
-      result = failures >= o.softDelayAfter ? await this.#delayed(account, failures, check) : await check();
+      if (failures >= o.softDelayAfter) {
+        onDelay?.();
+        result = await this.#delayed(account, failures, check);
+      } else {
+        result = await check();
+      }
     } catch (err) {
       await this.#takeBack(counters);
       throw err;
     }
-    if (result.ok) await this.#succeeded(account, client, clientWindow);
-    else await this.#bump([{ ...accountWindow, count: 1 }]);
-    return result.value;
+    if (result.ok) {
+      return { value: result.value, succeeded: (db) => this.#succeeded(db, account, client, clientWindow) };
+    }
+    await this.#bump([{ ...accountWindow, count: 1 }]);
+    return { value: result.value, succeeded: null };
   }
 
   /**
@@ -127,17 +170,9 @@ export class LoginThrottle {
 
   /** #bump adds each bump's `count` to its counter in one statement and returns the new counts, in order. */
   async #bump(bumps: readonly Bump[]): Promise<number[]> {
-    const rows = await this.tables
-      .q()
-      .insertInto("throttle_counter")
-      .values([...bumps])
-      .onConflict((oc) =>
-        oc
-          .columns(["scope", "key", "window_start"])
-          .doUpdateSet((eb) => ({ count: eb(eb.ref("throttle_counter.count"), "+", eb.ref("excluded.count")) })),
-      )
-      .returning(["scope", "key", "count"])
-      .execute();
+    const query = this.#bumpQuery(bumps.length);
+    const args = bumps.flatMap((b) => [b.scope, b.key, String(b.window_start), String(b.count), String(b.expires_at)]);
+    const rows = await this.#small((db) => query(asTx(db), ...args));
     return bumps.map((c) => Number(rows.find((r) => r.scope === c.scope && r.key === c.key)?.count ?? 0));
   }
 
@@ -148,57 +183,73 @@ export class LoginThrottle {
    * PostgreSQL; a multi-row update or delete here would lock its rows in scan order.
    */
   async #takeBack(counters: readonly Counter[]): Promise<void> {
-    for (const c of counters) {
-      await this.tables
-        .q()
-        .updateTable("throttle_counter")
-        .set((eb) => ({ count: eb("count", "-", 1) }))
-        .where("scope", "=", c.scope)
-        .where("key", "=", c.key)
-        .where("window_start", "=", c.window_start)
-        .execute();
-    }
+    await this.#small((db) => this.#takeBackIn(db, counters));
   }
 
-  /** #succeeded: a right password is no failure; it clears the account's failures and makes the client known. */
-  async #succeeded(account: string, client: string, clientWindow: Counter): Promise<void> {
-    const now = this.clock.now();
-    await this.#takeBack([clientWindow]);
-    // One scope per statement (see `#takeBack`): only windows no attempt is bumping share a statement.
-    for (const scope of ["login_account_hour", "login_account"]) {
-      await this.tables
-        .q()
-        .deleteFrom("throttle_counter")
-        .where("scope", "=", scope)
-        .where("key", "=", account)
-        .execute();
+  async #takeBackIn(db: Kysely<IdentityTables>, counters: readonly Counter[]): Promise<void> {
+    for (const c of counters) await this.#q.takeBackOne(asTx(db), c.scope, c.key, String(c.window_start));
+  }
+
+  /*
+   * The statements of every attempt, built and compiled to SQL once (`TypedDb.compiled`): a login
+   * runs four or five of them, and building them anew cost as much as running them. Arguments are
+   * strings; both engines convert them to the integer columns they are compared with or stored in.
+   */
+
+  /** #bumpQuery: the upsert of `rows` counters (one compiled statement per row count). */
+  #bumpQuery(rows: number) {
+    let query = this.#bumpQueries.get(rows);
+    if (!query) {
+      query = this.tables.compiled((q, ...args: string[]) =>
+        q
+          .insertInto("throttle_counter")
+          .values(
+            Array.from({ length: rows }, (_, i) => ({
+              scope: args[5 * i] as string,
+              key: args[5 * i + 1] as string,
+              window_start: args[5 * i + 2] as unknown as number,
+              count: args[5 * i + 3] as unknown as number,
+              expires_at: args[5 * i + 4] as unknown as number,
+            })),
+          )
+          .onConflict((oc) =>
+            oc
+              .columns(["scope", "key", "window_start"])
+              .doUpdateSet((eb) => ({ count: eb(eb.ref("throttle_counter.count"), "+", eb.ref("excluded.count")) })),
+          )
+          .returning(["scope", "key", "count"]),
+      );
+      this.#bumpQueries.set(rows, query);
     }
+    return query;
+  }
+
+  readonly #bumpQueries = new Map<
+    number,
+    (tx: Tx | undefined, ...args: string[]) => Promise<{ scope: string; key: string; count: number }[]>
+  >();
+
+  /** #succeeded: a right password is no failure; it clears the account's failures and makes the client known. */
+  async #succeeded(
+    into: Kysely<IdentityTables> | Tx,
+    account: string,
+    client: string,
+    clientWindow: Counter,
+  ): Promise<void> {
+    const tx = asTx(into);
+    const now = this.clock.now();
     const expiresAt = now + this.#options.knownClientMs;
-    await this.tables
-      .q()
-      .insertInto("throttle_counter")
-      .values({
-        scope: "login_known",
-        key: knownKey(account, client),
-        window_start: 0,
-        count: 1,
-        expires_at: expiresAt,
-      })
-      .onConflict((oc) => oc.columns(["scope", "key", "window_start"]).doUpdateSet({ expires_at: expiresAt }))
-      .execute();
+    // NOTE: rows are touched in the order `#bump` locks them (client, account hour, account), so
+    // inside a PostgreSQL transaction they cannot deadlock with a concurrent attempt's bump.
+    await this.#q.takeBackOne(tx, clientWindow.scope, clientWindow.key, String(clientWindow.window_start));
+    // One scope per statement (see `#takeBack`): only windows no attempt is bumping share a statement.
+    for (const scope of ["login_account_hour", "login_account"]) await this.#q.clearAccount(tx, scope, account);
+    await this.#q.makeKnown(tx, knownKey(account, client), String(expiresAt));
   }
 
   async #known(account: string, client: string, now: number): Promise<boolean> {
-    const row = await this.tables
-      .q()
-      .selectFrom("throttle_counter")
-      .select("count")
-      .where("scope", "=", "login_known")
-      .where("key", "=", knownKey(account, client))
-      .where("window_start", "=", 0)
-      .where("expires_at", ">", now)
-      .executeTakeFirst();
-    return row !== undefined;
+    const rows = await this.#q.known(undefined, knownKey(account, client), String(now));
+    return rows.length > 0;
   }
 
   /** #delayed runs `check` after the soft delay, one delayed attempt per account at a time (in this process). */
@@ -224,6 +275,56 @@ export class LoginThrottle {
       if (this.#queues.get(account) === tail) this.#queues.delete(account);
     });
   }
+}
+
+/** statements compiles the throttle's fixed statements once (see `#bumpQuery`). */
+function statements(tables: TypedDb<IdentityTables>) {
+  return {
+    takeBackOne: tables.compiled((q, scope: string, key: string, windowStart: string) =>
+      q
+        .updateTable("throttle_counter")
+        .set((eb) => ({ count: eb("count", "-", 1) }))
+        .where("scope", "=", scope)
+        .where("key", "=", key)
+        .where("window_start", "=", windowStart as unknown as number),
+    ),
+
+    clearAccount: tables.compiled((q, scope: string, key: string) =>
+      q.deleteFrom("throttle_counter").where("scope", "=", scope).where("key", "=", key),
+    ),
+
+    makeKnown: tables.compiled((q, key: string, expiresAt: string) =>
+      q
+        .insertInto("throttle_counter")
+        .values({
+          scope: "login_known",
+          key,
+          window_start: 0,
+          count: 1,
+          expires_at: expiresAt as unknown as number,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(["scope", "key", "window_start"])
+            .doUpdateSet((eb) => ({ expires_at: eb.ref("excluded.expires_at") })),
+        ),
+    ),
+
+    known: tables.compiled((q, key: string, now: string) =>
+      q
+        .selectFrom("throttle_counter")
+        .select("count")
+        .where("scope", "=", "login_known")
+        .where("key", "=", key)
+        .where("window_start", "=", 0)
+        .where("expires_at", ">", now as unknown as number),
+    ),
+  };
+}
+
+/** asTx: a statement runs on whatever `small` or the caller's transaction handed over. */
+function asTx(db: Kysely<IdentityTables> | Tx): Tx {
+  return db as unknown as Tx;
 }
 
 function counter(scope: string, key: string, now: number, windowMs: number): Counter {

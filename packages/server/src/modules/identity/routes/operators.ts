@@ -29,7 +29,12 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       body: OperatorLoginInput,
       response: { status: 201, schema: IssuedOperatorToken, description: "The session token, shown once." },
       secretFields: ["token"],
-      errors: [IdentityErrors.invalid_login, IdentityErrors.too_many_attempts, IdentityErrors.hashing_busy],
+      errors: [
+        IdentityErrors.invalid_login,
+        IdentityErrors.too_many_attempts,
+        IdentityErrors.too_many_logins,
+        IdentityErrors.hashing_busy,
+      ],
       handler: ({ ctx, body }) => s.operators.loginOperator(ctx, body.email, body.password),
     }),
     defineRoute({
@@ -86,7 +91,12 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       auth: AUTH.operator,
       body: CreateOperatorInput,
       response: { status: 201, schema: Operator, description: "The operator." },
-      errors: [IdentityErrors.email_taken, IdentityErrors.weak_password],
+      errors: [
+        IdentityErrors.email_taken,
+        IdentityErrors.weak_password,
+        IdentityErrors.too_many_logins,
+        IdentityErrors.hashing_busy,
+      ],
       handler: ({ ctx, body }) => s.operators.createOperator(ctx, body),
     }),
     defineRoute({

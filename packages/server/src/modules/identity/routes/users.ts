@@ -27,7 +27,12 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       auth: AUTH.environment,
       body: CreateUserInput,
       response: { status: 201, schema: User, description: "The user." },
-      errors: [IdentityErrors.email_taken, IdentityErrors.weak_password],
+      errors: [
+        IdentityErrors.email_taken,
+        IdentityErrors.weak_password,
+        IdentityErrors.too_many_logins,
+        IdentityErrors.hashing_busy,
+      ],
       handler: ({ ctx, body }) => s.users.createUser(ctx, body),
     }),
     defineRoute({

@@ -7,7 +7,7 @@ import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { type Core, normalizeEmail } from "../internal/core.js";
-import { checkPasswordStrength } from "../internal/passwords.js";
+import { checkPasswordStrength, HashingPlace } from "../internal/passwords.js";
 import { toOperator, toOperatorToken } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type {
@@ -42,7 +42,7 @@ export class OperatorsService {
    */
   async bootstrapOperator(ctx: ActionContext, input: z.infer<typeof CreateOperatorInput>): Promise<Issued> {
     checkPasswordStrength(input.password, { email: input.email });
-    const passwordHash = await this.c.hasher.hash(input.password);
+    const passwordHash = await this.c.hasher.hash(input.password, ctx.request.ip);
     return this.c.db.write(ctx, async (tx) => {
       await this.#lockOperators(tx);
       if ((await this.c.tables.q(tx).selectFrom("operator").select("id").limit(1).execute()).length > 0) {
@@ -56,7 +56,7 @@ export class OperatorsService {
   async createOperator(ctx: ActionContext, input: z.infer<typeof CreateOperatorInput>): Promise<Operator> {
     this.c.access.operator(ctx, "operators:write");
     checkPasswordStrength(input.password, { email: input.email });
-    const passwordHash = await this.c.hasher.hash(input.password);
+    const passwordHash = await this.c.hasher.hash(input.password, ctx.request.ip);
     try {
       return await this.c.db.write(ctx, (tx) => this.#insert(tx, ctx, input, passwordHash));
     } catch (err) {
@@ -139,6 +139,16 @@ export class OperatorsService {
 
   /** loginOperator checks email + password (throttled) and opens an operator session. */
   async loginOperator(ctx: ActionContext, email: string, password: string): Promise<Issued> {
+    // A place in the hashing queue first: a login the queue cannot take is refused before any work.
+    const admission = new HashingPlace(this.c.hasher, ctx.request.ip);
+    try {
+      return await this.#login(ctx, email, password, admission);
+    } finally {
+      admission.release();
+    }
+  }
+
+  async #login(ctx: ActionContext, email: string, password: string, admission: HashingPlace): Promise<Issued> {
     const normalized = normalizeEmail(email);
     const row = await this.c.tables
       .q()
@@ -146,11 +156,16 @@ export class OperatorsService {
       .selectAll()
       .where("email", "=", normalized)
       .executeTakeFirst();
-    const operator = await this.c.throttle.attempt(`operator:${normalized}`, ctx.request.ip ?? "unknown", async () => {
-      const ok = await this.c.hasher.verify(row?.password_hash ?? null, password);
-      // NOTE: the row is returned only when the password matched; a wrong password must not log in.
-      return { ok: ok && row !== undefined && row.disabled_at === null, value: ok ? row : undefined };
-    });
+    const operator = await this.c.throttle.attempt(
+      `operator:${normalized}`,
+      ctx.request.ip ?? "unknown",
+      async () => {
+        const ok = await admission.verify(row?.password_hash ?? null, password);
+        // NOTE: the row is returned only when the password matched; a wrong password must not log in.
+        return { ok: ok && row !== undefined && row.disabled_at === null, value: ok ? row : undefined };
+      },
+      () => admission.pause(),
+    );
     if (!operator || operator.disabled_at !== null) {
       throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
     }

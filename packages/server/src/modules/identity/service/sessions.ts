@@ -7,7 +7,7 @@ import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { type Core, normalizeEmail } from "../internal/core.js";
-import { checkPasswordStrength } from "../internal/passwords.js";
+import { checkPasswordStrength, HashingPlace } from "../internal/passwords.js";
 import { toSession, toUser } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { ChangePasswordInput, LoginInput, ResetPasswordInput, Session, SignupInput, User } from "../schemas.js";
@@ -71,6 +71,16 @@ export class SessionsService {
    * disabled user all answer the same 401 after the same work.
    */
   async login(ctx: ActionContext, input: z.infer<typeof LoginInput>): Promise<Issued> {
+    // A place in the hashing queue first: a login the queue cannot take is refused before any work.
+    const admission = new HashingPlace(this.c.hasher, ctx.request.ip);
+    try {
+      return await this.#login(ctx, input, admission);
+    } finally {
+      admission.release();
+    }
+  }
+
+  async #login(ctx: ActionContext, input: z.infer<typeof LoginInput>, admission: HashingPlace): Promise<Issued> {
     const surface = await this.#surface(input.surfaceId);
     const email = normalizeEmail(input.email);
     const row = await this.c.tables
@@ -80,18 +90,19 @@ export class SessionsService {
       .where("environment_id", "=", surface.environmentId)
       .where("email_normalized", "=", email)
       .executeTakeFirst();
-    const user = await this.c.throttle.attempt(
+    const { value: user, succeeded } = await this.c.throttle.attemptDeferred(
       `user:${surface.environmentId}:${email}`,
       ctx.request.ip ?? "unknown",
       async () => {
-        const ok = await this.c.hasher.verify(row?.password_hash ?? null, input.password);
+        const ok = await admission.verify(row?.password_hash ?? null, input.password);
         return { ok: ok && row !== undefined && row.disabled_at === null, value: ok ? row : undefined };
       },
+      () => admission.pause(),
     );
     if (!user || user.disabled_at !== null)
       throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
     const rehash = user.password_hash !== null && this.c.hasher.needsRehash(user.password_hash);
-    const newHash = rehash ? await this.c.hasher.hash(input.password) : null;
+    const newHash = rehash ? await this.c.hasher.hash(input.password, ctx.request.ip) : null;
     return this.c.db.write(ctx, async (tx) => {
       // The user row stays locked until the session is committed: a disable, password change or
       // reset that committed since the password was checked wins, and one that comes later finds
@@ -101,6 +112,8 @@ export class SessionsService {
         throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
       }
       if (newHash) await tx.updateTable("user").set({ password_hash: newHash }).where("id", "=", user.id).execute();
+      // The throttle learns of the success in the same commit as the session.
+      await succeeded?.(tx);
       return this.#open(tx, ctx, toUser(user), surface.id);
     });
   }
@@ -203,13 +216,13 @@ export class SessionsService {
       `user:${me.environmentId}:${normalizeEmail(user.email)}`,
       ctx.request.ip ?? "unknown",
       async () => {
-        const valid = await this.c.hasher.verify(row.password_hash, input.currentPassword);
+        const valid = await this.c.hasher.verify(row.password_hash, input.currentPassword, ctx.request.ip);
         return { ok: valid, value: valid };
       },
     );
     if (!ok) throw new AppError(IdentityErrors.current_password_wrong, "The current password is wrong.");
     checkPasswordStrength(input.newPassword, { email: user.email });
-    const hash = await this.c.hasher.hash(input.newPassword);
+    const hash = await this.c.hasher.hash(input.newPassword, ctx.request.ip);
     return this.c.db.write(ctx, async (tx) => {
       const current = await this.#lockUser(tx, me.actorId);
       const session = await this.c.tables
@@ -272,7 +285,7 @@ export class SessionsService {
       .executeTakeFirst();
     if (!reset || reset.used_at !== null || reset.expires_at <= now || reset.disabled_at !== null) throw invalid();
     checkPasswordStrength(input.newPassword, { email: reset.email });
-    const hash = await this.c.hasher.hash(input.newPassword);
+    const hash = await this.c.hasher.hash(input.newPassword, ctx.request.ip);
     const owner: Principal = {
       actorType: "user",
       actorId: reset.user_id,

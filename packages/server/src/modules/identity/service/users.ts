@@ -39,7 +39,7 @@ export class UsersService {
   ): Promise<User> {
     const { factType, afterInsert } = options;
     if (input.password !== undefined) checkPasswordStrength(input.password, { email: input.email });
-    const passwordHash = input.password === undefined ? null : await this.c.hasher.hash(input.password);
+    const passwordHash = input.password === undefined ? null : await this.c.hasher.hash(input.password, ctx.request.ip);
     try {
       return await this.c.db.write(ctx, async (tx) => {
         const now = this.c.clock.now();

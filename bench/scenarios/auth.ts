@@ -183,6 +183,17 @@ async function runRead(ctx: BenchContext, route: ReadRoute) {
 const ms = (value: number | null) => (value === null ? "n/a" : `${value.toFixed(1)} ms`);
 const rounds = (values: (number | null)[] | undefined) =>
   (values ?? []).map((v) => (v === null ? "n/a" : v.toFixed(1))).join(", ");
+const us = (value: number | null) => (value === null ? "n/a" : `${Math.round(value).toLocaleString("en-US")} us`);
+const cpuRatio = (raw: number | null, login: number | null) =>
+  raw === null || login === null || login <= 0 ? "n/a" : `${(raw / login).toFixed(2)}x`;
+/** roundRatio: the median over rounds of (p99 during logins / p99 alone) in the same round. */
+const roundRatio = (busy: (number | null)[] | undefined, alone: (number | null)[] | undefined) => {
+  const ratios = (busy ?? [])
+    .map((b, i) => (b === null || !alone?.[i] ? Number.NaN : b / (alone[i] as number)))
+    .filter((r) => Number.isFinite(r))
+    .sort((a, b) => a - b);
+  return ratios.length === 0 ? "n/a" : `${(ratios[Math.floor(ratios.length / 2)] as number).toFixed(2)}x`;
+};
 const times = (busy: number | null, alone: number | null) =>
   busy === null || alone === null || alone <= 0 ? "n/a" : `${(busy / alone).toFixed(2)}x`;
 
@@ -322,7 +333,12 @@ export const loginScenario: Scenario = {
           `(${times(tenantBusy.p99Ms, tenantAlone.p99Ms)}).`,
         `p99 per round (ms), alone -> during logins: GET /healthz ${rounds(roundP99Ms[0]?.[0])} -> ` +
           `${rounds(roundP99Ms[2]?.[1])}; GET /v1/tenants/:id ${rounds(roundP99Ms[0]?.[1])} -> ` +
-          `${rounds(roundP99Ms[2]?.[2])} (an outlier in one round is a stall of another process).`,
+          `${rounds(roundP99Ms[2]?.[2])} (an outlier in one round is a stall of another process); median of the ` +
+          `per-round ratios: GET /healthz ${roundRatio(roundP99Ms[2]?.[1], roundP99Ms[0]?.[0])}, GET /v1/tenants/:id ` +
+          `${roundRatio(roundP99Ms[2]?.[2], roundP99Ms[0]?.[1])}.`,
+        `CPU per operation (all threads of the process): login ${us(loginAlone.cpuUsPerOp)}, raw verify ` +
+          `x${cores} ${us(raw.cpuUsPerOp)}: on cores the load generator does not share, logins would reach about ` +
+          `${cpuRatio(raw.cpuUsPerOp, loginAlone.cpuUsPerOp)} raw verify on all cores (raw cpu / login cpu).`,
         `The three phases ran in ${PHASE_ROUNDS} rounds in rotating order, ${(timing.durationS / PHASE_ROUNDS).toFixed(1)} s ` +
           "each, 0.5 s apart, so noise from other processes hits them alike.",
       ],

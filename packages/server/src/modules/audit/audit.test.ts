@@ -407,7 +407,7 @@ describeEachEngine("audit", (engine) => {
         ["entry_modified", 1500],
       ]);
       expect(broken).toMatchObject({ ok: false, entries: 2100 });
-    });
+    }, 120_000);
   });
 
   describe("retention", () => {

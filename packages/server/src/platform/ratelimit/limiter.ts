@@ -115,7 +115,7 @@ export class RateLimiter {
     if (tenantId !== undefined) {
       const tenantRule = own?.tenant?.[surface] ?? this.config.tenant[surface];
       if (tenantRule.limit > 0) {
-        buckets.push(this.#bucket("tenant", surface, tenantRule, `t|${surface}|${environmentId}|${tenantId}`));
+        buckets.push(this.#bucket("tenant", surface, tenantRule, `t|${environmentId}|${tenantId}`));
       }
     }
     return buckets;
@@ -130,7 +130,18 @@ export class RateLimiter {
       if (this.#items.size < 10_000) this.#items.set(itemKey, item);
     }
     const bucketRule: BucketRule = { limit: rule.limit, windowMs: rule.windowSeconds * 1000 };
-    return { key, rule: bucketRule, scope, surface, limit: rule.limit, windowSeconds: rule.windowSeconds, item, name };
+    // The rule is part of the bucket's key: a changed rule (a tenant's own limits set or cleared)
+    // starts from a full bucket instead of reading the old rule's state with the new one.
+    return {
+      key: `${key}|${surface}|${rule.limit}/${rule.windowSeconds}`,
+      rule: bucketRule,
+      scope,
+      surface,
+      limit: rule.limit,
+      windowSeconds: rule.windowSeconds,
+      item,
+      name,
+    };
   }
 
   #spend(buckets: Bucket[]): RateLimitDecision | null | Promise<RateLimitDecision | null> {

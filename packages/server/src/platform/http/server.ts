@@ -273,7 +273,12 @@ export class HttpServer {
       if (principal && this.deps.rateLimits) {
         const checked = this.deps.rateLimits.check(principal, rateLimitSurface(route));
         const decision = checked instanceof Promise ? await checked : checked;
-        if (decision) applyRateLimit(reply, decision);
+        if (decision) {
+          if (!decision.allowed && decision.refusedBy) {
+            this.deps.metrics.rateLimited.inc({ scope: decision.refusedBy.scope, surface: decision.refusedBy.surface });
+          }
+          applyRateLimit(reply, decision);
+        }
       }
     }
 

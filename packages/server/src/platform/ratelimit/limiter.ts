@@ -37,14 +37,22 @@ export interface RateLimitDecision {
   refusedBy: { scope: RateLimitScope; surface: RateLimitSurface; limit: number; windowSeconds: number } | null;
 }
 
-interface Bucket extends BucketRequest {
+/** Policy is one (scope, surface, rule): built once, shared by every bucket under it. */
+interface Policy {
   scope: RateLimitScope;
   surface: RateLimitSurface;
   limit: number;
   windowSeconds: number;
-  /** item: the bucket's policy item (`"credential.read";q=6000;w=60`), built once per rule. */
-  item: string;
+  rule: BucketRule;
+  /** name: `credential.read`; item: its `RateLimit-Policy` item (`"credential.read";q=6000;w=60`). */
   name: string;
+  item: string;
+  /** suffix ends every bucket key under this policy: a changed rule is another (full) bucket. */
+  suffix: string;
+}
+
+interface Bucket extends BucketRequest {
+  policy: Policy;
 }
 
 /**
@@ -57,7 +65,7 @@ interface Bucket extends BucketRequest {
  */
 export class RateLimiter {
   #overrides: RateLimitOverrides | null = null;
-  readonly #items = new Map<string, string>();
+  readonly #policies = new Map<string, Policy>();
 
   constructor(
     private readonly config: Config["rateLimits"],
@@ -106,42 +114,43 @@ export class RateLimiter {
     own: TenantRateLimits | null,
   ): Bucket[] {
     const buckets: Bucket[] = [];
-    const credentialRule = own?.credential?.[surface] ?? this.config.credential[surface];
-    if (credentialRule.limit > 0) {
-      buckets.push(
-        this.#bucket("credential", surface, credentialRule, `c|${surface}|${environmentId}|${principal.credentialId}`),
-      );
+    const credential = this.#policy("credential", surface, own?.credential?.[surface]);
+    if (credential) {
+      const key = `c|${environmentId}|${principal.credentialId}${credential.suffix}`;
+      buckets.push({ key, rule: credential.rule, policy: credential });
     }
     if (tenantId !== undefined) {
-      const tenantRule = own?.tenant?.[surface] ?? this.config.tenant[surface];
-      if (tenantRule.limit > 0) {
-        buckets.push(this.#bucket("tenant", surface, tenantRule, `t|${environmentId}|${tenantId}`));
-      }
+      const tenant = this.#policy("tenant", surface, own?.tenant?.[surface]);
+      if (tenant)
+        buckets.push({ key: `t|${environmentId}|${tenantId}${tenant.suffix}`, rule: tenant.rule, policy: tenant });
     }
     return buckets;
   }
 
-  #bucket(scope: RateLimitScope, surface: RateLimitSurface, rule: RateLimitRule, key: string): Bucket {
-    const name = `${scope}.${surface}`;
-    const itemKey = `${name};${rule.limit};${rule.windowSeconds}`;
-    let item = this.#items.get(itemKey);
-    if (item === undefined) {
-      item = `"${name}";q=${rule.limit};w=${rule.windowSeconds}`;
-      if (this.#items.size < 10_000) this.#items.set(itemKey, item);
+  /** #policy returns the policy of `scope` on `surface`: the tenant's own rule, else the default (null: no limit). */
+  #policy(scope: RateLimitScope, surface: RateLimitSurface, own: RateLimitRule | undefined): Policy | null {
+    const rule = own ?? this.config[scope][surface];
+    if (rule.limit <= 0) return null;
+    const id = `${scope}.${surface}.${rule.limit}/${rule.windowSeconds}`;
+    let policy = this.#policies.get(id);
+    if (policy === undefined) {
+      const name = `${scope}.${surface}`;
+      policy = {
+        scope,
+        surface,
+        limit: rule.limit,
+        windowSeconds: rule.windowSeconds,
+        rule: { limit: rule.limit, windowMs: rule.windowSeconds * 1000 },
+        name,
+        item: `"${name}";q=${rule.limit};w=${rule.windowSeconds}`,
+        // The rule is part of the bucket's key: a changed rule (a tenant's own limits set or
+        // cleared) starts from a full bucket instead of reading the old rule's state with the new one.
+        suffix: `|${surface}|${rule.limit}/${rule.windowSeconds}`,
+      };
+      if (this.#policies.size >= 10_000) this.#policies.clear();
+      this.#policies.set(id, policy);
     }
-    const bucketRule: BucketRule = { limit: rule.limit, windowMs: rule.windowSeconds * 1000 };
-    // The rule is part of the bucket's key: a changed rule (a tenant's own limits set or cleared)
-    // starts from a full bucket instead of reading the old rule's state with the new one.
-    return {
-      key: `${key}|${surface}|${rule.limit}/${rule.windowSeconds}`,
-      rule: bucketRule,
-      scope,
-      surface,
-      limit: rule.limit,
-      windowSeconds: rule.windowSeconds,
-      item,
-      name,
-    };
+    return policy;
   }
 
   #spend(buckets: Bucket[]): RateLimitDecision | null | Promise<RateLimitDecision | null> {
@@ -159,15 +168,15 @@ function decide(buckets: Bucket[], answers: BucketAnswer[]): RateLimitDecision {
   let retryAfterMs = 0;
   let refusedBy: RateLimitDecision["refusedBy"] = null;
   for (let i = 0; i < buckets.length; i++) {
-    const b = buckets[i] as Bucket;
+    const p = (buckets[i] as Bucket).policy;
     const a = answers[i] as BucketAnswer;
     const sep = i === 0 ? "" : ", ";
-    policy += sep + b.item;
-    state += `${sep}"${b.name}";r=${a.remaining};t=${Math.ceil(a.resetMs / 1000)}`;
+    policy += sep + p.item;
+    state += `${sep}"${p.name}";r=${a.remaining};t=${Math.ceil(a.resetMs / 1000)}`;
     if (!a.allowed) allowed = false;
     if (a.retryAfterMs > retryAfterMs) {
       retryAfterMs = a.retryAfterMs;
-      refusedBy = { scope: b.scope, surface: b.surface, limit: b.limit, windowSeconds: b.windowSeconds };
+      refusedBy = { scope: p.scope, surface: p.surface, limit: p.limit, windowSeconds: p.windowSeconds };
     }
   }
   return {

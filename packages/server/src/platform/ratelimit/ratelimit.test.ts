@@ -63,6 +63,8 @@ describeEachEngine("rate limits", (engine) => {
       expect(answers.filter((r) => r.statusCode === 200)).toHaveLength(5);
       const refused = answers.filter((r) => r.statusCode === 429);
       expect(refused).toHaveLength(15);
+      const metrics = await t.inject({ method: "GET", url: "/metrics" });
+      expect(metrics.body).toContain('baseplate_rate_limited_total{scope="credential",surface="read"} 15');
       // One token every 2 s.
       clock.advance(1999);
       expect((await get(token)).statusCode).toBe(429);

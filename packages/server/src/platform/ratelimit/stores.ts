@@ -20,7 +20,7 @@ export interface BucketStore {
  * MemoryBucketStore keeps buckets in this process: exact, O(1), no I/O. Memory is bounded: past
  * `maxBuckets`, full buckets are dropped first (a full bucket answers like an absent one, so this
  * changes nothing); only when more than `maxBuckets` callers are all spending at once are the
- * oldest buckets forgotten (which favours those callers, never refuses anyone wrongly).
+ * oldest buckets (by first use) forgotten (which favours those callers, never refuses anyone wrongly).
  */
 export class MemoryBucketStore implements BucketStore {
   readonly #tats = new Map<string, number>();
@@ -28,19 +28,25 @@ export class MemoryBucketStore implements BucketStore {
   constructor(private readonly maxBuckets: number) {}
 
   take(buckets: readonly BucketRequest[], now: number): BucketAnswer[] {
+    if (buckets.length === 1) return [this.#takeOne(buckets[0] as BucketRequest, now)];
     const answers = buckets.map((b) => admit(b.rule, this.#tats.get(b.key) ?? null, now));
     if (answers.every((a) => a.allowed)) {
       for (let i = 0; i < buckets.length; i++) {
-        const key = (buckets[i] as BucketRequest).key;
-        // Re-inserting keeps the map ordered by last use, so eviction drops the least recently used.
-        this.#tats.delete(key);
-        this.#tats.set(key, (answers[i] as BucketAnswer).tat);
+        this.#tats.set((buckets[i] as BucketRequest).key, (answers[i] as BucketAnswer).tat);
       }
       if (this.#tats.size > this.maxBuckets) this.#sweep(now);
       return answers;
     }
     // Refused: nothing is spent; every bucket reports its unchanged state.
     return buckets.map((b) => describe(b.rule, Math.max(this.#tats.get(b.key) ?? now, now), now, false));
+  }
+
+  #takeOne(bucket: BucketRequest, now: number): BucketAnswer {
+    const answer = admit(bucket.rule, this.#tats.get(bucket.key) ?? null, now);
+    if (!answer.allowed) return answer;
+    this.#tats.set(bucket.key, answer.tat);
+    if (this.#tats.size > this.maxBuckets) this.#sweep(now);
+    return answer;
   }
 
   get size(): number {

@@ -2,10 +2,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { TestClock } from "../clock.js";
 import { admit } from "./gcra.js";
-import { MemoryBucketStore } from "./stores.js";
+import { DatabaseBucketStore, MemoryBucketStore } from "./stores.js";
 
 // Issue 13 (rate limits): token buckets per credential and per tenant, exact in one process;
 // 429 problem+json with Retry-After, RateLimit and RateLimit-Policy (draft-ietf-httpapi-ratelimit-headers).
+// Checklist TEN-08: bucket keys hold the environment and the tenant (or credential) id.
 
 describe("GCRA token bucket", () => {
   it("a bucket of C allows exactly C at once, then one per C-th of the window", () => {
@@ -76,6 +77,33 @@ describeEachEngine("rate limits", (engine) => {
       expect(full.map((r) => r.statusCode).sort()).toEqual([200, 200, 200, 200, 200, 429, 429]);
     });
   }
+
+  for (const store of ["memory", "database"]) {
+    it(`[${store}] a request refused by one bucket spends from none (the other bucket keeps its token)`, async () => {
+      t = await limited({ BASEPLATE_RATE_LIMIT_STORE: store, BASEPLATE_RATE_LIMIT_TENANT_READ: "2/60s" });
+      const key = t.token({ actorType: "tenant_key", tenantId: "ten_small" });
+      expect((await get(key)).headers.ratelimit).toBe('"credential.read";r=4;t=2, "tenant.read";r=1;t=30');
+      expect((await get(key)).statusCode).toBe(200);
+      for (let i = 0; i < 3; i++) {
+        const refused = await get(key);
+        expect(refused.statusCode).toBe(429);
+        expect(refused.headers.ratelimit).toBe('"credential.read";r=3;t=4, "tenant.read";r=0;t=60');
+        expect(refused.headers["retry-after"]).toBe("30");
+      }
+    });
+  }
+
+  it("[database] prune deletes the rows of full buckets only", async () => {
+    t = await limited({ BASEPLATE_RATE_LIMIT_STORE: "database" });
+    await get(t.token());
+    clock.advance(5000);
+    await get(t.token());
+    const rows = () => t.app.db.kysely.selectFrom("rate_limit_bucket").select("bucket").execute();
+    expect(await rows()).toHaveLength(2);
+    // The first bucket (one token spent 5 s ago, 2 s to refill) is full: its row goes.
+    expect(await new DatabaseBucketStore(t.app.db).prune(clock.now())).toBe(1);
+    expect(await rows()).toHaveLength(1);
+  });
 
   it("every answer carries RateLimit-Policy and RateLimit; a 429 is problem+json with Retry-After", async () => {
     t = await limited();

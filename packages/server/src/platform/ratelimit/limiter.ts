@@ -73,19 +73,10 @@ export class RateLimiter {
     private readonly clock: Clock,
   ) {}
 
-  get enabled(): boolean {
-    return this.config.enabled;
-  }
-
   /** useOverrides plugs in the module that keeps tenants' own limits (one at most). */
   useOverrides(overrides: RateLimitOverrides): void {
     if (this.#overrides) throw new Error("Rate-limit overrides are already provided by another module");
     this.#overrides = overrides;
-  }
-
-  /** defaults returns the configured rules (what a tenant without its own limits gets). */
-  defaults(): Record<RateLimitScope, Record<RateLimitSurface, RateLimitRule>> {
-    return { credential: { ...this.config.credential }, tenant: { ...this.config.tenant } };
   }
 
   /**

@@ -16,8 +16,9 @@ export const rateLimitsModule = defineModule({
   // The access check's tenant lookup (404 for another environment's tenant) comes from tenancy.
   dependsOn: { tenancy: tenancyModule },
   migrations: [tenantLimits],
+  // No grants to built-in roles: owners hold every permission; admins and members get
+  // `rate_limits:read` through a custom role, tenant and agent keys through their scopes.
   permissions: { rate_limits: ["read", "write"] },
-  roleGrants: { admin: { rate_limits: ["read"] }, member: { rate_limits: ["read"] } },
   createService: (ctx) => new RateLimitsService(ctx),
   routes: (service) => rateLimitsRoutes(service),
   rateLimitOverrides: (service) => service,

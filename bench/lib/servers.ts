@@ -58,7 +58,8 @@ export interface BaseplatePlaneServer extends BaseplateServer {
 /**
  * startBaseplate runs `packages/server/src/testing/serve.ts` (the plane plus the probe module) on
  * a free port, with warn-level logs and workers on, like production. Its stop is registered with
- * `resources`. `extraEnv` adds `BASEPLATE_*` variables (none by default: the default config).
+ * `resources`. `extraEnv` adds `BASEPLATE_*` variables (none by default: the default config, but
+ * for rate limits raised beyond what a load generator reaches, see `BENCH_RATE_LIMITS`).
  */
 export async function startBaseplate(
   resources: Resources,
@@ -91,6 +92,17 @@ export async function startBaseplatePlane(
   };
 }
 
+/**
+ * BENCH_RATE_LIMITS keeps the rate limiter on (its cost is in every figure: each request spends
+ * from its buckets and answers the RateLimit fields) with limits no scenario reaches, so a
+ * scenario measures the plane, not 429s. Docs: docs/rate-limits.md.
+ */
+export const BENCH_RATE_LIMITS: Record<string, string> = Object.fromEntries(
+  ["CREDENTIAL", "TENANT"].flatMap((scope) =>
+    ["READ", "WRITE", "USAGE_INGEST"].map((surface) => [`BASEPLATE_RATE_LIMIT_${scope}_${surface}`, "999999999/1s"]),
+  ),
+);
+
 async function spawnBaseplate<T extends ReadyLine>(
   resources: Resources,
   database: BaseplateDatabase,
@@ -103,6 +115,7 @@ async function spawnBaseplate<T extends ReadyLine>(
     BASEPLATE_LOG_LEVEL: "warn",
     BASEPLATE_WORKERS: "true",
     BASEPLATE_SHUTDOWN_TIMEOUT_MS: "10000",
+    ...BENCH_RATE_LIMITS,
     ...(database.engine === "sqlite"
       ? { BASEPLATE_DATA_DIR: database.dataDir }
       : { BASEPLATE_DATABASE_URL: database.url, BASEPLATE_DATABASE_SCHEMA: database.schema }),

@@ -4,6 +4,7 @@ import { accessModule } from "./modules/access/index.js";
 import { auditModule } from "./modules/audit/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
+import { rateLimitsModule } from "./modules/ratelimits/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
 import { webhooksModule } from "./modules/webhooks/index.js";
 import { Authorizer } from "./platform/access.js";
@@ -24,6 +25,7 @@ import {
   orderModules,
   type ServiceOf,
 } from "./platform/module.js";
+import { DatabaseBucketStore, MemoryBucketStore, RateLimiter } from "./platform/ratelimit/index.js";
 import { type SealedColumn, SecretVault } from "./platform/secrets-vault.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -41,6 +43,7 @@ export const MODULES: readonly AnyModule[] = [
   auditModule,
   eventsModule,
   webhooksModule,
+  rateLimitsModule,
 ];
 
 export interface AppOptions {
@@ -74,6 +77,7 @@ export class App {
   readonly bus: ChangeBus;
   readonly access: Authorizer;
   readonly secrets: SecretVault;
+  readonly rateLimits: RateLimiter;
   /** sealedColumns lists every column of sealed secrets the modules declared (for master key rotation). */
   get sealedColumns(): SealedColumn[] {
     return this.modules.flatMap((m) => [...(m.sealedColumns ?? [])]);
@@ -107,6 +111,7 @@ export class App {
     this.bus = platform.bus;
     this.access = platform.access;
     this.secrets = platform.secrets;
+    this.rateLimits = platform.rateLimits;
     this.ids = platform.ids;
     this.modules = modules;
     this.#services = services;
@@ -202,6 +207,7 @@ export interface Platform {
   bus: ChangeBus;
   access: Authorizer;
   secrets: SecretVault;
+  rateLimits: RateLimiter;
   ids: IdRegistry;
 }
 
@@ -257,7 +263,12 @@ export async function createApp(options: AppOptions): Promise<App> {
       workerPoolStats: () => db.workerPoolStats(),
       commitStats: () => db.groupCommit?.stats ?? null,
     });
-    const http = new HttpServer({ config, logger, ledger, credentials, metrics, refusals: access });
+    const bucketStore =
+      config.rateLimits.store === "database"
+        ? new DatabaseBucketStore(db)
+        : new MemoryBucketStore(config.rateLimits.maxBuckets);
+    const rateLimits = new RateLimiter(config.rateLimits, bucketStore, clock);
+    const http = new HttpServer({ config, logger, ledger, credentials, metrics, refusals: access, rateLimits });
     const worker = new Worker(jobs, logger, {
       concurrency: config.workers.concurrency,
       pollIntervalMs: config.workers.pollIntervalMs,
@@ -279,6 +290,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     });
     jobs.every("platform.idempotency_prune", "*/15 * * * *");
     jobs.every("platform.jobs_prune", "7 * * * *");
+    if (bucketStore instanceof DatabaseBucketStore) {
+      jobs.define({
+        name: "platform.rate_limit_prune",
+        maxAttempts: 3,
+        handler: async () => void (await bucketStore.prune(clock.now())),
+      });
+      jobs.every("platform.rate_limit_prune", "*/10 * * * *");
+    }
 
     // Modules
     const platform: Platform = {
@@ -297,6 +316,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       bus,
       access,
       secrets,
+      rateLimits,
       ids,
     };
     const services = new Map<string, unknown>();
@@ -326,6 +346,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       for (const job of module.jobs?.(service) ?? []) jobs.define(job);
       for (const [job, cron] of Object.entries(module.schedules ?? {})) jobs.every(job, cron);
       for (const route of module.routes?.(service) ?? []) http.register(route);
+      const overrides = module.rateLimitOverrides?.(service);
+      if (overrides) rateLimits.useOverrides(overrides);
       const originPolicy = module.originPolicy?.(service);
       if (originPolicy) http.addOriginPolicy(originPolicy);
     }

@@ -35,6 +35,27 @@ export interface Config {
   webhooks: { timeoutMs: number; allowPrivateTargets: boolean; retryScheduleMs: number[] };
   /** auditSigningKeyFile: PEM file of the Ed25519 key signing audit checkpoints (null: a key kept in the database). */
   auditSigningKeyFile: string | null;
+  /**
+   * rateLimits: token buckets per credential and per tenant, by surface (`read`, `write`,
+   * `usage_ingest`); `store` is where the buckets live (this process's memory, or the database for
+   * limits shared exactly by every process).
+   */
+  rateLimits: {
+    enabled: boolean;
+    store: "memory" | "database";
+    maxBuckets: number;
+    credential: Record<RateLimitSurfaceName, RateLimitRule>;
+    tenant: Record<RateLimitSurfaceName, RateLimitRule>;
+  };
+}
+
+/** RateLimitSurfaceName names a rate-limit surface: routes declare one (default: GET → read, else write). */
+export type RateLimitSurfaceName = "read" | "write" | "usage_ingest";
+
+/** RateLimitRule: a bucket of `limit` requests that refills completely in `windowSeconds` (0 limit: no bucket). */
+export interface RateLimitRule {
+  limit: number;
+  windowSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -70,6 +91,21 @@ const durationList = (minCount: number, maxCount: number, minMs: number, maxMs: 
         .min(minCount, `must list at least ${minCount}`)
         .max(maxCount, `must list at most ${maxCount}`),
     );
+
+const WINDOW_SECONDS = { s: 1, m: 60, h: 3600 } as const;
+/** rateRule: `<limit>/<window>` such as `6000/60s` or `100/1m`; `0` or `off`: no limit. */
+const rateRule = z
+  .string()
+  .regex(/^(off|0|\d{1,9}\/\d{1,5}[smh])$/, "must be a limit per window such as 6000/60s, 100/1m or 5000/1h, or off")
+  .transform((v): RateLimitRule => {
+    if (v === "off" || v === "0") return { limit: 0, windowSeconds: 1 };
+    const [limit = "0", window = "1s"] = v.split("/");
+    return {
+      limit: Number(limit),
+      windowSeconds: Number(window.slice(0, -1)) * WINDOW_SECONDS[window.slice(-1) as "s"],
+    };
+  })
+  .refine((r) => r.windowSeconds >= 1 && r.windowSeconds <= 86_400, "the window must be between 1s and 24h");
 
 /** CONFIG_VARIABLES documents every variable; the README's configuration table mirrors it. */
 export const CONFIG_VARIABLES = {
@@ -204,6 +240,51 @@ export const CONFIG_VARIABLES = {
     default: "",
     doc: "PEM file (PKCS#8) of the Ed25519 key that signs audit checkpoints. Empty: the plane generates one on first start and keeps it in the database.",
   },
+  BASEPLATE_RATE_LIMITS: {
+    schema: bool,
+    default: "true",
+    doc: "Apply rate limits (token buckets per credential and per tenant; 429 with `Retry-After`, `RateLimit` and `RateLimit-Policy`). See docs/rate-limits.md.",
+  },
+  BASEPLATE_RATE_LIMIT_STORE: {
+    schema: z.enum(["memory", "database"]),
+    default: "memory",
+    doc: "`memory`: buckets in each process (exact in one process, no database round trip; N processes allow up to N× a limit). `database`: buckets in the database, exact across processes, one round trip per request.",
+  },
+  BASEPLATE_RATE_LIMIT_MAX_BUCKETS: {
+    schema: int(1000, 10_000_000),
+    default: "100000",
+    doc: "Buckets kept in memory per process (`memory` store); full buckets are dropped first, so only a flood of distinct callers beyond this forgets the oldest.",
+  },
+  BASEPLATE_RATE_LIMIT_CREDENTIAL_READ: {
+    schema: rateRule,
+    default: "6000/60s",
+    doc: "Reads (GET, read-only POST) per credential: `<limit>/<window>` (a bucket of `limit` that refills in `window`), or `off`.",
+  },
+  BASEPLATE_RATE_LIMIT_CREDENTIAL_WRITE: {
+    schema: rateRule,
+    default: "3000/60s",
+    doc: "Writes (POST, PATCH, PUT, DELETE) per credential.",
+  },
+  BASEPLATE_RATE_LIMIT_CREDENTIAL_USAGE_INGEST: {
+    schema: rateRule,
+    default: "60000/60s",
+    doc: "Usage ingestion requests per credential (a batch counts once).",
+  },
+  BASEPLATE_RATE_LIMIT_TENANT_READ: {
+    schema: rateRule,
+    default: "12000/60s",
+    doc: "Reads per tenant, shared by the tenant's keys and agent keys (a tenant may get its own limits through the API).",
+  },
+  BASEPLATE_RATE_LIMIT_TENANT_WRITE: {
+    schema: rateRule,
+    default: "6000/60s",
+    doc: "Writes per tenant.",
+  },
+  BASEPLATE_RATE_LIMIT_TENANT_USAGE_INGEST: {
+    schema: rateRule,
+    default: "120000/60s",
+    doc: "Usage ingestion requests per tenant.",
+  },
 } as const;
 
 type VarName = keyof typeof CONFIG_VARIABLES;
@@ -294,6 +375,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     auditSigningKeyFile: values.BASEPLATE_AUDIT_SIGNING_KEY_FILE
       ? resolve(cwd, values.BASEPLATE_AUDIT_SIGNING_KEY_FILE as string)
       : null,
+    rateLimits: {
+      enabled: values.BASEPLATE_RATE_LIMITS as boolean,
+      store: values.BASEPLATE_RATE_LIMIT_STORE as "memory" | "database",
+      maxBuckets: values.BASEPLATE_RATE_LIMIT_MAX_BUCKETS as number,
+      credential: {
+        read: values.BASEPLATE_RATE_LIMIT_CREDENTIAL_READ as RateLimitRule,
+        write: values.BASEPLATE_RATE_LIMIT_CREDENTIAL_WRITE as RateLimitRule,
+        usage_ingest: values.BASEPLATE_RATE_LIMIT_CREDENTIAL_USAGE_INGEST as RateLimitRule,
+      },
+      tenant: {
+        read: values.BASEPLATE_RATE_LIMIT_TENANT_READ as RateLimitRule,
+        write: values.BASEPLATE_RATE_LIMIT_TENANT_WRITE as RateLimitRule,
+        usage_ingest: values.BASEPLATE_RATE_LIMIT_TENANT_USAGE_INGEST as RateLimitRule,
+      },
+    },
   };
 }
 

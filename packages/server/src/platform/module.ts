@@ -11,6 +11,7 @@ import type { RouteDefinition } from "./http/route.js";
 import type { IdPrefixes } from "./ids.js";
 import type { JobDefinition, JobQueue } from "./jobs/queue.js";
 import type { Logger } from "./logger.js";
+import type { RateLimitOverrides } from "./ratelimit/limiter.js";
 import type { SealedColumn, SecretVault } from "./secrets-vault.js";
 
 /** ModuleContext is everything the platform gives a module's service. */
@@ -129,6 +130,8 @@ export interface ModuleDefinition<S = unknown, D extends ModuleDeps = {}> {
    * the associated data), so rotating the master key re-wraps them.
    */
   sealedColumns?: readonly SealedColumn[];
+  /** rateLimitOverrides gives tenants their own rate limits (answered from a cache; one module at most). */
+  rateLimitOverrides?(service: S): RateLimitOverrides;
   /** originPolicy allows browser origins beyond BASEPLATE_CORS_ORIGINS (e.g. surfaces' allowed origins). */
   originPolicy?(service: S): (origin: string) => Promise<boolean>;
   /** start runs when the app starts (after migrations), e.g. to open a listener. */

@@ -101,6 +101,8 @@ export async function createTestApp(engine: EngineName, options: TestAppOptions 
     BASEPLATE_WORKERS: "false",
     BASEPLATE_WORKER_POLL_MS: "20",
     BASEPLATE_PASSWORD_PROFILE: "test",
+    // Rate limits are off unless a test turns them on (`env: { BASEPLATE_RATE_LIMITS: "true" }`).
+    BASEPLATE_RATE_LIMITS: "false",
     NODE_ENV: "test",
     ...database.env,
     ...options.env,

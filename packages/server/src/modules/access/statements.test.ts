@@ -45,6 +45,8 @@ const BEFORE_STATEMENTS = {
   files: ["read", "write", "delete"],
   usage: ["read"],
   billing: ["read", "manage"],
+  // Declared by the ratelimits module (it grants nothing to built-in roles).
+  rate_limits: ["read", "write"],
 };
 
 const mod = (name: string, extra: object) =>

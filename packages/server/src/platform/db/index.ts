@@ -10,6 +10,7 @@ export type { PlatformTables } from "./tables.js";
 import { migration as idempotency } from "./migrations/202611260000_platform_idempotency.js";
 import { migration as jobs } from "./migrations/202611260001_platform_jobs.js";
 import { migration as masterKey } from "./migrations/202611260002_platform_master_key.js";
+import { migration as rateLimitBuckets } from "./migrations/202612061900_platform_rate_limit_buckets.js";
 
 /** PLATFORM_MIGRATIONS are the platform's own tables, applied before any module's. */
-export const PLATFORM_MIGRATIONS = [idempotency, jobs, masterKey];
+export const PLATFORM_MIGRATIONS = [idempotency, jobs, masterKey, rateLimitBuckets];

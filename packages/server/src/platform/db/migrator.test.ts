@@ -47,8 +47,9 @@ describeEachEngine("migrations", (engine) => {
       "202611260001_platform_jobs",
       "202611260002_platform_master_key",
       "202611260100_probe_tables",
+      "202612061900_platform_rate_limit_buckets",
     ]);
-    expect(await app.migrate()).toHaveLength(4);
+    expect(await app.migrate()).toHaveLength(5);
     expect((await tables(app)).sort()).toEqual(
       [
         "idempotency_record",
@@ -58,21 +59,23 @@ describeEachEngine("migrations", (engine) => {
         "probe_fact",
         "probe_item",
         "probe_job_run",
+        "rate_limit_bucket",
       ].sort(),
     );
     expect(await app.migrate()).toEqual([]);
 
-    expect(await app.migrator.down()).toEqual(["202611260100_probe_tables"]);
-    expect(await tables(app)).not.toContain("probe_item");
-    expect(await app.migrator.pending()).toEqual(["202611260100_probe_tables"]);
+    expect(await app.migrator.down()).toEqual(["202612061900_platform_rate_limit_buckets"]);
+    expect(await tables(app)).not.toContain("rate_limit_bucket");
+    expect(await app.migrator.pending()).toEqual(["202612061900_platform_rate_limit_buckets"]);
 
     expect(await app.migrator.reset()).toEqual([
+      "202611260100_probe_tables",
       "202611260002_platform_master_key",
       "202611260001_platform_jobs",
       "202611260000_platform_idempotency",
     ]);
     expect(await tables(app)).toEqual([]);
-    expect(await app.migrate()).toHaveLength(4);
+    expect(await app.migrate()).toHaveLength(5);
     expect((await app.migrator.status()).every((m) => m.executedAt instanceof Date)).toBe(true);
   });
 
@@ -89,6 +92,7 @@ describeEachEngine("migrations", (engine) => {
       "202611260001_platform_jobs",
       "202611260002_platform_master_key",
       "202611260100_probe_tables",
+      "202612061900_platform_rate_limit_buckets",
     ]);
   });
 
@@ -144,6 +148,6 @@ describeEachEngine("migrations", (engine) => {
       modules: [probeModule],
     });
     apps.push(app);
-    await expect(app.start({ listen: false })).rejects.toThrow(/4 migration\(s\) pending.*baseplate migrate up/);
+    await expect(app.start({ listen: false })).rejects.toThrow(/5 migration\(s\) pending.*baseplate migrate up/);
   });
 });

@@ -21,6 +21,7 @@ export class Metrics {
   readonly httpDuration: Histogram<"method" | "route" | "status_code">;
   readonly jobDuration: Histogram<"job" | "outcome">;
   readonly jobsFinished: Counter<"job" | "outcome">;
+  readonly rateLimited: Counter<"scope" | "surface">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -43,6 +44,12 @@ export class Metrics {
       name: "baseplate_job_attempts_total",
       help: "Finished job attempts by job and outcome (succeeded, retry, dead, lost).",
       labelNames: ["job", "outcome"],
+      registers,
+    });
+    this.rateLimited = new Counter({
+      name: "baseplate_rate_limited_total",
+      help: "Requests refused with 429 rate_limited, by the bucket that refused (scope: credential or tenant; surface).",
+      labelNames: ["scope", "surface"],
       registers,
     });
     const queueGauge = new Gauge({

@@ -105,6 +105,7 @@ function responses(route: RouteDefinition): Record<string, unknown> {
   if (route.body || route.query || route.params) codes.push(PlatformErrors.validation_failed);
   if (route.auth !== "none") codes.push(PlatformErrors.invalid_credentials);
   if (typeof route.auth === "object") codes.push(PlatformErrors.unauthenticated);
+  if (route.auth !== "none") codes.push(PlatformErrors.rate_limited);
   if (route.method === "POST") {
     codes.push(PlatformErrors.idempotency_request_in_progress, PlatformErrors.idempotency_key_reused);
   }

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import type { ZodType, z } from "zod";
 import type { ErrorCode } from "../errors.js";
 import type { ActionContext, ActorType, Principal } from "../principal.js";
+import type { RateLimitSurface } from "../ratelimit/limiter.js";
 
 export type HttpMethod = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
 
@@ -100,6 +101,11 @@ export interface RouteDefinition<
   readOnly?: boolean;
   /** accessLog: false keeps probes (health, metrics) out of the access log. */
   accessLog?: boolean;
+  /**
+   * rateLimit names the rate-limit surface an authenticated request of this route spends from
+   * (docs/rate-limits.md). Default: `read` for GET and read-only POST routes, `write` otherwise.
+   */
+  rateLimit?: RateLimitSurface;
   handler(
     input: HandlerInput<z.output<B>, z.output<Q>, z.output<P>>,
   ): Promise<z.input<R> | StreamedBody | Replayed<z.input<R>>>;
@@ -126,6 +132,11 @@ export class StreamedBody {
  */
 export class Replayed<T = unknown> {
   constructor(readonly value: T) {}
+}
+
+/** rateLimitSurface is the surface a route spends from: its own, or by method. */
+export function rateLimitSurface(route: Pick<RouteDefinition, "method" | "readOnly" | "rateLimit">): RateLimitSurface {
+  return route.rateLimit ?? (route.method === "GET" || route.readOnly ? "read" : "write");
 }
 
 /** defineRoute returns its argument, typed: handler inputs are inferred from the schemas. */

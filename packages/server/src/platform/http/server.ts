@@ -15,11 +15,12 @@ import { IdempotencyLedger, IdempotentReplay } from "../idempotency/ledger.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../logger.js";
 import type { ActionContext, ActorType, Principal, RequestInfo } from "../principal.js";
+import type { RateLimitDecision, RateLimiter } from "../ratelimit/limiter.js";
 import type { CredentialResolvers } from "./credentials.js";
 import { findInvalidText, jsonDepthExceeds, MAX_JSON_DEPTH, tooDeep } from "./input.js";
 import type { Metrics } from "./metrics.js";
 import { fieldErrors, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
-import { Replayed, type RouteDefinition, StreamedBody } from "./route.js";
+import { Replayed, type RouteDefinition, rateLimitSurface, StreamedBody } from "./route.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -32,7 +33,7 @@ declare module "fastify" {
 
 const CORS_METHODS = "GET, POST, PATCH, PUT, DELETE";
 const CORS_HEADERS = "authorization, content-type, idempotency-key, x-request-id";
-const CORS_EXPOSED = "x-request-id, idempotent-replayed, retry-after";
+const CORS_EXPOSED = "x-request-id, idempotent-replayed, retry-after, ratelimit, ratelimit-policy";
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -45,6 +46,8 @@ export interface HttpDeps {
   metrics: Metrics;
   /** refusals records refused requests of agents and tenant keys (the Authorizer; absent: none). */
   refusals?: Pick<Authorizer, "recordDenial">;
+  /** rateLimits spends each authenticated request from its buckets (absent: no limits). */
+  rateLimits?: RateLimiter;
 }
 
 /**
@@ -270,6 +273,16 @@ export class HttpServer {
           throw err;
         }
       }
+      if (principal && this.deps.rateLimits) {
+        const checked = this.deps.rateLimits.check(principal, rateLimitSurface(route));
+        const decision = checked instanceof Promise ? await checked : checked;
+        if (decision) {
+          if (!decision.allowed && decision.refusedBy) {
+            this.deps.metrics.rateLimited.inc({ scope: decision.refusedBy.scope, surface: decision.refusedBy.surface });
+          }
+          applyRateLimit(reply, decision);
+        }
+      }
     }
 
     const params = parse(route.params, req.params, "params");
@@ -386,6 +399,25 @@ export class HttpServer {
       claim?.release();
     }
   }
+}
+
+/**
+ * applyRateLimit sets the `RateLimit-Policy` and `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers)
+ * on the response, and refuses the request with 429 `rate_limited` and `Retry-After` when a bucket is empty.
+ */
+function applyRateLimit(reply: FastifyReply, decision: RateLimitDecision): void {
+  reply.header("ratelimit-policy", decision.policy);
+  reply.header("ratelimit", decision.state);
+  if (decision.allowed) return;
+  const by = decision.refusedBy;
+  const which = by
+    ? `${by.limit} ${by.surface} requests per ${by.windowSeconds} s for this ${by.scope === "tenant" ? "tenant" : "credential"}`
+    : "the rate limit";
+  throw new AppError(
+    PlatformErrors.rate_limited,
+    `Over ${which}; retry in ${decision.retryAfterSeconds} s (see the RateLimit and RateLimit-Policy headers).`,
+    { headers: { "retry-after": String(decision.retryAfterSeconds) } },
+  );
 }
 
 function sendFrameworkError(err: unknown, req: FastifyRequest, reply: FastifyReply): void {

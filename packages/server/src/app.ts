@@ -5,6 +5,7 @@ import { auditModule } from "./modules/audit/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
+import { usageModule } from "./modules/usage/index.js";
 import { webhooksModule } from "./modules/webhooks/index.js";
 import { Authorizer } from "./platform/access.js";
 import { type Clock, systemClock } from "./platform/clock.js";
@@ -41,6 +42,7 @@ export const MODULES: readonly AnyModule[] = [
   auditModule,
   eventsModule,
   webhooksModule,
+  usageModule,
 ];
 
 export interface AppOptions {

@@ -10,6 +10,7 @@ const BEFORE = {
     "agents:*",
     "audit:*",
     "billing:read",
+    "entitlements:read",
     "events:*",
     "files:*",
     "keys:*",
@@ -24,6 +25,7 @@ const BEFORE = {
     "agents:create",
     "agents:read",
     "agents:revoke",
+    "entitlements:read",
     "events:read",
     "files:read",
     "files:write",
@@ -43,7 +45,8 @@ const BEFORE_STATEMENTS = {
   events: ["read", "publish"],
   audit: ["read", "export", "write", "manage"],
   files: ["read", "write", "delete"],
-  usage: ["read"],
+  usage: ["read", "report", "manage"],
+  entitlements: ["read", "write"],
   billing: ["read", "manage"],
 };
 

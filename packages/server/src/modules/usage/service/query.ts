@@ -1,0 +1,325 @@
+import type { z } from "zod";
+import type { Tx, TypedDb } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { UsageErrors } from "../errors.js";
+import { toMeter } from "../internal/rows.js";
+import { type Bucket, buckets, isTimeZone, type Window } from "../internal/zones.js";
+import type { UsageQuery, UsageResult } from "../schemas.js";
+import type { UsageTables } from "../tables.js";
+import type { MetersService } from "./meters.js";
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const MAX_WINDOWS = 50_000;
+const MAX_RANGE_MS = 400 * 24 * HOUR;
+
+/** Acc accumulates rollup rows: count, sum, extremes and the latest value (and distinct values). */
+interface Acc {
+  n: number;
+  total: number;
+  min: number | null;
+  max: number | null;
+  latestTime: number | null;
+  latestId: string | null;
+  latestValue: number | null;
+  distinct: Set<string> | null;
+}
+
+interface RollupRow {
+  tenant_id: string;
+  bucket_start: number | string;
+  group_key: string;
+  n: number | string;
+  total: number | string;
+  min_value: number | null;
+  max_value: number | null;
+  latest_time: number | string | null;
+  latest_id: string | null;
+  latest_value: number | null;
+}
+
+/** Segment is part of a window answered by one grain of rollups. */
+interface Segment {
+  from: number;
+  to: number;
+  bucket: number;
+}
+
+/**
+ * segmentsOf splits windows into the parts the hour rollups answer (whole UTC hours) and the parts
+ * the minute rollups answer (the edges): a month in a whole-hour zone reads ~744 hour rows and no
+ * minute rows; a window edge at :30 (India) reads at most 59 minute rows per edge. Every window
+ * boundary is a whole minute, so the answer is exact.
+ */
+export function segmentsOf(windows: Bucket[]): { hours: Segment[]; minutes: Segment[] } {
+  const hours: Segment[] = [];
+  const minutes: Segment[] = [];
+  windows.forEach((w, bucket) => {
+    const hs = Math.ceil(w.from / HOUR) * HOUR;
+    const he = Math.floor(w.to / HOUR) * HOUR;
+    if (hs < he) {
+      hours.push({ from: hs, to: he, bucket });
+      if (w.from < hs) minutes.push({ from: w.from, to: hs, bucket });
+      if (he < w.to) minutes.push({ from: he, to: w.to, bucket });
+    } else {
+      minutes.push({ from: w.from, to: w.to, bucket });
+    }
+  });
+  return { hours, minutes };
+}
+
+/** find returns the segment containing `t` (segments sorted and disjoint), or null. */
+function find(segments: Segment[], t: number): Segment | null {
+  let lo = 0;
+  let hi = segments.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = segments[mid] as Segment;
+    if (t < s.from) hi = mid - 1;
+    else if (t >= s.to) lo = mid + 1;
+    else return s;
+  }
+  return null;
+}
+
+function emptyAcc(distinct: boolean): Acc {
+  return {
+    n: 0,
+    total: 0,
+    min: null,
+    max: null,
+    latestTime: null,
+    latestId: null,
+    latestValue: null,
+    distinct: distinct ? new Set() : null,
+  };
+}
+
+function fold(a: Acc, b: Acc): void {
+  a.n += b.n;
+  a.total += b.total;
+  if (b.min !== null && (a.min === null || b.min < a.min)) a.min = b.min;
+  if (b.max !== null && (a.max === null || b.max > a.max)) a.max = b.max;
+  if (
+    b.latestTime !== null &&
+    (a.latestTime === null ||
+      b.latestTime > a.latestTime ||
+      (b.latestTime === a.latestTime && (b.latestId as string) > (a.latestId as string)))
+  ) {
+    a.latestTime = b.latestTime;
+    a.latestId = b.latestId;
+    a.latestValue = b.latestValue;
+  }
+  if (b.distinct && a.distinct) for (const v of b.distinct) a.distinct.add(v);
+}
+
+/**
+ * QueryService answers usage by meter × tenant × range from the rollups: windows of a minute, an
+ * hour, a day or a month in an IANA time zone, grouped by the meter's dimensions (and `tenantId`),
+ * with totals. `unique_count` meters read their distinct values per minute instead.
+ */
+export class QueryService {
+  readonly #db: TypedDb<UsageTables>;
+
+  constructor(
+    private readonly m: ModuleContext,
+    private readonly meters: MetersService,
+  ) {
+    this.#db = m.db.tables<UsageTables>();
+  }
+
+  async query(ctx: ActionContext, q: z.infer<typeof UsageQuery>): Promise<UsageResult> {
+    const access = await this.m.access.require(ctx, "usage:read", {
+      tenantId: q.tenantId ?? null,
+      field: "query.tenantId",
+    });
+    const meter = toMeter(await this.meters.row(access.environmentId, q.meter));
+    const bad = (path: string, message: string) =>
+      new AppError(UsageErrors.invalid_query, `${path}: ${message}`, { errors: [{ path, message }] });
+    const from = Date.parse(q.from);
+    const to = Date.parse(q.to);
+    if (from % MINUTE !== 0) throw bad("query.from", "must be a whole minute");
+    if (to % MINUTE !== 0) throw bad("query.to", "must be a whole minute");
+    if (!(from < to)) throw bad("query.to", "must be after `from`");
+    if (to - from > MAX_RANGE_MS) throw bad("query.to", "the range may span at most 400 days");
+    if (!isTimeZone(q.timeZone)) throw bad("query.timeZone", "must be an IANA time zone");
+    const dims = Object.keys(meter.groupBy).sort();
+    const groupBy = q.groupBy ? [...new Set(q.groupBy.split(",").map((s) => s.trim()))] : [];
+    for (const g of groupBy) {
+      if (g !== "tenantId" && !dims.includes(g)) throw bad("query.groupBy", `${g} is not a dimension of the meter`);
+    }
+    let windows: Bucket[];
+    try {
+      windows = buckets(from, to, (q.window ?? null) as Window | null, q.timeZone, MAX_WINDOWS);
+    } catch {
+      throw bad("query.window", `more than ${MAX_WINDOWS} windows: choose a longer window or a shorter range`);
+    }
+    const picks = groupBy.map((g) => (g === "tenantId" ? -1 : dims.indexOf(g)));
+    const project = (tenantId: string, groupKey: string) => {
+      if (picks.length === 0) return "[]";
+      const values = JSON.parse(groupKey) as Array<string | null>;
+      return JSON.stringify(picks.map((i) => (i === -1 ? tenantId : (values[i] ?? null))));
+    };
+    const unique = meter.aggregation === "unique_count";
+    const perWindow: Array<Map<string, Acc>> = windows.map(() => new Map());
+    const add = (bucket: number, group: string, acc: Acc) => {
+      const map = perWindow[bucket] as Map<string, Acc>;
+      const cur = map.get(group);
+      if (cur) fold(cur, acc);
+      else map.set(group, acc);
+    };
+    const { hours, minutes } = segmentsOf(windows);
+    const rows = await this.readRollups(access.environmentId, meter.id, access.tenantId, hours, minutes);
+    for (const { segment, row } of rows) {
+      add(segment.bucket, project(row.tenant_id, row.group_key), {
+        n: Number(row.n),
+        total: Number(row.total),
+        min: row.min_value === null ? null : Number(row.min_value),
+        max: row.max_value === null ? null : Number(row.max_value),
+        latestTime: row.latest_time === null ? null : Number(row.latest_time),
+        latestId: row.latest_id,
+        latestValue: row.latest_value === null ? null : Number(row.latest_value),
+        distinct: unique ? new Set() : null,
+      });
+    }
+    if (unique) {
+      const values = await this.#db
+        .q()
+        .selectFrom("usage_distinct")
+        .select(["tenant_id", "bucket_start", "group_key", "value"])
+        .where("environment_id", "=", access.environmentId)
+        .where("meter_id", "=", meter.id)
+        .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+        .where("bucket_start", ">=", from)
+        .where("bucket_start", "<", to)
+        .execute();
+      const segments = windows.map((w, bucket) => ({ ...w, bucket }));
+      for (const v of values) {
+        const s = find(segments, Number(v.bucket_start));
+        if (!s) continue;
+        const acc = emptyAcc(true);
+        acc.distinct?.add(v.value);
+        add(s.bucket, project(v.tenant_id, v.group_key), acc);
+      }
+    }
+    const measureOf = (a: Acc): number | null => {
+      switch (meter.aggregation) {
+        case "count":
+          return a.n;
+        case "sum":
+          return a.total;
+        case "max":
+          return a.max;
+        case "min":
+          return a.min;
+        case "latest":
+          return a.latestValue;
+        case "unique_count":
+          return a.distinct?.size ?? 0;
+      }
+    };
+    const rowOf = (group: string, a: Acc) => ({
+      group: Object.fromEntries(groupBy.map((g, i) => [g, (JSON.parse(group) as Array<string | null>)[i] ?? null])),
+      value: measureOf(a),
+      events: a.n,
+    });
+    const totals = new Map<string, Acc>();
+    const out = windows.map((w, i) => {
+      const map = perWindow[i] as Map<string, Acc>;
+      if (groupBy.length === 0 && !map.has("[]")) map.set("[]", emptyAcc(unique));
+      for (const [g, a] of map) {
+        const t = totals.get(g) ?? emptyAcc(unique);
+        fold(t, a);
+        totals.set(g, t);
+      }
+      return {
+        from: new Date(w.from).toISOString(),
+        to: new Date(w.to).toISOString(),
+        rows: [...map.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([g, a]) => rowOf(g, a)),
+      };
+    });
+    return {
+      meter: { id: meter.id, key: meter.key, aggregation: meter.aggregation },
+      tenantId: access.tenantId,
+      from: new Date(from).toISOString(),
+      to: new Date(to).toISOString(),
+      window: q.window ?? null,
+      timeZone: q.timeZone,
+      groupBy,
+      windows: out,
+      totals: [...totals.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([g, a]) => rowOf(g, a)),
+    };
+  }
+
+  /** readRollups reads the hour rows of `hours` and the minute rows of `minutes`, each with its segment. */
+  async readRollups(
+    environmentId: string,
+    meterId: string,
+    tenantId: string | null,
+    hours: Segment[],
+    minutes: Segment[],
+    tx?: Tx,
+  ): Promise<Array<{ segment: Segment; row: RollupRow }>> {
+    const out: Array<{ segment: Segment; row: RollupRow }> = [];
+    const read = async (grain: number, segments: Segment[]) => {
+      if (segments.length === 0) return;
+      const first = (segments[0] as Segment).from;
+      const last = (segments[segments.length - 1] as Segment).to;
+      const rows = (await this.#db
+        .q(tx)
+        .selectFrom("usage_rollup")
+        .select([
+          "tenant_id",
+          "bucket_start",
+          "group_key",
+          "n",
+          "total",
+          "min_value",
+          "max_value",
+          "latest_time",
+          "latest_id",
+          "latest_value",
+        ])
+        .where("environment_id", "=", environmentId)
+        .where("meter_id", "=", meterId)
+        .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
+        .where("grain", "=", grain)
+        .$if(segments.length <= 16, (qb) =>
+          qb.where((eb) =>
+            eb.or(segments.map((s) => eb.and([eb("bucket_start", ">=", s.from), eb("bucket_start", "<", s.to)]))),
+          ),
+        )
+        .$if(segments.length > 16, (qb) => qb.where("bucket_start", ">=", first).where("bucket_start", "<", last))
+        .execute()) as RollupRow[];
+      for (const row of rows) {
+        const segment = find(segments, Number(row.bucket_start));
+        if (segment) out.push({ segment, row });
+      }
+    };
+    await read(HOUR, hours);
+    await read(MINUTE, minutes);
+    return out;
+  }
+
+  /**
+   * used sums a meter's usage of one tenant over [from, to) (minute-aligned): the sum of values for
+   * `sum` meters, the number of events otherwise. Runs in `tx` when given (a hold's decision).
+   */
+  async used(
+    environmentId: string,
+    meterId: string,
+    aggregation: string,
+    tenantId: string,
+    from: number,
+    to: number,
+    tx?: Tx,
+  ): Promise<number> {
+    const { hours, minutes } = segmentsOf([{ from, to }]);
+    const rows = await this.readRollups(environmentId, meterId, tenantId, hours, minutes, tx);
+    let total = 0;
+    for (const { row } of rows) total += aggregation === "sum" ? Number(row.total) : Number(row.n);
+    return total;
+  }
+}

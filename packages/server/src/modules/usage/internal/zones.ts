@@ -3,7 +3,7 @@
  * minute, hour, day and month windows as epoch milliseconds. Days and months start at the first
  * instant the local clock shows midnight on that date (after a gap that skips midnight, the first
  * instant of the day; when midnight repeats, its first occurrence); hours start where the local clock
- * shows a whole hour, so a repeated hour in autumn is two windows.
+ * shows a whole hour or where the offset changes, so a repeated hour in autumn is two windows.
  */
 
 export type Window = "minute" | "hour" | "day" | "month";
@@ -94,11 +94,28 @@ export function localToUtc(wall: number, tz: string): number {
   return hi;
 }
 
+/** transitionIn returns the first instant (whole second) in (lo, hi] whose offset differs from lo's. */
+function transitionIn(lo: number, hi: number, tz: string): number {
+  const start = offsetAt(lo, tz);
+  let a = lo;
+  let b = hi;
+  while (b - a > 1000) {
+    const mid = a + Math.floor((b - a) / 2000) * 1000;
+    if (offsetAt(mid, tz) === start) a = mid;
+    else b = mid;
+  }
+  return b;
+}
+
 /** windowStart returns the start of the window of kind `w` containing `t`. */
 export function windowStart(w: Window, t: number, tz: string): number {
   if (w === "minute") return Math.floor(t / MINUTE) * MINUTE;
   const p = localParts(t, tz);
-  if (w === "hour") return Math.floor(t / 1000) * 1000 - (p.minute * 60 + p.second) * 1000;
+  if (w === "hour") {
+    // The local hour began `minute:second` ago, unless the offset changed since (then at the change).
+    const start = Math.floor(t / 1000) * 1000 - (p.minute * 60 + p.second) * 1000;
+    return offsetAt(start, tz) === offsetAt(t, tz) ? start : transitionIn(start, t, tz);
+  }
   if (w === "day") return localToUtc(Date.UTC(p.year, p.month - 1, p.day), tz);
   return localToUtc(Date.UTC(p.year, p.month - 1, 1), tz);
 }
@@ -107,11 +124,10 @@ export function windowStart(w: Window, t: number, tz: string): number {
 export function nextWindow(w: Window, start: number, tz: string): number {
   if (w === "minute") return start + MINUTE;
   if (w === "hour") {
-    let next = start + HOUR;
-    const m = localParts(next, tz).minute;
-    // A shift of the offset by a fraction of an hour (Lord Howe's 30 minutes) moves the hour mark.
-    if (m !== 0) next = next - m * MINUTE > start ? next - m * MINUTE : next + (60 - m) * MINUTE;
-    return next;
+    // The next whole local hour, or the next change of offset if one comes first (an hour that
+    // repeats at a fall-back, whole or by half, is two windows: one per offset).
+    const next = start + HOUR - localParts(start, tz).minute * MINUTE;
+    return offsetAt(next - 1000, tz) === offsetAt(start, tz) ? next : transitionIn(start, next, tz);
   }
   // Noon of the window's first day is safely inside it, whatever the offset.
   const p = localParts(start + 12 * HOUR, tz);

@@ -117,6 +117,8 @@ export class HoldsService {
         .executeTakeFirstOrThrow();
       const data = structuredClone(input.data);
       setAt(data, meter.value_path as string, input.amount);
+      const problem = this.ingest.checkEvent(now, data, now);
+      if (problem) throw new AppError(problem.code, problem.detail);
       const eventId = `hold:${hold.id}`;
       const [result] = await this.ingest.apply(
         tx,

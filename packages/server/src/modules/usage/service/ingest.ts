@@ -129,7 +129,7 @@ export class IngestService {
       source: input.source,
       data: input.data ?? {},
     };
-    const problem = this.#checkTimeAndData(item.time, item.data, now);
+    const problem = this.checkEvent(item.time, item.data, now);
     if (problem) return rejected(item, problem);
     const reporter = { credentialId: `module:${input.source}`, actorType: "system" };
     const run = async (t: Tx) => (await this.apply(t, input.environmentId, [item], reporter))[0] as IngestResult;
@@ -167,7 +167,7 @@ export class IngestService {
           detail: "Agent keys report usage with `callId` (the tool call's id), never a chosen `id`.",
         };
       } else {
-        const problem = this.#checkTimeAndData(item.time, item.data, now);
+        const problem = this.checkEvent(item.time, item.data, now);
         if (problem) item.problem = problem;
       }
       // The subject: confined to the caller's tenant; environment keys must name one.
@@ -212,7 +212,8 @@ export class IngestService {
     return out;
   }
 
-  #checkTimeAndData(time: number, data: Record<string, unknown>, now: number): Problem | null {
+  /** checkEvent checks an event's time window and the size and depth of its data. */
+  checkEvent(time: number, data: Record<string, unknown>, now: number): Problem | null {
     if (!Number.isFinite(time) || time < now - EVENT_LIMITS.maxBackMs || time > now + EVENT_LIMITS.maxAheadMs) {
       return {
         code: UsageErrors.event_out_of_window,

@@ -317,9 +317,28 @@ export class QueryService {
     tx?: Tx,
   ): Promise<number> {
     const { hours, minutes } = segmentsOf([{ from, to }]);
-    const rows = await this.readRollups(environmentId, meterId, tenantId, hours, minutes, tx);
+    // Summed by the database: one indexed range per grain, no rows shipped.
+    const column = aggregation === "sum" ? "total" : "n";
     let total = 0;
-    for (const { row } of rows) total += aggregation === "sum" ? Number(row.total) : Number(row.n);
+    for (const [grain, segments] of [
+      [HOUR, hours],
+      [MINUTE, minutes],
+    ] as const) {
+      if (segments.length === 0) continue;
+      const row = await this.#db
+        .q(tx)
+        .selectFrom("usage_rollup")
+        .select((eb) => eb.fn.sum<number | string | null>(column).as("used"))
+        .where("environment_id", "=", environmentId)
+        .where("meter_id", "=", meterId)
+        .where("tenant_id", "=", tenantId)
+        .where("grain", "=", grain)
+        .where((eb) =>
+          eb.or(segments.map((s) => eb.and([eb("bucket_start", ">=", s.from), eb("bucket_start", "<", s.to)]))),
+        )
+        .executeTakeFirst();
+      total += Number(row?.used ?? 0);
+    }
     return total;
   }
 }

@@ -19,6 +19,7 @@ const BEFORE = {
     "tenants:read",
     "tenants:update",
     "usage:read",
+    "usage:report",
     "webhooks:*",
   ],
   member: [
@@ -33,6 +34,7 @@ const BEFORE = {
     "roles:read",
     "tenants:read",
     "usage:read",
+    "usage:report",
   ],
 };
 const BEFORE_STATEMENTS = {

@@ -19,8 +19,10 @@ export const usageModule = defineModule({
   ids: usageIds.prefixes,
   permissions: { usage: ["read", "report", "manage"], entitlements: ["read", "write"] },
   roleGrants: {
-    admin: { usage: ["read"], entitlements: ["read"] },
-    member: { usage: ["read"], entitlements: ["read"] },
+    // `report`: so the agents members delegate can report what their work used (users themselves
+    // cannot: the reporting routes take keys only).
+    admin: { usage: ["read", "report"], entitlements: ["read"] },
+    member: { usage: ["read", "report"], entitlements: ["read"] },
   },
   createService: (ctx, { tenancy }) => new UsageService(ctx, tenancy),
   routes: (service) => usageRoutes(service),

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { checkIn, columnTypes } from "../../../platform/db/columns.js";
 import type { ModuleMigration } from "../../../platform/db/migrator.js";
 
@@ -73,6 +74,8 @@ export const migration: ModuleMigration = {
         "bucket_start",
         "group_key",
       ])
+      // SQLite: rows stored in key order, so a range of buckets is read without a lookup per row.
+      .$call((b) => (engine === "sqlite" ? b.modifyEnd(sql`without rowid`) : b))
       .execute();
     // Environment-wide queries (every tenant) read by meter, grain and time.
     await db.schema
@@ -97,6 +100,7 @@ export const migration: ModuleMigration = {
         "group_key",
         "value",
       ])
+      .$call((b) => (engine === "sqlite" ? b.modifyEnd(sql`without rowid`) : b))
       .execute();
 
     await db.schema

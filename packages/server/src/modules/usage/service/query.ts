@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { z } from "zod";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
@@ -171,7 +172,14 @@ export class QueryService {
       else map.set(group, acc);
     };
     const { hours, minutes } = segmentsOf(windows);
-    const rows = await this.readRollups(access.environmentId, meter.id, access.tenantId, hours, minutes);
+    const rows = await this.readRollups(
+      access.environmentId,
+      meter.id,
+      access.tenantId,
+      hours,
+      minutes,
+      meter.aggregation === "latest",
+    );
     for (const { segment, row } of rows) {
       add(segment.bucket, project(row.tenant_id, row.group_key), {
         n: Number(row.n),
@@ -253,23 +261,35 @@ export class QueryService {
     };
   }
 
-  /** readRollups reads the hour rows of `hours` and the minute rows of `minutes`, each with its segment. */
+  /**
+   * readRollups reads the rollups of `hours` (hour rows) and `minutes` (minute rows), each row with
+   * its segment. Unless `rows` (the latest value needs each row), the database aggregates them per
+   * segment × tenant × group key, so a month answers with a few rows per group: one indexed range
+   * per segment when there are few, else one range with each row mapped to its segment by a `case`.
+   * Only minute windows over long ranges read raw rows.
+   */
   async readRollups(
     environmentId: string,
     meterId: string,
     tenantId: string | null,
     hours: Segment[],
     minutes: Segment[],
+    rows: boolean,
     tx?: Tx,
   ): Promise<Array<{ segment: Segment; row: RollupRow }>> {
     const out: Array<{ segment: Segment; row: RollupRow }> = [];
-    const read = async (grain: number, segments: Segment[]) => {
-      if (segments.length === 0) return;
-      const first = (segments[0] as Segment).from;
-      const last = (segments[segments.length - 1] as Segment).to;
-      const rows = (await this.#db
+    const base = (grain: number, lo: number, hi: number) =>
+      this.#db
         .q(tx)
         .selectFrom("usage_rollup")
+        .where("environment_id", "=", environmentId)
+        .where("meter_id", "=", meterId)
+        .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
+        .where("grain", "=", grain)
+        .where("bucket_start", ">=", lo)
+        .where("bucket_start", "<", hi);
+    const raw = async (grain: number, segments: Segment[], lo: number, hi: number) => {
+      const found = (await base(grain, lo, hi)
         .select([
           "tenant_id",
           "bucket_start",
@@ -282,20 +302,56 @@ export class QueryService {
           "latest_id",
           "latest_value",
         ])
-        .where("environment_id", "=", environmentId)
-        .where("meter_id", "=", meterId)
-        .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
-        .where("grain", "=", grain)
-        .$if(segments.length <= 16, (qb) =>
-          qb.where((eb) =>
-            eb.or(segments.map((s) => eb.and([eb("bucket_start", ">=", s.from), eb("bucket_start", "<", s.to)]))),
-          ),
-        )
-        .$if(segments.length > 16, (qb) => qb.where("bucket_start", ">=", first).where("bucket_start", "<", last))
         .execute()) as RollupRow[];
-      for (const row of rows) {
+      for (const row of found) {
         const segment = find(segments, Number(row.bucket_start));
         if (segment) out.push({ segment, row });
+      }
+    };
+    const grouped = async (grain: number, segments: Segment[], lo: number, hi: number, mapped: boolean) => {
+      const seg = mapped
+        ? sql<number>`case ${sql.join(
+            segments.map((s, i) => sql`when bucket_start >= ${s.from} and bucket_start < ${s.to} then ${i}`),
+            sql` `,
+          )} end`
+        : sql<number>`0`;
+      const found = await base(grain, lo, hi)
+        .select((eb) => [
+          seg.as("seg"),
+          "tenant_id",
+          "group_key",
+          eb.fn.sum<number | string>("n").as("n"),
+          eb.fn.sum<number | string>("total").as("total"),
+          eb.fn.min<number | null>("min_value").as("min_value"),
+          eb.fn.max<number | null>("max_value").as("max_value"),
+        ])
+        .groupBy([sql`1`, "tenant_id", "group_key"])
+        .execute();
+      for (const r of found) {
+        if (r.seg === null) continue;
+        const segment = mapped
+          ? (segments[Number(r.seg)] as Segment)
+          : (segments.find((s) => s.from === lo) as Segment);
+        out.push({
+          segment,
+          row: { ...r, bucket_start: segment.from, latest_time: null, latest_id: null, latest_value: null },
+        });
+      }
+    };
+    const read = async (grain: number, segments: Segment[]) => {
+      if (segments.length === 0) return;
+      const first = (segments[0] as Segment).from;
+      const last = (segments[segments.length - 1] as Segment).to;
+      if (rows) {
+        if (segments.length <= 16) for (const s of segments) await raw(grain, segments, s.from, s.to);
+        else await raw(grain, segments, first, last);
+      } else if (segments.length <= (grain === HOUR ? 4 : 100)) {
+        // One indexed range each (edges of windows are short, far apart: never scan between them).
+        for (const s of segments) await grouped(grain, segments, s.from, s.to, false);
+      } else if (grain === HOUR && segments.length <= 400) {
+        await grouped(grain, segments, first, last, true);
+      } else {
+        await raw(grain, segments, first, last);
       }
     };
     await read(HOUR, hours);
@@ -324,20 +380,20 @@ export class QueryService {
       [HOUR, hours],
       [MINUTE, minutes],
     ] as const) {
-      if (segments.length === 0) continue;
-      const row = await this.#db
-        .q(tx)
-        .selectFrom("usage_rollup")
-        .select((eb) => eb.fn.sum<number | string | null>(column).as("used"))
-        .where("environment_id", "=", environmentId)
-        .where("meter_id", "=", meterId)
-        .where("tenant_id", "=", tenantId)
-        .where("grain", "=", grain)
-        .where((eb) =>
-          eb.or(segments.map((s) => eb.and([eb("bucket_start", ">=", s.from), eb("bucket_start", "<", s.to)]))),
-        )
-        .executeTakeFirst();
-      total += Number(row?.used ?? 0);
+      for (const s of segments) {
+        const row = await this.#db
+          .q(tx)
+          .selectFrom("usage_rollup")
+          .select((eb) => eb.fn.sum<number | string | null>(column).as("used"))
+          .where("environment_id", "=", environmentId)
+          .where("meter_id", "=", meterId)
+          .where("tenant_id", "=", tenantId)
+          .where("grain", "=", grain)
+          .where("bucket_start", ">=", s.from)
+          .where("bucket_start", "<", s.to)
+          .executeTakeFirst();
+        total += Number(row?.used ?? 0);
+      }
     }
     return total;
   }

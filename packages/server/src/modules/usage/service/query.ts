@@ -179,6 +179,7 @@ export class QueryService {
       hours,
       minutes,
       meter.aggregation === "latest",
+      picks.length > 0,
     );
     for (const { segment, row } of rows) {
       add(segment.bucket, project(row.tenant_id, row.group_key), {
@@ -275,6 +276,7 @@ export class QueryService {
     hours: Segment[],
     minutes: Segment[],
     rows: boolean,
+    groups: boolean,
     tx?: Tx,
   ): Promise<Array<{ segment: Segment; row: RollupRow }>> {
     const out: Array<{ segment: Segment; row: RollupRow }> = [];
@@ -315,20 +317,22 @@ export class QueryService {
             sql` `,
           )} end`
         : sql<number>`0`;
+      // Without groups, one sum per segment: grouping by the group key costs a sort.
       const found = await base(grain, lo, hi)
         .select((eb) => [
           seg.as("seg"),
-          "tenant_id",
-          "group_key",
+          groups ? "tenant_id" : sql<string>`''`.as("tenant_id"),
+          groups ? "group_key" : sql<string>`'[]'`.as("group_key"),
           eb.fn.sum<number | string>("n").as("n"),
           eb.fn.sum<number | string>("total").as("total"),
           eb.fn.min<number | null>("min_value").as("min_value"),
           eb.fn.max<number | null>("max_value").as("max_value"),
         ])
-        .groupBy([sql`1`, "tenant_id", "group_key"])
+        .$if(groups, (qb) => qb.groupBy([sql`1`, "tenant_id", "group_key"]))
+        .$if(!groups && mapped, (qb) => qb.groupBy(sql`1`))
         .execute();
       for (const r of found) {
-        if (r.seg === null) continue;
+        if (r.seg === null || r.n === null) continue;
         const segment = mapped
           ? (segments[Number(r.seg)] as Segment)
           : (segments.find((s) => s.from === lo) as Segment);

@@ -199,7 +199,7 @@ async function run(ctx: BenchContext, engine: "sqlite" | "postgres") {
   const from = Math.floor(start / (60 * MINUTE)) * 60 * MINUTE;
   const to = Math.ceil((now + MINUTE) / MINUTE) * MINUTE;
   const q = (extra: Record<string, string>) =>
-    `/v1/usage/query?${new URLSearchParams({ meter: "tokens", tenantId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...extra })}`;
+    `/v1/usage/meters/tokens/usage?${new URLSearchParams({ tenantId, from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...extra })}`;
   const expected = (await api("GET", q({}))) as { totals: Array<{ events: number }> };
   const read = (path: string): HttpLoad => ({
     url: plane.url,

@@ -94,10 +94,7 @@ describeEachEngine("usage races in one process", (engine) => {
     };
     const batches = await Promise.all(Array.from({ length: 20 }, () => call("POST", "/v1/usage/events/batch", batch)));
     expect(batches.reduce((n, b) => n + (b.body.accepted as number), 0)).toBe(50);
-    const q = await call(
-      "GET",
-      `/v1/usage/query?${new URLSearchParams({ meter: "tokens", tenantId, ...monthRange() })}`,
-    );
+    const q = await call("GET", `/v1/usage/meters/tokens/usage?${new URLSearchParams({ tenantId, ...monthRange() })}`);
     expect((q.body.totals as Json[])[0]?.value).toBe(57);
   });
 
@@ -162,7 +159,7 @@ describe.runIf(engines().includes("postgres"))("usage races across two processes
       bases[1] as string,
       p.a.secretKey,
       "GET",
-      `/v1/usage/query?${new URLSearchParams({ meter: "tokens", tenantId, ...monthRange() })}`,
+      `/v1/usage/meters/tokens/usage?${new URLSearchParams({ tenantId, ...monthRange() })}`,
     );
     expect((q.body.totals as Json[])[0]?.value).toBe(9);
   });
@@ -247,7 +244,7 @@ describeEachEngine("usage durability", (engine) => {
       base2,
       p.a.secretKey,
       "GET",
-      `/v1/usage/query?${new URLSearchParams({ meter: "tokens", tenantId, ...monthRange() })}`,
+      `/v1/usage/meters/tokens/usage?${new URLSearchParams({ tenantId, ...monthRange() })}`,
     );
     expect((q.body.totals as Json[])[0]).toMatchObject({ value: expected, events: BATCHES * PER });
   }, 120_000);

@@ -148,7 +148,6 @@ describeEachEngine("usage aggregation equals a naive recomputation", (engine) =>
           if (q.window === "minute" && to - from > 6 * HOUR) from = to - 6 * HOUR;
           for (const agg of AGGREGATIONS) {
             const params: Record<string, string> = {
-              meter: `${agg}_${run}`,
               tenantId,
               from: new Date(from).toISOString(),
               to: new Date(to).toISOString(),
@@ -156,7 +155,7 @@ describeEachEngine("usage aggregation equals a naive recomputation", (engine) =>
               ...(q.window ? { window: q.window } : {}),
               ...(q.grouped ? { groupBy: "g" } : {}),
             };
-            const res = await call("GET", `/v1/usage/query?${new URLSearchParams(params)}`);
+            const res = await call("GET", `/v1/usage/meters/${agg}_${run}/usage?${new URLSearchParams(params)}`);
             expect(res.status, JSON.stringify(res.body)).toBe(200);
             const inRange = events.filter((e) => e.time >= from && e.time < to);
             const windows = res.body.windows as Array<{

@@ -162,10 +162,11 @@ export const BatchResult = z.object({
 const IsoMinute = z.string().datetime({ offset: true });
 
 export const UsageQuery = z.strictObject({
-  meter: z.string().min(1).max(64).describe("The meter's key or id."),
   tenantId: Id.optional().describe("One tenant (tenant and agent keys: their own); absent: every tenant."),
-  from: IsoMinute.describe("Start (inclusive), a whole minute."),
-  to: IsoMinute.describe("End (exclusive), a whole minute."),
+  from: IsoMinute.optional().describe(
+    "Start (inclusive), a whole minute; default: the start of this month in `timeZone`.",
+  ),
+  to: IsoMinute.optional().describe("End (exclusive), a whole minute; default: the start of next month in `timeZone`."),
   window: z.enum(["minute", "hour", "day", "month"]).optional(),
   timeZone: z.string().min(1).max(64).default("UTC").describe("IANA time zone of the windows."),
   groupBy: z.string().max(400).optional().describe("Comma-separated dimensions of the meter (and `tenantId`)."),

@@ -52,8 +52,9 @@ describeEachEngine("usage", (engine) => {
   afterAll(async () => t?.close());
 
   const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
-  const query = async (token: string, q: Record<string, string>, url = "/v1/usage/query") => {
-    const res = await call(token, "GET", `${url}?${new URLSearchParams(q)}`);
+  const query = async (token: string, q: Record<string, string>, url?: string) => {
+    const { meter, ...rest } = q;
+    const res = await call(token, "GET", `${url ?? `/v1/usage/meters/${meter}/usage`}?${new URLSearchParams(rest)}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     return res.body as {
       windows: Array<{ from: string; rows: Json[] }>;
@@ -210,9 +211,19 @@ describeEachEngine("usage", (engine) => {
     const bad = await call(
       sk(),
       "GET",
-      `/v1/usage/query?${new URLSearchParams({ meter: "tokens", from: at(0).replace(":00.000", ":30.000"), to })}`,
+      `/v1/usage/meters/tokens/usage?${new URLSearchParams({ from: at(0).replace(":00.000", ":30.000"), to })}`,
     );
     expect(bad.status).toBe(400);
+    // Without a range: this month in the time zone.
+    const month = await query(sk(), { meter: "calls", tenantId: tenantB, timeZone: "Europe/Berlin" });
+    expect(month).toMatchObject({ from: "2026-03-31T22:00:00.000Z", to: "2026-04-30T22:00:00.000Z" });
+    const explicit = await query(sk(), {
+      meter: "calls",
+      tenantId: tenantB,
+      from: "2026-03-31T22:00:00Z",
+      to: "2026-04-30T22:00:00Z",
+    });
+    expect(month.totals).toEqual(explicit.totals);
   });
 
   it("unique_count is exact across windows", async () => {
@@ -230,16 +241,12 @@ describeEachEngine("usage", (engine) => {
   });
 
   it("a tenant sees only its own usage on the tenant route", async () => {
-    const mine = await query(
-      tenantKeyA,
-      { meter: "tokens", from: at(-60), to: at(60) },
-      `/v1/tenants/${tenantA}/usage`,
-    );
+    const mine = await query(tenantKeyA, { from: at(-60), to: at(60) }, `/v1/tenants/${tenantA}/usage/tokens`);
     expect(mine.totals[0]?.value).toBeGreaterThan(0);
     const theirs = await call(
       tenantKeyA,
       "GET",
-      `/v1/tenants/${tenantB}/usage?${new URLSearchParams({ meter: "tokens", from: at(-60), to: at(60) })}`,
+      `/v1/tenants/${tenantB}/usage/tokens?${new URLSearchParams({ from: at(-60), to: at(60) })}`,
     );
     expect(theirs.status).toBe(404);
     const env = await query(tenantKeyA, { meter: "tokens", from: at(-60), to: at(60) });

@@ -6,7 +6,7 @@ import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { UsageErrors } from "../errors.js";
 import { toMeter } from "../internal/rows.js";
-import { type Bucket, buckets, isTimeZone, type Window } from "../internal/zones.js";
+import { type Bucket, buckets, isTimeZone, nextWindow, type Window, windowStart } from "../internal/zones.js";
 import type { UsageQuery, UsageResult } from "../schemas.js";
 import type { UsageTables } from "../tables.js";
 import type { MetersService } from "./meters.js";
@@ -131,21 +131,22 @@ export class QueryService {
     this.#db = m.db.tables<UsageTables>();
   }
 
-  async query(ctx: ActionContext, q: z.infer<typeof UsageQuery>): Promise<UsageResult> {
+  async query(ctx: ActionContext, meterIdOrKey: string, q: z.infer<typeof UsageQuery>): Promise<UsageResult> {
     const access = await this.m.access.require(ctx, "usage:read", {
       tenantId: q.tenantId ?? null,
       field: "query.tenantId",
     });
-    const meter = toMeter(await this.meters.row(access.environmentId, q.meter));
+    const meter = toMeter(await this.meters.row(access.environmentId, meterIdOrKey));
     const bad = (path: string, message: string) =>
       new AppError(UsageErrors.invalid_query, `${path}: ${message}`, { errors: [{ path, message }] });
-    const from = Date.parse(q.from);
-    const to = Date.parse(q.to);
+    if (!isTimeZone(q.timeZone)) throw bad("query.timeZone", "must be an IANA time zone");
+    const month = windowStart("month", this.m.clock.now(), q.timeZone);
+    const from = q.from === undefined ? month : Date.parse(q.from);
+    const to = q.to === undefined ? nextWindow("month", month, q.timeZone) : Date.parse(q.to);
     if (from % MINUTE !== 0) throw bad("query.from", "must be a whole minute");
     if (to % MINUTE !== 0) throw bad("query.to", "must be a whole minute");
     if (!(from < to)) throw bad("query.to", "must be after `from`");
     if (to - from > MAX_RANGE_MS) throw bad("query.to", "the range may span at most 400 days");
-    if (!isTimeZone(q.timeZone)) throw bad("query.timeZone", "must be an IANA time zone");
     const dims = Object.keys(meter.groupBy).sort();
     const groupBy = q.groupBy ? [...new Set(q.groupBy.split(",").map((s) => s.trim()))] : [];
     for (const g of groupBy) {

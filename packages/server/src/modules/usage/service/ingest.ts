@@ -224,7 +224,9 @@ export class IngestService {
     if (depthOf(data, EVENT_LIMITS.dataMaxDepth) > EVENT_LIMITS.dataMaxDepth) {
       return { code: UsageErrors.invalid_event, detail: `data nests deeper than ${EVENT_LIMITS.dataMaxDepth} levels.` };
     }
-    if (Buffer.byteLength(JSON.stringify(data)) > EVENT_LIMITS.dataMaxBytes) {
+    const json = JSON.stringify(data);
+    jsonOf.set(data, json);
+    if (Buffer.byteLength(json) > EVENT_LIMITS.dataMaxBytes) {
       return {
         code: UsageErrors.invalid_event,
         detail: `data is larger than ${EVENT_LIMITS.dataMaxBytes} bytes as JSON.`,
@@ -294,7 +296,7 @@ export class IngestService {
         item.type,
         item.time,
         item.source,
-        toJson(item.data),
+        jsonOf.get(item.data) ?? toJson(item.data),
         reporter.credentialId,
         reporter.actorType,
         now,
@@ -419,14 +421,29 @@ interface Measure {
 }
 
 /** measure reads an event's value and dimensions for a meter, or says why they do not fit. */
+/** jsonOf keeps the JSON text of an event's data from its size check to its insert. */
+const jsonOf = new WeakMap<object, string>();
+
+const dimensionsOf = new WeakMap<object, Array<[string, string]>>();
+
+/** dimensions: a meter's group-by dimensions, sorted by name (parsed once per meter row read). */
+function dimensions(meter: Selectable<UsageMeterTable>): Array<[string, string]> {
+  let dims = dimensionsOf.get(meter);
+  if (!dims) {
+    const groupBy = (typeof meter.group_by === "string" ? JSON.parse(meter.group_by) : meter.group_by) as Record<
+      string,
+      string
+    >;
+    dims = Object.entries(groupBy).sort(([a], [b]) => (a < b ? -1 : 1));
+    dimensionsOf.set(meter, dims);
+  }
+  return dims;
+}
+
 export function measure(meter: Selectable<UsageMeterTable>, data: Record<string, unknown>): Measure | string {
-  const groupBy = (typeof meter.group_by === "string" ? JSON.parse(meter.group_by) : meter.group_by) as Record<
-    string,
-    string
-  >;
   const group: Array<string | null> = [];
-  for (const name of Object.keys(groupBy).sort()) {
-    const v = at(data, groupBy[name] as string);
+  for (const [name, path] of dimensions(meter)) {
+    const v = at(data, path);
     if (v === undefined || v === null) group.push(null);
     else if (
       (typeof v === "string" && v.length <= 200) ||
@@ -434,8 +451,7 @@ export function measure(meter: Selectable<UsageMeterTable>, data: Record<string,
       (typeof v === "number" && Number.isFinite(v))
     )
       group.push(String(v));
-    else
-      return `data.${groupBy[name]} (dimension ${name}) must be a string of at most 200 characters, a number or a boolean.`;
+    else return `data.${path} (dimension ${name}) must be a string of at most 200 characters, a number or a boolean.`;
   }
   const groupKey = JSON.stringify(group);
   if (meter.aggregation === "count") return { value: 1, distinct: null, groupKey };

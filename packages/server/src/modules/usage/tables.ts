@@ -47,6 +47,12 @@ export interface UsageRollupTable {
   grain: number;
   bucket_start: number;
   group_key: string;
+  /**
+   * shard spreads one bucket's writers over several rows on PostgreSQL (a row lock is held to
+   * commit, so one hot row would serialize every writer of a tenant × meter × minute); always 0 on
+   * SQLite, which has one writer. Queries sum the shards.
+   */
+  shard: number;
   n: number;
   total: number;
   min_value: number | null;

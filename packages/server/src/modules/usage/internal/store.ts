@@ -32,6 +32,7 @@ const ROLLUP_COLUMNS = [
   "grain",
   "bucket_start",
   "group_key",
+  "shard",
   "n",
   "total",
   "min_value",
@@ -53,6 +54,7 @@ export interface RollupDelta {
   grain: number;
   bucketStart: number;
   groupKey: string;
+  shard: number;
   n: number;
   total: number;
   min: number | null;
@@ -111,7 +113,7 @@ export class UsageStore {
     const newer =
       "(excluded.latest_time > usage_rollup.latest_time or (excluded.latest_time = usage_rollup.latest_time and excluded.latest_id > usage_rollup.latest_id))";
     const tail = [
-      "on conflict (environment_id, meter_id, tenant_id, grain, bucket_start, group_key) do update set",
+      "on conflict (environment_id, meter_id, tenant_id, grain, bucket_start, group_key, shard) do update set",
       "n = usage_rollup.n + excluded.n,",
       "total = usage_rollup.total + excluded.total,",
       "min_value = case when usage_rollup.min_value is null or excluded.min_value < usage_rollup.min_value then excluded.min_value else usage_rollup.min_value end,",
@@ -138,6 +140,7 @@ export class UsageStore {
           d.grain,
           d.bucketStart,
           d.groupKey,
+          d.shard,
           d.n,
           d.total,
           d.min,
@@ -171,7 +174,7 @@ export class UsageStore {
 }
 
 function compareDelta(a: RollupDelta, b: RollupDelta): number {
-  const ka = `${a.meterId}\u0000${a.tenantId}\u0000${a.grain}\u0000${a.bucketStart}\u0000${a.groupKey}`;
-  const kb = `${b.meterId}\u0000${b.tenantId}\u0000${b.grain}\u0000${b.bucketStart}\u0000${b.groupKey}`;
+  const ka = `${a.meterId}\u0000${a.tenantId}\u0000${a.grain}\u0000${a.bucketStart}\u0000${a.groupKey}\u0000${a.shard}`;
+  const kb = `${b.meterId}\u0000${b.tenantId}\u0000${b.grain}\u0000${b.bucketStart}\u0000${b.groupKey}\u0000${b.shard}`;
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }

@@ -59,6 +59,7 @@ export const migration: ModuleMigration = {
       .addColumn("grain", "integer", (c) => c.notNull())
       .addColumn("bucket_start", t.timestamp, (c) => c.notNull())
       .addColumn("group_key", t.text, (c) => c.notNull())
+      .addColumn("shard", "integer", (c) => c.notNull())
       .addColumn("n", t.integer, (c) => c.notNull())
       .addColumn("total", real, (c) => c.notNull())
       .addColumn("min_value", real)
@@ -73,6 +74,7 @@ export const migration: ModuleMigration = {
         "grain",
         "bucket_start",
         "group_key",
+        "shard",
       ])
       // SQLite: rows stored in key order, so a range of buckets is read without a lookup per row.
       .$call((b) => (engine === "sqlite" ? b.modifyEnd(sql`without rowid`) : b))

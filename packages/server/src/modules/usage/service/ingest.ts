@@ -15,6 +15,8 @@ import type { UsageMeterTable, UsageTables } from "../tables.js";
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const GRAINS = [MINUTE, HOUR] as const;
+/** ROLLUP_SHARDS: rows per rollup bucket on PostgreSQL (see `UsageRollupTable.shard`). */
+const ROLLUP_SHARDS = 8;
 
 /** Problem is a per-item refusal: the code of the single-event route's problem, and its detail. */
 interface Problem {
@@ -307,6 +309,8 @@ export class IngestService {
     const inserted = await this.#store.insertEvents(tx, rows);
 
     const deltas = new Map<string, RollupDelta>();
+    // One shard per transaction (PostgreSQL): concurrent writers of one bucket mostly meet no lock.
+    const shard = this.m.db.engine === "postgres" ? Math.floor(Math.random() * ROLLUP_SHARDS) : 0;
     const distinct = new Map<string, unknown[]>();
     for (const item of live) {
       const ms = measured.get(item.index);
@@ -330,6 +334,7 @@ export class IngestService {
               grain,
               bucketStart,
               groupKey: m.groupKey,
+              shard,
               n: 1,
               total: m.value ?? 0,
               min: m.value,

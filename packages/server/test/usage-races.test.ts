@@ -98,7 +98,7 @@ describeEachEngine("usage races in one process", (engine) => {
     expect((q.body.totals as Json[])[0]?.value).toBe(57);
   });
 
-  it("50 concurrent reservations never reserve more than the limit; expiry releases", async () => {
+  it("50 concurrent reservations never reserve more than the limit", async () => {
     const other = await call("POST", "/v1/tenants", { name: "Holds" });
     const id = other.body.id as string;
     await call("POST", `/v1/tenants/${id}/entitlements`, {
@@ -110,16 +110,16 @@ describeEachEngine("usage races in one process", (engine) => {
     });
     const results = await Promise.all(
       Array.from({ length: 50 }, () =>
-        call("POST", "/v1/usage/holds", { tenantId: id, feature: "ai", amount: 7, ttlSeconds: 1 }),
+        call("POST", "/v1/usage/holds", { tenantId: id, feature: "ai", amount: 7, ttlSeconds: 600 }),
       ),
     );
     const won = results.filter((r) => r.status === 201);
     expect(won).toHaveLength(14);
     expect(results.filter((r) => r.status === 409).every((r) => r.body.code === "limit_exceeded")).toBe(true);
     expect(results.every((r) => r.status === 201 || r.status === 409)).toBe(true);
-    await new Promise((r) => setTimeout(r, 1100));
+    // (Expiry is tested with a test clock in usage.test.ts: a TTL here would race the load.)
     const check = await call("POST", "/v1/entitlements/check", { tenantId: id, feature: "ai" });
-    expect(check.body).toMatchObject({ held: 0, remaining: 100 });
+    expect(check.body).toMatchObject({ held: 98, remaining: 2 });
   });
 });
 

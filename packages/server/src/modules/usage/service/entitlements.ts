@@ -192,7 +192,7 @@ export class EntitlementsService {
     };
     if (!row) return none;
     if (row.kind === "boolean") return { ...none, kind: "boolean", allowed: Boolean(row.enabled) };
-    const s = await this.standing(row, this.m.clock.now());
+    const s = await this.standing(row, this.m.clock.now(), undefined, row.aggregation ?? undefined);
     return {
       allowed: Boolean(row.enabled) && s.remaining >= input.amount,
       feature: row.feature,
@@ -206,14 +206,16 @@ export class EntitlementsService {
   }
 
   /** standing reads a metered entitlement's use in its current period (in `tx`: a hold's decision). */
-  async standing(row: Selectable<UsageEntitlementTable>, now: number, tx?: Tx) {
+  async standing(row: Selectable<UsageEntitlementTable>, now: number, tx?: Tx, aggregation?: string) {
     const period = periodOf(row, now);
-    const meter = await this.#db
-      .q(tx)
-      .selectFrom("usage_meter")
-      .select(["aggregation"])
-      .where("id", "=", row.meter_id as string)
-      .executeTakeFirstOrThrow();
+    const meter = aggregation
+      ? { aggregation }
+      : await this.#db
+          .q(tx)
+          .selectFrom("usage_meter")
+          .select(["aggregation"])
+          .where("id", "=", row.meter_id as string)
+          .executeTakeFirstOrThrow();
     const used = await this.query.used(
       row.environment_id,
       row.meter_id as string,
@@ -253,14 +255,17 @@ export class EntitlementsService {
     return row;
   }
 
+  /** #find reads a tenant's entitlement to a feature with its meter's aggregation (one query). */
   async #find(environmentId: string, tenantId: string, feature: string) {
     return this.#db
       .q()
       .selectFrom("usage_entitlement")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("tenant_id", "=", tenantId)
-      .where("feature", "=", feature)
+      .leftJoin("usage_meter", "usage_meter.id", "usage_entitlement.meter_id")
+      .selectAll("usage_entitlement")
+      .select("usage_meter.aggregation")
+      .where("usage_entitlement.environment_id", "=", environmentId)
+      .where("usage_entitlement.tenant_id", "=", tenantId)
+      .where("usage_entitlement.feature", "=", feature)
       .executeTakeFirst();
   }
 

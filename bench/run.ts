@@ -16,6 +16,7 @@ import { auditScenario } from "./scenarios/audit.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
 import { healthzScenario } from "./scenarios/kernel.js";
 import { startScenario } from "./scenarios/start.js";
+import { usageScenario } from "./scenarios/usage.js";
 import { webhooksScenario } from "./scenarios/webhooks.js";
 import { writePathScenario } from "./scenarios/write-path.js";
 
@@ -35,6 +36,8 @@ export const SCENARIOS: readonly Scenario[] = [
   auditScenario("postgres"),
   webhooksScenario("sqlite"),
   webhooksScenario("postgres"),
+  usageScenario("sqlite"),
+  usageScenario("postgres"),
 ];
 
 const open = new Set<Resources>();

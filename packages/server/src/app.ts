@@ -6,6 +6,7 @@ import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { rateLimitsModule } from "./modules/ratelimits/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
+import { usageModule } from "./modules/usage/index.js";
 import { webhooksModule } from "./modules/webhooks/index.js";
 import { Authorizer } from "./platform/access.js";
 import { type Clock, systemClock } from "./platform/clock.js";
@@ -44,6 +45,7 @@ export const MODULES: readonly AnyModule[] = [
   eventsModule,
   webhooksModule,
   rateLimitsModule,
+  usageModule,
 ];
 
 export interface AppOptions {

@@ -10,6 +10,7 @@ const BEFORE = {
     "agents:*",
     "audit:*",
     "billing:read",
+    "entitlements:read",
     "events:*",
     "files:*",
     "keys:*",
@@ -18,12 +19,14 @@ const BEFORE = {
     "tenants:read",
     "tenants:update",
     "usage:read",
+    "usage:report",
     "webhooks:*",
   ],
   member: [
     "agents:create",
     "agents:read",
     "agents:revoke",
+    "entitlements:read",
     "events:read",
     "files:read",
     "files:write",
@@ -31,6 +34,7 @@ const BEFORE = {
     "roles:read",
     "tenants:read",
     "usage:read",
+    "usage:report",
   ],
 };
 const BEFORE_STATEMENTS = {
@@ -43,7 +47,8 @@ const BEFORE_STATEMENTS = {
   events: ["read", "publish"],
   audit: ["read", "export", "write", "manage"],
   files: ["read", "write", "delete"],
-  usage: ["read"],
+  usage: ["read", "report", "manage"],
+  entitlements: ["read", "write"],
   billing: ["read", "manage"],
   // Declared by the ratelimits module (it grants nothing to built-in roles).
   rate_limits: ["read", "write"],

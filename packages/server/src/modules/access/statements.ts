@@ -27,7 +27,7 @@ export const ACCESS_ROLE_GRANTS: Readonly<Record<string, RoleGrant>> = {
 };
 
 /**
- * RESERVED_PERMISSIONS stand in for the modules that have not landed yet (storage, usage,
+ * RESERVED_PERMISSIONS stand in for the modules that have not landed yet (storage,
  * billing), so the built-in roles keep their documented grants. A resource here yields to a
  * registered module declaring it: that module's statements and grants are used instead, and this
  * entry can then be deleted.
@@ -36,12 +36,11 @@ const RESERVED_PERMISSIONS: DeclaredPermissions = {
   module: "access (reserved)",
   statements: {
     files: ["read", "write", "delete"],
-    usage: ["read"],
     billing: ["read", "manage"],
   },
   roleGrants: {
-    admin: { files: "*", usage: ["read"], billing: ["read"] },
-    member: { files: ["read", "write"], usage: ["read"] },
+    admin: { files: "*", billing: ["read"] },
+    member: { files: ["read", "write"] },
   },
 };
 

@@ -179,6 +179,33 @@ export class TenantsService {
   }
 
   /** findTenantAnywhere finds a tenant by id in any environment (operator tooling only: the CLI). */
+  /**
+   * resolveSubjects maps subjects of one environment (a tenant id, or a tenant's `externalId`) to
+   * their tenant's id and state, read fresh (an `externalId` change publishes nothing to cache on).
+   * An id wins over an `externalId` that happens to spell the same; unknown subjects are absent.
+   */
+  async resolveSubjects(
+    environmentId: string,
+    subjects: readonly string[],
+  ): Promise<Map<string, { id: string; state: TenantStateName }>> {
+    const out = new Map<string, { id: string; state: TenantStateName }>();
+    if (subjects.length === 0) return out;
+    const unique = [...new Set(subjects)];
+    const rows = await this.#db
+      .q()
+      .selectFrom("tenant")
+      .select(["id", "external_id", "state"])
+      .where("environment_id", "=", environmentId)
+      .where((eb) => eb.or([eb("id", "in", unique), eb("external_id", "in", unique)]))
+      .execute();
+    for (const row of rows) {
+      const value = { id: row.id, state: row.state as TenantStateName };
+      if (row.external_id !== null && !out.has(row.external_id)) out.set(row.external_id, value);
+    }
+    for (const row of rows) out.set(row.id, { id: row.id, state: row.state as TenantStateName });
+    return out;
+  }
+
   async findTenantAnywhere(id: string): Promise<Tenant | null> {
     const row = await this.#db.q().selectFrom("tenant").selectAll().where("id", "=", id).executeTakeFirst();
     return row ? toTenant(row) : null;

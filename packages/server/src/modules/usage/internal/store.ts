@@ -1,0 +1,180 @@
+import { CompiledQuery } from "kysely";
+import type { Engine, Tx } from "../../../platform/db/db.js";
+
+/**
+ * The hot statements of ingestion, as precompiled multi-row SQL (one text per row count and engine):
+ * - events: `insert … on conflict do nothing returning id` — the primary key (environment_id, id)
+ *   decides, inside the write's transaction, which copies are new: a concurrent copy waits for the
+ *   first to commit (PostgreSQL) or runs after it (SQLite's single writer) and inserts nothing;
+ * - rollups: `insert … on conflict do update` folding counts, sums, extremes and the latest value
+ *   into the minute and hour buckets, so a late event lands in its own bucket like any other;
+ * - distinct values of `unique_count` meters: `insert … on conflict do nothing`.
+ * Rows are sorted by key before writing, so two writers lock rollup rows in one order.
+ */
+
+const EVENT_COLUMNS = [
+  "environment_id",
+  "id",
+  "tenant_id",
+  "type",
+  "time",
+  "source",
+  "data",
+  "credential_id",
+  "actor_type",
+  "received_at",
+] as const;
+
+const ROLLUP_COLUMNS = [
+  "environment_id",
+  "meter_id",
+  "tenant_id",
+  "grain",
+  "bucket_start",
+  "group_key",
+  "shard",
+  "n",
+  "total",
+  "min_value",
+  "max_value",
+  "latest_time",
+  "latest_id",
+  "latest_value",
+] as const;
+
+const DISTINCT_COLUMNS = ["environment_id", "meter_id", "tenant_id", "bucket_start", "group_key", "value"] as const;
+
+/** Keep each statement below SQLite's 32,766 parameters. */
+const MAX_PARAMS = 30_000;
+
+export interface RollupDelta {
+  environmentId: string;
+  meterId: string;
+  tenantId: string;
+  grain: number;
+  bucketStart: number;
+  groupKey: string;
+  shard: number;
+  n: number;
+  total: number;
+  min: number | null;
+  max: number | null;
+  latestTime: number | null;
+  latestId: string | null;
+  latestValue: number | null;
+}
+
+export class UsageStore {
+  readonly #texts = new Map<string, string>();
+
+  constructor(private readonly engine: Engine) {}
+
+  #text(kind: string, rows: number, head: string, width: number, tail: string): string {
+    const key = `${kind}:${rows}`;
+    let text = this.#texts.get(key);
+    if (!text) {
+      const pg = this.engine === "postgres";
+      const row = (r: number) =>
+        `(${Array.from({ length: width }, (_, i) => (pg ? `$${r * width + i + 1}` : "?")).join(", ")})`;
+      text = `${head} values ${Array.from({ length: rows }, (_, r) => row(r)).join(", ")} ${tail}`;
+      this.#texts.set(key, text);
+    }
+    return text;
+  }
+
+  /**
+   * insertEvents inserts the events (values flattened in EVENT_COLUMNS order, ids unique within the
+   * call) and returns the ids that were new; the others were stored before.
+   */
+  async insertEvents(tx: Tx, rows: unknown[][]): Promise<Set<string>> {
+    const inserted = new Set<string>();
+    const width = EVENT_COLUMNS.length;
+    const per = Math.floor(MAX_PARAMS / width);
+    for (let i = 0; i < rows.length; i += per) {
+      const chunk = rows.slice(i, i + per);
+      const text = this.#text(
+        "event",
+        chunk.length,
+        `insert into usage_event (${EVENT_COLUMNS.join(", ")})`,
+        width,
+        "on conflict (environment_id, id) do nothing returning id",
+      );
+      const result = await tx.executeQuery<{ id: string }>(CompiledQuery.raw(text, chunk.flat()));
+      for (const r of result.rows) inserted.add(r.id);
+    }
+    return inserted;
+  }
+
+  /** upsertRollups folds the deltas (unique by key) into the rollups. */
+  async upsertRollups(tx: Tx, deltas: RollupDelta[]): Promise<void> {
+    const sorted = [...deltas].sort(compareDelta);
+    const width = ROLLUP_COLUMNS.length;
+    const per = Math.floor(MAX_PARAMS / width);
+    const newer =
+      "(excluded.latest_time > usage_rollup.latest_time or (excluded.latest_time = usage_rollup.latest_time and excluded.latest_id > usage_rollup.latest_id))";
+    const tail = [
+      "on conflict (environment_id, meter_id, tenant_id, grain, bucket_start, group_key, shard) do update set",
+      "n = usage_rollup.n + excluded.n,",
+      "total = usage_rollup.total + excluded.total,",
+      "min_value = case when usage_rollup.min_value is null or excluded.min_value < usage_rollup.min_value then excluded.min_value else usage_rollup.min_value end,",
+      "max_value = case when usage_rollup.max_value is null or excluded.max_value > usage_rollup.max_value then excluded.max_value else usage_rollup.max_value end,",
+      `latest_value = case when usage_rollup.latest_time is null or ${newer} then excluded.latest_value else usage_rollup.latest_value end,`,
+      `latest_id = case when usage_rollup.latest_time is null or ${newer} then excluded.latest_id else usage_rollup.latest_id end,`,
+      `latest_time = case when usage_rollup.latest_time is null or ${newer} then excluded.latest_time else usage_rollup.latest_time end`,
+    ].join(" ");
+    for (let i = 0; i < sorted.length; i += per) {
+      const chunk = sorted.slice(i, i + per);
+      const text = this.#text(
+        "rollup",
+        chunk.length,
+        `insert into usage_rollup (${ROLLUP_COLUMNS.join(", ")})`,
+        width,
+        tail,
+      );
+      const values: unknown[] = [];
+      for (const d of chunk) {
+        values.push(
+          d.environmentId,
+          d.meterId,
+          d.tenantId,
+          d.grain,
+          d.bucketStart,
+          d.groupKey,
+          d.shard,
+          d.n,
+          d.total,
+          d.min,
+          d.max,
+          d.latestTime,
+          d.latestId,
+          d.latestValue,
+        );
+      }
+      await tx.executeQuery(CompiledQuery.raw(text, values));
+    }
+  }
+
+  /** insertDistinct records distinct values (rows in DISTINCT_COLUMNS order); repeats insert nothing. */
+  async insertDistinct(tx: Tx, rows: unknown[][]): Promise<void> {
+    const sorted = [...rows].sort((a, b) => (a.join("\u0000") < b.join("\u0000") ? -1 : 1));
+    const width = DISTINCT_COLUMNS.length;
+    const per = Math.floor(MAX_PARAMS / width);
+    for (let i = 0; i < sorted.length; i += per) {
+      const chunk = sorted.slice(i, i + per);
+      const text = this.#text(
+        "distinct",
+        chunk.length,
+        `insert into usage_distinct (${DISTINCT_COLUMNS.join(", ")})`,
+        width,
+        "on conflict do nothing",
+      );
+      await tx.executeQuery(CompiledQuery.raw(text, chunk.flat()));
+    }
+  }
+}
+
+function compareDelta(a: RollupDelta, b: RollupDelta): number {
+  const ka = `${a.meterId}\u0000${a.tenantId}\u0000${a.grain}\u0000${a.bucketStart}\u0000${a.groupKey}\u0000${a.shard}`;
+  const kb = `${b.meterId}\u0000${b.tenantId}\u0000${b.grain}\u0000${b.bucketStart}\u0000${b.groupKey}\u0000${b.shard}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}

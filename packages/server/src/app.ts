@@ -4,6 +4,7 @@ import { accessModule } from "./modules/access/index.js";
 import { auditModule } from "./modules/audit/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
+import { storageModule } from "./modules/storage/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
 import { webhooksModule } from "./modules/webhooks/index.js";
 import { Authorizer } from "./platform/access.js";
@@ -41,6 +42,7 @@ export const MODULES: readonly AnyModule[] = [
   auditModule,
   eventsModule,
   webhooksModule,
+  storageModule,
 ];
 
 export interface AppOptions {

@@ -101,13 +101,14 @@ export function storageRoutes(s: StorageService): RouteDefinition[] {
     }),
     defineRoute({
       method: "POST",
-      url: "/v1/files",
+      url: "/v1/storage/buckets/:bucketId/files",
       operationId: "uploadFile",
       summary: "Upload a file",
       description:
         "Streams the body (raw bytes, or the first file part of `multipart/form-data`) into the store. The size limit is enforced while streaming (413 as soon as it is passed), the SHA-256 is computed on the way, and the type is sniffed from the first bytes and checked against the bucket's allow-list (415) before anything is kept. The storage key is generated: the name is for display only.",
       tags: files,
       auth: AUTH.tenant,
+      params: bucketParams,
       query: UploadQuery,
       requestStream: {
         contentTypes: ["application/octet-stream", "multipart/form-data", "*/*"],
@@ -122,8 +123,8 @@ export function storageRoutes(s: StorageService): RouteDefinition[] {
         StorageErrors.storage_quota_exceeded,
         StorageErrors.upload_incomplete,
       ],
-      handler: ({ ctx, query, stream, headers }) =>
-        s.files.upload(ctx, query, stream as NonNullable<typeof stream>, headers),
+      handler: ({ ctx, params, query, stream, headers }) =>
+        s.files.upload(ctx, params.bucketId, query, stream as NonNullable<typeof stream>, headers),
     }),
     defineRoute({
       method: "GET",

@@ -87,7 +87,6 @@ const Metadata = z
   .refine((m) => Object.keys(m).length <= 32, "at most 32 keys");
 
 export const UploadQuery = z.strictObject({
-  bucketId: z.string().max(64),
   tenantId: z.string().max(64).optional().describe("The owner tenant (tenant credentials: their own)."),
   name: z.string().max(1000).optional().describe("Display name (default: the multipart part's filename, or `file`)."),
   ref: Ref.optional(),

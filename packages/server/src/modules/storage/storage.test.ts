@@ -253,7 +253,7 @@ describeEachEngine("storage", (engine) => {
         const total = 64 * 1024 * 1024;
         const result = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
           let sent = 0;
-          const r = httpRequest(`${address}/v1/files?bucketId=${images}&name=big.png`, {
+          const r = httpRequest(`${address}/v1/storage/buckets/${images}/files?name=big.png`, {
             method: "POST",
             headers: { authorization: `Bearer ${keyA}`, "content-type": "application/octet-stream" },
           });

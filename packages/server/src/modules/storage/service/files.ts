@@ -67,6 +67,7 @@ export class FilesService {
    */
   async upload(
     ctx: ActionContext,
+    bucketId: string,
     query: z.infer<typeof UploadQuery>,
     body: Readable,
     headers: IncomingHttpHeaders,
@@ -76,7 +77,7 @@ export class FilesService {
       field: "query.tenantId",
     });
     const { environmentId, tenantId } = scope;
-    const bucket = toBucket(await this.buckets.row(environmentId, query.bucketId, undefined, "query.bucketId"));
+    const bucket = toBucket(await this.buckets.row(environmentId, bucketId));
     let limit = Math.min(bucket.maxFileBytes, this.m.config.storage.maxFileBytes);
     const declaredLength = Number(headers["content-length"] ?? Number.NaN);
     const tooLarge = (max: number) =>

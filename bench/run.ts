@@ -15,6 +15,7 @@ import { permissionCheckScenario } from "./scenarios/access.js";
 import { auditScenario } from "./scenarios/audit.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
 import { healthzScenario } from "./scenarios/kernel.js";
+import { storageScenario } from "./scenarios/storage.js";
 import { webhooksScenario } from "./scenarios/webhooks.js";
 import { writePathScenario } from "./scenarios/write-path.js";
 
@@ -33,6 +34,8 @@ export const SCENARIOS: readonly Scenario[] = [
   auditScenario("postgres"),
   webhooksScenario("sqlite"),
   webhooksScenario("postgres"),
+  storageScenario("local"),
+  storageScenario("s3"),
 ];
 
 const open = new Set<Resources>();

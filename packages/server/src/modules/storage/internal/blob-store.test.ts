@@ -32,7 +32,12 @@ function behaves(name: string, make: () => Promise<{ store: BlobStore; done: () 
       for (const size of [0, 1, 5000, 9 * 1024 * 1024 + 17]) {
         const bytes = randomBytes(size);
         const key = blobKey("env_test", `fil_${size}`);
-        await store.put(key, Readable.from([bytes.subarray(0, size >> 1), bytes.subarray(size >> 1)]));
+        // Through the upload path's own stream (multi-part on S3 past 5 MiB).
+        const ingest = new Ingest(Number.MAX_SAFE_INTEGER, () => true);
+        Readable.from([bytes.subarray(0, size >> 1), bytes.subarray(size >> 1)]).pipe(ingest);
+        await store.put(key, ingest);
+        expect(ingest.sha256).toBe(sha(bytes));
+        expect(ingest.bytes).toBe(size);
         expect(await store.exists(key)).toBe(true);
         expect(sha(await readAll(await store.get(key)))).toBe(sha(bytes));
       }

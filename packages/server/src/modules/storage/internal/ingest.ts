@@ -25,7 +25,8 @@ export class TypeRefused extends Error {
  * a refused type writes nothing.
  */
 export class Ingest extends Transform {
-  size = 0;
+  /** bytes counted so far (not `size`: the S3 uploader would read it as the total length). */
+  bytes = 0;
   type: string | null = null;
   readonly #hash = createHash("sha256");
   #head: Buffer[] | null = [];
@@ -44,8 +45,8 @@ export class Ingest extends Transform {
   #digest: string | null = null;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.size > this.limit) {
+    this.bytes += chunk.length;
+    if (this.bytes > this.limit) {
       done(new TooLarge(this.limit));
       return;
     }

@@ -160,7 +160,7 @@ export class FilesService {
           .$call((qb) => this.m.db.forUpdate(qb))
           .executeTakeFirst();
         if (!held) throw new AppError(StorageErrors.bucket_not_found, `Bucket ${bucket.id} was deleted.`);
-        if (!(await this.usage.reserve(tx, environmentId, tenantId, ingest.size, 1))) {
+        if (!(await this.usage.reserve(tx, environmentId, tenantId, ingest.bytes, 1))) {
           throw quotaExceeded("bytes or files");
         }
         const done = this.m.clock.now();
@@ -168,7 +168,7 @@ export class FilesService {
           .updateTable("storage_file")
           .set({
             status: "active",
-            size: ingest.size,
+            size: ingest.bytes,
             sha256: ingest.sha256,
             content_type: ingest.type ?? "application/octet-stream",
             updated_at: done,
@@ -182,7 +182,7 @@ export class FilesService {
         const file = toFile({
           ...row,
           status: "active",
-          size: ingest.size,
+          size: ingest.bytes,
           sha256: ingest.sha256,
           content_type: ingest.type ?? "application/octet-stream",
           updated_at: done,

@@ -72,12 +72,12 @@ async function run(ctx: BenchContext, driver: "local" | "s3") {
     s3 = started.ready;
     Object.assign(storageEnv, {
       BASEPLATE_STORAGE_DRIVER: "s3",
-      BASEPLATE_STORAGE_S3_ENDPOINT: s3.endpoint,
-      BASEPLATE_STORAGE_S3_BUCKET: s3.bucket,
-      BASEPLATE_STORAGE_S3_PREFIX: "plane/",
-      BASEPLATE_STORAGE_S3_ACCESS_KEY_ID: "S3RVER",
-      BASEPLATE_STORAGE_S3_SECRET_ACCESS_KEY: "S3RVER",
-      BASEPLATE_STORAGE_S3_FORCE_PATH_STYLE: "true",
+      BASEPLATE_STORAGE_ENDPOINT: s3.endpoint,
+      BASEPLATE_STORAGE_BUCKET: s3.bucket,
+      BASEPLATE_STORAGE_PREFIX: "plane/",
+      BASEPLATE_STORAGE_ACCESS_KEY_ID: "S3RVER",
+      BASEPLATE_STORAGE_SECRET_ACCESS_KEY: "S3RVER",
+      BASEPLATE_STORAGE_FORCE_PATH_STYLE: "true",
     });
   }
 

@@ -209,7 +209,7 @@ export const CONFIG_VARIABLES = {
   BASEPLATE_STORAGE_DRIVER: {
     schema: z.enum(["local", "s3"]),
     default: "local",
-    doc: "Where file bytes are kept: `local` (a folder) or `s3` (any S3-compatible store, `BASEPLATE_STORAGE_S3_*`).",
+    doc: "Where file bytes are kept: `local` (a folder) or `s3` (any S3-compatible store, `BASEPLATE_STORAGE_*`).",
   },
   BASEPLATE_STORAGE_DIR: {
     schema: z.string(),
@@ -231,29 +231,29 @@ export const CONFIG_VARIABLES = {
     default: "168",
     doc: "How long a deleted file stays in the trash (restorable) before the purge job deletes its bytes.",
   },
-  BASEPLATE_STORAGE_S3_ENDPOINT: {
+  BASEPLATE_STORAGE_ENDPOINT: {
     schema: z.string(),
     default: "",
-    doc: "S3 endpoint URL (MinIO, R2, Ceph…). Empty: AWS S3 of `BASEPLATE_STORAGE_S3_REGION`.",
+    doc: "S3 endpoint URL (MinIO, R2, Ceph…). Empty: AWS S3 of `BASEPLATE_STORAGE_REGION`.",
   },
-  BASEPLATE_STORAGE_S3_REGION: { schema: z.string().min(1), default: "us-east-1", doc: "S3 region." },
-  BASEPLATE_STORAGE_S3_BUCKET: {
+  BASEPLATE_STORAGE_REGION: { schema: z.string().min(1), default: "us-east-1", doc: "Region of the S3 bucket." },
+  BASEPLATE_STORAGE_BUCKET: {
     schema: z.string(),
     default: "",
     doc: "S3 bucket holding the plane's files (required with the `s3` driver).",
   },
-  BASEPLATE_STORAGE_S3_PREFIX: {
+  BASEPLATE_STORAGE_PREFIX: {
     schema: z.string().regex(/^([A-Za-z0-9_-]+\/)*$/, "must be empty or segments ending in /"),
     default: "",
     doc: "Key prefix inside the bucket (`baseplate/`), so one bucket can serve several planes.",
   },
-  BASEPLATE_STORAGE_S3_ACCESS_KEY_ID: {
+  BASEPLATE_STORAGE_ACCESS_KEY_ID: {
     schema: z.string(),
     default: "",
     doc: "S3 access key id. Empty: the AWS SDK's default credential chain.",
   },
-  BASEPLATE_STORAGE_S3_SECRET_ACCESS_KEY: { schema: z.string(), default: "", doc: "S3 secret access key." },
-  BASEPLATE_STORAGE_S3_FORCE_PATH_STYLE: {
+  BASEPLATE_STORAGE_SECRET_ACCESS_KEY: { schema: z.string(), default: "", doc: "S3 secret access key." },
+  BASEPLATE_STORAGE_FORCE_PATH_STYLE: {
     schema: bool,
     default: "false",
     doc: "Address the bucket in the path (`endpoint/bucket/key`), as most S3-compatible servers need.",
@@ -299,8 +299,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (values.BASEPLATE_PASSWORD_PROFILE === "test" && env.NODE_ENV !== "test") {
     problems.push('BASEPLATE_PASSWORD_PROFILE="test": the fast password profile is only for tests (NODE_ENV=test)');
   }
-  if (values.BASEPLATE_STORAGE_DRIVER === "s3" && !values.BASEPLATE_STORAGE_S3_BUCKET) {
-    problems.push("BASEPLATE_STORAGE_S3_BUCKET: required with BASEPLATE_STORAGE_DRIVER=s3");
+  if (values.BASEPLATE_STORAGE_DRIVER === "s3" && !values.BASEPLATE_STORAGE_BUCKET) {
+    problems.push("BASEPLATE_STORAGE_BUCKET: required with BASEPLATE_STORAGE_DRIVER=s3");
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -361,13 +361,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       uploadTimeoutMs: (values.BASEPLATE_STORAGE_UPLOAD_TIMEOUT_MINUTES as number) * 60_000,
       trashMs: (values.BASEPLATE_STORAGE_TRASH_HOURS as number) * 3_600_000,
       s3: {
-        endpoint: (values.BASEPLATE_STORAGE_S3_ENDPOINT as string) || null,
-        region: values.BASEPLATE_STORAGE_S3_REGION as string,
-        bucket: values.BASEPLATE_STORAGE_S3_BUCKET as string,
-        prefix: values.BASEPLATE_STORAGE_S3_PREFIX as string,
-        accessKeyId: (values.BASEPLATE_STORAGE_S3_ACCESS_KEY_ID as string) || null,
-        secretAccessKey: (values.BASEPLATE_STORAGE_S3_SECRET_ACCESS_KEY as string) || null,
-        forcePathStyle: values.BASEPLATE_STORAGE_S3_FORCE_PATH_STYLE as boolean,
+        endpoint: (values.BASEPLATE_STORAGE_ENDPOINT as string) || null,
+        region: values.BASEPLATE_STORAGE_REGION as string,
+        bucket: values.BASEPLATE_STORAGE_BUCKET as string,
+        prefix: values.BASEPLATE_STORAGE_PREFIX as string,
+        accessKeyId: (values.BASEPLATE_STORAGE_ACCESS_KEY_ID as string) || null,
+        secretAccessKey: (values.BASEPLATE_STORAGE_SECRET_ACCESS_KEY as string) || null,
+        forcePathStyle: values.BASEPLATE_STORAGE_FORCE_PATH_STYLE as boolean,
       },
     },
     masterKeyFile: values.BASEPLATE_MASTER_KEY_FILE

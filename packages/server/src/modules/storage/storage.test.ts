@@ -66,12 +66,12 @@ describeEachEngine("storage", (engine) => {
           s3 = await startS3Server();
           Object.assign(env, {
             BASEPLATE_STORAGE_DRIVER: "s3",
-            BASEPLATE_STORAGE_S3_ENDPOINT: s3.endpoint,
-            BASEPLATE_STORAGE_S3_BUCKET: s3.bucket,
-            BASEPLATE_STORAGE_S3_PREFIX: "plane/",
-            BASEPLATE_STORAGE_S3_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId,
-            BASEPLATE_STORAGE_S3_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey,
-            BASEPLATE_STORAGE_S3_FORCE_PATH_STYLE: "true",
+            BASEPLATE_STORAGE_ENDPOINT: s3.endpoint,
+            BASEPLATE_STORAGE_BUCKET: s3.bucket,
+            BASEPLATE_STORAGE_PREFIX: "plane/",
+            BASEPLATE_STORAGE_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId,
+            BASEPLATE_STORAGE_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey,
+            BASEPLATE_STORAGE_FORCE_PATH_STYLE: "true",
           });
         }
         t = await createTestApp(engine, { plane: true, clock, env });

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, open as openCallback } from "node:fs";
 import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
@@ -49,12 +49,14 @@ export class LocalBlobStore implements BlobStore {
 
   async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
     const path = this.path(key);
-    const fh = await open(path, "r").catch((err: NodeJS.ErrnoException) => {
+    // A numeric descriptor (opened here, so a missing blob fails before any header is sent): the
+    // stream reads with plain fs.read, faster than through a FileHandle.
+    const fd = await openFd(path).catch((err: NodeJS.ErrnoException) => {
       if (err.code === "ENOENT") throw new BlobNotFound(key);
       throw err;
     });
     return createReadStream("", {
-      fd: fh,
+      fd,
       highWaterMark: 1 << 20,
       ...(range ? { start: range.start, end: range.end } : {}),
     });
@@ -87,6 +89,10 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {}
+}
+
+function openFd(path: string): Promise<number> {
+  return new Promise((resolve, reject) => openCallback(path, "r", (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
 async function syncDir(dir: string): Promise<void> {

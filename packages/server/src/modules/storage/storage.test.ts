@@ -53,8 +53,9 @@ describeEachEngine("storage", (engine) => {
       }
 
       async function upload(token: string, query: Record<string, string>, bytes: Buffer, headers = {}) {
-        const qs = new URLSearchParams(query).toString();
-        return call(token, "POST", `/v1/files?${qs}`, bytes, {
+        const { bucketId, ...rest } = query;
+        const qs = new URLSearchParams(rest).toString();
+        return call(token, "POST", `/v1/storage/buckets/${bucketId}/files?${qs}`, bytes, {
           "content-type": "application/octet-stream",
           ...headers,
         });

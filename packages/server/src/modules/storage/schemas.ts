@@ -81,19 +81,39 @@ export const StoredFile = z.object({
 });
 export type StoredFile = z.infer<typeof StoredFile>;
 
-const Ref = z.string().min(1).max(255);
+/**
+ * utf8: text that decoded cleanly. A query value whose percent-encoding is not UTF-8 (`%ED%A0%80`,
+ * a lone surrogate) reaches the route undecoded; it is refused, not stored as a name.
+ */
+const utf8 = (s: z.ZodString) =>
+  s.refine(
+    (v) => !v.includes("\uFFFD") && (v.match(/(%[0-9A-Fa-f]{2})+/g) ?? []).every(decodes),
+    "must be valid UTF-8 text",
+  );
+
+function decodes(run: string): boolean {
+  try {
+    decodeURIComponent(run);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const Ref = utf8(z.string().min(1).max(255));
 const Metadata = z
   .record(z.string().min(1).max(64), z.string().max(1024))
   .refine((m) => Object.keys(m).length <= 32, "at most 32 keys");
 
 export const UploadQuery = z.strictObject({
   tenantId: z.string().max(64).optional().describe("The owner tenant (tenant credentials: their own)."),
-  name: z.string().max(1000).optional().describe("Display name (default: the multipart part's filename, or `file`)."),
+  name: utf8(z.string().max(1000))
+    .optional()
+    .describe("Display name (default: the multipart part's filename, or `file`)."),
   ref: Ref.optional(),
 });
 
 export const UpdateFileInput = z.strictObject({
-  name: z.string().min(1).max(1000).optional(),
+  name: utf8(z.string().min(1).max(1000)).optional(),
   ref: Ref.nullable().optional(),
   metadata: Metadata.optional(),
 });

@@ -244,7 +244,7 @@ function deepBodies(input: RouteInput, url: string): HostileRequest[] {
  */
 function badTextBodies(input: RouteInput, url: string): HostileRequest[] {
   const { route, body } = input;
-  if (route.method === "GET") return [];
+  if (route.method === "GET" || route.requestStream) return [];
   const out: HostileRequest[] = [];
   const generatorOf = (c: string) => (c === "\u0000" ? "nul_body" : "surrogate_body");
   const label = (c: string) => `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;

@@ -471,7 +471,7 @@ export class FilesService {
       .where("storage_file.id", "=", id)
       .where("storage_file.status", "=", "active")
       .executeTakeFirst();
-    if (!row || !row.bucket_public) throw notFound(id);
+    if (!row?.bucket_public) throw notFound(id);
     const { bucket_public: _, ...file } = row;
     await this.send(file, "attachment", headers, hijack, "public, max-age=300");
   }

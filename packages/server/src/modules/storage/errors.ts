@@ -8,7 +8,6 @@ export const StorageErrors = defineErrors({
   file_too_large: { status: 413, title: "The file is larger than the bucket allows" },
   file_type_refused: { status: 415, title: "The file's type is not allowed in this bucket" },
   storage_quota_exceeded: { status: 409, title: "The storage quota would be exceeded" },
-  file_not_deleted: { status: 409, title: "The file is not in the trash" },
   upload_incomplete: { status: 400, title: "The upload ended before the body was complete" },
   signature_invalid: { status: 403, title: "The signed URL is not valid" },
   signature_expired: { status: 410, title: "The signed URL has expired" },

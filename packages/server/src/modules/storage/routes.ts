@@ -181,11 +181,12 @@ export function storageRoutes(s: StorageService): RouteDefinition[] {
       url: "/v1/files/:fileId/restore",
       operationId: "restoreFile",
       summary: "Take a file out of the trash",
+      description: "Idempotent: an active file is answered as it is. A purged file is gone (404).",
       tags: files,
       auth: AUTH.tenant,
       params: fileParams,
       response: { status: 200, schema: StoredFile, description: "The restored file." },
-      errors: [StorageErrors.file_not_found, StorageErrors.file_not_deleted],
+      errors: [StorageErrors.file_not_found],
       handler: ({ ctx, params }) => s.files.restoreFile(ctx, params.fileId),
     }),
     defineRoute({

@@ -364,13 +364,13 @@ export class FilesService {
     });
   }
 
-  /** restoreFile takes a file out of the trash (before it is purged). */
+  /** restoreFile takes a file out of the trash (before it is purged); an active file is answered as it is. */
   async restoreFile(ctx: ActionContext, id: string): Promise<StoredFile> {
     await this.authorized(ctx, "files:delete", id, ["active", "deleted"]);
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#row(ctx, id, tx, ["active", "deleted"]);
-      if (row.status !== "deleted")
-        throw new AppError(StorageErrors.file_not_deleted, `File ${id} is not in the trash.`);
+      // Restoring a file that is not in the trash changes nothing (idempotent, no fact).
+      if (row.status !== "deleted") return toFile(row);
       const now = this.m.clock.now();
       const restored = await this.#db
         .q(tx)

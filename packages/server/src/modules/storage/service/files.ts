@@ -72,12 +72,15 @@ export class FilesService {
     body: Readable,
     headers: IncomingHttpHeaders,
   ): Promise<StoredFile> {
+    // The bucket first: another environment's bucket is simply absent (404), whoever asks.
+    const callerEnvironment = ctx.principal?.environmentId;
+    if (!callerEnvironment) throw new AppError(PlatformErrors.forbidden, "This route needs an environment credential.");
+    const bucket = toBucket(await this.buckets.row(callerEnvironment, bucketId));
     const scope = await this.m.access.require(ctx, "files:write", {
       tenantId: query.tenantId ?? null,
       field: "query.tenantId",
     });
     const { environmentId, tenantId } = scope;
-    const bucket = toBucket(await this.buckets.row(environmentId, bucketId));
     let limit = Math.min(bucket.maxFileBytes, this.m.config.storage.maxFileBytes);
     const declaredLength = Number(headers["content-length"] ?? Number.NaN);
     const tooLarge = (max: number) =>

@@ -16,6 +16,7 @@ import { auditScenario } from "./scenarios/audit.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
 import { healthzScenario } from "./scenarios/kernel.js";
 import { startScenario } from "./scenarios/start.js";
+import { storageScenario } from "./scenarios/storage.js";
 import { usageScenario } from "./scenarios/usage.js";
 import { webhooksScenario } from "./scenarios/webhooks.js";
 import { writePathScenario } from "./scenarios/write-path.js";
@@ -38,6 +39,8 @@ export const SCENARIOS: readonly Scenario[] = [
   webhooksScenario("postgres"),
   usageScenario("sqlite"),
   usageScenario("postgres"),
+  storageScenario("local"),
+  storageScenario("s3"),
 ];
 
 const open = new Set<Resources>();

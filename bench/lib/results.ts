@@ -3,7 +3,7 @@ import { cpus, release } from "node:os";
 import { dirname } from "node:path";
 import type { BenchOptions } from "./options.js";
 
-export type RateUnit = "req/s" | "rows/s" | "ops/s";
+export type RateUnit = "req/s" | "rows/s" | "ops/s" | "MB/s";
 
 /** Measurement is one measured load: a rate of successful operations and their latency. */
 export interface Measurement {

@@ -5,6 +5,7 @@ import { auditModule } from "./modules/audit/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { rateLimitsModule } from "./modules/ratelimits/index.js";
+import { storageModule } from "./modules/storage/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
 import { usageModule } from "./modules/usage/index.js";
 import { webhooksModule } from "./modules/webhooks/index.js";
@@ -46,6 +47,7 @@ export const MODULES: readonly AnyModule[] = [
   webhooksModule,
   rateLimitsModule,
   usageModule,
+  storageModule,
 ];
 
 export interface AppOptions {

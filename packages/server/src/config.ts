@@ -33,6 +33,23 @@ export interface Config {
   migrateOnStart: boolean;
   events: { retentionDays: number };
   webhooks: { timeoutMs: number; allowPrivateTargets: boolean; retryScheduleMs: number[] };
+  storage: {
+    driver: "local" | "s3";
+    /** dir: the local driver's folder. */
+    dir: string;
+    maxFileBytes: number;
+    uploadTimeoutMs: number;
+    trashMs: number;
+    s3: {
+      endpoint: string | null;
+      region: string;
+      bucket: string;
+      prefix: string;
+      accessKeyId: string | null;
+      secretAccessKey: string | null;
+      forcePathStyle: boolean;
+    };
+  };
   /** auditSigningKeyFile: PEM file of the Ed25519 key signing audit checkpoints (null: a key kept in the database). */
   auditSigningKeyFile: string | null;
   /**
@@ -230,6 +247,58 @@ export const CONFIG_VARIABLES = {
     default: "false",
     doc: "Allow webhook URLs on loopback, private, link-local and other non-public addresses (LAN receivers, tests). Cloud metadata addresses stay refused.",
   },
+  BASEPLATE_STORAGE_DRIVER: {
+    schema: z.enum(["local", "s3"]),
+    default: "local",
+    doc: "Where file bytes are kept: `local` (a folder) or `s3` (any S3-compatible store, `BASEPLATE_STORAGE_*`).",
+  },
+  BASEPLATE_STORAGE_DIR: {
+    schema: z.string(),
+    default: "",
+    doc: "Folder of the local storage driver. Empty: `files` in the data dir.",
+  },
+  BASEPLATE_STORAGE_MAX_FILE_BYTES: {
+    schema: int(1, 1024 ** 4),
+    default: "5368709120",
+    doc: "Largest file any bucket accepts, bytes (a bucket may set less); refused mid-stream once passed.",
+  },
+  BASEPLATE_STORAGE_UPLOAD_TIMEOUT_MINUTES: {
+    schema: int(1, 7 * 24 * 60),
+    default: "60",
+    doc: "An upload whose bytes did not commit within this time is an orphan: the purge job deletes what it wrote.",
+  },
+  BASEPLATE_STORAGE_TRASH_HOURS: {
+    schema: int(0, 24 * 365),
+    default: "168",
+    doc: "How long a deleted file stays in the trash (restorable) before the purge job deletes its bytes.",
+  },
+  BASEPLATE_STORAGE_ENDPOINT: {
+    schema: z.string(),
+    default: "",
+    doc: "S3 endpoint URL (MinIO, R2, Ceph…). Empty: AWS S3 of `BASEPLATE_STORAGE_REGION`.",
+  },
+  BASEPLATE_STORAGE_REGION: { schema: z.string().min(1), default: "us-east-1", doc: "Region of the S3 bucket." },
+  BASEPLATE_STORAGE_BUCKET: {
+    schema: z.string(),
+    default: "",
+    doc: "S3 bucket holding the plane's files (required with the `s3` driver).",
+  },
+  BASEPLATE_STORAGE_PREFIX: {
+    schema: z.string().regex(/^([A-Za-z0-9_-]+\/)*$/, "must be empty or segments ending in /"),
+    default: "",
+    doc: "Key prefix inside the bucket (`baseplate/`), so one bucket can serve several planes.",
+  },
+  BASEPLATE_STORAGE_ACCESS_KEY_ID: {
+    schema: z.string(),
+    default: "",
+    doc: "S3 access key id. Empty: the AWS SDK's default credential chain.",
+  },
+  BASEPLATE_STORAGE_SECRET_ACCESS_KEY: { schema: z.string(), default: "", doc: "S3 secret access key." },
+  BASEPLATE_STORAGE_FORCE_PATH_STYLE: {
+    schema: bool,
+    default: "false",
+    doc: "Address the bucket in the path (`endpoint/bucket/key`), as most S3-compatible servers need.",
+  },
   BASEPLATE_MASTER_KEY_FILE: {
     schema: z.string(),
     default: "",
@@ -316,6 +385,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (values.BASEPLATE_PASSWORD_PROFILE === "test" && env.NODE_ENV !== "test") {
     problems.push('BASEPLATE_PASSWORD_PROFILE="test": the fast password profile is only for tests (NODE_ENV=test)');
   }
+  if (values.BASEPLATE_STORAGE_DRIVER === "s3" && !values.BASEPLATE_STORAGE_BUCKET) {
+    problems.push("BASEPLATE_STORAGE_BUCKET: required with BASEPLATE_STORAGE_DRIVER=s3");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const dataDir = resolve(cwd, values.BASEPLATE_DATA_DIR as string);
@@ -368,6 +440,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       timeoutMs: values.BASEPLATE_WEBHOOKS_TIMEOUT_MS as number,
       allowPrivateTargets: values.BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS as boolean,
       retryScheduleMs: values.BASEPLATE_WEBHOOKS_RETRY_SCHEDULE as number[],
+    },
+    storage: {
+      driver: values.BASEPLATE_STORAGE_DRIVER as "local" | "s3",
+      dir: resolve(cwd, (values.BASEPLATE_STORAGE_DIR as string) || resolve(dataDir, "files")),
+      maxFileBytes: values.BASEPLATE_STORAGE_MAX_FILE_BYTES as number,
+      uploadTimeoutMs: (values.BASEPLATE_STORAGE_UPLOAD_TIMEOUT_MINUTES as number) * 60_000,
+      trashMs: (values.BASEPLATE_STORAGE_TRASH_HOURS as number) * 3_600_000,
+      s3: {
+        endpoint: (values.BASEPLATE_STORAGE_ENDPOINT as string) || null,
+        region: values.BASEPLATE_STORAGE_REGION as string,
+        bucket: values.BASEPLATE_STORAGE_BUCKET as string,
+        prefix: values.BASEPLATE_STORAGE_PREFIX as string,
+        accessKeyId: (values.BASEPLATE_STORAGE_ACCESS_KEY_ID as string) || null,
+        secretAccessKey: (values.BASEPLATE_STORAGE_SECRET_ACCESS_KEY as string) || null,
+        forcePathStyle: values.BASEPLATE_STORAGE_FORCE_PATH_STYLE as boolean,
+      },
     },
     masterKeyFile: values.BASEPLATE_MASTER_KEY_FILE
       ? resolve(cwd, values.BASEPLATE_MASTER_KEY_FILE as string)

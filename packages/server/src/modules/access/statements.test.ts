@@ -86,7 +86,7 @@ describe("built-in roles built from the modules' statements", () => {
       permissions: { files: ["read", "write", "delete", "share"] },
       roleGrants: { admin: { files: ["read"] } },
     });
-    const built = buildPlanePermissions(collectPermissions([...MODULES, storage]));
+    const built = buildPlanePermissions(collectPermissions([...MODULES.filter((m) => m.name !== "storage"), storage]));
     expect(built.statements.files).toEqual(["read", "write", "delete", "share"]);
     const roles = Object.fromEntries(built.builtInRoles.map((r) => [r.key, r.permissions]));
     expect(roles.admin).toContain("files:read");

@@ -32,6 +32,15 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
         content: { "application/json": { schema: toSchema(route.body, "input") } },
       };
     }
+    if (route.requestStream) {
+      operation.requestBody = {
+        required: true,
+        description: route.requestStream.description,
+        content: Object.fromEntries(
+          route.requestStream.contentTypes.map((type) => [type, { schema: { type: "string", format: "binary" } }]),
+        ),
+      };
+    }
     if (route.auth !== "none") {
       operation.security = route.auth === "optional" ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }];
     }

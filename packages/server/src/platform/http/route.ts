@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import type { ZodType, z } from "zod";
 import type { ErrorCode } from "../errors.js";
 import type { ActionContext, ActorType, Principal } from "../principal.js";
@@ -44,6 +45,11 @@ export interface HandlerInput<B, Q, P> {
   principal: Principal | null;
   /** headers are the request's headers (read-only; credentials are resolved by the HTTP layer). */
   headers: IncomingHttpHeaders;
+  /**
+   * stream is the request body, unread, on a route that declares `requestStream` (null elsewhere):
+   * the handler consumes it as it arrives (an upload never sits in memory whole).
+   */
+  stream: Readable | null;
   /** setStatus overrides the success status of a GET (e.g. 503 from a readiness probe). */
   setStatus(status: number): void;
   /**
@@ -73,6 +79,13 @@ export interface RouteDefinition<
   tags: string[];
   auth: RouteAuth;
   body?: B;
+  /**
+   * requestStream makes the request body a stream handed to the handler (`input.stream`) instead of
+   * a parsed JSON document: any content type, no body limit applied by the HTTP layer (the handler
+   * enforces its own while reading). Exclusive with `body`. An Idempotency-Key on such a POST is
+   * fingerprinted over the query, Content-Type and Content-Length (the bytes are not read twice).
+   */
+  requestStream?: { contentTypes: readonly string[]; description: string };
   query?: Q;
   params?: P;
   response: {

@@ -235,8 +235,23 @@ export class HttpServer {
     if (this.routes.some((r) => r.operationId === route.operationId)) {
       throw new Error(`Duplicate operationId "${route.operationId}"`);
     }
+    if (route.requestStream && route.body) throw new Error(`Route ${route.operationId}: requestStream excludes body`);
     this.routes.push(route);
     this.#patterns.push({ method: route.method, pattern: routePattern(route.url) });
+    if (route.requestStream) {
+      // A streamed body: in its own context every content type reaches the handler unread.
+      this.fastify.register(async (child) => {
+        child.removeAllContentTypeParsers();
+        child.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+        child.route({
+          method: route.method,
+          url: route.url,
+          config: { accessLog: route.accessLog ?? true },
+          handler: (req, reply) => this.#handle(route, req, reply),
+        });
+      });
+      return;
+    }
     this.fastify.route({
       method: route.method,
       url: route.url,
@@ -287,7 +302,12 @@ export class HttpServer {
 
     const params = parse(route.params, req.params, "params");
     const query = parse(route.query, req.query, "query");
-    const body = route.body ? parse(route.body, bodyOrEmpty(route.body, req.body), "body") : noBody(req.body);
+    const stream = route.requestStream ? ((req.body as Readable | undefined) ?? Readable.from([])) : null;
+    const body = route.requestStream
+      ? undefined
+      : route.body
+        ? parse(route.body, bodyOrEmpty(route.body, req.body), "body")
+        : noBody(req.body);
     const ctx: ActionContext = { principal, request };
 
     if (route.method === "POST" && principal) {
@@ -301,7 +321,15 @@ export class HttpServer {
             path: req.url.split("?")[0] ?? req.url,
           },
           key,
-          IdempotencyLedger.fingerprint(body, query),
+          IdempotencyLedger.fingerprint(
+            stream
+              ? {
+                  contentType: req.headers["content-type"] ?? null,
+                  contentLength: req.headers["content-length"] ?? null,
+                }
+              : body,
+            query,
+          ),
           route.response.status,
           route.secretFields,
         );
@@ -339,6 +367,7 @@ export class HttpServer {
         ctx,
         principal,
         headers: req.headers,
+        stream,
         setStatus,
         hijack,
       });

@@ -215,7 +215,8 @@ function pathOf(route: RouteDefinition, ids: Record<string, string>, raw: Record
 /** deepBodies: DEEP in each top-level field, one level inside each object or array field, and as the body. */
 function deepBodies(input: RouteInput, url: string): HostileRequest[] {
   const { route, body } = input;
-  if (route.method === "GET") return [];
+  // A streamed body (an upload) is bytes the route stores as they are, never parsed as JSON.
+  if (route.method === "GET" || route.requestStream) return [];
   const base = isObject(body) ? body : {};
   const positions: Array<[string, unknown]> = Object.keys(base).map((k) => [`body.${k}`, { ...base, [k]: MARK }]);
   for (const [k, v] of Object.entries(base)) {
@@ -243,7 +244,7 @@ function deepBodies(input: RouteInput, url: string): HostileRequest[] {
  */
 function badTextBodies(input: RouteInput, url: string): HostileRequest[] {
   const { route, body } = input;
-  if (route.method === "GET") return [];
+  if (route.method === "GET" || route.requestStream) return [];
   const out: HostileRequest[] = [];
   const generatorOf = (c: string) => (c === "\u0000" ? "nul_body" : "surrogate_body");
   const label = (c: string) => `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;

@@ -1,0 +1,80 @@
+import { z } from "zod";
+import { defineModule } from "../../platform/module.js";
+import { tenancyModule } from "../tenancy/index.js";
+import { storageIds } from "./ids.js";
+import { migration as core } from "./migrations/202612062000_storage_core.js";
+import { storageRoutes } from "./routes.js";
+import { PURGE_JOB, PURGE_TENANT_JOB } from "./service/lifecycle.js";
+import { type StorageOptions, StorageService } from "./service.js";
+
+/** storageModuleWith builds the module with options (tests and the benchmark choose the blob store). */
+export function storageModuleWith(options: StorageOptions = {}) {
+  return defineModule({
+    name: "storage",
+    dependsOn: { tenancy: tenancyModule },
+    migrations: [core],
+    ids: storageIds.prefixes,
+    permissions: { files: ["read", "write", "delete"] },
+    roleGrants: { admin: { files: "*" }, member: { files: ["read", "write"] } },
+    sealedColumns: [{ table: "storage_signing_key", column: "secret" }],
+    createService: (ctx) => new StorageService(ctx, options),
+    routes: (service) => storageRoutes(service),
+    facts: {
+      "storage_bucket.created": {
+        description: "A storage bucket was created (its policy: allowed types, largest file, public).",
+        data: z.object({
+          name: z.string(),
+          allowedTypes: z.array(z.string()),
+          maxFileBytes: z.number().int(),
+          public: z.boolean(),
+        }),
+      },
+      "storage_bucket.updated": { description: "A bucket's policy changed (`changes`: before/after)." },
+      "storage_bucket.deleted": { description: "An empty bucket was deleted.", data: z.object({ name: z.string() }) },
+      "file.uploaded": {
+        description: "A file was uploaded (type sniffed from its bytes, SHA-256 computed while streaming).",
+        data: z.object({
+          bucketId: z.string(),
+          name: z.string(),
+          contentType: z.string(),
+          size: z.number().int(),
+          sha256: z.string(),
+          ref: z.string().nullable(),
+        }),
+      },
+      "file.updated": { description: "A file's name, ref or metadata changed (`changes`: before/after)." },
+      "file.deleted": {
+        description:
+          "A file moved to the trash: on request, past its bucket's retention, or with its tenant (`tenant_purged`).",
+        data: z.object({ reason: z.string(), purgeAt: z.number().int() }),
+      },
+      "file.restored": { description: "A file was taken out of the trash." },
+      "file.purged": {
+        description: "A trashed file's bytes and record were deleted for good.",
+        data: z.object({ size: z.number().int() }),
+      },
+      "file.upload_abandoned": {
+        description: "An upload that never committed (the process stopped mid-upload) was collected with its bytes.",
+      },
+      "file.shared": {
+        description: "A signed download URL was issued for a file.",
+        data: z.object({ expiresAt: z.number().int(), disposition: z.string() }),
+      },
+      "storage_quota.updated": { description: "A tenant's storage quota changed (`changes`: before/after)." },
+    },
+    factSinks: (service) => [{ name: "storage.tenant_purge", sink: (tx, fact) => service.lifecycle.onFact(tx, fact) }],
+    jobs: (service) => [
+      { name: PURGE_JOB, maxAttempts: 3, handler: async () => void (await service.lifecycle.purge()) },
+      {
+        name: PURGE_TENANT_JOB,
+        maxAttempts: 20,
+        handler: async (payload) =>
+          void (await service.lifecycle.purgeTenant(payload as { environmentId: string; tenantId: string })),
+      },
+    ],
+    schedules: { [PURGE_JOB]: "*/10 * * * *" },
+    stop: async (service) => service.store.close(),
+  });
+}
+
+export const storageModule = storageModuleWith();

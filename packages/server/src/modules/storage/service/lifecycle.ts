@@ -1,0 +1,224 @@
+import { sql } from "kysely";
+import type { Tx, TypedDb } from "../../../platform/db/db.js";
+import type { Fact } from "../../../platform/facts/index.js";
+import type { ModuleContext } from "../../../platform/module.js";
+import { systemContext } from "../../../platform/principal.js";
+import { newId } from "../ids.js";
+import type { BlobStore } from "../internal/blob-store.js";
+import type { StorageTables } from "../tables.js";
+import type { UsageService } from "./usage.js";
+
+export const PURGE_JOB = "storage.purge";
+export const PURGE_TENANT_JOB = "storage.purge_tenant";
+const BATCH = 200;
+
+/** PurgeReport: what one purge run did. */
+export interface PurgeReport {
+  expired: number;
+  purged: number;
+  orphans: number;
+  swept: number;
+}
+
+/**
+ * LifecycleService runs the purge job: files past their bucket's retention go to the trash,
+ * trashed files past their purge time lose their bytes and rows, and orphans (an `uploading` row
+ * older than the upload timeout: the process died between the blob write and the metadata
+ * commit) are collected with what the store kept of them. Bytes are deleted before rows, so a
+ * crash in between leaves a row the next run finds again. A deactivated tenant's files are purged.
+ */
+export class LifecycleService {
+  readonly #db: TypedDb<StorageTables>;
+
+  constructor(
+    private readonly m: ModuleContext,
+    private readonly store: BlobStore,
+    private readonly usage: UsageService,
+  ) {
+    this.#db = m.db.tables<StorageTables>();
+  }
+
+  #ctx() {
+    return systemContext(newId("request"), "storage");
+  }
+
+  async purge(): Promise<PurgeReport> {
+    const report: PurgeReport = { expired: 0, purged: 0, orphans: 0, swept: 0 };
+    report.expired = await this.#expire();
+    report.purged = await this.#purgeDue(null);
+    report.orphans = await this.#collectOrphans();
+    report.swept = await this.store.sweep(this.m.clock.now() - this.m.config.storage.uploadTimeoutMs);
+    return report;
+  }
+
+  /** #expire moves files past their bucket's retention to the trash. */
+  async #expire(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const now = this.m.clock.now();
+      const rows = await this.#db
+        .q()
+        .selectFrom("storage_file")
+        .innerJoin("storage_bucket", "storage_bucket.id", "storage_file.bucket_id")
+        .select(["storage_file.id", "storage_file.environment_id", "storage_file.tenant_id"])
+        .where("storage_file.status", "=", "active")
+        .where("storage_bucket.retention_days", "is not", null)
+        .where(sql<boolean>`storage_file.created_at + storage_bucket.retention_days * 86400000 <= ${now}`)
+        .limit(BATCH)
+        .execute();
+      for (const row of rows) if (await this.#trash(row, "retention")) total++;
+      if (rows.length < BATCH) return total;
+    }
+  }
+
+  async #trash(
+    row: { id: string; environment_id: string; tenant_id: string | null },
+    reason: string,
+    purgeNow = false,
+  ) {
+    const ctx = this.#ctx();
+    return this.m.db.write(ctx, async (tx) => {
+      const now = this.m.clock.now();
+      const purgeAt = purgeNow ? now : now + this.m.config.storage.trashMs;
+      const moved = await this.#db
+        .q(tx)
+        .updateTable("storage_file")
+        .set({ status: "deleted", deleted_at: now, purge_at: purgeAt, updated_at: now })
+        .where("id", "=", row.id)
+        .where("status", "=", "active")
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) return false;
+      await this.m.facts.record(tx, ctx, {
+        type: "file.deleted",
+        environmentId: row.environment_id,
+        tenantId: row.tenant_id,
+        targets: [{ type: "file", id: row.id }],
+        data: { reason, purgeAt },
+      });
+      return true;
+    });
+  }
+
+  /** #purgeDue deletes trashed files whose purge time has come (of one tenant, or all). */
+  async #purgeDue(scope: { environmentId: string; tenantId: string } | null): Promise<number> {
+    let total = 0;
+    let after = "";
+    for (;;) {
+      const rows = await this.#db
+        .q()
+        .selectFrom("storage_file")
+        .select(["id", "environment_id", "tenant_id", "blob_key", "size"])
+        .where("status", "=", "deleted")
+        .where("purge_at", "<=", this.m.clock.now())
+        .where("id", ">", after)
+        .$if(scope !== null, (qb) =>
+          qb
+            .where("environment_id", "=", scope?.environmentId as string)
+            .where("tenant_id", "=", scope?.tenantId as string),
+        )
+        .orderBy("id")
+        .limit(BATCH)
+        .execute();
+      for (const row of rows) {
+        after = row.id;
+        await this.store.delete(row.blob_key);
+        const ctx = this.#ctx();
+        const purged = await this.m.db.write(ctx, async (tx) => {
+          const gone = await this.#db
+            .q(tx)
+            .deleteFrom("storage_file")
+            .where("id", "=", row.id)
+            .where("status", "=", "deleted")
+            .executeTakeFirst();
+          if (Number(gone.numDeletedRows) !== 1) return false;
+          await this.usage.release(tx, row.environment_id, row.tenant_id, Number(row.size), 1);
+          await this.m.facts.record(tx, ctx, {
+            type: "file.purged",
+            environmentId: row.environment_id,
+            tenantId: row.tenant_id,
+            targets: [{ type: "file", id: row.id }],
+            data: { size: Number(row.size) },
+          });
+          return true;
+        });
+        if (purged) total++;
+      }
+      if (rows.length < BATCH) return total;
+    }
+  }
+
+  /** #collectOrphans deletes uploads that never committed (bytes first, then the hidden row). */
+  async #collectOrphans(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await this.#db
+        .q()
+        .selectFrom("storage_file")
+        .select(["id", "environment_id", "tenant_id", "blob_key"])
+        .where("status", "=", "uploading")
+        .where("created_at", "<", this.m.clock.now() - this.m.config.storage.uploadTimeoutMs)
+        .orderBy("id")
+        .limit(BATCH)
+        .execute();
+      for (const row of rows) {
+        await this.store.delete(row.blob_key);
+        const ctx = this.#ctx();
+        await this.m.db.write(ctx, async (tx) => {
+          const gone = await this.#db
+            .q(tx)
+            .deleteFrom("storage_file")
+            .where("id", "=", row.id)
+            .where("status", "=", "uploading")
+            .executeTakeFirst();
+          if (Number(gone.numDeletedRows) !== 1) return;
+          total++;
+          await this.m.facts.record(tx, ctx, {
+            type: "file.upload_abandoned",
+            environmentId: row.environment_id,
+            tenantId: row.tenant_id,
+            targets: [{ type: "file", id: row.id }],
+          });
+        });
+      }
+      if (rows.length < BATCH) return total;
+    }
+  }
+
+  /** onFact: a deactivated tenant's files are purged (the job runs after the commit). */
+  async onFact(tx: Tx, fact: Fact): Promise<void> {
+    if (fact.type !== "tenant.deactivated" || !fact.environmentId) return;
+    const tenantId = fact.targets.find((t) => t.type === "tenant")?.id ?? fact.tenantId;
+    if (!tenantId) return;
+    await this.m.jobs.enqueue(tx, PURGE_TENANT_JOB, { environmentId: fact.environmentId, tenantId });
+  }
+
+  /**
+   * purgeTenant deletes every file of a tenant, bytes included, each with its facts (`file.deleted`
+   * then `file.purged`): tenant deactivation, and offboarding (which calls it directly).
+   */
+  async purgeTenant(scope: { environmentId: string; tenantId: string }): Promise<number> {
+    for (;;) {
+      const rows = await this.#db
+        .q()
+        .selectFrom("storage_file")
+        .select(["id", "environment_id", "tenant_id"])
+        .where("environment_id", "=", scope.environmentId)
+        .where("tenant_id", "=", scope.tenantId)
+        .where("status", "=", "active")
+        .limit(BATCH)
+        .execute();
+      for (const row of rows) await this.#trash(row, "tenant_purged", true);
+      if (rows.length < BATCH) break;
+    }
+    // Files already in the trash go now too.
+    await this.#db
+      .q()
+      .updateTable("storage_file")
+      .set({ purge_at: this.m.clock.now() })
+      .where("environment_id", "=", scope.environmentId)
+      .where("tenant_id", "=", scope.tenantId)
+      .where("status", "=", "deleted")
+      .execute();
+    return this.#purgeDue(scope);
+  }
+}

@@ -1,17 +1,22 @@
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
+import { usageModule } from "../usage/index.js";
 import { storageIds } from "./ids.js";
 import { migration as core } from "./migrations/202612062000_storage_core.js";
 import { storageRoutes } from "./routes.js";
 import { PURGE_JOB, PURGE_TENANT_JOB } from "./service/lifecycle.js";
 import { type StorageOptions, StorageService } from "./service.js";
 
+/** STORED_USAGE_TYPE: the usage event type storage reports on every change of a tenant's stored bytes. */
+export const STORED_USAGE_TYPE = "storage.stored";
+
 /** storageModuleWith builds the module with options (tests and the benchmark choose the blob store). */
 export function storageModuleWith(options: StorageOptions = {}) {
   return defineModule({
     name: "storage",
-    dependsOn: { tenancy: tenancyModule },
+    dependsOn: { tenancy: tenancyModule, usage: usageModule },
     migrations: [core],
     ids: storageIds.prefixes,
     permissions: { files: ["read", "write", "delete"] },
@@ -73,6 +78,29 @@ export function storageModuleWith(options: StorageOptions = {}) {
       },
     ],
     schedules: { [PURGE_JOB]: "*/10 * * * *" },
+    // Stored bytes are a meter: every committed change reports a `storage.stored` usage event in the
+    // same transaction (data: the tenant's totals after it and the deltas), so a meter on that type
+    // (`latest` of `bytes`, `max` of `bytes`, `sum` of `bytesDelta`) bills storage exactly.
+    connect: (service, { usage }) =>
+      service.usage.onChange(async (tx, change) => {
+        if (change.tenantId === null) return;
+        await usage.report(
+          {
+            environmentId: change.environmentId,
+            tenantId: change.tenantId,
+            id: `storage:${randomUUID()}`,
+            type: STORED_USAGE_TYPE,
+            source: "storage",
+            data: {
+              bytes: change.bytes,
+              files: change.files,
+              bytesDelta: change.bytesDelta,
+              filesDelta: change.filesDelta,
+            },
+          },
+          tx,
+        );
+      }),
     stop: async (service) => service.store.close(),
   });
 }

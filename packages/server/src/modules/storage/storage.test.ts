@@ -145,6 +145,28 @@ describeEachEngine("storage", (engine) => {
         expect((listed.body.data as Json[]).map((f) => f.id)).toEqual([id]);
       });
 
+      it("reports stored bytes to the usage module in the upload's transaction (a meter on storage.stored)", async () => {
+        const meter = {
+          key: `stored_${driver}`,
+          eventType: "storage.stored",
+          aggregation: "latest",
+          valuePath: "bytes",
+        };
+        expect((await call(key, "POST", "/v1/usage/meters", meter)).status).toBe(201);
+        const bytes = randomBytes(3000);
+        expect((await upload(keyA, { bucketId: anyBucket, name: "metered.bin" }, bytes)).status).toBe(201);
+        const stored = await storage.usage.storedBytes(p.a.id, tenantA);
+        const q = new URLSearchParams({
+          tenantId: tenantA,
+          from: new Date(clock.now() - 3_600_000).toISOString(),
+          to: new Date(clock.now() + 60_000).toISOString(),
+        });
+        const usage = await call(key, "GET", `/v1/usage/meters/${meter.key}/usage?${q}`);
+        expect(usage.status, JSON.stringify(usage.body)).toBe(200);
+        expect((usage.body.totals as Json[])[0]?.value).toBe(stored.bytes);
+        expect(stored.bytes).toBeGreaterThanOrEqual(3000);
+      });
+
       it("takes multipart uploads (the part's filename is the default name)", async () => {
         const boundary = "----bp123";
         const payload = Buffer.concat([

@@ -260,7 +260,17 @@ describeEachEngine("access", (engine) => {
         name: "Support bot",
         model: "gpt-x",
         // Everything a member holds, plus managing members; not keys (which bob may create).
-        scopes: ["members:*", "tenants:read", "roles:read", "agents:*", "events:read", "files:*", "usage:read"],
+        scopes: [
+          "members:*",
+          "tenants:read",
+          "roles:read",
+          "agents:*",
+          "events:read",
+          "files:*",
+          "usage:read",
+          "usage:report",
+          "entitlements:read",
+        ],
       }),
       201,
     );

@@ -102,17 +102,27 @@ describeEachEngine("storage across processes", (engine) => {
       });
       r.on("error", () => resolve());
       const chunk = randomBytes(64 * 1024);
+      // Stream until the plane has committed the upload's hidden row (and keep streaming while it
+      // is looked for), then kill it mid-body: bytes sent are no proof the server has read them.
+      let killed = false;
+      const uploading = async () =>
+        (await t.app.db.kysely.selectFrom("storage_file").select("id").where("status", "=", "uploading").execute())
+          .length > 0;
       const pump = () => {
-        if (sent >= 4 * 1024 * 1024) {
-          // Well into the body: the hidden row is committed and bytes are on disk. Kill the plane.
-          plane.child.kill("SIGKILL");
-          return;
-        }
+        if (killed) return;
         sent += chunk.length;
-        if (r.write(chunk)) setImmediate(pump);
+        if (r.write(chunk)) setTimeout(pump, sent >= 4 * 1024 * 1024 ? 5 : 0);
         else r.once("drain", pump);
       };
       pump();
+      void (async () => {
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline && !(sent >= 4 * 1024 * 1024 && (await uploading()))) {
+          await new Promise((res) => setTimeout(res, 20));
+        }
+        killed = true;
+        plane.child.kill("SIGKILL");
+      })();
     });
     expect(await plane.exited).toBe("SIGKILL");
     planes.splice(0, 1);

@@ -2,7 +2,7 @@
 export { StorageErrors } from "./errors.js";
 export type { BlobStore } from "./internal/blob-store.js";
 export { LocalBlobStore } from "./internal/local-store.js";
-export { S3BlobStore, type S3StoreOptions } from "./internal/s3-store.js";
+export type { S3StoreOptions } from "./internal/s3-store.js";
 export { storageModule, storageModuleWith } from "./module.js";
 export type { Bucket, StoredFile, Usage } from "./schemas.js";
 export type { PurgeReport } from "./service/lifecycle.js";

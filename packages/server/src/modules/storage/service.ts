@@ -1,8 +1,9 @@
+import type { Readable } from "node:stream";
 import type { Config } from "../../config.js";
 import type { ModuleContext } from "../../platform/module.js";
 import type { BlobStore } from "./internal/blob-store.js";
 import { LocalBlobStore } from "./internal/local-store.js";
-import { S3BlobStore } from "./internal/s3-store.js";
+import type { S3BlobStore, S3StoreOptions } from "./internal/s3-store.js";
 import { BucketsService } from "./service/buckets.js";
 import { FilesService } from "./service/files.js";
 import { LifecycleService } from "./service/lifecycle.js";
@@ -16,7 +17,7 @@ export interface StorageOptions {
 /** storeFor builds the configured blob store (`BASEPLATE_STORAGE_DRIVER`). */
 export function storeFor(config: Config): BlobStore {
   const s = config.storage;
-  return s.driver === "s3" ? new S3BlobStore(s.s3) : new LocalBlobStore(s.dir);
+  return s.driver === "s3" ? new LazyS3BlobStore(s.s3) : new LocalBlobStore(s.dir);
 }
 
 /**
@@ -41,5 +42,40 @@ export class StorageService {
     this.usage = new UsageService(m);
     this.files = new FilesService(m, this.store, this.buckets, this.usage);
     this.lifecycle = new LifecycleService(m, this.store, this.usage);
+  }
+}
+
+/**
+ * LazyS3BlobStore is the S3 driver loaded on first use: the AWS SDK is large, and a plane on the
+ * local driver (the default) never loads it, at start or after.
+ */
+class LazyS3BlobStore implements BlobStore {
+  readonly kind = "s3" as const;
+  #store: Promise<S3BlobStore> | null = null;
+
+  constructor(private readonly options: S3StoreOptions) {}
+
+  #loaded(): Promise<S3BlobStore> {
+    this.#store ??= import("./internal/s3-store.js").then((m) => new m.S3BlobStore(this.options));
+    return this.#store;
+  }
+
+  async put(key: string, body: Readable): Promise<void> {
+    return (await this.#loaded()).put(key, body);
+  }
+  async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    return (await this.#loaded()).get(key, range);
+  }
+  async delete(key: string): Promise<void> {
+    return (await this.#loaded()).delete(key);
+  }
+  async exists(key: string): Promise<boolean> {
+    return (await this.#loaded()).exists(key);
+  }
+  async sweep(olderThan: number): Promise<number> {
+    return (await this.#loaded()).sweep(olderThan);
+  }
+  async close(): Promise<void> {
+    if (this.#store) await (await this.#store).close();
   }
 }

@@ -22,6 +22,7 @@ export class UsageService {
     this.query = new QueryService(m, this.meters);
     this.entitlements = new EntitlementsService(m, this.meters, this.query);
     this.holds = new HoldsService(m, this.entitlements, this.ingest);
+    this.ingest.onCounted = (environmentId, tenantIds) => this.entitlements.forget(environmentId, tenantIds);
   }
 
   /**

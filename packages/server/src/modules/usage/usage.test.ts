@@ -280,6 +280,41 @@ describeEachEngine("usage", (engine) => {
     expect(after.body.code).toBe("unknown_event_type");
   });
 
+  it("a meter changed behind the ingestion cache is read afresh, never measured by its old definition", async () => {
+    const meter = await call(sk(), "POST", "/v1/usage/meters", {
+      key: "moved",
+      eventType: "moved.used",
+      aggregation: "sum",
+      valuePath: "a",
+    });
+    expect(meter.status).toBe(201);
+    const send = (id: string) =>
+      call(sk(), "POST", "/v1/usage/events", { id, type: "moved.used", subject: tenantA, data: { a: 100, b: 5 } });
+    expect((await send("mv1")).body.status).toBe("accepted");
+    expect((await send("mv2")).body.status).toBe("accepted");
+    // Another process changing the definition (no change-bus message reaches this one): the stored
+    // version no longer matches what this process cached, so the next event reads the meter afresh.
+    await t.app.db.kysely
+      .updateTable("usage_meter" as never)
+      .set({ value_path: "b", updated_at: T0 + 1 } as never)
+      .where("id" as never, "=", meter.body.id as never)
+      .execute();
+    expect((await send("mv3")).body.status).toBe("accepted");
+    expect((await send("mv3")).body.status).toBe("duplicate");
+    const q = await query(sk(), { meter: "moved", tenantId: tenantA, from: at(-60), to: at(60) });
+    expect(q.totals[0]?.value).toBe(205);
+  });
+
+  it("a subject's externalId change is seen at once: the old one names no tenant, the new one does", async () => {
+    const id = (await call(sk(), "POST", "/v1/tenants", { name: "Renamed", externalId: "old-ext" })).body.id as string;
+    const send = (eid: string, subject: string) =>
+      call(sk(), "POST", "/v1/usage/events", { id: eid, type: "llm.call", subject, data: { tokens: 1 } });
+    expect((await send("rn1", "old-ext")).body).toMatchObject({ status: "accepted", tenantId: id });
+    expect((await call(sk(), "PATCH", `/v1/tenants/${id}`, { externalId: "new-ext" })).status).toBe(200);
+    expect((await send("rn2", "old-ext")).body.code).toBe("subject_not_found");
+    expect((await send("rn3", "new-ext")).body).toMatchObject({ status: "accepted", tenantId: id });
+  });
+
   it("deactivated tenants accept no usage; suspended tenants' usage is accepted from secret keys", async () => {
     const c = (await call(sk(), "POST", "/v1/tenants", { name: "Gone" })).body.id as string;
     const d = (await call(sk(), "POST", "/v1/tenants", { name: "Paused" })).body.id as string;
@@ -364,6 +399,50 @@ describeEachEngine("usage", (engine) => {
       expect((await call(sk(), "GET", `/v1/usage/holds/${h3.body.id}`)).body.status).toBe("expired");
       const list = await call(sk(), "GET", `/v1/tenants/${t2}/entitlements`);
       expect((list.body.data as Json[]).map((e) => e.feature)).toEqual(["ai", "sso"]);
+    });
+
+    it("a check sees new usage, holds and limits at once (its cache is dropped by every change)", async () => {
+      const t3 = (await call(sk(), "POST", "/v1/tenants", { name: "Cached" })).body.id as string;
+      const check = async () =>
+        (await call(sk(), "POST", "/v1/entitlements/check", { tenantId: t3, feature: "ai" })).body as Json;
+      await call(sk(), "POST", `/v1/tenants/${t3}/entitlements`, {
+        feature: "ai",
+        meter: "tokens",
+        limit: 1000,
+        period: "rolling",
+        rollingDays: 30,
+      });
+      expect(await check()).toMatchObject({ used: 0, held: 0, remaining: 1000 });
+      for (let i = 0; i < 3; i++) {
+        await call(sk(), "POST", "/v1/usage/events", {
+          id: `c${i}`,
+          type: "llm.call",
+          subject: t3,
+          data: { tokens: 10 },
+        });
+        expect(await check()).toMatchObject({ used: 10 * (i + 1) });
+      }
+      const batch = await call(sk(), "POST", "/v1/usage/events/batch", {
+        events: [{ id: "cb", type: "llm.call", subject: t3, data: { tokens: 70 } }],
+      });
+      expect(batch.body.accepted).toBe(1);
+      expect(await check()).toMatchObject({ used: 100, remaining: 900 });
+      const hold = await call(sk(), "POST", "/v1/usage/holds", { tenantId: t3, feature: "ai", amount: 400 });
+      expect(await check()).toMatchObject({ used: 100, held: 400, remaining: 500 });
+      await call(sk(), "POST", `/v1/usage/holds/${hold.body.id}/release`);
+      expect(await check()).toMatchObject({ held: 0, remaining: 900 });
+      await call(sk(), "POST", `/v1/tenants/${t3}/entitlements`, {
+        feature: "ai",
+        meter: "tokens",
+        limit: 150,
+        period: "rolling",
+        rollingDays: 30,
+      });
+      expect(await check()).toMatchObject({ limit: 150, remaining: 50 });
+      const list = await call(sk(), "GET", `/v1/tenants/${t3}/entitlements`);
+      const entitlementId = (list.body.data as Json[])[0]?.id as string;
+      await call(sk(), "DELETE", `/v1/tenants/${t3}/entitlements/${entitlementId}`);
+      expect(await check()).toMatchObject({ kind: null, allowed: false });
     });
 
     it("other modules report usage through the service, once per id", async () => {

@@ -46,6 +46,8 @@ export const TENANT_TOPIC = "tenants";
 /** TenantsService: the customer organisations of an environment (environment API). */
 export class TenantsService {
   readonly #states: OwnedCache<TenantState | null>;
+  /** #subjects: usage subjects (`<environment>\n<id or externalId>`) resolved to their tenant. */
+  readonly #subjects: OwnedCache<{ id: string; state: TenantStateName }>;
 
   readonly #db: TypedDb<TenancyTables>;
   /** #tenantQuery: the hottest read of the module (every tenant-path request), built once. */
@@ -57,6 +59,7 @@ export class TenantsService {
       q.selectFrom("tenant").selectAll().where("environment_id", "=", environmentId).where("id", "=", id),
     );
     this.#states = new OwnedCache(m.bus, [TENANT_TOPIC]);
+    this.#subjects = new OwnedCache(m.bus, [TENANT_TOPIC]);
   }
 
   /**
@@ -181,8 +184,9 @@ export class TenantsService {
   /** findTenantAnywhere finds a tenant by id in any environment (operator tooling only: the CLI). */
   /**
    * resolveSubjects maps subjects of one environment (a tenant id, or a tenant's `externalId`) to
-   * their tenant's id and state, read fresh (an `externalId` change publishes nothing to cache on).
-   * An id wins over an `externalId` that happens to spell the same; unknown subjects are absent.
+   * their tenant's id and state. Found subjects are cached until their tenant changes (a state
+   * transition or an update, which publish the tenant's id); unknown ones are read every time. An id
+   * wins over an `externalId` that happens to spell the same; unknown subjects are absent.
    */
   async resolveSubjects(
     environmentId: string,
@@ -190,19 +194,38 @@ export class TenantsService {
   ): Promise<Map<string, { id: string; state: TenantStateName }>> {
     const out = new Map<string, { id: string; state: TenantStateName }>();
     if (subjects.length === 0) return out;
-    const unique = [...new Set(subjects)];
+    const now = this.m.clock.now();
+    const missing: string[] = [];
+    for (const subject of new Set(subjects)) {
+      const hit = this.#subjects.get(`${environmentId}\n${subject}`, now);
+      if (hit) out.set(subject, hit.value);
+      else missing.push(subject);
+    }
+    if (missing.length === 0) return out;
+    const generation = this.#subjects.generation;
     const rows = await this.#db
       .q()
       .selectFrom("tenant")
       .select(["id", "external_id", "state"])
       .where("environment_id", "=", environmentId)
-      .where((eb) => eb.or([eb("id", "in", unique), eb("external_id", "in", unique)]))
+      .where((eb) => eb.or([eb("id", "in", missing), eb("external_id", "in", missing)]))
       .execute();
+    const found = new Map<string, { id: string; state: TenantStateName }>();
     for (const row of rows) {
       const value = { id: row.id, state: row.state as TenantStateName };
-      if (row.external_id !== null && !out.has(row.external_id)) out.set(row.external_id, value);
+      if (row.external_id !== null && !found.has(row.external_id)) found.set(row.external_id, value);
     }
-    for (const row of rows) out.set(row.id, { id: row.id, state: row.state as TenantStateName });
+    for (const row of rows) found.set(row.id, { id: row.id, state: row.state as TenantStateName });
+    for (const subject of missing) {
+      const value = found.get(subject);
+      if (!value) continue;
+      out.set(subject, value);
+      this.#subjects.set(
+        `${environmentId}\n${subject}`,
+        { value, validUntil: Number.MAX_SAFE_INTEGER, owners: [value.id, environmentId], cachedAt: now },
+        generation,
+      );
+    }
     return out;
   }
 
@@ -239,6 +262,10 @@ export class TenantsService {
           .where("environment_id", "=", environmentId)
           .where("id", "=", id)
           .execute();
+        // Caches keyed by the tenant's externalId (usage subjects) drop it.
+        if (changes.before.externalId !== undefined || changes.after.externalId !== undefined) {
+          await this.m.bus.publish(tx, TENANT_TOPIC, id);
+        }
         await this.m.facts.record(tx, ctx, {
           type: "tenant.updated",
           tenantId: id,

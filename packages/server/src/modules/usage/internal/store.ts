@@ -1,4 +1,4 @@
-import { CompiledQuery } from "kysely";
+import { CompiledQuery, type Kysely } from "kysely";
 import type { Engine, Tx } from "../../../platform/db/db.js";
 
 /**
@@ -41,6 +41,21 @@ const ROLLUP_COLUMNS = [
   "latest_id",
   "latest_value",
 ] as const;
+
+const NEWER =
+  "(excluded.latest_time > usage_rollup.latest_time or (excluded.latest_time = usage_rollup.latest_time and excluded.latest_id > usage_rollup.latest_id))";
+
+/** ROLLUP_CONFLICT folds a delta into an existing rollup row: every field merges exactly. */
+const ROLLUP_CONFLICT = [
+  "on conflict (environment_id, meter_id, tenant_id, grain, bucket_start, group_key, shard) do update set",
+  "n = usage_rollup.n + excluded.n,",
+  "total = usage_rollup.total + excluded.total,",
+  "min_value = case when usage_rollup.min_value is null or excluded.min_value < usage_rollup.min_value then excluded.min_value else usage_rollup.min_value end,",
+  "max_value = case when usage_rollup.max_value is null or excluded.max_value > usage_rollup.max_value then excluded.max_value else usage_rollup.max_value end,",
+  `latest_value = case when usage_rollup.latest_time is null or ${NEWER} then excluded.latest_value else usage_rollup.latest_value end,`,
+  `latest_id = case when usage_rollup.latest_time is null or ${NEWER} then excluded.latest_id else usage_rollup.latest_id end,`,
+  `latest_time = case when usage_rollup.latest_time is null or ${NEWER} then excluded.latest_time else usage_rollup.latest_time end`,
+].join(" ");
 
 const DISTINCT_COLUMNS = ["environment_id", "meter_id", "tenant_id", "bucket_start", "group_key", "value"] as const;
 
@@ -110,18 +125,7 @@ export class UsageStore {
     const sorted = [...deltas].sort(compareDelta);
     const width = ROLLUP_COLUMNS.length;
     const per = Math.floor(MAX_PARAMS / width);
-    const newer =
-      "(excluded.latest_time > usage_rollup.latest_time or (excluded.latest_time = usage_rollup.latest_time and excluded.latest_id > usage_rollup.latest_id))";
-    const tail = [
-      "on conflict (environment_id, meter_id, tenant_id, grain, bucket_start, group_key, shard) do update set",
-      "n = usage_rollup.n + excluded.n,",
-      "total = usage_rollup.total + excluded.total,",
-      "min_value = case when usage_rollup.min_value is null or excluded.min_value < usage_rollup.min_value then excluded.min_value else usage_rollup.min_value end,",
-      "max_value = case when usage_rollup.max_value is null or excluded.max_value > usage_rollup.max_value then excluded.max_value else usage_rollup.max_value end,",
-      `latest_value = case when usage_rollup.latest_time is null or ${newer} then excluded.latest_value else usage_rollup.latest_value end,`,
-      `latest_id = case when usage_rollup.latest_time is null or ${newer} then excluded.latest_id else usage_rollup.latest_id end,`,
-      `latest_time = case when usage_rollup.latest_time is null or ${newer} then excluded.latest_time else usage_rollup.latest_time end`,
-    ].join(" ");
+    const tail = ROLLUP_CONFLICT;
     for (let i = 0; i < sorted.length; i += per) {
       const chunk = sorted.slice(i, i + per);
       const text = this.#text(
@@ -132,26 +136,55 @@ export class UsageStore {
         tail,
       );
       const values: unknown[] = [];
-      for (const d of chunk) {
-        values.push(
-          d.environmentId,
-          d.meterId,
-          d.tenantId,
-          d.grain,
-          d.bucketStart,
-          d.groupKey,
-          d.shard,
-          d.n,
-          d.total,
-          d.min,
-          d.max,
-          d.latestTime,
-          d.latestId,
-          d.latestValue,
-        );
-      }
+      for (const d of chunk) values.push(...deltaValues(d));
       await tx.executeQuery(CompiledQuery.raw(text, values));
     }
+  }
+
+  /**
+   * insertAlone (PostgreSQL) stores one event in one statement, outside any transaction: it
+   * share-locks `meters` if each is still active at the version given, inserts the event only if
+   * all are, and folds `deltas` and `distinct` in only if the event was new. `metersCurrent` false
+   * means nothing was written (a meter changed since the caller read it).
+   */
+  async insertAlone(
+    runner: Pick<Kysely<never>, "executeQuery">,
+    meters: Array<{ id: string; updatedAt: number }>,
+    event: unknown[],
+    deltas: RollupDelta[],
+    distinct: unknown[][],
+  ): Promise<{ metersCurrent: boolean; inserted: boolean }> {
+    const sorted = [...deltas].sort(compareDelta);
+    const key = `alone:${meters.length}:${sorted.length}:${distinct.length}`;
+    let text = this.#texts.get(key);
+    let n = 0;
+    const p = () => `$${++n}`;
+    const list = (width: number) => Array.from({ length: width }, p).join(", ");
+    if (!text) {
+      const m = meters.map(() => `(id = ${p()} and updated_at = ${p()})`).join(" or ");
+      const parts = [
+        `m as materialized (select id from usage_meter where archived_at is null and (${m}) for key share)`,
+        `ins as (insert into usage_event (${EVENT_COLUMNS.join(", ")}) select ${list(EVENT_COLUMNS.length)} where (select count(*) from m) = ${p()} on conflict (environment_id, id) do nothing returning id)`,
+        ...sorted.map(
+          (_, i) =>
+            `r${i} as (insert into usage_rollup (${ROLLUP_COLUMNS.join(", ")}) select ${list(ROLLUP_COLUMNS.length)} from ins ${ROLLUP_CONFLICT})`,
+        ),
+        ...distinct.map(
+          (_, i) =>
+            `d${i} as (insert into usage_distinct (${DISTINCT_COLUMNS.join(", ")}) select ${list(DISTINCT_COLUMNS.length)} from ins on conflict do nothing)`,
+        ),
+      ];
+      text = `with ${parts.join(", ")} select (select count(*) from m)::int as live, (select count(*) from ins)::int as inserted`;
+      this.#texts.set(key, text);
+    }
+    const values: unknown[] = [];
+    for (const meter of meters) values.push(meter.id, meter.updatedAt);
+    values.push(...event, meters.length);
+    for (const d of sorted) values.push(...deltaValues(d));
+    for (const row of distinct) values.push(...row);
+    const result = await runner.executeQuery<{ live: number; inserted: number }>(CompiledQuery.raw(text, values));
+    const row = result.rows[0];
+    return { metersCurrent: Number(row?.live) === meters.length, inserted: Number(row?.inserted) === 1 };
   }
 
   /** insertDistinct records distinct values (rows in DISTINCT_COLUMNS order); repeats insert nothing. */
@@ -171,6 +204,25 @@ export class UsageStore {
       await tx.executeQuery(CompiledQuery.raw(text, chunk.flat()));
     }
   }
+}
+
+function deltaValues(d: RollupDelta): unknown[] {
+  return [
+    d.environmentId,
+    d.meterId,
+    d.tenantId,
+    d.grain,
+    d.bucketStart,
+    d.groupKey,
+    d.shard,
+    d.n,
+    d.total,
+    d.min,
+    d.max,
+    d.latestTime,
+    d.latestId,
+    d.latestValue,
+  ];
 }
 
 function compareDelta(a: RollupDelta, b: RollupDelta): number {

@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import type { z } from "zod";
+import { OwnedCache } from "../../../platform/cache.js";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import type { ModuleContext } from "../../../platform/module.js";
@@ -7,6 +8,7 @@ import type { ActionContext } from "../../../platform/principal.js";
 import { UsageErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { toEntitlement } from "../internal/rows.js";
+import { STANDING_TOPIC, standingOwner } from "../internal/topics.js";
 import { isTimeZone, nextWindow, windowStart } from "../internal/zones.js";
 import type { CheckInput, CheckResult, Entitlement, SetEntitlementInput } from "../schemas.js";
 import type { UsageEntitlementTable, UsageTables } from "../tables.js";
@@ -14,6 +16,18 @@ import type { MetersService } from "./meters.js";
 import type { QueryService } from "./query.js";
 
 const MINUTE = 60_000;
+
+/** CHECK_CACHE_MS: how long an entitlement check may reuse what it read (see `check`). */
+export const CHECK_CACHE_MS = 1000;
+
+/** Standing is what an entitlement check reads, cached (see `EntitlementsService.check`). */
+interface Standing {
+  row: (Selectable<UsageEntitlementTable> & { aggregation: string | null }) | null;
+  used: number;
+  holds: Array<{ amount: number; expiresAt: number }>;
+  period: Period | null;
+  validUntil: number;
+}
 
 /** Period is the range an entitlement's limit counts over at one instant. */
 export interface Period {
@@ -44,6 +58,8 @@ export function periodOf(e: Selectable<UsageEntitlementTable>, now: number): Per
  */
 export class EntitlementsService {
   readonly #db: TypedDb<UsageTables>;
+  /** #checks: what `check` reads, per `<environment>\n<tenant>\n<feature>` (see `check`). */
+  readonly #checks: OwnedCache<Standing>;
 
   constructor(
     private readonly m: ModuleContext,
@@ -51,6 +67,7 @@ export class EntitlementsService {
     private readonly query: QueryService,
   ) {
     this.#db = m.db.tables<UsageTables>();
+    this.#checks = new OwnedCache(m.bus, [STANDING_TOPIC], CHECK_CACHE_MS);
   }
 
   async setEntitlement(
@@ -109,6 +126,7 @@ export class EntitlementsService {
         updated_at: now,
       };
       await q.updateTable("usage_entitlement").set(next).where("id", "=", row.id).execute();
+      await this.m.bus.publish(tx, STANDING_TOPIC, standingOwner(environmentId, tenantId));
       const after = toEntitlement({ ...row, ...next });
       const fields = ["kind", "enabled", "meterId", "limit", "period", "rollingDays", "timeZone"] as const;
       await this.m.facts.record(tx, ctx, {
@@ -158,6 +176,7 @@ export class EntitlementsService {
         .executeTakeFirst();
       if (!row) throw new AppError(UsageErrors.entitlement_not_found, `No entitlement ${id}.`);
       await this.#db.q(tx).deleteFrom("usage_entitlement").where("id", "=", id).execute();
+      await this.m.bus.publish(tx, STANDING_TOPIC, standingOwner(environmentId, tenantId));
       await this.m.facts.record(tx, ctx, {
         type: "entitlement.removed",
         environmentId,
@@ -169,6 +188,14 @@ export class EntitlementsService {
     });
   }
 
+  /**
+   * check answers "may this tenant use `amount` more of `feature` now?". It is a read: it changes
+   * nothing and decides nothing (a hold's reservation decides, under a lock). Its inputs (the
+   * entitlement, the period's usage, the open holds) are cached per tenant × feature for at most
+   * CHECK_CACHE_MS and dropped at once when the tenant's entitlements or holds change (change bus,
+   * every process) or when this process stores usage of the tenant; usage stored through another
+   * process shows within CHECK_CACHE_MS.
+   */
   async check(ctx: ActionContext, input: z.infer<typeof CheckInput>): Promise<CheckResult> {
     const access = await this.m.access.require(ctx, "entitlements:read", {
       tenantId: input.tenantId ?? null,
@@ -179,7 +206,23 @@ export class EntitlementsService {
         errors: [{ path: "body.tenantId", message: "is required for environment keys" }],
       });
     }
-    const row = await this.#find(access.environmentId, access.tenantId, input.feature);
+    const now = this.m.clock.now();
+    const key = `${access.environmentId}\n${access.tenantId}\n${input.feature}`;
+    let standing = this.#checks.get(key, now)?.value;
+    if (!standing) {
+      const generation = this.#checks.generation;
+      standing = await this.#standingNow(access.environmentId, access.tenantId, input.feature, now);
+      this.#checks.set(
+        key,
+        {
+          value: standing,
+          validUntil: standing.validUntil,
+          owners: [standingOwner(access.environmentId, access.tenantId)],
+          cachedAt: now,
+        },
+        generation,
+      );
+    }
     const none: CheckResult = {
       allowed: false,
       feature: input.feature,
@@ -190,18 +233,60 @@ export class EntitlementsService {
       remaining: null,
       resetsAt: null,
     };
+    const row = standing.row;
     if (!row) return none;
     if (row.kind === "boolean") return { ...none, kind: "boolean", allowed: Boolean(row.enabled) };
-    const s = await this.standing(row, this.m.clock.now(), undefined, row.aggregation ?? undefined);
+    // A hold stops counting the instant it expires, cached or not.
+    let held = 0;
+    for (const h of standing.holds) if (h.expiresAt > now) held += h.amount;
+    const limit = Number(row.limit_value);
+    const remaining = Math.max(0, limit - standing.used - held);
     return {
-      allowed: Boolean(row.enabled) && s.remaining >= input.amount,
+      allowed: Boolean(row.enabled) && remaining >= input.amount,
       feature: row.feature,
       kind: "metered",
-      limit: s.limit,
-      used: s.used,
-      held: s.held,
-      remaining: s.remaining,
-      resetsAt: s.period.resetsAt === null ? null : new Date(s.period.resetsAt).toISOString(),
+      limit,
+      used: standing.used,
+      held,
+      remaining,
+      resetsAt: standing.period?.resetsAt == null ? null : new Date(standing.period.resetsAt).toISOString(),
+    };
+  }
+
+  /**
+   * forget drops the cached standings of tenants that just stored usage (called after the commit).
+   * Cheap when nothing is cached for them.
+   */
+  forget(environmentId: string, tenantIds: ReadonlySet<string>): void {
+    for (const tenantId of tenantIds) this.#checks.evictOwner(standingOwner(environmentId, tenantId));
+  }
+
+  /** #standingNow reads what a check needs: the entitlement, its period's usage and its open holds. */
+  async #standingNow(environmentId: string, tenantId: string, feature: string, now: number): Promise<Standing> {
+    const row = (await this.#find(environmentId, tenantId, feature)) ?? null;
+    const soon = now + CHECK_CACHE_MS;
+    if (row?.kind !== "metered") return { row, used: 0, holds: [], period: null, validUntil: soon };
+    const period = periodOf(row, now);
+    const meterId = row.meter_id as string;
+    const [used, holds] = await Promise.all([
+      this.query.used(environmentId, meterId, row.aggregation ?? "sum", tenantId, period.from, period.to),
+      this.#db
+        .q()
+        .selectFrom("usage_hold")
+        .select(["amount", "expires_at"])
+        .where("entitlement_id", "=", row.id)
+        .where("status", "=", "open")
+        .where("expires_at", ">", now)
+        .execute(),
+    ]);
+    // A rolling window moves every minute; a month ends at its reset.
+    const periodEnds = period.resetsAt ?? (Math.floor(now / MINUTE) + 1) * MINUTE;
+    return {
+      row,
+      used,
+      holds: holds.map((h) => ({ amount: Number(h.amount), expiresAt: Number(h.expires_at) })),
+      period,
+      validUntil: Math.min(soon, periodEnds),
     };
   }
 

@@ -6,6 +6,7 @@ import { type ActionContext, systemContext } from "../../../platform/principal.j
 import { UsageErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { toHold } from "../internal/rows.js";
+import { STANDING_TOPIC, standingOwner } from "../internal/topics.js";
 import type { CommitInput, Hold, ReserveInput } from "../schemas.js";
 import type { UsageHoldTable, UsageTables } from "../tables.js";
 import type { EntitlementsService } from "./entitlements.js";
@@ -75,6 +76,7 @@ export class HoldsService {
         updated_at: now,
       };
       await this.#db.q(tx).insertInto("usage_hold").values(row).execute();
+      await this.m.bus.publish(tx, STANDING_TOPIC, standingOwner(access.environmentId, tenantId));
       await this.m.facts.record(tx, ctx, {
         type: "usage_hold.reserved",
         environmentId: access.environmentId,
@@ -139,6 +141,7 @@ export class HoldsService {
         .where("id", "=", id)
         .where("status", "=", "open")
         .execute();
+      await this.m.bus.publish(tx, STANDING_TOPIC, standingOwner(hold.environment_id, hold.tenant_id));
       await this.m.facts.record(tx, ctx, {
         type: "usage_hold.committed",
         environmentId: hold.environment_id,
@@ -165,6 +168,7 @@ export class HoldsService {
         const hold = await this.#row(first.environment_id, id, tx);
         throw new AppError(UsageErrors.hold_not_open, `Hold ${id} is ${hold.status}.`);
       }
+      await this.m.bus.publish(tx, STANDING_TOPIC, standingOwner(first.environment_id, first.tenant_id));
       await this.m.facts.record(tx, ctx, {
         type: "usage_hold.released",
         environmentId: first.environment_id,

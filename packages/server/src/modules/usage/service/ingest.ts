@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Selectable } from "kysely";
 import type { TenantAccess } from "../../../platform/access.js";
-import { type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
+import { OwnedCache } from "../../../platform/cache.js";
+import { afterCommit, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, type ErrorCode } from "../../../platform/errors.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -9,6 +10,7 @@ import type { TenancyService } from "../../tenancy/index.js";
 import { UsageErrors } from "../errors.js";
 import { at, depthOf } from "../internal/rows.js";
 import { type RollupDelta, UsageStore } from "../internal/store.js";
+import { METERS_TOPIC } from "../internal/topics.js";
 import { EVENT_LIMITS, type IngestResult, UsageEventInput } from "../schemas.js";
 import type { UsageMeterTable, UsageTables } from "../tables.js";
 
@@ -76,6 +78,8 @@ export function derivedEventId(credentialId: string, callId: string): string {
 export class IngestService {
   readonly #db: TypedDb<UsageTables>;
   readonly #store: UsageStore;
+  /** #meterCache: the active meters of an event type (`<environment>\n<type>`), evicted on METERS_TOPIC. */
+  readonly #meterCache: OwnedCache<MeterRow[]>;
 
   constructor(
     private readonly m: ModuleContext,
@@ -83,6 +87,7 @@ export class IngestService {
   ) {
     this.#db = m.db.tables<UsageTables>();
     this.#store = new UsageStore(m.db.engine);
+    this.#meterCache = new OwnedCache(m.bus, [METERS_TOPIC]);
   }
 
   /** ingestOne: the single-event route. A refused event is a problem (4xx); nothing is stored. */
@@ -91,6 +96,9 @@ export class IngestService {
     const [item] = await this.#prepare(access, [input], true);
     const prepared = item as Prepared;
     if (prepared.problem) throw problemError(prepared.problem);
+    // Without an Idempotency-Key to record, one statement is the whole write (PostgreSQL).
+    const alone = ctx.idempotency ? null : await this.applyAlone(access.environmentId, prepared, reporterOf(access));
+    if (alone) return alone;
     return this.m.db.write(ctx, async (tx) => {
       const [result] = await this.apply(tx, access.environmentId, [prepared], reporterOf(access));
       const r = result as IngestResult;
@@ -248,7 +256,102 @@ export class IngestService {
     );
     const live = items.filter((i) => !i.problem);
     if (live.length === 0) return results;
-    const types = [...new Set(live.map((i) => i.type))];
+    const meters = await this.#meters(tx, environmentId, [...new Set(live.map((i) => i.type))]);
+
+    // Measure each event under each of its meters; an event that does not fit one is refused whole.
+    const measured = new Map<number, Measured[]>();
+    const seen = new Set<string>();
+    const rows: unknown[][] = [];
+    const now = this.m.clock.now();
+    for (const item of live) {
+      const ms = measureAll(meters.get(item.type), item);
+      if (!Array.isArray(ms)) {
+        results[item.index] = rejected(item, ms);
+        continue;
+      }
+      const id = item.id as string;
+      if (seen.has(id)) {
+        results[item.index] = { id, status: "duplicate", tenantId: item.tenantId };
+        continue;
+      }
+      seen.add(id);
+      measured.set(item.index, ms);
+      rows.push(eventRow(environmentId, item, reporter, now));
+    }
+    if (rows.length === 0) return results;
+    rows.sort((a, b) => ((a[1] as string) < (b[1] as string) ? -1 : 1));
+    const inserted = await this.#store.insertEvents(tx, rows);
+
+    const deltas = new Map<string, RollupDelta>();
+    // One shard per transaction (PostgreSQL): concurrent writers of one bucket mostly meet no lock.
+    const shard = this.#shard();
+    const distinct = new Map<string, unknown[]>();
+    const tenants = new Set<string>();
+    for (const item of live) {
+      const ms = measured.get(item.index);
+      if (!ms) continue;
+      const id = item.id as string;
+      if (!inserted.has(id)) {
+        results[item.index] = { id, status: "duplicate", tenantId: item.tenantId };
+        continue;
+      }
+      tenants.add(item.tenantId as string);
+      fold(deltas, distinct, environmentId, item, ms, shard);
+    }
+    await this.#store.upsertRollups(tx, [...deltas.values()]);
+    if (distinct.size > 0) await this.#store.insertDistinct(tx, [...distinct.values()]);
+    if (tenants.size > 0) afterCommit(tx, () => this.onCounted?.(environmentId, tenants));
+    return results;
+  }
+
+  /**
+   * applyAlone stores one prepared event with no transaction around it, on PostgreSQL: one
+   * statement that share-locks the event's meters as the cache last saw them (unchanged, not
+   * archived), inserts the event once per id, and folds it into the rollups only if it was new
+   * (`insert … select … from inserted`). A single statement is atomic on its own, so the guarantees
+   * of `apply` hold with one round trip instead of five. Returns null when it cannot decide from the
+   * cache (meters not cached, changed since, or a value that does not fit): the caller then runs
+   * `apply` in a transaction, which reads the meters afresh and explains any refusal.
+   */
+  async applyAlone(environmentId: string, item: Prepared, reporter: Reporter): Promise<IngestResult | null> {
+    if (this.m.db.engine !== "postgres" || item.problem) return null;
+    const meters = this.#meterCache.get(`${environmentId}\n${item.type}`, this.m.clock.now())?.value;
+    if (!meters || meters.length === 0) return null;
+    const ms = measureAll(meters, item);
+    if (!Array.isArray(ms)) return null;
+    const deltas = new Map<string, RollupDelta>();
+    const distinct = new Map<string, unknown[]>();
+    fold(deltas, distinct, environmentId, item, ms, this.#shard());
+    const outcome = await this.#store.insertAlone(
+      this.#db.q(),
+      meters.map((m) => ({ id: m.id, updatedAt: Number(m.updated_at) })),
+      eventRow(environmentId, item, reporter, this.m.clock.now()),
+      [...deltas.values()],
+      [...distinct.values()],
+    );
+    if (!outcome.metersCurrent) {
+      this.#meterCache.evictOwner(environmentId);
+      return null;
+    }
+    const id = item.id as string;
+    if (!outcome.inserted) return { id, status: "duplicate", tenantId: item.tenantId };
+    this.onCounted?.(environmentId, new Set([item.tenantId as string]));
+    return { id, status: "accepted", tenantId: item.tenantId };
+  }
+
+  /** onCounted is told, after the commit, which tenants of an environment have new usage. */
+  onCounted: ((environmentId: string, tenantIds: ReadonlySet<string>) => void) | null = null;
+
+  #shard(): number {
+    return this.m.db.engine === "postgres" ? Math.floor(Math.random() * ROLLUP_SHARDS) : 0;
+  }
+
+  /**
+   * #meters reads the active meters of `types` in `tx` (share-locked on PostgreSQL against a
+   * definition change until the commit) and refreshes the cache that `applyAlone` starts from.
+   */
+  async #meters(tx: Tx, environmentId: string, types: string[]): Promise<Map<string, MeterRow[]>> {
+    const generation = this.#meterCache.generation;
     const meterRows = await this.#db
       .q(tx)
       .selectFrom("usage_meter")
@@ -259,118 +362,115 @@ export class IngestService {
       .orderBy("id")
       .$if(this.m.db.engine === "postgres", (qb) => qb.forKeyShare())
       .execute();
-    const meters = new Map<string, Array<Selectable<UsageMeterTable>>>();
+    const meters = new Map<string, MeterRow[]>();
     for (const row of meterRows) meters.set(row.event_type, [...(meters.get(row.event_type) ?? []), row]);
-
-    // Measure each event under each of its meters; an event that does not fit one is refused whole.
-    const measured = new Map<number, Array<{ meter: Selectable<UsageMeterTable>; m: Measure }>>();
-    const seen = new Set<string>();
-    const rows: unknown[][] = [];
     const now = this.m.clock.now();
-    for (const item of live) {
-      const its = meters.get(item.type);
-      let problem: Problem | null = null;
-      if (!its) problem = { code: UsageErrors.unknown_event_type, detail: `No active meter counts type ${item.type}.` };
-      const ms: Array<{ meter: Selectable<UsageMeterTable>; m: Measure }> = [];
-      for (const meter of its ?? []) {
-        const m = measure(meter, item.data);
-        if (typeof m === "string") {
-          problem = { code: UsageErrors.invalid_value, detail: m };
-          break;
-        }
-        ms.push({ meter, m });
-      }
-      if (problem) {
-        results[item.index] = rejected(item, problem);
-        continue;
-      }
-      const id = item.id as string;
-      if (seen.has(id)) {
-        results[item.index] = { id, status: "duplicate", tenantId: item.tenantId };
-        continue;
-      }
-      seen.add(id);
-      measured.set(item.index, ms);
-      rows.push([
-        environmentId,
-        id,
-        item.tenantId,
-        item.type,
-        item.time,
-        item.source,
-        jsonOf.get(item.data) ?? toJson(item.data),
-        reporter.credentialId,
-        reporter.actorType,
-        now,
-      ]);
+    for (const [type, rows] of meters) {
+      this.#meterCache.set(
+        `${environmentId}\n${type}`,
+        { value: rows, validUntil: Number.POSITIVE_INFINITY, owners: [environmentId], cachedAt: now },
+        generation,
+      );
     }
-    if (rows.length === 0) return results;
-    rows.sort((a, b) => ((a[1] as string) < (b[1] as string) ? -1 : 1));
-    const inserted = await this.#store.insertEvents(tx, rows);
+    return meters;
+  }
+}
 
-    const deltas = new Map<string, RollupDelta>();
-    // One shard per transaction (PostgreSQL): concurrent writers of one bucket mostly meet no lock.
-    const shard = this.m.db.engine === "postgres" ? Math.floor(Math.random() * ROLLUP_SHARDS) : 0;
-    const distinct = new Map<string, unknown[]>();
-    for (const item of live) {
-      const ms = measured.get(item.index);
-      if (!ms) continue;
-      const id = item.id as string;
-      if (!inserted.has(id)) {
-        results[item.index] = { id, status: "duplicate", tenantId: item.tenantId };
+type MeterRow = Selectable<UsageMeterTable>;
+
+/** Measured is what one event contributes to one of its meters. */
+interface Measured {
+  meter: MeterRow;
+  m: Measure;
+}
+
+/** measureAll measures an event under every meter of its type, or says why it is refused. */
+function measureAll(meters: MeterRow[] | undefined, item: Prepared): Measured[] | Problem {
+  if (!meters) return { code: UsageErrors.unknown_event_type, detail: `No active meter counts type ${item.type}.` };
+  const out: Measured[] = [];
+  for (const meter of meters) {
+    const m = measure(meter, item.data);
+    if (typeof m === "string") return { code: UsageErrors.invalid_value, detail: m };
+    out.push({ meter, m });
+  }
+  return out;
+}
+
+/** eventRow: an event's values in the order of the store's event columns. */
+function eventRow(environmentId: string, item: Prepared, reporter: Reporter, now: number): unknown[] {
+  return [
+    environmentId,
+    item.id,
+    item.tenantId,
+    item.type,
+    item.time,
+    item.source,
+    jsonOf.get(item.data) ?? toJson(item.data),
+    reporter.credentialId,
+    reporter.actorType,
+    now,
+  ];
+}
+
+/**
+ * fold adds one new event to the minute and hour deltas of each of its meters (`deltas` merges
+ * events of one bucket), and its distinct values to `distinct`.
+ */
+function fold(
+  deltas: Map<string, RollupDelta>,
+  distinct: Map<string, unknown[]>,
+  environmentId: string,
+  item: Prepared,
+  ms: Measured[],
+  shard: number,
+): void {
+  const id = item.id as string;
+  const tenantId = item.tenantId as string;
+  for (const { meter, m } of ms) {
+    for (const grain of GRAINS) {
+      const bucketStart = Math.floor(item.time / grain) * grain;
+      const key = `${meter.id}|${tenantId}|${grain}|${bucketStart}|${m.groupKey}`;
+      const d = deltas.get(key);
+      if (!d) {
+        deltas.set(key, {
+          environmentId,
+          meterId: meter.id,
+          tenantId,
+          grain,
+          bucketStart,
+          groupKey: m.groupKey,
+          shard,
+          n: 1,
+          total: m.value ?? 0,
+          min: m.value,
+          max: m.value,
+          latestTime: m.value === null ? null : item.time,
+          latestId: m.value === null ? null : id,
+          latestValue: m.value,
+        });
         continue;
       }
-      const tenantId = item.tenantId as string;
-      for (const { meter, m } of ms) {
-        for (const grain of GRAINS) {
-          const bucketStart = Math.floor(item.time / grain) * grain;
-          const key = `${meter.id}|${tenantId}|${grain}|${bucketStart}|${m.groupKey}`;
-          const d = deltas.get(key);
-          if (!d) {
-            deltas.set(key, {
-              environmentId,
-              meterId: meter.id,
-              tenantId,
-              grain,
-              bucketStart,
-              groupKey: m.groupKey,
-              shard,
-              n: 1,
-              total: m.value ?? 0,
-              min: m.value,
-              max: m.value,
-              latestTime: m.value === null ? null : item.time,
-              latestId: m.value === null ? null : id,
-              latestValue: m.value,
-            });
-            continue;
-          }
-          d.n += 1;
-          if (m.value !== null) {
-            d.total += m.value;
-            d.min = d.min === null || m.value < d.min ? m.value : d.min;
-            d.max = d.max === null || m.value > d.max ? m.value : d.max;
-            if (
-              d.latestTime === null ||
-              item.time > d.latestTime ||
-              (item.time === d.latestTime && id > (d.latestId as string))
-            ) {
-              d.latestTime = item.time;
-              d.latestId = id;
-              d.latestValue = m.value;
-            }
-          }
-        }
-        if (m.distinct !== null) {
-          const bucketStart = Math.floor(item.time / MINUTE) * MINUTE;
-          const row = [environmentId, meter.id, tenantId, bucketStart, m.groupKey, m.distinct];
-          distinct.set(row.join("\u0000"), row);
+      d.n += 1;
+      if (m.value !== null) {
+        d.total += m.value;
+        d.min = d.min === null || m.value < d.min ? m.value : d.min;
+        d.max = d.max === null || m.value > d.max ? m.value : d.max;
+        if (
+          d.latestTime === null ||
+          item.time > d.latestTime ||
+          (item.time === d.latestTime && id > (d.latestId as string))
+        ) {
+          d.latestTime = item.time;
+          d.latestId = id;
+          d.latestValue = m.value;
         }
       }
     }
-    await this.#store.upsertRollups(tx, [...deltas.values()]);
-    if (distinct.size > 0) await this.#store.insertDistinct(tx, [...distinct.values()]);
-    return results;
+    if (m.distinct !== null) {
+      const bucketStart = Math.floor(item.time / MINUTE) * MINUTE;
+      const row = [environmentId, meter.id, tenantId, bucketStart, m.groupKey, m.distinct];
+      distinct.set(row.join("\u0000"), row);
+    }
   }
 }
 

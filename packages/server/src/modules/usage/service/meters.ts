@@ -8,6 +8,7 @@ import type { ActionContext } from "../../../platform/principal.js";
 import { UsageErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { toMeter } from "../internal/rows.js";
+import { METERS_TOPIC } from "../internal/topics.js";
 import type { CreateMeterInput, ListMetersQuery, Meter, UpdateMeterInput } from "../schemas.js";
 import type { UsageMeterTable, UsageTables } from "../tables.js";
 
@@ -43,6 +44,7 @@ export class MetersService {
           updated_at: now,
         };
         await this.#db.q(tx).insertInto("usage_meter").values(row).execute();
+        await this.m.bus.publish(tx, METERS_TOPIC, environmentId);
         await this.m.facts.record(tx, ctx, {
           type: "usage_meter.created",
           environmentId,
@@ -128,6 +130,7 @@ export class MetersService {
         })
         .where("id", "=", row.id)
         .execute();
+      await this.m.bus.publish(tx, METERS_TOPIC, environmentId);
       await this.m.facts.record(tx, ctx, {
         type: "usage_meter.updated",
         environmentId,
@@ -154,6 +157,7 @@ export class MetersService {
         .where("id", "=", row.id)
         .where("archived_at", "is", null)
         .execute();
+      await this.m.bus.publish(tx, METERS_TOPIC, environmentId);
       await this.m.facts.record(tx, ctx, {
         type: "usage_meter.archived",
         environmentId,

@@ -22,6 +22,7 @@ import pg from "pg";
 import type { Config } from "../../config.js";
 import type { Logger } from "../logger.js";
 import { Db } from "./db.js";
+import { preparingStatements, StatementNames } from "./prepared.js";
 
 /**
  * connectDatabase opens the configured engine and returns the plane's `Db`.
@@ -55,8 +56,10 @@ export async function connectDatabase(database: Config["database"], logger: Logg
       application_name: name,
     });
     pool.on("error", (err) => logger.error({ err }, "idle PostgreSQL connection failed"));
-    return pool;
+    return preparingStatements(pool, names);
   };
+  // One registry for both pools: a text is named the same on every connection.
+  const names = new StatementNames();
   // Requests and background jobs use separate pools, so a backlog of jobs never takes the
   // connections requests need (and the other way round).
   const pool = openPool(database.poolMax, "baseplate");

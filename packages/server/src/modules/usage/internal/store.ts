@@ -122,7 +122,7 @@ export class UsageStore {
 
   /** upsertRollups folds the deltas (unique by key) into the rollups. */
   async upsertRollups(tx: Tx, deltas: RollupDelta[]): Promise<void> {
-    const sorted = [...deltas].sort(compareDelta);
+    const sorted = sortDeltas(deltas);
     const width = ROLLUP_COLUMNS.length;
     const per = Math.floor(MAX_PARAMS / width);
     const tail = ROLLUP_CONFLICT;
@@ -154,7 +154,7 @@ export class UsageStore {
     deltas: RollupDelta[],
     distinct: unknown[][],
   ): Promise<{ metersCurrent: boolean; inserted: boolean }> {
-    const sorted = [...deltas].sort(compareDelta);
+    const sorted = sortDeltas(deltas);
     const key = `alone:${meters.length}:${sorted.length}:${distinct.length}`;
     let text = this.#texts.get(key);
     let n = 0;
@@ -225,8 +225,18 @@ function deltaValues(d: RollupDelta): unknown[] {
   ];
 }
 
-function compareDelta(a: RollupDelta, b: RollupDelta): number {
-  const ka = `${a.meterId}\u0000${a.tenantId}\u0000${a.grain}\u0000${a.bucketStart}\u0000${a.groupKey}\u0000${a.shard}`;
-  const kb = `${b.meterId}\u0000${b.tenantId}\u0000${b.grain}\u0000${b.bucketStart}\u0000${b.groupKey}\u0000${b.shard}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+/**
+ * sortDeltas orders deltas by their rollup key (each key built once), so that every writer upserts
+ * rollup rows in one order and two transactions never wait on each other's locks in a cycle.
+ */
+function sortDeltas(deltas: RollupDelta[]): RollupDelta[] {
+  const keyed = deltas.map(
+    (d) =>
+      [
+        `${d.meterId}\u0000${d.tenantId}\u0000${d.grain}\u0000${d.bucketStart}\u0000${d.groupKey}\u0000${d.shard}`,
+        d,
+      ] as const,
+  );
+  keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return keyed.map((k) => k[1]);
 }

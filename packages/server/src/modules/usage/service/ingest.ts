@@ -151,6 +151,8 @@ export class IngestService {
     const now = this.m.clock.now();
     const p = access.principal;
     const out: Prepared[] = [];
+    /** subjectOf: the subject each item names that is still to resolve (by item index). */
+    const subjectOf: Array<string | undefined> = new Array(items.length);
     for (const [index, raw] of items.entries()) {
       const base: Prepared = { index, id: null, tenantId: null, type: "", time: now, source: null, data: {} };
       const fast = single ? (raw as UsageEventInput) : fastParse(raw);
@@ -184,26 +186,25 @@ export class IngestService {
       // The subject: confined to the caller's tenant; environment keys must name one.
       if (access.tenantId !== null) {
         item.tenantId = e.subject === undefined || e.subject === access.tenantId ? access.tenantId : null;
-        if (item.tenantId === null) (item as { subject?: string }).subject = e.subject;
+        if (item.tenantId === null) subjectOf[index] = e.subject;
       } else if (e.subject === undefined) {
         item.problem ??= {
           code: UsageErrors.subject_required,
           detail: "Name the tenant in `subject` (its id or externalId).",
         };
       } else {
-        (item as { subject?: string }).subject = e.subject;
+        subjectOf[index] = e.subject;
       }
       out.push(item);
     }
     // Subjects to resolve: external ids (and, for tenant-bound callers, anything but their id).
     const subjects = out.flatMap((i) => {
-      const s = (i as { subject?: string }).subject;
+      const s = subjectOf[i.index];
       return s !== undefined && !i.problem ? [s] : [];
     });
     const resolved = await this.tenancy.tenants.resolveSubjects(access.environmentId, subjects);
     for (const item of out) {
-      const subject = (item as { subject?: string }).subject;
-      delete (item as { subject?: string }).subject;
+      const subject = subjectOf[item.index];
       if (subject === undefined || item.problem) continue;
       const tenant = resolved.get(subject);
       if (!tenant || (access.tenantId !== null && tenant.id !== access.tenantId)) {

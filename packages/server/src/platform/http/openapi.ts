@@ -72,9 +72,36 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
         },
       },
       schemas: { Problem: toSchema(problemSchema, "output") },
+      headers: RATE_LIMIT_HEADERS,
     },
   };
 }
+
+/**
+ * The rate-limit fields (draft-ietf-httpapi-ratelimit-headers) every authenticated route answers,
+ * and `Retry-After` on a 429. See docs/rate-limits.md.
+ */
+const RATE_LIMIT_HEADERS = {
+  RateLimit: {
+    description:
+      'Each bucket this request drew from: `"<name>";r=<requests left>;t=<seconds until full>`, comma-separated (e.g. `"credential.read";r=5999;t=1, "tenant.read";r=11999;t=1`).',
+    schema: { type: "string" },
+  },
+  "RateLimit-Policy": {
+    description:
+      'The rule of each bucket: `"<name>";q=<quota>;w=<window seconds>`, comma-separated (per credential and per tenant).',
+    schema: { type: "string" },
+  },
+  "Retry-After": {
+    description: "Seconds until the request may succeed (on 429).",
+    schema: { type: "integer", minimum: 1 },
+  },
+};
+
+const RATE_LIMITED = {
+  RateLimit: { $ref: "#/components/headers/RateLimit" },
+  "RateLimit-Policy": { $ref: "#/components/headers/RateLimit-Policy" },
+};
 
 const problemSchema = z.object({
   type: z.string(),
@@ -90,6 +117,7 @@ function responses(route: RouteDefinition): Record<string, unknown> {
   const out: Record<string, unknown> = {
     [String(route.response.status)]: {
       description: route.response.description,
+      ...(route.auth !== "none" ? { headers: RATE_LIMITED } : {}),
       content: Object.fromEntries(
         (route.response.contentTypes ?? ["application/json"]).map((type) => [
           type,
@@ -123,6 +151,9 @@ function responses(route: RouteDefinition): Record<string, unknown> {
   for (const [status, names] of [...byStatus].sort(([a], [b]) => a - b)) {
     out[String(status)] = {
       description: `Problem: ${names.join(", ")}`,
+      ...(status === 429
+        ? { headers: { ...RATE_LIMITED, "Retry-After": { $ref: "#/components/headers/Retry-After" } } }
+        : {}),
       content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
     };
   }

@@ -3,5 +3,5 @@ export { TenancyErrors } from "./errors.js";
 export { tenancyIds } from "./ids.js";
 export { tenancyModule } from "./module.js";
 export type { Environment, Project, Surface, Tenant } from "./schemas.js";
-export type { TenantStateName } from "./service/tenants.js";
+export { TENANT_TOPIC, type TenantStateName } from "./service/tenants.js";
 export type { TenancyService } from "./service.js";

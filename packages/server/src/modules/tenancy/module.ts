@@ -4,12 +4,13 @@ import { TENANCY_FACTS } from "./facts.js";
 import { tenancyIds } from "./ids.js";
 import { migration as core } from "./migrations/202611261200_tenancy_core.js";
 import { migration as lifecycle } from "./migrations/202611261400_tenancy_lifecycle.js";
+import { migration as timeZone } from "./migrations/202612121410_tenancy_time_zone.js";
 import { tenancyRoutes } from "./routes.js";
 import { TenancyService } from "./service.js";
 
 export const tenancyModule = defineModule({
   name: "tenancy",
-  migrations: [core, lifecycle],
+  migrations: [core, lifecycle, timeZone],
   ids: tenancyIds.prefixes,
   permissions: { tenants: ["read", "update"] },
   roleGrants: { admin: { tenants: ["read", "update"] }, member: { tenants: ["read"] } },

@@ -3,6 +3,16 @@ import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
 import { isPermission } from "../../platform/permissions.js";
 
+/** isTimeZone: the runtime knows `tz` as an IANA time zone. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Public shapes of the tenancy module: request inputs and response objects (camelCase). */
 
 export const Slug = z
@@ -98,6 +108,9 @@ export const Tenant = z.object({
   slug: z.string(),
   externalId: z.string().nullable().describe("The product's own id for this tenant."),
   metadata: z.record(z.string(), z.unknown()),
+  timeZone: z
+    .string()
+    .describe("IANA time zone: the tenant's calendar months (usage limits, billing periods) are counted in it."),
   state: TenantState,
   stateReason: z.string().nullable(),
   stateCategory: StateCategory.nullable(),
@@ -108,17 +121,25 @@ export const Tenant = z.object({
 });
 export type Tenant = z.infer<typeof Tenant>;
 const ExternalId = z.string().min(1).max(200);
+const TimeZone = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine(isTimeZone, "must be an IANA time zone (e.g. Europe/Berlin)")
+  .describe("IANA time zone (default UTC).");
 export const CreateTenantInput = z.strictObject({
   name: Name,
   slug: Slug.optional(),
   externalId: ExternalId.optional(),
   metadata: Metadata.optional(),
+  timeZone: TimeZone.optional(),
 });
 export const UpdateTenantInput = z.strictObject({
   name: Name.optional(),
   slug: Slug.optional(),
   externalId: ExternalId.nullable().optional(),
   metadata: Metadata.optional(),
+  timeZone: TimeZone.optional(),
 });
 const Reason = z.string().trim().min(1).max(500);
 export const SuspendTenantInput = z.strictObject({

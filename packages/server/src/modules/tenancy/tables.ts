@@ -44,6 +44,8 @@ export interface TenantTable {
   state_category: string | null;
   state_changed_by: string | null;
   state_changed_at: number;
+  /** time_zone: IANA; the tenant's calendar months (usage limits, billing) are counted in it. */
+  time_zone: string;
   created_at: number;
   updated_at: number;
 }

@@ -3,6 +3,7 @@ import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { usageIds } from "./ids.js";
 import { migration as core } from "./migrations/202612121347_usage_core.js";
+import { migration as tenantZone } from "./migrations/202612121420_usage_entitlement_zone.js";
 import { usageRoutes } from "./routes.js";
 import { EXPIRE_JOB } from "./service/holds.js";
 import { UsageService } from "./service.js";
@@ -15,7 +16,7 @@ import { UsageService } from "./service.js";
 export const usageModule = defineModule({
   name: "usage",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core],
+  migrations: [core, tenantZone],
   ids: usageIds.prefixes,
   permissions: { usage: ["read", "report", "manage"], entitlements: ["read", "write"] },
   roleGrants: {

@@ -207,7 +207,10 @@ export const Entitlement = z.object({
   limit: z.number().nullable(),
   period: z.enum(["month", "rolling"]).nullable(),
   rollingDays: z.number().nullable(),
-  timeZone: z.string(),
+  timeZone: z
+    .string()
+    .nullable()
+    .describe("The IANA time zone of its calendar months; null: the tenant's time zone (`Tenant.timeZone`)."),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -224,7 +227,14 @@ export const SetEntitlementInput = z
       .optional()
       .describe("`month`: the calendar month in `timeZone`; `rolling`: the last `rollingDays` days."),
     rollingDays: z.number().int().min(1).max(35).optional(),
-    timeZone: z.string().min(1).max(64).default("UTC").describe("The tenant's IANA time zone for calendar months."),
+    timeZone: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe(
+        "An IANA time zone for its calendar months; omitted: the tenant's time zone, followed when it changes.",
+      ),
   })
   .refine((e) => (e.meter === undefined) === (e.limit === undefined), {
     message: "`meter` and `limit` go together",

@@ -20,7 +20,7 @@ export class UsageService {
     this.meters = new MetersService(m);
     this.ingest = new IngestService(m, tenancy);
     this.query = new QueryService(m, this.meters);
-    this.entitlements = new EntitlementsService(m, this.meters, this.query);
+    this.entitlements = new EntitlementsService(m, this.meters, this.query, tenancy);
     this.holds = new HoldsService(m, this.entitlements, this.ingest);
     this.ingest.onCounted = (environmentId, tenantIds) => this.entitlements.forget(environmentId, tenantIds);
   }

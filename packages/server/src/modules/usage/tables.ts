@@ -83,7 +83,9 @@ export interface UsageEntitlementTable {
   limit_value: number | null;
   period: "month" | "rolling" | null;
   rolling_seconds: number | null;
+  /** time_zone: the zone named when set; unused while `zone_from_tenant` (the tenant's zone counts). */
   time_zone: string;
+  zone_from_tenant: number | boolean;
   created_at: number;
   updated_at: number;
 }

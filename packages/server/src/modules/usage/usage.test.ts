@@ -445,6 +445,40 @@ describeEachEngine("usage", (engine) => {
       expect(await check()).toMatchObject({ kind: null, allowed: false });
     });
 
+    it("a month follows the tenant's time zone unless the entitlement names one, at once when it changes", async () => {
+      const bad = await call(sk(), "POST", "/v1/tenants", { name: "Nowhere", timeZone: "Mars/Olympus" });
+      expect(bad.status).toBe(400);
+      const created = await call(sk(), "POST", "/v1/tenants", { name: "Zoned", timeZone: "America/New_York" });
+      expect(created.body.timeZone).toBe("America/New_York");
+      const tz = created.body.id as string;
+      const set = await call(sk(), "POST", `/v1/tenants/${tz}/entitlements`, {
+        feature: "ai",
+        meter: "tokens",
+        limit: 10,
+        period: "month",
+      });
+      expect(set.body.timeZone).toBeNull();
+      const resets = async () =>
+        (await call(sk(), "POST", "/v1/entitlements/check", { tenantId: tz, feature: "ai" })).body.resetsAt;
+      expect(await resets()).toBe("2026-05-01T04:00:00.000Z");
+      const patched = await call(sk(), "PATCH", `/v1/tenants/${tz}`, { timeZone: "Asia/Tokyo" });
+      expect(patched.body.timeZone).toBe("Asia/Tokyo");
+      expect(await resets()).toBe("2026-04-30T15:00:00.000Z");
+      // A hold decides in the tenant's zone too: usage of the Tokyo month counts.
+      await call(sk(), "POST", "/v1/usage/events", { id: "tz1", type: "llm.call", subject: tz, data: { tokens: 8 } });
+      const over = await call(sk(), "POST", "/v1/usage/holds", { tenantId: tz, feature: "ai", amount: 3 });
+      expect(over.body.code).toBe("limit_exceeded");
+      // An entitlement that names a zone keeps it whatever the tenant's.
+      await call(sk(), "POST", `/v1/tenants/${tz}/entitlements`, {
+        feature: "ai",
+        meter: "tokens",
+        limit: 10,
+        period: "month",
+        timeZone: "UTC",
+      });
+      expect(await resets()).toBe("2026-05-01T00:00:00.000Z");
+    });
+
     it("other modules report usage through the service, once per id", async () => {
       const usage = t.app.service(usageModule);
       await call(sk(), "POST", "/v1/usage/meters", {

@@ -49,6 +49,7 @@ export function toTenant(r: Selectable<TenantTable>): Tenant {
     slug: r.slug,
     externalId: r.external_id,
     metadata: fromJson<Record<string, unknown>>(r.metadata),
+    timeZone: r.time_zone,
     state: r.state as Tenant["state"],
     stateReason: r.state_reason,
     stateCategory: (r.state_category as "billing" | "other" | null) ?? null,

@@ -46,6 +46,8 @@ export const TENANT_TOPIC = "tenants";
 /** TenantsService: the customer organisations of an environment (environment API). */
 export class TenantsService {
   readonly #states: OwnedCache<TenantState | null>;
+  /** #zones: tenants' time zones (`<environment>:<tenant>`), evicted when the tenant changes. */
+  readonly #zones: OwnedCache<string | null>;
   /** #subjects: usage subjects (`<environment>\n<id or externalId>`) resolved to their tenant. */
   readonly #subjects: OwnedCache<{ id: string; state: TenantStateName }>;
 
@@ -60,6 +62,33 @@ export class TenantsService {
     );
     this.#states = new OwnedCache(m.bus, [TENANT_TOPIC]);
     this.#subjects = new OwnedCache(m.bus, [TENANT_TOPIC]);
+    this.#zones = new OwnedCache(m.bus, [TENANT_TOPIC]);
+  }
+
+  /**
+   * timeZoneOf answers a tenant's IANA time zone (null for a tenant of another environment), from a
+   * cache every process evicts when the tenant changes.
+   */
+  async timeZoneOf(environmentId: string, tenantId: string): Promise<string | null> {
+    const now = this.m.clock.now();
+    const key = `${environmentId}:${tenantId}`;
+    const hit = this.#zones.get(key, now);
+    if (hit) return hit.value;
+    const generation = this.#zones.generation;
+    const row = await this.#db
+      .q()
+      .selectFrom("tenant")
+      .select("time_zone")
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", tenantId)
+      .executeTakeFirst();
+    const zone = row?.time_zone ?? null;
+    this.#zones.set(
+      key,
+      { value: zone, validUntil: Number.MAX_SAFE_INTEGER, owners: [tenantId, environmentId], cachedAt: now },
+      generation,
+    );
+    return zone;
   }
 
   /**
@@ -122,6 +151,7 @@ export class TenantsService {
           slug,
           external_id: input.externalId ?? null,
           metadata: toJson(input.metadata ?? {}),
+          time_zone: input.timeZone ?? "UTC",
           state: "active",
           state_reason: null,
           state_category: null,
@@ -246,9 +276,10 @@ export class TenantsService {
           slug: input.slug ?? before.slug,
           externalId: input.externalId === undefined ? before.externalId : input.externalId,
           metadata: input.metadata ?? before.metadata,
+          timeZone: input.timeZone ?? before.timeZone,
           updatedAt: now,
         };
-        const changes = changedFields(before, after, ["name", "slug", "externalId", "metadata"]);
+        const changes = changedFields(before, after, ["name", "slug", "externalId", "metadata", "timeZone"]);
         if (!changes) return before;
         await tx
           .updateTable("tenant")
@@ -257,13 +288,14 @@ export class TenantsService {
             slug: after.slug,
             external_id: after.externalId,
             metadata: toJson(after.metadata),
+            time_zone: after.timeZone,
             updated_at: now,
           })
           .where("environment_id", "=", environmentId)
           .where("id", "=", id)
           .execute();
-        // Caches keyed by the tenant's externalId (usage subjects) drop it.
-        if (changes.before.externalId !== undefined || changes.after.externalId !== undefined) {
+        // Caches of the tenant's externalId (usage subjects) and time zone (usage periods) drop it.
+        if ("externalId" in changes.after || "timeZone" in changes.after) {
           await this.m.bus.publish(tx, TENANT_TOPIC, id);
         }
         await this.m.facts.record(tx, ctx, {

@@ -29,7 +29,7 @@ export function toEntitlement(row: Selectable<UsageEntitlementTable>): Entitleme
     limit: row.limit_value === null ? null : Number(row.limit_value),
     period: row.period,
     rollingDays: row.rolling_seconds === null ? null : Number(row.rolling_seconds) / 86_400,
-    timeZone: row.time_zone,
+    timeZone: row.zone_from_tenant ? null : row.time_zone,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

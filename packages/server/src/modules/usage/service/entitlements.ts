@@ -5,6 +5,7 @@ import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
+import { TENANT_TOPIC, type TenancyService } from "../../tenancy/index.js";
 import { UsageErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { toEntitlement } from "../internal/rows.js";
@@ -41,10 +42,10 @@ export interface Period {
  * periodOf: a calendar month in the entitlement's time zone, or the last N days in whole minutes
  * (the current minute counted whole; events reported up to 5 minutes ahead count too).
  */
-export function periodOf(e: Selectable<UsageEntitlementTable>, now: number): Period {
+export function periodOf(e: Selectable<UsageEntitlementTable>, now: number, timeZone: string): Period {
   if (e.period === "month") {
-    const from = windowStart("month", now, e.time_zone);
-    const to = nextWindow("month", from, e.time_zone);
+    const from = windowStart("month", now, timeZone);
+    const to = nextWindow("month", from, timeZone);
     return { from, to, resetsAt: to };
   }
   const minute = Math.floor(now / MINUTE) * MINUTE;
@@ -65,9 +66,11 @@ export class EntitlementsService {
     private readonly m: ModuleContext,
     private readonly meters: MetersService,
     private readonly query: QueryService,
+    private readonly tenancy: TenancyService,
   ) {
     this.#db = m.db.tables<UsageTables>();
-    this.#checks = new OwnedCache(m.bus, [STANDING_TOPIC], CHECK_CACHE_MS);
+    // Evicted by entitlement and hold changes, and by tenant changes (a new time zone moves months).
+    this.#checks = new OwnedCache(m.bus, [STANDING_TOPIC, TENANT_TOPIC], CHECK_CACHE_MS);
   }
 
   async setEntitlement(
@@ -76,7 +79,7 @@ export class EntitlementsService {
     input: z.infer<typeof SetEntitlementInput>,
   ): Promise<Entitlement> {
     const { environmentId } = await this.m.access.require(ctx, "entitlements:write", { tenantId });
-    if (!isTimeZone(input.timeZone)) {
+    if (input.timeZone !== undefined && !isTimeZone(input.timeZone)) {
       throw new AppError(UsageErrors.invalid_query, "timeZone must be an IANA time zone.", {
         errors: [{ path: "body.timeZone", message: "must be an IANA time zone" }],
       });
@@ -107,6 +110,7 @@ export class EntitlementsService {
           period: null,
           rolling_seconds: null,
           time_zone: "UTC",
+          zone_from_tenant: this.m.db.bool(true),
           created_at: now,
           updated_at: now,
         })
@@ -122,7 +126,8 @@ export class EntitlementsService {
         limit_value: input.limit ?? null,
         period: meterId ? (input.period ?? null) : null,
         rolling_seconds: input.period === "rolling" ? (input.rollingDays as number) * 86_400 : null,
-        time_zone: input.timeZone,
+        time_zone: input.timeZone ?? "UTC",
+        zone_from_tenant: this.m.db.bool(input.timeZone === undefined),
         updated_at: now,
       };
       await q.updateTable("usage_entitlement").set(next).where("id", "=", row.id).execute();
@@ -217,7 +222,7 @@ export class EntitlementsService {
         {
           value: standing,
           validUntil: standing.validUntil,
-          owners: [standingOwner(access.environmentId, access.tenantId)],
+          owners: [standingOwner(access.environmentId, access.tenantId), access.tenantId],
           cachedAt: now,
         },
         generation,
@@ -261,12 +266,18 @@ export class EntitlementsService {
     for (const tenantId of tenantIds) this.#checks.evictOwner(standingOwner(environmentId, tenantId));
   }
 
+  /** zoneOf: the time zone an entitlement's calendar months are counted in (its own, or its tenant's). */
+  async zoneOf(row: Selectable<UsageEntitlementTable>): Promise<string> {
+    if (!row.zone_from_tenant) return row.time_zone;
+    return (await this.tenancy.tenants.timeZoneOf(row.environment_id, row.tenant_id)) ?? "UTC";
+  }
+
   /** #standingNow reads what a check needs: the entitlement, its period's usage and its open holds. */
   async #standingNow(environmentId: string, tenantId: string, feature: string, now: number): Promise<Standing> {
     const row = (await this.#find(environmentId, tenantId, feature)) ?? null;
     const soon = now + CHECK_CACHE_MS;
     if (row?.kind !== "metered") return { row, used: 0, holds: [], period: null, validUntil: soon };
-    const period = periodOf(row, now);
+    const period = periodOf(row, now, await this.zoneOf(row));
     const meterId = row.meter_id as string;
     const [used, holds] = await Promise.all([
       this.query.used(environmentId, meterId, row.aggregation ?? "sum", tenantId, period.from, period.to),
@@ -292,7 +303,7 @@ export class EntitlementsService {
 
   /** standing reads a metered entitlement's use in its current period (in `tx`: a hold's decision). */
   async standing(row: Selectable<UsageEntitlementTable>, now: number, tx?: Tx, aggregation?: string) {
-    const period = periodOf(row, now);
+    const period = periodOf(row, now, await this.zoneOf(row));
     const meter = aggregation
       ? { aggregation }
       : await this.#db

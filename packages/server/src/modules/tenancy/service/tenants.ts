@@ -67,16 +67,17 @@ export class TenantsService {
 
   /**
    * timeZoneOf answers a tenant's IANA time zone (null for a tenant of another environment), from a
-   * cache every process evicts when the tenant changes.
+   * cache every process evicts when the tenant changes. Inside a transaction pass its `tx`: the
+   * read then runs on the transaction's connection (never waiting for another).
    */
-  async timeZoneOf(environmentId: string, tenantId: string): Promise<string | null> {
+  async timeZoneOf(environmentId: string, tenantId: string, tx?: Tx): Promise<string | null> {
     const now = this.m.clock.now();
     const key = `${environmentId}:${tenantId}`;
     const hit = this.#zones.get(key, now);
     if (hit) return hit.value;
     const generation = this.#zones.generation;
     const row = await this.#db
-      .q()
+      .q(tx)
       .selectFrom("tenant")
       .select("time_zone")
       .where("environment_id", "=", environmentId)

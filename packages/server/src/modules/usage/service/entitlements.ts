@@ -267,9 +267,9 @@ export class EntitlementsService {
   }
 
   /** zoneOf: the time zone an entitlement's calendar months are counted in (its own, or its tenant's). */
-  async zoneOf(row: Selectable<UsageEntitlementTable>): Promise<string> {
+  async zoneOf(row: Selectable<UsageEntitlementTable>, tx?: Tx): Promise<string> {
     if (!row.zone_from_tenant) return row.time_zone;
-    return (await this.tenancy.tenants.timeZoneOf(row.environment_id, row.tenant_id)) ?? "UTC";
+    return (await this.tenancy.tenants.timeZoneOf(row.environment_id, row.tenant_id, tx)) ?? "UTC";
   }
 
   /** #standingNow reads what a check needs: the entitlement, its period's usage and its open holds. */
@@ -303,7 +303,7 @@ export class EntitlementsService {
 
   /** standing reads a metered entitlement's use in its current period (in `tx`: a hold's decision). */
   async standing(row: Selectable<UsageEntitlementTable>, now: number, tx?: Tx, aggregation?: string) {
-    const period = periodOf(row, now, await this.zoneOf(row));
+    const period = periodOf(row, now, await this.zoneOf(row, tx));
     const meter = aggregation
       ? { aggregation }
       : await this.#db

@@ -23,6 +23,9 @@ export class OwnedCache<V> {
   readonly #entries = new Map<string, OwnedEntry<V>>();
   readonly #byOwner = new Map<string, Set<string>>();
   #generation = 0;
+  /** #evictions counts evictions per owner (see `stamp`); #epoch changes when they are forgotten. */
+  readonly #evictions = new Map<string, number>();
+  #epoch = 0;
 
   constructor(
     private readonly bus: ChangeBus,
@@ -51,6 +54,24 @@ export class OwnedCache<V> {
     return this.#generation;
   }
 
+  /**
+   * stamp is a narrower `generation`: it changes only when one of `owners` is evicted (or the cache
+   * is cleared). A lookup whose owners are known up front reads it before the database and passes
+   * it to `setStamped`, so evictions of unrelated owners (another tenant's usage) do not keep its
+   * result out of the cache.
+   */
+  stamp(owners: readonly string[]): string {
+    let out = String(this.#epoch);
+    for (const owner of owners) out += `:${this.#evictions.get(owner) ?? 0}`;
+    return out;
+  }
+
+  /** setStamped caches `entry` unless the bus is down or one of its owners was evicted since `stamp`. */
+  setStamped(key: string, entry: OwnedEntry<V>, stamp: string): void {
+    if (stamp !== this.stamp(entry.owners)) return;
+    this.set(key, entry, this.#generation);
+  }
+
   /** set caches `entry` unless the bus is down or an eviction happened since `generation` was read. */
   set(key: string, entry: OwnedEntry<V>, generation: number): void {
     if (!this.bus.healthy || generation !== this.#generation) return;
@@ -69,12 +90,19 @@ export class OwnedCache<V> {
 
   evictOwner(owner: string): void {
     this.#generation++;
+    if (this.#evictions.size >= 100_000) {
+      this.#evictions.clear();
+      this.#epoch++;
+    }
+    this.#evictions.set(owner, (this.#evictions.get(owner) ?? 0) + 1);
     for (const key of this.#byOwner.get(owner) ?? []) this.#delete(key);
     this.#byOwner.delete(owner);
   }
 
   clear(): void {
     this.#generation++;
+    this.#epoch++;
+    this.#evictions.clear();
     this.#entries.clear();
     this.#byOwner.clear();
   }

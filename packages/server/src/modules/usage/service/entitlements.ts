@@ -227,18 +227,10 @@ export class EntitlementsService {
     const key = `${access.environmentId}\n${access.tenantId}\n${input.feature}`;
     let standing = this.#checks.get(key, now)?.value;
     if (!standing) {
-      const generation = this.#checks.generation;
+      const owners = [standingOwner(access.environmentId, access.tenantId), access.tenantId];
+      const stamp = this.#checks.stamp(owners);
       standing = await this.#standingNow(access.environmentId, access.tenantId, input.feature, now);
-      this.#checks.set(
-        key,
-        {
-          value: standing,
-          validUntil: standing.validUntil,
-          owners: [standingOwner(access.environmentId, access.tenantId), access.tenantId],
-          cachedAt: now,
-        },
-        generation,
-      );
+      this.#checks.setStamped(key, { value: standing, validUntil: standing.validUntil, owners, cachedAt: now }, stamp);
     }
     const none: CheckResult = {
       allowed: false,

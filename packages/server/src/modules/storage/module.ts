@@ -5,8 +5,9 @@ import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
 import { storageIds } from "./ids.js";
 import { migration as core } from "./migrations/202612062000_storage_core.js";
+import { migration as trashReason } from "./migrations/202612121440_storage_trash_reason.js";
 import { storageRoutes } from "./routes.js";
-import { PURGE_JOB, PURGE_TENANT_JOB } from "./service/lifecycle.js";
+import { PURGE_JOB, PURGE_TENANT_JOB, SYNC_TENANT_JOB } from "./service/lifecycle.js";
 import { type StorageOptions, StorageService } from "./service.js";
 
 /** STORED_USAGE_TYPE: the usage event type storage reports on every change of a tenant's stored bytes. */
@@ -17,7 +18,7 @@ export function storageModuleWith(options: StorageOptions = {}) {
   return defineModule({
     name: "storage",
     dependsOn: { tenancy: tenancyModule, usage: usageModule },
-    migrations: [core],
+    migrations: [core, trashReason],
     ids: storageIds.prefixes,
     permissions: { files: ["read", "write", "delete"] },
     roleGrants: { admin: { files: "*" }, member: { files: ["read", "write"] } },
@@ -76,12 +77,19 @@ export function storageModuleWith(options: StorageOptions = {}) {
         handler: async (payload) =>
           void (await service.lifecycle.purgeTenant(payload as { environmentId: string; tenantId: string })),
       },
+      {
+        name: SYNC_TENANT_JOB,
+        maxAttempts: 20,
+        handler: async (payload) =>
+          void (await service.lifecycle.syncTenant(payload as { environmentId: string; tenantId: string })),
+      },
     ],
     schedules: { [PURGE_JOB]: "*/10 * * * *" },
     // Stored bytes are a meter: every committed change reports a `storage.stored` usage event in the
     // same transaction (data: the tenant's totals after it and the deltas), so a meter on that type
     // (`latest` of `bytes`, `max` of `bytes`, `sum` of `bytesDelta`) bills storage exactly.
-    connect: (service, { usage }) =>
+    connect: (service, { usage, tenancy }) => {
+      service.lifecycle.tenantState = (environmentId, tenantId) => tenancy.tenants.tenantState(environmentId, tenantId);
       service.usage.onChange(async (tx, change) => {
         if (change.tenantId === null) return;
         await usage.report(
@@ -100,7 +108,8 @@ export function storageModuleWith(options: StorageOptions = {}) {
           },
           tx,
         );
-      }),
+      });
+    },
     stop: async (service) => service.store.close(),
   });
 }

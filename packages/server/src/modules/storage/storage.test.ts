@@ -487,6 +487,7 @@ describeEachEngine("storage", (engine) => {
             created_by_type: "tenant_key",
             created_by_id: "x",
             deleted_at: null,
+            deleted_reason: null,
             purge_at: null,
             created_at: clock.now(),
             updated_at: clock.now(),
@@ -524,29 +525,79 @@ describeEachEngine("storage", (engine) => {
         expect(more.filter((r) => r.status === 201)).toHaveLength(1);
       });
 
-      it("purges a deactivated tenant's files, bytes included, with a fact for each", async () => {
+      it("trashes a deactivated tenant's files, restores them on reactivation, purges them after the trash period", async () => {
         const tenant = (await call(key, "POST", "/v1/tenants", { name: `Leaving ${driver}` })).body.id as string;
         const ids: string[] = [];
         for (let i = 0; i < 3; i++) {
           ids.push((await upload(key, { bucketId: anyBucket, tenantId: tenant }, randomBytes(10))).body.id as string);
         }
-        const off = await call(key, "POST", `/v1/tenants/${tenant}/deactivate`, { reason: "offboarded" });
-        expect(off.status, JSON.stringify(off.body)).toBe(200);
+        const binned = (await upload(key, { bucketId: anyBucket, tenantId: tenant }, randomBytes(10))).body
+          .id as string;
+        expect((await call(key, "DELETE", `/v1/files/${binned}`)).status).toBe(200);
+        const statuses = async () => {
+          const rows = await t.app.db.kysely
+            .selectFrom("storage_file")
+            .select(["id", "status"])
+            .where("tenant_id", "=", tenant)
+            .orderBy("id")
+            .execute();
+          return Object.fromEntries(rows.map((r) => [r.id, r.status]));
+        };
+        const actions = async (action: string) =>
+          (
+            await t.app.db.kysely
+              .selectFrom("audit_entry")
+              .select("action")
+              .where("tenant_id", "=", tenant)
+              .where("action", "=", action)
+              .execute()
+          ).length;
+
+        expect((await call(key, "POST", `/v1/tenants/${tenant}/deactivate`, { reason: "left" })).status).toBe(200);
         while ((await runDueJobs(t)) > 0) {}
+        expect(Object.values(await statuses())).toEqual(["deleted", "deleted", "deleted", "deleted"]);
+        for (const id of ids) expect(await storage.store.exists(`${p.a.id}/${id}`)).toBe(true);
+        expect(await actions("file.deleted")).toBe(4);
+
+        // Reactivated within the trash period: the deactivation's files come back, the binned one does not.
+        expect((await call(key, "POST", `/v1/tenants/${tenant}/reactivate`, { reason: "back" })).status).toBe(200);
+        while ((await runDueJobs(t)) > 0) {}
+        const back = await statuses();
+        for (const id of ids) expect(back[id]).toBe("active");
+        expect(back[binned]).toBe("deleted");
+        expect(await actions("file.restored")).toBe(3);
+        expect((await call(key, "GET", `/v1/files/${ids[0]}/content`)).status).toBe(200);
+
+        // Deactivated for good: after the trash period the purge job deletes bytes, rows and usage.
+        await call(key, "POST", `/v1/tenants/${tenant}/deactivate`, { reason: "left for good" });
+        while ((await runDueJobs(t)) > 0) {}
+        clock.advance(t.config.storage.trashMs + 60_000);
+        await storage.lifecycle.purge();
+        for (const id of [...ids, binned]) expect(await storage.store.exists(`${p.a.id}/${id}`)).toBe(false);
+        expect(await statuses()).toEqual({});
+        expect(await actions("file.purged")).toBe(4);
+        expect((await call(key, "GET", `/v1/tenants/${tenant}/storage`)).body).toMatchObject({ bytes: 0, files: 0 });
+        // A reactivation after the purge has nothing to restore.
+        await call(key, "POST", `/v1/tenants/${tenant}/reactivate`, { reason: "too late" });
+        while ((await runDueJobs(t)) > 0) {}
+        expect(await statuses()).toEqual({});
+      });
+
+      it("offboarding purges a tenant's files at once, bytes included, with a fact for each", async () => {
+        const tenant = (await call(key, "POST", "/v1/tenants", { name: `Erased ${driver}` })).body.id as string;
+        const ids: string[] = [];
+        for (let i = 0; i < 2; i++) {
+          ids.push((await upload(key, { bucketId: anyBucket, tenantId: tenant }, randomBytes(10))).body.id as string);
+        }
+        expect(await storage.lifecycle.purgeTenant({ environmentId: p.a.id, tenantId: tenant })).toBe(2);
         for (const id of ids) expect(await storage.store.exists(`${p.a.id}/${id}`)).toBe(false);
-        const rows = await t.app.db.kysely
-          .selectFrom("storage_file")
-          .select("id")
-          .where("tenant_id", "=", tenant)
-          .execute();
-        expect(rows).toEqual([]);
         const audit = await t.app.db.kysely
           .selectFrom("audit_entry")
           .select("action")
           .where("tenant_id", "=", tenant)
           .where("action", "in", ["file.deleted", "file.purged"])
           .execute();
-        expect(audit).toHaveLength(6);
+        expect(audit).toHaveLength(4);
         expect((await call(key, "GET", `/v1/tenants/${tenant}/storage`)).body).toMatchObject({ bytes: 0, files: 0 });
       });
 

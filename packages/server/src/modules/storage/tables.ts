@@ -36,6 +36,8 @@ export interface StorageFileTable {
   created_by_type: string;
   created_by_id: string;
   deleted_at: number | null;
+  /** deleted_reason: why it is in the trash (`request`, `retention`, `tenant_deactivated`). */
+  deleted_reason: string | null;
   /** purge_at: when the purge job deletes a trashed file's bytes and row. */
   purge_at: number | null;
   created_at: number;

@@ -120,6 +120,7 @@ export class FilesService {
       created_by_type: ctx.principal?.actorType ?? "system",
       created_by_id: ctx.principal?.actorId ?? "baseplate",
       deleted_at: null,
+      deleted_reason: null,
       purge_at: null,
       created_at: now,
       updated_at: now,
@@ -352,7 +353,13 @@ export class FilesService {
       await this.#db
         .q(tx)
         .updateTable("storage_file")
-        .set({ status: "deleted", deleted_at: now, purge_at: next.purge_at, updated_at: now })
+        .set({
+          status: "deleted",
+          deleted_at: now,
+          deleted_reason: "request",
+          purge_at: next.purge_at,
+          updated_at: now,
+        })
         .where("id", "=", id)
         .where("status", "=", "active")
         .execute();
@@ -378,7 +385,7 @@ export class FilesService {
       const restored = await this.#db
         .q(tx)
         .updateTable("storage_file")
-        .set({ status: "active", deleted_at: null, purge_at: null, updated_at: now })
+        .set({ status: "active", deleted_at: null, deleted_reason: null, purge_at: null, updated_at: now })
         .where("id", "=", id)
         .where("status", "=", "deleted")
         .executeTakeFirst();

@@ -10,6 +10,10 @@ import type { UsageService } from "./usage.js";
 
 export const PURGE_JOB = "storage.purge";
 export const PURGE_TENANT_JOB = "storage.purge_tenant";
+export const SYNC_TENANT_JOB = "storage.sync_tenant";
+
+/** TenantStateOf answers a tenant's lifecycle state (the tenancy module's cached answer). */
+export type TenantStateOf = (environmentId: string, tenantId: string) => Promise<{ status: string } | null>;
 const BATCH = 200;
 
 /** PurgeReport: what one purge run did. */
@@ -83,7 +87,7 @@ export class LifecycleService {
       const moved = await this.#db
         .q(tx)
         .updateTable("storage_file")
-        .set({ status: "deleted", deleted_at: now, purge_at: purgeAt, updated_at: now })
+        .set({ status: "deleted", deleted_at: now, deleted_reason: reason, purge_at: purgeAt, updated_at: now })
         .where("id", "=", row.id)
         .where("status", "=", "active")
         .executeTakeFirst();
@@ -184,12 +188,82 @@ export class LifecycleService {
     }
   }
 
-  /** onFact: a deactivated tenant's files are purged (the job runs after the commit). */
+  /** tenantState: set by the module's wiring (the tenancy module's service). */
+  tenantState: TenantStateOf = async () => null;
+
+  /**
+   * onFact: a tenant's deactivation or reactivation brings its files in line with its state (the
+   * job runs after the commit): deactivated, they go to the trash; reactivated, the files its
+   * deactivation trashed come back, if the trash has not been purged yet.
+   */
   async onFact(tx: Tx, fact: Fact): Promise<void> {
-    if (fact.type !== "tenant.deactivated" || !fact.environmentId) return;
+    if ((fact.type !== "tenant.deactivated" && fact.type !== "tenant.reactivated") || !fact.environmentId) return;
     const tenantId = fact.targets.find((t) => t.type === "tenant")?.id ?? fact.tenantId;
     if (!tenantId) return;
-    await this.m.jobs.enqueue(tx, PURGE_TENANT_JOB, { environmentId: fact.environmentId, tenantId });
+    await this.m.jobs.enqueue(tx, SYNC_TENANT_JOB, { environmentId: fact.environmentId, tenantId });
+  }
+
+  /**
+   * syncTenant brings a tenant's files in line with its current state, whichever transition queued
+   * it: a deactivated tenant's active files go to the trash (`file.deleted`, reason
+   * `tenant_deactivated`, purged after the trash period like any trashed file); an active or
+   * suspended tenant gets back the files its deactivation trashed (`file.restored`). The state is
+   * read again before each batch, so a reactivation while its deactivation's run is under way stops
+   * that run, and the reactivation's own run restores what it trashed. Returns the files moved.
+   */
+  async syncTenant(scope: { environmentId: string; tenantId: string }): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const state = await this.tenantState(scope.environmentId, scope.tenantId);
+      if (!state) return moved;
+      const deactivated = state.status === "deactivated";
+      const rows = await this.#db
+        .q()
+        .selectFrom("storage_file")
+        .select(["id", "environment_id", "tenant_id"])
+        .where("environment_id", "=", scope.environmentId)
+        .where("tenant_id", "=", scope.tenantId)
+        .$if(deactivated, (qb) => qb.where("status", "=", "active"))
+        .$if(!deactivated, (qb) =>
+          qb
+            .where("status", "=", "deleted")
+            .where("deleted_reason", "=", "tenant_deactivated")
+            .where("purge_at", ">", this.m.clock.now()),
+        )
+        .orderBy("id")
+        .limit(BATCH)
+        .execute();
+      for (const row of rows) {
+        if (deactivated ? await this.#trash(row, "tenant_deactivated") : await this.#restore(row)) moved++;
+      }
+      if (rows.length < BATCH) return moved;
+    }
+  }
+
+  /** #restore takes a file its tenant's deactivation trashed out of the trash (before its purge). */
+  async #restore(row: { id: string; environment_id: string; tenant_id: string | null }): Promise<boolean> {
+    const ctx = this.#ctx();
+    return this.m.db.write(ctx, async (tx) => {
+      const now = this.m.clock.now();
+      const restored = await this.#db
+        .q(tx)
+        .updateTable("storage_file")
+        .set({ status: "active", deleted_at: null, deleted_reason: null, purge_at: null, updated_at: now })
+        .where("id", "=", row.id)
+        .where("status", "=", "deleted")
+        .where("deleted_reason", "=", "tenant_deactivated")
+        .where("purge_at", ">", now)
+        .executeTakeFirst();
+      if (Number(restored.numUpdatedRows) !== 1) return false;
+      await this.m.facts.record(tx, ctx, {
+        type: "file.restored",
+        environmentId: row.environment_id,
+        tenantId: row.tenant_id,
+        targets: [{ type: "file", id: row.id }],
+        data: { reason: "tenant_reactivated" },
+      });
+      return true;
+    });
   }
 
   /**

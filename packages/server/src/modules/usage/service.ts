@@ -1,7 +1,9 @@
+import type { z } from "zod";
 import type { Tx } from "../../platform/db/db.js";
 import type { ModuleContext } from "../../platform/module.js";
+import type { ActionContext } from "../../platform/principal.js";
 import type { TenancyService } from "../tenancy/index.js";
-import type { IngestResult } from "./schemas.js";
+import type { Entitlement, IngestResult, SetEntitlementInput } from "./schemas.js";
 import { EntitlementsService } from "./service/entitlements.js";
 import { HoldsService } from "./service/holds.js";
 import { IngestService, type ReportInput } from "./service/ingest.js";
@@ -31,5 +33,23 @@ export class UsageService {
    */
   report(input: ReportInput, tx?: Tx): Promise<IngestResult> {
     return this.ingest.report(input, tx);
+  }
+
+  /**
+   * applyEntitlements sets a tenant's entitlements inside the caller's `tx`, one `entitlement.set`
+   * fact each, for a module that already authorized the change (billing applies a plan version's
+   * grants in the transaction that starts or changes the subscription). Throws like
+   * `setEntitlement`: an unknown meter (404), a meter that cannot be limited (422).
+   */
+  async applyEntitlements(
+    tx: Tx,
+    ctx: ActionContext,
+    environmentId: string,
+    tenantId: string,
+    inputs: ReadonlyArray<z.infer<typeof SetEntitlementInput>>,
+  ): Promise<Entitlement[]> {
+    const out: Entitlement[] = [];
+    for (const input of inputs) out.push(await this.entitlements.setIn(tx, ctx, environmentId, tenantId, input));
+    return out;
   }
 }

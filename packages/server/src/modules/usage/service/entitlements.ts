@@ -59,75 +59,87 @@ export class EntitlementsService {
     input: z.infer<typeof SetEntitlementInput>,
   ): Promise<Entitlement> {
     const { environmentId } = await this.m.access.require(ctx, "entitlements:write", { tenantId });
+    return this.m.db.write(ctx, (tx) => this.setIn(tx, ctx, environmentId, tenantId, input));
+  }
+
+  /**
+   * setIn sets a tenant's entitlement inside `tx`, for a caller that already decided the change is
+   * allowed (`setEntitlement`, or billing applying a plan's grants with the subscription change).
+   */
+  async setIn(
+    tx: Tx,
+    ctx: ActionContext,
+    environmentId: string,
+    tenantId: string,
+    input: z.infer<typeof SetEntitlementInput>,
+  ): Promise<Entitlement> {
     if (!isTimeZone(input.timeZone)) {
       throw new AppError(UsageErrors.invalid_query, "timeZone must be an IANA time zone.", {
         errors: [{ path: "body.timeZone", message: "must be an IANA time zone" }],
       });
     }
-    return this.m.db.write(ctx, async (tx) => {
-      let meterId: string | null = null;
-      if (input.meter !== undefined) {
-        const meter = await this.meters.row(environmentId, input.meter, tx);
-        if (meter.aggregation !== "sum" && meter.aggregation !== "count") {
-          throw new AppError(UsageErrors.meter_not_limitable, `Meter ${meter.key} is a ${meter.aggregation} meter.`);
-        }
-        meterId = meter.id;
+    let meterId: string | null = null;
+    if (input.meter !== undefined) {
+      const meter = await this.meters.row(environmentId, input.meter, tx);
+      if (meter.aggregation !== "sum" && meter.aggregation !== "count") {
+        throw new AppError(UsageErrors.meter_not_limitable, `Meter ${meter.key} is a ${meter.aggregation} meter.`);
       }
-      const now = this.m.clock.now();
-      const q = this.#db.q(tx);
-      // One row per (tenant, feature): create it if missing, then lock it and change it.
-      const inserted = await q
-        .insertInto("usage_entitlement")
-        .values({
-          id: newId("entitlement", now),
-          environment_id: environmentId,
-          tenant_id: tenantId,
-          feature: input.feature,
-          kind: "boolean",
-          enabled: this.m.db.bool(false),
-          meter_id: null,
-          limit_value: null,
-          period: null,
-          rolling_seconds: null,
-          time_zone: "UTC",
-          created_at: now,
-          updated_at: now,
-        })
-        .onConflict((oc) => oc.columns(["environment_id", "tenant_id", "feature"]).doNothing())
-        .executeTakeFirst();
-      const row = await this.#row(environmentId, tenantId, input.feature, tx);
-      const fresh = Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
-      const before = toEntitlement(row);
-      const next = {
-        kind: (meterId ? "metered" : "boolean") as "metered" | "boolean",
-        enabled: this.m.db.bool(input.enabled),
-        meter_id: meterId,
-        limit_value: input.limit ?? null,
-        period: meterId ? (input.period ?? null) : null,
-        rolling_seconds: input.period === "rolling" ? (input.rollingDays as number) * 86_400 : null,
-        time_zone: input.timeZone,
+      meterId = meter.id;
+    }
+    const now = this.m.clock.now();
+    const q = this.#db.q(tx);
+    // One row per (tenant, feature): create it if missing, then lock it and change it.
+    const inserted = await q
+      .insertInto("usage_entitlement")
+      .values({
+        id: newId("entitlement", now),
+        environment_id: environmentId,
+        tenant_id: tenantId,
+        feature: input.feature,
+        kind: "boolean",
+        enabled: this.m.db.bool(false),
+        meter_id: null,
+        limit_value: null,
+        period: null,
+        rolling_seconds: null,
+        time_zone: "UTC",
+        created_at: now,
         updated_at: now,
-      };
-      await q.updateTable("usage_entitlement").set(next).where("id", "=", row.id).execute();
-      const after = toEntitlement({ ...row, ...next });
-      const fields = ["kind", "enabled", "meterId", "limit", "period", "rollingDays", "timeZone"] as const;
-      await this.m.facts.record(tx, ctx, {
-        type: "entitlement.set",
-        environmentId,
-        tenantId,
-        targets: [{ type: "entitlement", id: row.id }],
-        ...(fresh
-          ? {}
-          : {
-              changes: {
-                before: Object.fromEntries(fields.map((k) => [k, before[k]])),
-                after: Object.fromEntries(fields.map((k) => [k, after[k]])),
-              },
-            }),
-        data: { feature: after.feature, kind: after.kind, limit: after.limit, period: after.period },
-      });
-      return after;
+      })
+      .onConflict((oc) => oc.columns(["environment_id", "tenant_id", "feature"]).doNothing())
+      .executeTakeFirst();
+    const row = await this.#row(environmentId, tenantId, input.feature, tx);
+    const fresh = Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
+    const before = toEntitlement(row);
+    const next = {
+      kind: (meterId ? "metered" : "boolean") as "metered" | "boolean",
+      enabled: this.m.db.bool(input.enabled),
+      meter_id: meterId,
+      limit_value: input.limit ?? null,
+      period: meterId ? (input.period ?? null) : null,
+      rolling_seconds: input.period === "rolling" ? (input.rollingDays as number) * 86_400 : null,
+      time_zone: input.timeZone,
+      updated_at: now,
+    };
+    await q.updateTable("usage_entitlement").set(next).where("id", "=", row.id).execute();
+    const after = toEntitlement({ ...row, ...next });
+    const fields = ["kind", "enabled", "meterId", "limit", "period", "rollingDays", "timeZone"] as const;
+    await this.m.facts.record(tx, ctx, {
+      type: "entitlement.set",
+      environmentId,
+      tenantId,
+      targets: [{ type: "entitlement", id: row.id }],
+      ...(fresh
+        ? {}
+        : {
+            changes: {
+              before: Object.fromEntries(fields.map((k) => [k, before[k]])),
+              after: Object.fromEntries(fields.map((k) => [k, after[k]])),
+            },
+          }),
+      data: { feature: after.feature, kind: after.kind, limit: after.limit, period: after.period },
     });
+    return after;
   }
 
   async listEntitlements(ctx: ActionContext, tenantId: string): Promise<{ data: Entitlement[] }> {

@@ -11,5 +11,9 @@ export const BillingErrors = defineErrors({
   subscription_not_found: { status: 404, title: "Subscription not found" },
   subscription_exists: { status: 409, title: "The tenant already has a live subscription" },
   subscription_canceled: { status: 409, title: "The subscription is canceled" },
+  interval_change_at_period_end: {
+    status: 422,
+    title: "A change to another billing interval takes effect at the end of the period",
+  },
   invoice_not_found: { status: 404, title: "Invoice not found" },
 });

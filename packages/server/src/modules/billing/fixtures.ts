@@ -46,6 +46,7 @@ export const fixtures = defineModuleFixtures({
     "POST /v1/billing/plans/:planId/versions": () => ({ interval: "month", currency: "EUR", fixedFee: "9.00" }),
     "POST /v1/billing/subscriptions": () => ({ tenantId: "ten_iso", plan: "iso" }),
     "POST /v1/billing/subscriptions/:subscriptionId/cancel": () => ({ atPeriodEnd: false }),
+    "POST /v1/billing/subscriptions/:subscriptionId/change": () => ({ plan: "iso", atPeriodEnd: true }),
   },
   facts: {
     "POST /v1/billing/plans": async (w) => ({
@@ -84,6 +85,12 @@ export const fixtures = defineModuleFixtures({
       ids: { subscriptionId: await subscriptionIn(w, w.a) },
       body: { atPeriodEnd: true },
       expect: () => ({ types: ["subscription.cancel_scheduled"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/subscriptions/:subscriptionId/change": async (w) => ({
+      caller: w.a.key,
+      ids: { subscriptionId: await subscriptionIn(w, w.a) },
+      body: { plan: await planIn(w, w.a), atPeriodEnd: true },
+      expect: () => ({ types: ["subscription.change_scheduled"], environmentId: w.a.environmentId }),
     }),
   },
 });

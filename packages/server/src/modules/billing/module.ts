@@ -55,6 +55,16 @@ export const billingModule = defineModule({
       description: "A subscription's period ended (and was invoiced): the next one began.",
       data: z.object(period),
     },
+    "subscription.plan_changed": {
+      description:
+        "A subscription moved to another plan version (at once: the period so far was invoiced on the old one; or at its period end).",
+      data: z.object({ fromPlanVersionId: z.string(), toPlanVersionId: z.string() }),
+    },
+    "subscription.change_scheduled": {
+      description:
+        "A subscription will move to another plan version when its period ends (`toPlanVersionId` equal to `fromPlanVersionId`: a scheduled change was withdrawn).",
+      data: z.object({ fromPlanVersionId: z.string(), toPlanVersionId: z.string() }),
+    },
     "subscription.cancel_scheduled": {
       description: "A subscription will end at the end of its current period.",
       data: z.object({ endsAt: z.number().int() }),

@@ -6,6 +6,7 @@ import { UsageErrors } from "../usage/index.js";
 import { BillingErrors } from "./errors.js";
 import {
   CancelSubscriptionInput,
+  ChangePlanInput,
   CreatePlanInput,
   CreatePlanVersionInput,
   CreateSubscriptionInput,
@@ -195,6 +196,28 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
       response: { status: 200, schema: Subscription, description: "The subscription." },
       errors: [BillingErrors.subscription_not_found, BillingErrors.subscription_canceled],
       handler: ({ ctx, params, body }) => s.subscriptions.cancelSubscription(ctx, params.subscriptionId, body),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/billing/subscriptions/:subscriptionId/change",
+      operationId: "changeSubscriptionPlan",
+      summary: "Upgrade or downgrade a subscription",
+      description:
+        "At once (default): the period so far is invoiced on the old version (usage until now, the fixed fee prorated by the minute) and the rest of the period runs on the new one; the new version's entitlements apply now. With `atPeriodEnd`: the change happens when the period is invoiced. Another billing interval: at period end only.",
+      tags: sTags,
+      auth: AUTH.environment,
+      params: subscriptionParams,
+      body: ChangePlanInput,
+      response: { status: 200, schema: Subscription, description: "The subscription." },
+      errors: [
+        BillingErrors.subscription_not_found,
+        BillingErrors.subscription_canceled,
+        BillingErrors.plan_not_found,
+        BillingErrors.plan_version_not_found,
+        BillingErrors.plan_archived,
+        BillingErrors.interval_change_at_period_end,
+      ],
+      handler: ({ ctx, params, body }) => s.subscriptions.changePlan(ctx, params.subscriptionId, body),
     }),
     defineRoute({
       method: "GET",

@@ -160,6 +160,16 @@ export const CancelSubscriptionInput = z.strictObject({
     .default(true)
     .describe("`true`: the subscription runs to the end of its period (invoiced), then ends; `false`: it ends now."),
 });
+export const ChangePlanInput = z.strictObject({
+  plan: z.string().min(1).max(64).describe("The plan (key or id) to move to: its current version."),
+  planVersionId: Id.optional().describe("A version of that plan other than its current one."),
+  atPeriodEnd: z
+    .boolean()
+    .default(false)
+    .describe(
+      "`false`: now — the period so far is invoiced on the old version (fixed fee prorated), the rest of it goes to the new one; `true`: when the period ends.",
+    ),
+});
 export const ListSubscriptionsQuery = paginationQuery.extend({
   tenantId: Id.optional(),
   status: SubscriptionStatus.optional(),
@@ -170,6 +180,7 @@ export const Subscription = z.object({
   tenantId: z.string(),
   planId: z.string(),
   planVersionId: z.string(),
+  pendingPlanVersionId: z.string().nullable().describe("The version it moves to at the end of the period."),
   status: SubscriptionStatus,
   anchor: Timestamp.describe("Periods start at the anchor plus whole intervals."),
   currentPeriodStart: Timestamp,

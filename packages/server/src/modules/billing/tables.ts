@@ -49,6 +49,8 @@ export interface BillingSubscriptionTable {
   tenant_id: string;
   plan_id: string;
   plan_version_id: string;
+  /** pending_plan_version_id: the version the subscription moves to when its period ends. */
+  pending_plan_version_id: string | null;
   status: SubscriptionStatus;
   live_tenant_id: string | null;
   anchor: number;

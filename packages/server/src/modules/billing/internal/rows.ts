@@ -42,6 +42,7 @@ export function toSubscription(row: Selectable<BillingSubscriptionTable>): Subsc
     tenantId: row.tenant_id,
     planId: row.plan_id,
     planVersionId: row.plan_version_id,
+    pendingPlanVersionId: row.pending_plan_version_id,
     status: row.status,
     anchor: Number(row.anchor),
     currentPeriodStart: Number(row.current_period_start),

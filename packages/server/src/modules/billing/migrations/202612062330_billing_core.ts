@@ -45,6 +45,7 @@ export const migration: ModuleMigration = {
       .addColumn("tenant_id", t.id, (c) => c.notNull())
       .addColumn("plan_id", t.id, (c) => c.notNull())
       .addColumn("plan_version_id", t.id, (c) => c.notNull())
+      .addColumn("pending_plan_version_id", t.id)
       .addColumn("status", t.text, (c) =>
         c.notNull().check(checkIn("status", ["trialing", "active", "past_due", "canceled"])),
       )

@@ -8,7 +8,7 @@ import type { ActionContext } from "../../../platform/principal.js";
 import type { UsageService } from "../../usage/index.js";
 import { BillingErrors } from "../errors.js";
 import { newId } from "../ids.js";
-import { decimalOf } from "../internal/money.js";
+import { Dec, decimalOf } from "../internal/money.js";
 import { priceCharge, priceFixed } from "../internal/pricing.js";
 import { toInvoice } from "../internal/rows.js";
 import type { Charge, Invoice, InvoiceLine, InvoicePreview, ListInvoicesQuery } from "../schemas.js";
@@ -40,22 +40,35 @@ export class InvoicesService {
   }
 
   /**
-   * compute prices the period [from, to) of a subscription on `version`. A trial is free: its
-   * period has no lines.
+   * compute prices [from, to) of a subscription on `version`, a part of the whole billing period
+   * `full`: usage is counted over [from, to) and the fixed fee is prorated by the share of `full`
+   * it covers, by the minute (the whole fee when it covers all of it). A trial is free: no lines.
    */
-  async compute(sub: SubscriptionRow, version: VersionRow, from: number, to: number, tx?: Tx): Promise<InvoicePreview> {
+  async compute(
+    sub: SubscriptionRow,
+    version: VersionRow,
+    from: number,
+    to: number,
+    full: { start: number; end: number },
+    tx?: Tx,
+  ): Promise<InvoicePreview> {
     const lines: InvoiceLine[] = [];
     if (sub.status !== "trialing") {
       const fee = decimalOf(version.fixed_fee);
-      if (!fee.isZero()) {
+      const whole = from <= full.start && to >= full.end;
+      const fraction = whole ? new Dec(1) : new Dec(to - from).div(full.end - full.start);
+      if (!fee.isZero() && fraction.gt(0)) {
+        const minutes = (a: number, b: number) => Math.round((b - a) / 60_000);
         lines.push({
           type: "fixed_fee",
-          description: `Fixed fee (${version.interval})`,
+          description: whole
+            ? `Fixed fee (${version.interval})`
+            : `Fixed fee (${version.interval}), prorated: ${minutes(from, to)} of ${minutes(full.start, full.end)} minutes`,
           quantity: "1",
           billableQuantity: "1",
           unitPrice: version.fixed_fee,
-          amount: fee.toFixed(),
-          total: priceFixed(version.fixed_fee, version.currency),
+          amount: fee.mul(fraction).toFixed(),
+          total: priceFixed(version.fixed_fee, version.currency, fraction),
           minimumApplied: false,
           tiers: [],
           charge: null,
@@ -111,7 +124,8 @@ export class InvoicesService {
   }
 
   /**
-   * finalizeIn writes the invoice of the period [from, to) of `sub` inside `tx`, numbered from the
+   * finalizeIn writes the invoice of [from, to) (a part of the period `full`, see `compute`) of
+   * `sub` inside `tx`, numbered from the
    * environment's counter for the year (gap-free: the counter row is updated in the same
    * transaction, so a rolled-back finalization gives its number back). Returns null, changing
    * nothing, when the period already has an invoice: the unique (subscription, period start)
@@ -124,6 +138,7 @@ export class InvoicesService {
     version: VersionRow,
     from: number,
     to: number,
+    full: { start: number; end: number },
   ): Promise<Invoice | null> {
     const existing = await this.#db
       .q(tx)
@@ -133,7 +148,7 @@ export class InvoicesService {
       .where("period_start", "=", from)
       .executeTakeFirst();
     if (existing) return null;
-    const preview = await this.compute(sub, version, from, to, tx);
+    const preview = await this.compute(sub, version, from, to, full, tx);
     const now = this.m.clock.now();
     const year = new Date(now).getUTCFullYear();
     const counter = await this.#db

@@ -12,6 +12,7 @@ import { periodOf, trialEnd, wholeMinute } from "../internal/periods.js";
 import { toSubscription } from "../internal/rows.js";
 import type {
   CancelSubscriptionInput,
+  ChangePlanInput,
   CreateSubscriptionInput,
   InvoicePreview,
   ListSubscriptionsQuery,
@@ -73,6 +74,7 @@ export class SubscriptionsService {
           tenant_id: tenant,
           plan_id: plan.id,
           plan_version_id: version.id,
+          pending_plan_version_id: null,
           status: trial ? "trialing" : "active",
           live_tenant_id: tenant,
           anchor,
@@ -150,12 +152,14 @@ export class SubscriptionsService {
       throw new AppError(BillingErrors.subscription_canceled, `Subscription ${id} is canceled.`);
     }
     const version = await this.catalog.versionRow(row.environment_id, row.plan_version_id);
-    return this.invoices.compute(row, version, Number(row.current_period_start), Number(row.current_period_end));
+    const start = Number(row.current_period_start);
+    const end = Number(row.current_period_end);
+    return this.invoices.compute(row, version, start, end, this.#full(row, version));
   }
 
   /**
    * cancelSubscription ends a subscription at the end of its period (it is invoiced then; a trial
-   * ends unbilled) or at once (the period so far is not invoiced, see docs/billing.md).
+   * ends unbilled) or at once (the period so far is invoiced now, its fixed fee prorated).
    */
   async cancelSubscription(
     ctx: ActionContext,
@@ -181,7 +185,72 @@ export class SubscriptionsService {
         });
         return toSubscription({ ...row, cancel_at_period_end: true, updated_at: now });
       }
-      return toSubscription(await this.#end(tx, ctx, row, now, "requested"));
+      const at = wholeMinute(now);
+      if (row.status !== "trialing" && at > Number(row.current_period_start)) {
+        const version = await this.catalog.versionRow(row.environment_id, row.plan_version_id, tx);
+        const start = Number(row.current_period_start);
+        await this.invoices.finalizeIn(tx, ctx, row, version, start, at, this.#full(row, version));
+      }
+      return toSubscription(await this.#end(tx, ctx, row, at, "requested"));
+    });
+  }
+
+  /**
+   * changePlan moves a subscription to another plan version (an upgrade or a downgrade). At once
+   * (default): the period so far is invoiced on the old version (usage until now, the fixed fee
+   * prorated by the minute), the rest of the period runs on the new one (invoiced at its end, the
+   * fee prorated likewise), and the new version's entitlements replace the old ones now (features
+   * it does not grant are switched off). At period end: the change waits in
+   * `pendingPlanVersionId` and happens when the period is invoiced. A change to another interval
+   * takes effect at period end only (422 otherwise); during a trial a change is immediate and free.
+   */
+  async changePlan(ctx: ActionContext, id: string, input: z.infer<typeof ChangePlanInput>): Promise<Subscription> {
+    const found = await this.#authorized(ctx, "billing:manage", id);
+    return this.m.db.write(ctx, async (tx) => {
+      const row = await this.#lock(tx, found.id);
+      if (row.live_tenant_id === null) {
+        throw new AppError(BillingErrors.subscription_canceled, `Subscription ${id} is canceled.`);
+      }
+      const plan = await this.catalog.planRow(row.environment_id, input.plan, tx);
+      if (plan.archived_at !== null) throw new AppError(BillingErrors.plan_archived, `Plan ${plan.key} is archived.`);
+      const to = await this.catalog.versionRow(row.environment_id, input.planVersionId ?? plan.current_version_id, tx);
+      if (to.plan_id !== plan.id) {
+        throw new AppError(BillingErrors.plan_version_not_found, `Plan ${plan.key} has no version ${to.id}.`);
+      }
+      const from = await this.catalog.versionRow(row.environment_id, row.plan_version_id, tx);
+      const now = this.m.clock.now();
+      if (input.atPeriodEnd && row.status !== "trialing") {
+        const pending = to.id === from.id ? null : to.id;
+        if (pending === row.pending_plan_version_id) return toSubscription(row);
+        await this.#update(tx, row, { pending_plan_version_id: pending, updated_at: now });
+        await this.#changedFact(tx, ctx, row, from.id, pending ?? from.id, "subscription.change_scheduled");
+        return toSubscription({ ...row, pending_plan_version_id: pending, updated_at: now });
+      }
+      if (to.id === from.id) return toSubscription(row);
+      const changes: Partial<BillingSubscriptionTable> = {
+        plan_id: to.plan_id,
+        plan_version_id: to.id,
+        pending_plan_version_id: null,
+        updated_at: now,
+      };
+      if (row.status !== "trialing") {
+        if (to.interval !== from.interval) {
+          throw new AppError(
+            BillingErrors.interval_change_at_period_end,
+            `Moving from a ${from.interval}ly to a ${to.interval}ly plan takes effect at period end: pass atPeriodEnd.`,
+          );
+        }
+        const start = Number(row.current_period_start);
+        const at = Math.min(wholeMinute(now), Number(row.current_period_end));
+        if (at > start) {
+          await this.invoices.finalizeIn(tx, ctx, row, from, start, at, this.#full(row, from));
+          changes.current_period_start = at;
+        }
+      }
+      await this.#update(tx, row, changes);
+      await this.#switchGrants(tx, ctx, row, from, to);
+      await this.#changedFact(tx, ctx, row, from.id, to.id, "subscription.plan_changed");
+      return toSubscription({ ...row, ...changes });
     });
   }
 
@@ -245,13 +314,26 @@ export class SubscriptionsService {
       }
       const start = Number(row.current_period_start);
       const end = Number(row.current_period_end);
-      await this.invoices.finalizeIn(tx, ctx, row, version, start, end);
+      await this.invoices.finalizeIn(tx, ctx, row, version, start, end, this.#full(row, version));
       if (row.cancel_at_period_end) {
         await this.#end(tx, ctx, row, end, "period_end");
         return true;
       }
-      const next = periodOf(anchor, version.interval, Number(row.period_index) + 1);
+      let next = periodOf(anchor, version.interval, Number(row.period_index) + 1);
+      const changes: Partial<BillingSubscriptionTable> = {};
+      if (row.pending_plan_version_id !== null) {
+        const to = await this.catalog.versionRow(row.environment_id, row.pending_plan_version_id, tx);
+        // Another interval starts its periods afresh at this period's end.
+        if (to.interval !== version.interval) {
+          next = periodOf(end, to.interval, 0);
+          changes.anchor = end;
+        }
+        Object.assign(changes, { plan_id: to.plan_id, plan_version_id: to.id, pending_plan_version_id: null });
+        await this.#switchGrants(tx, ctx, row, version, to);
+        await this.#changedFact(tx, ctx, row, version.id, to.id, "subscription.plan_changed");
+      }
       await this.#update(tx, row, {
+        ...changes,
         period_index: next.index,
         current_period_start: next.start,
         current_period_end: next.end,
@@ -265,6 +347,46 @@ export class SubscriptionsService {
         data: { currentPeriodStart: next.start, currentPeriodEnd: next.end },
       });
       return true;
+    });
+  }
+
+  /** #full is the whole billing period the subscription is in (a plan change may have split it). */
+  #full(row: SubscriptionRow, version: Selectable<BillingPlanVersionTable>): { start: number; end: number } {
+    if (row.status === "trialing")
+      return { start: Number(row.current_period_start), end: Number(row.current_period_end) };
+    return periodOf(Number(row.anchor), version.interval, Number(row.period_index));
+  }
+
+  /** #switchGrants applies `to`'s entitlements and switches off the features only `from` granted. */
+  async #switchGrants(
+    tx: Tx,
+    ctx: ActionContext,
+    row: SubscriptionRow,
+    from: Selectable<BillingPlanVersionTable>,
+    to: Selectable<BillingPlanVersionTable>,
+  ) {
+    const next = this.#grants(to);
+    const kept = new Set(next.map((g) => g.feature));
+    const off = this.#grants(from)
+      .filter((g) => !kept.has(g.feature))
+      .map((g) => ({ ...g, enabled: false }));
+    await this.usage.applyEntitlements(tx, ctx, row.environment_id, row.tenant_id, [...off, ...next]);
+  }
+
+  async #changedFact(
+    tx: Tx,
+    ctx: ActionContext,
+    row: SubscriptionRow,
+    from: string,
+    to: string,
+    type: "subscription.plan_changed" | "subscription.change_scheduled",
+  ) {
+    await this.m.facts.record(tx, ctx, {
+      type,
+      environmentId: row.environment_id,
+      tenantId: row.tenant_id,
+      targets: [{ type: "subscription", id: row.id }],
+      data: { fromPlanVersionId: from, toPlanVersionId: to },
     });
   }
 

@@ -274,7 +274,14 @@ export class SubscriptionsService {
         .execute();
       if (due.length === 0) break;
       let progressed = 0;
-      for (const { id } of due) if (await this.advance(id)) progressed++;
+      for (const { id } of due) {
+        // One subscription that cannot end its period (its failure is logged) holds up no other.
+        try {
+          if (await this.advance(id)) progressed++;
+        } catch (err) {
+          this.m.logger.error({ err, subscriptionId: id }, "ending a billing period failed");
+        }
+      }
       ended += progressed;
       if (progressed === 0) break;
     }

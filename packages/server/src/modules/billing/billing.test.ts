@@ -248,8 +248,9 @@ describeEachEngine("billing", (engine) => {
       expect((await call(keyA, "GET", `/v1/billing/subscriptions/${subA}/preview`)).status).toBe(200);
       expect((await call(keyB, "GET", `/v1/billing/subscriptions/${subA}/preview`)).status).toBe(404);
       expect((await call(p.b.secretKey, "GET", `/v1/billing/subscriptions/${subA}`)).status).toBe(404);
-      expect((await call(keyA, "GET", `/v1/tenants/${tenantA}/billing/subscription`)).body.id).toBe(subA);
-      expect((await call(keyB, "GET", `/v1/tenants/${tenantA}/billing/subscription`)).status).toBe(404);
+      const own = await call(keyA, "GET", `/v1/tenants/${tenantA}/billing/subscriptions`);
+      expect((own.body.data as Json[]).map((x) => x.id)).toEqual([subA]);
+      expect((await call(keyB, "GET", `/v1/tenants/${tenantA}/billing/subscriptions`)).status).toBe(404);
     });
 
     it("finalizes a period exactly once under racing finalizers, with a gap-free number", async () => {
@@ -289,6 +290,9 @@ describeEachEngine("billing", (engine) => {
       expect((await call(keyB, "GET", `/v1/billing/invoices/${invoice.id}`)).status).toBe(404);
       expect((await call(p.b.secretKey, "GET", `/v1/billing/invoices/${invoice.id}`)).status).toBe(404);
       expect((await call(keyA, "GET", `/v1/tenants/${tenantA}/billing/invoices`)).body.data).toHaveLength(1);
+      const path = `/v1/tenants/${tenantA}/billing/invoices/${invoice.id}`;
+      expect((await call(keyA, "GET", path)).body.number).toBe("INV-2027-000001");
+      expect((await call(keyB, "GET", path)).status).toBe(404);
       expect((await call(keyB, "GET", `/v1/tenants/${tenantA}/billing/invoices`)).status).toBe(404);
     });
 
@@ -377,6 +381,14 @@ describeEachEngine("billing", (engine) => {
         403,
       );
       expect((await call(p.b.secretKey, "GET", "/v1/billing/plans/pro")).status).toBe(404);
+      // Plans page by id, each with its current version.
+      const first = await call(sk(), "GET", "/v1/billing/plans?limit=1");
+      const second = await call(sk(), "GET", `/v1/billing/plans?limit=1&cursor=${first.body.nextCursor}`);
+      expect([...(first.body.data as Json[]), ...(second.body.data as Json[])].map((x) => x.key)).toEqual([
+        "pro",
+        "trial",
+      ]);
+      expect((second.body.data as Json[])[0]?.currentVersion).toMatchObject({ version: 1, trialDays: 14 });
     });
   });
 });

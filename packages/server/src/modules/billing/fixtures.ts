@@ -2,6 +2,8 @@ import {
   created,
   defineModuleFixtures,
   type EnvActors,
+  expectJson,
+  expectStatus,
   type IsolationWorld,
   readBack,
 } from "../../testing/isolation.js";
@@ -21,11 +23,11 @@ export const fixtures = defineModuleFixtures({
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/plans/${id}`) };
     },
     subscriptionId: async (w, env) => {
-      const id = await subscriptionIn(w, env);
+      const id = await subscriptionIn(w, env, env.tenantId);
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/subscriptions/${id}`) };
     },
-    invoiceId: async (w, env) => {
-      const subscription = await subscriptionIn(w, env);
+    invoiceId: async (w, env, parents) => {
+      const subscription = await subscriptionIn(w, env, parents.tenantId?.id ?? env.tenantId);
       await w.t.app.db.kysely
         .updateTable("billing_subscription")
         .set({ current_period_end: w.t.app.clock.now() })
@@ -113,13 +115,36 @@ async function planIn(w: IsolationWorld, env: EnvActors, entitlements: unknown[]
   return body.id as string;
 }
 
-/** subscriptionIn subscribes a fresh tenant of the environment to a new plan and returns the subscription's id. */
-async function subscriptionIn(w: IsolationWorld, env: EnvActors): Promise<string> {
-  const tenant = await w.param("tenantId", env);
+/**
+ * subscriptionIn subscribes a tenant of the environment (default: a fresh one) to a new plan and
+ * returns the subscription's id. A tenant has one live subscription: its live one is canceled at
+ * once first (the home tenant's, so its own keys list the new one). The environment also gets the
+ * plan `iso` the body fixtures name.
+ */
+async function subscriptionIn(w: IsolationWorld, env: EnvActors, tenantId?: string): Promise<string> {
+  const tenant = tenantId ?? (await w.param("tenantId", env)).id;
+  const iso = await w.call(env.key, "POST", "/v1/billing/plans", {
+    body: { key: "iso", name: "Isolation", interval: "month", currency: "USD" },
+  });
+  if (iso.status !== 201) expectStatus(iso, 409, "creating the plan `iso`");
   const plan = await planIn(w, env);
-  const body = await created(
-    await w.call(env.key, "POST", "/v1/billing/subscriptions", { body: { tenantId: tenant.id, plan } }),
-    "subscribing",
-  );
-  return body.id as string;
+  const subscribe = () => w.call(env.key, "POST", "/v1/billing/subscriptions", { body: { tenantId: tenant, plan } });
+  let res = await subscribe();
+  if (res.status === 409) {
+    const live = await expectJson(
+      await w.call(env.key, "GET", "/v1/billing/subscriptions", { query: { tenantId: tenant, limit: "100" } }),
+      200,
+      "listing subscriptions",
+    );
+    for (const s of live.data as Array<{ id: string; status: string }>) {
+      if (s.status === "canceled") continue;
+      await expectJson(
+        await w.call(env.key, "POST", `/v1/billing/subscriptions/${s.id}/cancel`, { body: { atPeriodEnd: false } }),
+        200,
+        "canceling the live subscription",
+      );
+    }
+    res = await subscribe();
+  }
+  return (await created(res, "subscribing")).id as string;
 }

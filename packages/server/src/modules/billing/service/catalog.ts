@@ -112,38 +112,21 @@ export class CatalogService {
     const rows = this.#db
       .q()
       .selectFrom("billing_plan")
-      .innerJoin("billing_plan_version as v", "v.id", "billing_plan.current_version_id")
-      .selectAll("billing_plan")
-      .select([
-        "v.id as v_id",
-        "v.plan_id as v_plan_id",
-        "v.version as v_version",
-        "v.interval as v_interval",
-        "v.currency as v_currency",
-        "v.trial_days as v_trial_days",
-        "v.fixed_fee as v_fixed_fee",
-        "v.charges as v_charges",
-        "v.entitlements as v_entitlements",
-        "v.created_at as v_created_at",
-      ])
-      .where("billing_plan.environment_id", "=", environmentId)
-      .$if(query.archived !== "true", (qb) => qb.where("billing_plan.archived_at", "is", null))
-      .$if(query.archived === "true", (qb) => qb.where("billing_plan.archived_at", "is not", null));
-    return pageById(rows, query, (r) =>
-      toPlan(r, {
-        id: r.v_id,
-        environment_id: r.environment_id,
-        plan_id: r.v_plan_id,
-        version: r.v_version,
-        interval: r.v_interval,
-        currency: r.v_currency,
-        trial_days: r.v_trial_days,
-        fixed_fee: r.v_fixed_fee,
-        charges: r.v_charges,
-        entitlements: r.v_entitlements,
-        created_at: r.v_created_at,
-      }),
-    );
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .$if(query.archived !== "true", (qb) => qb.where("archived_at", "is", null))
+      .$if(query.archived === "true", (qb) => qb.where("archived_at", "is not", null));
+    const page = await pageById(rows, query, (r) => r);
+    const ids = page.data.map((r) => r.current_version_id);
+    const versions =
+      ids.length === 0
+        ? []
+        : await this.#db.q().selectFrom("billing_plan_version").selectAll().where("id", "in", ids).execute();
+    const byId = new Map(versions.map((v) => [v.id, v]));
+    return {
+      data: page.data.map((r) => toPlan(r, byId.get(r.current_version_id) as Selectable<BillingPlanVersionTable>)),
+      nextCursor: page.nextCursor,
+    };
   }
 
   async findPlan(ctx: ActionContext, idOrKey: string): Promise<Plan> {

@@ -218,6 +218,21 @@ export class InvoicesService {
     return pageById(rows, query, toInvoice, { descending: true });
   }
 
+  /** findTenantInvoice reads an invoice on a tenant's path (members: their tenant's, by membership). */
+  async findTenantInvoice(ctx: ActionContext, tenantId: string, id: string): Promise<Invoice> {
+    const access = await this.m.access.require(ctx, "billing:read", { tenantId });
+    const row = await this.#db
+      .q()
+      .selectFrom("billing_invoice")
+      .selectAll()
+      .where("environment_id", "=", access.environmentId)
+      .where("tenant_id", "=", tenantId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new AppError(BillingErrors.invoice_not_found, `No invoice ${id}.`);
+    return toInvoice(row);
+  }
+
   async findInvoice(ctx: ActionContext, id: string): Promise<Invoice> {
     const environmentId = ctx.principal?.environmentId;
     const notFound = () => new AppError(BillingErrors.invoice_not_found, `No invoice ${id}.`);

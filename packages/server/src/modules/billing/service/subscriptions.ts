@@ -131,20 +131,6 @@ export class SubscriptionsService {
     return toSubscription(await this.#authorized(ctx, "billing:read", id));
   }
 
-  /** findLive answers a tenant's live subscription (404 when it has none). */
-  async findLive(ctx: ActionContext, tenantId: string): Promise<Subscription> {
-    const access = await this.m.access.require(ctx, "billing:read", { tenantId });
-    const row = await this.#db
-      .q()
-      .selectFrom("billing_subscription")
-      .selectAll()
-      .where("environment_id", "=", access.environmentId)
-      .where("live_tenant_id", "=", tenantId)
-      .executeTakeFirst();
-    if (!row) throw new AppError(BillingErrors.subscription_not_found, `Tenant ${tenantId} has no live subscription.`);
-    return toSubscription(row);
-  }
-
   /** preview prices the current period so far: what the tenant owes if the period ended now. */
   async preview(ctx: ActionContext, id: string): Promise<InvoicePreview> {
     const row = await this.#authorized(ctx, "billing:read", id);

@@ -375,6 +375,24 @@ describeEachEngine("billing", (engine) => {
       expect(await actions(tenantB, "subscription.")).toEqual(["subscription.created", "subscription.trial_ended"]);
     });
 
+    it("a total beyond 2^53 - 1 minor units is a 422, never a 500", async () => {
+      const { key: _k, name: _n, ...fields } = PRO;
+      const huge = {
+        ...fields,
+        key: "huge",
+        name: "Huge",
+        entitlements: [],
+        charges: [{ meter: "tokens", model: "per_unit", unitPrice: "999999999999" }],
+      };
+      expect((await call(sk(), "POST", "/v1/billing/plans", huge)).status).toBe(201);
+      const tenant = (await call(sk(), "POST", "/v1/tenants", { name: "Huge" })).body.id as string;
+      const sub = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: tenant, plan: "huge" });
+      await report(tenant, [{ id: "huge1", type: "llm.call", data: { tokens: 1_000_000 } }]);
+      const res = await call(sk(), "GET", `/v1/billing/subscriptions/${sub.body.id}/preview`);
+      expect(res.status).toBe(422);
+      expect(res.body.code).toBe("amount_out_of_range");
+    });
+
     it("environment-wide writes need the environment's secret key", async () => {
       expect((await call(keyA, "POST", "/v1/billing/plans", { ...PRO, key: "k2" })).status).toBe(403);
       expect((await call(keyA, "POST", "/v1/billing/subscriptions", { tenantId: tenantA, plan: "pro" })).status).toBe(
@@ -388,6 +406,7 @@ describeEachEngine("billing", (engine) => {
         "pro",
         "trial",
       ]);
+      expect(second.body.nextCursor).not.toBeNull();
       expect((second.body.data as Json[])[0]?.currentVersion).toMatchObject({ version: 1, trialDays: 14 });
     });
   });

@@ -15,5 +15,6 @@ export const BillingErrors = defineErrors({
     status: 422,
     title: "A change to another billing interval takes effect at the end of the period",
   },
+  amount_out_of_range: { status: 422, title: "An amount is too large to bill" },
   invoice_not_found: { status: 404, title: "Invoice not found" },
 });

@@ -179,7 +179,11 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
       auth: AUTH.keys,
       params: subscriptionParams,
       response: { status: 200, schema: InvoicePreview, description: "The invoice the period would get." },
-      errors: [BillingErrors.subscription_not_found, BillingErrors.subscription_canceled],
+      errors: [
+        BillingErrors.subscription_not_found,
+        BillingErrors.subscription_canceled,
+        BillingErrors.amount_out_of_range,
+      ],
       handler: ({ ctx, params }) => s.subscriptions.preview(ctx, params.subscriptionId),
     }),
     defineRoute({

@@ -20,6 +20,18 @@ import type {
 } from "../tables.js";
 
 type SubscriptionRow = Selectable<BillingSubscriptionTable>;
+
+/** billable runs a pricing step, turning a total past 2^53 - 1 minor units into a 422. */
+function billable<T>(price: () => T): T {
+  try {
+    return price();
+  } catch (err) {
+    if (err instanceof RangeError) {
+      throw new AppError(BillingErrors.amount_out_of_range, "A line's total is beyond 2^53 - 1 minor units.");
+    }
+    throw err;
+  }
+}
 type VersionRow = Selectable<BillingPlanVersionTable>;
 
 /**
@@ -68,7 +80,7 @@ export class InvoicesService {
           billableQuantity: "1",
           unitPrice: version.fixed_fee,
           amount: fee.mul(fraction).toFixed(),
-          total: priceFixed(version.fixed_fee, version.currency, fraction),
+          total: billable(() => priceFixed(version.fixed_fee, version.currency, fraction)),
           minimumApplied: false,
           tiers: [],
           charge: null,
@@ -86,7 +98,9 @@ export class InvoicesService {
           to,
           tx,
         );
-        const priced = priceCharge(charge as Parameters<typeof priceCharge>[0], value, version.currency);
+        const priced = billable(() =>
+          priceCharge(charge as Parameters<typeof priceCharge>[0], value, version.currency),
+        );
         lines.push({
           type: "charge",
           description: charge.description ?? `${meter.key} (${charge.model.replace("_", "-")})`,
@@ -110,6 +124,9 @@ export class InvoicesService {
       }
     }
     const subtotal = lines.reduce((sum, l) => sum + l.total, 0);
+    if (!Number.isSafeInteger(subtotal)) {
+      throw new AppError(BillingErrors.amount_out_of_range, "The invoice's total is beyond 2^53 - 1 minor units.");
+    }
     return {
       subscriptionId: sub.id,
       tenantId: sub.tenant_id,

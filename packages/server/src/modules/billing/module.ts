@@ -2,7 +2,7 @@ import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
 import { usageModule } from "../usage/index.js";
 import { billingIds } from "./ids.js";
-import { migration as core } from "./migrations/202612062330_billing_core.js";
+import { migration as core } from "./migrations/202612121500_billing_core.js";
 import { billingRoutes } from "./routes.js";
 import { ADVANCE_JOB } from "./service/subscriptions.js";
 import { BillingService } from "./service.js";

@@ -4,7 +4,7 @@ import type { ModuleMigration } from "../../../platform/db/migrator.js";
 
 /** Plans and their immutable versions, subscriptions, invoices and the invoice number counters. */
 export const migration: ModuleMigration = {
-  name: "202612062330_billing_core",
+  name: "202612121500_billing_core",
   async up(db, engine) {
     const t = columnTypes(engine);
     await db.schema

@@ -40,3 +40,22 @@ export function wholeMinute(t: number): number {
 export function trialEnd(start: number, days: number): number {
   return start + days * DAY;
 }
+
+/**
+ * wholePeriod is the whole billing period a subscription is in: its current period may be the
+ * later part of it after a plan change. A trial is a period of its own.
+ */
+export function wholePeriod(
+  sub: {
+    status: string;
+    anchor: number;
+    period_index: number;
+    current_period_start: number;
+    current_period_end: number;
+  },
+  interval: Interval,
+): { start: number; end: number } {
+  if (sub.status === "trialing")
+    return { start: Number(sub.current_period_start), end: Number(sub.current_period_end) };
+  return periodOf(Number(sub.anchor), interval, Number(sub.period_index));
+}

@@ -8,7 +8,7 @@ import { type ActionContext, systemContext } from "../../../platform/principal.j
 import type { SetEntitlementInput, UsageService } from "../../usage/index.js";
 import { BillingErrors } from "../errors.js";
 import { newId } from "../ids.js";
-import { periodOf, trialEnd, wholeMinute } from "../internal/periods.js";
+import { periodOf, trialEnd, wholeMinute, wholePeriod } from "../internal/periods.js";
 import { toSubscription } from "../internal/rows.js";
 import type {
   CancelSubscriptionInput,
@@ -140,7 +140,7 @@ export class SubscriptionsService {
     const version = await this.catalog.versionRow(row.environment_id, row.plan_version_id);
     const start = Number(row.current_period_start);
     const end = Number(row.current_period_end);
-    return this.invoices.compute(row, version, start, end, this.#full(row, version));
+    return this.invoices.compute(row, version, start, end, wholePeriod(row, version.interval));
   }
 
   /**
@@ -175,7 +175,7 @@ export class SubscriptionsService {
       if (row.status !== "trialing" && at > Number(row.current_period_start)) {
         const version = await this.catalog.versionRow(row.environment_id, row.plan_version_id, tx);
         const start = Number(row.current_period_start);
-        await this.invoices.finalizeIn(tx, ctx, row, version, start, at, this.#full(row, version));
+        await this.invoices.finalizeIn(tx, ctx, row, version, start, at, wholePeriod(row, version.interval));
       }
       return toSubscription(await this.#end(tx, ctx, row, at, "requested"));
     });
@@ -229,7 +229,7 @@ export class SubscriptionsService {
         const start = Number(row.current_period_start);
         const at = Math.min(wholeMinute(now), Number(row.current_period_end));
         if (at > start) {
-          await this.invoices.finalizeIn(tx, ctx, row, from, start, at, this.#full(row, from));
+          await this.invoices.finalizeIn(tx, ctx, row, from, start, at, wholePeriod(row, from.interval));
           changes.current_period_start = at;
         }
       }
@@ -307,7 +307,7 @@ export class SubscriptionsService {
       }
       const start = Number(row.current_period_start);
       const end = Number(row.current_period_end);
-      await this.invoices.finalizeIn(tx, ctx, row, version, start, end, this.#full(row, version));
+      await this.invoices.finalizeIn(tx, ctx, row, version, start, end, wholePeriod(row, version.interval));
       if (row.cancel_at_period_end) {
         await this.#end(tx, ctx, row, end, "period_end");
         return true;
@@ -341,13 +341,6 @@ export class SubscriptionsService {
       });
       return true;
     });
-  }
-
-  /** #full is the whole billing period the subscription is in (a plan change may have split it). */
-  #full(row: SubscriptionRow, version: Selectable<BillingPlanVersionTable>): { start: number; end: number } {
-    if (row.status === "trialing")
-      return { start: Number(row.current_period_start), end: Number(row.current_period_end) };
-    return periodOf(Number(row.anchor), version.interval, Number(row.period_index));
   }
 
   /** #switchGrants applies `to`'s entitlements and switches off the features only `from` granted. */

@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import type { Config } from "./config.js";
 import { accessModule } from "./modules/access/index.js";
 import { auditModule } from "./modules/audit/index.js";
+import { billingModule } from "./modules/billing/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { rateLimitsModule } from "./modules/ratelimits/index.js";
@@ -48,6 +49,7 @@ export const MODULES: readonly AnyModule[] = [
   rateLimitsModule,
   usageModule,
   storageModule,
+  billingModule,
 ];
 
 export interface AppOptions {

@@ -1,0 +1,20 @@
+import { defineErrors } from "../../platform/errors.js";
+
+/** Stable problem codes of the billing module. */
+export const BillingErrors = defineErrors({
+  plan_not_found: { status: 404, title: "Plan not found" },
+  plan_key_taken: { status: 409, title: "A plan with this key already exists" },
+  plan_archived: { status: 409, title: "The plan is archived" },
+  plan_version_not_found: { status: 404, title: "Plan version not found" },
+  invalid_price: { status: 422, title: "The price does not fit the plan's currency" },
+  meter_not_billable: { status: 422, title: "Charges count `sum` and `count` meters only" },
+  subscription_not_found: { status: 404, title: "Subscription not found" },
+  subscription_exists: { status: 409, title: "The tenant already has a live subscription" },
+  subscription_canceled: { status: 409, title: "The subscription is canceled" },
+  interval_change_at_period_end: {
+    status: 422,
+    title: "A change to another billing interval takes effect at the end of the period",
+  },
+  amount_out_of_range: { status: 422, title: "An amount is too large to bill" },
+  invoice_not_found: { status: 404, title: "Invoice not found" },
+});

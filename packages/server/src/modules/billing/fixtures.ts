@@ -1,0 +1,150 @@
+import {
+  created,
+  defineModuleFixtures,
+  type EnvActors,
+  expectJson,
+  expectStatus,
+  type IsolationWorld,
+  readBack,
+} from "../../testing/isolation.js";
+import { billingModule } from "./index.js";
+
+/**
+ * The billing module's fixtures for the plane-wide suites: plans (environment configuration),
+ * subscriptions (of a fresh tenant each: a tenant has one live subscription) and invoices (a
+ * subscription whose period is made due, then ended by the same service call the recurring job
+ * makes), the bodies a schema cannot generate, and one successful call per mutating route.
+ */
+export const fixtures = defineModuleFixtures({
+  module: "billing",
+  params: {
+    planId: async (w, env) => {
+      const id = await planIn(w, env);
+      return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/plans/${id}`) };
+    },
+    subscriptionId: async (w, env) => {
+      const id = await subscriptionIn(w, env, env.tenantId);
+      return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/subscriptions/${id}`) };
+    },
+    invoiceId: async (w, env, parents) => {
+      const subscription = await subscriptionIn(w, env, parents.tenantId?.id ?? env.tenantId);
+      await w.t.app.db.kysely
+        .updateTable("billing_subscription")
+        .set({ current_period_end: w.t.app.clock.now() })
+        .where("id", "=", subscription)
+        .execute();
+      await w.t.app.service(billingModule).subscriptions.advance(subscription);
+      const invoice = await w.t.app.db.kysely
+        .selectFrom("billing_invoice")
+        .select("id")
+        .where("subscription_id", "=", subscription)
+        .executeTakeFirstOrThrow();
+      const id = invoice.id as string;
+      return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/invoices/${id}`) };
+    },
+  },
+  bodies: {
+    "POST /v1/billing/plans": (w) => ({ key: `p${w.unique()}`, name: "Plan", interval: "month", currency: "USD" }),
+    "POST /v1/billing/plans/:planId/versions": () => ({ interval: "month", currency: "EUR", fixedFee: "9.00" }),
+    "POST /v1/billing/subscriptions": () => ({ tenantId: "ten_iso", plan: "iso" }),
+    "POST /v1/billing/subscriptions/:subscriptionId/cancel": () => ({ atPeriodEnd: false }),
+    "POST /v1/billing/subscriptions/:subscriptionId/change": () => ({ plan: "iso", atPeriodEnd: true }),
+  },
+  facts: {
+    "POST /v1/billing/plans": async (w) => ({
+      caller: w.a.key,
+      body: { key: `facts-${w.unique()}`, name: "Facts", interval: "month", currency: "USD", fixedFee: "10.00" },
+      expect: () => ({ types: ["billing_plan.created"], environmentId: w.a.environmentId }),
+    }),
+    "PATCH /v1/billing/plans/:planId": async (w) => ({
+      caller: w.a.key,
+      ids: { planId: await planIn(w, w.a) },
+      body: { name: "Renamed" },
+      expect: () => ({ types: ["billing_plan.updated"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/plans/:planId/archive": async (w) => ({
+      caller: w.a.key,
+      ids: { planId: await planIn(w, w.a) },
+      expect: () => ({ types: ["billing_plan.archived"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/plans/:planId/versions": async (w) => ({
+      caller: w.a.key,
+      ids: { planId: await planIn(w, w.a) },
+      body: { interval: "year", currency: "USD", fixedFee: "100.00" },
+      expect: () => ({ types: ["billing_plan.version_created"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/subscriptions": async (w) => {
+      const tenant = await w.param("tenantId", w.a);
+      const plan = await planIn(w, w.a, [{ feature: "sso" }]);
+      return {
+        caller: w.a.key,
+        body: { tenantId: tenant.id, plan },
+        expect: () => ({ types: ["entitlement.set", "subscription.created"], environmentId: w.a.environmentId }),
+      };
+    },
+    "POST /v1/billing/subscriptions/:subscriptionId/cancel": async (w) => ({
+      caller: w.a.key,
+      ids: { subscriptionId: await subscriptionIn(w, w.a) },
+      body: { atPeriodEnd: true },
+      expect: () => ({ types: ["subscription.cancel_scheduled"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/subscriptions/:subscriptionId/change": async (w) => ({
+      caller: w.a.key,
+      ids: { subscriptionId: await subscriptionIn(w, w.a) },
+      body: { plan: await planIn(w, w.a), atPeriodEnd: true },
+      expect: () => ({ types: ["subscription.change_scheduled"], environmentId: w.a.environmentId }),
+    }),
+  },
+});
+
+/** planIn creates a monthly USD plan in the environment and returns its id. */
+async function planIn(w: IsolationWorld, env: EnvActors, entitlements: unknown[] = []): Promise<string> {
+  const body = await created(
+    await w.call(env.key, "POST", "/v1/billing/plans", {
+      body: {
+        key: `plan-${w.unique()}`,
+        name: env.marker,
+        interval: "month",
+        currency: "USD",
+        fixedFee: "5.00",
+        entitlements,
+      },
+    }),
+    "creating a plan",
+  );
+  return body.id as string;
+}
+
+/**
+ * subscriptionIn subscribes a tenant of the environment (default: a fresh one) to a new plan and
+ * returns the subscription's id. A tenant has one live subscription: its live one is canceled at
+ * once first (the home tenant's, so its own keys list the new one). The environment also gets the
+ * plan `iso` the body fixtures name.
+ */
+async function subscriptionIn(w: IsolationWorld, env: EnvActors, tenantId?: string): Promise<string> {
+  const tenant = tenantId ?? (await w.param("tenantId", env)).id;
+  const iso = await w.call(env.key, "POST", "/v1/billing/plans", {
+    body: { key: "iso", name: "Isolation", interval: "month", currency: "USD" },
+  });
+  if (iso.status !== 201) expectStatus(iso, 409, "creating the plan `iso`");
+  const plan = await planIn(w, env);
+  const subscribe = () => w.call(env.key, "POST", "/v1/billing/subscriptions", { body: { tenantId: tenant, plan } });
+  let res = await subscribe();
+  if (res.status === 409) {
+    const live = await expectJson(
+      await w.call(env.key, "GET", "/v1/billing/subscriptions", { query: { tenantId: tenant, limit: "100" } }),
+      200,
+      "listing subscriptions",
+    );
+    for (const s of live.data as Array<{ id: string; status: string }>) {
+      if (s.status === "canceled") continue;
+      await expectJson(
+        await w.call(env.key, "POST", `/v1/billing/subscriptions/${s.id}/cancel`, { body: { atPeriodEnd: false } }),
+        200,
+        "canceling the live subscription",
+      );
+    }
+    res = await subscribe();
+  }
+  return (await created(res, "subscribing")).id as string;
+}

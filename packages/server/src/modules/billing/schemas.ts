@@ -1,0 +1,255 @@
+import { z } from "zod";
+import { paginationQuery } from "../../platform/http/pagination.js";
+import { Id } from "../../platform/http/schemas.js";
+import { SetEntitlementInput } from "../usage/index.js";
+import { CURRENCY_EXPONENTS } from "./internal/money.js";
+import { PRICE_PATTERN, QUANTITY_PATTERN, tierProblem } from "./internal/pricing.js";
+
+/** Public shapes of the billing module: plans and versions, subscriptions, invoices. */
+
+const Timestamp = z.number().int().describe("Epoch milliseconds.");
+
+const Price = z
+  .string()
+  .regex(PRICE_PATTERN, "must be a decimal string of at most 12 decimal places (e.g. `0.0000021`)")
+  .describe("A price in major units of the plan's currency, as a decimal string (up to 12 decimal places).");
+const Quantity = z
+  .string()
+  .regex(QUANTITY_PATTERN, "must be a non-negative decimal string (e.g. `1000000`)")
+  .describe("A quantity of the meter's unit, as a decimal string.");
+const PlanKey = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z][a-z0-9_-]*$/, "must be lower-case letters, digits, `_` and `-`, starting with a letter");
+const Currency = z
+  .string()
+  .refine((c) => Object.hasOwn(CURRENCY_EXPONENTS, c), "must be an ISO 4217 currency code (upper case)")
+  .describe("ISO 4217 code; totals are integer minor units of it (USD: cents, JPY: yen).");
+export const Interval = z.enum(["week", "month", "year"]);
+
+const Tier = z.strictObject({
+  upTo: Quantity.nullable().describe("The last unit of the tier (inclusive); null for the last tier."),
+  unitPrice: Price,
+  flatFee: Price.optional().describe("Added once when any unit falls in the tier."),
+});
+const Tiers = z
+  .array(Tier)
+  .min(1)
+  .max(20)
+  .superRefine((tiers, ctx) => {
+    const problem = tierProblem(tiers);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+const chargeBase = {
+  meter: z.string().min(1).max(64).describe("The meter (key or id) whose usage over the period is the quantity."),
+  description: z.string().max(200).optional(),
+  freeUnits: Quantity.optional().describe("Units taken off the quantity before pricing."),
+  minimum: Price.optional().describe("The least the line costs (major units), usage or not."),
+};
+
+export const ChargeInput = z.discriminatedUnion("model", [
+  z.strictObject({ model: z.literal("per_unit"), unitPrice: Price, ...chargeBase }),
+  z.strictObject({ model: z.literal("graduated"), tiers: Tiers, ...chargeBase }),
+  z.strictObject({ model: z.literal("volume"), tiers: Tiers, ...chargeBase }),
+  z.strictObject({
+    model: z.literal("package"),
+    packageSize: Quantity.refine((s) => !/^0(\.0*)?$/.test(s), "must be positive"),
+    packagePrice: Price,
+    ...chargeBase,
+  }),
+  z.strictObject({
+    model: z.literal("percentage"),
+    percent: Price.describe("Percent of the summed value (`2.9` is 2.9 %)."),
+    ...chargeBase,
+  }),
+]);
+export type ChargeInput = z.infer<typeof ChargeInput>;
+
+const versionFields = {
+  interval: Interval.describe("How long a billing period is."),
+  currency: Currency,
+  trialDays: z.number().int().min(0).max(730).default(0).describe("Days of free trial before the first period."),
+  fixedFee: Price.default("0").describe("The recurring fee per period (major units), e.g. `49.00`."),
+  charges: z.array(ChargeInput).max(50).default([]).describe("Per-meter charges, priced from usage."),
+  entitlements: z
+    .array(SetEntitlementInput)
+    .max(100)
+    .default([])
+    .describe("Features and limits granted to a subscribed tenant (applied to its usage entitlements)."),
+};
+
+function distinctFeatures(v: { entitlements: Array<{ feature: string }> }): boolean {
+  return new Set(v.entitlements.map((e) => e.feature)).size === v.entitlements.length;
+}
+const featuresMessage = { message: "each feature at most once", path: ["entitlements"] };
+
+export const CreatePlanVersionInput = z.strictObject(versionFields).refine(distinctFeatures, featuresMessage);
+export const CreatePlanInput = z
+  .strictObject({
+    key: PlanKey,
+    name: z.string().min(1).max(200),
+    description: z.string().max(1000).default(""),
+    ...versionFields,
+  })
+  .refine(distinctFeatures, featuresMessage);
+export const UpdatePlanInput = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  description: z.string().max(1000).optional(),
+});
+export const ListPlansQuery = paginationQuery.extend({
+  archived: z.enum(["true", "false"]).optional().describe("`true`: archived plans only; default: active plans."),
+});
+
+export const Charge = z
+  .object({
+    model: z.enum(["per_unit", "graduated", "volume", "package", "percentage"]),
+    meter: z.string().describe("The meter's key."),
+    meterId: z.string(),
+    description: z.string().optional(),
+    unitPrice: z.string().optional(),
+    tiers: z
+      .array(z.object({ upTo: z.string().nullable(), unitPrice: z.string(), flatFee: z.string().optional() }))
+      .optional(),
+    packageSize: z.string().optional(),
+    packagePrice: z.string().optional(),
+    percent: z.string().optional(),
+    freeUnits: z.string().optional(),
+    minimum: z.string().optional(),
+  })
+  .describe("A charge as stored: the model's fields, with the meter resolved.");
+export type Charge = z.infer<typeof Charge>;
+
+export const PlanVersion = z.object({
+  id: z.string(),
+  planId: z.string(),
+  version: z.number().int(),
+  interval: Interval,
+  currency: z.string(),
+  trialDays: z.number().int(),
+  fixedFee: z.string(),
+  charges: z.array(Charge),
+  entitlements: z.array(z.record(z.string(), z.unknown())),
+  createdAt: Timestamp,
+});
+export type PlanVersion = z.infer<typeof PlanVersion>;
+
+export const Plan = z.object({
+  id: z.string(),
+  key: z.string(),
+  name: z.string(),
+  description: z.string(),
+  currentVersion: PlanVersion,
+  archivedAt: Timestamp.nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Plan = z.infer<typeof Plan>;
+
+export const SubscriptionStatus = z.enum(["trialing", "active", "past_due", "canceled"]);
+
+export const CreateSubscriptionInput = z.strictObject({
+  tenantId: Id,
+  plan: z.string().min(1).max(64).describe("The plan (key or id): its current version."),
+  planVersionId: Id.optional().describe("A version of the plan other than its current one."),
+});
+export const CancelSubscriptionInput = z.strictObject({
+  atPeriodEnd: z
+    .boolean()
+    .default(true)
+    .describe("`true`: the subscription runs to the end of its period (invoiced), then ends; `false`: it ends now."),
+});
+export const ChangePlanInput = z.strictObject({
+  plan: z.string().min(1).max(64).describe("The plan (key or id) to move to: its current version."),
+  planVersionId: Id.optional().describe("A version of that plan other than its current one."),
+  atPeriodEnd: z
+    .boolean()
+    .default(false)
+    .describe(
+      "`false`: now — the period so far is invoiced on the old version (fixed fee prorated), the rest of it goes to the new one; `true`: when the period ends.",
+    ),
+});
+export const ListSubscriptionsQuery = paginationQuery.extend({
+  tenantId: Id.optional(),
+  status: SubscriptionStatus.optional(),
+});
+
+export const Subscription = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  planId: z.string(),
+  planVersionId: z.string(),
+  pendingPlanVersionId: z.string().nullable().describe("The version it moves to at the end of the period."),
+  status: SubscriptionStatus,
+  anchor: Timestamp.describe("Periods start at the anchor plus whole intervals."),
+  currentPeriodStart: Timestamp,
+  currentPeriodEnd: Timestamp,
+  trialEnd: Timestamp.nullable(),
+  cancelAtPeriodEnd: z.boolean(),
+  canceledAt: Timestamp.nullable(),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Subscription = z.infer<typeof Subscription>;
+
+const AppliedTier = z.object({
+  from: z.string(),
+  upTo: z.string().nullable(),
+  units: z.string(),
+  unitPrice: z.string(),
+  flatFee: z.string(),
+  amount: z.string(),
+});
+
+export const InvoiceLine = z.object({
+  type: z.enum(["fixed_fee", "charge"]),
+  description: z.string(),
+  quantity: z.string(),
+  billableQuantity: z.string(),
+  unitPrice: z.string().nullable().describe("The price per unit (null for tiered models: see `tiers`)."),
+  amount: z.string().describe("Exact amount in major units, before rounding and the minimum."),
+  total: z.number().int().describe("The line's total in minor units, rounded once (half to even)."),
+  minimumApplied: z.boolean(),
+  tiers: z.array(AppliedTier),
+  charge: Charge.nullable(),
+  usage: z
+    .object({
+      meterId: z.string(),
+      meter: z.string(),
+      aggregation: z.string(),
+      from: Timestamp,
+      to: Timestamp,
+      value: z.string(),
+    })
+    .nullable()
+    .describe("The usage query that produced the quantity: recompute it with the usage API."),
+});
+export type InvoiceLine = z.infer<typeof InvoiceLine>;
+
+export const InvoicePreview = z.object({
+  subscriptionId: z.string(),
+  tenantId: z.string(),
+  planVersionId: z.string(),
+  currency: z.string(),
+  periodStart: Timestamp,
+  periodEnd: Timestamp,
+  lines: z.array(InvoiceLine),
+  subtotal: z.number().int(),
+  total: z.number().int().describe("Minor units of `currency`: the sum of the lines' totals."),
+});
+export type InvoicePreview = z.infer<typeof InvoicePreview>;
+
+export const Invoice = InvoicePreview.extend({
+  id: z.string(),
+  number: z.string().describe("Gap-free per environment and year: `INV-2026-000123`."),
+  status: z.enum(["finalized", "paid", "void"]),
+  finalizedAt: Timestamp,
+  createdAt: Timestamp,
+});
+export type Invoice = z.infer<typeof Invoice>;
+
+export const ListInvoicesQuery = paginationQuery.extend({
+  tenantId: Id.optional(),
+  subscriptionId: Id.optional(),
+});

@@ -150,14 +150,13 @@ export function storageRoutes(s: StorageService): RouteDefinition[] {
     }),
     defineRoute({
       method: "POST",
-      url: "/v1/storage/buckets/:bucketId/direct-uploads",
+      url: "/v1/storage/direct-uploads",
       operationId: "createDirectUpload",
       summary: "Open a direct upload to S3 (presigned PUT)",
       description:
         "Answers a presigned `PUT` URL for a server-generated key: the client sends the bytes straight to the S3 store, with exactly the headers given, then calls `complete` (finalize), which checks size, SHA-256 and sniffed type before the file exists. On the local driver: 409 `direct_upload_unsupported`.",
       tags: uploads,
       auth: AUTH.tenant,
-      params: bucketParams,
       body: CreateDirectUploadInput,
       response: { status: 201, schema: DirectUpload, description: "The session and its presigned PUT." },
       errors: [
@@ -167,7 +166,7 @@ export function storageRoutes(s: StorageService): RouteDefinition[] {
         StorageErrors.storage_quota_exceeded,
         StorageErrors.direct_upload_unsupported,
       ],
-      handler: ({ ctx, params, body }) => s.uploads.createDirect(ctx, params.bucketId, body),
+      handler: ({ ctx, body }) => s.uploads.createDirect(ctx, body.bucketId, body),
     }),
     defineRoute({
       method: "GET",
@@ -188,7 +187,7 @@ export function storageRoutes(s: StorageService): RouteDefinition[] {
       operationId: "putUploadChunk",
       summary: "Send a chunk of a resumable upload",
       description:
-        "The raw bytes at `?offset=` (the session's offset; 409 `upload_offset_mismatch` with `Upload-Offset` otherwise, nothing changed). `Content-Length` is required; a chunk may not pass the declared size (413); chunks other than the last are at least `minChunkBytes`; the first carries at least the first 4100 bytes, whose type is sniffed against the bucket (415). The offset moves once the chunk is durable. Sending the last accepted chunk again answers the session unchanged.",
+        "The raw bytes at `?offset=` (required with bytes: the session's offset; 409 `upload_offset_mismatch` with `Upload-Offset` otherwise, nothing changed). `Content-Length` is required; a chunk may not pass the declared size (413); chunks other than the last are at least `minChunkBytes`; the first carries at least the first 4100 bytes, whose type is sniffed against the bucket (415). The offset moves once the chunk is durable. Sending the last accepted chunk again answers the session unchanged.",
       tags: uploads,
       auth: AUTH.tenant,
       params: uploadParams,

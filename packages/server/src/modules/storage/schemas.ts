@@ -185,6 +185,7 @@ export const CreateUploadInput = z.strictObject({
 });
 
 export const CreateDirectUploadInput = z.strictObject({
+  bucketId: z.string().max(64).describe("The bucket whose policy the file follows."),
   tenantId: z.string().max(64).optional().describe("The owner tenant (tenant credentials: their own)."),
   size: FileSize.describe("The file's exact size in bytes: the PUT must send exactly this many."),
   sha256: Sha256.describe("Finalize streams the object and refuses it unless its SHA-256 is this."),
@@ -240,5 +241,8 @@ export const ChunkQuery = z.strictObject({
     .string()
     .regex(/^\d{1,15}$/, "a byte offset")
     .transform(Number)
-    .describe("Where this chunk starts (the session's `offset`)."),
+    .optional()
+    .describe(
+      "Where this chunk starts (the session's `offset`). Required with bytes; a PUT without bytes or offset answers the session.",
+    ),
 });

@@ -119,13 +119,21 @@ export class UploadsService {
   async chunk(
     ctx: ActionContext,
     id: string,
-    offset: number,
+    offset: number | undefined,
     body: Readable,
     headers: IncomingHttpHeaders,
   ): Promise<UploadSession> {
     const row = await this.#load(ctx, id, "files:write");
     this.#open(row);
     const rawLength = headers["content-length"];
+    if (offset === undefined) {
+      // No offset and no bytes: a probe, answered with the session as it is.
+      if (rawLength === undefined || rawLength === "0") return this.#toSession(row);
+      throw new AppError(PlatformErrors.validation_failed, "A chunk names its offset.", {
+        errors: [{ path: "query.offset", message: "required with bytes: the session's offset" }],
+        headers: { connection: "close" },
+      });
+    }
     if (rawLength === undefined || !/^\d{1,15}$/.test(rawLength)) {
       throw new AppError(PlatformErrors.validation_failed, "A chunk needs a Content-Length.", {
         errors: [{ path: "headers.content-length", message: "required: the chunk's size in bytes" }],

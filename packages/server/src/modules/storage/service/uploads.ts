@@ -79,7 +79,7 @@ export class UploadsService {
     bucketId: string,
     input: z.infer<typeof CreateDirectUploadInput>,
   ): Promise<z.infer<typeof DirectUpload>> {
-    const { bucket, environmentId, tenantId } = await this.#guard(ctx, bucketId, input);
+    const { bucket, environmentId, tenantId } = await this.#guard(ctx, bucketId, input, "body.bucketId");
     if (this.store.kind !== "s3") {
       throw new AppError(
         StorageErrors.direct_upload_unsupported,
@@ -413,14 +413,17 @@ export class UploadsService {
     ctx: ActionContext,
     bucketId: string,
     input: { tenantId?: string | undefined; size: number },
+    bucketField?: string,
   ): Promise<{ bucket: Bucket; environmentId: string; tenantId: string | null }> {
     const callerEnvironment = ctx.principal?.environmentId;
     if (!callerEnvironment) throw new AppError(PlatformErrors.forbidden, "This route needs an environment credential.");
-    const bucket = toBucket(await this.buckets.row(callerEnvironment, bucketId));
-    const { environmentId, tenantId } = await this.m.access.require(ctx, "files:write", {
-      tenantId: input.tenantId ?? null,
-      field: "body.tenantId",
-    });
+    const scope = () =>
+      this.m.access.require(ctx, "files:write", { tenantId: input.tenantId ?? null, field: "body.tenantId" });
+    // A bucket in the path is looked up first (another environment's answers 404, whoever asks); a
+    // bucket named in the body is input, read once the caller's scope is settled.
+    const early = bucketField ? await scope() : null;
+    const bucket = toBucket(await this.buckets.row(callerEnvironment, bucketId, undefined, bucketField));
+    const { environmentId, tenantId } = early ?? (await scope());
     const limit = Math.min(bucket.maxFileBytes, this.m.config.storage.maxFileBytes);
     if (input.size > limit) {
       throw new AppError(StorageErrors.file_too_large, `Files in bucket ${bucket.name} are at most ${limit} bytes.`);

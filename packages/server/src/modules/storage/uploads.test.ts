@@ -233,6 +233,22 @@ describeEachEngine("storage upload sessions", (engine) => {
         expect(sha((await call(keyA, "GET", `/v1/files/${done.body.id}/content`)).raw)).toBe(sha(bytes));
       });
 
+      it("takes 20 racing writes of the same chunk one at a time: the rest are refused (409) or answered as its retry, the bytes stay right", async () => {
+        const bytes = png(chunk + 3000);
+        const id = (await open(keyA, media, { size: bytes.length })).body.id as string;
+        const first = bytes.subarray(0, chunk);
+        const results = await Promise.all(Array.from({ length: 20 }, () => put(keyA, id, 0, first)));
+        for (const r of results) {
+          expect([200, 409], JSON.stringify(r.body)).toContain(r.status);
+          if (r.status === 200) expect(r.body.offset).toBe(chunk);
+          else expect(["upload_busy", "upload_offset_mismatch"]).toContain(r.body.code);
+        }
+        expect(results.some((r) => r.status === 200)).toBe(true);
+        expect((await put(keyA, id, chunk, bytes.subarray(chunk))).status).toBe(200);
+        const done = await complete(keyA, id);
+        expect([done.status, done.body.sha256]).toEqual([201, sha(bytes)]);
+      });
+
       it("refuses a chunk at a wrong offset (409 with Upload-Offset, nothing changed) and completion before the end", async () => {
         const bytes = png(2 * chunk);
         const id = (await open(keyA, media, { size: bytes.length })).body.id as string;

@@ -39,6 +39,8 @@ export interface Config {
     dir: string;
     maxFileBytes: number;
     uploadTimeoutMs: number;
+    /** uploadSessionMs: how long a resumable or direct upload session stays open. */
+    uploadSessionMs: number;
     trashMs: number;
     s3: {
       endpoint: string | null;
@@ -267,6 +269,11 @@ export const CONFIG_VARIABLES = {
     default: "60",
     doc: "An upload whose bytes did not commit within this time is an orphan: the purge job deletes what it wrote.",
   },
+  BASEPLATE_STORAGE_UPLOAD_SESSION_HOURS: {
+    schema: int(1, 24 * 30),
+    default: "24",
+    doc: "How long a resumable or direct upload session stays open; the purge job then deletes it and its bytes.",
+  },
   BASEPLATE_STORAGE_TRASH_HOURS: {
     schema: int(0, 24 * 365),
     default: "168",
@@ -446,6 +453,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       dir: resolve(cwd, (values.BASEPLATE_STORAGE_DIR as string) || resolve(dataDir, "files")),
       maxFileBytes: values.BASEPLATE_STORAGE_MAX_FILE_BYTES as number,
       uploadTimeoutMs: (values.BASEPLATE_STORAGE_UPLOAD_TIMEOUT_MINUTES as number) * 60_000,
+      uploadSessionMs: (values.BASEPLATE_STORAGE_UPLOAD_SESSION_HOURS as number) * 3_600_000,
       trashMs: (values.BASEPLATE_STORAGE_TRASH_HOURS as number) * 3_600_000,
       s3: {
         endpoint: (values.BASEPLATE_STORAGE_ENDPOINT as string) || null,

@@ -5,6 +5,7 @@ import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
 import { storageIds } from "./ids.js";
 import { migration as core } from "./migrations/202612062000_storage_core.js";
+import { migration as uploads } from "./migrations/202612121430_storage_uploads.js";
 import { migration as trashReason } from "./migrations/202612121440_storage_trash_reason.js";
 import { storageRoutes } from "./routes.js";
 import { PURGE_JOB, PURGE_TENANT_JOB, SYNC_TENANT_JOB } from "./service/lifecycle.js";
@@ -18,7 +19,7 @@ export function storageModuleWith(options: StorageOptions = {}) {
   return defineModule({
     name: "storage",
     dependsOn: { tenancy: tenancyModule, usage: usageModule },
-    migrations: [core, trashReason],
+    migrations: [core, uploads, trashReason],
     ids: storageIds.prefixes,
     permissions: { files: ["read", "write", "delete"] },
     roleGrants: { admin: { files: "*" }, member: { files: ["read", "write"] } },
@@ -65,6 +66,21 @@ export function storageModuleWith(options: StorageOptions = {}) {
       "file.shared": {
         description: "A signed download URL was issued for a file.",
         data: z.object({ expiresAt: z.number().int(), disposition: z.string() }),
+      },
+      "storage_upload.created": {
+        description:
+          "An upload session was opened: resumable (chunks through the plane) or direct (a presigned PUT to S3).",
+        data: z.object({
+          bucketId: z.string(),
+          kind: z.enum(["resumable", "direct"]),
+          size: z.number().int(),
+          expiresAt: z.number().int(),
+        }),
+      },
+      "storage_upload.discarded": {
+        description:
+          "An upload session was deleted with its bytes: cancelled, expired, its tenant purged, or refused at completion (`checksum_mismatch`, `size_mismatch`, `type_refused`, `quota_exceeded`, `bucket_deleted`).",
+        data: z.object({ reason: z.string(), received: z.number().int() }),
       },
       "storage_quota.updated": { description: "A tenant's storage quota changed (`changes`: before/after)." },
     },

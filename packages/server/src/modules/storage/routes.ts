@@ -5,7 +5,11 @@ import { Id } from "../../platform/http/schemas.js";
 import { StorageErrors } from "./errors.js";
 import {
   Bucket,
+  ChunkQuery,
   CreateBucketInput,
+  CreateDirectUploadInput,
+  CreateUploadInput,
+  DirectUpload,
   DownloadQuery,
   ListBucketsQuery,
   ListFilesQuery,
@@ -17,6 +21,7 @@ import {
   UpdateBucketInput,
   UpdateFileInput,
   UploadQuery,
+  UploadSession,
   Usage,
 } from "./schemas.js";
 import type { StorageService } from "./service.js";
@@ -29,6 +34,8 @@ export function storageRoutes(s: StorageService): RouteDefinition[] {
   const bucketParams = z.strictObject({ bucketId: Id });
   const fileParams = z.strictObject({ fileId: Id });
   const tenantParams = z.strictObject({ tenantId: Id });
+  const uploadParams = z.strictObject({ uploadId: Id });
+  const uploads = ["Upload sessions"];
   const buckets = ["Storage buckets"];
   const files = ["Files"];
   return [
@@ -125,6 +132,121 @@ export function storageRoutes(s: StorageService): RouteDefinition[] {
       ],
       handler: ({ ctx, params, query, stream, headers }) =>
         s.files.upload(ctx, params.bucketId, query, stream as NonNullable<typeof stream>, headers),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/storage/buckets/:bucketId/uploads",
+      operationId: "createUploadSession",
+      summary: "Open a resumable upload session",
+      description:
+        "For large files: declare the size (and optionally the SHA-256), then `PUT` chunks at the session's offset and `complete`. The guard is an upload's: `files:write` in the tenant, the bucket's largest file (413), an early quota answer (409). Sessions expire (`BASEPLATE_STORAGE_UPLOAD_SESSION_HOURS`); the purge job deletes them with their bytes.",
+      tags: uploads,
+      auth: AUTH.tenant,
+      params: bucketParams,
+      body: CreateUploadInput,
+      response: { status: 201, schema: UploadSession, description: "The open session (offset 0)." },
+      errors: [StorageErrors.bucket_not_found, StorageErrors.file_too_large, StorageErrors.storage_quota_exceeded],
+      handler: ({ ctx, params, body }) => s.uploads.create(ctx, params.bucketId, body),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/storage/direct-uploads",
+      operationId: "createDirectUpload",
+      summary: "Open a direct upload to S3 (presigned PUT)",
+      description:
+        "Answers a presigned `PUT` URL for a server-generated key: the client sends the bytes straight to the S3 store, with exactly the headers given, then calls `complete` (finalize), which checks size, SHA-256 and sniffed type before the file exists. On the local driver: 409 `direct_upload_unsupported`.",
+      tags: uploads,
+      auth: AUTH.tenant,
+      body: CreateDirectUploadInput,
+      response: { status: 201, schema: DirectUpload, description: "The session and its presigned PUT." },
+      errors: [
+        StorageErrors.bucket_not_found,
+        StorageErrors.file_too_large,
+        StorageErrors.file_type_refused,
+        StorageErrors.storage_quota_exceeded,
+        StorageErrors.direct_upload_unsupported,
+      ],
+      handler: ({ ctx, body }) => s.uploads.createDirect(ctx, body.bucketId, body),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/storage/uploads/:uploadId",
+      operationId: "getUploadSession",
+      summary: "Get an upload session (its offset)",
+      description: "After a dropped connection, read `offset` and resume from there.",
+      tags: uploads,
+      auth: AUTH.tenant,
+      params: uploadParams,
+      response: { status: 200, schema: UploadSession, description: "The session." },
+      errors: [StorageErrors.upload_not_found, StorageErrors.upload_expired],
+      handler: ({ ctx, params }) => s.uploads.get(ctx, params.uploadId),
+    }),
+    defineRoute({
+      method: "PUT",
+      url: "/v1/storage/uploads/:uploadId/chunks",
+      operationId: "putUploadChunk",
+      summary: "Send a chunk of a resumable upload",
+      description:
+        "The raw bytes at `?offset=` (required with bytes: the session's offset; 409 `upload_offset_mismatch` with `Upload-Offset` otherwise, nothing changed). `Content-Length` is required; a chunk may not pass the declared size (413); chunks other than the last are at least `minChunkBytes`; the first carries at least the first 4100 bytes, whose type is sniffed against the bucket (415). The offset moves once the chunk is durable. Sending the last accepted chunk again answers the session unchanged.",
+      tags: uploads,
+      auth: AUTH.tenant,
+      params: uploadParams,
+      query: ChunkQuery,
+      requestStream: { contentTypes: ["application/octet-stream", "*/*"], description: "The chunk's bytes." },
+      response: { status: 200, schema: UploadSession, description: "The session, its offset moved." },
+      errors: [
+        StorageErrors.upload_not_found,
+        StorageErrors.upload_expired,
+        StorageErrors.upload_offset_mismatch,
+        StorageErrors.upload_busy,
+        StorageErrors.upload_completed,
+        StorageErrors.file_too_large,
+        StorageErrors.file_type_refused,
+        StorageErrors.chunk_too_small,
+        StorageErrors.upload_incomplete,
+      ],
+      handler: ({ ctx, params, query, stream, headers }) =>
+        s.uploads.chunk(ctx, params.uploadId, query.offset, stream as NonNullable<typeof stream>, headers),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/storage/uploads/:uploadId/complete",
+      operationId: "completeUploadSession",
+      summary: "Complete (finalize) an upload session",
+      description:
+        "Assembles the bytes, streams them once for the SHA-256 and the sniffed type, and commits the file like a normal upload (quota reserved atomically, `file.uploaded`). A size, checksum or type mismatch deletes the bytes and the session (400/415); a full quota too (409). Completing a completed session answers its file.",
+      tags: uploads,
+      auth: AUTH.tenant,
+      params: uploadParams,
+      response: { status: 201, schema: StoredFile, description: "The stored file." },
+      errors: [
+        StorageErrors.upload_not_found,
+        StorageErrors.upload_expired,
+        StorageErrors.upload_unfinished,
+        StorageErrors.upload_busy,
+        StorageErrors.upload_size_mismatch,
+        StorageErrors.upload_checksum_mismatch,
+        StorageErrors.file_type_refused,
+        StorageErrors.storage_quota_exceeded,
+      ],
+      handler: ({ ctx, params }) => s.uploads.complete(ctx, params.uploadId),
+    }),
+    defineRoute({
+      method: "DELETE",
+      url: "/v1/storage/uploads/:uploadId",
+      operationId: "cancelUploadSession",
+      summary: "Cancel an upload session",
+      description: "Deletes the session and the bytes it received.",
+      tags: uploads,
+      auth: AUTH.tenant,
+      params: uploadParams,
+      response: {
+        status: 200,
+        schema: z.object({ id: z.string(), deleted: z.literal(true) }),
+        description: "The session and its bytes were deleted.",
+      },
+      errors: [StorageErrors.upload_not_found, StorageErrors.upload_completed, StorageErrors.upload_busy],
+      handler: ({ ctx, params }) => s.uploads.cancel(ctx, params.uploadId),
     }),
     defineRoute({
       method: "GET",

@@ -164,3 +164,85 @@ export const QuotaInput = z.strictObject({
   maxBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
   maxFiles: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
 });
+
+const Sha256 = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, "a SHA-256 in lowercase hex")
+  .describe("SHA-256 of the whole file, lowercase hex.");
+const ContentType = z
+  .string()
+  .max(255)
+  .regex(/^[a-z0-9][a-z0-9.+-]*\/[a-z0-9][a-z0-9.+-]*$/i, "a media type (type/subtype)");
+const FileSize = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+export const CreateUploadInput = z.strictObject({
+  tenantId: z.string().max(64).optional().describe("The owner tenant (tenant credentials: their own)."),
+  size: FileSize.describe("The file's exact size in bytes, declared up front (at most the bucket's largest file)."),
+  sha256: Sha256.optional().describe("When given, completion refuses bytes with another SHA-256."),
+  contentType: ContentType.optional().describe("The declared type (informative: the stored type is sniffed)."),
+  name: utf8(z.string().min(1).max(1000)).optional().describe("Display name (default `file`)."),
+  ref: Ref.optional(),
+});
+
+export const CreateDirectUploadInput = z.strictObject({
+  bucketId: z.string().max(64).describe("The bucket whose policy the file follows."),
+  tenantId: z.string().max(64).optional().describe("The owner tenant (tenant credentials: their own)."),
+  size: FileSize.describe("The file's exact size in bytes: the PUT must send exactly this many."),
+  sha256: Sha256.describe("Finalize streams the object and refuses it unless its SHA-256 is this."),
+  contentType: ContentType.describe(
+    "The Content-Type the PUT sends (signed). It must be allowed by the bucket; finalize checks the sniffed type too.",
+  ),
+  name: utf8(z.string().min(1).max(1000)).optional().describe("Display name (default `file`)."),
+  ref: Ref.optional(),
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(900)
+    .describe("How long the presigned PUT URL works (the session itself lasts the upload session time)."),
+});
+
+export const UploadSession = z.object({
+  id: z.string(),
+  environmentId: z.string(),
+  tenantId: z.string().nullable(),
+  bucketId: z.string(),
+  kind: z.enum(["resumable", "direct"]),
+  status: z.enum(["open", "completed"]),
+  size: z.number().int().describe("The declared size."),
+  offset: z.number().int().describe("Bytes received so far: where the next chunk starts."),
+  minChunkBytes: z
+    .number()
+    .int()
+    .describe("The smallest chunk the store accepts, the last one excepted (S3: 5 MiB; local: 1)."),
+  sha256: z.string().nullable().describe("The declared SHA-256, checked at completion."),
+  contentType: z.string().nullable().describe("Sniffed from the first chunk."),
+  name: z.string(),
+  ref: z.string().nullable(),
+  fileId: z.string().nullable().describe("The file the upload became (once completed)."),
+  expiresAt: Timestamp,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type UploadSession = z.infer<typeof UploadSession>;
+
+export const DirectUpload = UploadSession.extend({
+  upload: z.object({
+    method: z.literal("PUT"),
+    url: z.string().describe("The presigned URL: PUT the bytes there, with exactly these headers."),
+    headers: z.record(z.string(), z.string()),
+    expiresAt: Timestamp,
+  }),
+});
+
+export const ChunkQuery = z.strictObject({
+  offset: z
+    .string()
+    .regex(/^\d{1,15}$/, "a byte offset")
+    .transform(Number)
+    .optional()
+    .describe(
+      "Where this chunk starts (the session's `offset`). Required with bytes; a PUT without bytes or offset answers the session.",
+    ),
+});

@@ -7,6 +7,7 @@ import type { S3BlobStore, S3StoreOptions } from "./internal/s3-store.js";
 import { BucketsService } from "./service/buckets.js";
 import { FilesService } from "./service/files.js";
 import { LifecycleService } from "./service/lifecycle.js";
+import { UploadsService } from "./service/uploads.js";
 import { UsageService } from "./service/usage.js";
 
 /** StorageOptions: what tests and the benchmark replace (the blob store). */
@@ -28,6 +29,8 @@ export class StorageService {
   readonly store: BlobStore;
   readonly buckets: BucketsService;
   readonly files: FilesService;
+  /** uploads: resumable (chunked) and direct (presigned PUT to S3) upload sessions. */
+  readonly uploads: UploadsService;
   /**
    * usage: stored bytes and files per tenant and their quotas. A meter reads `usage.storedBytes`
    * and subscribes to changes with `usage.onChange((tx, change) => …)` (called in the writing
@@ -41,7 +44,8 @@ export class StorageService {
     this.buckets = new BucketsService(m);
     this.usage = new UsageService(m);
     this.files = new FilesService(m, this.store, this.buckets, this.usage);
-    this.lifecycle = new LifecycleService(m, this.store, this.usage);
+    this.uploads = new UploadsService(m, this.store, this.buckets, this.usage);
+    this.lifecycle = new LifecycleService(m, this.store, this.usage, this.uploads);
   }
 }
 
@@ -72,8 +76,32 @@ class LazyS3BlobStore implements BlobStore {
   async exists(key: string): Promise<boolean> {
     return (await this.#loaded()).exists(key);
   }
-  async sweep(olderThan: number): Promise<number> {
-    return (await this.#loaded()).sweep(olderThan);
+  async sweep(olderThan: number, keep?: (handle: string) => Promise<boolean>): Promise<number> {
+    return (await this.#loaded()).sweep(olderThan, keep);
+  }
+  async size(key: string): Promise<number | null> {
+    return (await this.#loaded()).size(key);
+  }
+  readonly minChunkBytes = 5 * 1024 * 1024;
+  async beginSession(key: string, sessionId: string): Promise<string> {
+    return (await this.#loaded()).beginSession(key, sessionId);
+  }
+  async writeChunk(
+    key: string,
+    handle: string,
+    chunk: { offset: number; part: number; length: number },
+    body: Readable,
+  ): Promise<string | null> {
+    return (await this.#loaded()).writeChunk(key, handle, chunk, body);
+  }
+  async finishSession(key: string, handle: string, parts: ReadonlyArray<{ n: number; etag: string | null }>) {
+    return (await this.#loaded()).finishSession(key, handle, parts);
+  }
+  async abortSession(key: string, handle: string): Promise<void> {
+    return (await this.#loaded()).abortSession(key, handle);
+  }
+  async presignPut(key: string, o: { size: number; contentType: string; expiresInSeconds: number }) {
+    return (await this.#loaded()).presignPut(key, o);
   }
   async close(): Promise<void> {
     if (this.#store) await (await this.#store).close();

@@ -63,9 +63,54 @@ export interface StorageSigningKeyTable {
   created_at: number;
 }
 
+/** UploadKind: `resumable` (chunks through the plane) or `direct` (a presigned PUT straight to S3). */
+export type UploadKind = "resumable" | "direct";
+
+/**
+ * StorageUploadTable: an upload session. Its bytes go to the store under the server-generated key of
+ * the file it will become (`blob_key`); completion inserts that file. Open sessions expire
+ * (`expires_at`) and the purge job deletes them with their bytes.
+ */
+export interface StorageUploadTable {
+  id: string;
+  environment_id: string;
+  tenant_id: string | null;
+  bucket_id: string;
+  kind: UploadKind;
+  status: "open" | "completed";
+  /** file_id: the id the file gets at completion (its key is `<environment>/<file_id>`). */
+  file_id: string;
+  blob_key: string;
+  /** handle: the store's session (the S3 multipart upload id; the local temp file's name). */
+  handle: string | null;
+  /** size: declared up front; no chunk may pass it and completion needs exactly it. */
+  size: number;
+  /** received: bytes durably written (the offset the next chunk must start at). */
+  received: number;
+  /** last_chunk_start: where the last accepted chunk began (a retry of it is answered, not rewritten). */
+  last_chunk_start: number | null;
+  /** parts: JSON list of S3 parts `[{ n, etag }]` (empty on the local driver). */
+  parts: unknown;
+  /** sha256: declared by the client (required for direct uploads), checked at completion. */
+  sha256: string | null;
+  declared_type: string | null;
+  /** content_type: sniffed from the first chunk. */
+  content_type: string | null;
+  name: string;
+  ref: string | null;
+  /** lock_until: a chunk or a completion in flight holds the session until then. */
+  lock_until: number | null;
+  created_by_type: string;
+  created_by_id: string;
+  expires_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface StorageTables {
   storage_bucket: StorageBucketTable;
   storage_file: StorageFileTable;
   storage_usage: StorageUsageTable;
   storage_signing_key: StorageSigningKeyTable;
+  storage_upload: StorageUploadTable;
 }

@@ -23,8 +23,50 @@ export interface BlobStore {
    * sweep removes what interrupted writes left behind (a local temp file, an S3 multipart upload
    * never completed) older than `olderThan` (epoch ms). Returns how many it removed.
    */
-  sweep(olderThan: number): Promise<number>;
+  sweep(olderThan: number, keep?: (handle: string) => Promise<boolean>): Promise<number>;
+  /** size is the byte length of `key`, or null when it holds nothing. */
+  size(key: string): Promise<number | null>;
   close(): Promise<void>;
+
+  // Upload sessions: bytes that arrive in chunks over many requests (resumable uploads).
+  /**
+   * minChunkBytes: the smallest chunk, the last one excepted, a session accepts (S3 parts are at
+   * least 5 MiB; the local driver takes any size).
+   */
+  readonly minChunkBytes: number;
+  /** beginSession opens a session whose bytes become `key` at finish; returns its handle. */
+  beginSession(key: string, sessionId: string): Promise<string>;
+  /**
+   * writeChunk durably writes `length` bytes of `body` at `offset` (chunk number `part`, from 1).
+   * A chunk written again at the same offset replaces what an interrupted attempt left. Returns the
+   * part's ETag (S3) or null.
+   */
+  writeChunk(
+    key: string,
+    handle: string,
+    chunk: { offset: number; part: number; length: number },
+    body: Readable,
+  ): Promise<string | null>;
+  /** finishSession makes the session's bytes the blob at `key` (a finished session is not an error). */
+  finishSession(key: string, handle: string, parts: ReadonlyArray<{ n: number; etag: string | null }>): Promise<void>;
+  /** abortSession deletes what a session wrote (an unknown session is not an error). */
+  abortSession(key: string, handle: string): Promise<void>;
+  /**
+   * presignPut returns a URL that PUTs exactly `size` bytes of `contentType` to `key` until it
+   * expires (S3 only: the local driver throws DirectUploadUnsupported).
+   */
+  presignPut(
+    key: string,
+    o: { size: number; contentType: string; expiresInSeconds: number },
+  ): Promise<{ url: string; headers: Record<string, string> }>;
+}
+
+/** DirectUploadUnsupported: the store cannot take bytes from a client directly (the local folder). */
+export class DirectUploadUnsupported extends Error {
+  constructor() {
+    super("This blob store takes no direct uploads");
+    this.name = "DirectUploadUnsupported";
+  }
 }
 
 export class BlobNotFound extends Error {

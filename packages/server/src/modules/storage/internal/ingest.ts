@@ -35,8 +35,11 @@ export class Ingest extends Transform {
   constructor(
     readonly limit: number,
     readonly accept: (type: string) => boolean,
+    /** sniff: false for bytes that are not the start of a file (a later chunk of a session). */
+    sniff = true,
   ) {
     super({ highWaterMark: 1 << 20 });
+    if (!sniff) this.#head = null;
   }
 
   get sha256(): string {

@@ -1,12 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, open as openCallback } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, stat, truncate, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { BlobNotFound, type BlobStore, checkKey } from "./blob-store.js";
+import { BlobNotFound, type BlobStore, checkKey, DirectUploadUnsupported } from "./blob-store.js";
 
 const TMP = ".tmp";
+/** SESSIONS: the folder of upload sessions' append-only files (kept apart from `.tmp`, swept sooner). */
+const SESSIONS = ".uploads";
+const HANDLE = /^[A-Za-z0-9_-]{1,128}$/;
 
 /**
  * LocalBlobStore keeps blobs in a folder (by default `<data dir>/files`). A write goes to a temp
@@ -73,19 +76,90 @@ export class LocalBlobStore implements BlobStore {
     );
   }
 
-  async sweep(olderThan: number): Promise<number> {
-    const dir = join(this.root, TMP);
-    const names = await readdir(dir).catch(() => [] as string[]);
+  async sweep(olderThan: number, keep?: (handle: string) => Promise<boolean>): Promise<number> {
     let removed = 0;
-    for (const name of names) {
-      const path = join(dir, name);
-      const s = await stat(path).catch(() => null);
-      if (s && s.mtimeMs < olderThan) {
+    for (const [folder, kept] of [
+      [TMP, null],
+      [SESSIONS, keep ?? null],
+    ] as const) {
+      const dir = join(this.root, folder);
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names) {
+        const path = join(dir, name);
+        const s = await stat(path).catch(() => null);
+        if (!s || s.mtimeMs >= olderThan) continue;
+        // A session's file goes only when no open session holds it (a crash between its creation and its row).
+        if (folder === SESSIONS && (kept === null || (await kept(name)))) continue;
         await rm(path, { force: true });
         removed++;
       }
     }
     return removed;
+  }
+
+  async size(key: string): Promise<number | null> {
+    return stat(this.path(key)).then(
+      (s) => (s.isFile() ? s.size : null),
+      () => null,
+    );
+  }
+
+  readonly minChunkBytes = 1;
+
+  /** sessionPath: a session's append-only file, `<root>/.uploads/<handle>`. */
+  sessionPath(handle: string): string {
+    if (!HANDLE.test(handle)) throw new Error(`Refused session handle ${JSON.stringify(handle)}`);
+    return join(this.root, SESSIONS, handle);
+  }
+
+  async beginSession(_key: string, sessionId: string): Promise<string> {
+    const path = this.sessionPath(sessionId);
+    await mkdir(dirname(path), { recursive: true });
+    const fh = await open(path, "wx", 0o600);
+    await fh.close();
+    return sessionId;
+  }
+
+  /**
+   * writeChunk cuts the file back to `offset` (dropping what an interrupted chunk left), appends the
+   * chunk and fsyncs it before resolving: the session's offset is recorded only after that.
+   */
+  async writeChunk(
+    _key: string,
+    handle: string,
+    chunk: { offset: number; part: number; length: number },
+    body: Readable,
+  ): Promise<string | null> {
+    body.on("error", () => {});
+    const path = this.sessionPath(handle);
+    await truncate(path, chunk.offset);
+    await pipeline(
+      body,
+      createWriteStream(path, { flags: "r+", start: chunk.offset, flush: true, highWaterMark: 1 << 20 }),
+    );
+    return null;
+  }
+
+  async finishSession(key: string, handle: string): Promise<void> {
+    const path = this.sessionPath(handle);
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    try {
+      await rename(path, target);
+    } catch (err) {
+      // Finished before (a retried completion): the bytes are at the key.
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" && (await this.exists(key))) return;
+      throw err;
+    }
+    await syncDir(dirname(target));
+  }
+
+  async abortSession(_key: string, handle: string): Promise<void> {
+    await rm(this.sessionPath(handle), { force: true });
+  }
+
+  async presignPut(): Promise<{ url: string; headers: Record<string, string> }> {
+    throw new DirectUploadUnsupported();
   }
 
   async close(): Promise<void> {}

@@ -1,13 +1,18 @@
 import { pipeline, type Readable, Transform } from "node:stream";
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { BlobNotFound, type BlobStore, checkKey } from "./blob-store.js";
 
 export interface S3StoreOptions {
@@ -119,9 +124,9 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async sweep(olderThan: number): Promise<number> {
+  async sweep(olderThan: number, keep?: (handle: string) => Promise<boolean>): Promise<number> {
     try {
-      return await this.#sweep(olderThan);
+      return await this.#sweep(olderThan, keep);
     } catch (err) {
       // Servers without ListMultipartUploads (s3rver): failed uploads are aborted by the uploader itself.
       if ((err as { name?: string }).name === "NotImplemented") return 0;
@@ -129,7 +134,7 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async #sweep(olderThan: number): Promise<number> {
+  async #sweep(olderThan: number, keep?: (handle: string) => Promise<boolean>): Promise<number> {
     let removed = 0;
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
@@ -144,6 +149,8 @@ export class S3BlobStore implements BlobStore {
       );
       for (const u of page.Uploads ?? []) {
         if (u.Key && u.UploadId && u.Initiated && u.Initiated.getTime() < olderThan) {
+          // An open upload session's multipart upload lives as long as its session.
+          if (keep && (await keep(u.UploadId))) continue;
           await this.client.send(
             new AbortMultipartUploadCommand({ Bucket: this.#o.bucket, Key: u.Key, UploadId: u.UploadId }),
           );
@@ -154,6 +161,110 @@ export class S3BlobStore implements BlobStore {
       keyMarker = page.NextKeyMarker;
       uploadIdMarker = page.NextUploadIdMarker;
     }
+  }
+
+  async size(key: string): Promise<number | null> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.#o.bucket, Key: this.objectKey(key) }));
+      return Number(head.ContentLength ?? 0);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  /** minChunkBytes: S3 refuses parts under 5 MiB, the last one excepted. */
+  readonly minChunkBytes = 5 * 1024 * 1024;
+
+  async beginSession(key: string, _sessionId?: string): Promise<string> {
+    const res = await this.client.send(
+      new CreateMultipartUploadCommand({ Bucket: this.#o.bucket, Key: this.objectKey(key) }),
+    );
+    if (!res.UploadId) throw new Error("The S3 server answered no multipart upload id");
+    return res.UploadId;
+  }
+
+  /** writeChunk uploads one part (number `part`); a part sent again replaces the earlier attempt. */
+  async writeChunk(
+    key: string,
+    handle: string,
+    chunk: { offset: number; part: number; length: number },
+    body: Readable,
+  ): Promise<string | null> {
+    let bodyError: unknown = null;
+    // A body that fails (a client gone mid-chunk, a refused type) cancels the part's request at once.
+    const abort = new AbortController();
+    body.once("error", (err) => {
+      bodyError ??= err;
+      abort.abort(err);
+    });
+    try {
+      const res = await this.client.send(
+        new UploadPartCommand({
+          Bucket: this.#o.bucket,
+          Key: this.objectKey(key),
+          UploadId: handle,
+          PartNumber: chunk.part,
+          ContentLength: chunk.length,
+          Body: body,
+        }),
+        { abortSignal: abort.signal },
+      );
+      if (bodyError) throw bodyError;
+      return res.ETag ?? null;
+    } catch (err) {
+      throw bodyError ?? err;
+    }
+  }
+
+  async finishSession(key: string, handle: string, parts: ReadonlyArray<{ n: number; etag: string | null }>) {
+    try {
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.#o.bucket,
+          Key: this.objectKey(key),
+          UploadId: handle,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.n, ETag: p.etag ?? undefined })) },
+        }),
+      );
+    } catch (err) {
+      // Completed before (a retried completion): the object is there and the upload id is spent.
+      if ((err as { name?: string }).name === "NoSuchUpload" && (await this.exists(key))) return;
+      throw err;
+    }
+  }
+
+  async abortSession(key: string, handle: string): Promise<void> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.#o.bucket, Key: this.objectKey(key), UploadId: handle }),
+      );
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name === "NoSuchUpload" || isNotFound(err)) return;
+      // Servers without AbortMultipartUpload (s3rver): the parts stay until the bucket's lifecycle
+      // rule for incomplete multipart uploads removes them; the session itself is gone.
+      if (name === "NotImplemented" || name === "MethodNotAllowed") return;
+      throw err;
+    }
+  }
+
+  /**
+   * presignPut signs a PUT of exactly `size` bytes of `contentType` to `key` (both headers are
+   * signed: the client must send them as they are). What arrives is checked at finalize anyway.
+   */
+  async presignPut(key: string, o: { size: number; contentType: string; expiresInSeconds: number }) {
+    const command = new PutObjectCommand({
+      Bucket: this.#o.bucket,
+      Key: this.objectKey(key),
+      ContentLength: o.size,
+      ContentType: o.contentType,
+    });
+    const url = await getSignedUrl(this.client, command, {
+      expiresIn: o.expiresInSeconds,
+      signableHeaders: new Set(["content-type", "content-length"]),
+    });
+    return { url, headers: { "content-type": o.contentType, "content-length": String(o.size) } };
   }
 
   async close(): Promise<void> {

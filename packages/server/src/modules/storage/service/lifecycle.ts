@@ -6,6 +6,7 @@ import { systemContext } from "../../../platform/principal.js";
 import { newId } from "../ids.js";
 import type { BlobStore } from "../internal/blob-store.js";
 import type { StorageTables } from "../tables.js";
+import type { UploadsService } from "./uploads.js";
 import type { UsageService } from "./usage.js";
 
 export const PURGE_JOB = "storage.purge";
@@ -21,6 +22,8 @@ export interface PurgeReport {
   expired: number;
   purged: number;
   orphans: number;
+  /** sessions: expired upload sessions deleted with their bytes. */
+  sessions: number;
   swept: number;
 }
 
@@ -38,6 +41,7 @@ export class LifecycleService {
     private readonly m: ModuleContext,
     private readonly store: BlobStore,
     private readonly usage: UsageService,
+    private readonly uploads: UploadsService,
   ) {
     this.#db = m.db.tables<StorageTables>();
   }
@@ -47,11 +51,14 @@ export class LifecycleService {
   }
 
   async purge(): Promise<PurgeReport> {
-    const report: PurgeReport = { expired: 0, purged: 0, orphans: 0, swept: 0 };
+    const report: PurgeReport = { expired: 0, purged: 0, orphans: 0, sessions: 0, swept: 0 };
     report.expired = await this.#expire();
     report.purged = await this.#purgeDue(null);
     report.orphans = await this.#collectOrphans();
-    report.swept = await this.store.sweep(this.m.clock.now() - this.m.config.storage.uploadTimeoutMs);
+    report.sessions = await this.uploads.purgeExpired();
+    report.swept = await this.store.sweep(this.m.clock.now() - this.m.config.storage.uploadTimeoutMs, (handle) =>
+      this.uploads.holdsHandle(handle),
+    );
     return report;
   }
 
@@ -217,6 +224,8 @@ export class LifecycleService {
       const state = await this.tenantState(scope.environmentId, scope.tenantId);
       if (!state) return moved;
       const deactivated = state.status === "deactivated";
+      // A deactivated tenant's open upload sessions are discarded with their bytes (none becomes a file).
+      if (deactivated) await this.uploads.purgeExpired(scope);
       const rows = await this.#db
         .q()
         .selectFrom("storage_file")
@@ -271,6 +280,8 @@ export class LifecycleService {
    * then `file.purged`): tenant deactivation, and offboarding (which calls it directly).
    */
   async purgeTenant(scope: { environmentId: string; tenantId: string }): Promise<number> {
+    // Its open upload sessions go first, bytes included (none of them becomes a file now).
+    await this.uploads.purgeExpired(scope);
     for (;;) {
       const rows = await this.#db
         .q()

@@ -87,18 +87,14 @@ export function storageModuleWith(options: StorageOptions = {}) {
     factSinks: (service) => [{ name: "storage.tenant_purge", sink: (tx, fact) => service.lifecycle.onFact(tx, fact) }],
     jobs: (service) => [
       { name: PURGE_JOB, maxAttempts: 3, handler: async () => void (await service.lifecycle.purge()) },
-      {
-        name: PURGE_TENANT_JOB,
+      // `storage.purge_tenant` was queued by deactivations before `storage.sync_tenant` existed; such a
+      // job left in a queue converges like the new one (trash, restorable), never purges at once.
+      ...[PURGE_TENANT_JOB, SYNC_TENANT_JOB].map((name) => ({
+        name,
         maxAttempts: 20,
-        handler: async (payload) =>
-          void (await service.lifecycle.purgeTenant(payload as { environmentId: string; tenantId: string })),
-      },
-      {
-        name: SYNC_TENANT_JOB,
-        maxAttempts: 20,
-        handler: async (payload) =>
+        handler: async (payload: unknown) =>
           void (await service.lifecycle.syncTenant(payload as { environmentId: string; tenantId: string })),
-      },
+      })),
     ],
     schedules: { [PURGE_JOB]: "*/10 * * * *" },
     // Stored bytes are a meter: every committed change reports a `storage.stored` usage event in the

@@ -17,4 +17,10 @@ export const BillingErrors = defineErrors({
   },
   amount_out_of_range: { status: 422, title: "An amount is too large to bill" },
   invoice_not_found: { status: 404, title: "Invoice not found" },
+  test_clock_not_found: { status: 404, title: "Test clock not found" },
+  test_clocks_not_in_production: { status: 422, title: "Test clocks are for non-production environments" },
+  test_clock_backwards: { status: 422, title: "A test clock only moves forward, at most two years at once" },
+  test_clock_in_use: { status: 409, title: "The test clock has tenants" },
+  tenant_on_test_clock: { status: 409, title: "The tenant cannot move to this test clock" },
+  tenant_not_on_test_clock: { status: 404, title: "The tenant is not on this test clock" },
 });

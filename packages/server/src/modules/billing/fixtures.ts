@@ -42,8 +42,15 @@ export const fixtures = defineModuleFixtures({
       const id = invoice.id as string;
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/invoices/${id}`) };
     },
+    testClockId: async (w, env) => {
+      const id = await clockIn(w, env);
+      return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/test-clocks/${id}`) };
+    },
   },
   bodies: {
+    "POST /v1/billing/test-clocks": () => ({ name: "Clock" }),
+    "POST /v1/billing/test-clocks/:testClockId/advance": (w) => ({ frozenTime: w.t.app.clock.now() + 30 * 86_400_000 }),
+    "POST /v1/billing/test-clocks/:testClockId/tenants": () => ({ tenantId: "ten_iso" }),
     "POST /v1/billing/plans": (w) => ({ key: `p${w.unique()}`, name: "Plan", interval: "month", currency: "USD" }),
     "POST /v1/billing/plans/:planId/versions": () => ({ interval: "month", currency: "EUR", fixedFee: "9.00" }),
     "POST /v1/billing/subscriptions": () => ({ tenantId: "ten_iso", plan: "iso" }),
@@ -94,8 +101,53 @@ export const fixtures = defineModuleFixtures({
       body: { plan: await planIn(w, w.a), atPeriodEnd: true },
       expect: () => ({ types: ["subscription.change_scheduled"], environmentId: w.a.environmentId }),
     }),
+    "POST /v1/billing/test-clocks": async (w) => ({
+      caller: w.a.key,
+      body: { name: "Facts" },
+      expect: () => ({ types: ["test_clock.created"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/test-clocks/:testClockId/advance": async (w) => ({
+      caller: w.a.key,
+      ids: { testClockId: await clockIn(w, w.a) },
+      body: { frozenTime: w.t.app.clock.now() + 86_400_000 },
+      expect: () => ({ types: ["test_clock.advanced"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/test-clocks/:testClockId/tenants": async (w) => ({
+      caller: w.a.key,
+      ids: { testClockId: await clockIn(w, w.a) },
+      body: { tenantId: (await w.param("tenantId", w.a)).id },
+      expect: () => ({ types: ["test_clock.tenant_attached"], environmentId: w.a.environmentId }),
+    }),
+    "DELETE /v1/billing/test-clocks/:testClockId/tenants/:tenantId": async (w) => {
+      const clock = await clockIn(w, w.a);
+      const tenant = (await w.param("tenantId", w.a)).id;
+      await expectJson(
+        await w.call(w.a.key, "POST", `/v1/billing/test-clocks/${clock}/tenants`, { body: { tenantId: tenant } }),
+        200,
+        "attaching a tenant",
+      );
+      return {
+        caller: w.a.key,
+        ids: { testClockId: clock, tenantId: tenant },
+        expect: () => ({ types: ["test_clock.tenant_detached"], environmentId: w.a.environmentId }),
+      };
+    },
+    "DELETE /v1/billing/test-clocks/:testClockId": async (w) => ({
+      caller: w.a.key,
+      ids: { testClockId: await clockIn(w, w.a) },
+      expect: () => ({ types: ["test_clock.deleted"], environmentId: w.a.environmentId }),
+    }),
   },
 });
+
+/** clockIn creates a test clock in the environment (at the plane's time) and returns its id. */
+async function clockIn(w: IsolationWorld, env: EnvActors): Promise<string> {
+  const body = await created(
+    await w.call(env.key, "POST", "/v1/billing/test-clocks", { body: { name: env.marker } }),
+    "creating a test clock",
+  );
+  return body.id as string;
+}
 
 /** planIn creates a monthly USD plan in the environment and returns its id. */
 async function planIn(w: IsolationWorld, env: EnvActors, entitlements: unknown[] = []): Promise<string> {

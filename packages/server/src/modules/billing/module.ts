@@ -1,9 +1,12 @@
 import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
+import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
 import { billingIds } from "./ids.js";
 import { migration as core } from "./migrations/202612121500_billing_core.js";
+import { migration as testClocks } from "./migrations/202612121555_billing_test_clocks.js";
 import { billingRoutes } from "./routes.js";
+import { CLOCK_JOB } from "./service/clocks.js";
 import { ADVANCE_JOB } from "./service/subscriptions.js";
 import { BillingService } from "./service.js";
 
@@ -16,12 +19,12 @@ const period = { currentPeriodStart: z.number().int(), currentPeriodEnd: z.numbe
  */
 export const billingModule = defineModule({
   name: "billing",
-  dependsOn: { usage: usageModule },
-  migrations: [core],
+  dependsOn: { usage: usageModule, tenancy: tenancyModule },
+  migrations: [core, testClocks],
   ids: billingIds.prefixes,
   permissions: { billing: ["read", "manage"] },
   roleGrants: { admin: { billing: ["read"] } },
-  createService: (ctx, { usage }) => new BillingService(ctx, usage),
+  createService: (ctx, { usage, tenancy }) => new BillingService(ctx, usage, tenancy),
   routes: (service) => billingRoutes(service),
   facts: {
     "billing_plan.created": {
@@ -84,9 +87,38 @@ export const billingModule = defineModule({
         subscriptionId: z.string(),
       }),
     },
+    "test_clock.created": {
+      description: "A test clock was created (non-production environments only).",
+      data: z.object({ name: z.string(), frozenTime: z.number().int() }),
+    },
+    "test_clock.advanced": {
+      description: "A test clock was moved forward; its tenants' due billing steps are running.",
+      data: z.object({ from: z.number().int(), to: z.number().int() }),
+    },
+    "test_clock.ready": {
+      description: "Every billing step a test clock's advance made due has run.",
+      data: z.object({ frozenTime: z.number().int() }),
+    },
+    "test_clock.deleted": {
+      description: "A test clock with no tenants was deleted.",
+      data: z.object({ name: z.string() }),
+    },
+    "test_clock.tenant_attached": {
+      description: "A tenant was put on a test clock: its subscriptions from now on run at the clock's time.",
+      data: z.object({ testClockId: z.string(), frozenTime: z.number().int() }),
+    },
+    "test_clock.tenant_detached": {
+      description: "A tenant was taken off its test clock.",
+      data: z.object({ testClockId: z.string() }),
+    },
   },
   jobs: (service) => [
     { name: ADVANCE_JOB, maxAttempts: 3, handler: async () => void (await service.subscriptions.advanceDue()) },
+    {
+      name: CLOCK_JOB,
+      maxAttempts: 5,
+      handler: (payload) => service.clocks.runClock(payload as { environmentId: string; testClockId: string }),
+    },
   ],
   schedules: { [ADVANCE_JOB]: "* * * * *" },
 });

@@ -5,19 +5,24 @@ import { Id } from "../../platform/http/schemas.js";
 import { UsageErrors } from "../usage/index.js";
 import { BillingErrors } from "./errors.js";
 import {
+  AdvanceTestClockInput,
+  AttachTestClockInput,
   CancelSubscriptionInput,
   ChangePlanInput,
   CreatePlanInput,
   CreatePlanVersionInput,
   CreateSubscriptionInput,
+  CreateTestClockInput,
   Invoice,
   InvoicePreview,
   ListInvoicesQuery,
   ListPlansQuery,
   ListSubscriptionsQuery,
+  ListTestClocksQuery,
   Plan,
   PlanVersion,
   Subscription,
+  TestClock,
   UpdatePlanInput,
 } from "./schemas.js";
 import type { BillingService } from "./service.js";
@@ -30,6 +35,8 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
   const pTags = ["Billing: plans"];
   const sTags = ["Billing: subscriptions"];
   const iTags = ["Billing: invoices"];
+  const cTags = ["Billing: test clocks"];
+  const clockParams = z.strictObject({ testClockId: Id });
   const priceErrors = [
     BillingErrors.invalid_price,
     BillingErrors.meter_not_billable,
@@ -283,6 +290,104 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
       query: ListInvoicesQuery.omit({ tenantId: true }),
       response: { status: 200, schema: pageSchema(Invoice), description: "Newest first." },
       handler: ({ ctx, params, query }) => s.invoices.listInvoices(ctx, { ...query, tenantId: params.tenantId }),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/billing/test-clocks",
+      operationId: "createTestClock",
+      summary: "Create a test clock",
+      description:
+        "Non-production environments only. Tenants attached to the clock live at its time: advancing it runs trial ends, period ends, invoices and every other time-driven billing step as if that time had passed.",
+      tags: cTags,
+      auth: AUTH.environment,
+      body: CreateTestClockInput,
+      response: { status: 201, schema: TestClock, description: "The clock, `ready`." },
+      errors: [BillingErrors.test_clocks_not_in_production],
+      handler: ({ ctx, body }) => s.clocks.createClock(ctx, body),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/billing/test-clocks",
+      operationId: "listTestClocks",
+      summary: "List test clocks",
+      tags: cTags,
+      auth: AUTH.environment,
+      query: ListTestClocksQuery,
+      response: { status: 200, schema: pageSchema(TestClock), description: "Newest first." },
+      handler: ({ ctx, query }) => s.clocks.listClocks(ctx, query),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/billing/test-clocks/:testClockId",
+      operationId: "getTestClock",
+      summary: "Get a test clock",
+      description: "Poll it after an advance: `status` is `ready` once every step the advance made due has run.",
+      tags: cTags,
+      auth: AUTH.environment,
+      params: clockParams,
+      response: { status: 200, schema: TestClock, description: "The clock." },
+      errors: [BillingErrors.test_clock_not_found],
+      handler: ({ ctx, params }) => s.clocks.findClock(ctx, params.testClockId),
+    }),
+    defineRoute({
+      method: "DELETE",
+      url: "/v1/billing/test-clocks/:testClockId",
+      operationId: "deleteTestClock",
+      summary: "Delete a test clock",
+      description: "Only a clock with no tenants on it (detach them first).",
+      tags: cTags,
+      auth: AUTH.environment,
+      params: clockParams,
+      response: { status: 200, schema: TestClock, description: "The deleted clock." },
+      errors: [BillingErrors.test_clock_not_found, BillingErrors.test_clock_in_use],
+      handler: ({ ctx, params }) => s.clocks.deleteClock(ctx, params.testClockId),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/billing/test-clocks/:testClockId/advance",
+      operationId: "advanceTestClock",
+      summary: "Move a test clock forward",
+      description:
+        "Sets the clock's time (forward only, at most two years at once) and queues the durable job that runs what became due at that time. The clock answers `advancing` until the job is done.",
+      tags: cTags,
+      auth: AUTH.environment,
+      params: clockParams,
+      body: AdvanceTestClockInput,
+      response: { status: 200, schema: TestClock, description: "The clock, `advancing`." },
+      errors: [BillingErrors.test_clock_not_found, BillingErrors.test_clock_backwards],
+      handler: ({ ctx, params, body }) => s.clocks.advanceClock(ctx, params.testClockId, body),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/billing/test-clocks/:testClockId/tenants",
+      operationId: "attachTestClockTenant",
+      summary: "Put a tenant on a test clock",
+      description:
+        "The tenant's subscriptions from now on start and run at the clock's time. A tenant with a live subscription cannot change clocks; a tenant is on one clock at most.",
+      tags: cTags,
+      auth: AUTH.environment,
+      params: clockParams,
+      body: AttachTestClockInput,
+      response: { status: 200, schema: TestClock, description: "The clock." },
+      errors: [BillingErrors.test_clock_not_found, BillingErrors.tenant_on_test_clock],
+      handler: ({ ctx, params, body }) => s.clocks.attachTenant(ctx, params.testClockId, body),
+    }),
+    defineRoute({
+      method: "DELETE",
+      url: "/v1/billing/test-clocks/:testClockId/tenants/:tenantId",
+      operationId: "detachTestClockTenant",
+      summary: "Take a tenant off a test clock",
+      description: "Only while the tenant has no live subscription.",
+      tags: cTags,
+      auth: AUTH.environment,
+      params: z.strictObject({ testClockId: Id, tenantId: Id }),
+      response: { status: 200, schema: TestClock, description: "The clock." },
+      errors: [
+        BillingErrors.test_clock_not_found,
+        BillingErrors.tenant_not_on_test_clock,
+        BillingErrors.tenant_on_test_clock,
+      ],
+      handler: ({ ctx, params }) => s.clocks.detachTenant(ctx, params.testClockId, params.tenantId),
     }),
   ];
 }

@@ -188,6 +188,10 @@ export const Subscription = z.object({
   trialEnd: Timestamp.nullable(),
   cancelAtPeriodEnd: z.boolean(),
   canceledAt: Timestamp.nullable(),
+  testClockId: z
+    .string()
+    .nullable()
+    .describe("The test clock whose time the subscription runs at (its tenant's when it started), or null."),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -253,3 +257,30 @@ export const ListInvoicesQuery = paginationQuery.extend({
   tenantId: Id.optional(),
   subscriptionId: Id.optional(),
 });
+
+export const CreateTestClockInput = z.strictObject({
+  name: z.string().min(1).max(200),
+  frozenTime: Timestamp.min(0)
+    .max(8_640_000_000_000)
+    .optional()
+    .describe("The clock's starting time (default: now). It may be in the past, to replay a billing history."),
+});
+export const AdvanceTestClockInput = z.strictObject({
+  frozenTime: Timestamp.min(0)
+    .max(8_640_000_000_000)
+    .describe("The time to move to: after the clock's current time, at most two years later."),
+});
+export const AttachTestClockInput = z.strictObject({ tenantId: Id });
+export const ListTestClocksQuery = paginationQuery;
+export const TestClock = z.object({
+  id: z.string(),
+  name: z.string(),
+  frozenTime: Timestamp.describe("The time the clock's tenants' billing runs at."),
+  status: z
+    .enum(["ready", "advancing"])
+    .describe("`advancing` while the steps its last advance made due (periods, invoices, …) are running."),
+  tenants: z.number().int().describe("How many tenants live on the clock."),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type TestClock = z.infer<typeof TestClock>;

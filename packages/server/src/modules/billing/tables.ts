@@ -60,6 +60,8 @@ export interface BillingSubscriptionTable {
   trial_end: number | null;
   cancel_at_period_end: boolean | number;
   canceled_at: number | null;
+  /** test_clock_id: the test clock whose time the subscription lives on (its tenant's at start; null: real time). */
+  test_clock_id: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -94,7 +96,31 @@ export interface BillingInvoiceCounterTable {
   last_value: number;
 }
 
+/**
+ * BillingTestClockTable: a test clock of a non-production environment. Its tenants' billing runs at
+ * `frozen_time`, which only the API moves (forward); `advancing` while the steps that time made due run.
+ */
+export interface BillingTestClockTable {
+  id: string;
+  environment_id: string;
+  name: string;
+  frozen_time: number;
+  status: "ready" | "advancing";
+  created_at: number;
+  updated_at: number;
+}
+
+/** BillingTestClockTenantTable: a tenant living on a test clock (one clock per tenant). */
+export interface BillingTestClockTenantTable {
+  environment_id: string;
+  tenant_id: string;
+  test_clock_id: string;
+  attached_at: number;
+}
+
 export interface BillingTables {
+  billing_test_clock: BillingTestClockTable;
+  billing_test_clock_tenant: BillingTestClockTenantTable;
   billing_plan: BillingPlanTable;
   billing_plan_version: BillingPlanVersionTable;
   billing_subscription: BillingSubscriptionTable;

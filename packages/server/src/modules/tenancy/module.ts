@@ -5,12 +5,13 @@ import { tenancyIds } from "./ids.js";
 import { migration as core } from "./migrations/202611261200_tenancy_core.js";
 import { migration as lifecycle } from "./migrations/202611261400_tenancy_lifecycle.js";
 import { migration as timeZone } from "./migrations/202612121410_tenancy_time_zone.js";
+import { migration as production } from "./migrations/202612121550_tenancy_environment_production.js";
 import { tenancyRoutes } from "./routes.js";
 import { TenancyService } from "./service.js";
 
 export const tenancyModule = defineModule({
   name: "tenancy",
-  migrations: [core, lifecycle, timeZone],
+  migrations: [core, lifecycle, timeZone, production],
   ids: tenancyIds.prefixes,
   permissions: { tenants: ["read", "update"] },
   roleGrants: { admin: { tenants: ["read", "update"] }, member: { tenants: ["read"] } },

@@ -46,12 +46,19 @@ export const Environment = z.object({
   projectId: z.string(),
   name: z.string(),
   slug: z.string(),
+  /** production: live data and real money; test-only tools (billing test clocks) are refused in it. */
+  production: z.boolean(),
   archivedAt: Timestamp.nullable(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
 export type Environment = z.infer<typeof Environment>;
-export const CreateEnvironmentInput = z.strictObject({ name: Name, slug: Slug.optional() });
+export const CreateEnvironmentInput = z.strictObject({
+  name: Name,
+  slug: Slug.optional(),
+  /** production: defaults to true for the slugs `production`, `prod` and `live`, false otherwise. */
+  production: z.boolean().optional(),
+});
 export const UpdateEnvironmentInput = z.strictObject({ name: Name.optional() });
 
 export const SurfaceKind = z.enum(["web", "api", "agent", "internal"]);

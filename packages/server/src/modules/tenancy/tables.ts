@@ -13,6 +13,8 @@ export interface EnvironmentTable {
   project_id: string;
   name: string;
   slug: string;
+  /** production: live data and real money (test-only tools such as billing test clocks are refused). */
+  production: boolean | number;
   archived_at: number | null;
   created_at: number;
   updated_at: number;

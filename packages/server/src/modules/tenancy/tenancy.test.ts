@@ -247,7 +247,13 @@ describeEachEngine("tenancy", (engine) => {
       const project = await newProject();
       await newFacts();
       const env = await newEnvironment(project.id as string, "Staging EU");
-      expect(env).toMatchObject({ projectId: project.id, name: "Staging EU", slug: "staging-eu", archivedAt: null });
+      expect(env).toMatchObject({
+        projectId: project.id,
+        name: "Staging EU",
+        slug: "staging-eu",
+        production: false,
+        archivedAt: null,
+      });
       await expectFacts([
         {
           type: "environment.created",
@@ -257,7 +263,7 @@ describeEachEngine("tenancy", (engine) => {
             { type: "environment", id: env.id as string },
             { type: "project", id: project.id as string },
           ],
-          data: { name: "Staging EU", slug: "staging-eu" },
+          data: { name: "Staging EU", slug: "staging-eu", production: false },
         },
       ]);
       expectProblem(
@@ -271,6 +277,24 @@ describeEachEngine("tenancy", (engine) => {
         "environment_slug_taken",
       );
       await expectNoFacts();
+      // The production flag: by slug unless told, and told either way.
+      for (const [body, production] of [
+        [{ name: "Production" }, true],
+        [{ name: "Live", slug: "live" }, true],
+        [{ name: "Prod", slug: "prod", production: false }, false],
+        [{ name: "Main", production: true }, true],
+      ] as const) {
+        const made = await admin("POST", `/v1/projects/${project.id}/environments`, body);
+        expect(made.status).toBe(201);
+        expect(made.body.production).toBe(production);
+      }
+      expectProblem(
+        await admin("POST", `/v1/projects/${project.id}/environments`, { name: "X", production: "yes" }),
+        400,
+        "validation_failed",
+        "body.production",
+      );
+      await newFacts();
       // The same slug in another project is fine.
       const other = await admin("POST", `/v1/projects/${p.projectId}/environments`, { name: "Staging EU" });
       expect(other.status).toBe(201);
@@ -283,7 +307,7 @@ describeEachEngine("tenancy", (engine) => {
             { type: "environment", id: other.body.id as string },
             { type: "project", id: p.projectId },
           ],
-          data: { name: "Staging EU", slug: "staging-eu" },
+          data: { name: "Staging EU", slug: "staging-eu", production: false },
         },
       ]);
       expectProblem(

@@ -50,6 +50,7 @@ export function toSubscription(row: Selectable<BillingSubscriptionTable>): Subsc
     trialEnd: row.trial_end === null ? null : Number(row.trial_end),
     cancelAtPeriodEnd: Boolean(row.cancel_at_period_end),
     canceledAt: row.canceled_at === null ? null : Number(row.canceled_at),
+    testClockId: row.test_clock_id,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

@@ -146,7 +146,8 @@ export class InvoicesService {
    * environment's counter for the year (gap-free: the counter row is updated in the same
    * transaction, so a rolled-back finalization gives its number back). Returns null, changing
    * nothing, when the period already has an invoice: the unique (subscription, period start)
-   * decides, whoever races. Records `invoice.finalized`.
+   * decides, whoever races. Records `invoice.finalized`. `at` is when it is finalized: now, or the
+   * time of the subscription's test clock.
    */
   async finalizeIn(
     tx: Tx,
@@ -156,6 +157,7 @@ export class InvoicesService {
     from: number,
     to: number,
     full: { start: number; end: number },
+    at = this.m.clock.now(),
   ): Promise<Invoice | null> {
     const existing = await this.#db
       .q(tx)
@@ -167,7 +169,7 @@ export class InvoicesService {
     if (existing) return null;
     const preview = await this.compute(sub, version, from, to, full, tx);
     const now = this.m.clock.now();
-    const year = new Date(now).getUTCFullYear();
+    const year = new Date(at).getUTCFullYear();
     const counter = await this.#db
       .q(tx)
       .insertInto("billing_invoice_counter")
@@ -193,7 +195,7 @@ export class InvoicesService {
       subtotal: preview.subtotal,
       total: preview.total,
       lines: toJson(preview.lines),
-      finalized_at: now,
+      finalized_at: at,
       created_at: now,
     };
     await this.#db.q(tx).insertInto("billing_invoice").values(row).execute();

@@ -20,6 +20,7 @@ import type {
 } from "../schemas.js";
 import type { BillingPlanVersionTable, BillingSubscriptionTable, BillingTables } from "../tables.js";
 import type { CatalogService } from "./catalog.js";
+import type { ClockTime, TestClocksService } from "./clocks.js";
 import type { InvoicesService } from "./invoices.js";
 
 /** ADVANCE_JOB: the recurring job that ends due periods (trial ends, invoices, renewals, cancellations). */
@@ -44,6 +45,7 @@ export class SubscriptionsService {
     private readonly usage: UsageService,
     private readonly catalog: CatalogService,
     private readonly invoices: InvoicesService,
+    private readonly clocks: TestClocksService,
   ) {
     this.#db = m.db.tables<BillingTables>();
   }
@@ -64,7 +66,9 @@ export class SubscriptionsService {
           throw new AppError(BillingErrors.plan_version_not_found, `Plan ${plan.key} has no version ${versionId}.`);
         }
         const now = this.m.clock.now();
-        const start = wholeMinute(now);
+        // A tenant on a test clock starts its subscription at the clock's time, and keeps that clock.
+        const clock = await this.clocks.clockOfTenant(environmentId, tenant, tx);
+        const start = wholeMinute(clock === null ? now : Number(clock.frozen_time));
         const trial = Number(version.trial_days) > 0;
         const anchor = trial ? trialEnd(start, Number(version.trial_days)) : start;
         const first = periodOf(anchor, version.interval, 0);
@@ -84,6 +88,7 @@ export class SubscriptionsService {
           trial_end: trial ? anchor : null,
           cancel_at_period_end: this.m.db.bool(false),
           canceled_at: null,
+          test_clock_id: clock?.id ?? null,
           created_at: now,
           updated_at: now,
         };
@@ -171,11 +176,11 @@ export class SubscriptionsService {
         });
         return toSubscription({ ...row, cancel_at_period_end: true, updated_at: now });
       }
-      const at = wholeMinute(now);
+      const at = wholeMinute(await this.clocks.timeOf(row.test_clock_id, tx));
       if (row.status !== "trialing" && at > Number(row.current_period_start)) {
         const version = await this.catalog.versionRow(row.environment_id, row.plan_version_id, tx);
         const start = Number(row.current_period_start);
-        await this.invoices.finalizeIn(tx, ctx, row, version, start, at, wholePeriod(row, version.interval));
+        await this.invoices.finalizeIn(tx, ctx, row, version, start, at, wholePeriod(row, version.interval), at);
       }
       return toSubscription(await this.#end(tx, ctx, row, at, "requested"));
     });
@@ -227,9 +232,10 @@ export class SubscriptionsService {
           );
         }
         const start = Number(row.current_period_start);
-        const at = Math.min(wholeMinute(now), Number(row.current_period_end));
+        const time = await this.clocks.timeOf(row.test_clock_id, tx);
+        const at = Math.min(wholeMinute(time), Number(row.current_period_end));
         if (at > start) {
-          await this.invoices.finalizeIn(tx, ctx, row, from, start, at, wholePeriod(row, from.interval));
+          await this.invoices.finalizeIn(tx, ctx, row, from, start, at, wholePeriod(row, from.interval), at);
           changes.current_period_start = at;
         }
       }
@@ -245,8 +251,10 @@ export class SubscriptionsService {
    * due (or `maxPasses`): a trial becomes active, an active period is invoiced, then renews or,
    * when canceled at its end, ends. Returns how many periods it ended. Safe to run in many
    * processes at once: each period is ended by one transaction on the locked subscription row.
+   * Without `clock` it ends the periods of subscriptions on real time; with one, those of the
+   * clock's subscriptions, due by the clock's time.
    */
-  async advanceDue(limit = 200, maxPasses = 50): Promise<number> {
+  async advanceDue(limit = 200, maxPasses = 50, clock?: ClockTime): Promise<number> {
     let ended = 0;
     for (let pass = 0; pass < maxPasses; pass++) {
       const due = await this.#db
@@ -254,7 +262,8 @@ export class SubscriptionsService {
         .selectFrom("billing_subscription")
         .select("id")
         .where("live_tenant_id", "is not", null)
-        .where("current_period_end", "<=", this.m.clock.now())
+        .where("test_clock_id", clock ? "=" : "is", clock ? clock.clockId : null)
+        .where("current_period_end", "<=", clock ? clock.now : this.m.clock.now())
         .orderBy("current_period_end")
         .limit(limit)
         .execute();
@@ -263,7 +272,7 @@ export class SubscriptionsService {
       for (const { id } of due) {
         // One subscription that cannot end its period (its failure is logged) holds up no other.
         try {
-          if (await this.advance(id)) progressed++;
+          if (await this.advance(id, clock)) progressed++;
         } catch (err) {
           this.m.logger.error({ err, subscriptionId: id }, "ending a billing period failed");
         }
@@ -274,13 +283,19 @@ export class SubscriptionsService {
     return ended;
   }
 
-  /** advance ends the due period of one subscription. Returns false when it was not due (or ended by another). */
-  async advance(id: string): Promise<boolean> {
+  /**
+   * advance ends the due period of one subscription, at the time of `clock` (a subscription on
+   * another clock, or on real time without one, is left alone). Returns false when it was not due
+   * (or ended by another).
+   */
+  async advance(id: string, clock?: ClockTime): Promise<boolean> {
     const ctx = systemContext(newId("request"), "billing");
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#lock(tx, id);
       const now = this.m.clock.now();
-      if (row.live_tenant_id === null || Number(row.current_period_end) > now) return false;
+      if (row.test_clock_id !== (clock?.clockId ?? null)) return false;
+      const time = clock?.now ?? now;
+      if (row.live_tenant_id === null || Number(row.current_period_end) > time) return false;
       const version = await this.catalog.versionRow(row.environment_id, row.plan_version_id, tx);
       const anchor = Number(row.anchor);
       if (row.status === "trialing") {
@@ -307,7 +322,7 @@ export class SubscriptionsService {
       }
       const start = Number(row.current_period_start);
       const end = Number(row.current_period_end);
-      await this.invoices.finalizeIn(tx, ctx, row, version, start, end, wholePeriod(row, version.interval));
+      await this.invoices.finalizeIn(tx, ctx, row, version, start, end, wholePeriod(row, version.interval), time);
       if (row.cancel_at_period_end) {
         await this.#end(tx, ctx, row, end, "period_end");
         return true;

@@ -20,6 +20,7 @@ export function toEnvironment(r: Selectable<EnvironmentTable>): Environment {
     projectId: r.project_id,
     name: r.name,
     slug: r.slug,
+    production: Boolean(r.production),
     archivedAt: r.archived_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,

@@ -19,6 +19,9 @@ import {
 } from "../schemas.js";
 import type { TenancyTables } from "../tables.js";
 
+/** PRODUCTION_SLUGS: environments created with these slugs are production unless told otherwise. */
+const PRODUCTION_SLUGS = new Set(["production", "prod", "live"]);
+
 /** ProjectsService: projects and their environments (operator API). */
 export class ProjectsService {
   readonly #db: TypedDb<TenancyTables>;
@@ -130,6 +133,7 @@ export class ProjectsService {
           project_id: projectId,
           name: input.name,
           slug,
+          production: this.m.db.bool(input.production ?? PRODUCTION_SLUGS.has(slug)),
           archived_at: null,
           created_at: now,
           updated_at: now,
@@ -142,7 +146,7 @@ export class ProjectsService {
             { type: "environment", id: row.id },
             { type: "project", id: projectId },
           ],
-          data: { name: row.name, slug },
+          data: { name: row.name, slug, production: Boolean(row.production) },
         });
         return toEnvironment(row);
       });
@@ -167,6 +171,17 @@ export class ProjectsService {
       query,
       toEnvironment,
     );
+  }
+
+  /** isProduction tells whether an environment holds live data (false for an unknown one). */
+  async isProduction(environmentId: string, tx?: Tx): Promise<boolean> {
+    const row = await this.#db
+      .q(tx)
+      .selectFrom("environment")
+      .select("production")
+      .where("id", "=", environmentId)
+      .executeTakeFirst();
+    return row !== undefined && Boolean(row.production);
   }
 
   /** environmentExists tells other modules whether an environment id is known (archived or not). */

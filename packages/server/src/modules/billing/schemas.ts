@@ -192,6 +192,9 @@ export const Subscription = z.object({
     .string()
     .nullable()
     .describe("The test clock whose time the subscription runs at (its tenant's when it started), or null."),
+  timeZone: z
+    .string()
+    .describe("The IANA time zone whose wall clock its periods follow: its tenant's when it started."),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

@@ -17,7 +17,7 @@ export class BillingService {
     this.catalog = new CatalogService(m, usage);
     this.invoices = new InvoicesService(m, usage);
     this.clocks = new TestClocksService(m, tenancy);
-    this.subscriptions = new SubscriptionsService(m, usage, this.catalog, this.invoices, this.clocks);
+    this.subscriptions = new SubscriptionsService(m, usage, this.catalog, this.invoices, this.clocks, tenancy);
     // What a test clock's advance runs, at its time: the same code the real-time jobs run.
     this.clocks.steps.push((clock) => this.subscriptions.advanceDue(200, 50, clock));
   }

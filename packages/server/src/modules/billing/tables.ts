@@ -62,6 +62,8 @@ export interface BillingSubscriptionTable {
   canceled_at: number | null;
   /** test_clock_id: the test clock whose time the subscription lives on (its tenant's at start; null: real time). */
   test_clock_id: string | null;
+  /** time_zone: the IANA zone whose wall clock its periods follow (its tenant's when it started). */
+  time_zone: string;
   created_at: number;
   updated_at: number;
 }

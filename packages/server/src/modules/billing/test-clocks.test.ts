@@ -263,4 +263,31 @@ describeEachEngine("billing test clocks", (engine) => {
     );
     expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).body).toMatchObject({ frozenTime: T0 });
   });
+
+  it("runs periods on the wall clock of the tenant's time zone, fixed when the subscription starts", async () => {
+    const ny = (await call(sk(), "POST", "/v1/tenants", { name: "New York", timeZone: "America/New_York" })).body
+      .id as string;
+    const sub = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: ny, plan: "clocked" });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    // T0 is 07:00 EST on Mar 10; the 3-day trial ends on Mar 13 at 07:00, still EST.
+    expect(sub.body).toMatchObject({ timeZone: "America/New_York", trialEnd: T0 + 3 * DAY });
+    // The first paid month runs to Apr 13 07:00 EDT: 11:00Z, not 12:00Z as in UTC.
+    clock.set(T0 + 3 * DAY);
+    try {
+      expect(await t.app.service(billingModule).subscriptions.advanceDue()).toBeGreaterThanOrEqual(1);
+      const active = (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.body.id}`)).body;
+      expect(active).toMatchObject({
+        status: "active",
+        currentPeriodStart: T0 + 3 * DAY,
+        currentPeriodEnd: Date.parse("2027-04-13T11:00:00Z"),
+      });
+      // A later change of the tenant's zone does not move the running subscription's periods.
+      expect((await call(sk(), "PATCH", `/v1/tenants/${ny}`, { timeZone: "Asia/Tokyo" })).status).toBe(200);
+      expect((await call(sk(), "GET", `/v1/billing/subscriptions/${sub.body.id}`)).body.timeZone).toBe(
+        "America/New_York",
+      );
+    } finally {
+      clock.set(T0);
+    }
+  });
 });

@@ -1,5 +1,6 @@
 /** The usage module's public surface: other modules import only this file. */
 export { UsageErrors } from "./errors.js";
+export { isTimeZone, localParts, localToUtc } from "./internal/zones.js";
 export { usageModule } from "./module.js";
 export {
   type CheckResult,

@@ -51,6 +51,7 @@ export function toSubscription(row: Selectable<BillingSubscriptionTable>): Subsc
     cancelAtPeriodEnd: Boolean(row.cancel_at_period_end),
     canceledAt: row.canceled_at === null ? null : Number(row.canceled_at),
     testClockId: row.test_clock_id,
+    timeZone: row.time_zone,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

@@ -1,9 +1,11 @@
+import { sql } from "kysely";
 import { checkIn, columnTypes } from "../../../platform/db/columns.js";
 import type { ModuleMigration } from "../../../platform/db/migrator.js";
 
 /**
  * Test clocks (non-production environments): a frozen time that the API moves forward, the tenants
  * living on it, and each subscription's clock (fixed for its life: taken from its tenant at start).
+ * Each subscription's time zone, whose wall clock its periods follow (its tenant's at start).
  */
 export const migration: ModuleMigration = {
   name: "202612121555_billing_test_clocks",
@@ -39,6 +41,10 @@ export const migration: ModuleMigration = {
       .execute();
     await db.schema.alterTable("billing_subscription").addColumn("test_clock_id", t.id).execute();
     await db.schema
+      .alterTable("billing_subscription")
+      .addColumn("time_zone", t.text, (c) => c.notNull().defaultTo(sql`'UTC'`))
+      .execute();
+    await db.schema
       .createIndex("billing_subscription_clock_idx")
       .on("billing_subscription")
       .columns(["test_clock_id", "current_period_end"])
@@ -46,6 +52,7 @@ export const migration: ModuleMigration = {
   },
   async down(db) {
     await db.schema.dropIndex("billing_subscription_clock_idx").execute();
+    await db.schema.alterTable("billing_subscription").dropColumn("time_zone").execute();
     await db.schema.alterTable("billing_subscription").dropColumn("test_clock_id").execute();
     await db.schema.dropTable("billing_test_clock_tenant").execute();
     await db.schema.dropTable("billing_test_clock").execute();

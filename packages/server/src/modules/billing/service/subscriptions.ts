@@ -5,6 +5,7 @@ import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
+import type { TenancyService } from "../../tenancy/index.js";
 import type { SetEntitlementInput, UsageService } from "../../usage/index.js";
 import { BillingErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -46,6 +47,7 @@ export class SubscriptionsService {
     private readonly catalog: CatalogService,
     private readonly invoices: InvoicesService,
     private readonly clocks: TestClocksService,
+    private readonly tenancy: TenancyService,
   ) {
     this.#db = m.db.tables<BillingTables>();
   }
@@ -70,8 +72,10 @@ export class SubscriptionsService {
         const clock = await this.clocks.clockOfTenant(environmentId, tenant, tx);
         const start = wholeMinute(clock === null ? now : Number(clock.frozen_time));
         const trial = Number(version.trial_days) > 0;
-        const anchor = trial ? trialEnd(start, Number(version.trial_days)) : start;
-        const first = periodOf(anchor, version.interval, 0);
+        // Periods follow the tenant's wall clock, in the zone it has when the subscription starts.
+        const zone = (await this.tenancy.tenants.timeZoneOf(environmentId, tenant, tx)) ?? "UTC";
+        const anchor = trial ? trialEnd(start, Number(version.trial_days), zone) : start;
+        const first = periodOf(anchor, version.interval, 0, zone);
         const row: BillingSubscriptionTable = {
           id: newId("subscription", now),
           environment_id: environmentId,
@@ -89,6 +93,7 @@ export class SubscriptionsService {
           cancel_at_period_end: this.m.db.bool(false),
           canceled_at: null,
           test_clock_id: clock?.id ?? null,
+          time_zone: zone,
           created_at: now,
           updated_at: now,
         };
@@ -299,7 +304,7 @@ export class SubscriptionsService {
       const version = await this.catalog.versionRow(row.environment_id, row.plan_version_id, tx);
       const anchor = Number(row.anchor);
       if (row.status === "trialing") {
-        const first = periodOf(anchor, version.interval, 0);
+        const first = periodOf(anchor, version.interval, 0, row.time_zone);
         if (row.cancel_at_period_end) {
           await this.#end(tx, ctx, row, Number(row.current_period_end), "period_end");
           return true;
@@ -327,13 +332,13 @@ export class SubscriptionsService {
         await this.#end(tx, ctx, row, end, "period_end");
         return true;
       }
-      let next = periodOf(anchor, version.interval, Number(row.period_index) + 1);
+      let next = periodOf(anchor, version.interval, Number(row.period_index) + 1, row.time_zone);
       const changes: Partial<BillingSubscriptionTable> = {};
       if (row.pending_plan_version_id !== null) {
         const to = await this.catalog.versionRow(row.environment_id, row.pending_plan_version_id, tx);
         // Another interval starts its periods afresh at this period's end.
         if (to.interval !== version.interval) {
-          next = periodOf(end, to.interval, 0);
+          next = periodOf(end, to.interval, 0, row.time_zone);
           changes.anchor = end;
         }
         Object.assign(changes, { plan_id: to.plan_id, plan_version_id: to.id, pending_plan_version_id: null });

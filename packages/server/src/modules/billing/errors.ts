@@ -17,4 +17,14 @@ export const BillingErrors = defineErrors({
   },
   amount_out_of_range: { status: 422, title: "An amount is too large to bill" },
   invoice_not_found: { status: 404, title: "Invoice not found" },
+  invoice_not_payable: { status: 422, title: "The invoice does not take payments" },
+  invoice_not_voidable: { status: 422, title: "Only a finalized invoice with nothing paid can be voided" },
+  invoice_not_creditable: { status: 422, title: "The invoice cannot be credited" },
+  currency_mismatch: { status: 422, title: "The currency differs from the invoice's" },
+  payment_reference_conflict: {
+    status: 409,
+    title: "The processor's reference is already recorded for another payment",
+  },
+  credit_exceeds_invoice: { status: 422, title: "The credit exceeds what the invoice has left to credit" },
+  credit_note_not_found: { status: 404, title: "Credit note not found" },
 });

@@ -4,6 +4,7 @@ import { AUTH, defineRoute, type RouteDefinition } from "../../platform/http/rou
 import { Id } from "../../platform/http/schemas.js";
 import { UsageErrors } from "../usage/index.js";
 import { BillingErrors } from "./errors.js";
+import { paymentRoutes } from "./routes-payments.js";
 import {
   CancelSubscriptionInput,
   ChangePlanInput,
@@ -284,5 +285,6 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
       response: { status: 200, schema: pageSchema(Invoice), description: "Newest first." },
       handler: ({ ctx, params, query }) => s.invoices.listInvoices(ctx, { ...query, tenantId: params.tenantId }),
     }),
+    ...paymentRoutes(s),
   ];
 }

@@ -30,7 +30,7 @@ type Grant = z.infer<typeof SetEntitlementInput>;
 
 /**
  * SubscriptionsService: a tenant on a plan version. States: `trialing` (a free first period of
- * the plan's trial days), `active`, `past_due` (reserved for payments), `canceled`. A tenant has
+ * the plan's trial days), `active`, `past_due` (an invoice is overdue: see DunningService), `canceled`. A tenant has
  * at most one live (not canceled) subscription. The plan version's entitlements are applied to the
  * tenant's usage entitlements in the transaction that starts the subscription, and switched off
  * in the one that ends it. Periods end through `advanceDue`, the durable recurring job: each due
@@ -84,6 +84,7 @@ export class SubscriptionsService {
           trial_end: trial ? anchor : null,
           cancel_at_period_end: this.m.db.bool(false),
           canceled_at: null,
+          suspended_tenant_at: null,
           created_at: now,
           updated_at: now,
         };

@@ -157,7 +157,7 @@ export class CreditNotesService {
       if (settles) await this.payments.paidIn(tx, ctx, after, "credit_note");
       return toCreditNote(row);
     });
-    await this.dunning.restore(found.subscription_id);
+    await this.dunning.restoreAfterCommit(found.subscription_id);
     return note;
   }
 

@@ -210,6 +210,15 @@ export class DunningService {
   }
 
   /**
+   * restoreAfterCommit is `restore` for a write that settled an invoice and has committed: a
+   * failure is logged, not thrown (the write stands; the recurring job restores the tenant on its
+   * next pass).
+   */
+  async restoreAfterCommit(subscriptionId: string): Promise<void> {
+    await this.#step(subscriptionId, () => this.restore(subscriptionId));
+  }
+
+  /**
    * settleIn is called in the transaction that settled an invoice of `subscriptionId` (paid,
    * credited to nothing owed, or voided): when the subscription is `past_due` and nothing of it is
    * overdue any more, it is `active` again (`subscription.reactivated`). The tenant is restored

@@ -130,7 +130,7 @@ export class PaymentsService {
       }
       throw err;
     }
-    await this.dunning.restore(found.subscription_id);
+    await this.dunning.restoreAfterCommit(found.subscription_id);
     return receipt;
   }
 
@@ -180,7 +180,7 @@ export class PaymentsService {
       await this.dunning.settleIn(tx, ctx, row.subscription_id);
       return toInvoice(after);
     });
-    await this.dunning.restore(found.subscription_id);
+    await this.dunning.restoreAfterCommit(found.subscription_id);
     return invoice;
   }
 

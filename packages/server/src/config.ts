@@ -33,6 +33,8 @@ export interface Config {
   migrateOnStart: boolean;
   events: { retentionDays: number };
   webhooks: { timeoutMs: number; allowPrivateTargets: boolean; retryScheduleMs: number[] };
+  /** billing: days from finalization to an invoice's due date, and past due before suspension. */
+  billing: { netTermsDays: number; graceDays: number };
   storage: {
     driver: "local" | "s3";
     /** dir: the local driver's folder. */
@@ -249,6 +251,16 @@ export const CONFIG_VARIABLES = {
     default: "false",
     doc: "Allow webhook URLs on loopback, private, link-local and other non-public addresses (LAN receivers, tests). Cloud metadata addresses stay refused.",
   },
+  BASEPLATE_BILLING_NET_TERMS_DAYS: {
+    schema: int(0, 365),
+    default: "30",
+    doc: "Days from an invoice's finalization to its due date (`dueAt`); 0: due at once.",
+  },
+  BASEPLATE_BILLING_GRACE_DAYS: {
+    schema: int(0, 365),
+    default: "7",
+    doc: "Days an invoice may stay unpaid past its due date before its tenant is suspended (category `billing`).",
+  },
   BASEPLATE_STORAGE_DRIVER: {
     schema: z.enum(["local", "s3"]),
     default: "local",
@@ -447,6 +459,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       timeoutMs: values.BASEPLATE_WEBHOOKS_TIMEOUT_MS as number,
       allowPrivateTargets: values.BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS as boolean,
       retryScheduleMs: values.BASEPLATE_WEBHOOKS_RETRY_SCHEDULE as number[],
+    },
+    billing: {
+      netTermsDays: values.BASEPLATE_BILLING_NET_TERMS_DAYS as number,
+      graceDays: values.BASEPLATE_BILLING_GRACE_DAYS as number,
     },
     storage: {
       driver: values.BASEPLATE_STORAGE_DRIVER as "local" | "s3",

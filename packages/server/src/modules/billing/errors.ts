@@ -23,4 +23,14 @@ export const BillingErrors = defineErrors({
   test_clock_in_use: { status: 409, title: "The test clock has tenants" },
   tenant_on_test_clock: { status: 409, title: "The tenant cannot move to this test clock" },
   tenant_not_on_test_clock: { status: 404, title: "The tenant is not on this test clock" },
+  invoice_not_payable: { status: 422, title: "The invoice does not take payments" },
+  invoice_not_voidable: { status: 422, title: "Only a finalized invoice with nothing paid can be voided" },
+  invoice_not_creditable: { status: 422, title: "The invoice cannot be credited" },
+  currency_mismatch: { status: 422, title: "The currency differs from the invoice's" },
+  payment_reference_conflict: {
+    status: 409,
+    title: "The processor's reference is already recorded for another payment",
+  },
+  credit_exceeds_invoice: { status: 422, title: "The credit exceeds what the invoice has left to credit" },
+  credit_note_not_found: { status: 404, title: "Credit note not found" },
 });

@@ -13,7 +13,8 @@ import { billingModule } from "./index.js";
  * The billing module's fixtures for the plane-wide suites: plans (environment configuration),
  * subscriptions (of a fresh tenant each: a tenant has one live subscription) and invoices (a
  * subscription whose period is made due, then ended by the same service call the recurring job
- * makes), the bodies a schema cannot generate, and one successful call per mutating route.
+ * makes), credit notes (of such an invoice), the bodies a schema cannot generate, and one
+ * successful call per mutating route.
  */
 export const fixtures = defineModuleFixtures({
   module: "billing",
@@ -27,24 +28,23 @@ export const fixtures = defineModuleFixtures({
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/subscriptions/${id}`) };
     },
     invoiceId: async (w, env, parents) => {
-      const subscription = await subscriptionIn(w, env, parents.tenantId?.id ?? env.tenantId);
-      await w.t.app.db.kysely
-        .updateTable("billing_subscription")
-        .set({ current_period_end: w.t.app.clock.now() })
-        .where("id", "=", subscription)
-        .execute();
-      await w.t.app.service(billingModule).subscriptions.advance(subscription);
-      const invoice = await w.t.app.db.kysely
-        .selectFrom("billing_invoice")
-        .select("id")
-        .where("subscription_id", "=", subscription)
-        .executeTakeFirstOrThrow();
-      const id = invoice.id as string;
+      const id = await invoiceIn(w, env, parents.tenantId?.id ?? env.tenantId);
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/invoices/${id}`) };
     },
     testClockId: async (w, env) => {
       const id = await clockIn(w, env);
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/test-clocks/${id}`) };
+    },
+    creditNoteId: async (w, env) => {
+      const invoice = await invoiceIn(w, env, env.tenantId);
+      const note = await created(
+        await w.call(env.key, "POST", `/v1/billing/invoices/${invoice}/credit-notes`, {
+          body: { lines: [{ line: 0, amount: 100 }] },
+        }),
+        "crediting an invoice",
+      );
+      const id = note.id as string;
+      return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/credit-notes/${id}`) };
     },
   },
   bodies: {
@@ -56,6 +56,14 @@ export const fixtures = defineModuleFixtures({
     "POST /v1/billing/subscriptions": () => ({ tenantId: "ten_iso", plan: "iso" }),
     "POST /v1/billing/subscriptions/:subscriptionId/cancel": () => ({ atPeriodEnd: false }),
     "POST /v1/billing/subscriptions/:subscriptionId/change": () => ({ plan: "iso", atPeriodEnd: true }),
+    "POST /v1/billing/invoices/:invoiceId/payments": (w) => ({
+      processor: "stripe",
+      reference: `pi_${w.unique()}`,
+      amount: 100,
+      currency: "USD",
+    }),
+    "POST /v1/billing/invoices/:invoiceId/credit-notes": () => ({ lines: [{ line: 0, amount: 100 }] }),
+    "PATCH /v1/billing/tenants/:tenantId/settings": () => ({ taxRate: "8.25" }),
   },
   facts: {
     "POST /v1/billing/plans": async (w) => ({
@@ -137,6 +145,29 @@ export const fixtures = defineModuleFixtures({
       ids: { testClockId: await clockIn(w, w.a) },
       expect: () => ({ types: ["test_clock.deleted"], environmentId: w.a.environmentId }),
     }),
+    "PATCH /v1/billing/tenants/:tenantId/settings": async (w) => ({
+      caller: w.a.key,
+      ids: { tenantId: w.a.tenantId },
+      body: { taxRate: "20", billingName: "Acme Ltd" },
+      expect: () => ({ types: ["billing_settings.updated"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/invoices/:invoiceId/payments": async (w) => ({
+      caller: w.a.key,
+      ids: { invoiceId: await invoiceIn(w, w.a, w.a.tenantId) },
+      body: { processor: "stripe", reference: `pi_${w.unique()}`, amount: 100, currency: "USD" },
+      expect: () => ({ types: ["payment.recorded"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/invoices/:invoiceId/void": async (w) => ({
+      caller: w.a.key,
+      ids: { invoiceId: await invoiceIn(w, w.a, w.a.tenantId) },
+      expect: () => ({ types: ["invoice.voided"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/invoices/:invoiceId/credit-notes": async (w) => ({
+      caller: w.a.key,
+      ids: { invoiceId: await invoiceIn(w, w.a, w.a.tenantId) },
+      body: { reason: "goodwill" },
+      expect: () => ({ types: ["credit_note.created", "invoice.paid"], environmentId: w.a.environmentId }),
+    }),
   },
 });
 
@@ -147,6 +178,29 @@ async function clockIn(w: IsolationWorld, env: EnvActors): Promise<string> {
     "creating a test clock",
   );
   return body.id as string;
+}
+
+/**
+ * invoiceIn subscribes a tenant (see `subscriptionIn`), makes its subscription's whole first month
+ * end now and ends it by the same service call the recurring job makes: an invoice of the plan's
+ * 5.00 fixed fee. Returns the invoice's id.
+ */
+async function invoiceIn(w: IsolationWorld, env: EnvActors, tenantId: string): Promise<string> {
+  const subscription = await subscriptionIn(w, env, tenantId);
+  const now = new Date(w.t.app.clock.now());
+  const anchor = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, now.getUTCDate(), now.getUTCHours());
+  await w.t.app.db.kysely
+    .updateTable("billing_subscription")
+    .set({ anchor, period_index: 0, current_period_start: anchor, current_period_end: now.getTime() })
+    .where("id", "=", subscription)
+    .execute();
+  await w.t.app.service(billingModule).subscriptions.advance(subscription);
+  const invoice = await w.t.app.db.kysely
+    .selectFrom("billing_invoice")
+    .select("id")
+    .where("subscription_id", "=", subscription)
+    .executeTakeFirstOrThrow();
+  return invoice.id as string;
 }
 
 /** planIn creates a monthly USD plan in the environment and returns its id. */

@@ -10,6 +10,8 @@ export const billingIds = defineIds({
   subscription: "sub",
   invoice: "in",
   testClock: "tclk",
+  payment: "pay",
+  creditNote: "cn",
 });
 
 /** newId returns a new ID of one of billing's kinds (or the platform's, e.g. `request`). */

@@ -4,23 +4,86 @@ import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
 import { billingIds } from "./ids.js";
 import { migration as core } from "./migrations/202612121500_billing_core.js";
+import { migration as payments } from "./migrations/202612121510_billing_payments.js";
 import { migration as testClocks } from "./migrations/202612121555_billing_test_clocks.js";
 import { billingRoutes } from "./routes.js";
 import { CLOCK_JOB } from "./service/clocks.js";
+import { DUNNING_JOB } from "./service/dunning.js";
 import { ADVANCE_JOB } from "./service/subscriptions.js";
 import { BillingService } from "./service.js";
 
 const period = { currentPeriodStart: z.number().int(), currentPeriodEnd: z.number().int() };
 
+/** paymentFacts: what happens to an invoice after finalization, and the past-due path. */
+const paymentFacts = {
+  "billing_settings.updated": {
+    description: "A tenant's billing settings (tax rate, billing name and email) changed (`changes`: before/after).",
+    data: z.object({ taxRate: z.string() }),
+  },
+  "payment.recorded": {
+    description:
+      "A payment a processor collected was recorded against an invoice (`applied` to it; `overpaid`: the excess).",
+    data: z.object({
+      invoiceId: z.string(),
+      number: z.string(),
+      processor: z.string(),
+      reference: z.string(),
+      currency: z.string(),
+      amount: z.number().int(),
+      applied: z.number().int(),
+      overpaid: z.number().int(),
+      amountDue: z.number().int(),
+    }),
+  },
+  "invoice.paid": {
+    description: "An invoice has nothing left to pay (`by`: the payment or the credit note that settled it).",
+    data: z.object({
+      number: z.string(),
+      currency: z.string(),
+      total: z.number().int(),
+      amountPaid: z.number().int(),
+      amountCredited: z.number().int(),
+      by: z.enum(["payment", "credit_note"]),
+    }),
+  },
+  "invoice.voided": {
+    description: "A finalized invoice nothing was paid on was voided: it owes nothing.",
+    data: z.object({ number: z.string(), currency: z.string(), total: z.number().int() }),
+  },
+  "credit_note.created": {
+    description:
+      "An invoice was credited (`creditedToDue`: taken off what it owed; `refund`: already paid, owed back to the tenant).",
+    data: z.object({
+      number: z.string(),
+      invoiceId: z.string(),
+      invoiceNumber: z.string(),
+      currency: z.string(),
+      total: z.number().int(),
+      creditedToDue: z.number().int(),
+      refund: z.number().int(),
+    }),
+  },
+  "subscription.past_due": {
+    description: "A subscription has an invoice unpaid past its due date (`invoices`: the overdue ones' numbers).",
+    data: z.object({ invoices: z.array(z.string()), pastDueSince: z.number().int() }),
+  },
+  "subscription.reactivated": {
+    description: "A past-due subscription is active again: none of its invoices is overdue any more.",
+    data: z.object({ reason: z.literal("overdue_settled") }),
+  },
+};
+
 /**
  * The billing module: plans with immutable price versions, subscriptions of tenants to them, and
  * invoices priced from the usage module's meters, exact to the minor unit. Periods end through a
- * durable recurring job; each period is invoiced once.
+ * durable recurring job; each period is invoiced once. Invoices are taxed at the tenant's rate,
+ * paid by recorded payments, credited, voided; overdue ones walk the past-due path (another
+ * recurring job) to the tenant's suspension for billing, and back on payment.
  */
 export const billingModule = defineModule({
   name: "billing",
   dependsOn: { usage: usageModule, tenancy: tenancyModule },
-  migrations: [core, testClocks],
+  migrations: [core, payments, testClocks],
   ids: billingIds.prefixes,
   permissions: { billing: ["read", "manage"] },
   roleGrants: { admin: { billing: ["read"] } },
@@ -82,6 +145,7 @@ export const billingModule = defineModule({
         number: z.string(),
         currency: z.string(),
         total: z.number().int(),
+        dueAt: z.number().int().nullable(),
         periodStart: z.number().int(),
         periodEnd: z.number().int(),
         subscriptionId: z.string(),
@@ -111,14 +175,16 @@ export const billingModule = defineModule({
       description: "A tenant was taken off its test clock.",
       data: z.object({ testClockId: z.string() }),
     },
+    ...paymentFacts,
   },
   jobs: (service) => [
     { name: ADVANCE_JOB, maxAttempts: 3, handler: async () => void (await service.subscriptions.advanceDue()) },
+    { name: DUNNING_JOB, maxAttempts: 3, handler: async () => void (await service.dunning.runDue()) },
     {
       name: CLOCK_JOB,
       maxAttempts: 5,
       handler: (payload) => service.clocks.runClock(payload as { environmentId: string; testClockId: string }),
     },
   ],
-  schedules: { [ADVANCE_JOB]: "* * * * *" },
+  schedules: { [ADVANCE_JOB]: "* * * * *", [DUNNING_JOB]: "* * * * *" },
 });

@@ -4,6 +4,7 @@ import { AUTH, defineRoute, type RouteDefinition } from "../../platform/http/rou
 import { Id } from "../../platform/http/schemas.js";
 import { UsageErrors } from "../usage/index.js";
 import { BillingErrors } from "./errors.js";
+import { paymentRoutes } from "./routes-payments.js";
 import {
   AdvanceTestClockInput,
   AttachTestClockInput,
@@ -389,5 +390,6 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
       ],
       handler: ({ ctx, params }) => s.clocks.detachTenant(ctx, params.testClockId, params.tenantId),
     }),
+    ...paymentRoutes(s),
   ];
 }

@@ -242,15 +242,25 @@ export const InvoicePreview = z.object({
   periodStart: Timestamp,
   periodEnd: Timestamp,
   lines: z.array(InvoiceLine),
-  subtotal: z.number().int(),
-  total: z.number().int().describe("Minor units of `currency`: the sum of the lines' totals."),
+  subtotal: z.number().int().describe("Minor units of `currency`: the sum of the lines' totals."),
+  taxRate: z.string().describe("The tenant's tax rate, a decimal percentage (`8.25` is 8.25 %)."),
+  tax: z.number().int().describe("subtotal × taxRate / 100, rounded once (half to even) to minor units."),
+  total: z.number().int().describe("subtotal + tax."),
 });
 export type InvoicePreview = z.infer<typeof InvoicePreview>;
 
 export const Invoice = InvoicePreview.extend({
   id: z.string(),
   number: z.string().describe("Gap-free per environment and year: `INV-2026-000123`."),
-  status: z.enum(["finalized", "paid", "void"]),
+  status: z
+    .enum(["finalized", "paid", "void"])
+    .describe("`finalized`: open (owes `amountDue`); `paid`: nothing left to pay; `void`: canceled, owes nothing."),
+  dueAt: Timestamp.nullable().describe("When payment is due (finalization + the plane's net terms)."),
+  amountPaid: z.number().int().describe("Payments applied to the invoice (never above the total)."),
+  amountCredited: z.number().int().describe("The sum of its credit notes' totals."),
+  amountDue: z.number().int().describe("What is still owed: total − amountPaid − amountCredited, at least 0."),
+  paidAt: Timestamp.nullable(),
+  voidedAt: Timestamp.nullable(),
   finalizedAt: Timestamp,
   createdAt: Timestamp,
 });
@@ -287,3 +297,91 @@ export const TestClock = z.object({
   updatedAt: Timestamp,
 });
 export type TestClock = z.infer<typeof TestClock>;
+/** TaxRate: a decimal percentage from 0 to 100 with up to 4 decimal places, as a string. */
+const TaxRate = z
+  .string()
+  .regex(/^(100(\.0{1,4})?|\d{1,2}(\.\d{1,4})?)$/, "must be a decimal percentage from 0 to 100, e.g. `8.25`")
+  .describe("A decimal percentage (`8.25` is 8.25 %), up to 4 decimal places.");
+
+export const UpdateBillingSettingsInput = z.strictObject({
+  taxRate: TaxRate.optional(),
+  billingName: z.string().min(1).max(200).nullable().optional().describe("Who invoices are addressed to."),
+  billingEmail: z.email().max(320).nullable().optional().describe("Where invoices are sent."),
+});
+export const BillingSettings = z.object({
+  tenantId: z.string(),
+  taxRate: z.string().describe("Applied to invoices finalized from now on (and to previews)."),
+  billingName: z.string().nullable(),
+  billingEmail: z.string().nullable(),
+  updatedAt: Timestamp.nullable().describe("null: never set (the defaults)."),
+});
+export type BillingSettings = z.infer<typeof BillingSettings>;
+
+export const CreatePaymentInput = z.strictObject({
+  processor: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[a-z][a-z0-9_.-]*$/, "must be lower-case letters, digits, `_`, `.` and `-` (e.g. `stripe`)")
+    .describe("The payment processor that collected it."),
+  reference: z
+    .string()
+    .min(1)
+    .max(255)
+    .describe("The processor's id of the payment (e.g. a payment intent id): unique per processor."),
+  amount: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).describe("Integer minor units of `currency`."),
+  currency: z.string().describe("Must be the invoice's currency."),
+});
+export const Payment = z.object({
+  id: z.string(),
+  invoiceId: z.string(),
+  tenantId: z.string(),
+  processor: z.string(),
+  reference: z.string(),
+  currency: z.string(),
+  amount: z.number().int(),
+  applied: z.number().int().describe("The part applied to the invoice."),
+  overpaid: z.number().int().describe("The excess over what the invoice owed (amount − applied)."),
+  createdAt: Timestamp,
+});
+export type Payment = z.infer<typeof Payment>;
+export const PaymentReceipt = Payment.extend({
+  invoice: z.object({ status: z.string(), amountPaid: z.number().int(), amountDue: z.number().int() }),
+});
+export type PaymentReceipt = z.infer<typeof PaymentReceipt>;
+
+export const CreateCreditNoteInput = z.strictObject({
+  reason: z.string().min(1).max(500).default("").describe("Why the credit was given."),
+  lines: z
+    .array(
+      z.strictObject({
+        line: z.number().int().min(0).max(1000).describe("The invoice line's index (from 0)."),
+        amount: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).describe("Minor units, before tax."),
+      }),
+    )
+    .min(1)
+    .max(100)
+    .optional()
+    .describe("Credit these amounts of these lines (tax follows at the invoice's rate); omitted: all that is left."),
+});
+export const CreditNote = z.object({
+  id: z.string(),
+  number: z.string().describe("Gap-free per environment and year: `CN-2027-000001`."),
+  invoiceId: z.string(),
+  tenantId: z.string(),
+  currency: z.string(),
+  reason: z.string(),
+  kind: z.enum(["full", "lines"]),
+  lines: z.array(z.object({ line: z.number().int(), amount: z.number().int() })),
+  subtotal: z.number().int(),
+  tax: z.number().int(),
+  total: z.number().int().describe("subtotal + tax = creditedToDue + refund."),
+  creditedToDue: z.number().int().describe("The part that reduced what the invoice still owed."),
+  refund: z.number().int().describe("The part already paid: owed back to the tenant (refund or credit)."),
+  createdAt: Timestamp,
+});
+export type CreditNote = z.infer<typeof CreditNote>;
+export const ListCreditNotesQuery = paginationQuery.extend({
+  tenantId: Id.optional(),
+  invoiceId: Id.optional(),
+});

@@ -3,22 +3,41 @@ import type { TenancyService } from "../tenancy/index.js";
 import type { UsageService } from "../usage/index.js";
 import { CatalogService } from "./service/catalog.js";
 import { TestClocksService } from "./service/clocks.js";
+import { CreditNotesService } from "./service/credit-notes.js";
+import { DunningService } from "./service/dunning.js";
 import { InvoicesService } from "./service/invoices.js";
+import { PaymentsService } from "./service/payments.js";
+import { SettingsService } from "./service/settings.js";
 import { SubscriptionsService } from "./service/subscriptions.js";
 
-/** BillingService: the plan catalog, subscriptions and invoices, priced from the usage module's meters. */
+/**
+ * BillingService: the plan catalog, subscriptions and invoices, priced from the usage module's
+ * meters; tenants' billing settings (tax rate), payments, credit notes and dunning.
+ */
 export class BillingService {
   readonly catalog: CatalogService;
   readonly invoices: InvoicesService;
   readonly subscriptions: SubscriptionsService;
   readonly clocks: TestClocksService;
+  readonly settings: SettingsService;
+  readonly dunning: DunningService;
+  readonly payments: PaymentsService;
+  readonly creditNotes: CreditNotesService;
 
   constructor(m: ModuleContext, usage: UsageService, tenancy: TenancyService) {
     this.catalog = new CatalogService(m, usage);
     this.invoices = new InvoicesService(m, usage);
     this.clocks = new TestClocksService(m, tenancy);
     this.subscriptions = new SubscriptionsService(m, usage, this.catalog, this.invoices, this.clocks, tenancy);
+    this.settings = new SettingsService(m);
+    this.dunning = new DunningService(m, tenancy, this.clocks);
+    this.payments = new PaymentsService(m, this.dunning);
+    this.creditNotes = new CreditNotesService(m, this.payments, this.dunning);
     // What a test clock's advance runs, at its time: the same code the real-time jobs run.
     this.clocks.steps.push((clock) => this.subscriptions.advanceDue(200, 50, clock));
+    this.clocks.steps.push(async (clock) => {
+      const pass = await this.dunning.runDue(500, clock);
+      return pass.pastDue + pass.suspended + pass.restored;
+    });
   }
 }

@@ -60,6 +60,11 @@ export interface BillingSubscriptionTable {
   trial_end: number | null;
   cancel_at_period_end: boolean | number;
   canceled_at: number | null;
+  /**
+   * suspended_tenant_at: when dunning suspended the tenant for this subscription's overdue invoices
+   * (null: it did not, or the tenant was reactivated since).
+   */
+  suspended_tenant_at: number | null;
   /** test_clock_id: the test clock whose time the subscription lives on (its tenant's at start; null: real time). */
   test_clock_id: string | null;
   /** time_zone: the IANA zone whose wall clock its periods follow (its tenant's when it started). */
@@ -85,7 +90,16 @@ export interface BillingInvoiceTable {
   period_start: number;
   period_end: number;
   subtotal: number;
+  /** tax_rate: the tenant's tax rate at finalization, a decimal percentage (`8.25`). */
+  tax_rate: string;
+  tax: number;
   total: number;
+  /** amount_paid: payments applied (never above the total); amount_credited: credit notes' totals. */
+  amount_paid: number;
+  amount_credited: number;
+  due_at: number | null;
+  paid_at: number | null;
+  voided_at: number | null;
   lines: unknown;
   finalized_at: number;
   created_at: number;
@@ -96,6 +110,59 @@ export interface BillingInvoiceCounterTable {
   environment_id: string;
   year: number;
   last_value: number;
+}
+
+/** BillingSettingsTable: a tenant's billing settings (its tax rate, who invoices are addressed to). */
+export interface BillingSettingsTable {
+  environment_id: string;
+  tenant_id: string;
+  tax_rate: string;
+  billing_name: string | null;
+  billing_email: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * BillingPaymentTable: a payment a processor collected for an invoice. Unique per environment,
+ * processor and reference, so a replayed processor webhook records nothing twice. `applied` went to
+ * the invoice; `overpaid` is the excess (amount = applied + overpaid).
+ */
+export interface BillingPaymentTable {
+  id: string;
+  environment_id: string;
+  tenant_id: string;
+  invoice_id: string;
+  processor: string;
+  reference: string;
+  currency: string;
+  amount: number;
+  applied: number;
+  overpaid: number;
+  created_at: number;
+}
+
+/**
+ * BillingCreditNoteTable: a credit against a finalized or paid invoice, numbered gap-free per
+ * environment and year. `credited_to_due` reduced what the invoice still owed; `refund` is the
+ * rest (owed back to the tenant). total = subtotal + tax = credited_to_due + refund.
+ */
+export interface BillingCreditNoteTable {
+  id: string;
+  environment_id: string;
+  tenant_id: string;
+  invoice_id: string;
+  number: string;
+  currency: string;
+  reason: string;
+  kind: "full" | "lines";
+  lines: unknown;
+  subtotal: number;
+  tax: number;
+  total: number;
+  credited_to_due: number;
+  refund: number;
+  created_at: number;
 }
 
 /**
@@ -128,4 +195,8 @@ export interface BillingTables {
   billing_subscription: BillingSubscriptionTable;
   billing_invoice: BillingInvoiceTable;
   billing_invoice_counter: BillingInvoiceCounterTable;
+  billing_settings: BillingSettingsTable;
+  billing_payment: BillingPaymentTable;
+  billing_credit_note: BillingCreditNoteTable;
+  billing_credit_note_counter: BillingInvoiceCounterTable;
 }

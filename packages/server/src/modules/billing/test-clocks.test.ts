@@ -290,4 +290,42 @@ describeEachEngine("billing test clocks", (engine) => {
       clock.set(T0);
     }
   });
+
+  it("takes an unpaid invoice through past due and suspension at the clock's time; a payment restores", async () => {
+    const start = T0 - 34 * DAY;
+    const id = (await call(sk(), "POST", "/v1/billing/test-clocks", { name: "dunning", frozenTime: start })).body
+      .id as string;
+    const late = (await call(sk(), "POST", "/v1/tenants", { name: "Late payer" })).body.id as string;
+    expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/tenants`, { tenantId: late })).status).toBe(200);
+    const sub = (await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: late, plan: "clocked" })).body;
+    const trialEnd = sub.trialEnd as number;
+    await advance(id, trialEnd + 60_000);
+    const periodEnd = (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.id}`)).body.currentPeriodEnd as number;
+    await advance(id, periodEnd + 60_000);
+    const invoice = ((await call(sk(), "GET", `/v1/billing/invoices?tenantId=${late}`)).body.data as Json[])[0] as Json;
+    // Due at finalization (the clock's time) plus the net terms.
+    expect(invoice.dueAt).toBe(periodEnd + 60_000 + t.app.config.billing.netTermsDays * DAY);
+    const state = async () => (await call(sk(), "GET", `/v1/tenants/${late}`)).body.state;
+    const status = async () => (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.id}`)).body.status;
+
+    // Real time's dunning pass leaves the clock's subscription alone, however late it is in real time.
+    await t.app.service(billingModule).dunning.runDue();
+    expect(await status()).toBe("active");
+
+    await advance(id, (invoice.dueAt as number) + 60_000);
+    expect(await status()).toBe("past_due");
+    expect(await state()).toBe("active");
+    await advance(id, (invoice.dueAt as number) + (t.app.config.billing.graceDays + 1) * DAY);
+    expect(await state()).toBe("suspended");
+
+    const paid = await call(sk(), "POST", `/v1/billing/invoices/${invoice.id}/payments`, {
+      processor: "bank",
+      reference: `wire-${id}`,
+      amount: invoice.total,
+      currency: invoice.currency,
+    });
+    expect(paid.status, JSON.stringify(paid.body)).toBe(201);
+    expect(await status()).toBe("active");
+    expect(await state()).toBe("active");
+  });
 });

@@ -1,8 +1,10 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
-import type { Charge, Invoice, InvoiceLine, Plan, PlanVersion, Subscription } from "../schemas.js";
+import type { Charge, CreditNote, Invoice, InvoiceLine, Payment, Plan, PlanVersion, Subscription } from "../schemas.js";
 import type {
+  BillingCreditNoteTable,
   BillingInvoiceTable,
+  BillingPaymentTable,
   BillingPlanTable,
   BillingPlanVersionTable,
   BillingSubscriptionTable,
@@ -70,8 +72,58 @@ export function toInvoice(row: Selectable<BillingInvoiceTable>): Invoice {
     periodEnd: Number(row.period_end),
     lines: fromJson<InvoiceLine[]>(row.lines),
     subtotal: Number(row.subtotal),
+    taxRate: row.tax_rate,
+    tax: Number(row.tax),
     total: Number(row.total),
+    dueAt: row.due_at === null ? null : Number(row.due_at),
+    amountPaid: Number(row.amount_paid),
+    amountCredited: Number(row.amount_credited),
+    amountDue: amountDue(row),
+    paidAt: row.paid_at === null ? null : Number(row.paid_at),
+    voidedAt: row.voided_at === null ? null : Number(row.voided_at),
     finalizedAt: Number(row.finalized_at),
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** amountDue is what an invoice still owes: nothing once paid or void, else total − paid − credited (≥ 0). */
+export function amountDue(
+  row: Pick<Selectable<BillingInvoiceTable>, "status" | "total" | "amount_paid" | "amount_credited">,
+): number {
+  if (row.status !== "finalized") return 0;
+  return Math.max(0, Number(row.total) - Number(row.amount_paid) - Number(row.amount_credited));
+}
+
+export function toPayment(row: Selectable<BillingPaymentTable>): Payment {
+  return {
+    id: row.id,
+    invoiceId: row.invoice_id,
+    tenantId: row.tenant_id,
+    processor: row.processor,
+    reference: row.reference,
+    currency: row.currency,
+    amount: Number(row.amount),
+    applied: Number(row.applied),
+    overpaid: Number(row.overpaid),
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function toCreditNote(row: Selectable<BillingCreditNoteTable>): CreditNote {
+  return {
+    id: row.id,
+    number: row.number,
+    invoiceId: row.invoice_id,
+    tenantId: row.tenant_id,
+    currency: row.currency,
+    reason: row.reason,
+    kind: row.kind,
+    lines: fromJson<CreditNote["lines"]>(row.lines),
+    subtotal: Number(row.subtotal),
+    tax: Number(row.tax),
+    total: Number(row.total),
+    creditedToDue: Number(row.credited_to_due),
+    refund: Number(row.refund),
     createdAt: Number(row.created_at),
   };
 }

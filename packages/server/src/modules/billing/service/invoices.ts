@@ -9,8 +9,10 @@ import type { UsageService } from "../../usage/index.js";
 import { BillingErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { Dec, decimalOf } from "../internal/money.js";
+import { DAY_MS } from "../internal/now.js";
 import { priceCharge, priceFixed } from "../internal/pricing.js";
 import { toInvoice } from "../internal/rows.js";
+import { taxOf, taxRateOf } from "../internal/tax.js";
 import type { Charge, Invoice, InvoiceLine, InvoicePreview, ListInvoicesQuery } from "../schemas.js";
 import type {
   BillingInvoiceTable,
@@ -38,8 +40,9 @@ type VersionRow = Selectable<BillingPlanVersionTable>;
  * InvoicesService computes what a subscription owes for a period and keeps the finalized
  * invoices. A line's quantity is the usage module's answer for the charge's meter, the tenant and
  * the period [start, end) (recorded on the line, so a disputed line can be recomputed); its total
- * is priced by the pricing engine and rounded once. The invoice total is the sum of the lines'
- * totals: integers, so nothing drifts.
+ * is priced by the pricing engine and rounded once. The subtotal is the sum of the lines' totals
+ * (integers, so nothing drifts); the tax is the tenant's rate on the subtotal, rounded once; the
+ * total is their sum. A finalized invoice is due `BASEPLATE_BILLING_NET_TERMS_DAYS` after.
  */
 export class InvoicesService {
   readonly #db: TypedDb<BillingTables>;
@@ -124,7 +127,9 @@ export class InvoicesService {
       }
     }
     const subtotal = lines.reduce((sum, l) => sum + l.total, 0);
-    if (!Number.isSafeInteger(subtotal)) {
+    const taxRate = await taxRateOf(this.#db, sub.environment_id, sub.tenant_id, tx);
+    const tax = Number.isSafeInteger(subtotal) ? billable(() => taxOf(subtotal, taxRate, version.currency)) : 0;
+    if (!Number.isSafeInteger(subtotal) || !Number.isSafeInteger(subtotal + tax)) {
       throw new AppError(BillingErrors.amount_out_of_range, "The invoice's total is beyond 2^53 - 1 minor units.");
     }
     return {
@@ -136,7 +141,9 @@ export class InvoicesService {
       periodEnd: to,
       lines,
       subtotal,
-      total: subtotal,
+      taxRate,
+      tax,
+      total: subtotal + tax,
     };
   }
 
@@ -193,7 +200,14 @@ export class InvoicesService {
       period_start: from,
       period_end: to,
       subtotal: preview.subtotal,
+      tax_rate: preview.taxRate,
+      tax: preview.tax,
       total: preview.total,
+      amount_paid: 0,
+      amount_credited: 0,
+      due_at: at + this.m.config.billing.netTermsDays * DAY_MS,
+      paid_at: null,
+      voided_at: null,
       lines: toJson(preview.lines),
       finalized_at: at,
       created_at: now,
@@ -211,6 +225,7 @@ export class InvoicesService {
         number: row.number,
         currency: row.currency,
         total: row.total,
+        dueAt: row.due_at,
         periodStart: from,
         periodEnd: to,
         subscriptionId: sub.id,

@@ -32,7 +32,7 @@ type Grant = z.infer<typeof SetEntitlementInput>;
 
 /**
  * SubscriptionsService: a tenant on a plan version. States: `trialing` (a free first period of
- * the plan's trial days), `active`, `past_due` (reserved for payments), `canceled`. A tenant has
+ * the plan's trial days), `active`, `past_due` (an invoice is overdue: see DunningService), `canceled`. A tenant has
  * at most one live (not canceled) subscription. The plan version's entitlements are applied to the
  * tenant's usage entitlements in the transaction that starts the subscription, and switched off
  * in the one that ends it. Periods end through `advanceDue`, the durable recurring job: each due
@@ -94,6 +94,7 @@ export class SubscriptionsService {
           canceled_at: null,
           test_clock_id: clock?.id ?? null,
           time_zone: zone,
+          suspended_tenant_at: null,
           created_at: now,
           updated_at: now,
         };

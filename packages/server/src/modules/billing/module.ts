@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
+import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
 import { billingIds } from "./ids.js";
 import { migration as core } from "./migrations/202612121500_billing_core.js";
@@ -16,12 +17,12 @@ const period = { currentPeriodStart: z.number().int(), currentPeriodEnd: z.numbe
  */
 export const billingModule = defineModule({
   name: "billing",
-  dependsOn: { usage: usageModule },
+  dependsOn: { tenancy: tenancyModule, usage: usageModule },
   migrations: [core],
   ids: billingIds.prefixes,
   permissions: { billing: ["read", "manage"] },
   roleGrants: { admin: { billing: ["read"] } },
-  createService: (ctx, { usage }) => new BillingService(ctx, usage),
+  createService: (ctx, { usage, tenancy }) => new BillingService(ctx, usage, tenancy),
   routes: (service) => billingRoutes(service),
   facts: {
     "billing_plan.created": {

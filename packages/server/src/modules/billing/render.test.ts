@@ -199,6 +199,23 @@ describe("invoice PDF", () => {
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
   });
 
+  it("gives the event loop turns while it draws a long invoice", async () => {
+    const lines = Array.from({ length: 51 }, (_, i) => line({ description: `line ${i}`, total: 1 }));
+    let turns = 0;
+    let running = true;
+    const tick = () => {
+      turns++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const pdf = renderInvoicePdf(buildInvoiceView(invoice({ lines }), { tenantName: null, environmentName: null }));
+    const startTurns = turns;
+    await pdf;
+    running = false;
+    expect(startTurns).toBe(0);
+    expect(turns).toBeGreaterThanOrEqual(6);
+  });
+
   it("draws text outside the standard fonts' character set as `?`, and breaks many lines onto pages", async () => {
     const lines = Array.from({ length: 80 }, (_, i) =>
       line({ description: `line ${i} 東京 ${"x".repeat(i % 3 === 0 ? 120 : 5)}\nnext`, total: 1 }),

@@ -1,3 +1,4 @@
+import { setImmediate as turn } from "node:timers/promises";
 import { PDFDocument, type PDFFont, type PDFPage, rgb, StandardFonts } from "pdf-lib";
 import type { InvoiceView } from "./invoice-view.js";
 
@@ -6,6 +7,8 @@ const MARGIN = 50;
 const BLACK = rgb(0, 0, 0);
 const GREY = rgb(0.35, 0.35, 0.35);
 const RULE = rgb(0.8, 0.8, 0.8);
+/** LINES_PER_TURN: how many invoice lines are drawn between two turns of the event loop. */
+const LINES_PER_TURN = 8;
 /** Column right edges (amounts are right-aligned) and the description column's width. */
 const COL = { quantity: 380, unitPrice: 465, total: PAGE[0] - MARGIN, description: 250 };
 
@@ -52,7 +55,9 @@ export async function renderInvoicePdf(view: InvoiceView): Promise<Uint8Array> {
     w.down(14);
   };
   header();
-  for (const line of view.lines) {
+  for (const [i, line] of view.lines.entries()) {
+    // Drawing is CPU work on the event loop: give other requests a turn every few lines.
+    if (i % LINES_PER_TURN === LINES_PER_TURN - 1) await turn();
     const description = w.wrap(line.description, COL.description, 10, regular);
     const details = line.details.flatMap((d) => w.wrap(d, PAGE[0] - 2 * MARGIN - 12, 8, regular));
     if (w.ensure(14 * description.length + 11 * details.length + 10)) header();

@@ -288,16 +288,21 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
     ...documentRoutes(s, iTags),
     defineRoute({
       method: "GET",
-      url: "/v1/tenants/:tenantId/billing/preview",
+      url: "/v1/tenants/:tenantId/billing/subscriptions/:subscriptionId/preview",
       operationId: "previewTenantInvoice",
       summary: "Preview a tenant's current period",
-      description: "What the tenant owes for its live subscription's current period so far (404 without one).",
+      description:
+        "What the tenant owes for the subscription's current period so far (its live subscription: see `GET /v1/tenants/:tenantId/billing/usage` or the list).",
       tags: sTags,
       auth: AUTH.tenant,
-      params: tenantParams,
+      params: z.strictObject({ tenantId: Id, subscriptionId: Id }),
       response: { status: 200, schema: InvoicePreview, description: "The invoice the period would get." },
-      errors: [BillingErrors.subscription_not_found, BillingErrors.amount_out_of_range],
-      handler: ({ ctx, params }) => s.tenant.preview(ctx, params.tenantId),
+      errors: [
+        BillingErrors.subscription_not_found,
+        BillingErrors.subscription_canceled,
+        BillingErrors.amount_out_of_range,
+      ],
+      handler: ({ ctx, params }) => s.tenant.preview(ctx, params.tenantId, params.subscriptionId),
     }),
     defineRoute({
       method: "GET",

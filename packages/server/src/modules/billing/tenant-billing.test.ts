@@ -127,7 +127,7 @@ describeEachEngine("tenant billing", (engine) => {
     clock.set(T0 + DAY);
     await events(tenantA, 5, 40); // 200 tokens, 5 calls
     await events(tenantB, 1, 999);
-    const preview = await ok(admin, "GET", `/v1/tenants/${tenantA}/billing/preview`);
+    const preview = await ok(admin, "GET", `/v1/tenants/${tenantA}/billing/subscriptions/${subA}/preview`);
     expect(preview).toMatchObject({ subscriptionId: subA, tenantId: tenantA, currency: "USD", total: 3000 + 20 + 3 });
     const operator = await ok(sk(), "GET", `/v1/billing/subscriptions/${subA}/preview`);
     expect(preview).toEqual(operator);
@@ -174,11 +174,15 @@ describeEachEngine("tenant billing", (engine) => {
   });
 
   it("refuses members without the permission, and answers 404 for another tenant", async () => {
-    for (const path of ["preview", "usage"]) {
+    for (const path of [`subscriptions/${subA}/preview`, "usage"]) {
       expect((await call(member, "GET", `/v1/tenants/${tenantA}/billing/${path}`)).status).toBe(403);
       expect((await call(admin, "GET", `/v1/tenants/${tenantB}/billing/${path}`)).status).toBe(404);
       expect((await call(p.b.secretKey, "GET", `/v1/tenants/${tenantA}/billing/${path}`)).status).toBe(404);
     }
+    // B's subscription previewed through A's path: 404.
+    const crossPreview = await call(admin, "GET", `/v1/tenants/${tenantA}/billing/subscriptions/${subB}/preview`);
+    expect(crossPreview.status).toBe(404);
+    expect(crossPreview.body.code).toBe("subscription_not_found");
     // An admin reads billing but changes nothing (no billing:manage).
     const refused = await call(admin, "POST", `/v1/tenants/${tenantA}/billing/subscriptions/${subA}/cancel`);
     expect(refused.status).toBe(403);
@@ -288,8 +292,10 @@ describeEachEngine("tenant billing", (engine) => {
     }
     // Each event delivered once.
     expect(new Set(delivered.map((e) => e.id)).size).toBe(delivered.length);
-    // The tenant has no live subscription now: no preview, and usage without a period.
-    expect((await call(owner, "GET", `/v1/tenants/${tenantA}/billing/preview`)).status).toBe(404);
+    // The tenant has no live subscription now: nothing to preview, and usage without a period.
+    const ended = await call(owner, "GET", `/v1/tenants/${tenantA}/billing/subscriptions/${subA}/preview`);
+    expect(ended.status).toBe(409);
+    expect(ended.body.code).toBe("subscription_canceled");
     const usage = await ok(owner, "GET", `/v1/tenants/${tenantA}/billing/usage`);
     expect(usage).toMatchObject({ subscriptionId: null, periodStart: null, charges: [] });
   });

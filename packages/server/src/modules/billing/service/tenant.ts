@@ -11,7 +11,7 @@ import type { SubscriptionsService } from "./subscriptions.js";
 
 /**
  * TenantBillingService: billing as a tenant sees it on its own path (`/v1/tenants/:tenantId/billing`):
- * the current period's preview, its usage against its limits, and the changes a member with
+ * a subscription's current period previewed, its usage against its limits, and the changes a member with
  * `billing:manage` may make (cancel at period end, change plan), through the same service methods
  * and rules as the environment's keys. Every object is looked up within the named tenant, so another
  * tenant's subscription answers 404.
@@ -27,11 +27,10 @@ export class TenantBillingService {
     this.#db = m.db.tables<BillingTables>();
   }
 
-  /** preview prices the tenant's live subscription's current period so far (404 without one). */
-  async preview(ctx: ActionContext, tenantId: string): Promise<InvoicePreview> {
-    const live = await this.#live(ctx, tenantId);
-    if (!live) throw new AppError(BillingErrors.subscription_not_found, `Tenant ${tenantId} has no live subscription.`);
-    return this.subscriptions.preview(ctx, live);
+  /** preview prices the current period so far of a subscription of the tenant. */
+  async preview(ctx: ActionContext, tenantId: string, id: string): Promise<InvoicePreview> {
+    await this.#own(ctx, "billing:read", tenantId, id);
+    return this.subscriptions.preview(ctx, id);
   }
 
   /**
@@ -39,9 +38,9 @@ export class TenantBillingService {
    * the live subscription's metered charges over the billing period so far.
    */
   async usage(ctx: ActionContext, tenantId: string): Promise<TenantUsage> {
-    const live = await this.#live(ctx, tenantId);
+    const { environmentId, live } = await this.#live(ctx, tenantId);
     const [standings, preview] = await Promise.all([
-      this.usageService.entitlements.standings(ctx.principal?.environmentId as string, tenantId),
+      this.usageService.entitlements.standings(environmentId, tenantId),
       live ? this.subscriptions.preview(ctx, live) : null,
     ]);
     return {
@@ -81,7 +80,7 @@ export class TenantBillingService {
 
   /** cancel ends the tenant's subscription at the end of its period (invoiced then). */
   async cancel(ctx: ActionContext, tenantId: string, id: string): Promise<Subscription> {
-    await this.#own(ctx, tenantId, id);
+    await this.#own(ctx, "billing:manage", tenantId, id);
     return this.subscriptions.cancelSubscription(ctx, id, { atPeriodEnd: true });
   }
 
@@ -92,12 +91,12 @@ export class TenantBillingService {
     id: string,
     input: z.infer<typeof ChangePlanInput>,
   ): Promise<Subscription> {
-    await this.#own(ctx, tenantId, id);
+    await this.#own(ctx, "billing:manage", tenantId, id);
     return this.subscriptions.changePlan(ctx, id, input);
   }
 
   /** #live answers the id of the tenant's live subscription (null: none), after the read check. */
-  async #live(ctx: ActionContext, tenantId: string): Promise<string | null> {
+  async #live(ctx: ActionContext, tenantId: string): Promise<{ environmentId: string; live: string | null }> {
     const { environmentId } = await this.m.access.require(ctx, "billing:read", { tenantId });
     const row = await this.#db
       .q()
@@ -106,12 +105,12 @@ export class TenantBillingService {
       .where("environment_id", "=", environmentId)
       .where("live_tenant_id", "=", tenantId)
       .executeTakeFirst();
-    return row?.id ?? null;
+    return { environmentId, live: row?.id ?? null };
   }
 
-  /** #own checks `billing:manage` in the tenant and that the subscription is the tenant's (404 otherwise). */
-  async #own(ctx: ActionContext, tenantId: string, id: string): Promise<void> {
-    const { environmentId } = await this.m.access.require(ctx, "billing:manage", { tenantId });
+  /** #own checks `permission` in the tenant and that the subscription is the tenant's (404 otherwise). */
+  async #own(ctx: ActionContext, permission: string, tenantId: string, id: string): Promise<void> {
+    const { environmentId } = await this.m.access.require(ctx, permission, { tenantId });
     const row = await this.#db
       .q()
       .selectFrom("billing_subscription")

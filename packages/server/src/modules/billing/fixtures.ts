@@ -23,8 +23,8 @@ export const fixtures = defineModuleFixtures({
       const id = await planIn(w, env);
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/plans/${id}`) };
     },
-    subscriptionId: async (w, env) => {
-      const id = await subscriptionIn(w, env, env.tenantId);
+    subscriptionId: async (w, env, parents) => {
+      const id = await subscriptionIn(w, env, parents.tenantId?.id ?? env.tenantId);
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/subscriptions/${id}`) };
     },
     invoiceId: async (w, env, parents) => {
@@ -64,6 +64,10 @@ export const fixtures = defineModuleFixtures({
     }),
     "POST /v1/billing/invoices/:invoiceId/credit-notes": () => ({ lines: [{ line: 0, amount: 100 }] }),
     "PATCH /v1/billing/tenants/:tenantId/settings": () => ({ taxRate: "8.25" }),
+    "POST /v1/tenants/:tenantId/billing/subscriptions/:subscriptionId/change": () => ({
+      plan: "iso",
+      atPeriodEnd: true,
+    }),
   },
   facts: {
     "POST /v1/billing/plans": async (w) => ({
@@ -168,6 +172,23 @@ export const fixtures = defineModuleFixtures({
       body: { reason: "goodwill" },
       expect: () => ({ types: ["credit_note.created", "invoice.paid"], environmentId: w.a.environmentId }),
     }),
+    "POST /v1/tenants/:tenantId/billing/subscriptions/:subscriptionId/cancel": async (w) => {
+      const tenant = await w.param("tenantId", w.a);
+      return {
+        caller: w.a.key,
+        ids: { tenantId: tenant.id, subscriptionId: await subscriptionIn(w, w.a, tenant.id) },
+        expect: () => ({ types: ["subscription.cancel_scheduled"], environmentId: w.a.environmentId }),
+      };
+    },
+    "POST /v1/tenants/:tenantId/billing/subscriptions/:subscriptionId/change": async (w) => {
+      const tenant = await w.param("tenantId", w.a);
+      return {
+        caller: w.a.key,
+        ids: { tenantId: tenant.id, subscriptionId: await subscriptionIn(w, w.a, tenant.id) },
+        body: { plan: await planIn(w, w.a), atPeriodEnd: true },
+        expect: () => ({ types: ["subscription.change_scheduled"], environmentId: w.a.environmentId }),
+      };
+    },
   },
 });
 

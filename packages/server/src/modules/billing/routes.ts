@@ -23,6 +23,7 @@ import {
   Plan,
   PlanVersion,
   Subscription,
+  TenantUsage,
   TestClock,
   UpdatePlanInput,
 } from "./schemas.js";
@@ -391,5 +392,122 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
       handler: ({ ctx, params }) => s.clocks.detachTenant(ctx, params.testClockId, params.tenantId),
     }),
     ...paymentRoutes(s),
+    ...documentRoutes(s, iTags),
+    defineRoute({
+      method: "GET",
+      url: "/v1/tenants/:tenantId/billing/subscriptions/:subscriptionId/preview",
+      operationId: "previewTenantInvoice",
+      summary: "Preview a tenant's current period",
+      description:
+        "What the tenant owes for the subscription's current period so far (its live subscription: see `GET /v1/tenants/:tenantId/billing/usage` or the list).",
+      tags: sTags,
+      auth: AUTH.tenant,
+      params: z.strictObject({ tenantId: Id, subscriptionId: Id }),
+      response: { status: 200, schema: InvoicePreview, description: "The invoice the period would get." },
+      errors: [
+        BillingErrors.subscription_not_found,
+        BillingErrors.subscription_canceled,
+        BillingErrors.amount_out_of_range,
+      ],
+      handler: ({ ctx, params }) => s.tenant.preview(ctx, params.tenantId, params.subscriptionId),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/tenants/:tenantId/billing/usage",
+      operationId: "getTenantBillingUsage",
+      summary: "A tenant's usage against its limits",
+      description:
+        "Each entitlement with its use in its current period (metered limits: used, held, remaining), and the plan's metered charges over the billing period so far.",
+      tags: sTags,
+      auth: AUTH.tenant,
+      params: tenantParams,
+      response: { status: 200, schema: TenantUsage, description: "The tenant's usage." },
+      errors: [BillingErrors.amount_out_of_range],
+      handler: ({ ctx, params }) => s.tenant.usage(ctx, params.tenantId),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/tenants/:tenantId/billing/subscriptions/:subscriptionId/cancel",
+      operationId: "cancelTenantSubscription",
+      summary: "Cancel a tenant's subscription at period end",
+      description:
+        "`billing:manage` in the tenant: the period runs to its end, is invoiced, then the subscription ends. (Ending it at once is for the environment's keys.)",
+      tags: sTags,
+      auth: AUTH.tenant,
+      params: z.strictObject({ tenantId: Id, subscriptionId: Id }),
+      response: { status: 200, schema: Subscription, description: "The subscription." },
+      errors: [BillingErrors.subscription_not_found, BillingErrors.subscription_canceled],
+      handler: ({ ctx, params }) => s.tenant.cancel(ctx, params.tenantId, params.subscriptionId),
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/v1/tenants/:tenantId/billing/subscriptions/:subscriptionId/change",
+      operationId: "changeTenantSubscriptionPlan",
+      summary: "Change a tenant's plan",
+      description:
+        "`billing:manage` in the tenant: the same change, with the same rules, as `POST /v1/billing/subscriptions/:subscriptionId/change`.",
+      tags: sTags,
+      auth: AUTH.tenant,
+      params: z.strictObject({ tenantId: Id, subscriptionId: Id }),
+      body: ChangePlanInput,
+      response: { status: 200, schema: Subscription, description: "The subscription." },
+      errors: [
+        BillingErrors.subscription_not_found,
+        BillingErrors.subscription_canceled,
+        BillingErrors.plan_not_found,
+        BillingErrors.plan_version_not_found,
+        BillingErrors.plan_archived,
+        BillingErrors.interval_change_at_period_end,
+      ],
+      handler: ({ ctx, params, body }) => s.tenant.changePlan(ctx, params.tenantId, params.subscriptionId, body),
+    }),
   ];
+}
+
+const DOCUMENTS = {
+  pdf: { contentType: "application/pdf", label: "PDF (A4)" },
+  html: { contentType: "text/html", label: "HTML page (every text escaped; served with a CSP that allows no script)" },
+} as const;
+
+/**
+ * documentRoutes: an invoice rendered for people, as `…/pdf` and `…/html` beside its JSON, on the
+ * keys' path and on the tenant's path.
+ */
+function documentRoutes(s: BillingService, tags: string[]): RouteDefinition[] {
+  return (["pdf", "html"] as const).flatMap((format) => {
+    const { contentType, label } = DOCUMENTS[format];
+    const Format = format.toUpperCase();
+    const response = {
+      status: 200,
+      schema: z.string().meta({ contentMediaType: contentType, ...(format === "pdf" ? { format: "binary" } : {}) }),
+      description: `The invoice as a ${label}: its lines, the tiers and usage behind each, and the totals.`,
+      contentTypes: [contentType],
+    };
+    return [
+      defineRoute({
+        method: "GET",
+        url: `/v1/billing/invoices/:invoiceId/${format}`,
+        operationId: `getInvoice${Format === "PDF" ? "Pdf" : "Html"}`,
+        summary: `Render an invoice as ${Format}`,
+        tags,
+        auth: AUTH.keys,
+        params: z.strictObject({ invoiceId: Id }),
+        response,
+        errors: [BillingErrors.invoice_not_found],
+        handler: ({ ctx, params }) => s.documents.invoice(ctx, params.invoiceId, format),
+      }),
+      defineRoute({
+        method: "GET",
+        url: `/v1/tenants/:tenantId/billing/invoices/:invoiceId/${format}`,
+        operationId: `getTenantInvoice${Format === "PDF" ? "Pdf" : "Html"}`,
+        summary: `Render a tenant's invoice as ${Format}`,
+        tags,
+        auth: AUTH.tenant,
+        params: z.strictObject({ tenantId: Id, invoiceId: Id }),
+        response,
+        errors: [BillingErrors.invoice_not_found],
+        handler: ({ ctx, params }) => s.documents.invoice(ctx, params.invoiceId, format, params.tenantId),
+      }),
+    ];
+  });
 }

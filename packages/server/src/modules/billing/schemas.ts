@@ -385,3 +385,39 @@ export const ListCreditNotesQuery = paginationQuery.extend({
   tenantId: Id.optional(),
   invoiceId: Id.optional(),
 });
+export const TenantUsage = z.object({
+  subscriptionId: z.string().nullable().describe("The live subscription; null when the tenant has none."),
+  currency: z.string().nullable(),
+  periodStart: Timestamp.nullable().describe("The subscription's current period (null without one)."),
+  periodEnd: Timestamp.nullable(),
+  limits: z
+    .array(
+      z.object({
+        feature: z.string(),
+        kind: z.enum(["boolean", "metered"]),
+        enabled: z.boolean(),
+        meter: z.string().nullable().describe("A metered limit's meter key."),
+        limit: z.number().nullable(),
+        used: z.number().nullable().describe("Used in the limit's own current period (month or rolling window)."),
+        held: z.number().nullable().describe("Reserved by open holds."),
+        remaining: z.number().nullable().describe("limit − used − held (never below 0)."),
+        from: Timestamp.nullable().describe("The limit's current period: from (inclusive) …"),
+        to: Timestamp.nullable().describe("… to (exclusive)."),
+        resetsAt: Timestamp.nullable().describe("When a calendar month's limit resets; null for rolling windows."),
+      }),
+    )
+    .describe("The tenant's entitlements, by feature: each metered one with its use against its limit."),
+  charges: z
+    .array(
+      z.object({
+        description: z.string(),
+        meter: z.string(),
+        aggregation: z.string(),
+        used: z.string().describe("The meter's value over the billing period so far."),
+        billableQuantity: z.string().describe("What is billed of it (free units taken off)."),
+        total: z.number().int().describe("What it costs so far, in minor units of `currency`."),
+      }),
+    )
+    .describe("The plan's metered charges over the current billing period so far (the preview's charge lines)."),
+});
+export type TenantUsage = z.infer<typeof TenantUsage>;

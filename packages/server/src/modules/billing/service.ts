@@ -4,15 +4,18 @@ import type { UsageService } from "../usage/index.js";
 import { CatalogService } from "./service/catalog.js";
 import { TestClocksService } from "./service/clocks.js";
 import { CreditNotesService } from "./service/credit-notes.js";
+import { DocumentsService } from "./service/documents.js";
 import { DunningService } from "./service/dunning.js";
 import { InvoicesService } from "./service/invoices.js";
 import { PaymentsService } from "./service/payments.js";
 import { SettingsService } from "./service/settings.js";
 import { SubscriptionsService } from "./service/subscriptions.js";
+import { TenantBillingService } from "./service/tenant.js";
 
 /**
  * BillingService: the plan catalog, subscriptions and invoices, priced from the usage module's
- * meters; tenants' billing settings (tax rate), payments, credit notes and dunning.
+ * meters; tenants' billing settings (tax rate), payments, credit notes and dunning; test clocks;
+ * invoices rendered as documents; billing on a tenant's own path.
  */
 export class BillingService {
   readonly catalog: CatalogService;
@@ -23,6 +26,8 @@ export class BillingService {
   readonly dunning: DunningService;
   readonly payments: PaymentsService;
   readonly creditNotes: CreditNotesService;
+  readonly documents: DocumentsService;
+  readonly tenant: TenantBillingService;
 
   constructor(m: ModuleContext, usage: UsageService, tenancy: TenancyService) {
     this.catalog = new CatalogService(m, usage);
@@ -39,5 +44,7 @@ export class BillingService {
       const pass = await this.dunning.runDue(500, clock);
       return pass.pastDue + pass.suspended + pass.restored;
     });
+    this.documents = new DocumentsService(this.invoices, tenancy);
+    this.tenant = new TenantBillingService(m, usage, this.subscriptions);
   }
 }

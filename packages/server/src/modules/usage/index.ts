@@ -11,5 +11,6 @@ export {
   SetEntitlementInput,
   type UsageResult,
 } from "./schemas.js";
+export type { EntitlementStanding } from "./service/entitlements.js";
 export { derivedEventId, type ReportInput } from "./service/ingest.js";
 export type { UsageService } from "./service.js";

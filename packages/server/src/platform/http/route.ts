@@ -132,7 +132,7 @@ export interface RouteDefinition<
 export class StreamedBody {
   constructor(
     readonly contentType: string,
-    readonly chunks: AsyncIterable<string>,
+    readonly chunks: AsyncIterable<string | Uint8Array>,
     readonly headers: Record<string, string> = {},
   ) {}
 }

@@ -190,6 +190,12 @@ export class ProjectsService {
     return row !== undefined;
   }
 
+  /** environmentName tells other modules an environment's name (null for an unknown id), e.g. on a document. */
+  async environmentName(id: string): Promise<string | null> {
+    const row = await this.#db.q().selectFrom("environment").select("name").where("id", "=", id).executeTakeFirst();
+    return row?.name ?? null;
+  }
+
   async findEnvironmentById(ctx: ActionContext, id: string): Promise<Environment> {
     this.m.access.operator(ctx, "environments:read");
     return toEnvironment(await this.#environment(id));

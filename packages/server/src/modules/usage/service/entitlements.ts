@@ -30,6 +30,14 @@ interface Standing {
   validUntil: number;
 }
 
+/** EntitlementStanding is an entitlement with, when metered, its use in the current period. */
+export interface EntitlementStanding {
+  entitlement: Entitlement;
+  /** meter: the metered entitlement's meter key. */
+  meter: string | null;
+  standing: { used: number; held: number; remaining: number; from: number; to: number; resetsAt: number | null } | null;
+}
+
 /** Period is the range an entitlement's limit counts over at one instant. */
 export interface Period {
   from: number;
@@ -336,6 +344,48 @@ export class EntitlementsService {
     const held = Number(heldRow?.held ?? 0);
     const limit = Number(row.limit_value);
     return { period, used, held, limit, remaining: Math.max(0, limit - used - held), aggregation: meter.aggregation };
+  }
+
+  /**
+   * standings lists a tenant's entitlements (by feature) with each metered one's standing now: its
+   * current period, used, held and remaining. For a module that already authorized the read (billing
+   * shows a tenant its usage against its plan's limits).
+   */
+  async standings(environmentId: string, tenantId: string): Promise<EntitlementStanding[]> {
+    const rows = await this.#db
+      .q()
+      .selectFrom("usage_entitlement")
+      .leftJoin("usage_meter", "usage_meter.id", "usage_entitlement.meter_id")
+      .selectAll("usage_entitlement")
+      .select(["usage_meter.aggregation", "usage_meter.key as meter_key"])
+      .where("usage_entitlement.environment_id", "=", environmentId)
+      .where("usage_entitlement.tenant_id", "=", tenantId)
+      .orderBy("usage_entitlement.feature")
+      .limit(1000)
+      .execute();
+    const now = this.m.clock.now();
+    const out: EntitlementStanding[] = [];
+    for (const row of rows) {
+      const entitlement = toEntitlement(row);
+      if (row.kind !== "metered" || row.aggregation === null) {
+        out.push({ entitlement, meter: null, standing: null });
+        continue;
+      }
+      const s = await this.standing(row, now, undefined, row.aggregation);
+      out.push({
+        entitlement,
+        meter: row.meter_key,
+        standing: {
+          used: s.used,
+          held: s.held,
+          remaining: s.remaining,
+          from: s.period.from,
+          to: s.period.to,
+          resetsAt: s.period.resetsAt,
+        },
+      });
+    }
+    return out;
   }
 
   /** lockFeature reads and locks a tenant's entitlement to a feature (404 when it has none). */

@@ -377,19 +377,41 @@ export class QueryService {
     to: number,
     tx?: Tx,
   ): Promise<number> {
+    const used = await this.usedByMeter(environmentId, [{ id: meterId, aggregation }], tenantId, from, to, tx);
+    return used.get(meterId) ?? 0;
+  }
+
+  /**
+   * usedByMeter is `used` for several meters of one tenant over one range, in one statement (one
+   * indexed range per meter and segment): meter id → usage (0 without events).
+   */
+  async usedByMeter(
+    environmentId: string,
+    meters: ReadonlyArray<{ id: string; aggregation: string }>,
+    tenantId: string,
+    from: number,
+    to: number,
+    tx?: Tx,
+  ): Promise<Map<string, number>> {
+    const out = new Map<string, number>(meters.map((m) => [m.id, 0]));
     const { hours, minutes } = segmentsOf([{ from, to }]);
-    // Summed by the database in one statement: one indexed range per segment, no rows shipped.
-    const column = aggregation === "sum" ? "total" : "n";
-    const parts = [...hours.map((s) => [HOUR, s] as const), ...minutes.map((s) => [MINUTE, s] as const)].map(
+    const segments = [...hours.map((s) => [HOUR, s] as const), ...minutes.map((s) => [MINUTE, s] as const)];
+    if (meters.length === 0 || segments.length === 0) return out;
+    // Summed by the database, one indexed range per segment: one row per meter shipped.
+    const ids = [...out.keys()];
+    const parts = segments.map(
       ([grain, s]) =>
-        sql`select sum(${sql.ref(column)}) as u from usage_rollup where environment_id = ${environmentId} and meter_id = ${meterId} and tenant_id = ${tenantId} and grain = ${grain} and bucket_start >= ${s.from} and bucket_start < ${s.to}`,
+        sql`select meter_id, sum(n) as n, sum(total) as total from usage_rollup where environment_id = ${environmentId} and meter_id in (${sql.join(ids)}) and tenant_id = ${tenantId} and grain = ${grain} and bucket_start >= ${s.from} and bucket_start < ${s.to} group by meter_id`,
     );
-    if (parts.length === 0) return 0;
-    const result = await sql<{ u: number | string | null }>`select sum(u) as u from (${sql.join(
-      parts,
-      sql` union all `,
-    )}) parts`.execute(this.#db.q(tx));
-    const total = Number(result.rows[0]?.u ?? 0);
-    return total;
+    const result = await sql<{
+      meter_id: string;
+      n: number | string | null;
+      total: number | string | null;
+    }>`select meter_id, sum(n) as n, sum(total) as total from (${sql.join(parts, sql` union all `)}) parts group by meter_id`.execute(
+      this.#db.q(tx),
+    );
+    const sums = new Map(meters.map((m) => [m.id, m.aggregation === "sum" ? "total" : "n"] as const));
+    for (const r of result.rows) out.set(r.meter_id, Number(r[sums.get(r.meter_id) as "n" | "total"] ?? 0));
+    return out;
   }
 }

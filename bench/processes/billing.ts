@@ -151,16 +151,21 @@ async function seedUsage(): Promise<Record<string, number>> {
       : `cast(${anchor} + g * ${step} as integer)`;
   const id = engine === "postgres" ? "'seed-' || lpad(g::text, 9, '0')" : "'seed-' || printf('%09d', g)";
   const data = engine === "postgres" ? `('{"v":' || (g % 1000) || '}')::jsonb` : `'{"v":' || (g % 1000) || '}'`;
-  const series =
-    engine === "postgres"
-      ? `generate_series(0, ${count - 1}) g`
-      : `(with recursive s(g) as (select 0 union all select g + 1 from s where g + 1 < ${count}) select g from s)`;
-  await sql
-    .raw(
-      `insert into usage_event (environment_id, id, tenant_id, type, time, source, data, credential_id, actor_type, received_at)
-       select ${env}, ${id}, ${ten}, ${typeOf}, ${time}, null, ${data}, 'key_bench', 'service', ${time} from ${series}`,
-    )
-    .execute(db);
+  // In chunks of 100,000 events, so the plane's own writers are not locked out for long (SQLite).
+  const chunk = 100_000;
+  for (let lo = 0; lo < count; lo += chunk) {
+    const hi = Math.min(lo + chunk, count) - 1;
+    const series =
+      engine === "postgres"
+        ? `generate_series(${lo}, ${hi}) g`
+        : `(with recursive s(g) as (select ${lo} union all select g + 1 from s where g < ${hi}) select g from s)`;
+    await sql
+      .raw(
+        `insert into usage_event (environment_id, id, tenant_id, type, time, source, data, credential_id, actor_type, received_at)
+         select ${env}, ${id}, ${ten}, ${typeOf}, ${time}, null, ${data}, 'key_bench', 'service', ${time} from ${series}`,
+      )
+      .execute(db);
+  }
   await rollupsFromEvents(db, `e.environment_id = ${env} and e.tenant_id = ${ten}`);
   await analyze(db);
   const end = Date.UTC(

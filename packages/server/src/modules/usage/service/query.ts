@@ -397,11 +397,14 @@ export class QueryService {
     const { hours, minutes } = segmentsOf([{ from, to }]);
     const segments = [...hours.map((s) => [HOUR, s] as const), ...minutes.map((s) => [MINUTE, s] as const)];
     if (meters.length === 0 || segments.length === 0) return out;
-    // Summed by the database, one indexed range per segment: one row per meter shipped.
-    const ids = [...out.keys()];
-    const parts = segments.map(
-      ([grain, s]) =>
-        sql`select meter_id, sum(n) as n, sum(total) as total from usage_rollup where environment_id = ${environmentId} and meter_id in (${sql.join(ids)}) and tenant_id = ${tenantId} and grain = ${grain} and bucket_start >= ${s.from} and bucket_start < ${s.to} group by meter_id`,
+    // One statement: an indexed range of the primary key per meter and segment (an equality on
+    // each key column, so no engine plans a scan of other tenants' rows), summed by the database
+    // per segment, then per meter (the same sums as `used` made one by one).
+    const parts = [...out.keys()].flatMap((meterId) =>
+      segments.map(
+        ([grain, s]) =>
+          sql`select meter_id, sum(n) as n, sum(total) as total from usage_rollup where environment_id = ${environmentId} and meter_id = ${meterId} and tenant_id = ${tenantId} and grain = ${grain} and bucket_start >= ${s.from} and bucket_start < ${s.to} group by meter_id`,
+      ),
     );
     const result = await sql<{
       meter_id: string;

@@ -14,8 +14,9 @@ import { type BaseplateDatabase, startBareFastify, startBaseplatePlane } from ".
  *   metered charges (5 `sum`, 5 `count` meters, every charge model) over `BENCH_BILLING_EVENTS`
  *   events (default 1,000,000) in its current period, against a bare Fastify answering the same
  *   JSON; target p99 ≤ 50 ms;
- * - period-end finalization of `BENCH_BILLING_SUBSCRIPTIONS` due subscriptions (default 10,000; one
- *   event per meter each) by `advanceDue` (the recurring job's work, one process, no HTTP), against
+ * - period-end finalization with `BENCH_BILLING_SUBSCRIPTIONS` subscriptions due (default 10,000; one
+ *   event per meter each) by `advanceDue` (the recurring job's work, one process, no HTTP; for
+ *   BENCH_DURATION seconds or until all are ended), against
  *   the raw driver doing each invoice's row work in a transaction of its own; target ≥ 500
  *   invoices/s.
  * Fixtures go straight into the tables (bench/processes/billing.ts): usage events and the rollups
@@ -214,6 +215,8 @@ async function run(ctx: BenchContext, engine: "sqlite" | "postgres") {
     versionId,
     "--count",
     String(subscriptions),
+    "--duration",
+    String(timing.durationS),
   ];
   ctx.progress(`raw driver: ${subscriptions.toLocaleString("en-US")} invoices, one transaction each`);
   const raw = await child(ctx.resources, `billing-raw-${engine}`, finalizeArgs("raw-finalize"));
@@ -245,7 +248,7 @@ async function run(ctx: BenchContext, engine: "sqlite" | "postgres") {
         `${((Date.now() - (seeded.periodStart ?? 0)) / 86_400_000).toFixed(0)} days of its period, 10 meters; seeded in ${(seeded.seedS ?? 0).toFixed(1)} s ` +
         "straight into usage_event and usage_rollup. 4 connections; the bare Fastify serves the same JSON (auth header and path checked).",
       `Finalization: ${subscriptions.toLocaleString("en-US")} subscriptions on the 10-charge plan, one period each due, one event per meter ` +
-        `(seeded in ${(fin.seedS ?? 0).toFixed(1)} s); rates in invoices/s. Set BENCH_BILLING_SUBSCRIPTIONS / BENCH_BILLING_EVENTS to change the sizes.`,
+        `(seeded in ${(fin.seedS ?? 0).toFixed(1)} s); ${Number(fin.count).toLocaleString("en-US")} ended in the measurement (raw: ${Number(raw.count).toLocaleString("en-US")}), each checked: one invoice per period, numbers gap-free; rates in invoices/s. Set BENCH_BILLING_SUBSCRIPTIONS / BENCH_BILLING_EVENTS to change the sizes.`,
     ],
   };
 }

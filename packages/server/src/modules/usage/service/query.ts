@@ -397,24 +397,29 @@ export class QueryService {
     const { hours, minutes } = segmentsOf([{ from, to }]);
     const segments = [...hours.map((s) => [HOUR, s] as const), ...minutes.map((s) => [MINUTE, s] as const)];
     if (meters.length === 0 || segments.length === 0) return out;
-    // One statement: an indexed range of the primary key per meter and segment (an equality on
-    // each key column, so no engine plans a scan of other tenants' rows), summed by the database
-    // per segment, then per meter (the same sums as `used` made one by one).
-    const parts = [...out.keys()].flatMap((meterId) =>
+    // One statement: per meter and segment, a correlated sum over one indexed range of the meter's
+    // rollups of the tenant. (A union of the ranges, or a join, is planned by PostgreSQL as a
+    // parallel scan: ten times slower.) Summed per segment, then per meter, like `used` one by one.
+    const ranges = [...out.keys()].flatMap((meterId) =>
       segments.map(
         ([grain, s]) =>
-          sql`select meter_id, sum(n) as n, sum(total) as total from usage_rollup where environment_id = ${environmentId} and meter_id = ${meterId} and tenant_id = ${tenantId} and grain = ${grain} and bucket_start >= ${s.from} and bucket_start < ${s.to} group by meter_id`,
+          sql`(${meterId}, ${sums(meters, meterId)}, cast(${grain} as integer), cast(${s.from} as bigint), cast(${s.to} as bigint))`,
       ),
     );
     const result = await sql<{
       meter_id: string;
-      n: number | string | null;
-      total: number | string | null;
-    }>`select meter_id, sum(n) as n, sum(total) as total from (${sql.join(parts, sql` union all `)}) parts group by meter_id`.execute(
+      u: number | string | null;
+    }>`with v(meter_id, kind, grain, lo, hi) as (values ${sql.join(
+      ranges,
+    )}) select meter_id, sum(u) as u from (select v.meter_id, (select sum(case when v.kind = 'n' then r.n else r.total end) from usage_rollup r where r.environment_id = ${environmentId} and r.meter_id = v.meter_id and r.tenant_id = ${tenantId} and r.grain = v.grain and r.bucket_start >= v.lo and r.bucket_start < v.hi) as u from v) parts group by meter_id`.execute(
       this.#db.q(tx),
     );
-    const sums = new Map(meters.map((m) => [m.id, m.aggregation === "sum" ? "total" : "n"] as const));
-    for (const r of result.rows) out.set(r.meter_id, Number(r[sums.get(r.meter_id) as "n" | "total"] ?? 0));
+    for (const r of result.rows) out.set(r.meter_id, Number(r.u ?? 0));
     return out;
   }
+}
+
+/** sums names the rollup column a meter's usage sums: `total` (sum meters) or `n` (event counts). */
+function sums(meters: ReadonlyArray<{ id: string; aggregation: string }>, meterId: string): "total" | "n" {
+  return meters.find((m) => m.id === meterId)?.aggregation === "sum" ? "total" : "n";
 }

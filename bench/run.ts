@@ -14,6 +14,7 @@ import { formatScenario } from "./lib/table.js";
 import { permissionCheckScenario } from "./scenarios/access.js";
 import { auditScenario } from "./scenarios/audit.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
+import { billingScenario } from "./scenarios/billing.js";
 import { healthzScenario } from "./scenarios/kernel.js";
 import { startScenario } from "./scenarios/start.js";
 import { storageScenario } from "./scenarios/storage.js";
@@ -39,6 +40,8 @@ export const SCENARIOS: readonly Scenario[] = [
   webhooksScenario("postgres"),
   usageScenario("sqlite"),
   usageScenario("postgres"),
+  billingScenario("sqlite"),
+  billingScenario("postgres"),
   storageScenario("local"),
   storageScenario("s3"),
 ];

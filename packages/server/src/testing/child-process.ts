@@ -1,6 +1,7 @@
 import { createApp, MODULES } from "../app.js";
 import { loadConfig } from "../config.js";
 import { auditModule } from "../modules/audit/index.js";
+import { billingModule } from "../modules/billing/index.js";
 import { probeModule, probeModuleWith } from "./probe-module.js";
 
 /**
@@ -15,6 +16,8 @@ import { probeModule, probeModuleWith } from "./probe-module.js";
  * - `serve-audit`: like `serve`, with the audit module besides the probe module (audit chains
  *   under concurrent writers and SIGKILL).
  * - `work-plane`: like `work`, with the whole plane registered (webhook delivery workers).
+ * - `finalize-billing`: the whole plane; once ready, ends every due billing period (the
+ *   `billing.advance_periods` job's work, by the system clock), then idles until killed.
  * Prints one JSON line on stdout when ready. SIGTERM stops gracefully (exit 0).
  */
 const mode = process.argv[2] ?? "work";
@@ -22,7 +25,7 @@ const config = loadConfig(process.env);
 const serving = mode === "serve" || mode === "serve-plane" || mode === "serve-audit";
 const probe = probeModuleWith({ jobDelayMs: Number(process.env.PROBE_JOB_DELAY_MS ?? 0) });
 const modules =
-  mode === "serve-plane" || mode === "work-plane"
+  mode === "serve-plane" || mode === "work-plane" || mode === "finalize-billing"
     ? [...MODULES, probe]
     : mode === "serve-audit"
       ? [auditModule, probe]
@@ -69,3 +72,4 @@ process.once("SIGTERM", () => {
 
 // NOTE: the handler above must exist before the ready line: a parent may signal at once.
 process.stdout.write(`${JSON.stringify(ready)}\n`);
+if (mode === "finalize-billing") await app.service(billingModule).subscriptions.advanceDue();

@@ -260,8 +260,9 @@ describeEachEngine("billing", (engine) => {
       const invoices = await call(sk(), "GET", `/v1/billing/invoices?subscriptionId=${subA}`);
       expect(invoices.body.data).toHaveLength(1);
       const invoice = (invoices.body.data as Json[])[0] as Json;
+      // The two due periods end at once: numbered in the order their transactions take the counter.
+      expect(["INV-2027-000001", "INV-2027-000002"]).toContain(invoice.number);
       expect(invoice).toMatchObject({
-        number: "INV-2027-000001",
         status: "finalized",
         total: 5240,
         periodStart: T0,
@@ -291,7 +292,7 @@ describeEachEngine("billing", (engine) => {
       expect((await call(p.b.secretKey, "GET", `/v1/billing/invoices/${invoice.id}`)).status).toBe(404);
       expect((await call(keyA, "GET", `/v1/tenants/${tenantA}/billing/invoices`)).body.data).toHaveLength(1);
       const path = `/v1/tenants/${tenantA}/billing/invoices/${invoice.id}`;
-      expect((await call(keyA, "GET", path)).body.number).toBe("INV-2027-000001");
+      expect((await call(keyA, "GET", path)).body.number).toBe(invoice.number);
       expect((await call(keyB, "GET", path)).status).toBe(404);
       expect((await call(keyB, "GET", `/v1/tenants/${tenantA}/billing/invoices`)).status).toBe(404);
     });

@@ -90,17 +90,29 @@ export class InvoicesService {
           usage: null,
         });
       }
-      for (const charge of fromJson<Charge[]>(version.charges)) {
-        const meter = await this.usage.meters.row(sub.environment_id, charge.meterId, tx);
-        const value = await this.usage.query.used(
-          sub.environment_id,
-          meter.id,
-          meter.aggregation,
-          sub.tenant_id,
-          from,
-          to,
-          tx,
-        );
+      const charges = fromJson<Charge[]>(version.charges);
+      // Every charge's meter, then every charge's usage, in one statement each.
+      const meters = new Map(
+        (
+          await this.usage.meters.rows(
+            sub.environment_id,
+            charges.map((c) => c.meterId),
+            tx,
+          )
+        ).map((m) => [m.id, m]),
+      );
+      const used = await this.usage.query.usedByMeter(
+        sub.environment_id,
+        [...meters.values()],
+        sub.tenant_id,
+        from,
+        to,
+        tx,
+      );
+      for (const charge of charges) {
+        const meter =
+          meters.get(charge.meterId) ?? (await this.usage.meters.row(sub.environment_id, charge.meterId, tx));
+        const value = used.get(meter.id) ?? 0;
         const priced = billable(() =>
           priceCharge(charge as Parameters<typeof priceCharge>[0], value, version.currency),
         );

@@ -27,6 +27,12 @@ import type { InvoicesService } from "./invoices.js";
 /** ADVANCE_JOB: the recurring job that ends due periods (trial ends, invoices, renewals, cancellations). */
 export const ADVANCE_JOB = "billing.advance_periods";
 
+/**
+ * FINALIZE_CONCURRENCY: how many due periods one `advanceDue` ends at once (connections it holds
+ * on PostgreSQL, out of the pool's 10 by default).
+ */
+const FINALIZE_CONCURRENCY = 4;
+
 type SubscriptionRow = Selectable<BillingSubscriptionTable>;
 type Grant = z.infer<typeof SetEntitlementInput>;
 
@@ -275,14 +281,19 @@ export class SubscriptionsService {
         .execute();
       if (due.length === 0) break;
       let progressed = 0;
-      for (const { id } of due) {
-        // One subscription that cannot end its period (its failure is logged) holds up no other.
-        try {
-          if (await this.advance(id, clock)) progressed++;
-        } catch (err) {
-          this.m.logger.error({ err, subscriptionId: id }, "ending a billing period failed");
+      let next = 0;
+      // FINALIZE_CONCURRENCY periods end at once, each in its own transaction (on SQLite they share
+      // commits). One subscription that cannot end its period (its failure is logged) holds up no other.
+      const worker = async () => {
+        for (let row = due[next++]; row; row = due[next++]) {
+          try {
+            if (await this.advance(row.id, clock)) progressed++;
+          } catch (err) {
+            this.m.logger.error({ err, subscriptionId: row.id }, "ending a billing period failed");
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(FINALIZE_CONCURRENCY, due.length) }, worker));
       ended += progressed;
       if (progressed === 0) break;
     }

@@ -182,6 +182,18 @@ export class MetersService {
     return row;
   }
 
+  /** rows reads meters of the environment by id, in one statement (those not found are left out). */
+  async rows(environmentId: string, ids: readonly string[], tx?: Tx): Promise<Array<Selectable<UsageMeterTable>>> {
+    if (ids.length === 0) return [];
+    return this.#db
+      .q(tx)
+      .selectFrom("usage_meter")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("id", "in", [...new Set(ids)])
+      .execute();
+  }
+
   async #hasEvents(tx: Tx, environmentId: string, meterId: string): Promise<boolean> {
     const row = await this.#db
       .q(tx)

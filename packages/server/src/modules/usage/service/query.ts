@@ -377,19 +377,49 @@ export class QueryService {
     to: number,
     tx?: Tx,
   ): Promise<number> {
-    const { hours, minutes } = segmentsOf([{ from, to }]);
-    // Summed by the database in one statement: one indexed range per segment, no rows shipped.
-    const column = aggregation === "sum" ? "total" : "n";
-    const parts = [...hours.map((s) => [HOUR, s] as const), ...minutes.map((s) => [MINUTE, s] as const)].map(
-      ([grain, s]) =>
-        sql`select sum(${sql.ref(column)}) as u from usage_rollup where environment_id = ${environmentId} and meter_id = ${meterId} and tenant_id = ${tenantId} and grain = ${grain} and bucket_start >= ${s.from} and bucket_start < ${s.to}`,
-    );
-    if (parts.length === 0) return 0;
-    const result = await sql<{ u: number | string | null }>`select sum(u) as u from (${sql.join(
-      parts,
-      sql` union all `,
-    )}) parts`.execute(this.#db.q(tx));
-    const total = Number(result.rows[0]?.u ?? 0);
-    return total;
+    const used = await this.usedByMeter(environmentId, [{ id: meterId, aggregation }], tenantId, from, to, tx);
+    return used.get(meterId) ?? 0;
   }
+
+  /**
+   * usedByMeter is `used` for several meters of one tenant over one range, in one statement (one
+   * indexed range per meter and segment): meter id → usage (0 without events).
+   */
+  async usedByMeter(
+    environmentId: string,
+    meters: ReadonlyArray<{ id: string; aggregation: string }>,
+    tenantId: string,
+    from: number,
+    to: number,
+    tx?: Tx,
+  ): Promise<Map<string, number>> {
+    const out = new Map<string, number>(meters.map((m) => [m.id, 0]));
+    const { hours, minutes } = segmentsOf([{ from, to }]);
+    const segments = [...hours.map((s) => [HOUR, s] as const), ...minutes.map((s) => [MINUTE, s] as const)];
+    if (meters.length === 0 || segments.length === 0) return out;
+    // One statement: per meter and segment, a correlated sum over one indexed range of the meter's
+    // rollups of the tenant. (A union of the ranges, or a join, is planned by PostgreSQL as a
+    // parallel scan: ten times slower.) Summed per segment, then per meter, like `used` one by one.
+    const ranges = [...out.keys()].flatMap((meterId) =>
+      segments.map(
+        ([grain, s]) =>
+          sql`(${meterId}, ${sums(meters, meterId)}, cast(${grain} as integer), cast(${s.from} as bigint), cast(${s.to} as bigint))`,
+      ),
+    );
+    const result = await sql<{
+      meter_id: string;
+      u: number | string | null;
+    }>`with v(meter_id, kind, grain, lo, hi) as (values ${sql.join(
+      ranges,
+    )}) select meter_id, sum(u) as u from (select v.meter_id, (select sum(case when v.kind = 'n' then r.n else r.total end) from usage_rollup r where r.environment_id = ${environmentId} and r.meter_id = v.meter_id and r.tenant_id = ${tenantId} and r.grain = v.grain and r.bucket_start >= v.lo and r.bucket_start < v.hi) as u from v) parts group by meter_id`.execute(
+      this.#db.q(tx),
+    );
+    for (const r of result.rows) out.set(r.meter_id, Number(r.u ?? 0));
+    return out;
+  }
+}
+
+/** sums names the rollup column a meter's usage sums: `total` (sum meters) or `n` (event counts). */
+function sums(meters: ReadonlyArray<{ id: string; aggregation: string }>, meterId: string): "total" | "n" {
+  return meters.find((m) => m.id === meterId)?.aggregation === "sum" ? "total" : "n";
 }

@@ -1,9 +1,12 @@
 import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
 import { usageModule } from "../usage/index.js";
+import { CREDIT_FACTS } from "./credit-facts.js";
 import { billingIds } from "./ids.js";
 import { migration as core } from "./migrations/202612121500_billing_core.js";
+import { migration as credits } from "./migrations/202612121520_billing_credits.js";
 import { billingRoutes } from "./routes.js";
+import { EXPIRE_CREDITS_JOB } from "./service/credits.js";
 import { ADVANCE_JOB } from "./service/subscriptions.js";
 import { BillingService } from "./service.js";
 
@@ -17,7 +20,7 @@ const period = { currentPeriodStart: z.number().int(), currentPeriodEnd: z.numbe
 export const billingModule = defineModule({
   name: "billing",
   dependsOn: { usage: usageModule },
-  migrations: [core],
+  migrations: [core, credits],
   ids: billingIds.prefixes,
   permissions: { billing: ["read", "manage"] },
   roleGrants: { admin: { billing: ["read"] } },
@@ -84,9 +87,11 @@ export const billingModule = defineModule({
         subscriptionId: z.string(),
       }),
     },
+    ...CREDIT_FACTS,
   },
   jobs: (service) => [
     { name: ADVANCE_JOB, maxAttempts: 3, handler: async () => void (await service.subscriptions.advanceDue()) },
+    { name: EXPIRE_CREDITS_JOB, maxAttempts: 3, handler: async () => void (await service.credits.expireDue()) },
   ],
-  schedules: { [ADVANCE_JOB]: "* * * * *" },
+  schedules: { [ADVANCE_JOB]: "* * * * *", [EXPIRE_CREDITS_JOB]: "* * * * *" },
 });

@@ -3,6 +3,7 @@ import { pageSchema } from "../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../platform/http/route.js";
 import { Id } from "../../platform/http/schemas.js";
 import { UsageErrors } from "../usage/index.js";
+import { creditRoutes } from "./credit-routes.js";
 import { BillingErrors } from "./errors.js";
 import {
   CancelSubscriptionInput,
@@ -284,5 +285,6 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
       response: { status: 200, schema: pageSchema(Invoice), description: "Newest first." },
       handler: ({ ctx, params, query }) => s.invoices.listInvoices(ctx, { ...query, tenantId: params.tenantId }),
     }),
+    ...creditRoutes(s),
   ];
 }

@@ -1,18 +1,21 @@
 import type { ModuleContext } from "../../platform/module.js";
 import type { UsageService } from "../usage/index.js";
 import { CatalogService } from "./service/catalog.js";
+import { CreditsService } from "./service/credits.js";
 import { InvoicesService } from "./service/invoices.js";
 import { SubscriptionsService } from "./service/subscriptions.js";
 
-/** BillingService: the plan catalog, subscriptions and invoices, priced from the usage module's meters. */
+/** BillingService: the plan catalog, subscriptions, invoices priced from the usage module's meters, and prepaid credits. */
 export class BillingService {
   readonly catalog: CatalogService;
+  readonly credits: CreditsService;
   readonly invoices: InvoicesService;
   readonly subscriptions: SubscriptionsService;
 
   constructor(m: ModuleContext, usage: UsageService) {
     this.catalog = new CatalogService(m, usage);
+    this.credits = new CreditsService(m, usage);
     this.invoices = new InvoicesService(m, usage);
-    this.subscriptions = new SubscriptionsService(m, usage, this.catalog, this.invoices);
+    this.subscriptions = new SubscriptionsService(m, usage, this.catalog, this.invoices, this.credits);
   }
 }

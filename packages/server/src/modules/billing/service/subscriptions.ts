@@ -20,6 +20,7 @@ import type {
 } from "../schemas.js";
 import type { BillingPlanVersionTable, BillingSubscriptionTable, BillingTables } from "../tables.js";
 import type { CatalogService } from "./catalog.js";
+import type { CreditsService } from "./credits.js";
 import type { InvoicesService } from "./invoices.js";
 
 /** ADVANCE_JOB: the recurring job that ends due periods (trial ends, invoices, renewals, cancellations). */
@@ -44,6 +45,7 @@ export class SubscriptionsService {
     private readonly usage: UsageService,
     private readonly catalog: CatalogService,
     private readonly invoices: InvoicesService,
+    private readonly credits: CreditsService,
   ) {
     this.#db = m.db.tables<BillingTables>();
   }
@@ -89,6 +91,7 @@ export class SubscriptionsService {
         };
         await this.#db.q(tx).insertInto("billing_subscription").values(row).execute();
         await this.usage.applyEntitlements(tx, ctx, environmentId, tenant, this.#grants(version));
+        await this.credits.grantForPeriod(tx, ctx, row, version, start);
         await this.m.facts.record(tx, ctx, {
           type: "subscription.created",
           environmentId,
@@ -303,6 +306,7 @@ export class SubscriptionsService {
           targets: [{ type: "subscription", id: row.id }],
           data: { currentPeriodStart: first.start, currentPeriodEnd: first.end },
         });
+        await this.credits.grantForPeriod(tx, ctx, row, version, first.start);
         return true;
       }
       const start = Number(row.current_period_start);
@@ -339,6 +343,11 @@ export class SubscriptionsService {
         targets: [{ type: "subscription", id: row.id }],
         data: { currentPeriodStart: next.start, currentPeriodEnd: next.end },
       });
+      const renewedOn =
+        row.pending_plan_version_id === null
+          ? version
+          : await this.catalog.versionRow(row.environment_id, row.pending_plan_version_id, tx);
+      await this.credits.grantForPeriod(tx, ctx, row, renewedOn, next.start);
       return true;
     });
   }

@@ -24,7 +24,7 @@ import type { BillingService } from "./service.js";
 export function creditRoutes(s: BillingService): RouteDefinition[] {
   const tags = ["Billing: credits"];
   const walletParams = z.strictObject({ walletId: Id });
-  const holdParams = z.strictObject({ holdId: Id });
+  const holdParams = z.strictObject({ creditHoldId: Id });
   return [
     defineRoute({
       method: "POST",
@@ -125,11 +125,11 @@ export function creditRoutes(s: BillingService): RouteDefinition[] {
       body: ReserveCreditsInput,
       response: { status: 201, schema: CreditHold, description: "The open hold." },
       errors: [BillingErrors.insufficient_credits],
-      handler: ({ ctx, body }) => s.credits.reserve(ctx, body),
+      handler: ({ ctx, body }) => s.creditHolds.reserve(ctx, body),
     }),
     defineRoute({
       method: "GET",
-      url: "/v1/billing/credits/holds/:holdId",
+      url: "/v1/billing/credits/holds/:creditHoldId",
       operationId: "getCreditHold",
       summary: "Get a credit hold",
       tags,
@@ -137,11 +137,11 @@ export function creditRoutes(s: BillingService): RouteDefinition[] {
       params: holdParams,
       response: { status: 200, schema: CreditHold, description: "The hold." },
       errors: [BillingErrors.credit_hold_not_found],
-      handler: ({ ctx, params }) => s.credits.findHold(ctx, params.holdId),
+      handler: ({ ctx, params }) => s.creditHolds.findHold(ctx, params.creditHoldId),
     }),
     defineRoute({
       method: "POST",
-      url: "/v1/billing/credits/holds/:holdId/commit",
+      url: "/v1/billing/credits/holds/:creditHoldId/commit",
       operationId: "commitCreditHold",
       summary: "Commit a credit hold",
       description: "Keeps `amount` (at most the reserved amount) spent; the rest goes back to the balance.",
@@ -155,11 +155,11 @@ export function creditRoutes(s: BillingService): RouteDefinition[] {
         BillingErrors.credit_hold_not_open,
         BillingErrors.commit_exceeds_hold,
       ],
-      handler: ({ ctx, params, body }) => s.credits.commit(ctx, params.holdId, body),
+      handler: ({ ctx, params, body }) => s.creditHolds.commit(ctx, params.creditHoldId, body),
     }),
     defineRoute({
       method: "POST",
-      url: "/v1/billing/credits/holds/:holdId/release",
+      url: "/v1/billing/credits/holds/:creditHoldId/release",
       operationId: "releaseCreditHold",
       summary: "Release a credit hold",
       tags,
@@ -167,7 +167,7 @@ export function creditRoutes(s: BillingService): RouteDefinition[] {
       params: holdParams,
       response: { status: 200, schema: CreditHold, description: "The released hold." },
       errors: [BillingErrors.credit_hold_not_found, BillingErrors.credit_hold_not_open],
-      handler: ({ ctx, params }) => s.credits.release(ctx, params.holdId),
+      handler: ({ ctx, params }) => s.creditHolds.release(ctx, params.creditHoldId),
     }),
     defineRoute({
       method: "GET",

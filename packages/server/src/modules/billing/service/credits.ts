@@ -1,4 +1,3 @@
-import { type Selectable, sql } from "kysely";
 import type { z } from "zod";
 import { fromJson, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
@@ -7,40 +6,27 @@ import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
 import type { UsageService } from "../../usage/index.js";
 import type {
-  CommitCreditsInput,
   ConsumeCreditsInput,
   CreditConsumption,
   CreditGrant,
-  CreditHold,
   GrantCreditsInput,
   ListCreditEntriesQuery,
   ListGrantsQuery,
   ListWalletsQuery,
   PlanCredits,
-  ReserveCreditsInput,
   UpdateWalletInput,
   Wallet,
 } from "../credit-schemas.js";
 import { BillingErrors } from "../errors.js";
 import { newId } from "../ids.js";
-import { toCreditEntry, toCreditGrant, toCreditHold, toWallet } from "../internal/credit-rows.js";
-import type {
-  BillingCreditEntryTable,
-  BillingCreditGrantTable,
-  BillingCreditHoldTable,
-  BillingCreditWalletTable,
-  BillingTables,
-  CreditEntryKind,
-  CreditSource,
-} from "../tables.js";
+import type { CreditLedger, WalletRow } from "../internal/credit-ledger.js";
+import { toCreditEntry, toCreditGrant, toWallet } from "../internal/credit-rows.js";
+import type { BillingCreditGrantTable, BillingTables, CreditSource } from "../tables.js";
 
 /** EXPIRE_CREDITS_JOB: the recurring job that expires due grants and holds past their TTL. */
 export const EXPIRE_CREDITS_JOB = "billing.expire_credits";
 
 const DAY = 86_400_000;
-
-type WalletRow = Selectable<BillingCreditWalletTable>;
-type HoldRow = Selectable<BillingCreditHoldTable>;
 
 /** GrantInTx: what `grantIn` adds to a tenant's wallet (the caller authorized it). */
 export interface GrantInTx {
@@ -57,22 +43,16 @@ export interface GrantInTx {
 /**
  * CreditsService: prepaid credits. A wallet per tenant × unit holds grants (from a plan each
  * period, top-ups, operators, overpayments), spent oldest-expiring first (grants without expiry
- * last). Every change is written to the append-only ledger (`billing_credit_entry`), one entry
- * per grant it touches, so a wallet's balance and each grant's remaining are the sums of their
- * entries. Every change locks the wallet row first (PostgreSQL `FOR UPDATE`; SQLite's single
- * writer), settles what fell due on it (expired grants, holds past their TTL), then decides on
- * what it reads under that lock: no interleaving ever takes the balance below zero (the column's
- * CHECK refuses it too).
- *
- * Holds take their credits off the balance when reserved; a commit keeps what the work cost and
- * gives the rest back, a release or an expired TTL gives it all back (to the grants it came from;
- * a grant that expired meanwhile expires the part it gets back at once).
+ * last). Every change goes through the `CreditLedger`: on the locked, settled wallet row, written
+ * to the append-only ledger, so no interleaving ever takes a balance below zero (the column's
+ * CHECK refuses it too) and every balance is the sum of its entries. Holds: `CreditHoldsService`.
  */
 export class CreditsService {
   readonly #db: TypedDb<BillingTables>;
 
   constructor(
     private readonly m: ModuleContext,
+    private readonly ledger: CreditLedger,
     private readonly usage: UsageService,
   ) {
     this.#db = m.db.tables<BillingTables>();
@@ -109,7 +89,7 @@ export class CreditsService {
    * currency, amount in its minor units). Creates the wallet when the tenant has none of `unit`.
    */
   async grantIn(tx: Tx, ctx: ActionContext, g: GrantInTx): Promise<CreditGrant> {
-    const wallet = await this.#lockWallet(tx, ctx, g.environmentId, g.tenantId, g.unit, true);
+    const wallet = await this.ledger.lockWallet(tx, ctx, g.environmentId, g.tenantId, g.unit, true);
     const now = this.m.clock.now();
     const row: BillingCreditGrantTable = {
       id: newId("creditGrant", now),
@@ -128,7 +108,7 @@ export class CreditsService {
     await this.#db.q(tx).insertInto("billing_credit_grant").values(row).execute();
     const before = Number(wallet.balance);
     const after = before + g.amount;
-    await this.#entry(tx, wallet, row.id, null, "grant", g.amount, after, row.reference, now);
+    await this.ledger.entry(tx, wallet, row.id, null, "grant", g.amount, after, row.reference, now);
     await this.m.facts.record(tx, ctx, {
       type: "credits.granted",
       environmentId: g.environmentId,
@@ -139,7 +119,7 @@ export class CreditsService {
       ],
       data: { unit: g.unit, amount: g.amount, source: g.source, expiresAt: row.expires_at, balance: after },
     });
-    await this.#settle(tx, ctx, wallet, before, after, now);
+    await this.ledger.settle(tx, ctx, wallet, before, after, now);
     return toCreditGrant(row, g.unit);
   }
 
@@ -177,7 +157,7 @@ export class CreditsService {
       field: "body.tenantId",
     });
     return this.m.db.write(ctx, async (tx) => {
-      const wallet = await this.#lockWallet(tx, ctx, environmentId, tenantId as string, input.unit, false);
+      const wallet = await this.ledger.lockWallet(tx, ctx, environmentId, tenantId as string, input.unit, false);
       if (!wallet || Number(wallet.balance) < input.amount) {
         const balance = wallet ? Number(wallet.balance) : 0;
         throw new AppError(
@@ -205,84 +185,12 @@ export class CreditsService {
     invoiceId: string,
   ): Promise<number> {
     if (amountMinor <= 0) return 0;
-    const wallet = await this.#lockWallet(tx, ctx, environmentId, tenantId, currency, false);
+    const wallet = await this.ledger.lockWallet(tx, ctx, environmentId, tenantId, currency, false);
     if (!wallet) return 0;
     const applied = Math.min(Number(wallet.balance), amountMinor);
     if (applied === 0) return 0;
     await this.#consume(tx, ctx, wallet, applied, invoiceId);
     return applied;
-  }
-
-  /** reserve holds `amount` of a wallet for `ttlSeconds` (409 `insufficient_credits` when the balance is short). */
-  async reserve(ctx: ActionContext, input: z.infer<typeof ReserveCreditsInput>): Promise<CreditHold> {
-    const { environmentId, tenantId } = await this.m.access.require(ctx, "billing:manage", {
-      tenantId: input.tenantId,
-      field: "body.tenantId",
-    });
-    return this.m.db.write(ctx, async (tx) => {
-      const wallet = await this.#lockWallet(tx, ctx, environmentId, tenantId as string, input.unit, false);
-      const balance = wallet ? Number(wallet.balance) : 0;
-      if (!wallet || balance < input.amount) {
-        throw new AppError(
-          BillingErrors.insufficient_credits,
-          `Reserving ${input.amount} ${input.unit} needs more than the balance ${balance}.`,
-        );
-      }
-      const now = this.m.clock.now();
-      const row: BillingCreditHoldTable = {
-        id: newId("creditHold", now),
-        environment_id: environmentId,
-        tenant_id: wallet.tenant_id,
-        wallet_id: wallet.id,
-        amount: input.amount,
-        status: "open",
-        committed_amount: null,
-        reference: input.reference ?? null,
-        expires_at: now + input.ttlSeconds * 1000,
-        created_at: now,
-        updated_at: now,
-      };
-      await this.#db.q(tx).insertInto("billing_credit_hold").values(row).execute();
-      const after = await this.#take(tx, wallet, input.amount, "hold", row.id, row.reference, now);
-      await this.m.facts.record(tx, ctx, {
-        type: "credit_hold.reserved",
-        environmentId,
-        tenantId: wallet.tenant_id,
-        targets: [
-          { type: "credit_hold", id: row.id },
-          { type: "credit_wallet", id: wallet.id },
-        ],
-        data: { unit: wallet.unit, amount: row.amount, expiresAt: row.expires_at, balance: after.balance },
-      });
-      await this.#settle(tx, ctx, wallet, balance, after.balance, now);
-      return toCreditHold(row, wallet.unit);
-    });
-  }
-
-  async findHold(ctx: ActionContext, id: string): Promise<CreditHold> {
-    const hold = await this.#authorizedHold(ctx, "billing:read", id);
-    return toCreditHold(hold, await this.#unitOf(hold.wallet_id));
-  }
-
-  /**
-   * commit ends an open hold with what the work cost (`amount` ≤ reserved, 422 otherwise): that
-   * much stays spent, the rest goes back. 409 `credit_hold_not_open` when the hold was committed,
-   * released or its TTL passed.
-   */
-  async commit(ctx: ActionContext, id: string, input: z.infer<typeof CommitCreditsInput>): Promise<CreditHold> {
-    const found = await this.#authorizedHold(ctx, "billing:manage", id);
-    if (input.amount > Number(found.amount)) {
-      throw new AppError(
-        BillingErrors.commit_exceeds_hold,
-        `Hold ${id} reserved ${found.amount}: it cannot commit ${input.amount}.`,
-      );
-    }
-    return this.#close(ctx, found, "committed", input.amount);
-  }
-
-  /** release ends an open hold unused: all its credits go back. 409 when it is no longer open. */
-  async release(ctx: ActionContext, id: string): Promise<CreditHold> {
-    return this.#close(ctx, await this.#authorizedHold(ctx, "billing:manage", id), "released", 0);
   }
 
   async listWallets(ctx: ActionContext, query: z.infer<typeof ListWalletsQuery>) {
@@ -297,13 +205,13 @@ export class CreditsService {
       .where("environment_id", "=", access.environmentId)
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string));
     const page = await pageById(rows, query, (r) => r);
-    const held = await this.#heldOf(page.data.map((w) => w.id));
+    const held = await this.ledger.heldOf(page.data.map((w) => w.id));
     return { data: page.data.map((w) => toWallet(w, held.get(w.id) ?? 0)), nextCursor: page.nextCursor };
   }
 
   async findWallet(ctx: ActionContext, id: string): Promise<Wallet> {
     const row = await this.#authorizedWallet(ctx, "billing:read", id);
-    return toWallet(row, (await this.#heldOf([row.id])).get(row.id) ?? 0);
+    return toWallet(row, (await this.ledger.heldOf([row.id])).get(row.id) ?? 0);
   }
 
   /**
@@ -313,7 +221,7 @@ export class CreditsService {
   async updateWallet(ctx: ActionContext, id: string, input: z.infer<typeof UpdateWalletInput>): Promise<Wallet> {
     const found = await this.#authorizedWallet(ctx, "billing:manage", id);
     return this.m.db.write(ctx, async (tx) => {
-      const wallet = await this.#lockWallet(tx, ctx, found.environment_id, found.tenant_id, found.unit, false);
+      const wallet = await this.ledger.lockWallet(tx, ctx, found.environment_id, found.tenant_id, found.unit, false);
       if (!wallet) throw new AppError(BillingErrors.wallet_not_found, `No wallet ${id}.`);
       const next = {
         low_balance_threshold:
@@ -321,7 +229,7 @@ export class CreditsService {
         block_feature: input.blockFeature === undefined ? wallet.block_feature : input.blockFeature,
       };
       const changed = (["low_balance_threshold", "block_feature"] as const).filter((k) => next[k] !== wallet[k]);
-      const held = (await this.#heldOf([wallet.id], tx)).get(wallet.id) ?? 0;
+      const held = (await this.ledger.heldOf([wallet.id], tx)).get(wallet.id) ?? 0;
       if (changed.length === 0) return toWallet(wallet, held);
       const now = this.m.clock.now();
       const balance = Number(wallet.balance);
@@ -349,7 +257,7 @@ export class CreditsService {
         ]);
       }
       // The new threshold may already be crossed.
-      await this.#settle(tx, ctx, updated, balance, balance, now);
+      await this.ledger.settle(tx, ctx, updated, balance, balance, now);
       return toWallet(updated, held);
     });
   }
@@ -434,7 +342,7 @@ export class CreditsService {
             .selectAll()
             .where("id", "=", id)
             .executeTakeFirstOrThrow();
-          await this.#lockWallet(tx, ctx, w.environment_id, w.tenant_id, w.unit, false);
+          await this.ledger.lockWallet(tx, ctx, w.environment_id, w.tenant_id, w.unit, false);
         });
         settled++;
       } catch (err) {
@@ -454,7 +362,7 @@ export class CreditsService {
   ): Promise<CreditConsumption> {
     const now = this.m.clock.now();
     const before = Number(wallet.balance);
-    const taken = await this.#take(tx, wallet, amount, "consume", null, reference, now);
+    const taken = await this.ledger.take(tx, wallet, amount, "consume", null, reference, now);
     await this.m.facts.record(tx, ctx, {
       type: "credits.consumed",
       environmentId: wallet.environment_id,
@@ -462,419 +370,13 @@ export class CreditsService {
       targets: [{ type: "credit_wallet", id: wallet.id }],
       data: { unit: wallet.unit, amount, balance: taken.balance, reference },
     });
-    const settled = await this.#settle(tx, ctx, wallet, before, taken.balance, now);
-    const held = (await this.#heldOf([wallet.id], tx)).get(wallet.id) ?? 0;
+    const settled = await this.ledger.settle(tx, ctx, wallet, before, taken.balance, now);
+    const held = (await this.ledger.heldOf([wallet.id], tx)).get(wallet.id) ?? 0;
     return { wallet: toWallet(settled, held), amount, entries: taken.entries.map(toCreditEntry) };
-  }
-
-  /**
-   * #take draws `amount` from a locked wallet's live grants, oldest-expiring first (no expiry
-   * last, then oldest), writing one entry of `kind` per grant. The caller checked the balance.
-   */
-  async #take(
-    tx: Tx,
-    wallet: WalletRow,
-    amount: number,
-    kind: CreditEntryKind,
-    holdId: string | null,
-    reference: string | null,
-    now: number,
-  ): Promise<{ balance: number; entries: BillingCreditEntryTable[] }> {
-    const grants = await this.#db
-      .q(tx)
-      .selectFrom("billing_credit_grant")
-      .select(["id", "remaining"])
-      .where("wallet_id", "=", wallet.id)
-      .where("remaining", ">", 0)
-      .where("expired_at", "is", null)
-      .orderBy(sql`case when expires_at is null then 1 else 0 end`)
-      .orderBy("expires_at")
-      .orderBy("id")
-      .execute();
-    let left = amount;
-    let balance = Number(wallet.balance);
-    const entries: BillingCreditEntryTable[] = [];
-    for (const g of grants) {
-      if (left === 0) break;
-      const part = Math.min(left, Number(g.remaining));
-      const r = await this.#db
-        .q(tx)
-        .updateTable("billing_credit_grant")
-        .set((eb) => ({ remaining: eb("remaining", "-", part) }))
-        .where("id", "=", g.id)
-        .where("remaining", ">=", part)
-        .executeTakeFirst();
-      if (Number(r.numUpdatedRows) !== 1) throw new Error(`Credit grant ${g.id} changed under a locked wallet`);
-      left -= part;
-      balance -= part;
-      entries.push(await this.#entry(tx, wallet, g.id, holdId, kind, -part, balance, reference, now));
-    }
-    if (left !== 0) throw new Error(`Wallet ${wallet.id}: its grants hold less than its balance`);
-    return { balance, entries };
-  }
-
-  /**
-   * #giveBack returns `amount` of a hold to the grants it was taken from, the latest-expiring
-   * first (so what the hold keeps is what expires soonest). A grant that expired meanwhile
-   * expires the part it gets back at once. Returns the wallet's balance after.
-   */
-  async #giveBack(tx: Tx, ctx: ActionContext, wallet: WalletRow, hold: HoldRow, amount: number, now: number) {
-    let balance = Number(wallet.balance);
-    if (amount === 0) return balance;
-    const parts = await this.#db
-      .q(tx)
-      .selectFrom("billing_credit_entry")
-      .innerJoin("billing_credit_grant as g", "g.id", "billing_credit_entry.grant_id")
-      .select(["billing_credit_entry.grant_id", "billing_credit_entry.amount", "g.expired_at"])
-      .where("billing_credit_entry.hold_id", "=", hold.id)
-      .where("billing_credit_entry.kind", "=", "hold")
-      .orderBy("billing_credit_entry.id", "desc")
-      .execute();
-    let left = amount;
-    let expired = 0;
-    for (const p of parts) {
-      if (left === 0) break;
-      const part = Math.min(left, -Number(p.amount));
-      left -= part;
-      balance += part;
-      await this.#entry(tx, wallet, p.grant_id, hold.id, "release", part, balance, hold.reference, now);
-      if (p.expired_at !== null) {
-        balance -= part;
-        expired += part;
-        await this.#entry(tx, wallet, p.grant_id, hold.id, "expire", -part, balance, null, now);
-        continue;
-      }
-      await this.#db
-        .q(tx)
-        .updateTable("billing_credit_grant")
-        .set((eb) => ({ remaining: eb("remaining", "+", part) }))
-        .where("id", "=", p.grant_id)
-        .execute();
-    }
-    if (expired > 0) {
-      await this.m.facts.record(tx, ctx, {
-        type: "credits.expired",
-        environmentId: wallet.environment_id,
-        tenantId: wallet.tenant_id,
-        targets: [{ type: "credit_wallet", id: wallet.id }],
-        data: { unit: wallet.unit, amount: expired, balance },
-      });
-    }
-    return balance;
-  }
-
-  /** #close commits, releases or expires an open hold on its locked wallet. */
-  async #close(
-    ctx: ActionContext,
-    found: HoldRow,
-    status: "committed" | "released",
-    committed: number,
-  ): Promise<CreditHold> {
-    return this.m.db.write(ctx, async (tx) => {
-      const wallet = await this.#walletById(tx, found.wallet_id);
-      // Settling the wallet first expires this hold when its TTL passed.
-      const locked = await this.#lockWallet(tx, ctx, wallet.environment_id, wallet.tenant_id, wallet.unit, false);
-      if (!locked) throw new Error(`Wallet ${found.wallet_id} disappeared`);
-      const hold = await this.#db
-        .q(tx)
-        .selectFrom("billing_credit_hold")
-        .selectAll()
-        .where("id", "=", found.id)
-        .executeTakeFirstOrThrow();
-      if (hold.status !== "open") {
-        throw new AppError(BillingErrors.credit_hold_not_open, `Hold ${hold.id} is ${hold.status}.`);
-      }
-      const now = this.m.clock.now();
-      return toCreditHold(await this.#closeIn(tx, ctx, locked, hold, status, committed, now), wallet.unit);
-    });
-  }
-
-  async #closeIn(
-    tx: Tx,
-    ctx: ActionContext,
-    wallet: WalletRow,
-    hold: HoldRow,
-    status: "committed" | "released" | "expired",
-    committed: number,
-    now: number,
-  ): Promise<HoldRow> {
-    const before = Number(wallet.balance);
-    const after = await this.#giveBack(tx, ctx, wallet, hold, Number(hold.amount) - committed, now);
-    const next = {
-      status,
-      committed_amount: status === "committed" ? committed : null,
-      updated_at: now,
-    };
-    const r = await this.#db
-      .q(tx)
-      .updateTable("billing_credit_hold")
-      .set(next)
-      .where("id", "=", hold.id)
-      .where("status", "=", "open")
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) throw new Error(`Credit hold ${hold.id} changed under a locked wallet`);
-    const base = { unit: wallet.unit, amount: Number(hold.amount), balance: after };
-    await this.m.facts.record(tx, ctx, {
-      type: `credit_hold.${status}`,
-      environmentId: wallet.environment_id,
-      tenantId: wallet.tenant_id,
-      targets: [
-        { type: "credit_hold", id: hold.id },
-        { type: "credit_wallet", id: wallet.id },
-      ],
-      data: status === "committed" ? { ...base, committedAmount: committed } : base,
-    });
-    await this.#settle(tx, ctx, wallet, before, after, now);
-    wallet.balance = after;
-    return { ...hold, ...next };
-  }
-
-  /**
-   * #lockWallet locks a tenant's wallet of `unit` (created first when `create`; undefined when
-   * absent otherwise) and settles it: grants past their expiry expire, holds past their TTL give
-   * their credits back. Returns the settled row.
-   */
-  async #lockWallet(
-    tx: Tx,
-    ctx: ActionContext,
-    environmentId: string,
-    tenantId: string,
-    unit: string,
-    create: true,
-  ): Promise<WalletRow>;
-  async #lockWallet(
-    tx: Tx,
-    ctx: ActionContext,
-    environmentId: string,
-    tenantId: string,
-    unit: string,
-    create: boolean,
-  ): Promise<WalletRow | undefined>;
-  async #lockWallet(
-    tx: Tx,
-    ctx: ActionContext,
-    environmentId: string,
-    tenantId: string,
-    unit: string,
-    create: boolean,
-  ): Promise<WalletRow | undefined> {
-    const now = this.m.clock.now();
-    if (create) {
-      await this.#db
-        .q(tx)
-        .insertInto("billing_credit_wallet")
-        .values({
-          id: newId("creditWallet", now),
-          environment_id: environmentId,
-          tenant_id: tenantId,
-          unit,
-          balance: 0,
-          low_balance_threshold: null,
-          low_notified: this.m.db.bool(false),
-          block_feature: null,
-          created_at: now,
-          updated_at: now,
-        })
-        .onConflict((oc) => oc.columns(["environment_id", "tenant_id", "unit"]).doNothing())
-        .execute();
-    }
-    const wallet = await this.#db
-      .q(tx)
-      .selectFrom("billing_credit_wallet")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .where("tenant_id", "=", tenantId)
-      .where("unit", "=", unit)
-      .$call((qb) => this.m.db.forUpdate(qb))
-      .executeTakeFirst();
-    if (!wallet) return undefined;
-    return this.#settleDue(tx, ctx, wallet, now);
-  }
-
-  /** #settleDue expires a locked wallet's due grants and holds (an `expire` / `release` entry each). */
-  async #settleDue(tx: Tx, ctx: ActionContext, wallet: WalletRow, now: number): Promise<WalletRow> {
-    const holds = await this.#db
-      .q(tx)
-      .selectFrom("billing_credit_hold")
-      .selectAll()
-      .where("wallet_id", "=", wallet.id)
-      .where("status", "=", "open")
-      .where("expires_at", "<=", now)
-      .orderBy("id")
-      .execute();
-    const row = { ...wallet };
-    for (const hold of holds) await this.#closeIn(tx, ctx, row, hold, "expired", 0, now);
-    const grants = await this.#db
-      .q(tx)
-      .selectFrom("billing_credit_grant")
-      .select(["id", "remaining"])
-      .where("wallet_id", "=", wallet.id)
-      .where("expired_at", "is", null)
-      .where("expires_at", "<=", now)
-      .orderBy("expires_at")
-      .orderBy("id")
-      .execute();
-    if (grants.length === 0) return row;
-    const before = Number(row.balance);
-    let balance = before;
-    for (const g of grants) {
-      const part = Number(g.remaining);
-      await this.#db
-        .q(tx)
-        .updateTable("billing_credit_grant")
-        .set({ remaining: 0, expired_at: now })
-        .where("id", "=", g.id)
-        .where("expired_at", "is", null)
-        .execute();
-      if (part === 0) continue;
-      balance -= part;
-      await this.#entry(tx, row, g.id, null, "expire", -part, balance, null, now);
-      await this.m.facts.record(tx, ctx, {
-        type: "credits.expired",
-        environmentId: row.environment_id,
-        tenantId: row.tenant_id,
-        targets: [
-          { type: "credit_wallet", id: row.id },
-          { type: "credit_grant", id: g.id },
-        ],
-        data: { unit: row.unit, amount: part, balance },
-      });
-    }
-    return this.#settle(tx, ctx, row, before, balance, now);
-  }
-
-  /**
-   * #settle stores a wallet's new balance and records what crossing it means: `credits.low_balance`
-   * once per fall to the threshold or below (armed again above it), `credits.depleted` on reaching
-   * zero, and the blocking feature switched off at zero and on above it, all in `tx`.
-   */
-  async #settle(
-    tx: Tx,
-    ctx: ActionContext,
-    wallet: WalletRow,
-    before: number,
-    after: number,
-    now: number,
-  ): Promise<WalletRow> {
-    const threshold = wallet.low_balance_threshold === null ? null : Number(wallet.low_balance_threshold);
-    const low = threshold !== null && after <= threshold;
-    const notify = low && !wallet.low_notified;
-    const next = { balance: after, low_notified: this.m.db.bool(low), updated_at: now };
-    await this.#db.q(tx).updateTable("billing_credit_wallet").set(next).where("id", "=", wallet.id).execute();
-    const facts = { environmentId: wallet.environment_id, tenantId: wallet.tenant_id };
-    const targets = [{ type: "credit_wallet", id: wallet.id }];
-    if (notify) {
-      await this.m.facts.record(tx, ctx, {
-        type: "credits.low_balance",
-        ...facts,
-        targets,
-        data: { unit: wallet.unit, balance: after, threshold },
-      });
-    }
-    if (before > 0 && after === 0) {
-      await this.m.facts.record(tx, ctx, { type: "credits.depleted", ...facts, targets, data: { unit: wallet.unit } });
-    }
-    if (wallet.block_feature !== null && before > 0 !== after > 0) {
-      await this.usage.applyEntitlements(tx, ctx, wallet.environment_id, wallet.tenant_id, [
-        { feature: wallet.block_feature, enabled: after > 0 },
-      ]);
-    }
-    Object.assign(wallet, next);
-    return wallet;
-  }
-
-  async #entry(
-    tx: Tx,
-    wallet: WalletRow,
-    grantId: string,
-    holdId: string | null,
-    kind: CreditEntryKind,
-    amount: number,
-    balanceAfter: number,
-    reference: string | null,
-    now: number,
-  ): Promise<BillingCreditEntryTable> {
-    const row: BillingCreditEntryTable = {
-      id: newId("creditEntry", now),
-      environment_id: wallet.environment_id,
-      tenant_id: wallet.tenant_id,
-      wallet_id: wallet.id,
-      grant_id: grantId,
-      hold_id: holdId,
-      kind,
-      amount,
-      balance_after: balanceAfter,
-      reference,
-      created_at: now,
-    };
-    await this.#db.q(tx).insertInto("billing_credit_entry").values(row).execute();
-    return row;
-  }
-
-  async #heldOf(walletIds: string[], tx?: Tx): Promise<Map<string, number>> {
-    if (walletIds.length === 0) return new Map();
-    const rows = await this.#db
-      .q(tx)
-      .selectFrom("billing_credit_hold")
-      .select((eb) => ["wallet_id", eb.fn.sum<number | string>("amount").as("held")])
-      .where("wallet_id", "in", walletIds)
-      .where("status", "=", "open")
-      .groupBy("wallet_id")
-      .execute();
-    return new Map(rows.map((r) => [r.wallet_id, Number(r.held)]));
-  }
-
-  async #walletById(tx: Tx, id: string): Promise<WalletRow> {
-    return this.#db
-      .q(tx)
-      .selectFrom("billing_credit_wallet")
-      .selectAll()
-      .where("id", "=", id)
-      .executeTakeFirstOrThrow();
-  }
-
-  async #unitOf(walletId: string): Promise<string> {
-    const row = await this.#db
-      .q()
-      .selectFrom("billing_credit_wallet")
-      .select("unit")
-      .where("id", "=", walletId)
-      .executeTakeFirstOrThrow();
-    return row.unit;
   }
 
   async #authorizedWallet(ctx: ActionContext, permission: string, id: string): Promise<WalletRow> {
     const notFound = () => new AppError(BillingErrors.wallet_not_found, `No wallet ${id}.`);
-    return this.#authorized(ctx, permission, "billing_credit_wallet", id, notFound) as Promise<WalletRow>;
-  }
-
-  async #authorizedHold(ctx: ActionContext, permission: string, id: string): Promise<HoldRow> {
-    const notFound = () => new AppError(BillingErrors.credit_hold_not_found, `No credit hold ${id}.`);
-    return this.#authorized(ctx, permission, "billing_credit_hold", id, notFound) as Promise<HoldRow>;
-  }
-
-  async #authorized(
-    ctx: ActionContext,
-    permission: string,
-    table: "billing_credit_wallet" | "billing_credit_hold",
-    id: string,
-    notFound: () => AppError,
-  ) {
-    const environmentId = ctx.principal?.environmentId;
-    const row = environmentId
-      ? await this.#db
-          .q()
-          .selectFrom(table)
-          .selectAll()
-          .where("environment_id", "=", environmentId)
-          .where("id", "=", id)
-          .executeTakeFirst()
-      : undefined;
-    if (!row) {
-      await this.m.access.require(ctx, permission);
-      throw notFound();
-    }
-    await this.m.access.requireOn(ctx, permission, row.tenant_id, notFound);
-    return row;
+    return this.ledger.authorized(ctx, permission, "billing_credit_wallet", id, notFound) as Promise<WalletRow>;
   }
 }

@@ -294,12 +294,9 @@ describeEachEngine("billing credits", (engine) => {
   });
 
   it("plan credits are granted when the subscription starts and at each renewal", async () => {
+    const PLAN = { key: "credits-plan", name: "Credits", interval: "month", currency: "USD", fixedFee: "10.00" };
     const plan = await call(sk(), "POST", "/v1/billing/plans", {
-      key: "credits-plan",
-      name: "Credits",
-      interval: "month",
-      currency: "USD",
-      fixedFee: "10.00",
+      ...PLAN,
       credits: [
         { unit: "tokens", amount: 1000, expiresAfterDays: 40 },
         { unit: "USD", amount: 500 },
@@ -307,6 +304,10 @@ describeEachEngine("billing credits", (engine) => {
     });
     expect(plan.status, JSON.stringify(plan.body)).toBe(201);
     expect((plan.body.currentVersion as Json).credits).toHaveLength(2);
+    for (const credits of [[{ unit: "XXX", amount: 1 }], [{ unit: "tokens", amount: 0.5 }], [{ unit: "tokens" }]]) {
+      const bad = await call(sk(), "POST", "/v1/billing/plans", { ...PLAN, key: "bad-credits", credits });
+      expect(bad.status, JSON.stringify(credits)).toBe(400);
+    }
     const tenant = await newTenant("Subscriber");
     const sub = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: tenant, plan: "credits-plan" });
     expect(sub.status, JSON.stringify(sub.body)).toBe(201);

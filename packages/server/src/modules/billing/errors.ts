@@ -33,4 +33,10 @@ export const BillingErrors = defineErrors({
   },
   credit_exceeds_invoice: { status: 422, title: "The credit exceeds what the invoice has left to credit" },
   credit_note_not_found: { status: 404, title: "Credit note not found" },
+  wallet_not_found: { status: 404, title: "Credit wallet not found" },
+  insufficient_credits: { status: 409, title: "The wallet's balance is too low" },
+  invalid_credit_expiry: { status: 422, title: "Credits must expire in the future" },
+  credit_hold_not_found: { status: 404, title: "Credit hold not found" },
+  credit_hold_not_open: { status: 409, title: "The credit hold is no longer open" },
+  commit_exceeds_hold: { status: 422, title: "A hold commits at most the amount it reserved" },
 });

@@ -46,6 +46,14 @@ export const fixtures = defineModuleFixtures({
       const id = note.id as string;
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/credit-notes/${id}`) };
     },
+    walletId: async (w, env) => {
+      const id = await walletIn(w, env);
+      return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/credits/wallets/${id}`) };
+    },
+    creditHoldId: async (w, env) => {
+      const id = await holdIn(w, env);
+      return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/billing/credits/holds/${id}`) };
+    },
   },
   bodies: {
     "POST /v1/billing/test-clocks": () => ({ name: "Clock" }),
@@ -68,6 +76,11 @@ export const fixtures = defineModuleFixtures({
       plan: "iso",
       atPeriodEnd: true,
     }),
+    "POST /v1/billing/credits/grants": () => ({ tenantId: "ten_iso", unit: "tokens", amount: 1 }),
+    "POST /v1/billing/credits/consume": () => ({ tenantId: "ten_iso", unit: "tokens", amount: 1 }),
+    "POST /v1/billing/credits/holds": () => ({ tenantId: "ten_iso", unit: "tokens", amount: 1 }),
+    "POST /v1/billing/credits/holds/:creditHoldId/commit": () => ({ amount: 1 }),
+    "PATCH /v1/billing/credits/wallets/:walletId": () => ({ lowBalanceThreshold: 5 }),
   },
   facts: {
     "POST /v1/billing/plans": async (w) => ({
@@ -189,6 +202,46 @@ export const fixtures = defineModuleFixtures({
         expect: () => ({ types: ["subscription.change_scheduled"], environmentId: w.a.environmentId }),
       };
     },
+    "POST /v1/billing/credits/grants": async (w) => ({
+      caller: w.a.key,
+      body: { tenantId: (await w.param("tenantId", w.a)).id, unit: "tokens", amount: 10, source: "top_up" },
+      expect: () => ({ types: ["credits.granted"], environmentId: w.a.environmentId }),
+    }),
+    "PATCH /v1/billing/credits/wallets/:walletId": async (w) => ({
+      caller: w.a.key,
+      ids: { walletId: await walletIn(w, w.a, (await w.param("tenantId", w.a)).id) },
+      body: { lowBalanceThreshold: 5 },
+      expect: () => ({ types: ["credit_wallet.updated"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/credits/consume": async (w) => {
+      const tenant = (await w.param("tenantId", w.a)).id;
+      await walletIn(w, w.a, tenant);
+      return {
+        caller: w.a.key,
+        body: { tenantId: tenant, unit: "tokens", amount: 10 },
+        expect: () => ({ types: ["credits.consumed"], environmentId: w.a.environmentId }),
+      };
+    },
+    "POST /v1/billing/credits/holds": async (w) => {
+      const tenant = (await w.param("tenantId", w.a)).id;
+      await walletIn(w, w.a, tenant);
+      return {
+        caller: w.a.key,
+        body: { tenantId: tenant, unit: "tokens", amount: 10 },
+        expect: () => ({ types: ["credit_hold.reserved"], environmentId: w.a.environmentId }),
+      };
+    },
+    "POST /v1/billing/credits/holds/:creditHoldId/commit": async (w) => ({
+      caller: w.a.key,
+      ids: { creditHoldId: await holdIn(w, w.a) },
+      body: { amount: 3 },
+      expect: () => ({ types: ["credit_hold.committed"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/billing/credits/holds/:creditHoldId/release": async (w) => ({
+      caller: w.a.key,
+      ids: { creditHoldId: await holdIn(w, w.a) },
+      expect: () => ({ types: ["credit_hold.released"], environmentId: w.a.environmentId }),
+    }),
   },
 });
 
@@ -274,4 +327,32 @@ async function subscriptionIn(w: IsolationWorld, env: EnvActors, tenantId?: stri
     res = await subscribe();
   }
   return (await created(res, "subscribing")).id as string;
+}
+
+/**
+ * walletIn grants 100 `tokens` to a tenant of the environment (default: its home tenant, whose
+ * keys list it) and returns the id of its wallet.
+ */
+async function walletIn(w: IsolationWorld, env: EnvActors, tenantId?: string): Promise<string> {
+  const tenant = tenantId ?? env.tenantId;
+  const grant = await created(
+    await w.call(env.key, "POST", "/v1/billing/credits/grants", {
+      body: { tenantId: tenant, unit: "tokens", amount: 100, description: env.marker },
+    }),
+    "granting credits",
+  );
+  return grant.walletId as string;
+}
+
+/** holdIn reserves 5 credits of the home tenant's wallet for an hour and returns the hold's id. */
+async function holdIn(w: IsolationWorld, env: EnvActors): Promise<string> {
+  const tenant = env.tenantId;
+  await walletIn(w, env, tenant);
+  const hold = await created(
+    await w.call(env.key, "POST", "/v1/billing/credits/holds", {
+      body: { tenantId: tenant, unit: "tokens", amount: 5, ttlSeconds: 3600, reference: env.marker },
+    }),
+    "reserving credits",
+  );
+  return hold.id as string;
 }

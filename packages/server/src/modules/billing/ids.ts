@@ -12,6 +12,10 @@ export const billingIds = defineIds({
   testClock: "tclk",
   payment: "pay",
   creditNote: "cn",
+  creditWallet: "cwl",
+  creditGrant: "cgr",
+  creditHold: "chl",
+  creditEntry: "cle",
 });
 
 /** newId returns a new ID of one of billing's kinds (or the platform's, e.g. `request`). */

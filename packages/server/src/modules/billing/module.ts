@@ -2,12 +2,15 @@ import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
+import { CREDIT_FACTS } from "./credit-facts.js";
 import { billingIds } from "./ids.js";
 import { migration as core } from "./migrations/202612121500_billing_core.js";
 import { migration as payments } from "./migrations/202612121510_billing_payments.js";
+import { migration as credits } from "./migrations/202612121520_billing_credits.js";
 import { migration as testClocks } from "./migrations/202612121555_billing_test_clocks.js";
 import { billingRoutes } from "./routes.js";
 import { CLOCK_JOB } from "./service/clocks.js";
+import { EXPIRE_CREDITS_JOB } from "./service/credits.js";
 import { DUNNING_JOB } from "./service/dunning.js";
 import { ADVANCE_JOB } from "./service/subscriptions.js";
 import { BillingService } from "./service.js";
@@ -83,7 +86,7 @@ const paymentFacts = {
 export const billingModule = defineModule({
   name: "billing",
   dependsOn: { usage: usageModule, tenancy: tenancyModule },
-  migrations: [core, payments, testClocks],
+  migrations: [core, payments, credits, testClocks],
   ids: billingIds.prefixes,
   permissions: { billing: ["read", "manage"] },
   roleGrants: { admin: { billing: ["read"] } },
@@ -176,15 +179,17 @@ export const billingModule = defineModule({
       data: z.object({ testClockId: z.string() }),
     },
     ...paymentFacts,
+    ...CREDIT_FACTS,
   },
   jobs: (service) => [
     { name: ADVANCE_JOB, maxAttempts: 3, handler: async () => void (await service.subscriptions.advanceDue()) },
     { name: DUNNING_JOB, maxAttempts: 3, handler: async () => void (await service.dunning.runDue()) },
+    { name: EXPIRE_CREDITS_JOB, maxAttempts: 3, handler: async () => void (await service.credits.expireDue()) },
     {
       name: CLOCK_JOB,
       maxAttempts: 5,
       handler: (payload) => service.clocks.runClock(payload as { environmentId: string; testClockId: string }),
     },
   ],
-  schedules: { [ADVANCE_JOB]: "* * * * *", [DUNNING_JOB]: "* * * * *" },
+  schedules: { [ADVANCE_JOB]: "* * * * *", [DUNNING_JOB]: "* * * * *", [EXPIRE_CREDITS_JOB]: "* * * * *" },
 });

@@ -3,6 +3,7 @@ import { pageSchema } from "../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../platform/http/route.js";
 import { Id } from "../../platform/http/schemas.js";
 import { UsageErrors } from "../usage/index.js";
+import { creditRoutes } from "./credit-routes.js";
 import { BillingErrors } from "./errors.js";
 import { paymentRoutes } from "./routes-payments.js";
 import {
@@ -461,6 +462,7 @@ export function billingRoutes(s: BillingService): RouteDefinition[] {
       ],
       handler: ({ ctx, params, body }) => s.tenant.changePlan(ctx, params.tenantId, params.subscriptionId, body),
     }),
+    ...creditRoutes(s),
   ];
 }
 

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
 import { Id } from "../../platform/http/schemas.js";
 import { SetEntitlementInput } from "../usage/index.js";
+import { PlanCredits } from "./credit-schemas.js";
 import { CURRENCY_EXPONENTS } from "./internal/money.js";
 import { PRICE_PATTERN, QUANTITY_PATTERN, tierProblem } from "./internal/pricing.js";
 
@@ -78,6 +79,7 @@ const versionFields = {
     .max(100)
     .default([])
     .describe("Features and limits granted to a subscribed tenant (applied to its usage entitlements)."),
+  credits: PlanCredits.default([]).describe("Credits granted to the tenant's wallets at the start of every period."),
 };
 
 function distinctFeatures(v: { entitlements: Array<{ feature: string }> }): boolean {
@@ -131,6 +133,7 @@ export const PlanVersion = z.object({
   fixedFee: z.string(),
   charges: z.array(Charge),
   entitlements: z.array(z.record(z.string(), z.unknown())),
+  credits: PlanCredits,
   createdAt: Timestamp,
 });
 export type PlanVersion = z.infer<typeof PlanVersion>;
@@ -323,6 +326,7 @@ export const CreatePaymentInput = z.strictObject({
     .min(1)
     .max(64)
     .regex(/^[a-z][a-z0-9_.-]*$/, "must be lower-case letters, digits, `_`, `.` and `-` (e.g. `stripe`)")
+    .refine((p) => p !== "credits", "`credits` is reserved: payments from prepaid credits are recorded by the plane")
     .describe("The payment processor that collected it."),
   reference: z
     .string()

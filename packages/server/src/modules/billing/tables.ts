@@ -34,6 +34,8 @@ export interface BillingPlanVersionTable {
   fixed_fee: string;
   charges: unknown;
   entitlements: unknown;
+  /** credits: JSON, the credit grants each period starts with (null: none). */
+  credits: unknown | null;
   created_at: number;
 }
 
@@ -187,6 +189,80 @@ export interface BillingTestClockTenantTable {
   attached_at: number;
 }
 
+export type CreditSource = "plan" | "top_up" | "operator" | "overpayment";
+export type CreditEntryKind = "grant" | "consume" | "expire" | "hold" | "release";
+export type CreditHoldStatus = "open" | "committed" | "released" | "expired";
+
+/**
+ * BillingCreditWalletTable: a tenant's credits of one unit (a currency code: minor units of it; or
+ * a custom unit such as `tokens`: whole units). `balance` is what is left to spend (the sum of its
+ * grants' `remaining`, open holds already taken off) and always equals the sum of its ledger.
+ */
+export interface BillingCreditWalletTable {
+  id: string;
+  environment_id: string;
+  tenant_id: string;
+  unit: string;
+  balance: number;
+  low_balance_threshold: number | null;
+  /** low_notified: `credits.low_balance` was recorded for the current crossing. */
+  low_notified: boolean | number;
+  /** block_feature: a boolean entitlement kept on while the balance is above zero (null: none). */
+  block_feature: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** BillingCreditGrantTable: credits added to a wallet; spent oldest-expiring first (no expiry last). */
+export interface BillingCreditGrantTable {
+  id: string;
+  environment_id: string;
+  tenant_id: string;
+  wallet_id: string;
+  source: CreditSource;
+  amount: number;
+  remaining: number;
+  expires_at: number | null;
+  expired_at: number | null;
+  reference: string | null;
+  description: string;
+  created_at: number;
+}
+
+/** BillingCreditHoldTable: credits reserved before costly work, then committed or released. */
+export interface BillingCreditHoldTable {
+  id: string;
+  environment_id: string;
+  tenant_id: string;
+  wallet_id: string;
+  amount: number;
+  status: CreditHoldStatus;
+  committed_amount: number | null;
+  reference: string | null;
+  expires_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/**
+ * BillingCreditEntryTable: the append-only credit ledger. `amount` is the signed change to one
+ * grant's `remaining` (and so to the wallet's balance); `balance_after` is the wallet's balance
+ * after it. Entries are never updated or deleted.
+ */
+export interface BillingCreditEntryTable {
+  id: string;
+  environment_id: string;
+  tenant_id: string;
+  wallet_id: string;
+  grant_id: string;
+  hold_id: string | null;
+  kind: CreditEntryKind;
+  amount: number;
+  balance_after: number;
+  reference: string | null;
+  created_at: number;
+}
+
 export interface BillingTables {
   billing_test_clock: BillingTestClockTable;
   billing_test_clock_tenant: BillingTestClockTenantTable;
@@ -199,4 +275,8 @@ export interface BillingTables {
   billing_payment: BillingPaymentTable;
   billing_credit_note: BillingCreditNoteTable;
   billing_credit_note_counter: BillingInvoiceCounterTable;
+  billing_credit_wallet: BillingCreditWalletTable;
+  billing_credit_grant: BillingCreditGrantTable;
+  billing_credit_hold: BillingCreditHoldTable;
+  billing_credit_entry: BillingCreditEntryTable;
 }

@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import type { PlanCredits } from "../credit-schemas.js";
 import type { Charge, CreditNote, Invoice, InvoiceLine, Payment, Plan, PlanVersion, Subscription } from "../schemas.js";
 import type {
   BillingCreditNoteTable,
@@ -21,6 +22,7 @@ export function toPlanVersion(row: Selectable<BillingPlanVersionTable>): PlanVer
     fixedFee: row.fixed_fee,
     charges: fromJson<Charge[]>(row.charges),
     entitlements: fromJson<Array<Record<string, unknown>>>(row.entitlements),
+    credits: row.credits == null ? [] : fromJson<PlanCredits>(row.credits),
     createdAt: Number(row.created_at),
   };
 }

@@ -279,6 +279,7 @@ export class CatalogService {
       fixed_fee: input.fixedFee,
       charges: toJson(charges),
       entitlements: toJson(input.entitlements),
+      credits: toJson(input.credits),
       created_at: now,
     };
   }

@@ -160,6 +160,12 @@ export class InvoicesService {
   }
 
   /**
+   * onFinalized runs in the transaction that finalized an invoice, after its facts (billing pays
+   * it from the tenant's prepaid credits there) and returns the invoice row after it.
+   */
+  onFinalized?: (tx: Tx, ctx: ActionContext, row: BillingInvoiceTable) => Promise<BillingInvoiceTable>;
+
+  /**
    * finalizeIn writes the invoice of [from, to) (a part of the period `full`, see `compute`) of
    * `sub` inside `tx`, numbered from the
    * environment's counter for the year (gap-free: the counter row is updated in the same
@@ -243,7 +249,7 @@ export class InvoicesService {
         subscriptionId: sub.id,
       },
     });
-    return toInvoice(row);
+    return toInvoice(this.onFinalized ? await this.onFinalized(tx, ctx, row) : row);
   }
 
   /** listInvoices lists invoices, newest first: the environment's, or one tenant's (`tenantId`). */

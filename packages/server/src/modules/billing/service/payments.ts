@@ -11,6 +11,7 @@ import { billingNow } from "../internal/now.js";
 import { amountDue, toInvoice, toPayment } from "../internal/rows.js";
 import type { CreatePaymentInput, Invoice, Payment, PaymentReceipt } from "../schemas.js";
 import type { BillingPaymentTable, BillingTables } from "../tables.js";
+import type { CreditsService } from "./credits.js";
 import type { DunningService } from "./dunning.js";
 
 /**
@@ -27,6 +28,7 @@ export class PaymentsService {
   constructor(
     private readonly m: ModuleContext,
     private readonly dunning: DunningService,
+    private readonly credits: CreditsService,
   ) {
     this.#db = m.db.tables<BillingTables>();
   }
@@ -67,58 +69,8 @@ export class PaymentsService {
             `Invoice ${invoice.number} is in ${invoice.currency}, not ${input.currency}.`,
           );
         }
-        const now = billingNow(this.m, { environmentId: invoice.environment_id });
-        const due = amountDue(invoice);
-        const applied = Math.min(due, input.amount);
-        const paid = invoice.status === "finalized" && applied === due;
-        const after: InvoiceRow = {
-          ...invoice,
-          amount_paid: Number(invoice.amount_paid) + applied,
-          status: paid ? "paid" : invoice.status,
-          paid_at: paid ? now : invoice.paid_at,
-        };
-        await updateInvoice(this.#db, tx, invoice, {
-          amount_paid: after.amount_paid,
-          status: after.status,
-          paid_at: after.paid_at,
-        });
-        const row: BillingPaymentTable = {
-          id: newId("payment", now),
-          environment_id: invoice.environment_id,
-          tenant_id: invoice.tenant_id,
-          invoice_id: invoice.id,
-          processor: input.processor,
-          reference: input.reference,
-          currency: input.currency,
-          amount: input.amount,
-          applied,
-          overpaid: input.amount - applied,
-          created_at: now,
-        };
-        await this.#db.q(tx).insertInto("billing_payment").values(row).execute();
-        await this.m.facts.record(tx, ctx, {
-          type: "payment.recorded",
-          environmentId: invoice.environment_id,
-          tenantId: invoice.tenant_id,
-          targets: [
-            { type: "payment", id: row.id },
-            { type: "invoice", id: invoice.id },
-          ],
-          data: {
-            invoiceId: invoice.id,
-            number: invoice.number,
-            processor: row.processor,
-            reference: row.reference,
-            currency: row.currency,
-            amount: row.amount,
-            applied: row.applied,
-            overpaid: row.overpaid,
-            amountDue: amountDue(after),
-          },
-        });
-        if (row.overpaid > 0) await this.#creditOverpayment(tx, ctx, row);
-        if (paid) await this.paidIn(tx, ctx, after, "payment");
-        return { ...toPayment(row), invoice: this.#summary(after) };
+        const { receipt } = await this.applyIn(tx, ctx, invoice, input);
+        return receipt;
       });
     } catch (err) {
       // The same reference raced in for another invoice: its unique key decided.
@@ -132,6 +84,91 @@ export class PaymentsService {
     }
     await this.dunning.restoreAfterCommit(found.subscription_id);
     return receipt;
+  }
+
+  /**
+   * applyCreditsIn pays a just-finalized invoice from the tenant's prepaid money credits of its
+   * currency, inside the finalization's transaction: as much as the balance covers is consumed
+   * (oldest-expiring first) and recorded as a payment of the processor `credits` (reference: the
+   * invoice id), so the invoice's `amountPaid`/`amountDue`, its payments list and dunning treat it
+   * like any payment. Returns the invoice row after it.
+   */
+  async applyCreditsIn(tx: Tx, ctx: ActionContext, invoice: InvoiceRow): Promise<InvoiceRow> {
+    const due = amountDue(invoice);
+    if (due <= 0) return invoice;
+    const applied = await this.credits.consumeForInvoice(
+      tx,
+      ctx,
+      invoice.environment_id,
+      invoice.tenant_id,
+      invoice.currency,
+      due,
+      invoice.id,
+    );
+    if (applied <= 0) return invoice;
+    const input = { processor: "credits", reference: invoice.id, currency: invoice.currency, amount: applied };
+    return (await this.applyIn(tx, ctx, invoice, input)).after;
+  }
+
+  /** applyIn applies a payment to the locked invoice in `tx`: its row, the invoice's amounts and status, facts. */
+  async applyIn(
+    tx: Tx,
+    ctx: ActionContext,
+    invoice: InvoiceRow,
+    input: z.infer<typeof CreatePaymentInput>,
+  ): Promise<{ receipt: PaymentReceipt; after: InvoiceRow }> {
+    const now = billingNow(this.m, { environmentId: invoice.environment_id });
+    const due = amountDue(invoice);
+    const applied = Math.min(due, input.amount);
+    const paid = invoice.status === "finalized" && applied === due;
+    const after: InvoiceRow = {
+      ...invoice,
+      amount_paid: Number(invoice.amount_paid) + applied,
+      status: paid ? "paid" : invoice.status,
+      paid_at: paid ? now : invoice.paid_at,
+    };
+    await updateInvoice(this.#db, tx, invoice, {
+      amount_paid: after.amount_paid,
+      status: after.status,
+      paid_at: after.paid_at,
+    });
+    const row: BillingPaymentTable = {
+      id: newId("payment", now),
+      environment_id: invoice.environment_id,
+      tenant_id: invoice.tenant_id,
+      invoice_id: invoice.id,
+      processor: input.processor,
+      reference: input.reference,
+      currency: input.currency,
+      amount: input.amount,
+      applied,
+      overpaid: input.amount - applied,
+      created_at: now,
+    };
+    await this.#db.q(tx).insertInto("billing_payment").values(row).execute();
+    await this.m.facts.record(tx, ctx, {
+      type: "payment.recorded",
+      environmentId: invoice.environment_id,
+      tenantId: invoice.tenant_id,
+      targets: [
+        { type: "payment", id: row.id },
+        { type: "invoice", id: invoice.id },
+      ],
+      data: {
+        invoiceId: invoice.id,
+        number: invoice.number,
+        processor: row.processor,
+        reference: row.reference,
+        currency: row.currency,
+        amount: row.amount,
+        applied: row.applied,
+        overpaid: row.overpaid,
+        amountDue: amountDue(after),
+      },
+    });
+    if (row.overpaid > 0) await this.#creditOverpayment(tx, ctx, row);
+    if (paid) await this.paidIn(tx, ctx, after, "payment");
+    return { receipt: { ...toPayment(row), invoice: this.#summary(after) }, after };
   }
 
   /** listPayments lists an invoice's payments, oldest first. */
@@ -210,12 +247,22 @@ export class PaymentsService {
   }
 
   /**
-   * #creditOverpayment is THE place where a payment's excess over what its invoice owed
-   * (`payment.overpaid`, minor units of `payment.currency`) becomes the tenant's credit. Today the
-   * excess is kept on the payment record and reported (`payment.recorded` carries `overpaid`);
-   * NOTE: the prepaid-credit wallet grants it here, in the payment's transaction, once it exists.
+   * #creditOverpayment grants a payment's excess over what its invoice owed (`payment.overpaid`,
+   * minor units of `payment.currency`) to the tenant's money credits of that currency (source
+   * `overpayment`, no expiry, referenced by the payment), in the payment's transaction: the next
+   * invoices in that currency consume it at finalization.
    */
-  async #creditOverpayment(_tx: Tx, _ctx: ActionContext, _payment: BillingPaymentTable): Promise<void> {}
+  async #creditOverpayment(tx: Tx, ctx: ActionContext, payment: BillingPaymentTable): Promise<void> {
+    await this.credits.grantIn(tx, ctx, {
+      environmentId: payment.environment_id,
+      tenantId: payment.tenant_id,
+      unit: payment.currency,
+      amount: payment.overpaid,
+      source: "overpayment",
+      reference: payment.id,
+      description: `Overpayment of ${payment.processor} ${payment.reference}`,
+    });
+  }
 
   /** #replay answers a payment already recorded under the same reference, if it is the same payment. */
   #replay(existing: Selectable<BillingPaymentTable>, invoice: InvoiceRow, input: z.infer<typeof CreatePaymentInput>) {

@@ -22,6 +22,7 @@ import type {
 import type { BillingPlanVersionTable, BillingSubscriptionTable, BillingTables } from "../tables.js";
 import type { CatalogService } from "./catalog.js";
 import type { ClockTime, TestClocksService } from "./clocks.js";
+import type { CreditsService } from "./credits.js";
 import type { InvoicesService } from "./invoices.js";
 
 /** ADVANCE_JOB: the recurring job that ends due periods (trial ends, invoices, renewals, cancellations). */
@@ -54,6 +55,7 @@ export class SubscriptionsService {
     private readonly invoices: InvoicesService,
     private readonly clocks: TestClocksService,
     private readonly tenancy: TenancyService,
+    private readonly credits: CreditsService,
   ) {
     this.#db = m.db.tables<BillingTables>();
   }
@@ -106,6 +108,7 @@ export class SubscriptionsService {
         };
         await this.#db.q(tx).insertInto("billing_subscription").values(row).execute();
         await this.usage.applyEntitlements(tx, ctx, environmentId, tenant, this.#grants(version));
+        await this.credits.grantForPeriod(tx, ctx, row, version, start);
         await this.m.facts.record(tx, ctx, {
           type: "subscription.created",
           environmentId,
@@ -335,6 +338,7 @@ export class SubscriptionsService {
           targets: [{ type: "subscription", id: row.id }],
           data: { currentPeriodStart: first.start, currentPeriodEnd: first.end },
         });
+        await this.credits.grantForPeriod(tx, ctx, row, version, first.start);
         return true;
       }
       const start = Number(row.current_period_start);
@@ -371,6 +375,11 @@ export class SubscriptionsService {
         targets: [{ type: "subscription", id: row.id }],
         data: { currentPeriodStart: next.start, currentPeriodEnd: next.end },
       });
+      const renewedOn =
+        row.pending_plan_version_id === null
+          ? version
+          : await this.catalog.versionRow(row.environment_id, row.pending_plan_version_id, tx);
+      await this.credits.grantForPeriod(tx, ctx, row, renewedOn, next.start);
       return true;
     });
   }

@@ -23,6 +23,9 @@ import type { BillingPlanTable, BillingPlanVersionTable, BillingTables } from ".
 
 type VersionInput = z.infer<typeof CreatePlanVersionInput>;
 
+/** VERSION_CACHE_SIZE: how many plan versions `versionRow` keeps before it starts afresh. */
+const VERSION_CACHE_SIZE = 1_000;
+
 /**
  * CatalogService: the environment's plans. A plan's prices live in versions that never change:
  * a new price list is a new version, which new subscriptions get, while existing subscriptions
@@ -30,6 +33,8 @@ type VersionInput = z.infer<typeof CreatePlanVersionInput>;
  */
 export class CatalogService {
   readonly #db: TypedDb<BillingTables>;
+  /** #versions: plan versions read, by id. A version is never changed once written, so a read stays true. */
+  readonly #versions = new Map<string, Selectable<BillingPlanVersionTable>>();
 
   constructor(
     private readonly m: ModuleContext,
@@ -214,8 +219,13 @@ export class CatalogService {
     return row;
   }
 
-  /** versionRow reads a plan version of the environment. 404 otherwise. */
+  /**
+   * versionRow reads a plan version of the environment. 404 otherwise. Versions are immutable, so
+   * one read is kept (up to VERSION_CACHE_SIZE versions) and later calls need no statement.
+   */
   async versionRow(environmentId: string, id: string, tx?: Tx): Promise<Selectable<BillingPlanVersionTable>> {
+    const cached = this.#versions.get(id);
+    if (cached && cached.environment_id === environmentId) return cached;
     const row = await this.#db
       .q(tx)
       .selectFrom("billing_plan_version")
@@ -224,6 +234,8 @@ export class CatalogService {
       .where("id", "=", id)
       .executeTakeFirst();
     if (!row) throw new AppError(BillingErrors.plan_version_not_found, `No plan version ${id}.`);
+    if (this.#versions.size >= VERSION_CACHE_SIZE) this.#versions.clear();
+    this.#versions.set(id, row);
     return row;
   }
 

@@ -343,24 +343,28 @@ export class SubscriptionsService {
       }
       const start = Number(row.current_period_start);
       const end = Number(row.current_period_end);
-      await this.invoices.finalizeIn(tx, ctx, row, version, start, end, wholePeriod(row, version.interval), time);
       if (row.cancel_at_period_end) {
+        await this.invoices.finalizeIn(tx, ctx, row, version, start, end, wholePeriod(row, version.interval), time);
         await this.#end(tx, ctx, row, end, "period_end");
         return true;
       }
       let next = periodOf(anchor, version.interval, Number(row.period_index) + 1, row.time_zone);
       const changes: Partial<BillingSubscriptionTable> = {};
-      if (row.pending_plan_version_id !== null) {
-        const to = await this.catalog.versionRow(row.environment_id, row.pending_plan_version_id, tx);
+      const to =
+        row.pending_plan_version_id === null
+          ? null
+          : await this.catalog.versionRow(row.environment_id, row.pending_plan_version_id, tx);
+      if (to) {
         // Another interval starts its periods afresh at this period's end.
         if (to.interval !== version.interval) {
           next = periodOf(end, to.interval, 0, row.time_zone);
           changes.anchor = end;
         }
         Object.assign(changes, { plan_id: to.plan_id, plan_version_id: to.id, pending_plan_version_id: null });
-        await this.#switchGrants(tx, ctx, row, version, to);
-        await this.#changedFact(tx, ctx, row, version.id, to.id, "subscription.plan_changed");
       }
+      // NOTE: the renewal is written before the invoice: the invoice takes the environment's
+      // counter and its fact the event sequence, rows held until commit, so the less follows them
+      // the more finalizers of one environment overlap. (`row` is the period as locked.)
       await this.#update(tx, row, {
         ...changes,
         period_index: next.index,
@@ -368,6 +372,11 @@ export class SubscriptionsService {
         current_period_end: next.end,
         updated_at: now,
       });
+      await this.invoices.finalizeIn(tx, ctx, row, version, start, end, wholePeriod(row, version.interval), time);
+      if (to) {
+        await this.#switchGrants(tx, ctx, row, version, to);
+        await this.#changedFact(tx, ctx, row, version.id, to.id, "subscription.plan_changed");
+      }
       await this.m.facts.record(tx, ctx, {
         type: "subscription.renewed",
         environmentId: row.environment_id,

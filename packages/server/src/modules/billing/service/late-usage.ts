@@ -68,7 +68,7 @@ export async function lateContext(
  * quantity the previous invoice billed, amount = price(billed + late) − price(billed), each exact
  * (a minimum counts as the exact amount when above it), the difference rounded once. Graduated
  * tiers continue where the period stopped; volume tiers reprice the whole at the new tier, so the
- * difference is what the period would have cost more with the late units in it.
+ * difference is what the period would have cost more with the late units in it (never below zero).
  */
 export function lateLine(
   charge: Charge,
@@ -84,7 +84,8 @@ export function lateLine(
   const after = priceCharge(model, base.add(late).toFixed(), currency);
   const minimum = new Dec(charge.minimum ?? "0");
   const exact = (p: { amount: string }) => Dec.max(new Dec(p.amount), minimum);
-  const amount = exact(after).sub(exact(before));
+  // Never below zero: a volume tier that reprices the whole lower does not credit the tenant.
+  const amount = Dec.max(0, exact(after).sub(exact(before)));
   return {
     type: "late_usage",
     description: `${charge.description ?? meter.key} (late usage of earlier periods, on top of ${base.toFixed()} billed)`,

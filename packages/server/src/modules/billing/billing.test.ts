@@ -321,7 +321,18 @@ describeEachEngine("billing", (engine) => {
       const sub = await call(sk(), "GET", `/v1/billing/subscriptions/${subA}`);
       expect(sub.body).toMatchObject({ status: "canceled", canceledAt: Date.parse("2027-03-31T10:00:00Z") });
       const invoices = await call(sk(), "GET", `/v1/billing/invoices?subscriptionId=${subA}`);
-      expect((invoices.body.data as Json[]).map((i) => i.total)).toEqual([4900, 5240]);
+      // The late event (1,000 tokens, one call, timestamped in the first period) is on the second
+      // invoice, priced on top of what the first billed: 0.0015 of tokens (0 cents), one call past
+      // the free 100 (1 cent).
+      expect((invoices.body.data as Json[]).map((i) => i.total)).toEqual([4901, 5240]);
+      const lateLines = (((invoices.body.data as Json[])[0] as Json).lines as Json[]).filter(
+        (l) => l.type === "late_usage",
+      );
+      expect(lateLines.map((l) => [l.quantity, l.amount, l.total])).toEqual([
+        ["1000", "0.0015", 0],
+        ["1", "0.01", 1],
+      ]);
+      expect(lateLines[0]?.usage).toMatchObject({ meter: "tokens", from: T0, to: Date.parse("2027-02-28T10:00:00Z") });
       // The race's tenant renewed at the same instant: numbers 3 and 4 went to the two, in either order.
       const numbers = await t.app.db.kysely.selectFrom("billing_invoice").select("number").orderBy("number").execute();
       expect(numbers.map((n) => n.number)).toEqual([1, 2, 3, 4].map((n) => `INV-2027-00000${n}`));

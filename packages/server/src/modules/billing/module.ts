@@ -8,6 +8,7 @@ import { migration as core } from "./migrations/202612121500_billing_core.js";
 import { migration as payments } from "./migrations/202612121510_billing_payments.js";
 import { migration as credits } from "./migrations/202612121520_billing_credits.js";
 import { migration as testClocks } from "./migrations/202612121555_billing_test_clocks.js";
+import { migration as lateUsage } from "./migrations/202612121605_billing_late_usage.js";
 import { billingRoutes } from "./routes.js";
 import { CLOCK_JOB } from "./service/clocks.js";
 import { EXPIRE_CREDITS_JOB } from "./service/credits.js";
@@ -86,7 +87,7 @@ const paymentFacts = {
 export const billingModule = defineModule({
   name: "billing",
   dependsOn: { usage: usageModule, tenancy: tenancyModule },
-  migrations: [core, payments, credits, testClocks],
+  migrations: [core, payments, credits, testClocks, lateUsage],
   ids: billingIds.prefixes,
   permissions: { billing: ["read", "manage"] },
   roleGrants: { admin: { billing: ["read"] } },

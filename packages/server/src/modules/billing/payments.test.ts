@@ -4,6 +4,7 @@ import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { billingModule } from "./index.js";
 import { taxOf } from "./internal/tax.js";
+import { LATE_CUTOFF_MARGIN_MS } from "./service/late-usage.js";
 
 type Json = Record<string, unknown>;
 
@@ -327,6 +328,8 @@ describeEachEngine("billing payments", (engine) => {
           time: new Date(clock.now() - 3_600_000).toISOString(),
         })),
       });
+      // Usage received within the cut-off margin before a finalization is billed on the next invoice.
+      clock.advance(2 * LATE_CUTOFF_MARGIN_MS);
       await endPeriodNow(sub.body.id as string);
       usageInvoice = (
         (await call(sk(), "GET", `/v1/billing/invoices?subscriptionId=${sub.body.id}`)).body.data as Json[]

@@ -213,7 +213,7 @@ const AppliedTier = z.object({
 });
 
 export const InvoiceLine = z.object({
-  type: z.enum(["fixed_fee", "charge"]),
+  type: z.enum(["fixed_fee", "charge", "late_usage"]),
   description: z.string(),
   quantity: z.string(),
   billableQuantity: z.string(),
@@ -230,6 +230,8 @@ export const InvoiceLine = z.object({
       aggregation: z.string(),
       from: Timestamp,
       to: Timestamp,
+      receivedFrom: Timestamp.optional().describe("Counted events were received at or after this time."),
+      receivedTo: Timestamp.optional().describe("Counted events were received before this time."),
       value: z.string(),
     })
     .nullable()

@@ -105,6 +105,14 @@ export interface BillingInvoiceTable {
   lines: unknown;
   finalized_at: number;
   created_at: number;
+  /**
+   * late_cutoff: the received-time cut-off of the invoice's usage (platform time): its lines count
+   * the events received before it; the next invoice's late lines those received from it on.
+   * late_from: the first event time the subscription bills (its first invoiced period's start).
+   * Both null on invoices finalized before late usage was billed.
+   */
+  late_cutoff: number | null;
+  late_from: number | null;
 }
 
 /** BillingInvoiceCounterTable: the last invoice number per environment and year (gap-free). */

@@ -7,6 +7,7 @@ import type { Entitlement, IngestResult, SetEntitlementInput } from "./schemas.j
 import { EntitlementsService } from "./service/entitlements.js";
 import { HoldsService } from "./service/holds.js";
 import { IngestService, type ReportInput } from "./service/ingest.js";
+import { LateUsageService } from "./service/late.js";
 import { MetersService } from "./service/meters.js";
 import { QueryService } from "./service/query.js";
 
@@ -17,6 +18,8 @@ export class UsageService {
   readonly query: QueryService;
   readonly entitlements: EntitlementsService;
   readonly holds: HoldsService;
+  /** late: usage by event time and received time (billing's late usage). */
+  readonly late: LateUsageService;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
     this.meters = new MetersService(m);
@@ -24,6 +27,7 @@ export class UsageService {
     this.query = new QueryService(m, this.meters);
     this.entitlements = new EntitlementsService(m, this.meters, this.query, tenancy);
     this.holds = new HoldsService(m, this.entitlements, this.ingest);
+    this.late = new LateUsageService(m);
     this.ingest.onCounted = (environmentId, tenantIds) => this.entitlements.forget(environmentId, tenantIds);
   }
 

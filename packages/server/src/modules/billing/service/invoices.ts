@@ -20,6 +20,7 @@ import type {
   BillingSubscriptionTable,
   BillingTables,
 } from "../tables.js";
+import { type LateContext, lateContext, lateLine } from "./late-usage.js";
 
 type SubscriptionRow = Selectable<BillingSubscriptionTable>;
 
@@ -58,6 +59,8 @@ export class InvoicesService {
    * compute prices [from, to) of a subscription on `version`, a part of the whole billing period
    * `full`: usage is counted over [from, to) and the fixed fee is prorated by the share of `full`
    * it covers, by the minute (the whole fee when it covers all of it). A trial is free: no lines.
+   * With `late` (finalization), usage lines count the events received before its cut-off, and each
+   * charge with late usage gets a `late_usage` line (see late-usage.ts).
    */
   async compute(
     sub: SubscriptionRow,
@@ -66,6 +69,7 @@ export class InvoicesService {
     to: number,
     full: { start: number; end: number },
     tx?: Tx,
+    late?: LateContext,
   ): Promise<InvoicePreview> {
     const lines: InvoiceLine[] = [];
     if (sub.status !== "trialing") {
@@ -101,14 +105,22 @@ export class InvoicesService {
           )
         ).map((m) => [m.id, m]),
       );
-      const used = await this.usage.query.usedByMeter(
-        sub.environment_id,
-        [...meters.values()],
-        sub.tenant_id,
-        from,
-        to,
-        tx,
-      );
+      const byReceipt = late
+        ? await this.usage.late.usedByReceipt(
+            sub.environment_id,
+            [...meters.values()],
+            sub.tenant_id,
+            from,
+            to,
+            late.cutoff,
+            late.window,
+            tx,
+          )
+        : null;
+      const used = byReceipt
+        ? new Map([...byReceipt.used].map(([id, u]) => [id, u - (byReceipt.after.get(id) ?? 0)]))
+        : await this.usage.query.usedByMeter(sub.environment_id, [...meters.values()], sub.tenant_id, from, to, tx);
+      const lateLines: InvoiceLine[] = [];
       for (const charge of charges) {
         const meter =
           meters.get(charge.meterId) ?? (await this.usage.meters.row(sub.environment_id, charge.meterId, tx));
@@ -133,10 +145,18 @@ export class InvoicesService {
             aggregation: meter.aggregation,
             from,
             to,
+            ...(late ? { receivedTo: late.cutoff } : {}),
             value: String(value),
           },
         });
+        const lateValue = byReceipt?.late.get(meter.id) ?? 0;
+        if (late?.window && lateValue !== 0) {
+          const billed = late.billed.get(meter.id) ?? "0";
+          const window = late.window;
+          lateLines.push(billable(() => lateLine(charge, meter, billed, lateValue, window, version.currency)));
+        }
       }
+      lines.push(...lateLines);
     }
     const subtotal = lines.reduce((sum, l) => sum + l.total, 0);
     const taxRate = await taxRateOf(this.#db, sub.environment_id, sub.tenant_id, tx);
@@ -192,8 +212,9 @@ export class InvoicesService {
       .where("period_start", "=", from)
       .executeTakeFirst();
     if (existing) return null;
-    const preview = await this.compute(sub, version, from, to, full, tx);
     const now = this.m.clock.now();
+    const late = await lateContext(this.#db, tx, sub, from, now);
+    const preview = await this.compute(sub, version, from, to, full, tx, late);
     const year = new Date(at).getUTCFullYear();
     const counter = await this.#db
       .q(tx)
@@ -229,6 +250,8 @@ export class InvoicesService {
       lines: toJson(preview.lines),
       finalized_at: at,
       created_at: now,
+      late_cutoff: late.cutoff,
+      late_from: late.lateFrom,
     };
     await this.#db.q(tx).insertInto("billing_invoice").values(row).execute();
     await this.m.facts.record(tx, ctx, {

@@ -58,6 +58,9 @@ export class BillingService {
     this.creditNotes = new CreditNotesService(m, this.payments, this.dunning);
     // What a test clock's advance runs, at its time: the same code the real-time jobs run.
     this.clocks.steps.push((clock) => this.subscriptions.advanceDue(200, 50, clock));
+    // Credits expire, and credit holds lapse, at a tenant's test clock's time.
+    ledger.timeFor = (environmentId, tenantId, tx) => this.clocks.nowFor(environmentId, tenantId, tx);
+    this.clocks.steps.push((clock) => this.credits.expireDue(200, clock));
     this.clocks.steps.push(async (clock) => {
       const pass = await this.dunning.runDue(500, clock);
       return pass.pastDue + pass.suspended + pass.restored;

@@ -328,4 +328,51 @@ describeEachEngine("billing test clocks", (engine) => {
     expect(await status()).toBe("active");
     expect(await state()).toBe("active");
   });
+
+  it("expires a clock tenant's credit grants and holds at the clock's time, never at real time", async () => {
+    const id = (await call(sk(), "POST", "/v1/billing/test-clocks", { name: "credits", frozenTime: T0 })).body
+      .id as string;
+    const holder = (await call(sk(), "POST", "/v1/tenants", { name: "Credit holder" })).body.id as string;
+    expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/tenants`, { tenantId: holder })).status).toBe(200);
+    const grant = await call(sk(), "POST", "/v1/billing/credits/grants", {
+      tenantId: holder,
+      unit: "tokens",
+      amount: 1000,
+      expiresAt: T0 + 10 * DAY,
+    });
+    expect(grant.status, JSON.stringify(grant.body)).toBe(201);
+    const hold = await call(sk(), "POST", "/v1/billing/credits/holds", {
+      tenantId: holder,
+      unit: "tokens",
+      amount: 100,
+      ttlSeconds: 3600,
+    });
+    expect(hold.status, JSON.stringify(hold.body)).toBe(201);
+    const balance = async () =>
+      ((await call(sk(), "GET", `/v1/billing/credits/wallets?tenantId=${holder}`)).body.data as Json[])[0]?.balance;
+    expect(await balance()).toBe(900);
+
+    // Real time runs 20 days ahead: the clock's tenant keeps its credits (its time has not come).
+    clock.set(T0 + 20 * DAY);
+    try {
+      await t.app.service(billingModule).credits.expireDue();
+      expect(await balance()).toBe(900);
+      expect((await call(sk(), "GET", `/v1/billing/credits/holds/${hold.body.id}`)).body.status).toBe("open");
+    } finally {
+      clock.set(T0);
+    }
+    // Two hours on the clock: the hold lapses (its 100 back); eleven days: the grant expires.
+    await advance(id, T0 + 2 * 3_600_000);
+    expect((await call(sk(), "GET", `/v1/billing/credits/holds/${hold.body.id}`)).body.status).toBe("expired");
+    expect(await balance()).toBe(1000);
+    await advance(id, T0 + 11 * DAY);
+    expect(await balance()).toBe(0);
+    const entries = await t.app.db.kysely
+      .selectFrom("billing_credit_entry")
+      .select(["kind", "amount"])
+      .where("tenant_id", "=", holder)
+      .execute();
+    expect(entries.reduce((sum, e) => sum + Number(e.amount), 0)).toBe(0);
+    expect(entries.filter((e) => e.kind === "expire").map((e) => Number(e.amount))).toEqual([-1000]);
+  });
 });

@@ -27,11 +27,18 @@ export type HoldRow = Selectable<BillingCreditHoldTable>;
 export class CreditLedger {
   readonly #db: TypedDb<BillingTables>;
 
+  /**
+   * timeFor answers the time of a tenant's credits: the plane's, or its billing test clock's (set
+   * by the billing service), so grants and holds expire at the tenant's time.
+   */
+  timeFor: (environmentId: string, tenantId: string, tx?: Tx) => Promise<number>;
+
   constructor(
     private readonly m: ModuleContext,
     private readonly usage: UsageService,
   ) {
     this.#db = m.db.tables<BillingTables>();
+    this.timeFor = async () => this.m.clock.now();
   }
 
   /**
@@ -63,7 +70,7 @@ export class CreditLedger {
     unit: string,
     create: boolean,
   ): Promise<WalletRow | undefined> {
-    const now = this.m.clock.now();
+    const now = await this.timeFor(environmentId, tenantId, tx);
     if (create) {
       await this.#db
         .q(tx)

@@ -41,7 +41,7 @@ export class CreditHoldsService {
           `Reserving ${input.amount} ${input.unit} needs more than the balance ${balance}.`,
         );
       }
-      const now = this.m.clock.now();
+      const now = await this.ledger.timeFor(environmentId, wallet.tenant_id, tx);
       const row: BillingCreditHoldTable = {
         id: newId("creditHold", now),
         environment_id: environmentId,
@@ -119,7 +119,7 @@ export class CreditHoldsService {
       if (hold.status !== "open") {
         throw new AppError(BillingErrors.credit_hold_not_open, `Hold ${hold.id} is ${hold.status}.`);
       }
-      const now = this.m.clock.now();
+      const now = await this.ledger.timeFor(locked.environment_id, locked.tenant_id, tx);
       return toCreditHold(await this.ledger.closeHold(tx, ctx, locked, hold, status, committed, now), wallet.unit);
     });
   }

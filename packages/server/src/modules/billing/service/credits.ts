@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { z } from "zod";
 import { fromJson, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
@@ -22,6 +23,7 @@ import { newId } from "../ids.js";
 import type { CreditLedger, WalletRow } from "../internal/credit-ledger.js";
 import { toCreditEntry, toCreditGrant, toWallet } from "../internal/credit-rows.js";
 import type { BillingCreditGrantTable, BillingTables, CreditSource } from "../tables.js";
+import type { ClockTime } from "./clocks.js";
 
 /** EXPIRE_CREDITS_JOB: the recurring job that expires due grants and holds past their TTL. */
 export const EXPIRE_CREDITS_JOB = "billing.expire_credits";
@@ -64,7 +66,10 @@ export class CreditsService {
       tenantId: input.tenantId,
       field: "body.tenantId",
     });
-    if (input.expiresAt !== undefined && input.expiresAt <= this.m.clock.now()) {
+    if (
+      input.expiresAt !== undefined &&
+      input.expiresAt <= (await this.ledger.timeFor(environmentId, tenantId as string))
+    ) {
       throw new AppError(BillingErrors.invalid_credit_expiry, "expiresAt is not in the future.", {
         errors: [{ path: "body.expiresAt", message: "must be in the future" }],
       });
@@ -90,7 +95,7 @@ export class CreditsService {
    */
   async grantIn(tx: Tx, ctx: ActionContext, g: GrantInTx): Promise<CreditGrant> {
     const wallet = await this.ledger.lockWallet(tx, ctx, g.environmentId, g.tenantId, g.unit, true);
-    const now = this.m.clock.now();
+    const now = await this.ledger.timeFor(g.environmentId, g.tenantId, tx);
     const row: BillingCreditGrantTable = {
       id: newId("creditGrant", now),
       environment_id: g.environmentId,
@@ -309,15 +314,29 @@ export class CreditsService {
    * and open holds past their TTL, one wallet per transaction (locked), at most `limit` wallets per
    * run. Operations on a wallet settle it first anyway; this writes the entries for idle ones.
    */
-  async expireDue(limit = 200): Promise<number> {
-    const now = this.m.clock.now();
+  async expireDue(limit = 200, clock?: ClockTime): Promise<number> {
+    const now = clock?.now ?? this.m.clock.now();
     const q = this.#db.q();
+    // Real time settles the tenants on no test clock; a clock's run, its own tenants at its time.
+    const onClock = clock
+      ? await q
+          .selectFrom("billing_test_clock_tenant")
+          .select("tenant_id")
+          .where("test_clock_id", "=", clock.clockId)
+          .execute()
+          .then((rows) => rows.map((r) => r.tenant_id))
+      : null;
+    if (onClock !== null && onClock.length === 0) return 0;
+    const offClock = (table: "billing_credit_grant" | "billing_credit_hold") =>
+      sql<boolean>`not exists (select 1 from billing_test_clock_tenant c where c.tenant_id = ${sql.ref(`${table}.tenant_id`)} and c.environment_id = ${sql.ref(`${table}.environment_id`)})`;
     const [grants, holds] = await Promise.all([
       q
         .selectFrom("billing_credit_grant")
         .select("wallet_id")
         .where("expired_at", "is", null)
         .where("expires_at", "<=", now)
+        .$if(onClock !== null, (qb) => qb.where("tenant_id", "in", onClock as string[]))
+        .$if(onClock === null, (qb) => qb.where(offClock("billing_credit_grant")))
         .orderBy("expires_at")
         .limit(limit)
         .execute(),
@@ -326,6 +345,8 @@ export class CreditsService {
         .select("wallet_id")
         .where("status", "=", "open")
         .where("expires_at", "<=", now)
+        .$if(onClock !== null, (qb) => qb.where("tenant_id", "in", onClock as string[]))
+        .$if(onClock === null, (qb) => qb.where(offClock("billing_credit_hold")))
         .orderBy("expires_at")
         .limit(limit)
         .execute(),
@@ -360,7 +381,7 @@ export class CreditsService {
     amount: number,
     reference: string | null,
   ): Promise<CreditConsumption> {
-    const now = this.m.clock.now();
+    const now = await this.ledger.timeFor(wallet.environment_id, wallet.tenant_id, tx);
     const before = Number(wallet.balance);
     const taken = await this.ledger.take(tx, wallet, amount, "consume", null, reference, now);
     await this.m.facts.record(tx, ctx, {

@@ -1,4 +1,6 @@
-import * as mupdf from "mupdf";
+import { createRequire } from "node:module";
+import path from "node:path";
+import * as pdfjs from "pdfjs-dist/legacy/build/pdf.mjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../../testing/fixtures.js";
@@ -12,39 +14,71 @@ import type { Invoice, InvoiceLine } from "./schemas.js";
 type Json = Record<string, unknown>;
 
 // Invoices rendered for people: one view model (amounts by ISO 4217 minor units), an HTML page that
-// escapes every text it shows, and a PDF checked by rendering it with another engine (MuPDF):
+// escapes every text it shows, and a PDF checked by rendering it with another engine (PDF.js):
 // its text must hold the number, the lines and the total, and its first page must carry ink where
 // the title, the table and the totals are drawn. Then the routes, on both engines.
 
 const HOSTILE = `<script>alert("x")</script> & 'quoted' "double"`;
 
-/** pdfText extracts every page's text with MuPDF. */
-function pdfText(bytes: Uint8Array): { pages: number; text: string } {
-  const doc = mupdf.Document.openDocument(bytes, "application/pdf");
-  let text = "";
-  for (let i = 0; i < doc.countPages(); i++) text += doc.loadPage(i).toStructuredText("preserve-whitespace").asText();
-  return { pages: doc.countPages(), text };
+const STANDARD_FONTS = `${path.join(path.dirname(createRequire(import.meta.url).resolve("pdfjs-dist/package.json")), "standard_fonts")}${path.sep}`;
+
+/** openPdf parses a PDF with PDF.js (another engine than the one that wrote it). */
+function openPdf(bytes: Uint8Array) {
+  return pdfjs.getDocument({ data: new Uint8Array(bytes), standardFontDataUrl: STANDARD_FONTS, verbosity: 0 }).promise;
 }
 
-/** inkOfPage renders page 1 at 1 px per point, grey, and answers the share of dark pixels in a band of rows. */
-function inkOfPage(bytes: Uint8Array): (fromTop: number, toTop: number, fromLeft?: number, toLeft?: number) => number {
-  const doc = mupdf.Document.openDocument(bytes, "application/pdf");
-  const pix = doc.loadPage(0).toPixmap(mupdf.Matrix.identity, mupdf.ColorSpace.DeviceGray, false);
-  const width = pix.getWidth();
-  const pixels = pix.getPixels();
-  const png = pix.asPNG();
-  expect(png.length).toBeGreaterThan(1000);
-  return (fromTop, toTop, fromLeft = 0, toLeft = width) => {
-    let dark = 0;
-    let all = 0;
-    for (let y = fromTop; y < toTop; y++) {
-      for (let x = fromLeft; x < toLeft; x++) {
-        all++;
-        if ((pixels[y * width + x] as number) < 128) dark++;
-      }
+/** pdfText extracts every page's text with PDF.js, one drawn run per line. */
+async function pdfText(bytes: Uint8Array): Promise<{ pages: number; text: string }> {
+  const doc = await openPdf(bytes);
+  try {
+    let text = "";
+    for (let i = 1; i <= doc.numPages; i++) {
+      const content = await (await doc.getPage(i)).getTextContent();
+      for (const item of content.items) if ("str" in item) text += `${item.str}\n`;
     }
-    return dark / all;
-  };
+    return { pages: doc.numPages, text };
+  } finally {
+    await doc.destroy();
+  }
+}
+
+/** inkOfPage renders page 1 at 1 px per point and answers the share of dark pixels in a band of rows. */
+async function inkOfPage(
+  bytes: Uint8Array,
+): Promise<(fromTop: number, toTop: number, fromLeft?: number, toLeft?: number) => number> {
+  const doc = await openPdf(bytes);
+  try {
+    const page = await doc.getPage(1);
+    const viewport = page.getViewport({ scale: 1 });
+    const factory = doc.canvasFactory as {
+      create(
+        w: number,
+        h: number,
+      ): { canvas: unknown; context: { getImageData(...a: number[]): { data: Uint8ClampedArray } } };
+    };
+    const { canvas, context } = factory.create(viewport.width, viewport.height);
+    await page.render({ canvasContext: context, viewport, canvas } as unknown as Parameters<typeof page.render>[0])
+      .promise;
+    const width = Math.round(viewport.width);
+    const rgba = context.getImageData(0, 0, width, Math.round(viewport.height)).data;
+    const png = (canvas as { toBuffer(mime: string): Buffer }).toBuffer("image/png");
+    expect(png.length).toBeGreaterThan(1000);
+    return (fromTop, toTop, fromLeft = 0, toLeft = width) => {
+      let dark = 0;
+      let all = 0;
+      for (let y = fromTop; y < toTop; y++) {
+        for (let x = fromLeft; x < toLeft; x++) {
+          all++;
+          const o = (y * width + x) * 4;
+          const grey = 0.299 * (rgba[o] as number) + 0.587 * (rgba[o + 1] as number) + 0.114 * (rgba[o + 2] as number);
+          if ((rgba[o + 3] as number) > 0 && grey < 128) dark++;
+        }
+      }
+      return dark / all;
+    };
+  } finally {
+    await doc.destroy();
+  }
 }
 
 function line(over: Partial<InvoiceLine> = {}): InvoiceLine {
@@ -185,10 +219,10 @@ describe("invoice HTML", () => {
 });
 
 describe("invoice PDF", () => {
-  it("holds the number, every line and the total, with ink where they are drawn (rendered by MuPDF)", async () => {
+  it("holds the number, every line and the total, with ink where they are drawn (rendered by PDF.js)", async () => {
     const pdf = await renderInvoicePdf(buildInvoiceView(invoice(), { tenantName: "Acme Corp", environmentName: null }));
     expect(Buffer.from(pdf.subarray(0, 5)).toString()).toBe("%PDF-");
-    const { pages, text } = pdfText(pdf);
+    const { pages, text } = await pdfText(pdf);
     expect(pages).toBe(1);
     for (const s of [
       "Invoice INV-2027-000042",
@@ -203,7 +237,7 @@ describe("invoice PDF", () => {
     ]) {
       expect(text).toContain(s);
     }
-    const ink = inkOfPage(pdf);
+    const ink = await inkOfPage(pdf);
     // Title (top band, left), the table (below the header block) and a blank bottom of the page.
     expect(ink(40, 80, 40, 300)).toBeGreaterThan(0.03);
     expect(ink(200, 420)).toBeGreaterThan(0.01);
@@ -242,7 +276,7 @@ describe("invoice PDF", () => {
     const pdf = await renderInvoicePdf(
       buildInvoiceView(invoice({ lines }), { tenantName: "Zürich 🚀", environmentName: null }),
     );
-    const { pages, text } = pdfText(pdf);
+    const { pages, text } = await pdfText(pdf);
     expect(pages).toBeGreaterThan(2);
     expect(text).toContain("line 79 ?? ");
     expect(text).toContain("Zürich ?");
@@ -332,7 +366,7 @@ describeEachEngine("invoice documents over HTTP", (engine) => {
     expect(res.headers["cache-control"]).toBe("private, no-store");
     const pdf = new Uint8Array(res.rawPayload);
     expect(Number(res.headers["content-length"])).toBe(pdf.length);
-    const { text } = pdfText(pdf);
+    const { text } = await pdfText(pdf);
     const inv = await json(sk(), "GET", `/v1/billing/invoices/${invoiceA}`);
     expect(text).toContain(inv.number as string);
     expect(text).toContain("Fixed fee (month)");
@@ -341,7 +375,7 @@ describeEachEngine("invoice documents over HTTP", (engine) => {
     expect(text).toContain("Priced (per-unit): 3 × 0.01 = 0.03 USD");
     expect(text).toMatch(/Usage: meter calls \(count\), 2027-01-31 10:00 UTC – 2027-02-28 10:00 UTC: 3/);
     expect(inv.total).toBe(4903);
-    expect(inkOfPage(pdf)(40, 80, 40, 300)).toBeGreaterThan(0.03);
+    expect((await inkOfPage(pdf))(40, 80, 40, 300)).toBeGreaterThan(0.03);
   });
 
   it("GET …/html answers a page with every name escaped and a CSP that allows no script", async () => {

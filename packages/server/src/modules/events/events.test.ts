@@ -74,32 +74,32 @@ describeEachEngine("events", (engine) => {
   });
 
   it("publishes events checked against the catalog, idempotent by id", async () => {
-    await registerType("invoice.paid", {
+    await registerType("receipt.issued", {
       type: "object",
       properties: { amount: { type: "integer" } },
       required: ["amount"],
     });
-    const unknown = await keyA("POST", "/v1/events", { type: "invoice.voided", data: {} });
+    const unknown = await keyA("POST", "/v1/events", { type: "receipt.voided", data: {} });
     expect(unknown.status).toBe(422);
     expect(unknown.body.code).toBe("event_type_unknown");
     const reserved = await keyA("POST", "/v1/events", { type: "tenant.created", data: {} });
     expect(reserved.body.code).toBe("event_type_reserved");
-    const invalid = await keyA("POST", "/v1/events", { type: "invoice.paid", data: { amount: "ten" } });
+    const invalid = await keyA("POST", "/v1/events", { type: "receipt.issued", data: { amount: "ten" } });
     expect(invalid.status).toBe(422);
     expect(invalid.body.code).toBe("event_data_invalid");
 
-    const first = await keyA("POST", "/v1/events", { id: "inv-1-paid", type: "invoice.paid", data: { amount: 10 } });
+    const first = await keyA("POST", "/v1/events", { id: "inv-1-paid", type: "receipt.issued", data: { amount: 10 } });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ clientId: "inv-1-paid", type: "invoice.paid", data: { amount: 10 } });
+    expect(first.body).toMatchObject({ clientId: "inv-1-paid", type: "receipt.issued", data: { amount: 10 } });
     expect(first.body.id).toMatch(/^evt_/);
-    const again = await keyA("POST", "/v1/events", { id: "inv-1-paid", type: "invoice.paid", data: { amount: 10 } });
+    const again = await keyA("POST", "/v1/events", { id: "inv-1-paid", type: "receipt.issued", data: { amount: 10 } });
     expect(again.status).toBe(200);
     expect(again.headers["idempotent-replayed"]).toBe("true");
     expect(again.body).toEqual(first.body);
-    const clash = await keyA("POST", "/v1/events", { id: "inv-1-paid", type: "invoice.paid", data: { amount: 11 } });
+    const clash = await keyA("POST", "/v1/events", { id: "inv-1-paid", type: "receipt.issued", data: { amount: 11 } });
     expect(clash.status).toBe(409);
     expect(clash.body.code).toBe("event_id_reused");
-    const list = await keyA("GET", "/v1/events?types=invoice.*");
+    const list = await keyA("GET", "/v1/events?types=receipt.*");
     expect((list.body.data as Json[]).map((e) => e.id)).toEqual([first.body.id]);
     const byClientId = await keyA("GET", "/v1/events?clientId=inv-1-paid");
     expect((byClientId.body.data as Json[]).map((e) => e.id)).toEqual([first.body.id]);

@@ -54,7 +54,7 @@ describeEachEngine("webhook delivery", (engine) => {
     // Product and tenant events only: the endpoints' own facts (webhook_endpoint.*) are events too.
     const res = await keyA("POST", "/v1/webhooks/endpoints", {
       url: `${receiver.url}/hook`,
-      eventTypes: ["tenant.*", "order.*", "invoice.*"],
+      eventTypes: ["tenant.*", "order.*", "receipt.*"],
       ...body,
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -353,10 +353,10 @@ describeEachEngine("webhook delivery", (engine) => {
     const all = await endpoint({ eventTypes: ["order.*"] });
     const own = await endpoint({ tenantId: t1 });
     await keyA("POST", "/v1/events/types", { name: "order.shipped", description: "x" });
-    await keyA("POST", "/v1/events/types", { name: "invoice.paid", description: "x" });
+    await keyA("POST", "/v1/events/types", { name: "receipt.issued", description: "x" });
     await keyA("POST", "/v1/events", { type: "order.shipped", tenantId: t1, data: {} });
     await keyA("POST", "/v1/events", { type: "order.shipped", tenantId: t2, data: {} });
-    await keyA("POST", "/v1/events", { type: "invoice.paid", tenantId: t1, data: {} });
+    await keyA("POST", "/v1/events", { type: "receipt.issued", tenantId: t1, data: {} });
     await runDueJobs(t);
     expect((await messages(all.id)).map((m) => [m.eventType, m.tenantId])).toEqual([
       ["order.shipped", t1],
@@ -364,7 +364,7 @@ describeEachEngine("webhook delivery", (engine) => {
     ]);
     expect((await messages(own.id)).map((m) => [m.eventType, m.tenantId])).toEqual([
       ["order.shipped", t1],
-      ["invoice.paid", t1],
+      ["receipt.issued", t1],
     ]);
     // A tenant key of t1 sees its endpoint, not the environment's, and cannot reach t2's.
     const tk = t.token({ actorType: "tenant_key", environmentId: p.a.id, tenantId: t1, permissions: ["webhooks:*"] });

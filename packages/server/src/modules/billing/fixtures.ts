@@ -58,7 +58,12 @@ export const fixtures = defineModuleFixtures({
   bodies: {
     "POST /v1/billing/test-clocks": () => ({ name: "Clock" }),
     "POST /v1/billing/test-clocks/:testClockId/advance": (w) => ({ frozenTime: w.t.app.clock.now() + 30 * 86_400_000 }),
-    "POST /v1/billing/test-clocks/:testClockId/tenants": () => ({ tenantId: "ten_iso" }),
+    "POST /v1/billing/test-clocks/:testClockId/tenants": (_w, ids) => ({
+      tenantId: clockTenants.get(ids.testClockId ?? ""),
+    }),
+    "POST /v1/billing/test-clocks/:testClockId/detach": (_w, ids) => ({
+      tenantId: clockTenants.get(ids.testClockId ?? ""),
+    }),
     "POST /v1/billing/plans": (w) => ({ key: `p${w.unique()}`, name: "Plan", interval: "month", currency: "USD" }),
     "POST /v1/billing/plans/:planId/versions": () => ({ interval: "month", currency: "EUR", fixedFee: "9.00" }),
     "POST /v1/billing/subscriptions": () => ({ tenantId: "ten_iso", plan: "iso" }),
@@ -143,7 +148,7 @@ export const fixtures = defineModuleFixtures({
       body: { tenantId: (await w.param("tenantId", w.a)).id },
       expect: () => ({ types: ["test_clock.tenant_attached"], environmentId: w.a.environmentId }),
     }),
-    "DELETE /v1/billing/test-clocks/:testClockId/tenants/:tenantId": async (w) => {
+    "POST /v1/billing/test-clocks/:testClockId/detach": async (w) => {
       const clock = await clockIn(w, w.a);
       const tenant = (await w.param("tenantId", w.a)).id;
       await expectJson(
@@ -153,7 +158,8 @@ export const fixtures = defineModuleFixtures({
       );
       return {
         caller: w.a.key,
-        ids: { testClockId: clock, tenantId: tenant },
+        ids: { testClockId: clock },
+        body: { tenantId: tenant },
         expect: () => ({ types: ["test_clock.tenant_detached"], environmentId: w.a.environmentId }),
       };
     },
@@ -245,13 +251,25 @@ export const fixtures = defineModuleFixtures({
   },
 });
 
-/** clockIn creates a test clock in the environment (at the plane's time) and returns its id. */
+/** clockTenants: the tenant each fixture clock was given (attach and detach bodies name it). */
+const clockTenants = new Map<string, string>();
+
+/**
+ * clockIn creates a test clock in the environment (at the plane's time) and a fresh tenant for it
+ * (remembered in `clockTenants`: the attach and detach bodies name it), and returns its id.
+ */
 async function clockIn(w: IsolationWorld, env: EnvActors): Promise<string> {
   const body = await created(
     await w.call(env.key, "POST", "/v1/billing/test-clocks", { body: { name: env.marker } }),
     "creating a test clock",
   );
-  return body.id as string;
+  const id = body.id as string;
+  const tenant = await created(
+    await w.call(env.key, "POST", "/v1/tenants", { body: { name: `${env.marker} clock` } }),
+    "creating a clock's tenant",
+  );
+  clockTenants.set(id, tenant.id as string);
+  return id;
 }
 
 /**

@@ -197,7 +197,7 @@ describeEachEngine("billing test clocks", (engine) => {
     expect(last[0]).toMatchObject({ periodStart: periodEnd, periodEnd: cancelAt, finalizedAt: cancelAt });
 
     // Now without a live subscription, the tenant may leave the clock, and the empty clock may go.
-    expect((await call(sk(), "DELETE", `/v1/billing/test-clocks/${id}/tenants/${tenant}`)).status).toBe(200);
+    expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/detach`, { tenantId: tenant })).status).toBe(200);
     expect((await call(sk(), "DELETE", `/v1/billing/test-clocks/${id}`)).status).toBe(200);
     expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).status).toBe(404);
   });
@@ -225,22 +225,25 @@ describeEachEngine("billing test clocks", (engine) => {
     const moved = await call(sk(), "POST", `/v1/billing/test-clocks/${id}/tenants`, { tenantId: other });
     expect(moved.status).toBe(409);
     expect(moved.body.code).toBe("tenant_on_test_clock");
-    // A tenant is on one clock at most; an attached clock cannot be deleted.
+    // A tenant is on one clock at most.
     const fresh = (await call(sk(), "POST", "/v1/tenants", { name: "Fresh" })).body.id as string;
     expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/tenants`, { tenantId: fresh })).status).toBe(200);
     const second = (await call(sk(), "POST", "/v1/billing/test-clocks", { name: "second" })).body.id as string;
     const twice = await call(sk(), "POST", `/v1/billing/test-clocks/${second}/tenants`, { tenantId: fresh });
     expect(twice.status).toBe(409);
-    const inUse = await call(sk(), "DELETE", `/v1/billing/test-clocks/${id}`);
-    expect(inUse.status).toBe(409);
-    expect(inUse.body.code).toBe("test_clock_in_use");
-    // The subscription the tenant starts keeps the clock: it cannot leave while it is live.
+    // The subscription the tenant starts keeps the clock: it cannot leave while it is live, and the
+    // clock cannot be deleted under it.
     expect((await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: fresh, plan: "clocked" })).status).toBe(
       201,
     );
-    const leave = await call(sk(), "DELETE", `/v1/billing/test-clocks/${id}/tenants/${fresh}`);
+    const leave = await call(sk(), "POST", `/v1/billing/test-clocks/${id}/detach`, { tenantId: fresh });
     expect(leave.status).toBe(409);
-    expect((await call(sk(), "DELETE", `/v1/billing/test-clocks/${second}/tenants/${fresh}`)).status).toBe(404);
+    expect((await call(sk(), "POST", `/v1/billing/test-clocks/${second}/detach`, { tenantId: fresh })).status).toBe(
+      404,
+    );
+    const inUse = await call(sk(), "DELETE", `/v1/billing/test-clocks/${id}`);
+    expect(inUse.status).toBe(409);
+    expect(inUse.body.code).toBe("test_clock_in_use");
   });
 
   it("is invisible from another environment and to tenant keys", async () => {

@@ -86,8 +86,9 @@ export class TestClocksService {
       .selectFrom("billing_test_clock")
       .select("frozen_time")
       .where("id", "=", clockId)
-      .executeTakeFirstOrThrow();
-    return Number(row.frozen_time);
+      .executeTakeFirst();
+    // A deleted clock's ended subscriptions fall back to the plane's time.
+    return row ? Number(row.frozen_time) : this.m.clock.now();
   }
 
   /** clockOfTenant answers the test clock a tenant lives on, or null. */
@@ -142,18 +143,28 @@ export class TestClocksService {
     return toTestClock(row, (await this.#tenantCounts([row.id])).get(row.id) ?? 0);
   }
 
-  /** deleteClock removes a clock with no tenants on it (detach them first). */
+  /**
+   * deleteClock removes a clock whose tenants have no live subscription on it (cancel those first);
+   * its tenants are taken off it and live on the plane's time again.
+   */
   async deleteClock(ctx: ActionContext, id: string): Promise<TestClock> {
     const { environmentId } = this.m.access.environment(ctx, "billing:manage");
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#row(environmentId, id, tx, true);
-      const tenants = (await this.#tenantCounts([row.id], tx)).get(row.id) ?? 0;
-      if (tenants > 0) {
+      const live = await this.#db
+        .q(tx)
+        .selectFrom("billing_subscription")
+        .select("id")
+        .where("test_clock_id", "=", row.id)
+        .where("live_tenant_id", "is not", null)
+        .execute();
+      if (live.length > 0) {
         throw new AppError(
           BillingErrors.test_clock_in_use,
-          `Test clock ${id} has ${tenants} tenant(s): detach them first.`,
+          `Test clock ${id} has ${live.length} live subscription(s): cancel them first.`,
         );
       }
+      await this.#db.q(tx).deleteFrom("billing_test_clock_tenant").where("test_clock_id", "=", row.id).execute();
       await this.#db.q(tx).deleteFrom("billing_test_clock").where("id", "=", row.id).execute();
       await this.m.facts.record(tx, ctx, {
         type: "test_clock.deleted",
@@ -205,13 +216,17 @@ export class TestClocksService {
     });
   }
 
-  /** detachTenant takes a tenant off the clock; it must have no live subscription on it. */
+  /**
+   * detachTenant takes a tenant off the clock; it must have no live subscription on it. A tenant on
+   * no clock is left as it is (detaching is idempotent); one on another clock answers 404.
+   */
   async detachTenant(ctx: ActionContext, id: string, tenantId: string): Promise<TestClock> {
     const { environmentId } = this.m.access.environment(ctx, "billing:manage");
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#row(environmentId, id, tx, true);
       const current = await this.clockOfTenant(environmentId, tenantId, tx);
-      if (current === null || current.id !== row.id) {
+      if (current === null) return toTestClock(row, (await this.#tenantCounts([row.id], tx)).get(row.id) ?? 0);
+      if (current.id !== row.id) {
         throw new AppError(BillingErrors.tenant_not_on_test_clock, `Tenant ${tenantId} is not on test clock ${id}.`);
       }
       await this.#refuseLive(tx, environmentId, tenantId);

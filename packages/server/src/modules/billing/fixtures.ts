@@ -265,7 +265,7 @@ async function clockIn(w: IsolationWorld, env: EnvActors): Promise<string> {
   );
   const id = body.id as string;
   const tenant = await created(
-    await w.call(env.key, "POST", "/v1/tenants", { body: { name: `${env.marker} clock` } }),
+    await w.call(env.key, "POST", "/v1/tenants", { body: { name: `${env.marker} clock ${w.unique()}` } }),
     "creating a clock's tenant",
   );
   clockTenants.set(id, tenant.id as string);

@@ -19,6 +19,12 @@ export interface Principal {
   displayName?: string;
   /** model is an agent's declared model (e.g. the LLM behind it), recorded with what it does. */
   model?: string;
+  /**
+   * auth describes how an end-user session was established: its method, its authentication level
+   * (1: one factor; 2: a second factor shown), when it began and when a second factor was last
+   * shown (step-up checks compare it with the clock).
+   */
+  auth?: { method: string; aal: number; authenticatedAt: number; secondFactorAt: number | null };
   /** onBehalfOf is the delegation chain: the user an agent acts for, or the operator's reason. */
   onBehalfOf?: { actorType: ActorType; actorId: string; reason?: string };
 }

@@ -17,7 +17,10 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
   "user.updated": { description: `An end user's name, email or profile changed. ${Changes}` },
   "user.disabled": { description: `An end user was disabled; their sessions end. ${Changes}` },
   "user.enabled": { description: `A disabled end user was enabled again. ${Changes}` },
-  "user.logged_in": { description: "An end user logged in.", data: z.object({ surfaceId: z.string() }) },
+  "user.logged_in": {
+    description: "An end user logged in (`method`: password, magic_link, passkey, oidc, …; `aal`: 1 or 2).",
+    data: z.object({ surfaceId: z.string(), method: z.string(), aal: z.number().int() }),
+  },
   "user.logged_out": { description: "An end user logged out.", data: Count },
   "user.password_changed": { description: "An end user changed their password." },
   "user.password_reset": { description: "An end user reset their password with a reset token." },
@@ -31,6 +34,9 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
   "secret_key.created": { description: "An environment secret key was created." },
   "secret_key.rotated": { description: "A secret key was rotated (the old one works for a grace period)." },
   "secret_key.revoked": { description: "A secret key was revoked." },
+  "surface.auth_settings_updated": {
+    description: "A surface's sign-in settings changed (`changes` by `section.field`).",
+  },
   "operator.created": { description: "A plane operator account was created." },
   "operator.updated": { description: `A plane operator changed. ${Changes}` },
   "operator.disabled": { description: `A plane operator was disabled. ${Changes}` },

@@ -121,6 +121,16 @@ export const fixtures = defineModuleFixtures({
     },
   },
   facts: {
+    // Surface sign-in settings
+    "PATCH /v1/surfaces/:surfaceId/auth-settings": async (w) => {
+      const { environmentId, surfaceId } = await w.scratchEnvironment("web");
+      return {
+        caller: w.admin,
+        ids: { surfaceId },
+        body: { mfa: { policy: "required", stepUpMaxAgeSeconds: 600 } },
+        expect: () => ({ types: ["surface.auth_settings_updated"], environmentId }),
+      };
+    },
     // Operators
     "POST /v1/operator/login": async (w) => ({
       caller: null,

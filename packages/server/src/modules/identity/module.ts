@@ -7,13 +7,14 @@ import { migration as core } from "./migrations/202611261300_identity_core.js";
 import { migration as dropTenancyFks } from "./migrations/202612011200_identity_drop_tenancy_fks.js";
 import { migration as tenantsVocabulary } from "./migrations/202612021310_identity_tenants_vocabulary.js";
 import { migration as throttle } from "./migrations/202612061400_identity_throttle.js";
+import { migration as authFoundation } from "./migrations/202612131000_identity_auth_foundation.js";
 import { identityRoutes } from "./routes.js";
 import { IdentityService } from "./service.js";
 
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle],
+  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation],
   ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
 import { isPermission } from "../../platform/permissions.js";
+import { AuthSettings } from "./internal/settings/index.js";
 
 const Timestamp = z.number().int().describe("Epoch milliseconds.");
 export const Email = z
@@ -72,6 +73,8 @@ export const User = z.object({
   name: z.string().nullable(),
   profile: z.record(z.string(), z.unknown()),
   hasPassword: z.boolean(),
+  emailVerified: z.boolean().describe("Whether the user proved the address (a mailed link or an IdP asserting it)."),
+  emailVerifiedAt: Timestamp.nullable(),
   disabled: z.boolean(),
   createdAt: Timestamp,
   updatedAt: Timestamp,
@@ -113,6 +116,9 @@ export const Session = z.object({
   createdAt: Timestamp,
   lastUsedAt: Timestamp,
   expiresAt: Timestamp.describe("Absolute expiry; the session also ends after the idle timeout."),
+  authMethod: z.string().describe("How the session was opened: password, magic_link, passkey, oidc, …"),
+  aal: z.number().int().describe("Authentication level: 1 after one factor, 2 after a second one."),
+  secondFactorAt: Timestamp.nullable().describe("When a second factor was last shown in this session."),
   ip: z.string().nullable(),
   userAgent: z.string().nullable(),
   current: z.boolean().describe("Whether this is the session making the request."),
@@ -188,3 +194,11 @@ export const IssuedSecretKey = z.object({
   secretKey: SecretKey,
 });
 export const ListQuery = paginationQuery.strict();
+
+// Surface sign-in settings
+export const SurfaceAuthSettings = z.object({
+  surfaceId: z.string(),
+  settings: AuthSettings,
+  updatedAt: Timestamp.nullable().describe("Null while the surface runs on the defaults."),
+});
+export { AuthSettingsPatch } from "./internal/settings/index.js";

@@ -8,6 +8,7 @@ import type { Core } from "./internal/core.js";
 import { CredentialCache } from "./internal/credential-cache.js";
 import { PasswordHasher } from "./internal/passwords.js";
 import { LoginThrottle } from "./internal/throttle.js";
+import { AuthSettingsService } from "./service/auth-settings.js";
 import { OperatorsService } from "./service/operators.js";
 import { CredentialResolution } from "./service/resolve.js";
 import { SecretKeysService } from "./service/secret-keys.js";
@@ -25,6 +26,7 @@ export class IdentityService {
   readonly sessions: SessionsService;
   readonly secretKeys: SecretKeysService;
   readonly resolution: CredentialResolution;
+  readonly authSettings: AuthSettingsService;
   readonly core: Core;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
@@ -52,6 +54,7 @@ export class IdentityService {
       tables: m.db.tables<IdentityTables>(),
       revoked: (tx, owner) => bus.publish(tx, "credentials", owner),
     };
+    this.authSettings = new AuthSettingsService(this.core);
     this.operators = new OperatorsService(this.core);
     this.users = new UsersService(this.core);
     this.sessions = new SessionsService(this.core, this.users);

@@ -33,6 +33,8 @@ export interface UserTable {
   profile: unknown;
   password_hash: string | null;
   disabled_at: number | null;
+  /** email_verified_at: when the user proved the address (a mailed link, or an IdP that asserts it). */
+  email_verified_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -49,6 +51,21 @@ export interface SessionTable {
   revoked_at: number | null;
   ip: string | null;
   user_agent: string | null;
+  /** auth_method: how the session was opened (see `AuthMethod`). */
+  auth_method: string;
+  /** aal: the authentication level: 1 after one factor, 2 after a second one. */
+  aal: number;
+  /** second_factor_at: when a second factor was last shown in this session (step-up). */
+  second_factor_at: number | null;
+}
+
+/** SurfaceAuthTable: a surface's sign-in settings (`internal/settings`), one JSON document. */
+export interface SurfaceAuthTable {
+  surface_id: string;
+  environment_id: string;
+  settings: unknown;
+  created_at: number;
+  updated_at: number;
 }
 
 export interface PasswordResetTable {
@@ -94,4 +111,5 @@ export interface IdentityTables {
   password_reset: PasswordResetTable;
   secret_key: SecretKeyTable;
   throttle_counter: ThrottleCounterTable;
+  surface_auth: SurfaceAuthTable;
 }

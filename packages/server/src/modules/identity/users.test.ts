@@ -58,6 +58,8 @@ describeEachEngine("Users (secret key)", (engine) => {
       name: "Alice",
       profile: { plan: "pro" },
       hasPassword: true,
+      emailVerified: false,
+      emailVerifiedAt: null,
       disabled: false,
       createdAt: expect.any(Number),
       updatedAt: expect.any(Number),

@@ -64,6 +64,10 @@ export class CredentialResolution {
             "session.last_used_at",
             "session.expires_at",
             "session.revoked_at",
+            "session.created_at",
+            "session.auth_method",
+            "session.aal",
+            "session.second_factor_at",
             "user.disabled_at",
             "user.email",
           ])
@@ -86,6 +90,12 @@ export class CredentialResolution {
           permissions: [],
           ceiling: surface.scopeCeiling,
           displayName: row.email,
+          auth: {
+            method: row.auth_method,
+            aal: Number(row.aal),
+            authenticatedAt: row.created_at,
+            secondFactorAt: row.second_factor_at,
+          },
         };
         return {
           principal,

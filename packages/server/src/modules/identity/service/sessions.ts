@@ -15,6 +15,14 @@ import type { UsersService } from "./users.js";
 
 type Issued = { token: string; session: Session; user: User };
 
+/** OpenOptions: how a session is being opened (password when omitted). */
+export interface OpenOptions {
+  /** method: password, magic_link, passkey, oidc, … (recorded on the session and its fact). */
+  method?: string;
+  /** aal: 2 when a second factor (or a passkey, which is two) was shown. */
+  aal?: 1 | 2;
+}
+
 /** SIGNUP_LIMITS: sign-up attempts per client IP (15 minutes) and per address in an environment (hour). */
 export const SIGNUP_LIMITS = {
   client: { windowMs: 15 * 60_000, max: 20 },
@@ -58,7 +66,7 @@ export class SessionsService {
         factType: "user.signed_up",
         surfaceId: surface.id,
         afterInsert: async (tx, user) => {
-          issued = await this.#open(tx, ctx, user, surface.id);
+          issued = await this.open(tx, ctx, user, surface.id);
         },
       },
     );
@@ -114,7 +122,7 @@ export class SessionsService {
       if (newHash) await tx.updateTable("user").set({ password_hash: newHash }).where("id", "=", user.id).execute();
       // The throttle learns of the success in the same commit as the session.
       await succeeded?.(tx);
-      return this.#open(tx, ctx, toUser(user), surface.id);
+      return this.open(tx, ctx, toUser(user), surface.id);
     });
   }
 
@@ -319,8 +327,14 @@ export class SessionsService {
     });
   }
 
-  async #open(tx: Tx, ctx: ActionContext, user: User, surfaceId: string): Promise<Issued> {
+  /**
+   * open starts a session for `user` on `surfaceId` inside `tx`, with its `user.logged_in` fact.
+   * Every sign-in method ends here once the user is proven (the caller has checked the user is
+   * enabled, under a lock or a conditional write in the same transaction).
+   */
+  async open(tx: Tx, ctx: ActionContext, user: User, surfaceId: string, opts: OpenOptions = {}): Promise<Issued> {
     const now = this.c.clock.now();
+    const aal = opts.aal ?? 1;
     const token = generateToken(TOKEN_PREFIX.session);
     const row = {
       id: newId("session", now),
@@ -334,6 +348,9 @@ export class SessionsService {
       revoked_at: null,
       ip: ctx.request.ip ?? null,
       user_agent: ctx.request.userAgent ?? null,
+      auth_method: opts.method ?? "password",
+      aal,
+      second_factor_at: aal >= 2 ? now : null,
     };
     await tx.insertInto("session").values(row).execute();
     const asUser: ActionContext = {
@@ -355,7 +372,7 @@ export class SessionsService {
         { type: "user", id: user.id },
         { type: "session", id: row.id },
       ],
-      data: { surfaceId },
+      data: { surfaceId, method: row.auth_method, aal },
     });
     return { token, session: toSession(row, row.id), user };
   }

@@ -33,9 +33,13 @@ export class UsersService {
     ctx: ActionContext,
     environmentId: string,
     input: z.infer<typeof CreateUserInput>,
-    options:
+    options: (
       | { factType: "user.created"; afterInsert?: (tx: Tx, user: User) => Promise<void> }
-      | { factType: "user.signed_up"; surfaceId: string; afterInsert?: (tx: Tx, user: User) => Promise<void> },
+      | { factType: "user.signed_up"; surfaceId: string; afterInsert?: (tx: Tx, user: User) => Promise<void> }
+    ) & {
+      /** emailVerified: the address is already proven (an IdP asserted it). */
+      emailVerified?: boolean;
+    },
   ): Promise<User> {
     const { factType, afterInsert } = options;
     if (input.password !== undefined) checkPasswordStrength(input.password, { email: input.email });
@@ -52,6 +56,7 @@ export class UsersService {
           profile: toJson(input.profile ?? {}),
           password_hash: passwordHash,
           disabled_at: null,
+          email_verified_at: options.emailVerified ? now : null,
           created_at: now,
           updated_at: now,
         };

@@ -1,0 +1,124 @@
+import type { z } from "zod";
+import { fromJson, type Tx } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { TenancyErrors } from "../../tenancy/index.js";
+import type { Core } from "../internal/core.js";
+import {
+  AuthSettings,
+  type AuthSettingsPatch,
+  DEFAULT_AUTH_SETTINGS,
+  mergeAuthSettings,
+} from "../internal/settings/index.js";
+import type { SurfaceAuthSettings } from "../schemas.js";
+
+/**
+ * AuthSettingsService: a surface's sign-in settings (email, MFA policy, passkeys, access tokens,
+ * sign-in methods). Operators manage every surface; an environment's secret key manages the
+ * surfaces of its environment (another environment's surface answers 404).
+ */
+export class AuthSettingsService {
+  constructor(private readonly c: Core) {}
+
+  /** settingsFor reads a surface's settings (the defaults when never configured). */
+  async settingsFor(surfaceId: string, tx?: Tx): Promise<AuthSettings> {
+    const row = await this.c.tables
+      .q(tx)
+      .selectFrom("surface_auth")
+      .select("settings")
+      .where("surface_id", "=", surfaceId)
+      .executeTakeFirst();
+    return row ? AuthSettings.parse(fromJson(row.settings)) : DEFAULT_AUTH_SETTINGS;
+  }
+
+  async get(ctx: ActionContext, surfaceId: string): Promise<z.infer<typeof SurfaceAuthSettings>> {
+    await this.#surface(ctx, surfaceId, "surfaces:read");
+    const row = await this.c.tables
+      .q()
+      .selectFrom("surface_auth")
+      .select(["settings", "updated_at"])
+      .where("surface_id", "=", surfaceId)
+      .executeTakeFirst();
+    return {
+      surfaceId,
+      settings: row ? AuthSettings.parse(fromJson(row.settings)) : DEFAULT_AUTH_SETTINGS,
+      updatedAt: row?.updated_at ?? null,
+    };
+  }
+
+  /** update applies a patch section by section in one write with its fact. */
+  async update(
+    ctx: ActionContext,
+    surfaceId: string,
+    patch: AuthSettingsPatch,
+  ): Promise<z.infer<typeof SurfaceAuthSettings>> {
+    const surface = await this.#surface(ctx, surfaceId, "surfaces:write");
+    return this.c.db.write(ctx, async (tx) => {
+      const now = this.c.clock.now();
+      const row = await this.c.tables
+        .q(tx)
+        .selectFrom("surface_auth")
+        .select("settings")
+        .where("surface_id", "=", surfaceId)
+        .$call((qb) => this.c.db.forUpdate(qb))
+        .executeTakeFirst();
+      const before = row ? AuthSettings.parse(fromJson(row.settings)) : DEFAULT_AUTH_SETTINGS;
+      const after = mergeAuthSettings(before, patch);
+      const json = JSON.stringify(after);
+      if (row) {
+        await tx
+          .updateTable("surface_auth")
+          .set({ settings: json, updated_at: now })
+          .where("surface_id", "=", surfaceId)
+          .execute();
+      } else {
+        await tx
+          .insertInto("surface_auth")
+          .values({
+            surface_id: surfaceId,
+            environment_id: surface.environmentId,
+            settings: json,
+            created_at: now,
+            updated_at: now,
+          })
+          .onConflict((oc) => oc.column("surface_id").doUpdateSet({ settings: json, updated_at: now }))
+          .execute();
+      }
+      await this.c.facts.record(tx, ctx, {
+        type: "surface.auth_settings_updated",
+        environmentId: surface.environmentId,
+        targets: [{ type: "surface", id: surfaceId }],
+        data: { changes: diff(before, after) },
+      });
+      await this.c.revoked(tx, surfaceId);
+      return { surfaceId, settings: after, updatedAt: now };
+    });
+  }
+
+  async #surface(ctx: ActionContext, surfaceId: string, permission: string) {
+    const surface = await this.c.tenancy.surfaces.findActiveSurface(surfaceId);
+    const notFound = () => new AppError(TenancyErrors.surface_not_found, `No active surface ${surfaceId}.`);
+    if (ctx.principal?.actorType === "operator") {
+      this.c.access.operator(ctx, permission);
+    } else {
+      const { environmentId } = this.c.access.environment(ctx, permission);
+      if (surface && surface.environmentId !== environmentId) throw notFound();
+    }
+    if (!surface) throw notFound();
+    return surface;
+  }
+}
+
+/** diff: the fields that changed, as `section.field: { before, after }`. */
+function diff(before: AuthSettings, after: AuthSettings): Record<string, { before: unknown; after: unknown }> {
+  const out: Record<string, { before: unknown; after: unknown }> = {};
+  for (const section of Object.keys(after) as Array<keyof AuthSettings>) {
+    const b = before[section] as Record<string, unknown>;
+    const a = after[section] as Record<string, unknown>;
+    for (const key of Object.keys(a)) {
+      if (JSON.stringify(a[key]) !== JSON.stringify(b[key]))
+        out[`${section}.${key}`] = { before: b[key], after: a[key] };
+    }
+  }
+  return out;
+}

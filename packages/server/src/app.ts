@@ -28,6 +28,7 @@ import {
   orderModules,
   type ServiceOf,
 } from "./platform/module.js";
+import { PersonalDataRegistry } from "./platform/personal-data.js";
 import { DatabaseBucketStore, MemoryBucketStore, RateLimiter } from "./platform/ratelimit/index.js";
 import { type SealedColumn, SecretVault } from "./platform/secrets-vault.js";
 
@@ -263,6 +264,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     const credentials = new CredentialResolvers();
     const access = new Authorizer();
     const secrets = new SecretVault(db, config.masterKeyFile, clock, logger);
+    const personalData = new PersonalDataRegistry();
+    // Stored idempotent responses naming the person go with an erasure (they would replay it).
+    personalData.register("platform", {
+      erase: async (tx, subject) => ({
+        idempotentResponses:
+          (await ledger.forgetResponses(tx, subject.environmentId, subject.email)) +
+          (await ledger.forgetResponses(tx, subject.environmentId, subject.userId)),
+      }),
+    });
     const metrics = new Metrics({
       queueStats: () => jobs.stats(),
       poolStats: () => db.poolStats(),
@@ -337,6 +347,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         bus,
         access,
         secrets,
+        personalData,
         permissions,
       };
       const deps = Object.fromEntries(Object.keys(module.dependsOn ?? {}).map((name) => [name, services.get(name)]));
@@ -347,6 +358,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       for (const resolver of module.credentialResolvers?.(service) ?? []) credentials.register(resolver);
       for (const { name, sink } of module.factSinks?.(service) ?? []) facts.registerSink(name, sink);
       for (const { topic, handler } of module.busSubscriptions?.(service) ?? []) bus.subscribe(topic, handler);
+      const provider = module.personalData?.(service);
+      if (provider) personalData.register(module.name, provider);
       const hooks = module.accessHooks?.(service);
       if (hooks) access.use(hooks);
       for (const job of module.jobs?.(service) ?? []) jobs.define(job);

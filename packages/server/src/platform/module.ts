@@ -11,6 +11,7 @@ import type { RouteDefinition } from "./http/route.js";
 import type { IdPrefixes } from "./ids.js";
 import type { JobDefinition, JobQueue } from "./jobs/queue.js";
 import type { Logger } from "./logger.js";
+import type { PersonalDataProvider, PersonalDataRegistry } from "./personal-data.js";
 import type { RateLimitOverrides } from "./ratelimit/limiter.js";
 import type { SealedColumn, SecretVault } from "./secrets-vault.js";
 
@@ -28,6 +29,11 @@ export interface ModuleContext {
    * `environment(ctx, permission)` or `require(ctx, permission, { tenantId })`.
    */
   access: Authorizer;
+  /**
+   * personalData runs data subject requests across modules: every module that stores personal
+   * data registers a provider (`personalData` below); the identity module runs export and erasure.
+   */
+  personalData: PersonalDataRegistry;
   /** secrets seals what the plane must read back (signing secrets, header values) under the master key. */
   secrets: SecretVault;
   /**
@@ -118,6 +124,8 @@ export interface ModuleDefinition<S = unknown, D extends ModuleDeps = {}> {
   factSinks?(service: S): Array<{ name: string; sink: FactSink }>;
   /** busSubscriptions listen to ChangeBus topics, in every process (cache evictions, wake-ups). */
   busSubscriptions?(service: S): BusSubscription[];
+  /** personalData exports and erases what the module stores about an end user (see platform/personal-data.ts). */
+  personalData?(service: S): PersonalDataProvider;
   /** accessHooks plug lookups into the platform's permission check (tenant state, memberships). */
   accessHooks?(service: S): Partial<AccessHooks>;
   /**

@@ -30,6 +30,7 @@ export const accessModule = defineModule({
     { kind: "agent_key", prefix: TOKEN_PREFIX.agentKey, resolve: (token) => service.resolution.resolveAgentKey(token) },
   ],
   factSinks: (service) => [{ name: "access.delegations", sink: (tx, fact) => service.onFact(tx, fact) }],
+  personalData: (service) => service.privacy,
   accessHooks: (service) => ({
     memberPermissions: (environmentId, userId, tenantId) =>
       service.grants.memberPermissions(environmentId, userId, tenantId),

@@ -10,6 +10,7 @@ import { ChecksService } from "./service/checks.js";
 import { GrantsService } from "./service/grants.js";
 import { InvitationsService } from "./service/invitations.js";
 import { MembershipsService } from "./service/memberships.js";
+import { AccessPrivacy } from "./service/privacy.js";
 import { KeyResolution } from "./service/resolve.js";
 import { RolesService } from "./service/roles.js";
 import { TenantKeysService } from "./service/tenant-keys.js";
@@ -30,6 +31,7 @@ export class AccessService {
   readonly agentKeys: AgentKeysService;
   readonly checks: ChecksService;
   readonly resolution: KeyResolution;
+  readonly privacy: AccessPrivacy;
 
   constructor(m: ModuleContext, tenancy: TenancyService, identity: IdentityService) {
     this.core = {
@@ -47,6 +49,7 @@ export class AccessService {
     this.agentKeys = new AgentKeysService(this.core, this.grants);
     this.checks = new ChecksService(this.core, this.roles, this.grants);
     this.resolution = new KeyResolution(this.core, this.grants);
+    this.privacy = new AccessPrivacy(this.core);
   }
 
   /**

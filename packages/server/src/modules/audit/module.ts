@@ -3,6 +3,7 @@ import { AUDIT_FACTS } from "./facts.js";
 import { auditIds } from "./ids.js";
 import { migration as core } from "./migrations/202611261420_audit_core.js";
 import { migration as denials } from "./migrations/202612101518_audit_denials.js";
+import { migration as subjectKeys } from "./migrations/202612131010_audit_subject_keys.js";
 import { auditRoutes } from "./routes.js";
 import { AuditService } from "./service.js";
 
@@ -14,8 +15,11 @@ import { AuditService } from "./service.js";
  */
 export const auditModule = defineModule({
   name: "audit",
-  migrations: [core, denials],
-  sealedColumns: [{ table: "audit_signing_key", column: "private_key" }],
+  migrations: [core, denials, subjectKeys],
+  sealedColumns: [
+    { table: "audit_signing_key", column: "private_key" },
+    { table: "audit_subject_key", column: "sealed_key" },
+  ],
   ids: auditIds.prefixes,
   permissions: { audit: ["read", "export", "write", "manage"] },
   roleGrants: { admin: { audit: "*" } },
@@ -23,6 +27,13 @@ export const auditModule = defineModule({
   createService: (ctx) => new AuditService(ctx),
   routes: (service) => auditRoutes(service),
   factSinks: (service) => [{ name: "audit.entries", sink: (tx, fact) => service.entries.recordFact(tx, fact) }],
+  personalData: (service) => ({
+    export: (_db, subject) => service.entries.exportSubject(subject),
+    erase: async (tx, subject) => ({
+      subjectKeys: await service.personal.erase(tx, subject.environmentId, subject.userId),
+      addressKeys: await service.personal.eraseAddress(tx, subject.environmentId, subject.email),
+    }),
+  }),
   accessHooks: (service) => ({ denied: (ctx, denial) => service.denials.record(ctx, denial) }),
   jobs: (service) => [
     { name: "audit.checkpoint", maxAttempts: 3, handler: async () => void (await service.checkpoints.checkpointAll()) },

@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { StreamedBody } from "../../platform/http/route.js";
 import type { ModuleContext } from "../../platform/module.js";
 import type { ActionContext } from "../../platform/principal.js";
+import { PersonalFields } from "./internal/personal.js";
 import type { Checkpoint, CreateCheckpointInput, ExportQuery, ListCheckpointsQuery } from "./schemas.js";
 import { ChainLedger } from "./service/chains.js";
 import { Checkpoints } from "./service/checkpoints.js";
@@ -22,10 +23,12 @@ export class AuditService {
   readonly exports: Exports;
   readonly settings: Settings;
   readonly denials: Denials;
+  readonly personal: PersonalFields;
 
   constructor(private readonly m: ModuleContext) {
-    this.chains = new ChainLedger(m);
-    this.entries = new Entries(m, this.chains);
+    this.personal = new PersonalFields(m);
+    this.chains = new ChainLedger(m, this.personal);
+    this.entries = new Entries(m, this.chains, this.personal);
     this.checkpoints = new Checkpoints(m, this.chains);
     this.exports = new Exports(m, this.checkpoints);
     this.settings = new Settings(m);

@@ -98,7 +98,19 @@ export interface AuditSettingsTable {
   updated_at: number;
 }
 
+/** AuditSubjectKeyTable: a data subject's key for the personal fields of entries (see `internal/personal.ts`). */
+export interface AuditSubjectKeyTable {
+  /** id is the subject (an end user's id); it is also the sealed key's associated data. */
+  id: string;
+  environment_id: string;
+  /** sealed_key: the subject's AES-256 key sealed under the master key; null once erased. */
+  sealed_key: string | null;
+  created_at: number;
+  erased_at: number | null;
+}
+
 export interface AuditTables {
+  audit_subject_key: AuditSubjectKeyTable;
   audit_chain: AuditChainTable;
   audit_entry: AuditEntryTable;
   audit_entry_target: AuditEntryTargetTable;

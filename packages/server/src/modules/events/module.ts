@@ -26,6 +26,10 @@ export const eventsModule = defineModule({
     "event_type.updated": { description: "An event type was changed or deprecated." },
     "event_settings.updated": { description: "The event log settings (retention) of an environment changed." },
   },
+  personalData: (service) => ({
+    export: (_db, subject) => service.log.exportSubject(subject),
+    erase: (tx, subject) => service.log.eraseSubject(tx, subject),
+  }),
   factSinks: (service) => [{ name: "events.log", sink: (tx, fact) => service.log.appendFact(tx, fact) }],
   jobs: (service) => [
     { name: "events.prune", maxAttempts: 3, handler: async () => void (await service.log.pruneEvents()) },

@@ -17,6 +17,10 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
   "user.updated": { description: `An end user's name, email or profile changed. ${Changes}` },
   "user.disabled": { description: `An end user was disabled; their sessions end. ${Changes}` },
   "user.enabled": { description: `A disabled end user was enabled again. ${Changes}` },
+  "user.erased": {
+    description:
+      "An end user was erased: their row, sessions and memberships are gone, keys acting for them revoked, and their personal data in events and audit entries made unreadable.",
+  },
   "user.logged_in": {
     description: "An end user logged in (`method`: password, magic_link, passkey, oidc, …; `aal`: 1 or 2).",
     data: z.object({ surfaceId: z.string(), method: z.string(), aal: z.number().int() }),

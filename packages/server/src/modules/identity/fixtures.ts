@@ -195,6 +195,11 @@ export const fixtures = defineModuleFixtures({
       body: { name: "Renamed", profile: { locale: "fr" } },
       expect: () => ({ types: ["user.updated"], environmentId: w.a.environmentId }),
     }),
+    "DELETE /v1/users/:userId": async (w) => ({
+      caller: w.a.key,
+      ids: { userId: (await w.param("userId", w.a)).id },
+      expect: () => ({ types: ["user.erased"], environmentId: w.a.environmentId }),
+    }),
     "POST /v1/users/:userId/password-reset-tokens": async (w) => ({
       caller: w.a.key,
       ids: { userId: (await w.param("userId", w.a)).id },

@@ -40,6 +40,7 @@ export const identityModule = defineModule({
     },
   ],
   schedules: { "identity.prune_throttle": "*/15 * * * *" },
+  personalData: (service) => service.privacy,
   factSinks: (service) => [{ name: "identity.credential_cache", sink: (tx, fact) => service.onFact(tx, fact) }],
   start: (service) => service.start(),
   stop: (service) => service.stop(),

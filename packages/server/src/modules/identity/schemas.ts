@@ -202,3 +202,21 @@ export const SurfaceAuthSettings = z.object({
   updatedAt: Timestamp.nullable().describe("Null while the surface runs on the defaults."),
 });
 export { AuthSettingsPatch } from "./internal/settings/index.js";
+
+// Data subject requests
+export const UserExport = z.object({
+  exportedAt: Timestamp,
+  user: User,
+  modules: z
+    .record(z.string(), z.record(z.string(), z.unknown()))
+    .describe(
+      "What each module holds about the user: sessions, memberships, invitations, keys, events, audit entries, …",
+    ),
+});
+export const UserErasure = z.object({
+  userId: z.string(),
+  erasedAt: Timestamp,
+  removed: z
+    .record(z.string(), z.number().int())
+    .describe("What was deleted, revoked or anonymised, as `module.kind`."),
+});

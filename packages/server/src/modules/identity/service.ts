@@ -10,6 +10,7 @@ import { PasswordHasher } from "./internal/passwords.js";
 import { LoginThrottle } from "./internal/throttle.js";
 import { AuthSettingsService } from "./service/auth-settings.js";
 import { OperatorsService } from "./service/operators.js";
+import { PrivacyService } from "./service/privacy.js";
 import { CredentialResolution } from "./service/resolve.js";
 import { SecretKeysService } from "./service/secret-keys.js";
 import { SessionsService } from "./service/sessions.js";
@@ -27,6 +28,7 @@ export class IdentityService {
   readonly secretKeys: SecretKeysService;
   readonly resolution: CredentialResolution;
   readonly authSettings: AuthSettingsService;
+  readonly privacy: PrivacyService;
   readonly core: Core;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
@@ -52,9 +54,11 @@ export class IdentityService {
       }),
       tenancy,
       tables: m.db.tables<IdentityTables>(),
+      personalData: m.personalData,
       revoked: (tx, owner) => bus.publish(tx, "credentials", owner),
     };
     this.authSettings = new AuthSettingsService(this.core);
+    this.privacy = new PrivacyService(this.core);
     this.operators = new OperatorsService(this.core);
     this.users = new UsersService(this.core);
     this.sessions = new SessionsService(this.core, this.users);

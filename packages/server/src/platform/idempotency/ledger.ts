@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { canonicalJson } from "../canonical-json.js";
 import type { Clock } from "../clock.js";
 import { sha256Hex } from "../crypto.js";
@@ -167,6 +167,23 @@ export class IdempotencyLedger {
     const copy: Record<string, unknown> = { ...(result as Record<string, unknown>) };
     for (const field of secretFields) if (field in copy) copy[field] = null;
     return JSON.stringify(copy);
+  }
+
+  /**
+   * forgetResponses deletes, in `tx`, the stored responses of an environment that contain
+   * `needle` (a data subject erasure: a replayable response must not keep the person's address).
+   */
+  async forgetResponses(tx: Tx, environmentId: string, needle: string): Promise<number> {
+    const contains =
+      this.db.engine === "postgres"
+        ? sql<number>`strpos(lower(response_body), ${needle.toLowerCase()})`
+        : sql<number>`instr(lower(response_body), ${needle.toLowerCase()})`;
+    const result = await (tx as unknown as Kysely<PlatformTables>)
+      .deleteFrom("idempotency_record")
+      .where("environment_id", "=", environmentId)
+      .where(contains, ">", sql<number>`0`)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   /** prune deletes expired records and returns how many. */

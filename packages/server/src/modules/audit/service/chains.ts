@@ -6,6 +6,7 @@ import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { type AuditEntryRecord, type EncodedEntry, encodeEntry, GENESIS_HASH, hashEntryBody } from "../format.js";
 import { newId } from "../ids.js";
+import { type PersonalFields, subjectOf } from "../internal/personal.js";
 import { chainOf, type EntryDraft, wellFormed } from "../internal/rows.js";
 import type { AuditTables } from "../tables.js";
 
@@ -105,7 +106,10 @@ export class ChainLedger {
   readonly #entries: BatchInsert;
   readonly #targets: BatchInsert;
 
-  constructor(private readonly m: ModuleContext) {
+  constructor(
+    private readonly m: ModuleContext,
+    private readonly personal: PersonalFields,
+  ) {
     this.#db = m.db.tables<AuditTables>();
     this.#entries = new BatchInsert(m.db.engine, "audit_entry", ENTRY_COLUMNS);
     this.#targets = new BatchInsert(m.db.engine, "audit_entry_target", TARGET_COLUMNS);
@@ -189,7 +193,9 @@ export class ChainLedger {
    * hash. The entry is encoded once (its canonical body is hashed; the same encodings of its
    * JSON members are the stored column values) and its row is written just before commit.
    */
-  async append(tx: Tx, draft: EntryDraft): Promise<AuditEntryRecord> {
+  async append(tx: Tx, given: EntryDraft): Promise<AuditEntryRecord> {
+    // An entry about an end user holds their personal fields sealed under their key (erasable).
+    const draft = subjectOf(given) ? await this.personal.seal(tx, given) : given;
     const chain = chainOf(draft.environmentId, draft.tenantId);
     // After the first append of a transaction to a chain, its head is known: no await.
     const head = heldHeads.get(tx)?.get(chain) ?? (await this.lockHead(tx, chain, draft.environmentId, draft.tenantId));

@@ -6,9 +6,11 @@ import type { Fact } from "../../../platform/facts/index.js";
 import { pageById } from "../../../platform/http/pagination.js";
 import { type JsonSchema, validateJson } from "../../../platform/json-schema.js";
 import type { ModuleContext } from "../../../platform/module.js";
+import type { DataSubject } from "../../../platform/personal-data.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AuditErrors } from "../errors.js";
 import type { AuditEntryRecord } from "../format.js";
+import type { PersonalFields } from "../internal/personal.js";
 import { actorOf, contextOf, draftOfFact, toEntry, wellFormed } from "../internal/rows.js";
 import type { CreateEntryInput, ListEntriesQuery } from "../schemas.js";
 import type { AuditTables } from "../tables.js";
@@ -21,6 +23,7 @@ export class Entries {
   constructor(
     private readonly m: ModuleContext,
     private readonly chains: ChainLedger,
+    private readonly personal: PersonalFields,
   ) {
     this.#db = m.db.tables<AuditTables>();
   }
@@ -57,7 +60,7 @@ export class Entries {
         );
       }
     }
-    return this.m.db.write(ctx, (tx) =>
+    const entry = await this.m.db.write(ctx, (tx) =>
       this.chains.append(
         tx,
         wellFormed({
@@ -75,6 +78,7 @@ export class Entries {
         }),
       ),
     );
+    return (await this.personal.reveal([entry]))[0] as AuditEntryRecord;
   }
 
   /**
@@ -114,6 +118,51 @@ export class Entries {
       )
       .$if(query.from !== undefined, (qb) => qb.where("occurred_at", ">=", query.from as number))
       .$if(query.to !== undefined, (qb) => qb.where("occurred_at", "<", query.to as number));
-    return pageById(entries, query, toEntry, { descending: newest });
+    const page = await pageById(entries, query, toEntry, { descending: newest });
+    return { ...page, data: await this.personal.reveal(page.data) };
+  }
+
+  /**
+   * exportSubject lists the entries about an end user (as actor or target), personal fields
+   * opened, for an access request (at most the newest 10,000).
+   */
+  async exportSubject(subject: DataSubject): Promise<Record<string, unknown>> {
+    const rows = await this.#db
+      .q()
+      .selectFrom("audit_entry")
+      .selectAll()
+      .where("environment_id", "=", subject.environmentId)
+      .where((eb) =>
+        eb.or([
+          eb("actor_id", "=", subject.userId),
+          eb(
+            "id",
+            "in",
+            eb
+              .selectFrom("audit_entry_target")
+              .select("entry_id")
+              .where("environment_id", "=", subject.environmentId)
+              .where("target_type", "=", "user")
+              .where("target_id", "=", subject.userId),
+          ),
+        ]),
+      )
+      .orderBy("id", "desc")
+      .limit(10_000)
+      .execute();
+    const entries = await this.personal.reveal(rows.map(toEntry));
+    return {
+      auditEntries: entries.map((e) => ({
+        id: e.id,
+        action: e.action,
+        occurredAt: e.occurredAt,
+        tenantId: e.tenantId,
+        actor: e.actor,
+        targets: e.targets,
+        context: e.context,
+        metadata: e.metadata,
+        changes: e.changes,
+      })),
+    };
   }
 }

@@ -9,6 +9,7 @@ import type { Fact } from "../../../platform/facts/index.js";
 import { decodeCursor, keysetPage } from "../../../platform/http/pagination.js";
 import { Replayed } from "../../../platform/http/route.js";
 import type { ModuleContext } from "../../../platform/module.js";
+import type { DataSubject } from "../../../platform/personal-data.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { EventsErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -252,6 +253,39 @@ export class EventLogService {
   /** findEvent reads one event of an environment by id (no access check: for other modules' jobs). */
   async findEvent(environmentId: string, id: string): Promise<Event | null> {
     return this.#find(environmentId, id);
+  }
+
+  /**
+   * eraseSubject redacts, in `tx`, the stored events about an end user (a data subject erasure):
+   * events whose subject is the user, and events whose data holds the user's address, keep their
+   * type, time and place in the log but their data becomes `{ "$erased": true }`. Events already
+   * delivered to webhook endpoints are out of the plane's reach (docs/privacy.md).
+   */
+  async eraseSubject(tx: Tx, s: DataSubject): Promise<Record<string, number>> {
+    const text = this.m.db.engine === "postgres" ? sql`strpos(data::text, ${s.email})` : sql`instr(data, ${s.email})`;
+    const erased = await this.#db
+      .q(tx)
+      .updateTable("event")
+      .set({ data: toJson({ $erased: true }) })
+      .where("environment_id", "=", s.environmentId)
+      .where("type", "!=", "user.erased")
+      .where((eb) => eb.or([eb("subject", "=", `user/${s.userId}`), eb(text, ">", sql<number>`0`)]))
+      .executeTakeFirst();
+    return { eventsRedacted: Number(erased.numUpdatedRows) };
+  }
+
+  /** exportSubject lists the stored events whose subject is the user (newest 10,000). */
+  async exportSubject(s: DataSubject): Promise<Record<string, unknown>> {
+    const rows = await this.#db
+      .q()
+      .selectFrom("event")
+      .selectAll()
+      .where("environment_id", "=", s.environmentId)
+      .where("subject", "=", `user/${s.userId}`)
+      .orderBy("seq", "desc")
+      .limit(10_000)
+      .execute();
+    return { events: rows.map(toEvent) };
   }
 
   /**

@@ -6,6 +6,7 @@ import type { Db, Tx, TypedDb } from "../../../platform/db/db.js";
 import type { FactRecorder } from "../../../platform/facts/index.js";
 import type { LastUsedTracker } from "../../../platform/last-used.js";
 import type { Logger } from "../../../platform/logger.js";
+import type { PersonalDataRegistry } from "../../../platform/personal-data.js";
 import type { TenancyService } from "../../tenancy/index.js";
 import type { IdentityTables } from "../tables.js";
 import type { CredentialCache } from "./credential-cache.js";
@@ -28,6 +29,8 @@ export interface Core {
   throttle: LoginThrottle;
   tenancy: TenancyService;
   tables: TypedDb<IdentityTables>;
+  /** personalData runs data subject requests across every module (export, erasure). */
+  personalData: PersonalDataRegistry;
   /** revoked announces that credentials owned by `owner` (a credential, user or operator id) changed. */
   revoked(tx: Tx, owner: string): Promise<void>;
 }

@@ -12,6 +12,8 @@ import {
   Session,
   UpdateUserInput,
   User,
+  UserErasure,
+  UserExport,
 } from "../schemas.js";
 import type { IdentityService } from "../service.js";
 
@@ -70,6 +72,32 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       response: { status: 200, schema: User, description: "The user." },
       errors: [IdentityErrors.user_not_found, IdentityErrors.email_taken],
       handler: ({ ctx, params, body }) => s.users.updateUser(ctx, params.userId, body),
+    }),
+    defineRoute({
+      method: "DELETE",
+      url: "/v1/users/:userId",
+      operationId: "eraseUser",
+      summary: "Erase a user and their personal data everywhere (right to erasure)",
+      description:
+        "One transaction: the user, their sessions and memberships are deleted, keys acting for them revoked, invitations anonymised, stored events about them redacted, and their audit key destroyed so the personal fields of their audit entries can no longer be read while the audit chain still verifies. See docs/privacy.md.",
+      tags: ["Users"],
+      auth: AUTH.environment,
+      params: userParams,
+      response: { status: 200, schema: UserErasure, description: "What was erased." },
+      errors: [IdentityErrors.user_not_found],
+      handler: ({ ctx, params }) => s.privacy.eraseUser(ctx, params.userId),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/users/:userId/export",
+      operationId: "exportUser",
+      summary: "Everything the plane holds about a user, as JSON (access request)",
+      tags: ["Users"],
+      auth: AUTH.environment,
+      params: userParams,
+      response: { status: 200, schema: UserExport, description: "The user's data, by module." },
+      errors: [IdentityErrors.user_not_found],
+      handler: ({ ctx, params }) => s.privacy.exportUser(ctx, params.userId),
     }),
     defineRoute({
       method: "POST",

@@ -1,0 +1,114 @@
+import { sql } from "kysely";
+import type { z } from "zod";
+import type { Db, Tx } from "../../../platform/db/db.js";
+import { AppError } from "../../../platform/errors.js";
+import type { DataSubject, PersonalDataProvider } from "../../../platform/personal-data.js";
+import type { ActionContext } from "../../../platform/principal.js";
+import { IdentityErrors } from "../errors.js";
+import { type Core, normalizeEmail } from "../internal/core.js";
+import { toSession, toUser } from "../internal/rows.js";
+import type { UserErasure, UserExport } from "../schemas.js";
+
+/**
+ * PrivacyService runs data subject requests about an end user (docs/privacy.md):
+ * - `exportUser`: everything the plane holds about the user, as JSON (an access request);
+ * - `eraseUser`: removes the user and their personal data from every module in one transaction:
+ *   the user row is deleted, sessions and reset tokens with it; memberships deleted, keys acting
+ *   for the user revoked, invitations anonymised (access); stored events about the user redacted
+ *   (events); the user's audit key destroyed, so the personal fields of their audit entries can no
+ *   longer be read while the chain still verifies (audit).
+ * Every module holding personal data registers its part (`personalData` in its definition).
+ */
+export class PrivacyService implements PersonalDataProvider {
+  constructor(private readonly c: Core) {}
+
+  async exportUser(ctx: ActionContext, userId: string): Promise<z.infer<typeof UserExport>> {
+    const { environmentId } = this.c.access.environment(ctx, "users:read");
+    const row = await this.c.tables
+      .q()
+      .selectFrom("user")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", userId)
+      .executeTakeFirst();
+    if (!row) throw new AppError(IdentityErrors.user_not_found, `No user ${userId}.`);
+    const subject: DataSubject = { environmentId, userId, email: row.email };
+    return {
+      exportedAt: this.c.clock.now(),
+      user: toUser(row),
+      modules: await this.c.personalData.exportAll(this.c.db, subject),
+    };
+  }
+
+  /**
+   * eraseUser erases a user in one write: the user's row is locked first (a login or reset racing
+   * it either committed before, and its session is deleted here, or waits and finds no user), then
+   * the `user.erased` fact, then every module's erasure, then the row itself.
+   */
+  async eraseUser(ctx: ActionContext, userId: string): Promise<z.infer<typeof UserErasure>> {
+    const { environmentId } = this.c.access.environment(ctx, "users:write");
+    return this.c.db.write(ctx, async (tx) => {
+      const row = await this.c.tables
+        .q(tx)
+        .selectFrom("user")
+        .select(["id", "email"])
+        .where("environment_id", "=", environmentId)
+        .where("id", "=", userId)
+        .$call((qb) => this.c.db.forUpdate(qb))
+        .executeTakeFirst();
+      if (!row) throw new AppError(IdentityErrors.user_not_found, `No user ${userId}.`);
+      const subject: DataSubject = { environmentId, userId, email: row.email };
+      // The fact first: writers take the event log's lock before other rows (see access/internal/issued.ts).
+      await this.c.facts.record(tx, ctx, {
+        type: "user.erased",
+        environmentId,
+        targets: [{ type: "user", id: userId }],
+      });
+      const removed = await this.c.personalData.eraseAll(tx, subject);
+      await this.c.tables.q(tx).deleteFrom("user").where("id", "=", userId).execute();
+      await this.c.revoked(tx, userId);
+      return { userId, erasedAt: this.c.clock.now(), removed };
+    });
+  }
+
+  /** export: the user's sessions (the user row itself is the export's `user`). */
+  async export(_db: Db, s: DataSubject): Promise<Record<string, unknown>> {
+    const sessions = await this.c.tables
+      .q()
+      .selectFrom("session")
+      .selectAll()
+      .where("environment_id", "=", s.environmentId)
+      .where("user_id", "=", s.userId)
+      .orderBy("id")
+      .limit(10_000)
+      .execute();
+    return { sessions: sessions.map((r) => ({ ...toSession(r), revokedAt: r.revoked_at })) };
+  }
+
+  /** erase: the identity module's rows that reference the user, before the user row goes. */
+  async erase(tx: Tx, s: DataSubject): Promise<Record<string, number>> {
+    const q = this.c.tables.q(tx);
+    const sessions = await q
+      .deleteFrom("session")
+      .where("environment_id", "=", s.environmentId)
+      .where("user_id", "=", s.userId)
+      .returning("id")
+      .execute();
+    for (const { id } of sessions) await this.c.revoked(tx, id);
+    const resets = await q
+      .deleteFrom("password_reset")
+      .where("environment_id", "=", s.environmentId)
+      .where("user_id", "=", s.userId)
+      .executeTakeFirst();
+    // Throttle counters are keyed by the address (login and sign-up limits).
+    const email = normalizeEmail(s.email);
+    const contains =
+      this.c.db.engine === "postgres" ? sql<number>`strpos(key, ${email})` : sql<number>`instr(key, ${email})`;
+    const counters = await q.deleteFrom("throttle_counter").where(contains, ">", sql<number>`0`).executeTakeFirst();
+    return {
+      sessions: sessions.length,
+      passwordResets: Number(resets.numDeletedRows),
+      throttleCounters: Number(counters.numDeletedRows),
+    };
+  }
+}

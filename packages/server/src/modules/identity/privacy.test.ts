@@ -180,6 +180,28 @@ describeEachEngine("Privacy: export and erasure of a user", (engine) => {
     expect(again.statusCode, again.body).toBe(201);
   });
 
+  it("leaves no session behind when logins race the erasure", async () => {
+    const { user } = await liveUser();
+    const logins = Array.from({ length: 20 }, () =>
+      call(null, "POST", "/v1/auth/login", { surfaceId: p.a.surfaceId, email: EMAIL, password: TEST_PASSWORD }),
+    );
+    const erasure = call(p.a.secretKey, "DELETE", `/v1/users/${user.id}`);
+    const [erased, ...answers] = await Promise.all([erasure, ...logins]);
+    expect(erased.statusCode, erased.body).toBe(200);
+    // Each login either committed before the erasure (and its session was deleted with the user)
+    // or found no user: no token works, and no session row is left.
+    for (const a of answers) {
+      expect([201, 401, 429, 503]).toContain(a.statusCode);
+      if (a.statusCode === 201) expect((await call(a.json().token, "GET", "/v1/auth/me")).statusCode).toBe(401);
+    }
+    const left = await t.app.db.kysely
+      .selectFrom("session" as never)
+      .select(sql<number>`count(*)`.as("n"))
+      .where(sql.ref("user_id"), "=", user.id)
+      .executeTakeFirstOrThrow();
+    expect(Number((left as { n: number }).n)).toBe(0);
+  });
+
   describe("a rolled-back erasure", () => {
     it("changes nothing: the audit key and the user survive a failed write", async () => {
       const { user, session } = await liveUser();

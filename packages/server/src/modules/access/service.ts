@@ -13,6 +13,7 @@ import { MembershipsService } from "./service/memberships.js";
 import { KeyResolution } from "./service/resolve.js";
 import { RolesService } from "./service/roles.js";
 import { TenantKeysService } from "./service/tenant-keys.js";
+import { CredentialVerification } from "./service/verify.js";
 import type { AccessTables } from "./tables.js";
 
 /**
@@ -30,6 +31,7 @@ export class AccessService {
   readonly agentKeys: AgentKeysService;
   readonly checks: ChecksService;
   readonly resolution: KeyResolution;
+  readonly verification: CredentialVerification;
 
   constructor(m: ModuleContext, tenancy: TenancyService, identity: IdentityService) {
     this.core = {
@@ -47,6 +49,7 @@ export class AccessService {
     this.agentKeys = new AgentKeysService(this.core, this.grants);
     this.checks = new ChecksService(this.core, this.roles, this.grants);
     this.resolution = new KeyResolution(this.core, this.grants);
+    this.verification = new CredentialVerification(this.core, this.grants, this.resolution);
   }
 
   /**

@@ -120,7 +120,18 @@ export const fixtures = defineModuleFixtures({
       },
     },
   },
+  factExclusions: {
+    "POST /v1/auth/token/refresh":
+      "a refresh is a use of the session, like a request: it records no fact (tokens.test.ts covers it; its reuse records `session.refresh_reused`)",
+  },
   facts: {
+    // Access tokens
+    "POST /v1/environments/:environmentId/signing-keys/rotate": async (w) => ({
+      caller: w.a.key,
+      ids: { environmentId: w.a.environmentId },
+      body: { alg: "ES256" },
+      expect: () => ({ types: ["signing_key.rotated"], environmentId: w.a.environmentId }),
+    }),
     // Surface sign-in settings
     "PATCH /v1/surfaces/:surfaceId/auth-settings": async (w) => {
       const { environmentId, surfaceId } = await w.scratchEnvironment("web");

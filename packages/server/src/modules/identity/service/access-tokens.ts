@@ -122,6 +122,17 @@ export class AccessTokensService {
       new AppError(IdentityErrors.invalid_refresh_token, "The refresh token is invalid, spent or expired.");
     if (!parseToken(token, [TOKEN_PREFIX.refreshToken])) throw invalid();
     const hash = sha256Hex(token);
+    // The surface is checked before the transaction (tenancy reads outside it): an archived surface's
+    // sessions are refused by the resolvers too, so a race here grants nothing they would not.
+    const owner = await this.c.tables
+      .q()
+      .selectFrom("refresh_token")
+      .innerJoin("session", "session.id", "refresh_token.session_id")
+      .select(["session.surface_id", "session.environment_id"])
+      .where("refresh_token.token_hash", "=", hash)
+      .executeTakeFirst();
+    const surface = owner ? await this.c.tenancy.surfaces.findActiveSurface(owner.surface_id) : null;
+    const surfaceLive = surface !== null && surface.environmentId === owner?.environment_id;
     // A plain transaction: a detected reuse must commit its revocation, then answer 401.
     const outcome = await this.c.db.transaction(async (tx): Promise<IssuedTokens | "refused"> => {
       const now = this.c.clock.now();
@@ -161,8 +172,7 @@ export class AccessTokensService {
       if (!session || session.revoked_at !== null || session.disabled_at !== null) return "refused";
       const lastUsed = Math.max(session.last_used_at, this.c.lastUsed.latest(session.id) ?? 0);
       if (session.expires_at <= now || lastUsed + this.c.config.sessions.idleMs <= now) return "refused";
-      const surface = await this.c.tenancy.surfaces.findActiveSurface(session.surface_id);
-      if (!surface || surface.environmentId !== session.environment_id) return "refused";
+      if (!surfaceLive || session.surface_id !== owner?.surface_id) return "refused";
       const settings = await this.settings.settingsFor(session.surface_id, tx);
       if (!settings.tokens.accessTokens) return "refused";
       // Renewing is using the session: it does not idle out while its access tokens are refreshed.

@@ -107,9 +107,8 @@ export class SigningKeysService {
       .selectAll()
       .where("environment_id", "=", environmentId)
       .where("status", "!=", "retired")
-      .orderBy("created_at", "desc")
       .execute();
-    return { keys: rows.filter((r) => this.#published(r, now)).map(publicJwk) };
+    return { keys: newestFirst(rows.filter((r) => this.#published(r, now))).map(publicJwk) };
   }
 
   /**
@@ -167,9 +166,8 @@ export class SigningKeysService {
         .selectAll()
         .where("environment_id", "=", environmentId)
         .where("status", "!=", "retired")
-        .orderBy("created_at", "desc")
         .execute();
-      return { data: rows.map(toSigningKey) };
+      return { data: newestFirst(rows).map(toSigningKey) };
     });
   }
 
@@ -218,6 +216,12 @@ export class SigningKeysService {
       retires_at: null,
     };
   }
+}
+
+/** newestFirst: the active key, then the others from the most recently replaced. */
+function newestFirst(rows: Row[]): Row[] {
+  const rank = (r: Row) => (r.status === "active" ? Number.MAX_SAFE_INTEGER : (r.rotated_at ?? 0));
+  return [...rows].sort((a, b) => rank(b) - rank(a) || b.id.localeCompare(a.id));
 }
 
 function publicJwk(row: Row): JsonWebKey {

@@ -426,10 +426,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   return {
     host: values.BASEPLATE_HOST as string,
     port: values.BASEPLATE_PORT as number,
-    publicUrl: ((values.BASEPLATE_PUBLIC_URL as string) || `http://${values.BASEPLATE_HOST}:${values.BASEPLATE_PORT}`).replace(
-      /\/+$/,
-      "",
-    ),
+    publicUrl: (
+      (values.BASEPLATE_PUBLIC_URL as string) || `http://${values.BASEPLATE_HOST}:${values.BASEPLATE_PORT}`
+    ).replace(/\/+$/, ""),
     dataDir,
     database:
       url === ""

@@ -223,7 +223,9 @@ export const VerifyCredentialInput = z.strictObject({
     .min(1)
     .max(4096)
     .describe("A session token (`bp_st_…`), a tenant key (`bp_tk_…`), an agent key (`bp_ak_…`) or a JWT access token."),
-  tenantId: Id.optional().describe("For a user's session or access token: answer the user's permissions in this tenant."),
+  tenantId: Id.optional().describe(
+    "For a user's session or access token: answer the user's permissions in this tenant.",
+  ),
 });
 const Actor = z.object({
   type: z.string().describe("`user`, `tenant_key` or `agent`."),

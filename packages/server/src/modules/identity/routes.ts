@@ -8,5 +8,12 @@ import { userRoutes } from "./routes/users.js";
 import type { IdentityService } from "./service.js";
 
 export function identityRoutes(s: IdentityService): RouteDefinition[] {
-  return [...operatorRoutes(s), ...secretKeyRoutes(s), ...userRoutes(s), ...authRoutes(s), ...authSettingsRoutes(s), ...tokenRoutes(s)];
+  return [
+    ...operatorRoutes(s),
+    ...secretKeyRoutes(s),
+    ...userRoutes(s),
+    ...authRoutes(s),
+    ...authSettingsRoutes(s),
+    ...tokenRoutes(s),
+  ];
 }

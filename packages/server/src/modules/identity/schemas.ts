@@ -175,7 +175,10 @@ export const SigningKey = z.object({
 });
 export type SigningKey = z.infer<typeof SigningKey>;
 export const RotateSigningKeyInput = z.strictObject({
-  alg: z.enum(["EdDSA", "ES256"]).optional().describe("The new key's algorithm (default: the current key's, else EdDSA)."),
+  alg: z
+    .enum(["EdDSA", "ES256"])
+    .optional()
+    .describe("The new key's algorithm (default: the current key's, else EdDSA)."),
 });
 export const Jwk = z.looseObject({ kty: z.string(), kid: z.string(), alg: z.string(), use: z.string() });
 export const Jwks = z.object({ keys: z.array(Jwk) });

@@ -25,7 +25,11 @@ export const migration: ModuleMigration = {
       .addColumn("rotated_at", t.timestamp)
       .addColumn("retires_at", t.timestamp)
       .execute();
-    await db.schema.createIndex("signing_key_environment").on("signing_key").columns(["environment_id", "status"]).execute();
+    await db.schema
+      .createIndex("signing_key_environment")
+      .on("signing_key")
+      .columns(["environment_id", "status"])
+      .execute();
     // One active key per environment: a second concurrent first issuance finds the first one.
     await db.schema
       .createIndex("signing_key_one_active")

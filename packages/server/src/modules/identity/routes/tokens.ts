@@ -4,8 +4,8 @@ import { Id } from "../../../platform/http/schemas.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
 import { Jwks, RefreshedTokens, RefreshTokenInput, RotateSigningKeyInput, SigningKey } from "../schemas.js";
-import type { IdentityService } from "../service.js";
 import { JWKS_MAX_AGE_SECONDS } from "../service/signing-keys.js";
+import type { IdentityService } from "../service.js";
 
 /** Operators, and an environment's secret keys for their own environment. */
 const OPERATOR_OR_ENVIRONMENT = { actorTypes: ["operator", "service"] } as const;

@@ -14,6 +14,9 @@ import type { SigningKeysService } from "./signing-keys.js";
 /** MEMBERSHIPS_IN_TOKEN: the most tenants an access token lists (`tenants_truncated: true` when there are more). */
 export const MEMBERSHIPS_IN_TOKEN = 50;
 
+/** VERIFIED_CACHE_SIZE: how many verified access tokens are remembered (oldest forgotten first). */
+const VERIFIED_CACHE_SIZE = 20_000;
+
 /** ACCESS_TOKEN_TYPE is the JWT `typ` of access tokens (RFC 9068). */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
 
@@ -80,6 +83,11 @@ const REFUSED_HEADERS = ["jku", "x5u", "jwk", "x5c", "x5t", "x5t#S256", "crit"];
  */
 export class AccessTokensService {
   #memberships: MembershipsReader | null = null;
+  /**
+   * #verified keeps tokens whose signature and claims were checked (a token never changes, nor
+   * does a kid's key), so a token presented again costs a map lookup; expiry is checked on every use.
+   */
+  readonly #verified = new Map<string, AccessTokenClaims>();
 
   constructor(
     private readonly c: Core,
@@ -205,6 +213,13 @@ export class AccessTokensService {
    */
   async verifyAccessToken(environmentId: string, token: string): Promise<Verification> {
     const invalid = { valid: false, reason: "invalid" } as const;
+    const known = this.#verified.get(token);
+    if (known) {
+      if (known.environmentId !== environmentId) return invalid;
+      if (known.expiresAt > this.c.clock.now()) return { valid: true, claims: known };
+      this.#verified.delete(token);
+      return { valid: false, reason: "expired" };
+    }
     let header: ReturnType<typeof decodeProtectedHeader>;
     try {
       header = decodeProtectedHeader(token);
@@ -226,20 +241,23 @@ export class AccessTokensService {
       if (payload.env !== environmentId || typeof payload.sid !== "string" || typeof payload.aud !== "string") {
         return invalid;
       }
-      return {
-        valid: true,
-        claims: {
-          kid: key.kid,
-          userId: payload.sub as string,
-          sessionId: payload.sid,
-          surfaceId: payload.aud,
-          environmentId,
-          expiresAt: (payload.exp as number) * 1000,
-          aal: Number(payload.aal ?? 1),
-          method: Array.isArray(payload.amr) ? String(payload.amr[0]) : "password",
-          authenticatedAt: Number(payload.auth_time ?? 0) * 1000,
-        },
+      const claims: AccessTokenClaims = {
+        kid: key.kid,
+        userId: payload.sub as string,
+        sessionId: payload.sid,
+        surfaceId: payload.aud,
+        environmentId,
+        expiresAt: (payload.exp as number) * 1000,
+        aal: Number(payload.aal ?? 1),
+        method: Array.isArray(payload.amr) ? String(payload.amr[0]) : "password",
+        authenticatedAt: Number(payload.auth_time ?? 0) * 1000,
       };
+      if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
+        const oldest = this.#verified.keys().next().value;
+        if (oldest !== undefined) this.#verified.delete(oldest);
+      }
+      this.#verified.set(token, claims);
+      return { valid: true, claims };
     } catch (err) {
       return err instanceof joseErrors.JWTExpired ? { valid: false, reason: "expired" } : invalid;
     }

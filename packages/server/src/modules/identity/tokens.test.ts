@@ -131,6 +131,21 @@ describeEachEngine("Access tokens", (engine) => {
         tenants: { [tenantId]: ["admin"] },
       });
       expect(payload.jti).toBeTypeOf("string");
+      // A product pinning its own surface refuses a token issued to another one, and an expired one.
+      await expect(
+        jwtVerify(issued.accessToken as string, createLocalJWKSet(set), {
+          issuer: issuer(p.a.id),
+          audience: p.b.surfaceId,
+          currentDate: new Date(clock.now()),
+        }),
+      ).rejects.toThrow(/aud/);
+      await expect(
+        jwtVerify(issued.accessToken as string, createLocalJWKSet(set), {
+          issuer: issuer(p.a.id),
+          audience: p.a.surfaceId,
+          currentDate: new Date(clock.now() + 301_000),
+        }),
+      ).rejects.toThrow(/exp/);
       expect(payload).not.toHaveProperty("tenants_truncated");
       expect(issued.accessTokenExpiresAt).toBe((now + 300) * 1000);
 

@@ -22,6 +22,18 @@ import {
 export const fixtures = defineModuleFixtures({
   module: "identity",
   params: {
+    // The environment itself (its access-token signing keys); the read-back is its public JWKS.
+    environmentId: async (w, env) => ({
+      id: env.environmentId,
+      owner: env.key,
+      read: () => readBack(w, env.key, `/v1/environments/${env.environmentId}/.well-known/jwks.json`),
+    }),
+    // A surface of the environment (its sign-in settings).
+    surfaceId: async (w, env) => ({
+      id: env.surfaceId,
+      owner: env.key,
+      read: () => readBack(w, env.key, `/v1/surfaces/${env.surfaceId}/auth-settings`),
+    }),
     userId: async (w, env) => {
       const n = w.unique();
       const body = await created(
@@ -119,6 +131,12 @@ export const fixtures = defineModuleFixtures({
         expectStatus(after, 401, "the support session after logout");
       },
     },
+  },
+  excluded: {
+    "GET /v1/environments/:environmentId/.well-known/jwks.json":
+      "no credential: every environment's public keys are public by design (tokens.test.ts checks another environment's JWKS does not verify a token)",
+    "GET /v1/environments/:environmentId/.well-known/openid-configuration":
+      "no credential: the issuer and JWKS address are public by design",
   },
   factExclusions: {
     "POST /v1/auth/token/refresh":

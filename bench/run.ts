@@ -15,6 +15,7 @@ import { permissionCheckScenario } from "./scenarios/access.js";
 import { auditScenario } from "./scenarios/audit.js";
 import { authReadScenario, loginScenario } from "./scenarios/auth.js";
 import { billingScenario } from "./scenarios/billing.js";
+import { credentialsVerifyScenario } from "./scenarios/credentials.js";
 import { healthzScenario } from "./scenarios/kernel.js";
 import { startScenario } from "./scenarios/start.js";
 import { storageScenario } from "./scenarios/storage.js";
@@ -34,6 +35,7 @@ export const SCENARIOS: readonly Scenario[] = [
   authReadScenario("agent-key"),
   permissionCheckScenario,
   loginScenario,
+  credentialsVerifyScenario,
   auditScenario("sqlite"),
   auditScenario("postgres"),
   webhooksScenario("sqlite"),

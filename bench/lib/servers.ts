@@ -47,6 +47,8 @@ export interface BenchPlane {
   tenantKey: string;
   /** agentKey: a `bp_ak_` key delegated by the user (scope `members:*`). */
   agentKey: string;
+  /** accessToken: a JWT access token of the user (one hour), from a second surface that issues them. */
+  accessToken: string;
 }
 
 export interface BaseplatePlaneServer extends BaseplateServer {
@@ -137,7 +139,7 @@ export type BareStore =
   | { store: "postgres"; url: string; schema: string };
 
 /**
- * BareJsonRoute is a GET route of the bare Fastify baseline answering a fixed JSON document
+ * BareJsonRoute is a GET (or POST) route of the bare Fastify baseline answering a fixed JSON document
  * (serialised per request, as a Fastify handler returning an object is), after checking that
  * `Authorization` is exactly `Bearer <bearer>` (401 otherwise) and that the path parameters equal
  * `params` (404 otherwise): the same route shape as Baseplate's, minus everything Baseplate does.
@@ -145,6 +147,8 @@ export type BareStore =
 export interface BareJsonRoute {
   /** path is a Fastify route pattern, e.g. `/v1/tenants/:tenantId`. */
   path: string;
+  /** method: GET unless given; a POST route parses the JSON body as Fastify does, and ignores it. */
+  method?: "GET" | "POST";
   bearer: string;
   params?: Record<string, string>;
   body: unknown;
@@ -280,6 +284,7 @@ const PLANE_FIELDS: ReadonlyArray<keyof BenchPlane> = [
   "membershipId",
   "tenantKey",
   "agentKey",
+  "accessToken",
 ];
 
 function isPlaneReady(value: unknown): value is ReadyLine & {

@@ -3,7 +3,7 @@
  * hooks) with `GET /healthz` answering `{"status":"ok"}` and, when a store is given,
  * `POST /v1/probe/items` doing one raw single-row insert and answering 201 with the item. With
  * `--routes '<JSON array of BareJsonRoute>'` (lib/servers.ts) it also serves fixed JSON documents
- * on authenticated GET routes (e.g. `/v1/tenants/:tenantId`): the bearer token and the path
+ * on authenticated GET (or POST) routes (e.g. `/v1/tenants/:tenantId`): the bearer token and the path
  * parameters are compared (401 / 404 otherwise), then the document is returned (Fastify
  * serialises it per request).
  *
@@ -77,6 +77,7 @@ if (write) {
 
 interface JsonRoute {
   path: string;
+  method?: "GET" | "POST";
   bearer: string;
   params?: Record<string, string>;
   body: unknown;
@@ -84,12 +85,16 @@ interface JsonRoute {
 for (const route of JSON.parse(values.routes ?? "[]") as JsonRoute[]) {
   const expected = `Bearer ${route.bearer}`;
   const params = Object.entries(route.params ?? {});
-  app.get<{ Params: Record<string, string> }>(route.path, async (req, reply) => {
-    if (req.headers.authorization !== expected) return reply.code(401).send({ error: "unauthenticated" });
-    for (const [name, value] of params) {
-      if (req.params[name] !== value) return reply.code(404).send({ error: "not found" });
-    }
-    return route.body;
+  app.route<{ Params: Record<string, string> }>({
+    method: route.method ?? "GET",
+    url: route.path,
+    handler: async (req, reply) => {
+      if (req.headers.authorization !== expected) return reply.code(401).send({ error: "unauthenticated" });
+      for (const [name, value] of params) {
+        if (req.params[name] !== value) return reply.code(404).send({ error: "not found" });
+      }
+      return route.body;
+    },
   });
 }
 

@@ -10,6 +10,11 @@ import { z } from "zod";
 export interface Config {
   host: string;
   port: number;
+  /**
+   * publicUrl: the plane's address as clients reach it (no trailing slash); it names the issuer of
+   * access tokens. Default: `http://<host>:<port>`.
+   */
+  publicUrl: string;
   dataDir: string;
   /** masterKeyFile holds the master keys that seal stored secrets (never in the database). */
   masterKeyFile: string;
@@ -132,6 +137,13 @@ const rateRule = z
 export const CONFIG_VARIABLES = {
   BASEPLATE_HOST: { schema: z.string().min(1), default: "127.0.0.1", doc: "Address to listen on." },
   BASEPLATE_PORT: { schema: int(0, 65535), default: "8080", doc: "Port to listen on." },
+  BASEPLATE_PUBLIC_URL: {
+    schema: z
+      .string()
+      .refine((v) => v === "" || /^https?:\/\/[^\s?#]+$/.test(v), "must be empty or an http(s) URL without query"),
+    default: "",
+    doc: "The plane's public address (e.g. `https://auth.example.com`); access tokens name it as their issuer. Empty: `http://<host>:<port>`.",
+  },
   BASEPLATE_DATA_DIR: {
     schema: z.string().min(1),
     default: "./baseplate-data",
@@ -414,6 +426,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   return {
     host: values.BASEPLATE_HOST as string,
     port: values.BASEPLATE_PORT as number,
+    publicUrl: (
+      (values.BASEPLATE_PUBLIC_URL as string) || `http://${values.BASEPLATE_HOST}:${values.BASEPLATE_PORT}`
+    ).replace(/\/+$/, ""),
     dataDir,
     database:
       url === ""

@@ -17,6 +17,8 @@ export interface Principal {
   /** ceiling caps `permissions` (e.g. the surface's scope ceiling): both must allow an action. */
   ceiling?: readonly string[];
   displayName?: string;
+  /** expiresAt: the credential's own expiry (epoch ms; a session's absolute one), null when it has none. */
+  expiresAt?: number | null;
   /** model is an agent's declared model (e.g. the LLM behind it), recorded with what it does. */
   model?: string;
   /**

@@ -131,6 +131,8 @@ interface BenchPlane {
   tenantKey: string;
   /** agentKey: a `bp_ak_` key the user delegated in the tenant, scope `members:*`. */
   agentKey: string;
+  /** accessToken: a JWT access token (one hour) of the user, from a session on a second surface that issues them. */
+  accessToken: string;
 }
 
 /** seedBenchPlane seeds one plane through the services (see the file comment). */
@@ -187,6 +189,17 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
     { principal: null, request: { requestId: newId("request"), ip: "127.0.0.1" } },
     { surfaceId: surface.id, email, password },
   );
+  // Access tokens come from a surface of their own, so the seeded surface's logins stay as they were.
+  const app = await tenancy.surfaces.createSurface(operatorCtx, env.id, {
+    name: "Bench app",
+    kind: "web",
+    allowedOrigins: [],
+    scopeCeiling: ["*"],
+    selfSignup: false,
+  });
+  await identity.authSettings.update(backendCtx, app.id, {
+    tokens: { accessTokens: true, accessTokenTtlSeconds: 3600 },
+  });
   const access = started.service(accessModule);
   const membership = await access.memberships.addMember(backendCtx, tenant.id, { userId: user.id, roles: ["owner"] });
   const tenantKey = await access.tenantKeys.createTenantKey(backendCtx, tenant.id, {
@@ -198,7 +211,12 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
     scopes: ["members:*"],
     userId: user.id,
   });
+  const withTokens = await identity.sessions.login(
+    { principal: null, request: { requestId: newId("request"), ip: "127.0.0.1" } },
+    { surfaceId: app.id, email, password },
+  );
   return {
+    accessToken: withTokens.accessToken as string,
     membershipId: membership.id,
     tenantKey: tenantKey.token,
     agentKey: agentKey.token,

@@ -211,10 +211,12 @@ describeEachEngine("access", (engine) => {
     const token = issued.token as string;
     const keyId = (issued.tenantKey as Json).id as string;
     expect(token).toMatch(/^bp_tk_/);
+    // Without a surface named, the key calls through the surface of its creator's session.
     expect(issued.tenantKey).toMatchObject({
       createdBy: users.bob.id,
       createdByType: "user",
       permissions: ["keys:*", "members:read"],
+      surfaceId: p.a.surfaceId,
     });
     ok(await call(token, "GET", members()));
     refused(await call(token, "POST", members(), { userId: users.carol.id, roles: ["member"] }), 403, "forbidden");
@@ -250,6 +252,54 @@ describeEachEngine("access", (engine) => {
     // Shown once: listing never returns a token.
     const listed = JSON.stringify(ok(await key("GET", `/v1/tenants/${tenantId}/keys`)));
     expect(listed).not.toContain(next.slice(6));
+  });
+
+  it("tenant keys: the creator names the surface they call through, within its ceiling", async () => {
+    const surface = (environmentId: string, scopeCeiling: string[]) =>
+      call(p.operatorToken, "POST", `/v1/environments/${environmentId}/surfaces`, {
+        name: "Partner API",
+        kind: "api",
+        scopeCeiling,
+      });
+    const partner = ok(await surface(p.a.id, ["members:read"]), 201).id as string;
+    const elsewhere = ok(await surface(p.b.id, ["*"]), 201).id as string;
+    const alice = as("alice");
+    const keys = `/v1/tenants/${tenantId}/keys`;
+    const issued = ok(
+      await alice("POST", keys, { name: "partner", permissions: ["members:read"], surfaceId: partner }),
+      201,
+    );
+    expect((issued.tenantKey as Json).surfaceId).toBe(partner);
+    ok(await call(issued.token as string, "GET", members()));
+    // Permissions beyond the named surface's ceiling, another environment's surface, an archived one.
+    refused(
+      await alice("POST", keys, { name: "x", permissions: ["members:read", "keys:read"], surfaceId: partner }),
+      422,
+      "scope_exceeds_ceiling",
+    );
+    refused(
+      await alice("POST", keys, { name: "x", permissions: ["members:read"], surfaceId: elsewhere }),
+      404,
+      "surface_not_found",
+    );
+    refused(
+      await alice("POST", keys, { name: "x", permissions: ["members:read"], surfaceId: "srf_nope" }),
+      404,
+      "surface_not_found",
+    );
+    // A secret key names one too (its own surface's key would otherwise be the default).
+    const byKey = ok(
+      await key("POST", keys, { name: "by key", permissions: ["members:read"], surfaceId: partner }),
+      201,
+    );
+    expect((byKey.tenantKey as Json).surfaceId).toBe(partner);
+    ok(await call(p.operatorToken, "POST", `/v1/surfaces/${partner}/archive`));
+    refused(await call(issued.token as string, "GET", members()), 401, "invalid_credentials");
+    refused(
+      await alice("POST", keys, { name: "x", permissions: ["members:read"], surfaceId: partner }),
+      404,
+      "surface_not_found",
+    );
   });
 
   it("agent keys: scope ∩ the user's current permissions, the chain recorded, dead when the user leaves", async () => {

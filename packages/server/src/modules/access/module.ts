@@ -20,6 +20,11 @@ export const accessModule = defineModule({
   roleGrants: ACCESS_ROLE_GRANTS,
   facts: ACCESS_FACTS,
   createService: (ctx, { tenancy, identity }) => new AccessService(ctx, tenancy, identity),
+  // Access tokens list the user's memberships; identity cannot import access, so access tells it how.
+  connect: (service, { identity }) =>
+    identity.accessTokens.useMemberships((tx, environmentId, userId, limit) =>
+      service.memberships.summaryOf(tx, environmentId, userId, limit),
+    ),
   routes: (service) => accessRoutes(service),
   credentialResolvers: (service) => [
     {

@@ -1,6 +1,7 @@
 import type { RouteDefinition } from "../../platform/http/route.js";
 import { agentKeyRoutes } from "./routes/agent-keys.js";
 import { checkRoutes } from "./routes/checks.js";
+import { credentialRoutes } from "./routes/credentials.js";
 import { invitationRoutes } from "./routes/invitations.js";
 import { membershipRoutes } from "./routes/memberships.js";
 import { roleRoutes } from "./routes/roles.js";
@@ -16,5 +17,6 @@ export function accessRoutes(s: AccessService): RouteDefinition[] {
     ...tenantKeyRoutes(s),
     ...agentKeyRoutes(s),
     ...checkRoutes(s),
+    ...credentialRoutes(s),
   ];
 }

@@ -126,6 +126,9 @@ export const CreateTenantKeyInput = z.strictObject({
   name: Name,
   permissions: Permissions.describe("At most the creator's own permissions in the tenant."),
   expiresAt: Future.optional(),
+  surfaceId: Id.optional().describe(
+    "The surface the key calls through (e.g. the partner API): an active surface of the environment whose scope ceiling holds every permission (else 422 `scope_exceeds_ceiling`). Default: the surface of the creator's credential.",
+  ),
 });
 export const RotateKeyInput = z.strictObject({
   gracePeriodSeconds: z
@@ -212,3 +215,52 @@ export const Explanation = CheckResult.extend({
   detail: z.string(),
 });
 export type Explanation = z.infer<typeof Explanation>;
+
+// Credential verification
+export const VerifyCredentialInput = z.strictObject({
+  token: z
+    .string()
+    .min(1)
+    .max(4096)
+    .describe("A session token (`bp_st_…`), a tenant key (`bp_tk_…`), an agent key (`bp_ak_…`) or a JWT access token."),
+  tenantId: Id.optional().describe(
+    "For a user's session or access token: answer the user's permissions in this tenant.",
+  ),
+});
+const Actor = z.object({
+  type: z.string().describe("`user`, `tenant_key` or `agent`."),
+  id: z.string(),
+  displayName: z.string().nullable(),
+});
+export const VerifyCredentialResult = z.discriminatedUnion("valid", [
+  z.object({
+    valid: z.literal(true),
+    kind: z.enum(["session", "access_token", "tenant_key", "agent_key"]),
+    actor: Actor,
+    environmentId: z.string(),
+    surfaceId: z.string().nullable(),
+    tenantId: z.string().nullable().describe("The key's tenant, or the tenant named in the request."),
+    permissions: z
+      .array(z.string())
+      .describe("Effective permissions: after the surface's ceiling, an agent's user, a user's roles in `tenantId`."),
+    expiresAt: Timestamp.nullable(),
+    sessionId: z.string().nullable(),
+    authLevel: z.number().int().nullable().describe("A user's authentication level (1 or 2)."),
+    authMethod: z.string().nullable(),
+    onBehalfOf: z.object({ type: z.string(), id: z.string() }).nullable(),
+    cachedFor: z
+      .number()
+      .int()
+      .describe(
+        "Seconds: the most this answer can lag a revocation made in another process, should the change bus fail (revocations normally apply at once).",
+      ),
+  }),
+  z.object({
+    valid: z.literal(false),
+    reason: z
+      .enum(["malformed", "unsupported_kind", "invalid", "expired", "revoked"])
+      .describe(
+        "`invalid`: unknown, revoked, forged, or of another environment. `revoked`: an access token whose session ended. `expired`: this environment's credential, expired.",
+      ),
+  }),
+]);

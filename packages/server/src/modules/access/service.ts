@@ -14,6 +14,7 @@ import { AccessPrivacy } from "./service/privacy.js";
 import { KeyResolution } from "./service/resolve.js";
 import { RolesService } from "./service/roles.js";
 import { TenantKeysService } from "./service/tenant-keys.js";
+import { CredentialVerification } from "./service/verify.js";
 import type { AccessTables } from "./tables.js";
 
 /**
@@ -32,6 +33,7 @@ export class AccessService {
   readonly checks: ChecksService;
   readonly resolution: KeyResolution;
   readonly privacy: AccessPrivacy;
+  readonly verification: CredentialVerification;
 
   constructor(m: ModuleContext, tenancy: TenancyService, identity: IdentityService) {
     this.core = {
@@ -50,6 +52,7 @@ export class AccessService {
     this.checks = new ChecksService(this.core, this.roles, this.grants);
     this.resolution = new KeyResolution(this.core, this.grants);
     this.privacy = new AccessPrivacy(this.core);
+    this.verification = new CredentialVerification(this.core, this.grants, this.resolution);
   }
 
   /**

@@ -17,6 +17,7 @@ export const IdentityErrors = defineErrors({
   password_changed: { status: 409, title: "The password changed meanwhile" },
   weak_password: { status: 422, title: "The password is too weak" },
   invalid_reset_token: { status: 400, title: "The password reset token is invalid or expired" },
+  invalid_refresh_token: { status: 401, title: "The refresh token is invalid, spent or expired" },
   scope_exceeds_ceiling: { status: 422, title: "The scopes exceed the surface's ceiling" },
   too_many_attempts: { status: 429, title: "Too many failed attempts" },
   too_many_logins: { status: 429, title: "Too many logins at once from this client" },

@@ -35,6 +35,16 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
   "session.revoked": { description: "A session was revoked.", data: Count },
   "session.revoked_all": { description: "Every session of a user was revoked.", data: Count },
   "session.revoked_others": { description: "Every other session of a user was revoked.", data: Count },
+  "session.refresh_reused": {
+    description:
+      "A spent refresh token was presented again (a stolen copy, or two clients racing): its family and its session were revoked.",
+    data: z.object({ familyId: z.string() }),
+  },
+  "signing_key.rotated": {
+    description:
+      "An environment's access-token signing key was rotated; the previous key stays in the JWKS until its tokens expired.",
+    data: z.object({ kid: z.string(), alg: z.string(), previousKid: z.string().nullable() }),
+  },
   "secret_key.created": { description: "An environment secret key was created." },
   "secret_key.rotated": { description: "A secret key was rotated (the old one works for a grace period)." },
   "secret_key.revoked": { description: "A secret key was revoked." },

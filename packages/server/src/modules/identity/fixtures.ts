@@ -22,6 +22,18 @@ import {
 export const fixtures = defineModuleFixtures({
   module: "identity",
   params: {
+    // The environment itself (its access-token signing keys); the read-back is its public JWKS.
+    environmentId: async (w, env) => ({
+      id: env.environmentId,
+      owner: env.key,
+      read: () => readBack(w, env.key, `/v1/environments/${env.environmentId}/.well-known/jwks.json`),
+    }),
+    // A surface of the environment (its sign-in settings).
+    surfaceId: async (w, env) => ({
+      id: env.surfaceId,
+      owner: env.key,
+      read: () => readBack(w, env.key, `/v1/surfaces/${env.surfaceId}/auth-settings`),
+    }),
     userId: async (w, env) => {
       const n = w.unique();
       const body = await created(
@@ -120,7 +132,24 @@ export const fixtures = defineModuleFixtures({
       },
     },
   },
+  excluded: {
+    "GET /v1/environments/:environmentId/.well-known/jwks.json":
+      "no credential: every environment's public keys are public by design (tokens.test.ts checks another environment's JWKS does not verify a token)",
+    "GET /v1/environments/:environmentId/.well-known/openid-configuration":
+      "no credential: the issuer and JWKS address are public by design",
+  },
+  factExclusions: {
+    "POST /v1/auth/token/refresh":
+      "a refresh is a use of the session, like a request: it records no fact (tokens.test.ts covers it; its reuse records `session.refresh_reused`)",
+  },
   facts: {
+    // Access tokens
+    "POST /v1/environments/:environmentId/signing-keys/rotate": async (w) => ({
+      caller: w.a.key,
+      ids: { environmentId: w.a.environmentId },
+      body: { alg: "ES256" },
+      expect: () => ({ types: ["signing_key.rotated"], environmentId: w.a.environmentId }),
+    }),
     // Surface sign-in settings
     "PATCH /v1/surfaces/:surfaceId/auth-settings": async (w) => {
       const { environmentId, surfaceId } = await w.scratchEnvironment("web");

@@ -2,6 +2,8 @@
 export { IdentityErrors } from "./errors.js";
 export { identityIds } from "./ids.js";
 export { PASSWORD_PROFILES } from "./internal/passwords.js";
+export { TOKEN_PREFIX as IDENTITY_TOKEN_PREFIX } from "./internal/tokens.js";
 export { identityModule } from "./module.js";
 export type { Operator, SecretKey, Session, User } from "./schemas.js";
+export type { MembershipSummary, MembershipsReader } from "./service/access-tokens.js";
 export type { IdentityService } from "./service.js";

@@ -140,7 +140,48 @@ export const IssuedSession = z.object({
     ),
   session: Session,
   user: User,
+  accessToken: z
+    .string()
+    .nullable()
+    .optional()
+    .describe(
+      "A JWT access token (`typ: at+jwt`), when the surface issues them (`tokens.accessTokens`): verify it with the environment's JWKS. Shown once.",
+    ),
+  accessTokenExpiresAt: Timestamp.optional().describe("When the access token expires."),
+  refreshToken: z
+    .string()
+    .nullable()
+    .optional()
+    .describe("Renews the access token at `POST /v1/auth/token/refresh`; spent on use. Shown once."),
 });
+export const RefreshTokenInput = z.strictObject({ refreshToken: z.string().min(1).max(200) });
+export const RefreshedTokens = z.object({
+  accessToken: z.string().nullable().describe("A new JWT access token. Shown once."),
+  accessTokenExpiresAt: Timestamp,
+  refreshToken: z
+    .string()
+    .nullable()
+    .describe("The next refresh token; the one sent is spent. Presenting a spent one again revokes the session."),
+});
+export const SigningKey = z.object({
+  kid: z.string(),
+  alg: z.enum(["EdDSA", "ES256"]),
+  status: z
+    .enum(["active", "retiring", "retired"])
+    .describe("`active` signs new tokens; `retiring` still verifies the tokens it signed, until `retiresAt`."),
+  createdAt: Timestamp,
+  rotatedAt: Timestamp.nullable(),
+  retiresAt: Timestamp.nullable(),
+});
+export type SigningKey = z.infer<typeof SigningKey>;
+export const RotateSigningKeyInput = z.strictObject({
+  alg: z
+    .enum(["EdDSA", "ES256"])
+    .optional()
+    .describe("The new key's algorithm (default: the current key's, else EdDSA)."),
+});
+export const Jwk = z.looseObject({ kty: z.string(), kid: z.string(), alg: z.string(), use: z.string() });
+export const Jwks = z.object({ keys: z.array(Jwk) });
 export const ChangePasswordInput = z.strictObject({
   currentPassword: Password,
   newPassword: Password,

@@ -8,12 +8,14 @@ import type { Core } from "./internal/core.js";
 import { CredentialCache } from "./internal/credential-cache.js";
 import { PasswordHasher } from "./internal/passwords.js";
 import { LoginThrottle } from "./internal/throttle.js";
+import { AccessTokensService } from "./service/access-tokens.js";
 import { AuthSettingsService } from "./service/auth-settings.js";
 import { OperatorsService } from "./service/operators.js";
 import { PrivacyService } from "./service/privacy.js";
 import { CredentialResolution } from "./service/resolve.js";
 import { SecretKeysService } from "./service/secret-keys.js";
 import { SessionsService } from "./service/sessions.js";
+import { SigningKeysService } from "./service/signing-keys.js";
 import { UsersService } from "./service/users.js";
 import type { IdentityTables } from "./tables.js";
 
@@ -29,6 +31,8 @@ export class IdentityService {
   readonly resolution: CredentialResolution;
   readonly authSettings: AuthSettingsService;
   readonly privacy: PrivacyService;
+  readonly signingKeys: SigningKeysService;
+  readonly accessTokens: AccessTokensService;
   readonly core: Core;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
@@ -44,6 +48,7 @@ export class IdentityService {
       hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency, {
         maxQueue: m.config.passwords.maxQueue,
       }),
+      secrets: m.secrets,
       cache: new CredentialCache(bus),
       lastUsed: new LastUsedTracker(
         (table, rows) => this.resolution.writeLastUsed(table, rows),
@@ -59,9 +64,11 @@ export class IdentityService {
     };
     this.authSettings = new AuthSettingsService(this.core);
     this.privacy = new PrivacyService(this.core);
+    this.signingKeys = new SigningKeysService(this.core);
+    this.accessTokens = new AccessTokensService(this.core, this.signingKeys, this.authSettings);
     this.operators = new OperatorsService(this.core);
     this.users = new UsersService(this.core);
-    this.sessions = new SessionsService(this.core, this.users);
+    this.sessions = new SessionsService(this.core, this.users, this.accessTokens);
     this.secretKeys = new SecretKeysService(this.core);
     this.resolution = new CredentialResolution(this.core);
   }

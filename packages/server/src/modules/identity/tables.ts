@@ -103,6 +103,36 @@ export interface ThrottleCounterTable {
   expires_at: number;
 }
 
+/** SigningKeyTable: an environment's JWT signing key; `private_key` is sealed under the master key. */
+export interface SigningKeyTable {
+  /** id is the key's `kid`. */
+  id: string;
+  environment_id: string;
+  alg: "EdDSA" | "ES256";
+  public_jwk: unknown;
+  private_key: string;
+  status: "active" | "retiring" | "retired";
+  created_at: number;
+  /** rotated_at: when a newer key replaced it. */
+  rotated_at: number | null;
+  /** retires_at: when the last token it signed expires (it leaves the JWKS then). */
+  retires_at: number | null;
+}
+
+/** RefreshTokenTable: a session's refresh tokens, one family per session, each spent once (SHA-256 only). */
+export interface RefreshTokenTable {
+  id: string;
+  environment_id: string;
+  session_id: string;
+  family_id: string;
+  parent_id: string | null;
+  token_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  revoked_at: number | null;
+}
+
 export interface IdentityTables {
   operator: OperatorTable;
   operator_token: OperatorTokenTable;
@@ -112,4 +142,6 @@ export interface IdentityTables {
   secret_key: SecretKeyTable;
   throttle_counter: ThrottleCounterTable;
   surface_auth: SurfaceAuthTable;
+  signing_key: SigningKeyTable;
+  refresh_token: RefreshTokenTable;
 }

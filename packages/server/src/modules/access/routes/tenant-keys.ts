@@ -3,6 +3,7 @@ import { PlatformErrors } from "../../../platform/errors.js";
 import { pageSchema } from "../../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
 import { Id } from "../../../platform/http/schemas.js";
+import { IdentityErrors } from "../../identity/index.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { AccessErrors } from "../errors.js";
 import { CreateTenantKeyInput, IssuedTenantKey, ListQuery, RotateKeyInput, TenantKey } from "../schemas.js";
@@ -22,7 +23,9 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
       description:
         "A key the tenant owns for its own integrations. Its permissions must be within the creator's; it " +
         "survives the creator leaving. Only a user or a secret key issues one: a tenant key or an agent key " +
-        "is refused (403 key_cannot_issue). The token is shown once.",
+        "is refused (403 key_cannot_issue). `surfaceId` names the surface the key calls through (e.g. the " +
+        "partner API; its ceiling must hold the permissions); by default, the surface of the creator's credential. " +
+        "The token is shown once.",
       tags: ["Tenant keys"],
       auth: AUTH.tenant,
       params: tenantParams,
@@ -30,6 +33,8 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
       response: { status: 201, schema: IssuedTenantKey, description: "The key and its token." },
       errors: [
         ...tenantErrors,
+        TenancyErrors.surface_not_found,
+        IdentityErrors.scope_exceeds_ceiling,
         AccessErrors.grant_exceeds_own,
         AccessErrors.key_cannot_issue,
         AccessErrors.access_changed,

@@ -1,10 +1,10 @@
 import type { z } from "zod";
 import type { TenantAccess } from "../../../platform/access.js";
-import { isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
+import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
 import type { ActionContext } from "../../../platform/principal.js";
-import { IdentityErrors } from "../../identity/index.js";
+import { IdentityErrors, type MembershipSummary } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
@@ -228,6 +228,23 @@ export class MembershipsService {
    * `owner`. On PostgreSQL the owners' rows are locked (in id order), so two concurrent demotions
    * or removals cannot both pass; SQLite has one writer.
    */
+  /**
+   * summaryOf lists up to `limit` of a user's memberships (tenant id and role keys, by tenant id)
+   * inside `tx`: what an access token carries (identity reads it through `useMemberships`).
+   */
+  async summaryOf(tx: Tx, environmentId: string, userId: string, limit: number): Promise<MembershipSummary[]> {
+    const rows = await this.c.tables
+      .q(tx)
+      .selectFrom("membership")
+      .select(["tenant_id", "roles"])
+      .where("environment_id", "=", environmentId)
+      .where("user_id", "=", userId)
+      .orderBy("tenant_id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ tenantId: r.tenant_id, roles: fromJson<string[]>(r.roles) }));
+  }
+
   async #requireAnotherOwner(tx: Tx, access: TenantAccess, membershipId: string): Promise<void> {
     const owners = await this.c.tables
       .q(tx)

@@ -69,6 +69,7 @@ export class KeyResolution {
           permissions: fromJson<string[]>(row.permissions),
           ceiling: surface.scopeCeiling,
           displayName: row.name,
+          expiresAt: row.expires_at,
         };
         return {
           principal,
@@ -121,6 +122,7 @@ export class KeyResolution {
           permissions: intersectPermissions(fromJson<string[]>(row.scopes), held.permissions.patterns),
           ceiling: surface.scopeCeiling,
           displayName: row.name,
+          expiresAt: row.expires_at,
           ...(row.model ? { model: row.model } : {}),
           onBehalfOf: { actorType: "user", actorId: row.user_id },
         };

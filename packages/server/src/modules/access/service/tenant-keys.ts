@@ -3,7 +3,10 @@ import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { exceeding } from "../../../platform/permissions.js";
 import type { ActionContext } from "../../../platform/principal.js";
+import { IdentityErrors } from "../../identity/index.js";
+import { TenancyErrors } from "../../tenancy/index.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
@@ -41,9 +44,7 @@ export class TenantKeysService {
     }
     const permissions = [...new Set(input.permissions)].sort();
     await this.grants.requireWithin(access, permissions, "This key");
-    const surfaceId = access.principal.surfaceId;
-    if (!surfaceId)
-      throw new AppError(PlatformErrors.forbidden, "Tenant keys are issued through a surface credential.");
+    const surfaceId = await this.#surfaceFor(access.environmentId, access.principal.surfaceId, input, permissions);
     return this.c.m.db.write(ctx, async (tx) => {
       const { limits } = await this.grants.lockForWrite(tx, access, "keys:create");
       await this.grants.requireWithin(access, permissions, "This key", limits);
@@ -213,6 +214,36 @@ export class TenantKeysService {
       data: { name: k.name, permissions: k.permissions, expiresAt: k.expiresAt, display: row.display },
     });
     return { tenantKey: toTenantKey(row), token };
+  }
+
+  /**
+   * #surfaceFor picks the surface a new key calls through: the one named (an active surface of the
+   * environment, else 404 `surface_not_found`; its ceiling must hold every permission, else 422
+   * `scope_exceeds_ceiling`), or by default the surface of the creator's own credential.
+   */
+  async #surfaceFor(
+    environmentId: string,
+    creatorSurfaceId: string | undefined,
+    input: z.infer<typeof CreateTenantKeyInput>,
+    permissions: string[],
+  ): Promise<string> {
+    if (input.surfaceId === undefined) {
+      if (!creatorSurfaceId)
+        throw new AppError(PlatformErrors.forbidden, "Tenant keys are issued through a surface credential.");
+      return creatorSurfaceId;
+    }
+    const surface = await this.c.tenancy.surfaces.findActiveSurface(input.surfaceId);
+    if (!surface || surface.environmentId !== environmentId) {
+      throw new AppError(TenancyErrors.surface_not_found, `No active surface ${input.surfaceId} in this environment.`);
+    }
+    const over = exceeding(permissions, surface.scopeCeiling);
+    if (over.length > 0) {
+      throw new AppError(
+        IdentityErrors.scope_exceeds_ceiling,
+        `Permissions beyond the surface's ceiling: ${over.join(", ")}.`,
+      );
+    }
+    return surface.id;
   }
 
   async #row(environmentId: string, tenantId: string, id: string, tx?: Tx) {

@@ -7,6 +7,7 @@ import type { FactRecorder } from "../../../platform/facts/index.js";
 import type { LastUsedTracker } from "../../../platform/last-used.js";
 import type { Logger } from "../../../platform/logger.js";
 import type { PersonalDataRegistry } from "../../../platform/personal-data.js";
+import type { SecretVault } from "../../../platform/secrets-vault.js";
 import type { TenancyService } from "../../tenancy/index.js";
 import type { IdentityTables } from "../tables.js";
 import type { CredentialCache } from "./credential-cache.js";
@@ -24,6 +25,8 @@ export interface Core {
   /** access is the platform's one permission check (the ModuleContext's `access`). */
   access: Authorizer;
   hasher: PasswordHasher;
+  /** secrets seals what identity must read back (signing keys' private halves) under the master key. */
+  secrets: SecretVault;
   cache: CredentialCache;
   lastUsed: LastUsedTracker;
   throttle: LoginThrottle;

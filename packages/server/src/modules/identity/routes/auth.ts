@@ -26,7 +26,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       auth: "none",
       body: SignupInput,
       response: { status: 201, schema: IssuedSession, description: "The new user and its session token (shown once)." },
-      secretFields: ["token"],
+      secretFields: ["token", "accessToken", "refreshToken"],
       errors: [
         TenancyErrors.surface_not_found,
         IdentityErrors.self_signup_disabled,
@@ -49,7 +49,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       auth: "none",
       body: LoginInput,
       response: { status: 201, schema: IssuedSession, description: "The session token, shown once." },
-      secretFields: ["token"],
+      secretFields: ["token", "accessToken", "refreshToken"],
       errors: [
         TenancyErrors.surface_not_found,
         IdentityErrors.invalid_login,

@@ -95,6 +95,15 @@ export class PrivacyService implements PersonalDataProvider {
       .returning("id")
       .execute();
     for (const { id } of sessions) await this.c.revoked(tx, id);
+    const sessionIds = sessions.map((r) => r.id);
+    let refreshTokens = 0;
+    for (let i = 0; i < sessionIds.length; i += 500) {
+      const gone = await q
+        .deleteFrom("refresh_token")
+        .where("session_id", "in", sessionIds.slice(i, i + 500))
+        .executeTakeFirst();
+      refreshTokens += Number(gone.numDeletedRows);
+    }
     const resets = await q
       .deleteFrom("password_reset")
       .where("environment_id", "=", s.environmentId)
@@ -108,6 +117,7 @@ export class PrivacyService implements PersonalDataProvider {
     return {
       sessions: sessions.length,
       passwordResets: Number(resets.numDeletedRows),
+      refreshTokens,
       throttleCounters: Number(counters.numDeletedRows),
     };
   }

@@ -1,4 +1,5 @@
 import { CredentialLookups } from "../../../platform/credential-lookup.js";
+import { sha256Hex } from "../../../platform/crypto.js";
 import { fromJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import type { Principal } from "../../../platform/principal.js";
@@ -47,12 +48,29 @@ export class CredentialResolution {
   }
 
   resolveSession(token: string): Promise<Principal | null> {
+    return this.#resolveSession(token, (hash) => ["session.token_hash", hash]);
+  }
+
+  /**
+   * resolveSessionById resolves a live session by id (an access token's `sid`), through the same
+   * cache and checks as `resolveSession`: a revoked session, a disabled user or an archived surface
+   * is refused as soon as the revocation is announced. Throws 401 `session_expired` like it.
+   */
+  resolveSessionById(sessionId: string): Promise<Principal | null> {
+    return this.#resolveSession(`sid:${sessionId}`, () => ["session.id", sessionId]);
+  }
+
+  #resolveSession(
+    key: string,
+    where: (hash: string) => ["session.token_hash" | "session.id", string],
+  ): Promise<Principal | null> {
     const idleMs = this.c.config.sessions.idleMs;
-    return this.#lookups.resolve(token, {
+    return this.#lookups.resolve(key, {
       table: "session",
       idleMs: () => idleMs,
-      find: (hash) =>
-        this.c.tables
+      find: (hash) => {
+        const [column, value] = where(hash);
+        return this.c.tables
           .q()
           .selectFrom("session")
           .innerJoin("user", "user.id", "session.user_id")
@@ -71,8 +89,9 @@ export class CredentialResolution {
             "user.disabled_at",
             "user.email",
           ])
-          .where("session.token_hash", "=", hash)
-          .executeTakeFirst(),
+          .where(column, "=", value)
+          .executeTakeFirst();
+      },
       accept: async (row, now) => {
         if (row.revoked_at !== null || row.disabled_at !== null) return null;
         // An expired session says so (the client should sign in again); a revoked or unknown one
@@ -90,6 +109,7 @@ export class CredentialResolution {
           permissions: [],
           ceiling: surface.scopeCeiling,
           displayName: row.email,
+          expiresAt: row.expires_at,
           auth: {
             method: row.auth_method,
             aal: Number(row.aal),
@@ -104,6 +124,17 @@ export class CredentialResolution {
         };
       },
     });
+  }
+
+  /** sessionEnvironment tells which environment a session token belongs to (null when unknown), for refusals that must not cross environments. */
+  async sessionEnvironment(token: string): Promise<string | null> {
+    const row = await this.c.tables
+      .q()
+      .selectFrom("session")
+      .select("environment_id")
+      .where("token_hash", "=", sha256Hex(token))
+      .executeTakeFirst();
+    return row?.environment_id ?? null;
   }
 
   resolveOperatorToken(token: string): Promise<Principal | null> {

@@ -11,9 +11,11 @@ import { checkPasswordStrength, HashingPlace } from "../internal/passwords.js";
 import { toSession, toUser } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { ChangePasswordInput, LoginInput, ResetPasswordInput, Session, SignupInput, User } from "../schemas.js";
+import type { AccessTokensService, IssuedTokens } from "./access-tokens.js";
 import type { UsersService } from "./users.js";
 
-type Issued = { token: string; session: Session; user: User };
+/** Issued: a new session's token, the session and its user (plus access and refresh tokens when the surface issues them). */
+type Issued = { token: string; session: Session; user: User } & Partial<IssuedTokens>;
 
 /** OpenOptions: how a session is being opened (password when omitted). */
 export interface OpenOptions {
@@ -34,6 +36,7 @@ export class SessionsService {
   constructor(
     private readonly c: Core,
     private readonly users: UsersService,
+    private readonly tokens: AccessTokensService,
   ) {}
 
   /**
@@ -330,7 +333,9 @@ export class SessionsService {
   /**
    * open starts a session for `user` on `surfaceId` inside `tx`, with its `user.logged_in` fact.
    * Every sign-in method ends here once the user is proven (the caller has checked the user is
-   * enabled, under a lock or a conditional write in the same transaction).
+   * enabled, under a lock or a conditional write in the same transaction). When the surface issues
+   * access tokens (`tokens.accessTokens`), the answer also carries `accessToken`,
+   * `accessTokenExpiresAt` and `refreshToken`.
    */
   async open(tx: Tx, ctx: ActionContext, user: User, surfaceId: string, opts: OpenOptions = {}): Promise<Issued> {
     const now = this.c.clock.now();
@@ -374,7 +379,17 @@ export class SessionsService {
       ],
       data: { surfaceId, method: row.auth_method, aal },
     });
-    return { token, session: toSession(row, row.id), user };
+    const tokens = await this.tokens.issueWithSession(tx, {
+      id: row.id,
+      environmentId: row.environment_id,
+      userId: row.user_id,
+      surfaceId,
+      createdAt: now,
+      expiresAt: row.expires_at,
+      authMethod: row.auth_method,
+      aal,
+    });
+    return { token, session: toSession(row, row.id), user, ...tokens };
   }
 
   async #revoke(

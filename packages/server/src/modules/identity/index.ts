@@ -4,4 +4,5 @@ export { identityIds } from "./ids.js";
 export { PASSWORD_PROFILES } from "./internal/passwords.js";
 export { identityModule } from "./module.js";
 export type { Operator, SecretKey, Session, User } from "./schemas.js";
+export { IssuedSession } from "./schemas.js";
 export type { IdentityService } from "./service.js";

@@ -21,7 +21,7 @@ const Issuer = z
   .min(1)
   .max(500)
   .refine((v) => URL.canParse(v), "must be an absolute URL")
-  .describe("The issuer identifier; its `/.well-known/openid-configuration` is discovered (https).");
+  .describe("The issuer URL (https); its `/.well-known/openid-configuration` is discovered.");
 
 const RoleKey = z
   .string()

@@ -218,7 +218,11 @@ export class ProvidersService {
 
   async #checkIssuer(environmentId: string, issuer: string): Promise<void> {
     const refusal = issuerRefusal(issuer, await this.policyFor(environmentId));
-    if (refusal) throw new AppError(SsoErrors.insecure_issuer, `The issuer URL ${refusal}.`);
+    if (refusal) {
+      throw new AppError(SsoErrors.insecure_issuer, `issuer: the URL ${refusal}.`, {
+        errors: [{ path: "body.issuer", message: refusal }],
+      });
+    }
   }
 
   /** #checkRole: the default role must exist, and sign-in never makes an owner. */

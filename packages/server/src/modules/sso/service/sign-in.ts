@@ -62,10 +62,10 @@ export class SignInService {
     const surface = await this.#surface(input.surfaceId);
     const redirect = new URL(input.redirectUri);
     if (!surface.allowedOrigins.includes(redirect.origin)) {
-      throw new AppError(
-        SsoErrors.redirect_uri_not_allowed,
-        `${redirect.origin} is not one of the surface's allowed origins.`,
-      );
+      const message = `${redirect.origin} is not one of the surface's allowed origins`;
+      throw new AppError(SsoErrors.redirect_uri_not_allowed, `redirectUri: ${message}.`, {
+        errors: [{ path: "body.redirectUri", message }],
+      });
     }
     let provider: Provider | null;
     if (input.providerId !== undefined) {

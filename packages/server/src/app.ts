@@ -6,6 +6,7 @@ import { billingModule } from "./modules/billing/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { rateLimitsModule } from "./modules/ratelimits/index.js";
+import { ssoModule } from "./modules/sso/index.js";
 import { storageModule } from "./modules/storage/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
 import { usageModule } from "./modules/usage/index.js";
@@ -44,6 +45,7 @@ export const MODULES: readonly AnyModule[] = [
   tenancyModule,
   identityModule,
   accessModule,
+  ssoModule,
   auditModule,
   eventsModule,
   webhooksModule,

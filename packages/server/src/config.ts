@@ -38,6 +38,13 @@ export interface Config {
   migrateOnStart: boolean;
   events: { retentionDays: number };
   webhooks: { timeoutMs: number; allowPrivateTargets: boolean; retryScheduleMs: number[] };
+  /**
+   * oidc: `allowInsecureIssuers` lets non-production environments use http issuers on private
+   * addresses (development and tests only).
+   */
+  oidc: { allowInsecureIssuers: boolean };
+  /** dnsServers: the resolvers domain verification asks (`ip` or `ip:port`); empty: the system's. */
+  dnsServers: string[];
   /** billing: days from finalization to an invoice's due date, and past due before suspension. */
   billing: { netTermsDays: number; graceDays: number };
   storage: {
@@ -263,6 +270,21 @@ export const CONFIG_VARIABLES = {
     default: "false",
     doc: "Allow webhook URLs on loopback, private, link-local and other non-public addresses (LAN receivers, tests). Cloud metadata addresses stay refused.",
   },
+  BASEPLATE_OIDC_ALLOW_INSECURE_ISSUERS: {
+    schema: bool,
+    default: "false",
+    doc: "For development and tests only: let non-production environments use OIDC issuers over plain http and on loopback or private addresses. Production environments always need https on public addresses.",
+  },
+  BASEPLATE_DNS_SERVERS: {
+    schema: z
+      .string()
+      .regex(
+        /^\s*([0-9a-fA-F.:[\]]+)(\s*,\s*[0-9a-fA-F.:[\]]+)*\s*$|^$/,
+        "must be IP addresses (optionally :port), separated by commas",
+      ),
+    default: "",
+    doc: "DNS servers that SSO domain verification asks for TXT records (`ip` or `ip:port`, comma-separated). Empty: the system's resolvers.",
+  },
   BASEPLATE_BILLING_NET_TERMS_DAYS: {
     schema: int(0, 365),
     default: "30",
@@ -475,6 +497,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       allowPrivateTargets: values.BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS as boolean,
       retryScheduleMs: values.BASEPLATE_WEBHOOKS_RETRY_SCHEDULE as number[],
     },
+    oidc: { allowInsecureIssuers: values.BASEPLATE_OIDC_ALLOW_INSECURE_ISSUERS as boolean },
+    dnsServers: String(values.BASEPLATE_DNS_SERVERS ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     billing: {
       netTermsDays: values.BASEPLATE_BILLING_NET_TERMS_DAYS as number,
       graceDays: values.BASEPLATE_BILLING_GRACE_DAYS as number,

@@ -5,5 +5,6 @@ export { PASSWORD_PROFILES } from "./internal/passwords.js";
 export { TOKEN_PREFIX as IDENTITY_TOKEN_PREFIX } from "./internal/tokens.js";
 export { identityModule } from "./module.js";
 export type { Operator, SecretKey, Session, User } from "./schemas.js";
+export { IssuedSession } from "./schemas.js";
 export type { MembershipSummary, MembershipsReader } from "./service/access-tokens.js";
 export type { IdentityService } from "./service.js";

@@ -1,8 +1,8 @@
 import type { ModuleContext } from "../../platform/module.js";
+import { type Resolver, systemResolver } from "../../platform/ssrf.js";
 import type { EventsService } from "../events/index.js";
 import type { TenancyService } from "../tenancy/index.js";
 import { Sender } from "./internal/sender.js";
-import { type Resolver, systemResolver } from "./internal/ssrf.js";
 import { DeliveryService } from "./service/delivery.js";
 import { EndpointsService } from "./service/endpoints.js";
 import { MessagesService } from "./service/messages.js";

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { checkUrl, classifyAddress, isAllowedAddress, type Resolver } from "../../platform/ssrf.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { runDueJobs, WebhookReceiver } from "../../testing/webhook-receiver.js";
 import { Sender } from "./internal/sender.js";
-import { checkUrl, classifyAddress, isAllowedAddress, type Resolver } from "./internal/ssrf.js";
 
 // SSRF (checklist A3): the policy classifies every address (SSRF-02), refuses private targets at
 // create time and at delivery time with the default configuration (SSRF-01), checks the address

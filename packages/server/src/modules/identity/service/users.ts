@@ -145,6 +145,25 @@ export class UsersService {
     return row ? { id: row.id, email: row.email, disabled: row.disabled_at !== null } : null;
   }
 
+  /**
+   * lockUserForSignIn reads a user of an environment inside `tx` (by id or by address) and keeps
+   * its row locked until `tx` ends, for another module's sign-in method that opens a session in
+   * the same transaction (see `SessionsService.open`): a disable that commits first is seen, one
+   * that comes later waits and then revokes the session. Null when there is no such user.
+   */
+  async lockUserForSignIn(tx: Tx, environmentId: string, by: { id: string } | { email: string }): Promise<User | null> {
+    const row = await this.c.tables
+      .q(tx)
+      .selectFrom("user")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .$if("id" in by, (qb) => qb.where("id", "=", (by as { id: string }).id))
+      .$if("email" in by, (qb) => qb.where("email_normalized", "=", normalizeEmail((by as { email: string }).email)))
+      .$call((qb) => this.c.db.forUpdate(qb))
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
   /** updateUser changes profile fields or the disabled flag; disabling ends every session at once. */
   async updateUser(ctx: ActionContext, id: string, input: z.infer<typeof UpdateUserInput>): Promise<User> {
     const { environmentId } = this.c.access.environment(ctx, "users:write");

@@ -1,7 +1,7 @@
 import http from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
-import { checkUrl, guardedLookup, type Resolver, TargetRefusedError } from "./ssrf.js";
+import { checkUrl, guardedLookup, type Resolver, TargetRefusedError } from "../../../platform/ssrf.js";
 
 export interface SendInput {
   url: string;

@@ -5,13 +5,13 @@ import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
+import { checkUrl } from "../../../platform/ssrf.js";
 import { WebhooksErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { toEndpoint } from "../internal/rows.js";
 import { environmentOf } from "../internal/scope.js";
 import { sealHeaders, sealSecret } from "../internal/sealing.js";
 import { generateSecret } from "../internal/signing.js";
-import { checkUrl } from "../internal/ssrf.js";
 import type {
   CreateEndpointInput,
   Endpoint,

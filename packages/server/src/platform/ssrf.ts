@@ -3,10 +3,12 @@ import { BlockList, isIP } from "node:net";
 import { domainToUnicode } from "node:url";
 
 /**
- * SSRF policy for webhook targets (checklist A3). A target address is one of:
+ * SSRF policy for outbound requests to addresses a client configured (checklist A3): webhook
+ * targets, OIDC issuers. A target address is one of:
  * - `public`: routable on the internet — always allowed;
  * - `private`: loopback, RFC 1918, link-local, CGNAT 100.64/10, unique-local fc00::/7, … —
- *   allowed only with `BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS`;
+ *   allowed only when the caller says so (`BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS`,
+ *   `BASEPLATE_OIDC_ALLOW_INSECURE_ISSUERS`);
  * - `forbidden`: cloud metadata services, unspecified, multicast, broadcast and reserved ranges —
  *   never allowed.
  * IPv4-mapped (and -compatible, NAT64) IPv6 addresses are classified as the IPv4 address they carry.

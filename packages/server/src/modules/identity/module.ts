@@ -8,13 +8,14 @@ import { migration as dropTenancyFks } from "./migrations/202612011200_identity_
 import { migration as tenantsVocabulary } from "./migrations/202612021310_identity_tenants_vocabulary.js";
 import { migration as throttle } from "./migrations/202612061400_identity_throttle.js";
 import { migration as authFoundation } from "./migrations/202612131000_identity_auth_foundation.js";
+import { migration as passkeys } from "./migrations/202612131250_identity_passkeys.js";
 import { identityRoutes } from "./routes.js";
 import { IdentityService } from "./service.js";
 
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation],
+  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, passkeys],
   ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
@@ -38,8 +39,13 @@ export const identityModule = defineModule({
       maxAttempts: 3,
       handler: async () => void (await service.core.throttle.prune()),
     },
+    {
+      name: "identity.prune_passkey_challenges",
+      maxAttempts: 3,
+      handler: async () => void (await service.passkeys.pruneChallenges()),
+    },
   ],
-  schedules: { "identity.prune_throttle": "*/15 * * * *" },
+  schedules: { "identity.prune_throttle": "*/15 * * * *", "identity.prune_passkey_challenges": "*/15 * * * *" },
   factSinks: (service) => [{ name: "identity.credential_cache", sink: (tx, fact) => service.onFact(tx, fact) }],
   start: (service) => service.start(),
   stop: (service) => service.stop(),

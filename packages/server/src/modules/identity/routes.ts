@@ -2,10 +2,18 @@ import type { RouteDefinition } from "../../platform/http/route.js";
 import { authRoutes } from "./routes/auth.js";
 import { authSettingsRoutes } from "./routes/auth-settings.js";
 import { operatorRoutes } from "./routes/operators.js";
+import { passkeyRoutes } from "./routes/passkeys.js";
 import { secretKeyRoutes } from "./routes/secret-keys.js";
 import { userRoutes } from "./routes/users.js";
 import type { IdentityService } from "./service.js";
 
 export function identityRoutes(s: IdentityService): RouteDefinition[] {
-  return [...operatorRoutes(s), ...secretKeyRoutes(s), ...userRoutes(s), ...authRoutes(s), ...authSettingsRoutes(s)];
+  return [
+    ...operatorRoutes(s),
+    ...secretKeyRoutes(s),
+    ...userRoutes(s),
+    ...authRoutes(s),
+    ...authSettingsRoutes(s),
+    ...passkeyRoutes(s),
+  ];
 }

@@ -10,6 +10,7 @@ import { PasswordHasher } from "./internal/passwords.js";
 import { LoginThrottle } from "./internal/throttle.js";
 import { AuthSettingsService } from "./service/auth-settings.js";
 import { OperatorsService } from "./service/operators.js";
+import { PasskeysService } from "./service/passkeys.js";
 import { CredentialResolution } from "./service/resolve.js";
 import { SecretKeysService } from "./service/secret-keys.js";
 import { SessionsService } from "./service/sessions.js";
@@ -19,7 +20,7 @@ import type { IdentityTables } from "./tables.js";
 /** Facts from other modules that change what a cached credential may do. */
 const INVALIDATING_FACTS = new Set(["project.archived", "environment.archived", "surface.archived", "surface.updated"]);
 
-/** IdentityService: operators, end users, sessions, secret keys, and resolving them into principals. */
+/** IdentityService: operators, end users, sessions, passkeys, secret keys, and resolving them into principals. */
 export class IdentityService {
   readonly operators: OperatorsService;
   readonly users: UsersService;
@@ -27,6 +28,7 @@ export class IdentityService {
   readonly secretKeys: SecretKeysService;
   readonly resolution: CredentialResolution;
   readonly authSettings: AuthSettingsService;
+  readonly passkeys: PasskeysService;
   readonly core: Core;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
@@ -59,6 +61,7 @@ export class IdentityService {
     this.users = new UsersService(this.core);
     this.sessions = new SessionsService(this.core, this.users);
     this.secretKeys = new SecretKeysService(this.core);
+    this.passkeys = new PasskeysService(this.core, this.sessions, this.authSettings);
     this.resolution = new CredentialResolution(this.core);
   }
 

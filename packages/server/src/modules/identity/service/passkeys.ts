@@ -266,9 +266,9 @@ export class PasskeysService {
   async deleteMyPasskey(ctx: ActionContext, id: string): Promise<Passkey> {
     const me = this.#me(ctx);
     const settings = await this.settings.settingsFor(me.surfaceId);
-    this.#requireRecentSignIn(me, settings);
     return this.c.db.write(ctx, async (tx) => {
       const row = await this.#lockMine(tx, me, id);
+      this.#requireRecentSignIn(me, settings);
       const now = this.c.clock.now();
       await tx.updateTable("passkey").set({ revoked_at: now }).where("id", "=", id).execute();
       await this.c.facts.record(tx, ctx, {

@@ -63,7 +63,15 @@ export const fixtures = defineModuleFixtures({
       };
     },
     passkeyId: async (w, env) => {
-      const { user, passkeyId } = await passkeyOf(w, env);
+      // The environment's user (the list checks read its passkeys), through a fresh sign-in of it.
+      const login = await created(
+        await w.call(null, "POST", "/v1/auth/login", {
+          body: { surfaceId: env.surfaceId, email: env.user.email, password: TEST_PASSWORD },
+        }),
+        "signing the environment's user in again",
+      );
+      const fresh: EnvUser = { ...env.user, token: login.token as string, label: `${env.user.label} (fresh)` };
+      const { user, passkeyId } = await passkeyOf(w, env, fresh);
       return { id: passkeyId, owner: user, read: () => findIn(w, user, "/v1/auth/passkeys", passkeyId) };
     },
   },
@@ -375,13 +383,14 @@ async function enablePasskeys(w: IsolationWorld, env: EnvActors): Promise<void> 
   expectStatus(res, 200, "enabling passkeys");
 }
 
-/** passkeyOf registers a passkey for a new user of `env` (freshly signed in), through HTTP. */
+/** passkeyOf registers a passkey for `signedIn` (a new user of `env` by default), through HTTP. */
 async function passkeyOf(
   w: IsolationWorld,
   env: EnvActors,
+  signedIn?: EnvUser,
 ): Promise<{ user: EnvUser; auth: SoftAuthenticator; passkeyId: string }> {
   await enablePasskeys(w, env);
-  const user = await w.newUser(env, "passkey");
+  const user = signedIn ?? (await w.newUser(env, "passkey"));
   const options = (await expectJson(
     await w.call(user, "POST", "/v1/auth/passkeys/registration/options"),
     200,

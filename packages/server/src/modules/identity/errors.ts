@@ -21,5 +21,12 @@ export const IdentityErrors = defineErrors({
   scope_exceeds_ceiling: { status: 422, title: "The scopes exceed the surface's ceiling" },
   too_many_attempts: { status: 429, title: "Too many failed attempts" },
   too_many_logins: { status: 429, title: "Too many logins at once from this client" },
+  passkeys_disabled: { status: 403, title: "Passkeys are not enabled on this surface" },
+  passkey_not_found: { status: 404, title: "Passkey not found" },
+  passkey_exists: { status: 409, title: "This passkey is already registered" },
+  passkey_challenge_invalid: { status: 400, title: "The passkey challenge is unknown, used or expired" },
+  passkey_registration_failed: { status: 400, title: "The passkey registration could not be verified" },
+  passkey_invalid: { status: 401, title: "The passkey could not be verified" },
+  recent_sign_in_required: { status: 403, title: "Sign in again (or show a second factor) to do this" },
   hashing_busy: { status: 503, title: "Too many logins at once" },
 });

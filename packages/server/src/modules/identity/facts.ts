@@ -45,6 +45,17 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
       "An environment's access-token signing key was rotated; the previous key stays in the JWKS until its tokens expired.",
     data: z.object({ kid: z.string(), alg: z.string(), previousKid: z.string().nullable() }),
   },
+  "passkey.created": {
+    description: "An end user registered a passkey (`rpId`, `aaguid` of the authenticator model, `backedUp`).",
+    data: z.object({ rpId: z.string(), aaguid: z.string(), backedUp: z.boolean(), name: z.string() }),
+  },
+  "passkey.updated": { description: `An end user renamed a passkey. ${Changes}` },
+  "passkey.deleted": { description: "An end user deleted a passkey; it signs in no more." },
+  "passkey.clone_suspected": {
+    description:
+      "A passkey signed with a counter that did not increase: the authenticator may have been cloned. The sign-in was refused.",
+    data: z.object({ storedCounter: z.number().int(), receivedCounter: z.number().int() }),
+  },
   "secret_key.created": { description: "An environment secret key was created." },
   "secret_key.rotated": { description: "A secret key was rotated (the old one works for a grace period)." },
   "secret_key.revoked": { description: "A secret key was revoked." },

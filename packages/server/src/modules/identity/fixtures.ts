@@ -12,6 +12,7 @@ import {
   type IsolationWorld,
   readBack,
 } from "../../testing/isolation.js";
+import { type CreationOptions, type RequestOptions, SoftAuthenticator } from "../../testing/webauthn.js";
 
 /**
  * The identity module's fixtures for the plane-wide suites: users and sessions (environment
@@ -73,6 +74,18 @@ export const fixtures = defineModuleFixtures({
         read: () => findIn(w, env.key, `/v1/users/${env.user.actorId}/sessions`, id, { limit: "100" }),
       };
     },
+    passkeyId: async (w, env) => {
+      // The environment's user (the list checks read its passkeys), through a fresh sign-in of it.
+      const login = await created(
+        await w.call(null, "POST", "/v1/auth/login", {
+          body: { surfaceId: env.surfaceId, email: env.user.email, password: TEST_PASSWORD },
+        }),
+        "signing the environment's user in again",
+      );
+      const fresh: EnvUser = { ...env.user, token: login.token as string, label: `${env.user.label} (fresh)` };
+      const { user, passkeyId } = await passkeyOf(w, env, fresh);
+      return { id: passkeyId, owner: user, read: () => findIn(w, user, "/v1/auth/passkeys", passkeyId) };
+    },
   },
   operatorParams: {
     keyId: async (w) => {
@@ -105,6 +118,7 @@ export const fixtures = defineModuleFixtures({
       ).id,
   },
   bodies: {
+    "PATCH /v1/auth/passkeys/:passkeyId": () => ({ name: "Renamed passkey" }),
     // The generated current password would be wrong (403) and count as a failed login attempt.
     "POST /v1/auth/password": () => ({
       currentPassword: TEST_PASSWORD,
@@ -141,6 +155,10 @@ export const fixtures = defineModuleFixtures({
   factExclusions: {
     "POST /v1/auth/token/refresh":
       "a refresh is a use of the session, like a request: it records no fact (tokens.test.ts covers it; its reuse records `session.refresh_reused`)",
+    "POST /v1/auth/passkeys/registration/options":
+      "issues a single-use challenge and changes nothing else; the verify step records passkey.created",
+    "POST /v1/auth/passkeys/login/options":
+      "issues a single-use challenge and changes nothing else; the verify step records user.logged_in",
   },
   facts: {
     // Access tokens
@@ -150,6 +168,51 @@ export const fixtures = defineModuleFixtures({
       body: { alg: "ES256" },
       expect: () => ({ types: ["signing_key.rotated"], environmentId: w.a.environmentId }),
     }),
+    // Passkeys
+    "POST /v1/auth/passkeys/registration/verify": async (w) => {
+      await enablePasskeys(w, w.a);
+      const user = await w.newUser(w.a, "passkey-register");
+      const options = (await expectJson(
+        await w.call(user, "POST", "/v1/auth/passkeys/registration/options"),
+        200,
+        "passkey registration options",
+      )) as unknown as CreationOptions;
+      return {
+        caller: user,
+        body: { response: new SoftAuthenticator(PASSKEY_ORIGIN).register(options), name: "Laptop" },
+        expect: () => ({ types: ["passkey.created"], environmentId: w.a.environmentId }),
+      };
+    },
+    "POST /v1/auth/passkeys/login/verify": async (w) => {
+      const { user, auth } = await passkeyOf(w, w.a);
+      const { challengeId, options } = (await expectJson(
+        await w.call(null, "POST", "/v1/auth/passkeys/login/options", { body: { surfaceId: w.a.surfaceId } }),
+        200,
+        "passkey login options",
+      )) as { challengeId: string; options: RequestOptions };
+      return {
+        caller: null,
+        body: { surfaceId: w.a.surfaceId, challengeId, response: auth.assert(options) },
+        expect: () => ({ types: ["user.logged_in"], actorId: user.actorId, environmentId: w.a.environmentId }),
+      };
+    },
+    "PATCH /v1/auth/passkeys/:passkeyId": async (w) => {
+      const { user, passkeyId } = await passkeyOf(w, w.a);
+      return {
+        caller: user,
+        ids: { passkeyId },
+        body: { name: "Phone" },
+        expect: () => ({ types: ["passkey.updated"], environmentId: w.a.environmentId }),
+      };
+    },
+    "DELETE /v1/auth/passkeys/:passkeyId": async (w) => {
+      const { user, passkeyId } = await passkeyOf(w, w.a);
+      return {
+        caller: user,
+        ids: { passkeyId },
+        expect: () => ({ types: ["passkey.deleted"], environmentId: w.a.environmentId }),
+      };
+    },
     // Surface sign-in settings
     "PATCH /v1/surfaces/:surfaceId/auth-settings": async (w) => {
       const { environmentId, surfaceId } = await w.scratchEnvironment("web");
@@ -339,4 +402,38 @@ async function secondSession(w: IsolationWorld, env: EnvActors, user: EnvUser): 
     "second login",
   );
   return (body.session as { id: string }).id;
+}
+
+/** PASSKEY_ORIGIN: the page origin of the fixtures' passkeys (rpId `localhost`). */
+const PASSKEY_ORIGIN = "http://localhost:3000";
+
+/** enablePasskeys turns passkeys on for the environment's surface (rpId `localhost`). */
+async function enablePasskeys(w: IsolationWorld, env: EnvActors): Promise<void> {
+  const res = await w.call(env.key, "PATCH", `/v1/surfaces/${env.surfaceId}/auth-settings`, {
+    body: { passkeys: { enabled: true, rpId: "localhost", origins: [PASSKEY_ORIGIN] } },
+  });
+  expectStatus(res, 200, "enabling passkeys");
+}
+
+/** passkeyOf registers a passkey for `signedIn` (a new user of `env` by default), through HTTP. */
+async function passkeyOf(
+  w: IsolationWorld,
+  env: EnvActors,
+  signedIn?: EnvUser,
+): Promise<{ user: EnvUser; auth: SoftAuthenticator; passkeyId: string }> {
+  await enablePasskeys(w, env);
+  const user = signedIn ?? (await w.newUser(env, "passkey"));
+  const options = (await expectJson(
+    await w.call(user, "POST", "/v1/auth/passkeys/registration/options"),
+    200,
+    "passkey registration options",
+  )) as unknown as CreationOptions;
+  const auth = new SoftAuthenticator(PASSKEY_ORIGIN);
+  const passkey = await created(
+    await w.call(user, "POST", "/v1/auth/passkeys/registration/verify", {
+      body: { response: auth.register(options), name: `Passkey ${env.marker}` },
+    }),
+    "registering a passkey",
+  );
+  return { user, auth, passkeyId: passkey.id as string };
 }

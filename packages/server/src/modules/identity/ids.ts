@@ -13,6 +13,8 @@ export const identityIds = defineIds({
   secretKey: "key",
   signingKey: "sgk",
   refreshToken: "rtk",
+  passkey: "psk",
+  passkeyChallenge: "pch",
 });
 
 /** newId returns a new ID of one of identity's kinds (or the platform's, e.g. `request`). */

@@ -8,6 +8,7 @@ import { migration as dropTenancyFks } from "./migrations/202612011200_identity_
 import { migration as tenantsVocabulary } from "./migrations/202612021310_identity_tenants_vocabulary.js";
 import { migration as throttle } from "./migrations/202612061400_identity_throttle.js";
 import { migration as authFoundation } from "./migrations/202612131000_identity_auth_foundation.js";
+import { migration as passkeys } from "./migrations/202612131250_identity_passkeys.js";
 import { migration as tokens } from "./migrations/202612131400_identity_tokens.js";
 import { identityRoutes } from "./routes.js";
 import { IdentityService } from "./service.js";
@@ -15,7 +16,7 @@ import { IdentityService } from "./service.js";
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, tokens],
+  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, passkeys, tokens],
   ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
@@ -44,9 +45,18 @@ export const identityModule = defineModule({
       maxAttempts: 3,
       handler: async () => void (await service.signingKeys.retireSigningKeys()),
     },
+    {
+      name: "identity.prune_passkey_challenges",
+      maxAttempts: 3,
+      handler: async () => void (await service.passkeys.pruneChallenges()),
+    },
   ],
   personalData: (service) => service.privacy,
-  schedules: { "identity.prune_throttle": "*/15 * * * *", "identity.retire_signing_keys": "*/10 * * * *" },
+  schedules: {
+    "identity.prune_throttle": "*/15 * * * *",
+    "identity.retire_signing_keys": "*/10 * * * *",
+    "identity.prune_passkey_challenges": "*/15 * * * *",
+  },
   sealedColumns: [{ table: "signing_key", column: "private_key" }],
   factSinks: (service) => [{ name: "identity.credential_cache", sink: (tx, fact) => service.onFact(tx, fact) }],
   start: (service) => service.start(),

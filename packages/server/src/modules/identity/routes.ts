@@ -2,6 +2,7 @@ import type { RouteDefinition } from "../../platform/http/route.js";
 import { authRoutes } from "./routes/auth.js";
 import { authSettingsRoutes } from "./routes/auth-settings.js";
 import { operatorRoutes } from "./routes/operators.js";
+import { passkeyRoutes } from "./routes/passkeys.js";
 import { secretKeyRoutes } from "./routes/secret-keys.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
@@ -15,5 +16,6 @@ export function identityRoutes(s: IdentityService): RouteDefinition[] {
     ...authRoutes(s),
     ...authSettingsRoutes(s),
     ...tokenRoutes(s),
+    ...passkeyRoutes(s),
   ];
 }

@@ -261,3 +261,120 @@ export const UserErasure = z.object({
     .record(z.string(), z.number().int())
     .describe("What was deleted, revoked or anonymised, as `module.kind`."),
 });
+
+// Passkeys (WebAuthn)
+const Base64Url = z
+  .string()
+  .max(16_384)
+  .regex(/^[A-Za-z0-9_-]*$/, "must be base64url without padding");
+const CredentialId = Base64Url.min(1).max(1366);
+const Transports = z.array(z.string().max(32)).max(10);
+const CredentialDescriptor = z.object({
+  id: z.string(),
+  type: z.string().describe("`public-key`."),
+  transports: Transports.optional(),
+});
+export const Passkey = z.object({
+  id: z.string(),
+  userId: z.string(),
+  surfaceId: z.string().describe("The surface it was registered through; it signs in wherever the rpId is the same."),
+  rpId: z.string(),
+  credentialId: z.string().describe("The WebAuthn credential id (base64url)."),
+  name: z.string(),
+  transports: z.array(z.string()),
+  aaguid: z.string().describe("The authenticator model (all zeros when it does not say)."),
+  backedUp: z.boolean().describe("Whether the passkey is synced (e.g. to a password manager)."),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp.nullable(),
+});
+export type Passkey = z.infer<typeof Passkey>;
+const PasskeyName = z.string().trim().min(1).max(100);
+const Extensions = z.object({
+  appid: z.string().optional(),
+  credProps: z.boolean().optional(),
+  hmacCreateSecret: z.boolean().optional(),
+  minPinLength: z.boolean().optional(),
+  prf: z.unknown().optional(),
+});
+export const PasskeyCreationOptions = z
+  .object({
+    challenge: z.string(),
+    rp: z.object({ id: z.string().optional(), name: z.string() }),
+    user: z.object({ id: z.string(), name: z.string(), displayName: z.string() }),
+    pubKeyCredParams: z.array(z.object({ type: z.string(), alg: z.number().int() })),
+    timeout: z.number().int().optional(),
+    excludeCredentials: z.array(CredentialDescriptor).optional(),
+    authenticatorSelection: z
+      .object({
+        authenticatorAttachment: z.string().optional(),
+        requireResidentKey: z.boolean().optional(),
+        residentKey: z.string().optional(),
+        userVerification: z.string().optional(),
+      })
+      .optional(),
+    hints: z.array(z.string()).optional(),
+    attestation: z.string().optional(),
+    attestationFormats: z.array(z.string()).optional(),
+    extensions: Extensions.optional(),
+  })
+  .describe("PublicKeyCredentialCreationOptions as JSON: give it to `navigator.credentials.create`.");
+export const PasskeyRequestOptions = z
+  .object({
+    challenge: z.string(),
+    rpId: z.string().optional(),
+    timeout: z.number().int().optional(),
+    allowCredentials: z.array(CredentialDescriptor).optional(),
+    userVerification: z.string().optional(),
+    hints: z.array(z.string()).optional(),
+    extensions: Extensions.optional(),
+  })
+  .describe("PublicKeyCredentialRequestOptions as JSON: give it to `navigator.credentials.get`.");
+export const PasskeyAssertionOptions = z.object({
+  challengeId: z.string().describe("Send it back with the signed answer."),
+  options: PasskeyRequestOptions,
+});
+export const PasskeyRegistrationResponse = z
+  .looseObject({
+    id: CredentialId,
+    rawId: CredentialId,
+    type: z.literal("public-key"),
+    response: z.looseObject({
+      clientDataJSON: Base64Url,
+      attestationObject: Base64Url,
+      transports: Transports.optional(),
+    }),
+    clientExtensionResults: z.looseObject({}).default({}),
+    authenticatorAttachment: z.string().max(32).optional(),
+  })
+  .describe("The new credential as JSON (`PublicKeyCredential.toJSON()`).");
+export const PasskeyAuthenticationResponse = z
+  .looseObject({
+    id: CredentialId,
+    rawId: CredentialId,
+    type: z.literal("public-key"),
+    response: z.looseObject({
+      clientDataJSON: Base64Url,
+      authenticatorData: Base64Url,
+      signature: Base64Url,
+      userHandle: Base64Url.max(512).nullable().optional(),
+    }),
+    clientExtensionResults: z.looseObject({}).default({}),
+    authenticatorAttachment: z.string().max(32).optional(),
+  })
+  .describe("The signed assertion as JSON (`PublicKeyCredential.toJSON()`).");
+export const VerifyPasskeyRegistrationInput = z.strictObject({
+  response: PasskeyRegistrationResponse,
+  name: PasskeyName.optional().describe("A name the user recognises; `Passkey` when left out."),
+});
+export const UpdatePasskeyInput = z.strictObject({ name: PasskeyName });
+export const PasskeyLoginOptionsInput = z.strictObject({
+  surfaceId: z.string().max(64),
+  email: Email.optional().describe(
+    "Lists the address's passkeys (for passkeys that are not discoverable); the answer looks the same for an unknown address.",
+  ),
+});
+export const PasskeyLoginInput = z.strictObject({
+  surfaceId: z.string().max(64),
+  challengeId: z.string().max(64),
+  response: PasskeyAuthenticationResponse,
+});

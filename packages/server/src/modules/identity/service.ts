@@ -11,6 +11,7 @@ import { LoginThrottle } from "./internal/throttle.js";
 import { AccessTokensService } from "./service/access-tokens.js";
 import { AuthSettingsService } from "./service/auth-settings.js";
 import { OperatorsService } from "./service/operators.js";
+import { PasskeysService } from "./service/passkeys.js";
 import { PrivacyService } from "./service/privacy.js";
 import { CredentialResolution } from "./service/resolve.js";
 import { SecretKeysService } from "./service/secret-keys.js";
@@ -22,7 +23,7 @@ import type { IdentityTables } from "./tables.js";
 /** Facts from other modules that change what a cached credential may do. */
 const INVALIDATING_FACTS = new Set(["project.archived", "environment.archived", "surface.archived", "surface.updated"]);
 
-/** IdentityService: operators, end users, sessions, secret keys, and resolving them into principals. */
+/** IdentityService: operators, end users, sessions, passkeys, secret keys, and resolving them into principals. */
 export class IdentityService {
   readonly operators: OperatorsService;
   readonly users: UsersService;
@@ -33,6 +34,7 @@ export class IdentityService {
   readonly privacy: PrivacyService;
   readonly signingKeys: SigningKeysService;
   readonly accessTokens: AccessTokensService;
+  readonly passkeys: PasskeysService;
   readonly core: Core;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
@@ -70,6 +72,7 @@ export class IdentityService {
     this.users = new UsersService(this.core);
     this.sessions = new SessionsService(this.core, this.users, this.accessTokens);
     this.secretKeys = new SecretKeysService(this.core);
+    this.passkeys = new PasskeysService(this.core, this.sessions, this.authSettings);
     this.resolution = new CredentialResolution(this.core);
   }
 

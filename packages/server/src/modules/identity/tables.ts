@@ -133,6 +133,41 @@ export interface RefreshTokenTable {
   revoked_at: number | null;
 }
 
+/** PasskeyTable: a WebAuthn credential of an end user (`credential_id` base64url, unique per environment). */
+export interface PasskeyTable {
+  id: string;
+  environment_id: string;
+  user_id: string;
+  /** surface_id: where it was registered; it signs in on every surface of the same `rp_id`. */
+  surface_id: string;
+  rp_id: string;
+  credential_id: string;
+  /** public_key: the COSE public key (not a secret). */
+  public_key: Uint8Array;
+  counter: number;
+  transports: unknown;
+  aaguid: string;
+  backed_up: boolean | number;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** PasskeyChallengeTable: one WebAuthn ceremony's challenge, stored as SHA-256, single use. */
+export interface PasskeyChallengeTable {
+  id: string;
+  environment_id: string;
+  surface_id: string;
+  /** user_id: the user the ceremony is for (null: a discoverable sign-in, anyone's passkey). */
+  user_id: string | null;
+  purpose: "registration" | "login" | "second_factor";
+  challenge_hash: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface IdentityTables {
   operator: OperatorTable;
   operator_token: OperatorTokenTable;
@@ -144,4 +179,6 @@ export interface IdentityTables {
   surface_auth: SurfaceAuthTable;
   signing_key: SigningKeyTable;
   refresh_token: RefreshTokenTable;
+  passkey: PasskeyTable;
+  passkey_challenge: PasskeyChallengeTable;
 }

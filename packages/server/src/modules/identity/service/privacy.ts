@@ -7,6 +7,7 @@ import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
 import { type Core, normalizeEmail } from "../internal/core.js";
 import { toSession, toUser } from "../internal/rows.js";
+import { toPasskey } from "../internal/webauthn.js";
 import type { UserErasure, UserExport } from "../schemas.js";
 
 /**
@@ -82,7 +83,18 @@ export class PrivacyService implements PersonalDataProvider {
       .orderBy("id")
       .limit(10_000)
       .execute();
-    return { sessions: sessions.map((r) => ({ ...toSession(r), revokedAt: r.revoked_at })) };
+    const passkeys = await this.c.tables
+      .q()
+      .selectFrom("passkey")
+      .selectAll()
+      .where("environment_id", "=", s.environmentId)
+      .where("user_id", "=", s.userId)
+      .orderBy("id")
+      .execute();
+    return {
+      sessions: sessions.map((r) => ({ ...toSession(r), revokedAt: r.revoked_at })),
+      passkeys: passkeys.map((r) => ({ ...toPasskey(r), revokedAt: r.revoked_at })),
+    };
   }
 
   /** erase: the identity module's rows that reference the user, before the user row goes. */
@@ -109,6 +121,16 @@ export class PrivacyService implements PersonalDataProvider {
       .where("environment_id", "=", s.environmentId)
       .where("user_id", "=", s.userId)
       .executeTakeFirst();
+    await q
+      .deleteFrom("passkey_challenge")
+      .where("environment_id", "=", s.environmentId)
+      .where("user_id", "=", s.userId)
+      .execute();
+    const passkeys = await q
+      .deleteFrom("passkey")
+      .where("environment_id", "=", s.environmentId)
+      .where("user_id", "=", s.userId)
+      .executeTakeFirst();
     // Throttle counters are keyed by the address (login and sign-up limits).
     const email = normalizeEmail(s.email);
     const contains =
@@ -118,6 +140,7 @@ export class PrivacyService implements PersonalDataProvider {
       sessions: sessions.length,
       passwordResets: Number(resets.numDeletedRows),
       refreshTokens,
+      passkeys: Number(passkeys.numDeletedRows),
       throttleCounters: Number(counters.numDeletedRows),
     };
   }

@@ -18,3 +18,4 @@ export const PasskeySettings = z.strictObject({
     .default([])
     .describe("Origins the browser may report; the surface's allowed origins when empty."),
 });
+export type PasskeySettings = z.infer<typeof PasskeySettings>;

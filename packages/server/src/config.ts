@@ -33,6 +33,11 @@ export interface Config {
   migrateOnStart: boolean;
   events: { retentionDays: number };
   webhooks: { timeoutMs: number; allowPrivateTargets: boolean; retryScheduleMs: number[] };
+  /**
+   * mail: how the plane sends its mails (verification, password reset, magic links, invitations).
+   * `smtpUrl` null: mails stay in the outbox with status `logged` and are written to the log.
+   */
+  mail: { smtpUrl: string | null; from: string };
   /** billing: days from finalization to an invoice's due date, and past due before suspension. */
   billing: { netTermsDays: number; graceDays: number };
   storage: {
@@ -251,6 +256,25 @@ export const CONFIG_VARIABLES = {
     default: "false",
     doc: "Allow webhook URLs on loopback, private, link-local and other non-public addresses (LAN receivers, tests). Cloud metadata addresses stay refused.",
   },
+  BASEPLATE_SMTP_URL: {
+    schema: z
+      .string()
+      .max(2000)
+      .refine(
+        (v) => v === "" || /^smtps?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v),
+        "must be smtp://user:pass@host:587 or smtps://…",
+      ),
+    default: "",
+    doc: "SMTP server for the plane's mails (`smtp://user:pass@host:587` with STARTTLS when offered, `smtps://…:465` for TLS). Empty: mails are only logged and kept in the outbox (`baseplate mail list`).",
+  },
+  BASEPLATE_MAIL_FROM: {
+    schema: z
+      .string()
+      .max(300)
+      .regex(/^[^\r\n]+$/, "must be one line"),
+    default: "Baseplate <no-reply@localhost>",
+    doc: "Default sender of the plane's mails (a surface may set its own in its email settings).",
+  },
   BASEPLATE_BILLING_NET_TERMS_DAYS: {
     schema: int(0, 365),
     default: "30",
@@ -459,6 +483,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       timeoutMs: values.BASEPLATE_WEBHOOKS_TIMEOUT_MS as number,
       allowPrivateTargets: values.BASEPLATE_WEBHOOKS_ALLOW_PRIVATE_TARGETS as boolean,
       retryScheduleMs: values.BASEPLATE_WEBHOOKS_RETRY_SCHEDULE as number[],
+    },
+    mail: {
+      smtpUrl: (values.BASEPLATE_SMTP_URL as string) || null,
+      from: values.BASEPLATE_MAIL_FROM as string,
     },
     billing: {
       netTermsDays: values.BASEPLATE_BILLING_NET_TERMS_DAYS as number,

@@ -11,6 +11,8 @@ export const identityIds = defineIds({
   session: "ses",
   passwordReset: "prt",
   secretKey: "key",
+  mail: "mail",
+  emailToken: "etk",
 });
 
 /** newId returns a new ID of one of identity's kinds (or the platform's, e.g. `request`). */

@@ -8,13 +8,15 @@ import { migration as dropTenancyFks } from "./migrations/202612011200_identity_
 import { migration as tenantsVocabulary } from "./migrations/202612021310_identity_tenants_vocabulary.js";
 import { migration as throttle } from "./migrations/202612061400_identity_throttle.js";
 import { migration as authFoundation } from "./migrations/202612131000_identity_auth_foundation.js";
+import { migration as mail } from "./migrations/202612131100_identity_mail.js";
 import { identityRoutes } from "./routes.js";
+import { MAIL_MAX_ATTEMPTS, PRUNE_MAIL_JOB, SEND_MAIL_JOB } from "./service/mail.js";
 import { IdentityService } from "./service.js";
 
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation],
+  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, mail],
   ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
@@ -38,8 +40,15 @@ export const identityModule = defineModule({
       maxAttempts: 3,
       handler: async () => void (await service.core.throttle.prune()),
     },
+    {
+      name: SEND_MAIL_JOB,
+      maxAttempts: MAIL_MAX_ATTEMPTS,
+      handler: async (payload: { mailId: string }, job) =>
+        service.mail.deliver(payload.mailId, job.attempt, job.maxAttempts),
+    },
+    { name: PRUNE_MAIL_JOB, maxAttempts: 3, handler: async () => void (await service.mail.prune()) },
   ],
-  schedules: { "identity.prune_throttle": "*/15 * * * *" },
+  schedules: { "identity.prune_throttle": "*/15 * * * *", [PRUNE_MAIL_JOB]: "40 3 * * *" },
   factSinks: (service) => [{ name: "identity.credential_cache", sink: (tx, fact) => service.onFact(tx, fact) }],
   start: (service) => service.start(),
   stop: (service) => service.stop(),

@@ -9,6 +9,10 @@ import { CredentialCache } from "./internal/credential-cache.js";
 import { PasswordHasher } from "./internal/passwords.js";
 import { LoginThrottle } from "./internal/throttle.js";
 import { AuthSettingsService } from "./service/auth-settings.js";
+import { EmailChangeService } from "./service/email-change.js";
+import { EmailFlowsService } from "./service/email-flows.js";
+import { MailService } from "./service/mail.js";
+import { MailTemplatesService } from "./service/mail-templates.js";
 import { OperatorsService } from "./service/operators.js";
 import { CredentialResolution } from "./service/resolve.js";
 import { SecretKeysService } from "./service/secret-keys.js";
@@ -27,6 +31,11 @@ export class IdentityService {
   readonly secretKeys: SecretKeysService;
   readonly resolution: CredentialResolution;
   readonly authSettings: AuthSettingsService;
+  /** mail: the outbox; other modules queue mails through it inside their own transactions. */
+  readonly mail: MailService;
+  readonly mailTemplates: MailTemplatesService;
+  readonly emailFlows: EmailFlowsService;
+  readonly emailChange: EmailChangeService;
   readonly core: Core;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
@@ -37,6 +46,7 @@ export class IdentityService {
       clock: m.clock,
       logger: m.logger,
       facts: m.facts,
+      jobs: m.jobs,
       bus,
       access: m.access,
       hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency, {
@@ -60,6 +70,20 @@ export class IdentityService {
     this.sessions = new SessionsService(this.core, this.users);
     this.secretKeys = new SecretKeysService(this.core);
     this.resolution = new CredentialResolution(this.core);
+    this.mail = new MailService(this.core, this.authSettings);
+    this.mailTemplates = new MailTemplatesService(this.core, this.authSettings);
+    this.emailFlows = new EmailFlowsService(this.core, this.mail, this.sessions, this.authSettings);
+    this.emailChange = new EmailChangeService(this.core, this.mail, this.authSettings);
+    const flows = this.emailFlows;
+    this.sessions.emailChecks = {
+      afterSignup: async (tx, ctx, user, surface) => {
+        const settings = await this.authSettings.settingsFor(surface.id, tx);
+        if (settings.email.sendVerificationOnSignup) {
+          await flows.queueVerification(tx, ctx, user, surface, settings);
+        }
+      },
+      beforeLogin: (ctx, user, surfaceId, succeeded) => flows.refuseUnverified(ctx, user, surfaceId, succeeded),
+    };
   }
 
   /** onFact evicts cached credentials when their surface, environment or project changes. */
@@ -76,5 +100,6 @@ export class IdentityService {
   async stop(): Promise<void> {
     await this.core.lastUsed.stop();
     await this.core.hasher.close();
+    this.mail.close();
   }
 }

@@ -4,4 +4,7 @@ export const TOKEN_PREFIX = {
   session: "bp_st_",
   operator: "bp_ot_",
   passwordReset: "bp_pr_",
+  verifyEmail: "bp_ve_",
+  magicLink: "bp_ml_",
+  emailChange: "bp_ec_",
 } as const;

@@ -97,7 +97,7 @@ export function templateProblems(name: MailTemplateName, content: MailContent): 
       if (!allowed.has(key))
         problems.push(`${part}: unknown placeholder {{${key}}} (allowed: ${[...allowed].join(", ")})`);
     }
-    if (/\{\{|\}\}/.test(value.replace(PLACEHOLDER, "")))
+    if (/\{\{\{|\}\}\}/.test(value) || /\{\{|\}\}/.test(value.replace(PLACEHOLDER, "")))
       problems.push(`${part}: a "{{" or "}}" that is no placeholder`);
   }
   return problems;

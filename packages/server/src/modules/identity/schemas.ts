@@ -104,7 +104,7 @@ export const PasswordResetToken = z.object({
     .string()
     .nullable()
     .describe(
-      "Shown once. Deliver it to the user yourself; Baseplate never sends email. Null in an idempotent replay: a token is never stored, so it is shown only once.",
+      "Shown once. Deliver it to the user yourself (or pass `send: true` to have the plane mail the link). Null when mailed, and in an idempotent replay: a token is never stored, so it is shown only once.",
     ),
   expiresAt: Timestamp,
   sent: z.boolean().optional().describe("With `send: true`: the link was mailed (the token is then not returned)."),

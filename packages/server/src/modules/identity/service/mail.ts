@@ -228,7 +228,7 @@ export class MailService {
         .selectFrom("mail_outbox")
         .selectAll()
         .where("environment_id", "=", environmentId)
-        .$if(query.to !== undefined, (qb) => qb.where("to_address", "=", (query.to as string).trim().toLowerCase()))
+        .$if(query.to !== undefined, (qb) => qb.where("to_address", "=", (query.to as string).trim()))
         .$if(query.status !== undefined, (qb) => qb.where("status", "=", query.status as "sent")),
       query,
       (r) => this.toMail(r, { reveal: this.transport === null }),

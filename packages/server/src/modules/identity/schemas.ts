@@ -265,5 +265,9 @@ export const PasswordResetTokenInput = z.strictObject({
     .describe("Mail the reset link through the key's surface instead of returning the token (needs `email.appUrl`)."),
 });
 export const VerificationMailSent = z.object({
-  sent: z.boolean().describe("False when the address is already verified."),
+  sent: z.boolean().describe("Whether a verification mail was queued."),
+  reason: z
+    .enum(["already_verified", "email_not_configured"])
+    .nullable()
+    .describe("Why nothing was sent: the address is verified, or the key's surface has no `email.appUrl`."),
 });

@@ -135,12 +135,7 @@ export function mailRoutes(s: IdentityService): RouteDefinition[] {
       auth: AUTH.environment,
       params: z.strictObject({ userId: Id }),
       response: { status: 200, schema: VerificationMailSent, description: "Whether a mail was queued." },
-      errors: [
-        IdentityErrors.user_not_found,
-        IdentityErrors.user_disabled,
-        IdentityErrors.email_not_configured,
-        TenancyErrors.surface_not_found,
-      ],
+      errors: [IdentityErrors.user_not_found, IdentityErrors.user_disabled, TenancyErrors.surface_not_found],
       handler: ({ ctx, params }) => s.emailFlows.sendVerification(ctx, params.userId),
     }),
     defineRoute({

@@ -54,16 +54,25 @@ export class EmailFlowsService {
     return { accepted: true };
   }
 
-  /** sendVerification: the product backend mails a user a verification link through its key's surface. */
-  async sendVerification(ctx: ActionContext, userId: string): Promise<{ sent: boolean }> {
+  /**
+   * sendVerification: the product backend mails a user a verification link through its key's
+   * surface. `sent: false` with the reason when nothing was queued: the address is already
+   * verified, or the surface has no `email.appUrl`.
+   */
+  async sendVerification(
+    ctx: ActionContext,
+    userId: string,
+  ): Promise<{ sent: boolean; reason: "already_verified" | "email_not_configured" | null }> {
     const { environmentId, principal } = this.c.access.environment(ctx, "users:write");
     const row = await this.#userById(environmentId, userId);
     if (!row) throw new AppError(IdentityErrors.user_not_found, `No user ${userId}.`);
     if (row.disabled_at !== null) throw new AppError(IdentityErrors.user_disabled, "The user is disabled.");
-    if (row.email_verified_at !== null) return { sent: false };
-    const { surface, settings } = await this.#mailingSurface(principal.surfaceId ?? "");
+    if (row.email_verified_at !== null) return { sent: false, reason: "already_verified" };
+    const surface = await this.#surface(principal.surfaceId ?? "");
+    const settings = await this.authSettings.settingsFor(surface.id);
+    if (!settings.email.appUrl) return { sent: false, reason: "email_not_configured" };
     await this.c.db.write(ctx, (tx) => this.queueVerification(tx, ctx, toUser(row), surface, settings, false));
-    return { sent: true };
+    return { sent: true, reason: null };
   }
 
   /**
@@ -190,6 +199,10 @@ export class EmailFlowsService {
    */
   async sendPasswordReset(ctx: ActionContext, userId: string): Promise<{ token: null; expiresAt: number; sent: true }> {
     const { environmentId, principal } = this.c.access.environment(ctx, "users:write");
+    // Another environment's user answers 404 before anything about the surface is told.
+    if (!(await this.#userById(environmentId, userId))) {
+      throw new AppError(IdentityErrors.user_not_found, `No user ${userId}.`);
+    }
     const { surface, settings } = await this.#mailingSurface(principal.surfaceId ?? "");
     return this.c.db.write(ctx, async (tx) => {
       const user = await this.#lockUser(tx, userId);

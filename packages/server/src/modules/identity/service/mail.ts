@@ -159,7 +159,7 @@ export class MailService {
       .selectAll()
       .where("id", "=", mailId)
       .executeTakeFirst();
-    if (!row || row.status !== "queued") return;
+    if (row?.status !== "queued") return;
     const now = () => this.c.clock.now();
     if (!this.transport) {
       this.c.logger.info(

@@ -45,6 +45,11 @@ export interface Config {
   oidc: { allowInsecureIssuers: boolean };
   /** dnsServers: the resolvers domain verification asks (`ip` or `ip:port`); empty: the system's. */
   dnsServers: string[];
+  /**
+   * mail: how the plane sends its mails (verification, password reset, magic links, invitations).
+   * `smtpUrl` null: mails stay in the outbox with status `logged` and are written to the log.
+   */
+  mail: { smtpUrl: string | null; from: string };
   /** billing: days from finalization to an invoice's due date, and past due before suspension. */
   billing: { netTermsDays: number; graceDays: number };
   storage: {
@@ -285,6 +290,25 @@ export const CONFIG_VARIABLES = {
     default: "",
     doc: "DNS servers that SSO domain verification asks for TXT records (`ip` or `ip:port`, comma-separated). Empty: the system's resolvers.",
   },
+  BASEPLATE_SMTP_URL: {
+    schema: z
+      .string()
+      .max(2000)
+      .refine(
+        (v) => v === "" || /^smtps?:\/\/[^\s/]+(\/[^\s]*)?$/.test(v),
+        "must be smtp://user:pass@host:587 or smtps://…",
+      ),
+    default: "",
+    doc: "SMTP server for the plane's mails (`smtp://user:pass@host:587` with STARTTLS when offered, `smtps://…:465` for TLS). Empty: mails are only logged and kept in the outbox (`baseplate mail list`).",
+  },
+  BASEPLATE_MAIL_FROM: {
+    schema: z
+      .string()
+      .max(300)
+      .regex(/^[^\r\n]+$/, "must be one line"),
+    default: "Baseplate <no-reply@localhost>",
+    doc: "Default sender of the plane's mails (a surface may set its own in its email settings).",
+  },
   BASEPLATE_BILLING_NET_TERMS_DAYS: {
     schema: int(0, 365),
     default: "30",
@@ -502,6 +526,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean),
+    mail: {
+      smtpUrl: (values.BASEPLATE_SMTP_URL as string) || null,
+      from: values.BASEPLATE_MAIL_FROM as string,
+    },
     billing: {
       netTermsDays: values.BASEPLATE_BILLING_NET_TERMS_DAYS as number,
       graceDays: values.BASEPLATE_BILLING_GRACE_DAYS as number,

@@ -9,6 +9,7 @@ import { MasterKeyError } from "../platform/secrets-vault.js";
 import { auditVerify } from "./audit.js";
 import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
 import { KEYS_HELP, keysCommand } from "./keys.js";
+import { MAIL_HELP, mailCommand } from "./mail.js";
 import { accessCommand, TENANTS_HELP, tenantsCommand } from "./tenants.js";
 import { WEBHOOKS_HELP, webhooksCommand } from "./webhooks.js";
 
@@ -44,6 +45,7 @@ ${TENANTS_HELP}
                          GET /v1/audit/public-keys). Exit 0: intact; 1: tampered or unverifiable.
 ${WEBHOOKS_HELP}
 ${KEYS_HELP}
+${MAIL_HELP}
   help                   Show this help.
 
 Options:
@@ -125,6 +127,8 @@ export async function runCli(argv: string[], io: CliIo, modules?: readonly AnyMo
         return await accessCommand(io, sub, values as Record<string, string | boolean>, modules);
       case "keys":
         return await keysCommand(io, sub, modules);
+      case "mail":
+        return await mailCommand(io, sub, positionals[2], values as { json?: boolean }, modules);
       case "webhooks":
         return await webhooksCommand(io, sub, positionals[2], values as Record<string, string | boolean>, modules);
       default:

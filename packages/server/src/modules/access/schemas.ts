@@ -94,6 +94,10 @@ export const CreateInvitationInput = z.strictObject({
 export const IssuedInvitation = z.object({
   invitation: Invitation,
   token: z.string().nullable().describe("The invitation token (`bp_iv_…`), shown once: send it to the invitee."),
+  emailed: z
+    .boolean()
+    .describe("Whether the plane mailed the accept link (the key's surface has `email.appUrl`).")
+    .optional(),
 });
 export const AcceptInvitationInput = z.strictObject({
   token: z.string().min(1).max(512),

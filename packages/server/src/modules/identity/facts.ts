@@ -32,6 +32,28 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
     description: "A password reset token was issued for an end user.",
     data: z.object({ expiresAt: z.number().int() }),
   },
+  "user.email_verification_requested": {
+    description: "A verification link was mailed to an end user (asked through `surfaceId`).",
+    data: z.object({ surfaceId: z.string() }),
+  },
+  "user.email_verified": {
+    description: "An end user proved its address (`method`: verify_email, magic_link, …).",
+    data: z.object({ surfaceId: z.string(), method: z.string() }),
+  },
+  "user.magic_link_requested": {
+    description: "A sign-in link was mailed to an end user.",
+    data: z.object({ surfaceId: z.string(), expiresAt: z.number().int() }),
+  },
+  "user.email_change_requested": {
+    description:
+      "A signed-in end user asked to change its address (a link went to the new one, a notice to the old one).",
+    data: z.object({ surfaceId: z.string() }),
+  },
+  "user.email_changed": { description: `An end user confirmed a new address. ${Changes}` },
+  "surface.mail_templates_updated": {
+    description: "A surface's mail templates were set (`set`) or put back to the built-in ones (`reset`).",
+    data: z.object({ set: z.array(z.string()), reset: z.array(z.string()) }),
+  },
   "session.revoked": { description: "A session was revoked.", data: Count },
   "session.revoked_all": { description: "Every session of a user was revoked.", data: Count },
   "session.revoked_others": { description: "Every other session of a user was revoked.", data: Count },

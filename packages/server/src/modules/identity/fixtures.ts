@@ -1,4 +1,5 @@
 import { TEST_PASSWORD } from "../../testing/fixtures.js";
+import type { Credential } from "../../testing/isolation/route-table.js";
 import {
   created,
   defineModuleFixtures,
@@ -13,6 +14,7 @@ import {
   readBack,
 } from "../../testing/isolation.js";
 import { type CreationOptions, type RequestOptions, SoftAuthenticator } from "../../testing/webauthn.js";
+import { runDueJobs } from "../../testing/webhook-receiver.js";
 
 /**
  * The identity module's fixtures for the plane-wide suites: users and sessions (environment
@@ -119,6 +121,8 @@ export const fixtures = defineModuleFixtures({
   },
   bodies: {
     "PATCH /v1/auth/passkeys/:passkeyId": () => ({ name: "Renamed passkey" }),
+    // `send: true` needs a surface that mails links (the world's do not); fact fixtures cover it.
+    "POST /v1/users/:userId/password-reset-tokens": () => ({ send: false }),
     // The generated current password would be wrong (403) and count as a failed login attempt.
     "POST /v1/auth/password": () => ({
       currentPassword: TEST_PASSWORD,
@@ -367,6 +371,114 @@ export const fixtures = defineModuleFixtures({
       caller: await w.newUser(w.a, "revoke-all"),
       expect: () => ({ types: ["session.revoked_all"], environmentId: w.a.environmentId }),
     }),
+    // Mailed flows (a scratch environment whose surface can mail links)
+    "POST /v1/auth/password-reset/request": async (w) => {
+      const m = await mailingUser(w, "reset-request");
+      return {
+        caller: null,
+        body: { surfaceId: m.surfaceId, email: m.email },
+        expect: () => ({ types: ["user.password_reset_requested"], actorId: m.userId, environmentId: m.environmentId }),
+      };
+    },
+    "POST /v1/auth/email-verification/request": async (w) => {
+      const m = await mailingUser(w, "verify-request");
+      return {
+        caller: null,
+        body: { surfaceId: m.surfaceId, email: m.email },
+        expect: () => ({
+          types: ["user.email_verification_requested"],
+          actorId: m.userId,
+          environmentId: m.environmentId,
+        }),
+      };
+    },
+    "POST /v1/auth/email-verification/confirm": async (w) => {
+      const m = await mailingUser(w, "verify-confirm");
+      await expectStatus(
+        await w.call(m.key, "POST", `/v1/users/${m.userId}/email-verification`),
+        200,
+        "mailing a verification link",
+      );
+      return {
+        caller: null,
+        body: { surfaceId: m.surfaceId, token: await mailedToken(w, m, "verify-email") },
+        expect: () => ({ types: ["user.email_verified"], actorId: m.userId, environmentId: m.environmentId }),
+      };
+    },
+    "POST /v1/users/:userId/email-verification": async (w) => {
+      const m = await mailingUser(w, "verify-backend");
+      return {
+        caller: m.key,
+        ids: { userId: m.userId },
+        expect: () => ({ types: ["user.email_verification_requested"], environmentId: m.environmentId }),
+      };
+    },
+    "POST /v1/auth/magic-link": async (w) => {
+      const m = await mailingUser(w, "magic");
+      return {
+        caller: null,
+        body: { surfaceId: m.surfaceId, email: m.email },
+        expect: () => ({ types: ["user.magic_link_requested"], actorId: m.userId, environmentId: m.environmentId }),
+      };
+    },
+    "POST /v1/auth/magic-link/redeem": async (w) => {
+      const m = await mailingUser(w, "magic-redeem");
+      expectStatus(
+        await w.call(null, "POST", "/v1/auth/magic-link", { body: { surfaceId: m.surfaceId, email: m.email } }),
+        202,
+        "asking for a magic link",
+      );
+      return {
+        caller: null,
+        body: { surfaceId: m.surfaceId, token: await mailedToken(w, m, "magic-link") },
+        expect: () => ({
+          types: ["user.email_verified", "user.logged_in"],
+          actorId: m.userId,
+          environmentId: m.environmentId,
+        }),
+      };
+    },
+    "POST /v1/auth/email-change": async (w) => {
+      const m = await mailingUser(w, "change");
+      return {
+        caller: m.session,
+        body: { newEmail: `changed-${w.unique()}@example.com`, password: TEST_PASSWORD },
+        expect: () => ({ types: ["user.email_change_requested"], environmentId: m.environmentId }),
+      };
+    },
+    "POST /v1/auth/email-change/confirm": async (w) => {
+      const m = await mailingUser(w, "change-confirm");
+      expectStatus(
+        await w.call(m.session, "POST", "/v1/auth/email-change", {
+          body: { newEmail: `changed-${w.unique()}@example.com`, password: TEST_PASSWORD },
+        }),
+        202,
+        "asking for an address change",
+      );
+      return {
+        caller: null,
+        body: { surfaceId: m.surfaceId, token: await mailedToken(w, m, "confirm-email-change") },
+        expect: () => ({ types: ["user.email_changed"], actorId: m.userId, environmentId: m.environmentId }),
+      };
+    },
+    "PATCH /v1/surfaces/:surfaceId/mail-templates": async (w) => {
+      const { environmentId, surfaceId } = await w.scratchEnvironment("web");
+      return {
+        caller: w.admin,
+        ids: { surfaceId },
+        body: {
+          templates: {
+            magic_link: {
+              subject: "Sign in to {{productName}}",
+              text: "{{link}}",
+              html: '<a href="{{link}}">Sign in</a>',
+            },
+            invitation: null,
+          },
+        },
+        expect: () => ({ types: ["surface.mail_templates_updated"], environmentId }),
+      };
+    },
     "POST /v1/auth/password": async (w) => {
       const user = await w.newUser(w.a, "change-password");
       await secondSession(w, w.a, user);
@@ -436,4 +548,81 @@ async function passkeyOf(
     "registering a passkey",
   );
   return { user, auth, passkeyId: passkey.id as string };
+}
+
+/** MailingUser: an end user of a scratch environment whose surface mails links (no SMTP: mails are logged). */
+interface MailingUser {
+  environmentId: string;
+  surfaceId: string;
+  key: Credential;
+  userId: string;
+  email: string;
+  session: Credential;
+}
+
+/**
+ * mailingUser creates, as the admin, a scratch environment whose surface has `email.appUrl` and
+ * magic links on, a secret key of it, and a logged-in user (no verification mail: it is off).
+ */
+async function mailingUser(w: IsolationWorld, label: string): Promise<MailingUser> {
+  const env = await w.scratchEnvironment("web");
+  expectStatus(
+    await w.call(w.admin, "PATCH", `/v1/surfaces/${env.surfaceId}/auth-settings`, {
+      body: {
+        email: { appUrl: "https://app.example.com", sendVerificationOnSignup: false },
+        signIn: { magicLink: true },
+      },
+    }),
+    200,
+    "letting a scratch surface mail links",
+  );
+  const issued = await created(
+    await w.call(w.admin, "POST", `/v1/environments/${env.environmentId}/secret-keys`, {
+      body: { surfaceId: env.surfaceId, name: `mail ${w.unique()}` },
+    }),
+    "a scratch secret key",
+  );
+  const key: Credential = {
+    kind: "service",
+    token: issued.token as string,
+    actorId: (issued.secretKey as { id: string }).id,
+    label: "scratch secret key",
+  };
+  const email = `${label}-${w.unique()}@example.com`;
+  const user = await created(
+    await w.call(key, "POST", "/v1/users", { body: { email, password: TEST_PASSWORD } }),
+    "a scratch user",
+  );
+  const login = await created(
+    await w.call(null, "POST", "/v1/auth/login", {
+      body: { surfaceId: env.surfaceId, email, password: TEST_PASSWORD },
+    }),
+    "the scratch user's login",
+  );
+  const userId = user.id as string;
+  return {
+    ...env,
+    key,
+    userId,
+    email,
+    session: { kind: "user", token: login.token as string, actorId: userId, label: "scratch user" },
+  };
+}
+
+/** mailedToken reads the newest mailed link of a flow from the environment's outbox (logged: no SMTP in the sweep). */
+async function mailedToken(w: IsolationWorld, m: MailingUser, path: string): Promise<string> {
+  await runDueJobs(w.t);
+  const mails = await expectJson(
+    await w.call(w.admin, "GET", `/v1/environments/${m.environmentId}/mails`),
+    200,
+    "reading the outbox",
+  );
+  for (const mail of mails.data as Array<{ text: string | null }>) {
+    const match = new RegExp(`/auth/${path}\\?token=([A-Za-z0-9_]+)`).exec(mail.text ?? "");
+    if (match?.[1]) {
+      w.secrets.add(match[1]);
+      return match[1];
+    }
+  }
+  throw new Error(`no /auth/${path} link in the outbox of ${m.environmentId}`);
 }

@@ -15,6 +15,8 @@ export const identityIds = defineIds({
   refreshToken: "rtk",
   passkey: "psk",
   passkeyChallenge: "pch",
+  mail: "mail",
+  emailToken: "etk",
 });
 
 /** newId returns a new ID of one of identity's kinds (or the platform's, e.g. `request`). */

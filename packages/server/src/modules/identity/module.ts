@@ -8,15 +8,17 @@ import { migration as dropTenancyFks } from "./migrations/202612011200_identity_
 import { migration as tenantsVocabulary } from "./migrations/202612021310_identity_tenants_vocabulary.js";
 import { migration as throttle } from "./migrations/202612061400_identity_throttle.js";
 import { migration as authFoundation } from "./migrations/202612131000_identity_auth_foundation.js";
+import { migration as mail } from "./migrations/202612131100_identity_mail.js";
 import { migration as passkeys } from "./migrations/202612131250_identity_passkeys.js";
 import { migration as tokens } from "./migrations/202612131400_identity_tokens.js";
 import { identityRoutes } from "./routes.js";
+import { MAIL_MAX_ATTEMPTS, PRUNE_MAIL_JOB, SEND_MAIL_JOB } from "./service/mail.js";
 import { IdentityService } from "./service.js";
 
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, passkeys, tokens],
+  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, mail, passkeys, tokens],
   ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
@@ -50,12 +52,20 @@ export const identityModule = defineModule({
       maxAttempts: 3,
       handler: async () => void (await service.passkeys.pruneChallenges()),
     },
+    {
+      name: SEND_MAIL_JOB,
+      maxAttempts: MAIL_MAX_ATTEMPTS,
+      handler: async (payload: { mailId: string }, job) =>
+        service.mail.deliver(payload.mailId, job.attempt, job.maxAttempts),
+    },
+    { name: PRUNE_MAIL_JOB, maxAttempts: 3, handler: async () => void (await service.mail.prune()) },
   ],
   personalData: (service) => service.privacy,
   schedules: {
     "identity.prune_throttle": "*/15 * * * *",
     "identity.retire_signing_keys": "*/10 * * * *",
     "identity.prune_passkey_challenges": "*/15 * * * *",
+    [PRUNE_MAIL_JOB]: "40 3 * * *",
   },
   sealedColumns: [{ table: "signing_key", column: "private_key" }],
   factSinks: (service) => [{ name: "identity.credential_cache", sink: (tx, fact) => service.onFact(tx, fact) }],

@@ -1,6 +1,7 @@
 import type { RouteDefinition } from "../../platform/http/route.js";
 import { authRoutes } from "./routes/auth.js";
 import { authSettingsRoutes } from "./routes/auth-settings.js";
+import { mailRoutes } from "./routes/mail.js";
 import { operatorRoutes } from "./routes/operators.js";
 import { passkeyRoutes } from "./routes/passkeys.js";
 import { secretKeyRoutes } from "./routes/secret-keys.js";
@@ -17,5 +18,6 @@ export function identityRoutes(s: IdentityService): RouteDefinition[] {
     ...authSettingsRoutes(s),
     ...tokenRoutes(s),
     ...passkeyRoutes(s),
+    ...mailRoutes(s),
   ];
 }

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
 import { isPermission } from "../../platform/permissions.js";
+import { MAIL_LIMITS, MailTemplateName } from "./internal/mail/templates.js";
 import { AuthSettings } from "./internal/settings/index.js";
 
 const Timestamp = z.number().int().describe("Epoch milliseconds.");
@@ -103,9 +104,10 @@ export const PasswordResetToken = z.object({
     .string()
     .nullable()
     .describe(
-      "Shown once. Deliver it to the user yourself; Baseplate never sends email. Null in an idempotent replay: a token is never stored, so it is shown only once.",
+      "Shown once. Deliver it to the user yourself (or pass `send: true` to have the plane mail the link). Null when mailed, and in an idempotent replay: a token is never stored, so it is shown only once.",
     ),
   expiresAt: Timestamp,
+  sent: z.boolean().optional().describe("With `send: true`: the link was mailed (the token is then not returned)."),
 });
 
 // Sessions and end-user auth
@@ -377,4 +379,71 @@ export const PasskeyLoginInput = z.strictObject({
   surfaceId: z.string().max(64),
   challengeId: z.string().max(64),
   response: PasskeyAuthenticationResponse,
+});
+
+// Mail: the outbox, templates and the mailed flows
+export const Mail = z.object({
+  id: z.string(),
+  environmentId: z.string(),
+  surfaceId: z.string().nullable(),
+  to: z.string(),
+  subject: z.string(),
+  template: z.string(),
+  status: z
+    .enum(["queued", "sent", "failed", "logged"])
+    .describe("`logged`: no SMTP is configured, the mail was written to the log instead."),
+  attempts: z.number().int(),
+  lastError: z.string().nullable(),
+  text: z.string().nullable().describe("Null once a mail carrying a single-use link was sent, or when `redacted`."),
+  html: z.string().nullable(),
+  redacted: z.boolean().describe("The bodies carry a single-use link and are hidden while SMTP is configured."),
+  createdAt: Timestamp,
+  sentAt: Timestamp.nullable(),
+});
+export type Mail = z.infer<typeof Mail>;
+export const ListMailsQuery = paginationQuery
+  .extend({
+    to: z.string().max(254).optional().describe("Exact recipient."),
+    status: z.enum(["queued", "sent", "failed", "logged"]).optional(),
+  })
+  .strict();
+const TemplateContent = z.strictObject({
+  subject: z.string().min(1).max(MAIL_LIMITS.subject).describe("One line; `{{placeholders}}` allowed."),
+  text: z.string().min(1).max(MAIL_LIMITS.text),
+  html: z.string().min(1).max(MAIL_LIMITS.html).describe("Placeholder values are HTML-escaped."),
+});
+export const MailTemplate = TemplateContent.extend({
+  template: MailTemplateName,
+  placeholders: z.array(z.string()).describe("The placeholders this template may use."),
+  custom: z.boolean().describe("Whether the surface overrides the built-in template."),
+});
+export const SurfaceMailTemplates = z.object({ surfaceId: z.string(), templates: z.array(MailTemplate) });
+export const UpdateMailTemplatesInput = z.strictObject({
+  templates: z
+    .partialRecord(MailTemplateName, TemplateContent.nullable())
+    .describe("Templates to set; null puts a template back to the built-in one."),
+});
+const SurfaceId = z.string().max(64);
+export const EmailRequestInput = z.strictObject({ surfaceId: SurfaceId, email: Email });
+export const TokenInput = z.strictObject({ surfaceId: SurfaceId, token: z.string().max(200) });
+export const Accepted = z.object({
+  accepted: z.literal(true).describe("Always true: whether a mail went out is never told."),
+});
+export const EmailVerified = z.object({ emailVerified: z.literal(true) });
+export const EmailChangeInput = z.strictObject({
+  newEmail: Email,
+  password: Password.optional().describe("The current password (required when the user has one)."),
+});
+export const PasswordResetTokenInput = z.strictObject({
+  send: z
+    .boolean()
+    .default(false)
+    .describe("Mail the reset link through the key's surface instead of returning the token (needs `email.appUrl`)."),
+});
+export const VerificationMailSent = z.object({
+  sent: z.boolean().describe("Whether a verification mail was queued."),
+  reason: z
+    .enum(["already_verified", "email_not_configured"])
+    .nullable()
+    .describe("Why nothing was sent: the address is verified, or the key's surface has no `email.appUrl`."),
 });

@@ -10,6 +10,10 @@ import { PasswordHasher } from "./internal/passwords.js";
 import { LoginThrottle } from "./internal/throttle.js";
 import { AccessTokensService } from "./service/access-tokens.js";
 import { AuthSettingsService } from "./service/auth-settings.js";
+import { EmailChangeService } from "./service/email-change.js";
+import { EmailFlowsService } from "./service/email-flows.js";
+import { MailService } from "./service/mail.js";
+import { MailTemplatesService } from "./service/mail-templates.js";
 import { OperatorsService } from "./service/operators.js";
 import { PasskeysService } from "./service/passkeys.js";
 import { PrivacyService } from "./service/privacy.js";
@@ -35,6 +39,11 @@ export class IdentityService {
   readonly signingKeys: SigningKeysService;
   readonly accessTokens: AccessTokensService;
   readonly passkeys: PasskeysService;
+  /** mail: the outbox; other modules queue mails through it inside their own transactions. */
+  readonly mail: MailService;
+  readonly mailTemplates: MailTemplatesService;
+  readonly emailFlows: EmailFlowsService;
+  readonly emailChange: EmailChangeService;
   readonly core: Core;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
@@ -45,6 +54,7 @@ export class IdentityService {
       clock: m.clock,
       logger: m.logger,
       facts: m.facts,
+      jobs: m.jobs,
       bus,
       access: m.access,
       hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency, {
@@ -74,6 +84,20 @@ export class IdentityService {
     this.secretKeys = new SecretKeysService(this.core);
     this.passkeys = new PasskeysService(this.core, this.sessions, this.authSettings);
     this.resolution = new CredentialResolution(this.core);
+    this.mail = new MailService(this.core, this.authSettings);
+    this.mailTemplates = new MailTemplatesService(this.core, this.authSettings);
+    this.emailFlows = new EmailFlowsService(this.core, this.mail, this.sessions, this.authSettings);
+    this.emailChange = new EmailChangeService(this.core, this.mail, this.authSettings);
+    const flows = this.emailFlows;
+    this.sessions.emailChecks = {
+      afterSignup: async (tx, ctx, user, surface) => {
+        const settings = await this.authSettings.settingsFor(surface.id, tx);
+        if (settings.email.sendVerificationOnSignup) {
+          await flows.queueVerification(tx, ctx, user, surface, settings);
+        }
+      },
+      beforeLogin: (ctx, user, surfaceId, succeeded) => flows.refuseUnverified(ctx, user, surfaceId, succeeded),
+    };
   }
 
   /** onFact evicts cached credentials when their surface, environment or project changes. */
@@ -90,5 +114,6 @@ export class IdentityService {
   async stop(): Promise<void> {
     await this.core.lastUsed.stop();
     await this.core.hasher.close();
+    this.mail.close();
   }
 }

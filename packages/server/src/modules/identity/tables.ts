@@ -76,6 +76,54 @@ export interface PasswordResetTable {
   created_at: number;
   expires_at: number;
   used_at: number | null;
+  /** surface_id: the surface a mailed reset link was issued for (null: a token the product delivers). */
+  surface_id: string | null;
+}
+
+/** MailStatus: queued (waiting or retrying), sent, failed (gave up), logged (no SMTP configured). */
+export type MailStatus = "queued" | "sent" | "failed" | "logged";
+
+/** MailOutboxTable: every mail the plane sends; bodies of token-carrying mails are blanked once sent. */
+export interface MailOutboxTable {
+  id: string;
+  environment_id: string;
+  surface_id: string | null;
+  to_address: string;
+  subject: string;
+  text: string | null;
+  html: string | null;
+  template: string;
+  status: MailStatus;
+  attempts: number;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
+/** MailTemplateTable: a surface's override of one built-in mail template. */
+export interface MailTemplateTable {
+  surface_id: string;
+  template: string;
+  environment_id: string;
+  subject: string;
+  text: string;
+  html: string;
+  updated_at: number;
+}
+
+/** EmailTokenTable: single-use tokens of the mailed flows, bound to a surface, stored as SHA-256. */
+export interface EmailTokenTable {
+  id: string;
+  environment_id: string;
+  surface_id: string;
+  user_id: string;
+  purpose: "verify_email" | "magic_link" | "email_change";
+  token_hash: string;
+  /** new_email: the address an email change moves to. */
+  new_email: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
 }
 
 export interface SecretKeyTable {
@@ -181,4 +229,7 @@ export interface IdentityTables {
   refresh_token: RefreshTokenTable;
   passkey: PasskeyTable;
   passkey_challenge: PasskeyChallengeTable;
+  mail_outbox: MailOutboxTable;
+  mail_template: MailTemplateTable;
+  email_token: EmailTokenTable;
 }

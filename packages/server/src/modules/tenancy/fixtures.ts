@@ -8,6 +8,18 @@ import { created, defineModuleFixtures, expectJson, readBack } from "../../testi
 export const fixtures = defineModuleFixtures({
   module: "tenancy",
   params: {
+    // A surface of the environment, for the routes its secret keys may call (sign-in settings,
+    // mail templates); surfaces are created by the admin operator.
+    surfaceId: async (w, env) => {
+      const surface = await created(
+        await w.call(w.admin, "POST", `/v1/environments/${env.environmentId}/surfaces`, {
+          body: { name: `Surface ${env.marker} ${w.unique()}`, kind: "web" },
+        }),
+        "creating a surface",
+      );
+      const id = surface.id as string;
+      return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/surfaces/${id}/auth-settings`) };
+    },
     tenantId: async (w, env) => {
       const n = w.unique();
       const body = await created(

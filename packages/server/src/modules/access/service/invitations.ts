@@ -30,11 +30,15 @@ export class InvitationsService {
     ctx: ActionContext,
     tenantId: string,
     input: z.infer<typeof CreateInvitationInput>,
-  ): Promise<{ invitation: Invitation; token: string }> {
+  ): Promise<{ invitation: Invitation; token: string; emailed: boolean }> {
     const access = await this.c.m.access.require(ctx, "members:invite", { tenantId });
     const roles = [...new Set(input.roles)];
     await this.grants.requireRolesWithin(access, roles);
     const email = input.email.trim().toLowerCase();
+    // Read before the write: what the accept-link mail needs (the surface and the tenant's name).
+    const surfaceId = access.principal.surfaceId ?? null;
+    const surface = surfaceId ? await this.c.tenancy.surfaces.findActiveSurface(surfaceId) : null;
+    const tenant = surface ? await this.c.tenancy.tenants.findTenantAnywhere(tenantId) : null;
     return this.c.m.db.write(ctx, async (tx) => {
       const { limits } = await this.grants.lockForWrite(tx, access, "members:invite");
       await this.grants.requireRolesWithin(access, roles, tx, limits);
@@ -74,7 +78,18 @@ export class InvitationsService {
         targets: [{ type: "invitation", id: row.id }, ...replaced.map((r) => ({ type: "invitation", id: r.id }))],
         data: { email: row.email, roles, expiresAt: row.expires_at, replaced: replaced.map((r) => r.id) },
       });
-      return { invitation: toInvitation(row, now), token };
+      // The accept link goes out with the invitation (same transaction) when the surface can mail links.
+      const emailed =
+        surface !== null &&
+        tenant !== null &&
+        (await this.c.identity.mail.queueInvitation(tx, {
+          surface,
+          email: row.email,
+          token,
+          tenantName: tenant.name,
+          expiresAt: row.expires_at,
+        }));
+      return { invitation: toInvitation(row, now), token, emailed };
     });
   }
 

@@ -4,6 +4,7 @@ import type { Clock } from "../../../platform/clock.js";
 import type { ChangeBus } from "../../../platform/db/bus.js";
 import type { Db, Tx, TypedDb } from "../../../platform/db/db.js";
 import type { FactRecorder } from "../../../platform/facts/index.js";
+import type { JobQueue } from "../../../platform/jobs/index.js";
 import type { LastUsedTracker } from "../../../platform/last-used.js";
 import type { Logger } from "../../../platform/logger.js";
 import type { PersonalDataRegistry } from "../../../platform/personal-data.js";
@@ -21,6 +22,8 @@ export interface Core {
   clock: Clock;
   logger: Logger;
   facts: FactRecorder;
+  /** jobs: the durable queue; a job enqueued in a write's transaction exists exactly when the write commits. */
+  jobs: JobQueue;
   bus: ChangeBus;
   /** access is the platform's one permission check (the ModuleContext's `access`). */
   access: Authorizer;

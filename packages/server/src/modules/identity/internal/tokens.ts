@@ -5,4 +5,7 @@ export const TOKEN_PREFIX = {
   operator: "bp_ot_",
   passwordReset: "bp_pr_",
   refreshToken: "bp_rt_",
+  verifyEmail: "bp_ve_",
+  magicLink: "bp_ml_",
+  emailChange: "bp_ec_",
 } as const;

@@ -53,6 +53,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       errors: [
         TenancyErrors.surface_not_found,
         IdentityErrors.invalid_login,
+        IdentityErrors.email_not_verified,
         IdentityErrors.too_many_attempts,
         IdentityErrors.too_many_logins,
         IdentityErrors.hashing_busy,
@@ -68,6 +69,8 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       auth: "none",
       body: ResetPasswordInput,
       response: { status: 200, schema: Revoked, description: "How many sessions ended." },
+      description:
+        "Redeems a token from `POST /v1/users/:userId/password-reset-tokens` or a mailed reset link (which works only through the surface it was asked through, and also proves the address).",
       errors: [
         TenancyErrors.surface_not_found,
         IdentityErrors.invalid_reset_token,

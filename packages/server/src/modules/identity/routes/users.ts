@@ -2,12 +2,14 @@ import { z } from "zod";
 import { pageSchema } from "../../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
 import { Id } from "../../../platform/http/schemas.js";
+import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
 import {
   CreateUserInput,
   ListQuery,
   ListUsersQuery,
   PasswordResetToken,
+  PasswordResetTokenInput,
   Revoked,
   Session,
   UpdateUserInput,
@@ -103,18 +105,27 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       method: "POST",
       url: "/v1/users/:userId/password-reset-tokens",
       operationId: "createPasswordResetToken",
-      summary: "Issue a single-use password reset token for the product to deliver",
+      summary: "Issue a single-use password reset token for the product to deliver, or mail its link",
       tags: ["Users"],
       auth: AUTH.environment,
       params: userParams,
+      body: PasswordResetTokenInput,
       response: {
         status: 201,
         schema: PasswordResetToken,
         description: "The token, shown once; it expires in an hour.",
       },
       secretFields: ["token"],
-      errors: [IdentityErrors.user_not_found, IdentityErrors.user_disabled],
-      handler: ({ ctx, params }) => s.users.createPasswordResetToken(ctx, params.userId),
+      errors: [
+        IdentityErrors.user_not_found,
+        IdentityErrors.user_disabled,
+        IdentityErrors.email_not_configured,
+        TenancyErrors.surface_not_found,
+      ],
+      handler: ({ ctx, params, body }) =>
+        body.send
+          ? s.emailFlows.sendPasswordReset(ctx, params.userId)
+          : s.users.createPasswordResetToken(ctx, params.userId),
     }),
     defineRoute({
       method: "GET",

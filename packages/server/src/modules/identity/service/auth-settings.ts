@@ -95,6 +95,11 @@ export class AuthSettingsService {
     });
   }
 
+  /** surfaceFor is this service's guard, shared with the surface's mail templates: the surface, or 404/403. */
+  surfaceFor(ctx: ActionContext, surfaceId: string, permission: string) {
+    return this.#surface(ctx, surfaceId, permission);
+  }
+
   async #surface(ctx: ActionContext, surfaceId: string, permission: string) {
     const surface = await this.c.tenancy.surfaces.findActiveSurface(surfaceId);
     const notFound = () => new AppError(TenancyErrors.surface_not_found, `No active surface ${surfaceId}.`);

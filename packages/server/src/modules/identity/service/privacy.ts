@@ -131,6 +131,17 @@ export class PrivacyService implements PersonalDataProvider {
       .where("environment_id", "=", s.environmentId)
       .where("user_id", "=", s.userId)
       .executeTakeFirst();
+    await q
+      .deleteFrom("email_token")
+      .where("environment_id", "=", s.environmentId)
+      .where("user_id", "=", s.userId)
+      .execute();
+    // Mails to the address (sent or waiting): the outbox keeps no copy of a person's mail.
+    const mails = await q
+      .deleteFrom("mail_outbox")
+      .where("environment_id", "=", s.environmentId)
+      .where(sql`lower(to_address)`, "=", normalizeEmail(s.email))
+      .executeTakeFirst();
     // Throttle counters are keyed by the address (login and sign-up limits).
     const email = normalizeEmail(s.email);
     const contains =
@@ -141,6 +152,7 @@ export class PrivacyService implements PersonalDataProvider {
       passwordResets: Number(resets.numDeletedRows),
       refreshTokens,
       passkeys: Number(passkeys.numDeletedRows),
+      mails: Number(mails.numDeletedRows),
       throttleCounters: Number(counters.numDeletedRows),
     };
   }

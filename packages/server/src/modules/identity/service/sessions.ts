@@ -1,9 +1,10 @@
+import type { Selectable } from "kysely";
 import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import type { Tx } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
-import { TenancyErrors } from "../../tenancy/index.js";
+import { type Surface, TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { type Core, normalizeEmail } from "../internal/core.js";
@@ -11,6 +12,7 @@ import { checkPasswordStrength, HashingPlace } from "../internal/passwords.js";
 import { toSession, toUser } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
 import type { ChangePasswordInput, LoginInput, ResetPasswordInput, Session, SignupInput, User } from "../schemas.js";
+import type { UserTable } from "../tables.js";
 import type { AccessTokensService, IssuedTokens } from "./access-tokens.js";
 import type { UsersService } from "./users.js";
 
@@ -31,8 +33,26 @@ export const SIGNUP_LIMITS = {
   address: { windowMs: 60 * 60_000, max: 5 },
 } as const;
 
+/**
+ * EmailChecks: what the mailed flows add to sign-up and login (`EmailFlowsService`): a
+ * verification mail for a new user, and the refusal of an unverified one where the surface
+ * requires a proven address.
+ */
+export interface EmailChecks {
+  afterSignup(tx: Tx, ctx: ActionContext, user: User, surface: Surface): Promise<void>;
+  beforeLogin(
+    ctx: ActionContext,
+    user: Selectable<UserTable>,
+    surfaceId: string,
+    succeeded: ((tx: Tx) => Promise<void>) | null,
+  ): Promise<void>;
+}
+
 /** SessionsService: end-user sign-up, login, sessions and passwords. */
 export class SessionsService {
+  /** emailChecks: set once by the identity service when the mailed flows are wired. */
+  emailChecks: EmailChecks | null = null;
+
   constructor(
     private readonly c: Core,
     private readonly users: UsersService,
@@ -70,6 +90,7 @@ export class SessionsService {
         surfaceId: surface.id,
         afterInsert: async (tx, user) => {
           issued = await this.open(tx, ctx, user, surface.id);
+          await this.emailChecks?.afterSignup(tx, ctx, user, surface);
         },
       },
     );
@@ -112,6 +133,7 @@ export class SessionsService {
     );
     if (!user || user.disabled_at !== null)
       throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
+    await this.emailChecks?.beforeLogin(ctx, user, surface.id, succeeded);
     const rehash = user.password_hash !== null && this.c.hasher.needsRehash(user.password_hash);
     const newHash = rehash ? await this.c.hasher.hash(input.password, ctx.request.ip) : null;
     return this.c.db.write(ctx, async (tx) => {
@@ -288,6 +310,7 @@ export class SessionsService {
         "password_reset.user_id",
         "password_reset.expires_at",
         "password_reset.used_at",
+        "password_reset.surface_id",
         "user.email",
         "user.disabled_at",
       ])
@@ -295,6 +318,8 @@ export class SessionsService {
       .where("password_reset.environment_id", "=", surface.environmentId)
       .executeTakeFirst();
     if (!reset || reset.used_at !== null || reset.expires_at <= now || reset.disabled_at !== null) throw invalid();
+    // A mailed reset link works only through the surface it was asked through.
+    if (reset.surface_id !== null && reset.surface_id !== surface.id) throw invalid();
     checkPasswordStrength(input.newPassword, { email: reset.email });
     const hash = await this.c.hasher.hash(input.newPassword, ctx.request.ip);
     const owner: Principal = {
@@ -321,6 +346,15 @@ export class SessionsService {
         .set({ password_hash: hash, updated_at: now })
         .where("id", "=", reset.user_id)
         .execute();
+      // A link that came by mail proves the address too.
+      if (reset.surface_id !== null) {
+        await tx
+          .updateTable("user")
+          .set({ email_verified_at: now })
+          .where("id", "=", reset.user_id)
+          .where("email_verified_at", "is", null)
+          .execute();
+      }
       await this.c.facts.record(tx, asUser, {
         type: "user.password_reset",
         environmentId: surface.environmentId,

@@ -6,6 +6,10 @@ export const EmailSettings = z.strictObject({
     .boolean()
     .default(false)
     .describe("Refuse password login until the user proved the address (a verification mail is sent instead)."),
+  sendVerificationOnSignup: z
+    .boolean()
+    .default(true)
+    .describe("Mail a verification link on self sign-up (when `appUrl` is set)."),
   productName: z
     .string()
     .trim()

@@ -187,6 +187,7 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
     { principal: null, request: { requestId: newId("request"), ip: "127.0.0.1" } },
     { surfaceId: surface.id, email, password },
   );
+  if ("mfaRequired" in session) throw new Error("The bench surface must not require MFA.");
   const access = started.service(accessModule);
   const membership = await access.memberships.addMember(backendCtx, tenant.id, { userId: user.id, roles: ["owner"] });
   const tenantKey = await access.tenantKeys.createTenantKey(backendCtx, tenant.id, {

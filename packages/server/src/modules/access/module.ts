@@ -34,6 +34,9 @@ export const accessModule = defineModule({
     memberPermissions: (environmentId, userId, tenantId) =>
       service.grants.memberPermissions(environmentId, userId, tenantId),
   }),
+  // identity's `required_for_admins` MFA policy asks whether a user holds an admin role here.
+  connect: (service, { identity }) =>
+    identity.mfa.useAdminCheck((environmentId, userId, tx) => service.grants.holdsAdminRole(environmentId, userId, tx)),
   start: (service) => service.start(),
   stop: (service) => service.stop(),
 });

@@ -21,4 +21,10 @@ export const IdentityErrors = defineErrors({
   too_many_attempts: { status: 429, title: "Too many failed attempts" },
   too_many_logins: { status: 429, title: "Too many logins at once from this client" },
   hashing_busy: { status: 503, title: "Too many logins at once" },
+  invalid_mfa_code: { status: 401, title: "The code is wrong, used or expired" },
+  invalid_mfa_challenge: { status: 400, title: "The MFA challenge is invalid, used or expired" },
+  mfa_method_unavailable: { status: 400, title: "This second-factor method is not available here" },
+  mfa_already_enrolled: { status: 409, title: "This second factor is already enrolled" },
+  mfa_not_enrolled: { status: 409, title: "No second factor is enrolled" },
+  mfa_factor_not_found: { status: 404, title: "Second factor not found" },
 });

@@ -11,6 +11,9 @@ export const identityIds = defineIds({
   session: "ses",
   passwordReset: "prt",
   secretKey: "key",
+  mfaFactor: "mfa",
+  mfaChallenge: "mfc",
+  recoveryCode: "rcc",
 });
 
 /** newId returns a new ID of one of identity's kinds (or the platform's, e.g. `request`). */

@@ -8,17 +8,20 @@ import { migration as dropTenancyFks } from "./migrations/202612011200_identity_
 import { migration as tenantsVocabulary } from "./migrations/202612021310_identity_tenants_vocabulary.js";
 import { migration as throttle } from "./migrations/202612061400_identity_throttle.js";
 import { migration as authFoundation } from "./migrations/202612131000_identity_auth_foundation.js";
+import { migration as mfa } from "./migrations/202612131200_identity_mfa.js";
 import { identityRoutes } from "./routes.js";
 import { IdentityService } from "./service.js";
 
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation],
+  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, mfa],
   ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
   routes: (service) => identityRoutes(service),
+  sealedColumns: [{ table: "mfa_factor", column: "secret" }],
+  accessHooks: (service) => ({ stepUp: (principal) => service.mfa.stepUpDemand(principal) }),
   credentialResolvers: (service) => [
     {
       kind: "secret_key",

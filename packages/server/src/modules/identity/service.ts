@@ -7,8 +7,12 @@ import type { TenancyService } from "../tenancy/index.js";
 import type { Core } from "./internal/core.js";
 import { CredentialCache } from "./internal/credential-cache.js";
 import { PasswordHasher } from "./internal/passwords.js";
+import { SecondFactors } from "./internal/second-factors.js";
 import { LoginThrottle } from "./internal/throttle.js";
 import { AuthSettingsService } from "./service/auth-settings.js";
+import { MfaChallengesService } from "./service/mfa-challenges.js";
+import { MfaFactorsService } from "./service/mfa-factors.js";
+import { MfaPolicy } from "./service/mfa-policy.js";
 import { OperatorsService } from "./service/operators.js";
 import { CredentialResolution } from "./service/resolve.js";
 import { SecretKeysService } from "./service/secret-keys.js";
@@ -27,6 +31,10 @@ export class IdentityService {
   readonly secretKeys: SecretKeysService;
   readonly resolution: CredentialResolution;
   readonly authSettings: AuthSettingsService;
+  /** mfa: when a second factor is due, and the registry of methods (`factors.register` adds one). */
+  readonly mfa: MfaPolicy;
+  readonly mfaFactors: MfaFactorsService;
+  readonly mfaChallenges: MfaChallengesService;
   readonly core: Core;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
@@ -39,6 +47,7 @@ export class IdentityService {
       facts: m.facts,
       bus,
       access: m.access,
+      secrets: m.secrets,
       hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency, {
         maxQueue: m.config.passwords.maxQueue,
       }),
@@ -57,7 +66,10 @@ export class IdentityService {
     this.authSettings = new AuthSettingsService(this.core);
     this.operators = new OperatorsService(this.core);
     this.users = new UsersService(this.core);
-    this.sessions = new SessionsService(this.core, this.users);
+    this.mfa = new MfaPolicy(this.core, this.authSettings, new SecondFactors());
+    this.mfaFactors = new MfaFactorsService(this.core, this.authSettings, this.mfa.factors);
+    this.sessions = new SessionsService(this.core, this.users, this.mfa);
+    this.mfaChallenges = new MfaChallengesService(this.core, this.mfa.factors, this.mfaFactors, this.sessions);
     this.secretKeys = new SecretKeysService(this.core);
     this.resolution = new CredentialResolution(this.core);
   }

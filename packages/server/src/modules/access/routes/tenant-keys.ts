@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { StepUpErrors } from "../../../platform/access.js";
 import { PlatformErrors } from "../../../platform/errors.js";
 import { pageSchema } from "../../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
@@ -29,6 +30,7 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
       body: CreateTenantKeyInput,
       response: { status: 201, schema: IssuedTenantKey, description: "The key and its token." },
       errors: [
+        StepUpErrors.step_up_required,
         ...tenantErrors,
         AccessErrors.grant_exceeds_own,
         AccessErrors.key_cannot_issue,
@@ -88,6 +90,7 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
       body: RotateKeyInput,
       response: { status: 201, schema: IssuedTenantKey, description: "The new key and its token." },
       errors: [
+        StepUpErrors.step_up_required,
         ...tenantErrors,
         AccessErrors.tenant_key_not_found,
         AccessErrors.key_inactive,

@@ -6,6 +6,7 @@ import type { Db, Tx, TypedDb } from "../../../platform/db/db.js";
 import type { FactRecorder } from "../../../platform/facts/index.js";
 import type { LastUsedTracker } from "../../../platform/last-used.js";
 import type { Logger } from "../../../platform/logger.js";
+import type { SecretVault } from "../../../platform/secrets-vault.js";
 import type { TenancyService } from "../../tenancy/index.js";
 import type { IdentityTables } from "../tables.js";
 import type { CredentialCache } from "./credential-cache.js";
@@ -22,6 +23,8 @@ export interface Core {
   bus: ChangeBus;
   /** access is the platform's one permission check (the ModuleContext's `access`). */
   access: Authorizer;
+  /** secrets seals what identity must read back (TOTP secrets) under the plane's master key. */
+  secrets: SecretVault;
   hasher: PasswordHasher;
   cache: CredentialCache;
   lastUsed: LastUsedTracker;

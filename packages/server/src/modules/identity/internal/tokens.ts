@@ -4,4 +4,5 @@ export const TOKEN_PREFIX = {
   session: "bp_st_",
   operator: "bp_ot_",
   passwordReset: "bp_pr_",
+  mfaChallenge: "bp_mc_",
 } as const;

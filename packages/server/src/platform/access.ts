@@ -46,7 +46,25 @@ export interface AccessHooks {
    * any transaction of it). It must not throw for a refusal it chooses not to record.
    */
   denied(ctx: ActionContext, denial: Denial): Promise<void>;
+  /**
+   * stepUp answers whether an end user's session must show a second factor again before a
+   * sensitive action (null: it need not, or its last one is recent enough). It reads the session's
+   * current state, not the cached principal, so a step-up counts at once.
+   */
+  stepUp(principal: Principal): Promise<StepUpDemand | null>;
 }
+
+/** StepUpDemand is why a user session must show a second factor before a sensitive action. */
+export interface StepUpDemand {
+  /** maxAgeSeconds: how recent the second factor must be (the surface's `mfa.stepUpMaxAgeSeconds`). */
+  maxAgeSeconds: number;
+  /** enrolled: whether the user has a second factor to show (else they must enrol one first). */
+  enrolled: boolean;
+}
+
+export const StepUpErrors = defineErrors({
+  step_up_required: { status: 403, title: "A recent second factor is required" },
+});
 
 /** DeniedReason is why a request was refused, as the audit log records it. */
 export type DeniedReason =
@@ -226,6 +244,26 @@ export class Authorizer {
     } catch (failure) {
       return failure;
     }
+  }
+
+  /**
+   * stepUp guards a sensitive action (key creation, role changes, removing a second factor): an
+   * end user's session must have shown a second factor recently when the user has one enrolled or
+   * the surface's MFA policy covers them. Throws 403 `step_up_required` naming what to do. Other
+   * callers (keys are not people) pass; so does everyone when no module plugged the check in.
+   */
+  async stepUp(ctx: ActionContext): Promise<void> {
+    const p = ctx.principal;
+    if (p?.actorType !== "user" || !this.#hooks.stepUp) return;
+    const demand = await this.#hooks.stepUp(p);
+    if (!demand) return;
+    const minutes = Math.round(demand.maxAgeSeconds / 60);
+    throw new AppError(
+      StepUpErrors.step_up_required,
+      demand.enrolled
+        ? `This action needs a second factor shown in the last ${minutes} minute(s): call POST /v1/auth/mfa/step-up with a code, then retry.`
+        : "This surface requires a second factor for this action: enrol one (POST /v1/auth/mfa/totp), step up (POST /v1/auth/mfa/step-up), then retry.",
+    );
   }
 
   /** check is `require` as a boolean; it never throws for a refusal (and builds no error). */

@@ -200,6 +200,7 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
   await identity.authSettings.update(backendCtx, app.id, {
     tokens: { accessTokens: true, accessTokenTtlSeconds: 3600 },
   });
+  if ("mfaRequired" in session) throw new Error("The bench surface must not require MFA.");
   const access = started.service(accessModule);
   const membership = await access.memberships.addMember(backendCtx, tenant.id, { userId: user.id, roles: ["owner"] });
   const tenantKey = await access.tenantKeys.createTenantKey(backendCtx, tenant.id, {
@@ -215,6 +216,7 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
     { principal: null, request: { requestId: newId("request"), ip: "127.0.0.1" } },
     { surfaceId: app.id, email, password },
   );
+  if ("mfaRequired" in withTokens) throw new Error("The bench token surface must not require MFA.");
   return {
     accessToken: withTokens.accessToken as string,
     membershipId: membership.id,

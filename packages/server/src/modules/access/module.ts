@@ -20,11 +20,14 @@ export const accessModule = defineModule({
   roleGrants: ACCESS_ROLE_GRANTS,
   facts: ACCESS_FACTS,
   createService: (ctx, { tenancy, identity }) => new AccessService(ctx, tenancy, identity),
-  // Access tokens list the user's memberships; identity cannot import access, so access tells it how.
-  connect: (service, { identity }) =>
+  // Identity cannot import access, so access tells it what it needs: the memberships access
+  // tokens list, and whether a user holds an admin role (the `required_for_admins` MFA policy).
+  connect: (service, { identity }) => {
     identity.accessTokens.useMemberships((tx, environmentId, userId, limit) =>
       service.memberships.summaryOf(tx, environmentId, userId, limit),
-    ),
+    );
+    identity.mfa.useAdminCheck((environmentId, userId, tx) => service.grants.holdsAdminRole(environmentId, userId, tx));
+  },
   routes: (service) => accessRoutes(service),
   credentialResolvers: (service) => [
     {

@@ -34,4 +34,10 @@ export const IdentityErrors = defineErrors({
   passkey_invalid: { status: 401, title: "The passkey could not be verified" },
   recent_sign_in_required: { status: 403, title: "Sign in again (or show a second factor) to do this" },
   hashing_busy: { status: 503, title: "Too many logins at once" },
+  invalid_mfa_code: { status: 401, title: "The code is wrong, used or expired" },
+  invalid_mfa_challenge: { status: 400, title: "The MFA challenge is invalid, used or expired" },
+  mfa_method_unavailable: { status: 400, title: "This second-factor method is not available here" },
+  mfa_already_enrolled: { status: 409, title: "This second factor is already enrolled" },
+  mfa_not_enrolled: { status: 409, title: "No second factor is enrolled" },
+  mfa_factor_not_found: { status: 404, title: "Second factor not found" },
 });

@@ -54,6 +54,28 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
     description: "A surface's mail templates were set (`set`) or put back to the built-in ones (`reset`).",
     data: z.object({ set: z.array(z.string()), reset: z.array(z.string()) }),
   },
+  "user.mfa_enrolled": {
+    description: "An end user enrolled a second factor (`kind`: totp, …); recovery codes were issued.",
+    data: z.object({ factorId: z.string(), kind: z.string(), recoveryCodes: z.number().int() }),
+  },
+  "user.mfa_removed": {
+    description: "An end user removed a second factor (`remaining`: active factors left).",
+    data: z.object({ factorId: z.string(), kind: z.string(), remaining: z.number().int() }),
+  },
+  "user.mfa_verified": {
+    description:
+      "An end user showed a second factor (`purpose`: sign_in, enroll or step_up; `method`: totp, recovery_code, …).",
+    data: z.object({
+      purpose: z.string(),
+      method: z.string(),
+      surfaceId: z.string(),
+      recoveryCodesLeft: z.number().int().optional(),
+    }),
+  },
+  "user.recovery_codes_regenerated": {
+    description: "An end user replaced their recovery codes (the old ones stop working).",
+    data: Count,
+  },
   "session.revoked": { description: "A session was revoked.", data: Count },
   "session.revoked_all": { description: "Every session of a user was revoked.", data: Count },
   "session.revoked_others": { description: "Every other session of a user was revoked.", data: Count },

@@ -13,6 +13,7 @@ import {
   type IsolationWorld,
   readBack,
 } from "../../testing/isolation.js";
+import { totpCode } from "../../testing/mfa.js";
 import { type CreationOptions, type RequestOptions, SoftAuthenticator } from "../../testing/webauthn.js";
 import { runDueJobs } from "../../testing/webhook-receiver.js";
 
@@ -88,6 +89,10 @@ export const fixtures = defineModuleFixtures({
       const { user, passkeyId } = await passkeyOf(w, env, fresh);
       return { id: passkeyId, owner: user, read: () => findIn(w, user, "/v1/auth/passkeys", passkeyId) };
     },
+    factorId: async (w, env) => {
+      const { user, factorId } = await enrolledUser(w, env, "factor");
+      return { id: factorId, owner: user, read: () => readBack(w, user, "/v1/auth/mfa/factors") };
+    },
   },
   operatorParams: {
     keyId: async (w) => {
@@ -123,6 +128,9 @@ export const fixtures = defineModuleFixtures({
     "PATCH /v1/auth/passkeys/:passkeyId": () => ({ name: "Renamed passkey" }),
     // `send: true` needs a surface that mails links (the world's do not); fact fixtures cover it.
     "POST /v1/users/:userId/password-reset-tokens": () => ({ send: false }),
+    // Exactly one proof is required, which a generated body cannot know.
+    "POST /v1/auth/mfa/step-up": () => ({ code: "123456" }),
+    "POST /v1/auth/mfa/verify": (w) => ({ surfaceId: w.a.surfaceId, challengeToken: "bp_mc_unknown", code: "123456" }),
     // The generated current password would be wrong (403) and count as a failed login attempt.
     "POST /v1/auth/password": () => ({
       currentPassword: TEST_PASSWORD,
@@ -157,6 +165,10 @@ export const fixtures = defineModuleFixtures({
       "no credential: the issuer and JWKS address are public by design",
   },
   factExclusions: {
+    "POST /v1/auth/mfa/totp":
+      "starts a pending enrolment only (a secret shown once); `user.mfa_enrolled` is recorded when a code confirms it",
+    "POST /v1/auth/mfa/enroll/totp":
+      "starts a pending enrolment only (with an enrolment challenge); `user.mfa_enrolled` is recorded by the verify that confirms it",
     "POST /v1/auth/token/refresh":
       "a refresh is a use of the session, like a request: it records no fact (tokens.test.ts covers it; its reuse records `session.refresh_reused`)",
     "POST /v1/auth/passkeys/registration/options":
@@ -217,6 +229,55 @@ export const fixtures = defineModuleFixtures({
         expect: () => ({ types: ["passkey.deleted"], environmentId: w.a.environmentId }),
       };
     },
+    // Multi-factor authentication
+    "POST /v1/auth/mfa/totp/confirm": async (w) => {
+      const user = await w.newUser(w.a, "mfa-confirm");
+      const started = await created(await w.call(user, "POST", "/v1/auth/mfa/totp"), "starting TOTP");
+      return {
+        caller: user,
+        body: { code: await totpCode(started.secret as string, Date.now()) },
+        expect: () => ({ types: ["user.mfa_enrolled"], environmentId: w.a.environmentId }),
+      };
+    },
+    "DELETE /v1/auth/mfa/factors/:factorId": async (w) => {
+      const { user, factorId } = await enrolledUser(w, w.a, "mfa-remove");
+      return {
+        caller: user,
+        ids: { factorId },
+        expect: () => ({ types: ["user.mfa_removed"], environmentId: w.a.environmentId }),
+      };
+    },
+    "POST /v1/auth/mfa/recovery-codes": async (w) => ({
+      caller: (await enrolledUser(w, w.a, "mfa-codes")).user,
+      expect: () => ({ types: ["user.recovery_codes_regenerated"], environmentId: w.a.environmentId }),
+    }),
+    "POST /v1/auth/mfa/step-up": async (w) => {
+      const { user, recoveryCodes } = await enrolledUser(w, w.a, "mfa-step-up");
+      return {
+        caller: user,
+        body: { recoveryCode: recoveryCodes[0] },
+        expect: () => ({ types: ["user.mfa_verified"], environmentId: w.a.environmentId }),
+      };
+    },
+    "POST /v1/auth/mfa/verify": async (w) => {
+      const { user, recoveryCodes } = await enrolledUser(w, w.a, "mfa-verify");
+      const challenge = await created(
+        await w.call(null, "POST", "/v1/auth/login", {
+          body: { surfaceId: w.a.surfaceId, email: user.email, password: TEST_PASSWORD },
+        }),
+        "logging in to an MFA challenge",
+      );
+      return {
+        caller: null,
+        body: { surfaceId: w.a.surfaceId, challengeToken: challenge.challengeToken, recoveryCode: recoveryCodes[0] },
+        expect: () => ({
+          types: ["user.mfa_verified", "user.logged_in"],
+          actorId: user.actorId,
+          environmentId: w.a.environmentId,
+        }),
+      };
+    },
+
     // Surface sign-in settings
     "PATCH /v1/surfaces/:surfaceId/auth-settings": async (w) => {
       const { environmentId, surfaceId } = await w.scratchEnvironment("web");
@@ -493,6 +554,24 @@ export const fixtures = defineModuleFixtures({
     },
   },
 });
+
+/** enrolledUser creates a user of `env` with a session and an active TOTP factor (confirmed in that session). */
+async function enrolledUser(
+  w: IsolationWorld,
+  env: EnvActors,
+  label: string,
+): Promise<{ user: EnvUser; factorId: string; recoveryCodes: string[] }> {
+  const user = await w.newUser(env, label);
+  const started = await created(await w.call(user, "POST", "/v1/auth/mfa/totp"), "starting TOTP");
+  const confirmed = await expectJson(
+    await w.call(user, "POST", "/v1/auth/mfa/totp/confirm", {
+      body: { code: await totpCode(started.secret as string, Date.now()) },
+    }),
+    200,
+    "confirming TOTP",
+  );
+  return { user, factorId: started.factorId as string, recoveryCodes: confirmed.recoveryCodes as string[] };
+}
 
 /** secretKeyIn creates, as the admin, a secret key of `env` (its first surface). */
 async function secretKeyIn(w: IsolationWorld, env: EnvActors): Promise<string> {

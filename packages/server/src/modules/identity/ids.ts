@@ -17,6 +17,9 @@ export const identityIds = defineIds({
   passkeyChallenge: "pch",
   mail: "mail",
   emailToken: "etk",
+  mfaFactor: "mfa",
+  mfaChallenge: "mfc",
+  recoveryCode: "rcc",
 });
 
 /** newId returns a new ID of one of identity's kinds (or the platform's, e.g. `request`). */

@@ -9,6 +9,7 @@ import { migration as tenantsVocabulary } from "./migrations/202612021310_identi
 import { migration as throttle } from "./migrations/202612061400_identity_throttle.js";
 import { migration as authFoundation } from "./migrations/202612131000_identity_auth_foundation.js";
 import { migration as mail } from "./migrations/202612131100_identity_mail.js";
+import { migration as mfa } from "./migrations/202612131200_identity_mfa.js";
 import { migration as passkeys } from "./migrations/202612131250_identity_passkeys.js";
 import { migration as tokens } from "./migrations/202612131400_identity_tokens.js";
 import { identityRoutes } from "./routes.js";
@@ -18,11 +19,12 @@ import { IdentityService } from "./service.js";
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, mail, passkeys, tokens],
+  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, mail, mfa, passkeys, tokens],
   ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
   routes: (service) => identityRoutes(service),
+  accessHooks: (service) => ({ stepUp: (principal) => service.mfa.stepUpDemand(principal) }),
   credentialResolvers: (service) => [
     {
       kind: "secret_key",
@@ -67,7 +69,10 @@ export const identityModule = defineModule({
     "identity.prune_passkey_challenges": "*/15 * * * *",
     [PRUNE_MAIL_JOB]: "40 3 * * *",
   },
-  sealedColumns: [{ table: "signing_key", column: "private_key" }],
+  sealedColumns: [
+    { table: "mfa_factor", column: "secret" },
+    { table: "signing_key", column: "private_key" },
+  ],
   factSinks: (service) => [{ name: "identity.credential_cache", sink: (tx, fact) => service.onFact(tx, fact) }],
   start: (service) => service.start(),
   stop: (service) => service.stop(),

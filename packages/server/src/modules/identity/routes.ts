@@ -2,6 +2,7 @@ import type { RouteDefinition } from "../../platform/http/route.js";
 import { authRoutes } from "./routes/auth.js";
 import { authSettingsRoutes } from "./routes/auth-settings.js";
 import { mailRoutes } from "./routes/mail.js";
+import { mfaRoutes } from "./routes/mfa.js";
 import { operatorRoutes } from "./routes/operators.js";
 import { passkeyRoutes } from "./routes/passkeys.js";
 import { secretKeyRoutes } from "./routes/secret-keys.js";
@@ -19,5 +20,6 @@ export function identityRoutes(s: IdentityService): RouteDefinition[] {
     ...tokenRoutes(s),
     ...passkeyRoutes(s),
     ...mailRoutes(s),
+    ...mfaRoutes(s),
   ];
 }

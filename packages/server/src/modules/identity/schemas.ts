@@ -184,6 +184,81 @@ export const RotateSigningKeyInput = z.strictObject({
 });
 export const Jwk = z.looseObject({ kty: z.string(), kid: z.string(), alg: z.string(), use: z.string() });
 export const Jwks = z.object({ keys: z.array(Jwk) });
+
+// Multi-factor authentication
+const Code = z.string().trim().max(64);
+const ChallengeToken = z.string().max(200).describe("The `challengeToken` of the MFA challenge.");
+export const MfaChallenge = z.object({
+  mfaRequired: z.literal(true),
+  challengeToken: z.string().nullable().describe("Shown once; send it to `POST /v1/auth/mfa/verify`."),
+  purpose: z
+    .enum(["sign_in", "enroll"])
+    .describe("`sign_in`: show one of `methods`. `enroll`: the surface requires a second factor the user lacks."),
+  methods: z.array(z.string()).describe("What the user can show: totp, recovery_code, passkey, …"),
+  methodOptions: z
+    .record(z.string(), z.unknown())
+    .describe("Per method, what the client needs to answer (e.g. WebAuthn request options)."),
+  expiresAt: Timestamp,
+});
+export const SignInResult = z
+  .union([IssuedSession, MfaChallenge])
+  .describe("A session, or an MFA challenge (`mfaRequired: true`) to complete with `POST /v1/auth/mfa/verify`.");
+export const MfaFactor = z.object({
+  id: z.string(),
+  kind: z.string().describe("totp"),
+  createdAt: Timestamp,
+  confirmedAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+});
+export const MfaFactors = z.object({
+  data: z.array(MfaFactor),
+  recoveryCodesLeft: z.number().int(),
+  nextCursor: z.null(),
+});
+export const TotpEnrolment = z.object({
+  factorId: z.string(),
+  secret: z.string().nullable().describe("The Base32 TOTP secret, shown once."),
+  otpauthUri: z.string().nullable().describe("`otpauth://totp/…` for a QR code, shown once."),
+});
+export const ConfirmTotpInput = z.strictObject({ code: Code });
+export const RecoveryCodes = z.object({
+  recoveryCodes: z.array(z.string()).nullable().describe("Shown once; each works once. Earlier codes stop working."),
+});
+export const MfaProofInput = z
+  .strictObject({
+    code: Code.optional().describe("A TOTP code."),
+    recoveryCode: Code.optional(),
+    method: z.string().max(40).optional().describe("Another registered method (e.g. passkey)."),
+    response: z.record(z.string(), z.unknown()).optional().describe("The method's answer (e.g. a WebAuthn assertion)."),
+  })
+  .refine((p) => [p.code, p.recoveryCode, p.response].filter((v) => v !== undefined).length === 1, {
+    message: "give exactly one of code, recoveryCode or response",
+  });
+export const VerifyMfaInput = z
+  .strictObject({
+    surfaceId: z.string().max(64),
+    challengeToken: ChallengeToken,
+    code: Code.optional().describe("A TOTP code."),
+    recoveryCode: Code.optional(),
+    method: z.string().max(40).optional().describe("Another registered method (e.g. passkey)."),
+    response: z.record(z.string(), z.unknown()).optional().describe("The method's answer (e.g. a WebAuthn assertion)."),
+  })
+  .refine((p) => [p.code, p.recoveryCode, p.response].filter((v) => v !== undefined).length === 1, {
+    message: "give exactly one of code, recoveryCode or response",
+  });
+export const EnrolWithChallengeInput = z.strictObject({
+  surfaceId: z.string().max(64),
+  challengeToken: ChallengeToken,
+});
+export const VerifiedSession = IssuedSession.extend({
+  recoveryCodes: z
+    .array(z.string())
+    .nullable()
+    .optional()
+    .describe("After enrolling with an `enroll` challenge: the recovery codes, shown once."),
+});
+export const StepUpResult = z.object({ session: Session });
+
 export const ChangePasswordInput = z.strictObject({
   currentPassword: Password,
   newPassword: Password,

@@ -7,6 +7,7 @@ import type { TenancyService } from "../tenancy/index.js";
 import type { Core } from "./internal/core.js";
 import { CredentialCache } from "./internal/credential-cache.js";
 import { PasswordHasher } from "./internal/passwords.js";
+import { SecondFactors } from "./internal/second-factors.js";
 import { LoginThrottle } from "./internal/throttle.js";
 import { AccessTokensService } from "./service/access-tokens.js";
 import { AuthSettingsService } from "./service/auth-settings.js";
@@ -14,6 +15,9 @@ import { EmailChangeService } from "./service/email-change.js";
 import { EmailFlowsService } from "./service/email-flows.js";
 import { MailService } from "./service/mail.js";
 import { MailTemplatesService } from "./service/mail-templates.js";
+import { MfaChallengesService } from "./service/mfa-challenges.js";
+import { MfaFactorsService } from "./service/mfa-factors.js";
+import { MfaPolicy } from "./service/mfa-policy.js";
 import { OperatorsService } from "./service/operators.js";
 import { PasskeysService } from "./service/passkeys.js";
 import { PrivacyService } from "./service/privacy.js";
@@ -44,6 +48,10 @@ export class IdentityService {
   readonly mailTemplates: MailTemplatesService;
   readonly emailFlows: EmailFlowsService;
   readonly emailChange: EmailChangeService;
+  /** mfa: when a second factor is due, and the registry of methods (`factors.register` adds one). */
+  readonly mfa: MfaPolicy;
+  readonly mfaFactors: MfaFactorsService;
+  readonly mfaChallenges: MfaChallengesService;
   readonly core: Core;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
@@ -57,10 +65,10 @@ export class IdentityService {
       jobs: m.jobs,
       bus,
       access: m.access,
+      secrets: m.secrets,
       hasher: new PasswordHasher(m.config.passwords.profile, m.config.passwords.concurrency, {
         maxQueue: m.config.passwords.maxQueue,
       }),
-      secrets: m.secrets,
       cache: new CredentialCache(bus),
       lastUsed: new LastUsedTracker(
         (table, rows) => this.resolution.writeLastUsed(table, rows),
@@ -80,7 +88,10 @@ export class IdentityService {
     this.accessTokens = new AccessTokensService(this.core, this.signingKeys, this.authSettings);
     this.operators = new OperatorsService(this.core);
     this.users = new UsersService(this.core);
-    this.sessions = new SessionsService(this.core, this.users, this.accessTokens);
+    this.mfa = new MfaPolicy(this.core, this.authSettings, new SecondFactors());
+    this.mfaFactors = new MfaFactorsService(this.core, this.authSettings, this.mfa.factors);
+    this.sessions = new SessionsService(this.core, this.users, this.accessTokens, this.mfa);
+    this.mfaChallenges = new MfaChallengesService(this.core, this.mfa.factors, this.mfaFactors, this.sessions);
     this.secretKeys = new SecretKeysService(this.core);
     this.passkeys = new PasskeysService(this.core, this.sessions, this.authSettings);
     this.resolution = new CredentialResolution(this.core);

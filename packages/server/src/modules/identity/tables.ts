@@ -216,7 +216,53 @@ export interface PasskeyChallengeTable {
   used_at: number | null;
 }
 
+/** MfaFactorTable: a user's second factor (`kind` totp; passkeys keep their own table). */
+export interface MfaFactorTable {
+  id: string;
+  environment_id: string;
+  user_id: string;
+  kind: string;
+  /** status: `pending` until a first code confirms it, then `active`. */
+  status: "pending" | "active";
+  /** secret: the TOTP secret, sealed under the master key (the row id is its associated data). */
+  secret: string | null;
+  /** last_time_step: the last TOTP time step accepted; only a later one is accepted next (replay). */
+  last_time_step: number | null;
+  created_at: number;
+  confirmed_at: number | null;
+  last_used_at: number | null;
+}
+
+/** MfaRecoveryCodeTable: single-use recovery codes, stored as SHA-256. */
+export interface MfaRecoveryCodeTable {
+  id: string;
+  environment_id: string;
+  user_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+/** MfaChallengeTable: what a first-factor sign-in answers when a second factor is due (token as SHA-256). */
+export interface MfaChallengeTable {
+  id: string;
+  environment_id: string;
+  user_id: string;
+  surface_id: string;
+  token_hash: string;
+  /** purpose: `sign_in` (show a factor) or `enroll` (the policy requires one the user lacks). */
+  purpose: "sign_in" | "enroll";
+  /** first_factor: the sign-in method that was proven (recorded on the session). */
+  first_factor: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
 export interface IdentityTables {
+  mfa_factor: MfaFactorTable;
+  mfa_recovery_code: MfaRecoveryCodeTable;
+  mfa_challenge: MfaChallengeTable;
   operator: OperatorTable;
   operator_token: OperatorTokenTable;
   user: UserTable;

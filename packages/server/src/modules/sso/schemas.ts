@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
 import { Id } from "../../platform/http/schemas.js";
-import { IssuedSession } from "../identity/index.js";
+import { IssuedSession, MfaChallenge } from "../identity/index.js";
 
 /** Public shapes of the sso module. */
 
@@ -156,10 +156,15 @@ export const OidcCallbackInput = z.strictObject({
   iss: z.string().max(500).optional().describe("The `iss` parameter of the redirect, when the IdP sent one."),
 });
 
-export const OidcSignedIn = IssuedSession.extend({
+const SignInOutcome = {
   userCreated: z.boolean().describe("The sign-in created the user."),
   linked: z.boolean().describe("The sign-in linked the provider's identity to the user for the first time."),
-});
+};
+export const OidcSignedIn = z
+  .union([IssuedSession.extend(SignInOutcome), MfaChallenge.extend(SignInOutcome)])
+  .describe(
+    "The session; or, when a second factor is due, an MFA challenge (`mfaRequired: true`) to complete with `POST /v1/auth/mfa/verify`.",
+  );
 
 export const DiscoverSsoInput = z.strictObject({ surfaceId: Id, email: z.email().max(254) });
 

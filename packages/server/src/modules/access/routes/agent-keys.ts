@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { StepUpErrors } from "../../../platform/access.js";
 import { pageSchema } from "../../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
 import { Id } from "../../../platform/http/schemas.js";
@@ -30,6 +31,7 @@ export function agentKeyRoutes(s: AccessService): RouteDefinition[] {
       body: CreateAgentKeyInput,
       response: { status: 201, schema: IssuedAgentKey, description: "The key and its token." },
       errors: [
+        StepUpErrors.step_up_required,
         ...tenantErrors,
         IdentityErrors.user_not_found,
         IdentityErrors.user_disabled,

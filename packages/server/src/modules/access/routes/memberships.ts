@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { StepUpErrors } from "../../../platform/access.js";
 import { pageSchema } from "../../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
 import { Id } from "../../../platform/http/schemas.js";
@@ -73,6 +74,7 @@ export function membershipRoutes(s: AccessService): RouteDefinition[] {
       body: UpdateMemberInput,
       response: { status: 200, schema: Membership, description: "The membership." },
       errors: [
+        StepUpErrors.step_up_required,
         ...tenantErrors,
         AccessErrors.membership_not_found,
         AccessErrors.unknown_role,

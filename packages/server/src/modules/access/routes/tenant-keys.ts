@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { StepUpErrors } from "../../../platform/access.js";
 import { PlatformErrors } from "../../../platform/errors.js";
 import { pageSchema } from "../../../platform/http/pagination.js";
 import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
@@ -32,6 +33,7 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
       body: CreateTenantKeyInput,
       response: { status: 201, schema: IssuedTenantKey, description: "The key and its token." },
       errors: [
+        StepUpErrors.step_up_required,
         ...tenantErrors,
         TenancyErrors.surface_not_found,
         IdentityErrors.scope_exceeds_ceiling,
@@ -93,6 +95,7 @@ export function tenantKeyRoutes(s: AccessService): RouteDefinition[] {
       body: RotateKeyInput,
       response: { status: 201, schema: IssuedTenantKey, description: "The new key and its token." },
       errors: [
+        StepUpErrors.step_up_required,
         ...tenantErrors,
         AccessErrors.tenant_key_not_found,
         AccessErrors.key_inactive,

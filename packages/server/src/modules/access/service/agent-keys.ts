@@ -34,6 +34,7 @@ export class AgentKeysService {
     input: z.infer<typeof CreateAgentKeyInput>,
   ): Promise<{ agentKey: AgentKey; token: string }> {
     const access = await this.c.m.access.require(ctx, "agents:create", { tenantId });
+    await this.c.m.access.stepUp(ctx);
     const p = access.principal;
     let userId: string;
     if (p.actorType === "user") {

@@ -33,6 +33,9 @@ export interface LockTargets {
   tenantKeyIds?: readonly string[];
 }
 
+/** ADMIN_ROLE_KEYS: the built-in roles that make a user an admin for the `required_for_admins` MFA policy. */
+export const ADMIN_ROLE_KEYS = ["owner", "admin"] as const;
+
 /**
  * GrantsService answers what a user holds in a tenant through their membership (the access
  * seam's `memberPermissions`, on the hot path: cached, evicted in every process when the
@@ -47,6 +50,24 @@ export class GrantsService {
     private readonly roles: RolesService,
   ) {
     this.#members = new OwnedCache(c.m.bus, [ACCESS_TOPIC, "credentials"]);
+  }
+
+  /**
+   * holdsAdminRole answers whether the user holds an admin-like built-in role (`ADMIN_ROLE_KEYS`)
+   * in any tenant of the environment: identity's `required_for_admins` MFA policy asks it.
+   */
+  async holdsAdminRole(environmentId: string, userId: string, tx?: Tx): Promise<boolean> {
+    const row = await this.c.tables
+      .q(tx)
+      .selectFrom("membership_role")
+      .innerJoin("membership", "membership.id", "membership_role.membership_id")
+      .select("membership_role.membership_id")
+      .where("membership.environment_id", "=", environmentId)
+      .where("membership.user_id", "=", userId)
+      .where("membership_role.role_key", "in", [...ADMIN_ROLE_KEYS])
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** memberPermissions returns the user's permissions in the tenant, or null when not a member. */

@@ -128,6 +128,7 @@ export class MembershipsService {
     input: z.infer<typeof UpdateMemberInput>,
   ): Promise<Membership> {
     const access = await this.c.m.access.require(ctx, "members:update", { tenantId });
+    await this.c.m.access.stepUp(ctx);
     const roles = [...new Set(input.roles)];
     return this.c.m.db.write(ctx, async (tx) => {
       const locked = await this.grants.lockForWrite(tx, access, "members:update", { membershipIds: [id] });

@@ -37,6 +37,7 @@ export class TenantKeysService {
   ): Promise<{ tenantKey: TenantKey; token: string }> {
     const access = await this.c.m.access.require(ctx, "keys:create", { tenantId });
     refuseKeyCaller(access.principal.actorType);
+    await this.c.m.access.stepUp(ctx);
     if (input.expiresAt !== undefined && input.expiresAt <= this.c.m.clock.now()) {
       throw new AppError(PlatformErrors.validation_failed, "expiresAt must be in the future.", {
         errors: [{ path: "body.expiresAt", message: "must be in the future" }],
@@ -122,6 +123,7 @@ export class TenantKeysService {
     const access = await this.c.m.access.require(ctx, "keys:create", { tenantId });
     await this.c.m.access.require(ctx, "keys:revoke", { tenantId });
     refuseKeyCaller(access.principal.actorType);
+    await this.c.m.access.stepUp(ctx);
     return this.c.m.db.write(ctx, async (tx) => {
       const { limits } = await this.grants.lockForWrite(tx, access, "keys:create", { tenantKeyIds: [id] });
       const old = await this.#row(access.environmentId, tenantId, id, tx);

@@ -27,9 +27,9 @@ export interface Core {
   bus: ChangeBus;
   /** access is the platform's one permission check (the ModuleContext's `access`). */
   access: Authorizer;
-  hasher: PasswordHasher;
-  /** secrets seals what identity must read back (signing keys' private halves) under the master key. */
+  /** secrets seals what identity must read back (TOTP secrets, signing keys' private halves) under the master key. */
   secrets: SecretVault;
+  hasher: PasswordHasher;
   cache: CredentialCache;
   lastUsed: LastUsedTracker;
   throttle: LoginThrottle;

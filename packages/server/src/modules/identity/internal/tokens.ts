@@ -8,4 +8,5 @@ export const TOKEN_PREFIX = {
   verifyEmail: "bp_ve_",
   magicLink: "bp_ml_",
   emailChange: "bp_ec_",
+  mfaChallenge: "bp_mc_",
 } as const;

@@ -5,11 +5,11 @@ import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
 import {
   ChangePasswordInput,
-  IssuedSession,
   LoginInput,
   ResetPasswordInput,
   Revoked,
   Session,
+  SignInResult,
   SignupInput,
   User,
 } from "../schemas.js";
@@ -25,8 +25,13 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       tags: ["End-user auth"],
       auth: "none",
       body: SignupInput,
-      response: { status: 201, schema: IssuedSession, description: "The new user and its session token (shown once)." },
-      secretFields: ["token", "accessToken", "refreshToken"],
+      response: {
+        status: 201,
+        schema: SignInResult,
+        description:
+          "The new user and its session token (shown once), or, when the surface requires MFA, an `enroll` challenge.",
+      },
+      secretFields: ["token", "accessToken", "refreshToken", "challengeToken"],
       errors: [
         TenancyErrors.surface_not_found,
         IdentityErrors.self_signup_disabled,
@@ -48,8 +53,13 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       tags: ["End-user auth"],
       auth: "none",
       body: LoginInput,
-      response: { status: 201, schema: IssuedSession, description: "The session token, shown once." },
-      secretFields: ["token", "accessToken", "refreshToken"],
+      response: {
+        status: 201,
+        schema: SignInResult,
+        description:
+          "The session token (shown once); or, when a second factor is due, an MFA challenge (`mfaRequired: true`) to complete with `POST /v1/auth/mfa/verify`.",
+      },
+      secretFields: ["token", "accessToken", "refreshToken", "challengeToken"],
       errors: [
         TenancyErrors.surface_not_found,
         IdentityErrors.invalid_login,

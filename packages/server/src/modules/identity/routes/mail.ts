@@ -12,6 +12,7 @@ import {
   IssuedSession,
   ListMailsQuery,
   Mail,
+  SignInResult,
   SurfaceMailTemplates,
   TokenInput,
   UpdateMailTemplatesInput,
@@ -92,8 +93,13 @@ export function mailRoutes(s: IdentityService): RouteDefinition[] {
       tags: TAGS,
       auth: "none",
       body: TokenInput,
-      response: { status: 201, schema: IssuedSession, description: "The session token, shown once." },
-      secretFields: ["token"],
+      response: {
+        status: 201,
+        schema: SignInResult,
+        description:
+          "The session token (shown once); or, when a second factor is due, an MFA challenge (`mfaRequired: true`) to complete with `POST /v1/auth/mfa/verify`.",
+      },
+      secretFields: ["token", "accessToken", "refreshToken", "challengeToken"],
       errors: [TenancyErrors.surface_not_found, IdentityErrors.invalid_link],
       handler: ({ ctx, body }) => s.emailFlows.redeemMagicLink(ctx, body),
     }),

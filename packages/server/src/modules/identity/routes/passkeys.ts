@@ -121,7 +121,7 @@ export function passkeyRoutes(s: IdentityService): RouteDefinition[] {
       auth: "none",
       body: PasskeyLoginInput,
       response: { status: 201, schema: IssuedSession, description: "The session token, shown once." },
-      secretFields: ["token"],
+      secretFields: ["token", "accessToken", "refreshToken"],
       errors: [
         TenancyErrors.surface_not_found,
         IdentityErrors.passkeys_disabled,

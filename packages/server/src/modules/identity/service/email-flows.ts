@@ -321,7 +321,8 @@ export class EmailFlowsService {
         emailVerified: true,
         emailVerifiedAt: row.email_verified_at ?? this.c.clock.now(),
       };
-      return this.sessions.open(tx, ctx, user, surface.id, { method: "magic_link" });
+      // A second factor, when due, is asked for as after a password.
+      return this.sessions.completeFirstFactor(tx, ctx, user, surface.id, "magic_link");
     });
   }
 

@@ -131,6 +131,15 @@ export class PrivacyService implements PersonalDataProvider {
       .where("environment_id", "=", s.environmentId)
       .where("user_id", "=", s.userId)
       .executeTakeFirst();
+    let factors = 0;
+    for (const table of ["mfa_challenge", "mfa_recovery_code", "mfa_factor"] as const) {
+      const gone = await q
+        .deleteFrom(table)
+        .where("environment_id", "=", s.environmentId)
+        .where("user_id", "=", s.userId)
+        .executeTakeFirst();
+      if (table === "mfa_factor") factors = Number(gone.numDeletedRows);
+    }
     await q
       .deleteFrom("email_token")
       .where("environment_id", "=", s.environmentId)
@@ -153,6 +162,7 @@ export class PrivacyService implements PersonalDataProvider {
       refreshTokens,
       passkeys: Number(passkeys.numDeletedRows),
       mails: Number(mails.numDeletedRows),
+      mfaFactors: factors,
       throttleCounters: Number(counters.numDeletedRows),
     };
   }

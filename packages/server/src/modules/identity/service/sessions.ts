@@ -11,13 +11,24 @@ import { type Core, normalizeEmail } from "../internal/core.js";
 import { checkPasswordStrength, HashingPlace } from "../internal/passwords.js";
 import { toSession, toUser } from "../internal/rows.js";
 import { TOKEN_PREFIX } from "../internal/tokens.js";
-import type { ChangePasswordInput, LoginInput, ResetPasswordInput, Session, SignupInput, User } from "../schemas.js";
+import type {
+  ChangePasswordInput,
+  LoginInput,
+  MfaChallenge,
+  ResetPasswordInput,
+  Session,
+  SignupInput,
+  User,
+} from "../schemas.js";
 import type { UserTable } from "../tables.js";
 import type { AccessTokensService, IssuedTokens } from "./access-tokens.js";
+import type { MfaPolicy } from "./mfa-policy.js";
 import type { UsersService } from "./users.js";
 
 /** Issued: a new session's token, the session and its user (plus access and refresh tokens when the surface issues them). */
 type Issued = { token: string; session: Session; user: User } & Partial<IssuedTokens>;
+/** SignInResult: a session, or the MFA challenge to complete first. */
+export type SignInResult = Issued | z.infer<typeof MfaChallenge>;
 
 /** OpenOptions: how a session is being opened (password when omitted). */
 export interface OpenOptions {
@@ -57,6 +68,7 @@ export class SessionsService {
     private readonly c: Core,
     private readonly users: UsersService,
     private readonly tokens: AccessTokensService,
+    private readonly mfa: MfaPolicy,
   ) {}
 
   /**
@@ -65,7 +77,7 @@ export class SessionsService {
    * check, so the answer cannot hide it; see docs/security.md); attempts are limited per client
    * and per address (`SIGNUP_LIMITS`) in every process, so addresses cannot be checked in bulk.
    */
-  async signup(ctx: ActionContext, input: z.infer<typeof SignupInput>): Promise<Issued> {
+  async signup(ctx: ActionContext, input: z.infer<typeof SignupInput>): Promise<SignInResult> {
     const surface = await this.#surface(input.surfaceId);
     if (!surface.selfSignup)
       throw new AppError(IdentityErrors.self_signup_disabled, "Ask the product to create your account.");
@@ -80,7 +92,7 @@ export class SessionsService {
       ],
       "Too many sign-up attempts; try again later.",
     );
-    let issued: Issued | undefined;
+    let issued: SignInResult | undefined;
     await this.users.insertUser(
       { ...ctx, principal: null },
       surface.environmentId,
@@ -89,12 +101,12 @@ export class SessionsService {
         factType: "user.signed_up",
         surfaceId: surface.id,
         afterInsert: async (tx, user) => {
-          issued = await this.open(tx, ctx, user, surface.id);
+          issued = await this.completeFirstFactor(tx, ctx, user, surface.id, "password");
           await this.emailChecks?.afterSignup(tx, ctx, user, surface);
         },
       },
     );
-    return issued as Issued;
+    return issued as SignInResult;
   }
 
   /**
@@ -102,7 +114,7 @@ export class SessionsService {
    * login: a token planted before login is never promoted). Unknown email, wrong password and
    * disabled user all answer the same 401 after the same work.
    */
-  async login(ctx: ActionContext, input: z.infer<typeof LoginInput>): Promise<Issued> {
+  async login(ctx: ActionContext, input: z.infer<typeof LoginInput>): Promise<SignInResult> {
     // A place in the hashing queue first: a login the queue cannot take is refused before any work.
     const admission = new HashingPlace(this.c.hasher, ctx.request.ip);
     try {
@@ -112,7 +124,7 @@ export class SessionsService {
     }
   }
 
-  async #login(ctx: ActionContext, input: z.infer<typeof LoginInput>, admission: HashingPlace): Promise<Issued> {
+  async #login(ctx: ActionContext, input: z.infer<typeof LoginInput>, admission: HashingPlace): Promise<SignInResult> {
     const surface = await this.#surface(input.surfaceId);
     const email = normalizeEmail(input.email);
     const row = await this.c.tables
@@ -147,7 +159,7 @@ export class SessionsService {
       if (newHash) await tx.updateTable("user").set({ password_hash: newHash }).where("id", "=", user.id).execute();
       // The throttle learns of the success in the same commit as the session.
       await succeeded?.(tx);
-      return this.open(tx, ctx, toUser(user), surface.id);
+      return this.completeFirstFactor(tx, ctx, toUser(user), surface.id, "password");
     });
   }
 
@@ -362,6 +374,26 @@ export class SessionsService {
       });
       return this.#revoke(tx, asUser, owner, (q) => q, "session.revoked_all");
     });
+  }
+
+  /**
+   * completeFirstFactor is where every sign-in method goes once the user proved one factor (inside
+   * the same transaction, the user checked enabled): it opens the session (`open`, aal 1) or, when
+   * the user has a second factor or the surface's `mfa.policy` requires one of them, answers an MFA
+   * challenge instead (`mfaRequired: true`), to complete with `POST /v1/auth/mfa/verify`. `method`
+   * is the first factor (password, magic_link, oidc, …); it is recorded on the session either way.
+   * A sign-in that is itself two factors (a passkey) calls `open` with aal 2 directly.
+   */
+  async completeFirstFactor(
+    tx: Tx,
+    ctx: ActionContext,
+    user: User,
+    surfaceId: string,
+    method: string,
+  ): Promise<SignInResult> {
+    const due = await this.mfa.due({ environmentId: user.environmentId, userId: user.id, surfaceId }, tx);
+    if (!due) return this.open(tx, ctx, user, surfaceId, { method });
+    return this.mfa.issueChallenge(tx, user, surfaceId, method, due);
   }
 
   /**

@@ -65,7 +65,7 @@ export function signInRoutes(s: SsoService): RouteDefinition[] {
       auth: "none",
       body: OidcCallbackInput,
       response: { status: 201, schema: OidcSignedIn, description: "The user and its session token (shown once)." },
-      secretFields: ["token"],
+      secretFields: ["token", "accessToken", "refreshToken", "challengeToken"],
       errors: [
         TenancyErrors.surface_not_found,
         SsoErrors.oidc_state_invalid,

@@ -251,7 +251,7 @@ export class SignInService {
           .set({ last_login_at: this.c.m.clock.now() })
           .where("id", "=", locked.id)
           .execute();
-        const issued = await this.c.identity.sessions.open(tx, ctx, user, surfaceId, { method: "oidc" });
+        const issued = await this.c.identity.sessions.completeFirstFactor(tx, ctx, user, surfaceId, "oidc");
         return { ...issued, userCreated: false, linked: false };
       });
     }
@@ -357,7 +357,7 @@ export class SignInService {
       if (!member)
         await this.c.access.memberships.insertMembership(tx, asUser, scope, user.id, [provider.default_role]);
     }
-    const issued = await this.c.identity.sessions.open(tx, ctx, user, surfaceId, { method: "oidc" });
+    const issued = await this.c.identity.sessions.completeFirstFactor(tx, ctx, user, surfaceId, "oidc");
     return { ...issued, userCreated, linked: true };
   }
 

@@ -1,5 +1,6 @@
 import { generate } from "otplib";
 import { expect } from "vitest";
+import { type AuditEntryTable, auditModule, entryOfRow } from "../modules/audit/index.js";
 import type { TestClock } from "../platform/clock.js";
 import { type SeededPlane, TEST_PASSWORD } from "./fixtures.js";
 import type { TestApp } from "./harness.js";
@@ -140,7 +141,10 @@ export class MfaClient {
     return { tenantId, membershipId: member.json().id };
   }
 
-  /** audit: the audit entries of `actions`, as stored (to check what they hold and what they do not). */
+  /**
+   * audit: the audit entries of `actions` as stored, with the personal fields the audit trail seals
+   * per person opened (to check what they hold and what they do not).
+   */
   async audit(actions: string[]): Promise<Array<Record<string, unknown>>> {
     const rows = (await this.t.app.db.kysely
       .selectFrom("audit_entry" as never)
@@ -150,6 +154,15 @@ export class MfaClient {
       .execute()) as Array<Record<string, unknown>>;
     // SQLite keeps JSON columns as text.
     const parse = (v: unknown) => (typeof v === "string" && /^[[{]/.test(v) ? JSON.parse(v) : v);
-    return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, parse(v)])));
+    const revealed = await this.t.app
+      .service(auditModule)
+      .personal.reveal(rows.map((r) => entryOfRow(r as unknown as AuditEntryTable)));
+    return rows.map((r, i) => {
+      const stored = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, parse(v)]));
+      const open = revealed[i];
+      return open
+        ? { ...stored, actor: open.actor, context: open.context, metadata: open.metadata, changes: open.changes }
+        : stored;
+    });
   }
 }

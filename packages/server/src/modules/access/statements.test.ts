@@ -16,6 +16,8 @@ const BEFORE = {
     "keys:*",
     "members:*",
     "roles:read",
+    "sso:manage",
+    "sso:read",
     "tenants:read",
     "tenants:update",
     "usage:read",
@@ -52,6 +54,8 @@ const BEFORE_STATEMENTS = {
   billing: ["read", "manage"],
   // Declared by the ratelimits module (it grants nothing to built-in roles).
   rate_limits: ["read", "write"],
+  // Declared by the sso module (tenant admins manage their tenant's domains and IdP).
+  sso: ["read", "manage"],
 };
 
 const mod = (name: string, extra: object) =>

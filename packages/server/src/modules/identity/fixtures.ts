@@ -33,11 +33,6 @@ export const fixtures = defineModuleFixtures({
       read: () => readBack(w, env.key, `/v1/environments/${env.environmentId}/.well-known/jwks.json`),
     }),
     // A surface of the environment (its sign-in settings).
-    surfaceId: async (w, env) => ({
-      id: env.surfaceId,
-      owner: env.key,
-      read: () => readBack(w, env.key, `/v1/surfaces/${env.surfaceId}/auth-settings`),
-    }),
     userId: async (w, env) => {
       const n = w.unique();
       const body = await created(

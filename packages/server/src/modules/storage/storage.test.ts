@@ -385,7 +385,8 @@ describeEachEngine("storage", (engine) => {
             await call(
               null,
               "GET",
-              variant((q) => q.set("sig", `${sig.slice(0, -2)}AA`)),
+              // The first character: every bit of it counts (the last one carries padding bits).
+              variant((q) => q.set("sig", `${sig[0] === "A" ? "B" : "A"}${sig.slice(1)}`)),
             )
           ).status,
         ).toBe(403);

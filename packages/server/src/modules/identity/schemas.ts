@@ -211,6 +211,7 @@ export const MfaFactor = z.object({
   lastUsedAt: Timestamp.nullable(),
 });
 export const MfaFactors = z.object({
+  userId: z.string().describe("Whose factors these are (the session's user)."),
   data: z.array(MfaFactor),
   recoveryCodesLeft: z.number().int(),
   nextCursor: z.null(),

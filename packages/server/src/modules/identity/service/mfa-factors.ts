@@ -177,7 +177,12 @@ export class MfaFactorsService {
       confirmedAt: r.confirmed_at,
       lastUsedAt: r.last_used_at,
     }));
-    return { data, recoveryCodesLeft: await this.#recoveryCodesLeft(subject), nextCursor: null };
+    return {
+      userId: subject.userId,
+      data,
+      recoveryCodesLeft: await this.#recoveryCodesLeft(subject),
+      nextCursor: null,
+    };
   }
 
   /**

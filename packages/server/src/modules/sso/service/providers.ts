@@ -93,6 +93,8 @@ export class ProvidersService {
     input: z.infer<typeof UpdateProviderInput>,
   ): Promise<OidcProvider> {
     const { environmentId } = this.c.m.access.environment(ctx, "sso:manage");
+    // Another environment's provider answers 404 before any check of the body can answer otherwise.
+    await this.#row(environmentId, id);
     if (input.issuer !== undefined) await this.#checkIssuer(environmentId, input.issuer);
     if (input.defaultRole !== undefined) await this.#checkRole(ctx, input.defaultRole);
     return this.c.m.db.write(ctx, async (tx) => {

@@ -79,6 +79,6 @@ describeEachEngine("baseplate CLI: mail list and show (no SMTP configured)", (en
     expect(stdout.join("\n")).toContain("/auth/reset-password?token=bp_pr_");
     expect(await runCli(["mail", "show", "mail_nope"], io)).toBe(1);
     expect(await runCli(["mail", "show"], io)).toBe(2);
-    expect(stderr.join("\n")).toContain("baseplate mail list");
+    expect(stderr.join("\n")).toContain(`Missing argument <mailId> for "mail show". See "baseplate mail show --help".`);
   });
 });

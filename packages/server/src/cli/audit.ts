@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { auditFormat, type VerificationResult, verifyExportFile } from "../modules/audit/index.js";
-import type { CliIo } from "./index.js";
+import { defineCommand } from "./command.js";
+import type { CliIo } from "./io.js";
 
 const { loadPublicKeys } = auditFormat;
 
@@ -11,7 +12,7 @@ const { loadPublicKeys } = auditFormat;
  * core) for large files. Exit codes: 0 verified, 1 tampered or
  * unverifiable, 2 usage error.
  */
-export async function auditVerify(
+async function auditVerify(
   io: CliIo,
   file: string | undefined,
   values: { "public-key"?: string; json?: boolean },
@@ -67,3 +68,20 @@ export async function auditVerify(
   }
   return 1;
 }
+
+/** auditVerifyCommand: `baseplate audit verify <export-file> --public-key <file>`. */
+export const auditVerifyCommand = defineCommand({
+  name: "audit verify",
+  section: "local",
+  summary: "Verify an audit export (JSON Lines from GET /v1/audit/export) offline against the plane's public keys.",
+  description:
+    "The keys: a PEM file, or the JSON saved from GET /v1/audit/public-keys. Exit 0: intact; 1: tampered\n" +
+    "or unverifiable.",
+  args: [{ name: "export-file", description: "The export (JSON Lines), e.g. from `baseplate audit export`." }],
+  flags: {
+    "public-key": { type: "string", value: "FILE", description: "The public keys the verifier trusts." },
+  },
+  json: true,
+  run: ({ io, args, flags, json }) =>
+    auditVerify(io, args["export-file"], { "public-key": flags["public-key"] as string | undefined, json }),
+});

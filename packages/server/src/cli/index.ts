@@ -1,4 +1,3 @@
-import { parseArgs } from "node:util";
 import { type App, createApp, StartupError, VERSION } from "../app.js";
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from "../config.js";
 import { identityModule } from "../modules/identity/index.js";
@@ -6,135 +5,206 @@ import { MigrationError } from "../platform/db/index.js";
 import { AppError } from "../platform/errors.js";
 import type { AnyModule } from "../platform/module.js";
 import { MasterKeyError } from "../platform/secrets-vault.js";
-import { auditVerify } from "./audit.js";
+import { auditVerifyCommand } from "./audit.js";
+import {
+  type Command,
+  commandHelp,
+  defineCommand,
+  EXIT,
+  EXIT_CODES_HELP,
+  findCommand,
+  groupHelp,
+  parse,
+  parseCommandLine,
+  UsageError,
+} from "./command.js";
 import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
-import { KEYS_HELP, keysCommand } from "./keys.js";
-import { MAIL_HELP, mailCommand } from "./mail.js";
-import { accessCommand, TENANTS_HELP, tenantsCommand } from "./tenants.js";
-import { WEBHOOKS_HELP, webhooksCommand } from "./webhooks.js";
+import { type CliIo, printJson } from "./io.js";
+import { rotateMasterCommand } from "./keys.js";
+import { mailCommands } from "./mail.js";
+import { REMOTE_COMMANDS, reportRemote } from "./remote/index.js";
+import { accessExplainCommand, tenantStateCommands } from "./tenants.js";
+import { webhooksRecoverCommand } from "./webhooks.js";
 
-export interface CliIo {
-  out(line: string): void;
-  err(line: string): void;
-  env: NodeJS.ProcessEnv;
-  /** onSignal registers a shutdown signal handler (process.once in production). */
-  onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
-  /** interactive: a person is at the terminal (prompts allowed). */
-  interactive?: boolean;
-  stdin?: NodeJS.ReadableStream;
-}
+export type { Command, CommandContext, FlagSpec } from "./command.js";
+export { defineCommand, EXIT, UsageError } from "./command.js";
+export type { CliIo } from "./io.js";
 
-const HELP = `Baseplate ${VERSION}: the production substrate for fast-built products.
+/** LOCAL_COMMANDS work on this machine's database (BASEPLATE_DATABASE_URL), not through the API. */
+const LOCAL_COMMANDS: Command[] = [
+  defineCommand({
+    name: "init",
+    section: "local",
+    summary: "Create the first operator and, optionally, a first project with its keys.",
+    description:
+      "The project gets development and production environments, an API surface and a secret key in\n" +
+      "each. Credentials are shown once. In a terminal, what the flags do not give is asked for.",
+    flags: {
+      email: { type: "string", value: "EMAIL", description: "The operator's email." },
+      name: { type: "string", value: "NAME", description: "The operator's name (default: the email)." },
+      password: {
+        type: "string",
+        value: "PASSWORD",
+        description: "The operator's password (or BASEPLATE_INIT_PASSWORD).",
+      },
+      project: { type: "string", value: "NAME", description: 'The first project\'s name (default "My project").' },
+      "no-project": { type: "boolean", description: "Create the operator only." },
+    },
+    json: true,
+    run: ({ io, flags, modules }) => init(io, flags as Record<string, string | boolean | undefined>, modules),
+  }),
+  defineCommand({
+    name: "start",
+    section: "local",
+    summary: "Serve the API and run background workers (until SIGINT or SIGTERM).",
+    run: ({ io, modules }) => start(io, modules),
+  }),
+  defineCommand({
+    name: "migrate up",
+    section: "local",
+    summary: "Apply every pending database migration.",
+    json: true,
+    run: ({ io, json, modules }) => migrate(io, "up", { json }, modules),
+  }),
+  defineCommand({
+    name: "migrate down",
+    section: "local",
+    summary: "Revert the newest migration (or N, or all of them).",
+    flags: {
+      steps: { type: "string", value: "N", description: "Revert N migrations.", parse: parse.positiveInt() },
+      all: { type: "boolean", description: "Revert every migration." },
+    },
+    json: true,
+    run: ({ io, flags, json, modules }) =>
+      migrate(io, "down", { steps: flags.steps as number | undefined, all: flags.all === true, json }, modules),
+  }),
+  defineCommand({
+    name: "migrate status",
+    section: "local",
+    summary: "List migrations and whether each is applied.",
+    json: true,
+    run: ({ io, json, modules }) => migrate(io, "status", { json }, modules),
+  }),
+  ...tenantStateCommands,
+  accessExplainCommand,
+  auditVerifyCommand,
+  webhooksRecoverCommand,
+  rotateMasterCommand,
+  ...mailCommands,
+];
 
-Usage: baseplate <command> [options]
+/**
+ * COMMANDS is every `baseplate` command, the table of contents of the CLI. To add one, declare it
+ * with `defineCommand` in its own file (its flags, arguments, `json`, `section`, `run`) and list it
+ * here; the framework gives it parsing, usage errors, `--help` and a line in the global help.
+ */
+export const COMMANDS: readonly Command[] = [...REMOTE_COMMANDS, ...LOCAL_COMMANDS];
 
-Commands:
-  init                   Create the first operator and, optionally, a first project with
-                         development and production environments and their secret keys.
-                         Flags: --email --name --password (or BASEPLATE_INIT_PASSWORD)
-                                --project NAME | --no-project   --json (for scripts)
-  start                  Serve the API and run background workers.
-  migrate up             Apply every pending database migration.
-  migrate down [--steps N | --all]
-                         Revert the newest migration (or N, or all of them).
-  migrate status         List migrations and whether each is applied.
-${TENANTS_HELP}
-  audit verify <export-file> --public-key <file> [--json]
-                         Verify an audit export (JSON Lines from GET /v1/audit/export) offline
-                         against the plane's public keys (a PEM file, or the JSON saved from
-                         GET /v1/audit/public-keys). Exit 0: intact; 1: tampered or unverifiable.
-${WEBHOOKS_HELP}
-${KEYS_HELP}
-${MAIL_HELP}
-  help                   Show this help.
+function helpText(commands: readonly Command[]): string {
+  const list = (section: Command["section"]) =>
+    commands
+      .filter((c) => c.section === section && !c.hidden)
+      .map((c) =>
+        c.name.length > 22 ? `  ${c.name}\n  ${"".padEnd(23)}${c.summary}` : `  ${c.name.padEnd(23)}${c.summary}`,
+      )
+      .join("\n");
+  return `Baseplate ${VERSION}: the production substrate for fast-built products.
+
+Usage: baseplate <command> [options]      baseplate <command> --help for a command's options
+
+Talk to a plane (over its API; sign in once with \`baseplate login\`, or set BASEPLATE_URL and
+BASEPLATE_API_KEY, or pass --url and --key):
+${list("remote")}
+
+On this machine (the plane's own database, BASEPLATE_DATABASE_URL; no API involved):
+${list("local")}
+  help [<command>]       Show this help, or a command's.
 
 Options:
   -h, --help             Show this help.
   -v, --version          Print the version.
+  --json                 Print JSON (for scripts), on every command that has JSON output.
+
+${EXIT_CODES_HELP}
 
 Configuration comes from environment variables (defaults in brackets):
 ${Object.entries(CONFIG_VARIABLES)
   .map(([name, v]) => `  ${name.padEnd(32)} ${v.doc}${v.default ? ` [${v.default}]` : ""}`)
   .join("\n")}
+  BASEPLATE_URL, BASEPLATE_API_KEY, BASEPLATE_PROFILE  The plane the remote commands talk to.
 
 Start here: \`baseplate start\` serves http://127.0.0.1:8080 with an embedded SQLite database;
-the API reference is at /docs.`;
+the API reference is at /docs. Reference: docs/cli.md.`;
+}
 
 /**
- * runCli runs one CLI invocation and returns its exit code: 0 success, 1 failure, 2 usage or
- * configuration error. User mistakes print a message, never a stack trace.
+ * runCli runs one CLI invocation and returns its exit code (`EXIT`): 0 done, 1 failure (or a
+ * problem from the plane), 2 usage or configuration error, 3 `access explain` denied, 4 not signed
+ * in or the plane unreachable. User mistakes print a message, never a stack trace.
  */
-export async function runCli(argv: string[], io: CliIo, modules?: readonly AnyModule[]): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "v" },
-        steps: { type: "string" },
-        all: { type: "boolean" },
-        email: { type: "string" },
-        name: { type: "string" },
-        password: { type: "string" },
-        project: { type: "string" },
-        "no-project": { type: "boolean" },
-        json: { type: "boolean" },
-        reason: { type: "string" },
-        billing: { type: "boolean" },
-        tenant: { type: "string" },
-        permission: { type: "string" },
-        user: { type: "string" },
-        "tenant-key": { type: "string" },
-        "agent-key": { type: "string" },
-        since: { type: "string" },
-        "public-key": { type: "string" },
-      },
-    });
-  } catch (err) {
-    io.err(`baseplate: ${(err as Error).message}\nRun \`baseplate --help\` for usage.`);
-    return 2;
+export async function runCli(
+  argv: string[],
+  io: CliIo,
+  modules?: readonly AnyModule[],
+  commands: readonly Command[] = COMMANDS,
+): Promise<number> {
+  const words: string[] = [];
+  for (const a of argv) {
+    if (a.startsWith("-")) break;
+    words.push(a);
   }
-  const { values, positionals } = parsed;
-  const [command, sub] = positionals;
-  if (values.version) {
-    io.out(VERSION);
-    return 0;
-  }
-  if (values.help || command === undefined || command === "help") {
-    io.out(HELP);
-    return command === undefined && !values.help ? 2 : 0;
-  }
-
-  try {
-    switch (command) {
-      case "start":
-        return await start(io, modules);
-      case "init":
-        return await init(io, values as Record<string, string | boolean | undefined>, modules);
-      case "audit":
-        if (sub !== "verify") {
-          io.err("baseplate: unknown audit command. Usage: baseplate audit verify <export-file> --public-key <file>");
-          return 2;
-        }
-        return await auditVerify(io, positionals[2], values as { "public-key"?: string; json?: boolean });
-      case "migrate":
-        return await migrate(io, sub, values as { steps?: string; all?: boolean }, modules);
-      case "tenants":
-        return await tenantsCommand(io, sub, positionals[2], values as Record<string, string | boolean>, modules);
-      case "access":
-        return await accessCommand(io, sub, values as Record<string, string | boolean>, modules);
-      case "keys":
-        return await keysCommand(io, sub, modules);
-      case "mail":
-        return await mailCommand(io, sub, positionals[2], values as { json?: boolean }, modules);
-      case "webhooks":
-        return await webhooksCommand(io, sub, positionals[2], values as Record<string, string | boolean>, modules);
-      default:
-        io.err(`baseplate: unknown command "${command}". Run \`baseplate --help\` for usage.`);
-        return 2;
+  const flags = argv.slice(words.length);
+  const wantsHelp = flags.includes("--help") || flags.includes("-h");
+  if (words.length === 0) {
+    if (flags[0] === "--version" || flags[0] === "-v") {
+      io.out(VERSION);
+      return EXIT.ok;
     }
+    if (wantsHelp) {
+      io.out(helpText(commands));
+      return EXIT.ok;
+    }
+    if (flags.length === 0) {
+      io.out(helpText(commands));
+      return EXIT.usage;
+    }
+    io.err(`baseplate: unknown option ${flags[0]}. Run \`baseplate --help\` for usage.`);
+    return EXIT.usage;
+  }
+  if (words[0] === "help") {
+    const found = findCommand(commands, words.slice(1));
+    if (found) io.out(commandHelp(found.command));
+    else if (words[1] && commands.some((c) => c.name.startsWith(`${words[1]} `))) io.out(groupHelp(commands, words[1]));
+    else io.out(helpText(commands));
+    return EXIT.ok;
+  }
+  const found = findCommand(commands, words);
+  if (!found) {
+    const group = words[0] as string;
+    if (commands.some((c) => c.name.startsWith(`${group} `))) {
+      if (wantsHelp && words.length === 1) {
+        io.out(groupHelp(commands, group));
+        return EXIT.ok;
+      }
+      io.err(
+        words[1] === undefined
+          ? `baseplate: "${group}" needs a command.`
+          : `baseplate: unknown command "${group} ${words[1]}".`,
+      );
+      io.err(groupHelp(commands, group));
+      return EXIT.usage;
+    }
+    io.err(`baseplate: unknown command "${group}". Run \`baseplate --help\` for usage.`);
+    return EXIT.usage;
+  }
+  const { command, rest } = found;
+  try {
+    const parsed = parseCommandLine(command, argv.slice(rest));
+    if (parsed.help) {
+      io.out(commandHelp(command));
+      return EXIT.ok;
+    }
+    return await command.run({ io, command, args: parsed.args, flags: parsed.flags, json: parsed.json, modules });
   } catch (err) {
     return report(io, err);
   }
@@ -257,22 +327,11 @@ async function start(io: CliIo, modules?: readonly AnyModule[]): Promise<number>
 
 async function migrate(
   io: CliIo,
-  sub: string | undefined,
-  options: { steps?: string; all?: boolean },
+  sub: "up" | "down" | "status",
+  options: { steps?: number | undefined; all?: boolean; json: boolean },
   modules?: readonly AnyModule[],
 ): Promise<number> {
-  if (sub !== "up" && sub !== "down" && sub !== "status") {
-    io.err("baseplate: use `baseplate migrate up`, `baseplate migrate down` or `baseplate migrate status`.");
-    return 2;
-  }
-  let steps = 1;
-  if (options.steps !== undefined) {
-    if (!/^\d+$/.test(options.steps) || Number(options.steps) < 1) {
-      io.err("baseplate: --steps must be a positive whole number.");
-      return 2;
-    }
-    steps = Number(options.steps);
-  }
+  const steps = options.steps ?? 1;
   const config = loadConfig(io.env);
   const app: App = await createApp({
     config: { ...config, logLevel: "warn" },
@@ -281,6 +340,17 @@ async function migrate(
   try {
     if (sub === "status") {
       const status = await app.migrator.status();
+      if (options.json) {
+        printJson(
+          io,
+          status.map((m) => ({
+            name: m.name,
+            applied: m.executedAt !== undefined && m.executedAt !== null,
+            executedAt: m.executedAt?.toISOString() ?? null,
+          })),
+        );
+        return 0;
+      }
       for (const m of status) {
         io.out(
           `${m.executedAt ? "applied" : "pending"}  ${m.name}${m.executedAt ? `  (${m.executedAt.toISOString()})` : ""}`,
@@ -290,10 +360,18 @@ async function migrate(
       io.out(`${status.length - pending} applied, ${pending} pending.`);
     } else if (sub === "up") {
       const applied = await app.migrator.up();
+      if (options.json) {
+        printJson(io, { applied });
+        return 0;
+      }
       for (const name of applied) io.out(`applied   ${name}`);
       io.out(applied.length === 0 ? "Already up to date." : `Applied ${applied.length} migration(s).`);
     } else {
       const reverted = options.all ? await app.migrator.reset() : await app.migrator.down(steps);
+      if (options.json) {
+        printJson(io, { reverted });
+        return 0;
+      }
       for (const name of reverted) io.out(`reverted  ${name}`);
       io.out(reverted.length === 0 ? "Nothing to revert." : `Reverted ${reverted.length} migration(s).`);
     }
@@ -304,6 +382,12 @@ async function migrate(
 }
 
 function report(io: CliIo, err: unknown): number {
+  if (err instanceof UsageError) {
+    io.err(`baseplate: ${err.message}`);
+    return EXIT.usage;
+  }
+  const remote = reportRemote(io, err);
+  if (remote !== null) return remote;
   if (err instanceof ConfigError) {
     io.err(`baseplate: ${err.message}`);
     return 2;

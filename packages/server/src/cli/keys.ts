@@ -1,18 +1,11 @@
 import { createApp } from "../app.js";
 import { loadConfig } from "../config.js";
 import type { AnyModule } from "../platform/module.js";
-import type { CliIo } from "./index.js";
+import { defineCommand } from "./command.js";
+import type { CliIo } from "./io.js";
 
-export const KEYS_HELP = `  keys rotate-master     Add a new master key to BASEPLATE_MASTER_KEY_FILE and re-wrap every stored
-                         secret under it, online (running servers pick the new key up by themselves).
-                         Old keys stay in the file for backups; back the file up again afterwards.`;
-
-/** keysCommand runs `baseplate keys rotate-master`, printing progress for large planes. */
-export async function keysCommand(io: CliIo, sub: string | undefined, modules?: readonly AnyModule[]): Promise<number> {
-  if (sub !== "rotate-master") {
-    io.err("baseplate: use `baseplate keys rotate-master`.");
-    return 2;
-  }
+/** rotateMaster runs `baseplate keys rotate-master`, printing progress for large planes. */
+async function rotateMaster(io: CliIo, modules?: readonly AnyModule[]): Promise<number> {
   const config = loadConfig(io.env);
   const app = await createApp({ config: { ...config, logLevel: "warn" }, ...(modules ? { modules } : {}) });
   try {
@@ -33,3 +26,14 @@ export async function keysCommand(io: CliIo, sub: string | undefined, modules?: 
     await app.stop();
   }
 }
+
+/** rotateMasterCommand: `baseplate keys rotate-master`. */
+export const rotateMasterCommand = defineCommand({
+  name: "keys rotate-master",
+  section: "local",
+  summary: "Add a new master key to BASEPLATE_MASTER_KEY_FILE and re-wrap every stored secret under it.",
+  description:
+    "Online: running servers pick the new key up by themselves. Old keys stay in the file for\n" +
+    "backups; back the file up again afterwards.",
+  run: ({ io, modules }) => rotateMaster(io, modules),
+});

@@ -2,32 +2,24 @@ import { createApp } from "../app.js";
 import { loadConfig } from "../config.js";
 import { identityModule } from "../modules/identity/index.js";
 import type { AnyModule } from "../platform/module.js";
-import type { CliIo } from "./index.js";
+import { defineCommand } from "./command.js";
+import type { CliIo } from "./io.js";
 
-export const MAIL_HELP = `  mail list [--json]     The newest 50 mails of the outbox (every environment): status, recipient,
-                         subject. Without BASEPLATE_SMTP_URL mails are only logged: read them here.
-  mail show <mailId> [--json]
-                         One mail with its text (a single-use link's body is gone once sent).`;
-
-/** mailCommand runs `baseplate mail list` and `baseplate mail show <mailId>`. */
-export async function mailCommand(
+/** mail runs `baseplate mail list` and `baseplate mail show <mailId>`. */
+async function mail(
   io: CliIo,
   sub: string | undefined,
   mailId: string | undefined,
   values: { json?: boolean },
   modules?: readonly AnyModule[],
 ): Promise<number> {
-  if (sub !== "list" && !(sub === "show" && mailId)) {
-    io.err("baseplate: use `baseplate mail list` or `baseplate mail show <mailId>`.");
-    return 2;
-  }
   const config = loadConfig(io.env);
   const app = await createApp({ config: { ...config, logLevel: "warn" }, ...(modules ? { modules } : {}) });
   try {
     await app.start({ listen: false, workers: false });
-    const mail = app.service(identityModule).mail;
+    const outbox = app.service(identityModule).mail;
     if (sub === "list") {
-      const mails = await mail.listAnywhere(50);
+      const mails = await outbox.listAnywhere(50);
       if (values.json) {
         io.out(JSON.stringify(mails.map(({ text: _t, html: _h, ...rest }) => rest)));
         return 0;
@@ -38,7 +30,7 @@ export async function mailCommand(
       }
       return 0;
     }
-    const found = await mail.findMailAnywhere(mailId as string);
+    const found = await outbox.findMailAnywhere(mailId as string);
     if (!found) {
       io.err(`baseplate: no mail ${mailId}.`);
       return 1;
@@ -58,3 +50,23 @@ export async function mailCommand(
     await app.stop();
   }
 }
+
+/** mailCommands: read the outbox on this machine's database. */
+export const mailCommands = [
+  defineCommand({
+    name: "mail list",
+    section: "local",
+    summary: "The newest 50 mails of the outbox (every environment): status, recipient, subject.",
+    description: "Without BASEPLATE_SMTP_URL mails are only logged: read them here.",
+    json: true,
+    run: ({ io, json, modules }) => mail(io, "list", undefined, { json }, modules),
+  }),
+  defineCommand({
+    name: "mail show",
+    section: "local",
+    summary: "One mail with its text (a single-use link's body is gone once sent).",
+    args: [{ name: "mailId", description: "The mail (see `baseplate mail list`)." }],
+    json: true,
+    run: ({ io, args, json, modules }) => mail(io, "show", args.mailId, { json }, modules),
+  }),
+];

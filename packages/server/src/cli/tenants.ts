@@ -8,17 +8,8 @@ import { AppError } from "../platform/errors.js";
 import { newId } from "../platform/ids.js";
 import type { AnyModule } from "../platform/module.js";
 import { systemContext } from "../platform/principal.js";
-import type { CliIo } from "./index.js";
-
-export const TENANTS_HELP = `  tenants suspend <tenantId> --reason TEXT [--billing]
-                         Suspend a tenant at once, in every process: its members' sessions,
-                         tenant keys and agent keys may only read and export (402 with
-                         --billing, else 403). Nothing is revoked.
-  tenants reactivate <tenantId> [--reason TEXT]
-  tenants deactivate <tenantId> --reason TEXT
-  access explain --tenant ID --permission RESOURCE:ACTION
-                 (--user ID | --tenant-key ID | --agent-key ID)
-                         Why may (or may not) this user or key do this in the tenant?`;
+import { type Command, defineCommand, EXIT } from "./command.js";
+import { type CliIo, printJson } from "./io.js";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -44,8 +35,8 @@ async function withApp<T>(io: CliIo, modules: readonly AnyModule[] | undefined, 
   }
 }
 
-/** tenantsCommand runs `baseplate tenants suspend|reactivate|deactivate <tenantId>`. */
-export async function tenantsCommand(
+/** transition runs `baseplate tenants suspend|reactivate|deactivate <tenantId>`. */
+async function transition(
   io: CliIo,
   sub: string | undefined,
   tenantId: string | undefined,
@@ -79,6 +70,10 @@ export async function tenantsCommand(
         reason === "" ? null : reason,
         target === "active" ? null : values.billing === true ? "billing" : "other",
       );
+      if (values.json === true) {
+        printJson(io, { ...after, previousState: tenant.state });
+        return 0;
+      }
       io.out(
         `${after.id} (${after.name}): ${tenant.state} → ${after.state}${after.stateReason ? ` (${after.stateReason})` : ""}`,
       );
@@ -93,8 +88,8 @@ export async function tenantsCommand(
   });
 }
 
-/** accessCommand runs `baseplate access explain`. */
-export async function accessCommand(
+/** explain runs `baseplate access explain`. */
+async function explain(
   io: CliIo,
   sub: string | undefined,
   values: Values,
@@ -126,7 +121,7 @@ export async function accessCommand(
     const e = await access.checks.explainIn(tenant.environmentId, { subject: { type, id }, tenantId, permission });
     if (values.json === true) {
       io.out(JSON.stringify(e, null, 2));
-      return e.allowed ? 0 : 3;
+      return e.allowed ? EXIT.ok : EXIT.denied;
     }
     io.out(
       `${e.allowed ? "ALLOWED" : "DENIED"}  ${type} ${id} → ${permission} in ${tenant.id} (${tenant.name}, ${tenant.state})`,
@@ -134,6 +129,70 @@ export async function accessCommand(
     io.out(`  reason: ${e.reason}: ${e.detail}`);
     for (const m of e.matched)
       io.out(`  matched: ${m.via}${m.role ? ` role "${m.role}"` : ""} grants "${m.grant}"${m.id ? ` (${m.id})` : ""}`);
-    return e.allowed ? 0 : 3;
+    return e.allowed ? EXIT.ok : EXIT.denied;
   });
 }
+
+const TENANT_ARG = [{ name: "tenantId", description: "The tenant (ten_…), in any environment." }] as const;
+const REASON = {
+  type: "string",
+  value: "TEXT",
+  description: "Why (kept with the state and in the audit trail).",
+} as const;
+
+/** tenantStateCommands: suspend, reactivate and deactivate a tenant on this machine's database. */
+export const tenantStateCommands: Command[] = [
+  defineCommand({
+    name: "tenants suspend",
+    section: "local",
+    summary: "Suspend a tenant at once, in every process.",
+    description:
+      "Its members' sessions, tenant keys and agent keys may only read and export (402 with --billing,\n" +
+      "else 403). Nothing is revoked; `tenants reactivate` undoes it.",
+    args: TENANT_ARG,
+    json: true,
+    flags: {
+      reason: { ...REASON, required: true },
+      billing: { type: "boolean", description: "The reason is billing (402)." },
+    },
+    run: ({ io, args, flags, json, modules }) =>
+      transition(io, "suspend", args.tenantId, { ...(flags as Values), json }, modules),
+  }),
+  defineCommand({
+    name: "tenants reactivate",
+    section: "local",
+    summary: "Make a suspended tenant active again.",
+    args: TENANT_ARG,
+    json: true,
+    flags: { reason: REASON },
+    run: ({ io, args, flags, json, modules }) =>
+      transition(io, "reactivate", args.tenantId, { ...(flags as Values), json }, modules),
+  }),
+  defineCommand({
+    name: "tenants deactivate",
+    section: "local",
+    summary: "Deactivate a tenant (it keeps its data; nothing may act in it).",
+    args: TENANT_ARG,
+    json: true,
+    flags: { reason: { ...REASON, required: true } },
+    run: ({ io, args, flags, json, modules }) =>
+      transition(io, "deactivate", args.tenantId, { ...(flags as Values), json }, modules),
+  }),
+];
+
+/** accessExplainCommand: why may (or may not) a user or key do something in a tenant. */
+export const accessExplainCommand = defineCommand({
+  name: "access explain",
+  section: "local",
+  summary: "Why may (or may not) this user or key do this in the tenant?",
+  description: "Give exactly one of --user, --tenant-key, --agent-key. Exit 0: allowed; 3: denied.",
+  json: true,
+  flags: {
+    tenant: { type: "string", value: "ID", required: true, description: "The tenant." },
+    permission: { type: "string", value: "RESOURCE:ACTION", required: true, description: "The permission asked." },
+    user: { type: "string", value: "ID", description: "A user of the tenant." },
+    "tenant-key": { type: "string", value: "ID", description: "A tenant key." },
+    "agent-key": { type: "string", value: "ID", description: "An agent key." },
+  },
+  run: ({ io, flags, json, modules }) => explain(io, "explain", { ...(flags as Values), json }, modules),
+});

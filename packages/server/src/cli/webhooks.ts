@@ -5,23 +5,19 @@ import { webhooksModule } from "../modules/webhooks/index.js";
 import { newId } from "../platform/ids.js";
 import type { AnyModule } from "../platform/module.js";
 import { systemContext } from "../platform/principal.js";
-import type { CliIo } from "./index.js";
+import { defineCommand } from "./command.js";
+import { type CliIo, printJson } from "./io.js";
 
-export const WEBHOOKS_HELP = `  webhooks recover <endpointId> --since TIME
-                         Resend every failed message of the endpoint created since TIME
-                         (ISO 8601 or epoch milliseconds), e.g. after the receiver was fixed.`;
-
-/** webhooksCommand runs `baseplate webhooks recover <endpointId> --since TIME`. */
-export async function webhooksCommand(
+/** recover runs `baseplate webhooks recover <endpointId> --since TIME`. */
+async function recover(
   io: CliIo,
-  sub: string | undefined,
   endpointId: string | undefined,
-  values: Record<string, string | boolean | undefined>,
+  values: Record<string, unknown>,
   modules?: readonly AnyModule[],
 ): Promise<number> {
   const raw = typeof values.since === "string" ? values.since.trim() : "";
   const since = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
-  if (sub !== "recover" || !endpointId || raw === "" || Number.isNaN(since)) {
+  if (!endpointId || raw === "" || Number.isNaN(since)) {
     io.err("baseplate: use `baseplate webhooks recover <endpointId> --since 2026-11-26T00:00:00Z`.");
     return 2;
   }
@@ -45,6 +41,10 @@ export async function webhooksCommand(
       io.err(`baseplate: no webhook endpoint ${endpointId}.`);
       return 1;
     }
+    if (values.json === true) {
+      printJson(io, { endpointId, since: new Date(since).toISOString(), recovered: result.recovered });
+      return 0;
+    }
     io.out(
       `${result.recovered} failed message(s) of ${endpointId} since ${new Date(since).toISOString()} are back in line.`,
     );
@@ -53,3 +53,21 @@ export async function webhooksCommand(
     await app.stop();
   }
 }
+
+/** webhooksRecoverCommand: `baseplate webhooks recover <endpointId> --since TIME`. */
+export const webhooksRecoverCommand = defineCommand({
+  name: "webhooks recover",
+  section: "local",
+  summary: "Resend every failed message of the endpoint created since TIME, e.g. after the receiver was fixed.",
+  args: [{ name: "endpointId", description: "The webhook endpoint (whe_…), in any environment." }],
+  flags: {
+    since: {
+      type: "string",
+      value: "TIME",
+      required: true,
+      description: "ISO 8601 (2026-11-26T00:00:00Z) or epoch milliseconds.",
+    },
+  },
+  json: true,
+  run: ({ io, args, flags, json, modules }) => recover(io, args.endpointId, { ...flags, json }, modules),
+});

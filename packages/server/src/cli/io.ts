@@ -18,7 +18,7 @@ export interface CliIo {
 /** Column of a table: its heading and how a row shows in it. */
 export interface Column<T> {
   heading: string;
-  value(row: T): string | number | boolean | null | undefined;
+  value(row: T): unknown;
 }
 
 /**

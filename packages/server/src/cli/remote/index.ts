@@ -1,10 +1,25 @@
 import type { Command } from "../command.js";
-import type { CliIo } from "../io.js";
+import { remoteAuditCommands } from "./audit.js";
+import { eventCommands } from "./events.js";
+import { tenantKeyCommands } from "./keys.js";
+import { sessionCommands } from "./session.js";
+import { remoteTenantCommands } from "./tenants.js";
+import { usageCommands } from "./usage.js";
+import { userCommands } from "./users.js";
+import { remoteWebhookCommands } from "./webhooks.js";
 
-/** REMOTE_COMMANDS talk to a plane over its API. */
-export const REMOTE_COMMANDS: Command[] = [];
+export { fetchAuditPublicKeys } from "./audit.js";
+export { connect, reach, reportRemote } from "./client.js";
+export { resolveConnection } from "./profiles.js";
 
-/** reportRemote prints an error of a remote command and returns its exit code, or null for another error. */
-export function reportRemote(_io: CliIo, _err: unknown): number | null {
-  return null;
-}
+/** REMOTE_COMMANDS talk to a plane over its API, through the SDK. */
+export const REMOTE_COMMANDS: Command[] = [
+  ...sessionCommands,
+  ...remoteTenantCommands,
+  ...userCommands,
+  ...tenantKeyCommands,
+  ...eventCommands,
+  ...remoteAuditCommands,
+  ...remoteWebhookCommands,
+  ...usageCommands,
+];

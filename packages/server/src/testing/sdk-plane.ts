@@ -73,3 +73,14 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       }),
   };
 }
+
+/**
+ * issued reads a create answer that carries a one-time secret: either `{ <wrapper>: { id }, token }`
+ * or the created object itself with `token` (or `secret`), so tests hold across both shapes.
+ */
+export function issued(body: unknown, wrapper: string): { id: string; token: string } {
+  const b = body as Record<string, unknown>;
+  const inner = (b[wrapper] ?? b) as Record<string, unknown>;
+  const token = (b.token ?? b.secret ?? inner.token ?? inner.secret) as string;
+  return { id: inner.id as string, token };
+}

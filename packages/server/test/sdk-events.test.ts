@@ -34,11 +34,11 @@ describeEachEngine("@baseplate/sdk event stream and webhooks against a running p
     const ids: string[] = [];
     const received: StreamedEvent[] = [];
     const mine = (e: StreamedEvent) => ids.some((id) => JSON.stringify(e.event).includes(id));
-    let waiter: { count: number; resolve: () => void } | null = null;
+    const waiter: { current: { count: number; resolve: () => void } | null } = { current: null };
     const until = (count: number) =>
       new Promise<void>((resolve) => {
         if (received.filter(mine).length >= count) resolve();
-        else waiter = { count, resolve };
+        else waiter.current = { count, resolve };
       });
     const reading = (async () => {
       // lastEventId 0: the whole log, so nothing committed before the first connection is missed.
@@ -49,7 +49,7 @@ describeEachEngine("@baseplate/sdk event stream and webhooks against a running p
         reconnectDelayMs: 50,
       })) {
         received.push(e);
-        if (waiter && received.filter(mine).length >= waiter.count) waiter.resolve();
+        if (waiter.current && received.filter(mine).length >= waiter.current.count) waiter.current.resolve();
       }
     })();
     const create = async (n: number) => {

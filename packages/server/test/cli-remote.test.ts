@@ -282,6 +282,15 @@ describeEachEngine("baseplate CLI: talking to a plane", (engine) => {
     expect(exported.lines).toBeGreaterThan(0);
     expect(exported.bytes).toBe(statSync(file).size);
     expect(await text("audit", "export", "-o", file)).toMatch(/^Wrote \d+ line\(s\), .+ to /);
+    // On a terminal (io.progress), a progress line counts lines and bytes; never with --json.
+    const progress: Array<string | null> = [];
+    const tty = { ...fakeIo(env), progress: (line: string | null) => void progress.push(line) };
+    expect(await runCli(["audit", "export", "-o", file], tty)).toBe(0);
+    expect(progress.at(-2)).toMatch(/^Exporting: \d+ line\(s\), /);
+    expect(progress.at(-1)).toBeNull();
+    progress.length = 0;
+    expect(await runCli(["audit", "export", "-o", file, "--json"], tty)).toBe(0);
+    expect(progress).toEqual([]);
     expect(await text("audit", "verify", file)).toMatch(/^OK: chain /);
     expect(await json("audit", "verify", file)).toMatchObject({ ok: true });
   });

@@ -65,7 +65,13 @@ describeEachEngine("baseplate CLI: tenants and access", (engine) => {
     expect(JSON.parse(read.body)).toMatchObject({ state: "suspended", stateCategory: "billing" });
     expect(JSON.parse(read.body).stateChangedBy).toMatch(/^cli:/);
     expect(await runCli(["tenants", "suspend", tenantId, "--reason", "again"], io)).toBe(1);
-    expect(await runCli(["tenants", "reactivate", tenantId], io)).toBe(0);
+    io.stdout.length = 0;
+    expect(await runCli(["tenants", "reactivate", tenantId, "--json"], io)).toBe(0);
+    expect(JSON.parse(io.stdout.join("\n"))).toMatchObject({
+      id: tenantId,
+      state: "active",
+      previousState: "suspended",
+    });
     expect(await runCli(["tenants", "reactivate", "ten_nope"], io)).toBe(1);
   });
 

@@ -81,5 +81,10 @@ describeEachEngine("baseplate CLI: webhooks recover", (engine) => {
     expect(messages.json().data[0]).toMatchObject({ status: "succeeded" });
     const events = await t.inject({ method: "GET", url: "/v1/events?types=webhook_endpoint.recovered", headers: auth });
     expect(events.json().data).toMatchObject([{ data: { recovered: 1 } }]);
+    // --json: the same answer for scripts (nothing failed since: nothing to recover).
+    stdout.length = 0;
+    const args = ["webhooks", "recover", endpointId, "--since", new Date(since).toISOString(), "--json"];
+    expect(await runCli(args, io)).toBe(0);
+    expect(JSON.parse(stdout.join("\n"))).toMatchObject({ endpointId, recovered: 0 });
   });
 });

@@ -145,6 +145,9 @@ describeEachEngine("baseplate CLI: migrate and start", (engine) => {
 
     const again = await run("migrate", "up");
     expect(again.out).toEqual(["Already up to date."]);
+    const status = JSON.parse((await run("migrate", "status", "--json")).out.join("\n"));
+    expect(status.map((m: { name: string }) => m.name)).toEqual(names);
+    expect(status.every((m: { applied: boolean; executedAt: string }) => m.applied && m.executedAt)).toBe(true);
 
     const applied = await run("migrate", "status");
     expect(applied.out.slice(0, -1).every((l) => /^applied {2}\S+ {2}\(\d{4}-\d\d-\d\dT/.test(l))).toBe(true);

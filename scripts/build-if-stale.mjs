@@ -4,6 +4,7 @@
 // path, size and modification time, and the compiler settings) is kept in its
 // dist/.source-fingerprint; any difference (an edit, a new or deleted file, a checkout) runs its
 // build again. Messages go to stderr, so a command's stdout stays its own.
+// `--only <name>` checks one package (`npm install` builds @baseplate/sdk this way).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -58,7 +59,9 @@ function fingerprint(pkg) {
   return hash.digest("hex");
 }
 
-for (const pkg of PACKAGES) {
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+
+for (const pkg of PACKAGES.filter((p) => only === undefined || p.name === only)) {
   const stampFile = join(pkg.dir, "dist", ".source-fingerprint");
   const current = fingerprint(pkg);
   const built = existsSync(join(pkg.dir, pkg.entry)) && existsSync(stampFile) ? readFileSync(stampFile, "utf8") : "";

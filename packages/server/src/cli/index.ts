@@ -10,6 +10,7 @@ import { auditVerify } from "./audit.js";
 import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } from "./init.js";
 import { KEYS_HELP, keysCommand } from "./keys.js";
 import { MAIL_HELP, mailCommand } from "./mail.js";
+import { MCP_HELP, mcpCommand } from "./mcp.js";
 import { accessCommand, TENANTS_HELP, tenantsCommand } from "./tenants.js";
 import { WEBHOOKS_HELP, webhooksCommand } from "./webhooks.js";
 
@@ -46,6 +47,7 @@ ${TENANTS_HELP}
 ${WEBHOOKS_HELP}
 ${KEYS_HELP}
 ${MAIL_HELP}
+${MCP_HELP}
   help                   Show this help.
 
 Options:
@@ -65,6 +67,7 @@ the API reference is at /docs.`;
  * configuration error. User mistakes print a message, never a stack trace.
  */
 export async function runCli(argv: string[], io: CliIo, modules?: readonly AnyModule[]): Promise<number> {
+  if (argv[0] === "mcp") return mcpCommand(argv.slice(1), io).catch((err) => report(io, err));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { VERSION } from "../app.js";
-import { createFetchPlaneClient } from "../mcp/fetch-client.js";
 import { startMcpHttp } from "../mcp/http.js";
+import { createSdkPlaneClient } from "../mcp/sdk-client.js";
 import { createMcpServer } from "../mcp/server.js";
 import type { CliIo } from "./index.js";
 
@@ -62,7 +62,7 @@ export async function mcpCommand(argv: string[], io: CliIo): Promise<number> {
     const server = await startMcpHttp({
       host: (values.host as string | undefined) ?? "127.0.0.1",
       port,
-      planeFor: (token) => createFetchPlaneClient({ baseUrl: url, token, userAgent }),
+      planeFor: (token) => createSdkPlaneClient({ baseUrl: url, token, userAgent }),
       allowedHosts: (values["allowed-host"] as string[] | undefined) ?? [],
       allowedOrigins: (values["allowed-origin"] as string[] | undefined) ?? [],
     });
@@ -80,7 +80,7 @@ export async function mcpCommand(argv: string[], io: CliIo): Promise<number> {
   }
   const tenantId = (values.tenant as string | undefined) ?? io.env.BASEPLATE_TENANT_ID ?? null;
   const server = createMcpServer({
-    plane: createFetchPlaneClient({ baseUrl: url, token, userAgent }),
+    plane: createSdkPlaneClient({ baseUrl: url, token, userAgent }),
     token,
     tenantId,
   });

@@ -130,7 +130,7 @@ export const IDENTITY_TOOLS: ToolSpec[] = [
     name: "tenants_get",
     title: "Get the tenant",
     description:
-      "The tenant (name, status, external id). Needs `tenants:read`. Agent keys are bound to one tenant: another " +
+      "The tenant (name, state, external id). Needs `tenants:read`. Agent keys are bound to one tenant: another " +
       "tenant's id answers not_found.",
     input: { tenantId: TenantId },
     mutating: false,
@@ -138,6 +138,6 @@ export const IDENTITY_TOOLS: ToolSpec[] = [
       const tenantId = await ctx.tenant(args.tenantId);
       return ctx.plane.call({ method: "GET", path: `/v1/tenants/${segment(tenantId)}` });
     },
-    render: (r) => `Tenant ${String(r.id)} "${String(r.name)}" (${String(r.status)})`,
+    render: (r) => `Tenant ${String(r.id)} "${String(r.name)}" (${String(r.state)})`,
   }),
 ];

@@ -306,6 +306,73 @@ describeEachEngine("baseplate mcp", (engine) => {
     expect((await members()).find((m) => m.id === membership)?.roles).toEqual(["viewer"]);
   });
 
+  it("publishes events, reports usage and holds usage once per callId; removes a member once", async () => {
+    await ok(p.a.secretKey, "POST", "/v1/events/types", {
+      name: "report.generated",
+      description: "A report is ready.",
+    });
+    await ok(p.a.secretKey, "POST", "/v1/usage/meters", {
+      key: "tokens",
+      eventType: "llm.call",
+      aggregation: "sum",
+      valuePath: "tokens",
+    });
+    await ok(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/entitlements`, {
+      feature: "ai",
+      meter: "tokens",
+      limit: 100,
+      period: "month",
+    });
+    const ops = await agentKey("operator", [
+      "events:publish",
+      "events:read",
+      "usage:report",
+      "usage:read",
+      "entitlements:read",
+      "members:read",
+      "members:remove",
+    ]);
+    const client = await httpClient(ops.token, { "baseplate-tenant": tenantId });
+
+    const publish = { type: "report.generated", subject: "weekly", data: { pages: 3 }, callId: "publish-1" };
+    const event = await callTool(client, "events_publish", publish);
+    expect(event.isError, event.text).toBe(false);
+    expect((await callTool(client, "events_publish", publish)).data.id).toBe(event.data.id);
+    const events = await callTool(client, "events_list", { types: "report.generated" });
+    expect((events.data.data as Json[]).map((e) => e.id)).toEqual([event.data.id]);
+
+    const report = { type: "llm.call", data: { tokens: 10 }, callId: "report-1" };
+    const reported = await callTool(client, "usage_report", report);
+    expect(reported.isError, reported.text).toBe(false);
+    expect((await callTool(client, "usage_report", report)).data.id).toBe(reported.data.id);
+
+    const reserve = { feature: "ai", amount: 30, callId: "hold-1" };
+    const hold = await callTool(client, "usage_hold_reserve", reserve);
+    expect(hold.data).toMatchObject({ tenantId, status: "open", amount: 30 });
+    expect((await callTool(client, "usage_hold_reserve", reserve)).data.id).toBe(hold.data.id);
+    const check = await callTool(client, "usage_check", { feature: "ai", amount: 1 });
+    expect(check.data).toMatchObject({ allowed: true, limit: 100, held: 30 });
+    const commit = { holdId: hold.data.id, amount: 5, callId: "commit-1" };
+    expect((await callTool(client, "usage_hold_commit", commit)).data).toMatchObject({ status: "committed" });
+    expect((await callTool(client, "usage_hold_commit", commit)).data).toMatchObject({ committedAmount: 5 });
+    const late = await callTool(client, "usage_hold_release", { holdId: hold.data.id, callId: "release-1" });
+    expect(late).toMatchObject({ isError: true, data: { error: { status: 409 } } });
+    expect((await callTool(client, "usage_hold_get", { holdId: hold.data.id })).data).toMatchObject({
+      status: "committed",
+    });
+
+    const erin = await newUser("erin@example.com");
+    const membership = (
+      await ok(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/members`, { userId: erin, roles: ["viewer"] })
+    ).id as string;
+    const removal = { membershipId: membership, callId: "remove-erin" };
+    const removed = await callTool(client, "members_remove", removal);
+    expect(removed.isError, removed.text).toBe(false);
+    expect(await callTool(client, "members_remove", removal)).toEqual(removed);
+    expect((await members()).some((m) => m.userId === erin)).toBe(false);
+    expect(await audit("membership.deleted")).toHaveLength(1);
+  });
+
   it("refuses a revoked key: tool errors on stdio, 401 over HTTP", async () => {
     const doomed = await agentKey("doomed", ["members:read"]);
     const client = await stdioClient(doomed.token, { BASEPLATE_TENANT_ID: tenantId });

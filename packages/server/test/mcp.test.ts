@@ -383,6 +383,10 @@ describeEachEngine("baseplate mcp", (engine) => {
     expect(after.data.error).toMatchObject({ status: 401 });
     const res = await post(mcpUrl, { authorization: `Bearer ${doomed.token}` });
     expect(res.status).toBe(401);
+    // The server's own probes and look-ups are never refusals the tenant's audit log must review.
+    const denials = await audit("access.denied");
+    expect(denials.length).toBeGreaterThan(0);
+    expect(denials.map((e) => (e.metadata as Json).reason)).not.toContain("credential_not_accepted");
   });
 
   it("refuses HTTP requests without a bearer, with a wrong one, or from a foreign Host or Origin", async () => {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { keyFingerprint, type PlaneClient, PlaneProblem } from "./plane.js";
 import { createMcpServer, ReplayMemo } from "./server.js";
-import { type Identity, resolveIdentity } from "./tools/index.js";
+import { probeKey } from "./tools/index.js";
 
 /** McpHttpOptions configures `baseplate mcp --http`. */
 export interface McpHttpOptions {
@@ -18,8 +18,8 @@ export interface McpHttpOptions {
   allowedOrigins?: readonly string[];
   /** path the MCP endpoint is served at (default `/mcp`). */
   path?: string;
-  /** identityTtlMs: how long a key's verified identity is reused (default 5 s). */
-  identityTtlMs?: number;
+  /** acceptedTtlMs: how long the plane's acceptance of a key is reused (default 5 s). */
+  acceptedTtlMs?: number;
 }
 
 /** McpHttpServer is a listening streamable-HTTP MCP endpoint. */
@@ -44,20 +44,21 @@ const TENANT_HEADER = "baseplate-tenant";
  */
 export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServer> {
   const path = options.path ?? "/mcp";
-  const ttl = options.identityTtlMs ?? 5000;
+  const ttl = options.acceptedTtlMs ?? 5000;
   const replays = new ReplayMemo();
-  const identities = new Map<string, { at: number; identity: Identity }>();
+  const accepted = new Map<string, number>();
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
 
-  const identify = async (token: string, tenant: string | null): Promise<Identity> => {
-    const cacheKey = `${keyFingerprint(token)}\n${tenant ?? ""}`;
-    const hit = identities.get(cacheKey);
-    if (hit && Date.now() - hit.at < ttl) return hit.identity;
-    const identity = await resolveIdentity(options.planeFor(token), token, tenant);
-    identities.set(cacheKey, { at: Date.now(), identity });
-    if (identities.size > 10_000) identities.delete(identities.keys().next().value as string);
-    return identity;
+  /** accepts asks the plane about a key (cached positively for `ttl`; refusals are never cached). */
+  const accepts = async (token: string): Promise<boolean> => {
+    const fingerprint = keyFingerprint(token);
+    const at = accepted.get(fingerprint);
+    if (at !== undefined && Date.now() - at < ttl) return true;
+    if (!(await probeKey(options.planeFor(token)))) return false;
+    accepted.set(fingerprint, Date.now());
+    if (accepted.size > 10_000) accepted.delete(accepted.keys().next().value as string);
+    return true;
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -79,12 +80,9 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
     }
     const tenantHeader = req.headers[TENANT_HEADER];
     const tenant = typeof tenantHeader === "string" && tenantHeader !== "" ? tenantHeader : null;
-    let identity: Identity;
     try {
-      identity = await identify(bearer, tenant);
+      if (!(await accepts(bearer))) return refuse(res, 401, "The plane refused this agent key.");
     } catch (err) {
-      if (err instanceof PlaneProblem && err.status === 401)
-        return refuse(res, 401, "The plane refused this agent key.");
       const detail = err instanceof PlaneProblem ? err.detail : "The plane could not be asked about this key.";
       return refuse(res, 502, detail);
     }
@@ -93,7 +91,6 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
       token: bearer,
       tenantId: tenant,
       replays,
-      identity: async () => identity,
     });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on("close", () => {

@@ -15,8 +15,6 @@ export interface McpSessionOptions {
   tenantId?: string | null;
   /** replays remembers answers of mutations the plane's ledger does not cover (PATCH, DELETE). */
   replays?: ReplayMemo;
-  /** identity overrides how the key's identity is resolved (the HTTP host shares one cache). */
-  identity?: () => Promise<Identity>;
 }
 
 /**
@@ -99,21 +97,20 @@ export function createMcpServer(options: McpSessionOptions): McpServer {
   const fingerprint = keyFingerprint(options.token);
   const replays = options.replays ?? new ReplayMemo();
   let identity: Promise<Identity> | null = null;
-  const resolve =
-    options.identity ??
-    (() => {
-      identity ??= resolveIdentity(options.plane, options.token, options.tenantId ?? null);
-      // A failed resolution (plane down, key refused) is retried on the next call.
-      identity.catch(() => {
-        identity = null;
-      });
-      return identity;
+  const resolve = () => {
+    identity ??= resolveIdentity(options.plane, options.token, options.tenantId ?? null);
+    // A failed resolution (plane down, key refused) is retried on the next call.
+    identity.catch(() => {
+      identity = null;
     });
+    return identity;
+  };
   const context = (idempotencyKey?: string): ToolContext => ({
     plane: options.plane,
     identity: resolve,
     async tenant(tenantId) {
       if (tenantId) return tenantId;
+      if (options.tenantId) return options.tenantId;
       const own = (await this.identity()).tenantId;
       if (own) return own;
       throw new PlaneProblem(

@@ -3,8 +3,8 @@ import type { PlaneClient } from "../plane.js";
 
 /** Identity is what the MCP server knows of the agent key it acts with (the `whoami` tool's answer). */
 export interface Identity {
-  /** source: `credentials.verify` (the plane's own verdict) or `agent-keys` (the key's record). */
-  source: "credentials.verify" | "agent-keys" | "configuration";
+  /** source: `agent-keys` (the key's own record on the plane) or `configuration` (what the server was told). */
+  source: "agent-keys" | "configuration";
   /** keyDisplay is the key as the plane shows it (`bp_ak_…abcd`), never the token. */
   keyDisplay: string;
   agentKeyId: string | null;
@@ -13,7 +13,10 @@ export interface Identity {
   /** userId is the delegating user: the agent acts on their behalf. */
   userId: string | null;
   tenantId: string | null;
-  /** permissions are the effective ones (scope ∩ the user's permissions ∩ the surface's ceiling), when the plane told them. */
+  /**
+   * permissions are the effective ones (scope ∩ the user's permissions ∩ the surface's ceiling)
+   * when the plane tells them to the key (it does not yet: null).
+   */
   permissions: string[] | null;
   /** scopes are what the user delegated (the effective permissions are never wider). */
   scopes: string[] | null;

@@ -4,13 +4,14 @@ import { defineTool, type Identity, TenantId, type ToolSpec } from "./define.js"
 const AGENT_KEY_PREFIX = "bp_ak_";
 
 /**
- * resolveIdentity finds out who an agent key is, with the best route the plane opens to it:
- * 1. `POST /v1/credentials/verify` on the key itself: the plane's own verdict (agent, user,
- *    tenant, effective permissions), when the plane lets the key call it;
- * 2. else, with a configured tenant, the key's own record among the user's agent keys
- *    (`GET /v1/tenants/:tenantId/agent-keys`, matched by its display; needs `agents:read`);
- * 3. else what the configuration says (the tenant, if given).
- * Throws `PlaneProblem` 401 when the plane refuses the key itself (unknown, revoked, expired).
+ * resolveIdentity finds out who an agent key is, with the best the plane opens to an agent key.
+ * NOTE: `POST /v1/credentials/verify` would answer everything, but it is for secret keys: an agent
+ * key calling it is refused and the refusal audited (`access.denied`), so it is not asked. Instead,
+ * with a configured tenant, the key's own record among its user's agent keys
+ * (`GET /v1/tenants/:tenantId/agent-keys`, matched by its display; needs `agents:read`) gives the
+ * agent, its model, its user and its delegated scopes; without `agents:read` (or a tenant) the
+ * answer holds what the configuration says. `source` tells which. Throws `PlaneProblem` for any
+ * other refusal (401: the key is unknown, revoked or expired).
  */
 export async function resolveIdentity(
   plane: PlaneClient,
@@ -30,25 +31,6 @@ export async function resolveIdentity(
     scopes: null,
     expiresAt: null,
   };
-  try {
-    const v = await plane.call<VerifyAnswer>({ method: "POST", path: "/v1/credentials/verify", body: { token } });
-    if (v.valid) {
-      return {
-        ...base,
-        source: "credentials.verify",
-        agentKeyId: v.actor?.id ?? null,
-        agentName: v.actor?.displayName ?? null,
-        userId: v.onBehalfOf?.id ?? null,
-        tenantId: v.tenantId ?? configuredTenant,
-        permissions: v.permissions ?? null,
-        expiresAt: v.expiresAt ?? null,
-      };
-    }
-    throw new PlaneProblem(401, "unauthenticated", `The agent key is not valid (${v.reason ?? "invalid"}).`);
-  } catch (err) {
-    // 403: the plane keeps verification to secret keys; the key itself was accepted.
-    if (!(err instanceof PlaneProblem) || err.status !== 403) throw err;
-  }
   if (configuredTenant === null) return base;
   try {
     let cursor: string | undefined;
@@ -81,14 +63,23 @@ export async function resolveIdentity(
   return base;
 }
 
-interface VerifyAnswer {
-  valid: boolean;
-  reason?: string;
-  actor?: { id: string; displayName: string | null };
-  tenantId?: string | null;
-  permissions?: string[];
-  expiresAt?: string | number | null;
-  onBehalfOf?: { type: string; id: string } | null;
+/**
+ * probeKey asks the plane whether it accepts `plane`'s key, without acting and without a
+ * permission: a read with an out-of-range page size, which the plane answers 401 for a key it
+ * refuses and 400 (input is validated before any permission check, and nothing is recorded) for a
+ * live one. NOTE: replace with a self-introspection route once the plane has one for keys.
+ * Resolves true (accepted) or false (401); throws `PlaneProblem` when the plane cannot be asked.
+ */
+export async function probeKey(plane: PlaneClient): Promise<boolean> {
+  try {
+    await plane.call({ method: "GET", path: "/v1/events", query: { limit: 0 } });
+    return true;
+  } catch (err) {
+    if (!(err instanceof PlaneProblem)) throw err;
+    if (err.status === 401) return false;
+    if (err.status === 400 || err.status === 403 || err.status === 404) return true;
+    throw err;
+  }
 }
 
 interface AgentKeyRecord {

@@ -5,7 +5,7 @@ import { CallId, defineTool, Id, listed, Page, TenantId, type ToolResult, type T
 const Time = z
   .union([z.string().max(40), z.number().int().min(0)])
   .optional()
-  .describe("A time: RFC 3339 (`2026-12-07T10:00:00Z`) or epoch milliseconds.");
+  .describe("A time, as the plane's list query takes it: epoch milliseconds (or RFC 3339 where the plane accepts it).");
 
 interface Listing<T> {
   data: T[];

@@ -1,33 +1,55 @@
-// build-if-stale compiles the server only when its sources changed since the last build, so
-// `npm start` with nothing changed begins serving at once. The sources' fingerprint (every
-// compiled file's path, size and modification time, and the compiler settings) is kept in
-// packages/server/dist/.source-fingerprint; any difference (an edit, a new or deleted file, a
-// checkout) runs `tsc` (incremental) again.
+// build-if-stale compiles the workspace packages the server runs (@baseplate/sdk, then the server)
+// only when their sources changed since their last build, so `npm start` and the `baseplate`
+// command begin at once when nothing changed. Each package's fingerprint (every compiled file's
+// path, size and modification time, and the compiler settings) is kept in its
+// dist/.source-fingerprint; any difference (an edit, a new or deleted file, a checkout) runs its
+// build again. Messages go to stderr, so a command's stdout stays its own.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..");
-const server = join(root, "packages", "server");
-const stampFile = join(server, "dist", ".source-fingerprint");
+const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 
-function* files(dir) {
+const PACKAGES = [
+  {
+    name: "@baseplate/sdk",
+    dir: join(root, "packages", "sdk"),
+    entry: "dist/index.js",
+    // The SDK's types are generated from openapi.json (src/generated is its output, not an input).
+    inputs: (dir) => [
+      join(root, "openapi.json"),
+      join(dir, "scripts", "generate.mjs"),
+      ...files(join(dir, "src"), (path) => !path.includes(`${join("src", "generated")}`)),
+    ],
+    steps: [[join("scripts", "generate.mjs")], [tsc, "-p", "tsconfig.build.json"]],
+  },
+  {
+    name: "@baseplate/server",
+    dir: join(root, "packages", "server"),
+    entry: "dist/main.js",
+    inputs: (dir) => files(join(dir, "src")),
+    steps: [[tsc, "-p", "tsconfig.build.json"]],
+  },
+];
+
+function* files(dir, keep = () => true) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* files(path);
-    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts")) yield path;
+    if (entry.isDirectory()) yield* files(path, keep);
+    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts") && keep(path)) yield path;
   }
 }
 
-function fingerprint() {
+function fingerprint(pkg) {
   const hash = createHash("sha256");
   const inputs = [
     join(root, "tsconfig.base.json"),
-    join(server, "tsconfig.build.json"),
-    join(server, "package.json"),
-    ...files(join(server, "src")),
+    join(pkg.dir, "tsconfig.build.json"),
+    join(pkg.dir, "package.json"),
+    ...pkg.inputs(pkg.dir),
   ];
   for (const path of inputs.sort()) {
     const s = statSync(path);
@@ -36,19 +58,17 @@ function fingerprint() {
   return hash.digest("hex");
 }
 
-const current = fingerprint();
-const built =
-  existsSync(join(server, "dist", "main.js")) && existsSync(stampFile) ? readFileSync(stampFile, "utf8") : "";
-if (built.trim() === current) process.exit(0);
-
-process.stderr.write("Compiling the server (sources changed since the last build)…\n");
-const tsc = spawnSync(
-  process.execPath,
-  [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
-  {
-    cwd: server,
-    stdio: "inherit",
-  },
-);
-if (tsc.status !== 0) process.exit(tsc.status ?? 1);
-writeFileSync(stampFile, `${current}\n`);
+for (const pkg of PACKAGES) {
+  const stampFile = join(pkg.dir, "dist", ".source-fingerprint");
+  const current = fingerprint(pkg);
+  const built = existsSync(join(pkg.dir, pkg.entry)) && existsSync(stampFile) ? readFileSync(stampFile, "utf8") : "";
+  if (built.trim() === current) continue;
+  process.stderr.write(`Compiling ${pkg.name} (sources changed since the last build)…\n`);
+  for (const step of pkg.steps) {
+    // tsc reports errors on stdout: send them to stderr with the rest of this script's messages.
+    const run = spawnSync(process.execPath, step, { cwd: pkg.dir, stdio: ["ignore", 2, 2] });
+    if (run.status !== 0) process.exit(run.status ?? 1);
+  }
+  mkdirSync(join(pkg.dir, "dist"), { recursive: true });
+  writeFileSync(stampFile, `${current}\n`);
+}

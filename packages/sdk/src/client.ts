@@ -6,7 +6,7 @@ import { createTransport, type TransportOptions } from "./transport.js";
 
 /** BaseplateOptions configure a client (see TransportOptions for credentials, retries and timeout). */
 export interface BaseplateOptions extends TransportOptions {
-  /** baseUrl: the plane's address, e.g. `http://127.0.0.1:4000` (default `BASEPLATE_URL`). */
+  /** baseUrl: the plane's address, e.g. `http://127.0.0.1:8080` (default `BASEPLATE_URL`). */
   baseUrl?: string;
 }
 
@@ -60,7 +60,7 @@ export interface Baseplate extends Client<paths> {
  * `Idempotency-Key`; failed attempts are retried as createTransport describes.
  *
  * ```ts
- * const bp = createBaseplate({ baseUrl: "http://127.0.0.1:4000", token: process.env.BASEPLATE_SECRET_KEY });
+ * const bp = createBaseplate({ baseUrl: "http://127.0.0.1:8080", token: process.env.BASEPLATE_SECRET_KEY });
  * const tenant = await unwrap(bp.POST("/v1/tenants", { body: { name: "Acme" } }));
  * ```
  */

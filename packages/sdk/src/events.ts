@@ -1,6 +1,6 @@
-import { createParser, type EventSourceMessage } from "eventsource-parser";
 import type { paths } from "./generated/openapi.js";
 import { BaseplateProblem } from "./problem.js";
+import { type SseMessage, SseParser } from "./sse.js";
 import { sleep } from "./transport.js";
 
 /** BaseplateEvent is one event of the log (CloudEvents-shaped), as the API document describes it. */
@@ -85,13 +85,13 @@ export async function* streamEvents(
       }
       throw problem;
     }
-    const queue: EventSourceMessage[] = [];
-    const parser = createParser({
-      onEvent: (message) => queue.push(message),
-      onRetry: (ms) => {
+    const queue: SseMessage[] = [];
+    const parser = new SseParser(
+      (message) => queue.push(message),
+      (ms) => {
         serverRetry = ms;
       },
-    });
+    );
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     try {
       for (;;) {
@@ -99,7 +99,7 @@ export async function* streamEvents(
         if (chunk.done) break;
         parser.feed(chunk.value);
         while (queue.length > 0) {
-          const message = queue.shift() as EventSourceMessage;
+          const message = queue.shift() as SseMessage;
           if (!message.id || !/^\d+$/.test(message.id)) continue;
           const sequence = Number(message.id);
           if (last !== null && sequence <= last) continue;

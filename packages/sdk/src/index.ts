@@ -2,6 +2,16 @@
  * @baseplate/sdk — the typed client of the Baseplate API. Framework middleware lives in the
  * subpaths `@baseplate/sdk/express`, `@baseplate/sdk/fastify` and `@baseplate/sdk/next`.
  */
+
+export {
+  type Authenticator,
+  type AuthOptions,
+  type AuthOutcome,
+  type BaseplateAuth,
+  can,
+  createAuthenticator,
+  type Principal,
+} from "./auth.js";
 export {
   type Baseplate,
   type BaseplateOptions,

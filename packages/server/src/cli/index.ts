@@ -222,8 +222,8 @@ async function start(io: CliIo, modules?: readonly AnyModule[]): Promise<number>
   io.err("  Stop with Ctrl+C (SIGINT) or SIGTERM; in-flight requests and jobs finish first.");
   const identity = app.service(identityModule);
   if (identity && (await identity.operators.countOperators()) === 0) {
-    io.err("\n  This plane has no operator yet. In another terminal run `npx baseplate init` (or");
-    io.err("  `node packages/server/dist/main.js init`) to create the first operator, project and keys.");
+    io.err("\n  This plane has no operator yet. In another terminal, in this repository, run");
+    io.err("  `npx --no-install baseplate init` to create the first operator, project and keys.");
   }
 
   return new Promise<number>((resolve) => {

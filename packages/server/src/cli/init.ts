@@ -160,5 +160,7 @@ export function printInit(result: InitResult, io: CliIo, baseUrl: string): void 
     }
   }
   io.out("\nThese credentials are shown once and stored only as hashes: keep them in your secret manager now.");
-  io.out(`Next: \`baseplate start\`, then try \`curl -H "Authorization: Bearer <secret key>" ${baseUrl}/v1/tenants\`.`);
+  io.out(
+    `Next: \`npx --no-install baseplate start\` (or \`npm start\`), then try \`curl -H "Authorization: Bearer <secret key>" ${baseUrl}/v1/tenants\`.`,
+  );
 }

@@ -1,5 +1,5 @@
 import { createServer, request, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { type SeededPlane, seedPlane } from "./fixtures.js";
 import { createTestApp, type EngineName, type TestApp } from "./harness.js";
 
@@ -25,6 +25,8 @@ export interface FaultyProxy {
   url: string;
   /** dropNext makes the next `count` requests matching `match` reach the target, then cuts the client's connection. */
   dropNext(match: (method: string, path: string) => boolean, count?: number): void;
+  /** cut destroys every open connection (an event stream drops as if the network failed). */
+  cut(): void;
   /** seen lists every request forwarded: method, path, and its Idempotency-Key. */
   seen: { method: string; path: string; idempotencyKey: string | undefined }[];
   close(): Promise<void>;
@@ -56,13 +58,22 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
       },
     );
     upstream.on("error", () => req.socket.destroy());
+    res.on("close", () => upstream.destroy());
     req.pipe(upstream);
+  });
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    cut() {
+      for (const socket of sockets) socket.destroy();
+    },
     dropNext(match, count = 1) {
       rule = { match, count };
     },
@@ -72,4 +83,15 @@ export async function startFaultyProxy(target: string): Promise<FaultyProxy> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * issued reads a create answer that carries a one-time secret: either `{ <wrapper>: { id }, token }`
+ * or the created object itself with `token` (or `secret`), so tests hold across both shapes.
+ */
+export function issued(body: unknown, wrapper: string): { id: string; token: string } {
+  const b = body as Record<string, unknown>;
+  const inner = (b[wrapper] ?? b) as Record<string, unknown>;
+  const token = (b.token ?? b.secret ?? inner.token ?? inner.secret) as string;
+  return { id: inner.id as string, token };
 }

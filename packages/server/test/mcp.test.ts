@@ -7,6 +7,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../src/cli/index.js";
 import { startMcpHttp } from "../src/mcp/http.js";
 import { createSdkPlaneClient } from "../src/mcp/sdk-client.js";
 import { TOOLS } from "../src/mcp/tools/index.js";
@@ -431,6 +432,29 @@ describe("docs/mcp.md", () => {
     const table = /<!-- tools:start -->([\s\S]*?)<!-- tools:end -->/.exec(doc)?.[1] ?? "";
     const listed = [...table.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]);
     expect(listed).toEqual(TOOLS.map((tool) => tool.name));
+  });
+});
+
+describe("baseplate mcp (command line)", () => {
+  async function cli(argv: string[], env: Record<string, string> = {}) {
+    const lines: string[] = [];
+    const code = await runCli(argv, {
+      out: (line) => lines.push(line),
+      err: (line) => lines.push(line),
+      env,
+      onSignal: () => undefined,
+    });
+    return { code, output: lines.join("\n") };
+  }
+
+  it("refuses to start without an agent key, or with a bad URL or port, and documents itself", async () => {
+    expect(await cli(["mcp"])).toMatchObject({ code: 2, output: expect.stringContaining("BASEPLATE_AGENT_KEY") });
+    expect(await cli(["mcp", "--agent-key", "bp_sk_secret"])).toMatchObject({ code: 2 });
+    expect(await cli(["mcp", "--url", "ftp://x"], { BASEPLATE_AGENT_KEY: "bp_ak_x" })).toMatchObject({ code: 2 });
+    expect(await cli(["mcp", "--http", "--port", "99999"])).toMatchObject({ code: 2 });
+    expect(await cli(["mcp", "--bogus"])).toMatchObject({ code: 2 });
+    expect((await cli(["mcp", "--help"])).output).toContain("--http");
+    expect((await cli(["--help"])).output).toContain("mcp [--http --port N]");
   });
 });
 

@@ -116,7 +116,8 @@ export function createMcpServer(options: McpSessionOptions): McpServer {
       throw new PlaneProblem(
         400,
         "tenant_required",
-        "The plane did not tell this key's tenant: pass `tenantId`, or start the server with --tenant.",
+        "This key's tenant is not known here: pass `tenantId`, or name it once (--tenant or BASEPLATE_TENANT_ID; " +
+          "the Baseplate-Tenant header over HTTP).",
       );
     },
     ...(idempotencyKey ? { idempotencyKey } : {}),

@@ -21,6 +21,7 @@ import { type InitOptions, InitRefused, initPlane, printInit, promptMissing } fr
 import type { CliIo } from "./io.js";
 import { rotateMasterCommand } from "./keys.js";
 import { mailCommands } from "./mail.js";
+import { mcpCommand } from "./mcp.js";
 import { migrateCommands } from "./migrate.js";
 import { REMOTE_COMMANDS, reportRemote } from "./remote/index.js";
 import { accessExplainCommand, tenantStateCommands } from "./tenants.js";
@@ -73,7 +74,7 @@ const LOCAL_COMMANDS: Command[] = [
  * with `defineCommand` in its own file (its flags, arguments, `json`, `section`, `run`) and list it
  * here; the framework gives it parsing, usage errors, `--help` and a line in the global help.
  */
-export const COMMANDS: readonly Command[] = [...REMOTE_COMMANDS, ...LOCAL_COMMANDS];
+export const COMMANDS: readonly Command[] = [...REMOTE_COMMANDS, mcpCommand, ...LOCAL_COMMANDS];
 
 function helpText(commands: readonly Command[]): string {
   const list = (section: Command["section"]) =>

@@ -25,20 +25,36 @@ const TITLES: Record<CheckName, string> = {
   operator_support: "support operators may read but not change (API5)",
 };
 
+/** SHARDS: each engine's sweep is split into this many test files, which run in parallel. */
+export const SHARDS = 2;
+
 /**
- * replayEveryRoute declares, for one engine, every planned check of every route against one
- * isolation world. Each engine has its own test file so that the two run in parallel. An engine
+ * inShard says whether a route key belongs to shard `shard` of `SHARDS`: the route keys, sorted,
+ * are dealt out in turn, so every shard gets a similar mix of modules.
+ */
+function inShard(key: string, shard: number): boolean {
+  const all = [...new Set([...PLAN.routes.map((r) => r.key), ...PLAN.pathParamRoutes, ...PLAN.excluded])].sort();
+  return all.indexOf(key) % SHARDS === shard;
+}
+
+/**
+ * replayEveryRoute declares, for one engine and one shard of the routes, every planned check of
+ * each route against one isolation world. Each engine and shard has its own test file so that they
+ * run in parallel (together they replay every route). An engine
  * not configured here (PostgreSQL without BASEPLATE_TEST_DATABASE_URL) is declared skipped; in CI
  * global setup fails the run instead.
  */
-export function replayEveryRoute(engine: EngineName): void {
+export function replayEveryRoute(engine: EngineName, shard: number): void {
+  const routes = PLAN.routes.filter((r) => inShard(r.key, shard));
+  const pathParamRoutes = PLAN.pathParamRoutes.filter((k) => inShard(k, shard));
+  const excluded = PLAN.excluded.filter((k) => inShard(k, shard));
   if (!engines().includes(engine)) {
     describe.skip(`isolation [${engine}]: not configured`, () => {
       it("replays every route", () => {});
     });
     return;
   }
-  describe(`isolation [${engine}]`, () => {
+  describe(`isolation [${engine}] shard ${shard + 1}/${SHARDS}`, () => {
     let w: IsolationWorld;
     const log = newCoverageLog();
     beforeAll(async () => {
@@ -46,7 +62,7 @@ export function replayEveryRoute(engine: EngineName): void {
     });
     afterAll(async () => w?.close());
 
-    for (const plan of PLAN.routes) {
+    for (const plan of routes) {
       describe(plan.key, () => {
         for (const check of plan.checks) {
           it(TITLES[check], () => CHECKS[check](w, plan, ISOLATION_REGISTRY, log));
@@ -55,13 +71,13 @@ export function replayEveryRoute(engine: EngineName): void {
     }
 
     it("ran every planned check, and the cross-environment check on every route with path params", () => {
-      for (const plan of PLAN.routes) {
+      for (const plan of routes) {
         for (const check of plan.checks) expect(log.get(check)?.has(plan.key), `${check} ${plan.key}`).toBe(true);
       }
       const ran = [...(log.get("cross_environment") ?? []), ...(log.get("operator_support") ?? [])].filter((k) =>
-        PLAN.pathParamRoutes.includes(k),
+        pathParamRoutes.includes(k),
       );
-      expect([...ran, ...PLAN.excluded].sort()).toEqual([...PLAN.pathParamRoutes].sort());
+      expect([...ran, ...excluded].sort()).toEqual([...pathParamRoutes].sort());
     });
   });
 }

@@ -29,8 +29,8 @@ import { ISOLATION_REGISTRY, PLAN, ROUTES } from "./isolation-replay.js";
 // module keeps its fixtures in its own folder (`modules/<name>/fixtures.ts`); the runner finds them.
 
 // The replay of every route with another tenant's and environment's credentials (the bulk of the
-// suite, minutes per engine) lives in isolation-sqlite.test.ts and isolation-postgres.test.ts, so the
-// two engines run in parallel; this file checks the plan itself and that the runner catches leaks.
+// suite, minutes per engine) lives in isolation-{sqlite,postgres}-{1,2}.test.ts, two shards per engine
+// that run in parallel; this file checks the plan itself and that the runner catches leaks.
 
 describe("isolation plan over the route table", () => {
   it("has a fixture for every path parameter, credential kind and body it needs", () => {

@@ -1,4 +1,0 @@
-import { replayEveryRoute } from "./isolation-replay.js";
-
-// Every route replayed with another tenant's and another environment's credentials, on SQLite.
-replayEveryRoute("sqlite");

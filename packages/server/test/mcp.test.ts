@@ -162,7 +162,7 @@ describeEachEngine("baseplate mcp", (engine) => {
     });
     mcpUrl = http.url;
     stopHttp = http.close;
-    stdio = await stdioClient(broad.token, { BASEPLATE_TENANT_ID: tenantId });
+    stdio = await stdioClient(broad.token);
   }, 120_000);
 
   afterAll(async () => {
@@ -191,13 +191,12 @@ describeEachEngine("baseplate mcp", (engine) => {
     expect(me.data).toMatchObject({ agentKeyId: broad.id, agentName: "assistant", userId: ownerId, tenantId });
     expect(me.text).toContain(ownerId);
     expect(JSON.stringify(me.data)).not.toContain(broad.token);
-    // Over HTTP the client may name its tenant in a header; without it the key's tenant is unknown to tools.
-    const named = await httpClient(broad.token, { "baseplate-tenant": tenantId });
-    expect((await callTool(named, "whoami")).data).toMatchObject({ agentKeyId: broad.id, tenantId });
-    const anonymous = await httpClient(broad.token);
-    const refused = await callTool(anonymous, "members_list");
-    expect(refused).toMatchObject({ isError: true, data: { error: { code: "tenant_required" } } });
-    expect((await callTool(anonymous, "members_list", { tenantId })).isError).toBe(false);
+    // The plane tells the key its tenant and effective permissions (GET /v1/credentials/self), over
+    // either transport: tools act in that tenant without being told.
+    expect((me.data.permissions as string[]).length).toBeGreaterThan(0);
+    const overHttp = await httpClient(broad.token);
+    expect((await callTool(overHttp, "whoami")).data).toEqual(me.data);
+    expect((await callTool(overHttp, "members_list")).isError).toBe(false);
   });
 
   it("acts within the delegation, audited as the agent on behalf of its user", async () => {
@@ -240,7 +239,7 @@ describeEachEngine("baseplate mcp", (engine) => {
   });
 
   it("refuses what the delegation does not allow with a forbidden tool error", async () => {
-    const reader = await httpClient(narrow.token, { "baseplate-tenant": tenantId });
+    const reader = await httpClient(narrow.token);
     expect((await callTool(reader, "members_list")).isError).toBe(false);
     const refused = await callTool(reader, "invitations_create", {
       email: "eve@example.com",
@@ -271,11 +270,7 @@ describeEachEngine("baseplate mcp", (engine) => {
     const first = await callTool(stdio, "members_add", args);
     const again = await callTool(stdio, "members_add", args);
     // Another MCP server process (the HTTP one) derives the same Idempotency-Key from key, tool and callId.
-    const elsewhere = await callTool(
-      await httpClient(broad.token, { "baseplate-tenant": tenantId }),
-      "members_add",
-      args,
-    );
+    const elsewhere = await callTool(await httpClient(broad.token), "members_add", args);
     expect(first.isError, first.text).toBe(false);
     expect(again.data).toEqual(first.data);
     expect(elsewhere.data).toEqual(first.data);
@@ -333,7 +328,7 @@ describeEachEngine("baseplate mcp", (engine) => {
       "members:read",
       "members:remove",
     ]);
-    const client = await httpClient(ops.token, { "baseplate-tenant": tenantId });
+    const client = await httpClient(ops.token);
 
     const publish = { type: "report.generated", subject: "weekly", data: { pages: 3 }, callId: "publish-1" };
     const event = await callTool(client, "events_publish", publish);
@@ -376,7 +371,7 @@ describeEachEngine("baseplate mcp", (engine) => {
 
   it("refuses a revoked key: tool errors on stdio, 401 over HTTP", async () => {
     const doomed = await agentKey("doomed", ["members:read"]);
-    const client = await stdioClient(doomed.token, { BASEPLATE_TENANT_ID: tenantId });
+    const client = await stdioClient(doomed.token);
     expect((await callTool(client, "members_list")).isError).toBe(false);
     await ok(owner, "POST", `/v1/tenants/${tenantId}/agent-keys/${doomed.id}/revoke`);
     const after = await callTool(client, "members_list");
@@ -415,7 +410,6 @@ describeEachEngine("baseplate mcp", (engine) => {
       const out = await run(file, {
         BASEPLATE_MCP_URL: mcpUrl,
         BASEPLATE_AGENT_KEY: broad.token,
-        BASEPLATE_TENANT_ID: tenantId,
       });
       expect(out.code, out.stderr).toBe(0);
       expect(out.stdout).toContain(`${TOOLS.length} tools`);

@@ -24,7 +24,7 @@ export const mcpCommand = defineCommand({
   summary: "Serve the plane's tools to AI agents over MCP, acting with an agent key (docs/mcp.md).",
   description:
     "stdio (default): one agent key from --agent-key or BASEPLATE_AGENT_KEY, the plane from --url or\n" +
-    "BASEPLATE_URL, its tenant from --tenant or BASEPLATE_TENANT_ID. --http: streamable HTTP on\n" +
+    "BASEPLATE_URL (the key's tenant and permissions come from the plane). --http: streamable HTTP on\n" +
     "127.0.0.1; each client sends its own key as `Authorization: Bearer bp_ak_…`.",
   flags: {
     http: { type: "boolean", description: "Serve streamable HTTP instead of stdio." },
@@ -49,7 +49,6 @@ export const mcpCommand = defineCommand({
       },
     },
     "agent-key": { type: "string", value: "KEY", description: "The agent key `bp_ak_…` (stdio)." },
-    tenant: { type: "string", value: "ID", description: "The agent key's tenant (stdio)." },
     "allowed-host": {
       type: "string",
       value: "HOSTS",
@@ -64,7 +63,7 @@ export const mcpCommand = defineCommand({
     },
   },
   examples: [
-    "BASEPLATE_AGENT_KEY=bp_ak_… baseplate mcp --tenant ten_…",
+    "BASEPLATE_AGENT_KEY=bp_ak_… baseplate mcp",
     "baseplate mcp --http --port 8765 --url https://plane.example.com",
   ],
   run: ({ io, flags }) => serveMcp(io, flags),
@@ -98,11 +97,9 @@ async function serveMcp(io: CliIo, values: Record<string, unknown>): Promise<num
     io.err("baseplate mcp: give an agent key (`bp_ak_…`) with --agent-key or BASEPLATE_AGENT_KEY.");
     return 2;
   }
-  const tenantId = (values.tenant as string | undefined) ?? io.env.BASEPLATE_TENANT_ID ?? null;
   const server = createMcpServer({
     plane: createSdkPlaneClient({ baseUrl: url, token, userAgent }),
     token,
-    tenantId,
   });
   const transport = new StdioServerTransport();
   return new Promise<number>((resolve) => {

@@ -30,7 +30,6 @@ export interface McpHttpServer {
 }
 
 const AGENT_KEY = /^bp_ak_[A-Za-z0-9_-]{16,200}$/;
-const TENANT_HEADER = "baseplate-tenant";
 
 /**
  * startMcpHttp serves the MCP streamable HTTP transport, stateless: every POST is one JSON-RPC
@@ -38,8 +37,7 @@ const TENANT_HEADER = "baseplate-tenant";
  * so each client acts with exactly its own key. Before anything is parsed it refuses (DNS
  * rebinding, MCP "Security Warning"): a `Host` not among the allowed ones and a browser `Origin`
  * not among the allowed ones (403); then a missing or malformed bearer, or one the plane refuses
- * (401 with `WWW-Authenticate: Bearer`). An optional `Baseplate-Tenant` header names the key's
- * tenant when the plane does not tell it. NOTE: bound to 127.0.0.1 by default; behind a proxy,
+ * (401 with `WWW-Authenticate: Bearer`). NOTE: bound to 127.0.0.1 by default; behind a proxy,
  * add its public host and origin explicitly.
  */
 export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServer> {
@@ -78,8 +76,6 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
     if (!bearer || !AGENT_KEY.test(bearer)) {
       return refuse(res, 401, "Send an agent key: `Authorization: Bearer bp_ak_…`.");
     }
-    const tenantHeader = req.headers[TENANT_HEADER];
-    const tenant = typeof tenantHeader === "string" && tenantHeader !== "" ? tenantHeader : null;
     try {
       if (!(await accepts(bearer))) return refuse(res, 401, "The plane refused this agent key.");
     } catch (err) {
@@ -89,7 +85,6 @@ export async function startMcpHttp(options: McpHttpOptions): Promise<McpHttpServ
     const server = createMcpServer({
       plane: options.planeFor(bearer),
       token: bearer,
-      tenantId: tenant,
       replays,
     });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });

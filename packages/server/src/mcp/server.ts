@@ -11,8 +11,6 @@ export interface McpSessionOptions {
   plane: PlaneClient;
   /** token is the agent key (`bp_ak_…`); it only names the key (fingerprint, display), never leaves. */
   token: string;
-  /** tenantId is the key's tenant when known from configuration (used if the plane does not tell it). */
-  tenantId?: string | null;
   /** replays remembers answers of mutations the plane's ledger does not cover (PATCH, DELETE). */
   replays?: ReplayMemo;
 }
@@ -98,7 +96,7 @@ export function createMcpServer(options: McpSessionOptions): McpServer {
   const replays = options.replays ?? new ReplayMemo();
   let identity: Promise<Identity> | null = null;
   const resolve = () => {
-    identity ??= resolveIdentity(options.plane, options.token, options.tenantId ?? null);
+    identity ??= resolveIdentity(options.plane, options.token);
     // A failed resolution (plane down, key refused) is retried on the next call.
     identity.catch(() => {
       identity = null;
@@ -110,15 +108,9 @@ export function createMcpServer(options: McpSessionOptions): McpServer {
     identity: resolve,
     async tenant(tenantId) {
       if (tenantId) return tenantId;
-      if (options.tenantId) return options.tenantId;
       const own = (await this.identity()).tenantId;
       if (own) return own;
-      throw new PlaneProblem(
-        400,
-        "tenant_required",
-        "This key's tenant is not known here: pass `tenantId`, or name it once (--tenant or BASEPLATE_TENANT_ID; " +
-          "the Baseplate-Tenant header over HTTP).",
-      );
+      throw new PlaneProblem(400, "tenant_required", "This key names no tenant: pass `tenantId`.");
     },
     ...(idempotencyKey ? { idempotencyKey } : {}),
   });

@@ -3,23 +3,16 @@ import type { PlaneClient } from "../plane.js";
 
 /** Identity is what the MCP server knows of the agent key it acts with (the `whoami` tool's answer). */
 export interface Identity {
-  /** source: `agent-keys` (the key's own record on the plane) or `configuration` (what the server was told). */
-  source: "agent-keys" | "configuration";
   /** keyDisplay is the key as the plane shows it (`bp_ak_…abcd`), never the token. */
   keyDisplay: string;
-  agentKeyId: string | null;
+  agentKeyId: string;
   agentName: string | null;
-  model: string | null;
   /** userId is the delegating user: the agent acts on their behalf. */
   userId: string | null;
   tenantId: string | null;
-  /**
-   * permissions are the effective ones (scope ∩ the user's permissions ∩ the surface's ceiling)
-   * when the plane tells them to the key (it does not yet: null).
-   */
-  permissions: string[] | null;
-  /** scopes are what the user delegated (the effective permissions are never wider). */
-  scopes: string[] | null;
+  surfaceId: string | null;
+  /** permissions are the effective ones: scope ∩ the user's current permissions ∩ the surface's ceiling. */
+  permissions: string[];
   expiresAt: string | number | null;
 }
 

@@ -158,6 +158,48 @@ describeEachEngine("Credential verification", (engine) => {
       expect((await verify(ak.token as string)).permissions).toEqual([]);
     });
 
+    it("lets a session, a tenant key and an agent key describe themselves (GET /v1/credentials/self)", async () => {
+      const carol = await user("carol@example.com");
+      await ok(
+        call(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/members`, { userId: carol.id, roles: ["admin"] }),
+        201,
+      );
+      const tk = await ok(
+        call(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/keys`, { name: "partner", permissions: ["members:read"] }),
+        201,
+      );
+      const ak = await ok(
+        call(carol.issued.token as string, "POST", `/v1/tenants/${tenantId}/agent-keys`, {
+          name: "bot",
+          scopes: ["members:read", "billing:manage"],
+        }),
+        201,
+      );
+      const self = (token: string, query = "") => ok(call(token, "GET", `/v1/credentials/self${query}`));
+      // Each answer equals what the product's backend learns from POST /v1/credentials/verify.
+      expect(await self(tk.token as string)).toEqual(await verify(tk.token as string));
+      expect(await self(ak.token as string)).toEqual(await verify(ak.token as string));
+      expect(await self(ak.token as string)).toMatchObject({
+        kind: "agent_key",
+        tenantId,
+        permissions: ["members:read"],
+        onBehalfOf: { type: "user", id: carol.id },
+      });
+      const session = carol.issued.token as string;
+      expect(await self(session, `?tenantId=${tenantId}`)).toEqual(await verify(session, { tenantId }));
+      expect(await self(session)).toMatchObject({ valid: true, kind: "session", tenantId: null, permissions: [] });
+      // Another environment's tenant named by a user: no permissions there, nothing else told.
+      const elsewhere = (await ok(call(p.b.secretKey, "POST", "/v1/tenants", { name: "Elsewhere" }), 201)).id;
+      expect(await self(session, `?tenantId=${elsewhere}`)).toMatchObject({ valid: true, permissions: [] });
+      // Secret keys and operators have other ways to know themselves; no credential is a 401.
+      expect((await call(p.a.secretKey, "GET", "/v1/credentials/self")).status).toBe(403);
+      expect((await call(null, "GET", "/v1/credentials/self")).status).toBe(401);
+      // A revoked key cannot ask.
+      const tkId = ((tk.tenantKey as Json | undefined) ?? tk).id as string;
+      await ok(call(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/keys/${tkId}/revoke`));
+      expect((await call(tk.token as string, "GET", "/v1/credentials/self")).status).toBe(401);
+    });
+
     it("refuses malformed tokens and the plane's own credentials, and admits only secret keys as callers", async () => {
       expect(await verify("hello")).toEqual({ valid: false, reason: "malformed" });
       expect(await verify("bp_tk_000000000000000000000000000000000000000000")).toEqual({

@@ -1,4 +1,6 @@
+import { z } from "zod";
 import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { Id } from "../../../platform/http/schemas.js";
 import { VerifyCredentialInput, VerifyCredentialResult } from "../schemas.js";
 import type { AccessService } from "../service.js";
 
@@ -19,5 +21,24 @@ export function credentialRoutes(s: AccessService): RouteDefinition[] {
       response: { status: 200, schema: VerifyCredentialResult, description: "The verdict." },
       handler: ({ ctx, body }) => s.verification.verifyCredential(ctx, body),
     }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/credentials/self",
+      operationId: "describeOwnCredential",
+      summary: "Describe the calling credential",
+      description:
+        "The credential this request carries (a session, access token, tenant key or agent key), described as `POST /v1/credentials/verify` would describe it: its actor, surface, tenant, effective permissions, expiry and, for an agent key, the user it acts for. No permission is needed: every credential may learn what it may do. A user passes `tenantId` to learn their permissions in that tenant (empty where they are not a member).",
+      tags: ["Access"],
+      auth: { actorTypes: ["user", "tenant_key", "agent"] },
+      query: z.strictObject({ tenantId: Id.optional().describe("A user's tenant to compute permissions in.") }),
+      response: { status: 200, schema: VerifyCredentialResult, description: "The calling credential." },
+      handler: ({ ctx, query, headers }) =>
+        s.verification.describeSelf(ctx, bearerOf(headers.authorization), query.tenantId ?? null),
+    }),
   ];
+}
+
+/** bearerOf is the token of an `Authorization: Bearer …` header (the HTTP layer already resolved it). */
+function bearerOf(header: string | undefined): string {
+  return header?.replace(/^Bearer\s+/i, "").trim() ?? "";
 }

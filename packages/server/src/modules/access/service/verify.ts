@@ -77,6 +77,28 @@ export class CredentialVerification {
     }
   }
 
+  /**
+   * describeSelf answers `GET /v1/credentials/self`: the calling credential (a session, access
+   * token, tenant key or agent key) described as `verifyCredential` would describe it to the
+   * product's backend, so a key can learn its own tenant, delegation and effective permissions
+   * without a secret key. It needs no permission (what a credential may do is no secret to it) and
+   * writes nothing. A user names `tenantId` to learn their permissions there.
+   */
+  async describeSelf(ctx: ActionContext, bearer: string, tenantId: string | null): Promise<Result> {
+    const p = ctx.principal;
+    if (!p?.environmentId) throw new Error("describeSelf needs an environment credential");
+    switch (p.actorType) {
+      case "tenant_key":
+        return this.#key(p.environmentId, "tenant_key", p);
+      case "agent":
+        return this.#key(p.environmentId, "agent_key", p);
+      case "user":
+        return this.#user(p.environmentId, JWT.test(bearer) ? "access_token" : "session", p, tenantId, null);
+      default:
+        return { valid: false, reason: "unsupported_kind" };
+    }
+  }
+
   async #accessToken(environmentId: string, token: string, tenantId: string | null): Promise<Result> {
     const verified = await this.c.identity.accessTokens.verifyAccessToken(environmentId, token);
     if (!verified.valid) return { valid: false, reason: verified.reason };

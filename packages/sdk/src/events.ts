@@ -41,9 +41,9 @@ interface StreamTransport {
  * (network error, server restart, proxy timeout) it reconnects with `Last-Event-ID` set to the last
  * sequence it yielded, so no event is lost and none is yielded twice (events at or before that
  * sequence are skipped). A refusal (401, 403, 400…) ends the iteration with its BaseplateProblem;
- * aborting `signal` ends it quietly. NOTE: without `lastEventId`, events committed between the
- * first connection and its first event are only guaranteed if that connection holds; store the
- * sequences you handle and pass the last one to resume exactly.
+ * aborting `signal` ends it quietly. Without `lastEventId` the stream starts at the position the
+ * server names when the first connection opens (its `id`), so a drop even before the first event
+ * loses nothing; store the sequences you handle and pass the last one to resume across processes.
  */
 export async function* streamEvents(
   transport: StreamTransport,
@@ -90,6 +90,11 @@ export async function* streamEvents(
       (message) => queue.push(message),
       (ms) => {
         serverRetry = ms;
+      },
+      // The server names its position when a stream opens: a drop before the first event then
+      // resumes from there, not from the end of the log at the next connection.
+      (id) => {
+        if (/^\d+$/.test(id) && (last === null || Number(id) > last)) last = Number(id);
       },
     );
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();

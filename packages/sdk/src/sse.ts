@@ -19,10 +19,16 @@ export class SseParser {
   #event: string | undefined;
   #id: string | undefined;
   #sawData = false;
+  #sawId = false;
 
   constructor(
     private readonly onMessage: (message: SseMessage) => void,
     private readonly onRetry: (ms: number) => void = () => undefined,
+    /**
+     * onCursor hears an `id` sent without data: the stream's position, not an event (the
+     * EventSource "last event ID" is set, nothing is dispatched).
+     */
+    private readonly onCursor: (id: string) => void = () => undefined,
   ) {}
 
   /** feed parses a chunk; a line split across chunks waits for its end. */
@@ -42,9 +48,11 @@ export class SseParser {
   #line(line: string): void {
     if (line === "") {
       if (this.#sawData) this.onMessage({ id: this.#id, event: this.#event, data: this.#data.join("\n") });
+      else if (this.#sawId && this.#id !== undefined) this.onCursor(this.#id);
       this.#data = [];
       this.#event = undefined;
       this.#sawData = false;
+      this.#sawId = false;
       return;
     }
     if (line.startsWith(":")) return;
@@ -56,7 +64,9 @@ export class SseParser {
       this.#data.push(value);
       this.#sawData = true;
     } else if (field === "event") this.#event = value;
-    else if (field === "id" && !value.includes("\0")) this.#id = value;
-    else if (field === "retry" && /^\d+$/.test(value)) this.onRetry(Number(value));
+    else if (field === "id" && !value.includes("\0")) {
+      this.#id = value;
+      this.#sawId = true;
+    } else if (field === "retry" && /^\d+$/.test(value)) this.onRetry(Number(value));
   }
 }

@@ -75,6 +75,42 @@ describeEachEngine("@baseplate/sdk event stream and webhooks against a running p
     expect(proxy.seen.filter((r) => r.path.startsWith("/v1/events/stream")).length).toBeGreaterThanOrEqual(2);
   });
 
+  it("a stream opened without a cursor and dropped before its first event resumes where it opened", async () => {
+    const bp = createBaseplate({ baseUrl: plane.url, token: plane.p.a.secretKey });
+    const streaming = createBaseplate({ baseUrl: proxy.url, token: plane.p.a.secretKey });
+    const controller = new AbortController();
+    const received: StreamedEvent[] = [];
+    let arrived: () => void = () => undefined;
+    const second = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const opened = proxy.seen.filter((r) => r.path.startsWith("/v1/events/stream")).length;
+    const reading = (async () => {
+      for await (const e of streaming.events({
+        types: "tenant.created",
+        signal: controller.signal,
+        reconnectDelayMs: 400,
+      })) {
+        received.push(e);
+        if (received.length === 2) arrived();
+      }
+    })();
+    await expect
+      .poll(() => proxy.seen.filter((r) => r.path.startsWith("/v1/events/stream")).length)
+      .toBeGreaterThan(opened);
+    await new Promise((r) => setTimeout(r, 200)); // the opening block (its `id`) has arrived
+    proxy.cut();
+    // Both are committed while the client waits to reconnect: the end of the log moves past them.
+    const ids = [
+      (await unwrap(bp.POST("/v1/tenants", { body: { name: "Before the reconnect 1" } }))).id,
+      (await unwrap(bp.POST("/v1/tenants", { body: { name: "Before the reconnect 2" } }))).id,
+    ];
+    await second;
+    controller.abort();
+    await reading;
+    expect(received.map((e) => ids.find((id) => JSON.stringify(e.event).includes(id)))).toEqual(ids);
+  });
+
   it("a refused stream throws its problem; aborting ends the iteration quietly", async () => {
     const anonymous = createBaseplate({ baseUrl: plane.url, token: "bp_sk_nope" });
     await expect(anonymous.events().next()).rejects.toMatchObject({ status: 401 });

@@ -88,7 +88,9 @@ export class EventStreams {
       "x-request-id": requestId,
       "x-content-type-options": "nosniff",
     });
-    res.write(": connected\n\n");
+    // The opening `id` (no data: nothing is dispatched) tells the client where it stands, so a
+    // reconnect sends it back as Last-Event-ID even when the connection drops before any event.
+    res.write(`: connected\nid: ${cursor}\n\n`);
     const connection = new Connection(res, filter, cursor, hub);
     hub.connections.add(connection);
     res.on("close", () => {

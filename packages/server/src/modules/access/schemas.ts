@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, nameSchemas } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 
 const Timestamp = z.number().int().describe("Epoch milliseconds.");
@@ -268,3 +268,34 @@ export const VerifyCredentialResult = z.discriminatedUnion("valid", [
       ),
   }),
 ]);
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  AcceptInvitationInput,
+  AcceptedInvitation,
+  AddMemberInput,
+  AgentKey,
+  BatchCheckInput,
+  BatchCheckResult,
+  AccessCheckInput: CheckInput,
+  AccessCheckResult: CheckResult,
+  CreateAgentKeyInput,
+  CreateInvitationInput,
+  CreateRoleInput,
+  CreateTenantKeyInput,
+  Explanation,
+  Invitation,
+  IssuedAgentKey,
+  IssuedInvitation,
+  IssuedTenantKey,
+  Membership,
+  Role,
+  RotateKeyInput,
+  Statement,
+  AccessSubject: Subject,
+  TenantKey,
+  UpdateMemberInput,
+  UpdateRoleInput,
+  VerifyCredentialInput,
+  VerifyCredentialResult,
+});

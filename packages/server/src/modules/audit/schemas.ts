@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, nameSchemas } from "../../platform/http/schemas.js";
 import { JsonSchemaInput } from "../../platform/json-schema.js";
 
 /** Public shapes of the audit module: request inputs and response objects (camelCase). */
@@ -177,4 +177,20 @@ export const AuditSettings = z.object({
 export type AuditSettings = z.infer<typeof AuditSettings>;
 export const UpdateSettingsInput = z.strictObject({
   retentionDays: z.union([z.literal(30), z.literal(365), z.null()]),
+});
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  AuditActor,
+  AuditEntry,
+  AuditSchema,
+  AuditSettings,
+  Checkpoint,
+  CheckpointPage,
+  CreateCheckpointInput,
+  CreateEntryInput,
+  PublicKeys,
+  PutSchemaInput,
+  UpdateSettingsInput,
+  Verification,
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, nameSchemas } from "../../platform/http/schemas.js";
 import { SetEntitlementInput } from "../usage/index.js";
 import { PlanCredits } from "./credit-schemas.js";
 import { CURRENCY_EXPONENTS } from "./internal/money.js";
@@ -427,3 +427,33 @@ export const TenantUsage = z.object({
     .describe("The plan's metered charges over the current billing period so far (the preview's charge lines)."),
 });
 export type TenantUsage = z.infer<typeof TenantUsage>;
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  AdvanceTestClockInput,
+  AttachTestClockInput,
+  BillingSettings,
+  CancelSubscriptionInput,
+  ChangePlanInput,
+  Charge,
+  ChargeInput,
+  CreateCreditNoteInput,
+  CreatePaymentInput,
+  CreatePlanInput,
+  CreatePlanVersionInput,
+  CreateSubscriptionInput,
+  CreateTestClockInput,
+  CreditNote,
+  Invoice,
+  InvoiceLine,
+  InvoicePreview,
+  Payment,
+  PaymentReceipt,
+  Plan,
+  PlanVersion,
+  Subscription,
+  TenantUsage,
+  TestClock,
+  UpdateBillingSettingsInput,
+  UpdatePlanInput,
+});

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { nameSchemas } from "../../platform/http/schemas.js";
 import { JsonSchemaInput } from "../../platform/json-schema.js";
 
 /** Public shapes of the events module: the CloudEvents-shaped envelope, the catalog, inputs. */
@@ -138,3 +139,14 @@ export const EventSettings = z.object({
 });
 export type EventSettings = z.infer<typeof EventSettings>;
 export const UpdateEventSettingsInput = z.strictObject({ retentionDays: z.number().int().min(1).max(3650) });
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  CreateEventTypeInput,
+  Event,
+  EventSettings,
+  EventType,
+  PublishEventInput,
+  UpdateEventSettingsInput,
+  UpdateEventTypeInput,
+});

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { nameSchemas } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 import { MAIL_LIMITS, MailTemplateName } from "./internal/mail/templates.js";
 import { AuthSettings } from "./internal/settings/index.js";
@@ -522,4 +523,72 @@ export const VerificationMailSent = z.object({
     .enum(["already_verified", "email_not_configured"])
     .nullable()
     .describe("Why nothing was sent: the address is verified, or the key's surface has no `email.appUrl`."),
+});
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  Accepted,
+  ChangePasswordInput,
+  ConfirmTotpInput,
+  CreateOperatorInput,
+  CreateOperatorTokenInput,
+  CreateSecretKeyInput,
+  CreateUserInput,
+  EmailChangeInput,
+  EmailRequestInput,
+  EmailVerified,
+  EnrolWithChallengeInput,
+  IssuedOperatorToken,
+  IssuedSecretKey,
+  IssuedSession,
+  Jwk,
+  Jwks,
+  LoginInput,
+  Mail,
+  MailTemplate,
+  MfaChallenge,
+  MfaFactor,
+  MfaFactors,
+  MfaProofInput,
+  Operator,
+  OperatorLoginInput,
+  OperatorToken,
+  Passkey,
+  PasskeyAssertionOptions,
+  PasskeyAuthenticationResponse,
+  PasskeyCreationOptions,
+  PasskeyLoginInput,
+  PasskeyLoginOptionsInput,
+  PasskeyRegistrationResponse,
+  PasskeyRequestOptions,
+  PasswordResetToken,
+  PasswordResetTokenInput,
+  RecoveryCodes,
+  RefreshTokenInput,
+  RefreshedTokens,
+  ResetPasswordInput,
+  Revoked,
+  RotateSecretKeyInput,
+  RotateSigningKeyInput,
+  SecretKey,
+  Session,
+  SignInResult,
+  SigningKey,
+  SignupInput,
+  StepUpResult,
+  SurfaceAuthSettings,
+  SurfaceMailTemplates,
+  TokenInput,
+  TotpEnrolment,
+  UpdateMailTemplatesInput,
+  UpdateOperatorInput,
+  UpdatePasskeyInput,
+  UpdateUserInput,
+  User,
+  UserErasure,
+  UserExport,
+  VerificationMailSent,
+  VerifiedSession,
+  VerifyMfaInput,
+  VerifyPasskeyRegistrationInput,
 });

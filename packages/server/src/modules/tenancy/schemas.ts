@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { nameSchemas } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 
 /** isTimeZone: the runtime knows `tz` as an IANA time zone. */
@@ -182,3 +183,22 @@ export function slugify(name: string): string {
     .replace(/-+$/g, "");
   return slug === "" ? "x" : slug;
 }
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  CreateEnvironmentInput,
+  CreateProjectInput,
+  CreateSurfaceInput,
+  CreateTenantInput,
+  DeactivateTenantInput,
+  Environment,
+  Project,
+  ReactivateTenantInput,
+  Surface,
+  SuspendTenantInput,
+  Tenant,
+  UpdateEnvironmentInput,
+  UpdateProjectInput,
+  UpdateSurfaceInput,
+  UpdateTenantInput,
+});

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { nameSchemas } from "../../platform/http/schemas.js";
 import { TypePattern } from "../events/index.js";
 
 /** Public shapes of the webhooks module. */
@@ -134,3 +135,17 @@ export const RecoverInput = z.strictObject({
 });
 export const RecoverResult = z.object({ recovered: z.number().int() });
 export const DeletedEndpoint = z.object({ id: z.string(), deleted: z.literal(true) });
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  WebhookAttempt: Attempt,
+  CreateEndpointInput,
+  DeletedEndpoint,
+  Endpoint,
+  EndpointWithSecret,
+  WebhookMessage: Message,
+  RecoverInput,
+  RecoverResult,
+  RotateSecretInput,
+  UpdateEndpointInput,
+});

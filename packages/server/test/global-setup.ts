@@ -47,6 +47,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     try {
       const offenders = await undeclaredProblemCodes(codesDir);
       if (offenders.length > 0) {
+        // A teardown error alone is reported but leaves the exit code at 0: fail the run explicitly.
+        process.exitCode = 1;
         throw new Error(
           `Routes answered problem codes their OpenAPI operation does not declare (add them to the route's \`errors\`, or to the common codes in openapi.ts):\n${offenders.map((o) => `  ${o}`).join("\n")}`,
         );

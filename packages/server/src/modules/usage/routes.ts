@@ -247,7 +247,12 @@ export function usageRoutes(s: UsageService): RouteDefinition[] {
       params: holdParams,
       body: CommitInput,
       response: { status: 200, schema: Hold, description: "The committed hold." },
-      errors: [UsageErrors.hold_not_found, UsageErrors.hold_not_open],
+      errors: [
+        UsageErrors.hold_not_found,
+        UsageErrors.hold_not_open,
+        UsageErrors.meter_archived,
+        UsageErrors.invalid_value,
+      ],
       handler: ({ ctx, params, body }) => s.holds.commit(ctx, params.holdId, body),
     }),
     defineRoute({

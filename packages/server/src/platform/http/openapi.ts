@@ -1,6 +1,6 @@
 import { type ZodType, z } from "zod";
 import { SuspensionErrors, TENANT_SUSPENDED_BILLING } from "../access.js";
-import { type ErrorCode, PlatformErrors } from "../errors.js";
+import { type ErrorCode, errorCodes, PlatformErrors } from "../errors.js";
 import type { ActorType } from "../principal.js";
 import { API_TAGS, GETTING_STARTED } from "./openapi-guide.js";
 import type { RouteDefinition } from "./route.js";
@@ -148,12 +148,21 @@ export function declaredProblemCodes(route: RouteDefinition): ErrorCode[] {
   const codes: ErrorCode[] = [...(route.errors ?? []), PlatformErrors.validation_failed];
   if (route.requestStream) codes.push(PlatformErrors.payload_too_large);
   else if (route.method !== "GET") {
-    // The body parser runs before the route: a body of another type, too large or not JSON.
-    codes.push(PlatformErrors.invalid_json, PlatformErrors.payload_too_large, PlatformErrors.unsupported_media_type);
+    // The body parser runs before the route: a body of another type, too large, not JSON, or
+    // malformed (a Content-Length that does not match, a forbidden property such as `__proto__`).
+    codes.push(
+      PlatformErrors.invalid_json,
+      PlatformErrors.bad_request,
+      PlatformErrors.payload_too_large,
+      PlatformErrors.unsupported_media_type,
+    );
   }
   const queryFields = (route.query ? toJson(route.query, "input").properties : undefined) as JsonSchema | undefined;
   if (queryFields && "cursor" in queryFields) codes.push(PlatformErrors.invalid_cursor);
-  if (route.auth !== "none") codes.push(PlatformErrors.invalid_credentials, PlatformErrors.rate_limited);
+  // Any credential sent is resolved first: an unknown one, or a user session past its timeout.
+  if (route.auth !== "none") {
+    codes.push(PlatformErrors.invalid_credentials, ...credentialCodes(), PlatformErrors.rate_limited);
+  }
   if (typeof route.auth === "object") {
     codes.push(PlatformErrors.unauthenticated, PlatformErrors.forbidden);
     const types = route.auth.actorTypes;
@@ -180,6 +189,15 @@ export function declaredProblemCodes(route: RouteDefinition): ErrorCode[] {
     seen.add(key);
     return true;
   });
+}
+
+/**
+ * credentialCodes are the codes a credential resolver answers besides `invalid_credentials`:
+ * `session_expired`, declared by the module that resolves sessions (found by code, since the
+ * platform never imports a module; absent when no such module is composed).
+ */
+function credentialCodes(): ErrorCode[] {
+  return errorCodes().filter((c) => c.code === "session_expired");
 }
 
 /**

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OPENAPI_FILE, renderOpenApi } from "../../../scripts/write-openapi.js";
 import { MODULES } from "../src/app.js";
+import { buildOpenApiDocument } from "../src/platform/http/openapi.js";
 import { API_TAGS } from "../src/platform/http/openapi-guide.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/harness.js";
 import { probeModule } from "../src/testing/probe-module.js";
@@ -152,6 +153,11 @@ describe("openapi.json for client generators and readers", () => {
       expect(doc.info.description).toContain(`### ${heading}`);
     }
     expect(doc.servers).toEqual([{ url: "/", description: expect.any(String) }]);
+  });
+
+  it("names the configured public address as its server", () => {
+    const built = buildOpenApiDocument([], { version: "1", serverUrl: "https://auth.example.com" });
+    expect(built.servers).toEqual([{ url: "https://auth.example.com", description: expect.any(String) }]);
   });
 
   it("public operations need no credential; the others a bearer credential", () => {

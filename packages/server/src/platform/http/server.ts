@@ -564,10 +564,6 @@ function noBody(body: unknown): undefined {
 }
 
 /**
- * requestFields are the fields every log line about a request carries: its id and, once
- * authenticated, who acted where. (Logged through the app logger: no per-request child logger.)
- */
-/**
  * storedProblemCode reads the code of a stored problem document (an idempotent replay of a failure),
  * or `unknown` when the stored body is not one.
  */
@@ -580,9 +576,16 @@ function storedProblemCode(body: string): string {
   }
 }
 
-/** problemCodes: the problem code a request was answered with, for its access log line. */
+/**
+ * problemCodes: the problem code a request was answered with, for its access log line and the
+ * record of answered codes (`recordProblemCode`).
+ */
 const problemCodes = new WeakMap<FastifyRequest, string>();
 
+/**
+ * requestFields are the fields every log line about a request carries: its id and, once
+ * authenticated, who acted where. (Logged through the app logger: no per-request child logger.)
+ */
 function requestFields(req: FastifyRequest): Record<string, string> {
   const p = req.principal;
   if (!p) return { requestId: req.id };

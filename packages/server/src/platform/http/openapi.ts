@@ -299,7 +299,8 @@ function responses(schemas: SchemaCatalogue, route: RouteDefinition): Record<str
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
     const names = codes.map((c) => c.code);
     out[String(status)] = {
-      description: `Problem: ${codes.map((c) => `\`${c.code}\` (${c.title.charAt(0).toLowerCase()}${c.title.slice(1)})`).join("; ")}.`,
+      // NOTE: exactly "Problem: a, b, c": @baseplate/sdk's generator reads the codes from it.
+      description: `Problem: ${names.join(", ")}`,
       "x-problem-codes": names,
       ...(status === 429
         ? { headers: { ...RATE_LIMITED, "Retry-After": { $ref: "#/components/headers/Retry-After" } } }

@@ -22,7 +22,7 @@ const problems = await lintFromString({
   config: await createConfig({ extends: ["recommended"] }),
 });
 const totals = getTotals(problems);
-if (problems.length > 0) formatProblems(problems, { totals, format: "codeframe", color: false, maxProblems: 50 });
+if (problems.length > 0) formatProblems(problems, { totals, format: "stylish", color: false, maxProblems: 50 });
 if (totals.errors > 0) {
   process.stderr.write(`openapi.json: ${totals.errors} error(s) under Redocly's recommended rules.\n`);
   failed = true;

@@ -159,6 +159,12 @@ export function declaredProblemCodes(route: RouteDefinition): ErrorCode[] {
   }
   const queryFields = (route.query ? toJson(route.query, "input").properties : undefined) as JsonSchema | undefined;
   if (queryFields && "cursor" in queryFields) codes.push(PlatformErrors.invalid_cursor);
+  // The access guard answers 404 `not_found` for a named tenant outside the caller's environment.
+  const namesTenant = [route.params, route.query, route.body].some((schema) => {
+    const fields = schema ? toJson(schema, "input").properties : undefined;
+    return typeof fields === "object" && fields !== null && "tenantId" in fields;
+  });
+  if (namesTenant && route.auth !== "none") codes.push(PlatformErrors.not_found);
   // Any credential sent is resolved first: an unknown one, or a user session past its timeout.
   if (route.auth !== "none") {
     codes.push(PlatformErrors.invalid_credentials, ...credentialCodes(), PlatformErrors.rate_limited);

@@ -161,7 +161,12 @@ export function declaredProblemCodes(route: RouteDefinition): ErrorCode[] {
   if (queryFields && "cursor" in queryFields) codes.push(PlatformErrors.invalid_cursor);
   // The access guard answers 404 `not_found` for a named tenant outside the caller's environment.
   const namesTenant = [route.params, route.query, route.body].some((schema) => {
-    const fields = schema ? toJson(schema, "input").properties : undefined;
+    if (!schema) return false;
+    const json = toJson(schema, "input");
+    // A named schema renders as a reference to its definition.
+    const ref = typeof json.$ref === "string" ? json.$ref.replace("#/$defs/", "") : null;
+    const target = (ref ? (json.$defs as Record<string, JsonSchema> | undefined)?.[ref] : json) ?? {};
+    const fields = target.properties;
     return typeof fields === "object" && fields !== null && "tenantId" in fields;
   });
   if (namesTenant && route.auth !== "none") codes.push(PlatformErrors.not_found);

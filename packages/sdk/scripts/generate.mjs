@@ -23,16 +23,18 @@ const { default: openapiTS, astToString } = await import("openapi-typescript");
 const header =
   "// Generated from openapi.json by packages/sdk/scripts/generate.mjs. Do not edit: run `npm run build --workspace @baseplate/sdk`.\n";
 mkdirSync(outDir, { recursive: true });
-const ast = await openapiTS(pathToFileURL(documentPath), { alphabetize: false });
+// defaultNonNullable off: a request field with a default may be left out (the plane fills it in).
+const ast = await openapiTS(pathToFileURL(documentPath), { alphabetize: false, defaultNonNullable: false });
 writeFileSync(outputs[0], `${header}${astToString(ast)}`);
 
 // Problem codes: the Problem schema's `code` enum when the document declares one, and the codes
-// each operation lists in its problem responses ("Problem: a, b, c").
+// each operation lists in its problem responses (`x-problem-codes`, and "Problem: a, b, c").
 const document = JSON.parse(readFileSync(documentPath, "utf8"));
 const codes = new Set(document.components?.schemas?.Problem?.properties?.code?.enum ?? []);
 for (const item of Object.values(document.paths ?? {})) {
   for (const operation of Object.values(item)) {
     for (const response of Object.values(operation?.responses ?? {})) {
+      for (const code of response?.["x-problem-codes"] ?? []) codes.add(code);
       const match = /^Problem: (.+)$/.exec(response?.description ?? "");
       if (!match) continue;
       for (const code of match[1].split(",")) if (/^[a-z0-9_]+$/.test(code.trim())) codes.add(code.trim());

@@ -139,7 +139,13 @@ export class App {
 
   /** openapi renders the OpenAPI 3.1 document of every registered route. */
   openapi(): Record<string, unknown> {
-    return buildOpenApiDocument(this.http.routes, VERSION);
+    // BASEPLATE_PUBLIC_URL unset leaves publicUrl at its listen address: then the document's
+    // server is relative, so it is right wherever the plane is reached from.
+    const listening = `http://${this.config.host}:${this.config.port}`;
+    return buildOpenApiDocument(this.http.routes, {
+      version: VERSION,
+      ...(this.config.publicUrl !== listening ? { serverUrl: this.config.publicUrl } : {}),
+    });
   }
 
   /** migrate applies pending migrations and returns their names. */

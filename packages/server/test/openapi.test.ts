@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OPENAPI_FILE, renderOpenApi } from "../../../scripts/write-openapi.js";
 import { MODULES } from "../src/app.js";
+import { buildOpenApiDocument } from "../src/platform/http/openapi.js";
+import { API_TAGS } from "../src/platform/http/openapi-guide.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/harness.js";
 import { probeModule } from "../src/testing/probe-module.js";
 
@@ -9,7 +11,14 @@ import { probeModule } from "../src/testing/probe-module.js";
 // Checklist A6 API9 (improper inventory): no route the plane serves is missing from the document,
 // and no documented route is missing from the plane.
 
-type Operation = { operationId: string; responses: Record<string, { content?: Record<string, { schema: unknown }> }> };
+type Operation = {
+  operationId: string;
+  description?: string;
+  tags: string[];
+  security?: unknown[];
+  requestBody?: unknown;
+  responses: Record<string, { content?: Record<string, { schema: unknown }>; "x-problem-codes"?: string[] }>;
+};
 type Paths = Record<string, Record<string, Operation>>;
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
@@ -71,6 +80,104 @@ describe("openapi.json", () => {
       for (const part of (ref as string).split("/")) node = (node as Record<string, unknown> | undefined)?.[part];
       expect(node, `#/${ref}`).toBeDefined();
     }
+  });
+});
+
+describe("openapi.json for client generators and readers", () => {
+  let doc: {
+    info: { description: string };
+    servers: Array<{ url: string }>;
+    tags: Array<{ name: string; description?: string }>;
+    paths: Paths;
+    components: { schemas: Record<string, unknown> };
+  };
+  let operations: Array<{ where: string; op: Operation }>;
+  beforeAll(async () => {
+    doc = JSON.parse(await renderOpenApi());
+    operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.entries(ops).map(([method, op]) => ({ where: `${method.toUpperCase()} ${path}`, op })),
+    );
+  });
+
+  it("names a component schema for every resource and input, and refers to it", () => {
+    for (const name of [
+      "Tenant",
+      "User",
+      "Session",
+      "TenantKey",
+      "Endpoint",
+      "Event",
+      "AuditEntry",
+      "Invoice",
+      "CreateTenantInput",
+      "Problem",
+    ]) {
+      expect(doc.components.schemas[name], name).toBeDefined();
+    }
+    const getTenant = doc.paths["/v1/tenants/{tenantId}"]?.get;
+    expect(getTenant?.responses["200"]?.content?.["application/json"]?.schema).toEqual({
+      $ref: "#/components/schemas/Tenant",
+    });
+    expect(JSON.stringify(doc)).not.toContain("9007199254740991");
+  });
+
+  it("describes every operation, with who may call it", () => {
+    for (const { where, op } of operations) {
+      expect(op.description, where).toMatch(/\*\*Who may call:\*\*/);
+    }
+  });
+
+  it("lists its tags in reading order, each described, and every tag an operation uses", () => {
+    const used = new Set(operations.flatMap(({ op }) => op.tags));
+    const known = API_TAGS.map((t) => t.name);
+    expect(
+      [...used].filter((t) => !known.includes(t)),
+      "tags missing from API_TAGS",
+    ).toEqual([]);
+    expect(doc.tags.map((t) => t.name)).toEqual(known.filter((t) => used.has(t)));
+    for (const tag of doc.tags) expect(tag.description, tag.name).toBeTruthy();
+    expect(doc.tags[0]?.name).toBe("Operators");
+    expect(doc.tags.at(-1)?.name).toBe("Operations");
+  });
+
+  it("has a getting-started guide and a relative server by default", () => {
+    for (const heading of [
+      "Credentials",
+      "First calls",
+      "Errors",
+      "Idempotency",
+      "Pagination",
+      "Rate limits",
+      "Webhooks",
+    ]) {
+      expect(doc.info.description).toContain(`### ${heading}`);
+    }
+    expect(doc.servers).toEqual([{ url: "/", description: expect.any(String) }]);
+  });
+
+  it("names the configured public address as its server", () => {
+    const built = buildOpenApiDocument([], { version: "1", serverUrl: "https://auth.example.com" });
+    expect(built.servers).toEqual([{ url: "https://auth.example.com", description: expect.any(String) }]);
+  });
+
+  it("public operations need no credential; the others a bearer credential", () => {
+    expect(doc.paths["/v1/auth/login"]?.post?.security).toEqual([]);
+    expect(doc.paths["/healthz"]?.get?.security).toEqual([]);
+    expect(doc.paths["/v1/tenants"]?.post?.security).toEqual([{ bearerAuth: [] }]);
+  });
+
+  it("documents the event stream as text/event-stream and 403/413/415 where they are answered", () => {
+    const stream = doc.paths["/v1/events/stream"]?.get;
+    expect(Object.keys(stream?.responses["200"]?.content ?? {})).toEqual(["text/event-stream"]);
+    const create = doc.paths["/v1/tenants"]?.post;
+    expect(create?.responses["403"]?.["x-problem-codes"]).toContain("forbidden");
+    expect(create?.responses["413"]?.["x-problem-codes"]).toEqual(["payload_too_large"]);
+    expect(create?.responses["415"]?.["x-problem-codes"]).toEqual(["unsupported_media_type"]);
+    // A tenant-bound caller naming another tenant gets 404 not_found; a suspended tenant refuses writes.
+    const invite = doc.paths["/v1/tenants/{tenantId}/invitations"]?.post;
+    expect(invite?.responses["404"]?.["x-problem-codes"]).toContain("not_found");
+    expect(invite?.responses["403"]?.["x-problem-codes"]).toContain("tenant_suspended");
+    expect(doc.paths["/v1/events"]?.post?.responses["403"]?.["x-problem-codes"]).toContain("forbidden");
   });
 });
 
@@ -137,9 +244,15 @@ describeEachEngine("OpenAPI contract (API9)", (engine) => {
           where,
         ).toBe(true);
         for (const status of statuses.filter((s) => Number(s) >= 400)) {
-          expect(op.responses[status]?.content?.["application/problem+json"]?.schema, `${where} ${status}`).toEqual({
-            $ref: "#/components/schemas/Problem",
-          });
+          const response = op.responses[status] as Operation["responses"][string] & { "x-problem-codes"?: string[] };
+          const schema = response.content?.["application/problem+json"]?.schema as {
+            allOf: unknown[];
+            properties: { code: { enum: string[] } };
+          };
+          expect(schema?.allOf, `${where} ${status}`).toEqual([{ $ref: "#/components/schemas/Problem" }]);
+          // The codes are machine-readable twice over, and agree.
+          expect(response["x-problem-codes"]?.length, `${where} ${status}`).toBeGreaterThan(0);
+          expect(schema.properties.code.enum, `${where} ${status}`).toEqual(response["x-problem-codes"]);
         }
       }
     }

@@ -7,6 +7,7 @@ import { describe, inject } from "vitest";
 import { type App, createApp, MODULES } from "../app.js";
 import { type Config, loadConfig } from "../config.js";
 import type { Clock } from "../platform/clock.js";
+import { createLogger, type Logger } from "../platform/logger.js";
 import type { AnyModule } from "../platform/module.js";
 import type { Principal } from "../platform/principal.js";
 import { type ProbeService, probeModule } from "./probe-module.js";
@@ -76,6 +77,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** migrate: apply migrations before returning (default true). */
   migrate?: boolean;
+  /** logger replaces the plane's logger (a test that reads log lines: `captureLogs`). */
+  logger?: Logger;
 }
 
 export interface TestApp {
@@ -113,6 +116,7 @@ export async function createTestApp(engine: EngineName, options: TestAppOptions 
       config,
       modules: options.modules ?? [...(options.plane ? MODULES : []), probeModule],
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     });
   } catch (err) {
     await database.drop();
@@ -152,4 +156,18 @@ export async function createTestApp(engine: EngineName, options: TestAppOptions 
       await database.drop();
     },
   };
+}
+
+/**
+ * captureLogs returns a logger at `level` whose JSON lines are parsed into `lines` as they are
+ * written (for tests that assert what the plane logs).
+ */
+export function captureLogs(level = "info"): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger(level, {
+    write(line: string) {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    },
+  });
+  return { logger, lines };
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, nameSchemas } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 
 const Timestamp = z.number().int().describe("Epoch milliseconds.");
@@ -268,3 +268,58 @@ export const VerifyCredentialResult = z.discriminatedUnion("valid", [
       ),
   }),
 ]);
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas(
+  {
+    AcceptInvitationInput,
+    AcceptedInvitation,
+    AddMemberInput,
+    AgentKey,
+    BatchCheckInput,
+    BatchCheckResult,
+    AccessCheckInput: CheckInput,
+    AccessCheckResult: CheckResult,
+    CreateAgentKeyInput,
+    CreateInvitationInput,
+    CreateRoleInput,
+    CreateTenantKeyInput,
+    Explanation,
+    Invitation,
+    IssuedAgentKey,
+    IssuedInvitation,
+    IssuedTenantKey,
+    Membership,
+    Role,
+    RotateKeyInput,
+    Statement,
+    AccessSubject: Subject,
+    TenantKey,
+    UpdateMemberInput,
+    UpdateRoleInput,
+    VerifyCredentialInput,
+    VerifyCredentialResult,
+  },
+  {
+    TenantKey: {
+      description: "A key bound to one tenant (`bp_tk_…`, shown once when issued), limited to its permissions.",
+      examples: [
+        {
+          id: "tky_01JEXQ7F0G2H4J6K8M0N2P4Q6R",
+          tenantId: "ten_01JEXQ4Z7M3K9T2V8W5Y6B1C0D",
+          surfaceId: "srf_01JEXPZ9V1W3X5Y7Z9A1B3C5D7",
+          name: "ERP sync",
+          display: "bp_tk_…x7Qa",
+          permissions: ["members:read"],
+          createdBy: "usr_01JEXQ5B2C4D6E8F0G1H2J3K4M",
+          createdByType: "user",
+          createdAt: "2026-12-01T09:30:00.000Z",
+          expiresAt: null,
+          revokedAt: null,
+          lastUsedAt: "2026-12-07T10:15:42.000Z",
+          replacedBy: null,
+        },
+      ],
+    },
+  },
+);

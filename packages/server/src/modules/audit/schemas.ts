@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, nameSchemas } from "../../platform/http/schemas.js";
 import { JsonSchemaInput } from "../../platform/json-schema.js";
 
 /** Public shapes of the audit module: request inputs and response objects (camelCase). */
@@ -178,3 +178,59 @@ export type AuditSettings = z.infer<typeof AuditSettings>;
 export const UpdateSettingsInput = z.strictObject({
   retentionDays: z.union([z.literal(30), z.literal(365), z.null()]),
 });
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas(
+  {
+    AuditActor,
+    AuditEntry,
+    AuditSchema,
+    AuditSettings,
+    Checkpoint,
+    CheckpointPage,
+    CreateCheckpointInput,
+    CreateEntryInput,
+    PublicKeys,
+    PutSchemaInput,
+    UpdateSettingsInput,
+    Verification,
+  },
+  {
+    AuditEntry: {
+      description:
+        "One entry of a tamper-evident audit chain: who did what to which objects, hash-linked to the previous entry.",
+      examples: [
+        {
+          v: 1,
+          id: "aud_01JEXQAM6N8P0Q2R4S6T8V0W2X",
+          chain: "ten_01JEXQ4Z7M3K9T2V8W5Y6B1C0D",
+          seq: 12,
+          environmentId: "env_01JEXPZ3R8N6H4F2D0B9C7A5E3",
+          tenantId: "ten_01JEXQ4Z7M3K9T2V8W5Y6B1C0D",
+          action: "membership.created",
+          occurredAt: "2026-12-01T09:30:00.000Z",
+          actor: {
+            type: "service",
+            id: "key_01JEXQ0A1B2C3D4E5F6G7H8J9K",
+            displayName: "Backend",
+            model: null,
+            onBehalfOf: null,
+          },
+          targets: [{ type: "membership", id: "mem_01JEXQBN8P0Q2R4S6T8V0W2X4Y" }],
+          context: {
+            ip: "203.0.113.7",
+            userAgent: "curl/8.5.0",
+            surfaceId: null,
+            requestId: "req_01JEXQBP0Q2R4S6T8V0W2X4Y6Z",
+          },
+          metadata: {},
+          changes: null,
+          source: "fact",
+          factId: "fct_01JEXQBQ2R4S6T8V0W2X4Y6Z8A",
+          prevHash: "9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f",
+          hash: "3a5c7e9b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a5c",
+        },
+      ],
+    },
+  },
+);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, nameSchemas } from "../../platform/http/schemas.js";
 import { CURRENCY_EXPONENTS } from "./internal/money.js";
 
 /** Public shapes of prepaid credits: wallets, grants, the ledger and holds. */
@@ -184,3 +184,17 @@ export const PlanCredits = z
   )
   .max(20);
 export type PlanCredits = z.infer<typeof PlanCredits>;
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  CommitCreditsInput,
+  ConsumeCreditsInput,
+  CreditConsumption,
+  CreditEntry,
+  CreditGrant,
+  CreditHold,
+  GrantCreditsInput,
+  ReserveCreditsInput,
+  UpdateWalletInput,
+  Wallet,
+});

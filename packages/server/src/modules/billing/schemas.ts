@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, nameSchemas } from "../../platform/http/schemas.js";
 import { SetEntitlementInput } from "../usage/index.js";
 import { PlanCredits } from "./credit-schemas.js";
 import { CURRENCY_EXPONENTS } from "./internal/money.js";
@@ -427,3 +427,66 @@ export const TenantUsage = z.object({
     .describe("The plan's metered charges over the current billing period so far (the preview's charge lines)."),
 });
 export type TenantUsage = z.infer<typeof TenantUsage>;
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas(
+  {
+    AdvanceTestClockInput,
+    AttachTestClockInput,
+    BillingSettings,
+    CancelSubscriptionInput,
+    ChangePlanInput,
+    Charge,
+    ChargeInput,
+    CreateCreditNoteInput,
+    CreatePaymentInput,
+    CreatePlanInput,
+    CreatePlanVersionInput,
+    CreateSubscriptionInput,
+    CreateTestClockInput,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoicePreview,
+    Payment,
+    PaymentReceipt,
+    Plan,
+    PlanVersion,
+    Subscription,
+    TenantUsage,
+    TestClock,
+    UpdateBillingSettingsInput,
+    UpdatePlanInput,
+  },
+  {
+    Invoice: {
+      description: "A finalised invoice of one billing period: its lines, totals in minor units, and payment state.",
+      examples: [
+        {
+          id: "in_01JEXQCR4S6T8V0W2X4Y6Z8A0B",
+          number: "GLOBEX-0007",
+          subscriptionId: "sub_01JEXQCS6T8V0W2X4Y6Z8A0B2C",
+          tenantId: "ten_01JEXQ4Z7M3K9T2V8W5Y6B1C0D",
+          planVersionId: "plv_01JEXQCT8V0W2X4Y6Z8A0B2C4D",
+          currency: "EUR",
+          periodStart: "2026-11-01T00:00:00.000Z",
+          periodEnd: "2026-12-01T00:00:00.000Z",
+          lines: [],
+          subtotal: 4900,
+          taxRate: "0.19",
+          tax: 931,
+          total: 5831,
+          status: "finalized",
+          dueAt: "2026-12-15T00:00:00.000Z",
+          amountPaid: 0,
+          amountCredited: 0,
+          amountDue: 5831,
+          paidAt: null,
+          voidedAt: null,
+          finalizedAt: "2026-12-01T09:30:00.000Z",
+          createdAt: "2026-12-01T09:30:00.000Z",
+        },
+      ],
+    },
+  },
+);

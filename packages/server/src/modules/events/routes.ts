@@ -67,7 +67,13 @@ export function eventsRoutes(s: EventsService): RouteDefinition[] {
       tags: ["Events"],
       auth: AUTH.tenant,
       query: StreamEventsQuery,
-      response: { status: 200, schema: z.string(), description: "A text/event-stream of events." },
+      response: {
+        status: 200,
+        schema: z.string(),
+        contentTypes: ["text/event-stream"],
+        description:
+          "A `text/event-stream`: one message per event (`id:` its sequence, `event:` its type, `data:` the event as JSON), and comments as keep-alives.",
+      },
       handler: async ({ ctx, query, hijack, headers }) => {
         const last = headers["last-event-id"];
         await s.streamEvents(ctx, query, Array.isArray(last) ? last[0] : last, hijack);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { nameSchemas } from "../../platform/http/schemas.js";
 import { JsonSchemaInput } from "../../platform/json-schema.js";
 
 /** Public shapes of the events module: the CloudEvents-shaped envelope, the catalog, inputs. */
@@ -138,3 +139,37 @@ export const EventSettings = z.object({
 });
 export type EventSettings = z.infer<typeof EventSettings>;
 export const UpdateEventSettingsInput = z.strictObject({ retentionDays: z.number().int().min(1).max(3650) });
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas(
+  {
+    CreateEventTypeInput,
+    Event,
+    EventSettings,
+    EventType,
+    PublishEventInput,
+    UpdateEventSettingsInput,
+    UpdateEventTypeInput,
+  },
+  {
+    Event: {
+      description: "An event of the log (a CloudEvents 1.0 envelope), as listed, streamed and delivered to webhooks.",
+      examples: [
+        {
+          id: "evt_01JEXQ9K4M6N8P0Q2R4S6T8V0W",
+          clientId: null,
+          specversion: "1.0",
+          type: "tenant.created",
+          source: "baseplate",
+          subject: "ten_01JEXQ4Z7M3K9T2V8W5Y6B1C0D",
+          time: "2026-12-01T09:30:00.000Z",
+          datacontenttype: "application/json",
+          data: { id: "ten_01JEXQ4Z7M3K9T2V8W5Y6B1C0D", name: "Globex" },
+          environmentId: "env_01JEXPZ3R8N6H4F2D0B9C7A5E3",
+          tenantId: "ten_01JEXQ4Z7M3K9T2V8W5Y6B1C0D",
+          sequence: 1842,
+        },
+      ],
+    },
+  },
+);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { nameSchemas } from "../../platform/http/schemas.js";
 
 /** Rule: a bucket of `limit` requests that refills completely in `windowSeconds`; `limit: 0` is no limit. */
 export const Rule = z.strictObject({
@@ -33,3 +34,6 @@ export const TenantRateLimits = z.object({
   updatedAt: z.number().int().nullable().describe("When the tenant's own rules last changed (null: none set)."),
 });
 export type TenantRateLimits = z.infer<typeof TenantRateLimits>;
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({ RateLimitRule: Rule, SetTenantRateLimitsInput, TenantRateLimits });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, nameSchemas } from "../../platform/http/schemas.js";
 import { IssuedSession, MfaChallenge } from "../identity/index.js";
 
 /** Public shapes of the sso module. */
@@ -172,4 +172,19 @@ export const DiscoveredSso = z.object({
   sso: z.boolean().describe("Whether the address's domain is verified for a tenant's IdP."),
   providerId: z.string().nullable(),
   providerName: z.string().nullable(),
+});
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  CreateDomainInput,
+  CreateProviderInput,
+  DiscoverSsoInput,
+  DiscoveredSso,
+  OidcCallbackInput,
+  OidcProvider,
+  OidcSignedIn,
+  SsoDomain,
+  StartOidcInput,
+  StartedOidc,
+  UpdateProviderInput,
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { nameSchemas } from "../../platform/http/schemas.js";
 
 const Timestamp = z.number().int().describe("Epoch milliseconds.");
 const MediaTypePattern = z
@@ -245,4 +246,21 @@ export const ChunkQuery = z.strictObject({
     .describe(
       "Where this chunk starts (the session's `offset`). Required with bytes; a PUT without bytes or offset answers the session.",
     ),
+});
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  Bucket,
+  CreateBucketInput,
+  CreateDirectUploadInput,
+  CreateUploadInput,
+  DirectUpload,
+  QuotaInput,
+  SignedUrl,
+  SignedUrlInput,
+  StoredFile,
+  UpdateBucketInput,
+  UpdateFileInput,
+  UploadSession,
+  StorageUsage: Usage,
 });

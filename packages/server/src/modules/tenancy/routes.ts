@@ -228,6 +228,8 @@ export function tenancyRoutes(s: TenancyService): RouteDefinition[] {
       url: "/v1/tenants",
       operationId: "createTenant",
       summary: "Create a tenant (a customer organisation)",
+      description:
+        "Creates a tenant in the caller's environment, `active`, with a slug derived from its name unless given. `externalId` (your own id for the customer) and the slug are unique per environment (409). Records `tenant.created` in the audit log and the event log.",
       tags: ["Tenants"],
       auth: AUTH.environment,
       body: CreateTenantInput,
@@ -240,6 +242,8 @@ export function tenancyRoutes(s: TenancyService): RouteDefinition[] {
       url: "/v1/tenants",
       operationId: "listTenants",
       summary: "List and search tenants",
+      description:
+        "Lists the environment's tenants a page at a time. Filter by `state` or `externalId` (exact), or search name, slug and external id with `q`.",
       tags: ["Tenants"],
       auth: AUTH.environment,
       query: ListTenantsQuery,
@@ -264,6 +268,8 @@ export function tenancyRoutes(s: TenancyService): RouteDefinition[] {
       url: "/v1/tenants/:tenantId",
       operationId: "updateTenant",
       summary: "Update a tenant",
+      description:
+        "Changes a tenant's name, slug, external id, metadata or time zone; fields left out keep their value, `metadata` is replaced whole. The lifecycle state changes only through suspend, reactivate and deactivate.",
       tags: ["Tenants"],
       auth: AUTH.environment,
       params: tenantParams,

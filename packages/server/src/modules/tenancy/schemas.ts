@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { nameSchemas } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 
 /** isTimeZone: the runtime knows `tz` as an IANA time zone. */
@@ -182,3 +183,51 @@ export function slugify(name: string): string {
     .replace(/-+$/g, "");
   return slug === "" ? "x" : slug;
 }
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas(
+  {
+    CreateEnvironmentInput,
+    CreateProjectInput,
+    CreateSurfaceInput,
+    CreateTenantInput,
+    DeactivateTenantInput,
+    Environment,
+    Project,
+    ReactivateTenantInput,
+    Surface,
+    SuspendTenantInput,
+    Tenant,
+    UpdateEnvironmentInput,
+    UpdateProjectInput,
+    UpdateSurfaceInput,
+    UpdateTenantInput,
+  },
+  {
+    Tenant: {
+      description: "A customer organisation of an environment, with its lifecycle state.",
+      examples: [
+        {
+          id: "ten_01JEXQ4Z7M3K9T2V8W5Y6B1C0D",
+          environmentId: "env_01JEXPZ3R8N6H4F2D0B9C7A5E3",
+          name: "Globex",
+          slug: "globex",
+          externalId: "cus_42",
+          metadata: { plan: "growth" },
+          timeZone: "Europe/Berlin",
+          state: "active",
+          stateReason: null,
+          stateCategory: null,
+          stateChangedBy: null,
+          stateChangedAt: "2026-12-01T09:30:00.000Z",
+          createdAt: "2026-12-01T09:30:00.000Z",
+          updatedAt: "2026-12-07T10:15:42.000Z",
+        },
+      ],
+    },
+    CreateTenantInput: {
+      description: "A new tenant: a name, and optionally its slug, your own id for it, metadata and time zone.",
+      examples: [{ name: "Globex", externalId: "cus_42", metadata: { plan: "growth" }, timeZone: "Europe/Berlin" }],
+    },
+  },
+);

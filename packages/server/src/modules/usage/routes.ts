@@ -208,6 +208,7 @@ export function usageRoutes(s: UsageService): RouteDefinition[] {
       auth: AUTH.tenant,
       body: CheckInput,
       response: { status: 200, schema: CheckResult, description: "The answer." },
+      errors: [UsageErrors.invalid_query],
       handler: ({ ctx, body }) => s.entitlements.check(ctx, body),
     }),
     defineRoute({
@@ -221,7 +222,12 @@ export function usageRoutes(s: UsageService): RouteDefinition[] {
       auth: AUTH.keys,
       body: ReserveInput,
       response: { status: 201, schema: Hold, description: "The open hold." },
-      errors: [UsageErrors.limit_exceeded, UsageErrors.feature_not_entitled, UsageErrors.hold_needs_sum_meter],
+      errors: [
+        UsageErrors.limit_exceeded,
+        UsageErrors.feature_not_entitled,
+        UsageErrors.hold_needs_sum_meter,
+        UsageErrors.invalid_query,
+      ],
       handler: ({ ctx, body }) => s.holds.reserve(ctx, body),
     }),
     defineRoute({
@@ -247,7 +253,12 @@ export function usageRoutes(s: UsageService): RouteDefinition[] {
       params: holdParams,
       body: CommitInput,
       response: { status: 200, schema: Hold, description: "The committed hold." },
-      errors: [UsageErrors.hold_not_found, UsageErrors.hold_not_open],
+      errors: [
+        UsageErrors.hold_not_found,
+        UsageErrors.hold_not_open,
+        UsageErrors.meter_archived,
+        UsageErrors.invalid_value,
+      ],
       handler: ({ ctx, params, body }) => s.holds.commit(ctx, params.holdId, body),
     }),
     defineRoute({

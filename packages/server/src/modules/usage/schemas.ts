@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, nameSchemas } from "../../platform/http/schemas.js";
 
 /** Public shapes of the usage module: meters, usage events, queries, entitlements and holds. */
 
@@ -294,4 +294,23 @@ export const CommitInput = z.strictObject({
     .record(z.string(), z.unknown())
     .default({})
     .describe("More data for the event (group-by dimensions); the meter's value path is set to `amount`."),
+});
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas({
+  UsageBatchInput: BatchInput,
+  UsageBatchResult: BatchResult,
+  UsageCheckInput: CheckInput,
+  UsageCheckResult: CheckResult,
+  CommitInput,
+  CreateMeterInput,
+  Entitlement,
+  UsageHold: Hold,
+  IngestResult,
+  Meter,
+  ReserveInput,
+  SetEntitlementInput,
+  UpdateMeterInput,
+  UsageEventInput,
+  UsageResult,
 });

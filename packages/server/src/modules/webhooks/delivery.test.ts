@@ -146,8 +146,10 @@ describeEachEngine("webhook delivery", (engine) => {
     expect(err?.details).toMatchObject({
       endpointId: id,
       host: new URL(receiver.url).host,
+      attempt: 1,
       statusCode: 502,
-      cause: "HTTP 502",
+      cause: "http_status",
+      detail: "HTTP 502",
     });
     expect(JSON.stringify(err?.details)).not.toContain("sekrit");
   });

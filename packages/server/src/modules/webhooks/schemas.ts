@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { nameSchemas } from "../../platform/http/schemas.js";
 import { TypePattern } from "../events/index.js";
 
 /** Public shapes of the webhooks module. */
@@ -134,3 +135,43 @@ export const RecoverInput = z.strictObject({
 });
 export const RecoverResult = z.object({ recovered: z.number().int() });
 export const DeletedEndpoint = z.object({ id: z.string(), deleted: z.literal(true) });
+
+// The API document's names of this module's resources and inputs (`#/components/schemas/…`).
+nameSchemas(
+  {
+    WebhookAttempt: Attempt,
+    CreateEndpointInput,
+    DeletedEndpoint,
+    Endpoint,
+    EndpointWithSecret,
+    WebhookMessage: Message,
+    RecoverInput,
+    RecoverResult,
+    RotateSecretInput,
+    UpdateEndpointInput,
+  },
+  {
+    Endpoint: {
+      description: "An HTTPS endpoint that receives the events it subscribes to, signed (Standard Webhooks).",
+      examples: [
+        {
+          id: "whe_01JEXQ8H2J4K6M8N0P2Q4R6S8T",
+          environmentId: "env_01JEXPZ3R8N6H4F2D0B9C7A5E3",
+          tenantId: null,
+          url: "https://hooks.example.com/baseplate",
+          description: "Order fulfilment",
+          eventTypes: ["tenant.*", "order.shipped"],
+          enabled: true,
+          disabledReason: null,
+          disabledAt: null,
+          rateLimitPerSecond: null,
+          headers: {},
+          secretRotatingUntil: null,
+          failingSince: null,
+          createdAt: "2026-12-01T09:30:00.000Z",
+          updatedAt: "2026-12-01T09:30:00.000Z",
+        },
+      ],
+    },
+  },
+);

@@ -1,14 +1,27 @@
 import { type ZodType, z } from "zod";
-import { type ErrorCode, PlatformErrors } from "../errors.js";
+import { SuspensionErrors, TENANT_SUSPENDED_BILLING } from "../access.js";
+import { type ErrorCode, errorCodes, PlatformErrors } from "../errors.js";
+import type { ActorType } from "../principal.js";
+import { API_TAGS, GETTING_STARTED } from "./openapi-guide.js";
 import type { RouteDefinition } from "./route.js";
 
 type JsonSchema = Record<string, unknown>;
 
+/** OpenApiOptions: what the document says besides the routes. */
+export interface OpenApiOptions {
+  version: string;
+  /** serverUrl is the plane's public address (`BASEPLATE_PUBLIC_URL`); absent: relative (`/`). */
+  serverUrl?: string;
+}
+
 /**
  * buildOpenApiDocument renders the OpenAPI 3.1 document from the route table: the same zod schemas
- * that validate requests describe them, so the document cannot drift from the behaviour.
+ * that validate requests describe them, so the document cannot drift from the behaviour. Schemas
+ * named with `nameSchemas` are rendered once under `components.schemas` and referenced; every
+ * response lists the problem codes it can answer (`declaredProblemCodes`).
  */
-export function buildOpenApiDocument(routes: readonly RouteDefinition[], version: string): JsonSchema {
+export function buildOpenApiDocument(routes: readonly RouteDefinition[], options: OpenApiOptions): JsonSchema {
+  const schemas = new SchemaCatalogue();
   const paths: Record<string, Record<string, unknown>> = {};
   const sorted = [...routes].sort((a, b) => a.url.localeCompare(b.url) || a.method.localeCompare(b.method));
   for (const route of sorted) {
@@ -17,19 +30,19 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
     const operation: Record<string, unknown> = {
       operationId: route.operationId,
       summary: route.summary,
-      ...(route.description ? { description: route.description } : {}),
+      description: operationDescription(route),
       tags: route.tags,
     };
     const parameters = [
-      ...objectParameters(route.params, "path"),
-      ...objectParameters(route.query, "query"),
+      ...objectParameters(schemas, route.params, "path"),
+      ...objectParameters(schemas, route.query, "query"),
       ...(route.method === "POST" ? [{ $ref: "#/components/parameters/IdempotencyKey" }] : []),
     ];
     if (parameters.length > 0) operation.parameters = parameters;
     if (route.body) {
       operation.requestBody = {
         required: true,
-        content: { "application/json": { schema: toSchema(route.body, "input") } },
+        content: { "application/json": { schema: schemas.render(route.body, "input") } },
       };
     }
     if (route.requestStream) {
@@ -41,25 +54,43 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
         ),
       };
     }
-    if (route.auth !== "none") {
-      operation.security = route.auth === "optional" ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }];
-    }
-    operation.responses = responses(route);
+    operation.security =
+      route.auth === "none" ? [] : route.auth === "optional" ? [{}, { bearerAuth: [] }] : [{ bearerAuth: [] }];
+    operation.responses = responses(schemas, route);
     paths[path][route.method.toLowerCase()] = operation;
   }
+  const used = new Set(routes.flatMap((r) => r.tags));
+  const known = API_TAGS.filter((t) => used.has(t.name));
+  const other = [...used].filter((name) => !API_TAGS.some((t) => t.name === name)).sort();
+  const groups = [...new Set(known.map((t) => t.group)), ...(other.length > 0 ? ["Other"] : [])];
   return {
     openapi: "3.1.0",
     info: {
       title: "Baseplate API",
-      version,
-      description:
-        "The Baseplate plane: identity & access, tenants & environments, audit, events & webhooks, storage, usage and billing foundations. Errors are RFC 9457 problems; every POST honours Idempotency-Key.",
+      version: options.version,
+      description: GETTING_STARTED,
       license: { name: "Apache-2.0", identifier: "Apache-2.0" },
     },
+    servers: [
+      options.serverUrl
+        ? { url: options.serverUrl, description: "This plane." }
+        : { url: "/", description: "The plane serving this document." },
+    ],
+    security: [{ bearerAuth: [] }],
+    tags: [...known.map(({ name, description }) => ({ name, description })), ...other.map((name) => ({ name }))],
+    "x-tagGroups": groups.map((group) => ({
+      name: group,
+      tags: group === "Other" ? other : known.filter((t) => t.group === group).map((t) => t.name),
+    })),
     paths,
     components: {
       securitySchemes: {
-        bearerAuth: { type: "http", scheme: "bearer", description: "A Baseplate credential (`bp_…`)." },
+        bearerAuth: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "A Baseplate credential (`bp_ot_…` operator, `bp_sk_…` secret key, `bp_st_…` session, `bp_tk_…` tenant key, `bp_ak_…` agent key).",
+        },
       },
       parameters: {
         IdempotencyKey: {
@@ -71,10 +102,113 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], version
           schema: { type: "string", minLength: 1, maxLength: 255 },
         },
       },
-      schemas: { Problem: toSchema(problemSchema, "output") },
+      schemas: { Problem: PROBLEM_SCHEMA, ...schemas.components() },
       headers: RATE_LIMIT_HEADERS,
     },
   };
+}
+
+/** CREDENTIAL_NAMES names each actor type as the credential a client presents. */
+const CREDENTIAL_NAMES: Record<ActorType, string> = {
+  service: "secret keys",
+  user: "user sessions",
+  tenant_key: "tenant keys",
+  agent: "agent keys",
+  operator: "operator credentials",
+  system: "the plane itself",
+};
+
+/**
+ * operationDescription is the route's own description (or its summary), followed by who may call
+ * it and, on a POST, that it is safe to retry.
+ */
+function operationDescription(route: RouteDefinition): string {
+  const own = route.description ?? `${route.summary}.`;
+  let who: string;
+  if (route.auth === "none") who = "anyone: no credential is read.";
+  else if (route.auth === "optional") who = "anyone; a credential, when sent, is resolved and must be valid.";
+  else if (route.auth.actorTypes === "any") who = "any credential.";
+  else {
+    const names = route.auth.actorTypes.map((t) => CREDENTIAL_NAMES[t]);
+    who = `${names.length <= 1 ? (names[0] ?? "") : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`}; any other credential answers \`403 forbidden\`.`;
+  }
+  const parts = [own, `**Who may call:** ${who}`];
+  if (route.method === "POST" && route.auth !== "none") {
+    parts.push("Safe to retry with an `Idempotency-Key`.");
+  }
+  return parts.join("\n\n");
+}
+
+/**
+ * declaredProblemCodes lists every problem code a route can answer: its own `errors` plus the ones
+ * the HTTP layer and the access guard answer by the route's shape (input, auth preset, method).
+ */
+export function declaredProblemCodes(route: RouteDefinition): ErrorCode[] {
+  // Any route refuses a body it does not take, and invalid parameters.
+  const codes: ErrorCode[] = [...(route.errors ?? []), PlatformErrors.validation_failed];
+  if (route.requestStream) codes.push(PlatformErrors.payload_too_large);
+  else if (route.method !== "GET") {
+    // The body parser runs before the route: a body of another type, too large, not JSON, or
+    // malformed (a Content-Length that does not match, a forbidden property such as `__proto__`).
+    codes.push(
+      PlatformErrors.invalid_json,
+      PlatformErrors.bad_request,
+      PlatformErrors.payload_too_large,
+      PlatformErrors.unsupported_media_type,
+    );
+  }
+  const queryFields = (route.query ? toJson(route.query, "input").properties : undefined) as JsonSchema | undefined;
+  if (queryFields && "cursor" in queryFields) codes.push(PlatformErrors.invalid_cursor);
+  // The access guard answers 404 `not_found` for a named tenant outside the caller's environment.
+  const namesTenant = [route.params, route.query, route.body].some((schema) => {
+    if (!schema) return false;
+    const json = toJson(schema, "input");
+    // A named schema renders as a reference to its definition.
+    const ref = typeof json.$ref === "string" ? json.$ref.replace("#/$defs/", "") : null;
+    const target = (ref ? (json.$defs as Record<string, JsonSchema> | undefined)?.[ref] : json) ?? {};
+    const fields = target.properties;
+    return typeof fields === "object" && fields !== null && "tenantId" in fields;
+  });
+  if (namesTenant && route.auth !== "none") codes.push(PlatformErrors.not_found);
+  // Any credential sent is resolved first: an unknown one, or a user session past its timeout.
+  if (route.auth !== "none") {
+    codes.push(PlatformErrors.invalid_credentials, ...credentialCodes(), PlatformErrors.rate_limited);
+  }
+  if (typeof route.auth === "object") {
+    codes.push(PlatformErrors.unauthenticated, PlatformErrors.forbidden);
+    const types = route.auth.actorTypes;
+    // Tenant-bound callers (tenant and agent keys, and users on these routes) are confined to their
+    // tenant: another tenant answers 404 `not_found`, a suspended one `tenant_suspended` on writes.
+    if (types !== "any" && types.some((t) => t === "tenant_key" || t === "agent")) {
+      codes.push(PlatformErrors.not_found);
+      if (route.method !== "GET" && !route.readOnly) {
+        codes.push(SuspensionErrors.tenant_suspended, TENANT_SUSPENDED_BILLING);
+      }
+    }
+  }
+  if (route.method === "POST" && route.auth !== "none") {
+    codes.push(
+      PlatformErrors.idempotency_key_invalid,
+      PlatformErrors.idempotency_request_in_progress,
+      PlatformErrors.idempotency_key_reused,
+    );
+  }
+  const seen = new Set<string>();
+  return codes.filter((c) => {
+    const key = `${c.status} ${c.code}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * credentialCodes are the codes a credential resolver answers besides `invalid_credentials`:
+ * `session_expired`, declared by the module that resolves sessions (found by code, since the
+ * platform never imports a module; absent when no such module is composed).
+ */
+function credentialCodes(): ErrorCode[] {
+  return errorCodes().filter((c) => c.code === "session_expired");
 }
 
 /**
@@ -103,28 +237,61 @@ const RATE_LIMITED = {
   "RateLimit-Policy": { $ref: "#/components/headers/RateLimit-Policy" },
 };
 
-const problemSchema = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.number().int(),
-  detail: z.string(),
-  code: z.string().describe("Stable machine-readable error code."),
-  requestId: z.string(),
-  errors: z.array(z.object({ path: z.string(), message: z.string(), code: z.string().optional() })).optional(),
-});
-
-function responses(route: RouteDefinition): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    [String(route.response.status)]: {
-      description: route.response.description,
-      ...(route.auth !== "none" ? { headers: RATE_LIMITED } : {}),
-      content: Object.fromEntries(
-        (route.response.contentTypes ?? ["application/json"]).map((type) => [
-          type,
-          { schema: toSchema(route.response.schema, "output") },
-        ]),
-      ),
+const PROBLEM_SCHEMA: JsonSchema = {
+  type: "object",
+  description: "An RFC 9457 problem: every error the plane answers.",
+  properties: {
+    type: { type: "string", description: "`urn:baseplate:problem:<code>`." },
+    title: { type: "string", description: "The code's fixed title." },
+    status: { type: "integer", description: "The HTTP status." },
+    detail: { type: "string", description: "What went wrong in this request, for people." },
+    code: { type: "string", description: "Stable machine-readable error code: branch on it." },
+    requestId: { type: "string", description: "The request's id (`x-request-id`): quote it when reporting." },
+    errors: {
+      type: "array",
+      description: "On `validation_failed`: one entry per invalid field.",
+      items: {
+        type: "object",
+        properties: {
+          path: { type: "string", description: "The field, e.g. `body.name`." },
+          message: { type: "string" },
+          code: { type: "string" },
+        },
+        required: ["path", "message"],
+      },
     },
+  },
+  required: ["type", "title", "status", "detail", "code", "requestId"],
+  examples: [
+    {
+      type: "urn:baseplate:problem:tenant_not_found",
+      title: "Tenant not found",
+      status: 404,
+      detail: "No tenant ten_01JEXAMPLE00000000000000.",
+      code: "tenant_not_found",
+      requestId: "req_01JEXAMPLE0000000000000000",
+    },
+  ],
+};
+
+function responses(schemas: SchemaCatalogue, route: RouteDefinition): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const contentTypes = route.response.contentTypes ?? ["application/json"];
+  out[String(route.response.status)] = {
+    description: route.response.description,
+    ...(route.auth !== "none" ? { headers: RATE_LIMITED } : {}),
+    ...(route.response.status === 204
+      ? {}
+      : {
+          content: Object.fromEntries(
+            contentTypes.map((type) => [
+              type,
+              {
+                schema: type === "application/json" ? schemas.render(route.response.schema, "output") : streamed(type),
+              },
+            ]),
+          ),
+        }),
   };
   if (route.response.replay) {
     out["200"] = {
@@ -135,34 +302,46 @@ function responses(route: RouteDefinition): Record<string, unknown> {
           schema: { type: "string", enum: ["true"] },
         },
       },
-      content: { "application/json": { schema: toSchema(route.response.schema, "output") } },
+      content: { "application/json": { schema: schemas.render(route.response.schema, "output") } },
     };
   }
-  const codes: ErrorCode[] = [...(route.errors ?? [])];
-  if (route.body || route.query || route.params) codes.push(PlatformErrors.validation_failed);
-  if (route.auth !== "none") codes.push(PlatformErrors.invalid_credentials);
-  if (typeof route.auth === "object") codes.push(PlatformErrors.unauthenticated);
-  if (route.auth !== "none") codes.push(PlatformErrors.rate_limited);
-  if (route.method === "POST") {
-    codes.push(PlatformErrors.idempotency_request_in_progress, PlatformErrors.idempotency_key_reused);
-  }
-  const byStatus = new Map<number, string[]>();
-  for (const c of codes) byStatus.set(c.status, [...new Set([...(byStatus.get(c.status) ?? []), c.code])]);
-  for (const [status, names] of [...byStatus].sort(([a], [b]) => a - b)) {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const c of declaredProblemCodes(route)) byStatus.set(c.status, [...(byStatus.get(c.status) ?? []), c]);
+  for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const names = codes.map((c) => c.code);
     out[String(status)] = {
+      // NOTE: exactly "Problem: a, b, c": @baseplate/sdk's generator reads the codes from it.
       description: `Problem: ${names.join(", ")}`,
+      "x-problem-codes": names,
       ...(status === 429
         ? { headers: { ...RATE_LIMITED, "Retry-After": { $ref: "#/components/headers/Retry-After" } } }
         : {}),
-      content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+      content: {
+        "application/problem+json": {
+          schema: {
+            allOf: [{ $ref: "#/components/schemas/Problem" }],
+            properties: { status: { const: status }, code: { enum: names } },
+          },
+        },
+      },
     };
   }
   return out;
 }
 
-function objectParameters(schema: ZodType | undefined, location: "path" | "query"): JsonSchema[] {
+/** streamed is the schema of a streamed (non-JSON) body: text, or bytes. */
+function streamed(type: string): JsonSchema {
+  const text = type.startsWith("text/") || type === "application/x-ndjson";
+  return text ? { type: "string" } : { type: "string", format: "binary" };
+}
+
+function objectParameters(
+  schemas: SchemaCatalogue,
+  schema: ZodType | undefined,
+  location: "path" | "query",
+): JsonSchema[] {
   if (!schema) return [];
-  const json = toSchema(schema, "input");
+  const json = schemas.resolve(schemas.render(schema, "input"));
   const properties = (json.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((json.required ?? []) as string[]);
   return Object.entries(properties).map(([name, property]) => {
@@ -177,8 +356,89 @@ function objectParameters(schema: ZodType | undefined, location: "path" | "query
   });
 }
 
-function toSchema(schema: ZodType, io: "input" | "output"): JsonSchema {
+/**
+ * SchemaCatalogue renders zod schemas as JSON Schema, collecting named schemas (`nameSchemas`) as
+ * components. A named schema whose input shape differs from its output shape (defaults, transforms)
+ * is catalogued by its use: `<Name>` as answered and `<Name>Input` as sent (`CreateXInput` keeps its
+ * name as sent, and would be `CreateXOutput` as answered).
+ */
+class SchemaCatalogue {
+  readonly #components = new Map<string, { json: JsonSchema; text: string }>();
+
+  render(schema: ZodType, io: "input" | "output"): JsonSchema {
+    const json = toJson(schema, io);
+    const defs = (json.$defs ?? {}) as Record<string, JsonSchema>;
+    delete json.$defs;
+    if (Object.keys(defs).length === 0) return json;
+    // A named schema that reads differently as input is catalogued as `<Name>Input` too: compare
+    // each def with its other reading, and with the defs it references (to a fixpoint).
+    const others = (toJson(schema, io === "input" ? "output" : "input").$defs ?? {}) as Record<string, JsonSchema>;
+    const differs = new Set(
+      Object.keys(defs).filter((id) => JSON.stringify(defs[id]) !== JSON.stringify(others[id] ?? defs[id])),
+    );
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [id, def] of Object.entries(defs)) {
+        if (differs.has(id)) continue;
+        const refs = [...JSON.stringify(def).matchAll(/"#\/\$defs\/([^"]+)"/g)].map((m) => m[1] as string);
+        if (refs.some((r) => differs.has(r))) {
+          differs.add(id);
+          changed = true;
+        }
+      }
+    }
+    const nameOf = (id: string): string => {
+      if (id.startsWith("__")) throw new Error(`A recursive schema needs a name (nameSchemas): ${id}`);
+      if (!differs.has(id)) return id;
+      // An input schema keeps its name as sent; any other keeps it as answered.
+      if (id.endsWith("Input")) return io === "input" ? id : `${id.slice(0, -"Input".length)}Output`;
+      return io === "input" ? `${id}Input` : id;
+    };
+    const rename = (value: JsonSchema): JsonSchema =>
+      JSON.parse(
+        JSON.stringify(value).replace(/"#\/\$defs\/([^"]+)"/g, (_m, id: string) =>
+          JSON.stringify(`#/components/schemas/${nameOf(id)}`),
+        ),
+      ) as JsonSchema;
+    for (const [id, def] of Object.entries(defs)) {
+      const name = nameOf(id);
+      const renamed = rename(def);
+      const text = JSON.stringify(renamed);
+      const existing = this.#components.get(name);
+      if (existing && existing.text !== text) throw new Error(`Schema ${name} renders two ways in the API document`);
+      this.#components.set(name, { json: renamed, text });
+    }
+    return rename(json);
+  }
+
+  /** resolve follows a top-level `$ref` to a component. */
+  resolve(json: JsonSchema): JsonSchema {
+    const ref = typeof json.$ref === "string" ? /^#\/components\/schemas\/(.+)$/.exec(json.$ref)?.[1] : undefined;
+    return ref ? (this.#components.get(ref)?.json ?? json) : json;
+  }
+
+  components(): Record<string, JsonSchema> {
+    return Object.fromEntries(
+      [...this.#components].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, v.json]),
+    );
+  }
+}
+
+/** toJson converts a zod schema, dropping the safe-integer bounds zod adds to every integer. */
+function toJson(schema: ZodType, io: "input" | "output"): JsonSchema {
   const json = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as JsonSchema;
   delete json.$schema;
-  return json;
+  return stripSafeBounds(json) as JsonSchema;
+}
+
+function stripSafeBounds(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripSafeBounds);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    if (key === "minimum" && inner === Number.MIN_SAFE_INTEGER) continue;
+    if (key === "maximum" && inner === Number.MAX_SAFE_INTEGER) continue;
+    out[key] = stripSafeBounds(inner);
+  }
+  return out;
 }

@@ -1,3 +1,5 @@
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
 import { ZodError } from "zod";
 import { AppError, type FieldError, PlatformErrors } from "../errors.js";
 import { findInvalidText } from "./input.js";
@@ -140,4 +142,28 @@ function build(
   errors?: FieldError[],
 ): Problem {
   return { type: problemType(code), title, status, detail, code, requestId, ...(errors ? { errors } : {}) };
+}
+
+/**
+ * PROBLEM_CODES_DIR_ENV names the environment variable that turns on the record of answered problem
+ * codes: when it names a directory, every problem a route answers is appended there (one JSON line
+ * `{method, routeUrl, status, code}` per distinct answer, file `codes-<pid>.ndjson` per process).
+ * The test suite's global setup sets it and its teardown fails the run when a route answers a code
+ * the OpenAPI document does not declare for it. Unset (production): nothing is recorded.
+ */
+export const PROBLEM_CODES_DIR_ENV = "BASEPLATE_PROBLEM_CODES_DIR";
+
+const recorded = new Set<string>();
+
+/**
+ * recordProblemCode appends one answered problem to the record (see `PROBLEM_CODES_DIR_ENV`); a
+ * no-op when the record is off, and for an answer already recorded by this process.
+ */
+export function recordProblemCode(method: string, routeUrl: string, status: number, code: string): void {
+  const dir = process.env[PROBLEM_CODES_DIR_ENV];
+  if (!dir) return;
+  const line = JSON.stringify({ method, routeUrl, status, code });
+  if (recorded.has(line)) return;
+  recorded.add(line);
+  appendFileSync(join(dir, `codes-${process.pid}.ndjson`), `${line}\n`);
 }

@@ -19,7 +19,7 @@ import type { RateLimitDecision, RateLimiter } from "../ratelimit/limiter.js";
 import type { CredentialResolvers } from "./credentials.js";
 import { findInvalidText, jsonDepthExceeds, MAX_JSON_DEPTH, tooDeep } from "./input.js";
 import type { Metrics } from "./metrics.js";
-import { fieldErrors, PROBLEM_CONTENT_TYPE, toProblem } from "./problem.js";
+import { fieldErrors, PROBLEM_CONTENT_TYPE, recordProblemCode, toProblem } from "./problem.js";
 import { Replayed, type RouteDefinition, rateLimitSurface, StreamedBody } from "./route.js";
 
 declare module "fastify" {
@@ -156,6 +156,10 @@ export class HttpServer {
         { method: req.method, route, status_code: reply.statusCode },
         reply.elapsedTime / 1000,
       );
+      const problemCode = problemCodes.get(req);
+      if (problemCode !== undefined && req.routeOptions.url !== undefined) {
+        recordProblemCode(req.method, req.routeOptions.url, reply.statusCode, problemCode);
+      }
       if (req.routeOptions.config?.accessLog === false && reply.statusCode < 500) return;
       if (!deps.logger.isLevelEnabled("info")) return;
       deps.logger.info(
@@ -165,7 +169,7 @@ export class HttpServer {
           route,
           url: req.url,
           statusCode: reply.statusCode,
-          ...(problemCodes.has(req) ? { problemCode: problemCodes.get(req) } : {}),
+          ...(problemCode !== undefined ? { problemCode } : {}),
           durationMs: Math.round(reply.elapsedTime * 10) / 10,
         },
         "request completed",
@@ -335,6 +339,7 @@ export class HttpServer {
         );
         if (begun.kind === "replay") {
           const { status, body: stored } = begun.response;
+          if (status >= 400) problemCodes.set(req, storedProblemCode(stored));
           reply.header("idempotent-replayed", "true");
           return reply
             .code(status)
@@ -403,6 +408,7 @@ export class HttpServer {
     } catch (err) {
       if (err instanceof IdempotentReplay) {
         // Another request with this key committed first (another process); this one's write rolled back.
+        if (err.response.status >= 400) problemCodes.set(req, storedProblemCode(err.response.body));
         reply.header("idempotent-replayed", "true");
         return reply
           .code(err.response.status)
@@ -558,12 +564,28 @@ function noBody(body: unknown): undefined {
 }
 
 /**
+ * storedProblemCode reads the code of a stored problem document (an idempotent replay of a failure),
+ * or `unknown` when the stored body is not one.
+ */
+function storedProblemCode(body: string): string {
+  try {
+    const code = (JSON.parse(body) as { code?: unknown } | null)?.code;
+    return typeof code === "string" ? code : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * problemCodes: the problem code a request was answered with, for its access log line and the
+ * record of answered codes (`recordProblemCode`).
+ */
+const problemCodes = new WeakMap<FastifyRequest, string>();
+
+/**
  * requestFields are the fields every log line about a request carries: its id and, once
  * authenticated, who acted where. (Logged through the app logger: no per-request child logger.)
  */
-/** problemCodes: the problem code a request was answered with, for its access log line. */
-const problemCodes = new WeakMap<FastifyRequest, string>();
-
 function requestFields(req: FastifyRequest): Record<string, string> {
   const p = req.principal;
   if (!p) return { requestId: req.id };

@@ -27,6 +27,8 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       url: "/v1/users",
       operationId: "createUser",
       summary: "Create an end user in the environment",
+      description:
+        "Creates an end user with a unique email in the environment, optionally with a password (checked against the environment's password policy). A user belongs to no tenant until a membership adds it. The password is never returned.",
       tags: ["Users"],
       auth: AUTH.environment,
       body: CreateUserInput,
@@ -44,6 +46,7 @@ export function userRoutes(s: IdentityService): RouteDefinition[] {
       url: "/v1/users",
       operationId: "listUsers",
       summary: "List and search users",
+      description: "Lists the environment's users a page at a time; search email and name with `q`.",
       tags: ["Users"],
       auth: AUTH.environment,
       query: ListUsersQuery,

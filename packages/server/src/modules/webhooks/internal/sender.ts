@@ -11,10 +11,33 @@ export interface SendInput {
   signal?: AbortSignal;
 }
 
+/**
+ * SendFailure names why an attempt got no response, for logs and alerts: the receiver's name did
+ * not resolve (`dns`), it refused or dropped the connection (`refused`, `reset`), it did not answer
+ * in time (`timeout`), its TLS failed (`tls`), the SSRF policy refused the target (`ssrf_blocked`),
+ * the delivery was aborted (`aborted`), or anything else (`error`).
+ */
+export type SendFailure = "dns" | "refused" | "reset" | "timeout" | "tls" | "ssrf_blocked" | "aborted" | "error";
+
 /** SendResult is one attempt's outcome: a response (any status) or an error before one. */
 export type SendResult =
   | { kind: "response"; status: number; headers: http.IncomingHttpHeaders; body: string; durationMs: number }
-  | { kind: "error"; error: string; refused: boolean; durationMs: number };
+  | { kind: "error"; error: string; refused: boolean; failure: SendFailure; durationMs: number };
+
+/** failureOf classifies an error raised before a response (see `SendFailure`). */
+export function failureOf(err: Error, refused: boolean): SendFailure {
+  if (refused) return "ssrf_blocked";
+  const code = (err as { code?: unknown }).code;
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "ENODATA") return "dns";
+  if (code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH") return "refused";
+  if (code === "ECONNRESET" || code === "EPIPE") return "reset";
+  if (code === "ETIMEDOUT" || err.message.startsWith("timed out")) return "timeout";
+  if (err.message === "delivery aborted") return "aborted";
+  if (typeof code === "string" && (code.startsWith("ERR_TLS") || code.includes("CERT") || code.startsWith("ERR_SSL"))) {
+    return "tls";
+  }
+  return "error";
+}
 
 /** RESPONSE_BODY_LIMIT: bytes of a receiver's answer read (and kept in the attempt log). */
 export const RESPONSE_BODY_LIMIT = 1024;
@@ -40,7 +63,15 @@ export class Sender {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     const refusal = checkUrl(input.url, this.options.allowPrivate);
-    if (refusal) return { kind: "error", error: `URL refused: ${refusal}`, refused: true, durationMs: elapsed() };
+    if (refusal) {
+      return {
+        kind: "error",
+        error: `URL refused: ${refusal}`,
+        refused: true,
+        failure: "ssrf_blocked",
+        durationMs: elapsed(),
+      };
+    }
     const url = new URL(input.url);
     const isHttps = url.protocol === "https:";
     const host = url.hostname.replace(/^\[|\]$/g, "");
@@ -53,14 +84,17 @@ export class Sender {
         input.signal?.removeEventListener("abort", onAbort);
         resolve(result);
       };
-      const fail = (err: Error) =>
+      const fail = (err: Error) => {
+        const refused =
+          err instanceof TargetRefusedError || (err as { cause?: unknown }).cause instanceof TargetRefusedError;
         finish({
           kind: "error",
           error: err.message.slice(0, 500),
-          refused:
-            err instanceof TargetRefusedError || (err as { cause?: unknown }).cause instanceof TargetRefusedError,
+          refused,
+          failure: failureOf(err, refused),
           durationMs: elapsed(),
         });
+      };
       const req = (isHttps ? https : http).request({
         protocol: url.protocol,
         hostname: host,

@@ -203,21 +203,21 @@ export class Attempts {
       if (delay === 0) await job.complete(tx);
     });
     if (ok) return;
+    // What failed and why, for the log line of every failed attempt (no stack: an expected outcome).
     const details = {
       endpointId: endpoint.id,
       messageId: message.id,
       host: hostOf(endpoint.url),
+      attempt,
       ...(status !== null ? { statusCode: status } : {}),
-      cause: result.kind === "error" ? result.error : aborted ? "receiver aborted the message" : `HTTP ${status}`,
+      cause: result.kind === "error" ? result.failure : aborted ? "receiver_aborted" : "http_status",
+      detail: result.kind === "error" ? result.error : aborted ? "receiver aborted the message" : `HTTP ${status}`,
     };
     if (delay > 0) {
       throw new RetryLaterError(`webhook delivery attempt ${attempt} failed; retrying`, delay, details);
     }
     const disabled = gone || failingTooLong ? { endpointDisabled: gone ? "gone" : "failing" } : {};
-    this.m.logger.warn(
-      { ...details, attempt, ...disabled },
-      "webhook delivery failed; the message is settled as failed",
-    );
+    this.m.logger.warn({ ...details, ...disabled }, "webhook delivery failed; the message is settled as failed");
   }
 
   async #disable(tx: Tx, endpoint: WebhookEndpointTable, reason: "gone" | "failing"): Promise<void> {

@@ -1,9 +1,8 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, Timestamp, TimestampInput } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 const Name = z.string().trim().min(1).max(200);
 export const Permission = z
   .string()
@@ -23,7 +22,9 @@ const Email = z
   .trim()
   .max(254)
   .pipe(z.email({ message: "must be an email address" }));
-const Future = Timestamp.describe("Epoch milliseconds in the future.");
+const Future = TimestampInput.describe(
+  "A time in the future: an ISO 8601 date-time (epoch milliseconds still accepted).",
+);
 
 // Roles
 export const Role = z.object({

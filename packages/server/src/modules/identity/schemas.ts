@@ -1,11 +1,11 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { Timestamp, TimestampInput } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 import { MAIL_LIMITS, MailTemplateName } from "./internal/mail/templates.js";
 import { AuthSettings } from "./internal/settings/index.js";
 
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 export const Email = z
   .string()
   .trim()
@@ -22,7 +22,9 @@ const Profile = z
   .record(z.string().max(100), z.unknown())
   .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 8192, { message: "must be at most 8192 bytes as JSON" })
   .superRefine(refuseCredentialLikeKeys);
-const Future = Timestamp.describe("Epoch milliseconds in the future.");
+const Future = TimestampInput.describe(
+  "A time in the future: an ISO 8601 date-time (epoch milliseconds still accepted).",
+);
 
 // Operators
 export const OperatorRole = z.enum(["admin", "support"]);
@@ -214,6 +216,7 @@ export const MfaFactors = z.object({
   userId: z.string().describe("Whose factors these are (the session's user)."),
   data: z.array(MfaFactor),
   recoveryCodesLeft: z.number().int(),
+  hasMore: z.literal(false),
   nextCursor: z.null(),
 });
 export const TotpEnrolment = z.object({

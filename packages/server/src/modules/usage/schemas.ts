@@ -1,10 +1,8 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id } from "../../platform/http/schemas.js";
+import { Id, Timestamp } from "../../platform/http/schemas.js";
 
 /** Public shapes of the usage module: meters, usage events, queries, entitlements and holds. */
-
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 
 /** Bounds on one usage event (beyond the HTTP layer's own body limit and nesting bound). */
 export const EVENT_LIMITS = {

@@ -1,10 +1,9 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
+import { Timestamp } from "../../platform/http/schemas.js";
 import { TypePattern } from "../events/index.js";
 
 /** Public shapes of the webhooks module. */
-
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 
 /** RESERVED_HEADERS cannot be set as custom headers: the plane sets them. */
 const RESERVED_HEADER =

@@ -4,6 +4,7 @@ import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
@@ -153,7 +154,7 @@ export class AgentKeysService {
         ],
         data: { name: key.name },
       });
-      return { ...key, revokedAt: now };
+      return { ...key, revokedAt: iso(now) };
     });
   }
 

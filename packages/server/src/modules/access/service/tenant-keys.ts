@@ -3,6 +3,7 @@ import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import { exceeding } from "../../../platform/permissions.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
@@ -103,7 +104,7 @@ export class TenantKeysService {
         targets: [{ type: "tenant_key", id }],
         data: { name: key.name },
       });
-      return { ...key, revokedAt: now };
+      return { ...key, revokedAt: iso(now) };
     });
   }
 
@@ -152,7 +153,7 @@ export class TenantKeysService {
           surfaceId: current.surfaceId,
           name: current.name,
           permissions: current.permissions,
-          expiresAt: current.expiresAt,
+          expiresAt: old.expires_at,
         },
         id,
       );
@@ -160,7 +161,7 @@ export class TenantKeysService {
         .q(tx)
         .updateTable("tenant_key")
         .set({
-          expires_at: current.expiresAt === null ? graceEnd : Math.min(current.expiresAt, graceEnd),
+          expires_at: old.expires_at === null ? graceEnd : Math.min(old.expires_at, graceEnd),
           replaced_by: issued.tenantKey.id,
         })
         .where("id", "=", id)

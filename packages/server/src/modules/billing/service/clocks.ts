@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
 import type { TenancyService } from "../../tenancy/index.js";
@@ -43,11 +44,11 @@ function toTestClock(row: ClockRow, tenants: number): TestClock {
   return {
     id: row.id,
     name: row.name,
-    frozenTime: Number(row.frozen_time),
+    frozenTime: iso(row.frozen_time),
     status: row.status,
     tenants,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }
 

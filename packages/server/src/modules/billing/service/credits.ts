@@ -211,7 +211,11 @@ export class CreditsService {
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string));
     const page = await pageById(rows, query, (r) => r);
     const held = await this.ledger.heldOf(page.data.map((w) => w.id));
-    return { data: page.data.map((w) => toWallet(w, held.get(w.id) ?? 0)), nextCursor: page.nextCursor };
+    return {
+      data: page.data.map((w) => toWallet(w, held.get(w.id) ?? 0)),
+      hasMore: page.hasMore,
+      nextCursor: page.nextCursor,
+    };
   }
 
   async findWallet(ctx: ActionContext, id: string): Promise<Wallet> {
@@ -291,7 +295,11 @@ export class CreditsService {
             .where("id", "in", ids)
             .execute();
     const unitOf = new Map(units.map((w) => [w.id, w.unit]));
-    return { data: page.data.map((g) => toCreditGrant(g, unitOf.get(g.wallet_id) ?? "")), nextCursor: page.nextCursor };
+    return {
+      data: page.data.map((g) => toCreditGrant(g, unitOf.get(g.wallet_id) ?? "")),
+      hasMore: page.hasMore,
+      nextCursor: page.nextCursor,
+    };
   }
 
   async listEntries(ctx: ActionContext, query: z.infer<typeof ListCreditEntriesQuery>) {

@@ -3,6 +3,7 @@ import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -89,7 +90,7 @@ export class OperatorsService {
         name: input.name ?? before.name,
         role: input.role ?? before.role,
         disabled: input.disabled ?? before.disabled,
-        updatedAt: now,
+        updatedAt: iso(now),
       };
       const losesAdmin = before.role === "admin" && !before.disabled && (after.role !== "admin" || after.disabled);
       if (losesAdmin) {

@@ -3,6 +3,7 @@ import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import { exceeding } from "../../../platform/permissions.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
@@ -75,7 +76,7 @@ export class SecretKeysService {
         environmentId: key.environmentId,
         targets: [{ type: "secret_key", id }],
       });
-      return { ...key, revokedAt: now };
+      return { ...key, revokedAt: iso(now) };
     });
   }
 
@@ -93,9 +94,10 @@ export class SecretKeysService {
     const operator = this.c.access.operator(ctx, "secret_keys:write");
     return this.c.db.write(ctx, async (tx) => {
       // NOTE: the row stays locked until commit, so of racing rotations one issues and the rest see `replaced_by`.
-      const old = toSecretKey(await this.#key(id, tx, { lock: true }));
+      const oldRow = await this.#key(id, tx, { lock: true });
+      const old = toSecretKey(oldRow);
       const now = this.c.clock.now();
-      if (old.revokedAt !== null || (old.expiresAt !== null && old.expiresAt <= now)) {
+      if (oldRow.revoked_at !== null || (oldRow.expires_at !== null && oldRow.expires_at <= now)) {
         throw new AppError(IdentityErrors.key_revoked, "A revoked or expired key cannot be rotated; create a new one.");
       }
       if (old.replacedBy !== null) {
@@ -112,12 +114,12 @@ export class SecretKeysService {
         old.surfaceId,
         old.name,
         old.scopes,
-        old.expiresAt,
+        oldRow.expires_at,
         "secret_key.rotated",
         id,
       );
       const graceEnd = now + input.gracePeriodSeconds * 1000;
-      const oldExpiry = old.expiresAt === null ? graceEnd : Math.min(old.expiresAt, graceEnd);
+      const oldExpiry = oldRow.expires_at === null ? graceEnd : Math.min(oldRow.expires_at, graceEnd);
       await tx
         .updateTable("secret_key")
         .set({ expires_at: oldExpiry, replaced_by: issued.secretKey.id })

@@ -57,16 +57,17 @@ export const OperatorToken = z.object({
 });
 export type OperatorToken = z.infer<typeof OperatorToken>;
 export const CreateOperatorTokenInput = z.strictObject({ name: Name, expiresAt: Future.optional() });
-export const IssuedOperatorToken = z.object({
+/** IssuedOperatorToken: a new operator token, with its secret shown once (a create answer). */
+export const IssuedOperatorToken = OperatorToken.extend({
   token: z
     .string()
     .nullable()
     .describe(
       "Shown once. Send as `Authorization: Bearer <token>`. Null in an idempotent replay: a token is never stored, so it is shown only once.",
     ),
-  operatorToken: OperatorToken,
-  operator: Operator,
 });
+/** OperatorLogin: an operator's new session token (shown once) and the operator it signs in. */
+export const OperatorLogin = IssuedOperatorToken.extend({ operator: Operator });
 
 // Users
 export const User = z.object({
@@ -306,14 +307,14 @@ export const RotateSecretKeyInput = z.strictObject({
     .default(86_400)
     .describe("How long the old key keeps working (default 24 h, at most 7 days)."),
 });
-export const IssuedSecretKey = z.object({
+/** IssuedSecretKey: a new secret key, with its token shown once (a create answer). */
+export const IssuedSecretKey = SecretKey.extend({
   token: z
     .string()
     .nullable()
     .describe(
       "Shown once; only its hash is stored. Null in an idempotent replay: a token is never stored, so it is shown only once.",
     ),
-  secretKey: SecretKey,
 });
 export const ListQuery = paginationQuery.strict();
 

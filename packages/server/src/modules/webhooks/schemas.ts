@@ -76,9 +76,9 @@ export const UpdateEndpointInput = z.strictObject({
   headers: Headers.optional(),
 });
 
-export const EndpointWithSecret = z.object({
-  endpoint: Endpoint,
-  secret: z.string().nullable().describe("The signing secret (`whsec_…`), shown once."),
+/** EndpointWithSecret: a new endpoint (or one with a new secret), its signing secret shown once. */
+export const EndpointWithSecret = Endpoint.extend({
+  secret: z.string().nullable().describe("The signing secret (`whsec_…`), shown once. Null in an idempotent replay."),
 });
 
 export const RotateSecretInput = z.strictObject({

@@ -62,6 +62,27 @@ export function toSubscription(row: Selectable<BillingSubscriptionTable>): Subsc
   };
 }
 
+/** isoTime is a stored line time as an API time: invoices finalized before ISO answers kept epoch ms. */
+function isoTime(time: string | number): string {
+  return typeof time === "number" ? iso(time) : time;
+}
+
+/** lineTimes is a stored invoice line with its usage window in ISO 8601, whichever way it was stored. */
+function lineTimes(line: InvoiceLine): InvoiceLine {
+  if (!line.usage) return line;
+  const u = line.usage as InvoiceLine["usage"] & Record<string, string | number>;
+  return {
+    ...line,
+    usage: {
+      ...line.usage,
+      from: isoTime(u.from),
+      to: isoTime(u.to),
+      ...(u.receivedFrom === undefined ? {} : { receivedFrom: isoTime(u.receivedFrom) }),
+      ...(u.receivedTo === undefined ? {} : { receivedTo: isoTime(u.receivedTo) }),
+    },
+  };
+}
+
 export function toInvoice(row: Selectable<BillingInvoiceTable>): Invoice {
   return {
     id: row.id,
@@ -73,7 +94,7 @@ export function toInvoice(row: Selectable<BillingInvoiceTable>): Invoice {
     currency: row.currency,
     periodStart: iso(row.period_start),
     periodEnd: iso(row.period_end),
-    lines: fromJson<InvoiceLine[]>(row.lines),
+    lines: fromJson<InvoiceLine[]>(row.lines).map(lineTimes),
     subtotal: Number(row.subtotal),
     taxRate: row.tax_rate,
     tax: Number(row.tax),

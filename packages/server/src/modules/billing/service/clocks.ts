@@ -124,7 +124,7 @@ export class TestClocksService {
         type: "test_clock.created",
         environmentId,
         targets: [{ type: "test_clock", id: row.id }],
-        data: { name: row.name, frozenTime: row.frozen_time },
+        data: { name: row.name, frozenTime: iso(row.frozen_time) },
       });
       return toTestClock(row, 0);
     });
@@ -278,7 +278,7 @@ export class TestClocksService {
         type: "test_clock.advanced",
         environmentId,
         targets: [{ type: "test_clock", id: row.id }],
-        data: { from, to: input.frozenTime },
+        data: { from: iso(from), to: iso(input.frozenTime) },
       });
       return toTestClock({ ...row, ...changes }, (await this.#tenantCounts([row.id], tx)).get(row.id) ?? 0);
     });
@@ -318,7 +318,7 @@ export class TestClocksService {
         type: "test_clock.ready",
         environmentId: row.environment_id,
         targets: [{ type: "test_clock", id: row.id }],
-        data: { frozenTime: Number(row.frozen_time) },
+        data: { frozenTime: iso(row.frozen_time) },
       });
     });
   }

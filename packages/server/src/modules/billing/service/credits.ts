@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { fromJson, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { isoOrNull } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
 import type { UsageService } from "../../usage/index.js";
@@ -122,7 +123,7 @@ export class CreditsService {
         { type: "credit_wallet", id: wallet.id },
         { type: "credit_grant", id: row.id },
       ],
-      data: { unit: g.unit, amount: g.amount, source: g.source, expiresAt: row.expires_at, balance: after },
+      data: { unit: g.unit, amount: g.amount, source: g.source, expiresAt: isoOrNull(row.expires_at), balance: after },
     });
     await this.ledger.settle(tx, ctx, wallet, before, after, now);
     return toCreditGrant(row, g.unit);

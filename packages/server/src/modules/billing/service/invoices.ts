@@ -3,7 +3,7 @@ import type { z } from "zod";
 import { fromJson, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
-import { iso } from "../../../platform/http/schemas.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import type { UsageService } from "../../usage/index.js";
@@ -267,9 +267,9 @@ export class InvoicesService {
         number: row.number,
         currency: row.currency,
         total: row.total,
-        dueAt: row.due_at,
-        periodStart: from,
-        periodEnd: to,
+        dueAt: isoOrNull(row.due_at),
+        periodStart: iso(from),
+        periodEnd: iso(to),
         subscriptionId: sub.id,
       },
     });

@@ -262,7 +262,7 @@ export class EmailFlowsService {
       type: "user.password_reset_requested",
       environmentId: surface.environmentId,
       targets: [{ type: "user", id: user.id }],
-      data: { expiresAt },
+      data: { expiresAt: iso(expiresAt) },
     });
     return expiresAt;
   }
@@ -300,7 +300,7 @@ export class EmailFlowsService {
           type: "user.magic_link_requested",
           environmentId: surface.environmentId,
           targets: [{ type: "user", id: user.id }],
-          data: { surfaceId: surface.id, expiresAt },
+          data: { surfaceId: surface.id, expiresAt: iso(expiresAt) },
         });
       });
     }

@@ -489,7 +489,7 @@ export class UploadsService {
         environmentId: row.environment_id,
         tenantId: row.tenant_id,
         targets: [{ type: "storage_upload", id: row.id }],
-        data: { bucketId: row.bucket_id, kind: row.kind, size: Number(row.size), expiresAt: Number(row.expires_at) },
+        data: { bucketId: row.bucket_id, kind: row.kind, size: Number(row.size), expiresAt: iso(row.expires_at) },
       });
       return this.#toSession(row);
     });

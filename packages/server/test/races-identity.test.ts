@@ -88,7 +88,7 @@ describeEachEngine("identity races", (engine) => {
       .orderBy("id")
       .execute();
     const winner = won[0] as Answer;
-    const successor = (winner.body.secretKey as { id: string }).id;
+    const successor = (winner.body as { id: string }).id;
     expect(keys).toEqual([
       { id: old.id, replaced_by: successor },
       { id: successor, replaced_by: null },

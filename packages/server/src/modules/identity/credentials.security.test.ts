@@ -296,7 +296,7 @@ describeEachEngine("End-user credentials (security)", (engine) => {
         surfaceId: p.a.surfaceId,
         name: "second",
       });
-      const rotated = await send(`/v1/secret-keys/${key.secretKey.id}/rotate`, opApi.token, {});
+      const rotated = await send(`/v1/secret-keys/${key.id}/rotate`, opApi.token, {});
       secrets.push(op.token, opApi.token, key.token, rotated.token);
 
       const passwords = ["Ruby-Wombat-Quilt-42", "ünïcødé-パスワード-🔑-long", `${"x".repeat(40)}Zebra!`];

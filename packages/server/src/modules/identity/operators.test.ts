@@ -57,13 +57,13 @@ describeEachEngine("operators", (engine) => {
       disabled: false,
     });
     expect(body.operatorToken).toMatchObject({ operatorId: p.operatorId, kind: "session", revokedAt: null });
-    expect(body.operatorToken.expiresAt).toBe(clock.now() + 12 * 3_600_000);
+    expect(body.expiresAt).toBe(clock.now() + 12 * 3_600_000);
     expect(body).not.toHaveProperty("operator.passwordHash");
 
     const row = await t.app.db.kysely
       .selectFrom("operator_token")
       .selectAll()
-      .where("id", "=", body.operatorToken.id)
+      .where("id", "=", body.id)
       .executeTakeFirstOrThrow();
     expect(row.token_hash).toBe(sha256Hex(body.token));
     expect(JSON.stringify(row)).not.toContain(body.token.slice(6));

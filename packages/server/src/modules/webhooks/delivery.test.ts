@@ -58,7 +58,7 @@ describeEachEngine("webhook delivery", (engine) => {
       ...body,
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return { id: (res.body.endpoint as Json).id as string, secret: res.body.secret as string };
+    return { id: (res.body as Json).id as string, secret: res.body.secret as string };
   }
   async function tenant(name = "Acme"): Promise<string> {
     const res = await keyA("POST", "/v1/tenants", { name });
@@ -373,7 +373,7 @@ describeEachEngine("webhook delivery", (engine) => {
     expect((await call(tk, "GET", `/v1/webhooks/endpoints/${all.id}`)).status).toBe(404);
     const created = await call(tk, "POST", "/v1/webhooks/endpoints", { url: `${receiver.url}/t1` });
     expect(created.status).toBe(201);
-    expect((created.body.endpoint as Json).tenantId).toBe(t1);
+    expect((created.body as Json).tenantId).toBe(t1);
     const foreign = await call(tk, "POST", "/v1/webhooks/endpoints", { url: `${receiver.url}/x`, tenantId: t2 });
     expect(foreign.status).toBe(404);
   });

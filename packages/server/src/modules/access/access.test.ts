@@ -212,7 +212,7 @@ describeEachEngine("access", (engine) => {
     const keyId = (issued as Json).id as string;
     expect(token).toMatch(/^bp_tk_/);
     // Without a surface named, the key calls through the surface of its creator's session.
-    expect(issued.tenantKey).toMatchObject({
+    expect(issued).toMatchObject({
       createdBy: users.bob.id,
       createdByType: "user",
       permissions: ["keys:*", "members:read"],

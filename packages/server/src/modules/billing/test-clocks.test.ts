@@ -307,7 +307,7 @@ describeEachEngine("billing test clocks", (engine) => {
     await advance(id, periodEnd + 60_000);
     const invoice = ((await call(sk(), "GET", `/v1/billing/invoices?tenantId=${late}`)).body.data as Json[])[0] as Json;
     // Due at finalization (the clock's time) plus the net terms.
-    expect(invoice.dueAt).toBe(periodEnd + 60_000 + t.app.config.billing.netTermsDays * DAY);
+    expect(Date.parse(String(invoice.dueAt))).toBe(periodEnd + 60_000 + t.app.config.billing.netTermsDays * DAY);
     const state = async () => (await call(sk(), "GET", `/v1/tenants/${late}`)).body.state;
     const status = async () => (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.id}`)).body.status;
 

@@ -175,7 +175,7 @@ describeEachEngine("secret keys", (engine) => {
     }
 
     const { token, ...secretKey } = await createKey({ expiresAt: clock.now() + HOUR });
-    expect(secretKey.expiresAt).toBe(clock.now() + HOUR);
+    expect(Date.parse(String(secretKey.expiresAt))).toBe(clock.now() + HOUR);
     expect((await tenants(token)).statusCode).toBe(200);
     clock.advance(HOUR - 1);
     expect((await tenants(token)).statusCode).toBe(200);
@@ -204,7 +204,7 @@ describeEachEngine("secret keys", (engine) => {
 
     const again = await admin("POST", `/v1/secret-keys/${secretKey.id}/revoke`);
     expect(again.statusCode).toBe(200);
-    expect(again.json().revokedAt).toBe(revoked.json().revokedAt);
+    expect(Date.parse(again.json().revokedAt)).toBe(revoked.json().revokedAt);
     expect(facts.filter((f) => f.type === "secret_key.revoked")).toHaveLength(1);
     // Other keys are untouched.
     expect((await tenants(p.a.secretKey)).statusCode).toBe(200);

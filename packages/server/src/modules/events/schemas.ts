@@ -48,7 +48,7 @@ export const Event = z.object({
   type: z.string(),
   source: z.string().describe("Who emitted the event: `baseplate` for the plane's own facts, else the publisher's."),
   subject: z.string().nullable().describe("What the event is about, e.g. `tenant/ten_…`."),
-  time: z.string().describe("When it happened (RFC 3339)."),
+  time: Timestamp.describe("When it happened (ISO 8601 UTC with milliseconds)."),
   datacontenttype: z.literal("application/json"),
   data: z.record(z.string(), z.unknown()),
   environmentId: z.string(),

@@ -261,7 +261,7 @@ export const CheckResult = z.object({
   used: z.number().nullable(),
   held: z.number().nullable().describe("Reserved by open holds."),
   remaining: z.number().nullable().describe("limit − used − held (never below 0)."),
-  resetsAt: z.string().nullable().describe("When the period ends (calendar month); null for rolling and boolean."),
+  resetsAt: Timestamp.nullable().describe("When the period ends (calendar month); null for rolling and boolean."),
 });
 export type CheckResult = z.infer<typeof CheckResult>;
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Timestamp } from "../../platform/http/schemas.js";
+import { Timestamp, TimestampInput } from "../../platform/http/schemas.js";
 import { TypePattern } from "../events/index.js";
 
 /** Public shapes of the webhooks module. */
@@ -129,7 +129,7 @@ export const Attempt = z.object({
 export type Attempt = z.infer<typeof Attempt>;
 
 export const RecoverInput = z.strictObject({
-  since: z.number().int().min(0).describe("Resend every failed message of the endpoint created at or after this time."),
+  since: TimestampInput.describe("Resend every failed message of the endpoint created at or after this time."),
 });
 export const RecoverResult = z.object({ recovered: z.number().int() });
 export const DeletedEndpoint = z.object({ id: z.string(), deleted: z.literal(true) });

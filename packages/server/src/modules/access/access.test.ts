@@ -233,7 +233,9 @@ describeEachEngine("access", (engine) => {
     // Uses are recorded in batches (lastUsedAt), never per request.
     expect(ok(await key("GET", `/v1/tenants/${tenantId}/keys/${keyId}`)).lastUsedAt).toBeNull();
     await t.app.service(accessModule).resolution.flushLastUsed();
-    expect(ok(await key("GET", `/v1/tenants/${tenantId}/keys/${keyId}`)).lastUsedAt).toBe(clock.now());
+    expect(Date.parse(ok(await key("GET", `/v1/tenants/${tenantId}/keys/${keyId}`)).lastUsedAt as string)).toBe(
+      clock.now(),
+    );
     // It survives its creator leaving.
     ok(await key("DELETE", `${members()}/${bobMembership}`));
     ok(await call(token, "GET", members()));

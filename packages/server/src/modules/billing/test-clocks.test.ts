@@ -129,7 +129,7 @@ describeEachEngine("billing test clocks", (engine) => {
     await advance(id, trialEnd + 60_000);
     const active = (await call(sk(), "GET", `/v1/billing/subscriptions/${subId}`)).body;
     expect(active).toMatchObject({ status: "active", currentPeriodStart: trialEnd });
-    const periodEnd = active.currentPeriodEnd as number;
+    const periodEnd = Date.parse(active.currentPeriodEnd as string);
     expect(periodEnd).toBe(Date.parse("2027-03-07T12:00:00Z"));
 
     // Usage inside the clock's first paid period.
@@ -301,9 +301,11 @@ describeEachEngine("billing test clocks", (engine) => {
     const late = (await call(sk(), "POST", "/v1/tenants", { name: "Late payer" })).body.id as string;
     expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/tenants`, { tenantId: late })).status).toBe(200);
     const sub = (await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: late, plan: "clocked" })).body;
-    const trialEnd = sub.trialEnd as number;
+    const trialEnd = Date.parse(sub.trialEnd as string);
     await advance(id, trialEnd + 60_000);
-    const periodEnd = (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.id}`)).body.currentPeriodEnd as number;
+    const periodEnd = Date.parse(
+      (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.id}`)).body.currentPeriodEnd as string,
+    );
     await advance(id, periodEnd + 60_000);
     const invoice = ((await call(sk(), "GET", `/v1/billing/invoices?tenantId=${late}`)).body.data as Json[])[0] as Json;
     // Due at finalization (the clock's time) plus the net terms.
@@ -315,10 +317,10 @@ describeEachEngine("billing test clocks", (engine) => {
     await t.app.service(billingModule).dunning.runDue();
     expect(await status()).toBe("active");
 
-    await advance(id, (invoice.dueAt as number) + 60_000);
+    await advance(id, Date.parse(invoice.dueAt as string) + 60_000);
     expect(await status()).toBe("past_due");
     expect(await state()).toBe("active");
-    await advance(id, (invoice.dueAt as number) + (t.app.config.billing.graceDays + 1) * DAY);
+    await advance(id, Date.parse(invoice.dueAt as string) + (t.app.config.billing.graceDays + 1) * DAY);
     expect(await state()).toBe("suspended");
 
     const paid = await call(sk(), "POST", `/v1/billing/invoices/${invoice.id}/payments`, {

@@ -89,7 +89,11 @@ describeEachEngine("billing dunning", (engine) => {
       .execute();
     expect(await t.app.service(billingModule).subscriptions.advance(sub)).toBe(true);
     const invoice = ((await call(sk(), "GET", `/v1/billing/invoices?subscriptionId=${sub}`)).body.data as Json[])[0];
-    expect(invoice).toMatchObject({ status: "finalized", total: 10_000, dueAt: clock.now() + 30 * DAY });
+    expect(invoice).toMatchObject({
+      status: "finalized",
+      total: 10_000,
+      dueAt: new Date(clock.now()).toISOString() + 30 * DAY,
+    });
     return { tenant, key, sub, invoice: invoice as Json };
   }
   /** write is a write the tenant's own key makes (reporting its usage). */

@@ -119,7 +119,11 @@ describeEachEngine("billing test clocks", (engine) => {
     expect(sub.body).toMatchObject({ status: "trialing", testClockId: id, currentPeriodStart: start, trialEnd });
     // A subscription on real time, due by real time: the clock's advance never touches it.
     const real = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: other, plan: "clocked" });
-    expect(real.body).toMatchObject({ status: "trialing", testClockId: null, currentPeriodStart: T0 });
+    expect(real.body).toMatchObject({
+      status: "trialing",
+      testClockId: null,
+      currentPeriodStart: new Date(T0).toISOString(),
+    });
 
     // Real time is far past the clock's trial end: the real-time job leaves the clock's subscription alone.
     const billing = t.app.service(billingModule);
@@ -219,7 +223,9 @@ describeEachEngine("billing test clocks", (engine) => {
       expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/advance`, body)).status).toBe(400);
     }
     expect(await audit("test_clock.advanced")).toEqual(before);
-    expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).body).toMatchObject({ frozenTime: T0 });
+    expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).body).toMatchObject({
+      frozenTime: new Date(T0).toISOString(),
+    });
 
     // `other` has a live subscription on real time: it cannot move to a clock.
     const moved = await call(sk(), "POST", `/v1/billing/test-clocks/${id}/tenants`, { tenantId: other });
@@ -264,7 +270,9 @@ describeEachEngine("billing test clocks", (engine) => {
     expect((await call(key, "POST", `/v1/billing/test-clocks/${id}/advance`, { frozenTime: T0 + DAY })).status).toBe(
       403,
     );
-    expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).body).toMatchObject({ frozenTime: T0 });
+    expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).body).toMatchObject({
+      frozenTime: new Date(T0).toISOString(),
+    });
   });
 
   it("runs periods on the wall clock of the tenant's time zone, fixed when the subscription starts", async () => {
@@ -273,7 +281,7 @@ describeEachEngine("billing test clocks", (engine) => {
     const sub = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: ny, plan: "clocked" });
     expect(sub.status, JSON.stringify(sub.body)).toBe(201);
     // T0 is 07:00 EST on Mar 10; the 3-day trial ends on Mar 13 at 07:00, still EST.
-    expect(sub.body).toMatchObject({ timeZone: "America/New_York", trialEnd: T0 + 3 * DAY });
+    expect(sub.body).toMatchObject({ timeZone: "America/New_York", trialEnd: new Date(T0).toISOString() + 3 * DAY });
     // The first paid month runs to Apr 13 07:00 EDT: 11:00Z, not 12:00Z as in UTC.
     clock.set(T0 + 3 * DAY);
     try {
@@ -281,8 +289,8 @@ describeEachEngine("billing test clocks", (engine) => {
       const active = (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.body.id}`)).body;
       expect(active).toMatchObject({
         status: "active",
-        currentPeriodStart: T0 + 3 * DAY,
-        currentPeriodEnd: Date.parse("2027-04-13T11:00:00Z"),
+        currentPeriodStart: new Date(T0).toISOString() + 3 * DAY,
+        currentPeriodEnd: new Date("2027-04-13T11:00:00Z").toISOString(),
       });
       // A later change of the tenant's zone does not move the running subscription's periods.
       expect((await call(sk(), "PATCH", `/v1/tenants/${ny}`, { timeZone: "Asia/Tokyo" })).status).toBe(200);

@@ -392,7 +392,7 @@ describeEachEngine("billing", (engine) => {
       expect(active.body).toMatchObject({
         status: "active",
         currentPeriodStart: new Date(start + 14 * DAY).toISOString(),
-        currentPeriodEnd: start + 21 * DAY,
+        currentPeriodEnd: new Date(start + 21 * DAY).toISOString(),
       });
       const invoices = await call(sk(), "GET", `/v1/billing/invoices?subscriptionId=${sub.body.id}`);
       expect(invoices.body.data).toHaveLength(0);

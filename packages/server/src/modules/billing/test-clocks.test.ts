@@ -156,7 +156,7 @@ describeEachEngine("billing test clocks", (engine) => {
     expect(invoices[0]).toMatchObject({
       periodStart: trialEnd,
       periodEnd,
-      finalizedAt: periodEnd + 5 * 60_000,
+      finalizedAt: new Date(periodEnd + 5 * 60_000).toISOString(),
       currency: "EUR",
       total: 3000 + 70,
     });

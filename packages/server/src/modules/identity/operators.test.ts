@@ -128,7 +128,7 @@ describeEachEngine("operators", (engine) => {
 
     const revoked = await admin("POST", `/v1/operator/tokens/${operatorToken.id}/revoke`);
     expect(revoked.statusCode).toBe(200);
-    expect(revoked.json()).toMatchObject({ id: operatorToken.id, revokedAt: clock.now() });
+    expect(revoked.json()).toMatchObject({ id: operatorToken.id, revokedAt: new Date(clock.now()).toISOString() });
     expect((await me(token)).statusCode).toBe(401);
     const after = await admin("GET", "/v1/operator/tokens");
     expect(after.json().data.map((x: { id: string }) => x.id)).not.toContain(operatorToken.id);
@@ -155,7 +155,7 @@ describeEachEngine("operators", (engine) => {
     expect((await me(token)).statusCode).toBe(200);
     const out = await call(token, "POST", "/v1/operator/tokens/current/revoke");
     expect(out.statusCode).toBe(200);
-    expect(out.json()).toMatchObject({ kind: "session", revokedAt: clock.now() });
+    expect(out.json()).toMatchObject({ kind: "session", revokedAt: new Date(clock.now()).toISOString() });
     const after = await me(token);
     expect(after.statusCode).toBe(401);
     expect(after.json()).toMatchObject({ code: "invalid_credentials" });

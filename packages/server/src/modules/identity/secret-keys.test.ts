@@ -196,7 +196,7 @@ describeEachEngine("secret keys", (engine) => {
 
     const revoked = await admin("POST", `/v1/secret-keys/${secretKey.id}/revoke`);
     expect(revoked.statusCode).toBe(200);
-    expect(revoked.json()).toMatchObject({ id: secretKey.id, revokedAt: clock.now() });
+    expect(revoked.json()).toMatchObject({ id: secretKey.id, revokedAt: new Date(clock.now()).toISOString() });
     const after = await tenants(token);
     expect(after.statusCode).toBe(401);
     expect(after.json()).toMatchObject({ code: "invalid_credentials" });
@@ -248,7 +248,10 @@ describeEachEngine("secret keys", (engine) => {
     expect(fresh.token).not.toBe(old.token);
     expect(fresh).toMatchObject({ name: "rotating", scopes: ["tenants:read"], expiresAt: null });
     const oldAfter = await admin("GET", `/v1/secret-keys/${old.id}`);
-    expect(oldAfter.json()).toMatchObject({ replacedBy: fresh.id, expiresAt: clock.now() + 60_000 });
+    expect(oldAfter.json()).toMatchObject({
+      replacedBy: fresh.id,
+      expiresAt: new Date(clock.now() + 60_000).toISOString(),
+    });
 
     expect((await tenants(old.token)).statusCode).toBe(200);
     expect((await tenants(fresh.token)).statusCode).toBe(200);

@@ -54,7 +54,7 @@ describeEachEngine("baseplate CLI: webhooks recover", (engine) => {
       headers: auth,
       payload: { url: `${receiver.url}/hook`, eventTypes: ["tenant.*"] },
     });
-    const endpointId = created.json().endpoint.id as string;
+    const endpointId = created.json().id as string;
     receiver.answer = () => ({ status: 410 });
     const since = Date.now();
     await t.inject({ method: "POST", url: "/v1/tenants", headers: auth, payload: { name: "Acme" } });

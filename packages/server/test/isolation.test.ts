@@ -206,7 +206,7 @@ const leakyModule = defineModule<ModuleContext>({
         response: { status: 200, schema: pageSchema(item), description: "items" },
         handler: async () => {
           const rows = await items().selectFrom("probe_item").selectAll().execute();
-          return { data: rows.map((r) => ({ id: r.id, name: r.name })), nextCursor: null };
+          return { data: rows.map((r) => ({ id: r.id, name: r.name })), hasMore: false, nextCursor: null };
         },
       }),
       // Believes an environmentId from the body.

@@ -109,15 +109,15 @@ describeEachEngine("access races", (engine) => {
       await key("POST", `/v1/tenants/${tenantId}/keys`, { name: "partner", permissions: ["members:read"] }),
       201,
     );
-    const oldId = (issued.tenantKey as Json).id as string;
+    const oldId = (issued as Json).id as string;
     const results = await Promise.all(
       Array.from({ length: 50 }, () => key("POST", `/v1/tenants/${tenantId}/keys/${oldId}/rotate`, {})),
     );
     expect(tally(results)).toEqual({ "201": 1, "409 key_already_rotated": 49 });
     const successor = results.find((r) => r.status === 201)?.body as Json;
     const keys = ok(await key("GET", `/v1/tenants/${tenantId}/keys?limit=100`)).data as Json[];
-    expect(keys.map((k) => k.id).sort()).toEqual([oldId, (successor.tenantKey as Json).id].sort());
-    expect(keys.find((k) => k.id === oldId)?.replacedBy).toBe((successor.tenantKey as Json).id);
+    expect(keys.map((k) => k.id).sort()).toEqual([oldId, (successor as Json).id].sort());
+    expect(keys.find((k) => k.id === oldId)?.replacedBy).toBe((successor as Json).id);
     // Exactly one key works: the successor (the default grace period is none).
     const members = `/v1/tenants/${tenantId}/members`;
     ok(await call(successor.token as string, "GET", members));
@@ -158,7 +158,7 @@ describeEachEngine("access races", (engine) => {
       await call(user.session, "POST", `/v1/tenants/${tenantId}/agent-keys`, { name: "bot", scopes: ["*"] }),
       201,
     );
-    const agentId = (agent.agentKey as Json).id as string;
+    const agentId = (agent as Json).id as string;
     // Invitees who already have an account: accepting then writes only the tenant's audit chain. (A
     // sign-up through an invitation appends to the environment's chain first, which can deadlock
     // against a tenant write on PostgreSQL: a known limit, see docs/security.md.)

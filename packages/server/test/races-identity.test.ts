@@ -74,7 +74,7 @@ describeEachEngine("identity races", (engine) => {
       scopes: ["*"],
     });
     const answers = await spread(50, (call) =>
-      call("POST", `/v1/secret-keys/${old.secretKey.id}/rotate`, p.operatorToken, { gracePeriodSeconds: 3600 }),
+      call("POST", `/v1/secret-keys/${old.id}/rotate`, p.operatorToken, { gracePeriodSeconds: 3600 }),
     );
     const won = answers.filter((a) => a.status === 201);
     const lost = answers.filter((a) => a.status !== 201);
@@ -88,9 +88,9 @@ describeEachEngine("identity races", (engine) => {
       .orderBy("id")
       .execute();
     const winner = won[0] as Answer;
-    const successor = (winner.body.secretKey as { id: string }).id;
+    const successor = (winner.body as { id: string }).id;
     expect(keys).toEqual([
-      { id: old.secretKey.id, replaced_by: successor },
+      { id: old.id, replaced_by: successor },
       { id: successor, replaced_by: null },
     ]);
     // The winner's token works, and so does the old one during its grace period.

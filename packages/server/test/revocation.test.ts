@@ -87,7 +87,7 @@ describe.runIf(engines().includes("postgres"))("revocation across processes [pos
     await warm(key.token, "/v1/tenants");
     await warm(user.token, "/v1/auth/me");
     const now = Date.now();
-    await db().updateTable("secret_key").set({ revoked_at: now }).where("id", "=", key.secretKey.id).execute();
+    await db().updateTable("secret_key").set({ revoked_at: now }).where("id", "=", key.id).execute();
     await db().updateTable("user").set({ disabled_at: now }).where("id", "=", user.userId).execute();
     expect(await status(two, key.token, "/v1/tenants")).toBe(200);
     expect(await status(two, user.token, "/v1/auth/me")).toBe(200);
@@ -97,7 +97,7 @@ describe.runIf(engines().includes("postgres"))("revocation across processes [pos
     const key = await newKey("revoked elsewhere");
     await warm(key.token, "/v1/tenants");
 
-    const revoked = await call(one, p.operatorToken, "POST", `/v1/secret-keys/${key.secretKey.id}/revoke`);
+    const revoked = await call(one, p.operatorToken, "POST", `/v1/secret-keys/${key.id}/revoke`);
     expect(revoked.status).toBe(200);
     expect(await status(one, key.token, "/v1/tenants")).toBe(401);
     expect(await until401(two, key.token, "/v1/tenants")).toBeLessThanOrEqual(REACH_MS);

@@ -69,7 +69,7 @@ describeEachEngine("secrets at rest", (engine) => {
       headers: { authorization: `Bearer ${RECEIVER_TOKEN}` },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const endpointId = (created.body.endpoint as { id: string }).id;
+    const endpointId = (created.body as { id: string }).id;
     const first = created.body.secret as string;
     const rotated = await call(t, "POST", `/v1/webhooks/endpoints/${endpointId}/rotate-secret`, {
       gracePeriodSeconds: 3600,

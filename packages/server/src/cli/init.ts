@@ -69,7 +69,7 @@ export async function initPlane(
     principal: {
       actorType: "operator",
       actorId: issued.operator.id,
-      credentialId: issued.operatorToken.id,
+      credentialId: issued.id,
       permissions: ["*"],
       displayName: issued.operator.email,
     },
@@ -95,7 +95,7 @@ export async function initPlane(
       id: env.id,
       slug: env.slug,
       surfaceId: surface.id,
-      secretKeyId: key.secretKey.id,
+      secretKeyId: key.id,
       secretKey: key.token,
     });
   }

@@ -48,7 +48,7 @@ export async function seedPlane(t: TestApp): Promise<SeededPlane> {
     principal: {
       actorType: "operator",
       actorId: admin.operator.id,
-      credentialId: admin.operatorToken.id,
+      credentialId: admin.id,
       permissions: ["*"],
     },
     request: { requestId: newId("request") },
@@ -80,7 +80,7 @@ export async function seedPlane(t: TestApp): Promise<SeededPlane> {
       name: "backend",
       scopes: ["*"],
     });
-    envs.push({ id: env.id, surfaceId: surface.id, secretKey: key.token, secretKeyId: key.secretKey.id });
+    envs.push({ id: env.id, surfaceId: surface.id, secretKey: key.token, secretKeyId: key.id });
   }
   return {
     operatorId: admin.operator.id,

@@ -150,7 +150,7 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
     principal: {
       actorType: "operator",
       actorId: admin.operator.id,
-      credentialId: admin.operatorToken.id,
+      credentialId: admin.id,
       permissions: ["*"],
     },
     request: { requestId: newId("request") },
@@ -173,8 +173,8 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
   const backendCtx: ActionContext = {
     principal: {
       actorType: "service",
-      actorId: key.secretKey.id,
-      credentialId: key.secretKey.id,
+      actorId: key.id,
+      credentialId: key.id,
       environmentId: env.id,
       surfaceId: surface.id,
       permissions: ["*"],
@@ -228,7 +228,7 @@ async function seedBenchPlane(started: App): Promise<BenchPlane> {
     environmentId: env.id,
     surfaceId: surface.id,
     secretKey: key.token,
-    secretKeyId: key.secretKey.id,
+    secretKeyId: key.id,
     tenantId: tenant.id,
     userId: user.id,
     userEmail: email,

@@ -46,7 +46,7 @@ export const fixtures = defineModuleFixtures({
         }),
         "inviting",
       );
-      const id = (body.invitation as { id: string }).id;
+      const id = (body as { id: string }).id;
       return {
         id,
         owner: env.key,
@@ -61,7 +61,7 @@ export const fixtures = defineModuleFixtures({
         }),
         "creating a tenant key",
       );
-      const id = (body.tenantKey as { id: string }).id;
+      const id = (body as { id: string }).id;
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/tenants/${tenant.id}/keys/${id}`) };
     },
     agentKeyId: async (w, env, parents) => {
@@ -73,7 +73,7 @@ export const fixtures = defineModuleFixtures({
         }),
         "creating an agent key",
       );
-      const id = (body.agentKey as { id: string }).id;
+      const id = (body as { id: string }).id;
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/tenants/${tenant.id}/agent-keys/${id}`) };
     },
   },

@@ -1,9 +1,8 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id, nameSchemas } from "../../platform/http/schemas.js";
+import { Id, nameSchemas, Timestamp, TimestampInput } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 const Name = z.string().trim().min(1).max(200);
 export const Permission = z
   .string()
@@ -23,7 +22,9 @@ const Email = z
   .trim()
   .max(254)
   .pipe(z.email({ message: "must be an email address" }));
-const Future = Timestamp.describe("Epoch milliseconds in the future.");
+const Future = TimestampInput.describe(
+  "A time in the future: an ISO 8601 date-time (epoch milliseconds still accepted).",
+);
 
 // Roles
 export const Role = z.object({
@@ -91,9 +92,12 @@ export const CreateInvitationInput = z.strictObject({
     .default(7 * 86_400)
     .describe("How long the invitation is valid (default 7 days)."),
 });
-export const IssuedInvitation = z.object({
-  invitation: Invitation,
-  token: z.string().nullable().describe("The invitation token (`bp_iv_…`), shown once: send it to the invitee."),
+/** IssuedInvitation: a new invitation, with its token shown once (a create answer). */
+export const IssuedInvitation = Invitation.extend({
+  token: z
+    .string()
+    .nullable()
+    .describe("The invitation token (`bp_iv_…`), shown once: send it to the invitee. Null in an idempotent replay."),
   emailed: z
     .boolean()
     .describe("Whether the plane mailed the accept link (the key's surface has `email.appUrl`).")
@@ -143,9 +147,9 @@ export const RotateKeyInput = z.strictObject({
     .default(0)
     .describe("How long the old key keeps working (default: it stops at once)."),
 });
-export const IssuedTenantKey = z.object({
-  tenantKey: TenantKey,
-  token: z.string().nullable().describe("The tenant key (`bp_tk_…`), shown once."),
+/** IssuedTenantKey: a new tenant key, with its token shown once (a create or rotate answer). */
+export const IssuedTenantKey = TenantKey.extend({
+  token: z.string().nullable().describe("The tenant key (`bp_tk_…`), shown once. Null in an idempotent replay."),
 });
 
 // Agent keys
@@ -173,9 +177,9 @@ export const CreateAgentKeyInput = z.strictObject({
   expiresAt: Future.optional(),
   userId: Id.optional().describe("Secret keys only: the user delegating (a session delegates for itself)."),
 });
-export const IssuedAgentKey = z.object({
-  agentKey: AgentKey,
-  token: z.string().nullable().describe("The agent key (`bp_ak_…`), shown once."),
+/** IssuedAgentKey: a new agent key, with its token shown once (a create answer). */
+export const IssuedAgentKey = AgentKey.extend({
+  token: z.string().nullable().describe("The agent key (`bp_ak_…`), shown once. Null in an idempotent replay."),
 });
 
 // Checks

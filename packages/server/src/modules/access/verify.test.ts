@@ -129,7 +129,7 @@ describeEachEngine("Credential verification", (engine) => {
       expect(await verify(tk.token as string)).toEqual({
         valid: true,
         kind: "tenant_key",
-        actor: { type: "tenant_key", id: (tk.tenantKey as Json).id, displayName: "partner" },
+        actor: { type: "tenant_key", id: (tk as Json).id, displayName: "partner" },
         environmentId: p.a.id,
         surfaceId: p.a.surfaceId,
         tenantId,
@@ -145,7 +145,7 @@ describeEachEngine("Credential verification", (engine) => {
       expect(await verify(ak.token as string)).toMatchObject({
         valid: true,
         kind: "agent_key",
-        actor: { type: "agent", id: (ak.agentKey as Json).id },
+        actor: { type: "agent", id: (ak as Json).id },
         tenantId,
         permissions: ["members:read"],
         onBehalfOf: { type: "user", id: bob.id },
@@ -316,7 +316,7 @@ describeEachEngine("Credential verification", (engine) => {
         201,
       );
       expect((await verify(tk.token as string)).valid).toBe(true);
-      await ok(call(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/keys/${(tk.tenantKey as Json).id}/revoke`));
+      await ok(call(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/keys/${(tk as Json).id}/revoke`));
       expect(await verify(tk.token as string)).toEqual({ valid: false, reason: "invalid" });
 
       const frank = await user("frank@example.com");
@@ -346,7 +346,7 @@ describeEachEngine("Credential verification", (engine) => {
         // Cached in the other process.
         expect((await verify(tk.token as string, {}, p.a.secretKey, other)).valid).toBe(true);
         expect((await verify(tk.token as string, {}, p.a.secretKey, other)).valid).toBe(true);
-        await ok(call(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/keys/${(tk.tenantKey as Json).id}/revoke`));
+        await ok(call(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/keys/${(tk as Json).id}/revoke`));
         const started = Date.now();
         let answer = await verify(tk.token as string, {}, p.a.secretKey, other);
         while (answer.valid && Date.now() - started < 10_000) {

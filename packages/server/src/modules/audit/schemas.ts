@@ -1,12 +1,11 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id, nameSchemas } from "../../platform/http/schemas.js";
+import { Id, nameSchemas, Timestamp, TimestampQuery } from "../../platform/http/schemas.js";
 import { JsonSchemaInput } from "../../platform/json-schema.js";
 
 /** Public shapes of the audit module: request inputs and response objects (camelCase). */
 
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 /** Action is `noun.past_verb` (`invoice.paid`, `report.exported`). */
 export const Action = z
   .string()
@@ -76,8 +75,8 @@ export const ListEntriesQuery = paginationQuery.extend({
   actorType: z.string().max(50).optional(),
   targetType: z.string().max(50).optional(),
   targetId: z.string().max(200).optional(),
-  from: z.coerce.number().int().min(0).optional().describe("Entries at or after this time (epoch ms)."),
-  to: z.coerce.number().int().min(0).optional().describe("Entries before this time (epoch ms)."),
+  from: TimestampQuery.optional().describe("Entries at or after this time (ISO 8601; epoch ms still accepted)."),
+  to: TimestampQuery.optional().describe("Entries before this time (ISO 8601; epoch ms still accepted)."),
   order: z.enum(["newest", "oldest"]).default("newest"),
 });
 
@@ -111,6 +110,7 @@ export const CheckpointPage = z.object({
   environmentId: z.string(),
   tenantId: z.string().nullable(),
   data: z.array(Checkpoint),
+  hasMore: z.boolean(),
   nextCursor: z.string().nullable(),
 });
 

@@ -62,7 +62,7 @@ describeEachEngine("audit for tenants", (engine) => {
       201,
     );
     tenantKey = tk.token;
-    tenantKeyId = tk.tenantKey.id;
+    tenantKeyId = tk.id;
     const ak = await ok(
       call(users.admin.session, "POST", `/v1/tenants/${acme}/agent-keys`, {
         name: "Audit bot",
@@ -72,7 +72,7 @@ describeEachEngine("audit for tenants", (engine) => {
       201,
     );
     agentKey = ak.token;
-    agentKeyId = ak.agentKey.id;
+    agentKeyId = ak.id;
     // Some of Globex's and the environment's own activity, which Acme must never see.
     await ok(key("PATCH", `/v1/tenants/${globex}`, { name: "Globex secret rename" }));
     await ok(key("POST", "/v1/audit/entries", { action: "environment_thing.happened" }), 201);

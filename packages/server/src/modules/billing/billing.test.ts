@@ -188,8 +188,8 @@ describeEachEngine("billing", (engine) => {
       expect(res.body).toMatchObject({
         status: "active",
         planVersionId: v1,
-        currentPeriodStart: T0,
-        currentPeriodEnd: Date.parse("2027-02-28T10:00:00Z"),
+        currentPeriodStart: new Date(T0).toISOString(),
+        currentPeriodEnd: new Date("2027-02-28T10:00:00Z").toISOString(),
       });
       const ents = await call(sk(), "GET", `/v1/tenants/${tenantA}/entitlements`);
       expect((ents.body.data as Json[]).map((e) => [e.feature, e.kind, e.enabled, e.limit])).toEqual([
@@ -241,7 +241,12 @@ describeEachEngine("billing", (engine) => {
         ["charge", "1600000", 290], // 1M × 0.000002 + 600k × 0.0000015
         ["charge", "150", 50], // (150 − 100 free) × 0.01
       ]);
-      expect(lines[1]?.usage).toMatchObject({ meter: "tokens", aggregation: "sum", from: T0, value: "1600000" });
+      expect(lines[1]?.usage).toMatchObject({
+        meter: "tokens",
+        aggregation: "sum",
+        from: new Date(T0).toISOString(),
+        value: "1600000",
+      });
       expect(((lines[1] as Json).tiers as Json[]).map((x) => x.amount)).toEqual(["2", "0.9"]);
       expect(res.body).toMatchObject({ currency: "USD", subtotal: 5240, total: 5240, planVersionId: v1 });
       // The tenant's own key previews it too; another tenant's key and another environment find nothing.
@@ -265,8 +270,8 @@ describeEachEngine("billing", (engine) => {
       expect(invoice).toMatchObject({
         status: "finalized",
         total: 5240,
-        periodStart: T0,
-        periodEnd: Date.parse("2027-02-28T10:00:00Z"),
+        periodStart: new Date(T0).toISOString(),
+        periodEnd: new Date("2027-02-28T10:00:00Z").toISOString(),
       });
       // Both live subscriptions (A's and the race's tenant's) ended one period each, once.
       expect(ended.reduce((a, b) => a + b, 0)).toBe(2);
@@ -275,8 +280,8 @@ describeEachEngine("billing", (engine) => {
       const sub = await call(sk(), "GET", `/v1/billing/subscriptions/${subA}`);
       // Anchored on Jan 31: Feb 28 → Mar 31.
       expect(sub.body).toMatchObject({
-        currentPeriodStart: Date.parse("2027-02-28T10:00:00Z"),
-        currentPeriodEnd: Date.parse("2027-03-31T10:00:00Z"),
+        currentPeriodStart: new Date("2027-02-28T10:00:00Z").toISOString(),
+        currentPeriodEnd: new Date("2027-03-31T10:00:00Z").toISOString(),
       });
       expect(await actions(tenantA, "subscription.")).toEqual(["subscription.created", "subscription.renewed"]);
       expect(await actions(tenantA, "invoice.")).toEqual(["invoice.finalized"]);
@@ -319,7 +324,10 @@ describeEachEngine("billing", (engine) => {
       await t.app.jobs.enqueueDueSchedules();
       while ((await runDueJobs(t)) > 0) {}
       const sub = await call(sk(), "GET", `/v1/billing/subscriptions/${subA}`);
-      expect(sub.body).toMatchObject({ status: "canceled", canceledAt: Date.parse("2027-03-31T10:00:00Z") });
+      expect(sub.body).toMatchObject({
+        status: "canceled",
+        canceledAt: new Date("2027-03-31T10:00:00Z").toISOString(),
+      });
       const invoices = await call(sk(), "GET", `/v1/billing/invoices?subscriptionId=${subA}`);
       // The late event (1,000 tokens, one call, timestamped in the first period) is on the second
       // invoice, priced on top of what the first billed: 0.0015 of tokens (0 cents), one call past
@@ -332,7 +340,11 @@ describeEachEngine("billing", (engine) => {
         ["1000", "0.0015", 0],
         ["1", "0.01", 1],
       ]);
-      expect(lateLines[0]?.usage).toMatchObject({ meter: "tokens", from: T0, to: Date.parse("2027-02-28T10:00:00Z") });
+      expect(lateLines[0]?.usage).toMatchObject({
+        meter: "tokens",
+        from: new Date(T0).toISOString(),
+        to: new Date("2027-02-28T10:00:00Z").toISOString(),
+      });
       // The race's tenant renewed at the same instant: numbers 3 and 4 went to the two, in either order.
       const numbers = await t.app.db.kysely.selectFrom("billing_invoice").select("number").orderBy("number").execute();
       expect(numbers.map((n) => n.number)).toEqual([1, 2, 3, 4].map((n) => `INV-2027-00000${n}`));
@@ -369,8 +381,8 @@ describeEachEngine("billing", (engine) => {
       const sub = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: tenantB, plan: "trial" });
       expect(sub.body).toMatchObject({
         status: "trialing",
-        trialEnd: start + 14 * DAY,
-        currentPeriodEnd: start + 14 * DAY,
+        trialEnd: new Date(start + 14 * DAY).toISOString(),
+        currentPeriodEnd: new Date(start + 14 * DAY).toISOString(),
       });
       const preview = await call(sk(), "GET", `/v1/billing/subscriptions/${sub.body.id}/preview`);
       expect(preview.body).toMatchObject({ lines: [], total: 0 });
@@ -379,8 +391,8 @@ describeEachEngine("billing", (engine) => {
       const active = await call(sk(), "GET", `/v1/billing/subscriptions/${sub.body.id}`);
       expect(active.body).toMatchObject({
         status: "active",
-        currentPeriodStart: start + 14 * DAY,
-        currentPeriodEnd: start + 21 * DAY,
+        currentPeriodStart: new Date(start + 14 * DAY).toISOString(),
+        currentPeriodEnd: new Date(start + 21 * DAY).toISOString(),
       });
       const invoices = await call(sk(), "GET", `/v1/billing/invoices?subscriptionId=${sub.body.id}`);
       expect(invoices.body.data).toHaveLength(0);

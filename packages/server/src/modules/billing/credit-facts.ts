@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Timestamp } from "../../platform/http/schemas.js";
 
 const unit = z.string();
 const amount = z.number().int();
@@ -13,7 +14,7 @@ export const CREDIT_FACTS = {
       unit,
       amount,
       source: z.enum(["plan", "top_up", "operator", "overpayment"]),
-      expiresAt: z.number().int().nullable(),
+      expiresAt: Timestamp.nullable(),
       balance,
     }),
   },
@@ -38,7 +39,7 @@ export const CREDIT_FACTS = {
   },
   "credit_hold.reserved": {
     description: "Credits were reserved (taken off the balance) until committed, released or expired.",
-    data: z.object({ unit, amount, expiresAt: z.number().int(), balance }),
+    data: z.object({ unit, amount, expiresAt: Timestamp, balance }),
   },
   "credit_hold.committed": {
     description: "A hold was committed: `committedAmount` stays spent, the rest went back.",

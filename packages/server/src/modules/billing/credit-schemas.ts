@@ -1,11 +1,10 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id, nameSchemas } from "../../platform/http/schemas.js";
+import { Id, nameSchemas, Timestamp, TimestampInput } from "../../platform/http/schemas.js";
 import { CURRENCY_EXPONENTS } from "./internal/money.js";
 
 /** Public shapes of prepaid credits: wallets, grants, the ledger and holds. */
 
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 const MAX_CREDITS = 1e15;
 
 /**
@@ -44,7 +43,7 @@ export const GrantCreditsInput = z.strictObject({
     .enum(["operator", "top_up"])
     .default("operator")
     .describe("`top_up`: credits the tenant bought; `operator`: credits given."),
-  expiresAt: Timestamp.optional().describe("When what is left of the grant expires; omitted: never."),
+  expiresAt: TimestampInput.optional().describe("When what is left of the grant expires; omitted: never."),
   reference: Reference.optional(),
   description: z.string().max(500).default(""),
 });

@@ -163,7 +163,7 @@ describeEachEngine("billing credits", (engine) => {
     const grants = await call(sk(), "GET", `/v1/billing/credits/grants?tenantId=${tenant}`);
     expect((grants.body.data as Json[]).find((g) => g.id === soon.id)).toMatchObject({
       remaining: 0,
-      expiredAt: clock.now(),
+      expiredAt: new Date(clock.now()).toISOString(),
     });
     // Nothing is due any more.
     expect(await t.app.service(billingModule).credits.expireDue()).toBe(0);

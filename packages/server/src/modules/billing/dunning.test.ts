@@ -89,7 +89,11 @@ describeEachEngine("billing dunning", (engine) => {
       .execute();
     expect(await t.app.service(billingModule).subscriptions.advance(sub)).toBe(true);
     const invoice = ((await call(sk(), "GET", `/v1/billing/invoices?subscriptionId=${sub}`)).body.data as Json[])[0];
-    expect(invoice).toMatchObject({ status: "finalized", total: 10_000, dueAt: clock.now() + 30 * DAY });
+    expect(invoice).toMatchObject({
+      status: "finalized",
+      total: 10_000,
+      dueAt: new Date(clock.now()).toISOString() + 30 * DAY,
+    });
     return { tenant, key, sub, invoice: invoice as Json };
   }
   /** write is a write the tenant's own key makes (reporting its usage). */
@@ -132,7 +136,7 @@ describeEachEngine("billing dunning", (engine) => {
   it("past due at the due date, suspended for billing past the grace, active again once paid", async () => {
     clock.set(T0);
     const { tenant, key, sub, invoice } = await overdueTenant();
-    const due = invoice.dueAt as number;
+    const due = Date.parse(invoice.dueAt as string);
     clock.set(due - MIN);
     await tick();
     expect(await subscriptionOf(sub)).toMatchObject({ status: "active" });
@@ -194,7 +198,7 @@ describeEachEngine("billing dunning", (engine) => {
     clock.set(T0 + 100 * DAY);
     const a = await overdueTenant();
     const b = await overdueTenant();
-    clock.set((a.invoice.dueAt as number) + 8 * DAY);
+    clock.set(Date.parse(a.invoice.dueAt as string) + 8 * DAY);
     await tick();
     for (const x of [a, b]) expect(await tenantOf(x.tenant)).toMatchObject({ state: "suspended" });
     expect((await call(sk(), "POST", `/v1/billing/invoices/${a.invoice.id}/void`)).status).toBe(200);
@@ -212,7 +216,7 @@ describeEachEngine("billing dunning", (engine) => {
     const during = await overdueTenant();
     // Suspended by an operator before dunning reached it: dunning leaves it as it is.
     await call(sk(), "POST", `/v1/tenants/${before.tenant}/suspend`, { reason: "abuse", category: "other" });
-    clock.set((before.invoice.dueAt as number) + 8 * DAY);
+    clock.set(Date.parse(before.invoice.dueAt as string) + 8 * DAY);
     await tick();
     expect(await subscriptionOf(before.sub)).toMatchObject({ status: "past_due" });
     expect(await tenantOf(before.tenant)).toMatchObject({ state: "suspended", stateCategory: "other" });
@@ -234,7 +238,7 @@ describeEachEngine("billing dunning", (engine) => {
   it("a step lost between the billing and the tenancy transaction is done by the next pass", async () => {
     clock.set(T0 + 300 * DAY);
     const x = await overdueTenant();
-    clock.set((x.invoice.dueAt as number) + 8 * DAY);
+    clock.set(Date.parse(x.invoice.dueAt as string) + 8 * DAY);
     const dunning = t.app.service(billingModule).dunning;
     // Marked past due and for suspension, but the process died before the tenant's transition.
     expect(await dunning.markPastDue(x.sub)).toBe(true);

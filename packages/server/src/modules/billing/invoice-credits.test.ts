@@ -29,7 +29,7 @@ describeEachEngine("billing credits pay invoices", (engine) => {
   }
   const invoices = async (tenant: string) =>
     ((await call("GET", `/v1/billing/invoices?tenantId=${tenant}`)).body.data as Json[]).sort(
-      (a, b) => (a.periodStart as number) - (b.periodStart as number),
+      (a, b) => Date.parse(a.periodStart as string) - Date.parse(b.periodStart as string),
     );
   const balance = async (tenant: string) => {
     const wallets = (await call("GET", `/v1/billing/credits/wallets?tenantId=${tenant}`)).body.data as Json[];

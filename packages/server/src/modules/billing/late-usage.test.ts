@@ -146,10 +146,10 @@ describeEachEngine("billing late usage", (engine) => {
       ]);
       expect(second[3]?.usage).toMatchObject({
         meter: "tokens",
-        from: T0,
-        to: T0 + WEEK,
-        receivedFrom: T0 + WEEK + LATE_CUTOFF_MARGIN_MS,
-        receivedTo: T0 + 2 * WEEK + LATE_CUTOFF_MARGIN_MS,
+        from: new Date(T0).toISOString(),
+        to: new Date(T0).toISOString() + WEEK,
+        receivedFrom: new Date(T0).toISOString() + WEEK + LATE_CUTOFF_MARGIN_MS,
+        receivedTo: new Date(T0).toISOString() + 2 * WEEK + LATE_CUTOFF_MARGIN_MS,
         value: "20",
       });
       expect(rows[1]?.total).toBe(2501);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Timestamp } from "../../platform/http/schemas.js";
 import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
@@ -16,7 +17,7 @@ import { DUNNING_JOB } from "./service/dunning.js";
 import { ADVANCE_JOB } from "./service/subscriptions.js";
 import { BillingService } from "./service.js";
 
-const period = { currentPeriodStart: z.number().int(), currentPeriodEnd: z.number().int() };
+const period = { currentPeriodStart: Timestamp, currentPeriodEnd: Timestamp };
 
 /** paymentFacts: what happens to an invoice after finalization, and the past-due path. */
 const paymentFacts = {
@@ -69,7 +70,7 @@ const paymentFacts = {
   },
   "subscription.past_due": {
     description: "A subscription has an invoice unpaid past its due date (`invoices`: the overdue ones' numbers).",
-    data: z.object({ invoices: z.array(z.string()), pastDueSince: z.number().int() }),
+    data: z.object({ invoices: z.array(z.string()), pastDueSince: Timestamp }),
   },
   "subscription.reactivated": {
     description: "A past-due subscription is active again: none of its invoices is overdue any more.",
@@ -137,11 +138,11 @@ export const billingModule = defineModule({
     },
     "subscription.cancel_scheduled": {
       description: "A subscription will end at the end of its current period.",
-      data: z.object({ endsAt: z.number().int() }),
+      data: z.object({ endsAt: Timestamp }),
     },
     "subscription.canceled": {
       description: "A subscription ended (`requested`: at once; `period_end`: as scheduled); its entitlements are off.",
-      data: z.object({ reason: z.enum(["requested", "period_end"]), canceledAt: z.number().int() }),
+      data: z.object({ reason: z.enum(["requested", "period_end"]), canceledAt: Timestamp }),
     },
     "invoice.finalized": {
       description: "A subscription period's invoice was finalized and numbered.",
@@ -149,23 +150,23 @@ export const billingModule = defineModule({
         number: z.string(),
         currency: z.string(),
         total: z.number().int(),
-        dueAt: z.number().int().nullable(),
-        periodStart: z.number().int(),
-        periodEnd: z.number().int(),
+        dueAt: Timestamp.nullable(),
+        periodStart: Timestamp,
+        periodEnd: Timestamp,
         subscriptionId: z.string(),
       }),
     },
     "test_clock.created": {
       description: "A test clock was created (non-production environments only).",
-      data: z.object({ name: z.string(), frozenTime: z.number().int() }),
+      data: z.object({ name: z.string(), frozenTime: Timestamp }),
     },
     "test_clock.advanced": {
       description: "A test clock was moved forward; its tenants' due billing steps are running.",
-      data: z.object({ from: z.number().int(), to: z.number().int() }),
+      data: z.object({ from: Timestamp, to: Timestamp }),
     },
     "test_clock.ready": {
       description: "Every billing step a test clock's advance made due has run.",
-      data: z.object({ frozenTime: z.number().int() }),
+      data: z.object({ frozenTime: Timestamp }),
     },
     "test_clock.deleted": {
       description: "A test clock with no tenants was deleted.",
@@ -173,7 +174,7 @@ export const billingModule = defineModule({
     },
     "test_clock.tenant_attached": {
       description: "A tenant was put on a test clock: its subscriptions from now on run at the clock's time.",
-      data: z.object({ testClockId: z.string(), frozenTime: z.number().int() }),
+      data: z.object({ testClockId: z.string(), frozenTime: Timestamp }),
     },
     "test_clock.tenant_detached": {
       description: "A tenant was taken off its test clock.",

@@ -165,7 +165,7 @@ describeEachEngine("billing payments", (engine) => {
         amountPaid: 0,
         amountCredited: 0,
         amountDue: 10987,
-        dueAt: clock.now() + 30 * DAY, // BASEPLATE_BILLING_NET_TERMS_DAYS default
+        dueAt: new Date(clock.now()).toISOString() + 30 * DAY, // BASEPLATE_BILLING_NET_TERMS_DAYS default
         paidAt: null,
         voidedAt: null,
       });
@@ -204,7 +204,12 @@ describeEachEngine("billing payments", (engine) => {
       const last = await pay(invoice, 5000, "pi_2");
       expect(last.body).toMatchObject({ applied: 5000, overpaid: 0, invoice: { status: "paid", amountDue: 0 } });
       const got = await call(sk(), "GET", `/v1/billing/invoices/${invoice.id}`);
-      expect(got.body).toMatchObject({ status: "paid", amountPaid: 10000, amountDue: 0, paidAt: clock.now() });
+      expect(got.body).toMatchObject({
+        status: "paid",
+        amountPaid: 10000,
+        amountDue: 0,
+        paidAt: new Date(clock.now()).toISOString(),
+      });
       const tenant = invoice.tenantId as string;
       expect(await actions(tenant, "payment.")).toEqual(["payment.recorded", "payment.recorded", "payment.recorded"]);
       expect(await actions(tenant, "invoice.")).toEqual(["invoice.finalized", "invoice.paid"]);
@@ -294,7 +299,7 @@ describeEachEngine("billing payments", (engine) => {
       const invoice = await invoiceOf("pro");
       const res = await call(sk(), "POST", `/v1/billing/invoices/${invoice.id}/void`);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
-      expect(res.body).toMatchObject({ status: "void", amountDue: 0, voidedAt: clock.now() });
+      expect(res.body).toMatchObject({ status: "void", amountDue: 0, voidedAt: new Date(clock.now()).toISOString() });
       expect(await actions(invoice.tenantId as string, "invoice.")).toEqual(["invoice.finalized", "invoice.voided"]);
       expect((await call(sk(), "POST", `/v1/billing/invoices/${invoice.id}/void`)).body.code).toBe(
         "invoice_not_voidable",

@@ -1,14 +1,12 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id, nameSchemas } from "../../platform/http/schemas.js";
+import { Id, nameSchemas, Timestamp, TimestampInput } from "../../platform/http/schemas.js";
 import { SetEntitlementInput } from "../usage/index.js";
 import { PlanCredits } from "./credit-schemas.js";
 import { CURRENCY_EXPONENTS } from "./internal/money.js";
 import { PRICE_PATTERN, QUANTITY_PATTERN, tierProblem } from "./internal/pricing.js";
 
 /** Public shapes of the billing module: plans and versions, subscriptions, invoices. */
-
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 
 const Price = z
   .string()
@@ -278,15 +276,14 @@ export const ListInvoicesQuery = paginationQuery.extend({
 
 export const CreateTestClockInput = z.strictObject({
   name: z.string().min(1).max(200),
-  frozenTime: Timestamp.min(0)
-    .max(8_640_000_000_000)
+  frozenTime: TimestampInput.pipe(z.number().max(8_640_000_000_000))
     .optional()
     .describe("The clock's starting time (default: now). It may be in the past, to replay a billing history."),
 });
 export const AdvanceTestClockInput = z.strictObject({
-  frozenTime: Timestamp.min(0)
-    .max(8_640_000_000_000)
-    .describe("The time to move to: after the clock's current time, at most two years later."),
+  frozenTime: TimestampInput.pipe(z.number().max(8_640_000_000_000)).describe(
+    "The time to move to: after the clock's current time, at most two years later.",
+  ),
 });
 export const AttachTestClockInput = z.strictObject({ tenantId: Id });
 export const ListTestClocksQuery = paginationQuery;

@@ -136,8 +136,8 @@ describeEachEngine("tenant billing", (engine) => {
     expect(usage).toMatchObject({
       subscriptionId: subA,
       currency: "USD",
-      periodStart: T0,
-      periodEnd: Date.parse("2027-04-01T00:00:00Z"),
+      periodStart: new Date(T0).toISOString(),
+      periodEnd: new Date("2027-04-01T00:00:00Z").toISOString(),
     });
     expect(usage.limits).toEqual([
       expect.objectContaining({ feature: "sso", kind: "boolean", enabled: true, limit: null, used: null }),
@@ -149,8 +149,8 @@ describeEachEngine("tenant billing", (engine) => {
         used: 200,
         held: 0,
         remaining: 800,
-        from: T0,
-        resetsAt: Date.parse("2027-04-01T00:00:00Z"),
+        from: new Date(T0).toISOString(),
+        resetsAt: new Date("2027-04-01T00:00:00Z").toISOString(),
       }),
     ]);
     expect(usage.charges).toEqual([

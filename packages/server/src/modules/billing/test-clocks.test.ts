@@ -119,7 +119,11 @@ describeEachEngine("billing test clocks", (engine) => {
     expect(sub.body).toMatchObject({ status: "trialing", testClockId: id, currentPeriodStart: start, trialEnd });
     // A subscription on real time, due by real time: the clock's advance never touches it.
     const real = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: other, plan: "clocked" });
-    expect(real.body).toMatchObject({ status: "trialing", testClockId: null, currentPeriodStart: T0 });
+    expect(real.body).toMatchObject({
+      status: "trialing",
+      testClockId: null,
+      currentPeriodStart: new Date(T0).toISOString(),
+    });
 
     // Real time is far past the clock's trial end: the real-time job leaves the clock's subscription alone.
     const billing = t.app.service(billingModule);
@@ -129,7 +133,7 @@ describeEachEngine("billing test clocks", (engine) => {
     await advance(id, trialEnd + 60_000);
     const active = (await call(sk(), "GET", `/v1/billing/subscriptions/${subId}`)).body;
     expect(active).toMatchObject({ status: "active", currentPeriodStart: trialEnd });
-    const periodEnd = active.currentPeriodEnd as number;
+    const periodEnd = Date.parse(active.currentPeriodEnd as string);
     expect(periodEnd).toBe(Date.parse("2027-03-07T12:00:00Z"));
 
     // Usage inside the clock's first paid period.
@@ -152,7 +156,7 @@ describeEachEngine("billing test clocks", (engine) => {
     expect(invoices[0]).toMatchObject({
       periodStart: trialEnd,
       periodEnd,
-      finalizedAt: periodEnd + 5 * 60_000,
+      finalizedAt: new Date(periodEnd + 5 * 60_000).toISOString(),
       currency: "EUR",
       total: 3000 + 70,
     });
@@ -219,7 +223,9 @@ describeEachEngine("billing test clocks", (engine) => {
       expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/advance`, body)).status).toBe(400);
     }
     expect(await audit("test_clock.advanced")).toEqual(before);
-    expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).body).toMatchObject({ frozenTime: T0 });
+    expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).body).toMatchObject({
+      frozenTime: new Date(T0).toISOString(),
+    });
 
     // `other` has a live subscription on real time: it cannot move to a clock.
     const moved = await call(sk(), "POST", `/v1/billing/test-clocks/${id}/tenants`, { tenantId: other });
@@ -264,7 +270,9 @@ describeEachEngine("billing test clocks", (engine) => {
     expect((await call(key, "POST", `/v1/billing/test-clocks/${id}/advance`, { frozenTime: T0 + DAY })).status).toBe(
       403,
     );
-    expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).body).toMatchObject({ frozenTime: T0 });
+    expect((await call(sk(), "GET", `/v1/billing/test-clocks/${id}`)).body).toMatchObject({
+      frozenTime: new Date(T0).toISOString(),
+    });
   });
 
   it("runs periods on the wall clock of the tenant's time zone, fixed when the subscription starts", async () => {
@@ -273,7 +281,7 @@ describeEachEngine("billing test clocks", (engine) => {
     const sub = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: ny, plan: "clocked" });
     expect(sub.status, JSON.stringify(sub.body)).toBe(201);
     // T0 is 07:00 EST on Mar 10; the 3-day trial ends on Mar 13 at 07:00, still EST.
-    expect(sub.body).toMatchObject({ timeZone: "America/New_York", trialEnd: T0 + 3 * DAY });
+    expect(sub.body).toMatchObject({ timeZone: "America/New_York", trialEnd: new Date(T0).toISOString() + 3 * DAY });
     // The first paid month runs to Apr 13 07:00 EDT: 11:00Z, not 12:00Z as in UTC.
     clock.set(T0 + 3 * DAY);
     try {
@@ -281,8 +289,8 @@ describeEachEngine("billing test clocks", (engine) => {
       const active = (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.body.id}`)).body;
       expect(active).toMatchObject({
         status: "active",
-        currentPeriodStart: T0 + 3 * DAY,
-        currentPeriodEnd: Date.parse("2027-04-13T11:00:00Z"),
+        currentPeriodStart: new Date(T0).toISOString() + 3 * DAY,
+        currentPeriodEnd: new Date("2027-04-13T11:00:00Z").toISOString(),
       });
       // A later change of the tenant's zone does not move the running subscription's periods.
       expect((await call(sk(), "PATCH", `/v1/tenants/${ny}`, { timeZone: "Asia/Tokyo" })).status).toBe(200);
@@ -301,13 +309,15 @@ describeEachEngine("billing test clocks", (engine) => {
     const late = (await call(sk(), "POST", "/v1/tenants", { name: "Late payer" })).body.id as string;
     expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/tenants`, { tenantId: late })).status).toBe(200);
     const sub = (await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: late, plan: "clocked" })).body;
-    const trialEnd = sub.trialEnd as number;
+    const trialEnd = Date.parse(sub.trialEnd as string);
     await advance(id, trialEnd + 60_000);
-    const periodEnd = (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.id}`)).body.currentPeriodEnd as number;
+    const periodEnd = Date.parse(
+      (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.id}`)).body.currentPeriodEnd as string,
+    );
     await advance(id, periodEnd + 60_000);
     const invoice = ((await call(sk(), "GET", `/v1/billing/invoices?tenantId=${late}`)).body.data as Json[])[0] as Json;
     // Due at finalization (the clock's time) plus the net terms.
-    expect(invoice.dueAt).toBe(periodEnd + 60_000 + t.app.config.billing.netTermsDays * DAY);
+    expect(Date.parse(String(invoice.dueAt))).toBe(periodEnd + 60_000 + t.app.config.billing.netTermsDays * DAY);
     const state = async () => (await call(sk(), "GET", `/v1/tenants/${late}`)).body.state;
     const status = async () => (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.id}`)).body.status;
 
@@ -315,10 +325,10 @@ describeEachEngine("billing test clocks", (engine) => {
     await t.app.service(billingModule).dunning.runDue();
     expect(await status()).toBe("active");
 
-    await advance(id, (invoice.dueAt as number) + 60_000);
+    await advance(id, Date.parse(invoice.dueAt as string) + 60_000);
     expect(await status()).toBe("past_due");
     expect(await state()).toBe("active");
-    await advance(id, (invoice.dueAt as number) + (t.app.config.billing.graceDays + 1) * DAY);
+    await advance(id, Date.parse(invoice.dueAt as string) + (t.app.config.billing.graceDays + 1) * DAY);
     expect(await state()).toBe("suspended");
 
     const paid = await call(sk(), "POST", `/v1/billing/invoices/${invoice.id}/payments`, {

@@ -1,11 +1,9 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { nameSchemas } from "../../platform/http/schemas.js";
+import { nameSchemas, Timestamp, TimestampQuery } from "../../platform/http/schemas.js";
 import { JsonSchemaInput } from "../../platform/json-schema.js";
 
 /** Public shapes of the events module: the CloudEvents-shaped envelope, the catalog, inputs. */
-
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 
 /** EVENT_DATA_MAX_BYTES bounds an event's data (as JSON); webhook payloads ideally stay under 20 KB. */
 export const EVENT_DATA_MAX_BYTES = 65_536;
@@ -50,7 +48,7 @@ export const Event = z.object({
   type: z.string(),
   source: z.string().describe("Who emitted the event: `baseplate` for the plane's own facts, else the publisher's."),
   subject: z.string().nullable().describe("What the event is about, e.g. `tenant/ten_…`."),
-  time: z.string().describe("When it happened (RFC 3339)."),
+  time: Timestamp.describe("When it happened (ISO 8601 UTC with milliseconds)."),
   datacontenttype: z.literal("application/json"),
   data: z.record(z.string(), z.unknown()),
   environmentId: z.string(),
@@ -83,8 +81,8 @@ export const ListEventsQuery = paginationQuery.extend({
   tenantId: z.string().max(64).optional(),
   clientId: EventId.optional().describe("Only events published with this id (`clientId`)."),
   after: z.coerce.number().int().min(0).optional().describe("Only events with a greater sequence."),
-  from: z.coerce.number().int().min(0).optional().describe("Only events at or after this time (epoch ms)."),
-  to: z.coerce.number().int().min(0).optional().describe("Only events before this time (epoch ms)."),
+  from: TimestampQuery.optional().describe("Only events at or after this time (ISO 8601; epoch ms still accepted)."),
+  to: TimestampQuery.optional().describe("Only events before this time (ISO 8601; epoch ms still accepted)."),
 });
 
 export const StreamEventsQuery = z.object({

@@ -296,7 +296,7 @@ describeEachEngine("End-user credentials (security)", (engine) => {
         surfaceId: p.a.surfaceId,
         name: "second",
       });
-      const rotated = await send(`/v1/secret-keys/${key.secretKey.id}/rotate`, opApi.token, {});
+      const rotated = await send(`/v1/secret-keys/${key.id}/rotate`, opApi.token, {});
       secrets.push(op.token, opApi.token, key.token, rotated.token);
 
       const passwords = ["Ruby-Wombat-Quilt-42", "ünïcødé-パスワード-🔑-long", `${"x".repeat(40)}Zebra!`];
@@ -426,7 +426,7 @@ describeEachEngine("idempotent replays of credential-issuing requests", (engine)
     expect(replay.statusCode).toBe(201);
     expect(replay.headers["idempotent-replayed"]).toBe("true");
     expect(replay.json().token).toBeNull();
-    expect(replay.json().secretKey).toEqual(first.json().secretKey);
+    expect({ ...replay.json(), token: "withheld" }).toEqual({ ...first.json(), token: "withheld" });
     const stored = await t.app.db.kysely.selectFrom("idempotency_record").select("response_body").execute();
     expect(JSON.stringify(stored)).not.toContain(first.json().token);
     const keys = await t.inject({

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Timestamp } from "../../platform/http/schemas.js";
 import type { FactDeclaration } from "../../platform/module.js";
 
 const Changes = "`changes` holds the before/after values of the fields that changed.";
@@ -30,7 +31,7 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
   "user.password_reset": { description: "An end user reset their password with a reset token." },
   "user.password_reset_requested": {
     description: "A password reset token was issued for an end user.",
-    data: z.object({ expiresAt: z.number().int() }),
+    data: z.object({ expiresAt: Timestamp }),
   },
   "user.email_verification_requested": {
     description: "A verification link was mailed to an end user (asked through `surfaceId`).",
@@ -42,7 +43,7 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
   },
   "user.magic_link_requested": {
     description: "A sign-in link was mailed to an end user.",
-    data: z.object({ surfaceId: z.string(), expiresAt: z.number().int() }),
+    data: z.object({ surfaceId: z.string(), expiresAt: Timestamp }),
   },
   "user.email_change_requested": {
     description:

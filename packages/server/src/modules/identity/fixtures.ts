@@ -98,7 +98,7 @@ export const fixtures = defineModuleFixtures({
         }),
         "creating a secret key",
       );
-      return (key.secretKey as { id: string }).id;
+      return (key as { id: string }).id;
     },
     operatorId: async (w) =>
       (
@@ -576,7 +576,7 @@ async function secretKeyIn(w: IsolationWorld, env: EnvActors): Promise<string> {
     }),
     "secret key",
   );
-  return (body.secretKey as { id: string }).id;
+  return (body as { id: string }).id;
 }
 
 /** secondSession logs a user in once more (another live session of the same user). */
@@ -659,7 +659,7 @@ async function mailingUser(w: IsolationWorld, label: string): Promise<MailingUse
   const key: Credential = {
     kind: "service",
     token: issued.token as string,
-    actorId: (issued.secretKey as { id: string }).id,
+    actorId: (issued as { id: string }).id,
     label: "scratch secret key",
   };
   const email = `${label}-${w.unique()}@example.com`;

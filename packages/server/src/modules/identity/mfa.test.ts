@@ -38,7 +38,7 @@ describeEachEngine("MFA", (engine) => {
       const challenge = await m.challenge(alice.email);
       expect(challenge).toMatchObject({ purpose: "sign_in", methods: ["totp", "recovery_code"] });
       expect(challenge.challengeToken).toMatch(/^bp_mc_/);
-      expect(challenge.expiresAt).toBe(clock.now() + 5 * 60_000);
+      expect(Date.parse(String(challenge.expiresAt))).toBe(clock.now() + 5 * 60_000);
 
       const wrong = await m.verify(challenge.challengeToken, { code: "000000" });
       expect(wrong.statusCode).toBe(401);
@@ -48,7 +48,11 @@ describeEachEngine("MFA", (engine) => {
       const ok = await m.verify(challenge.challengeToken, { code: await m.code(alice.secret) });
       expect(ok.statusCode, ok.body).toBe(201);
       const issued = ok.json();
-      expect(issued.session).toMatchObject({ aal: 2, authMethod: "password", secondFactorAt: clock.now() });
+      expect(issued.session).toMatchObject({
+        aal: 2,
+        authMethod: "password",
+        secondFactorAt: new Date(clock.now()).toISOString(),
+      });
       expect(issued.user.id).toBe(alice.userId);
       const me = await t.inject({ method: "GET", url: "/v1/auth/me", headers: bearer(issued.token) });
       expect(me.statusCode).toBe(200);
@@ -86,7 +90,7 @@ describeEachEngine("MFA", (engine) => {
       // Confirming shows a second factor in this session.
       const sessions = await t.inject({ method: "GET", url: "/v1/auth/sessions", headers: bearer(token) });
       const current = sessions.json().data.find((s: { current: boolean }) => s.current);
-      expect(current).toMatchObject({ aal: 2, secondFactorAt: clock.now() });
+      expect(current).toMatchObject({ aal: 2, secondFactorAt: new Date(clock.now()).toISOString() });
       const twice = await m.post(token, "/v1/auth/mfa/totp");
       expect(twice.statusCode).toBe(409);
       expect(twice.json()).toMatchObject({ code: "mfa_already_enrolled" });
@@ -199,7 +203,7 @@ describeEachEngine("MFA", (engine) => {
       expect((await del()).statusCode).toBe(403);
       const up = await m.stepUp(token, { code: await m.code(alice.secret) });
       expect(up.statusCode, up.body).toBe(200);
-      expect(up.json().session).toMatchObject({ aal: 2, secondFactorAt: clock.now() });
+      expect(up.json().session).toMatchObject({ aal: 2, secondFactorAt: new Date(clock.now()).toISOString() });
       const removed = await del();
       expect(removed.statusCode, removed.body).toBe(200);
       expect(removed.json()).toMatchObject({ id: alice.factorId, kind: "totp" });

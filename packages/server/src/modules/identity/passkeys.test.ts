@@ -145,11 +145,11 @@ describeEachEngine("Passkeys", (engine) => {
       const session = signedIn.json();
       expect(session.user.id).toBe(alice.id);
       expect(session.session).toMatchObject({ authMethod: "passkey", aal: 2, surfaceId: p.a.surfaceId });
-      expect(session.session.secondFactorAt).toBe(clock.now());
+      expect(Date.parse(session.session.secondFactorAt)).toBe(clock.now());
       const me = await t.inject({ method: "GET", url: "/v1/auth/me", headers: bearer(session.token) });
       expect(me.json().id).toBe(alice.id);
       const after = await t.inject({ method: "GET", url: "/v1/auth/passkeys", headers: bearer(alice.token) });
-      expect(after.json().data[0].lastUsedAt).toBe(clock.now());
+      expect(Date.parse(after.json().data[0].lastUsedAt)).toBe(clock.now());
     });
 
     it("opens an aal 1 session when the authenticator did not verify the user", async () => {

@@ -1,12 +1,11 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { nameSchemas } from "../../platform/http/schemas.js";
+import { nameSchemas, Timestamp, TimestampInput } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 import { MAIL_LIMITS, MailTemplateName } from "./internal/mail/templates.js";
 import { AuthSettings } from "./internal/settings/index.js";
 
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 export const Email = z
   .string()
   .trim()
@@ -23,7 +22,9 @@ const Profile = z
   .record(z.string().max(100), z.unknown())
   .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= 8192, { message: "must be at most 8192 bytes as JSON" })
   .superRefine(refuseCredentialLikeKeys);
-const Future = Timestamp.describe("Epoch milliseconds in the future.");
+const Future = TimestampInput.describe(
+  "A time in the future: an ISO 8601 date-time (epoch milliseconds still accepted).",
+);
 
 // Operators
 export const OperatorRole = z.enum(["admin", "support"]);
@@ -56,16 +57,17 @@ export const OperatorToken = z.object({
 });
 export type OperatorToken = z.infer<typeof OperatorToken>;
 export const CreateOperatorTokenInput = z.strictObject({ name: Name, expiresAt: Future.optional() });
-export const IssuedOperatorToken = z.object({
+/** IssuedOperatorToken: a new operator token, with its secret shown once (a create answer). */
+export const IssuedOperatorToken = OperatorToken.extend({
   token: z
     .string()
     .nullable()
     .describe(
       "Shown once. Send as `Authorization: Bearer <token>`. Null in an idempotent replay: a token is never stored, so it is shown only once.",
     ),
-  operatorToken: OperatorToken,
-  operator: Operator,
 });
+/** OperatorLogin: an operator's new session token (shown once) and the operator it signs in. */
+export const OperatorLogin = IssuedOperatorToken.extend({ operator: Operator });
 
 // Users
 export const User = z.object({
@@ -215,6 +217,7 @@ export const MfaFactors = z.object({
   userId: z.string().describe("Whose factors these are (the session's user)."),
   data: z.array(MfaFactor),
   recoveryCodesLeft: z.number().int(),
+  hasMore: z.literal(false),
   nextCursor: z.null(),
 });
 export const TotpEnrolment = z.object({
@@ -304,14 +307,14 @@ export const RotateSecretKeyInput = z.strictObject({
     .default(86_400)
     .describe("How long the old key keeps working (default 24 h, at most 7 days)."),
 });
-export const IssuedSecretKey = z.object({
+/** IssuedSecretKey: a new secret key, with its token shown once (a create answer). */
+export const IssuedSecretKey = SecretKey.extend({
   token: z
     .string()
     .nullable()
     .describe(
       "Shown once; only its hash is stored. Null in an idempotent replay: a token is never stored, so it is shown only once.",
     ),
-  secretKey: SecretKey,
 });
 export const ListQuery = paginationQuery.strict();
 

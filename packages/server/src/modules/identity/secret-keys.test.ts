@@ -56,7 +56,7 @@ describeEachEngine("secret keys", (engine) => {
       ...body,
     });
     expect(res.statusCode, res.body).toBe(201);
-    return res.json() as { token: string; secretKey: { id: string; display: string; expiresAt: number | null } };
+    return res.json() as { token: string; id: string; display: string; expiresAt: string | null };
   };
   const tenants = (token: string) => call(token, "GET", "/v1/tenants");
   const row = (id: string) =>
@@ -83,7 +83,7 @@ describeEachEngine("secret keys", (engine) => {
   });
 
   it("shows the token once: list and get return only the display form; the database holds only its SHA-256", async () => {
-    const { token, secretKey } = await createKey({ name: "shown once" });
+    const { token, ...secretKey } = await createKey({ name: "shown once" });
     expect(secretKey.display).toBe(`bp_sk_…${token.slice(-4)}`);
     const body = token.slice(6);
 
@@ -174,8 +174,8 @@ describeEachEngine("secret keys", (engine) => {
       expect(past.json().errors).toEqual([{ path: "body.expiresAt", message: "must be in the future" }]);
     }
 
-    const { token, secretKey } = await createKey({ expiresAt: clock.now() + HOUR });
-    expect(secretKey.expiresAt).toBe(clock.now() + HOUR);
+    const { token, ...secretKey } = await createKey({ expiresAt: clock.now() + HOUR });
+    expect(Date.parse(String(secretKey.expiresAt))).toBe(clock.now() + HOUR);
     expect((await tenants(token)).statusCode).toBe(200);
     clock.advance(HOUR - 1);
     expect((await tenants(token)).statusCode).toBe(200);
@@ -190,13 +190,13 @@ describeEachEngine("secret keys", (engine) => {
   });
 
   it("revocation is immediate, even right after a successful (cached) request; revoking twice is a no-op", async () => {
-    const { token, secretKey } = await createKey();
+    const { token, ...secretKey } = await createKey();
     expect((await tenants(token)).statusCode).toBe(200);
     expect((await tenants(token)).statusCode).toBe(200);
 
     const revoked = await admin("POST", `/v1/secret-keys/${secretKey.id}/revoke`);
     expect(revoked.statusCode).toBe(200);
-    expect(revoked.json()).toMatchObject({ id: secretKey.id, revokedAt: clock.now() });
+    expect(revoked.json()).toMatchObject({ id: secretKey.id, revokedAt: new Date(clock.now()).toISOString() });
     const after = await tenants(token);
     expect(after.statusCode).toBe(401);
     expect(after.json()).toMatchObject({ code: "invalid_credentials" });
@@ -204,7 +204,7 @@ describeEachEngine("secret keys", (engine) => {
 
     const again = await admin("POST", `/v1/secret-keys/${secretKey.id}/revoke`);
     expect(again.statusCode).toBe(200);
-    expect(again.json().revokedAt).toBe(revoked.json().revokedAt);
+    expect(Date.parse(again.json().revokedAt)).toBe(revoked.json().revokedAt);
     expect(facts.filter((f) => f.type === "secret_key.revoked")).toHaveLength(1);
     // Other keys are untouched.
     expect((await tenants(p.a.secretKey)).statusCode).toBe(200);
@@ -215,7 +215,7 @@ describeEachEngine("secret keys", (engine) => {
   });
 
   it("a revocation that commits while the key is being looked up is not undone by caching the lookup", async () => {
-    const { token, secretKey } = await createKey();
+    const { token, ...secretKey } = await createKey();
     // Revoke in the middle of the key's first resolution: after its row was read, before it is cached.
     const surfaces = p.tenancy.surfaces;
     const findActiveSurface = surfaces.findActiveSurface.bind(surfaces);
@@ -241,14 +241,17 @@ describeEachEngine("secret keys", (engine) => {
     const old = await createKey({ name: "rotating", scopes: ["tenants:read"] });
     expect((await tenants(old.token)).statusCode).toBe(200); // cached before the rotation
 
-    const rotated = await admin("POST", `/v1/secret-keys/${old.secretKey.id}/rotate`, { gracePeriodSeconds: 60 });
+    const rotated = await admin("POST", `/v1/secret-keys/${old.id}/rotate`, { gracePeriodSeconds: 60 });
     expect(rotated.statusCode).toBe(201);
-    const fresh = rotated.json() as { token: string; secretKey: { id: string; name: string; scopes: string[] } };
+    const fresh = rotated.json() as { token: string; id: string; name: string; scopes: string[] };
     expect(fresh.token).toMatch(SECRET_KEY);
     expect(fresh.token).not.toBe(old.token);
-    expect(fresh.secretKey).toMatchObject({ name: "rotating", scopes: ["tenants:read"], expiresAt: null });
-    const oldAfter = await admin("GET", `/v1/secret-keys/${old.secretKey.id}`);
-    expect(oldAfter.json()).toMatchObject({ replacedBy: fresh.secretKey.id, expiresAt: clock.now() + 60_000 });
+    expect(fresh).toMatchObject({ name: "rotating", scopes: ["tenants:read"], expiresAt: null });
+    const oldAfter = await admin("GET", `/v1/secret-keys/${old.id}`);
+    expect(oldAfter.json()).toMatchObject({
+      replacedBy: fresh.id,
+      expiresAt: new Date(clock.now() + 60_000).toISOString(),
+    });
 
     expect((await tenants(old.token)).statusCode).toBe(200);
     expect((await tenants(fresh.token)).statusCode).toBe(200);
@@ -261,20 +264,18 @@ describeEachEngine("secret keys", (engine) => {
     expect((await tenants(fresh.token)).statusCode).toBe(200);
 
     // Without a body the grace period defaults to 24 h.
-    const second = await admin("POST", `/v1/secret-keys/${fresh.secretKey.id}/rotate`);
+    const second = await admin("POST", `/v1/secret-keys/${fresh.id}/rotate`);
     expect(second.statusCode).toBe(201);
-    expect((await admin("GET", `/v1/secret-keys/${fresh.secretKey.id}`)).json().expiresAt).toBe(
-      clock.now() + 24 * HOUR,
-    );
+    expect((await admin("GET", `/v1/secret-keys/${fresh.id}`)).json().expiresAt).toBe(clock.now() + 24 * HOUR);
     // A key has one successor: rotating it again is refused while it still works in its grace period.
-    const again = await admin("POST", `/v1/secret-keys/${fresh.secretKey.id}/rotate`);
+    const again = await admin("POST", `/v1/secret-keys/${fresh.id}/rotate`);
     expect(again.statusCode).toBe(409);
     expect(again.json()).toMatchObject({ code: "key_already_rotated" });
     expect((await tenants(fresh.token)).statusCode).toBe(200);
 
     const doomed = await createKey();
-    expect((await admin("POST", `/v1/secret-keys/${doomed.secretKey.id}/revoke`)).statusCode).toBe(200);
-    const refused = await admin("POST", `/v1/secret-keys/${doomed.secretKey.id}/rotate`, { gracePeriodSeconds: 0 });
+    expect((await admin("POST", `/v1/secret-keys/${doomed.id}/revoke`)).statusCode).toBe(200);
+    const refused = await admin("POST", `/v1/secret-keys/${doomed.id}/rotate`, { gracePeriodSeconds: 0 });
     expect(refused.statusCode).toBe(409);
     expect(refused.json()).toMatchObject({ code: "key_revoked" });
     expect((await tenants(doomed.token)).statusCode).toBe(401);
@@ -283,14 +284,14 @@ describeEachEngine("secret keys", (engine) => {
   it("rotating with no grace period ends the old key at once, even when cached", async () => {
     const old = await createKey();
     expect((await tenants(old.token)).statusCode).toBe(200);
-    const rotated = await admin("POST", `/v1/secret-keys/${old.secretKey.id}/rotate`, { gracePeriodSeconds: 0 });
+    const rotated = await admin("POST", `/v1/secret-keys/${old.id}/rotate`, { gracePeriodSeconds: 0 });
     expect(rotated.statusCode).toBe(201);
     expect((await tenants(old.token)).statusCode).toBe(401);
     expect((await tenants(rotated.json().token)).statusCode).toBe(200);
   });
 
   it("records lastUsedAt in memory and writes it in a batch, not once per request", async () => {
-    const { token, secretKey } = await createKey();
+    const { token, ...secretKey } = await createKey();
     const used = clock.now();
     for (let i = 0; i < 50; i++) {
       expect((await tenants(token)).statusCode).toBe(200);
@@ -311,8 +312,8 @@ describeEachEngine("secret keys", (engine) => {
 
   it("records secret_key.created, .revoked and .rotated facts, and no fact ever carries a token", async () => {
     const created = await createKey({ name: "audited" });
-    const rotated = await admin("POST", `/v1/secret-keys/${created.secretKey.id}/rotate`, { gracePeriodSeconds: 0 });
-    const newId = rotated.json().secretKey.id as string;
+    const rotated = await admin("POST", `/v1/secret-keys/${created.id}/rotate`, { gracePeriodSeconds: 0 });
+    const newId = rotated.json().id as string;
     await admin("POST", `/v1/secret-keys/${newId}/revoke`);
 
     const stored = await t.app.db.kysely
@@ -328,13 +329,13 @@ describeEachEngine("secret keys", (engine) => {
         actorId: f.actor_id,
         targets: JSON.parse(f.targets as string),
       }))
-      .filter((f) => f.targets.some((x: { id: string }) => x.id === created.secretKey.id || x.id === newId));
+      .filter((f) => f.targets.some((x: { id: string }) => x.id === created.id || x.id === newId));
     expect(mine).toEqual([
       {
         type: "secret_key.created",
         environmentId: p.a.id,
         actorId: p.operatorId,
-        targets: [{ type: "secret_key", id: created.secretKey.id }],
+        targets: [{ type: "secret_key", id: created.id }],
       },
       {
         type: "secret_key.rotated",
@@ -342,7 +343,7 @@ describeEachEngine("secret keys", (engine) => {
         actorId: p.operatorId,
         targets: [
           { type: "secret_key", id: newId },
-          { type: "secret_key", id: created.secretKey.id },
+          { type: "secret_key", id: created.id },
         ],
       },
       {
@@ -353,8 +354,8 @@ describeEachEngine("secret keys", (engine) => {
       },
     ]);
 
-    const whole = facts.find((f) => f.type === "secret_key.created" && f.targets[0]?.id === created.secretKey.id);
-    expect(whole?.data).toMatchObject({ name: "audited", display: created.secretKey.display, scopes: ["*"] });
+    const whole = facts.find((f) => f.type === "secret_key.created" && f.targets[0]?.id === created.id);
+    expect(whole?.data).toMatchObject({ name: "audited", display: created.display, scopes: ["*"] });
     const everything = JSON.stringify(facts);
     for (const token of [created.token, rotated.json().token as string, p.a.secretKey, p.b.secretKey]) {
       expect(everything).not.toContain(token.slice(6));

@@ -177,7 +177,7 @@ describeEachEngine("Sessions", (engine) => {
       await createUser("alice@example.com");
       const loginAt = clock.now();
       const { token, session } = await open("alice@example.com");
-      expect(session.expiresAt).toBe(loginAt + absoluteMs);
+      expect(Date.parse(session.expiresAt)).toBe(loginAt + absoluteMs);
       let uses = 0;
       while (clock.now() + 20 * MINUTE < loginAt + absoluteMs) {
         clock.advance(20 * MINUTE);

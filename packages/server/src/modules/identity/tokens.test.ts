@@ -147,7 +147,7 @@ describeEachEngine("Access tokens", (engine) => {
         }),
       ).rejects.toThrow(/exp/);
       expect(payload).not.toHaveProperty("tenants_truncated");
-      expect(issued.accessTokenExpiresAt).toBe((now + 300) * 1000);
+      expect(Date.parse(String(issued.accessTokenExpiresAt))).toBe((now + 300) * 1000);
 
       const discovery = await call("GET", `/v1/environments/${p.a.id}/.well-known/openid-configuration`);
       expect(discovery.json()).toMatchObject({
@@ -351,7 +351,7 @@ describeEachEngine("Access tokens", (engine) => {
         .execute();
       const res = await refresh(issued.refreshToken as string);
       expect(res.statusCode, res.body).toBe(200);
-      expect(res.json().accessTokenExpiresAt).toBe(Math.floor(expiresAt / 1000) * 1000);
+      expect(Date.parse(res.json().accessTokenExpiresAt)).toBe(Math.floor(expiresAt / 1000) * 1000);
     });
   });
 });

@@ -61,8 +61,8 @@ describeEachEngine("Users (secret key)", (engine) => {
       emailVerified: false,
       emailVerifiedAt: null,
       disabled: false,
-      createdAt: expect.any(Number),
-      updatedAt: expect.any(Number),
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
     });
     const [fact, ...more] = await storedFacts("user.created");
     expect(more).toHaveLength(0);

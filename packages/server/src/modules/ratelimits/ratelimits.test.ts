@@ -93,7 +93,7 @@ describeEachEngine("tenant rate limits", (engine) => {
     expect(set.body).toMatchObject({
       tenant: { read: { limit: 3, windowSeconds: 60, source: "tenant" }, write: { source: "default" } },
       credential: { usage_ingest: { limit: 0, source: "tenant" } },
-      updatedAt: clock.now(),
+      updatedAt: new Date(clock.now()).toISOString(),
     });
     const cleared = await call(p.a.secretKey, "DELETE", `/v1/tenants/${id}/rate-limits`);
     expect(cleared.status).toBe(200);

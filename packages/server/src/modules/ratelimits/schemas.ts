@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { nameSchemas } from "../../platform/http/schemas.js";
+import { nameSchemas, Timestamp } from "../../platform/http/schemas.js";
 
 /** Rule: a bucket of `limit` requests that refills completely in `windowSeconds`; `limit: 0` is no limit. */
 export const Rule = z.strictObject({
@@ -31,7 +31,7 @@ export const TenantRateLimits = z.object({
   tenantId: z.string(),
   credential: EffectiveSurfaces,
   tenant: EffectiveSurfaces,
-  updatedAt: z.number().int().nullable().describe("When the tenant's own rules last changed (null: none set)."),
+  updatedAt: Timestamp.nullable().describe("When the tenant's own rules last changed (null: none set)."),
 });
 export type TenantRateLimits = z.infer<typeof TenantRateLimits>;
 

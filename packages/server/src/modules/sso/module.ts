@@ -1,3 +1,4 @@
+import { iso, isoOrNull } from "../../platform/http/schemas.js";
 import { defineModule } from "../../platform/module.js";
 import { accessModule } from "../access/index.js";
 import { identityModule } from "../identity/index.js";
@@ -45,8 +46,8 @@ export const ssoModule = defineModule({
         providerId: r.provider_id,
         subject: r.subject,
         email: r.email,
-        linkedAt: r.created_at,
-        lastLoginAt: r.last_login_at,
+        linkedAt: iso(r.created_at),
+        lastLoginAt: isoOrNull(r.last_login_at),
       })),
     }),
     // The links to IdP accounts go: signing in again through the IdP creates or links afresh.

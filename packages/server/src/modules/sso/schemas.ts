@@ -1,11 +1,9 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id, nameSchemas } from "../../platform/http/schemas.js";
+import { Id, nameSchemas, Timestamp } from "../../platform/http/schemas.js";
 import { IssuedSession, MfaChallenge } from "../identity/index.js";
 
 /** Public shapes of the sso module. */
-
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 
 export const ProviderKind = z
   .enum(["social", "enterprise"])

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
+import { Timestamp } from "../../platform/http/schemas.js";
 import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
@@ -53,7 +54,7 @@ export function storageModuleWith(options: StorageOptions = {}) {
       "file.deleted": {
         description:
           "A file moved to the trash: on request, past its bucket's retention, or with its tenant (`tenant_purged`).",
-        data: z.object({ reason: z.string(), purgeAt: z.number().int() }),
+        data: z.object({ reason: z.string(), purgeAt: Timestamp }),
       },
       "file.restored": { description: "A file was taken out of the trash." },
       "file.purged": {
@@ -65,7 +66,7 @@ export function storageModuleWith(options: StorageOptions = {}) {
       },
       "file.shared": {
         description: "A signed download URL was issued for a file.",
-        data: z.object({ expiresAt: z.number().int(), disposition: z.string() }),
+        data: z.object({ expiresAt: Timestamp, disposition: z.string() }),
       },
       "storage_upload.created": {
         description:
@@ -74,7 +75,7 @@ export function storageModuleWith(options: StorageOptions = {}) {
           bucketId: z.string(),
           kind: z.enum(["resumable", "direct"]),
           size: z.number().int(),
-          expiresAt: z.number().int(),
+          expiresAt: Timestamp,
         }),
       },
       "storage_upload.discarded": {

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { nameSchemas } from "../../platform/http/schemas.js";
+import { nameSchemas, Timestamp } from "../../platform/http/schemas.js";
 
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 const MediaTypePattern = z
   .string()
   .max(100)

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { refuseCredentialLikeKeys } from "../../platform/facts/index.js";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { nameSchemas } from "../../platform/http/schemas.js";
+import { nameSchemas, Timestamp } from "../../platform/http/schemas.js";
 import { isPermission } from "../../platform/permissions.js";
 
 /** isTimeZone: the runtime knows `tz` as an IANA time zone. */
@@ -20,7 +20,6 @@ export const Slug = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, "must be 1–64 lower-case letters, digits and inner hyphens");
 export const Name = z.string().trim().min(1).max(200);
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 const Origin = z
   .string()
   .max(300)

@@ -219,7 +219,7 @@ describeEachEngine("tenancy", (engine) => {
       expect((await keyA("GET", "/v1/tenants")).status).toBe(200);
       const archived = await admin("POST", `/v1/projects/${p.projectId}/archive`);
       expect(archived.status).toBe(200);
-      expect(archived.body.archivedAt).toEqual(expect.any(Number));
+      expect(archived.body.archivedAt).toEqual(expect.any(String));
       await expectFacts([
         {
           type: "project.archived",
@@ -343,7 +343,7 @@ describeEachEngine("tenancy", (engine) => {
 
       const archived = await admin("POST", `/v1/environments/${p.a.id}/archive`);
       expect(archived.status).toBe(200);
-      expect(archived.body.archivedAt).toEqual(expect.any(Number));
+      expect(archived.body.archivedAt).toEqual(expect.any(String));
       await expectFacts([
         {
           type: "environment.archived",
@@ -536,7 +536,7 @@ describeEachEngine("tenancy", (engine) => {
 
       const archived = await admin("POST", `/v1/surfaces/${surface.id}/archive`);
       expect(archived.status).toBe(200);
-      expect(archived.body.archivedAt).toEqual(expect.any(Number));
+      expect(archived.body.archivedAt).toEqual(expect.any(String));
       await expectFacts([
         {
           type: "surface.archived",

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Timestamp } from "../../platform/http/schemas.js";
 import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { usageIds } from "./ids.js";
@@ -54,7 +55,7 @@ export const usageModule = defineModule({
     },
     "usage_hold.reserved": {
       description: "An amount of a metered feature was reserved for a while.",
-      data: z.object({ feature: z.string(), amount: z.number(), expiresAt: z.number().int() }),
+      data: z.object({ feature: z.string(), amount: z.number(), expiresAt: Timestamp }),
     },
     "usage_hold.committed": {
       description: "A hold was committed: the actual amount became a usage event.",

@@ -1,10 +1,8 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { Id, nameSchemas } from "../../platform/http/schemas.js";
+import { Id, nameSchemas, Timestamp } from "../../platform/http/schemas.js";
 
 /** Public shapes of the usage module: meters, usage events, queries, entitlements and holds. */
-
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 
 /** Bounds on one usage event (beyond the HTTP layer's own body limit and nesting bound). */
 export const EVENT_LIMITS = {
@@ -263,7 +261,7 @@ export const CheckResult = z.object({
   used: z.number().nullable(),
   held: z.number().nullable().describe("Reserved by open holds."),
   remaining: z.number().nullable().describe("limit − used − held (never below 0)."),
-  resetsAt: z.string().nullable().describe("When the period ends (calendar month); null for rolling and boolean."),
+  resetsAt: Timestamp.nullable().describe("When the period ends (calendar month); null for rolling and boolean."),
 });
 export type CheckResult = z.infer<typeof CheckResult>;
 

@@ -21,7 +21,7 @@ export const fixtures = defineModuleFixtures({
         }),
         "creating a webhook endpoint",
       );
-      const id = (body.endpoint as { id: string }).id;
+      const id = (body as { id: string }).id;
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/webhooks/endpoints/${id}`) };
     },
     messageId: async (w, env, parents) => {

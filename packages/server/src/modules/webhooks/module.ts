@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Timestamp } from "../../platform/http/schemas.js";
 import { defineModule } from "../../platform/module.js";
 import { eventsModule } from "../events/index.js";
 import { tenancyModule } from "../tenancy/index.js";
@@ -43,7 +44,7 @@ export function webhooksModuleWith(options: WebhooksOptions = {}) {
       "webhook_endpoint.disabled": {
         description:
           "The plane disabled an endpoint: the receiver answered 410 Gone (`gone`), or every attempt failed for 5 days (`failing`).",
-        data: z.object({ reason: z.enum(["gone", "failing"]), failingSince: z.number().int().nullable() }),
+        data: z.object({ reason: z.enum(["gone", "failing"]), failingSince: Timestamp.nullable() }),
       },
       "webhook_endpoint.recovered": {
         description: "Failed messages of an endpoint were put back in line.",

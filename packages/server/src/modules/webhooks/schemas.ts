@@ -1,11 +1,9 @@
 import { z } from "zod";
 import { paginationQuery } from "../../platform/http/pagination.js";
-import { nameSchemas } from "../../platform/http/schemas.js";
+import { nameSchemas, Timestamp, TimestampInput } from "../../platform/http/schemas.js";
 import { TypePattern } from "../events/index.js";
 
 /** Public shapes of the webhooks module. */
-
-const Timestamp = z.number().int().describe("Epoch milliseconds.");
 
 /** RESERVED_HEADERS cannot be set as custom headers: the plane sets them. */
 const RESERVED_HEADER =
@@ -78,9 +76,9 @@ export const UpdateEndpointInput = z.strictObject({
   headers: Headers.optional(),
 });
 
-export const EndpointWithSecret = z.object({
-  endpoint: Endpoint,
-  secret: z.string().nullable().describe("The signing secret (`whsec_…`), shown once."),
+/** EndpointWithSecret: a new endpoint (or one with a new secret), its signing secret shown once. */
+export const EndpointWithSecret = Endpoint.extend({
+  secret: z.string().nullable().describe("The signing secret (`whsec_…`), shown once. Null in an idempotent replay."),
 });
 
 export const RotateSecretInput = z.strictObject({
@@ -131,7 +129,7 @@ export const Attempt = z.object({
 export type Attempt = z.infer<typeof Attempt>;
 
 export const RecoverInput = z.strictObject({
-  since: z.number().int().min(0).describe("Resend every failed message of the endpoint created at or after this time."),
+  since: TimestampInput.describe("Resend every failed message of the endpoint created at or after this time."),
 });
 export const RecoverResult = z.object({ recovered: z.number().int() });
 export const DeletedEndpoint = z.object({ id: z.string(), deleted: z.literal(true) });

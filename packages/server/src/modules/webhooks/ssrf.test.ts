@@ -223,7 +223,7 @@ describeEachEngine("SSRF-01: private targets with the default configuration", (e
       headers: { authorization: `Bearer ${p.a.secretKey}` },
       payload: { url: "https://hooks.example.com/x", eventTypes: ["tenant.*"] },
     });
-    const endpointId = created.json().endpoint.id as string;
+    const endpointId = created.json().id as string;
     // The row is changed behind the API's back: delivery must check again.
     await t.app.db.kysely
       .updateTable("webhook_endpoint")

@@ -9,10 +9,18 @@ export const paginationQuery = z.object({
   cursor: z.string().max(512).optional().describe("Opaque cursor from the previous page's `nextCursor`."),
 });
 
-/** pageSchema wraps an item schema in the list response shape. */
+/** Page is a list answer: at most `limit` items, whether more follow, and the cursor to them. */
+export interface Page<Item> {
+  data: Item[];
+  hasMore: boolean;
+  nextCursor: string | null;
+}
+
+/** pageSchema wraps an item schema in the list response shape `{ data, hasMore, nextCursor }`. */
 export function pageSchema<T extends z.ZodType>(item: T) {
   return z.object({
     data: z.array(item),
+    hasMore: z.boolean().describe("Whether more items follow this page (then `nextCursor` is set)."),
     nextCursor: z.string().nullable().describe("Pass as `cursor` to get the next page; null on the last page."),
   });
 }
@@ -38,18 +46,20 @@ export function decodeCursor<T extends z.ZodType>(cursor: string, shape: T): z.o
 
 /**
  * toPage cuts a result fetched with `limit + 1` rows into a page: `data` holds at most `limit`
- * rows, and `nextCursor` is built from the last row returned when more rows exist.
+ * rows, `hasMore` says whether more rows exist, and `nextCursor` is built from the last row
+ * returned when they do.
  */
 export function toPage<Row, Item>(
   rows: Row[],
   limit: number,
   cursorOf: (row: Row) => Record<string, string | number>,
   toItem: (row: Row) => Item,
-): { data: Item[]; nextCursor: string | null } {
+): Page<Item> {
   const more = rows.length > limit;
   const page = more ? rows.slice(0, limit) : rows;
   const last = page[page.length - 1];
-  return { data: page.map(toItem), nextCursor: more && last !== undefined ? encodeCursor(cursorOf(last)) : null };
+  const nextCursor = more && last !== undefined ? encodeCursor(cursorOf(last)) : null;
+  return { data: page.map(toItem), hasMore: nextCursor !== null, nextCursor };
 }
 
 const IdCursor = z.object({ id: z.string().max(64) });
@@ -87,7 +97,7 @@ export async function keysetPage<DB, TB extends keyof DB, Row, Item>(
   limit: number,
   cursorOf: (row: Row) => Record<string, string | number>,
   toItem: (row: Row) => Item,
-): Promise<{ data: Item[]; nextCursor: string | null }> {
+): Promise<Page<Item>> {
   const column = sql.ref(keyset.column);
   const past = keyset.descending ? sql`<` : sql`>`;
   const rows = await qb
@@ -108,7 +118,7 @@ export function pageById<DB, TB extends keyof DB, Row extends { id: string }, It
   query: PageQuery,
   toItem: (row: Row) => Item,
   options: { descending?: boolean } = {},
-): Promise<{ data: Item[]; nextCursor: string | null }> {
+): Promise<Page<Item>> {
   const keyset = { column: "id", after: afterIdCursor(query.cursor), descending: options.descending ?? false };
   return keysetPage(qb, keyset, query.limit, (r) => ({ id: r.id }), toItem);
 }

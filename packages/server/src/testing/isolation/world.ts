@@ -345,19 +345,19 @@ async function homeTenant(w: IsolationWorld, env: EnvActors): Promise<void> {
     body: { name: `home key ${env.marker}`, permissions: ["*"] },
   });
   expectStatus(key, 201, `creating ${env.name}'s tenant key`);
-  const k = key.json() as { token: string; tenantKey: { id: string } };
+  const k = key.json() as { token: string; id: string };
   env.tenantKey = {
     kind: "tenant_key",
     token: k.token,
-    actorId: k.tenantKey.id,
+    actorId: k.id,
     label: `${env.name.toUpperCase()}'s tenant key`,
   };
   const agent = await w.call(env.key, "POST", `/v1/tenants/${env.tenantId}/agent-keys`, {
     body: { name: `home agent ${env.marker}`, scopes: ["*"], userId: env.user.actorId },
   });
   expectStatus(agent, 201, `creating ${env.name}'s agent key`);
-  const a = agent.json() as { token: string; agentKey: { id: string } };
-  env.agent = { kind: "agent", token: a.token, actorId: a.agentKey.id, label: `${env.name.toUpperCase()}'s agent key` };
+  const a = agent.json() as { token: string; id: string };
+  env.agent = { kind: "agent", token: a.token, actorId: a.id, label: `${env.name.toUpperCase()}'s agent key` };
   w.secrets.add(k.token);
   w.secrets.add(a.token);
 }

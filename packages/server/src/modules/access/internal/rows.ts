@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { AgentKey, Invitation, Membership, TenantKey } from "../schemas.js";
 import type { AgentKeyTable, InvitationTable, MembershipTable, TenantKeyTable } from "../tables.js";
 
@@ -11,8 +12,8 @@ export function toMembership(r: Selectable<MembershipTable>): Membership {
     userId: r.user_id,
     roles: fromJson<string[]>(r.roles),
     createdBy: r.created_by,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 
@@ -31,10 +32,10 @@ export function toInvitation(r: Selectable<InvitationTable>, now: number): Invit
     email: r.email,
     roles: fromJson<string[]>(r.roles),
     invitedBy: r.invited_by,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
+    createdAt: iso(r.created_at),
+    expiresAt: iso(r.expires_at),
     status,
-    acceptedAt: r.accepted_at,
+    acceptedAt: isoOrNull(r.accepted_at),
     acceptedBy: r.accepted_by,
   };
 }
@@ -49,10 +50,10 @@ export function toTenantKey(r: Selectable<TenantKeyTable>): TenantKey {
     permissions: fromJson<string[]>(r.permissions),
     createdBy: r.created_by,
     createdByType: r.created_by_type,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-    lastUsedAt: r.last_used_at,
+    createdAt: iso(r.created_at),
+    expiresAt: isoOrNull(r.expires_at),
+    revokedAt: isoOrNull(r.revoked_at),
+    lastUsedAt: isoOrNull(r.last_used_at),
     replacedBy: r.replaced_by,
   };
 }
@@ -67,10 +68,10 @@ export function toAgentKey(r: Selectable<AgentKeyTable>): AgentKey {
     model: r.model,
     display: r.display,
     scopes: fromJson<string[]>(r.scopes),
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-    lastUsedAt: r.last_used_at,
+    createdAt: iso(r.created_at),
+    expiresAt: isoOrNull(r.expires_at),
+    revokedAt: isoOrNull(r.revoked_at),
+    lastUsedAt: isoOrNull(r.last_used_at),
   };
 }
 

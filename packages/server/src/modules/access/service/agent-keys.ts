@@ -4,6 +4,7 @@ import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
@@ -32,7 +33,7 @@ export class AgentKeysService {
     ctx: ActionContext,
     tenantId: string,
     input: z.infer<typeof CreateAgentKeyInput>,
-  ): Promise<{ agentKey: AgentKey; token: string }> {
+  ): Promise<AgentKey & { token: string }> {
     const access = await this.c.m.access.require(ctx, "agents:create", { tenantId });
     await this.c.m.access.stepUp(ctx);
     const p = access.principal;
@@ -100,9 +101,16 @@ export class AgentKeysService {
           { type: "agent_key", id: row.id },
           { type: "user", id: userId },
         ],
-        data: { name: row.name, model: row.model, scopes, expiresAt: row.expires_at, display: row.display, userId },
+        data: {
+          name: row.name,
+          model: row.model,
+          scopes,
+          expiresAt: isoOrNull(row.expires_at),
+          display: row.display,
+          userId,
+        },
       });
-      return { agentKey: toAgentKey(row), token };
+      return { ...toAgentKey(row), token };
     });
   }
 
@@ -153,7 +161,7 @@ export class AgentKeysService {
         ],
         data: { name: key.name },
       });
-      return { ...key, revokedAt: now };
+      return { ...key, revokedAt: iso(now) };
     });
   }
 

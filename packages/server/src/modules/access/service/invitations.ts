@@ -3,6 +3,7 @@ import { generateToken, parseToken, sha256Hex } from "../../../platform/crypto.j
 import { fromJson, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
@@ -30,7 +31,7 @@ export class InvitationsService {
     ctx: ActionContext,
     tenantId: string,
     input: z.infer<typeof CreateInvitationInput>,
-  ): Promise<{ invitation: Invitation; token: string; emailed: boolean }> {
+  ): Promise<Invitation & { token: string; emailed: boolean }> {
     const access = await this.c.m.access.require(ctx, "members:invite", { tenantId });
     const roles = [...new Set(input.roles)];
     await this.grants.requireRolesWithin(access, roles);
@@ -76,7 +77,7 @@ export class InvitationsService {
         type: "invitation.created",
         tenantId,
         targets: [{ type: "invitation", id: row.id }, ...replaced.map((r) => ({ type: "invitation", id: r.id }))],
-        data: { email: row.email, roles, expiresAt: row.expires_at, replaced: replaced.map((r) => r.id) },
+        data: { email: row.email, roles, expiresAt: iso(row.expires_at), replaced: replaced.map((r) => r.id) },
       });
       // The accept link goes out with the invitation (same transaction) when the surface can mail links.
       const emailed =
@@ -89,7 +90,7 @@ export class InvitationsService {
           tenantName: tenant.name,
           expiresAt: row.expires_at,
         }));
-      return { invitation: toInvitation(row, now), token, emailed };
+      return { ...toInvitation(row, now), token, emailed };
     });
   }
 

@@ -3,6 +3,7 @@ import type { TenantAccess } from "../../../platform/access.js";
 import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors, type MembershipSummary } from "../../identity/index.js";
 import { AccessErrors } from "../errors.js";
@@ -167,7 +168,7 @@ export class MembershipsService {
         ],
         changes: { before: { roles: before.roles }, after: { roles } },
       });
-      return { ...before, roles, updatedAt: now };
+      return { ...before, roles, updatedAt: iso(now) };
     });
   }
 

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { OwnedCache } from "../../../platform/cache.js";
 import { fromJson, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AccessErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -19,8 +20,8 @@ function toRole(r: Selectable<RoleTable>): Role {
     description: r.description,
     permissions: fromJson<string[]>(r.permissions),
     builtIn: false,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 
@@ -128,7 +129,7 @@ export class RolesService {
         name: input.name ?? before.name,
         description: input.description === undefined ? before.description : input.description,
         permissions: input.permissions ? [...new Set(input.permissions)].sort() : before.permissions,
-        updatedAt: now,
+        updatedAt: iso(now),
       };
       await this.c.tables
         .q(tx)

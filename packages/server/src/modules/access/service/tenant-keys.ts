@@ -3,6 +3,7 @@ import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import { exceeding } from "../../../platform/permissions.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../../identity/index.js";
@@ -34,7 +35,7 @@ export class TenantKeysService {
     ctx: ActionContext,
     tenantId: string,
     input: z.infer<typeof CreateTenantKeyInput>,
-  ): Promise<{ tenantKey: TenantKey; token: string }> {
+  ): Promise<TenantKey & { token: string }> {
     const access = await this.c.m.access.require(ctx, "keys:create", { tenantId });
     refuseKeyCaller(access.principal.actorType);
     await this.c.m.access.stepUp(ctx);
@@ -103,7 +104,7 @@ export class TenantKeysService {
         targets: [{ type: "tenant_key", id }],
         data: { name: key.name },
       });
-      return { ...key, revokedAt: now };
+      return { ...key, revokedAt: iso(now) };
     });
   }
 
@@ -119,7 +120,7 @@ export class TenantKeysService {
     tenantId: string,
     id: string,
     input: z.infer<typeof RotateKeyInput>,
-  ): Promise<{ tenantKey: TenantKey; token: string }> {
+  ): Promise<TenantKey & { token: string }> {
     const access = await this.c.m.access.require(ctx, "keys:create", { tenantId });
     await this.c.m.access.require(ctx, "keys:revoke", { tenantId });
     refuseKeyCaller(access.principal.actorType);
@@ -152,7 +153,7 @@ export class TenantKeysService {
           surfaceId: current.surfaceId,
           name: current.name,
           permissions: current.permissions,
-          expiresAt: current.expiresAt,
+          expiresAt: old.expires_at,
         },
         id,
       );
@@ -160,8 +161,8 @@ export class TenantKeysService {
         .q(tx)
         .updateTable("tenant_key")
         .set({
-          expires_at: current.expiresAt === null ? graceEnd : Math.min(current.expiresAt, graceEnd),
-          replaced_by: issued.tenantKey.id,
+          expires_at: old.expires_at === null ? graceEnd : Math.min(old.expires_at, graceEnd),
+          replaced_by: issued.id,
         })
         .where("id", "=", id)
         .where("replaced_by", "is", null)
@@ -187,7 +188,7 @@ export class TenantKeysService {
       expiresAt: number | null;
     },
     rotatedFrom?: string,
-  ): Promise<{ tenantKey: TenantKey; token: string }> {
+  ): Promise<TenantKey & { token: string }> {
     const now = this.c.m.clock.now();
     const token = generateToken(TOKEN_PREFIX.tenantKey);
     const principal = ctx.principal;
@@ -213,9 +214,9 @@ export class TenantKeysService {
       type: rotatedFrom ? "tenant_key.rotated" : "tenant_key.created",
       tenantId: k.tenantId,
       targets: [{ type: "tenant_key", id: row.id }, ...(rotatedFrom ? [{ type: "tenant_key", id: rotatedFrom }] : [])],
-      data: { name: k.name, permissions: k.permissions, expiresAt: k.expiresAt, display: row.display },
+      data: { name: k.name, permissions: k.permissions, expiresAt: isoOrNull(k.expiresAt), display: row.display },
     });
-    return { tenantKey: toTenantKey(row), token };
+    return { ...toTenantKey(row), token };
   }
 
   /**

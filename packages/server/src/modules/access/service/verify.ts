@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { parseToken } from "../../../platform/crypto.js";
 import { AppError } from "../../../platform/errors.js";
+import { isoOrNull } from "../../../platform/http/schemas.js";
 import { intersectPermissions } from "../../../platform/permissions.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { IDENTITY_TOKEN_PREFIX, IdentityErrors } from "../../identity/index.js";
@@ -137,7 +138,7 @@ export class CredentialVerification {
       surfaceId: p.surfaceId ?? null,
       tenantId,
       permissions,
-      expiresAt: expiresAt ?? p.expiresAt ?? null,
+      expiresAt: isoOrNull(expiresAt ?? p.expiresAt),
       sessionId: p.credentialId,
       authLevel: p.auth?.aal ?? 1,
       authMethod: p.auth?.method ?? null,
@@ -156,7 +157,7 @@ export class CredentialVerification {
       surfaceId: p.surfaceId ?? null,
       tenantId: p.tenantId ?? null,
       permissions: ceilinged(p.permissions, p.ceiling),
-      expiresAt: p.expiresAt ?? null,
+      expiresAt: isoOrNull(p.expiresAt),
       sessionId: null,
       authLevel: null,
       authMethod: null,

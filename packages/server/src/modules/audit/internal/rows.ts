@@ -1,7 +1,8 @@
 import type { Fact } from "../../../platform/facts/index.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { Principal, RequestInfo } from "../../../platform/principal.js";
 import type { AuditActor, AuditContext, AuditEntryRecord } from "../format.js";
-import type { Checkpoint } from "../schemas.js";
+import type { AuditEntry, Checkpoint } from "../schemas.js";
 import type { AuditCheckpointTable, AuditEntryTable } from "../tables.js";
 import { entryOfRow } from "./entry-of-row.js";
 
@@ -97,6 +98,20 @@ export function draftOfFact(fact: Fact): EntryDraft {
 /** toEntry is a stored row as an entry record (see `entryOfRow`). */
 export const toEntry: (row: AuditEntryTable) => AuditEntryRecord = entryOfRow;
 
+/**
+ * toAuditEntry is an entry record as the API answers it: the record with `occurredAt` as an ISO
+ * 8601 date-time. Exports keep the record itself (epoch ms), which its hash covers; to check a
+ * hash from an API answer, hash the entry with `occurredAt` as `Date.parse(occurredAt)`.
+ */
+export function toAuditEntry(record: AuditEntryRecord): AuditEntry {
+  return { ...record, occurredAt: iso(record.occurredAt) };
+}
+
+/** toApiEntry is `toAuditEntry` of a stored row. */
+export function toApiEntry(row: AuditEntryTable): AuditEntry {
+  return toAuditEntry(entryOfRow(row));
+}
+
 export function toCheckpoint(row: AuditCheckpointTable): Checkpoint {
   return {
     id: row.id,
@@ -106,7 +121,7 @@ export function toCheckpoint(row: AuditCheckpointTable): Checkpoint {
     tenantId: row.tenant_id,
     size: Number(row.size),
     headHash: row.head_hash,
-    time: Number(row.time),
+    time: iso(row.time),
     previousCheckpointHash: row.previous_checkpoint_hash,
     keyId: row.key_id,
     signature: row.signature,

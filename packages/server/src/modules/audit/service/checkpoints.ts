@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { decodeCursor, keysetPage } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { SecretBox } from "../../../platform/secrets.js";
@@ -161,7 +162,7 @@ export class Checkpoints {
         algorithm: "Ed25519" as const,
         publicKey: r.public_key,
         status: r.status,
-        createdAt: Number(r.created_at),
+        createdAt: iso(r.created_at),
       })),
     };
   }

@@ -4,6 +4,7 @@ import { fromJson, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import type { Fact } from "../../../platform/facts/index.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import { type JsonSchema, validateJson } from "../../../platform/json-schema.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { DataSubject } from "../../../platform/personal-data.js";
@@ -11,8 +12,8 @@ import type { ActionContext } from "../../../platform/principal.js";
 import { AuditErrors } from "../errors.js";
 import type { AuditEntryRecord } from "../format.js";
 import type { PersonalFields } from "../internal/personal.js";
-import { actorOf, contextOf, draftOfFact, toEntry, wellFormed } from "../internal/rows.js";
-import type { CreateEntryInput, ListEntriesQuery } from "../schemas.js";
+import { actorOf, contextOf, draftOfFact, toAuditEntry, toEntry, wellFormed } from "../internal/rows.js";
+import type { AuditEntry, CreateEntryInput, ListEntriesQuery } from "../schemas.js";
 import type { AuditTables } from "../tables.js";
 import type { ChainLedger } from "./chains.js";
 
@@ -38,7 +39,7 @@ export class Entries {
    * and the request (the body has no actor fields); the metadata must match the action's schema
    * when one is registered (422 `audit_metadata_invalid`).
    */
-  async createEntry(ctx: ActionContext, input: z.infer<typeof CreateEntryInput>): Promise<AuditEntryRecord> {
+  async createEntry(ctx: ActionContext, input: z.infer<typeof CreateEntryInput>): Promise<AuditEntry> {
     const access = await this.chains.scope(ctx, "audit:write", input.tenantId);
     const metadata = input.metadata ?? {};
     const schema = await this.#db
@@ -78,7 +79,7 @@ export class Entries {
         }),
       ),
     );
-    return (await this.personal.reveal([entry]))[0] as AuditEntryRecord;
+    return toAuditEntry((await this.personal.reveal([entry]))[0] as AuditEntryRecord);
   }
 
   /**
@@ -119,7 +120,7 @@ export class Entries {
       .$if(query.from !== undefined, (qb) => qb.where("occurred_at", ">=", query.from as number))
       .$if(query.to !== undefined, (qb) => qb.where("occurred_at", "<", query.to as number));
     const page = await pageById(entries, query, toEntry, { descending: newest });
-    return { ...page, data: await this.personal.reveal(page.data) };
+    return { ...page, data: (await this.personal.reveal(page.data)).map(toAuditEntry) };
   }
 
   /**
@@ -155,7 +156,7 @@ export class Entries {
       auditEntries: entries.map((e) => ({
         id: e.id,
         action: e.action,
-        occurredAt: e.occurredAt,
+        occurredAt: iso(e.occurredAt),
         tenantId: e.tenantId,
         actor: e.actor,
         targets: e.targets,

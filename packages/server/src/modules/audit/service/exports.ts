@@ -100,8 +100,9 @@ export class Exports {
         .limit(PAGE)
         .execute();
       for (const row of rows) {
+        // NOTE: an export keeps the signed format (`time` in epoch ms), which its signature covers.
         const { id: _id, environmentId: _e, tenantId: _t, checkpointHash: _h, ...signed } = toCheckpoint(row);
-        yield signed;
+        yield { ...signed, time: Number(row.time) };
       }
       if (rows.length < PAGE) return;
       after = Number(rows[rows.length - 1]?.position);

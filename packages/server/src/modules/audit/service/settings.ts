@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { fromJson, isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { AuditErrors } from "../errors.js";
@@ -33,8 +34,8 @@ function toSchema(row: AuditSchemaTable): AuditSchema {
     id: row.id,
     action: row.action,
     schema: fromJson(row.schema),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }
 
@@ -150,7 +151,7 @@ export class Settings {
     return {
       environmentId,
       retentionDays: row?.retention_days === null || row === undefined ? null : Number(row.retention_days),
-      updatedAt: row ? Number(row.updated_at) : null,
+      updatedAt: row ? iso(row.updated_at) : null,
     };
   }
 
@@ -174,7 +175,7 @@ export class Settings {
         targets: [{ type: "environment", id: environmentId }],
         changes: { before: { retentionDays: before.retentionDays }, after: { retentionDays: input.retentionDays } },
       });
-      return { environmentId, retentionDays: input.retentionDays, updatedAt: now };
+      return { environmentId, retentionDays: input.retentionDays, updatedAt: iso(now) };
     });
   }
 

@@ -1,4 +1,5 @@
 import type { Selectable } from "kysely";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { CreditEntry, CreditGrant, CreditHold, Wallet } from "../credit-schemas.js";
 import type {
   BillingCreditEntryTable,
@@ -18,8 +19,8 @@ export function toWallet(row: Selectable<BillingCreditWalletTable>, held: number
     held,
     lowBalanceThreshold: opt(row.low_balance_threshold),
     blockFeature: row.block_feature,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }
 
@@ -32,11 +33,11 @@ export function toCreditGrant(row: Selectable<BillingCreditGrantTable>, unit: st
     source: row.source,
     amount: Number(row.amount),
     remaining: Number(row.remaining),
-    expiresAt: opt(row.expires_at),
-    expiredAt: opt(row.expired_at),
+    expiresAt: isoOrNull(row.expires_at),
+    expiredAt: isoOrNull(row.expired_at),
     reference: row.reference,
     description: row.description,
-    createdAt: Number(row.created_at),
+    createdAt: iso(row.created_at),
   };
 }
 
@@ -51,7 +52,7 @@ export function toCreditEntry(row: Selectable<BillingCreditEntryTable>): CreditE
     amount: Number(row.amount),
     balanceAfter: Number(row.balance_after),
     reference: row.reference,
-    createdAt: Number(row.created_at),
+    createdAt: iso(row.created_at),
   };
 }
 
@@ -65,8 +66,8 @@ export function toCreditHold(row: Selectable<BillingCreditHoldTable>, unit: stri
     status: row.status,
     committedAmount: opt(row.committed_amount),
     reference: row.reference,
-    expiresAt: Number(row.expires_at),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    expiresAt: iso(row.expires_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }

@@ -60,7 +60,7 @@ export function buildInvoiceView(invoice: Invoice, names: InvoiceNames): Invoice
     { label: "Billed to", value: names.tenantName ? `${names.tenantName} (${invoice.tenantId})` : invoice.tenantId },
     ...(names.environmentName ? [{ label: "Environment", value: names.environmentName }] : []),
     { label: "Subscription", value: invoice.subscriptionId },
-    ...(typeof fields.dueAt === "number" ? [{ label: "Due", value: formatTime(fields.dueAt) }] : []),
+    ...(typeof fields.dueAt === "string" ? [{ label: "Due", value: formatTime(fields.dueAt) }] : []),
     ...(typeof fields.taxRate === "string" && fields.taxRate !== "0"
       ? [{ label: "Tax rate", value: `${fields.taxRate} %` }]
       : []),
@@ -127,8 +127,8 @@ function group(decimal: string): string {
   return frac === undefined ? grouped : `${grouped}.${frac}`;
 }
 
-/** formatTime writes epoch milliseconds as `2027-01-31 10:00 UTC`. */
-export function formatTime(ms: number): string {
-  const iso = new Date(ms).toISOString();
+/** formatTime writes an ISO 8601 date-time (or epoch milliseconds) as `2027-01-31 10:00 UTC`. */
+export function formatTime(time: string | number): string {
+  const iso = new Date(typeof time === "string" ? Date.parse(time) : time).toISOString();
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }

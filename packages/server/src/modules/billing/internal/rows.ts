@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { PlanCredits } from "../credit-schemas.js";
 import type { Charge, CreditNote, Invoice, InvoiceLine, Payment, Plan, PlanVersion, Subscription } from "../schemas.js";
 import type {
@@ -23,7 +24,7 @@ export function toPlanVersion(row: Selectable<BillingPlanVersionTable>): PlanVer
     charges: fromJson<Charge[]>(row.charges),
     entitlements: fromJson<Array<Record<string, unknown>>>(row.entitlements),
     credits: row.credits == null ? [] : fromJson<PlanCredits>(row.credits),
-    createdAt: Number(row.created_at),
+    createdAt: iso(row.created_at),
   };
 }
 
@@ -34,9 +35,9 @@ export function toPlan(row: Selectable<BillingPlanTable>, version: Selectable<Bi
     name: row.name,
     description: row.description,
     currentVersion: toPlanVersion(version),
-    archivedAt: row.archived_at === null ? null : Number(row.archived_at),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    archivedAt: isoOrNull(row.archived_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }
 
@@ -48,16 +49,37 @@ export function toSubscription(row: Selectable<BillingSubscriptionTable>): Subsc
     planVersionId: row.plan_version_id,
     pendingPlanVersionId: row.pending_plan_version_id,
     status: row.status,
-    anchor: Number(row.anchor),
-    currentPeriodStart: Number(row.current_period_start),
-    currentPeriodEnd: Number(row.current_period_end),
-    trialEnd: row.trial_end === null ? null : Number(row.trial_end),
+    anchor: iso(row.anchor),
+    currentPeriodStart: iso(row.current_period_start),
+    currentPeriodEnd: iso(row.current_period_end),
+    trialEnd: isoOrNull(row.trial_end),
     cancelAtPeriodEnd: Boolean(row.cancel_at_period_end),
-    canceledAt: row.canceled_at === null ? null : Number(row.canceled_at),
+    canceledAt: isoOrNull(row.canceled_at),
     testClockId: row.test_clock_id,
     timeZone: row.time_zone,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+/** isoTime is a stored line time as an API time: invoices finalized before ISO answers kept epoch ms. */
+function isoTime(time: string | number): string {
+  return typeof time === "number" ? iso(time) : time;
+}
+
+/** lineTimes is a stored invoice line with its usage window in ISO 8601, whichever way it was stored. */
+function lineTimes(line: InvoiceLine): InvoiceLine {
+  if (!line.usage) return line;
+  const u = line.usage as InvoiceLine["usage"] & Record<string, string | number>;
+  return {
+    ...line,
+    usage: {
+      ...line.usage,
+      from: isoTime(u.from),
+      to: isoTime(u.to),
+      ...(u.receivedFrom === undefined ? {} : { receivedFrom: isoTime(u.receivedFrom) }),
+      ...(u.receivedTo === undefined ? {} : { receivedTo: isoTime(u.receivedTo) }),
+    },
   };
 }
 
@@ -70,21 +92,21 @@ export function toInvoice(row: Selectable<BillingInvoiceTable>): Invoice {
     tenantId: row.tenant_id,
     planVersionId: row.plan_version_id,
     currency: row.currency,
-    periodStart: Number(row.period_start),
-    periodEnd: Number(row.period_end),
-    lines: fromJson<InvoiceLine[]>(row.lines),
+    periodStart: iso(row.period_start),
+    periodEnd: iso(row.period_end),
+    lines: fromJson<InvoiceLine[]>(row.lines).map(lineTimes),
     subtotal: Number(row.subtotal),
     taxRate: row.tax_rate,
     tax: Number(row.tax),
     total: Number(row.total),
-    dueAt: row.due_at === null ? null : Number(row.due_at),
+    dueAt: isoOrNull(row.due_at),
     amountPaid: Number(row.amount_paid),
     amountCredited: Number(row.amount_credited),
     amountDue: amountDue(row),
-    paidAt: row.paid_at === null ? null : Number(row.paid_at),
-    voidedAt: row.voided_at === null ? null : Number(row.voided_at),
-    finalizedAt: Number(row.finalized_at),
-    createdAt: Number(row.created_at),
+    paidAt: isoOrNull(row.paid_at),
+    voidedAt: isoOrNull(row.voided_at),
+    finalizedAt: iso(row.finalized_at),
+    createdAt: iso(row.created_at),
   };
 }
 
@@ -107,7 +129,7 @@ export function toPayment(row: Selectable<BillingPaymentTable>): Payment {
     amount: Number(row.amount),
     applied: Number(row.applied),
     overpaid: Number(row.overpaid),
-    createdAt: Number(row.created_at),
+    createdAt: iso(row.created_at),
   };
 }
 
@@ -126,6 +148,6 @@ export function toCreditNote(row: Selectable<BillingCreditNoteTable>): CreditNot
     total: Number(row.total),
     creditedToDue: Number(row.credited_to_due),
     refund: Number(row.refund),
-    createdAt: Number(row.created_at),
+    createdAt: iso(row.created_at),
   };
 }

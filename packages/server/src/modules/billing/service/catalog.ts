@@ -130,6 +130,7 @@ export class CatalogService {
     const byId = new Map(versions.map((v) => [v.id, v]));
     return {
       data: page.data.map((r) => toPlan(r, byId.get(r.current_version_id) as Selectable<BillingPlanVersionTable>)),
+      hasMore: page.hasMore,
       nextCursor: page.nextCursor,
     };
   }

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
 import type { TenancyService } from "../../tenancy/index.js";
@@ -43,11 +44,11 @@ function toTestClock(row: ClockRow, tenants: number): TestClock {
   return {
     id: row.id,
     name: row.name,
-    frozenTime: Number(row.frozen_time),
+    frozenTime: iso(row.frozen_time),
     status: row.status,
     tenants,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }
 
@@ -123,7 +124,7 @@ export class TestClocksService {
         type: "test_clock.created",
         environmentId,
         targets: [{ type: "test_clock", id: row.id }],
-        data: { name: row.name, frozenTime: row.frozen_time },
+        data: { name: row.name, frozenTime: iso(row.frozen_time) },
       });
       return toTestClock(row, 0);
     });
@@ -277,7 +278,7 @@ export class TestClocksService {
         type: "test_clock.advanced",
         environmentId,
         targets: [{ type: "test_clock", id: row.id }],
-        data: { from, to: input.frozenTime },
+        data: { from: iso(from), to: iso(input.frozenTime) },
       });
       return toTestClock({ ...row, ...changes }, (await this.#tenantCounts([row.id], tx)).get(row.id) ?? 0);
     });
@@ -317,7 +318,7 @@ export class TestClocksService {
         type: "test_clock.ready",
         environmentId: row.environment_id,
         targets: [{ type: "test_clock", id: row.id }],
-        data: { frozenTime: Number(row.frozen_time) },
+        data: { frozenTime: iso(row.frozen_time) },
       });
     });
   }

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import type { CommitCreditsInput, CreditHold, ReserveCreditsInput } from "../credit-schemas.js";
@@ -65,7 +66,7 @@ export class CreditHoldsService {
           { type: "credit_hold", id: row.id },
           { type: "credit_wallet", id: wallet.id },
         ],
-        data: { unit: wallet.unit, amount: row.amount, expiresAt: row.expires_at, balance: after.balance },
+        data: { unit: wallet.unit, amount: row.amount, expiresAt: iso(row.expires_at), balance: after.balance },
       });
       await this.ledger.settle(tx, ctx, wallet, balance, after.balance, now);
       return toCreditHold(row, wallet.unit);

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { fromJson, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { isoOrNull } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
 import type { UsageService } from "../../usage/index.js";
@@ -122,7 +123,7 @@ export class CreditsService {
         { type: "credit_wallet", id: wallet.id },
         { type: "credit_grant", id: row.id },
       ],
-      data: { unit: g.unit, amount: g.amount, source: g.source, expiresAt: row.expires_at, balance: after },
+      data: { unit: g.unit, amount: g.amount, source: g.source, expiresAt: isoOrNull(row.expires_at), balance: after },
     });
     await this.ledger.settle(tx, ctx, wallet, before, after, now);
     return toCreditGrant(row, g.unit);
@@ -211,7 +212,11 @@ export class CreditsService {
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string));
     const page = await pageById(rows, query, (r) => r);
     const held = await this.ledger.heldOf(page.data.map((w) => w.id));
-    return { data: page.data.map((w) => toWallet(w, held.get(w.id) ?? 0)), nextCursor: page.nextCursor };
+    return {
+      data: page.data.map((w) => toWallet(w, held.get(w.id) ?? 0)),
+      hasMore: page.hasMore,
+      nextCursor: page.nextCursor,
+    };
   }
 
   async findWallet(ctx: ActionContext, id: string): Promise<Wallet> {
@@ -291,7 +296,11 @@ export class CreditsService {
             .where("id", "in", ids)
             .execute();
     const unitOf = new Map(units.map((w) => [w.id, w.unit]));
-    return { data: page.data.map((g) => toCreditGrant(g, unitOf.get(g.wallet_id) ?? "")), nextCursor: page.nextCursor };
+    return {
+      data: page.data.map((g) => toCreditGrant(g, unitOf.get(g.wallet_id) ?? "")),
+      hasMore: page.hasMore,
+      nextCursor: page.nextCursor,
+    };
   }
 
   async listEntries(ctx: ActionContext, query: z.infer<typeof ListCreditEntriesQuery>) {

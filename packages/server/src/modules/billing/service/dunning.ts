@@ -2,6 +2,7 @@ import type { Selectable } from "kysely";
 import { sql } from "kysely";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
 import { TenancyErrors, type TenancyService } from "../../tenancy/index.js";
@@ -114,7 +115,7 @@ export class DunningService {
         environmentId: row.environment_id,
         tenantId: row.tenant_id,
         targets: [{ type: "subscription", id: row.id }, ...overdue.map((i) => ({ type: "invoice", id: i.id }))],
-        data: { invoices: overdue.map((i) => i.number), pastDueSince: Number(first.due_at) },
+        data: { invoices: overdue.map((i) => i.number), pastDueSince: iso(Number(first.due_at)) },
       });
       return true;
     });

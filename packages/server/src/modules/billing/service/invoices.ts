@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { fromJson, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import type { UsageService } from "../../usage/index.js";
@@ -143,9 +144,9 @@ export class InvoicesService {
             meterId: meter.id,
             meter: meter.key,
             aggregation: meter.aggregation,
-            from,
-            to,
-            ...(late ? { receivedTo: late.cutoff } : {}),
+            from: iso(from),
+            to: iso(to),
+            ...(late ? { receivedTo: iso(late.cutoff) } : {}),
             value: String(value),
           },
         });
@@ -169,8 +170,8 @@ export class InvoicesService {
       tenantId: sub.tenant_id,
       planVersionId: version.id,
       currency: version.currency,
-      periodStart: from,
-      periodEnd: to,
+      periodStart: iso(from),
+      periodEnd: iso(to),
       lines,
       subtotal,
       taxRate,
@@ -266,9 +267,9 @@ export class InvoicesService {
         number: row.number,
         currency: row.currency,
         total: row.total,
-        dueAt: row.due_at,
-        periodStart: from,
-        periodEnd: to,
+        dueAt: isoOrNull(row.due_at),
+        periodStart: iso(from),
+        periodEnd: iso(to),
         subscriptionId: sub.id,
       },
     });

@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson, type Tx, type TypedDb } from "../../../platform/db/db.js";
+import { iso } from "../../../platform/http/schemas.js";
 import { Dec, decimalOf, toMinor } from "../internal/money.js";
 import { priceCharge } from "../internal/pricing.js";
 import type { Charge, InvoiceLine } from "../schemas.js";
@@ -101,10 +102,10 @@ export function lateLine(
       meterId: meter.id,
       meter: meter.key,
       aggregation: meter.aggregation,
-      from: window.from,
-      to: window.to,
-      receivedFrom: window.receivedFrom,
-      receivedTo: window.receivedTo,
+      from: iso(window.from),
+      to: iso(window.to),
+      receivedFrom: iso(window.receivedFrom),
+      receivedTo: iso(window.receivedTo),
       value: String(late),
     },
   };

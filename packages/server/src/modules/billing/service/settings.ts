@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { TypedDb } from "../../../platform/db/db.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { billingNow } from "../internal/now.js";
@@ -95,6 +96,6 @@ function toSettings(tenantId: string, row: BillingSettingsTable | undefined): Bi
     taxRate: row?.tax_rate ?? NO_TAX,
     billingName: row?.billing_name ?? null,
     billingEmail: row?.billing_email ?? null,
-    updatedAt: row ? Number(row.updated_at) : null,
+    updatedAt: row ? iso(row.updated_at) : null,
   };
 }

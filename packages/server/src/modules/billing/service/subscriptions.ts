@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { fromJson, isUniqueViolation, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
 import type { TenancyService } from "../../tenancy/index.js";
@@ -118,8 +119,8 @@ export class SubscriptionsService {
             planId: plan.id,
             planVersionId: version.id,
             status: row.status,
-            currentPeriodStart: row.current_period_start,
-            currentPeriodEnd: row.current_period_end,
+            currentPeriodStart: iso(row.current_period_start),
+            currentPeriodEnd: iso(row.current_period_end),
           },
         });
         return toSubscription(row);
@@ -187,7 +188,7 @@ export class SubscriptionsService {
           environmentId: row.environment_id,
           tenantId: row.tenant_id,
           targets: [{ type: "subscription", id: row.id }],
-          data: { endsAt: Number(row.current_period_end) },
+          data: { endsAt: iso(row.current_period_end) },
         });
         return toSubscription({ ...row, cancel_at_period_end: true, updated_at: now });
       }
@@ -336,7 +337,7 @@ export class SubscriptionsService {
           environmentId: row.environment_id,
           tenantId: row.tenant_id,
           targets: [{ type: "subscription", id: row.id }],
-          data: { currentPeriodStart: first.start, currentPeriodEnd: first.end },
+          data: { currentPeriodStart: iso(first.start), currentPeriodEnd: iso(first.end) },
         });
         await this.credits.grantForPeriod(tx, ctx, row, version, first.start);
         return true;
@@ -382,7 +383,7 @@ export class SubscriptionsService {
         environmentId: row.environment_id,
         tenantId: row.tenant_id,
         targets: [{ type: "subscription", id: row.id }],
-        data: { currentPeriodStart: next.start, currentPeriodEnd: next.end },
+        data: { currentPeriodStart: iso(next.start), currentPeriodEnd: iso(next.end) },
       });
       const renewedOn =
         row.pending_plan_version_id === null
@@ -439,7 +440,7 @@ export class SubscriptionsService {
       environmentId: row.environment_id,
       tenantId: row.tenant_id,
       targets: [{ type: "subscription", id: row.id }],
-      data: { reason, canceledAt: at },
+      data: { reason, canceledAt: iso(at) },
     });
     return { ...row, ...changes };
   }

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { isoOrNull } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import type { UsageService } from "../../usage/index.js";
@@ -57,9 +58,9 @@ export class TenantBillingService {
         used: s?.used ?? null,
         held: s?.held ?? null,
         remaining: s?.remaining ?? null,
-        from: s?.from ?? null,
-        to: s?.to ?? null,
-        resetsAt: s?.resetsAt ?? null,
+        from: isoOrNull(s?.from),
+        to: isoOrNull(s?.to),
+        resetsAt: isoOrNull(s?.resetsAt),
       })),
       charges: (preview?.lines ?? []).flatMap((line) =>
         line.usage

@@ -1,6 +1,7 @@
 import type { ExpressionBuilder, Selectable } from "kysely";
 import { sql } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { Event, EventType } from "../schemas.js";
 import type { EventsTables, EventTable, EventTypeTable } from "../tables.js";
 
@@ -12,7 +13,7 @@ export function toEvent(r: Selectable<EventTable>): Event {
     type: r.type,
     source: r.source,
     subject: r.subject,
-    time: new Date(Number(r.time)).toISOString(),
+    time: iso(r.time),
     datacontenttype: "application/json",
     data: fromJson<Record<string, unknown>>(r.data),
     environmentId: r.environment_id,
@@ -29,9 +30,9 @@ export function toEventType(r: Selectable<EventTypeTable>): EventType {
     version: Number(r.version),
     schema: r.schema === null ? null : fromJson<Record<string, unknown>>(r.schema),
     origin: "environment",
-    deprecatedAt: r.deprecated_at === null ? null : Number(r.deprecated_at),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
+    deprecatedAt: isoOrNull(r.deprecated_at),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 

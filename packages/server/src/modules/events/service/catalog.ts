@@ -1,6 +1,7 @@
 import { type ZodType, z } from "zod";
 import { fromJson, isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import { type JsonSchema, validateJson } from "../../../platform/json-schema.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
@@ -121,6 +122,8 @@ export class CatalogService {
       if (!row) throw new AppError(EventsErrors.event_type_not_found, `No event type ${id}.`);
       const before = toEventType(row);
       const now = this.m.clock.now();
+      const deprecatedAt =
+        input.deprecated === undefined ? row.deprecated_at : input.deprecated ? (row.deprecated_at ?? now) : null;
       const schemaChanged =
         input.schema !== undefined && JSON.stringify(input.schema) !== JSON.stringify(before.schema);
       const after: EventType = {
@@ -128,9 +131,8 @@ export class CatalogService {
         description: input.description ?? before.description,
         schema: input.schema === undefined ? before.schema : input.schema,
         version: schemaChanged ? before.version + 1 : before.version,
-        deprecatedAt:
-          input.deprecated === undefined ? before.deprecatedAt : input.deprecated ? (before.deprecatedAt ?? now) : null,
-        updatedAt: now,
+        deprecatedAt: isoOrNull(deprecatedAt),
+        updatedAt: iso(now),
       };
       await this.#db
         .q(tx)
@@ -139,7 +141,7 @@ export class CatalogService {
           description: after.description,
           schema: after.schema === null ? null : toJson(after.schema),
           version: after.version,
-          deprecated_at: after.deprecatedAt,
+          deprecated_at: deprecatedAt,
           updated_at: now,
         })
         .where("environment_id", "=", environmentId)

@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { Operator, OperatorToken, SecretKey, Session, User } from "../schemas.js";
 import type { OperatorTable, OperatorTokenTable, SecretKeyTable, SessionTable, UserTable } from "../tables.js";
 
@@ -10,8 +11,8 @@ export function toOperator(r: Selectable<OperatorTable>): Operator {
     name: r.name,
     role: r.role,
     disabled: r.disabled_at !== null,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 
@@ -21,10 +22,10 @@ export function toOperatorToken(r: Selectable<OperatorTokenTable>): OperatorToke
     operatorId: r.operator_id,
     kind: r.kind,
     name: r.name,
-    createdAt: r.created_at,
-    lastUsedAt: r.last_used_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
+    createdAt: iso(r.created_at),
+    lastUsedAt: iso(r.last_used_at),
+    expiresAt: isoOrNull(r.expires_at),
+    revokedAt: isoOrNull(r.revoked_at),
   };
 }
 
@@ -37,10 +38,10 @@ export function toUser(r: Selectable<UserTable>): User {
     profile: fromJson<Record<string, unknown>>(r.profile),
     hasPassword: r.password_hash !== null,
     emailVerified: r.email_verified_at !== null,
-    emailVerifiedAt: r.email_verified_at,
+    emailVerifiedAt: isoOrNull(r.email_verified_at),
     disabled: r.disabled_at !== null,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 
@@ -49,12 +50,12 @@ export function toSession(r: Selectable<SessionTable>, currentSessionId?: string
     id: r.id,
     userId: r.user_id,
     surfaceId: r.surface_id,
-    createdAt: r.created_at,
-    lastUsedAt: r.last_used_at,
-    expiresAt: r.expires_at,
+    createdAt: iso(r.created_at),
+    lastUsedAt: iso(r.last_used_at),
+    expiresAt: iso(r.expires_at),
     authMethod: r.auth_method,
     aal: Number(r.aal),
-    secondFactorAt: r.second_factor_at,
+    secondFactorAt: isoOrNull(r.second_factor_at),
     ip: r.ip,
     userAgent: r.user_agent,
     current: r.id === currentSessionId,
@@ -70,10 +71,10 @@ export function toSecretKey(r: Selectable<SecretKeyTable>): SecretKey {
     display: r.display,
     scopes: fromJson<string[]>(r.scopes),
     createdBy: r.created_by,
-    createdAt: r.created_at,
-    expiresAt: r.expires_at,
-    revokedAt: r.revoked_at,
-    lastUsedAt: r.last_used_at,
+    createdAt: iso(r.created_at),
+    expiresAt: isoOrNull(r.expires_at),
+    revokedAt: isoOrNull(r.revoked_at),
+    lastUsedAt: isoOrNull(r.last_used_at),
     replacedBy: r.replaced_by,
   };
 }

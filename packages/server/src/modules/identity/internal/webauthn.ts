@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { Surface } from "../../tenancy/index.js";
 import type { Passkey } from "../schemas.js";
 import type { PasskeyTable } from "../tables.js";
@@ -108,7 +109,7 @@ export function toPasskey(r: Selectable<PasskeyTable>): Passkey {
     transports: fromJson<string[]>(r.transports),
     aaguid: r.aaguid,
     backedUp: Boolean(r.backed_up),
-    createdAt: r.created_at,
-    lastUsedAt: r.last_used_at,
+    createdAt: iso(r.created_at),
+    lastUsedAt: isoOrNull(r.last_used_at),
   };
 }

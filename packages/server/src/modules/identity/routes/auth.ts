@@ -119,7 +119,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       auth: AUTH.user,
       response: {
         status: 200,
-        schema: z.object({ data: z.array(Session), nextCursor: z.null() }),
+        schema: z.object({ data: z.array(Session), hasMore: z.literal(false), nextCursor: z.null() }),
         description: "The sessions, `current` marking this one.",
       },
       handler: ({ ctx }) => s.sessions.listMySessions(ctx),

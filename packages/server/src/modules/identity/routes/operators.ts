@@ -9,6 +9,7 @@ import {
   IssuedOperatorToken,
   ListQuery,
   Operator,
+  OperatorLogin,
   OperatorLoginInput,
   OperatorToken,
   UpdateOperatorInput,
@@ -27,7 +28,7 @@ export function operatorRoutes(s: IdentityService): RouteDefinition[] {
       tags: ["Operators"],
       auth: "none",
       body: OperatorLoginInput,
-      response: { status: 201, schema: IssuedOperatorToken, description: "The session token, shown once." },
+      response: { status: 201, schema: OperatorLogin, description: "The session token, shown once." },
       secretFields: ["token"],
       errors: [
         IdentityErrors.invalid_login,

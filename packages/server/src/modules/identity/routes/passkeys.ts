@@ -65,7 +65,7 @@ export function passkeyRoutes(s: IdentityService): RouteDefinition[] {
       auth: AUTH.user,
       response: {
         status: 200,
-        schema: z.object({ data: z.array(Passkey), nextCursor: z.null() }),
+        schema: z.object({ data: z.array(Passkey), hasMore: z.literal(false), nextCursor: z.null() }),
         description: "The passkeys, oldest first.",
       },
       handler: ({ ctx }) => s.passkeys.listMyPasskeys(ctx),

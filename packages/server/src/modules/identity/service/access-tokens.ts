@@ -3,6 +3,7 @@ import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 
 import { generateToken, parseToken, sha256Hex } from "../../../platform/crypto.js";
 import type { Tx } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -52,7 +53,7 @@ export interface SessionForTokens {
 /** IssuedTokens: an access token (JWT), its expiry, and the refresh token that renews it. */
 export interface IssuedTokens {
   accessToken: string;
-  accessTokenExpiresAt: number;
+  accessTokenExpiresAt: string;
   refreshToken: string;
 }
 
@@ -267,7 +268,7 @@ export class AccessTokensService {
     tx: Tx,
     s: SessionForTokens,
     ttlSeconds: number,
-  ): Promise<{ accessToken: string; accessTokenExpiresAt: number }> {
+  ): Promise<{ accessToken: string; accessTokenExpiresAt: string }> {
     const key = await this.keys.activeKey(tx, s.environmentId);
     const nowSeconds = Math.floor(this.c.clock.now() / 1000);
     // An access token never outlives its session.
@@ -294,7 +295,7 @@ export class AccessTokensService {
       .setExpirationTime(exp)
       .setJti(randomBytes(16).toString("base64url"))
       .sign(key.privateKey);
-    return { accessToken, accessTokenExpiresAt: exp * 1000 };
+    return { accessToken, accessTokenExpiresAt: iso(exp * 1000) };
   }
 
   async #refreshToken(tx: Tx, s: SessionForTokens, familyId: string | null, parentId: string | null): Promise<string> {

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { fromJson, type Tx } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import type { Core } from "../internal/core.js";
@@ -42,7 +43,7 @@ export class AuthSettingsService {
     return {
       surfaceId,
       settings: row ? AuthSettings.parse(fromJson(row.settings)) : DEFAULT_AUTH_SETTINGS,
-      updatedAt: row?.updated_at ?? null,
+      updatedAt: isoOrNull(row?.updated_at),
     };
   }
 
@@ -91,7 +92,7 @@ export class AuthSettingsService {
         data: { changes: diff(before, after) },
       });
       await this.c.revoked(tx, surfaceId);
-      return { surfaceId, settings: after, updatedAt: now };
+      return { surfaceId, settings: after, updatedAt: iso(now) };
     });
   }
 

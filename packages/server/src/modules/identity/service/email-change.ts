@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { isUniqueViolation } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
@@ -149,8 +150,8 @@ export class EmailChangeService {
           ...before,
           email: token.new_email,
           emailVerified: true,
-          emailVerifiedAt: now,
-          updatedAt: now,
+          emailVerifiedAt: iso(now),
+          updatedAt: iso(now),
         };
         await this.c.facts.record(tx, actingUser(ctx, before, surface.id), {
           type: "user.email_changed",

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import type { Tx } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import type { Surface } from "../../tenancy/index.js";
 import { TenancyErrors } from "../../tenancy/index.js";
@@ -197,7 +198,7 @@ export class EmailFlowsService {
    * sendPasswordReset: the product backend mails a user a reset link through its key's surface
    * (`POST /v1/users/:userId/password-reset-tokens` with `send: true`); the token is not returned.
    */
-  async sendPasswordReset(ctx: ActionContext, userId: string): Promise<{ token: null; expiresAt: number; sent: true }> {
+  async sendPasswordReset(ctx: ActionContext, userId: string): Promise<{ token: null; expiresAt: string; sent: true }> {
     const { environmentId, principal } = this.c.access.environment(ctx, "users:write");
     // Another environment's user answers 404 before anything about the surface is told.
     if (!(await this.#userById(environmentId, userId))) {
@@ -210,7 +211,7 @@ export class EmailFlowsService {
         throw new AppError(IdentityErrors.user_not_found, `No user ${userId}.`);
       if (user.disabled_at !== null) throw new AppError(IdentityErrors.user_disabled, "The user is disabled.");
       const expiresAt = await this.queuePasswordReset(tx, ctx, toUser(user), surface, settings);
-      return { token: null, expiresAt, sent: true };
+      return { token: null, expiresAt: iso(expiresAt), sent: true };
     });
   }
 
@@ -261,7 +262,7 @@ export class EmailFlowsService {
       type: "user.password_reset_requested",
       environmentId: surface.environmentId,
       targets: [{ type: "user", id: user.id }],
-      data: { expiresAt },
+      data: { expiresAt: iso(expiresAt) },
     });
     return expiresAt;
   }
@@ -299,7 +300,7 @@ export class EmailFlowsService {
           type: "user.magic_link_requested",
           environmentId: surface.environmentId,
           targets: [{ type: "user", id: user.id }],
-          data: { surfaceId: surface.id, expiresAt },
+          data: { surfaceId: surface.id, expiresAt: iso(expiresAt) },
         });
       });
     }
@@ -319,7 +320,7 @@ export class EmailFlowsService {
       const user = {
         ...toUser(row),
         emailVerified: true,
-        emailVerifiedAt: row.email_verified_at ?? this.c.clock.now(),
+        emailVerifiedAt: iso(row.email_verified_at ?? this.c.clock.now()),
       };
       // A second factor, when due, is asked for as after a password.
       return this.sessions.completeFirstFactor(tx, ctx, user, surface.id, "magic_link");

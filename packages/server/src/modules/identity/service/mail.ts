@@ -3,6 +3,7 @@ import type { z } from "zod";
 import type { Tx } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import { defaultRetryDelayMs, RetryLaterError } from "../../../platform/jobs/index.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
@@ -268,8 +269,8 @@ export class MailService {
       text: redacted ? null : r.text,
       html: redacted ? null : r.html,
       redacted,
-      createdAt: Number(r.created_at),
-      sentAt: r.sent_at === null ? null : Number(r.sent_at),
+      createdAt: iso(r.created_at),
+      sentAt: isoOrNull(r.sent_at),
     };
   }
 

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { sha256Hex } from "../../../platform/crypto.js";
 import type { Tx } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
@@ -173,14 +174,15 @@ export class MfaFactorsService {
     const data: Array<z.infer<typeof MfaFactor>> = rows.map((r) => ({
       id: r.id,
       kind: r.kind,
-      createdAt: r.created_at,
-      confirmedAt: r.confirmed_at,
-      lastUsedAt: r.last_used_at,
+      createdAt: iso(r.created_at),
+      confirmedAt: isoOrNull(r.confirmed_at),
+      lastUsedAt: isoOrNull(r.last_used_at),
     }));
     return {
       userId: subject.userId,
       data,
       recoveryCodesLeft: await this.#recoveryCodesLeft(subject),
+      hasMore: false,
       nextCursor: null,
     };
   }
@@ -228,9 +230,9 @@ export class MfaFactorsService {
       return {
         id: row.id,
         kind: row.kind,
-        createdAt: row.created_at,
-        confirmedAt: row.confirmed_at,
-        lastUsedAt: row.last_used_at,
+        createdAt: iso(row.created_at),
+        confirmedAt: isoOrNull(row.confirmed_at),
+        lastUsedAt: isoOrNull(row.last_used_at),
       };
     });
   }

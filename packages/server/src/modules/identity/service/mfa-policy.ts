@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { StepUpDemand } from "../../../platform/access.js";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import type { Tx } from "../../../platform/db/db.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { Principal } from "../../../platform/principal.js";
 import { newId } from "../ids.js";
 import type { Core } from "../internal/core.js";
@@ -98,7 +99,7 @@ export class MfaPolicy {
       purpose: due.purpose,
       methods: due.methods,
       methodOptions,
-      expiresAt,
+      expiresAt: iso(expiresAt),
     };
   }
 

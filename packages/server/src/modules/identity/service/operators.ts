@@ -3,6 +3,7 @@ import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { isUniqueViolation, type Tx } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -20,7 +21,8 @@ import type {
 } from "../schemas.js";
 import { operatorPermissions } from "./resolve.js";
 
-type Issued = { token: string; operatorToken: OperatorToken; operator: Operator };
+/** Issued: a new operator token with its secret (shown once) and the operator it belongs to. */
+type Issued = OperatorToken & { token: string; operator: Operator };
 
 /** OperatorsService: plane staff accounts (admin, support), their logins and API tokens. */
 export class OperatorsService {
@@ -89,7 +91,7 @@ export class OperatorsService {
         name: input.name ?? before.name,
         role: input.role ?? before.role,
         disabled: input.disabled ?? before.disabled,
-        updatedAt: now,
+        updatedAt: iso(now),
       };
       const losesAdmin = before.role === "admin" && !before.disabled && (after.role !== "admin" || after.disabled);
       if (losesAdmin) {
@@ -189,7 +191,11 @@ export class OperatorsService {
     });
   }
 
-  async createOperatorToken(ctx: ActionContext, input: z.infer<typeof CreateOperatorTokenInput>): Promise<Issued> {
+  /** createOperatorToken issues an API token to the calling operator: the token object, its secret shown once. */
+  async createOperatorToken(
+    ctx: ActionContext,
+    input: z.infer<typeof CreateOperatorTokenInput>,
+  ): Promise<OperatorToken & { token: string }> {
     const me = this.c.access.operator(ctx, "operator_tokens:write");
     if (input.expiresAt !== undefined && input.expiresAt <= this.c.clock.now()) {
       throw new AppError(PlatformErrors.validation_failed, "expiresAt must be in the future.", {
@@ -200,8 +206,15 @@ export class OperatorsService {
       const row = await this.#operator(me.actorId, tx, { lock: true });
       // Disabled since this request was resolved: the caller's own token is already revoked.
       if (row.disabled_at !== null) throw new AppError(PlatformErrors.unauthenticated, "The operator is disabled.");
-      const operator = toOperator(row);
-      return this.#issueToken(tx, ctx, operator, "api", input.name, input.expiresAt ?? null);
+      const { operator: _operator, ...issued } = await this.#issueToken(
+        tx,
+        ctx,
+        toOperator(row),
+        "api",
+        input.name,
+        input.expiresAt ?? null,
+      );
+      return issued;
     });
   }
 
@@ -305,9 +318,9 @@ export class OperatorsService {
         { type: "operator", id: operator.id },
         { type: "operator_token", id: row.id },
       ],
-      data: { name, kind, expiresAt },
+      data: { name, kind, expiresAt: isoOrNull(expiresAt) },
     });
-    return { token, operatorToken: toOperatorToken(row), operator };
+    return { ...toOperatorToken(row), token, operator };
   }
 
   /**

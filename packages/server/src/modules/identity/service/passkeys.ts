@@ -223,7 +223,7 @@ export class PasskeysService {
   }
 
   /** listMyPasskeys: the caller's live passkeys (every relying party), oldest first. */
-  async listMyPasskeys(ctx: ActionContext): Promise<{ data: Passkey[]; nextCursor: null }> {
+  async listMyPasskeys(ctx: ActionContext): Promise<{ data: Passkey[]; hasMore: false; nextCursor: null }> {
     const me = this.#me(ctx);
     const rows = await this.c.tables
       .q()
@@ -235,7 +235,7 @@ export class PasskeysService {
       .orderBy("id")
       .limit(200)
       .execute();
-    return { data: rows.map(toPasskey), nextCursor: null };
+    return { data: rows.map(toPasskey), hasMore: false, nextCursor: null };
   }
 
   /** updateMyPasskey renames one of the caller's passkeys (404 for anyone else's). */

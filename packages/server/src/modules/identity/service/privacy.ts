@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { z } from "zod";
 import type { Db, Tx } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { DataSubject, PersonalDataProvider } from "../../../platform/personal-data.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
@@ -35,7 +36,7 @@ export class PrivacyService implements PersonalDataProvider {
     if (!row) throw new AppError(IdentityErrors.user_not_found, `No user ${userId}.`);
     const subject: DataSubject = { environmentId, userId, email: row.email };
     return {
-      exportedAt: this.c.clock.now(),
+      exportedAt: iso(this.c.clock.now()),
       user: toUser(row),
       modules: await this.c.personalData.exportAll(this.c.db, subject),
     };
@@ -68,7 +69,7 @@ export class PrivacyService implements PersonalDataProvider {
       const removed = await this.c.personalData.eraseAll(tx, subject);
       await this.c.tables.q(tx).deleteFrom("user").where("id", "=", userId).execute();
       await this.c.revoked(tx, userId);
-      return { userId, erasedAt: this.c.clock.now(), removed };
+      return { userId, erasedAt: iso(this.c.clock.now()), removed };
     });
   }
 

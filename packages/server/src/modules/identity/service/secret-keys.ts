@@ -3,6 +3,7 @@ import { generateToken, redactToken, sha256Hex } from "../../../platform/crypto.
 import { type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import { exceeding } from "../../../platform/permissions.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
@@ -21,7 +22,7 @@ export class SecretKeysService {
     ctx: ActionContext,
     environmentId: string,
     input: z.infer<typeof CreateSecretKeyInput>,
-  ): Promise<{ token: string; secretKey: SecretKey }> {
+  ): Promise<SecretKey & { token: string }> {
     const operator = this.c.access.operator(ctx, "secret_keys:write");
     if (input.expiresAt !== undefined && input.expiresAt <= this.c.clock.now()) {
       throw new AppError(PlatformErrors.validation_failed, "expiresAt must be in the future.", {
@@ -75,7 +76,7 @@ export class SecretKeysService {
         environmentId: key.environmentId,
         targets: [{ type: "secret_key", id }],
       });
-      return { ...key, revokedAt: now };
+      return { ...key, revokedAt: iso(now) };
     });
   }
 
@@ -89,13 +90,14 @@ export class SecretKeysService {
     ctx: ActionContext,
     id: string,
     input: z.infer<typeof RotateSecretKeyInput>,
-  ): Promise<{ token: string; secretKey: SecretKey }> {
+  ): Promise<SecretKey & { token: string }> {
     const operator = this.c.access.operator(ctx, "secret_keys:write");
     return this.c.db.write(ctx, async (tx) => {
       // NOTE: the row stays locked until commit, so of racing rotations one issues and the rest see `replaced_by`.
-      const old = toSecretKey(await this.#key(id, tx, { lock: true }));
+      const oldRow = await this.#key(id, tx, { lock: true });
+      const old = toSecretKey(oldRow);
       const now = this.c.clock.now();
-      if (old.revokedAt !== null || (old.expiresAt !== null && old.expiresAt <= now)) {
+      if (oldRow.revoked_at !== null || (oldRow.expires_at !== null && oldRow.expires_at <= now)) {
         throw new AppError(IdentityErrors.key_revoked, "A revoked or expired key cannot be rotated; create a new one.");
       }
       if (old.replacedBy !== null) {
@@ -112,15 +114,15 @@ export class SecretKeysService {
         old.surfaceId,
         old.name,
         old.scopes,
-        old.expiresAt,
+        oldRow.expires_at,
         "secret_key.rotated",
         id,
       );
       const graceEnd = now + input.gracePeriodSeconds * 1000;
-      const oldExpiry = old.expiresAt === null ? graceEnd : Math.min(old.expiresAt, graceEnd);
+      const oldExpiry = oldRow.expires_at === null ? graceEnd : Math.min(oldRow.expires_at, graceEnd);
       await tx
         .updateTable("secret_key")
-        .set({ expires_at: oldExpiry, replaced_by: issued.secretKey.id })
+        .set({ expires_at: oldExpiry, replaced_by: issued.id })
         .where("id", "=", id)
         .execute();
       await this.c.revoked(tx, id);
@@ -139,7 +141,7 @@ export class SecretKeysService {
     expiresAt: number | null,
     factType = "secret_key.created",
     rotatedFrom?: string,
-  ): Promise<{ token: string; secretKey: SecretKey }> {
+  ): Promise<SecretKey & { token: string }> {
     const now = this.c.clock.now();
     const token = generateToken(TOKEN_PREFIX.secretKey);
     const row = {
@@ -162,9 +164,9 @@ export class SecretKeysService {
       type: factType,
       environmentId,
       targets: [{ type: "secret_key", id: row.id }, ...(rotatedFrom ? [{ type: "secret_key", id: rotatedFrom }] : [])],
-      data: { name, surfaceId, scopes: [...scopes], expiresAt, display: row.display },
+      data: { name, surfaceId, scopes: [...scopes], expiresAt: isoOrNull(expiresAt), display: row.display },
     });
-    return { token, secretKey: toSecretKey(row) };
+    return { ...toSecretKey(row), token };
   }
 
   /** #key reads a key; with `lock` (inside a write) its row stays locked until the transaction ends. */

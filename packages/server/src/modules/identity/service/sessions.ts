@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import type { Tx } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
 import { type Surface, TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
@@ -184,7 +185,7 @@ export class SessionsService {
     return toUser(row);
   }
 
-  async listMySessions(ctx: ActionContext): Promise<{ data: Session[]; nextCursor: null }> {
+  async listMySessions(ctx: ActionContext): Promise<{ data: Session[]; hasMore: false; nextCursor: null }> {
     const me = this.#me(ctx);
     const now = this.c.clock.now();
     const rows = await this.c.tables
@@ -204,8 +205,9 @@ export class SessionsService {
     return {
       data: live.map((r) => ({
         ...toSession(r, me.credentialId),
-        lastUsedAt: Math.max(r.last_used_at, this.c.lastUsed.latest(r.id) ?? 0),
+        lastUsedAt: iso(Math.max(r.last_used_at, this.c.lastUsed.latest(r.id) ?? 0)),
       })),
+      hasMore: false,
       nextCursor: null,
     };
   }

@@ -2,6 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey
 import type { Selectable } from "kysely";
 import { fromJson, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { identityIds, newId } from "../ids.js";
@@ -234,8 +235,8 @@ function toSigningKey(row: Row): SigningKey {
     kid: row.id,
     alg: row.alg,
     status: row.status,
-    createdAt: row.created_at,
-    rotatedAt: row.rotated_at,
-    retiresAt: row.retires_at,
+    createdAt: iso(row.created_at),
+    rotatedAt: isoOrNull(row.rotated_at),
+    retiresAt: isoOrNull(row.retires_at),
   };
 }

@@ -3,6 +3,7 @@ import { generateToken, sha256Hex } from "../../../platform/crypto.js";
 import { containsPattern, isUniqueViolation, type Tx, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { IdentityErrors } from "../errors.js";
 import { newId } from "../ids.js";
@@ -179,7 +180,7 @@ export class UsersService {
           name: input.name === undefined ? before.name : input.name,
           profile: input.profile ?? before.profile,
           disabled: input.disabled ?? before.disabled,
-          updatedAt: now,
+          updatedAt: iso(now),
         };
         const fields = (["email", "name", "profile", "disabled"] as const).filter(
           (f) => JSON.stringify(before[f]) !== JSON.stringify(after[f]),
@@ -238,7 +239,7 @@ export class UsersService {
   }
 
   /** createPasswordResetToken issues a single-use reset token for the product to deliver itself. */
-  async createPasswordResetToken(ctx: ActionContext, id: string): Promise<{ token: string; expiresAt: number }> {
+  async createPasswordResetToken(ctx: ActionContext, id: string): Promise<{ token: string; expiresAt: string }> {
     const { environmentId } = this.c.access.environment(ctx, "users:write");
     return this.c.db.write(ctx, async (tx) => {
       const user = await this.#user(environmentId, id, tx, { lock: true });
@@ -270,9 +271,9 @@ export class UsersService {
         type: "user.password_reset_requested",
         environmentId,
         targets: [{ type: "user", id }],
-        data: { expiresAt },
+        data: { expiresAt: iso(expiresAt) },
       });
-      return { token, expiresAt };
+      return { token, expiresAt: iso(expiresAt) };
     });
   }
 

@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { OidcProvider, SsoDomain } from "../schemas.js";
 import type { OidcProviderTable, SsoDomainTable } from "../tables.js";
 
@@ -21,8 +22,8 @@ export function toProvider(r: Selectable<OidcProviderTable>): OidcProvider {
     jit: Boolean(r.jit),
     defaultRole: r.default_role,
     enabled: Boolean(r.enabled),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 
@@ -33,10 +34,10 @@ export function toDomain(r: Selectable<SsoDomainTable>): SsoDomain {
     tenantId: r.tenant_id,
     domain: r.domain,
     verified: r.verified_at !== null,
-    verifiedAt: r.verified_at,
+    verifiedAt: isoOrNull(r.verified_at),
     dnsRecord: { type: "TXT", name: `${CHALLENGE_LABEL}.${r.domain}`, value: r.token },
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 

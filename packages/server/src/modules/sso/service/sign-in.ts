@@ -4,6 +4,7 @@ import { z } from "zod";
 import { sha256Hex } from "../../../platform/crypto.js";
 import { fromJson, isUniqueViolation, type Tx } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import type { User } from "../../identity/index.js";
 import { IdentityErrors } from "../../identity/index.js";
@@ -115,7 +116,7 @@ export class SignInService {
         })
         .execute();
     });
-    return { authorizationUrl: authorizationUrl.href, state, providerId: provider.id, expiresAt };
+    return { authorizationUrl: authorizationUrl.href, state, providerId: provider.id, expiresAt: iso(expiresAt) };
   }
 
   async callback(ctx: ActionContext, input: z.infer<typeof OidcCallbackInput>): Promise<SignedIn> {

@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { Bucket, StoredFile } from "../schemas.js";
 import type { StorageBucketTable, StorageFileTable } from "../tables.js";
 
@@ -12,8 +13,8 @@ export function toBucket(row: Selectable<StorageBucketTable>): Bucket {
     maxFileBytes: Number(row.max_file_bytes),
     public: Boolean(row.public),
     retentionDays: row.retention_days === null ? null : Number(row.retention_days),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }
 
@@ -32,9 +33,9 @@ export function toFile(row: Selectable<StorageFileTable>): StoredFile {
     metadata: fromJson<Record<string, string>>(row.metadata),
     ref: row.ref,
     createdBy: { type: row.created_by_type, id: row.created_by_id },
-    deletedAt: row.deleted_at === null ? null : Number(row.deleted_at),
-    purgeAt: row.purge_at === null ? null : Number(row.purge_at),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    deletedAt: isoOrNull(row.deleted_at),
+    purgeAt: isoOrNull(row.purge_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }

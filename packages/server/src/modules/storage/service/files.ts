@@ -8,6 +8,7 @@ import { type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
 import type { HandlerInput } from "../../../platform/http/route.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { StorageErrors } from "../errors.js";
@@ -368,7 +369,7 @@ export class FilesService {
         environmentId: row.environment_id,
         tenantId: row.tenant_id,
         targets: [{ type: "file", id }],
-        data: { reason: "request", purgeAt: next.purge_at },
+        data: { reason: "request", purgeAt: isoOrNull(next.purge_at) },
       });
       return toFile({ ...next, updated_at: now });
     });
@@ -435,10 +436,10 @@ export class FilesService {
         environmentId: row.environment_id,
         tenantId: row.tenant_id,
         targets: [{ type: "file", id }],
-        data: { expiresAt: exp * 1000, disposition: input.disposition },
+        data: { expiresAt: iso(exp * 1000), disposition: input.disposition },
       });
       const search = new URLSearchParams({ v: params.v, exp: String(exp), d: params.d, sig });
-      return { url: `/v1/storage/signed/${id}?${search}`, expiresAt: exp * 1000 };
+      return { url: `/v1/storage/signed/${id}?${search}`, expiresAt: iso(exp * 1000) };
     });
   }
 

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import type { Fact } from "../../../platform/facts/index.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { systemContext } from "../../../platform/principal.js";
 import { newId } from "../ids.js";
@@ -104,7 +105,7 @@ export class LifecycleService {
         environmentId: row.environment_id,
         tenantId: row.tenant_id,
         targets: [{ type: "file", id: row.id }],
-        data: { reason, purgeAt },
+        data: { reason, purgeAt: iso(purgeAt) },
       });
       return true;
     });

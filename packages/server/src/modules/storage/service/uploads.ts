@@ -5,6 +5,7 @@ import type { Selectable } from "kysely";
 import type { z } from "zod";
 import { fromJson, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
 import { StorageErrors } from "../errors.js";
@@ -102,7 +103,7 @@ export class UploadsService {
     await this.#insert(ctx, row);
     return {
       ...this.#toSession(row),
-      upload: { method: "PUT", url: put.url, headers: put.headers, expiresAt: row.created_at + seconds * 1000 },
+      upload: { method: "PUT", url: put.url, headers: put.headers, expiresAt: iso(row.created_at + seconds * 1000) },
     };
   }
 
@@ -488,7 +489,7 @@ export class UploadsService {
         environmentId: row.environment_id,
         tenantId: row.tenant_id,
         targets: [{ type: "storage_upload", id: row.id }],
-        data: { bucketId: row.bucket_id, kind: row.kind, size: Number(row.size), expiresAt: Number(row.expires_at) },
+        data: { bucketId: row.bucket_id, kind: row.kind, size: Number(row.size), expiresAt: iso(row.expires_at) },
       });
       return this.#toSession(row);
     });
@@ -709,9 +710,9 @@ export class UploadsService {
       name: row.name,
       ref: row.ref,
       fileId: row.status === "completed" ? row.file_id : null,
-      expiresAt: Number(row.expires_at),
-      createdAt: Number(row.created_at),
-      updatedAt: Number(row.updated_at),
+      expiresAt: iso(row.expires_at),
+      createdAt: iso(row.created_at),
+      updatedAt: iso(row.updated_at),
     };
   }
 }

@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { Environment, Project, Surface, Tenant } from "../schemas.js";
 import type { EnvironmentTable, ProjectTable, SurfaceTable, TenantTable } from "../tables.js";
 
@@ -8,9 +9,9 @@ export function toProject(r: Selectable<ProjectTable>): Project {
     id: r.id,
     name: r.name,
     slug: r.slug,
-    archivedAt: r.archived_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    archivedAt: isoOrNull(r.archived_at),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 
@@ -21,9 +22,9 @@ export function toEnvironment(r: Selectable<EnvironmentTable>): Environment {
     name: r.name,
     slug: r.slug,
     production: Boolean(r.production),
-    archivedAt: r.archived_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    archivedAt: isoOrNull(r.archived_at),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 
@@ -36,9 +37,9 @@ export function toSurface(r: Selectable<SurfaceTable>): Surface {
     allowedOrigins: fromJson<string[]>(r.allowed_origins),
     scopeCeiling: fromJson<string[]>(r.scope_ceiling),
     selfSignup: Boolean(r.self_signup),
-    archivedAt: r.archived_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    archivedAt: isoOrNull(r.archived_at),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 
@@ -55,9 +56,9 @@ export function toTenant(r: Selectable<TenantTable>): Tenant {
     stateReason: r.state_reason,
     stateCategory: (r.state_category as "billing" | "other" | null) ?? null,
     stateChangedBy: r.state_changed_by,
-    stateChangedAt: r.state_changed_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
+    stateChangedAt: iso(r.state_changed_at),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 

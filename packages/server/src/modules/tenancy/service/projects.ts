@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { isUniqueViolation, type Tx, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../errors.js";
@@ -83,7 +84,7 @@ export class ProjectsService {
       const before = toProject(await this.#project(id, tx));
       if (before.archivedAt !== null) throw new AppError(TenancyErrors.archived, "The project is archived.");
       const now = this.m.clock.now();
-      const after = { ...before, name: input.name ?? before.name, updatedAt: now };
+      const after = { ...before, name: input.name ?? before.name, updatedAt: iso(now) };
       const changes = changedFields(before, after, ["name"]);
       if (changes) {
         await tx.updateTable("project").set({ name: after.name, updated_at: now }).where("id", "=", id).execute();
@@ -112,7 +113,7 @@ export class ProjectsService {
         environmentId: null,
         targets: [{ type: "project", id }],
       });
-      return { ...project, archivedAt: now, updatedAt: now };
+      return { ...project, archivedAt: iso(now), updatedAt: iso(now) };
     });
   }
 
@@ -211,7 +212,7 @@ export class ProjectsService {
       const before = toEnvironment(await this.#environment(id, tx));
       if (before.archivedAt !== null) throw new AppError(TenancyErrors.archived, "The environment is archived.");
       const now = this.m.clock.now();
-      const after = { ...before, name: input.name ?? before.name, updatedAt: now };
+      const after = { ...before, name: input.name ?? before.name, updatedAt: iso(now) };
       const changes = changedFields(before, after, ["name"]);
       if (!changes) return before;
       await tx.updateTable("environment").set({ name: after.name, updated_at: now }).where("id", "=", id).execute();
@@ -238,7 +239,7 @@ export class ProjectsService {
         environmentId: id,
         targets: [{ type: "environment", id }],
       });
-      return { ...env, archivedAt: now, updatedAt: now };
+      return { ...env, archivedAt: iso(now), updatedAt: iso(now) };
     });
   }
 

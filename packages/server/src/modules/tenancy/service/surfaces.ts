@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { fromJson, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../errors.js";
@@ -126,7 +127,7 @@ export class SurfacesService {
         allowedOrigins: input.allowedOrigins ?? before.allowedOrigins,
         scopeCeiling: input.scopeCeiling ?? before.scopeCeiling,
         selfSignup: input.selfSignup ?? before.selfSignup,
-        updatedAt: now,
+        updatedAt: iso(now),
       };
       const changes = changedFields(before, after, ["name", "allowedOrigins", "scopeCeiling", "selfSignup"]);
       if (!changes) return before;
@@ -163,7 +164,7 @@ export class SurfacesService {
         environmentId: surface.environmentId,
         targets: [{ type: "surface", id }],
       });
-      return { ...surface, archivedAt: now, updatedAt: now };
+      return { ...surface, archivedAt: iso(now), updatedAt: iso(now) };
     });
   }
 

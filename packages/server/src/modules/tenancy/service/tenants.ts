@@ -4,6 +4,7 @@ import { OwnedCache } from "../../../platform/cache.js";
 import { containsPattern, isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { TenancyErrors } from "../errors.js";
@@ -278,7 +279,7 @@ export class TenantsService {
           externalId: input.externalId === undefined ? before.externalId : input.externalId,
           metadata: input.metadata ?? before.metadata,
           timeZone: input.timeZone ?? before.timeZone,
-          updatedAt: now,
+          updatedAt: iso(now),
         };
         const changes = changedFields(before, after, ["name", "slug", "externalId", "metadata", "timeZone"]);
         if (!changes) return before;
@@ -371,8 +372,8 @@ export class TenantsService {
         stateReason: reason,
         stateCategory: category,
         stateChangedBy: by,
-        stateChangedAt: now,
-        updatedAt: now,
+        stateChangedAt: iso(now),
+        updatedAt: iso(now),
       };
     });
   }

@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { Entitlement, Hold, Meter } from "../schemas.js";
 import type { UsageEntitlementTable, UsageHoldTable, UsageMeterTable } from "../tables.js";
 
@@ -12,9 +13,9 @@ export function toMeter(row: Selectable<UsageMeterTable>): Meter {
     valuePath: row.value_path,
     groupBy: fromJson<Record<string, string>>(row.group_by),
     description: row.description,
-    archivedAt: row.archived_at === null ? null : Number(row.archived_at),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    archivedAt: isoOrNull(row.archived_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }
 
@@ -30,8 +31,8 @@ export function toEntitlement(row: Selectable<UsageEntitlementTable>): Entitleme
     period: row.period,
     rollingDays: row.rolling_seconds === null ? null : Number(row.rolling_seconds) / 86_400,
     timeZone: row.zone_from_tenant ? null : row.time_zone,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }
 
@@ -42,11 +43,11 @@ export function toHold(row: Selectable<UsageHoldTable>): Hold {
     feature: row.feature,
     amount: Number(row.amount),
     status: row.status,
-    expiresAt: Number(row.expires_at),
+    expiresAt: iso(row.expires_at),
     committedAmount: row.committed_amount === null ? null : Number(row.committed_amount),
     eventId: row.event_id,
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
 import { UsageErrors } from "../errors.js";
@@ -82,7 +83,7 @@ export class HoldsService {
         environmentId: access.environmentId,
         tenantId,
         targets: [{ type: "usage_hold", id: row.id }],
-        data: { feature: row.feature, amount: row.amount, expiresAt: row.expires_at },
+        data: { feature: row.feature, amount: row.amount, expiresAt: iso(row.expires_at) },
       });
       return toHold(row);
     });

@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import { pageById } from "../../../platform/http/pagination.js";
+import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import { UsageErrors } from "../errors.js";
@@ -112,7 +113,7 @@ export class MetersService {
         valuePath,
         groupBy,
         description: input.description ?? before.description,
-        updatedAt: now,
+        updatedAt: iso(now),
       };
       const changed = (["aggregation", "valuePath", "groupBy", "description"] as const).filter(
         (k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]),

@@ -1,5 +1,6 @@
 import type { Selectable } from "kysely";
 import { fromJson } from "../../../platform/db/db.js";
+import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { SecretVault } from "../../../platform/secrets-vault.js";
 import type { Attempt, Endpoint, Message } from "../schemas.js";
 import type { WebhookAttemptTable, WebhookEndpointTable, WebhookMessageTable } from "../tables.js";
@@ -19,13 +20,13 @@ export function toEndpoint(r: Selectable<WebhookEndpointTable>, now: number, vau
     eventTypes: fromJson<string[]>(r.event_types),
     enabled: Boolean(r.enabled),
     disabledReason: r.disabled_reason,
-    disabledAt: num(r.disabled_at),
+    disabledAt: isoOrNull(r.disabled_at),
     rateLimitPerSecond: num(r.rate_limit_per_second),
     headers: openHeaders(vault, r.headers, r.id),
-    secretRotatingUntil: rotating ? Number(r.previous_secret_expires_at) : null,
-    failingSince: num(r.failing_since),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
+    secretRotatingUntil: rotating ? iso(Number(r.previous_secret_expires_at)) : null,
+    failingSince: isoOrNull(r.failing_since),
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
   };
 }
 
@@ -39,11 +40,11 @@ export function toMessage(r: Selectable<WebhookMessageTable>): Message {
     eventType: r.event_type,
     status: r.status,
     attempts: Number(r.attempts),
-    nextAttemptAt: num(r.next_attempt_at),
-    lastAttemptAt: num(r.last_attempt_at),
+    nextAttemptAt: isoOrNull(r.next_attempt_at),
+    lastAttemptAt: isoOrNull(r.last_attempt_at),
     lastStatusCode: num(r.last_status_code),
-    deliveredAt: num(r.delivered_at),
-    createdAt: Number(r.created_at),
+    deliveredAt: isoOrNull(r.delivered_at),
+    createdAt: iso(r.created_at),
   };
 }
 
@@ -58,6 +59,6 @@ export function toAttempt(r: Selectable<WebhookAttemptTable>): Attempt {
     error: r.error,
     durationMs: Number(r.duration_ms),
     responseBody: r.response_body,
-    createdAt: Number(r.created_at),
+    createdAt: iso(r.created_at),
   };
 }

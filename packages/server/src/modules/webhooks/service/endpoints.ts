@@ -49,7 +49,7 @@ export class EndpointsService {
   async createEndpoint(
     ctx: ActionContext,
     input: z.infer<typeof CreateEndpointInput>,
-  ): Promise<{ endpoint: Endpoint; secret: string }> {
+  ): Promise<Endpoint & { secret: string }> {
     const { environmentId, tenantId } = await this.m.access.require(ctx, "webhooks:write", {
       tenantId: input.tenantId ?? null,
       field: "body.tenantId",
@@ -88,7 +88,7 @@ export class EndpointsService {
         targets: [{ type: "webhook_endpoint", id: row.id }],
         data: { url: redactUrl(row.url), eventTypes: input.eventTypes, headerNames: Object.keys(input.headers) },
       });
-      return { endpoint: this.#endpoint(row, now), secret };
+      return { ...this.#endpoint(row, now), secret };
     });
   }
 
@@ -177,7 +177,7 @@ export class EndpointsService {
     ctx: ActionContext,
     id: string,
     input: z.infer<typeof RotateSecretInput>,
-  ): Promise<{ endpoint: Endpoint; secret: string }> {
+  ): Promise<Endpoint & { secret: string }> {
     await this.authorized(ctx, "webhooks:write", id);
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#row(environmentOf(ctx), id, tx);
@@ -210,7 +210,7 @@ export class EndpointsService {
         targets: [{ type: "webhook_endpoint", id }],
         data: { gracePeriodSeconds: input.gracePeriodSeconds },
       });
-      return { endpoint: this.#endpoint(next, now), secret };
+      return { ...this.#endpoint(next, now), secret };
     });
   }
 

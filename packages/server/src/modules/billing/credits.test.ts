@@ -314,13 +314,13 @@ describeEachEngine("billing credits", (engine) => {
     expect((await walletOf(tenant)).balance).toBe(1000);
     expect((await walletOf(tenant, "USD")).balance).toBe(500);
     await call(sk(), "POST", "/v1/billing/credits/consume", { tenantId: tenant, unit: "tokens", amount: 400 });
-    clock.set(Number(sub.body.currentPeriodEnd));
+    clock.set(Date.parse(sub.body.currentPeriodEnd as string));
     expect(await t.app.service(billingModule).subscriptions.advance(sub.body.id as string)).toBe(true);
     // The new period's grant; the last period's 600 expire 40 days after it started. The period's
     // invoice (10.00 USD) was paid from the 5.00 USD of credits first, then the renewal granted 5.00.
     expect((await walletOf(tenant)).balance).toBe(1600);
     expect((await walletOf(tenant, "USD")).balance).toBe(500);
-    clock.set(Number(sub.body.currentPeriodStart) + 40 * DAY);
+    clock.set(Date.parse(sub.body.currentPeriodStart as string) + 40 * DAY);
     await t.app.service(billingModule).credits.expireDue();
     expect((await walletOf(tenant)).balance).toBe(1000);
     const grants = (await call(sk(), "GET", `/v1/billing/credits/grants?tenantId=${tenant}`)).body.data as Json[];

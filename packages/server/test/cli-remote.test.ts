@@ -303,9 +303,10 @@ describeEachEngine("baseplate CLI: talking to a plane", (engine) => {
       headers: auth,
       body: JSON.stringify({ url: `${receiver.url}/hook`, eventTypes: ["tenant.created"] }),
     });
-    const body = (await created.json()) as { id?: string; endpoint?: { id: string } };
-    const endpointId = body.endpoint?.id ?? (body.id as string);
+    const body = (await created.json()) as { id: string; secret: string };
     expect(created.status, JSON.stringify(body)).toBe(201);
+    expect(body.secret).toMatch(/^whsec_/);
+    const endpointId = body.id;
     await fetch(`${url}/v1/tenants`, { method: "POST", headers: auth, body: JSON.stringify({ name: "Hooked" }) });
     let messageId: string | undefined;
     const deadline = Date.now() + 15_000;

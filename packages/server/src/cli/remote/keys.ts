@@ -78,17 +78,14 @@ const create = defineCommand({
       permissions: ctx.flags.permissions as string[],
       ...(ctx.flags.surface ? { surfaceId: ctx.flags.surface as string } : {}),
     };
-    const answer = await reach(connection, () =>
+    // The answer is the created key with its one-time `token`.
+    const key = await reach(connection, () =>
       unwrap(bp.POST("/v1/tenants/{tenantId}/keys", { params: { path: { tenantId } }, body })),
     );
-    // NOTE: a create answer is the created key with its one-time `token`; planes before that
-    // change answered `{ tenantKey, token }`: both are read here.
-    const raw = answer as unknown as Record<string, unknown>;
-    const key = { ...((raw.tenantKey as Record<string, unknown> | undefined) ?? raw), token: raw.token };
     if (ctx.json) printJson(ctx.io, key);
     else {
       showKey(ctx.io, key);
-      ctx.io.out(`\nToken: ${key.token as string}`);
+      ctx.io.out(`\nToken: ${key.token}`);
       ctx.io.out("It is shown once and stored only as a hash: keep it in your secret manager now.");
     }
     return EXIT.ok;

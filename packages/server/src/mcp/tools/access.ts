@@ -99,8 +99,7 @@ export const ACCESS_TOOLS: ToolSpec[] = [
         idempotencyKey: ctx.idempotencyKey,
       }),
     render: (r) => {
-      const inv = (r.invitation ?? {}) as Record<string, unknown>;
-      return `Invitation ${String(inv.id)} for ${String(inv.email)} (${String(inv.status)}).`;
+      return `Invitation ${String(r.id)} for ${String(r.email)} (${String(r.status)}).`;
     },
   }),
   defineTool({

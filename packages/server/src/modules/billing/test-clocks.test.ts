@@ -14,6 +14,8 @@ type Json = Record<string, unknown>;
 
 const T0 = Date.parse("2027-03-10T12:00:00Z");
 const DAY = 86_400_000;
+/** iso is how the API writes a time: ISO 8601 in UTC. */
+const iso = (ms: number) => new Date(ms).toISOString();
 
 const PLAN = {
   key: "clocked",
@@ -56,10 +58,10 @@ describeEachEngine("billing test clocks", (engine) => {
   async function advance(id: string, to: number) {
     const res = await call(sk(), "POST", `/v1/billing/test-clocks/${id}/advance`, { frozenTime: to });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body).toMatchObject({ status: "advancing", frozenTime: to });
+    expect(res.body).toMatchObject({ status: "advancing", frozenTime: iso(to) });
     await runDueJobs(t);
     const after = await call(sk(), "GET", `/v1/billing/test-clocks/${id}`);
-    expect(after.body).toMatchObject({ status: "ready", frozenTime: to });
+    expect(after.body).toMatchObject({ status: "ready", frozenTime: iso(to) });
   }
 
   beforeAll(async () => {
@@ -107,7 +109,7 @@ describeEachEngine("billing test clocks", (engine) => {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.id as string;
     expect(id).toMatch(/^tclk_/);
-    expect(created.body).toMatchObject({ status: "ready", frozenTime: start, tenants: 0 });
+    expect(created.body).toMatchObject({ status: "ready", frozenTime: iso(start), tenants: 0 });
     expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/tenants`, { tenantId: tenant })).body.tenants).toBe(
       1,
     );
@@ -116,7 +118,7 @@ describeEachEngine("billing test clocks", (engine) => {
     expect(sub.status, JSON.stringify(sub.body)).toBe(201);
     const subId = sub.body.id as string;
     const trialEnd = start + 3 * DAY;
-    expect(sub.body).toMatchObject({ status: "trialing", testClockId: id, currentPeriodStart: start, trialEnd });
+    expect(sub.body).toMatchObject({ status: "trialing", testClockId: id, currentPeriodStart: iso(start), trialEnd: iso(trialEnd) });
     // A subscription on real time, due by real time: the clock's advance never touches it.
     const real = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: other, plan: "clocked" });
     expect(real.body).toMatchObject({
@@ -132,7 +134,7 @@ describeEachEngine("billing test clocks", (engine) => {
 
     await advance(id, trialEnd + 60_000);
     const active = (await call(sk(), "GET", `/v1/billing/subscriptions/${subId}`)).body;
-    expect(active).toMatchObject({ status: "active", currentPeriodStart: trialEnd });
+    expect(active).toMatchObject({ status: "active", currentPeriodStart: iso(trialEnd) });
     const periodEnd = Date.parse(active.currentPeriodEnd as string);
     expect(periodEnd).toBe(Date.parse("2027-03-07T12:00:00Z"));
 
@@ -154,14 +156,14 @@ describeEachEngine("billing test clocks", (engine) => {
     const invoices = (await call(sk(), "GET", `/v1/billing/invoices?tenantId=${tenant}`)).body.data as Json[];
     expect(invoices).toHaveLength(1);
     expect(invoices[0]).toMatchObject({
-      periodStart: trialEnd,
-      periodEnd,
+      periodStart: iso(trialEnd),
+      periodEnd: iso(periodEnd),
       finalizedAt: new Date(periodEnd + 5 * 60_000).toISOString(),
       currency: "EUR",
       total: 3000 + 70,
     });
     const renewed = (await call(sk(), "GET", `/v1/billing/subscriptions/${subId}`)).body;
-    expect(renewed).toMatchObject({ status: "active", currentPeriodStart: periodEnd });
+    expect(renewed).toMatchObject({ status: "active", currentPeriodStart: iso(periodEnd) });
     // Real time's subscription is still in its trial (its trial ends at T0 + 3 days).
     expect((await call(sk(), "GET", `/v1/billing/subscriptions/${real.body.id}`)).body.status).toBe("trialing");
 
@@ -196,9 +198,13 @@ describeEachEngine("billing test clocks", (engine) => {
     const cancelAt = periodEnd + 10 * DAY;
     await advance(id, cancelAt);
     const canceled = await call(sk(), "POST", `/v1/billing/subscriptions/${subId}/cancel`, { atPeriodEnd: false });
-    expect(canceled.body).toMatchObject({ status: "canceled", canceledAt: cancelAt });
+    expect(canceled.body).toMatchObject({ status: "canceled", canceledAt: iso(cancelAt) });
     const last = (await call(sk(), "GET", `/v1/billing/invoices?tenantId=${tenant}`)).body.data as Json[];
-    expect(last[0]).toMatchObject({ periodStart: periodEnd, periodEnd: cancelAt, finalizedAt: cancelAt });
+    expect(last[0]).toMatchObject({
+      periodStart: iso(periodEnd),
+      periodEnd: iso(cancelAt),
+      finalizedAt: iso(cancelAt),
+    });
 
     // Now without a live subscription, the tenant may leave the clock, and the empty clock may go.
     expect((await call(sk(), "POST", `/v1/billing/test-clocks/${id}/detach`, { tenantId: tenant })).status).toBe(200);
@@ -281,7 +287,7 @@ describeEachEngine("billing test clocks", (engine) => {
     const sub = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: ny, plan: "clocked" });
     expect(sub.status, JSON.stringify(sub.body)).toBe(201);
     // T0 is 07:00 EST on Mar 10; the 3-day trial ends on Mar 13 at 07:00, still EST.
-    expect(sub.body).toMatchObject({ timeZone: "America/New_York", trialEnd: new Date(T0).toISOString() + 3 * DAY });
+    expect(sub.body).toMatchObject({ timeZone: "America/New_York", trialEnd: iso(T0 + 3 * DAY) });
     // The first paid month runs to Apr 13 07:00 EDT: 11:00Z, not 12:00Z as in UTC.
     clock.set(T0 + 3 * DAY);
     try {
@@ -289,7 +295,7 @@ describeEachEngine("billing test clocks", (engine) => {
       const active = (await call(sk(), "GET", `/v1/billing/subscriptions/${sub.body.id}`)).body;
       expect(active).toMatchObject({
         status: "active",
-        currentPeriodStart: new Date(T0).toISOString() + 3 * DAY,
+        currentPeriodStart: iso(T0 + 3 * DAY),
         currentPeriodEnd: new Date("2027-04-13T11:00:00Z").toISOString(),
       });
       // A later change of the tenant's zone does not move the running subscription's periods.

@@ -1,5 +1,6 @@
 import { OwnedCache } from "../../platform/cache.js";
 import { fromJson, type Tx, type TypedDb, toJson } from "../../platform/db/index.js";
+import { isoOrNull } from "../../platform/http/schemas.js";
 import type { ModuleContext } from "../../platform/module.js";
 import type { ActionContext } from "../../platform/principal.js";
 import {
@@ -123,7 +124,7 @@ export class RateLimitsService implements RateLimitOverrides {
 
   #effective(tenantId: string, row: { rules: Rules; updatedAt: number } | null): TenantRateLimits {
     const defaults = this.m.config.rateLimits;
-    const out = { tenantId, updatedAt: row?.updatedAt ?? null } as TenantRateLimits;
+    const out = { tenantId, updatedAt: isoOrNull(row?.updatedAt) } as TenantRateLimits;
     for (const scope of RATE_LIMIT_SCOPES) {
       const surfaces = {} as TenantRateLimits["tenant"];
       for (const surface of RATE_LIMIT_SURFACES) {

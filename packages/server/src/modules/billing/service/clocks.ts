@@ -211,7 +211,7 @@ export class TestClocksService {
         environmentId,
         tenantId: input.tenantId,
         targets: [{ type: "test_clock", id: row.id }],
-        data: { testClockId: row.id, frozenTime: Number(row.frozen_time) },
+        data: { testClockId: row.id, frozenTime: iso(row.frozen_time) },
       });
       return toTestClock(row, (await this.#tenantCounts([row.id], tx)).get(row.id) ?? 0);
     });

@@ -1,4 +1,5 @@
 import { afterCommit, type Tx, type TypedDb } from "../../../platform/db/db.js";
+import { isoOrNull } from "../../../platform/http/schemas.js";
 import type { JobContext } from "../../../platform/jobs/index.js";
 import { RetryLaterError } from "../../../platform/jobs/index.js";
 import type { ModuleContext } from "../../../platform/module.js";
@@ -244,7 +245,7 @@ export class Attempts {
       targets: [{ type: "webhook_endpoint", id: endpoint.id }],
       data: {
         reason,
-        failingSince: endpoint.failing_since === null ? null : Number(endpoint.failing_since),
+        failingSince: isoOrNull(endpoint.failing_since),
       },
     });
   }

@@ -9,7 +9,6 @@ import {
   EmailChangeInput,
   EmailRequestInput,
   EmailVerified,
-  IssuedSession,
   ListMailsQuery,
   Mail,
   SignInResult,

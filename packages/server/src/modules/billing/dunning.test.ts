@@ -92,7 +92,7 @@ describeEachEngine("billing dunning", (engine) => {
     expect(invoice).toMatchObject({
       status: "finalized",
       total: 10_000,
-      dueAt: new Date(clock.now()).toISOString() + 30 * DAY,
+      dueAt: new Date(clock.now() + 30 * DAY).toISOString(),
     });
     return { tenant, key, sub, invoice: invoice as Json };
   }
@@ -190,7 +190,7 @@ describeEachEngine("billing dunning", (engine) => {
       .where("type", "=", "subscription.past_due")
       .executeTakeFirstOrThrow();
     const data = typeof pastDue.data === "string" ? JSON.parse(pastDue.data) : pastDue.data;
-    expect(data).toEqual({ invoices: [invoice.number], pastDueSince: due });
+    expect(data).toEqual({ invoices: [invoice.number], pastDueSince: new Date(due).toISOString() });
     await done(sub);
   });
 

@@ -147,9 +147,9 @@ describeEachEngine("billing late usage", (engine) => {
       expect(second[3]?.usage).toMatchObject({
         meter: "tokens",
         from: new Date(T0).toISOString(),
-        to: new Date(T0).toISOString() + WEEK,
-        receivedFrom: new Date(T0).toISOString() + WEEK + LATE_CUTOFF_MARGIN_MS,
-        receivedTo: new Date(T0).toISOString() + 2 * WEEK + LATE_CUTOFF_MARGIN_MS,
+        to: new Date(T0 + WEEK).toISOString(),
+        receivedFrom: new Date(T0 + WEEK + LATE_CUTOFF_MARGIN_MS).toISOString(),
+        receivedTo: new Date(T0 + 2 * WEEK + LATE_CUTOFF_MARGIN_MS).toISOString(),
         value: "20",
       });
       expect(rows[1]?.total).toBe(2501);
@@ -194,9 +194,9 @@ describeEachEngine("billing late usage", (engine) => {
       for (let i = 1; i < rows.length; i++) {
         expect(Number(rows[i]?.late_cutoff)).toBeGreaterThan(Number(rows[i - 1]?.late_cutoff));
         for (const l of linesOf(rows[i] as Json).filter((x) => x.type === "late_usage")) {
-          expect(l.usage?.receivedFrom).toBe(Number(rows[i - 1]?.late_cutoff));
-          expect(l.usage?.receivedTo).toBe(Number(rows[i]?.late_cutoff));
-          expect(l.usage?.from).toBe(start);
+          expect(l.usage?.receivedFrom).toBe(new Date(Number(rows[i - 1]?.late_cutoff)).toISOString());
+          expect(l.usage?.receivedTo).toBe(new Date(Number(rows[i]?.late_cutoff)).toISOString());
+          expect(l.usage?.from).toBe(new Date(start).toISOString());
         }
       }
     });

@@ -165,7 +165,7 @@ describeEachEngine("billing payments", (engine) => {
         amountPaid: 0,
         amountCredited: 0,
         amountDue: 10987,
-        dueAt: new Date(clock.now()).toISOString() + 30 * DAY, // BASEPLATE_BILLING_NET_TERMS_DAYS default
+        dueAt: new Date(clock.now() + 30 * DAY).toISOString(), // BASEPLATE_BILLING_NET_TERMS_DAYS default
         paidAt: null,
         voidedAt: null,
       });

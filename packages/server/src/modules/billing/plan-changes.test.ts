@@ -74,15 +74,15 @@ describeEachEngine("billing plan changes", (engine) => {
     const changed = await call("POST", `/v1/billing/subscriptions/${sub}/change`, { plan: "plus" });
     expect(changed.status, JSON.stringify(changed.body)).toBe(200);
     expect(changed.body).toMatchObject({
-      currentPeriodStart: at("2027-04-11T00:00:00Z"),
-      currentPeriodEnd: at("2027-05-01T00:00:00Z"),
+      currentPeriodStart: "2027-04-11T00:00:00.000Z",
+      currentPeriodEnd: "2027-05-01T00:00:00.000Z",
       pendingPlanVersionId: null,
     });
     const [first] = await invoices();
     // 10 of 30 days of 30.00 = 10.00, and 10 calls × 0.01.
     expect(first).toMatchObject({
-      periodStart: at("2027-04-01T00:00:00Z"),
-      periodEnd: at("2027-04-11T00:00:00Z"),
+      periodStart: "2027-04-01T00:00:00.000Z",
+      periodEnd: "2027-04-11T00:00:00.000Z",
       total: 1010,
     });
     expect(((first as Json).lines as Json[])[0]).toMatchObject({
@@ -106,14 +106,14 @@ describeEachEngine("billing plan changes", (engine) => {
     expect(await t.app.service(billingModule).subscriptions.advanceDue()).toBe(1);
     const second = (await invoices())[1];
     // 20 of 30 days of 90.00 = 60.00, and 20 calls × 0.005.
-    expect(second).toMatchObject({ periodStart: at("2027-04-11T00:00:00Z"), total: 6010 });
+    expect(second).toMatchObject({ periodStart: "2027-04-11T00:00:00.000Z", total: 6010 });
     const now = await call("GET", `/v1/billing/subscriptions/${sub}`);
     expect(now.body).toMatchObject({
       planVersionId: scheduled.body.pendingPlanVersionId,
       pendingPlanVersionId: null,
-      anchor: at("2027-05-01T00:00:00Z"),
-      currentPeriodStart: at("2027-05-01T00:00:00Z"),
-      currentPeriodEnd: at("2028-05-01T00:00:00Z"),
+      anchor: "2027-05-01T00:00:00.000Z",
+      currentPeriodStart: "2027-05-01T00:00:00.000Z",
+      currentPeriodEnd: "2028-05-01T00:00:00.000Z",
     });
     expect(await enabled()).toEqual({ audit: false, export: false, sso: false });
   });
@@ -121,7 +121,7 @@ describeEachEngine("billing plan changes", (engine) => {
   it("canceling at once invoices the period so far; numbers stay gap-free; every step is audited", async () => {
     clock.set(at("2027-07-01T00:00:20Z"));
     const res = await call("POST", `/v1/billing/subscriptions/${sub}/cancel`, { atPeriodEnd: false });
-    expect(res.body).toMatchObject({ status: "canceled", canceledAt: at("2027-07-01T00:00:00Z") });
+    expect(res.body).toMatchObject({ status: "canceled", canceledAt: "2027-07-01T00:00:00.000Z" });
     const all = await invoices();
     // 61 of 366 days (Feb 29, 2028 is in the year) of 300.00 = 50.00.
     expect(all.map((i) => [i.number, i.total])).toEqual([

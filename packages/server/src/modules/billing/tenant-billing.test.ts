@@ -216,7 +216,7 @@ describeEachEngine("tenant billing", (engine) => {
 
     clock.set(T0 + 10 * DAY);
     const upgraded = await ok(owner, "POST", `${url}/change`, { plan: "plus" });
-    expect(upgraded.currentPeriodStart).toBe(T0 + 10 * DAY);
+    expect(upgraded.currentPeriodStart).toBe(new Date(T0 + 10 * DAY).toISOString());
     // The period so far was invoiced on the old plan: 10 of 31 days of 30.00, plus the usage.
     const invoices = (await ok(owner, "GET", `/v1/tenants/${tenantA}/billing/invoices`)).data as Json[];
     expect(invoices).toHaveLength(1);
@@ -279,7 +279,10 @@ describeEachEngine("tenant billing", (engine) => {
     });
     const finalized = delivered.filter((e) => e.type === "invoice.finalized");
     const ofA = finalized.filter((e) => (e.data as Json).subscriptionId === subA);
-    expect(ofA.map((e) => (e.data as Json).periodEnd)).toEqual([T0 + 10 * DAY, Date.parse("2027-04-01T00:00:00Z")]);
+    expect(ofA.map((e) => (e.data as Json).periodEnd)).toEqual([
+      new Date(T0 + 10 * DAY).toISOString(),
+      new Date("2027-04-01T00:00:00Z").toISOString(),
+    ]);
     expect(finalized.some((e) => (e.data as Json).subscriptionId === subB)).toBe(true);
     const seen = new Set(delivered.map((e) => e.type));
     for (const type of [

@@ -118,7 +118,12 @@ describeEachEngine("billing test clocks", (engine) => {
     expect(sub.status, JSON.stringify(sub.body)).toBe(201);
     const subId = sub.body.id as string;
     const trialEnd = start + 3 * DAY;
-    expect(sub.body).toMatchObject({ status: "trialing", testClockId: id, currentPeriodStart: iso(start), trialEnd: iso(trialEnd) });
+    expect(sub.body).toMatchObject({
+      status: "trialing",
+      testClockId: id,
+      currentPeriodStart: iso(start),
+      trialEnd: iso(trialEnd),
+    });
     // A subscription on real time, due by real time: the clock's advance never touches it.
     const real = await call(sk(), "POST", "/v1/billing/subscriptions", { tenantId: other, plan: "clocked" });
     expect(real.body).toMatchObject({

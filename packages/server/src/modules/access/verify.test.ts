@@ -187,7 +187,10 @@ describeEachEngine("Credential verification", (engine) => {
       });
       const session = carol.issued.token as string;
       expect(await self(session, `?tenantId=${tenantId}`)).toEqual(await verify(session, { tenantId }));
-      expect(await self(session)).toMatchObject({ valid: true, kind: "session", tenantId: null, permissions: [] });
+      // A user acts within a tenant: a session names it.
+      const unnamed = await call(session, "GET", "/v1/credentials/self");
+      expect(unnamed.status).toBe(400);
+      expect(unnamed.body.errors).toEqual([expect.objectContaining({ path: "query.tenantId" })]);
       // Another environment's tenant named by a user: no permissions there, nothing else told.
       const elsewhere = (await ok(call(p.b.secretKey, "POST", "/v1/tenants", { name: "Elsewhere" }), 201)).id;
       expect(await self(session, `?tenantId=${elsewhere}`)).toMatchObject({ valid: true, permissions: [] });
@@ -195,7 +198,7 @@ describeEachEngine("Credential verification", (engine) => {
       expect((await call(p.a.secretKey, "GET", "/v1/credentials/self")).status).toBe(403);
       expect((await call(null, "GET", "/v1/credentials/self")).status).toBe(401);
       // A revoked key cannot ask.
-      const tkId = ((tk.tenantKey as Json | undefined) ?? tk).id as string;
+      const tkId = tk.id as string;
       await ok(call(p.a.secretKey, "POST", `/v1/tenants/${tenantId}/keys/${tkId}/revoke`));
       expect((await call(tk.token as string, "GET", "/v1/credentials/self")).status).toBe(401);
     });

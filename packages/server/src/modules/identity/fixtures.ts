@@ -111,13 +111,11 @@ export const fixtures = defineModuleFixtures({
       ).id as string,
     tokenId: async (w) =>
       (
-        (
-          await created(
-            await w.call(w.admin, "POST", "/v1/operator/tokens", { body: { name: `scratch ${w.unique()}` } }),
-            "creating an operator token",
-          )
-        ).operatorToken as { id: string }
-      ).id,
+        await created(
+          await w.call(w.admin, "POST", "/v1/operator/tokens", { body: { name: `scratch ${w.unique()}` } }),
+          "creating an operator token",
+        )
+      ).id as string,
   },
   bodies: {
     "PATCH /v1/auth/passkeys/:passkeyId": () => ({ name: "Renamed passkey" }),

@@ -27,10 +27,12 @@ export function credentialRoutes(s: AccessService): RouteDefinition[] {
       operationId: "describeOwnCredential",
       summary: "Describe the calling credential",
       description:
-        "The credential this request carries (a session, access token, tenant key or agent key), described as `POST /v1/credentials/verify` would describe it: its actor, surface, tenant, effective permissions, expiry and, for an agent key, the user it acts for. No permission is needed: every credential may learn what it may do. A user passes `tenantId` to learn their permissions in that tenant (empty where they are not a member).",
+        "The credential this request carries (a session, access token, tenant key or agent key), described as `POST /v1/credentials/verify` would describe it: its actor, surface, tenant, effective permissions, expiry and, for an agent key, the user it acts for. No permission is needed: every credential may learn what it may do. A user session names `tenantId` (400 without it, as everywhere a user acts within a tenant) and learns their permissions there (empty where they are not a member).",
       tags: ["Access"],
       auth: { actorTypes: ["user", "tenant_key", "agent"] },
-      query: z.strictObject({ tenantId: Id.optional().describe("A user's tenant to compute permissions in.") }),
+      query: z.strictObject({
+        tenantId: Id.optional().describe("Required for a user session: the tenant to compute its permissions in."),
+      }),
       response: { status: 200, schema: VerifyCredentialResult, description: "The calling credential." },
       handler: ({ ctx, query, headers }) =>
         s.verification.describeSelf(ctx, bearerOf(headers.authorization), query.tenantId ?? null),

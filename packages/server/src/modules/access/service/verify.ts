@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { parseToken } from "../../../platform/crypto.js";
-import { AppError } from "../../../platform/errors.js";
+import { AppError, PlatformErrors } from "../../../platform/errors.js";
 import { isoOrNull } from "../../../platform/http/schemas.js";
 import { intersectPermissions } from "../../../platform/permissions.js";
 import type { ActionContext, Principal } from "../../../platform/principal.js";
@@ -83,7 +83,8 @@ export class CredentialVerification {
    * token, tenant key or agent key) described as `verifyCredential` would describe it to the
    * product's backend, so a key can learn its own tenant, delegation and effective permissions
    * without a secret key. It needs no permission (what a credential may do is no secret to it) and
-   * writes nothing. A user names `tenantId` to learn their permissions there.
+   * writes nothing. A user, who always acts within a tenant, names it (`tenantId`, 400 otherwise,
+   * as on every route a session calls within a tenant) and learns their permissions there.
    */
   async describeSelf(ctx: ActionContext, bearer: string, tenantId: string | null): Promise<Result> {
     const p = ctx.principal;
@@ -94,6 +95,12 @@ export class CredentialVerification {
       case "agent":
         return this.#key(p.environmentId, "agent_key", p);
       case "user":
+        if (tenantId === null) {
+          const message = "is required for a user session: a user acts within a tenant";
+          throw new AppError(PlatformErrors.validation_failed, `query.tenantId: ${message}`, {
+            errors: [{ path: "query.tenantId", message, code: "invalid_type" }],
+          });
+        }
         return this.#user(p.environmentId, JWT.test(bearer) ? "access_token" : "session", p, tenantId, null);
       default:
         return { valid: false, reason: "unsupported_kind" };

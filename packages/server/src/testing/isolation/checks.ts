@@ -145,11 +145,14 @@ export async function checkListIsolation(
     ...aObjects.map((o) => o.id),
     Buffer.from(JSON.stringify({ id: "0" })).toString("base64url"),
   ];
-  // A user acts within a tenant: on routes that take `tenantId`, it names its home tenant.
-  const base = (caller: Credential, env: EnvActors): Record<string, string> =>
-    caller.kind === "user" && queryFields.includes("tenantId")
-      ? { limit: "100", tenantId: env.tenantId }
-      : { limit: "100" };
+  // A user acts within a tenant: on routes that take `tenantId`, it names its home tenant. A paged
+  // list is asked for its largest page; a route without `limit` (one object, e.g. the caller itself)
+  // is not sent one.
+  const paged = route.query instanceof z.ZodObject && "limit" in route.query.shape;
+  const base = (caller: Credential, env: EnvActors): Record<string, string> => ({
+    ...(paged ? { limit: "100" } : {}),
+    ...(caller.kind === "user" && queryFields.includes("tenantId") ? { tenantId: env.tenantId } : {}),
+  });
   const callers = environmentCredentials(w.b, route);
   for (const caller of callers) {
     const plain = await w.call(caller, "GET", route.url, { query: base(caller, w.b) });

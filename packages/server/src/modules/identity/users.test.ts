@@ -111,9 +111,9 @@ describeEachEngine("Users (secret key)", (engine) => {
     const byEmailPart = await get(p.a.secretKey, "/v1/users?q=carol%40");
     expect(byEmailPart.json().data.map((u: User) => u.email)).toEqual(["carol@example.com"]);
     const byEmail = await get(p.a.secretKey, "/v1/users?email=BOB%40example.com");
-    expect(byEmail.json()).toEqual({ data: [created[1]], nextCursor: null });
+    expect(byEmail.json()).toEqual({ data: [created[1]], hasMore: false, nextCursor: null });
     const none = await get(p.a.secretKey, "/v1/users?email=nobody%40example.com");
-    expect(none.json()).toEqual({ data: [], nextCursor: null });
+    expect(none.json()).toEqual({ data: [], hasMore: false, nextCursor: null });
     const wildcard = await get(p.a.secretKey, "/v1/users?q=%25");
     expect(wildcard.statusCode).toBe(200);
 

@@ -672,7 +672,7 @@ describeEachEngine("HTTP: lists and scoping", (engine) => {
     const other = t.token({ environmentId: "env_other" });
     const res = await get(`/v1/probe/items/${item.id}`, other);
     expectProblem(res, 404, "probe_item_not_found");
-    expect((await get("/v1/probe/items", other)).json()).toEqual({ data: [], nextCursor: null });
+    expect((await get("/v1/probe/items", other)).json()).toEqual({ data: [], hasMore: false, nextCursor: null });
     // A cursor taken from one environment does not reveal the other's items.
     await create("mine-too");
     const page = (await get("/v1/probe/items?limit=1")).json();

@@ -132,7 +132,8 @@ describeEachEngine("baseplate CLI: migrate and start", (engine) => {
   };
   const run = (...argv: string[]) => runWith(undefined, ...argv);
 
-  it("status → up → status → down → down --all, printing each migration", async () => {
+  // Every migration up and down again: slow on PostgreSQL while the suite loads the machine.
+  it("status → up → status → down → down --all, printing each migration", { timeout: 120_000 }, async () => {
     const fresh = await run("migrate", "status");
     const names = fresh.out.filter((l) => l.startsWith("pending")).map((l) => l.replace(/^pending\s+/, ""));
     expect(names).toContain("202611260000_platform_idempotency");
@@ -171,7 +172,9 @@ describeEachEngine("baseplate CLI: migrate and start", (engine) => {
     expect((await run("migrate", "status")).out.at(-1)).toBe(`0 applied, ${names.length} pending.`);
   });
 
-  it("down --steps N reverts N migrations, newest first (with a module's migrations too)", async () => {
+  it("down --steps N reverts N migrations, newest first (with a module's migrations too)", {
+    timeout: 120_000,
+  }, async () => {
     const modules = [probeModule];
     await runWith(modules, "migrate", "up");
     const status = (await runWith(modules, "migrate", "status")).out.slice(0, -1).map((l) => l.split(/\s+/)[1]);

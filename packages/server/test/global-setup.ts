@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,8 @@ export const DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/tes
 declare module "vitest" {
   export interface ProvidedContext {
     postgresUrl: string | null;
+    /** runId names this run's PostgreSQL template databases (see src/testing/harness.ts). */
+    runId: string;
   }
 }
 
@@ -26,6 +29,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const codesDir = given || mkdtempSync(join(tmpdir(), "baseplate-problem-codes-"));
   process.env[PROBLEM_CODES_DIR_ENV] = codesDir;
   const url = process.env.BASEPLATE_TEST_DATABASE_URL || DEFAULT_TEST_DATABASE_URL;
+  const runId = randomBytes(5).toString("hex");
+  project.provide("runId", runId);
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   try {
     await client.connect();
@@ -45,6 +50,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   return async () => {
     try {
+      await dropTemplates(url, runId);
+    } catch (err) {
+      process.stderr.write(`[baseplate] could not drop this run's template schemas: ${(err as Error).message}\n`);
+    }
+    try {
       const offenders = await undeclaredProblemCodes(codesDir);
       if (offenders.length > 0) {
         // A teardown error alone is reported but leaves the exit code at 0: fail the run explicitly.
@@ -57,6 +67,28 @@ export default async function setup(project: TestProject): Promise<() => Promise
       if (!given) rmSync(codesDir, { recursive: true, force: true });
     }
   };
+}
+
+/**
+ * dropTemplates drops the PostgreSQL template schemas of this run (`bp_tpl_<runId>_…`, created by
+ * the test harness), once every test file has finished.
+ */
+async function dropTemplates(url: string, runId: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+  } catch {
+    return; // PostgreSQL was not part of this run.
+  }
+  try {
+    const { rows } = await client.query<{ datname: string }>(
+      "select nspname as datname from pg_namespace where nspname like $1",
+      [`bp\\_tpl\\_${runId}\\_%`],
+    );
+    for (const { datname } of rows) await client.query(`drop schema if exists ${datname} cascade`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 type Operation = { responses?: Record<string, { "x-problem-codes"?: string[] }> };

@@ -25,7 +25,6 @@ async function observe(database: TestDatabase): Promise<App> {
 async function verifyChain(app: App) {
   const audit = app.service(auditModule);
   return audit.exports.verifyChain({
-    principal: { actorType: "system", actorId: "test", credentialId: "test", permissions: ["*"] },
     environmentId: CHAIN,
     tenantId: null,
   });

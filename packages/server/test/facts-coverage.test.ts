@@ -186,7 +186,6 @@ describeEachEngine("facts coverage", (engine) => {
         .execute();
       for (const chain of chains) {
         const result = await audit.exports.verifyChain({
-          principal: { actorType: "system", actorId: "test", credentialId: "test", permissions: ["*"] },
           environmentId: env.environmentId,
           tenantId: chain.tenant_id as string | null,
         });

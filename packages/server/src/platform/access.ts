@@ -52,6 +52,11 @@ export interface AccessHooks {
    * current state, not the cached principal, so a step-up counts at once.
    */
   stepUp(principal: Principal): Promise<StepUpDemand | null>;
+  /**
+   * environmentActive tells whether an environment exists and neither it nor its project is
+   * archived: the one an operator names to act in (`bindEnvironment`).
+   */
+  environmentActive(environmentId: string): Promise<boolean>;
 }
 
 /** StepUpDemand is why a user session must show a second factor before a sensitive action. */
@@ -97,10 +102,26 @@ export interface Denial extends Refused {
   status: number;
 }
 
+/**
+ * ENVIRONMENT_WIDE are the actor types that act across an environment rather than within one
+ * tenant: its secret keys, and operators acting in it (`bindEnvironment`). They manage suspended
+ * tenants (reactivation, deactivation) and name the tenant of environment-wide objects.
+ */
+export const ENVIRONMENT_WIDE: ReadonlySet<string> = new Set(["service", "operator"]);
+
+/**
+ * ENVIRONMENT_HEADER is the request header in which an operator names the environment it acts in
+ * (`Baseplate-Environment: env_…`). Environment credentials are bound to theirs and may only
+ * repeat it.
+ */
+export const ENVIRONMENT_HEADER = "baseplate-environment";
+
 /** DENIALS_RECORDED_FOR are the actor types whose refusals are recorded. */
 export const DENIALS_RECORDED_FOR: ReadonlySet<string> = new Set(["agent", "tenant_key"]);
 
 const refusals = new WeakMap<object, Refused>();
+
+const ENVIRONMENT_ID = /^env_[0-9A-Za-z]{1,64}$/;
 
 /** markRefused marks `err` as a refusal (for `recordDenial`) and returns it. */
 export function markRefused<E extends Error>(err: E, refused: Refused): E {
@@ -266,6 +287,32 @@ export class Authorizer {
     );
   }
 
+  /**
+   * bindEnvironment applies the `Baseplate-Environment` header to a resolved principal. An operator
+   * naming an active environment acts in it, with its own role's permissions (admin: everything;
+   * support: reading), as an environment-wide caller whose actions are audited as the operator; a
+   * credential bound to an environment may repeat its own. Throws 400 `validation_failed` for a
+   * malformed or repeated header, an unknown or archived environment, or another environment than
+   * the credential's. Without the header the principal is returned as it is.
+   */
+  async bindEnvironment(principal: Principal | null, header: string | string[] | undefined): Promise<Principal | null> {
+    if (header === undefined || principal === null) return principal;
+    const invalid = (message: string) =>
+      new AppError(PlatformErrors.validation_failed, `Baseplate-Environment: ${message}`, {
+        errors: [{ path: "headers.baseplate-environment", message, code: "invalid_value" }],
+      });
+    if (typeof header !== "string" || !ENVIRONMENT_ID.test(header)) {
+      throw invalid("must be one environment id (env_…)");
+    }
+    if (principal.actorType !== "operator") {
+      if (principal.environmentId === header) return principal;
+      throw invalid("names another environment than the credential's; environment credentials act in their own");
+    }
+    const active = this.#hooks.environmentActive ? await this.#hooks.environmentActive(header) : false;
+    if (!active) throw invalid("no active environment of this plane has this id");
+    return { ...principal, environmentId: header };
+  }
+
   /** check is `require` as a boolean; it never throws for a refusal (and builds no error). */
   async check(ctx: ActionContext, permission: string, target: { tenantId?: string | null } = {}): Promise<boolean> {
     return typeof (await this.decide(ctx.principal, permission, target.tenantId ?? null)) !== "string";
@@ -317,7 +364,7 @@ export class Authorizer {
       const state = await this.#hooks.tenantState(environmentId, tenantId);
       if (!state) return "no_tenant";
       if (!granted) return "missing_permission";
-      if (state.suspendedFor && principal.actorType !== "service" && !allowedWhileSuspended(permission)) {
+      if (state.suspendedFor && !ENVIRONMENT_WIDE.has(principal.actorType) && !allowedWhileSuspended(permission)) {
         return state.suspendedFor === "billing" ? "suspended_billing" : "suspended";
       }
     } else if (!granted) {
@@ -380,9 +427,15 @@ function refusal(reason: Refusal, permission: string, field = "tenantId"): AppEr
     case "not_operator":
       return new AppError(PlatformErrors.forbidden, "Only plane operators may do this.");
     case "no_environment_credential":
-      return new AppError(PlatformErrors.forbidden, "This route needs an environment credential (a secret key).");
+      return new AppError(
+        PlatformErrors.forbidden,
+        "This route needs an environment credential (a secret key, or an operator naming the environment with the `Baseplate-Environment` header).",
+      );
     case "no_environment":
-      return new AppError(PlatformErrors.forbidden, "This route needs an environment credential.");
+      return new AppError(
+        PlatformErrors.forbidden,
+        "This route needs an environment credential (operators name the environment they act in with the `Baseplate-Environment` header).",
+      );
     case "no_tenant_named": {
       const message = "is required for a user session: a user acts within a tenant";
       return new AppError(PlatformErrors.validation_failed, `${field}: ${message}`, {

@@ -107,7 +107,7 @@ export type Checkpoint = z.infer<typeof Checkpoint>;
 
 export const CheckpointPage = z.object({
   chain: z.string().describe("The chain listed."),
-  environmentId: z.string(),
+  environmentId: z.string().nullable().describe("The chain's environment; null for the plane's own chain."),
   tenantId: z.string().nullable(),
   data: z.array(Checkpoint),
   hasMore: z.boolean(),
@@ -115,6 +115,11 @@ export const CheckpointPage = z.object({
 });
 
 export const ListCheckpointsQuery = paginationQuery.extend({ tenantId: Id.optional() });
+
+/** The plane chain's queries: the same filters, without a tenant (the plane's chain has none). */
+export const ListPlaneEntriesQuery = ListEntriesQuery.omit({ tenantId: true });
+export const PlaneExportQuery = ExportQuery.omit({ tenantId: true });
+export const ListPlaneCheckpointsQuery = ListCheckpointsQuery.omit({ tenantId: true });
 
 export const CreateCheckpointInput = z.strictObject({
   tenantId: Id.optional().describe("The tenant's chain; the environment's chain when omitted."),
@@ -135,7 +140,7 @@ export const PublicKeys = z.object({
 export const Verification = z.object({
   ok: z.boolean(),
   chain: z.string().nullable(),
-  environmentId: z.string(),
+  environmentId: z.string().nullable().describe("The chain's environment; null for the plane's own chain."),
   tenantId: z.string().nullable(),
   entries: z.number().int(),
   checkpoints: z.number().int(),

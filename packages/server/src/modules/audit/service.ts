@@ -3,14 +3,25 @@ import { StreamedBody } from "../../platform/http/route.js";
 import type { ModuleContext } from "../../platform/module.js";
 import type { ActionContext } from "../../platform/principal.js";
 import { PersonalFields } from "./internal/personal.js";
-import type { Checkpoint, CreateCheckpointInput, ExportQuery, ListCheckpointsQuery } from "./schemas.js";
+import type {
+  Checkpoint,
+  CreateCheckpointInput,
+  ExportQuery,
+  ListCheckpointsQuery,
+  ListPlaneCheckpointsQuery,
+  ListPlaneEntriesQuery,
+  PlaneExportQuery,
+} from "./schemas.js";
 import { ChainLedger } from "./service/chains.js";
 import { Checkpoints } from "./service/checkpoints.js";
 import { Denials } from "./service/denials.js";
 import { Entries } from "./service/entries.js";
-import { Exports } from "./service/exports.js";
+import { type ChainScope, Exports } from "./service/exports.js";
 import { Settings } from "./service/settings.js";
 import type { VerificationResult } from "./verifier.js";
+
+/** PLANE is the plane's own chain: no environment, no tenant. */
+const PLANE: ChainScope = Object.freeze({ environmentId: null, tenantId: null });
 
 /**
  * AuditService: the audit trail of an environment. Facts become entries through the fact sink;
@@ -66,13 +77,45 @@ export class AuditService {
     return { ...result, environmentId: access.environmentId, tenantId: access.tenantId };
   }
 
+  /**
+   * listPlaneEntries pages the plane's own chain (projects, environments, surfaces, operators,
+   * signing keys…): operators only (`audit:read`: admins and support).
+   */
+  async listPlaneEntries(ctx: ActionContext, query: z.infer<typeof ListPlaneEntriesQuery>) {
+    this.m.access.operator(ctx, "audit:read");
+    return this.entries.queryEntries(PLANE, query);
+  }
+
+  /** verifyPlaneChain verifies the plane's own chain server-side (operators only). */
+  async verifyPlaneChain(ctx: ActionContext): Promise<VerificationResult & ChainScope> {
+    this.m.access.operator(ctx, "audit:read");
+    return { ...(await this.exports.verifyChain(PLANE)), ...PLANE };
+  }
+
+  /** listPlaneCheckpoints pages the plane chain's signed checkpoints, newest first (operators only). */
+  async listPlaneCheckpoints(ctx: ActionContext, query: z.infer<typeof ListPlaneCheckpointsQuery>) {
+    this.m.access.operator(ctx, "audit:read");
+    const chain = this.exports.chainFor(PLANE);
+    return { chain, ...PLANE, ...(await this.checkpoints.listCheckpoints(chain, query)) };
+  }
+
+  /** exportPlaneChain streams the plane's own chain like `exportChain` (operators holding `audit:export`). */
+  async exportPlaneChain(ctx: ActionContext, query: z.infer<typeof PlaneExportQuery>): Promise<StreamedBody> {
+    this.m.access.operator(ctx, "audit:export");
+    return this.#export(PLANE, query.format);
+  }
+
   /** exportChain streams the caller's chain as JSON Lines (verifiable offline) or CSV. */
   async exportChain(ctx: ActionContext, query: z.infer<typeof ExportQuery>): Promise<StreamedBody> {
     const access = await this.chains.scope(ctx, "audit:export", query.tenantId);
+    return this.#export(access, query.format);
+  }
+
+  #export(access: ChainScope, format: "jsonl" | "csv"): StreamedBody {
     const chain = this.exports.chainFor(access);
-    const name = `audit-${chain}-${this.m.clock.now()}.${query.format}`;
+    const name = `audit-${chain}-${this.m.clock.now()}.${format}`;
     const headers = { "content-disposition": `attachment; filename="${name}"` };
-    return query.format === "csv"
+    return format === "csv"
       ? new StreamedBody("text/csv; charset=utf-8", this.exports.exportCsv(access), headers)
       : new StreamedBody("application/x-ndjson", this.exports.exportJsonLines(access), headers);
   }

@@ -74,7 +74,6 @@ describeEachEngine("audit signing key from a file", (engine) => {
       const cp = await again.app.db.transaction((tx) => audit.checkpoints.checkpointIn(tx, environmentId, null));
       expect(cp.keyId).toBe(keyIdOf(second.publicKey));
       const result = await audit.exports.verifyChain({
-        principal: { actorType: "system", actorId: "test", credentialId: "test", permissions: ["*"] },
         environmentId,
         tenantId: null,
       });

@@ -20,6 +20,7 @@ export const tenancyModule = defineModule({
   routes: (service) => tenancyRoutes(service),
   accessHooks: (service) => ({
     tenantState: (environmentId, tenantId) => service.tenants.tenantState(environmentId, tenantId),
+    environmentActive: (environmentId) => service.projects.environmentActive(environmentId),
   }),
   originPolicy: (service) => (origin) => service.surfaces.allowsOrigin(origin),
   factSinks: (service) => [

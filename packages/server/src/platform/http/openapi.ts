@@ -37,6 +37,7 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], options
       ...objectParameters(schemas, route.params, "path"),
       ...objectParameters(schemas, route.query, "query"),
       ...(route.method === "POST" ? [{ $ref: "#/components/parameters/IdempotencyKey" }] : []),
+      ...(operatorActsInEnvironment(route) ? [{ $ref: "#/components/parameters/BaseplateEnvironment" }] : []),
     ];
     if (parameters.length > 0) operation.parameters = parameters;
     if (route.body) {
@@ -93,6 +94,14 @@ export function buildOpenApiDocument(routes: readonly RouteDefinition[], options
         },
       },
       parameters: {
+        BaseplateEnvironment: {
+          name: "Baseplate-Environment",
+          in: "header",
+          required: false,
+          description:
+            "The environment an operator credential acts in (`env_…`): required for operators on this route, who then act with their role's permissions (admin: all; support: reading) and are recorded as themselves in the audit log. An environment credential may only repeat its own environment.",
+          schema: { type: "string", pattern: "^env_[0-9A-Za-z]{1,64}$" },
+        },
         IdempotencyKey: {
           name: "Idempotency-Key",
           in: "header",
@@ -117,6 +126,16 @@ const CREDENTIAL_NAMES: Record<ActorType, string> = {
   operator: "operator credentials",
   system: "the plane itself",
 };
+
+/**
+ * operatorActsInEnvironment: the route accepts operators acting in an environment they name with
+ * the `Baseplate-Environment` header (not an operator route, nor one naming the environment in its path).
+ */
+function operatorActsInEnvironment(route: RouteDefinition): boolean {
+  if (typeof route.auth !== "object" || route.auth.actorTypes === "any") return false;
+  const types = route.auth.actorTypes;
+  return types.includes("operator") && types.length > 1 && !route.url.includes(":environmentId");
+}
 
 /**
  * operationDescription is the route's own description (or its summary), followed by who may call

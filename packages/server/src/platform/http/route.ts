@@ -21,20 +21,23 @@ export type RouteAuth = "none" | "optional" | { actorTypes: readonly ActorType[]
 export const AUTH = {
   /** operator: plane operators (the plane's own configuration). */
   operator: { actorTypes: ["operator"] },
-  /** environment: the environment's secret keys (its configuration; every tenant in it). */
-  environment: { actorTypes: ["service"] },
+  /**
+   * environment: the environment's secret keys (its configuration; every tenant in it), and
+   * operators acting in the environment (`Baseplate-Environment` header).
+   */
+  environment: { actorTypes: ["service", "operator"] },
   /** user: an end user's session (the user's own account). */
   user: { actorTypes: ["user"] },
   /**
    * tenant: every environment credential (secret keys, users through memberships, tenant and
-   * agent keys); the access check confines each to its tenant.
+   * agent keys) and operators acting in the environment; the access check confines each to its tenant.
    */
-  tenant: { actorTypes: ["service", "user", "tenant_key", "agent"] },
+  tenant: { actorTypes: ["service", "user", "tenant_key", "agent", "operator"] },
   /**
    * keys: the environment's API keys (secret, tenant and agent keys), not user sessions: routes on
    * which a user, who always acts within a named tenant, has a tenant-path twin.
    */
-  keys: { actorTypes: ["service", "tenant_key", "agent"] },
+  keys: { actorTypes: ["service", "tenant_key", "agent", "operator"] },
 } as const satisfies Record<string, RouteAuth>;
 
 export interface HandlerInput<B, Q, P> {

@@ -9,7 +9,7 @@ import Fastify, {
 } from "fastify";
 import type { ZodType } from "zod";
 import type { Config } from "../../config.js";
-import { type Authorizer, markRefused, refusalOf } from "../access.js";
+import { type Authorizer, ENVIRONMENT_HEADER, markRefused, refusalOf } from "../access.js";
 import { AppError, type ErrorCode, PlatformErrors } from "../errors.js";
 import { IdempotencyLedger, IdempotentReplay } from "../idempotency/ledger.js";
 import { newId } from "../ids.js";
@@ -44,8 +44,11 @@ export interface HttpDeps {
   ledger: IdempotencyLedger;
   credentials: CredentialResolvers;
   metrics: Metrics;
-  /** refusals records refused requests of agents and tenant keys (the Authorizer; absent: none). */
-  refusals?: Pick<Authorizer, "recordDenial">;
+  /**
+   * refusals is the Authorizer: it records refused requests of agents and tenant keys, and binds an
+   * operator to the environment its `Baseplate-Environment` header names (absent: neither).
+   */
+  refusals?: Pick<Authorizer, "recordDenial" | "bindEnvironment">;
   /** rateLimits spends each authenticated request from its buckets (absent: no limits). */
   rateLimits?: RateLimiter;
 }
@@ -274,6 +277,10 @@ export class HttpServer {
     if (route.auth !== "none") {
       principal = await credentials.resolve(req.headers.authorization, request);
       req.principal = principal;
+      if (this.deps.refusals && req.headers[ENVIRONMENT_HEADER] !== undefined) {
+        principal = await this.deps.refusals.bindEnvironment(principal, req.headers[ENVIRONMENT_HEADER]);
+        req.principal = principal;
+      }
       if (typeof route.auth === "object") {
         if (!principal) {
           throw new AppError(PlatformErrors.unauthenticated, "Send a credential as `Authorization: Bearer <token>`.", {

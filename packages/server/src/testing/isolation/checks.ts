@@ -56,7 +56,8 @@ export async function checkCrossEnvironment(
   }
   if (plan.params[0] === "tenantId") {
     // Cross-tenant, same environment: the home tenant's owner, key and agent in another tenant.
-    for (const caller of environmentCredentials(w.a, route).filter((c) => c.kind !== "service")) {
+    // (Environment-wide callers — secret keys, operators acting in A — reach every tenant of A.)
+    for (const caller of environmentCredentials(w.a, route).filter((c) => c.kind !== "service" && !c.environmentId)) {
       await expectRefused(w, {
         label: `${caller.label} (bound to A's home tenant) in another tenant of A`,
         caller,
@@ -269,7 +270,7 @@ export async function checkSmuggledScope(
 
 /**
  * checkFunctionLevel (API5): every credential kind a route does not list is refused with 403
- * (401 without a credential), before anything changes: the admin operator on environment routes,
+ * (401 without a credential), before anything changes: the admin operator naming no environment on environment routes,
  * a secret key and an end-user session on operator routes, a session on service routes, and so on.
  */
 export async function checkFunctionLevel(
@@ -302,8 +303,23 @@ export async function checkFunctionLevel(
       status: 403,
     });
   }
+  if (types.includes("operator") && !route.url.includes(":environmentId") && !isOperatorOnlyRoute(types)) {
+    // An operator acts in an environment only when it names one (`Baseplate-Environment`).
+    await expectRefused(w, {
+      label: "the admin operator naming no environment",
+      caller: w.admin,
+      method: route.method,
+      url,
+      body,
+      status: 403,
+    });
+  }
   await expectRefused(w, { label: "no credential", caller: null, method: route.method, url, body, status: 401 });
   logCoverage(log, "function_level", plan.key);
+}
+
+function isOperatorOnlyRoute(types: readonly ActorType[]): boolean {
+  return types.length === 1 && types[0] === "operator";
 }
 
 /**

@@ -21,6 +21,7 @@ export function environmentCredentials(env: EnvActors, route: RouteDefinition, u
   if (types.includes("user")) out.push(user);
   if (types.includes("tenant_key")) out.push(env.tenantKey);
   if (types.includes("agent")) out.push(env.agent);
+  if (types.includes("operator") && !route.url.includes(":environmentId")) out.push(env.operator);
   return out;
 }
 

@@ -19,6 +19,8 @@ export interface Credential {
   token: string;
   /** actorId is the principal's actorId (key id, user id, operator id): what facts must record. */
   actorId: string;
+  /** environmentId: the environment an operator acts in (sent as `Baseplate-Environment`). */
+  environmentId?: string;
   label: string;
 }
 

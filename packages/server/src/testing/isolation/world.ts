@@ -44,6 +44,8 @@ export interface EnvActors {
   tenantKey: Credential;
   /** agent: a `bp_ak_` key `user` delegated in the home tenant, scope `*`. */
   agent: Credential;
+  /** operator: the admin operator acting in this environment (`Baseplate-Environment`). */
+  operator: Credential;
 }
 
 /** CallOptions: what `IsolationWorld.call` sends besides the method, the URL and the credential. */
@@ -182,6 +184,7 @@ export async function createIsolationWorld(
       const headers: Record<string, string> = { ...options.headers };
       if (credential) {
         headers.authorization = `Bearer ${credential.token}`;
+        if (credential.environmentId) headers["baseplate-environment"] = credential.environmentId;
         secrets.add(credential.token);
       }
       collectSecrets(options.body, secrets);
@@ -318,6 +321,13 @@ export async function createIsolationWorld(
         tenantId: "",
         tenantKey: undefined as unknown as Credential,
         agent: undefined as unknown as Credential,
+        operator: {
+          kind: "admin",
+          token: plane.operatorToken,
+          actorId: plane.operatorId,
+          environmentId: seeded.id,
+          label: `the admin operator acting in ${name.toUpperCase()}`,
+        },
       };
       secrets.add(seeded.secretKey);
       env.user = await world.newUser(env, "user");

@@ -231,8 +231,13 @@ export class TenantKeysService {
     permissions: string[],
   ): Promise<string> {
     if (input.surfaceId === undefined) {
-      if (!creatorSurfaceId)
-        throw new AppError(PlatformErrors.forbidden, "Tenant keys are issued through a surface credential.");
+      if (!creatorSurfaceId) {
+        // Operators act through no surface of their own: they name the one the key calls through.
+        const message = "is required: this credential has no surface of its own for the key to call through";
+        throw new AppError(PlatformErrors.validation_failed, `surfaceId: ${message}`, {
+          errors: [{ path: "body.surfaceId", message, code: "invalid_type" }],
+        });
+      }
       return creatorSurfaceId;
     }
     const surface = await this.c.tenancy.surfaces.findActiveSurface(input.surfaceId);

@@ -1,5 +1,4 @@
 import type { z } from "zod";
-import type { TenantAccess } from "../../../platform/access.js";
 import { fromJson, type TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import type { Fact } from "../../../platform/facts/index.js";
@@ -16,6 +15,7 @@ import { actorOf, contextOf, draftOfFact, toAuditEntry, toEntry, wellFormed } fr
 import type { AuditEntry, CreateEntryInput, ListEntriesQuery } from "../schemas.js";
 import type { AuditTables } from "../tables.js";
 import type { ChainLedger } from "./chains.js";
+import type { ChainScope } from "./exports.js";
 
 /** Entries: the fact sink, product-written entries and queries. */
 export class Entries {
@@ -46,7 +46,7 @@ export class Entries {
       .q()
       .selectFrom("audit_schema")
       .select("schema")
-      .where("environment_id", "=", access.environmentId)
+      .where("environment_id", access.environmentId === null ? "is" : "=", access.environmentId)
       .where("action", "=", input.action)
       .executeTakeFirst();
     if (schema) {
@@ -91,14 +91,15 @@ export class Entries {
     return this.queryEntries(access, query);
   }
 
-  async queryEntries(access: TenantAccess, query: z.infer<typeof ListEntriesQuery>) {
+  /** queryEntries pages a chain's entries (`access.environmentId` null: the plane's own chain). */
+  async queryEntries(access: ChainScope, query: z.infer<typeof ListEntriesQuery>) {
     const newest = query.order === "newest";
     const prefix = query.action?.endsWith(".*") ? query.action.slice(0, -1) : null;
     const entries = this.#db
       .q()
       .selectFrom("audit_entry")
       .selectAll()
-      .where("environment_id", "=", access.environmentId)
+      .where("environment_id", access.environmentId === null ? "is" : "=", access.environmentId)
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
       .$if(query.action !== undefined && prefix === null, (qb) => qb.where("action", "=", query.action as string))
       .$if(prefix !== null, (qb) =>

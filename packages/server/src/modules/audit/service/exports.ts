@@ -1,4 +1,12 @@
-import type { TenantAccess } from "../../../platform/access.js";
+/**
+ * ChainScope names a chain by whom it belongs to: a tenant (environment and tenant), an environment
+ * (tenant null), or the plane (both null). A TenantAccess is one.
+ */
+export interface ChainScope {
+  environmentId: string | null;
+  tenantId: string | null;
+}
+
 import type { TypedDb } from "../../../platform/db/db.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import {
@@ -60,11 +68,11 @@ export class Exports {
   }
 
   /** chainFor is the chain an access scope reads: its tenant's, else its environment's. */
-  chainFor(access: TenantAccess): string {
+  chainFor(access: ChainScope): string {
     return chainOf(access.environmentId, access.tenantId);
   }
 
-  async #header(access: TenantAccess): Promise<ExportHeader> {
+  async #header(access: ChainScope): Promise<ExportHeader> {
     const chain = this.chainFor(access);
     const row = await this.#db
       .q()
@@ -134,7 +142,7 @@ export class Exports {
   }
 
   /** exportJsonLines yields the export of a chain as JSON Lines (verifiable offline). */
-  async *exportJsonLines(access: TenantAccess): AsyncGenerator<string> {
+  async *exportJsonLines(access: ChainScope): AsyncGenerator<string> {
     const header = await this.#header(access);
     yield `${JSON.stringify(header)}\n`;
     let buffer = "";
@@ -154,7 +162,7 @@ export class Exports {
   }
 
   /** exportCsv yields a chain's entries as CSV (RFC 4180; cells that a spreadsheet would run as formulas are prefixed with '). */
-  async *exportCsv(access: TenantAccess): AsyncGenerator<string> {
+  async *exportCsv(access: ChainScope): AsyncGenerator<string> {
     const chain = this.chainFor(access);
     yield `${CSV_COLUMNS.join(",")}\r\n`;
     let buffer = "";
@@ -197,7 +205,7 @@ export class Exports {
    * verifyChain verifies a chain as stored, against the plane's published public keys: the
    * checkpoints on this thread, the entries page by page on worker threads (`verifyRowPages`).
    */
-  async verifyChain(access: TenantAccess, options?: ParallelOptions): Promise<VerificationResult> {
+  async verifyChain(access: ChainScope, options?: ParallelOptions): Promise<VerificationResult> {
     const header = await this.#header(access);
     const keys = loadPublicKeys(JSON.stringify(await this.checkpoints.listPublicKeys()));
     const verifier = new ChainVerifier({ keys, chain: header.chain, anchor: header.anchor });

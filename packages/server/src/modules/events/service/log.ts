@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { z } from "zod";
 import { z as zod } from "zod";
-import type { TenantAccess } from "../../../platform/access.js";
+import { ENVIRONMENT_WIDE, type TenantAccess } from "../../../platform/access.js";
 import { canonicalJson } from "../../../platform/canonical-json.js";
 import { isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError, PlatformErrors } from "../../../platform/errors.js";
@@ -47,7 +47,7 @@ export const PUBLISHED_FACT = "event.published";
  * members). Two scopes may use one id; each gets its own event.
  */
 export function clientScopeOf(access: TenantAccess): string {
-  return access.tenantId === null || access.principal.actorType === "service"
+  return access.tenantId === null || ENVIRONMENT_WIDE.has(access.principal.actorType)
     ? "environment"
     : `tenant:${access.tenantId}`;
 }

@@ -185,6 +185,20 @@ export class ProjectsService {
     return row !== undefined && Boolean(row.production);
   }
 
+  /** environmentActive tells whether an environment exists and neither it nor its project is archived. */
+  async environmentActive(id: string): Promise<boolean> {
+    const row = await this.#db
+      .q()
+      .selectFrom("environment")
+      .innerJoin("project", "project.id", "environment.project_id")
+      .select("environment.id")
+      .where("environment.id", "=", id)
+      .where("environment.archived_at", "is", null)
+      .where("project.archived_at", "is", null)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** environmentExists tells other modules whether an environment id is known (archived or not). */
   async environmentExists(id: string): Promise<boolean> {
     const row = await this.#db.q().selectFrom("environment").select("id").where("id", "=", id).executeTakeFirst();

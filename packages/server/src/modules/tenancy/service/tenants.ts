@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { TenantState } from "../../../platform/access.js";
+import { ENVIRONMENT_WIDE, type TenantState } from "../../../platform/access.js";
 import { OwnedCache } from "../../../platform/cache.js";
 import { containsPattern, isUniqueViolation, type Tx, type TypedDb, toJson } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
@@ -207,7 +207,7 @@ export class TenantsService {
    */
   async findTenantById(ctx: ActionContext, id: string): Promise<Tenant> {
     const { environmentId } =
-      ctx.principal?.actorType === "service"
+      ctx.principal && ENVIRONMENT_WIDE.has(ctx.principal.actorType)
         ? this.m.access.environment(ctx, "tenants:read")
         : await this.m.access.require(ctx, "tenants:read", { tenantId: id });
     return toTenant(await this.#tenant(environmentId, id));

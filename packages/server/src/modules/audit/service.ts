@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { TenantAccess } from "../../platform/access.js";
 import { StreamedBody } from "../../platform/http/route.js";
 import type { ModuleContext } from "../../platform/module.js";
 import type { ActionContext } from "../../platform/principal.js";
@@ -10,6 +11,7 @@ import { Denials } from "./service/denials.js";
 import { Entries } from "./service/entries.js";
 import { Exports } from "./service/exports.js";
 import { Settings } from "./service/settings.js";
+import type { AuditTables } from "./tables.js";
 import type { VerificationResult } from "./verifier.js";
 
 /**
@@ -64,6 +66,34 @@ export class AuditService {
     const access = await this.chains.scope(ctx, "audit:read", tenantId);
     const result = await this.exports.verifyChain(access);
     return { ...result, environmentId: access.environmentId, tenantId: access.tenantId };
+  }
+
+  /**
+   * verifyAllChains verifies every chain stored (the plane's, each environment's and each
+   * tenant's) against the plane's published keys, without a caller: for operators' tools on the
+   * machine (a restored backup is checked with it). Results come in chain id order.
+   */
+  async verifyAllChains(): Promise<
+    Array<VerificationResult & { environmentId: string | null; tenantId: string | null }>
+  > {
+    const chains = await this.m.db
+      .tables<AuditTables>()
+      .q()
+      .selectFrom("audit_chain")
+      .select(["id", "environment_id", "tenant_id"])
+      .orderBy("id")
+      .execute();
+    const results = [];
+    for (const c of chains) {
+      const access = {
+        principal: null,
+        environmentId: c.environment_id,
+        tenantId: c.tenant_id,
+      } as unknown as TenantAccess;
+      const result = await this.exports.verifyChain(access);
+      results.push({ ...result, environmentId: c.environment_id, tenantId: c.tenant_id });
+    }
+    return results;
   }
 
   /** exportChain streams the caller's chain as JSON Lines (verifiable offline) or CSV. */

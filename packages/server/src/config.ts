@@ -406,7 +406,7 @@ export const CONFIG_VARIABLES = {
         message: "must be a folder or s3://bucket/prefix",
       }),
     default: "",
-    doc: "Where backups go (`baseplate backup create`, the operator API, the schedule): a folder, or `s3://bucket/prefix` (`BASEPLATE_BACKUP_S3_*`). Empty: `backups` in the data dir. See docs/backups.md.",
+    doc: "Where backups go (`baseplate backup create`, the operator API, the schedule): a folder, or `s3://bucket/prefix` (`BASEPLATE_BACKUP_ENDPOINT` and the other `BASEPLATE_BACKUP_*`). Empty: `backups` in the data dir. See docs/backups.md.",
   },
   BASEPLATE_BACKUP_SCHEDULE: {
     schema: z.string().regex(/^$|^\S+(\s+\S+){4}$/, "must be empty or a cron expression of 5 fields (e.g. 0 3 * * *)"),
@@ -418,27 +418,27 @@ export const CONFIG_VARIABLES = {
     default: "0",
     doc: "How many backups the target keeps: after each scheduled or API backup the oldest beyond this are deleted. 0: keep all.",
   },
-  BASEPLATE_BACKUP_S3_ENDPOINT: {
+  BASEPLATE_BACKUP_ENDPOINT: {
     schema: z.string(),
     default: "",
-    doc: "S3 endpoint of an `s3://` backup target (MinIO, R2, Ceph…). Empty: AWS S3 of `BASEPLATE_BACKUP_S3_REGION`.",
+    doc: "S3 endpoint of an `s3://` backup target (MinIO, R2, Ceph…). Empty: AWS S3 of `BASEPLATE_BACKUP_REGION`.",
   },
-  BASEPLATE_BACKUP_S3_REGION: {
+  BASEPLATE_BACKUP_REGION: {
     schema: z.string().min(1),
     default: "us-east-1",
     doc: "Region of the backup bucket.",
   },
-  BASEPLATE_BACKUP_S3_ACCESS_KEY_ID: {
+  BASEPLATE_BACKUP_ACCESS_KEY_ID: {
     schema: z.string(),
     default: "",
     doc: "Access key id for the backup bucket. Empty: the AWS SDK's default credential chain.",
   },
-  BASEPLATE_BACKUP_S3_SECRET_ACCESS_KEY: {
+  BASEPLATE_BACKUP_SECRET_ACCESS_KEY: {
     schema: z.string(),
     default: "",
     doc: "Secret access key for the backup bucket.",
   },
-  BASEPLATE_BACKUP_S3_FORCE_PATH_STYLE: {
+  BASEPLATE_BACKUP_FORCE_PATH_STYLE: {
     schema: bool,
     default: "false",
     doc: "Address the backup bucket in the path (`endpoint/bucket/key`), as most S3-compatible servers need.",
@@ -623,11 +623,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
       schedule: (values.BASEPLATE_BACKUP_SCHEDULE as string) || null,
       keep: values.BASEPLATE_BACKUP_KEEP as number,
       s3: {
-        endpoint: (values.BASEPLATE_BACKUP_S3_ENDPOINT as string) || null,
-        region: values.BASEPLATE_BACKUP_S3_REGION as string,
-        accessKeyId: (values.BASEPLATE_BACKUP_S3_ACCESS_KEY_ID as string) || null,
-        secretAccessKey: (values.BASEPLATE_BACKUP_S3_SECRET_ACCESS_KEY as string) || null,
-        forcePathStyle: values.BASEPLATE_BACKUP_S3_FORCE_PATH_STYLE as boolean,
+        endpoint: (values.BASEPLATE_BACKUP_ENDPOINT as string) || null,
+        region: values.BASEPLATE_BACKUP_REGION as string,
+        accessKeyId: (values.BASEPLATE_BACKUP_ACCESS_KEY_ID as string) || null,
+        secretAccessKey: (values.BASEPLATE_BACKUP_SECRET_ACCESS_KEY as string) || null,
+        forcePathStyle: values.BASEPLATE_BACKUP_FORCE_PATH_STYLE as boolean,
       },
     },
     auditSigningKeyFile: values.BASEPLATE_AUDIT_SIGNING_KEY_FILE

@@ -36,10 +36,10 @@ describeEachEngine("backups module", (engine) => {
         BASEPLATE_BACKUP_TARGET: join(root, "backups"),
         BASEPLATE_BACKUP_SCHEDULE: "0 * * * *",
         BASEPLATE_BACKUP_KEEP: "2",
-        BASEPLATE_BACKUP_S3_ENDPOINT: s3.endpoint,
-        BASEPLATE_BACKUP_S3_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId,
-        BASEPLATE_BACKUP_S3_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey,
-        BASEPLATE_BACKUP_S3_FORCE_PATH_STYLE: "true",
+        BASEPLATE_BACKUP_ENDPOINT: s3.endpoint,
+        BASEPLATE_BACKUP_ACCESS_KEY_ID: S3_TEST_CREDENTIALS.accessKeyId,
+        BASEPLATE_BACKUP_SECRET_ACCESS_KEY: S3_TEST_CREDENTIALS.secretAccessKey,
+        BASEPLATE_BACKUP_FORCE_PATH_STYLE: "true",
       },
     });
     p = await seedPlane(t);

@@ -1,5 +1,4 @@
 import type { z } from "zod";
-import type { TenantAccess } from "../../platform/access.js";
 import { StreamedBody } from "../../platform/http/route.js";
 import type { ModuleContext } from "../../platform/module.js";
 import type { ActionContext } from "../../platform/principal.js";
@@ -85,12 +84,7 @@ export class AuditService {
       .execute();
     const results = [];
     for (const c of chains) {
-      const access = {
-        principal: null,
-        environmentId: c.environment_id,
-        tenantId: c.tenant_id,
-      } as unknown as TenantAccess;
-      const result = await this.exports.verifyChain(access);
+      const result = await this.exports.verifyChain({ environmentId: c.environment_id, tenantId: c.tenant_id });
       results.push({ ...result, environmentId: c.environment_id, tenantId: c.tenant_id });
     }
     return results;

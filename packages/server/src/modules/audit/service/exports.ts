@@ -16,6 +16,15 @@ import { ChainVerifier, type VerificationResult } from "../verifier.js";
 import { type ParallelOptions, verifyRowPages } from "../verify-threads.js";
 import type { Checkpoints } from "./checkpoints.js";
 
+/**
+ * ChainScope names a chain by its environment and tenant (both null: the plane's chain): a route's
+ * `TenantAccess`, or a chain of `audit_chain` for the operator's tools (no principal).
+ */
+export type ChainScope = Pick<TenantAccess, "tenantId"> & {
+  environmentId: string | null;
+  principal?: TenantAccess["principal"];
+};
+
 /** PAGE is how many rows an export or a verification reads at a time. */
 const PAGE = 1000;
 
@@ -60,11 +69,11 @@ export class Exports {
   }
 
   /** chainFor is the chain an access scope reads: its tenant's, else its environment's. */
-  chainFor(access: TenantAccess): string {
+  chainFor(access: ChainScope): string {
     return chainOf(access.environmentId, access.tenantId);
   }
 
-  async #header(access: TenantAccess): Promise<ExportHeader> {
+  async #header(access: ChainScope): Promise<ExportHeader> {
     const chain = this.chainFor(access);
     const row = await this.#db
       .q()
@@ -197,7 +206,7 @@ export class Exports {
    * verifyChain verifies a chain as stored, against the plane's published public keys: the
    * checkpoints on this thread, the entries page by page on worker threads (`verifyRowPages`).
    */
-  async verifyChain(access: TenantAccess, options?: ParallelOptions): Promise<VerificationResult> {
+  async verifyChain(access: ChainScope, options?: ParallelOptions): Promise<VerificationResult> {
     const header = await this.#header(access);
     const keys = loadPublicKeys(JSON.stringify(await this.checkpoints.listPublicKeys()));
     const verifier = new ChainVerifier({ keys, chain: header.chain, anchor: header.anchor });

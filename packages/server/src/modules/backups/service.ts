@@ -187,7 +187,13 @@ export class BackupsService {
 
   /** startSchedule runs the scheduled job on BASEPLATE_BACKUP_SCHEDULE (one process takes each slot). */
   startSchedule(): void {
-    if (this.m.config.backups.schedule) this.m.jobs.every(SCHEDULED_JOB, this.m.config.backups.schedule);
+    const cron = this.m.config.backups.schedule;
+    if (!cron) return;
+    try {
+      this.m.jobs.every(SCHEDULED_JOB, cron);
+    } catch (err) {
+      throw new Error(`BASEPLATE_BACKUP_SCHEDULE="${cron}" is not a valid cron expression: ${(err as Error).message}`);
+    }
   }
 }
 

@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import type { Config } from "./config.js";
 import { accessModule } from "./modules/access/index.js";
 import { auditModule } from "./modules/audit/index.js";
+import { backupsModule } from "./modules/backups/index.js";
 import { billingModule } from "./modules/billing/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
@@ -53,6 +54,7 @@ export const MODULES: readonly AnyModule[] = [
   usageModule,
   storageModule,
   billingModule,
+  backupsModule,
 ];
 
 export interface AppOptions {

@@ -71,6 +71,23 @@ export interface Config {
       forcePathStyle: boolean;
     };
   };
+  /**
+   * backups: where `baseplate backup create`, the operator API and the schedule put backups
+   * (`target`: a folder, or `s3://bucket/prefix`), the schedule (a cron expression, UTC; null: off),
+   * how many to keep (0: all), and the S3 connection of an `s3://` target.
+   */
+  backups: {
+    target: string;
+    schedule: string | null;
+    keep: number;
+    s3: {
+      endpoint: string | null;
+      region: string;
+      accessKeyId: string | null;
+      secretAccessKey: string | null;
+      forcePathStyle: boolean;
+    };
+  };
   /** auditSigningKeyFile: PEM file of the Ed25519 key signing audit checkpoints (null: a key kept in the database). */
   auditSigningKeyFile: string | null;
   /**
@@ -381,6 +398,51 @@ export const CONFIG_VARIABLES = {
     default: "",
     doc: "JSON file of the master keys that seal stored secrets (webhook signing secrets, receivers' header values, the audit signing key). Empty: `master.key` in the data dir, generated 0600 on a new plane's first start. Back it up apart from the database: without it those secrets are lost. The plane refuses to start when it is missing or wrong.",
   },
+  BASEPLATE_BACKUP_TARGET: {
+    schema: z
+      .string()
+      .max(1000)
+      .refine((v) => !v.startsWith("s3:") || /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[A-Za-z0-9_./-]*)?$/.test(v), {
+        message: "must be a folder or s3://bucket/prefix",
+      }),
+    default: "",
+    doc: "Where backups go (`baseplate backup create`, the operator API, the schedule): a folder, or `s3://bucket/prefix` (`BASEPLATE_BACKUP_ENDPOINT` and the other `BASEPLATE_BACKUP_*`). Empty: `backups` in the data dir. See docs/backups.md.",
+  },
+  BASEPLATE_BACKUP_SCHEDULE: {
+    schema: z.string().regex(/^$|^\S+(\s+\S+){4}$/, "must be empty or a cron expression of 5 fields (e.g. 0 3 * * *)"),
+    default: "",
+    doc: "When the running plane backs itself up: a cron expression (5 fields, UTC; `0 3 * * *` is daily at 03:00). One process takes each backup. Empty: no scheduled backups.",
+  },
+  BASEPLATE_BACKUP_KEEP: {
+    schema: int(0, 100_000),
+    default: "0",
+    doc: "How many backups the target keeps: after each scheduled or API backup the oldest beyond this are deleted. 0: keep all.",
+  },
+  BASEPLATE_BACKUP_ENDPOINT: {
+    schema: z.string(),
+    default: "",
+    doc: "S3 endpoint of an `s3://` backup target (MinIO, R2, Ceph…). Empty: AWS S3 of `BASEPLATE_BACKUP_REGION`.",
+  },
+  BASEPLATE_BACKUP_REGION: {
+    schema: z.string().min(1),
+    default: "us-east-1",
+    doc: "Region of the backup bucket.",
+  },
+  BASEPLATE_BACKUP_ACCESS_KEY_ID: {
+    schema: z.string(),
+    default: "",
+    doc: "Access key id for the backup bucket. Empty: the AWS SDK's default credential chain.",
+  },
+  BASEPLATE_BACKUP_SECRET_ACCESS_KEY: {
+    schema: z.string(),
+    default: "",
+    doc: "Secret access key for the backup bucket.",
+  },
+  BASEPLATE_BACKUP_FORCE_PATH_STYLE: {
+    schema: bool,
+    default: "false",
+    doc: "Address the backup bucket in the path (`endpoint/bucket/key`), as most S3-compatible servers need.",
+  },
   BASEPLATE_AUDIT_SIGNING_KEY_FILE: {
     schema: z.string(),
     default: "",
@@ -554,6 +616,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     masterKeyFile: values.BASEPLATE_MASTER_KEY_FILE
       ? resolve(cwd, values.BASEPLATE_MASTER_KEY_FILE as string)
       : resolve(dataDir, "master.key"),
+    backups: {
+      target: ((values.BASEPLATE_BACKUP_TARGET as string) || "").startsWith("s3://")
+        ? (values.BASEPLATE_BACKUP_TARGET as string)
+        : resolve(cwd, (values.BASEPLATE_BACKUP_TARGET as string) || resolve(dataDir, "backups")),
+      schedule: (values.BASEPLATE_BACKUP_SCHEDULE as string) || null,
+      keep: values.BASEPLATE_BACKUP_KEEP as number,
+      s3: {
+        endpoint: (values.BASEPLATE_BACKUP_ENDPOINT as string) || null,
+        region: values.BASEPLATE_BACKUP_REGION as string,
+        accessKeyId: (values.BASEPLATE_BACKUP_ACCESS_KEY_ID as string) || null,
+        secretAccessKey: (values.BASEPLATE_BACKUP_SECRET_ACCESS_KEY as string) || null,
+        forcePathStyle: values.BASEPLATE_BACKUP_FORCE_PATH_STYLE as boolean,
+      },
+    },
     auditSigningKeyFile: values.BASEPLATE_AUDIT_SIGNING_KEY_FILE
       ? resolve(cwd, values.BASEPLATE_AUDIT_SIGNING_KEY_FILE as string)
       : null,

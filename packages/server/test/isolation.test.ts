@@ -108,7 +108,7 @@ describe("module fixtures", () => {
       expect(ISOLATION_REGISTRY.params[param], param).toBeTypeOf("function");
     }
     expect(Object.keys(ISOLATION_REGISTRY.operatorParams).sort()).toEqual(
-      ["environmentId", "keyId", "operatorId", "projectId", "surfaceId", "tokenId"].sort(),
+      ["backupId", "environmentId", "keyId", "operatorId", "projectId", "surfaceId", "tokenId"].sort(),
     );
   });
 

@@ -6,6 +6,7 @@ import { AppError } from "../platform/errors.js";
 import type { AnyModule } from "../platform/module.js";
 import { MasterKeyError } from "../platform/secrets-vault.js";
 import { auditVerifyCommand } from "./audit.js";
+import { backupCommands } from "./backup.js";
 import {
   type Command,
   commandHelp,
@@ -67,6 +68,7 @@ const LOCAL_COMMANDS: Command[] = [
   webhooksRecoverCommand,
   rotateMasterCommand,
   ...mailCommands,
+  ...backupCommands,
 ];
 
 /**

@@ -18,6 +18,7 @@ import { Denials } from "./service/denials.js";
 import { Entries } from "./service/entries.js";
 import { type ChainScope, Exports } from "./service/exports.js";
 import { Settings } from "./service/settings.js";
+import type { AuditTables } from "./tables.js";
 import type { VerificationResult } from "./verifier.js";
 
 /** PLANE is the plane's own chain: no environment, no tenant. */
@@ -103,6 +104,29 @@ export class AuditService {
   async exportPlaneChain(ctx: ActionContext, query: z.infer<typeof PlaneExportQuery>): Promise<StreamedBody> {
     this.m.access.operator(ctx, "audit:export");
     return this.#export(PLANE, query.format);
+  }
+
+  /**
+   * verifyAllChains verifies every chain stored (the plane's, each environment's and each
+   * tenant's) against the plane's published keys, without a caller: for operators' tools on the
+   * machine (a restored backup is checked with it). Results come in chain id order.
+   */
+  async verifyAllChains(): Promise<
+    Array<VerificationResult & { environmentId: string | null; tenantId: string | null }>
+  > {
+    const chains = await this.m.db
+      .tables<AuditTables>()
+      .q()
+      .selectFrom("audit_chain")
+      .select(["id", "environment_id", "tenant_id"])
+      .orderBy("id")
+      .execute();
+    const results = [];
+    for (const c of chains) {
+      const result = await this.exports.verifyChain({ environmentId: c.environment_id, tenantId: c.tenant_id });
+      results.push({ ...result, environmentId: c.environment_id, tenantId: c.tenant_id });
+    }
+    return results;
   }
 
   /** exportChain streams the caller's chain as JSON Lines (verifiable offline) or CSV. */

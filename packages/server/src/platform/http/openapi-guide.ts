@@ -199,6 +199,12 @@ export const API_TAGS: readonly TagDoc[] = [
     description: "Simulated time for billing tests (refused in a production environment).",
   },
   {
+    name: "Backups",
+    group: "Platform",
+    description:
+      "The plane's backups of itself (operators only: admins take them, support lists and verifies them). Restoring is `baseplate backup restore`, on the machine. See docs/backups.md.",
+  },
+  {
     name: "Operations",
     group: "Platform",
     description: "Liveness and readiness probes for orchestrators and load balancers.",

@@ -1,12 +1,3 @@
-/**
- * ChainScope names a chain by whom it belongs to: a tenant (environment and tenant), an environment
- * (tenant null), or the plane (both null). A TenantAccess is one.
- */
-export interface ChainScope {
-  environmentId: string | null;
-  tenantId: string | null;
-}
-
 import type { TypedDb } from "../../../platform/db/db.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import {
@@ -23,6 +14,16 @@ import type { AuditEntryTable, AuditTables } from "../tables.js";
 import { ChainVerifier, type VerificationResult } from "../verifier.js";
 import { type ParallelOptions, verifyRowPages } from "../verify-threads.js";
 import type { Checkpoints } from "./checkpoints.js";
+
+/**
+ * ChainScope names a chain by whom it belongs to: a tenant (environment and tenant), an environment
+ * (tenant null), or the plane (both null). A route's TenantAccess is one; so is a row of
+ * `audit_chain` for the operator's tools.
+ */
+export interface ChainScope {
+  environmentId: string | null;
+  tenantId: string | null;
+}
 
 /** PAGE is how many rows an export or a verification reads at a time. */
 const PAGE = 1000;

@@ -254,7 +254,7 @@ export function auditRoutes(s: AuditService): RouteDefinition[] {
       operationId: "exportPlaneAuditChain",
       summary: "Export the plane's own chain (JSON Lines, verifiable offline, or CSV)",
       description:
-        "Streams the plane's chain like the environment's export: a header, the chain's signed checkpoints, then every retained entry; `baseplate audit verify` checks it offline. Admin operators (`audit:export`).",
+        "Streams the plane's chain like the environment's export: a header, the chain's signed checkpoints, then every retained entry; `baseplate audit verify` checks it offline. Operators only (admins and support).",
       tags,
       auth: AUTH.operator,
       query: PlaneExportQuery,

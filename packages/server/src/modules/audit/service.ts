@@ -100,9 +100,12 @@ export class AuditService {
     return { chain, ...PLANE, ...(await this.checkpoints.listCheckpoints(chain, query)) };
   }
 
-  /** exportPlaneChain streams the plane's own chain like `exportChain` (operators holding `audit:export`). */
+  /**
+   * exportPlaneChain streams the plane's own chain like `exportChain`, to every operator who may
+   * read it (an export shows nothing the entries route does not).
+   */
   async exportPlaneChain(ctx: ActionContext, query: z.infer<typeof PlaneExportQuery>): Promise<StreamedBody> {
-    this.m.access.operator(ctx, "audit:export");
+    this.m.access.operator(ctx, "audit:read");
     return this.#export(PLANE, query.format);
   }
 

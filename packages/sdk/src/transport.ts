@@ -14,6 +14,11 @@ export interface RetryOptions {
 export interface TransportOptions extends RetryOptions {
   /** token: the bearer credential (a `bp_sk_` secret key, a tenant or agent key, a session), or a function giving it. */
   token?: string | (() => string | Promise<string>);
+  /**
+   * environmentId: the environment an operator credential acts in, sent as `Baseplate-Environment`
+   * on every request (environment credentials are bound to theirs and need not send it).
+   */
+  environmentId?: string;
   /** timeoutMs: the limit of one attempt, until the response headers arrive (default 30 s). */
   timeoutMs?: number;
   /** fetch: the underlying fetch (default the global one). */
@@ -47,6 +52,9 @@ export function createTransport(options: TransportOptions = {}): (input: Request
     if (options.token !== undefined && !headers.has("authorization")) {
       const token = typeof options.token === "function" ? await options.token() : options.token;
       headers.set("authorization", `Bearer ${token}`);
+    }
+    if (options.environmentId !== undefined && !headers.has("baseplate-environment")) {
+      headers.set("baseplate-environment", options.environmentId);
     }
     if (method === "POST" && !headers.has("idempotency-key")) headers.set("idempotency-key", randomUUID());
     if (options.userAgent) headers.set("user-agent", `${options.userAgent} baseplate-sdk/0.1`);

@@ -32,6 +32,14 @@ describe("@baseplate/sdk transport", () => {
     expect(await b?.text()).toBe("{}");
   });
 
+  it("an operator's environmentId is sent as Baseplate-Environment on every request, unless the call sets its own", async () => {
+    const s = scripted([new Response("{}"), new Response("{}")]);
+    const transport = createTransport({ fetch: s.fetch, token: "bp_ot_x", environmentId: "env_a" });
+    await transport(new Request("http://plane.test/v1/tenants"));
+    await transport(new Request("http://plane.test/v1/tenants", { headers: { "baseplate-environment": "env_b" } }));
+    expect(s.requests.map((r) => r.headers.get("baseplate-environment"))).toEqual(["env_a", "env_b"]);
+  });
+
   it("a Retry-After beyond maxDelayMs is answered, not waited for", async () => {
     const s = scripted([problem(429, { "retry-after": "120" })]);
     const res = await createTransport({ fetch: s.fetch })(new Request("http://plane.test/v1/tenants"));

@@ -119,7 +119,7 @@ export function App() {
           </div>
         ))}
       </nav>
-      <main id="main" class="content">
+      <main id="main" class="content" tabIndex={-1}>
         <View {...params} />
       </main>
     </div>

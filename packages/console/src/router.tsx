@@ -26,7 +26,7 @@ export function navigate(to: string, replace = false): void {
   history[replace ? "replaceState" : "pushState"](null, "", BASE + to);
   path.value = to;
   // A new view: move focus to its heading so keyboard and screen-reader users start there.
-  queueMicrotask(() => document.querySelector<HTMLElement>("main h1")?.focus());
+  queueMicrotask(() => (document.querySelector<HTMLElement>("main h1") ?? document.querySelector("main"))?.focus());
 }
 
 /** match tests a pattern (`/projects/:projectId`) against a path and returns its parameters. */

@@ -6,6 +6,8 @@ import { signal } from "@preact/signals";
  */
 export interface Session {
   token: string;
+  /** tokenId: the session's id among the operator's tokens (`GET /v1/operator/tokens`). */
+  tokenId: string;
   operator: { id: string; email: string; name: string; role: "admin" | "support" };
   expiresAt: string | null;
 }

@@ -32,14 +32,20 @@ export function useLoad<T>(load: (signal: AbortSignal) => Promise<T>, deps: unkn
 export function Show<T>({
   state,
   what,
+  retry,
   children,
 }: {
   state: Loaded<T>;
   what: string;
+  /** retry: offered with the problem, for failures worth trying again (not a 4xx). */
+  retry?: () => void;
   children: (data: T) => ComponentChildren;
 }) {
   if (state.status === "loading") return <Loading what={what} />;
-  if (state.status === "error") return <ProblemNotice problem={state.problem} />;
+  if (state.status === "error") {
+    const transient = state.problem.status === 0 || state.problem.status >= 500 || state.problem.status === 429;
+    return <ProblemNotice problem={state.problem} {...(retry && transient ? { onRetry: retry } : {})} />;
+  }
   return <>{children(state.data)}</>;
 }
 
@@ -56,7 +62,7 @@ export function ProblemNotice({ problem, onRetry }: { problem: BaseplateProblem;
   return (
     <div class="notice notice-error" role="alert">
       <p class="notice-title">{problem.title}</p>
-      <p>{problem.detail}</p>
+      {problem.detail.replace(/\.$/, "") !== problem.title && <p>{problem.detail}</p>}
       {problem.errors && problem.errors.length > 0 && (
         <ul>
           {problem.errors.map((e) => (

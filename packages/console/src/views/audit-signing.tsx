@@ -39,7 +39,7 @@ export function AuditSigning() {
         }
       />
       {rotate.problem && <ProblemNotice problem={rotate.problem} />}
-      <Show state={state} what="signing keys">
+      <Show state={state} what="signing keys" retry={reload}>
         {({ keys }) =>
           keys.length === 0 ? (
             <Empty>No signing key yet: the first checkpoint creates one.</Empty>

@@ -48,7 +48,7 @@ export function Environments() {
   const [archived, setArchived] = useState(false);
   const id = projectId.value;
   const project = projects.value?.find((p) => p.id === id);
-  const [state] = useLoad(
+  const [state, reload] = useLoad(
     async (signal) =>
       id
         ? unwrap(
@@ -78,7 +78,7 @@ export function Environments() {
         <input type="checkbox" checked={archived} onChange={(e) => setArchived(e.currentTarget.checked)} /> Show
         archived
       </label>
-      <Show state={state} what="environments">
+      <Show state={state} what="environments" retry={reload}>
         {(page) =>
           page.data.length === 0 ? (
             <Empty>{id ? "This project has no environments." : "No project is selected."}</Empty>
@@ -93,7 +93,7 @@ export function Environments() {
 
 /** EnvironmentDetail shows one environment and its surfaces (the apps and APIs that front it). */
 export function EnvironmentDetail({ environmentId: id }: { environmentId: string }) {
-  const [state] = useLoad(
+  const [state, reload] = useLoad(
     async (signal) => {
       const [env, surfaces] = await Promise.all([
         unwrap(plane.GET("/v1/environments/{environmentId}", { params: { path: { environmentId: id } }, signal })),
@@ -109,114 +109,123 @@ export function EnvironmentDetail({ environmentId: id }: { environmentId: string
     [id],
   );
   return (
-    <Show state={state} what="the environment">
-      {({ env, surfaces }) => {
-        const current = environmentId.value === env.id;
-        return (
-          <>
-            <PageHeader
-              title={
-                <>
-                  {env.name} {env.production && <Badge tone="warn">production</Badge>}
-                </>
-              }
-              subtitle={
-                <>
-                  <Link href={`/projects/${env.projectId}`}>Project</Link> /{" "}
-                  <Link href="/environments">Environments</Link> / {env.name}
-                </>
-              }
-              actions={
-                <button
-                  type="button"
-                  class="button"
-                  disabled={current}
-                  onClick={() => {
-                    if (projectId.value !== env.projectId) selectProject(env.projectId);
-                    selectEnvironment(env.id);
-                  }}
-                >
-                  {current ? "Current environment" : "Work in this environment"}
-                </button>
-              }
-            />
-            {env.production && (
-              <p class="notice notice-warn">This is a production environment: its tenants, users and money are real.</p>
-            )}
-            <section class="card">
-              <Fields
-                rows={[
-                  ["Id", <code key="id">{env.id}</code>],
-                  ["Slug", <code key="slug">{env.slug}</code>],
-                  ["Production", env.production ? "Yes" : "No"],
-                  ["Created", <Time key="c" iso={env.createdAt} />],
-                  [
-                    "State",
-                    env.archivedAt ? (
-                      <Badge key="s">archived</Badge>
-                    ) : (
-                      <Badge key="s" tone="good">
-                        active
-                      </Badge>
-                    ),
-                  ],
-                ]}
+    <>
+      {state.status !== "ok" && (
+        <PageHeader title="Environment" subtitle={<Link href="/environments">Environments</Link>} />
+      )}
+      <Show state={state} what="the environment" retry={reload}>
+        {({ env, surfaces }) => {
+          const current = environmentId.value === env.id;
+          return (
+            <>
+              <PageHeader
+                title={
+                  <>
+                    {env.name} {env.production && <Badge tone="warn">production</Badge>}
+                  </>
+                }
+                subtitle={
+                  <>
+                    <Link href={`/projects/${env.projectId}`}>
+                      {projects.value?.find((p) => p.id === env.projectId)?.name ?? "Project"}
+                    </Link>{" "}
+                    / <Link href="/environments">Environments</Link> / {env.name}
+                  </>
+                }
+                actions={
+                  <button
+                    type="button"
+                    class="button"
+                    disabled={current}
+                    onClick={() => {
+                      if (projectId.value !== env.projectId) selectProject(env.projectId);
+                      selectEnvironment(env.id);
+                    }}
+                  >
+                    {current ? "Current environment" : "Work in this environment"}
+                  </button>
+                }
               />
-            </section>
-            <h2>Surfaces</h2>
-            <p class="muted">The apps, APIs and agents that sign users in and call the plane for this environment.</p>
-            {surfaces.length === 0 ? (
-              <Empty>This environment has no surfaces.</Empty>
-            ) : (
-              <table class="table">
-                <caption class="visually-hidden">Surfaces</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Allowed origins</th>
-                    <th scope="col">Scope ceiling</th>
-                    <th scope="col">Self sign-up</th>
-                    <th scope="col">Id</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {surfaces.map((s) => (
-                    <tr key={s.id}>
-                      <td>{s.name}</td>
-                      <td>
-                        <Badge>{s.kind}</Badge>
-                      </td>
-                      <td>
-                        {s.allowedOrigins.length === 0 ? (
-                          <span class="muted">none</span>
-                        ) : (
-                          s.allowedOrigins.map((o) => (
-                            <code key={o} class="chip">
-                              {o}
-                            </code>
-                          ))
-                        )}
-                      </td>
-                      <td>
-                        {s.scopeCeiling.map((p) => (
-                          <code key={p} class="chip">
-                            {p}
-                          </code>
-                        ))}
-                      </td>
-                      <td>{s.selfSignup ? "On" : "Off"}</td>
-                      <td>
-                        <code class="id">{s.id}</code>
-                      </td>
+              {env.production && (
+                <p class="notice notice-warn">
+                  This is a production environment: its tenants, users and money are real.
+                </p>
+              )}
+              <section class="card">
+                <Fields
+                  rows={[
+                    ["Id", <code key="id">{env.id}</code>],
+                    ["Slug", <code key="slug">{env.slug}</code>],
+                    ["Production", env.production ? "Yes" : "No"],
+                    ["Created", <Time key="c" iso={env.createdAt} />],
+                    [
+                      "State",
+                      env.archivedAt ? (
+                        <Badge key="s">archived</Badge>
+                      ) : (
+                        <Badge key="s" tone="good">
+                          active
+                        </Badge>
+                      ),
+                    ],
+                  ]}
+                />
+              </section>
+              <h2>Surfaces</h2>
+              <p class="muted">The apps, APIs and agents that sign users in and call the plane for this environment.</p>
+              {surfaces.length === 0 ? (
+                <Empty>This environment has no surfaces.</Empty>
+              ) : (
+                <table class="table">
+                  <caption class="visually-hidden">Surfaces</caption>
+                  <thead>
+                    <tr>
+                      <th scope="col">Name</th>
+                      <th scope="col">Kind</th>
+                      <th scope="col">Allowed origins</th>
+                      <th scope="col">Scope ceiling</th>
+                      <th scope="col">Self sign-up</th>
+                      <th scope="col">Id</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
-            )}
-          </>
-        );
-      }}
-    </Show>
+                  </thead>
+                  <tbody>
+                    {surfaces.map((s) => (
+                      <tr key={s.id}>
+                        <td>{s.name}</td>
+                        <td>
+                          <Badge>{s.kind}</Badge>
+                        </td>
+                        <td>
+                          {s.allowedOrigins.length === 0 ? (
+                            <span class="muted">none</span>
+                          ) : (
+                            s.allowedOrigins.map((o) => (
+                              <code key={o} class="chip">
+                                {o}
+                              </code>
+                            ))
+                          )}
+                        </td>
+                        <td>
+                          {s.scopeCeiling.map((p) => (
+                            <code key={p} class="chip">
+                              {p}
+                            </code>
+                          ))}
+                        </td>
+                        <td>{s.selfSignup ? "On" : "Off"}</td>
+                        <td>
+                          <code class="id">{s.id}</code>
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              )}
+            </>
+          );
+        }}
+      </Show>
+    </>
   );
 }

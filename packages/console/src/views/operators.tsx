@@ -38,7 +38,7 @@ export function Operators() {
         }
       />
       {toggle.problem && <ProblemNotice problem={toggle.problem} />}
-      <Show state={state} what="operators">
+      <Show state={state} what="operators" retry={reload}>
         {(page) =>
           page.data.length === 0 ? (
             <Empty>No operators.</Empty>

@@ -36,7 +36,7 @@ export function Projects() {
         <input type="checkbox" checked={archived} onChange={(e) => setArchived(e.currentTarget.checked)} /> Show
         archived
       </label>
-      <Show state={state} what="projects">
+      <Show state={state} what="projects" retry={reload}>
         {(page) =>
           page.data.length === 0 ? (
             <Empty>No projects yet.{admin && " Create the first one with “New project”."}</Empty>
@@ -133,7 +133,7 @@ function CreateProject({ onDone }: { onDone: (id?: string) => void }) {
 
 /** ProjectDetail shows one project and its environments. */
 export function ProjectDetail({ projectId }: { projectId: string }) {
-  const [state] = useLoad(
+  const [state, reload] = useLoad(
     async (signal) => {
       const [project, envs] = await Promise.all([
         unwrap(plane.GET("/v1/projects/{projectId}", { params: { path: { projectId } }, signal })),
@@ -149,50 +149,53 @@ export function ProjectDetail({ projectId }: { projectId: string }) {
     [projectId],
   );
   return (
-    <Show state={state} what="the project">
-      {({ project, envs }) => (
-        <>
-          <PageHeader
-            title={project.name}
-            subtitle={
-              <>
-                <Link href="/projects">Projects</Link> / {project.name}
-              </>
-            }
-            actions={
-              <button type="button" class="button" onClick={() => selectProject(project.id)}>
-                Work in this project
-              </button>
-            }
-          />
-          <section class="card">
-            <Fields
-              rows={[
-                ["Id", <code key="id">{project.id}</code>],
-                ["Slug", <code key="slug">{project.slug}</code>],
-                ["Created", <Time key="c" iso={project.createdAt} />],
-                ["Updated", <Time key="u" iso={project.updatedAt} />],
-                [
-                  "State",
-                  project.archivedAt ? (
-                    <Badge key="s">archived</Badge>
-                  ) : (
-                    <Badge key="s" tone="good">
-                      active
-                    </Badge>
-                  ),
-                ],
-              ]}
+    <>
+      {state.status !== "ok" && <PageHeader title="Project" subtitle={<Link href="/projects">Projects</Link>} />}
+      <Show state={state} what="the project" retry={reload}>
+        {({ project, envs }) => (
+          <>
+            <PageHeader
+              title={project.name}
+              subtitle={
+                <>
+                  <Link href="/projects">Projects</Link> / {project.name}
+                </>
+              }
+              actions={
+                <button type="button" class="button" onClick={() => selectProject(project.id)}>
+                  Work in this project
+                </button>
+              }
             />
-          </section>
-          <h2>Environments</h2>
-          {envs.length === 0 ? (
-            <Empty>This project has no environments.</Empty>
-          ) : (
-            <EnvironmentTable environments={envs} />
-          )}
-        </>
-      )}
-    </Show>
+            <section class="card">
+              <Fields
+                rows={[
+                  ["Id", <code key="id">{project.id}</code>],
+                  ["Slug", <code key="slug">{project.slug}</code>],
+                  ["Created", <Time key="c" iso={project.createdAt} />],
+                  ["Updated", <Time key="u" iso={project.updatedAt} />],
+                  [
+                    "State",
+                    project.archivedAt ? (
+                      <Badge key="s">archived</Badge>
+                    ) : (
+                      <Badge key="s" tone="good">
+                        active
+                      </Badge>
+                    ),
+                  ],
+                ]}
+              />
+            </section>
+            <h2>Environments</h2>
+            {envs.length === 0 ? (
+              <Empty>This project has no environments.</Empty>
+            ) : (
+              <EnvironmentTable environments={envs} />
+            )}
+          </>
+        )}
+      </Show>
+    </>
   );
 }

@@ -18,6 +18,7 @@ export function SignIn() {
       if (!login.token) throw new Error("The plane answered without a session token.");
       startSession({
         token: login.token,
+        tokenId: login.id,
         operator: {
           id: login.operator.id,
           email: login.operator.email,

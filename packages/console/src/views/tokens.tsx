@@ -1,6 +1,7 @@
 import { unwrap } from "@baseplate/sdk";
 import { useState } from "preact/hooks";
 import { plane } from "../api.js";
+import { session } from "../session.js";
 import { Badge, Copyable, Dialog, Empty, PageHeader, ProblemNotice, Show, Time, useAction, useLoad } from "../ui.js";
 
 /**
@@ -39,7 +40,7 @@ export function Tokens() {
         </div>
       )}
       {revoke.problem && <ProblemNotice problem={revoke.problem} />}
-      <Show state={state} what="tokens">
+      <Show state={state} what="tokens" retry={reload}>
         {(page) =>
           page.data.length === 0 ? (
             <Empty>No live tokens.</Empty>
@@ -61,7 +62,10 @@ export function Tokens() {
               <tbody>
                 {page.data.map((t) => (
                   <tr key={t.id}>
-                    <td>{t.name}</td>
+                    <td>
+                      {t.name}
+                      {t.id === session.value?.tokenId && <span class="muted"> (this session)</span>}
+                    </td>
                     <td>
                       <Badge>{t.kind}</Badge>
                     </td>

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsoleAssets } from "../src/platform/http/console.js";
-import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../src/testing/fixtures.js";
+import { seedPlane, TEST_PASSWORD } from "../src/testing/fixtures.js";
 import { createTestApp, type TestApp } from "../src/testing/harness.js";
 import { freePort } from "../src/testing/spawn.js";
 
@@ -29,7 +29,6 @@ const runs = missing.length === 0 || Boolean(process.env.CI);
 const SHOTS = join(import.meta.dirname, "..", "test-results", "screenshots");
 
 let t: TestApp;
-let p: SeededPlane;
 let base: string;
 let browser: Browser;
 let context: BrowserContext;
@@ -66,16 +65,12 @@ describe.skipIf(!runs)(`Operator console in Chromium${runs ? "" : ` (skipped: ${
       env: { BASEPLATE_HOST: "127.0.0.1", BASEPLATE_PORT: String(port), BASEPLATE_MIGRATE_ON_START: "true" },
     });
     base = (await t.app.start({ workers: false })) as string;
-    p = await seedPlane(t);
-    const res = await fetch(`${base}/v1/projects/${p.projectId}/environments`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${p.operatorToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "Production", slug: "production" }),
-    });
-    expect(res.status, await res.text()).toBe(201);
+    await seedPlane(t);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();
+    // A step that cannot find its element fails in seconds, not at the test's timeout.
+    page.setDefaultTimeout(8_000);
     // Violations are reported to the page as events: record them (init scripts are exempt from CSP).
     await page.addInitScript(`document.addEventListener("securitypolicyviolation", (e) => {
       console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
@@ -127,12 +122,21 @@ describe.skipIf(!runs)(`Operator console in Chromium${runs ? "" : ` (skipped: ${
     expect(await page.evaluate("sessionStorage.length")).toBe(1);
   });
 
-  it("lists projects and shows one with its environments", async () => {
+  it("lists projects, shows one with its environments and adds a production environment", async () => {
     await page.getByRole("cell", { name: "Test project" }).waitFor();
     await shot("03-projects");
     await page.getByRole("link", { name: "Test project" }).click();
     await page.getByRole("heading", { name: "Test project" }).waitFor();
     const rows = page.locator("main table tbody tr");
+    await page.getByRole("link", { name: "Env B" }).waitFor();
+    await expect(rows.count()).resolves.toBe(2);
+    await page.getByRole("button", { name: "New environment" }).click();
+    const dialog = page.getByRole("dialog", { name: "New environment" });
+    await dialog.getByLabel("Name", { exact: true }).fill("Production");
+    await dialog.getByLabel(/^Production: live data/).check();
+    await shot("04-new-environment");
+    await dialog.getByRole("button", { name: "Create environment" }).click();
+    await page.getByRole("link", { name: "Production" }).waitFor();
     await expect(rows.count()).resolves.toBe(3);
     await shot("04-project-detail");
   });

@@ -1,7 +1,7 @@
 import { unwrap } from "@baseplate/sdk";
 import { useState } from "preact/hooks";
 import { plane } from "../api.js";
-import { refreshProjects, selectProject } from "../context.js";
+import { refreshEnvironments, refreshProjects, projectId as selectedProjectId, selectProject } from "../context.js";
 import { Link, navigate } from "../router.js";
 import { session } from "../session.js";
 import { Badge, Dialog, Empty, Fields, PageHeader, ProblemNotice, Show, Time, useAction, useLoad } from "../ui.js";
@@ -133,6 +133,8 @@ function CreateProject({ onDone }: { onDone: (id?: string) => void }) {
 
 /** ProjectDetail shows one project and its environments. */
 export function ProjectDetail({ projectId }: { projectId: string }) {
+  const [creating, setCreating] = useState(false);
+  const admin = session.value?.operator.role === "admin";
   const [state, reload] = useLoad(
     async (signal) => {
       const [project, envs] = await Promise.all([
@@ -162,9 +164,21 @@ export function ProjectDetail({ projectId }: { projectId: string }) {
                 </>
               }
               actions={
-                <button type="button" class="button" onClick={() => selectProject(project.id)}>
-                  Work in this project
-                </button>
+                <>
+                  <button
+                    type="button"
+                    class="button"
+                    disabled={selectedProjectId.value === project.id}
+                    onClick={() => selectProject(project.id)}
+                  >
+                    {selectedProjectId.value === project.id ? "Current project" : "Work in this project"}
+                  </button>
+                  {admin && !project.archivedAt && (
+                    <button type="button" class="button button-primary" onClick={() => setCreating(true)}>
+                      New environment
+                    </button>
+                  )}
+                </>
               }
             />
             <section class="card">
@@ -196,6 +210,72 @@ export function ProjectDetail({ projectId }: { projectId: string }) {
           </>
         )}
       </Show>
+      <Dialog title="New environment" open={creating} onClose={() => setCreating(false)}>
+        <CreateEnvironment
+          projectId={projectId}
+          onDone={(created) => {
+            setCreating(false);
+            if (created) {
+              reload();
+              if (selectedProjectId.value === projectId) void refreshEnvironments();
+            }
+          }}
+        />
+      </Dialog>
     </>
+  );
+}
+
+function CreateEnvironment({ projectId, onDone }: { projectId: string; onDone: (created: boolean) => void }) {
+  const [name, setName] = useState("");
+  const [slug, setSlug] = useState("");
+  const [production, setProduction] = useState(false);
+  const action = useAction();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const body = { name, production, ...(slug ? { slug } : {}) };
+    const ok = await action.run(() =>
+      unwrap(plane.POST("/v1/projects/{projectId}/environments", { params: { path: { projectId } }, body })),
+    );
+    if (ok) onDone(true);
+  };
+  return (
+    <form onSubmit={submit} class="form">
+      {action.problem && <ProblemNotice problem={action.problem} />}
+      <label for="environment-name">Name</label>
+      <input
+        id="environment-name"
+        required
+        maxLength={200}
+        value={name}
+        onInput={(e) => setName(e.currentTarget.value)}
+      />
+      <label for="environment-slug">
+        Slug <span class="muted">(optional, derived from the name)</span>
+      </label>
+      <input
+        id="environment-slug"
+        pattern="[a-z0-9](?:[a-z0-9\-]{0,62}[a-z0-9])?"
+        value={slug}
+        onInput={(e) => setSlug(e.currentTarget.value)}
+      />
+      <label class="checkbox" for="environment-production">
+        <input
+          id="environment-production"
+          type="checkbox"
+          checked={production}
+          onChange={(e) => setProduction(e.currentTarget.checked)}
+        />
+        Production: live data and real money (test-only tools are refused in it)
+      </label>
+      <div class="form-actions">
+        <button type="button" class="button" onClick={() => onDone(false)}>
+          Cancel
+        </button>
+        <button type="submit" class="button button-primary" disabled={action.busy}>
+          {action.busy ? "Creating…" : "Create environment"}
+        </button>
+      </div>
+    </form>
   );
 }

@@ -72,7 +72,7 @@ export function SignIn() {
           </button>
         </form>
         <p id="sign-in-help" class="muted small">
-          No operator yet? Run <code>npx baseplate init</code> on the plane's host.
+          No operator yet? Run <code>npx --no-install baseplate init</code> in the plane's repository.
         </p>
       </div>
     </main>

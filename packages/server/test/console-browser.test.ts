@@ -196,7 +196,7 @@ describe.skipIf(!runs)(`Operator console in Chromium${runs ? "" : ` (skipped: ${
     await shot("08-api-token-created");
     await page.getByRole("button", { name: "I have stored it" }).click();
     await page.getByRole("button", { name: "Revoke deploy script" }).click();
-    await page.getByRole("cell", { name: "deploy script" }).waitFor({ state: "detached" });
+    await page.getByRole("cell", { name: "deploy script", exact: true }).waitFor({ state: "detached" });
     expect((await fetch(`${base}/v1/operator/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
   });
 

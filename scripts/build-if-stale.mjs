@@ -1,10 +1,11 @@
-// build-if-stale compiles the workspace packages the server runs (@baseplate/sdk, then the server)
+// build-if-stale compiles the workspace packages the server runs (@baseplate/sdk, the operator
+// console @baseplate/console, which bundles the SDK, then the server)
 // only when their sources changed since their last build, so `npm start` and the `baseplate`
 // command begin at once when nothing changed. Each package's fingerprint (every compiled file's
 // path, size and modification time, and the compiler settings) is kept in its
 // dist/.source-fingerprint; any difference (an edit, a new or deleted file, a checkout) runs its
 // build again. Messages go to stderr, so a command's stdout stays its own.
-// `--only <name>` checks one package (`npm install` builds @baseplate/sdk this way).
+// `--only <name>[,<name>…]` checks those packages (`npm install` builds the SDK and the console).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -13,6 +14,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(fileURLToPath(import.meta.url), "..", "..");
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+const vite = join(root, "node_modules", "vite", "bin", "vite.js");
 
 const PACKAGES = [
   {
@@ -28,6 +30,19 @@ const PACKAGES = [
     steps: [[join("scripts", "generate.mjs")], [tsc, "-p", "tsconfig.build.json"]],
   },
   {
+    name: "@baseplate/console",
+    dir: join(root, "packages", "console"),
+    entry: "dist/index.html",
+    config: ["vite.config.ts", "index.html"],
+    // The console bundles the SDK: a rebuilt SDK (its fingerprint file rewritten) rebuilds it too.
+    inputs: (dir) => [
+      join(root, "packages", "sdk", "dist", ".source-fingerprint"),
+      ...files(join(dir, "src"), () => true, [".ts", ".tsx", ".css"]),
+      ...files(join(dir, "public"), () => true, [""]),
+    ],
+    steps: [[vite, "build", "--logLevel", "warn"]],
+  },
+  {
     name: "@baseplate/server",
     dir: join(root, "packages", "server"),
     entry: "dist/main.js",
@@ -36,11 +51,13 @@ const PACKAGES = [
   },
 ];
 
-function* files(dir, keep = () => true) {
+function* files(dir, keep = () => true, extensions = [".ts"]) {
+  if (!existsSync(dir)) return;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) yield* files(path, keep);
-    else if (entry.name.endsWith(".ts") && !entry.name.endsWith(".test.ts") && keep(path)) yield path;
+    if (entry.isDirectory()) yield* files(path, keep, extensions);
+    else if (extensions.some((e) => entry.name.endsWith(e)) && !entry.name.endsWith(".test.ts") && keep(path))
+      yield path;
   }
 }
 
@@ -48,7 +65,7 @@ function fingerprint(pkg) {
   const hash = createHash("sha256");
   const inputs = [
     join(root, "tsconfig.base.json"),
-    join(pkg.dir, "tsconfig.build.json"),
+    ...(pkg.config ?? ["tsconfig.build.json"]).map((name) => join(pkg.dir, name)),
     join(pkg.dir, "package.json"),
     ...pkg.inputs(pkg.dir),
   ];
@@ -59,9 +76,9 @@ function fingerprint(pkg) {
   return hash.digest("hex");
 }
 
-const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1]?.split(",") : undefined;
 
-for (const pkg of PACKAGES.filter((p) => only === undefined || p.name === only)) {
+for (const pkg of PACKAGES.filter((p) => only === undefined || only.includes(p.name))) {
   const stampFile = join(pkg.dir, "dist", ".source-fingerprint");
   const current = fingerprint(pkg);
   const built = existsSync(join(pkg.dir, pkg.entry)) && existsSync(stampFile) ? readFileSync(stampFile, "utf8") : "";

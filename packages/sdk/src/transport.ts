@@ -1,5 +1,3 @@
-import { randomUUID } from "node:crypto";
-
 /** RetryOptions shapes the retries of one call. */
 export interface RetryOptions {
   /** retries: how many times a failed attempt is tried again (default 2, so at most 3 attempts). */
@@ -56,7 +54,7 @@ export function createTransport(options: TransportOptions = {}): (input: Request
     if (options.environmentId !== undefined && !headers.has("baseplate-environment")) {
       headers.set("baseplate-environment", options.environmentId);
     }
-    if (method === "POST" && !headers.has("idempotency-key")) headers.set("idempotency-key", randomUUID());
+    if (method === "POST" && !headers.has("idempotency-key")) headers.set("idempotency-key", newIdempotencyKey());
     if (options.userAgent) headers.set("user-agent", `${options.userAgent} baseplate-sdk/0.1`);
     const body = input.body === null ? undefined : await input.arrayBuffer();
     const retryable = IDEMPOTENT.has(method) || (method === "POST" && headers.has("idempotency-key"));
@@ -141,4 +139,18 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * newIdempotencyKey returns a random UUID (v4) through Web Crypto, so the transport runs in Node and
+ * in browsers alike. `crypto.randomUUID` exists only in secure contexts (HTTPS, localhost); a page
+ * served over plain HTTP elsewhere builds the same UUID from `crypto.getRandomValues`.
+ */
+function newIdempotencyKey(): string {
+  if (typeof globalThis.crypto.randomUUID === "function") return globalThis.crypto.randomUUID();
+  const b = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  b[6] = ((b[6] as number) & 0x0f) | 0x40;
+  b[8] = ((b[8] as number) & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

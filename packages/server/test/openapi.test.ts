@@ -33,6 +33,10 @@ const UNDOCUMENTED = new Set([
   "GET /docs",
   "GET /docs/init.js",
   "GET /docs/:asset",
+  "GET /console",
+  // The console's files and client routes, `/console/*` (Fastify's tree prints the wildcard under
+  // `/console` without the slash).
+  "GET /console*",
 ]);
 
 /** servedRoutes lists `METHOD /url` for every route in Fastify's router (HEAD twins excluded). */

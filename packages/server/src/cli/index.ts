@@ -263,6 +263,7 @@ async function start(io: CliIo, modules?: readonly AnyModule[]): Promise<number>
     config.database.engine === "sqlite" ? config.database.file : `PostgreSQL (schema ${config.database.schema})`;
   io.err(`Baseplate ${VERSION} listening on ${address}`);
   io.err(`  API docs:  ${address}/docs`);
+  io.err(`  Console:   ${address}/console`);
   io.err(`  Database:  ${where}`);
   io.err("  Stop with Ctrl+C (SIGINT) or SIGTERM; in-flight requests and jobs finish first.");
   const identity = app.service(identityModule);

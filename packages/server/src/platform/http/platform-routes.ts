@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Db } from "../db/db.js";
 import type { PlaneMigrator } from "../db/migrator.js";
+import { ConsoleAssets, registerConsole } from "./console.js";
 import { DocsAssets } from "./docs.js";
 import type { Metrics } from "./metrics.js";
 import { defineRoute } from "./route.js";
@@ -8,11 +9,12 @@ import type { HttpServer } from "./server.js";
 
 /**
  * registerPlatformRoutes adds the plane's operational endpoints: liveness, readiness, Prometheus
- * metrics, the OpenAPI document and the interactive docs.
+ * metrics, the OpenAPI document, the interactive docs and the operator console (static files, kept
+ * out of the API document like the docs).
  */
 export function registerPlatformRoutes(
   http: HttpServer,
-  deps: { db: Db; migrator: PlaneMigrator; metrics: Metrics; openapi: () => unknown },
+  deps: { db: Db; migrator: PlaneMigrator; metrics: Metrics; openapi: () => unknown; console?: ConsoleAssets },
 ): void {
   http.register(
     defineRoute({
@@ -86,4 +88,6 @@ export function registerPlatformRoutes(
       return reply.type(asset.contentType).header("cache-control", "public, max-age=3600").send(asset.body);
     },
   );
+
+  registerConsole(http.fastify, deps.console ?? new ConsoleAssets());
 }

@@ -83,11 +83,11 @@ describe("Authorizer", () => {
     ]);
     expect(await problem(() => a.environment(ctx(operator), "tenants:read"))).toEqual([
       403,
-      "This route needs an environment credential (a secret key).",
+      "This route needs an environment credential (a secret key, or an operator naming the environment with the `Baseplate-Environment` header).",
     ]);
     expect(await problem(() => a.require(ctx(operator), "tenants:read"))).toEqual([
       403,
-      "This route needs an environment credential.",
+      "This route needs an environment credential (operators name the environment they act in with the `Baseplate-Environment` header).",
     ]);
     expect(await problem(() => a.environment(ctx(secretKey), "users:read"))).toEqual([
       PlatformErrors.forbidden.status,

@@ -132,7 +132,7 @@ const CREDENTIAL_NAMES: Record<ActorType, string> = {
  * the `Baseplate-Environment` header (not an operator route, nor one naming the environment in its path).
  */
 function operatorActsInEnvironment(route: RouteDefinition): boolean {
-  if (typeof route.auth !== "object" || route.auth.actorTypes === "any") return false;
+  if (typeof route.auth !== "object" || route.auth.actorTypes === "any" || route.auth.operatorsPlaneWide) return false;
   const types = route.auth.actorTypes;
   return types.includes("operator") && types.length > 1 && !route.url.includes(":environmentId");
 }

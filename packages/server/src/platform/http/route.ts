@@ -11,7 +11,17 @@ export type HttpMethod = "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
  * Auth says who may call a route: `none` (public, no credential read), `optional` (a credential
  * is resolved when present), or `required` (401 without one), optionally limited to actor types.
  */
-export type RouteAuth = "none" | "optional" | { actorTypes: readonly ActorType[] | "any" };
+export type RouteAuth =
+  | "none"
+  | "optional"
+  | {
+      actorTypes: readonly ActorType[] | "any";
+      /**
+       * operatorsPlaneWide: operators call this route on any environment's object without naming an
+       * environment (one that names one is confined to it); see `AUTH.operatorOrEnvironment`.
+       */
+      operatorsPlaneWide?: true;
+    };
 
 /**
  * AUTH are the route auth presets every routes file uses, named after who may call. The HTTP layer
@@ -38,6 +48,12 @@ export const AUTH = {
    * which a user, who always acts within a named tenant, has a tenant-path twin.
    */
   keys: { actorTypes: ["service", "tenant_key", "agent", "operator"] },
+  /**
+   * operatorOrEnvironment: an environment's configuration that operators manage plane-wide (a
+   * surface's sign-in settings and mail templates, an environment's signing keys), and its secret
+   * keys for their own environment.
+   */
+  operatorOrEnvironment: { actorTypes: ["operator", "service"], operatorsPlaneWide: true },
 } as const satisfies Record<string, RouteAuth>;
 
 export interface HandlerInput<B, Q, P> {

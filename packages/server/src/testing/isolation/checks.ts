@@ -303,7 +303,13 @@ export async function checkFunctionLevel(
       status: 403,
     });
   }
-  if (types.includes("operator") && !route.url.includes(":environmentId") && !isOperatorOnlyRoute(types)) {
+  const planeWide = typeof route.auth === "object" && route.auth.operatorsPlaneWide === true;
+  if (
+    types.includes("operator") &&
+    !route.url.includes(":environmentId") &&
+    !isOperatorOnlyRoute(types) &&
+    !planeWide
+  ) {
     // An operator acts in an environment only when it names one (`Baseplate-Environment`).
     await expectRefused(w, {
       label: "the admin operator naming no environment",

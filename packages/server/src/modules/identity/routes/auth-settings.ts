@@ -1,12 +1,9 @@
 import { z } from "zod";
-import { defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
+import { AUTH, defineRoute, type RouteDefinition } from "../../../platform/http/route.js";
 import { Id } from "../../../platform/http/schemas.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { AuthSettingsPatch, SurfaceAuthSettings } from "../schemas.js";
 import type { IdentityService } from "../service.js";
-
-/** Operators, and an environment's secret keys for its own surfaces. */
-const OPERATOR_OR_ENVIRONMENT = { actorTypes: ["operator", "service"] } as const;
 
 export function authSettingsRoutes(s: IdentityService): RouteDefinition[] {
   const params = z.strictObject({ surfaceId: Id });
@@ -17,7 +14,7 @@ export function authSettingsRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "getSurfaceAuthSettings",
       summary: "A surface's sign-in settings (email, MFA, passkeys, access tokens, sign-in methods)",
       tags: ["Surfaces"],
-      auth: OPERATOR_OR_ENVIRONMENT,
+      auth: AUTH.operatorOrEnvironment,
       params,
       response: { status: 200, schema: SurfaceAuthSettings, description: "The settings (defaults filled in)." },
       errors: [TenancyErrors.surface_not_found],
@@ -29,7 +26,7 @@ export function authSettingsRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "updateSurfaceAuthSettings",
       summary: "Change a surface's sign-in settings; fields left out keep their value",
       tags: ["Surfaces"],
-      auth: OPERATOR_OR_ENVIRONMENT,
+      auth: AUTH.operatorOrEnvironment,
       params,
       body: AuthSettingsPatch,
       response: { status: 200, schema: SurfaceAuthSettings, description: "The settings after the change." },

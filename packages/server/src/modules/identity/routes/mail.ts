@@ -20,7 +20,6 @@ import {
 } from "../schemas.js";
 import type { IdentityService } from "../service.js";
 
-const OPERATOR_OR_ENVIRONMENT = { actorTypes: ["operator", "service"] } as const;
 const TAGS = ["End-user auth"];
 const requestErrors = [
   TenancyErrors.surface_not_found,
@@ -149,7 +148,7 @@ export function mailRoutes(s: IdentityService): RouteDefinition[] {
       operationId: "getSurfaceMailTemplates",
       summary: "A surface's mail templates (built-in ones where not overridden)",
       tags: ["Surfaces"],
-      auth: OPERATOR_OR_ENVIRONMENT,
+      auth: AUTH.operatorOrEnvironment,
       params: z.strictObject({ surfaceId: Id }),
       response: { status: 200, schema: SurfaceMailTemplates, description: "Every template." },
       errors: [TenancyErrors.surface_not_found],
@@ -164,7 +163,7 @@ export function mailRoutes(s: IdentityService): RouteDefinition[] {
         "Placeholders: `{{productName}}`, `{{email}}`, `{{link}}`, … (each template lists its own); values are " +
         "HTML-escaped in the HTML part. Unknown placeholders, stray braces and multi-line subjects are refused.",
       tags: ["Surfaces"],
-      auth: OPERATOR_OR_ENVIRONMENT,
+      auth: AUTH.operatorOrEnvironment,
       params: z.strictObject({ surfaceId: Id }),
       body: UpdateMailTemplatesInput,
       response: { status: 200, schema: SurfaceMailTemplates, description: "Every template after the change." },

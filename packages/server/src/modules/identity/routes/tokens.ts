@@ -1,14 +1,11 @@
 import { z } from "zod";
-import { defineRoute, type RouteDefinition, StreamedBody } from "../../../platform/http/route.js";
+import { AUTH, defineRoute, type RouteDefinition, StreamedBody } from "../../../platform/http/route.js";
 import { Id } from "../../../platform/http/schemas.js";
 import { TenancyErrors } from "../../tenancy/index.js";
 import { IdentityErrors } from "../errors.js";
 import { Jwks, RefreshedTokens, RefreshTokenInput, RotateSigningKeyInput, SigningKey } from "../schemas.js";
 import { JWKS_MAX_AGE_SECONDS } from "../service/signing-keys.js";
 import type { IdentityService } from "../service.js";
-
-/** Operators, and an environment's secret keys for their own environment. */
-const OPERATOR_OR_ENVIRONMENT = { actorTypes: ["operator", "service"] } as const;
 
 /** json answers a public, cacheable JSON document (the JWKS and the discovery document). */
 function json(value: unknown): StreamedBody {
@@ -92,7 +89,7 @@ export function tokenRoutes(s: IdentityService): RouteDefinition[] {
       description:
         "A new key signs from now on; the previous one stays in the JWKS until the longest access token it signed has expired (then it is retired).",
       tags: ["Access tokens"],
-      auth: OPERATOR_OR_ENVIRONMENT,
+      auth: AUTH.operatorOrEnvironment,
       params,
       body: RotateSigningKeyInput,
       response: {

@@ -104,7 +104,8 @@ export class AuthSettingsService {
   async #surface(ctx: ActionContext, surfaceId: string, permission: string) {
     const surface = await this.c.tenancy.surfaces.findActiveSurface(surfaceId);
     const notFound = () => new AppError(TenancyErrors.surface_not_found, `No active surface ${surfaceId}.`);
-    if (ctx.principal?.actorType === "operator") {
+    // An operator acts plane-wide, unless it named the environment it acts in (then it is confined to it).
+    if (ctx.principal?.actorType === "operator" && !ctx.principal.environmentId) {
       this.c.access.operator(ctx, permission);
     } else {
       const { environmentId } = this.c.access.environment(ctx, permission);

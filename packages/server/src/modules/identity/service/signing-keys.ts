@@ -119,7 +119,8 @@ export class SigningKeysService {
    */
   async rotateSigningKey(ctx: ActionContext, environmentId: string, alg?: SigningAlg): Promise<{ data: SigningKey[] }> {
     const notFound = () => new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
-    if (ctx.principal?.actorType === "operator") {
+    // An operator acts plane-wide, unless it named the environment it acts in (then it is confined to it).
+    if (ctx.principal?.actorType === "operator" && !ctx.principal.environmentId) {
       this.c.access.operator(ctx, "environments:write");
     } else {
       const access = this.c.access.environment(ctx, "environments:write");

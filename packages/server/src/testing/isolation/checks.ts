@@ -41,7 +41,7 @@ export async function checkCrossEnvironment(
   const ids = idsOf(objects);
   const body = await bodyFor(w, route, ids, registry);
   const reads = Object.values(objects).flatMap((o) => (o.read ? [o.read] : []));
-  const callers = environmentCredentials(w.b, route);
+  const callers = environmentCredentials(w.b, route, w.b.user, true);
   if (callers.length === 0) throw new Error(`${plan.key}: no environment credential to call it with`);
   for (const caller of callers) {
     await expectRefused(w, {

@@ -12,8 +12,18 @@ import type { EnvActors, EnvUser, IsolationWorld } from "./world.js";
  * call that must be refused and change nothing, and the log of which checks ran.
  */
 
-/** environmentCredentials lists an environment's credentials a route accepts (service key, user session). */
-export function environmentCredentials(env: EnvActors, route: RouteDefinition, user: EnvUser = env.user): Credential[] {
+/**
+ * environmentCredentials lists an environment's credentials a route accepts (service key, user
+ * session, tenant and agent keys) and, with `operator`, the admin operator acting in it. (Only the
+ * cross-environment check calls as the operator: acting in B is a binding of B's scope, which the
+ * list and smuggling checks already prove with B's secret key.)
+ */
+export function environmentCredentials(
+  env: EnvActors,
+  route: RouteDefinition,
+  user: EnvUser = env.user,
+  operator = false,
+): Credential[] {
   const types = acceptedActorTypes(route);
   if (types === "none") return [];
   const out: Credential[] = [];
@@ -21,7 +31,7 @@ export function environmentCredentials(env: EnvActors, route: RouteDefinition, u
   if (types.includes("user")) out.push(user);
   if (types.includes("tenant_key")) out.push(env.tenantKey);
   if (types.includes("agent")) out.push(env.agent);
-  if (types.includes("operator") && !route.url.includes(":environmentId")) out.push(env.operator);
+  if (operator && types.includes("operator") && !route.url.includes(":environmentId")) out.push(env.operator);
   return out;
 }
 

@@ -804,7 +804,7 @@ function TenantKeys({ tenantId }: { tenantId: string }) {
                             <button
                               type="button"
                               class="button button-small button-danger"
-                              aria-label={`Revoke ${k.name}`}
+                              aria-label={`Revoke ${k.name}${k.replacedBy ? " (rotated)" : ""}`}
                               onClick={() => setConfirm({ key: k, kind: "revoke" })}
                             >
                               Revoke

@@ -167,7 +167,7 @@ describe.skipIf(!runs)(
 
     it("lists tenants a page at a time, searches them and filters them by state", async () => {
       const list = rows("Tenants");
-      await page.getByRole("link", { name: "Customer 01" }).waitFor();
+      await page.getByRole("link", { name: "Customer 10" }).waitFor();
       await expect(list.count()).resolves.toBe(25);
       await page.getByRole("button", { name: "Load more" }).click();
       await page.getByRole("button", { name: "Load more" }).waitFor({ state: "detached" });
@@ -176,7 +176,7 @@ describe.skipIf(!runs)(
 
       await page.getByLabel("Search", { exact: true }).fill("crm-glo");
       await page.getByRole("button", { name: "Search", exact: true }).click();
-      await page.getByRole("link", { name: "Customer 01" }).waitFor({ state: "detached" });
+      await page.getByRole("link", { name: "Customer 10" }).waitFor({ state: "detached" });
       await expect(list.count()).resolves.toBe(1);
       await page.getByRole("link", { name: "Globex" }).waitFor();
 
@@ -185,7 +185,7 @@ describe.skipIf(!runs)(
       await page.getByLabel("State").selectOption("");
       await page.getByLabel("Search", { exact: true }).fill("");
       await page.getByRole("button", { name: "Search", exact: true }).click();
-      await page.getByRole("link", { name: "Customer 01" }).waitFor();
+      await page.getByRole("link", { name: "Customer 10" }).waitFor();
     });
 
     let tenantKey = "";
@@ -277,6 +277,7 @@ describe.skipIf(!runs)(
       expect(next).toMatch(/^bp_tk_/);
       expect(next).not.toBe(tenantKey);
       expect((await tenantWrite(next)).status).toBe(201);
+      await rows("Tenant keys").filter({ hasText: "(rotated)" }).waitFor();
       await expect(rows("Tenant keys").count()).resolves.toBe(2);
       await shot("22-tenant-detail");
       await page.getByRole("button", { name: "I have stored it" }).click();

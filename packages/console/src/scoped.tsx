@@ -3,6 +3,7 @@ import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { inEnvironment } from "./api.js";
 import { environmentId, selectedEnvironment } from "./context.js";
+import { Link } from "./router.js";
 import { session } from "./session.js";
 import { Copyable, Dialog, Empty, type Loaded, ProblemNotice, useAction, useLoad } from "./ui.js";
 
@@ -262,5 +263,74 @@ function ConfirmForm({
         </button>
       </div>
     </form>
+  );
+}
+
+const names = new Map<string, Promise<string | null>>();
+
+/**
+ * useName resolves a user's email or a tenant's name for display (one call per id and environment,
+ * remembered for the page's life); null while loading or when it cannot be read.
+ */
+function useName(kind: "user" | "tenant", id: string): string | null {
+  const scope = useScope();
+  const [name, setName] = useState<string | null>(null);
+  useEffect(() => {
+    if (!scope) return;
+    const key = `${scope.envId}:${kind}:${id}`;
+    let p = names.get(key);
+    if (!p) {
+      p =
+        kind === "user"
+          ? scope.api.GET("/v1/users/{userId}", { params: { path: { userId: id } } }).then(
+              (r) => r.data?.email ?? null,
+              () => null,
+            )
+          : scope.api.GET("/v1/tenants/{tenantId}", { params: { path: { tenantId: id } } }).then(
+              (r) => r.data?.name ?? null,
+              () => null,
+            );
+      names.set(key, p);
+      // A failure is not remembered: the next view tries again.
+      void p.then((n) => n === null && names.delete(key));
+    }
+    let live = true;
+    void p.then((n) => live && setName(n));
+    return () => {
+      live = false;
+    };
+  }, [scope?.envId, kind, id]);
+  return name;
+}
+
+/** UserLink links to a user, shown by email once known (by id until then). */
+export function UserLink({ id }: { id: string }) {
+  const name = useName("user", id);
+  return (
+    <>
+      <Link href={`/users/${id}`}>{name ?? id}</Link>
+      {name && (
+        <>
+          {" "}
+          <code class="id small">{id}</code>
+        </>
+      )}
+    </>
+  );
+}
+
+/** TenantLink links to a tenant, shown by name once known (by id until then). */
+export function TenantLink({ id }: { id: string }) {
+  const name = useName("tenant", id);
+  return (
+    <>
+      <Link href={`/tenants/${id}`}>{name ?? id}</Link>
+      {name && (
+        <>
+          {" "}
+          <code class="id small">{id}</code>
+        </>
+      )}
+    </>
   );
 }

@@ -13,6 +13,7 @@ import {
   ReadOnlyNote,
   ShownOnce,
   splitList,
+  UserLink,
   usePaged,
   useScope,
 } from "../scoped.js";
@@ -546,7 +547,7 @@ function Members({ tenantId }: { tenantId: string }) {
                   {members.items.map((m) => (
                     <tr key={m.id}>
                       <td>
-                        <Link href={`/users/${m.userId}`}>{m.userId}</Link>
+                        <UserLink id={m.userId} />
                       </td>
                       <td>
                         {m.roles.map((r) => (
@@ -1046,7 +1047,7 @@ function AgentKeys({ tenantId }: { tenantId: string }) {
                         {k.model && <span class="muted small"> ({k.model})</span>}
                       </td>
                       <td>
-                        <Link href={`/users/${k.userId}`}>{k.userId}</Link>
+                        <UserLink id={k.userId} />
                       </td>
                       <td>
                         {k.scopes.map((p) => (

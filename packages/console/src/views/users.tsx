@@ -8,6 +8,7 @@ import {
   LoadMore,
   NoEnvironment,
   ReadOnlyNote,
+  TenantLink,
   usePaged,
   useScope,
 } from "../scoped.js";
@@ -265,7 +266,7 @@ function Memberships({ userId }: { userId: string }) {
                 {list.map((m) => (
                   <tr key={m.id}>
                     <td>
-                      <Link href={`/tenants/${m.tenantId}`}>{m.tenantId}</Link>
+                      <TenantLink id={m.tenantId} />
                     </td>
                     <td>
                       {m.roles.map((r) => (

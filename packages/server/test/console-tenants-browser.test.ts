@@ -396,6 +396,14 @@ describe.skipIf(!runs)(
       await nav("Tenants");
       await page.getByRole("link", { name: "Globex" }).waitFor();
       await expect(page.getByRole("button", { name: "New tenant" }).count()).resolves.toBe(0);
+      await page.goto(`${base}/console/users/${seeded.annId}`);
+      await page.getByRole("heading", { name: /^Ann Example/ }).waitFor();
+      await rows("Memberships").filter({ hasText: "Globex" }).waitFor();
+      await expect(page.getByRole("button", { name: "Disable" }).count()).resolves.toBe(0);
+      await nav("Secret keys");
+      await rows("Secret keys").filter({ hasText: "backend" }).waitFor();
+      await expect(page.getByRole("button", { name: "New secret key" }).count()).resolves.toBe(0);
+      await expect(page.getByRole("button", { name: /^Revoke/ }).count()).resolves.toBe(0);
     });
 
     it("met no CSP violation and no console error", () => {

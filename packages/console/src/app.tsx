@@ -49,7 +49,7 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
     ],
   },
   {
-    group: "Environment",
+    group: "Selected environment",
     items: [
       { href: "/tenants", label: "Tenants" },
       { href: "/users", label: "Users" },

@@ -49,7 +49,7 @@ async function signIn(email: string, password: string): Promise<void> {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Projects" }).waitFor();
+  await page.getByRole("button", { name: "Sign out" }).waitFor();
 }
 
 /** api calls the plane from outside the browser, as a product's backend or integration would. */
@@ -124,7 +124,7 @@ describe.skipIf(!runs)(
         headers: { "content-type": "application/json", "user-agent": "Console test browser" },
         body: JSON.stringify({ surfaceId: p.a.surfaceId, email: "ann@globex.com", password: TEST_PASSWORD }),
       });
-      expect(login.status).toBe(200);
+      expect(login.status).toBe(201);
       const agent = await api(sk, "POST", `/v1/tenants/${seeded.globexId}/agent-keys`, {
         name: "Report bot",
         model: "gpt-test",

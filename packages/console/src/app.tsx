@@ -9,8 +9,11 @@ import { AuditSigning } from "./views/audit-signing.js";
 import { EnvironmentDetail, Environments } from "./views/environments.js";
 import { Operators } from "./views/operators.js";
 import { ProjectDetail, Projects } from "./views/projects.js";
+import { SecretKeys } from "./views/secret-keys.js";
 import { SignIn } from "./views/sign-in.js";
+import { TenantDetail, Tenants } from "./views/tenants.js";
 import { Tokens } from "./views/tokens.js";
+import { UserDetail, Users } from "./views/users.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: each view declares its own route parameters.
 type View = ComponentType<any>;
@@ -24,11 +27,16 @@ const ROUTES: Array<[string, View]> = [
   ["/operators", Operators],
   ["/tokens", Tokens],
   ["/audit-signing", AuditSigning],
+  ["/tenants", Tenants],
+  ["/tenants/:tenantId", TenantDetail],
+  ["/users", Users],
+  ["/users/:userId", UserDetail],
+  ["/secret-keys", SecretKeys],
 ];
 
 /**
- * NAV: the navigation, in groups. Environment-scoped views (tenants, users, keys, audit, events,
- * webhooks) join as a group whose calls go through `inEnvironment(environmentId)`.
+ * NAV: the navigation, in groups. The "Environment" group's views act in the environment chosen in
+ * the header: their calls go through `inEnvironment(environmentId)`.
  */
 const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> }> = [
   {
@@ -38,6 +46,14 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
       { href: "/environments", label: "Environments" },
       { href: "/operators", label: "Operators" },
       { href: "/audit-signing", label: "Audit signing" },
+    ],
+  },
+  {
+    group: "Selected environment",
+    items: [
+      { href: "/tenants", label: "Tenants" },
+      { href: "/users", label: "Users" },
+      { href: "/secret-keys", label: "Secret keys" },
     ],
   },
   { group: "Your account", items: [{ href: "/tokens", label: "API tokens" }] },

@@ -5,12 +5,15 @@ import { ContextSwitcher } from "./context-switcher.js";
 import { Link, match, navigate, path } from "./router.js";
 import { endSession, session } from "./session.js";
 import { PageHeader } from "./ui.js";
+import { Audit } from "./views/audit.js";
 import { AuditSigning } from "./views/audit-signing.js";
 import { EnvironmentDetail, Environments } from "./views/environments.js";
+import { Events } from "./views/events.js";
 import { Operators } from "./views/operators.js";
 import { ProjectDetail, Projects } from "./views/projects.js";
 import { SignIn } from "./views/sign-in.js";
 import { Tokens } from "./views/tokens.js";
+import { WebhookEndpoint, Webhooks } from "./views/webhooks.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: each view declares its own route parameters.
 type View = ComponentType<any>;
@@ -24,6 +27,10 @@ const ROUTES: Array<[string, View]> = [
   ["/operators", Operators],
   ["/tokens", Tokens],
   ["/audit-signing", AuditSigning],
+  ["/audit", Audit],
+  ["/events", Events],
+  ["/webhooks", Webhooks],
+  ["/webhooks/:endpointId", WebhookEndpoint],
 ];
 
 /**
@@ -38,6 +45,14 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
       { href: "/environments", label: "Environments" },
       { href: "/operators", label: "Operators" },
       { href: "/audit-signing", label: "Audit signing" },
+    ],
+  },
+  {
+    group: "Environment",
+    items: [
+      { href: "/audit", label: "Audit log" },
+      { href: "/events", label: "Events" },
+      { href: "/webhooks", label: "Webhooks" },
     ],
   },
   { group: "Your account", items: [{ href: "/tokens", label: "API tokens" }] },

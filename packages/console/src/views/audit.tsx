@@ -1,10 +1,10 @@
 import { type Baseplate, type components, unwrap } from "@baseplate/sdk";
 import { useState } from "preact/hooks";
 import { inEnvironment, plane } from "../api.js";
-import { environmentId, selectedEnvironment } from "../context.js";
+import { environmentId, environments, selectedEnvironment } from "../context.js";
 import { StreamedExport } from "../export.js";
 import { Json, Pager, Short, toIso, usePages } from "../lists.js";
-import { Badge, Empty, Fields, PageHeader, Show, Time, useLoad } from "../ui.js";
+import { Badge, Empty, Fields, Loading, PageHeader, Show, Time, useLoad } from "../ui.js";
 
 type AuditEntry = components["schemas"]["AuditEntry"];
 type Verification = components["schemas"]["Verification"];
@@ -57,7 +57,9 @@ function query(f: Filters): Record<string, string> {
 
 export function Audit() {
   const env = selectedEnvironment.value;
-  const [scope, setScope] = useState<Scope>(env ? "environment" : "plane");
+  // Until the header's lists load, the environment is not known yet: wait rather than show the plane.
+  const waiting = env === null && environmentId.value !== null && environments.value === null;
+  const [scope, setScope] = useState<Scope>("environment");
   const [tenantId, setTenantId] = useState("");
   const effective: Scope = scope !== "plane" && !env ? "plane" : scope;
   const chainKey = `${effective}:${effective === "plane" ? "" : (environmentId.value ?? "")}:${
@@ -104,10 +106,11 @@ export function Audit() {
           The plane (projects, environments, operators)
         </label>
       </fieldset>
+      {waiting && <Loading what="the environment" />}
       {effective === "tenant" && env && (
         <TenantPicker client={inEnvironment(env.id)} value={tenantId} onChange={setTenantId} />
       )}
-      {effective === "tenant" && !tenantId ? (
+      {waiting ? null : effective === "tenant" && !tenantId ? (
         <Empty>Choose a tenant to see its chain.</Empty>
       ) : (
         <Chain

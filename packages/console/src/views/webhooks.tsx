@@ -339,7 +339,6 @@ function EndpointDetail({ client, endpointId }: { client: Baseplate; endpointId:
                 ]}
               />
             </section>
-            <Messages key={messagesVersion} client={client} endpointId={e.id} admin={admin} onChange={() => reload()} />
             <Dialog title="Rotate signing secret" open={dialog === "rotate"} onClose={() => setDialog(null)}>
               <RotateSecret
                 client={client}
@@ -376,6 +375,10 @@ function EndpointDetail({ client, endpointId }: { client: Baseplate; endpointId:
           </>
         )}
       </Show>
+      {/* Outside the endpoint's Show: reloading the endpoint (its health) keeps the open message. */}
+      {state.status !== "error" && (
+        <Messages key={messagesVersion} client={client} endpointId={endpointId} admin={admin} onChange={reload} />
+      )}
     </>
   );
 }

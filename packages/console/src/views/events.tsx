@@ -50,7 +50,7 @@ function EventLog({ client }: { client: Baseplate }) {
     tail.current = null;
     setTailing(false);
   };
-  const start = async () => {
+  const start = async (filter: string) => {
     stop();
     const controller = new AbortController();
     tail.current = controller;
@@ -58,7 +58,10 @@ function EventLog({ client }: { client: Baseplate }) {
     setLive([]);
     setTailing(true);
     try {
-      for await (const { event } of client.events({ ...(types ? { types } : {}), signal: controller.signal })) {
+      for await (const { event } of client.events({
+        ...(filter ? { types: filter } : {}),
+        signal: controller.signal,
+      })) {
         setLive((l) => [event, ...l].slice(0, LIVE_CAP));
       }
     } catch (err) {
@@ -81,7 +84,7 @@ function EventLog({ client }: { client: Baseplate }) {
             e.preventDefault();
             setTypes(draft.trim());
             pages.reset();
-            if (tailing) void start();
+            if (tailing) void start(draft.trim());
           }}
         >
           <div class="filter filter-wide">
@@ -106,7 +109,7 @@ function EventLog({ client }: { client: Baseplate }) {
                 Stop live tail
               </button>
             ) : (
-              <button type="button" class="button" onClick={() => void start()}>
+              <button type="button" class="button" onClick={() => void start(types)}>
                 Start live tail
               </button>
             )}

@@ -48,7 +48,7 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
     ],
   },
   {
-    group: "Environment",
+    group: "In this environment",
     items: [
       { href: "/audit", label: "Audit log" },
       { href: "/events", label: "Events" },
@@ -116,10 +116,10 @@ export function App() {
       <nav class="sidebar" aria-label="Console">
         {NAV.map((g) => (
           <div key={g.group} class="nav-group">
-            <p class="nav-group-title" id={`nav-${g.group}`}>
+            <p class="nav-group-title" id={`nav-${g.group.toLowerCase().replace(/\W+/g, "-")}`}>
               {g.group}
             </p>
-            <ul aria-labelledby={`nav-${g.group}`}>
+            <ul aria-labelledby={`nav-${g.group.toLowerCase().replace(/\W+/g, "-")}`}>
               {g.items.map((item) => {
                 const active = p === item.href || p.startsWith(`${item.href}/`);
                 return (

@@ -5,8 +5,10 @@ import { ContextSwitcher } from "./context-switcher.js";
 import { Link, match, navigate, path } from "./router.js";
 import { endSession, session } from "./session.js";
 import { PageHeader } from "./ui.js";
+import { Audit } from "./views/audit.js";
 import { AuditSigning } from "./views/audit-signing.js";
 import { EnvironmentDetail, Environments } from "./views/environments.js";
+import { Events } from "./views/events.js";
 import { Operators } from "./views/operators.js";
 import { ProjectDetail, Projects } from "./views/projects.js";
 import { SecretKeys } from "./views/secret-keys.js";
@@ -14,6 +16,7 @@ import { SignIn } from "./views/sign-in.js";
 import { TenantDetail, Tenants } from "./views/tenants.js";
 import { Tokens } from "./views/tokens.js";
 import { UserDetail, Users } from "./views/users.js";
+import { WebhookEndpoint, Webhooks } from "./views/webhooks.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: each view declares its own route parameters.
 type View = ComponentType<any>;
@@ -32,10 +35,14 @@ const ROUTES: Array<[string, View]> = [
   ["/users", Users],
   ["/users/:userId", UserDetail],
   ["/secret-keys", SecretKeys],
+  ["/audit", Audit],
+  ["/events", Events],
+  ["/webhooks", Webhooks],
+  ["/webhooks/:endpointId", WebhookEndpoint],
 ];
 
 /**
- * NAV: the navigation, in groups. The "Environment" group's views act in the environment chosen in
+ * NAV: the navigation, in groups. The "In this environment" group's views act in the environment chosen in
  * the header: their calls go through `inEnvironment(environmentId)`.
  */
 const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> }> = [
@@ -49,11 +56,14 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
     ],
   },
   {
-    group: "Selected environment",
+    group: "In this environment",
     items: [
       { href: "/tenants", label: "Tenants" },
       { href: "/users", label: "Users" },
       { href: "/secret-keys", label: "Secret keys" },
+      { href: "/audit", label: "Audit log" },
+      { href: "/events", label: "Events" },
+      { href: "/webhooks", label: "Webhooks" },
     ],
   },
   { group: "Your account", items: [{ href: "/tokens", label: "API tokens" }] },
@@ -117,10 +127,10 @@ export function App() {
       <nav class="sidebar" aria-label="Console">
         {NAV.map((g) => (
           <div key={g.group} class="nav-group">
-            <p class="nav-group-title" id={`nav-${g.group}`}>
+            <p class="nav-group-title" id={`nav-${g.group.toLowerCase().replace(/\W+/g, "-")}`}>
               {g.group}
             </p>
-            <ul aria-labelledby={`nav-${g.group}`}>
+            <ul aria-labelledby={`nav-${g.group.toLowerCase().replace(/\W+/g, "-")}`}>
               {g.items.map((item) => {
                 const active = p === item.href || p.startsWith(`${item.href}/`);
                 return (

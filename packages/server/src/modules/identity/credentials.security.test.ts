@@ -182,26 +182,41 @@ describeEachEngine("End-user credentials (security)", (engine) => {
       identity.core.hasher = new PasswordHasher("owasp", 2);
       await setUp();
       for (const kind of kinds) expect((await attempts[kind]()).statusCode).toBe(401); // warm-up
-      const times: Record<keyof typeof attempts, number[]> = { unknown: [], wrongPassword: [], disabled: [] };
-      for (let round = 0; round < 15; round++) {
-        // NOTE: each account fails once per round, then the clock leaves the throttle's window, so
-        // no soft delay skews the measurement; the order rotates to spread any drift.
-        clock.advance(16 * MINUTE);
-        for (let i = 0; i < kinds.length; i++) {
-          const kind = kinds[(round + i) % kinds.length] as keyof typeof attempts;
-          const start = performance.now();
-          const res = await attempts[kind]();
-          times[kind].push(performance.now() - start);
-          expect(res.statusCode).toBe(401);
+      // NOTE: a path that skipped or added a hash would be out of bounds in every attempt; a busy
+      // machine's noise is not, so the check passes when one of three attempts is in bounds.
+      const measure = async (): Promise<string[]> => {
+        const times: Record<keyof typeof attempts, number[]> = { unknown: [], wrongPassword: [], disabled: [] };
+        for (let round = 0; round < 15; round++) {
+          // NOTE: each account fails once per round, then the clock leaves the throttle's window, so
+          // no soft delay skews the measurement; the order rotates to spread any drift.
+          clock.advance(16 * MINUTE);
+          for (let i = 0; i < kinds.length; i++) {
+            const kind = kinds[(round + i) % kinds.length] as keyof typeof attempts;
+            const start = performance.now();
+            const res = await attempts[kind]();
+            times[kind].push(performance.now() - start);
+            expect(res.statusCode).toBe(401);
+          }
         }
+        // Each round's attempts ran back to back under the same load: compare them pairwise.
+        const misses: string[] = [];
+        for (const kind of ["wrongPassword", "disabled"] as const) {
+          const ratio = median(times[kind].map((ms, round) => ms / (times.unknown[round] as number)));
+          if (ratio <= 0.5 || ratio >= 2) {
+            misses.push(
+              `${kind} ${median(times[kind]).toFixed(1)} ms, unknown ${median(times.unknown).toFixed(1)} ms (${ratio.toFixed(2)}×)`,
+            );
+          }
+        }
+        return misses;
+      };
+      const failures: string[][] = [];
+      for (let tries = 0; tries < 3; tries++) {
+        const misses = await measure();
+        if (misses.length === 0) break;
+        failures.push(misses);
       }
-      // Each round's attempts ran back to back under the same load: compare them pairwise.
-      for (const kind of ["wrongPassword", "disabled"] as const) {
-        const ratio = median(times[kind].map((ms, round) => ms / (times.unknown[round] as number)));
-        const detail = `${kind} ${median(times[kind]).toFixed(1)} ms, unknown ${median(times.unknown).toFixed(1)} ms`;
-        expect(ratio, detail).toBeGreaterThan(0.5);
-        expect(ratio, detail).toBeLessThan(2);
-      }
+      expect(failures.length, JSON.stringify(failures)).toBeLessThan(3);
     });
   });
 

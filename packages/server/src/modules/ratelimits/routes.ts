@@ -28,7 +28,7 @@ export function rateLimitsRoutes(s: RateLimitsService): RouteDefinition[] {
       operationId: "setTenantRateLimits",
       summary: "Give a tenant its own rate limits",
       description:
-        "Replaces the tenant's own rules with the body's: surfaces left out get the plane's defaults. Applies to the next request in every process.",
+        "Replaces the tenant's own rules with the body's: surfaces left out get the plane's defaults. Applies to the next request in the process that answers, and in every other process as soon as the change notification reaches it (milliseconds).",
       tags,
       auth: AUTH.environment,
       params,

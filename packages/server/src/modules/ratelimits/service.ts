@@ -18,7 +18,8 @@ export const RATE_LIMITS_TOPIC = "rate_limits";
 /**
  * RateLimitsService keeps tenants' own rate limits (the environment's secret keys set them) and
  * answers the platform limiter's `forTenant` from a cache that every process evicts when they
- * change (the change bus), so a new limit applies on the next request everywhere.
+ * change (the change bus): a new limit applies on the next request in the writing process and,
+ * in the others, as soon as the bus delivers the change (PostgreSQL notifies at commit).
  */
 export class RateLimitsService implements RateLimitOverrides {
   readonly #db: TypedDb<RateLimitsTables>;

@@ -9,6 +9,7 @@ import { identityModule } from "./modules/identity/index.js";
 import { rateLimitsModule } from "./modules/ratelimits/index.js";
 import { ssoModule } from "./modules/sso/index.js";
 import { storageModule } from "./modules/storage/index.js";
+import { supportModule } from "./modules/support/index.js";
 import { tenancyModule } from "./modules/tenancy/index.js";
 import { usageModule } from "./modules/usage/index.js";
 import { webhooksModule } from "./modules/webhooks/index.js";
@@ -55,6 +56,7 @@ export const MODULES: readonly AnyModule[] = [
   storageModule,
   billingModule,
   backupsModule,
+  supportModule,
 ];
 
 export interface AppOptions {

@@ -26,6 +26,25 @@ describeEachEngine("operators over HTTP", (engine) => {
     expect(created.statusCode, created.body).toBe(201);
     const tenantId = created.json().id as string;
 
+    // Inside the tenant, an operator acts only under support access the tenant can see.
+    const withoutAccess = await t.inject({
+      method: "POST",
+      url: `/v1/tenants/${tenantId}/keys`,
+      headers: admin,
+      payload: { name: "integration", permissions: ["tenants:read"], surfaceId: p.a.surfaceId },
+    });
+    expect(withoutAccess.statusCode, withoutAccess.body).toBe(403);
+    expect(withoutAccess.json().code).toBe("support_access_required");
+    const grant = await t.inject({
+      method: "POST",
+      url: "/v1/support-access",
+      headers: admin,
+      payload: { tenantId, reason: "Set up the customer's integration (ticket 4711)", access: "write" },
+    });
+    expect(grant.statusCode, grant.body).toBe(201);
+    expect(grant.json()).toMatchObject({ status: "active", access: "write", policy: "notify" });
+    const grantId = grant.json().id as string;
+
     // A tenant key issued by the operator names its surface (operators have none of their own).
     const noSurface = await t.inject({
       method: "POST",
@@ -77,6 +96,15 @@ describeEachEngine("operators over HTTP", (engine) => {
     );
     expect(actions.map((e) => e.action)).toEqual(["tenant.created", "tenant.suspended", "tenant.reactivated"]);
     for (const e of actions) expect(e.actor).toMatchObject({ type: "operator", id: p.operatorId });
+    // The key was made under the support access: the entry names the operator and the grant.
+    const keyEntry = (
+      entries.json().data as Array<{ action: string; actor: { type: string; id: string; onBehalfOf: unknown } }>
+    ).find((e) => e.action === "tenant_key.created");
+    expect(keyEntry?.actor).toMatchObject({
+      type: "operator",
+      id: p.operatorId,
+      onBehalfOf: { type: "support_access", id: grantId, reason: "Set up the customer's integration (ticket 4711)" },
+    });
   });
 
   it("a support operator reads in the environment and changes nothing", async () => {

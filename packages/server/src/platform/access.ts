@@ -57,7 +57,30 @@ export interface AccessHooks {
    * archived: the one an operator names to act in (`bindEnvironment`).
    */
   environmentActive(environmentId: string): Promise<boolean>;
+  /**
+   * supportGrant returns the operator's live support access to a tenant (approved, not expired,
+   * not ended), or null. Operators act inside a tenant (any permission checked on a named tenant
+   * but `tenants:read`) only under one; writes under it are checked again inside their transaction
+   * by the module that keeps grants (a fact sink), so an ended grant never lets a write commit.
+   */
+  supportGrant(environmentId: string, operatorId: string, tenantId: string): Promise<SupportGrant | null>;
 }
+
+/** SupportGrant is an operator's time-boxed access to one tenant, granted under the tenant's policy. */
+export interface SupportGrant {
+  id: string;
+  /** read: reading only; write: the operator's own role's permissions. */
+  access: "read" | "write";
+  reason: string;
+  expiresAt: number;
+}
+
+/**
+ * OPERATOR_TENANT_PERMISSIONS are what operators do on a named tenant without support access:
+ * reading the tenant's record (its name, status and lifecycle). Everything else inside a tenant —
+ * members, keys, audit, webhooks, usage, files, billing — needs a support grant.
+ */
+export const OPERATOR_TENANT_PERMISSIONS: ReadonlySet<string> = new Set(["tenants:read"]);
 
 /** StepUpDemand is why a user session must show a second factor before a sensitive action. */
 export interface StepUpDemand {
@@ -157,6 +180,13 @@ export function allowedWhileSuspended(permission: string): boolean {
   return action === "read" || action === "export" || resource === "billing";
 }
 
+export const SupportAccessErrors = defineErrors({
+  support_access_required: {
+    status: 403,
+    title: "Support access to this tenant is needed",
+  },
+});
+
 export const SuspensionErrors = defineErrors({
   tenant_suspended: { status: 403, title: "The tenant is suspended" },
 });
@@ -220,6 +250,7 @@ export class Authorizer {
     const requested = target.tenantId ?? null;
     const decision = await this.decide(ctx.principal, permission, requested);
     if (typeof decision === "string") throw refused(ctx.principal, decision, permission, requested, target.field);
+    actUnder(ctx, decision);
     return decision;
   }
 
@@ -245,6 +276,7 @@ export class Authorizer {
       throw markRefused(notFound(), { permission, reason: "other_tenant", requestedTenantId: null });
     }
     if (typeof decision === "string") throw refused(p, decision, permission, null);
+    actUnder(ctx, decision);
     return decision;
   }
 
@@ -360,18 +392,38 @@ export class Authorizer {
       tenantId = requested;
       granted = principalPermits(principal, permission);
     }
+    let acting = principal;
     if (tenantId !== null && this.#hooks.tenantState) {
       const state = await this.#hooks.tenantState(environmentId, tenantId);
       if (!state) return "no_tenant";
       if (!granted) return "missing_permission";
+      if (principal.actorType === "operator" && !OPERATOR_TENANT_PERMISSIONS.has(permission)) {
+        const grant = this.#hooks.supportGrant
+          ? await this.#hooks.supportGrant(environmentId, principal.actorId, tenantId)
+          : null;
+        if (!grant) return "support_access_required";
+        if (grant.access === "read" && !permits(READ_ONLY, permission)) return "support_access_read_only";
+        acting = { ...principal, onBehalfOf: { actorType: "support_access", actorId: grant.id, reason: grant.reason } };
+      }
       if (state.suspendedFor && !ENVIRONMENT_WIDE.has(principal.actorType) && !allowedWhileSuspended(permission)) {
         return state.suspendedFor === "billing" ? "suspended_billing" : "suspended";
       }
     } else if (!granted) {
       return "missing_permission";
     }
-    return { principal, environmentId, tenantId };
+    return { principal: acting, environmentId, tenantId };
   }
+}
+
+/** READ_ONLY: what a read-only support grant permits. */
+const READ_ONLY = ["*:read"] as const;
+
+/**
+ * actUnder makes the request act as the decision's principal when the check bound it to a support
+ * grant: the facts its writes record then name the operator and the grant (`onBehalfOf`).
+ */
+function actUnder(ctx: ActionContext, decision: TenantAccess): void {
+  if (decision.principal !== ctx.principal) ctx.principal = decision.principal;
 }
 
 /** Refusal is why a `decide…` method refused; the guards turn it into the problem the client sees. */
@@ -383,7 +435,9 @@ export type Refusal =
   | "no_tenant"
   | "missing_permission"
   | "suspended"
-  | "suspended_billing";
+  | "suspended_billing"
+  | "support_access_required"
+  | "support_access_read_only";
 
 /** refused builds the problem for a refusal and marks it with what was refused (`refusalOf`). */
 function refused(
@@ -450,6 +504,16 @@ function refusal(reason: Refusal, permission: string, field = "tenantId"): AppEr
       return new AppError(
         SuspensionErrors.tenant_suspended,
         "The tenant is suspended: only reading and export are allowed.",
+      );
+    case "support_access_required":
+      return new AppError(
+        SupportAccessErrors.support_access_required,
+        "Operators act inside a tenant under support access: request it with POST /v1/support-access (a reason and a duration); the tenant's owners see it, and approve it when their policy says so.",
+      );
+    case "support_access_read_only":
+      return new AppError(
+        SupportAccessErrors.support_access_required,
+        `Your support access to this tenant is read-only; "${permission}" needs support access with \`access: "write"\`.`,
       );
     case "suspended_billing":
       return new AppError(

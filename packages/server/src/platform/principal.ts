@@ -27,8 +27,11 @@ export interface Principal {
    * shown (step-up checks compare it with the clock).
    */
   auth?: { method: string; aal: number; authenticatedAt: number; secondFactorAt: number | null };
-  /** onBehalfOf is the delegation chain: the user an agent acts for, or the operator's reason. */
-  onBehalfOf?: { actorType: ActorType; actorId: string; reason?: string };
+  /**
+   * onBehalfOf is the delegation chain: the user an agent acts for, or the support access under
+   * which an operator acts inside a tenant (`support_access`, the grant's id and reason).
+   */
+  onBehalfOf?: { actorType: ActorType | "support_access"; actorId: string; reason?: string };
 }
 
 /** RequestInfo is where a request came from, recorded with every fact. */

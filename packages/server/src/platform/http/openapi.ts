@@ -1,5 +1,5 @@
 import { type ZodType, z } from "zod";
-import { SuspensionErrors, TENANT_SUSPENDED_BILLING } from "../access.js";
+import { SupportAccessErrors, SuspensionErrors, TENANT_SUSPENDED_BILLING } from "../access.js";
 import { type ErrorCode, errorCodes, PlatformErrors } from "../errors.js";
 import type { ActorType } from "../principal.js";
 import { API_TAGS, GETTING_STARTED } from "./openapi-guide.js";
@@ -203,6 +203,11 @@ export function declaredProblemCodes(route: RouteDefinition): ErrorCode[] {
       if (route.method !== "GET" && !route.readOnly) {
         codes.push(SuspensionErrors.tenant_suspended, TENANT_SUSPENDED_BILLING);
       }
+    }
+    // Operators act inside a tenant (a named one, or a tenant's object) only under support access.
+    const reachesTenant = namesTenant || (types !== "any" && types.some((t) => t === "tenant_key" || t === "agent"));
+    if (types !== "any" && types.includes("operator") && reachesTenant) {
+      codes.push(SupportAccessErrors.support_access_required);
     }
   }
   if (route.method === "POST" && route.auth !== "none") {

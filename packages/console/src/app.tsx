@@ -13,6 +13,7 @@ import { Operators } from "./views/operators.js";
 import { ProjectDetail, Projects } from "./views/projects.js";
 import { SecretKeys } from "./views/secret-keys.js";
 import { SignIn } from "./views/sign-in.js";
+import { SupportAccessLog } from "./views/support.js";
 import { TenantDetail, Tenants } from "./views/tenants.js";
 import { Tokens } from "./views/tokens.js";
 import { UserDetail, Users } from "./views/users.js";
@@ -39,6 +40,7 @@ const ROUTES: Array<[string, View]> = [
   ["/events", Events],
   ["/webhooks", Webhooks],
   ["/webhooks/:endpointId", WebhookEndpoint],
+  ["/support-access", SupportAccessLog],
 ];
 
 /**
@@ -64,6 +66,7 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
       { href: "/audit", label: "Audit log" },
       { href: "/events", label: "Events" },
       { href: "/webhooks", label: "Webhooks" },
+      { href: "/support-access", label: "Support access" },
     ],
   },
   { group: "Your account", items: [{ href: "/tokens", label: "API tokens" }] },

@@ -196,6 +196,9 @@ describe.skipIf(!runs)(
       await dialog.getByLabel("External id (optional)").fill("crm-initech");
       await dialog.getByRole("button", { name: "Create tenant" }).click();
       await page.getByRole("heading", { name: /^Initech/ }).waitFor();
+      // The tenant's own data waits behind support access, which the tenant sees.
+      await expect(page.getByRole("heading", { name: "Lifecycle history" }).count()).resolves.toBe(0);
+      await askSupportAccess("write");
       await page.getByText("No lifecycle changes recorded.").waitFor({ state: "detached" });
       await expect(rows("Lifecycle history").first().textContent()).resolves.toContain("tenant.created");
 
@@ -296,6 +299,7 @@ describe.skipIf(!runs)(
     it("shows a tenant's members with their roles and revokes an agent key", async () => {
       await page.goto(`${base}/console/tenants/${seeded.globexId}`);
       await page.getByRole("heading", { name: /^Globex/ }).waitFor();
+      await askSupportAccess("write");
       const member = rows("Members").filter({ hasText: seeded.annId });
       await member.waitFor();
       await expect(member.textContent()).resolves.toContain("owner");
@@ -380,6 +384,11 @@ describe.skipIf(!runs)(
       await nav("Tenants");
       await page.getByRole("link", { name: "Globex" }).click();
       await page.getByRole("heading", { name: /^Globex/ }).waitFor();
+      // A support operator may ask for reading only.
+      await expect(page.getByLabel("Access", { exact: true }).locator("option").allTextContents()).resolves.toEqual([
+        "Read only",
+      ]);
+      await askSupportAccess("read");
       await rows("Members").filter({ hasText: seeded.annId }).waitFor();
       await page.getByRole("note").filter({ hasText: "support" }).waitFor();
       for (const name of [
@@ -411,6 +420,15 @@ describe.skipIf(!runs)(
     });
   },
 );
+
+/** askSupportAccess asks for support access to the tenant on the page, and waits for it to be active. */
+async function askSupportAccess(access: "read" | "write"): Promise<void> {
+  await page.getByRole("heading", { name: "Support access" }).waitFor();
+  await page.getByLabel("Reason").fill("Ticket 4711: the customer asked for help");
+  if (access === "write") await page.getByLabel("Access", { exact: true }).selectOption("write");
+  await page.getByRole("button", { name: "Ask for support access" }).click();
+  await page.getByRole("status", { name: "Support access" }).waitFor();
+}
 
 /** tenantIdOnPage: the id of the tenant the page shows (from its URL). */
 async function tenantIdOnPage(): Promise<string> {

@@ -18,6 +18,7 @@ import {
   useScope,
 } from "../scoped.js";
 import { Badge, Dialog, Empty, Fields, PageHeader, ProblemNotice, Show, Time, useAction, useLoad } from "../ui.js";
+import { SupportGate } from "./support.js";
 
 type Tenant = components["schemas"]["Tenant"];
 type TenantKey = components["schemas"]["TenantKey"];
@@ -254,9 +255,10 @@ const LIFECYCLE: Record<Lifecycle, { title: string; label: string; text: string 
 };
 
 /**
- * TenantDetail shows a tenant: its state with the reason and the history of its lifecycle (the
- * tenant's `tenant.*` audit entries), members and pending invitations, tenant keys and agent keys.
- * Admins suspend, reactivate and deactivate it (with a reason), invite members and manage keys.
+ * TenantDetail shows a tenant: its state with the reason and, under support access (`SupportGate`),
+ * the history of its lifecycle (the tenant's `tenant.*` audit entries), members and pending
+ * invitations, tenant keys and agent keys. Admins suspend, reactivate and deactivate it (with a
+ * reason) without support access; inviting members and managing keys need write access.
  */
 export function TenantDetail({ tenantId }: { tenantId: string }) {
   const scope = useScope();
@@ -351,10 +353,16 @@ export function TenantDetail({ tenantId }: { tenantId: string }) {
                 ]}
               />
             </section>
-            <History tenantId={t.id} generation={generation} />
-            <Members tenantId={t.id} />
-            <TenantKeys tenantId={t.id} />
-            <AgentKeys tenantId={t.id} />
+            <SupportGate tenantId={t.id}>
+              {() => (
+                <>
+                  <History tenantId={t.id} generation={generation} />
+                  <Members tenantId={t.id} />
+                  <TenantKeys tenantId={t.id} />
+                  <AgentKeys tenantId={t.id} />
+                </>
+              )}
+            </SupportGate>
             {lifecycle && (
               <Confirm
                 title={LIFECYCLE[lifecycle].title}

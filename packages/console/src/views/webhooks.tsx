@@ -704,6 +704,31 @@ function Messages({
   );
 }
 
+/**
+ * eventOf reads a message's event, or null when it left the log (retention). A tenant's event is
+ * the tenant's own: an operator reads it only under support access to that tenant (`"support"`
+ * without one, asked first so the console does not knock on a refusal).
+ */
+async function eventOf(
+  client: Baseplate,
+  message: { eventId: string; tenantId: string | null },
+  signal: AbortSignal,
+): Promise<unknown> {
+  const me = session.value?.operator.id;
+  if (message.tenantId && me) {
+    const live = await unwrap(
+      client.GET("/v1/support-access", {
+        params: { query: { tenantId: message.tenantId, operatorId: me, status: "active", limit: 1 } },
+        signal,
+      }),
+    );
+    if (live.data.length === 0) return "support";
+  }
+  return unwrap(client.GET("/v1/events/{eventId}", { params: { path: { eventId: message.eventId } }, signal })).catch(
+    () => null,
+  );
+}
+
 /** MessageDetail: one message's request (the event, as delivered) and every attempt's answer. */
 function MessageDetail({ client, messageId }: { client: Baseplate; messageId: string }) {
   const [state, reload] = useLoad(
@@ -719,9 +744,7 @@ function MessageDetail({ client, messageId }: { client: Baseplate; messageId: st
           }),
         ),
         // The request body is the event itself; it may have left the log (retention).
-        unwrap(client.GET("/v1/events/{eventId}", { params: { path: { eventId: message.eventId } }, signal })).catch(
-          () => null,
-        ),
+        eventOf(client, message, signal),
       ]);
       return { message, attempts: attempts.data, event };
     },
@@ -740,7 +763,12 @@ function MessageDetail({ client, messageId }: { client: Baseplate; messageId: st
               <code>POST</code> with headers <code>webhook-id: {message.id}</code>, <code>webhook-timestamp</code>,{" "}
               <code>webhook-signature</code>; the body is the event:
             </p>
-            {event ? (
+            {event === "support" ? (
+              <Empty>
+                The event {message.eventId} belongs to a tenant: its payload is shown to operators under support access
+                to that tenant (ask for it on the tenant's page).
+              </Empty>
+            ) : event ? (
               <Json label={`Request body of ${message.id}`} value={event} />
             ) : (
               <Empty>The event {message.eventId} is no longer in the log.</Empty>

@@ -199,6 +199,12 @@ export const API_TAGS: readonly TagDoc[] = [
     description: "Simulated time for billing tests (refused in a production environment).",
   },
   {
+    name: "Support access",
+    group: "Operators, projects, environments and surfaces",
+    description:
+      "Operators act inside a tenant (its members, keys, audit log, webhooks, usage) only under support access: asked for with a reason, for a limited time, seen by the tenant and, by its policy, approved by its owners first. Every write under it is audited as the operator and the access. See docs/support-access.md.",
+  },
+  {
     name: "Backups",
     group: "Platform",
     description:

@@ -169,6 +169,12 @@ export interface TenantAccess {
   environmentId: string;
   /** tenantId is the tenant the caller acts in, or null for environment-wide callers (secret keys). */
   tenantId: string | null;
+  /**
+   * environmentOnly is set for an operator acting environment-wide: tenants' own rows (their
+   * events, audit entries, endpoints, files, billing) are outside what it reads without support
+   * access, so a list keeps only the environment's own rows (`tenant_id is null`).
+   */
+  environmentOnly?: boolean;
 }
 
 /**
@@ -410,6 +416,9 @@ export class Authorizer {
       }
     } else if (!granted) {
       return "missing_permission";
+    }
+    if (tenantId === null && principal.actorType === "operator") {
+      return { principal: acting, environmentId, tenantId, environmentOnly: true };
     }
     return { principal: acting, environmentId, tenantId };
   }

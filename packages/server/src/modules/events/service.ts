@@ -30,7 +30,7 @@ export class EventsService {
     lastEventIdHeader: string | undefined,
     hijack: () => { res: import("node:http").ServerResponse; requestId: string },
   ): Promise<void> {
-    const { environmentId, tenantId } = await this.m.access.require(ctx, "events:read", {
+    const { environmentId, tenantId, environmentOnly } = await this.m.access.require(ctx, "events:read", {
       tenantId: query.tenantId ?? null,
       field: "query.tenantId",
     });
@@ -42,6 +42,11 @@ export class EventsService {
       last = Number(lastEventIdHeader);
     }
     const { res, requestId } = hijack();
-    await this.streams.open(res, { environmentId, tenantId, patterns: parsePatterns(query.types) }, last, requestId);
+    await this.streams.open(
+      res,
+      { environmentId, tenantId, environmentOnly: environmentOnly === true, patterns: parsePatterns(query.types) },
+      last,
+      requestId,
+    );
   }
 }

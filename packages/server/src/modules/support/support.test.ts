@@ -244,6 +244,31 @@ describeEachEngine("support access", (engine) => {
     expect(ok(await op("GET", `/v1/support-access/${grant.id}`)).status).toBe("active");
   });
 
+  it("environment-wide lists show an operator the environment's own rows, not tenants' (events, audit, endpoints)", async () => {
+    const tenantId = await tenant("Listed");
+    ok(
+      await key("POST", "/v1/webhooks/endpoints", { url: "https://hooks.example.com/t", tenantId, eventTypes: ["*"] }),
+      201,
+    );
+    ok(await key("POST", "/v1/webhooks/endpoints", { url: "https://hooks.example.com/env", eventTypes: ["*"] }), 201);
+    const byKey = ok(await key("GET", "/v1/events?limit=100"));
+    expect((byKey.data as Json[]).some((e) => e.tenantId === tenantId)).toBe(true);
+    for (const url of ["/v1/events?limit=100", "/v1/audit/entries?limit=100", "/v1/webhooks/endpoints?limit=100"]) {
+      const rows = ok(await op("GET", url)).data as Json[];
+      expect(rows.length, url).toBeGreaterThan(0);
+      expect(
+        rows.filter((r) => r.tenantId !== null && r.tenantId !== undefined),
+        url,
+      ).toEqual([]);
+    }
+    // Under support access, naming the tenant shows its rows.
+    ok(await ask(tenantId), 201);
+    const events = ok(await op("GET", `/v1/events?tenantId=${tenantId}&limit=100`)).data as Json[];
+    expect(events.length).toBeGreaterThan(0);
+    const endpoints = ok(await op("GET", `/v1/webhooks/endpoints?tenantId=${tenantId}`)).data as Json[];
+    expect(endpoints.map((e) => e.url)).toEqual(["https://hooks.example.com/t"]);
+  });
+
   it("a revocation racing 30 writes under the grant: no write commits after it", async () => {
     const tenantId = await tenant("Racing");
     const grant = ok(await ask(tenantId, { access: "write" }), 201);

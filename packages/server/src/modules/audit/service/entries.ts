@@ -101,6 +101,7 @@ export class Entries {
       .selectAll()
       .where("environment_id", access.environmentId === null ? "is" : "=", access.environmentId)
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+      .$if(access.environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
       .$if(query.action !== undefined && prefix === null, (qb) => qb.where("action", "=", query.action as string))
       .$if(prefix !== null, (qb) =>
         // A range instead of LIKE: `_` is a LIKE wildcard and occurs in actions.

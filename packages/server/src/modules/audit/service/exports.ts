@@ -23,6 +23,8 @@ import type { Checkpoints } from "./checkpoints.js";
 export interface ChainScope {
   environmentId: string | null;
   tenantId: string | null;
+  /** environmentOnly: leave tenants' entries out (an operator acting environment-wide). */
+  environmentOnly?: boolean;
 }
 
 /** PAGE is how many rows an export or a verification reads at a time. */

@@ -173,6 +173,7 @@ export class CreditNotesService {
       .selectAll()
       .where("environment_id", "=", access.environmentId)
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+      .$if(access.environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
       .$if(query.invoiceId !== undefined, (qb) => qb.where("invoice_id", "=", query.invoiceId as string));
     return pageById(rows, query, toCreditNote, { descending: true });
   }

@@ -209,7 +209,8 @@ export class CreditsService {
       .selectFrom("billing_credit_wallet")
       .selectAll()
       .where("environment_id", "=", access.environmentId)
-      .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string));
+      .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+      .$if(access.environmentOnly === true, (qb) => qb.where("tenant_id", "is", null));
     const page = await pageById(rows, query, (r) => r);
     const held = await this.ledger.heldOf(page.data.map((w) => w.id));
     return {
@@ -283,6 +284,7 @@ export class CreditsService {
       .selectAll()
       .where("environment_id", "=", access.environmentId)
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+      .$if(access.environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
       .$if(query.walletId !== undefined, (qb) => qb.where("wallet_id", "=", query.walletId as string));
     const page = await pageById(rows, query, (r) => r, { descending: true });
     const ids = [...new Set(page.data.map((g) => g.wallet_id))];
@@ -314,6 +316,7 @@ export class CreditsService {
       .selectAll()
       .where("environment_id", "=", access.environmentId)
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+      .$if(access.environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
       .$if(query.walletId !== undefined, (qb) => qb.where("wallet_id", "=", query.walletId as string));
     return pageById(rows, query, toCreditEntry, { descending: true });
   }

@@ -288,6 +288,7 @@ export class InvoicesService {
       .selectAll()
       .where("environment_id", "=", access.environmentId)
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+      .$if(access.environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
       .$if(query.subscriptionId !== undefined, (qb) =>
         qb.where("subscription_id", "=", query.subscriptionId as string),
       );

@@ -144,6 +144,7 @@ export class SubscriptionsService {
       .selectAll()
       .where("environment_id", "=", access.environmentId)
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+      .$if(access.environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
       .$if(query.status !== undefined, (qb) => qb.where("status", "=", query.status as Subscription["status"]));
     return pageById(rows, query, toSubscription, { descending: true });
   }

@@ -14,6 +14,8 @@ export interface StreamFilter {
   environmentId: string;
   /** tenantId: only this tenant's events (tenant-bound callers always have one). */
   tenantId: string | null;
+  /** environmentOnly: only the environment's own events (an operator acting environment-wide). */
+  environmentOnly?: boolean;
   patterns: string[];
 }
 
@@ -225,6 +227,7 @@ class Connection {
       for (const event of batch) {
         this.cursor = event.sequence;
         if (this.filter.tenantId !== null && event.tenantId !== this.filter.tenantId) continue;
+        if (this.filter.environmentOnly && event.tenantId !== null) continue;
         if (!matchesType(event.type, this.filter.patterns)) continue;
         const ok = this.res.write(`id: ${event.sequence}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         if (!ok) {

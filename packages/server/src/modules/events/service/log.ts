@@ -193,7 +193,7 @@ export class EventLogService {
   }
 
   async listEvents(ctx: ActionContext, query: z.infer<typeof ListEventsQuery>) {
-    const { environmentId, tenantId } = await this.m.access.require(ctx, "events:read", {
+    const { environmentId, tenantId, environmentOnly } = await this.m.access.require(ctx, "events:read", {
       tenantId: query.tenantId ?? null,
       field: "query.tenantId",
     });
@@ -205,6 +205,7 @@ export class EventLogService {
       .selectAll()
       .where("environment_id", "=", environmentId)
       .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
+      .$if(environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
       .$if(query.clientId !== undefined, (qb) => qb.where("client_id", "=", query.clientId as string))
       .$if(patterns.length > 0, (qb) => qb.where((eb) => typeCondition(eb, patterns)))
       .$if(query.from !== undefined, (qb) => qb.where("time", ">=", query.from as number))

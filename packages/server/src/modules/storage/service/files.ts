@@ -286,7 +286,7 @@ export class FilesService {
   }
 
   async listFiles(ctx: ActionContext, query: z.infer<typeof ListFilesQuery>) {
-    const { environmentId, tenantId } = await this.m.access.require(ctx, "files:read", {
+    const { environmentId, tenantId, environmentOnly } = await this.m.access.require(ctx, "files:read", {
       tenantId: query.tenantId ?? null,
       field: "query.tenantId",
     });
@@ -297,6 +297,7 @@ export class FilesService {
       .where("environment_id", "=", environmentId)
       .where("status", "=", query.status)
       .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
+      .$if(environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
       .$if(query.bucketId !== undefined, (qb) => qb.where("bucket_id", "=", query.bucketId as string))
       .$if(query.ref !== undefined, (qb) => qb.where("ref", "=", query.ref as string));
     return pageById(rows, query, toFile, { descending: true });

@@ -93,7 +93,7 @@ export class EndpointsService {
   }
 
   async listEndpoints(ctx: ActionContext, query: z.infer<typeof ListEndpointsQuery>) {
-    const { environmentId, tenantId } = await this.m.access.require(ctx, "webhooks:read", {
+    const { environmentId, tenantId, environmentOnly } = await this.m.access.require(ctx, "webhooks:read", {
       tenantId: query.tenantId ?? null,
       field: "query.tenantId",
     });
@@ -102,7 +102,8 @@ export class EndpointsService {
       .selectFrom("webhook_endpoint")
       .selectAll()
       .where("environment_id", "=", environmentId)
-      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string));
+      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
+      .$if(environmentOnly === true, (qb) => qb.where("tenant_id", "is", null));
     const now = this.m.clock.now();
     return pageById(rows, query, (r) => this.#endpoint(r, now));
   }

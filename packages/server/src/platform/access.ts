@@ -172,7 +172,8 @@ export interface TenantAccess {
   /**
    * environmentOnly is set for an operator acting environment-wide: tenants' own rows (their
    * events, audit entries, endpoints, files, billing) are outside what it reads without support
-   * access, so a list keeps only the environment's own rows (`tenant_id is null`).
+   * access, so a list keeps only the environment's own rows (`tenant_id is null`) and tenants'
+   * lifecycle (`tenant.*` events and audit entries, the plane's to run).
    */
   environmentOnly?: boolean;
 }

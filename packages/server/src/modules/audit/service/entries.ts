@@ -101,7 +101,13 @@ export class Entries {
       .selectAll()
       .where("environment_id", access.environmentId === null ? "is" : "=", access.environmentId)
       .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
-      .$if(access.environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
+      // An operator acting environment-wide sees the environment's entries and tenants' lifecycle
+      // (`tenant.*`, the plane's to run); the rest of a tenant's chain needs support access.
+      .$if(access.environmentOnly === true, (qb) =>
+        qb.where((eb) =>
+          eb.or([eb("tenant_id", "is", null), eb.and([eb("action", ">=", "tenant."), eb("action", "<", "tenant/")])]),
+        ),
+      )
       .$if(query.action !== undefined && prefix === null, (qb) => qb.where("action", "=", query.action as string))
       .$if(prefix !== null, (qb) =>
         // A range instead of LIKE: `_` is a LIKE wildcard and occurs in actions.

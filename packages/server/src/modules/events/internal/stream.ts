@@ -227,7 +227,7 @@ class Connection {
       for (const event of batch) {
         this.cursor = event.sequence;
         if (this.filter.tenantId !== null && event.tenantId !== this.filter.tenantId) continue;
-        if (this.filter.environmentOnly && event.tenantId !== null) continue;
+        if (this.filter.environmentOnly && event.tenantId !== null && !event.type.startsWith("tenant.")) continue;
         if (!matchesType(event.type, this.filter.patterns)) continue;
         const ok = this.res.write(`id: ${event.sequence}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         if (!ok) {

@@ -205,7 +205,13 @@ export class EventLogService {
       .selectAll()
       .where("environment_id", "=", environmentId)
       .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
-      .$if(environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
+      // An operator acting environment-wide sees the environment's events and tenants' lifecycle
+      // (`tenant.*`); the rest of a tenant's events need support access.
+      .$if(environmentOnly === true, (qb) =>
+        qb.where((eb) =>
+          eb.or([eb("tenant_id", "is", null), eb.and([eb("type", ">=", "tenant."), eb("type", "<", "tenant/")])]),
+        ),
+      )
       .$if(query.clientId !== undefined, (qb) => qb.where("client_id", "=", query.clientId as string))
       .$if(patterns.length > 0, (qb) => qb.where((eb) => typeCondition(eb, patterns)))
       .$if(query.from !== undefined, (qb) => qb.where("time", ">=", query.from as number))

@@ -21,6 +21,11 @@ async function openSession(w: IsolationWorld): Promise<Credential> {
  */
 export const fixtures = defineModuleFixtures({
   module: "portal",
+  // The generated body names a made-up surface: the caller's own surface is the default.
+  bodies: {
+    "POST /v1/tenants/:tenantId/portal-links": () => ({ expiresInSeconds: 120 }),
+    "PUT /v1/surfaces/:surfaceId/portal-theme": () => ({ name: "Customer portal", accentColor: "#223344" }),
+  },
   facts: {
     "POST /v1/tenants/:tenantId/portal-links": async (w) => ({
       caller: w.a.key,

@@ -129,7 +129,7 @@ describe.skipIf(!runs)(`Tenant portal in Chromium${runs ? "" : ` (skipped: ${mis
         .first()
         .isVisible(),
     ).resolves.toBe(true);
-    await page.getByText("https://hooks.acme.example/second").waitFor();
+    await page.getByRole("cell", { name: "https://hooks.acme.example/second" }).waitFor();
     expect(await page.getByText(globexUrl).count()).toBe(0);
     await page.screenshot({ path: join(SHOTS, "portal-02-created.png"), fullPage: true });
 

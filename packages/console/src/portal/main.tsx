@@ -8,5 +8,9 @@ import { PortalApp } from "./app.js";
 const fragment = new URLSearchParams(location.hash.slice(1));
 const linkToken = fragment.get("token");
 if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+// A new link opened in this tab while the portal shows changes the fragment only: start over with it.
+addEventListener("hashchange", () => {
+  if (new URLSearchParams(location.hash.slice(1)).has("token")) location.reload();
+});
 
 render(<PortalApp linkToken={linkToken} />, document.getElementById("portal") as HTMLElement);

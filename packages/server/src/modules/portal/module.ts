@@ -5,7 +5,7 @@ import { portalIds, TOKEN_PREFIX } from "./ids.js";
 import { migration as core } from "./migrations/202612071700_portal_core.js";
 import { portalRoutes } from "./routes.js";
 import { PORTAL_FEATURES } from "./schemas.js";
-import { PortalService } from "./service.js";
+import { PortalService, PRUNE_JOB } from "./service.js";
 
 const Actor = z.object({ email: z.string().nullable(), name: z.string().nullable() });
 
@@ -48,6 +48,8 @@ export const portalModule = defineModule({
       description: "A surface's portal theme was set (`before` and `after`).",
     },
   },
+  jobs: (service) => [{ name: PRUNE_JOB, maxAttempts: 3, handler: async () => void (await service.prune()) }],
+  schedules: { [PRUNE_JOB]: "25 * * * *" },
   start: async (service) => service.lastUsed.start(),
   stop: (service) => service.lastUsed.stop(),
 });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { captureLogs, createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { portalModule } from "./index.js";
 
 // The tenant portal (docs/portal.md): a product's backend mints a one-time link for a tenant's
 // admin; the portal page exchanges it, once, for a short-lived session bound to that tenant. The
@@ -144,6 +145,24 @@ describeEachEngine("tenant portal", (engine) => {
     expect(key.status, JSON.stringify(key.body)).toBe(201);
   });
 
+  it("an idempotent replay of a mint answers the same link without its token", async () => {
+    const send = () =>
+      t.inject({
+        method: "POST",
+        url: `/v1/tenants/${acme}/portal-links`,
+        headers: { authorization: `Bearer ${p.a.secretKey}`, "idempotency-key": "portal-mint-1" },
+        payload: {},
+      });
+    const first = await send();
+    expect(first.statusCode, first.body).toBe(201);
+    const again = await send();
+    expect(again.statusCode, again.body).toBe(201);
+    const [a, b] = [JSON.parse(first.body) as Json, JSON.parse(again.body) as Json];
+    expect(b.id).toBe(a.id);
+    expect(b.token).toBeNull();
+    expect(b.url).toBeNull();
+  });
+
   it("a link's features limit what its session may do", async () => {
     const token = await session(acme, { features: ["audit"] });
     expect((await call(token, "GET", `/v1/tenants/${acme}/audit/entries`)).status).toBe(200);
@@ -259,5 +278,17 @@ describeEachEngine("tenant portal", (engine) => {
     const context = await call(token, "GET", "/v1/portal/context");
     expect(context.body.theme).toMatchObject({ name: "Acme Suite", logoUrl: "https://cdn.example.com/logo.png" });
     expect((await call(token, "PUT", url, { name: "mine" })).status).toBe(403);
+  });
+
+  it("prunes links and sessions a day after they ended", async () => {
+    const link = await mint(acme);
+    const token = await session(acme);
+    clock.advance(3_600_000 + 86_400_000 + 1_000);
+    const pruned = await t.app.service(portalModule).prune();
+    expect(pruned.links).toBeGreaterThanOrEqual(2);
+    expect(pruned.sessions).toBeGreaterThanOrEqual(1);
+    expect((await exchange(link.token as string)).status).toBe(401);
+    expect((await call(token, "GET", "/v1/portal/context")).status).toBe(401);
+    expect(await t.app.service(portalModule).prune()).toEqual({ links: 0, sessions: 0 });
   });
 });

@@ -22,6 +22,12 @@ import {
 } from "./schemas.js";
 import type { PortalSessionTable, PortalTables } from "./tables.js";
 
+/** PRUNE_AFTER_MS: how long an ended link or session is kept (see `prune`). */
+const PRUNE_AFTER_MS = 86_400_000;
+
+/** PRUNE_JOB: the scheduled job that deletes ended links and sessions. */
+export const PRUNE_JOB = "portal.prune";
+
 /** PORTAL_TOPIC: the change-bus topic on which a portal session's id is published when it is revoked. */
 export const PORTAL_TOPIC = "portal";
 
@@ -321,6 +327,21 @@ export class PortalService {
       });
       return after;
     });
+  }
+
+  /**
+   * prune deletes links and sessions that ended more than a day ago (they open nothing any more; what
+   * they did stays in the audit log). Returns how many rows of each went.
+   */
+  async prune(): Promise<{ links: number; sessions: number }> {
+    const before = this.m.clock.now() - PRUNE_AFTER_MS;
+    const links = await this.#db.q().deleteFrom("portal_link").where("expires_at", "<", before).executeTakeFirst();
+    const sessions = await this.#db
+      .q()
+      .deleteFrom("portal_session")
+      .where("expires_at", "<", before)
+      .executeTakeFirst();
+    return { links: Number(links.numDeletedRows), sessions: Number(sessions.numDeletedRows) };
   }
 
   /** flushLastUsed writes the batched `last_used_at` values now. */

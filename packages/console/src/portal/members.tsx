@@ -148,15 +148,19 @@ export function MembersSection({ tenantId }: { tenantId: string }) {
 
 function Invite({ tenantId, onDone }: { tenantId: string; onDone: (done: boolean) => void }) {
   const [email, setEmail] = useState("");
-  const [role, setRole] = useState("member");
+  const [roles, setRoles] = useState("");
   const action = useAction();
   const submit = async (ev: Event) => {
     ev.preventDefault();
+    const keys = roles
+      .split(/[\s,]+/)
+      .map((r) => r.trim())
+      .filter(Boolean);
     const ok = await action.run(() =>
       unwrap(
         portal.POST("/v1/tenants/{tenantId}/invitations", {
           params: { path: { tenantId } },
-          body: { email, roles: [role] },
+          body: { email, roles: keys },
         }),
       ),
     );
@@ -169,12 +173,17 @@ function Invite({ tenantId, onDone }: { tenantId: string; onDone: (done: boolean
         <input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
       </label>
       <label>
-        Role
-        <select value={role} onChange={(e) => setRole(e.currentTarget.value)}>
-          <option value="member">Member</option>
-          <option value="admin">Admin</option>
-        </select>
+        Roles (keys, comma-separated)
+        <input
+          required
+          value={roles}
+          aria-describedby="invite-roles-hint"
+          onInput={(e) => setRoles(e.currentTarget.value)}
+        />
       </label>
+      <p id="invite-roles-hint" class="muted small">
+        The portal can give the roles your product set up for it: roles whose permissions this portal holds itself.
+      </p>
       {action.problem && <ProblemNotice problem={action.problem} />}
       <div class="form-actions">
         <button type="button" class="button" onClick={() => onDone(false)}>

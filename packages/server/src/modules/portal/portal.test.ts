@@ -145,6 +145,49 @@ describeEachEngine("tenant portal", (engine) => {
     expect(key.status, JSON.stringify(key.body)).toBe(201);
   });
 
+  it("every section the portal page draws answers the session, for its own tenant", async () => {
+    const token = await session(acme, { actor: { email: "ops@acme.example" } });
+    for (const url of [
+      "/v1/webhooks/endpoints",
+      `/v1/tenants/${acme}/audit/entries?action=webhook_endpoint.created`,
+      `/v1/tenants/${acme}/audit/export?format=csv`,
+      `/v1/tenants/${acme}/keys`,
+      `/v1/tenants/${acme}/members`,
+      `/v1/tenants/${acme}/invitations`,
+      `/v1/tenants/${acme}/entitlements`,
+      `/v1/tenants/${acme}/billing/usage`,
+      `/v1/tenants/${acme}/billing/invoices`,
+      `/v1/tenants/${acme}`,
+    ]) {
+      const res = await t.inject({ method: "GET", url, headers: { authorization: `Bearer ${token}` } });
+      expect(res.statusCode, `${url}: ${res.body.slice(0, 300)}`).toBe(200);
+    }
+    // Invitations give roles within the session's own permissions (a custom role of the product's).
+    const role = await call(p.a.secretKey, "POST", "/v1/roles", {
+      key: "webhook_viewer",
+      name: "Webhook viewer",
+      permissions: ["webhooks:read"],
+    });
+    expect(role.status, JSON.stringify(role.body)).toBe(201);
+    const admin = await call(token, "POST", `/v1/tenants/${acme}/invitations`, {
+      email: "new.admin@acme.example",
+      roles: ["admin"],
+    });
+    expect(admin.status).toBe(403);
+    expect(admin.body.code).toBe("grant_exceeds_own");
+    const invited = await call(token, "POST", `/v1/tenants/${acme}/invitations`, {
+      email: "viewer@acme.example",
+      roles: ["webhook_viewer"],
+    });
+    expect(invited.status, JSON.stringify(invited.body)).toBe(201);
+    const revoked = await call(token, "POST", `/v1/tenants/${acme}/invitations/${invited.body.id}/revoke`, {});
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    // Never another tenant's, nor the environment's.
+    expect((await call(token, "GET", `/v1/tenants/${globex}/billing/invoices`)).status).toBe(404);
+    expect((await call(token, "GET", `/v1/tenants/${globex}/entitlements`)).status).toBe(404);
+    expect((await call(token, "GET", "/v1/audit/entries")).status).toBe(403);
+  });
+
   it("an idempotent replay of a mint answers the same link without its token", async () => {
     const send = () =>
       t.inject({

@@ -138,8 +138,23 @@ describe.skipIf(!runs)(`Tenant portal in Chromium${runs ? "" : ` (skipped: ${mis
     await page.getByRole("heading", { name: "Audit log" }).waitFor();
     await page.getByText("webhook_endpoint.created").first().waitFor();
     await expect(page.getByText("Portal: Jane Admin <jane@acme.example>").first().isVisible()).resolves.toBe(true);
-    await page.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: "API keys" }).click();
-    await page.getByRole("heading", { name: "API keys" }).waitFor();
+    await page.screenshot({ path: join(SHOTS, "portal-03-audit.png"), fullPage: true });
+    for (const [label, heading] of [
+      ["API keys", "API keys"],
+      ["Members", "Members"],
+      ["Usage", "Usage"],
+      ["Billing", "Billing"],
+    ]) {
+      // Keyboard: the section links are reachable and open with Enter; focus moves to the heading.
+      await page.getByRole("navigation", { name: "Portal sections" }).getByRole("link", { name: label }).focus();
+      await page.keyboard.press("Enter");
+      await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
+      expect(await page.getByRole("alert").count(), `${label} shows no problem`).toBe(0);
+      await page.screenshot({
+        path: join(SHOTS, `portal-04-${label.toLowerCase().replace(" ", "-")}.png`),
+        fullPage: true,
+      });
+    }
 
     // Signing out ends the session: the screen links back to the product.
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -164,7 +179,7 @@ describe.skipIf(!runs)(`Tenant portal in Chromium${runs ? "" : ` (skipped: ${mis
     await page.getByRole("heading", { name: "This portal link has expired" }).waitFor();
     expect(await page.getByText(/expired: ask the product for a new one/).count()).toBe(1);
     expect(await page.evaluate("location.hash")).toBe("");
-    await page.screenshot({ path: join(SHOTS, "portal-03-expired.png"), fullPage: true });
+    await page.screenshot({ path: join(SHOTS, "portal-05-expired.png"), fullPage: true });
     expect(problems).toEqual([]);
   });
 });

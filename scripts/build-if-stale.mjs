@@ -33,7 +33,7 @@ const PACKAGES = [
     name: "@baseplate/console",
     dir: join(root, "packages", "console"),
     entry: "dist/index.html",
-    config: ["vite.config.ts", "index.html"],
+    config: ["vite.config.ts", "index.html", "portal.html"],
     // The console bundles the SDK: a rebuilt SDK (its fingerprint file rewritten) rebuilds it too.
     inputs: (dir) => [
       join(root, "packages", "sdk", "dist", ".source-fingerprint"),

@@ -6,6 +6,7 @@ import { backupsModule } from "./modules/backups/index.js";
 import { billingModule } from "./modules/billing/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
+import { portalModule } from "./modules/portal/index.js";
 import { rateLimitsModule } from "./modules/ratelimits/index.js";
 import { ssoModule } from "./modules/sso/index.js";
 import { storageModule } from "./modules/storage/index.js";
@@ -57,6 +58,7 @@ export const MODULES: readonly AnyModule[] = [
   billingModule,
   backupsModule,
   supportModule,
+  portalModule,
 ];
 
 export interface AppOptions {

@@ -37,6 +37,8 @@ const UNDOCUMENTED = new Set([
   // The console's files and client routes, `/console/*` (Fastify's tree prints the wildcard under
   // `/console` without the slash).
   "GET /console*",
+  // The tenant portal's page (packages/console/portal.html); its API is documented.
+  "GET /portal",
 ]);
 
 /** servedRoutes lists `METHOD /url` for every route in Fastify's router (HEAD twins excluded). */

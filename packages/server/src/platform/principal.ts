@@ -1,8 +1,9 @@
 /**
- * Principal is the resolved caller of one request (DESIGN.md §1). Credential resolvers build it;
+ * Principal is the resolved caller of one request (DESIGN.md §1). `portal` is a tenant portal
+ * session (bound to one tenant, on behalf of the credential that minted its link). Credential resolvers build it;
  * guards and services read it; facts record it. It never carries the credential itself.
  */
-export type ActorType = "user" | "service" | "tenant_key" | "agent" | "operator" | "system";
+export type ActorType = "user" | "service" | "tenant_key" | "agent" | "portal" | "operator" | "system";
 
 export interface Principal {
   actorType: ActorType;

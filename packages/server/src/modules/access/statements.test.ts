@@ -54,6 +54,9 @@ const BEFORE_STATEMENTS = {
   billing: ["read", "manage"],
   // Declared by the ratelimits module (it grants nothing to built-in roles).
   rate_limits: ["read", "write"],
+  // Declared by the portal module (secret keys mint links and set themes; no role is granted them).
+  portal_links: ["create"],
+  portal_themes: ["read", "write"],
   // Declared by the sso module (tenant admins manage their tenant's domains and IdP).
   sso: ["read", "manage"],
 };

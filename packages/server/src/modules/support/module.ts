@@ -2,7 +2,7 @@ import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { supportIds } from "./ids.js";
-import { migration as supportAccess } from "./migrations/202612071700_support_access.js";
+import { migration as supportAccess } from "./migrations/202612071705_support_access.js";
 import { supportRoutes } from "./routes.js";
 import { SupportService } from "./service.js";
 

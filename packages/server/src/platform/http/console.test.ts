@@ -19,6 +19,7 @@ beforeAll(async () => {
   const dist = join(root, "dist");
   mkdirSync(join(dist, "assets"), { recursive: true });
   writeFileSync(join(dist, "index.html"), "<!doctype html><title>console</title>");
+  writeFileSync(join(dist, "portal.html"), "<!doctype html><title>portal</title>");
   writeFileSync(join(dist, "assets", "index-a1b2c3.js"), "console.log(1)");
   writeFileSync(join(dist, "assets", "index-d4e5f6.css"), "body{}");
   writeFileSync(join(dist, "favicon.svg"), "<svg/>");
@@ -49,6 +50,20 @@ describe("console static files", () => {
     expect(ConsoleAssets.csp).toContain("script-src 'self';");
     expect(ConsoleAssets.csp).not.toContain("unsafe-inline");
     expect(ConsoleAssets.csp).toContain("frame-ancestors 'none'");
+  });
+
+  it("serves the tenant portal's page at /portal with its own strict CSP and no referrer", async () => {
+    const res = await built.inject({ url: "/portal" });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain("<title>portal</title>");
+    expect(res.headers["content-security-policy"]).toBe(ConsoleAssets.portalCsp);
+    expect(res.headers["referrer-policy"]).toBe("no-referrer");
+    expect(ConsoleAssets.portalCsp).not.toContain("unsafe-inline");
+    expect(ConsoleAssets.portalCsp).toContain("script-src 'self';");
+    expect(ConsoleAssets.portalCsp).toContain("img-src 'self' data: https:;");
+    expect((await missing.inject({ url: "/portal" })).statusCode).toBe(503);
+    // The console's client routes do not reach it, nor it them.
+    expect((await built.inject({ url: "/portal/x" })).statusCode).toBe(404);
   });
 
   it("serves hashed assets as immutable with their content type", async () => {

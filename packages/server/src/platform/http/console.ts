@@ -100,6 +100,13 @@ export class ConsoleAssets {
   static readonly csp =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+  /**
+   * portalCsp: the tenant portal's Content-Security-Policy: the console's, with the surface's logo
+   * allowed from any https origin (its theme names it; nothing else loads from elsewhere).
+   */
+  static readonly portalCsp =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
   /** notBuilt is the page /console answers while the console has not been built. */
   static readonly notBuilt = `<!doctype html>
 <html lang="en">
@@ -115,12 +122,13 @@ export class ConsoleAssets {
 
 /**
  * registerConsole serves the console at `/console` and `/console/*` (client routes get index.html),
- * every answer with the console's Content-Security-Policy. Until the console is built, `/console`
- * answers 503 with a page that says how to build it.
+ * every answer with the console's Content-Security-Policy, and the tenant portal's page at `/portal`
+ * (its token travels in the URL's fragment, which no request carries; the page sends no referrer).
+ * Until the console is built, both answer 503 with a page that says how to build it.
  */
 export function registerConsole(fastify: FastifyInstance, assets: ConsoleAssets): void {
-  const serve = async (path: string, reply: FastifyReply) => {
-    reply.header("content-security-policy", ConsoleAssets.csp);
+  const serve = async (path: string, reply: FastifyReply, csp = ConsoleAssets.csp) => {
+    reply.header("content-security-policy", csp);
     if (!assets.built()) {
       return reply
         .code(503)
@@ -133,6 +141,10 @@ export function registerConsole(fastify: FastifyInstance, assets: ConsoleAssets)
     return reply.type(file.contentType).header("cache-control", file.cacheControl).send(file.body);
   };
   fastify.get("/console", { config: { accessLog: false } }, (_req, reply) => serve("index.html", reply));
+  fastify.get("/portal", { config: { accessLog: false } }, (_req, reply) => {
+    reply.header("referrer-policy", "no-referrer");
+    return serve("portal.html", reply, ConsoleAssets.portalCsp);
+  });
   fastify.get<{ Params: { "*": string } }>("/console/*", { config: { accessLog: false } }, (req, reply) =>
     serve(req.params["*"], reply),
   );

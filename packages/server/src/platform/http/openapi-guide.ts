@@ -48,6 +48,12 @@ export const API_TAGS: readonly TagDoc[] = [
       "Customer organisations of an environment, with a lifecycle (`active`, `suspended`, `deactivated`). A suspended tenant answers `tenant_suspended` to everything but reading, export and billing recovery.",
   },
   {
+    name: "Tenant portal",
+    group: "Tenants",
+    description:
+      "A page a product links or embeds for its customers' admins: one-time links minted by the product's backend open a short-lived session bound to one tenant (`bp_ps_…`), themed per surface. See docs/portal.md.",
+  },
+  {
     name: "Users",
     group: "Users",
     description:

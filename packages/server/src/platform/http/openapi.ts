@@ -123,6 +123,7 @@ const CREDENTIAL_NAMES: Record<ActorType, string> = {
   user: "user sessions",
   tenant_key: "tenant keys",
   agent: "agent keys",
+  portal: "tenant portal sessions",
   operator: "operator credentials",
   system: "the plane itself",
 };

@@ -40,9 +40,10 @@ export const AUTH = {
   user: { actorTypes: ["user"] },
   /**
    * tenant: every environment credential (secret keys, users through memberships, tenant and
-   * agent keys) and operators acting in the environment; the access check confines each to its tenant.
+   * agent keys, tenant portal sessions) and operators acting in the environment; the access check
+   * confines each to its tenant.
    */
-  tenant: { actorTypes: ["service", "user", "tenant_key", "agent", "operator"] },
+  tenant: { actorTypes: ["service", "user", "tenant_key", "agent", "portal", "operator"] },
   /**
    * keys: the environment's API keys (secret, tenant and agent keys), not user sessions: routes on
    * which a user, who always acts within a named tenant, has a tenant-path twin.

@@ -11,7 +11,7 @@ import { probeModule } from "../probe/index.js";
  */
 
 /** CredentialKind is a credential the runner can present: plane operators and environment credentials. */
-export type CredentialKind = "admin" | "support" | "service" | "user" | "tenant_key" | "agent";
+export type CredentialKind = "admin" | "support" | "service" | "user" | "tenant_key" | "agent" | "portal";
 
 /** Credential: a token the runner presents, with the actor it resolves to. */
 export interface Credential {

@@ -3,7 +3,7 @@ import type { ModuleMigration } from "../../../platform/db/migrator.js";
 
 /** Operators' support access to tenants, and each tenant's support policy. */
 export const migration: ModuleMigration = {
-  name: "202612071700_support_access",
+  name: "202612071705_support_access",
   async up(db, engine) {
     const t = columnTypes(engine);
     await db.schema

@@ -1,0 +1,140 @@
+import { unwrap } from "@baseplate/sdk";
+import { Badge, Empty, Fields, PageHeader, Show, Time, useLoad } from "../ui.js";
+import { portal } from "./api.js";
+
+function money(minor: number, currency: string | null): string {
+  if (!currency) return String(minor);
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(minor / 100);
+  } catch {
+    return `${minor} ${currency}`;
+  }
+}
+
+/** UsageSection: what the tenant may use (its entitlements: features and metered limits). */
+export function UsageSection({ tenantId }: { tenantId: string }) {
+  const [state, reload] = useLoad(
+    (signal) => unwrap(portal.GET("/v1/tenants/{tenantId}/entitlements", { params: { path: { tenantId } }, signal })),
+    [tenantId],
+  );
+  return (
+    <>
+      <PageHeader title="Usage" subtitle="What your organisation may use: features and metered limits." />
+      <Show state={state} what="entitlements" retry={reload}>
+        {(list) =>
+          list.data.length === 0 ? (
+            <Empty>No limits apply to your organisation.</Empty>
+          ) : (
+            <table class="table">
+              <caption class="visually-hidden">Entitlements</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Feature</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col">Limit</th>
+                  <th scope="col">Enabled</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.data.map((e) => (
+                  <tr key={e.id}>
+                    <td>
+                      <code>{e.feature}</code>
+                    </td>
+                    <td>{e.kind}</td>
+                    <td>
+                      {e.limit === null || e.limit === undefined ? "—" : `${e.limit} per ${e.period ?? "period"}`}
+                    </td>
+                    <td>{e.enabled ? <Badge tone="good">yes</Badge> : <Badge tone="bad">no</Badge>}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
+      </Show>
+    </>
+  );
+}
+
+/** BillingSection: the current period's usage and charges, and the tenant's invoices. */
+export function BillingSection({ tenantId }: { tenantId: string }) {
+  const [usage, reloadUsage] = useLoad(
+    (signal) => unwrap(portal.GET("/v1/tenants/{tenantId}/billing/usage", { params: { path: { tenantId } }, signal })),
+    [tenantId],
+  );
+  const [invoices, reloadInvoices] = useLoad(
+    (signal) =>
+      unwrap(
+        portal.GET("/v1/tenants/{tenantId}/billing/invoices", {
+          params: { path: { tenantId }, query: { limit: 50 } },
+          signal,
+        }),
+      ),
+    [tenantId],
+  );
+  return (
+    <>
+      <PageHeader title="Billing" subtitle="Your current period and your invoices." />
+      <Show state={usage} what="the current period" retry={reloadUsage}>
+        {(u) =>
+          !u.subscriptionId ? (
+            <Empty>Your organisation has no subscription.</Empty>
+          ) : (
+            <section class="card" aria-labelledby="period-title">
+              <h2 id="period-title">Current period</h2>
+              <Fields
+                rows={[
+                  ["From", <Time key="from" iso={u.periodStart} />],
+                  ["To", <Time key="to" iso={u.periodEnd} />],
+                  ...u.charges.map((c): [string, string] => [
+                    c.description,
+                    `${c.used} used · ${money(c.total, u.currency)}`,
+                  ]),
+                ]}
+              />
+            </section>
+          )
+        }
+      </Show>
+      <h2 class="section-header">Invoices</h2>
+      <Show state={invoices} what="invoices" retry={reloadInvoices}>
+        {(page) =>
+          page.data.length === 0 ? (
+            <Empty>No invoices yet.</Empty>
+          ) : (
+            <table class="table">
+              <caption class="visually-hidden">Invoices</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Number</th>
+                  <th scope="col">Period</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Total</th>
+                  <th scope="col">Due</th>
+                </tr>
+              </thead>
+              <tbody>
+                {page.data.map((i) => (
+                  <tr key={i.id}>
+                    <td>{i.number ?? <code>{i.id}</code>}</td>
+                    <td>
+                      <Time iso={i.periodStart} /> – <Time iso={i.periodEnd} />
+                    </td>
+                    <td>
+                      <Badge tone={i.status === "paid" ? "good" : i.status === "finalized" ? "warn" : "neutral"}>
+                        {i.status}
+                      </Badge>
+                    </td>
+                    <td>{money(i.total, i.currency)}</td>
+                    <td>{money(i.amountDue, i.currency)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
+      </Show>
+    </>
+  );
+}

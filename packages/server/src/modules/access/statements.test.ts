@@ -18,6 +18,7 @@ const BEFORE = {
     "roles:read",
     "sso:manage",
     "sso:read",
+    "support_access:read",
     "tenants:read",
     "tenants:update",
     "usage:read",
@@ -57,6 +58,8 @@ const BEFORE_STATEMENTS = {
   // Declared by the portal module (secret keys mint links and set themes; no role is granted them).
   portal_links: ["create"],
   portal_themes: ["read", "write"],
+  // Declared by the support module (admins see who had support access; owners approve it).
+  support_access: ["read", "approve", "write"],
   // Declared by the sso module (tenant admins manage their tenant's domains and IdP).
   sso: ["read", "manage"],
 };

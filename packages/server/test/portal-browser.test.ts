@@ -163,6 +163,56 @@ describe.skipIf(!runs)(`Tenant portal in Chromium${runs ? "" : ` (skipped: ${mis
     expect(problems).toEqual([]);
   });
 
+  it("shows an operator's support request to the tenant's admin, who requires approval, approves it and ends it", async () => {
+    const asOperator = async (method: string, url: string, body?: unknown) => {
+      const res = await fetch(`${base}${url}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${p.operatorToken}`,
+          "baseplate-environment": p.a.id,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, json: (await res.json()) as Json };
+    };
+    const link = await api("POST", `/v1/tenants/${acme}/portal-links`, {
+      actor: { email: "jane@acme.example", name: "Jane Admin" },
+    });
+    const page = await newPage();
+    await page.goto(link.url as string);
+    const sections = page.getByRole("navigation", { name: "Portal sections" });
+    await sections.getByRole("link", { name: "Support access" }).click();
+    await page.getByRole("heading", { name: "Support access", level: 1 }).waitFor();
+    await page.getByText("Nobody has asked for access yet.").waitFor();
+    await page.getByLabel(/Require our approval/).click();
+    await page.getByText("Requests wait here until you approve them.").waitFor();
+
+    const asked = await asOperator("POST", "/v1/support-access", {
+      tenantId: acme,
+      reason: "Ticket 4711: webhook deliveries failing",
+    });
+    expect(asked.status, JSON.stringify(asked.json)).toBe(201);
+    expect(asked.json.status).toBe("pending");
+    expect((await asOperator("GET", `/v1/tenants/${acme}/members`)).status).toBe(403);
+
+    await sections.getByRole("link", { name: "Audit log" }).click();
+    await page.getByRole("heading", { name: "Audit log", level: 1 }).waitFor();
+    await sections.getByRole("link", { name: "Support access" }).click();
+    await page.getByRole("cell", { name: "Ticket 4711: webhook deliveries failing" }).waitFor();
+    await page.getByRole("button", { name: "Approve admin@example.com's request" }).click();
+    await page.getByRole("button", { name: "End admin@example.com's access" }).waitFor();
+    await page.screenshot({ path: join(SHOTS, "portal-05-support-access.png"), fullPage: true });
+    expect((await asOperator("GET", `/v1/tenants/${acme}/members`)).status).toBe(200);
+    const grant = await asOperator("GET", `/v1/support-access/${asked.json.id}`);
+    expect(grant.json).toMatchObject({ status: "active", decidedBy: expect.any(String) });
+
+    await page.getByRole("button", { name: "End admin@example.com's access" }).click();
+    await page.getByRole("cell", { name: "ended" }).waitFor();
+    expect((await asOperator("GET", `/v1/tenants/${acme}/members`)).status).toBe(403);
+    expect(problems).toEqual([]);
+  });
+
   it("shows the expired screen for a link past its time", async () => {
     const link = await api("POST", `/v1/tenants/${acme}/portal-links`, { expiresInSeconds: 60 });
     // Spend the minute without waiting: the plane's clock is real here, so expire the row itself.

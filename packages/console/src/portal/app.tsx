@@ -7,6 +7,7 @@ import { AuditSection } from "./audit.js";
 import { BillingSection, UsageSection } from "./billing.js";
 import { KeysSection } from "./keys.js";
 import { MembersSection } from "./members.js";
+import { SupportSection } from "./support.js";
 import { WebhooksSection } from "./webhooks.js";
 
 export type PortalContext = components["schemas"]["PortalContext"];
@@ -19,6 +20,7 @@ const SECTIONS: Record<Feature, string> = {
   members: "Members",
   usage: "Usage",
   billing: "Billing",
+  support: "Support access",
 };
 
 /**
@@ -210,6 +212,7 @@ function PortalShell({ context }: { context: PortalContext }) {
         {current === "members" && <MembersSection tenantId={tenantId} />}
         {current === "usage" && <UsageSection tenantId={tenantId} />}
         {current === "billing" && <BillingSection tenantId={tenantId} />}
+        {current === "support" && <SupportSection tenantId={tenantId} />}
       </main>
     </div>
   );

@@ -42,6 +42,8 @@ export const FEATURE_PERMISSIONS: Readonly<Record<PortalFeature, readonly string
   members: ["members:*", "roles:read"],
   usage: ["usage:read", "entitlements:read"],
   billing: ["billing:read"],
+  // Operators' support access to the tenant: see it, approve or deny it, revoke it, set the policy.
+  support: ["support_access:read", "support_access:approve"],
 };
 
 /** portalPermissions: the permissions a session with these features holds. */

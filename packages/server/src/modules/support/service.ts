@@ -248,7 +248,7 @@ export class SupportService {
       const now = this.m.clock.now();
       const row = await this.#row(environmentId, id, tx);
       if (row.tenant_id !== tenantId) throw notFound();
-      if (principal.actorType !== "user") throw membersOnly();
+      if (!DECIDERS.has(principal.actorType)) throw membersOnly();
       if (statusOf(row, now) !== "pending") {
         throw new AppError(
           SupportErrors.support_access_not_pending,
@@ -298,7 +298,7 @@ export class SupportService {
       const now = this.m.clock.now();
       const row = await this.#row(environmentId, id, tx);
       if (row.tenant_id !== tenantId) throw notFound();
-      if (principal.actorType !== "user") throw membersOnly();
+      if (!DECIDERS.has(principal.actorType)) throw membersOnly();
       if (statusOf(row, now) !== "pending") {
         throw new AppError(
           SupportErrors.support_access_not_pending,
@@ -342,7 +342,7 @@ export class SupportService {
     return this.m.db.write(ctx, async (tx) => {
       const row = await this.#row(environmentId, id, tx);
       if (row.tenant_id !== tenantId) throw notFound();
-      if (principal.actorType !== "user" && principal.actorType !== "service") throw membersOnly();
+      if (!DECIDERS.has(principal.actorType) && principal.actorType !== "service") throw membersOnly();
       return this.#finish(tx, ctx, row, "revoked", input.note ?? null, "support_access.revoked");
     });
   }
@@ -367,7 +367,7 @@ export class SupportService {
   async setPolicy(ctx: ActionContext, tenantId: string, input: SetSupportPolicyInput): Promise<SupportPolicy> {
     const { environmentId } = await this.m.access.require(ctx, "support_access:approve", { tenantId });
     const p = ctx.principal as Principal;
-    if (p.actorType !== "user" && p.actorType !== "service") throw membersOnly();
+    if (!DECIDERS.has(p.actorType) && p.actorType !== "service") throw membersOnly();
     return this.m.db.write(ctx, async (tx) => {
       const now = this.m.clock.now();
       const before = await this.#mode(environmentId, tenantId, tx);
@@ -509,6 +509,13 @@ export class SupportService {
   }
 }
 
+/**
+ * DECIDERS: who approves and denies for the tenant: its members (sessions of users holding
+ * `support_access:approve`) and the tenant portal's sessions opened with the `support` section (the
+ * customer admin the product vouched for, recorded as such).
+ */
+const DECIDERS: ReadonlySet<string> = new Set(["user", "portal"]);
+
 /** statusOf: a row's status now (expiry is read from the clock, not stored). */
 export function statusOf(row: Pick<Row, "status" | "expires_at" | "requested_at">, now: number): Status {
   if (row.status === "active") return Number(row.expires_at) > now ? "active" : "expired";
@@ -544,6 +551,6 @@ function notFound(): AppError {
 function membersOnly(): AppError {
   return new AppError(
     SupportErrors.support_access_decided_by_members,
-    "Only the tenant's members holding `support_access:approve` approve support access; operators never decide on their own access.",
+    "Only the tenant's members holding `support_access:approve` (or its admin in the tenant portal) approve support access; operators never decide on their own access.",
   );
 }

@@ -203,6 +203,37 @@ describeEachEngine("baseplate CLI: talking to a plane", (engine) => {
     expect(viaFlags.code, viaFlags.err).toBe(0);
   });
 
+  it("an operator token acts in the environment a profile, BASEPLATE_ENVIRONMENT or --environment names", async () => {
+    const bad = await cli(env, "login", "--url", url, "--key", p.operatorToken, "--environment", "prod");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--environment");
+    const ok = await cli(
+      env,
+      "login",
+      "--url",
+      url,
+      "--key",
+      p.operatorToken,
+      "--environment",
+      p.a.id,
+      "--profile",
+      "ops",
+    );
+    expect(ok.code, ok.err).toBe(0);
+    const created = await json("tenants", "create", "--name", "Made by an operator");
+    const inA = (await json("tenants", "list", "--limit", "100")) as
+      | Array<{ id: string }>
+      | { data: Array<{ id: string }> };
+    const ids = (Array.isArray(inA) ? inA : inA.data).map((tenant) => tenant.id);
+    expect(ids).toContain(created.id);
+    // The flag and the environment variable override the profile: in B the tenant is not there.
+    const viaFlag = await cli(env, "tenants", "show", created.id as string, "--environment", p.b.id);
+    expect(viaFlag.code).toBe(1);
+    const viaEnv = await cli({ ...env, BASEPLATE_ENVIRONMENT: p.b.id }, "tenants", "show", created.id as string);
+    expect(viaEnv.code).toBe(1);
+    expect((await cli(env, "tenants", "show", created.id as string)).code).toBe(0);
+  });
+
   it("tenants, users and tenant keys: create, list, show, in tables and JSON", async () => {
     await login();
     const tenant = await json("tenants", "create", "--name", "Initech CLI");

@@ -100,6 +100,12 @@ export const CONNECTION_FLAGS: Readonly<Record<string, FlagSpec>> = {
     value: "NAME",
     description: "The saved profile to use (default: BASEPLATE_PROFILE or the current one).",
   },
+  environment: {
+    type: "string",
+    value: "ENV_ID",
+    description:
+      "The environment an operator token acts in (overrides BASEPLATE_ENVIRONMENT and the profile; sent as Baseplate-Environment).",
+  },
 };
 
 const JSON_FLAG: FlagSpec = { type: "boolean", description: "Print JSON (for scripts) instead of text." };

@@ -19,7 +19,12 @@ export class Unreachable extends Error {}
 
 /** clientFor builds the SDK client of a connection (the CLI names itself in the User-Agent). */
 export function clientFor(connection: Connection): Baseplate {
-  return createBaseplate({ baseUrl: connection.url, token: connection.key, userAgent: `baseplate-cli/${VERSION}` });
+  return createBaseplate({
+    baseUrl: connection.url,
+    token: connection.key,
+    userAgent: `baseplate-cli/${VERSION}`,
+    ...(connection.environment ? { environmentId: connection.environment } : {}),
+  });
 }
 
 /**

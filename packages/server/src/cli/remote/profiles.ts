@@ -7,6 +7,8 @@ import { UsageError } from "../command.js";
 export interface Profile {
   url: string;
   key: string;
+  /** environment: the environment an operator token acts in (`Baseplate-Environment`), if any. */
+  environment?: string;
   /** savedAt: when `baseplate login` stored it (ISO 8601). */
   savedAt?: string;
 }
@@ -67,16 +69,18 @@ export interface Connection {
   key: string;
   /** profile: the profile used for anything the flags and environment did not give. */
   profile: string | null;
+  /** environment: the environment an operator token acts in (sent as `Baseplate-Environment`). */
+  environment?: string;
 }
 
 /**
- * resolveConnection picks the plane: `--url`/`--key` first, then BASEPLATE_URL/BASEPLATE_API_KEY,
- * then the profile (`--profile`, BASEPLATE_PROFILE, or the current one). Returns null when the URL
+ * resolveConnection picks the plane: `--url`/`--key`/`--environment` first, then
+ * BASEPLATE_URL/BASEPLATE_API_KEY/BASEPLATE_ENVIRONMENT, then the profile (`--profile`, BASEPLATE_PROFILE, or the current one). Returns null when the URL
  * or the key is missing (not signed in); throws UsageError for a named profile that does not exist.
  */
 export function resolveConnection(
   env: NodeJS.ProcessEnv,
-  flags: { url?: unknown; key?: unknown; profile?: unknown },
+  flags: { url?: unknown; key?: unknown; profile?: unknown; environment?: unknown },
 ): Connection | null {
   const file = readProfiles(env);
   const named = typeof flags.profile === "string" ? flags.profile : env.BASEPLATE_PROFILE || null;
@@ -91,7 +95,17 @@ export function resolveConnection(
   const url = (typeof flags.url === "string" ? flags.url : env.BASEPLATE_URL) || profile?.url;
   const key = (typeof flags.key === "string" ? flags.key : env.BASEPLATE_API_KEY) || profile?.key;
   if (!url || !key) return null;
-  return { url: url.replace(/\/+$/, ""), key, profile: profile ? (name as string) : null };
+  const environment =
+    (typeof flags.environment === "string" ? flags.environment : env.BASEPLATE_ENVIRONMENT) || profile?.environment;
+  if (environment !== undefined && !/^env_[0-9A-Za-z]{1,60}$/.test(environment)) {
+    throw new UsageError(`Bad value for --environment: "${environment}" is not an environment id (env_…).`);
+  }
+  return {
+    url: url.replace(/\/+$/, ""),
+    key,
+    profile: profile ? (name as string) : null,
+    ...(environment ? { environment } : {}),
+  };
 }
 
 /** maskKey shows a key's prefix and last four characters only. */

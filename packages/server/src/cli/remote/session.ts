@@ -46,11 +46,17 @@ const loginCommand = defineCommand({
       description: "The API key (a secret key bp_sk_…, or an operator token).",
     },
     profile: { type: "string", value: "NAME", description: 'The profile\'s name (default "default").' },
+    environment: {
+      type: "string",
+      value: "ENV_ID",
+      description: "For an operator token: the environment its commands act in (saved with the profile).",
+    },
   },
   json: true,
   examples: [
     "baseplate login --url http://127.0.0.1:8080 --key bp_sk_…",
     "baseplate login --profile prod --url https://api.example.com --key bp_sk_…",
+    "baseplate login --profile ops --url https://api.example.com --key bp_ot_… --environment env_…",
   ],
   async run({ io, flags, json }) {
     const name = (flags.profile as string | undefined) ?? "default";
@@ -62,9 +68,13 @@ const loginCommand = defineCommand({
       throw new UsageError(`Bad value for --url: "${flags.url as string}" is not a URL. See "baseplate login --help".`);
     }
     const key = flags.key as string;
+    const environment = flags.environment as string | undefined;
+    if (environment !== undefined && !/^env_[0-9A-Za-z]{1,60}$/.test(environment)) {
+      throw new UsageError(`Bad value for --environment: "${environment}" is not an environment id (env_…).`);
+    }
     const identity = await reach({ url }, () => identify(clientFor({ url, key, profile: null }), key));
     const file = readProfiles(io.env);
-    file.profiles[name] = { url, key, savedAt: new Date().toISOString() };
+    file.profiles[name] = { url, key, ...(environment ? { environment } : {}), savedAt: new Date().toISOString() };
     file.current = name;
     const path = writeProfiles(io.env, file);
     if (json) printJson(io, { profile: name, url, key: maskKey(key), kind: identity.kind, who: identity.who, path });

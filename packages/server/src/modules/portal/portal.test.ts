@@ -277,8 +277,14 @@ describeEachEngine("tenant portal", (engine) => {
       const res = await call(p.a.secretKey, "POST", `/v1/tenants/${acme}/portal-links`, body);
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
+    // The back link is https only, loopback spellings included: a link a browser follows is held to
+    // the rules of every URL the plane accepts.
+    for (const returnUrl of ["http://localhost:3000/x", "http://127.1/", "http://[::1]/"]) {
+      const res = await call(p.a.secretKey, "POST", `/v1/tenants/${acme}/portal-links`, { returnUrl });
+      expect(res.status, returnUrl).toBe(400);
+    }
     expect(
-      (await call(p.a.secretKey, "POST", `/v1/tenants/${acme}/portal-links`, { returnUrl: "http://localhost:3000/x" }))
+      (await call(p.a.secretKey, "POST", `/v1/tenants/${acme}/portal-links`, { returnUrl: "https://localhost:3000/x" }))
         .status,
     ).toBe(201);
     expect((await call(p.b.secretKey, "POST", `/v1/tenants/${acme}/portal-links`, {})).status).toBe(404);

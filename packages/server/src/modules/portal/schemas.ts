@@ -5,19 +5,7 @@ import { Id, nameSchemas, Timestamp } from "../../platform/http/schemas.js";
 export const PORTAL_FEATURES = ["webhooks", "audit", "keys", "members", "usage", "billing", "support"] as const;
 export type PortalFeature = (typeof PORTAL_FEATURES)[number];
 
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
-/** isSafeReturnUrl: https, or http on the loopback host (a product developed locally). */
-function isSafeReturnUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    if (url.username || url.password) return false;
-    return url.protocol === "https:" || (url.protocol === "http:" && LOOPBACK.has(url.hostname));
-  } catch {
-    return false;
-  }
-}
-
+/** isHttpsUrl: an https URL without credentials (logos, and the portal's back link). */
 function isHttpsUrl(value: string): boolean {
   try {
     const url = new URL(value);
@@ -54,7 +42,7 @@ export const CreatePortalLinkInput = z.strictObject({
   returnUrl: z
     .string()
     .max(2048)
-    .refine(isSafeReturnUrl, "must be an https URL (http only on localhost)")
+    .refine(isHttpsUrl, "must be an https URL")
     .optional()
     .describe("Where the portal's back link (and its expired screen) sends the admin."),
   actor: z

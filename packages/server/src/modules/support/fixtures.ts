@@ -2,6 +2,7 @@ import {
   created,
   defineModuleFixtures,
   type EnvActors,
+  type EnvUser,
   expectJson,
   type IsolationWorld,
   readBack,
@@ -108,9 +109,20 @@ async function ask(w: IsolationWorld, env: EnvActors, tenantId: string): Promise
   return body.id as string;
 }
 
-/** ownerOf makes a fresh user of `env` an owner of the tenant (a member who approves). */
+/** OWNERS: one owner user per environment of a world, made once (signing up costs a password hash). */
+const OWNERS = new WeakMap<EnvActors, Promise<EnvUser>>();
+
+/**
+ * ownerOf makes the environment's owner user (not the home tenant's user: a stranger to the home
+ * tenant's credentials) an owner of the tenant, a member who approves.
+ */
 async function ownerOf(w: IsolationWorld, env: EnvActors, tenantId: string) {
-  const user = await w.newUser(env, "owner");
+  let made = OWNERS.get(env);
+  if (!made) {
+    made = w.newUser(env, "owner");
+    OWNERS.set(env, made);
+  }
+  const user = await made;
   await expectJson(
     await w.call(env.key, "POST", `/v1/tenants/${tenantId}/members`, {
       body: { userId: user.actorId, roles: ["owner"] },

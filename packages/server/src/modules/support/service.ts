@@ -213,7 +213,7 @@ export class SupportService {
           "Only the operator who asked, an admin operator or a secret key may end it.",
         );
       }
-      return this.#finish(tx, ctx, row, "ended", null, "support_access.ended");
+      return this.#finish(tx, ctx, row, null, "support_access.ended");
     });
   }
 
@@ -237,61 +237,21 @@ export class SupportService {
   }
 
   /** approve: a member approves a pending request; the access starts now and lasts its duration. */
-  async approve(
-    ctx: ActionContext,
-    tenantId: string,
-    id: string,
-    input: DecideSupportAccessInput,
-  ): Promise<SupportAccess> {
-    const { environmentId, principal } = await this.m.access.require(ctx, "support_access:approve", { tenantId });
-    return this.m.db.write(ctx, async (tx) => {
-      const now = this.m.clock.now();
-      const row = await this.#row(environmentId, id, tx);
-      if (row.tenant_id !== tenantId) throw notFound();
-      if (!DECIDERS.has(principal.actorType)) throw membersOnly();
-      if (statusOf(row, now) !== "pending") {
-        throw new AppError(
-          SupportErrors.support_access_not_pending,
-          `This request is ${statusOf(row, now)}, not pending.`,
-        );
-      }
-      const expiresAt = now + row.duration_seconds * 1000;
-      await this.#db
-        .q(tx)
-        .updateTable("support_access")
-        .set({
-          status: "active",
-          decided_at: now,
-          decided_by: principal.actorId,
-          decision_note: input.note ?? null,
-          expires_at: expiresAt,
-        })
-        .where("id", "=", row.id)
-        .execute();
-      const after: Row = {
-        ...row,
-        status: "active",
-        decided_at: now,
-        decided_by: principal.actorId,
-        decision_note: input.note ?? null,
-        expires_at: expiresAt,
-      };
-      await this.#record(tx, ctx, "support_access.approved", after, {
-        operatorId: row.operator_id,
-        approvedBy: principal.actorId,
-        expiresAt: iso(expiresAt),
-      });
-      await this.m.bus.publish(tx, SUPPORT_TOPIC, `${environmentId}:${tenantId}`);
-      return toAccess(after, now);
-    });
+  approve(ctx: ActionContext, tenantId: string, id: string, input: DecideSupportAccessInput): Promise<SupportAccess> {
+    return this.#decide(ctx, tenantId, id, input, "approve");
   }
 
   /** deny: a member refuses a pending request. */
-  async deny(
+  deny(ctx: ActionContext, tenantId: string, id: string, input: DecideSupportAccessInput): Promise<SupportAccess> {
+    return this.#decide(ctx, tenantId, id, input, "deny");
+  }
+
+  async #decide(
     ctx: ActionContext,
     tenantId: string,
     id: string,
     input: DecideSupportAccessInput,
+    verb: "approve" | "deny",
   ): Promise<SupportAccess> {
     const { environmentId, principal } = await this.m.access.require(ctx, "support_access:approve", { tenantId });
     return this.m.db.write(ctx, async (tx) => {
@@ -299,32 +259,31 @@ export class SupportService {
       const row = await this.#row(environmentId, id, tx);
       if (row.tenant_id !== tenantId) throw notFound();
       if (!DECIDERS.has(principal.actorType)) throw membersOnly();
-      if (statusOf(row, now) !== "pending") {
-        throw new AppError(
-          SupportErrors.support_access_not_pending,
-          `This request is ${statusOf(row, now)}, not pending.`,
-        );
+      const status = statusOf(row, now);
+      if (status !== "pending") {
+        throw new AppError(SupportErrors.support_access_not_pending, `This request is ${status}, not pending.`);
       }
-      await this.#db
-        .q(tx)
-        .updateTable("support_access")
-        .set({ status: "denied", decided_at: now, decided_by: principal.actorId, decision_note: input.note ?? null })
-        .where("id", "=", row.id)
-        .execute();
-      const after: Row = {
-        ...row,
-        status: "denied",
-        decided_at: now,
-        decided_by: principal.actorId,
-        decision_note: input.note ?? null,
-      };
-      await this.#record(tx, ctx, "support_access.denied", after, {
-        operatorId: row.operator_id,
-        deniedBy: principal.actorId,
-        note: input.note ?? null,
-      });
-      await this.m.bus.publish(tx, SUPPORT_TOPIC, `${environmentId}:${tenantId}`);
-      return toAccess(after, now);
+      const decided = { decided_at: now, decided_by: principal.actorId, decision_note: input.note ?? null };
+      if (verb === "deny") {
+        return this.#transition(tx, ctx, row, { status: "denied", ...decided }, "support_access.denied", {
+          operatorId: row.operator_id,
+          deniedBy: principal.actorId,
+          note: input.note ?? null,
+        });
+      }
+      const expiresAt = now + row.duration_seconds * 1000;
+      return this.#transition(
+        tx,
+        ctx,
+        row,
+        { status: "active", ...decided, expires_at: expiresAt },
+        "support_access.approved",
+        {
+          operatorId: row.operator_id,
+          approvedBy: principal.actorId,
+          expiresAt: iso(expiresAt),
+        },
+      );
     });
   }
 
@@ -343,7 +302,7 @@ export class SupportService {
       const row = await this.#row(environmentId, id, tx);
       if (row.tenant_id !== tenantId) throw notFound();
       if (!DECIDERS.has(principal.actorType) && principal.actorType !== "service") throw membersOnly();
-      return this.#finish(tx, ctx, row, "revoked", input.note ?? null, "support_access.revoked");
+      return this.#finish(tx, ctx, row, input.note ?? null, "support_access.revoked");
     });
   }
 
@@ -466,12 +425,14 @@ export class SupportService {
     return pageById(rows, query, (r) => toAccess(r, now), { descending: true });
   }
 
-  /** #finish ends a pending or active access (`ended` by its side, `revoked` by the tenant's). */
+  /**
+   * #finish ends a pending or active access (`support_access.ended` by its side, `revoked` by the
+   * tenant's); the note goes to the fact.
+   */
   async #finish(
     tx: Tx,
     ctx: ActionContext,
     row: Row,
-    how: "ended" | "revoked",
     note: string | null,
     type: "support_access.ended" | "support_access.revoked",
   ): Promise<SupportAccess> {
@@ -481,17 +442,32 @@ export class SupportService {
       throw new AppError(SupportErrors.support_access_not_active, `This support access is already ${status}.`);
     }
     const p = ctx.principal as Principal;
-    const after: Row = { ...row, status: "ended", ended_at: now, ended_by_type: p.actorType, ended_by_id: p.actorId };
-    if (note !== null && how === "revoked") after.decision_note = row.decision_note ?? note;
-    await this.#db
-      .q(tx)
-      .updateTable("support_access")
-      .set({ status: "ended", ended_at: now, ended_by_type: p.actorType, ended_by_id: p.actorId })
-      .where("id", "=", row.id)
-      .execute();
-    await this.#record(tx, ctx, type, after, { operatorId: row.operator_id, wasStatus: status, note });
+    const changes = {
+      status: "ended",
+      ended_at: this.m.clock.now(),
+      ended_by_type: p.actorType,
+      ended_by_id: p.actorId,
+    };
+    return this.#transition(tx, ctx, row, changes, type, { operatorId: row.operator_id, wasStatus: status, note });
+  }
+
+  /**
+   * #transition writes one change of an access's row, records its fact, and tells every process
+   * (the access check's cache) that the tenant's grants changed. Answers the access as changed.
+   */
+  async #transition(
+    tx: Tx,
+    ctx: ActionContext,
+    row: Row,
+    changes: Partial<Row>,
+    type: string,
+    data: Record<string, unknown>,
+  ): Promise<SupportAccess> {
+    await this.#db.q(tx).updateTable("support_access").set(changes).where("id", "=", row.id).execute();
+    const after: Row = { ...row, ...changes };
+    await this.#record(tx, ctx, type, after, data);
     await this.m.bus.publish(tx, SUPPORT_TOPIC, `${row.environment_id}:${row.tenant_id}`);
-    return toAccess(after, now);
+    return toAccess(after, this.m.clock.now());
   }
 
   async #record(tx: Tx, ctx: ActionContext, type: string, row: Row, data: Record<string, unknown>): Promise<void> {

@@ -75,7 +75,8 @@ function rank(a: SupportAccess): number {
   return (a.status === "active" ? 2 : 0) + (a.access === "write" ? 1 : 0);
 }
 
-function ActiveAccess({ access, onChange }: { access: SupportAccess; onChange: () => void }) {
+/** useEnd ends (or withdraws) the operator's own access, then calls `onChange`. */
+function useEnd(access: SupportAccess, onChange: () => void) {
   const scope = useScope();
   const action = useAction();
   const end = async () => {
@@ -89,6 +90,11 @@ function ActiveAccess({ access, onChange }: { access: SupportAccess; onChange: (
     );
     if (ok) onChange();
   };
+  return { action, end };
+}
+
+function ActiveAccess({ access, onChange }: { access: SupportAccess; onChange: () => void }) {
+  const { action, end } = useEnd(access, onChange);
   return (
     <div class="notice notice-info" role="status" aria-label="Support access">
       <p class="notice-title">
@@ -105,19 +111,7 @@ function ActiveAccess({ access, onChange }: { access: SupportAccess; onChange: (
 }
 
 function PendingAccess({ access, onChange }: { access: SupportAccess; onChange: () => void }) {
-  const scope = useScope();
-  const action = useAction();
-  const withdraw = async () => {
-    if (!scope) return;
-    const ok = await action.run(() =>
-      unwrap(
-        scope.api.POST("/v1/support-access/{supportAccessId}/end", {
-          params: { path: { supportAccessId: access.id } },
-        }),
-      ),
-    );
-    if (ok) onChange();
-  };
+  const { action, end: withdraw } = useEnd(access, onChange);
   return (
     <section class="card" aria-labelledby="support-pending-title">
       <h2 id="support-pending-title">Waiting for the tenant's approval</h2>

@@ -113,6 +113,38 @@ describeEachEngine("migrations", (engine) => {
     expect(await tables(app)).toEqual([]);
   });
 
+  it("an upgrade applies a new module's migration named before ones already applied", async () => {
+    const table = (name: string, tableName: string): ModuleMigration => ({
+      name,
+      up: async (db) => {
+        await db.schema.createTable(tableName).addColumn("id", "text").execute();
+      },
+      down: async (db) => {
+        await db.schema.dropTable(tableName).execute();
+      },
+    });
+    const later = defineModule({
+      name: "later",
+      migrations: [table("202611270900_later_things", "later_thing")],
+      createService: () => ({}),
+    });
+    const first = await build([later]);
+    expect(await first.migrate()).toHaveLength(5);
+    await first.stop();
+    apps.length = 0;
+    // The next release adds a module whose migration sorts before the applied one.
+    const added = defineModule({
+      name: "added",
+      migrations: [table("202611261000_added_things", "added_thing")],
+      createService: () => ({}),
+    });
+    const upgraded = await build([later, added]);
+    expect(await upgraded.migrator.pending()).toEqual(["202611261000_added_things"]);
+    expect(await upgraded.migrate()).toEqual(["202611261000_added_things"]);
+    expect(await tables(upgraded)).toEqual(expect.arrayContaining(["later_thing", "added_thing"]));
+    expect(await upgraded.migrator.pending()).toEqual([]);
+  });
+
   it("refuses migrations not named after their module", async () => {
     const misnamed: ModuleMigration = { name: "202611260300_other_thing", up: async () => {}, down: async () => {} };
     await expect(

@@ -26,7 +26,9 @@ const NAME = /^(\d{12})_([a-z][a-z0-9]*)_([a-z0-9_]+)$/;
  * PlaneMigrator collects every module's migrations in one ordered list and runs them with
  * Kysely's migrator. The constructor throws on a misnamed migration, a name declared twice, or two
  * migrations sharing a timestamp (`YYYYMMDDHHMM`), naming both: the timestamp alone orders the
- * plane's migrations, so two modules must never claim the same minute. On PostgreSQL the run holds an advisory lock inside one transaction, so
+ * plane's migrations, so two modules must never claim the same minute. An upgrade applies every
+ * pending migration, including one named before migrations already applied (a module new in the
+ * release). On PostgreSQL the run holds an advisory lock inside one transaction, so
  * several processes starting together apply each migration exactly once.
  */
 export class PlaneMigrator {
@@ -63,6 +65,11 @@ export class PlaneMigrator {
       provider: { getMigrations: async () => all },
       migrationTableName: "baseplate_migration",
       migrationLockTableName: "baseplate_migration_lock",
+      // A module added in a later release may carry a timestamp older than migrations a running
+      // plane has already applied (modules are written in parallel): an upgrade applies it too,
+      // instead of refusing the whole run. Each module's migrations touch only its own tables, so
+      // their order across modules does not matter; within a module the timestamps still order.
+      allowUnorderedMigrations: true,
       ...(db.engine === "postgres" && options.schema ? { migrationTableSchema: options.schema } : {}),
     });
   }

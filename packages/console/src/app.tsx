@@ -7,6 +7,7 @@ import { endSession, session } from "./session.js";
 import { PageHeader } from "./ui.js";
 import { Audit } from "./views/audit.js";
 import { AuditSigning } from "./views/audit-signing.js";
+import { Billing } from "./views/billing.js";
 import { EnvironmentDetail, Environments } from "./views/environments.js";
 import { Events } from "./views/events.js";
 import { Operators } from "./views/operators.js";
@@ -16,6 +17,7 @@ import { SignIn } from "./views/sign-in.js";
 import { SupportAccessLog } from "./views/support.js";
 import { TenantDetail, Tenants } from "./views/tenants.js";
 import { Tokens } from "./views/tokens.js";
+import { Usage } from "./views/usage.js";
 import { UserDetail, Users } from "./views/users.js";
 import { WebhookEndpoint, Webhooks } from "./views/webhooks.js";
 
@@ -40,6 +42,8 @@ const ROUTES: Array<[string, View]> = [
   ["/events", Events],
   ["/webhooks", Webhooks],
   ["/webhooks/:endpointId", WebhookEndpoint],
+  ["/usage", Usage],
+  ["/billing", Billing],
   ["/support-access", SupportAccessLog],
 ];
 
@@ -66,6 +70,8 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
       { href: "/audit", label: "Audit log" },
       { href: "/events", label: "Events" },
       { href: "/webhooks", label: "Webhooks" },
+      { href: "/usage", label: "Usage" },
+      { href: "/billing", label: "Billing" },
       { href: "/support-access", label: "Support access" },
     ],
   },

@@ -126,6 +126,18 @@ export function Badge({
   return <span class={`badge badge-${tone}`}>{children}</span>;
 }
 
+/** money formats an amount in minor units of `currency` (1999, "EUR" → "€19.99"). */
+export function money(minor: number, currency: string | null | undefined): string {
+  if (!currency) return String(minor);
+  try {
+    const digits = new Intl.NumberFormat(undefined, { style: "currency", currency }).resolvedOptions()
+      .maximumFractionDigits;
+    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(minor / 10 ** (digits ?? 2));
+  } catch {
+    return `${minor} ${currency}`;
+  }
+}
+
 /** Time shows an ISO timestamp in the operator's locale, with the exact UTC time on hover. */
 export function Time({ iso }: { iso: string | null | undefined }) {
   if (!iso) return <span class="muted">—</span>;

@@ -1,15 +1,6 @@
 import { unwrap } from "@baseplate/sdk";
-import { Badge, Empty, Fields, PageHeader, Show, Time, useLoad } from "../ui.js";
+import { Badge, Empty, Fields, money, PageHeader, Show, Time, useLoad } from "../ui.js";
 import { portal } from "./api.js";
-
-function money(minor: number, currency: string | null): string {
-  if (!currency) return String(minor);
-  try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(minor / 100);
-  } catch {
-    return `${minor} ${currency}`;
-  }
-}
 
 /** UsageSection: what the tenant may use (its entitlements: features and metered limits). */
 export function UsageSection({ tenantId }: { tenantId: string }) {

@@ -18,6 +18,7 @@ import {
   useScope,
 } from "../scoped.js";
 import { Badge, Dialog, Empty, Fields, PageHeader, ProblemNotice, Show, Time, useAction, useLoad } from "../ui.js";
+import { TenantBilling } from "./billing.js";
 import { SupportGate } from "./support.js";
 
 type Tenant = components["schemas"]["Tenant"];
@@ -360,6 +361,7 @@ export function TenantDetail({ tenantId }: { tenantId: string }) {
                   <Members tenantId={t.id} />
                   <TenantKeys tenantId={t.id} />
                   <AgentKeys tenantId={t.id} />
+                  <TenantBilling tenantId={t.id} />
                 </>
               )}
             </SupportGate>

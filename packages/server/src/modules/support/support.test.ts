@@ -271,6 +271,43 @@ describeEachEngine("support access", (engine) => {
     expect(endpoints.map((e) => e.url)).toEqual(["https://hooks.example.com/t"]);
   });
 
+  it("usage: an operator reads the environment's totals; a tenant's usage and holds only under support access", async () => {
+    const tenantId = await tenant("Metered");
+    ok(
+      await key("POST", "/v1/usage/meters", {
+        key: "calls",
+        eventType: "api.call",
+        aggregation: "sum",
+        valuePath: "n",
+      }),
+      201,
+    );
+    ok(
+      await key("POST", `/v1/tenants/${tenantId}/entitlements`, {
+        feature: "api",
+        meter: "calls",
+        limit: 10,
+        period: "month",
+      }),
+    );
+    ok(await key("POST", "/v1/usage/events", { id: "u1", type: "api.call", subject: tenantId, data: { n: 3 } }));
+    const hold = ok(await key("POST", "/v1/usage/holds", { tenantId, feature: "api", amount: 2 }), 201);
+    // Environment-wide: the totals, no tenant's figures, no holds.
+    const totals = ok(await op("GET", "/v1/usage/meters/calls/usage"));
+    expect(totals.totals).toEqual([{ group: {}, value: 3, events: 1 }]);
+    refused(await op("GET", "/v1/usage/meters/calls/usage?groupBy=tenantId"), 403, "support_access_required");
+    refused(await op("GET", `/v1/usage/meters/calls/usage?tenantId=${tenantId}`), 403, "support_access_required");
+    refused(await op("GET", `/v1/usage/holds?tenantId=${tenantId}`), 403, "support_access_required");
+    expect(ok(await op("GET", "/v1/usage/holds")).data).toEqual([]);
+    // Under support access: the tenant's usage and holds.
+    ok(await ask(tenantId), 201);
+    expect(ok(await op("GET", `/v1/usage/meters/calls/usage?tenantId=${tenantId}`)).totals).toEqual([
+      { group: {}, value: 3, events: 1 },
+    ]);
+    const holds = ok(await op("GET", `/v1/usage/holds?tenantId=${tenantId}`)).data as Json[];
+    expect(holds.map((h) => h.id)).toEqual([hold.id]);
+  });
+
   it("a revocation racing 30 writes under the grant: no write commits after it", async () => {
     const tenantId = await tenant("Racing");
     const grant = ok(await ask(tenantId, { access: "write" }), 201);

@@ -35,6 +35,9 @@ export const fixtures = defineModuleFixtures({
     holdId: async (w, env) => {
       const tenant = await w.param("tenantId", env);
       const id = await holdIn(w, env, tenant.id);
+      // And one in the home tenant, its feature named with the marker: what the home tenant's keys
+      // see listing holds (`GET /v1/usage/holds`), and B's must never.
+      await holdIn(w, env, env.tenantId, `${env.marker.toLowerCase()}${w.unique()}`);
       return { id, owner: env.key, read: () => readBack(w, env.key, `/v1/usage/holds/${id}`) };
     },
   },
@@ -122,7 +125,12 @@ async function meterIn(w: IsolationWorld, env: EnvActors): Promise<string> {
 }
 
 /** meteredFeature gives `tenantId` a metered entitlement on a new `sum` meter and returns the feature. */
-async function meteredFeature(w: IsolationWorld, env: EnvActors, tenantId: string): Promise<string> {
+async function meteredFeature(
+  w: IsolationWorld,
+  env: EnvActors,
+  tenantId: string,
+  feature = `feature${w.unique()}`,
+): Promise<string> {
   const n = w.unique();
   await created(
     await w.call(env.key, "POST", "/v1/usage/meters", {
@@ -130,7 +138,6 @@ async function meteredFeature(w: IsolationWorld, env: EnvActors, tenantId: strin
     }),
     "creating a sum meter",
   );
-  const feature = `feature${n}`;
   await expectJson(
     await w.call(env.key, "POST", `/v1/tenants/${tenantId}/entitlements`, {
       body: { feature, meter: `cost${n}`, limit: 1000, period: "month" },
@@ -142,8 +149,8 @@ async function meteredFeature(w: IsolationWorld, env: EnvActors, tenantId: strin
 }
 
 /** holdIn reserves an amount for `tenantId` and returns the hold's id. */
-async function holdIn(w: IsolationWorld, env: EnvActors, tenantId: string): Promise<string> {
-  const feature = await meteredFeature(w, env, tenantId);
+async function holdIn(w: IsolationWorld, env: EnvActors, tenantId: string, name?: string): Promise<string> {
+  const feature = await meteredFeature(w, env, tenantId, name);
   const body = await created(
     await w.call(env.key, "POST", "/v1/usage/holds", { body: { tenantId, feature, amount: 10 } }),
     "reserving",

@@ -7,6 +7,7 @@ import { migration as core } from "./migrations/202612121347_usage_core.js";
 import { migration as tenantZone } from "./migrations/202612121420_usage_entitlement_zone.js";
 import { migration as lateIndex } from "./migrations/202612121600_usage_late_rollup.js";
 import { migration as rollupCover } from "./migrations/202612121610_usage_rollup_cover.js";
+import { migration as holdList } from "./migrations/202612140900_usage_hold_list.js";
 import { usageRoutes } from "./routes.js";
 import { EXPIRE_JOB } from "./service/holds.js";
 import { UsageService } from "./service.js";
@@ -19,7 +20,7 @@ import { UsageService } from "./service.js";
 export const usageModule = defineModule({
   name: "usage",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, tenantZone, lateIndex, rollupCover],
+  migrations: [core, tenantZone, lateIndex, rollupCover, holdList],
   ids: usageIds.prefixes,
   permissions: { usage: ["read", "report", "manage"], entitlements: ["read", "write"] },
   roleGrants: {

@@ -13,6 +13,7 @@ import {
   Entitlement,
   Hold,
   IngestResult,
+  ListHoldsQuery,
   ListMetersQuery,
   Meter,
   ReserveInput,
@@ -229,6 +230,19 @@ export function usageRoutes(s: UsageService): RouteDefinition[] {
         UsageErrors.invalid_query,
       ],
       handler: ({ ctx, body }) => s.holds.reserve(ctx, body),
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/v1/usage/holds",
+      operationId: "listHolds",
+      summary: "List holds",
+      description:
+        "Newest first, by tenant, status and feature: what is reserved against the tenants' limits now (`status=open`) and how earlier reservations ended.",
+      tags,
+      auth: AUTH.keys,
+      query: ListHoldsQuery,
+      response: { status: 200, schema: pageSchema(Hold), description: "A page of holds." },
+      handler: ({ ctx, query }) => s.holds.listHolds(ctx, query),
     }),
     defineRoute({
       method: "GET",

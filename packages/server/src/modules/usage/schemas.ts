@@ -286,6 +286,12 @@ export const ReserveInput = z.strictObject({
   ttlSeconds: z.number().int().min(1).max(86_400).default(300),
 });
 
+export const ListHoldsQuery = paginationQuery.extend({
+  tenantId: Id.optional().describe("One tenant's holds (tenant and agent keys: their own); absent: every tenant's."),
+  status: z.enum(["open", "committed", "released", "expired"]).optional(),
+  feature: Feature.optional(),
+});
+
 export const CommitInput = z.strictObject({
   amount: z.number().min(0).max(1e15).describe("What was actually used: recorded as one usage event."),
   data: z

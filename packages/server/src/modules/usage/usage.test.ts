@@ -399,6 +399,27 @@ describeEachEngine("usage", (engine) => {
       expect((await call(sk(), "GET", `/v1/usage/holds/${h3.body.id}`)).body.status).toBe("expired");
       const list = await call(sk(), "GET", `/v1/tenants/${t2}/entitlements`);
       expect((list.body.data as Json[]).map((e) => e.feature)).toEqual(["ai", "sso"]);
+      // Listed by tenant, status and feature, with each hold's end.
+      const holds = async (q: string) =>
+        ((await call(sk(), "GET", `/v1/usage/holds?tenantId=${t2}${q}`)).body.data as Json[]).map((h) => [
+          h.id,
+          h.status,
+        ]);
+      expect((await holds("")).sort()).toEqual(
+        [
+          [hold.body.id, "committed"],
+          [h2.body.id, "released"],
+          [h3.body.id, "expired"],
+        ].sort(),
+      );
+      expect(await holds("&status=expired")).toEqual([[h3.body.id, "expired"]]);
+      expect(await holds("&feature=ai&status=committed")).toEqual([[hold.body.id, "committed"]]);
+      expect(await holds("&feature=sso")).toEqual([]);
+      const page = await call(sk(), "GET", `/v1/usage/holds?tenantId=${t2}&limit=2`);
+      expect(page.body).toMatchObject({ hasMore: true });
+      const rest = await call(sk(), "GET", `/v1/usage/holds?tenantId=${t2}&limit=2&cursor=${page.body.nextCursor}`);
+      expect((rest.body.data as Json[]).length).toBe(1);
+      expect((await call(sk(), "GET", "/v1/usage/holds?status=nope")).status).toBe(400);
     });
 
     it("a check sees new usage, holds and limits at once (its cache is dropped by every change)", async () => {

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
+import { pageById } from "../../../platform/http/pagination.js";
 import { iso } from "../../../platform/http/schemas.js";
 import type { ModuleContext } from "../../../platform/module.js";
 import { type ActionContext, systemContext } from "../../../platform/principal.js";
@@ -8,7 +9,7 @@ import { UsageErrors } from "../errors.js";
 import { newId } from "../ids.js";
 import { toHold } from "../internal/rows.js";
 import { STANDING_TOPIC, standingOwner } from "../internal/topics.js";
-import type { CommitInput, Hold, ReserveInput } from "../schemas.js";
+import type { CommitInput, Hold, ListHoldsQuery, ReserveInput } from "../schemas.js";
 import type { UsageHoldTable, UsageTables } from "../tables.js";
 import type { EntitlementsService } from "./entitlements.js";
 import type { IngestService } from "./ingest.js";
@@ -87,6 +88,27 @@ export class HoldsService {
       });
       return toHold(row);
     });
+  }
+
+  /**
+   * listHolds pages the environment's holds, newest first. A hold is always a tenant's: an operator
+   * acting environment-wide (no support access to a named tenant) sees none.
+   */
+  async listHolds(ctx: ActionContext, query: z.infer<typeof ListHoldsQuery>) {
+    const access = await this.m.access.require(ctx, "usage:read", {
+      tenantId: query.tenantId ?? null,
+      field: "query.tenantId",
+    });
+    const rows = this.#db
+      .q()
+      .selectFrom("usage_hold")
+      .selectAll()
+      .where("environment_id", "=", access.environmentId)
+      .$if(access.tenantId !== null, (qb) => qb.where("tenant_id", "=", access.tenantId as string))
+      .$if(access.environmentOnly === true, (qb) => qb.where("tenant_id", "is", null))
+      .$if(query.status !== undefined, (qb) => qb.where("status", "=", query.status as Hold["status"]))
+      .$if(query.feature !== undefined, (qb) => qb.where("feature", "=", query.feature as string));
+    return pageById(rows, query, toHold, { descending: true });
   }
 
   async getHold(ctx: ActionContext, id: string): Promise<Hold> {

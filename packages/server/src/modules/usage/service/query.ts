@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import type { z } from "zod";
+import { SupportAccessErrors } from "../../../platform/access.js";
 import type { Tx, TypedDb } from "../../../platform/db/db.js";
 import { AppError } from "../../../platform/errors.js";
 import type { ModuleContext } from "../../../platform/module.js";
@@ -151,6 +152,14 @@ export class QueryService {
     const groupBy = q.groupBy ? [...new Set(q.groupBy.split(",").map((s) => s.trim()))] : [];
     for (const g of groupBy) {
       if (g !== "tenantId" && !dims.includes(g)) throw bad("query.groupBy", `${g} is not a dimension of the meter`);
+    }
+    if (access.environmentOnly === true && groupBy.includes("tenantId")) {
+      // An operator acting environment-wide reads the environment's totals; a tenant's figures are
+      // the tenant's, read under support access to it (`tenantId`).
+      throw new AppError(
+        SupportAccessErrors.support_access_required,
+        "Usage by tenant is each tenant's own: query one tenant (`tenantId`) under support access to it, or the environment's totals without grouping by tenant.",
+      );
     }
     let windows: Bucket[];
     try {

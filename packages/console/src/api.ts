@@ -10,7 +10,8 @@ import { endSession, session } from "./session.js";
  *   events, webhooks) acts in. Views of those resources take their client from here.
  *
  * Any 401 answer to a call made with the session (an idle or absolute expiry, a revoked token)
- * ends the session and takes the operator back to the sign-in page with a message.
+ * ends the session and takes the operator back to the sign-in page with a message — except a
+ * wrong second-factor code (`invalid_mfa_code`), which is about the code typed, not the session.
  */
 
 /** ENVIRONMENT_HEADER names the environment an operator's call acts in. */
@@ -24,7 +25,13 @@ function sessionFetch(environmentId?: string): typeof fetch {
     if (environmentId) request.headers.set(ENVIRONMENT_HEADER, environmentId);
     const signedIn = request.headers.has("authorization");
     const response = await fetch(request);
-    if (response.status === 401 && signedIn) endSession(EXPIRED);
+    if (response.status === 401 && signedIn) {
+      const problem = (await response
+        .clone()
+        .json()
+        .catch(() => null)) as { code?: string } | null;
+      if (problem?.code !== "invalid_mfa_code") endSession(EXPIRED);
+    }
     return response;
   };
 }

@@ -17,6 +17,7 @@ import { SignIn } from "./views/sign-in.js";
 import { SupportAccessLog } from "./views/support.js";
 import { TenantDetail, Tenants } from "./views/tenants.js";
 import { Tokens } from "./views/tokens.js";
+import { TwoFactor } from "./views/two-factor.js";
 import { Usage } from "./views/usage.js";
 import { UserDetail, Users } from "./views/users.js";
 import { WebhookEndpoint, Webhooks } from "./views/webhooks.js";
@@ -32,6 +33,7 @@ const ROUTES: Array<[string, View]> = [
   ["/environments/:environmentId", EnvironmentDetail],
   ["/operators", Operators],
   ["/tokens", Tokens],
+  ["/two-factor", TwoFactor],
   ["/audit-signing", AuditSigning],
   ["/tenants", Tenants],
   ["/tenants/:tenantId", TenantDetail],
@@ -75,7 +77,13 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
       { href: "/support-access", label: "Support access" },
     ],
   },
-  { group: "Your account", items: [{ href: "/tokens", label: "API tokens" }] },
+  {
+    group: "Your account",
+    items: [
+      { href: "/tokens", label: "API tokens" },
+      { href: "/two-factor", label: "Two-factor sign-in" },
+    ],
+  },
 ];
 
 function NotFound() {

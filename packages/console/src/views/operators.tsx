@@ -9,6 +9,7 @@ type Operator = components["schemas"]["Operator"];
 /** Operators lists the plane's staff accounts; admins create them and disable or enable them. */
 export function Operators() {
   const [creating, setCreating] = useState(false);
+  const [resetting, setResetting] = useState<Operator | null>(null);
   const [state, reload] = useLoad(
     (signal) => unwrap(plane.GET("/v1/operators", { params: { query: { limit: 100 } }, signal })),
     [],
@@ -51,6 +52,7 @@ export function Operators() {
                   <th scope="col">Email</th>
                   <th scope="col">Role</th>
                   <th scope="col">Status</th>
+                  <th scope="col">Two-factor</th>
                   <th scope="col">Created</th>
                   {admin && (
                     <th scope="col">
@@ -71,6 +73,7 @@ export function Operators() {
                       <Badge tone={o.role === "admin" ? "warn" : "neutral"}>{o.role}</Badge>
                     </td>
                     <td>{o.disabled ? <Badge tone="bad">disabled</Badge> : <Badge tone="good">active</Badge>}</td>
+                    <td>{o.mfa ? <Badge tone="good">on</Badge> : <Badge tone="warn">off</Badge>}</td>
                     <td>
                       <Time iso={o.createdAt} />
                     </td>
@@ -87,6 +90,16 @@ export function Operators() {
                             {o.disabled ? "Enable" : "Disable"}
                           </button>
                         )}
+                        {o.id !== me?.id && o.mfa && (
+                          <button
+                            type="button"
+                            class="button button-small"
+                            aria-label={`Reset two-factor sign-in of ${o.name}`}
+                            onClick={() => setResetting(o)}
+                          >
+                            Reset two-factor
+                          </button>
+                        )}
                       </td>
                     )}
                   </tr>
@@ -96,6 +109,17 @@ export function Operators() {
           )
         }
       </Show>
+      <Dialog title="Reset two-factor sign-in" open={resetting !== null} onClose={() => setResetting(null)}>
+        {resetting && (
+          <ResetTwoFactor
+            operator={resetting}
+            onDone={(changed) => {
+              setResetting(null);
+              if (changed) reload();
+            }}
+          />
+        )}
+      </Dialog>
       <Dialog title="New operator" open={creating} onClose={() => setCreating(false)}>
         <CreateOperator
           onDone={(created) => {
@@ -148,6 +172,56 @@ function CreateOperator({ onDone }: { onDone: (created: boolean) => void }) {
         </button>
         <button type="submit" class="button button-primary" disabled={action.busy}>
           {action.busy ? "Creating…" : "Create operator"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/**
+ * ResetTwoFactor removes another operator's second factor (a lost phone) with a reason, recorded
+ * in the plane's audit chain. Its next sign-in takes the password only until it turns it on again.
+ */
+function ResetTwoFactor({ operator, onDone }: { operator: Operator; onDone: (changed: boolean) => void }) {
+  const [reason, setReason] = useState("");
+  const action = useAction();
+  return (
+    <form
+      class="form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void action
+          .run(() =>
+            unwrap(
+              plane.POST("/v1/operators/{operatorId}/mfa/reset", {
+                params: { path: { operatorId: operator.id } },
+                body: { reason },
+              }),
+            ),
+          )
+          .then((ok) => ok && onDone(true));
+      }}
+    >
+      <p>
+        {operator.name} will sign in with the password only until they turn two-factor sign-in on again. Do this only
+        after checking who is asking (a lost phone).
+      </p>
+      <label for="mfa-reset-reason">Reason</label>
+      <input
+        id="mfa-reset-reason"
+        required
+        minLength={3}
+        maxLength={500}
+        value={reason}
+        onInput={(e) => setReason(e.currentTarget.value)}
+      />
+      {action.problem && <ProblemNotice problem={action.problem} />}
+      <div class="form-actions">
+        <button type="button" class="button" onClick={() => onDone(false)}>
+          Cancel
+        </button>
+        <button type="submit" class="button button-danger" disabled={action.busy}>
+          Reset
         </button>
       </div>
     </form>

@@ -35,6 +35,7 @@ export const IdentityErrors = defineErrors({
   recent_sign_in_required: { status: 403, title: "Sign in again (or show a second factor) to do this" },
   hashing_busy: { status: 503, title: "Too many logins at once" },
   invalid_mfa_code: { status: 401, title: "The code is wrong, used or expired" },
+  mfa_required: { status: 401, title: "A second factor is needed" },
   invalid_mfa_challenge: { status: 400, title: "The MFA challenge is invalid, used or expired" },
   mfa_method_unavailable: { status: 400, title: "This second-factor method is not available here" },
   mfa_already_enrolled: { status: 409, title: "This second factor is already enrolled" },

@@ -112,6 +112,19 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
   "operator.disabled": { description: `A plane operator was disabled. ${Changes}` },
   "operator.logged_in": { description: "A plane operator logged in." },
   "operator.logged_out": { description: "A plane operator logged out." },
+  "operator.mfa_enabled": {
+    description: "A plane operator turned on two-factor sign-in (TOTP); recovery codes were issued.",
+    data: z.object({ recoveryCodes: z.number().int() }),
+  },
+  "operator.mfa_disabled": { description: "A plane operator turned off two-factor sign-in, showing a code." },
+  "operator.mfa_reset": {
+    description: "An admin removed another operator's second factor (a lost device), with a reason.",
+    data: z.object({ reason: z.string() }),
+  },
+  "operator.recovery_codes_replaced": {
+    description: "A plane operator replaced its recovery codes, showing a code.",
+    data: z.object({ recoveryCodes: z.number().int() }),
+  },
   "operator_token.created": { description: "A plane operator API token was created." },
   "operator_token.revoked": { description: "A plane operator API token was revoked." },
 };

@@ -1,3 +1,4 @@
+import { expect } from "vitest";
 import { TEST_PASSWORD } from "../../testing/fixtures.js";
 import type { Credential } from "../../testing/isolation/route-table.js";
 import {
@@ -132,6 +133,28 @@ export const fixtures = defineModuleFixtures({
     }),
   },
   supportExceptions: {
+    "POST /v1/operator/mfa/totp": {
+      reason: "every operator secures its own account (a pending enrolment of its own, nothing of the plane)",
+      async check(w, route) {
+        const session = await w.newSupportSession();
+        const started = await w.call(session, route.method, route.url);
+        expectStatus(started, 201, "support starting its own enrolment");
+      },
+    },
+    ...Object.fromEntries(
+      ["confirm", "disable", "recovery-codes"].map((what) => [
+        `POST /v1/operator/mfa/${what === "confirm" ? "totp/confirm" : what}`,
+        {
+          reason: "every operator secures its own account: these change its own second factor only, with its code",
+          async check(w: IsolationWorld, route: { method: string; url: string }) {
+            const session = await w.newSupportSession();
+            // Admitted (its own factor), and a wrong code changes nothing.
+            const res = await w.call(session, route.method, route.url, { body: { code: "000000" } });
+            expect([401, 409], `support: ${route.url} answered ${res.status}: ${res.text}`).toContain(res.status);
+          },
+        },
+      ]),
+    ),
     "POST /v1/operator/tokens/:tokenId/revoke": {
       reason: "every operator may end its own credentials (logout); another operator's token answers 404",
       async check(w, route) {
@@ -158,6 +181,8 @@ export const fixtures = defineModuleFixtures({
       "no credential: the issuer and JWKS address are public by design",
   },
   factExclusions: {
+    "POST /v1/operator/mfa/totp":
+      "starts a pending enrolment only (a secret shown once); `operator.mfa_enabled` is recorded when a code confirms it",
     "POST /v1/auth/mfa/totp":
       "starts a pending enrolment only (a secret shown once); `user.mfa_enrolled` is recorded when a code confirms it",
     "POST /v1/auth/mfa/enroll/totp":
@@ -297,6 +322,40 @@ export const fixtures = defineModuleFixtures({
       ids: { tokenId: await w.operatorParam("tokenId") },
       expect: () => ({ types: ["operator_token.revoked"], environmentId: null }),
     }),
+    "POST /v1/operator/mfa/totp/confirm": async (w) => {
+      const op = await freshOperator(w);
+      const started = await expectJson(await w.call(op, "POST", "/v1/operator/mfa/totp"), 201, "starting an enrolment");
+      return {
+        caller: op,
+        body: { code: await totpCode(started.secret as string, Date.now()) },
+        expect: () => ({ types: ["operator.mfa_enabled"], environmentId: null }),
+      };
+    },
+    "POST /v1/operator/mfa/disable": async (w) => {
+      const { op, recoveryCodes } = await operatorWithMfa(w);
+      return {
+        caller: op,
+        body: { code: recoveryCodes[0] },
+        expect: () => ({ types: ["operator.mfa_disabled"], environmentId: null }),
+      };
+    },
+    "POST /v1/operator/mfa/recovery-codes": async (w) => {
+      const { op, recoveryCodes } = await operatorWithMfa(w);
+      return {
+        caller: op,
+        body: { code: recoveryCodes[0] },
+        expect: () => ({ types: ["operator.recovery_codes_replaced"], environmentId: null }),
+      };
+    },
+    "POST /v1/operators/:operatorId/mfa/reset": async (w) => {
+      const { op } = await operatorWithMfa(w);
+      return {
+        caller: w.admin,
+        ids: { operatorId: op.actorId },
+        body: { reason: "Lost phone (ticket 12)" },
+        expect: () => ({ types: ["operator.mfa_reset"], environmentId: null }),
+      };
+    },
     "POST /v1/operators": async (w) => ({
       caller: w.admin,
       body: {
@@ -697,4 +756,36 @@ async function mailedToken(w: IsolationWorld, m: MailingUser, path: string): Pro
     }
   }
   throw new Error(`no /auth/${path} link in the outbox of ${m.environmentId}`);
+}
+
+/** freshOperator creates an admin operator of its own and signs it in (its second factor is its own to change). */
+async function freshOperator(w: IsolationWorld): Promise<Credential> {
+  const email = `mfa-${w.unique()}@example.com`;
+  const made = await expectJson(
+    await w.call(w.admin, "POST", "/v1/operators", {
+      body: { email, name: "MFA", role: "admin", password: TEST_PASSWORD },
+    }),
+    201,
+    "creating an operator",
+  );
+  const login = await expectJson(
+    await w.call(null, "POST", "/v1/operator/login", { body: { email, password: TEST_PASSWORD } }),
+    201,
+    "signing the operator in",
+  );
+  return { kind: "admin", token: login.token as string, actorId: made.id as string, label: `operator ${email}` };
+}
+
+/** operatorWithMfa: a fresh operator with two-factor sign-in on, and its recovery codes. */
+async function operatorWithMfa(w: IsolationWorld): Promise<{ op: Credential; recoveryCodes: string[] }> {
+  const op = await freshOperator(w);
+  const started = await expectJson(await w.call(op, "POST", "/v1/operator/mfa/totp"), 201, "starting an enrolment");
+  const confirmed = await expectJson(
+    await w.call(op, "POST", "/v1/operator/mfa/totp/confirm", {
+      body: { code: await totpCode(started.secret as string, Date.now()) },
+    }),
+    200,
+    "confirming the enrolment",
+  );
+  return { op, recoveryCodes: confirmed.recoveryCodes as string[] };
 }

@@ -12,6 +12,7 @@ import { migration as mail } from "./migrations/202612131100_identity_mail.js";
 import { migration as mfa } from "./migrations/202612131200_identity_mfa.js";
 import { migration as passkeys } from "./migrations/202612131250_identity_passkeys.js";
 import { migration as tokens } from "./migrations/202612131400_identity_tokens.js";
+import { migration as operatorMfa } from "./migrations/202612140910_identity_operator_mfa.js";
 import { identityRoutes } from "./routes.js";
 import { MAIL_MAX_ATTEMPTS, PRUNE_MAIL_JOB, SEND_MAIL_JOB } from "./service/mail.js";
 import { IdentityService } from "./service.js";
@@ -19,7 +20,18 @@ import { IdentityService } from "./service.js";
 export const identityModule = defineModule({
   name: "identity",
   dependsOn: { tenancy: tenancyModule },
-  migrations: [core, dropTenancyFks, tenantsVocabulary, throttle, authFoundation, mail, mfa, passkeys, tokens],
+  migrations: [
+    core,
+    dropTenancyFks,
+    tenantsVocabulary,
+    throttle,
+    authFoundation,
+    mail,
+    mfa,
+    passkeys,
+    tokens,
+    operatorMfa,
+  ],
   ids: identityIds.prefixes,
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),

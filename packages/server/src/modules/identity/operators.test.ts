@@ -76,6 +76,7 @@ describeEachEngine("operators", (engine) => {
       name: "Admin",
       role: "admin",
       disabled: false,
+      mfa: false,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });

@@ -34,6 +34,7 @@ export const Operator = z.object({
   name: z.string(),
   role: OperatorRole,
   disabled: z.boolean(),
+  mfa: z.boolean().describe("Two-factor sign-in is on."),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
@@ -44,7 +45,30 @@ export const UpdateOperatorInput = z.strictObject({
   role: OperatorRole.optional(),
   disabled: z.boolean().optional(),
 });
-export const OperatorLoginInput = z.strictObject({ email: Email, password: Password });
+export const OperatorLoginInput = z.strictObject({
+  email: Email,
+  password: Password,
+  code: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe("With two-factor sign-in on: the authenticator app's current code, or a recovery code."),
+});
+export const OperatorMfaStatus = z.object({
+  operatorId: z.string(),
+  enabled: z.boolean().describe("Sign-in takes a code of the operator's authenticator app."),
+  pending: z.boolean().describe("An enrolment waits for its first code."),
+  enabledAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+  recoveryCodesLeft: z.number().int(),
+});
+export const OperatorMfaCodeInput = z.strictObject({
+  code: z.string().min(1).max(64).describe("The authenticator app's current code, or a recovery code."),
+});
+export const ResetOperatorMfaInput = z.strictObject({
+  reason: z.string().trim().min(3).max(500).describe("Why (recorded in the plane's audit chain)."),
+});
 export const OperatorToken = z.object({
   id: z.string(),
   operatorId: z.string(),
@@ -556,6 +580,8 @@ nameSchemas(
     MfaProofInput,
     Operator,
     OperatorLoginInput,
+    OperatorMfaCodeInput,
+    OperatorMfaStatus,
     OperatorToken,
     Passkey,
     PasskeyAssertionOptions,

@@ -24,6 +24,27 @@ export interface OperatorTokenTable {
   user_agent: string | null;
 }
 
+/** OperatorMfaFactorTable: an operator's TOTP factor (secret sealed under the master key). */
+export interface OperatorMfaFactorTable {
+  id: string;
+  operator_id: string;
+  status: "pending" | "active";
+  secret: string;
+  last_time_step: number | null;
+  created_at: number;
+  confirmed_at: number | null;
+  last_used_at: number | null;
+}
+
+/** OperatorRecoveryCodeTable: an operator's single-use recovery codes (SHA-256). */
+export interface OperatorRecoveryCodeTable {
+  id: string;
+  operator_id: string;
+  code_hash: string;
+  created_at: number;
+  used_at: number | null;
+}
+
 export interface UserTable {
   id: string;
   environment_id: string;
@@ -265,6 +286,8 @@ export interface IdentityTables {
   mfa_challenge: MfaChallengeTable;
   operator: OperatorTable;
   operator_token: OperatorTokenTable;
+  operator_mfa_factor: OperatorMfaFactorTable;
+  operator_recovery_code: OperatorRecoveryCodeTable;
   user: UserTable;
   session: SessionTable;
   password_reset: PasswordResetTable;

@@ -4,13 +4,15 @@ import { iso, isoOrNull } from "../../../platform/http/schemas.js";
 import type { Operator, OperatorToken, SecretKey, Session, User } from "../schemas.js";
 import type { OperatorTable, OperatorTokenTable, SecretKeyTable, SessionTable, UserTable } from "../tables.js";
 
-export function toOperator(r: Selectable<OperatorTable>): Operator {
+/** toOperator maps an operator row; `mfa`: whether its second factor is on (another table). */
+export function toOperator(r: Selectable<OperatorTable>, mfa = false): Operator {
   return {
     id: r.id,
     email: r.email,
     name: r.name,
     role: r.role,
     disabled: r.disabled_at !== null,
+    mfa,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };

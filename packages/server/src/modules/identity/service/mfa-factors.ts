@@ -15,7 +15,7 @@ import type { MfaFactor, MfaFactors, TotpEnrolment } from "../schemas.js";
 import type { AuthSettingsService } from "./auth-settings.js";
 
 /** RECOVERY_CODES: how many recovery codes a user gets, and their alphabet (60 bits each). */
-const RECOVERY_CODES = 10;
+export const RECOVERY_CODES = 10;
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /** MFA_LIMITS: second-factor attempts per user (15 minutes), per challenge (its lifetime) and per client. */
@@ -395,13 +395,13 @@ export function invalidCode(): AppError {
 }
 
 /** newRecoveryCode: 12 characters of a 32-letter alphabet (60 bits), as `xxxx-xxxx-xxxx`. */
-function newRecoveryCode(): string {
+export function newRecoveryCode(): string {
   const bytes = randomBytes(12);
   const chars = Array.from(bytes, (b) => ALPHABET[b & 31]).join("");
   return `${chars.slice(0, 4)}-${chars.slice(4, 8)}-${chars.slice(8, 12)}`;
 }
 
 /** normalizeRecoveryCode: what the user typed, without separators, spaces or case. */
-function normalizeRecoveryCode(code: string): string {
+export function normalizeRecoveryCode(code: string): string {
   return code.toLowerCase().replace(/[^0-9a-z]/g, "");
 }

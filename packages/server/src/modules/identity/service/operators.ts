@@ -19,6 +19,7 @@ import type {
   OperatorToken,
   UpdateOperatorInput,
 } from "../schemas.js";
+import { OperatorMfaService } from "./operator-mfa.js";
 import { operatorPermissions } from "./resolve.js";
 
 /** Issued: a new operator token with its secret (shown once) and the operator it belongs to. */
@@ -26,7 +27,12 @@ type Issued = OperatorToken & { token: string; operator: Operator };
 
 /** OperatorsService: plane staff accounts (admin, support), their logins and API tokens. */
 export class OperatorsService {
-  constructor(private readonly c: Core) {}
+  /** mfa: operators' second factor (asked at sign-in once on). */
+  readonly mfa: OperatorMfaService;
+
+  constructor(private readonly c: Core) {
+    this.mfa = new OperatorMfaService(c);
+  }
 
   /** countOperators tells whether the plane has been initialised. */
   async countOperators(): Promise<number> {
@@ -69,12 +75,15 @@ export class OperatorsService {
 
   async listOperators(ctx: ActionContext, query: z.infer<typeof ListQuery>) {
     this.c.access.operator(ctx, "operators:read");
-    return pageById(this.c.tables.q().selectFrom("operator").selectAll(), query, toOperator);
+    const page = await pageById(this.c.tables.q().selectFrom("operator").selectAll(), query, toOperator);
+    const on = await this.mfa.enabled(page.data.map((o) => o.id));
+    return { ...page, data: page.data.map((o) => ({ ...o, mfa: on.has(o.id) })) };
   }
 
   async findOperatorById(ctx: ActionContext, id: string): Promise<Operator> {
     this.c.access.operator(ctx, "operators:read");
-    return toOperator(await this.#operator(id));
+    const row = await this.#operator(id);
+    return toOperator(row, (await this.mfa.enabled([id])).has(id));
   }
 
   /** updateOperator changes name, role or disabled; disabling revokes every token of the operator. */
@@ -84,7 +93,10 @@ export class OperatorsService {
       if (input.role !== undefined || input.disabled !== undefined) await this.#lockOperators(tx);
       // Locked until commit: a login or token issue racing a disable either commits first (and is
       // revoked below) or waits and sees the operator disabled.
-      const before = toOperator(await this.#operator(id, tx, { lock: true }));
+      const before = toOperator(
+        await this.#operator(id, tx, { lock: true }),
+        (await this.mfa.enabled([id], tx)).has(id),
+      );
       const now = this.c.clock.now();
       const after: Operator = {
         ...before,
@@ -140,17 +152,23 @@ export class OperatorsService {
   }
 
   /** loginOperator checks email + password (throttled) and opens an operator session. */
-  async loginOperator(ctx: ActionContext, email: string, password: string): Promise<Issued> {
+  async loginOperator(ctx: ActionContext, email: string, password: string, code?: string): Promise<Issued> {
     // A place in the hashing queue first: a login the queue cannot take is refused before any work.
     const admission = new HashingPlace(this.c.hasher, ctx.request.ip);
     try {
-      return await this.#login(ctx, email, password, admission);
+      return await this.#login(ctx, email, password, admission, code);
     } finally {
       admission.release();
     }
   }
 
-  async #login(ctx: ActionContext, email: string, password: string, admission: HashingPlace): Promise<Issued> {
+  async #login(
+    ctx: ActionContext,
+    email: string,
+    password: string,
+    admission: HashingPlace,
+    code: string | undefined,
+  ): Promise<Issued> {
     const normalized = normalizeEmail(email);
     const row = await this.c.tables
       .q()
@@ -171,6 +189,8 @@ export class OperatorsService {
     if (!operator || operator.disabled_at !== null) {
       throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
     }
+    // A second-factor code counts as an attempt whatever it proves (the throttle writes on its own).
+    if (code !== undefined) await this.mfa.limit(ctx, operator.id);
     return this.c.db.write(ctx, async (tx) => {
       // The password was checked outside the transaction: what it decided holds only if the row
       // (locked until the session commits) is still enabled with the same password.
@@ -178,7 +198,9 @@ export class OperatorsService {
       if (current.disabled_at !== null || current.password_hash !== operator.password_hash) {
         throw new AppError(IdentityErrors.invalid_login, "The email or password is wrong.");
       }
-      const o = toOperator(current);
+      // With two-factor sign-in on, the code is checked and spent in this write (or none opens).
+      const mfa = await this.mfa.checkAtLogin(tx, current.id, code);
+      const o = toOperator(current, mfa);
       const asSelf = { ...ctx, principal: operatorPrincipal(o, "login") };
       return this.#issueToken(
         tx,

@@ -1,6 +1,6 @@
 import type { Baseplate } from "@baseplate/sdk";
-import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { type ComponentChildren, createContext } from "preact";
+import { useContext, useEffect, useState } from "preact/hooks";
 import { inEnvironment } from "./api.js";
 import { environmentId, selectedEnvironment } from "./context.js";
 import { Link } from "./router.js";
@@ -21,6 +21,22 @@ export function useScope(): { envId: string; api: Baseplate } | null {
 /** canWrite: whether the signed-in operator may change things (admins; support is read-only). */
 export function canWrite(): boolean {
   return session.value?.operator.role === "admin";
+}
+
+/**
+ * GrantAccess is the access of the support grant a tenant's sections are shown under (`read` or
+ * `write`), provided by `SupportGate`; null outside one.
+ */
+export const GrantAccess = createContext<"read" | "write" | null>(null);
+
+/**
+ * useCanWrite: whether the operator may change what the view shows: an admin, and, inside a
+ * tenant's sections, under a grant that allows writing (a read-only grant offers no actions; the
+ * plane would refuse them).
+ */
+export function useCanWrite(): boolean {
+  const grant = useContext(GrantAccess);
+  return canWrite() && grant !== "read";
 }
 
 /** ReadOnlyNote tells a support operator why the view offers no actions. */
@@ -119,6 +135,21 @@ export function splitList(text: string): string[] {
 /** expiryIn turns a choice of days ("30", "never") into an ISO time or undefined. */
 export function expiryIn(days: string): string | undefined {
   return days === "never" ? undefined : new Date(Date.now() + Number(days) * 86_400_000).toISOString();
+}
+
+/** GraceSelect offers how long a rotated key keeps working (seconds, as a string). */
+export function GraceSelect({ id, value, onChange }: { id: string; value: string; onChange: (v: string) => void }) {
+  return (
+    <>
+      <label for={id}>The old key keeps working</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="0">not at all (it stops now)</option>
+        <option value="3600">for an hour</option>
+        <option value="86400">for a day</option>
+        <option value="604800">for a week</option>
+      </select>
+    </>
+  );
 }
 
 /** ExpirySelect offers a key's lifetime. */

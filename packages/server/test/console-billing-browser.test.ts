@@ -220,6 +220,11 @@ describe.skipIf(!runs)(
       await page.getByRole("button", { name: "Ask for support access" }).click();
       await page.getByRole("status", { name: "Support access" }).waitFor();
 
+      // A read-only grant: the tenant's sections offer no actions, even to an admin.
+      await page.getByRole("heading", { name: "Members" }).waitFor();
+      for (const name of ["Invite member", "New tenant key"]) {
+        await expect(page.getByRole("button", { name }).count(), name).resolves.toBe(0);
+      }
       const limit = rows("Limits").filter({ hasText: "ai" });
       await limit.waitFor();
       await expect(limit.textContent()).resolves.toMatch(/2000 \/ 10000/);

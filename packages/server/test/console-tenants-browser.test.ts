@@ -348,7 +348,7 @@ describe.skipIf(!runs)(
       expect((await api(p.a.secretKey, "GET", `/v1/users/${seeded.annId}`)).json.disabled).toBe(false);
     });
 
-    it("lists the environment's secret keys, issues one (shown once) and revokes it", async () => {
+    it("lists the environment's secret keys, issues one (shown once), rotates and revokes it", async () => {
       await nav("Secret keys");
       await page.getByRole("heading", { name: "Secret keys" }).waitFor();
       const backend = rows("Secret keys").filter({ hasText: "backend" });
@@ -365,14 +365,31 @@ describe.skipIf(!runs)(
       expect((await api(key, "GET", "/v1/tenants?limit=1")).status).toBe(200);
       await shot("26-secret-keys");
       await page.getByRole("button", { name: "I have stored it" }).click();
-      await page.getByRole("button", { name: "Revoke ci" }).click();
+      // Rotate with no grace: the successor (shown once) works, the old key stops at once.
+      await page.getByRole("button", { name: "Rotate ci" }).click();
+      const rotate = page.getByRole("dialog", { name: "Rotate secret key" });
+      await rotate.getByLabel("The old key keeps working").selectOption("0");
+      await rotate.getByRole("button", { name: "Rotate" }).click();
+      const successor = page.locator(".notice-success code");
+      await successor.waitFor();
+      const next = (await successor.textContent()) ?? "";
+      expect(next).toMatch(/^bp_sk_/);
+      expect(next).not.toBe(key);
+      expect((await api(next, "GET", "/v1/tenants?limit=1")).status).toBe(200);
+      const old = await until(
+        () => api(key, "GET", "/v1/tenants?limit=1"),
+        (r) => r.status === 401,
+      );
+      expect(old.status).toBe(401);
+      await page.getByRole("button", { name: "I have stored it" }).click();
+      await page.getByRole("button", { name: "Revoke ci", exact: true }).click();
       await page.getByRole("dialog", { name: "Revoke secret key" }).getByRole("button", { name: "Revoke" }).click();
       await rows("Secret keys")
         .filter({ has: page.getByRole("cell", { name: "ci", exact: true }) })
         .filter({ hasText: "revoked" })
         .waitFor();
-      await expect(page.getByRole("button", { name: "Revoke ci" }).count()).resolves.toBe(0);
-      expect((await api(key, "GET", "/v1/tenants?limit=1")).status).toBe(401);
+      await expect(page.getByRole("button", { name: "Revoke ci", exact: true }).count()).resolves.toBe(0);
+      expect((await api(next, "GET", "/v1/tenants?limit=1")).status).toBe(401);
     });
 
     it("a support operator reads a tenant but is offered no lifecycle or key actions", async () => {

@@ -7,6 +7,7 @@ import {
   EnvironmentNote,
   ExpirySelect,
   expiryIn,
+  GraceSelect,
   LoadMore,
   NoEnvironment,
   ReadOnlyNote,
@@ -35,6 +36,8 @@ export function SecretKeys() {
   const [creating, setCreating] = useState(false);
   const [issued, setIssued] = useState<{ name: string; token: string } | null>(null);
   const [revoking, setRevoking] = useState<SecretKey | null>(null);
+  const [rotating, setRotating] = useState<SecretKey | null>(null);
+  const [grace, setGrace] = useState("86400");
   const list = usePaged(
     (cursor, signal) =>
       scope
@@ -133,11 +136,21 @@ export function SecretKeys() {
                         <td>{k.expiresAt ? <Time iso={k.expiresAt} /> : <span class="muted">never</span>}</td>
                         {write && (
                           <td class="cell-actions">
+                            {!k.revokedAt && !k.replacedBy && (
+                              <button
+                                type="button"
+                                class="button button-small"
+                                aria-label={`Rotate ${k.name}`}
+                                onClick={() => setRotating(k)}
+                              >
+                                Rotate
+                              </button>
+                            )}
                             {!k.revokedAt && (
                               <button
                                 type="button"
                                 class="button button-small button-danger"
-                                aria-label={`Revoke ${k.name}`}
+                                aria-label={`Revoke ${k.name}${k.replacedBy ? " (rotated)" : ""}`}
                                 onClick={() => setRevoking(k)}
                               >
                                 Revoke
@@ -167,6 +180,34 @@ export function SecretKeys() {
           }}
         />
       </Dialog>
+      {rotating && (
+        <Confirm
+          title="Rotate secret key"
+          open={true}
+          danger={false}
+          confirmLabel="Rotate"
+          onClose={(done) => {
+            setRotating(null);
+            setGrace("86400");
+            if (done) list.reload();
+          }}
+          extra={<GraceSelect id="secret-rotate-grace" value={grace} onChange={setGrace} />}
+          act={async () => {
+            const next = await unwrap(
+              plane.POST("/v1/secret-keys/{keyId}/rotate", {
+                params: { path: { keyId: rotating.id } },
+                body: { gracePeriodSeconds: Number(grace) },
+              }),
+            );
+            if (next.token) setIssued({ name: `${next.name} (the new key)`, token: next.token });
+          }}
+        >
+          <p>
+            A new key with the same surface and scopes is issued (shown once). Put it in your backend's configuration;
+            the old key <strong>{rotating.name}</strong> <code>{rotating.display}</code> stops after the grace period.
+          </p>
+        </Confirm>
+      )}
       {revoking && (
         <Confirm
           title="Revoke secret key"

@@ -2,7 +2,7 @@ import { type components, unwrap } from "@baseplate/sdk";
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { Link } from "../router.js";
-import { LoadMore, NoEnvironment, usePaged, useScope } from "../scoped.js";
+import { GrantAccess, LoadMore, NoEnvironment, usePaged, useScope } from "../scoped.js";
 import { session } from "../session.js";
 import { Badge, Empty, PageHeader, ProblemNotice, Show, Time, useAction, useLoad } from "../ui.js";
 
@@ -59,7 +59,9 @@ export function SupportGate({
         access?.status === "active" ? (
           <>
             <ActiveAccess access={access} onChange={changed} />
-            {children(access)}
+            <GrantAccess.Provider value={access.access === "write" ? "write" : "read"}>
+              {children(access)}
+            </GrantAccess.Provider>
           </>
         ) : access?.status === "pending" ? (
           <PendingAccess access={access} onChange={changed} />

@@ -8,12 +8,14 @@ import {
   EnvironmentNote,
   ExpirySelect,
   expiryIn,
+  GraceSelect,
   LoadMore,
   NoEnvironment,
   ReadOnlyNote,
   ShownOnce,
   splitList,
   UserLink,
+  useCanWrite,
   usePaged,
   useScope,
 } from "../scoped.js";
@@ -520,11 +522,12 @@ function Members({ tenantId }: { tenantId: string }) {
       ),
     [scope.envId, tenantId],
   );
+  const write = useCanWrite();
   return (
     <section aria-labelledby="members-title">
       <div class="section-header">
         <h2 id="members-title">Members</h2>
-        {canWrite() && (
+        {write && (
           <button type="button" class="button" onClick={() => setInviting(true)}>
             Invite member
           </button>
@@ -731,7 +734,7 @@ function TenantKeys({ tenantId }: { tenantId: string }) {
       ),
     [scope.envId, tenantId],
   );
-  const write = canWrite();
+  const write = useCanWrite();
   return (
     <section aria-labelledby="tenant-keys-title">
       <div class="section-header">
@@ -856,19 +859,7 @@ function TenantKeys({ tenantId }: { tenantId: string }) {
             setGrace("0");
             if (done) keys.reload();
           }}
-          extra={
-            confirm.kind === "rotate" && (
-              <>
-                <label for="rotate-grace">The old key keeps working</label>
-                <select id="rotate-grace" value={grace} onChange={(e) => setGrace(e.currentTarget.value)}>
-                  <option value="0">not at all (it stops now)</option>
-                  <option value="3600">for an hour</option>
-                  <option value="86400">for a day</option>
-                  <option value="604800">for a week</option>
-                </select>
-              </>
-            )
-          }
+          extra={confirm.kind === "rotate" && <GraceSelect id="rotate-grace" value={grace} onChange={setGrace} />}
           act={async () => {
             const path = { params: { path: { tenantId, keyId: confirm.key.id } } };
             if (confirm.kind === "revoke")
@@ -1021,7 +1012,7 @@ function AgentKeys({ tenantId }: { tenantId: string }) {
       ),
     [scope.envId, tenantId],
   );
-  const write = canWrite();
+  const write = useCanWrite();
   return (
     <section aria-labelledby="agent-keys-title">
       <h2 id="agent-keys-title">Agent keys</h2>

@@ -4,7 +4,7 @@ import type { CreatedObject, IsolationRegistry } from "../module-fixtures.js";
 import { sampleBody } from "./bodies.js";
 import type { CheckName, RoutePlan } from "./plan.js";
 import { acceptedActorTypes, type Credential, isOperatorOnly, routeKey } from "./route-table.js";
-import { describeDiff, diffSnapshots } from "./snapshots.js";
+import { describeDiff } from "./snapshots.js";
 import type { EnvActors, EnvUser, IsolationWorld } from "./world.js";
 
 /**
@@ -89,7 +89,7 @@ export interface RefusedCall {
  */
 export async function expectRefused(w: IsolationWorld, c: RefusedCall): Promise<void> {
   const readsBefore = await Promise.all((c.reads ?? []).map((r) => r()));
-  const before = await w.snapshot();
+  const mark = await w.mark();
   const factsBefore = w.captured.length;
   const denialsBefore = w.denials.length;
   const res = await w.call(c.caller, c.method, c.url, {
@@ -97,14 +97,13 @@ export async function expectRefused(w: IsolationWorld, c: RefusedCall): Promise<
     ...(c.query ? { query: c.query } : {}),
     ...(c.headers ? { headers: c.headers } : {}),
   });
-  const after = await w.snapshot();
+  const diffs = await w.changesSince(mark);
   const what = `${c.label}: ${c.method} ${c.url}`;
   expect(res.status, `${what} answered ${res.status}: ${res.text.slice(0, 400)}`).toBe(c.status);
   if (c.status === 404) {
     const code = (res.json() as { code?: string } | undefined)?.code;
     expect(code, `${what} hit no route at all (check the URL)`).not.toBe("route_not_found");
   }
-  const diffs = diffSnapshots(before, after);
   expect(diffs, `${what} changed the database:\n${describeDiff(diffs)}`).toEqual([]);
   expect(
     w.captured.slice(factsBefore).map((f) => f.type),

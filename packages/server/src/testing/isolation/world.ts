@@ -7,7 +7,7 @@ import { createTestApp, type EngineName, type TestApp } from "../harness.js";
 import { type CreatedObject, expectJson, expectStatus, type IsolationRegistry } from "../module-fixtures.js";
 import { fixturesOfApp } from "./registry.js";
 import { type Credential, planeModules } from "./route-table.js";
-import { type DbSnapshot, listTables, snapshotTables } from "./snapshots.js";
+import { changeMark, changesSince, installChangeLog, listTables, type TableDiff } from "./snapshots.js";
 
 /**
  * The world the isolation checks run in: a seeded plane, two environments `a` and `b`, their
@@ -94,7 +94,10 @@ export interface IsolationWorld {
   newUser(env: EnvActors, label?: string): Promise<EnvUser>;
   /** newSupportSession opens a fresh session of the support operator (for checks that end it). */
   newSupportSession(): Promise<Credential>;
-  snapshot(): Promise<DbSnapshot>;
+  /** mark is the position of the database's change log now (see `changesSince`). */
+  mark(): Promise<number>;
+  /** changesSince: the rows every table gained and lost since `mark`, netted out (`installChangeLog`). */
+  changesSince(mark: number): Promise<TableDiff[]>;
   facts(): Promise<FactRow[]>;
   /** unique returns a short string unique in this world. */
   unique(): string;
@@ -173,12 +176,13 @@ export async function createIsolationWorld(
       void denials.push({ actorId: ctx.principal?.actorId ?? null, tenantId: ctx.principal?.tenantId ?? null, denial }),
   });
   try {
+    // "A refused call changes nothing" is read from a change log, not from full snapshots.
+    await installChangeLog(t, await listTables(t));
     const plane = await seedPlane(t);
     const { isolation: registry } = await fixturesOfApp(t.app);
     const secrets = new Set<string>([TEST_PASSWORD, plane.operatorToken, plane.supportToken]);
     let counter = 0;
     const unique = () => `${++counter}${randomBytes(3).toString("hex")}`;
-    let tables: string[] | null = null;
 
     const call: IsolationWorld["call"] = async (credential, method, url, options = {}) => {
       const headers: Record<string, string> = { ...options.headers };
@@ -282,10 +286,8 @@ export async function createIsolationWorld(
         const body = login.json() as { token: string; operator: { id: string } };
         return { kind: "support", token: body.token, actorId: body.operator.id, label: "support operator" };
       },
-      async snapshot() {
-        tables ??= await listTables(t);
-        return snapshotTables(t, tables);
-      },
+      mark: () => changeMark(t),
+      changesSince: (mark) => changesSince(t, mark),
       async facts() {
         const rows = await t.app.db.kysely.selectFrom("probe_fact").selectAll().orderBy("id").execute();
         return rows.map((r) => ({

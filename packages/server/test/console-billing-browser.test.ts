@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConsoleAssets } from "../src/platform/http/console.js";
+import { browserRuns, browserTitle, launchBrowser, navigate, screenshot, watchedPage } from "../src/testing/browser.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../src/testing/fixtures.js";
 import { createTestApp, type TestApp } from "../src/testing/harness.js";
 import { freePort } from "../src/testing/spawn.js";
@@ -20,16 +20,6 @@ import { runDueJobs } from "../src/testing/webhook-receiver.js";
 // NOTE: SQLite only, like the other console browser tests: the API the views call is covered on
 // both engines by the usage, billing and support modules' own tests.
 
-const CHROMIUM = "/usr/bin/chromium";
-const DIST = ConsoleAssets.defaultDir();
-const missing = [
-  existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium)`,
-  existsSync(join(DIST, "index.html"))
-    ? null
-    : "the console is not built (npm run build --workspace @baseplate/console)",
-].filter((m): m is string => m !== null);
-const runs = missing.length === 0 || Boolean(process.env.CI);
-const SHOTS = join(import.meta.dirname, "..", "test-results", "screenshots");
 const DAY = 86_400_000;
 
 let t: TestApp;
@@ -38,16 +28,11 @@ let base: string;
 let browser: Browser;
 let page: Page;
 let tmp: string;
-const problems: string[] = [];
+let problems: string[] = [];
 const seeded = { tenantId: "", holdId: "", invoiceNumber: "" };
 
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function nav(label: string): Promise<void> {
-  await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: label, exact: true }).click();
-}
+const shot = (name: string) => screenshot(page, name);
+const nav = (label: string) => navigate(page, label);
 
 async function api(
   token: string,
@@ -73,191 +58,177 @@ async function ok(res: Promise<{ status: number; json: Record<string, unknown> }
 const rows = (caption: string) =>
   page.locator("table", { has: page.locator("caption", { hasText: caption }) }).locator("tbody tr");
 
-describe.skipIf(!runs)(
-  `Console usage and billing views in Chromium${runs ? "" : ` (skipped: ${missing.join("; ")})`}`,
-  () => {
-    beforeAll(async () => {
-      if (missing.length > 0) throw new Error(`Console browser test cannot run: ${missing.join("; ")}.`);
-      mkdirSync(SHOTS, { recursive: true });
-      tmp = await mkdtemp(join(tmpdir(), "bp-console-billing-"));
-      const port = await freePort();
-      t = await createTestApp("sqlite", {
-        plane: true,
-        migrate: false,
-        env: { BASEPLATE_HOST: "127.0.0.1", BASEPLATE_PORT: String(port), BASEPLATE_MIGRATE_ON_START: "true" },
-      });
-      base = (await t.app.start({ workers: false })) as string;
-      p = await seedPlane(t);
-
-      // Environment A as a metered product fills it: a token meter by model, a plan charging it,
-      // a customer on that plan (on a test clock, so a period has ended and been invoiced), a limit
-      // with usage against it and an open hold.
-      const sk = p.a.secretKey;
-      seeded.tenantId = (await ok(api(sk, "POST", "/v1/tenants", { name: "Umbrella" }), 201)).id as string;
-      await ok(
-        api(sk, "POST", "/v1/usage/meters", {
-          key: "tokens",
-          eventType: "llm.tokens",
-          aggregation: "sum",
-          valuePath: "tokens",
-          groupBy: { model: "model" },
-          description: "Tokens of every model",
-        }),
-        201,
-      );
-      await ok(
-        api(sk, "POST", "/v1/billing/plans", {
-          key: "scale",
-          name: "Scale",
-          interval: "month",
-          currency: "EUR",
-          fixedFee: "30.00",
-          charges: [{ meter: "tokens", model: "per_unit", unitPrice: "0.001", description: "Tokens" }],
-        }),
-        201,
-      );
-      const start = Date.now() - 34 * DAY;
-      const clock = await ok(
-        api(sk, "POST", "/v1/billing/test-clocks", { name: "Umbrella run", frozenTime: start }),
-        201,
-      );
-      await ok(api(sk, "POST", `/v1/billing/test-clocks/${clock.id}/tenants`, { tenantId: seeded.tenantId }), 200);
-      await ok(api(sk, "POST", "/v1/billing/subscriptions", { tenantId: seeded.tenantId, plan: "scale" }), 201);
-      await ok(api(sk, "POST", `/v1/billing/test-clocks/${clock.id}/advance`, { frozenTime: start + 32 * DAY }), 200);
-      await runDueJobs(t);
-      const invoices = await ok(api(sk, "GET", `/v1/billing/invoices?tenantId=${seeded.tenantId}`), 200);
-      const invoice = (invoices.data as Array<{ number: string }>)[0];
-      expect(invoice).toBeDefined();
-      seeded.invoiceNumber = invoice?.number ?? "";
-      await ok(
-        api(sk, "POST", `/v1/tenants/${seeded.tenantId}/entitlements`, {
-          feature: "ai",
-          meter: "tokens",
-          limit: 10_000,
-          period: "month",
-        }),
-        200,
-      );
-      const events = [
-        { model: "large", tokens: 1200 },
-        { model: "small", tokens: 300 },
-        { model: "small", tokens: 500 },
-      ].map((data, i) => ({ id: `ev-${i}`, type: "llm.tokens", subject: seeded.tenantId, data }));
-      await ok(api(sk, "POST", "/v1/usage/events/batch", { events }), 200);
-      const hold = await ok(
-        api(sk, "POST", "/v1/usage/holds", { tenantId: seeded.tenantId, feature: "ai", amount: 250, ttlSeconds: 3600 }),
-        201,
-      );
-      seeded.holdId = hold.id as string;
-
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-      page = await context.newPage();
-      page.setDefaultTimeout(8_000);
-      await page.addInitScript(`document.addEventListener("securitypolicyviolation", (e) => {
-      console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
-    });`);
-      page.on("console", (m) => {
-        if (m.type() === "error") problems.push(`${m.text()} (${m.location().url})`);
-      });
-      page.on("pageerror", (err) => problems.push(err.message));
-    }, 120_000);
-    afterAll(async () => {
-      await browser?.close();
-      await t?.close();
-      if (tmp) await rm(tmp, { recursive: true, force: true });
+describe.skipIf(!browserRuns)(browserTitle("Console usage and billing views in Chromium"), () => {
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), "bp-console-billing-"));
+    const port = await freePort();
+    t = await createTestApp("sqlite", {
+      plane: true,
+      migrate: false,
+      env: { BASEPLATE_HOST: "127.0.0.1", BASEPLATE_PORT: String(port), BASEPLATE_MIGRATE_ON_START: "true" },
     });
+    base = (await t.app.start({ workers: false })) as string;
+    p = await seedPlane(t);
 
-    it("charts the environment's usage per meter over time, by dimension, with the API's figures", async () => {
-      await page.goto(`${base}/console`);
-      await page.getByLabel("Email").fill("admin@example.com");
-      await page.getByLabel("Password").fill(TEST_PASSWORD);
-      await page.getByRole("button", { name: "Sign in" }).click();
-      await page.getByRole("option", { name: "Env A" }).waitFor({ state: "attached" });
-      await page.getByLabel("Environment", { exact: true }).selectOption({ label: "Env A" });
-      await nav("Usage");
-      await page.getByRole("heading", { name: "Usage", exact: true }).waitFor();
-      // The chart is drawn (a canvas in the labelled figure) and the totals equal the API's.
-      const chart = page.getByRole("img", { name: /Usage of tokens per day, last 30 days in the environment/ });
-      await chart.locator("canvas").waitFor();
-      await rows("Totals").filter({ hasText: "Total" }).filter({ hasText: "2000" }).waitFor();
-      const fromApi = await ok(api(p.a.secretKey, "GET", "/v1/usage/meters/tokens/usage?groupBy=model"), 200);
-      expect(fromApi.totals).toEqual([
-        { group: { model: "large" }, value: 1200, events: 1 },
-        { group: { model: "small" }, value: 800, events: 2 },
-      ]);
-      await page.getByLabel("Group by").selectOption("model");
-      await rows("Totals").filter({ hasText: "model=small" }).filter({ hasText: "800" }).waitFor();
-      await rows("Totals").filter({ hasText: "model=large" }).filter({ hasText: "1200" }).waitFor();
-      // Two lines, named in the chart's legend.
-      await chart.getByText("model=small").waitFor();
-      await page.getByLabel("Period").selectOption({ label: "Last 24 hours" });
-      await page
-        .getByRole("img", { name: /per hour, last 24 hours/ })
-        .locator("canvas")
-        .waitFor();
-      await rows("Totals").filter({ hasText: "model=small" }).waitFor();
-      await expect(rows("Meters").filter({ hasText: "tokens" }).textContent()).resolves.toContain("model");
-      await shot("40-usage");
-    });
+    // Environment A as a metered product fills it: a token meter by model, a plan charging it,
+    // a customer on that plan (on a test clock, so a period has ended and been invoiced), a limit
+    // with usage against it and an open hold.
+    const sk = p.a.secretKey;
+    seeded.tenantId = (await ok(api(sk, "POST", "/v1/tenants", { name: "Umbrella" }), 201)).id as string;
+    await ok(
+      api(sk, "POST", "/v1/usage/meters", {
+        key: "tokens",
+        eventType: "llm.tokens",
+        aggregation: "sum",
+        valuePath: "tokens",
+        groupBy: { model: "model" },
+        description: "Tokens of every model",
+      }),
+      201,
+    );
+    await ok(
+      api(sk, "POST", "/v1/billing/plans", {
+        key: "scale",
+        name: "Scale",
+        interval: "month",
+        currency: "EUR",
+        fixedFee: "30.00",
+        charges: [{ meter: "tokens", model: "per_unit", unitPrice: "0.001", description: "Tokens" }],
+      }),
+      201,
+    );
+    const start = Date.now() - 34 * DAY;
+    const clock = await ok(
+      api(sk, "POST", "/v1/billing/test-clocks", { name: "Umbrella run", frozenTime: start }),
+      201,
+    );
+    await ok(api(sk, "POST", `/v1/billing/test-clocks/${clock.id}/tenants`, { tenantId: seeded.tenantId }), 200);
+    await ok(api(sk, "POST", "/v1/billing/subscriptions", { tenantId: seeded.tenantId, plan: "scale" }), 201);
+    await ok(api(sk, "POST", `/v1/billing/test-clocks/${clock.id}/advance`, { frozenTime: start + 32 * DAY }), 200);
+    await runDueJobs(t);
+    const invoices = await ok(api(sk, "GET", `/v1/billing/invoices?tenantId=${seeded.tenantId}`), 200);
+    const invoice = (invoices.data as Array<{ number: string }>)[0];
+    expect(invoice).toBeDefined();
+    seeded.invoiceNumber = invoice?.number ?? "";
+    await ok(
+      api(sk, "POST", `/v1/tenants/${seeded.tenantId}/entitlements`, {
+        feature: "ai",
+        meter: "tokens",
+        limit: 10_000,
+        period: "month",
+      }),
+      200,
+    );
+    const events = [
+      { model: "large", tokens: 1200 },
+      { model: "small", tokens: 300 },
+      { model: "small", tokens: 500 },
+    ].map((data, i) => ({ id: `ev-${i}`, type: "llm.tokens", subject: seeded.tenantId, data }));
+    await ok(api(sk, "POST", "/v1/usage/events/batch", { events }), 200);
+    const hold = await ok(
+      api(sk, "POST", "/v1/usage/holds", { tenantId: seeded.tenantId, feature: "ai", amount: 250, ttlSeconds: 3600 }),
+      201,
+    );
+    seeded.holdId = hold.id as string;
 
-    it("lists the environment's plans", async () => {
-      await nav("Billing");
-      const plan = rows("Plans").filter({ hasText: "Scale" });
-      await plan.waitFor();
-      await expect(plan.textContent()).resolves.toMatch(/30\.00 EUR/);
-      await expect(plan.textContent()).resolves.toContain("Tokens");
-      await shot("41-billing-plans");
-    });
+    browser = await launchBrowser();
+    ({ page, problems } = await watchedPage(browser, { acceptDownloads: true }));
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
 
-    it("shows a tenant's limits, usage, holds, subscription and invoices only under support access; saves an invoice PDF", async () => {
-      await page.goto(`${base}/console/tenants/${seeded.tenantId}`);
-      await page.getByRole("heading", { name: /^Umbrella/ }).waitFor();
-      await page.getByRole("heading", { name: "Support access" }).waitFor();
-      // Nothing of the tenant's usage or billing before access is granted.
-      await expect(page.getByRole("heading", { name: "Limits and current period" }).count()).resolves.toBe(0);
-      await page.getByLabel("Reason").fill("Ticket 5120: the customer disputes an invoice");
-      await page.getByRole("button", { name: "Ask for support access" }).click();
-      await page.getByRole("status", { name: "Support access" }).waitFor();
+  it("charts the environment's usage per meter over time, by dimension, with the API's figures", async () => {
+    await page.goto(`${base}/console`);
+    await page.getByLabel("Email").fill("admin@example.com");
+    await page.getByLabel("Password").fill(TEST_PASSWORD);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("option", { name: "Env A" }).waitFor({ state: "attached" });
+    await page.getByLabel("Environment", { exact: true }).selectOption({ label: "Env A" });
+    await nav("Usage");
+    await page.getByRole("heading", { name: "Usage", exact: true }).waitFor();
+    // The chart is drawn (a canvas in the labelled figure) and the totals equal the API's.
+    const chart = page.getByRole("img", { name: /Usage of tokens per day, last 30 days in the environment/ });
+    await chart.locator("canvas").waitFor();
+    await rows("Totals").filter({ hasText: "Total" }).filter({ hasText: "2000" }).waitFor();
+    const fromApi = await ok(api(p.a.secretKey, "GET", "/v1/usage/meters/tokens/usage?groupBy=model"), 200);
+    expect(fromApi.totals).toEqual([
+      { group: { model: "large" }, value: 1200, events: 1 },
+      { group: { model: "small" }, value: 800, events: 2 },
+    ]);
+    await page.getByLabel("Group by").selectOption("model");
+    await rows("Totals").filter({ hasText: "model=small" }).filter({ hasText: "800" }).waitFor();
+    await rows("Totals").filter({ hasText: "model=large" }).filter({ hasText: "1200" }).waitFor();
+    // Two lines, named in the chart's legend.
+    await chart.getByText("model=small").waitFor();
+    await page.getByLabel("Period").selectOption({ label: "Last 24 hours" });
+    await page
+      .getByRole("img", { name: /per hour, last 24 hours/ })
+      .locator("canvas")
+      .waitFor();
+    await rows("Totals").filter({ hasText: "model=small" }).waitFor();
+    await expect(rows("Meters").filter({ hasText: "tokens" }).textContent()).resolves.toContain("model");
+    await shot("40-usage");
+  });
 
-      // A read-only grant: the tenant's sections offer no actions, even to an admin.
-      await page.getByRole("heading", { name: "Members" }).waitFor();
-      for (const name of ["Invite member", "New tenant key"]) {
-        await expect(page.getByRole("button", { name }).count(), name).resolves.toBe(0);
-      }
-      const limit = rows("Limits").filter({ hasText: "ai" });
-      await limit.waitFor();
-      await expect(limit.textContent()).resolves.toMatch(/2000 \/ 10000/);
-      await expect(limit.locator("meter").getAttribute("value")).resolves.toBe("2000");
-      await expect(limit.textContent()).resolves.toContain("250");
-      await rows("Holds").filter({ hasText: "ai" }).filter({ hasText: "open" }).waitFor();
-      await page
-        .getByRole("img", { name: /Usage of tokens per day, last 30 days for this tenant/ })
-        .locator("canvas")
-        .waitFor();
-      await rows("Subscriptions").filter({ hasText: "active" }).waitFor();
-      const invoice = rows("Invoices").filter({ hasText: seeded.invoiceNumber });
-      await invoice.waitFor();
-      await expect(invoice.textContent()).resolves.toContain("€30.00");
-      await shot("42-tenant-billing");
+  it("lists the environment's plans", async () => {
+    await nav("Billing");
+    const plan = rows("Plans").filter({ hasText: "Scale" });
+    await plan.waitFor();
+    await expect(plan.textContent()).resolves.toMatch(/30\.00 EUR/);
+    await expect(plan.textContent()).resolves.toContain("Tokens");
+    await shot("41-billing-plans");
+  });
 
-      await invoice.getByRole("button", { name: "PDF" }).click();
-      const save = invoice.getByRole("link", { name: "Save PDF" });
-      const [download] = await Promise.all([page.waitForEvent("download"), save.click()]);
-      expect(download.suggestedFilename()).toMatch(/^invoice-.*\.pdf$/);
-      const file = join(tmp, download.suggestedFilename());
-      await download.saveAs(file);
-      const pdf = readFileSync(file);
-      expect(pdf.subarray(0, 5).toString()).toBe("%PDF-");
-      expect(pdf.length).toBeGreaterThan(1000);
+  it("shows a tenant's limits, usage, holds, subscription and invoices only under support access; saves an invoice PDF", async () => {
+    await page.goto(`${base}/console/tenants/${seeded.tenantId}`);
+    await page.getByRole("heading", { name: /^Umbrella/ }).waitFor();
+    await page.getByRole("heading", { name: "Support access" }).waitFor();
+    // Nothing of the tenant's usage or billing before access is granted.
+    await expect(page.getByRole("heading", { name: "Limits and current period" }).count()).resolves.toBe(0);
+    await page.getByLabel("Reason").fill("Ticket 5120: the customer disputes an invoice");
+    await page.getByRole("button", { name: "Ask for support access" }).click();
+    await page.getByRole("status", { name: "Support access" }).waitFor();
 
-      // Ending the access hides the tenant's figures again.
-      await page.getByRole("button", { name: "End support access now" }).click();
-      await page.getByRole("heading", { name: "Limits and current period" }).waitFor({ state: "detached" });
-    });
+    // A read-only grant: the tenant's sections offer no actions, even to an admin.
+    await page.getByRole("heading", { name: "Members" }).waitFor();
+    for (const name of ["Invite member", "New tenant key"]) {
+      await expect(page.getByRole("button", { name }).count(), name).resolves.toBe(0);
+    }
+    const limit = rows("Limits").filter({ hasText: "ai" });
+    await limit.waitFor();
+    await expect(limit.textContent()).resolves.toMatch(/2000 \/ 10000/);
+    await expect(limit.locator("meter").getAttribute("value")).resolves.toBe("2000");
+    await expect(limit.textContent()).resolves.toContain("250");
+    await rows("Holds").filter({ hasText: "ai" }).filter({ hasText: "open" }).waitFor();
+    await page
+      .getByRole("img", { name: /Usage of tokens per day, last 30 days for this tenant/ })
+      .locator("canvas")
+      .waitFor();
+    await rows("Subscriptions").filter({ hasText: "active" }).waitFor();
+    const invoice = rows("Invoices").filter({ hasText: seeded.invoiceNumber });
+    await invoice.waitFor();
+    await expect(invoice.textContent()).resolves.toContain("€30.00");
+    await shot("42-tenant-billing");
 
-    it("met no CSP violation and no console error", () => {
-      expect(problems).toEqual([]);
-    });
-  },
-);
+    await invoice.getByRole("button", { name: "PDF" }).click();
+    const save = invoice.getByRole("link", { name: "Save PDF" });
+    const [download] = await Promise.all([page.waitForEvent("download"), save.click()]);
+    expect(download.suggestedFilename()).toMatch(/^invoice-.*\.pdf$/);
+    const file = join(tmp, download.suggestedFilename());
+    await download.saveAs(file);
+    const pdf = readFileSync(file);
+    expect(pdf.subarray(0, 5).toString()).toBe("%PDF-");
+    expect(pdf.length).toBeGreaterThan(1000);
+
+    // Ending the access hides the tenant's figures again.
+    await page.getByRole("button", { name: "End support access now" }).click();
+    await page.getByRole("heading", { name: "Limits and current period" }).waitFor({ state: "detached" });
+  });
+
+  it("met no CSP violation and no console error", () => {
+    expect(problems).toEqual([]);
+  });
+});

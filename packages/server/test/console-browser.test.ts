@@ -1,8 +1,7 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsoleAssets } from "../src/platform/http/console.js";
+import { browserRuns, browserTitle, launchBrowser, navigate, screenshot, watchedPage } from "../src/testing/browser.js";
 import { seedPlane, TEST_PASSWORD } from "../src/testing/fixtures.js";
 import { createTestApp, type TestApp } from "../src/testing/harness.js";
 import { freePort } from "../src/testing/spawn.js";
@@ -17,36 +16,20 @@ import { freePort } from "../src/testing/spawn.js";
 // by the modules' own tests. Off CI, a missing Chromium or an unbuilt console skips with the reason
 // in the suite's name; on CI (CI=true) either one fails.
 
-const CHROMIUM = "/usr/bin/chromium";
-const DIST = ConsoleAssets.defaultDir();
-const missing = [
-  existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium)`,
-  existsSync(join(DIST, "index.html"))
-    ? null
-    : "the console is not built (npm run build --workspace @baseplate/console)",
-].filter((m): m is string => m !== null);
-const runs = missing.length === 0 || Boolean(process.env.CI);
-const SHOTS = join(import.meta.dirname, "..", "test-results", "screenshots");
-
 let t: TestApp;
 let base: string;
 let browser: Browser;
-let context: BrowserContext;
 let page: Page;
-const problems: string[] = [];
+let problems: string[] = [];
 
-async function shot(name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
+const shot = (name: string) => screenshot(page, name);
 
 /** focused: what has the keyboard focus (tag and text). */
 async function focused(): Promise<string> {
   return page.evaluate<string>('document.activeElement?.tagName + " " + document.activeElement?.textContent');
 }
 
-async function nav(label: string): Promise<void> {
-  await page.getByRole("navigation", { name: "Console" }).getByRole("link", { name: label, exact: true }).click();
-}
+const nav = (label: string) => navigate(page, label);
 
 async function signIn(email: string, password: string): Promise<void> {
   await page.getByLabel("Email").fill(email);
@@ -54,10 +37,8 @@ async function signIn(email: string, password: string): Promise<void> {
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
-describe.skipIf(!runs)(`Operator console in Chromium${runs ? "" : ` (skipped: ${missing.join("; ")})`}`, () => {
+describe.skipIf(!browserRuns)(browserTitle("Operator console in Chromium"), () => {
   beforeAll(async () => {
-    if (missing.length > 0) throw new Error(`Console browser test cannot run: ${missing.join("; ")}.`);
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     t = await createTestApp("sqlite", {
       plane: true,
@@ -66,23 +47,12 @@ describe.skipIf(!runs)(`Operator console in Chromium${runs ? "" : ` (skipped: ${
     });
     base = (await t.app.start({ workers: false })) as string;
     await seedPlane(t);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
-    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    page = await context.newPage();
-    // A step that cannot find its element fails in seconds, not at the test's timeout.
-    page.setDefaultTimeout(8_000);
-    // Violations are reported to the page as events: record them (init scripts are exempt from CSP).
-    await page.addInitScript(`document.addEventListener("securitypolicyviolation", (e) => {
-      console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
-    });`);
-    page.on("console", (m) => {
-      if (m.type() !== "error") return;
-      // Chromium logs every failed fetch: the refused sign-in (401) and the missing project (404)
-      // are steps of this test. Anything else (a CSP violation, a failed asset, an exception) is not.
-      const expected = /status of 40[14]/.test(m.text()) && new URL(m.location().url).pathname.startsWith("/v1/");
-      if (!expected) problems.push(`${m.text()} (${m.location().url})`);
-    });
-    page.on("pageerror", (err) => problems.push(err.message));
+    browser = await launchBrowser();
+    // Chromium logs every failed fetch: the refused sign-in (401) and the missing project (404)
+    // are steps of this test. Anything else (a CSP violation, a failed asset, an exception) is not.
+    ({ page, problems } = await watchedPage(browser, {
+      ignore: (text, url) => /status of 40[14]/.test(text) && new URL(url).pathname.startsWith("/v1/"),
+    }));
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

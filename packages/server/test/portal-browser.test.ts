@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "kysely";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConsoleAssets } from "../src/platform/http/console.js";
+import { browserRuns, browserTitle, launchBrowser, SHOTS, watchedPage } from "../src/testing/browser.js";
 import { type SeededPlane, seedPlane } from "../src/testing/fixtures.js";
 import { createTestApp, type TestApp } from "../src/testing/harness.js";
 import { freePort } from "../src/testing/spawn.js";
@@ -16,17 +16,6 @@ import { freePort } from "../src/testing/spawn.js";
 //
 // NOTE: SQLite only, like the other browser tests (the API is covered on both engines by
 // modules/portal/portal.test.ts).
-
-const CHROMIUM = "/usr/bin/chromium";
-const DIST = ConsoleAssets.defaultDir();
-const missing = [
-  existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install chromium)`,
-  existsSync(join(DIST, "portal.html"))
-    ? null
-    : "the console is not built (npm run build --workspace @baseplate/console)",
-].filter((m): m is string => m !== null);
-const runs = missing.length === 0 || Boolean(process.env.CI);
-const SHOTS = join(import.meta.dirname, "..", "test-results", "screenshots");
 
 type Json = Record<string, unknown>;
 
@@ -48,29 +37,19 @@ async function api(method: string, url: string, body?: unknown): Promise<Json> {
 }
 
 async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(8_000);
-  await page.addInitScript(`document.addEventListener("securitypolicyviolation", (e) => {
-    console.error("CSP violation: " + e.violatedDirective + " " + e.blockedURI);
-  });`);
-  page.on("console", (m) => {
-    if (m.type() !== "error") return;
-    // The refused exchange of an expired link (401) is a step of this test.
-    const expected = /status of 401/.test(m.text()) && new URL(m.location().url).pathname === "/v1/portal/sessions";
-    if (!expected) problems.push(`${m.text()} (${m.location().url})`);
+  // The refused exchange of an expired link (401) is a step of this test.
+  const watched = await watchedPage(browser, {
+    problems,
+    ignore: (text, url) => /status of 401/.test(text) && new URL(url).pathname === "/v1/portal/sessions",
   });
-  page.on("pageerror", (err) => problems.push(err.message));
-  return page;
+  return watched.page;
 }
 
-describe.skipIf(!runs)(`Tenant portal in Chromium${runs ? "" : ` (skipped: ${missing.join("; ")})`}`, () => {
+describe.skipIf(!browserRuns)(browserTitle("Tenant portal in Chromium"), () => {
   let acme: string;
   let globexUrl: string;
 
   beforeAll(async () => {
-    if (missing.length > 0) throw new Error(`Portal browser test cannot run: ${missing.join("; ")}.`);
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     t = await createTestApp("sqlite", {
       plane: true,
@@ -89,7 +68,7 @@ describe.skipIf(!runs)(`Tenant portal in Chromium${runs ? "" : ` (skipped: ${mis
       primaryColor: "#7a1fa2",
       accentColor: "#2d0a3d",
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"], headless: true });
+    browser = await launchBrowser();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -74,8 +74,6 @@ export {
 } from "./isolation/route-table.js";
 export {
   countRows,
-  type DbSnapshot,
-  diffSnapshots,
   listTables,
   stateTables,
   type TableDiff,

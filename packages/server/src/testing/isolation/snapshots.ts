@@ -2,15 +2,12 @@ import { sql } from "kysely";
 import type { TestApp } from "../harness.js";
 
 /**
- * Database snapshots: every row of every table, so a refused call can be proven to have changed
- * nothing. "Nothing changed" compares every row of every table except `VOLATILE_COLUMNS`.
+ * "A refused call changed nothing": the rows every table gained and lost, from a change log the
+ * test world installs (`installChangeLog`), `VOLATILE_COLUMNS` aside; and row counts for sweeps.
  */
 
-/** VOLATILE_COLUMNS change on reads by design (batched lastUsedAt) and are left out of snapshots. */
+/** VOLATILE_COLUMNS change on reads by design (batched lastUsedAt) and are left out of the change log. */
 export const VOLATILE_COLUMNS: ReadonlySet<string> = new Set(["last_used_at"]);
-
-/** DbSnapshot holds every row of every table (volatile columns removed), as sorted JSON strings. */
-export type DbSnapshot = Map<string, string[]>;
 
 /** listTables lists the app's tables (the test schema's on PostgreSQL), sorted, the change log left out. */
 export async function listTables(t: TestApp): Promise<string[]> {
@@ -44,46 +41,11 @@ export async function stateTables(t: TestApp): Promise<string[]> {
   return (await listTables(t)).filter((name) => !REFUSAL_COUNTERS.includes(name));
 }
 
-/** snapshotTables reads every row of `tables`, volatile columns left out. */
-export async function snapshotTables(t: TestApp, tables: string[]): Promise<DbSnapshot> {
-  const snapshot: DbSnapshot = new Map();
-  for (const table of tables) {
-    const rows = await t.app.db.kysely.selectFrom(table).selectAll().execute();
-    snapshot.set(
-      table,
-      rows
-        .map((row) => {
-          const kept = Object.fromEntries(
-            Object.entries(row as Record<string, unknown>)
-              .filter(([k]) => !VOLATILE_COLUMNS.has(k))
-              .sort(([x], [y]) => x.localeCompare(y)),
-          );
-          return JSON.stringify(kept);
-        })
-        .sort(),
-    );
-  }
-  return snapshot;
-}
-
-/** TableDiff: the rows of one table that appeared and disappeared between two snapshots. */
+/** TableDiff: the rows of one table that appeared and disappeared between two moments. */
 export interface TableDiff {
   table: string;
   added: string[];
   removed: string[];
-}
-
-/** diffSnapshots lists, per table, the rows that appeared and disappeared (a change is both). */
-export function diffSnapshots(before: DbSnapshot, after: DbSnapshot): TableDiff[] {
-  const diffs: TableDiff[] = [];
-  for (const table of new Set([...before.keys(), ...after.keys()])) {
-    const b = new Set(before.get(table) ?? []);
-    const a = new Set(after.get(table) ?? []);
-    const added = [...a].filter((r) => !b.has(r));
-    const removed = [...b].filter((r) => !a.has(r));
-    if (added.length > 0 || removed.length > 0) diffs.push({ table, added, removed });
-  }
-  return diffs;
 }
 
 /** CHANGE_LOG is the table the change-log triggers write to (`installChangeLog`). */
@@ -155,7 +117,7 @@ export async function changeMark(t: TestApp): Promise<number> {
 /**
  * changesSince: what the tables hold now that they did not at `mark`, and the reverse, per table
  * — the rows written since, netted out (a row inserted then deleted, or changed and changed back,
- * is no change), as `diffSnapshots` would find comparing full snapshots taken at both moments.
+ * is no change), as comparing every row of every table at both moments would find.
  */
 export async function changesSince(t: TestApp, mark: number): Promise<TableDiff[]> {
   const rows = await t.app.db.kysely

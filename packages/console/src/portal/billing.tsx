@@ -1,4 +1,5 @@
 import { unwrap } from "@baseplate/sdk";
+import { InvoiceTable } from "../invoices.js";
 import { Badge, Empty, Fields, money, PageHeader, Show, Time, useLoad } from "../ui.js";
 import { portal } from "./api.js";
 
@@ -90,41 +91,7 @@ export function BillingSection({ tenantId }: { tenantId: string }) {
       </Show>
       <h2 class="section-header">Invoices</h2>
       <Show state={invoices} what="invoices" retry={reloadInvoices}>
-        {(page) =>
-          page.data.length === 0 ? (
-            <Empty>No invoices yet.</Empty>
-          ) : (
-            <table class="table">
-              <caption class="visually-hidden">Invoices</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Number</th>
-                  <th scope="col">Period</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Total</th>
-                  <th scope="col">Due</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.data.map((i) => (
-                  <tr key={i.id}>
-                    <td>{i.number ?? <code>{i.id}</code>}</td>
-                    <td>
-                      <Time iso={i.periodStart} /> – <Time iso={i.periodEnd} />
-                    </td>
-                    <td>
-                      <Badge tone={i.status === "paid" ? "good" : i.status === "finalized" ? "warn" : "neutral"}>
-                        {i.status}
-                      </Badge>
-                    </td>
-                    <td>{money(i.total, i.currency)}</td>
-                    <td>{money(i.amountDue, i.currency)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
+        {(page) => (page.data.length === 0 ? <Empty>No invoices yet.</Empty> : <InvoiceTable invoices={page.data} />)}
       </Show>
     </>
   );

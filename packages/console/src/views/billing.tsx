@@ -1,6 +1,7 @@
 import { type Baseplate, unwrap } from "@baseplate/sdk";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { inEnvironment } from "../api.js";
+import { InvoiceTable } from "../invoices.js";
 import { InEnvironment } from "../lists.js";
 import { LoadMore, usePaged, useScope } from "../scoped.js";
 import { Badge, Empty, Fields, money, PageHeader, ProblemNotice, Show, Time, useAction, useLoad } from "../ui.js";
@@ -370,39 +371,10 @@ function Invoices({ tenantId }: { tenantId: string }) {
             <Empty>No invoices yet.</Empty>
           ) : (
             <>
-              <table class="table">
-                <caption class="visually-hidden">Invoices</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Number</th>
-                    <th scope="col">Period</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Total</th>
-                    <th scope="col">Due</th>
-                    <th scope="col">Document</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.items.map((i) => (
-                    <tr key={i.id}>
-                      <td>{i.number ?? <code>{i.id}</code>}</td>
-                      <td>
-                        <Time iso={i.periodStart} /> – <Time iso={i.periodEnd} />
-                      </td>
-                      <td>
-                        <Badge tone={i.status === "paid" ? "good" : i.status === "finalized" ? "warn" : "neutral"}>
-                          {i.status}
-                        </Badge>
-                      </td>
-                      <td>{money(i.total, i.currency)}</td>
-                      <td>{money(i.amountDue, i.currency)}</td>
-                      <td>
-                        <InvoicePdf tenantId={tenantId} invoiceId={i.id} name={i.number ?? i.id} />
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <InvoiceTable
+                invoices={list.items}
+                document={(i) => <InvoicePdf tenantId={tenantId} invoiceId={i.id} name={i.number ?? i.id} />}
+              />
               <LoadMore hasMore={list.hasMore} busy={list.more.busy} onClick={list.loadMore} />
             </>
           )

@@ -268,7 +268,7 @@ describe.skipIf(!browserRuns)(browserTitle("Console audit, events and webhooks i
     expect(await shown.textContent()).toMatch(/^whsec_/);
     await shot("27-webhook-secret-rotated");
     await page.getByRole("button", { name: "I have stored it" }).click();
-    await expect(page.locator(".notice-success").count()).resolves.toBe(0);
+    await expect.poll(() => page.locator(".notice-success").count(), { timeout: 10_000 }).toBe(0);
     const entries = (await api("GET", "/v1/audit/entries?action=operator.reason_given")) as {
       data: Array<{ actor: { type: string }; metadata: Record<string, unknown> }>;
     };
@@ -305,8 +305,8 @@ describe.skipIf(!browserRuns)(browserTitle("Console audit, events and webhooks i
       .getByRole("button", { name: /^Attempts of msg_/ })
       .first()
       .waitFor();
-    await expect(page.getByRole("button", { name: /^Resend msg_/ }).count()).resolves.toBe(0);
-    await expect(page.getByRole("button", { name: "Rotate secret" }).count()).resolves.toBe(0);
+    await expect.poll(() => page.getByRole("button", { name: /^Resend msg_/ }).count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => page.getByRole("button", { name: "Rotate secret" }).count(), { timeout: 10_000 }).toBe(0);
   });
 
   it("met no CSP violation and no console error", () => {

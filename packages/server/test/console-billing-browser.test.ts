@@ -187,7 +187,9 @@ describe.skipIf(!browserRuns)(browserTitle("Console usage and billing views in C
     await page.getByRole("heading", { name: /^Umbrella/ }).waitFor();
     await page.getByRole("heading", { name: "Support access" }).waitFor();
     // Nothing of the tenant's usage or billing before access is granted.
-    await expect(page.getByRole("heading", { name: "Limits and current period" }).count()).resolves.toBe(0);
+    await expect
+      .poll(() => page.getByRole("heading", { name: "Limits and current period" }).count(), { timeout: 10_000 })
+      .toBe(0);
     await page.getByLabel("Reason").fill("Ticket 5120: the customer disputes an invoice");
     await page.getByRole("button", { name: "Ask for support access" }).click();
     await page.getByRole("status", { name: "Support access" }).waitFor();

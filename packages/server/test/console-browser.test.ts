@@ -99,7 +99,7 @@ describe.skipIf(!browserRuns)(browserTitle("Operator console in Chromium"), () =
     await page.getByRole("heading", { name: "Test project" }).waitFor();
     const rows = page.locator("main table tbody tr");
     await page.getByRole("link", { name: "Env B" }).waitFor();
-    await expect(rows.count()).resolves.toBe(2);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
     await page.getByRole("button", { name: "New environment" }).click();
     const dialog = page.getByRole("dialog", { name: "New environment" });
     await dialog.getByLabel("Name", { exact: true }).fill("Production");
@@ -107,7 +107,7 @@ describe.skipIf(!browserRuns)(browserTitle("Operator console in Chromium"), () =
     await shot("04-new-environment");
     await dialog.getByRole("button", { name: "Create environment" }).click();
     await page.getByRole("link", { name: "Production" }).waitFor();
-    await expect(rows.count()).resolves.toBe(3);
+    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
     await shot("04-project-detail");
   });
 
@@ -123,7 +123,7 @@ describe.skipIf(!browserRuns)(browserTitle("Operator console in Chromium"), () =
     expect(colour).toBe("rgb(255, 242, 220)");
     await shot("05-production-selected");
     await env.selectOption({ label: "Env A" });
-    await expect(page.getByText("Production: live data").count()).resolves.toBe(0);
+    await expect.poll(() => page.getByText("Production: live data").count(), { timeout: 10_000 }).toBe(0);
   });
 
   it("lists environments and shows one with its surfaces", async () => {

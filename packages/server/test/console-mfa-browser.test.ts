@@ -69,12 +69,12 @@ describe.skipIf(!browserRuns)(browserTitle("Console two-factor sign-in in Chromi
     await page.getByRole("button", { name: "Turn on", exact: true }).click();
     const shown = page.getByRole("list", { name: "Recovery codes" }).getByRole("listitem");
     await shown.first().waitFor();
-    await expect(shown.count()).resolves.toBe(10);
+    await expect.poll(() => shown.count(), { timeout: 10_000 }).toBe(10);
     recoveryCodes = await shown.allTextContents();
     await expect(page.getByRole("heading", { name: /Status/ }).textContent()).resolves.toContain("on");
     await shot("13-two-factor-on");
     await page.getByRole("button", { name: "I have stored them" }).click();
-    await expect(shown.count()).resolves.toBe(0);
+    await expect.poll(() => shown.count(), { timeout: 10_000 }).toBe(0);
 
     // The API agrees, and the operators list shows it.
     const status = await fetch(`${base}/v1/operator/mfa`, {

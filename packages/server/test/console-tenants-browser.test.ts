@@ -138,16 +138,16 @@ describe.skipIf(!browserRuns)(browserTitle("Console environment views in Chromiu
   it("lists tenants a page at a time, searches them and filters them by state", async () => {
     const list = rows("Tenants");
     await page.getByRole("link", { name: "Customer 10" }).waitFor();
-    await expect(list.count()).resolves.toBe(25);
+    await expect.poll(() => list.count(), { timeout: 10_000 }).toBe(25);
     await page.getByRole("button", { name: "Load more" }).click();
     await page.getByRole("button", { name: "Load more" }).waitFor({ state: "detached" });
-    await expect(list.count()).resolves.toBe(27);
+    await expect.poll(() => list.count(), { timeout: 10_000 }).toBe(27);
     await shot("20-tenants");
 
     await page.getByLabel("Search", { exact: true }).fill("crm-glo");
     await page.getByRole("button", { name: "Search", exact: true }).click();
     await page.getByRole("link", { name: "Customer 10" }).waitFor({ state: "detached" });
-    await expect(list.count()).resolves.toBe(1);
+    await expect.poll(() => list.count(), { timeout: 10_000 }).toBe(1);
     await page.getByRole("link", { name: "Globex" }).waitFor();
 
     await page.getByLabel("State").selectOption("suspended");
@@ -167,7 +167,9 @@ describe.skipIf(!browserRuns)(browserTitle("Console environment views in Chromiu
     await dialog.getByRole("button", { name: "Create tenant" }).click();
     await page.getByRole("heading", { name: /^Initech/ }).waitFor();
     // The tenant's own data waits behind support access, which the tenant sees.
-    await expect(page.getByRole("heading", { name: "Lifecycle history" }).count()).resolves.toBe(0);
+    await expect
+      .poll(() => page.getByRole("heading", { name: "Lifecycle history" }).count(), { timeout: 10_000 })
+      .toBe(0);
     await askSupportAccess("write");
     await page.getByText("No lifecycle changes recorded.").waitFor({ state: "detached" });
     await expect(rows("Lifecycle history").first().textContent()).resolves.toContain("tenant.created");
@@ -186,7 +188,7 @@ describe.skipIf(!browserRuns)(browserTitle("Console environment views in Chromiu
     await rows("Tenant keys").filter({ hasText: "integration" }).waitFor();
     expect((await tenantWrite(tenantKey)).status).toBe(201);
     await page.getByRole("button", { name: "I have stored it" }).click();
-    await expect(shown.count()).resolves.toBe(0);
+    await expect.poll(() => shown.count(), { timeout: 10_000 }).toBe(0);
   });
 
   it("suspends the tenant with a reason: its key is refused; reactivating restores it", async () => {
@@ -251,7 +253,7 @@ describe.skipIf(!browserRuns)(browserTitle("Console environment views in Chromiu
     expect(next).not.toBe(tenantKey);
     expect((await tenantWrite(next)).status).toBe(201);
     await rows("Tenant keys").filter({ hasText: "(rotated)" }).waitFor();
-    await expect(rows("Tenant keys").count()).resolves.toBe(2);
+    await expect.poll(() => rows("Tenant keys").count(), { timeout: 10_000 }).toBe(2);
     await shot("22-tenant-detail");
     await page.getByRole("button", { name: "I have stored it" }).click();
 
@@ -286,12 +288,12 @@ describe.skipIf(!browserRuns)(browserTitle("Console environment views in Chromiu
     await nav("Users");
     await page.getByRole("heading", { name: "Users" }).waitFor();
     await page.getByRole("link", { name: "bob@example.com" }).waitFor();
-    await expect(rows("Users").count()).resolves.toBe(2);
+    await expect.poll(() => rows("Users").count(), { timeout: 10_000 }).toBe(2);
     await shot("24-users");
     await page.getByLabel("Search", { exact: true }).fill("Ann");
     await page.getByRole("button", { name: "Search", exact: true }).click();
     await page.getByRole("link", { name: "bob@example.com" }).waitFor({ state: "detached" });
-    await expect(rows("Users").count()).resolves.toBe(1);
+    await expect.poll(() => rows("Users").count(), { timeout: 10_000 }).toBe(1);
   });
 
   it("shows a user's memberships and sessions; ends the sessions, disables and enables the user", async () => {
@@ -355,7 +357,9 @@ describe.skipIf(!browserRuns)(browserTitle("Console environment views in Chromiu
       .filter({ has: page.getByRole("cell", { name: "ci", exact: true }) })
       .filter({ hasText: "revoked" })
       .waitFor();
-    await expect(page.getByRole("button", { name: "Revoke ci", exact: true }).count()).resolves.toBe(0);
+    await expect
+      .poll(() => page.getByRole("button", { name: "Revoke ci", exact: true }).count(), { timeout: 10_000 })
+      .toBe(0);
     expect((await api(next, "GET", "/v1/tenants?limit=1")).status).toBe(401);
   });
 
@@ -388,15 +392,15 @@ describe.skipIf(!browserRuns)(browserTitle("Console environment views in Chromiu
     await shot("27-tenant-support");
     await nav("Tenants");
     await page.getByRole("link", { name: "Globex" }).waitFor();
-    await expect(page.getByRole("button", { name: "New tenant" }).count()).resolves.toBe(0);
+    await expect.poll(() => page.getByRole("button", { name: "New tenant" }).count(), { timeout: 10_000 }).toBe(0);
     await page.goto(`${base}/console/users/${seeded.annId}`);
     await page.getByRole("heading", { name: /^Ann Example/ }).waitFor();
     await rows("Memberships").filter({ hasText: "Globex" }).waitFor();
-    await expect(page.getByRole("button", { name: "Disable" }).count()).resolves.toBe(0);
+    await expect.poll(() => page.getByRole("button", { name: "Disable" }).count(), { timeout: 10_000 }).toBe(0);
     await nav("Secret keys");
     await rows("Secret keys").filter({ hasText: "backend" }).waitFor();
-    await expect(page.getByRole("button", { name: "New secret key" }).count()).resolves.toBe(0);
-    await expect(page.getByRole("button", { name: /^Revoke/ }).count()).resolves.toBe(0);
+    await expect.poll(() => page.getByRole("button", { name: "New secret key" }).count(), { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => page.getByRole("button", { name: /^Revoke/ }).count(), { timeout: 10_000 }).toBe(0);
   });
 
   it("met no CSP violation and no console error", () => {

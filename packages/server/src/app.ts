@@ -6,6 +6,7 @@ import { backupsModule } from "./modules/backups/index.js";
 import { billingModule } from "./modules/billing/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
+import { manifestModule } from "./modules/manifest/index.js";
 import { portalModule } from "./modules/portal/index.js";
 import { rateLimitsModule } from "./modules/ratelimits/index.js";
 import { ssoModule } from "./modules/sso/index.js";
@@ -25,6 +26,7 @@ import { IdempotencyLedger } from "./platform/idempotency/ledger.js";
 import { IdRegistry, PLATFORM_ID_PREFIXES } from "./platform/ids.js";
 import { JobQueue, Worker } from "./platform/jobs/index.js";
 import { createLogger, type Logger } from "./platform/logger.js";
+import { ManifestRegistry } from "./platform/manifest.js";
 import {
   type AnyModule,
   collectPermissions,
@@ -59,6 +61,7 @@ export const MODULES: readonly AnyModule[] = [
   backupsModule,
   supportModule,
   portalModule,
+  manifestModule,
 ];
 
 export interface AppOptions {
@@ -279,6 +282,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const access = new Authorizer();
     const secrets = new SecretVault(db, config.masterKeyFile, clock, logger);
     const personalData = new PersonalDataRegistry();
+    const manifest = new ManifestRegistry();
     // Stored idempotent responses naming the person go with an erasure (they would replay it).
     personalData.register("platform", {
       erase: async (tx, subject) => ({
@@ -362,6 +366,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         access,
         secrets,
         personalData,
+        manifest,
         permissions,
       };
       const deps = Object.fromEntries(Object.keys(module.dependsOn ?? {}).map((name) => [name, services.get(name)]));
@@ -374,6 +379,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       for (const { topic, handler } of module.busSubscriptions?.(service) ?? []) bus.subscribe(topic, handler);
       const provider = module.personalData?.(service);
       if (provider) personalData.register(module.name, provider);
+      manifest.register(module.name, module.manifest?.(service) ?? []);
       const hooks = module.accessHooks?.(service);
       if (hooks) access.use(hooks);
       for (const job of module.jobs?.(service) ?? []) jobs.define(job);

@@ -11,6 +11,7 @@ import type { RouteDefinition } from "./http/route.js";
 import type { IdPrefixes } from "./ids.js";
 import type { JobDefinition, JobQueue } from "./jobs/queue.js";
 import type { Logger } from "./logger.js";
+import type { AnySection, ManifestRegistry } from "./manifest.js";
 import type { PersonalDataProvider, PersonalDataRegistry } from "./personal-data.js";
 import type { RateLimitOverrides } from "./ratelimit/limiter.js";
 import type { SealedColumn, SecretVault } from "./secrets-vault.js";
@@ -34,6 +35,11 @@ export interface ModuleContext {
    * data registers a provider (`personalData` below); the identity module runs export and erasure.
    */
   personalData: PersonalDataRegistry;
+  /**
+   * manifest holds every module's manifest sections (`manifest` below); the manifest module
+   * exports, plans and applies them.
+   */
+  manifest: ManifestRegistry;
   /** secrets seals what the plane must read back (signing secrets, header values) under the master key. */
   secrets: SecretVault;
   /**
@@ -126,6 +132,11 @@ export interface ModuleDefinition<S = unknown, D extends ModuleDeps = {}> {
   busSubscriptions?(service: S): BusSubscription[];
   /** personalData exports and erases what the module stores about an end user (see platform/personal-data.ts). */
   personalData?(service: S): PersonalDataProvider;
+  /**
+   * manifest declares the environment configuration this module owns as sections of the manifest
+   * (`baseplate.yaml`): how to list it, classify a change to it and apply one (platform/manifest.ts).
+   */
+  manifest?(service: S): AnySection[];
   /** accessHooks plug lookups into the platform's permission check (tenant state, memberships). */
   accessHooks?(service: S): Partial<AccessHooks>;
   /**

@@ -4,6 +4,7 @@ import { tenancyModule } from "../tenancy/index.js";
 import { ACCESS_FACTS } from "./facts.js";
 import { accessIds } from "./ids.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
+import { rolesSection } from "./manifest.js";
 import { migration as core } from "./migrations/202611261410_access_core.js";
 import { migration as tenantsVocabulary } from "./migrations/202612021300_access_tenants_vocabulary.js";
 import { migration as invitationIssuer } from "./migrations/202612061730_access_invitation_issuer.js";
@@ -29,6 +30,7 @@ export const accessModule = defineModule({
     identity.mfa.useAdminCheck((environmentId, userId, tx) => service.grants.holdsAdminRole(environmentId, userId, tx));
   },
   routes: (service) => accessRoutes(service),
+  manifest: (service) => [rolesSection(service)],
   credentialResolvers: (service) => [
     {
       kind: "tenant_key",

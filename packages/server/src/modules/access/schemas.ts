@@ -9,7 +9,7 @@ export const Permission = z
   .max(100)
   .refine(isPermission, "must be resource:action, resource:*, *:action or *")
   .describe("A permission or pattern: `resource:action`, `resource:*`, `*:action` or `*`.");
-const Permissions = z.array(Permission).min(1).max(200);
+export const Permissions = z.array(Permission).min(1).max(200);
 export const RoleKey = z
   .string()
   .min(2)

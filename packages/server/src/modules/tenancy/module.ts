@@ -2,6 +2,7 @@ import { afterCommit } from "../../platform/db/db.js";
 import { defineModule } from "../../platform/module.js";
 import { TENANCY_FACTS } from "./facts.js";
 import { tenancyIds } from "./ids.js";
+import { surfacesSection } from "./manifest.js";
 import { migration as core } from "./migrations/202611261200_tenancy_core.js";
 import { migration as lifecycle } from "./migrations/202611261400_tenancy_lifecycle.js";
 import { migration as timeZone } from "./migrations/202612121410_tenancy_time_zone.js";
@@ -18,6 +19,7 @@ export const tenancyModule = defineModule({
   facts: TENANCY_FACTS,
   createService: (ctx) => new TenancyService(ctx),
   routes: (service) => tenancyRoutes(service),
+  manifest: (service) => [surfacesSection(service)],
   accessHooks: (service) => ({
     tenantState: (environmentId, tenantId) => service.tenants.tenantState(environmentId, tenantId),
     environmentActive: (environmentId) => service.projects.environmentActive(environmentId),

@@ -20,7 +20,7 @@ export const Slug = z
   .string()
   .regex(/^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/, "must be 1–64 lower-case letters, digits and inner hyphens");
 export const Name = z.string().trim().min(1).max(200);
-const Origin = z
+export const Origin = z
   .string()
   .max(300)
   .regex(/^https?:\/\/[^/\s?#]+$/, "must be an origin like https://app.example.com (no path)");

@@ -3,6 +3,7 @@ import { Timestamp } from "../../platform/http/schemas.js";
 import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { usageIds } from "./ids.js";
+import { metersSection } from "./manifest.js";
 import { migration as core } from "./migrations/202612121347_usage_core.js";
 import { migration as tenantZone } from "./migrations/202612121420_usage_entitlement_zone.js";
 import { migration as lateIndex } from "./migrations/202612121600_usage_late_rollup.js";
@@ -31,6 +32,7 @@ export const usageModule = defineModule({
   },
   createService: (ctx, { tenancy }) => new UsageService(ctx, tenancy),
   routes: (service) => usageRoutes(service),
+  manifest: (service) => [metersSection(service)],
   facts: {
     "usage_meter.created": {
       description: "A meter was created.",

@@ -17,17 +17,17 @@ export const EVENT_LIMITS = {
 export const AGGREGATIONS = ["count", "sum", "max", "min", "unique_count", "latest"] as const;
 export const Aggregation = z.enum(AGGREGATIONS);
 
-const MeterKey = z
+export const MeterKey = z
   .string()
   .min(1)
   .max(64)
   .regex(/^[a-z][a-z0-9_]*$/, "must be lower-case letters, digits and `_`, starting with a letter");
-const EventType = z
+export const EventType = z
   .string()
   .min(1)
   .max(120)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, "must be letters, digits and `.`, `_`, `:`, `/`, `-`");
-const ValuePath = z
+export const ValuePath = z
   .string()
   .min(1)
   .max(200)
@@ -38,7 +38,7 @@ const DimensionName = z
   .max(64)
   .regex(/^[a-z][a-zA-Z0-9_]*$/, "must be a name of letters, digits and `_`, starting with a lower-case letter")
   .refine((n) => n !== "tenantId", "`tenantId` is reserved");
-const GroupBy = z
+export const GroupBy = z
   .record(DimensionName, ValuePath)
   .refine((g) => Object.keys(g).length <= 5, "at most 5 dimensions")
   .describe("Dimensions to group by: `{ name: path into data }`, at most 5.");

@@ -20,8 +20,11 @@ export class UsageService {
   readonly holds: HoldsService;
   /** late: usage by event time and received time (billing's late usage). */
   readonly late: LateUsageService;
+  /** context is the module's platform context (its manifest section guards and locks with it). */
+  readonly context: ModuleContext;
 
   constructor(m: ModuleContext, tenancy: TenancyService) {
+    this.context = m;
     this.meters = new MetersService(m);
     this.ingest = new IngestService(m, tenancy);
     this.query = new QueryService(m, this.meters);

@@ -66,14 +66,7 @@ export class RolesService {
 
   async listRoles(ctx: ActionContext): Promise<{ data: Role[] }> {
     const { environmentId } = this.c.m.access.environment(ctx, "roles:read");
-    const rows = await this.c.tables
-      .q()
-      .selectFrom("role")
-      .selectAll()
-      .where("environment_id", "=", environmentId)
-      .orderBy("key")
-      .execute();
-    return { data: [...this.#builtIn, ...rows.map(toRole)] };
+    return { data: [...this.#builtIn, ...(await this.customRoles(environmentId))] };
   }
 
   async findRoleByKey(ctx: ActionContext, key: string): Promise<Role> {
@@ -89,117 +82,157 @@ export class RolesService {
       throw new AppError(AccessErrors.role_key_taken, `"${input.key}" is a built-in role.`);
     }
     try {
-      return await this.c.m.db.write(ctx, async (tx) => {
-        const now = this.c.m.clock.now();
-        const row = {
-          id: newId("role", now),
-          environment_id: environmentId,
-          key: input.key,
-          name: input.name,
-          description: input.description ?? null,
-          permissions: toJson([...new Set(input.permissions)].sort()),
-          created_at: now,
-          updated_at: now,
-        };
-        await this.c.tables.q(tx).insertInto("role").values(row).execute();
-        await this.c.changed(tx, rolesOwner(environmentId));
-        const role = toRole(row);
-        await this.c.m.facts.record(tx, ctx, {
-          type: "role.created",
-          targets: [{ type: "role", id: row.id }],
-          data: { key: role.key, name: role.name, permissions: role.permissions },
-        });
-        return role;
-      });
+      return await this.c.m.db.write(ctx, (tx) => this.insertRole(tx, ctx, environmentId, input));
     } catch (err) {
       if (isUniqueViolation(err)) throw new AppError(AccessErrors.role_key_taken, `A role "${input.key}" exists.`);
       throw err;
     }
   }
 
+  /** insertRole creates a custom role in `tx` (the caller checked `roles:write` and that the key is not built-in). */
+  async insertRole(
+    tx: Tx,
+    ctx: ActionContext,
+    environmentId: string,
+    input: { key: string; name: string; description?: string | null | undefined; permissions: readonly string[] },
+  ): Promise<Role> {
+    const now = this.c.m.clock.now();
+    const row = {
+      id: newId("role", now),
+      environment_id: environmentId,
+      key: input.key,
+      name: input.name,
+      description: input.description ?? null,
+      permissions: toJson([...new Set(input.permissions)].sort()),
+      created_at: now,
+      updated_at: now,
+    };
+    await this.c.tables.q(tx).insertInto("role").values(row).execute();
+    await this.c.changed(tx, rolesOwner(environmentId));
+    const role = toRole(row);
+    await this.c.m.facts.record(tx, ctx, {
+      type: "role.created",
+      targets: [{ type: "role", id: row.id }],
+      data: { key: role.key, name: role.name, permissions: role.permissions },
+    });
+    return role;
+  }
+
   /** updateRole changes a custom role; members holding it gain or lose permissions at once. */
   async updateRole(ctx: ActionContext, key: string, input: z.infer<typeof UpdateRoleInput>): Promise<Role> {
     const { environmentId } = this.c.m.access.environment(ctx, "roles:write");
     this.#refuseBuiltIn(key);
-    return this.c.m.db.write(ctx, async (tx) => {
-      const before = toRole(await this.#row(environmentId, key, tx));
-      const now = this.c.m.clock.now();
-      const after: Role = {
-        ...before,
-        name: input.name ?? before.name,
-        description: input.description === undefined ? before.description : input.description,
-        permissions: input.permissions ? [...new Set(input.permissions)].sort() : before.permissions,
-        updatedAt: iso(now),
-      };
-      await this.c.tables
-        .q(tx)
-        .updateTable("role")
-        .set({
-          name: after.name,
-          description: after.description,
-          permissions: toJson(after.permissions),
-          updated_at: now,
-        })
-        .where("environment_id", "=", environmentId)
-        .where("key", "=", key)
-        .execute();
-      await this.c.changed(tx, rolesOwner(environmentId));
-      await this.c.m.facts.record(tx, ctx, {
-        type: "role.updated",
-        targets: [{ type: "role", id: before.id as string }],
-        changes: {
-          before: { name: before.name, description: before.description, permissions: before.permissions },
-          after: { name: after.name, description: after.description, permissions: after.permissions },
-        },
-      });
-      return after;
+    return this.c.m.db.write(ctx, (tx) => this.changeRole(tx, ctx, environmentId, key, input));
+  }
+
+  /** changeRole changes a custom role in `tx` (the caller checked `roles:write` and that it is not built-in). */
+  async changeRole(
+    tx: Tx,
+    ctx: ActionContext,
+    environmentId: string,
+    key: string,
+    input: z.infer<typeof UpdateRoleInput>,
+  ): Promise<Role> {
+    const before = toRole(await this.#row(environmentId, key, tx));
+    const now = this.c.m.clock.now();
+    const after: Role = {
+      ...before,
+      name: input.name ?? before.name,
+      description: input.description === undefined ? before.description : input.description,
+      permissions: input.permissions ? [...new Set(input.permissions)].sort() : before.permissions,
+      updatedAt: iso(now),
+    };
+    await this.c.tables
+      .q(tx)
+      .updateTable("role")
+      .set({
+        name: after.name,
+        description: after.description,
+        permissions: toJson(after.permissions),
+        updated_at: now,
+      })
+      .where("environment_id", "=", environmentId)
+      .where("key", "=", key)
+      .execute();
+    await this.c.changed(tx, rolesOwner(environmentId));
+    await this.c.m.facts.record(tx, ctx, {
+      type: "role.updated",
+      targets: [{ type: "role", id: before.id as string }],
+      changes: {
+        before: { name: before.name, description: before.description, permissions: before.permissions },
+        after: { name: after.name, description: after.description, permissions: after.permissions },
+      },
     });
+    return after;
   }
 
   /** deleteRole removes a custom role. Throws 409 `role_in_use` while a member or pending invitation holds it. */
   async deleteRole(ctx: ActionContext, key: string): Promise<Role> {
     const { environmentId } = this.c.m.access.environment(ctx, "roles:write");
     this.#refuseBuiltIn(key);
-    return this.c.m.db.write(ctx, async (tx) => {
-      const role = toRole(await this.#row(environmentId, key, tx));
-      const held = await this.c.tables
-        .q(tx)
-        .selectFrom("membership_role")
-        .select((eb) => eb.fn.countAll<number>().as("n"))
-        .where("environment_id", "=", environmentId)
-        .where("role_key", "=", key)
-        .executeTakeFirstOrThrow();
-      const invitations = await this.c.tables
-        .q(tx)
-        .selectFrom("invitation")
-        .select(["roles"])
-        .where("environment_id", "=", environmentId)
-        .where("accepted_at", "is", null)
-        .where("revoked_at", "is", null)
-        .where("expires_at", ">", this.c.m.clock.now())
-        .execute();
-      const pending = invitations.filter((i) => fromJson<string[]>(i.roles).includes(key)).length;
-      if (Number(held.n) > 0 || pending > 0) {
-        throw new AppError(
-          AccessErrors.role_in_use,
-          `The role "${key}" is held by ${Number(held.n)} membership(s) and ${pending} pending invitation(s); ` +
-            "change their roles first.",
-        );
-      }
-      await this.c.tables
-        .q(tx)
-        .deleteFrom("role")
-        .where("environment_id", "=", environmentId)
-        .where("key", "=", key)
-        .execute();
-      await this.c.changed(tx, rolesOwner(environmentId));
-      await this.c.m.facts.record(tx, ctx, {
-        type: "role.deleted",
-        targets: [{ type: "role", id: role.id as string }],
-        data: { key },
-      });
-      return role;
+    return this.c.m.db.write(ctx, (tx) => this.removeRole(tx, ctx, environmentId, key));
+  }
+
+  /** removeRole deletes a custom role in `tx`. Throws 409 `role_in_use` while a member or pending invitation holds it. */
+  async removeRole(tx: Tx, ctx: ActionContext, environmentId: string, key: string): Promise<Role> {
+    const role = toRole(await this.#row(environmentId, key, tx));
+    const { memberships, invitations } = await this.holders(environmentId, key, tx);
+    if (memberships > 0 || invitations > 0) {
+      throw new AppError(
+        AccessErrors.role_in_use,
+        `The role "${key}" is held by ${memberships} membership(s) and ${invitations} pending invitation(s); ` +
+          "change their roles first.",
+      );
+    }
+    await this.c.tables
+      .q(tx)
+      .deleteFrom("role")
+      .where("environment_id", "=", environmentId)
+      .where("key", "=", key)
+      .execute();
+    await this.c.changed(tx, rolesOwner(environmentId));
+    await this.c.m.facts.record(tx, ctx, {
+      type: "role.deleted",
+      targets: [{ type: "role", id: role.id as string }],
+      data: { key },
     });
+    return role;
+  }
+
+  /** holders counts the memberships and pending invitations that hold role `key`. */
+  async holders(environmentId: string, key: string, tx?: Tx): Promise<{ memberships: number; invitations: number }> {
+    const held = await this.c.tables
+      .q(tx)
+      .selectFrom("membership_role")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("environment_id", "=", environmentId)
+      .where("role_key", "=", key)
+      .executeTakeFirstOrThrow();
+    const invitations = await this.c.tables
+      .q(tx)
+      .selectFrom("invitation")
+      .select(["roles"])
+      .where("environment_id", "=", environmentId)
+      .where("accepted_at", "is", null)
+      .where("revoked_at", "is", null)
+      .where("expires_at", ">", this.c.m.clock.now())
+      .execute();
+    return {
+      memberships: Number(held.n),
+      invitations: invitations.filter((i) => fromJson<string[]>(i.roles).includes(key)).length,
+    };
+  }
+
+  /** customRoles lists the environment's custom roles, by key (read in `tx` when given). */
+  async customRoles(environmentId: string, tx?: Tx): Promise<Role[]> {
+    const rows = await this.c.tables
+      .q(tx)
+      .selectFrom("role")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .orderBy("key")
+      .execute();
+    return rows.map(toRole);
   }
 
   /**

@@ -54,39 +54,47 @@ export class SurfacesService {
     input: z.infer<typeof CreateSurfaceInput>,
   ): Promise<Surface> {
     this.m.access.operator(ctx, "surfaces:write");
-    return this.m.db.write(ctx, async (tx) => {
-      const env = await tx.selectFrom("environment").selectAll().where("id", "=", environmentId).executeTakeFirst();
-      if (!env) throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
-      if (env.archived_at !== null) throw new AppError(TenancyErrors.archived, "The environment is archived.");
-      const now = this.m.clock.now();
-      const row = {
-        id: newId("surface", now),
-        environment_id: environmentId,
-        name: input.name,
-        kind: input.kind,
-        allowed_origins: toJson(input.allowedOrigins),
-        scope_ceiling: toJson(input.scopeCeiling),
-        self_signup: this.m.db.bool(input.selfSignup),
-        archived_at: null,
-        created_at: now,
-        updated_at: now,
-      };
-      await tx.insertInto("surface").values(row).execute();
-      const surface = toSurface(row);
-      await this.m.facts.record(tx, ctx, {
-        type: "surface.created",
-        environmentId,
-        targets: [{ type: "surface", id: surface.id }],
-        data: {
-          name: surface.name,
-          kind: surface.kind,
-          allowedOrigins: surface.allowedOrigins,
-          scopeCeiling: surface.scopeCeiling,
-          selfSignup: surface.selfSignup,
-        },
-      });
-      return surface;
+    return this.m.db.write(ctx, (tx) => this.insertSurface(tx, ctx, environmentId, input));
+  }
+
+  /** insertSurface creates a surface in `tx` (the caller checked `surfaces:write`). */
+  async insertSurface(
+    tx: Tx,
+    ctx: ActionContext,
+    environmentId: string,
+    input: z.infer<typeof CreateSurfaceInput>,
+  ): Promise<Surface> {
+    const env = await tx.selectFrom("environment").selectAll().where("id", "=", environmentId).executeTakeFirst();
+    if (!env) throw new AppError(TenancyErrors.environment_not_found, `No environment ${environmentId}.`);
+    if (env.archived_at !== null) throw new AppError(TenancyErrors.archived, "The environment is archived.");
+    const now = this.m.clock.now();
+    const row = {
+      id: newId("surface", now),
+      environment_id: environmentId,
+      name: input.name,
+      kind: input.kind,
+      allowed_origins: toJson(input.allowedOrigins),
+      scope_ceiling: toJson(input.scopeCeiling),
+      self_signup: this.m.db.bool(input.selfSignup),
+      archived_at: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await tx.insertInto("surface").values(row).execute();
+    const surface = toSurface(row);
+    await this.m.facts.record(tx, ctx, {
+      type: "surface.created",
+      environmentId,
+      targets: [{ type: "surface", id: surface.id }],
+      data: {
+        name: surface.name,
+        kind: surface.kind,
+        allowedOrigins: surface.allowedOrigins,
+        scopeCeiling: surface.scopeCeiling,
+        selfSignup: surface.selfSignup,
+      },
     });
+    return surface;
   }
 
   async listSurfaces(ctx: ActionContext, environmentId: string, query: z.infer<typeof ListQuery>) {
@@ -117,55 +125,80 @@ export class SurfacesService {
 
   async updateSurface(ctx: ActionContext, id: string, input: z.infer<typeof UpdateSurfaceInput>): Promise<Surface> {
     this.m.access.operator(ctx, "surfaces:write");
-    return this.m.db.write(ctx, async (tx) => {
-      const before = toSurface(await this.#surface(id, tx));
-      if (before.archivedAt !== null) throw new AppError(TenancyErrors.archived, "The surface is archived.");
-      const now = this.m.clock.now();
-      const after: Surface = {
-        ...before,
-        name: input.name ?? before.name,
-        allowedOrigins: input.allowedOrigins ?? before.allowedOrigins,
-        scopeCeiling: input.scopeCeiling ?? before.scopeCeiling,
-        selfSignup: input.selfSignup ?? before.selfSignup,
-        updatedAt: iso(now),
-      };
-      const changes = changedFields(before, after, ["name", "allowedOrigins", "scopeCeiling", "selfSignup"]);
-      if (!changes) return before;
-      await tx
-        .updateTable("surface")
-        .set({
-          name: after.name,
-          allowed_origins: toJson(after.allowedOrigins),
-          scope_ceiling: toJson(after.scopeCeiling),
-          self_signup: this.m.db.bool(after.selfSignup),
-          updated_at: now,
-        })
-        .where("id", "=", id)
-        .execute();
-      await this.m.facts.record(tx, ctx, {
-        type: "surface.updated",
-        environmentId: before.environmentId,
-        targets: [{ type: "surface", id }],
-        changes,
-      });
-      return after;
+    return this.m.db.write(ctx, (tx) => this.changeSurface(tx, ctx, id, input));
+  }
+
+  /** changeSurface changes a surface in `tx` (the caller checked `surfaces:write`). */
+  async changeSurface(
+    tx: Tx,
+    ctx: ActionContext,
+    id: string,
+    input: z.infer<typeof UpdateSurfaceInput>,
+  ): Promise<Surface> {
+    const before = toSurface(await this.#surface(id, tx));
+    if (before.archivedAt !== null) throw new AppError(TenancyErrors.archived, "The surface is archived.");
+    const now = this.m.clock.now();
+    const after: Surface = {
+      ...before,
+      name: input.name ?? before.name,
+      allowedOrigins: input.allowedOrigins ?? before.allowedOrigins,
+      scopeCeiling: input.scopeCeiling ?? before.scopeCeiling,
+      selfSignup: input.selfSignup ?? before.selfSignup,
+      updatedAt: iso(now),
+    };
+    const changes = changedFields(before, after, ["name", "allowedOrigins", "scopeCeiling", "selfSignup"]);
+    if (!changes) return before;
+    await tx
+      .updateTable("surface")
+      .set({
+        name: after.name,
+        allowed_origins: toJson(after.allowedOrigins),
+        scope_ceiling: toJson(after.scopeCeiling),
+        self_signup: this.m.db.bool(after.selfSignup),
+        updated_at: now,
+      })
+      .where("id", "=", id)
+      .execute();
+    await this.m.facts.record(tx, ctx, {
+      type: "surface.updated",
+      environmentId: before.environmentId,
+      targets: [{ type: "surface", id }],
+      changes,
     });
+    return after;
   }
 
   async archiveSurface(ctx: ActionContext, id: string): Promise<Surface> {
     this.m.access.operator(ctx, "surfaces:write");
-    return this.m.db.write(ctx, async (tx) => {
-      const surface = toSurface(await this.#surface(id, tx));
-      if (surface.archivedAt !== null) return surface;
-      const now = this.m.clock.now();
-      await tx.updateTable("surface").set({ archived_at: now, updated_at: now }).where("id", "=", id).execute();
-      await this.m.facts.record(tx, ctx, {
-        type: "surface.archived",
-        environmentId: surface.environmentId,
-        targets: [{ type: "surface", id }],
-      });
-      return { ...surface, archivedAt: iso(now), updatedAt: iso(now) };
+    return this.m.db.write(ctx, (tx) => this.archiveIn(tx, ctx, id));
+  }
+
+  /** archiveIn archives a surface in `tx` (the caller checked `surfaces:write`). */
+  async archiveIn(tx: Tx, ctx: ActionContext, id: string): Promise<Surface> {
+    const surface = toSurface(await this.#surface(id, tx));
+    if (surface.archivedAt !== null) return surface;
+    const now = this.m.clock.now();
+    await tx.updateTable("surface").set({ archived_at: now, updated_at: now }).where("id", "=", id).execute();
+    await this.m.facts.record(tx, ctx, {
+      type: "surface.archived",
+      environmentId: surface.environmentId,
+      targets: [{ type: "surface", id }],
     });
+    return { ...surface, archivedAt: iso(now), updatedAt: iso(now) };
+  }
+
+  /** liveSurfaces lists the environment's surfaces that are not archived, by name then id (read in `tx` when given). */
+  async liveSurfaces(environmentId: string, tx?: Tx): Promise<Surface[]> {
+    const rows = await this.#db
+      .q(tx)
+      .selectFrom("surface")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("archived_at", "is", null)
+      .orderBy("name")
+      .orderBy("id")
+      .execute();
+    return rows.map(toSurface);
   }
 
   /** findActiveSurface returns a surface whose surface, environment and project are all live, or null. */

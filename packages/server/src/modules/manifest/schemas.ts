@@ -43,8 +43,8 @@ export const ManifestChange = z.object({
     ),
   summary: z.string(),
   fields: z.array(z.string()).describe("The fields that differ."),
-  before: z.unknown().nullable(),
-  after: z.unknown().nullable(),
+  before: z.record(z.string(), z.unknown()).nullable().describe("The live object (null for a create)."),
+  after: z.record(z.string(), z.unknown()).nullable().describe("The manifest's object (null for a delete)."),
   affected: z
     .array(Affected)
     .describe('What the change touches: `{ "count": 42, "what": "memberships hold role `analyst`" }`.'),

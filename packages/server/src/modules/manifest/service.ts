@@ -245,8 +245,8 @@ export class ManifestService {
       risk: assessment.risk,
       summary: assessment.summary,
       fields: diff.fields,
-      before: diff.before,
-      after: diff.after,
+      before: diff.before as Record<string, unknown> | null,
+      after: diff.after as Record<string, unknown> | null,
       affected: assessment.affected,
       blocked: assessment.blocked,
     }));

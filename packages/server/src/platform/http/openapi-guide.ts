@@ -217,6 +217,12 @@ export const API_TAGS: readonly TagDoc[] = [
       "The plane's backups of itself (operators only: admins take them, support lists and verifies them). Restoring is `baseplate backup restore`, on the machine. See docs/backups.md.",
   },
   {
+    name: "Manifest",
+    group: "Platform",
+    description:
+      "An environment's configuration (surfaces, roles, meters, …) as a declarative manifest (`baseplate.yaml`): export it, plan a manifest against the environment (each change classified additive, behaviour or destructive, with what it affects), apply it all or nothing. See docs/manifest.md.",
+  },
+  {
     name: "Operations",
     group: "Platform",
     description: "Liveness and readiness probes for orchestrators and load balancers.",

@@ -2,6 +2,7 @@ import type { Command } from "../command.js";
 import { remoteAuditCommands } from "./audit.js";
 import { eventCommands } from "./events.js";
 import { tenantKeyCommands } from "./keys.js";
+import { manifestCommands } from "./manifest.js";
 import { sessionCommands } from "./session.js";
 import { remoteTenantCommands } from "./tenants.js";
 import { usageCommands } from "./usage.js";
@@ -22,4 +23,5 @@ export const REMOTE_COMMANDS: Command[] = [
   ...remoteAuditCommands,
   ...remoteWebhookCommands,
   ...usageCommands,
+  ...manifestCommands,
 ];

@@ -7,6 +7,7 @@ import { billingModule } from "./modules/billing/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { manifestModule } from "./modules/manifest/index.js";
+import { reviewModule } from "./modules/review/index.js";
 import { portalModule } from "./modules/portal/index.js";
 import { rateLimitsModule } from "./modules/ratelimits/index.js";
 import { ssoModule } from "./modules/sso/index.js";
@@ -35,6 +36,7 @@ import {
   type ServiceOf,
 } from "./platform/module.js";
 import { PersonalDataRegistry } from "./platform/personal-data.js";
+import { ReviewRegistry } from "./platform/review.js";
 import { DatabaseBucketStore, MemoryBucketStore, RateLimiter } from "./platform/ratelimit/index.js";
 import { type SealedColumn, SecretVault } from "./platform/secrets-vault.js";
 
@@ -62,6 +64,7 @@ export const MODULES: readonly AnyModule[] = [
   supportModule,
   portalModule,
   manifestModule,
+  reviewModule,
 ];
 
 export interface AppOptions {
@@ -283,6 +286,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const secrets = new SecretVault(db, config.masterKeyFile, clock, logger);
     const personalData = new PersonalDataRegistry();
     const manifest = new ManifestRegistry();
+    const review = new ReviewRegistry();
     // Stored idempotent responses naming the person go with an erasure (they would replay it).
     personalData.register("platform", {
       erase: async (tx, subject) => ({
@@ -367,6 +371,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         secrets,
         personalData,
         manifest,
+        review,
         permissions,
       };
       const deps = Object.fromEntries(Object.keys(module.dependsOn ?? {}).map((name) => [name, services.get(name)]));
@@ -380,6 +385,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       const provider = module.personalData?.(service);
       if (provider) personalData.register(module.name, provider);
       manifest.register(module.name, module.manifest?.(service) ?? []);
+      review.register(module.name, module.review?.(service) ?? []);
       const hooks = module.accessHooks?.(service);
       if (hooks) access.use(hooks);
       for (const job of module.jobs?.(service) ?? []) jobs.define(job);

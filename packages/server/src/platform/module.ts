@@ -14,6 +14,7 @@ import type { Logger } from "./logger.js";
 import type { AnySection, ManifestRegistry } from "./manifest.js";
 import type { PersonalDataProvider, PersonalDataRegistry } from "./personal-data.js";
 import type { RateLimitOverrides } from "./ratelimit/limiter.js";
+import type { ReviewContributor, ReviewRegistry } from "./review.js";
 import type { SealedColumn, SecretVault } from "./secrets-vault.js";
 
 /** ModuleContext is everything the platform gives a module's service. */
@@ -40,6 +41,8 @@ export interface ModuleContext {
    * exports, plans and applies them.
    */
   manifest: ManifestRegistry;
+  /** review holds every module's parts of the review report (`review` below); the review module renders them. */
+  review: ReviewRegistry;
   /** secrets seals what the plane must read back (signing secrets, header values) under the master key. */
   secrets: SecretVault;
   /**
@@ -137,6 +140,11 @@ export interface ModuleDefinition<S = unknown, D extends ModuleDeps = {}> {
    * (`baseplate.yaml`): how to list it, classify a change to it and apply one (platform/manifest.ts).
    */
   manifest?(service: S): AnySection[];
+  /**
+   * review contributes parts of the review report (`GET /v1/review`): what this module holds that a
+   * security reviewer asks about, computed at report time (platform/review.ts).
+   */
+  review?(service: S): ReviewContributor[];
   /** accessHooks plug lookups into the platform's permission check (tenant state, memberships). */
   accessHooks?(service: S): Partial<AccessHooks>;
   /**

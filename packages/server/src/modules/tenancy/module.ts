@@ -7,6 +7,7 @@ import { migration as core } from "./migrations/202611261200_tenancy_core.js";
 import { migration as lifecycle } from "./migrations/202611261400_tenancy_lifecycle.js";
 import { migration as timeZone } from "./migrations/202612121410_tenancy_time_zone.js";
 import { migration as production } from "./migrations/202612121550_tenancy_environment_production.js";
+import { tenancyReview } from "./review.js";
 import { tenancyRoutes } from "./routes.js";
 import { TenancyService } from "./service.js";
 
@@ -20,6 +21,7 @@ export const tenancyModule = defineModule({
   createService: (ctx) => new TenancyService(ctx),
   routes: (service) => tenancyRoutes(service),
   manifest: (service) => [surfacesSection(service)],
+  review: (service) => tenancyReview(service),
   accessHooks: (service) => ({
     tenantState: (environmentId, tenantId) => service.tenants.tenantState(environmentId, tenantId),
     environmentActive: (environmentId) => service.projects.environmentActive(environmentId),

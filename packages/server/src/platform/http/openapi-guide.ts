@@ -223,6 +223,12 @@ export const API_TAGS: readonly TagDoc[] = [
       "An environment's configuration (surfaces, roles, meters, …) as a declarative manifest (`baseplate.yaml`): export it, plan a manifest against the environment (each change classified additive, behaviour or destructive, with what it affects), apply it all or nothing. See docs/manifest.md.",
   },
   {
+    name: "Review",
+    group: "Platform",
+    description:
+      "The review report: a signed document generated from the live plane that answers a security reviewer's questions with evidence, for an environment or one tenant. See docs/review.md.",
+  },
+  {
     name: "Operations",
     group: "Platform",
     description: "Liveness and readiness probes for orchestrators and load balancers.",

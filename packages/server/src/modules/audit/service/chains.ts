@@ -138,6 +138,24 @@ export class ChainLedger {
     return access;
   }
 
+  /**
+   * readHead returns a chain's head as committed now, without locking it (a report states it;
+   * the next write moves it): the last entry, else the retention anchor; null for a chain never written.
+   */
+  async readHead(chain: string): Promise<Head | null> {
+    const db = this.#db.q();
+    const row = await db.selectFrom("audit_chain").select(["anchor_size", "anchor_hash"]).where("id", "=", chain).executeTakeFirst();
+    if (!row) return null;
+    const last = await db
+      .selectFrom("audit_entry")
+      .select(["seq", "hash"])
+      .where("chain_id", "=", chain)
+      .orderBy("seq", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return last ? { size: Number(last.seq), hash: last.hash } : { size: Number(row.anchor_size), hash: row.anchor_hash };
+  }
+
   /** lockHead locks a chain for `tx` (creating it when new) and returns its head. */
   async lockHead(tx: Tx, chain: string, environmentId: string | null, tenantId: string | null): Promise<Head> {
     let held = heldHeads.get(tx);

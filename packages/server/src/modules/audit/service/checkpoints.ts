@@ -125,8 +125,36 @@ export class Checkpoints {
       .execute();
   }
 
+  /**
+   * signDocument signs `bytes` (a document's canonical JSON, e.g. a review report) with the audit
+   * signing key, the one that signs checkpoints: whoever verifies those with the published public
+   * keys can verify the document too.
+   */
+  async signDocument(bytes: Buffer): Promise<{ keyId: string; signature: string }> {
+    const key = await this.#signingKey();
+    return { keyId: key.keyId, signature: sign(null, bytes, key.privateKey).toString("base64") };
+  }
+
+  /** signingKeyId names the key `signDocument` signs with now. */
+  async signingKeyId(): Promise<string> {
+    return (await this.#signingKey()).keyId;
+  }
+
+  /** latestCheckpoint returns a chain's newest signed checkpoint, or null. */
+  async latestCheckpoint(chain: string): Promise<Checkpoint | null> {
+    const row = await this.#db
+      .q()
+      .selectFrom("audit_checkpoint")
+      .selectAll()
+      .where("chain_id", "=", chain)
+      .orderBy("position", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return row ? toCheckpoint(row) : null;
+  }
+
   /** signingKey returns the key to sign with: the file's, else the newest active stored key. */
-  async #signingKey(tx: Tx): Promise<SigningKey> {
+  async #signingKey(tx?: Tx): Promise<SigningKey> {
     if (this.#fileKey) return this.#fileKey;
     const row = await this.#db
       .q(tx)

@@ -94,6 +94,23 @@ export class TenantsService {
   }
 
   /**
+   * sampleTenantIds returns up to `limit` active tenants of an environment (oldest first), or, with
+   * `elsewhere`, of any other environment: the review's isolation self-test probes between them.
+   */
+  async sampleTenantIds(environmentId: string, limit: number, elsewhere = false): Promise<string[]> {
+    const rows = await this.#db
+      .q()
+      .selectFrom("tenant")
+      .select("id")
+      .where("environment_id", elsewhere ? "!=" : "=", environmentId)
+      .where("state", "=", "active")
+      .orderBy("id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /**
    * tenantState answers the access check's question "is this tenant here, and may its members
    * act?" from a cache that every process evicts when the tenant's state changes (the change bus
    * publishes the tenant id inside the transition's transaction). Returns null for a tenant of

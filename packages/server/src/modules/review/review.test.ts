@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
+import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import type { SignedReview } from "./schemas.js";
+import { type PublicKey, verifyReview, verifyReviewText } from "./verify.js";
+
+type Json = Record<string, unknown>;
+
+describeEachEngine("review report", (engine) => {
+  let t: TestApp;
+  let p: SeededPlane;
+  let keys: PublicKey[];
+  let tenantA: string;
+  let tenantB: string;
+  let tenantKeyA: string;
+
+  async function call(token: string, url: string, env?: string) {
+    const res = await t.inject({
+      method: "GET",
+      url,
+      headers: { authorization: `Bearer ${token}`, ...(env ? { "baseplate-environment": env } : {}) },
+    });
+    return res;
+  }
+  const post = async (url: string, body: unknown) => {
+    const res = await t.inject({
+      method: "POST",
+      url,
+      headers: { authorization: `Bearer ${p.a.secretKey}` },
+      payload: body as object,
+    });
+    expect(res.statusCode, res.body).toBeLessThan(300);
+    return res.json() as Json;
+  };
+
+  beforeAll(async () => {
+    t = await createTestApp(engine, { plane: true });
+    p = await seedPlane(t);
+    tenantA = (await post("/v1/tenants", { name: "Acme" })).id as string;
+    tenantB = (await post("/v1/tenants", { name: "Beta" })).id as string;
+    tenantKeyA = (await post(`/v1/tenants/${tenantA}/keys`, { name: "reviewer", permissions: ["*"] })).token as string;
+    keys = ((await call(p.a.secretKey, "/v1/audit/public-keys")).json() as { keys: PublicKey[] }).keys;
+  });
+  afterAll(async () => t?.close());
+
+  it("the environment's report is signed with the audit signing key; a changed figure fails verification", async () => {
+    const res = await call(p.a.secretKey, "/v1/review");
+    expect(res.statusCode, res.body).toBe(200);
+    const signed = res.json() as SignedReview;
+    expect(signed.report.environment.id).toBe(p.a.id);
+    expect(signed.report.topics.map((x) => x.topic)).toEqual([
+      "access",
+      "dataScoping",
+      "events",
+      "usageBilling",
+      "audit",
+      "operations",
+    ]);
+    expect(verifyReview(signed, keys)).toMatchObject({ ok: true, problem: null });
+    const tampered = structuredClone(signed);
+    const part = tampered.report.topics.flatMap((x) => x.parts).find((x) => x.name === "tenancy.lifecycle");
+    (part as { figures: Json }).figures["tenants.suspended"] = 0.5;
+    expect(verifyReview(tampered, keys)).toMatchObject({ ok: false });
+    console.log(JSON.stringify(signed.report.topics.map((x) => [x.topic, x.parts.map((y) => [y.name, y.figures])])));
+  });
+
+  it("the self-test probes isolation and passes", async () => {
+    const signed = (await call(p.a.secretKey, "/v1/review")).json() as SignedReview;
+    const part = signed.report.topics.flatMap((x) => x.parts).find((x) => x.name === "review.selfTest");
+    expect(part?.figures["selfTest.failed"]).toBe(0);
+    expect(part?.figures["selfTest.probes"]).toBeGreaterThan(100);
+  });
+
+  it("Markdown and HTML carry the signed JSON: verified, and an edit to the text fails", async () => {
+    for (const format of ["markdown", "html"]) {
+      const res = await call(p.a.secretKey, `/v1/review?format=${format}`);
+      expect(res.statusCode).toBe(200);
+      const text = res.body;
+      expect(verifyReviewText(text, keys)).toMatchObject({ ok: true, format });
+      const edited = text.replace("Active tenants", "Active customers");
+      expect(edited).not.toBe(text);
+      expect(verifyReviewText(edited, keys)).toMatchObject({ ok: false, format });
+    }
+    const md = (await call(p.a.secretKey, "/v1/review?format=markdown")).body;
+    console.log(md.slice(0, 6000));
+  });
+
+  it("renders a PDF", async () => {
+    const res = await call(p.a.secretKey, "/v1/review?format=pdf");
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toBe("application/pdf");
+    expect(res.rawPayload.subarray(0, 5).toString()).toBe("%PDF-");
+  });
+
+  it("a tenant's report is the tenant's own: its key reads it, another tenant's answers 404", async () => {
+    const own = await call(tenantKeyA, `/v1/tenants/${tenantA}/review`);
+    expect(own.statusCode, own.body).toBe(200);
+    const signed = own.json() as SignedReview;
+    expect(signed.report.tenant).toEqual({ id: tenantA, name: "Acme" });
+    expect(signed.report.audit.chain).toBe(tenantA);
+    expect(verifyReview(signed, keys).ok).toBe(true);
+    expect((await call(tenantKeyA, `/v1/tenants/${tenantB}/review`)).statusCode).toBe(404);
+    expect((await call(p.b.secretKey, `/v1/tenants/${tenantA}/review`)).statusCode).toBe(404);
+    expect((await call(tenantKeyA, "/v1/review")).statusCode).toBe(403);
+  });
+});

@@ -8,6 +8,7 @@ import { rolesSection } from "./manifest.js";
 import { migration as core } from "./migrations/202611261410_access_core.js";
 import { migration as tenantsVocabulary } from "./migrations/202612021300_access_tenants_vocabulary.js";
 import { migration as invitationIssuer } from "./migrations/202612061730_access_invitation_issuer.js";
+import { accessReview } from "./review.js";
 import { accessRoutes } from "./routes.js";
 import { AccessService } from "./service.js";
 import { ACCESS_ROLE_GRANTS, ACCESS_STATEMENTS } from "./statements.js";
@@ -31,6 +32,7 @@ export const accessModule = defineModule({
   },
   routes: (service) => accessRoutes(service),
   manifest: (service) => [rolesSection(service)],
+  review: (service) => accessReview(service),
   credentialResolvers: (service) => [
     {
       kind: "tenant_key",

@@ -297,6 +297,19 @@ export class UsersService {
   }
 
   /** #user reads a user of the environment; with `lock` (inside a write) its row stays locked until the transaction ends. */
+  /** emailsOf maps users of an environment to their email (ids not found are left out): for reports. */
+  async emailsOf(environmentId: string, ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.c.tables
+      .q()
+      .selectFrom("user")
+      .select(["id", "email"])
+      .where("environment_id", "=", environmentId)
+      .where("id", "in", [...new Set(ids)])
+      .execute();
+    return new Map(rows.map((r) => [r.id, r.email]));
+  }
+
   async #user(environmentId: string, id: string, tx?: Tx, options: { lock?: boolean } = {}) {
     const row = await this.c.tables
       .q(tx)

@@ -3,6 +3,7 @@ import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { supportIds } from "./ids.js";
 import { migration as supportAccess } from "./migrations/202612071705_support_access.js";
+import { supportReview } from "./review.js";
 import { supportRoutes } from "./routes.js";
 import { SupportService } from "./service.js";
 
@@ -23,6 +24,7 @@ export const supportModule = defineModule({
   roleGrants: { admin: { support_access: ["read"] } },
   createService: (ctx) => new SupportService(ctx),
   routes: (service) => supportRoutes(service),
+  review: (service) => supportReview(service),
   accessHooks: (service) => ({
     supportGrant: (environmentId, operatorId, tenantId) => service.grantFor(environmentId, operatorId, tenantId),
   }),

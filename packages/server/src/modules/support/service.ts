@@ -46,6 +46,29 @@ export class SupportService {
     this.#grants = new OwnedCache(m.bus, [SUPPORT_TOPIC], 30_000, 50_000);
   }
 
+  /** accessesSince lists support access requests of an environment (or one tenant) made since `since`, newest first. */
+  async accessesSince(environmentId: string, tenantId: string | null, since: number) {
+    return this.#db
+      .q()
+      .selectFrom("support_access")
+      .select([
+        "id",
+        "tenant_id",
+        "operator_id",
+        "operator_name",
+        "reason",
+        "access",
+        "status",
+        "policy",
+        "requested_at",
+      ])
+      .where("environment_id", "=", environmentId)
+      .where("requested_at", ">=", since)
+      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
+      .orderBy("requested_at", "desc")
+      .execute();
+  }
+
   /** grantFor: the operator's live grant in the tenant (write before read, the latest ending first), or null. */
   async grantFor(environmentId: string, operatorId: string, tenantId: string): Promise<SupportGrant | null> {
     const key = `${environmentId}:${tenantId}:${operatorId}`;

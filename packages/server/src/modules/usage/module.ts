@@ -9,6 +9,7 @@ import { migration as tenantZone } from "./migrations/202612121420_usage_entitle
 import { migration as lateIndex } from "./migrations/202612121600_usage_late_rollup.js";
 import { migration as rollupCover } from "./migrations/202612121610_usage_rollup_cover.js";
 import { migration as holdList } from "./migrations/202612140900_usage_hold_list.js";
+import { usageReview } from "./review.js";
 import { usageRoutes } from "./routes.js";
 import { EXPIRE_JOB } from "./service/holds.js";
 import { UsageService } from "./service.js";
@@ -33,6 +34,7 @@ export const usageModule = defineModule({
   createService: (ctx, { tenancy }) => new UsageService(ctx, tenancy),
   routes: (service) => usageRoutes(service),
   manifest: (service) => [metersSection(service)],
+  review: (service) => usageReview(service),
   facts: {
     "usage_meter.created": {
       description: "A meter was created.",

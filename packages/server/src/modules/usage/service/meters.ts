@@ -219,7 +219,12 @@ export class MetersService {
    * recorded counts a meter's events and the tenants they came from (from the rollups: every grain
    * holds every event, so the grain with the most is complete).
    */
-  async recorded(environmentId: string, meterId: string, tx?: Tx): Promise<{ events: number; tenants: number }> {
+  async recorded(
+    environmentId: string,
+    meterId: string,
+    tx?: Tx,
+    tenantId: string | null = null,
+  ): Promise<{ events: number; tenants: number }> {
     const grains = await this.#db
       .q(tx)
       .selectFrom("usage_rollup")
@@ -230,6 +235,7 @@ export class MetersService {
       ])
       .where("environment_id", "=", environmentId)
       .where("meter_id", "=", meterId)
+      .$if(tenantId !== null, (qb) => qb.where("tenant_id", "=", tenantId as string))
       .groupBy("grain")
       .execute();
     let best = { events: 0, tenants: 0 };

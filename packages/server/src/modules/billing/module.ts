@@ -5,6 +5,7 @@ import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
 import { CREDIT_FACTS } from "./credit-facts.js";
 import { billingIds } from "./ids.js";
+import { plansSection } from "./manifest.js";
 import { migration as core } from "./migrations/202612121500_billing_core.js";
 import { migration as payments } from "./migrations/202612121510_billing_payments.js";
 import { migration as credits } from "./migrations/202612121520_billing_credits.js";
@@ -94,6 +95,7 @@ export const billingModule = defineModule({
   roleGrants: { admin: { billing: ["read"] } },
   createService: (ctx, { usage, tenancy }) => new BillingService(ctx, usage, tenancy),
   routes: (service) => billingRoutes(service),
+  manifest: (service) => [plansSection(service)],
   facts: {
     "billing_plan.created": {
       description: "A plan was created with its version 1.",

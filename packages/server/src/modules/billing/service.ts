@@ -33,8 +33,14 @@ export class BillingService {
   readonly creditNotes: CreditNotesService;
   readonly documents: DocumentsService;
   readonly tenant: TenantBillingService;
+  /** context is the module's platform context (its manifest section guards and locks with it). */
+  readonly context: ModuleContext;
+  /** usage is the usage module's service (the manifest section names meters by key through it). */
+  readonly usage: UsageService;
 
   constructor(m: ModuleContext, usage: UsageService, tenancy: TenancyService) {
+    this.context = m;
+    this.usage = usage;
     this.catalog = new CatalogService(m, usage);
     const ledger = new CreditLedger(m, usage);
     this.credits = new CreditsService(m, ledger, usage);

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { defineModule } from "../../platform/module.js";
 import { eventsIds } from "./ids.js";
+import { eventSettingsSection, eventTypesSection } from "./manifest.js";
 import { migration as core } from "./migrations/202611261500_events_core.js";
 import { migration as clientIds } from "./migrations/202612101517_events_client_ids.js";
 import { eventsRoutes } from "./routes.js";
@@ -14,6 +15,7 @@ export const eventsModule = defineModule({
   roleGrants: { admin: { events: "*" }, member: { events: ["read"] } },
   createService: (ctx) => new EventsService(ctx),
   routes: (service) => eventsRoutes(service),
+  manifest: (service) => [eventTypesSection(service), eventSettingsSection(service)],
   facts: {
     "event.published": {
       description: "A product published an event (recorded for the audit log; the event itself is in the log).",

@@ -13,8 +13,11 @@ export class EventsService {
   readonly catalog: CatalogService;
   readonly log: EventLogService;
   readonly streams: EventStreams;
+  /** context is the module's platform context (its manifest sections guard and lock with it). */
+  readonly context: ModuleContext;
 
   constructor(private readonly m: ModuleContext) {
+    this.context = m;
     this.catalog = new CatalogService(m);
     this.log = new EventLogService(m, this.catalog);
     this.streams = new EventStreams(this.log, m.bus, BUS_TOPIC, m.logger);

@@ -6,7 +6,7 @@ const ROLE = { key: "manifest-probe", name: "Manifest probe", permissions: ["usa
 /**
  * The manifest module's fixtures: an apply needs the hash of what it plans against, so the sweeps'
  * body is the empty manifest (no section: the hash of `{}`), which applies and changes nothing but
- * its own `manifest.applied`. The facts sweep plans one role first and applies that plan.
+ * its own `manifest.applied`. The facts sweep adds one role to the live roles, plans and applies.
  */
 export const fixtures = defineModuleFixtures({
   module: "manifest",
@@ -16,7 +16,11 @@ export const fixtures = defineModuleFixtures({
   },
   facts: {
     "POST /v1/manifest/apply": async (w) => {
-      const manifest = { roles: [ROLE] };
+      // The environment's roles as they are, plus one: the apply creates exactly that role.
+      const live = (await expectJson(await w.call(w.a.key, "GET", "/v1/manifest"), 200, "exporting the manifest")) as {
+        manifest: { roles: unknown[] };
+      };
+      const manifest = { roles: [...live.manifest.roles, ROLE] };
       const plan = (await expectJson(
         await w.call(w.a.key, "POST", "/v1/manifest/plan", { body: { manifest } }),
         200,

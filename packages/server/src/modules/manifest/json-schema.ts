@@ -14,10 +14,13 @@ type JsonSchema = Record<string, unknown>;
 export function manifestJsonSchema(sections: readonly AnySection[]): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   for (const section of sections) {
+    // An empty registry: schemas the API names (and would reference from `$defs`) are written
+    // inline, so each section's items stand alone in the file's schema.
     const { $schema: _, ...item } = z.toJSONSchema(section.item, {
       target: "draft-2020-12",
       io: "input",
       unrepresentable: "any",
+      metadata: z.registry<{ id?: string }>(),
     }) as JsonSchema;
     properties[section.name] = { type: "array", description: section.description, items: item };
   }

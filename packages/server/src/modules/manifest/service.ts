@@ -118,7 +118,19 @@ export class ManifestService {
           },
         );
       }
-      for (const p of planned) await p.section.apply(tx, ctx, environmentId, p.diff);
+      for (const p of planned) {
+        try {
+          await p.section.apply(tx, ctx, environmentId, p.diff);
+        } catch (err) {
+          // A refusal the assessment could not foresee (the module's own check, made in the
+          // write): the whole apply rolls back, and the caller sees which change was refused.
+          if (!(err instanceof AppError) || err.status >= 500) throw err;
+          const path = `manifest.${p.section.name}.${p.diff.key}`;
+          throw new AppError(ManifestErrors.manifest_blocked, `${path}: ${err.message} Nothing was applied.`, {
+            errors: [{ path, message: err.message, code: err.code }],
+          });
+        }
+      }
       const after: Items = {};
       for (const section of desired.sections) after[section.name] = await this.#live(section, environmentId, tx);
       const result = this.#result(environmentId, desired, hashOf(after), planned);

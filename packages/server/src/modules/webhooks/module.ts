@@ -4,6 +4,7 @@ import { defineModule } from "../../platform/module.js";
 import { eventsModule } from "../events/index.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { webhooksIds } from "./ids.js";
+import { webhooksSection } from "./manifest.js";
 import { migration as core } from "./migrations/202611261510_webhooks_core.js";
 import { webhooksRoutes } from "./routes.js";
 import { DELIVER_JOB, PRUNE_JOB, RESUME_JOB } from "./service/delivery.js";
@@ -27,6 +28,7 @@ export function webhooksModuleWith(options: WebhooksOptions = {}) {
     createService: (ctx, { events, tenancy }) => new WebhooksService(ctx, events, tenancy, options),
     connect: (service, { events }) => events.log.onAppend((tx, event) => service.delivery.fanOut(tx, event)),
     routes: (service) => webhooksRoutes(service),
+    manifest: (service) => [webhooksSection(service)],
     facts: {
       "webhook_endpoint.created": {
         description: "A webhook endpoint was created.",

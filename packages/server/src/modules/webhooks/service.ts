@@ -18,10 +18,13 @@ export class WebhooksService {
   readonly delivery: DeliveryService;
   readonly messages: MessagesService;
   readonly sender: Sender;
+  /** context is the module's platform context (its manifest section guards and locks with it). */
+  readonly context: ModuleContext;
 
   readonly #jobs: ModuleContext["jobs"];
 
   constructor(m: ModuleContext, events: EventsService, tenancy: TenancyService, options: WebhooksOptions = {}) {
+    this.context = m;
     this.#jobs = m.jobs;
     this.sender = new Sender({
       allowPrivate: m.config.webhooks.allowPrivateTargets,

@@ -153,6 +153,19 @@ export class SubscriptionsService {
     return toSubscription(await this.#authorized(ctx, "billing:read", id));
   }
 
+  /** liveOnPlan counts the environment's live (not canceled) subscriptions on a plan, any version (read in `tx` when given). */
+  async liveOnPlan(environmentId: string, planId: string, tx?: Tx): Promise<number> {
+    const row = await this.#db
+      .q(tx)
+      .selectFrom("billing_subscription")
+      .select((eb) => eb.fn.countAll<number | string>().as("n"))
+      .where("environment_id", "=", environmentId)
+      .where("plan_id", "=", planId)
+      .where("live_tenant_id", "is not", null)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   /** preview prices the current period so far: what the tenant owes if the period ended now. */
   async preview(ctx: ActionContext, id: string): Promise<InvoicePreview> {
     const row = await this.#authorized(ctx, "billing:read", id);

@@ -71,32 +71,8 @@ export class CatalogService {
 
   async createEventType(ctx: ActionContext, input: z.infer<typeof CreateEventTypeInput>): Promise<EventType> {
     const { environmentId } = await this.m.access.require(ctx, "events:manage");
-    if (this.isPlaneType(input.name)) {
-      throw new AppError(EventsErrors.event_type_reserved, `"${input.name}" is one of the plane's own event types.`);
-    }
     try {
-      return await this.m.db.write(ctx, async (tx) => {
-        const now = this.m.clock.now();
-        const row = {
-          id: newId("eventType", now),
-          environment_id: environmentId,
-          name: input.name,
-          description: input.description,
-          version: 1,
-          schema: input.schema ? toJson(input.schema) : null,
-          deprecated_at: null,
-          created_at: now,
-          updated_at: now,
-        };
-        await tx.insertInto("event_type").values(row).execute();
-        await this.m.facts.record(tx, ctx, {
-          type: "event_type.created",
-          environmentId,
-          targets: [{ type: "event_type", id: row.id }],
-          data: { name: row.name, version: 1 },
-        });
-        return toEventType(row);
-      });
+      return await this.m.db.write(ctx, (tx) => this.insertEventType(tx, ctx, environmentId, input));
     } catch (err) {
       if (isUniqueViolation(err)) {
         throw new AppError(EventsErrors.event_type_taken, `The event type "${input.name}" exists.`);
@@ -105,59 +81,130 @@ export class CatalogService {
     }
   }
 
+  /**
+   * insertEventType registers an event type in `tx` (the caller checked `events:manage`). Throws
+   * 422 `event_type_reserved` for one of the plane's own types; a taken name is a unique violation.
+   */
+  async insertEventType(
+    tx: Tx,
+    ctx: ActionContext,
+    environmentId: string,
+    input: z.infer<typeof CreateEventTypeInput>,
+  ): Promise<EventType> {
+    if (this.isPlaneType(input.name)) {
+      throw new AppError(EventsErrors.event_type_reserved, `"${input.name}" is one of the plane's own event types.`);
+    }
+    const now = this.m.clock.now();
+    const row = {
+      id: newId("eventType", now),
+      environment_id: environmentId,
+      name: input.name,
+      description: input.description,
+      version: 1,
+      schema: input.schema ? toJson(input.schema) : null,
+      deprecated_at: null,
+      created_at: now,
+      updated_at: now,
+    };
+    await this.#db.q(tx).insertInto("event_type").values(row).execute();
+    await this.m.facts.record(tx, ctx, {
+      type: "event_type.created",
+      environmentId,
+      targets: [{ type: "event_type", id: row.id }],
+      data: { name: row.name, version: 1 },
+    });
+    return toEventType(row);
+  }
+
   async updateEventType(
     ctx: ActionContext,
     id: string,
     input: z.infer<typeof UpdateEventTypeInput>,
   ): Promise<EventType> {
     const { environmentId } = await this.m.access.require(ctx, "events:manage");
-    return this.m.db.write(ctx, async (tx) => {
-      const row = await this.#db
-        .q(tx)
-        .selectFrom("event_type")
-        .selectAll()
-        .where("environment_id", "=", environmentId)
-        .where("id", "=", id)
-        .executeTakeFirst();
-      if (!row) throw new AppError(EventsErrors.event_type_not_found, `No event type ${id}.`);
-      const before = toEventType(row);
-      const now = this.m.clock.now();
-      const deprecatedAt =
-        input.deprecated === undefined ? row.deprecated_at : input.deprecated ? (row.deprecated_at ?? now) : null;
-      const schemaChanged =
-        input.schema !== undefined && JSON.stringify(input.schema) !== JSON.stringify(before.schema);
-      const after: EventType = {
-        ...before,
-        description: input.description ?? before.description,
-        schema: input.schema === undefined ? before.schema : input.schema,
-        version: schemaChanged ? before.version + 1 : before.version,
-        deprecatedAt: isoOrNull(deprecatedAt),
-        updatedAt: iso(now),
-      };
-      await this.#db
-        .q(tx)
-        .updateTable("event_type")
-        .set({
-          description: after.description,
-          schema: after.schema === null ? null : toJson(after.schema),
-          version: after.version,
-          deprecated_at: deprecatedAt,
-          updated_at: now,
-        })
-        .where("environment_id", "=", environmentId)
-        .where("id", "=", id)
-        .execute();
-      await this.m.facts.record(tx, ctx, {
-        type: "event_type.updated",
-        environmentId,
-        targets: [{ type: "event_type", id }],
-        changes: {
-          before: { description: before.description, version: before.version, deprecatedAt: before.deprecatedAt },
-          after: { description: after.description, version: after.version, deprecatedAt: after.deprecatedAt },
-        },
-      });
-      return after;
+    return this.m.db.write(ctx, (tx) => this.changeEventType(tx, ctx, environmentId, id, input));
+  }
+
+  /**
+   * changeEventType changes, deprecates or restores an event type in `tx` (the caller checked
+   * `events:manage`); a new schema bumps its version. Throws 404 `event_type_not_found`.
+   */
+  async changeEventType(
+    tx: Tx,
+    ctx: ActionContext,
+    environmentId: string,
+    id: string,
+    input: z.infer<typeof UpdateEventTypeInput>,
+  ): Promise<EventType> {
+    const row = await this.#db
+      .q(tx)
+      .selectFrom("event_type")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new AppError(EventsErrors.event_type_not_found, `No event type ${id}.`);
+    const before = toEventType(row);
+    const now = this.m.clock.now();
+    const deprecatedAt =
+      input.deprecated === undefined ? row.deprecated_at : input.deprecated ? (row.deprecated_at ?? now) : null;
+    const schemaChanged = input.schema !== undefined && JSON.stringify(input.schema) !== JSON.stringify(before.schema);
+    const after: EventType = {
+      ...before,
+      description: input.description ?? before.description,
+      schema: input.schema === undefined ? before.schema : input.schema,
+      version: schemaChanged ? before.version + 1 : before.version,
+      deprecatedAt: isoOrNull(deprecatedAt),
+      updatedAt: iso(now),
+    };
+    await this.#db
+      .q(tx)
+      .updateTable("event_type")
+      .set({
+        description: after.description,
+        schema: after.schema === null ? null : toJson(after.schema),
+        version: after.version,
+        deprecated_at: deprecatedAt,
+        updated_at: now,
+      })
+      .where("environment_id", "=", environmentId)
+      .where("id", "=", id)
+      .execute();
+    await this.m.facts.record(tx, ctx, {
+      type: "event_type.updated",
+      environmentId,
+      targets: [{ type: "event_type", id }],
+      changes: {
+        before: { description: before.description, version: before.version, deprecatedAt: before.deprecatedAt },
+        after: { description: after.description, version: after.version, deprecatedAt: after.deprecatedAt },
+      },
     });
+    return after;
+  }
+
+  /** liveEventTypes lists the environment's registered types that are not deprecated, by name (read in `tx` when given). */
+  async liveEventTypes(environmentId: string, tx?: Tx): Promise<EventType[]> {
+    const rows = await this.#db
+      .q(tx)
+      .selectFrom("event_type")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("deprecated_at", "is", null)
+      .orderBy("name")
+      .execute();
+    return rows.map(toEventType);
+  }
+
+  /** findByName returns the environment's registered type named `name`, deprecated or not, or null. */
+  async findByName(environmentId: string, name: string, tx?: Tx): Promise<EventType | null> {
+    const row = await this.#db
+      .q(tx)
+      .selectFrom("event_type")
+      .selectAll()
+      .where("environment_id", "=", environmentId)
+      .where("name", "=", name)
+      .executeTakeFirst();
+    return row ? toEventType(row) : null;
   }
 
   /**
@@ -202,7 +249,7 @@ export class CatalogService {
 
   async findEventSettings(ctx: ActionContext): Promise<EventSettings> {
     const { environmentId } = await this.m.access.require(ctx, "events:manage");
-    return this.#settings(environmentId);
+    return this.settingsOf(environmentId);
   }
 
   async updateEventSettings(
@@ -210,28 +257,37 @@ export class CatalogService {
     input: z.infer<typeof UpdateEventSettingsInput>,
   ): Promise<EventSettings> {
     const { environmentId } = await this.m.access.require(ctx, "events:manage");
-    return this.m.db.write(ctx, async (tx) => {
-      const before = await this.#settings(environmentId, tx);
-      const now = this.m.clock.now();
-      await this.#db
-        .q(tx)
-        .insertInto("event_settings")
-        .values({ environment_id: environmentId, retention_days: input.retentionDays, updated_at: now })
-        .onConflict((oc) =>
-          oc.column("environment_id").doUpdateSet({ retention_days: input.retentionDays, updated_at: now }),
-        )
-        .execute();
-      await this.m.facts.record(tx, ctx, {
-        type: "event_settings.updated",
-        environmentId,
-        targets: [{ type: "environment", id: environmentId }],
-        changes: { before: { retentionDays: before.retentionDays }, after: { retentionDays: input.retentionDays } },
-      });
-      return { environmentId, retentionDays: input.retentionDays };
-    });
+    return this.m.db.write(ctx, (tx) => this.changeEventSettings(tx, ctx, environmentId, input));
   }
 
-  async #settings(environmentId: string, tx?: Tx): Promise<EventSettings> {
+  /** changeEventSettings sets the environment's event log retention in `tx` (the caller checked `events:manage`). */
+  async changeEventSettings(
+    tx: Tx,
+    ctx: ActionContext,
+    environmentId: string,
+    input: z.infer<typeof UpdateEventSettingsInput>,
+  ): Promise<EventSettings> {
+    const before = await this.settingsOf(environmentId, tx);
+    const now = this.m.clock.now();
+    await this.#db
+      .q(tx)
+      .insertInto("event_settings")
+      .values({ environment_id: environmentId, retention_days: input.retentionDays, updated_at: now })
+      .onConflict((oc) =>
+        oc.column("environment_id").doUpdateSet({ retention_days: input.retentionDays, updated_at: now }),
+      )
+      .execute();
+    await this.m.facts.record(tx, ctx, {
+      type: "event_settings.updated",
+      environmentId,
+      targets: [{ type: "environment", id: environmentId }],
+      changes: { before: { retentionDays: before.retentionDays }, after: { retentionDays: input.retentionDays } },
+    });
+    return { environmentId, retentionDays: input.retentionDays };
+  }
+
+  /** settingsOf reads the environment's event log settings (the configured default when never set). */
+  async settingsOf(environmentId: string, tx?: Tx): Promise<EventSettings> {
     const row = await this.#db
       .q(tx)
       .selectFrom("event_settings")

@@ -322,6 +322,22 @@ export class EventLogService {
     return deleted + Number(r.numDeletedRows);
   }
 
+  /**
+   * countOlderThan counts the environment's events whose time is before `before` and at or after
+   * `since` (by the environment-time index), read in `tx` when given.
+   */
+  async countOlderThan(environmentId: string, before: number, since: number, tx?: Tx): Promise<number> {
+    const row = await this.#db
+      .q(tx)
+      .selectFrom("event")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("environment_id", "=", environmentId)
+      .where("time", "<", before)
+      .where("time", ">=", since)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async #findByClientId(environmentId: string, clientScope: string, clientId: string): Promise<Event | null> {
     const row = await this.#db
       .q()

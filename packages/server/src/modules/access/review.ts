@@ -77,6 +77,7 @@ export function accessReview(service: AccessService): ReviewContributor[] {
           rows.map((r) => r.user_id),
         );
         const holders = new Set(rows.map((r) => r.user_id));
+        const secured = await core.identity.users.withSecondFactor(scope.environmentId, [...holders]);
         return {
           title: "Who holds admin roles",
           blocks: [
@@ -86,15 +87,19 @@ export function accessReview(service: AccessService): ReviewContributor[] {
                 { label: "Owner memberships", value: rows.filter((r) => r.role_key === "owner").length },
                 { label: "Admin memberships", value: rows.filter((r) => r.role_key === "admin").length },
                 { label: "People holding either", value: holders.size },
+                { label: "…with a second factor (TOTP or passkey)", value: secured.size },
               ],
             },
             reviewTable(
               "Owners and admins",
-              scope.tenantId ? ["User", "Role", "Since"] : ["Tenant", "User", "Role", "Since"],
+              scope.tenantId
+                ? ["User", "Role", "Two-factor", "Since"]
+                : ["Tenant", "User", "Role", "Two-factor", "Since"],
               rows.map((r) => [
                 ...(scope.tenantId ? [] : [r.tenant_id]),
                 emails.get(r.user_id) ?? r.user_id,
                 r.role_key,
+                secured.has(r.user_id),
                 reviewDate(r.created_at),
               ]),
             ),
@@ -103,6 +108,7 @@ export function accessReview(service: AccessService): ReviewContributor[] {
             "admins.owners": rows.filter((r) => r.role_key === "owner").length,
             "admins.admins": rows.filter((r) => r.role_key === "admin").length,
             "admins.people": holders.size,
+            "admins.withSecondFactor": secured.size,
           },
         };
       },

@@ -1,7 +1,8 @@
 import { defineModule } from "../../platform/module.js";
 import { BACKUP_FACTS } from "./facts.js";
+import { backupsReview } from "./review.js";
 import { backupsRoutes } from "./routes.js";
-import { BackupsService, SCHEDULED_JOB } from "./service.js";
+import { BackupsService, PLANE_VERSION, SCHEDULED_JOB } from "./service.js";
 
 /**
  * The backups module: the plane backs itself up (database snapshot, local files and a manifest)
@@ -15,6 +16,7 @@ export const backupsModule = defineModule({
   facts: BACKUP_FACTS,
   createService: (ctx) => new BackupsService(ctx),
   routes: (service) => backupsRoutes(service),
+  review: (service) => backupsReview(service, PLANE_VERSION),
   jobs: (service) => [
     // One attempt more on a passing failure (a target briefly unreachable); the next slot comes anyway.
     { name: SCHEDULED_JOB, maxAttempts: 2, handler: () => service.scheduledBackup() },

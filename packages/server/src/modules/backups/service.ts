@@ -16,6 +16,8 @@ import { type BackupCheck, checkBackup } from "./internal/verify.js";
 import type { Backup, BackupVerification, CreateBackupInput, ListBackupsQuery } from "./schemas.js";
 
 const pkg = createRequire(import.meta.url)("../../../package.json") as { version: string };
+/** PLANE_VERSION is the running plane's version (the server package's). */
+export const PLANE_VERSION = pkg.version;
 
 /** SCHEDULED_JOB: the job that takes the scheduled backups (BASEPLATE_BACKUP_SCHEDULE). */
 export const SCHEDULED_JOB = "backups.scheduled";
@@ -47,6 +49,11 @@ export class BackupsService {
   #running = false;
 
   constructor(private readonly m: ModuleContext) {}
+
+  /** context is the module's platform context (its review part reads the configuration). */
+  get context(): ModuleContext {
+    return this.m;
+  }
 
   /** target opens a backup target (default: the configured one). */
   target(location: string = this.m.config.backups.target): BackupTarget {

@@ -310,6 +310,31 @@ export class UsersService {
     return new Map(rows.map((r) => [r.id, r.email]));
   }
 
+  /** withSecondFactor lists which of these users of an environment have an active second factor (TOTP or a passkey). */
+  async withSecondFactor(environmentId: string, ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const unique = [...new Set(ids)];
+    const [totp, passkeys] = await Promise.all([
+      this.c.tables
+        .q()
+        .selectFrom("mfa_factor")
+        .select("user_id")
+        .where("environment_id", "=", environmentId)
+        .where("status", "=", "active")
+        .where("user_id", "in", unique)
+        .execute(),
+      this.c.tables
+        .q()
+        .selectFrom("passkey")
+        .select("user_id")
+        .where("environment_id", "=", environmentId)
+        .where("revoked_at", "is", null)
+        .where("user_id", "in", unique)
+        .execute(),
+    ]);
+    return new Set([...totp, ...passkeys].map((r) => r.user_id));
+  }
+
   async #user(environmentId: string, id: string, tx?: Tx, options: { lock?: boolean } = {}) {
     const row = await this.c.tables
       .q(tx)

@@ -198,4 +198,44 @@ describeEachEngine("baseplate plan / apply", (engine) => {
       required: ["version"],
     });
   });
+
+  it("baseplate review writes the signed report; review verify accepts it and refuses an edited copy", async () => {
+    const sk = {
+      XDG_CONFIG_HOME: "/nonexistent-baseplate-cli-test",
+      BASEPLATE_URL: url,
+      BASEPLATE_API_KEY: p.a.secretKey,
+    };
+    const md = join(dir, "review.md");
+    const written = await cli(sk, "review", "-o", md);
+    expect(written.code, written.err).toBe(0);
+    expect(readFileSync(md, "utf8")).toMatch(/^# Review of environment Env A/);
+    const ok = await cli(sk, "review", "verify", md);
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toMatch(/^OK: .* \(markdown\) is signed by the plane's key ed25519:[0-9a-f]{16} and unchanged\.$/);
+
+    // Offline, with the keys saved from the plane.
+    const keys = join(dir, "keys.json");
+    writeFileSync(keys, (await t.inject({ method: "GET", url: "/v1/audit/public-keys" })).body);
+    expect(
+      (await cli({ XDG_CONFIG_HOME: "/nonexistent-baseplate-cli-test" }, "review", "verify", md, "--public-key", keys))
+        .code,
+    ).toBe(0);
+
+    writeFileSync(md, readFileSync(md, "utf8").replace("Active tenants", "Active customers"));
+    const edited = await cli(sk, "review", "verify", md);
+    expect(edited.code).toBe(1);
+    expect(edited.out).toContain("FAILED");
+
+    const pdf = join(dir, "review.pdf");
+    expect((await cli(sk, "review", "-o", pdf)).code).toBe(0);
+    expect(readFileSync(pdf).subarray(0, 5).toString()).toBe("%PDF-");
+    expect((await cli(sk, "review", "--format", "pdf")).code).toBe(2);
+
+    const json = join(dir, "review.json");
+    expect((await cli(sk, "review", "-o", json)).code).toBe(0);
+    const signed = JSON.parse(readFileSync(json, "utf8"));
+    signed.report.environment.production = true;
+    writeFileSync(json, JSON.stringify(signed));
+    expect((await cli(sk, "review", "verify", json)).code).toBe(1);
+  });
 });

@@ -3,6 +3,7 @@ import { remoteAuditCommands } from "./audit.js";
 import { eventCommands } from "./events.js";
 import { tenantKeyCommands } from "./keys.js";
 import { manifestCommands } from "./manifest.js";
+import { reviewCommands } from "./review.js";
 import { sessionCommands } from "./session.js";
 import { remoteTenantCommands } from "./tenants.js";
 import { usageCommands } from "./usage.js";
@@ -24,4 +25,5 @@ export const REMOTE_COMMANDS: Command[] = [
   ...remoteWebhookCommands,
   ...usageCommands,
   ...manifestCommands,
+  ...reviewCommands,
 ];

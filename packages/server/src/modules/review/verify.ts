@@ -1,4 +1,4 @@
-import { createPublicKey, verify } from "node:crypto";
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { canonicalJson } from "../../platform/canonical-json.js";
 import { HTML_OPEN, MD_OPEN, renderHtml, renderMarkdown } from "./render.js";
 import type { SignedReview } from "./schemas.js";
@@ -22,7 +22,10 @@ export interface ReviewVerification {
  * Ed25519 signature against the published key it names) and, for Markdown and HTML, that the text
  * around it is exactly what that JSON renders to (an edited figure fails). It never throws.
  */
-export function verifyReviewText(text: string, keys: readonly PublicKey[]): ReviewVerification {
+/** Keys: the published keys as the API lists them, or as `auditFormat.loadPublicKeys` reads a file. */
+export type Keys = readonly PublicKey[] | ReadonlyMap<string, KeyObject>;
+
+export function verifyReviewText(text: string, keys: Keys): ReviewVerification {
   const trimmed = text.trimStart();
   let format: ReviewVerification["format"] = "json";
   let json = trimmed;
@@ -62,20 +65,17 @@ export function verifyReviewText(text: string, keys: readonly PublicKey[]): Revi
 }
 
 /** verifyReview checks a signed report's signature with the key it names. It never throws. */
-export function verifyReview(signed: SignedReview, keys: readonly PublicKey[]): ReviewVerification {
+export function verifyReview(signed: SignedReview, keys: Keys): ReviewVerification {
   const keyId = signed?.report?.signing?.keyId ?? null;
-  if (typeof keyId !== "string" || typeof signed.signature !== "string")
+  if (typeof keyId !== "string" || typeof signed.signature !== "string") {
     return fail("json", "not a signed review report");
-  const key = keys.find((k) => k.keyId === keyId);
-  if (!key)
-    return { ok: false, keyId, format: "json", problem: `the key ${keyId} is not among the plane's published keys` };
+  }
   try {
-    const ok = verify(
-      null,
-      Buffer.from(canonicalJson(signed.report)),
-      createPublicKey(key.publicKey),
-      Buffer.from(signed.signature, "base64"),
-    );
+    const key = keyOf(keys, keyId);
+    if (!key) {
+      return { ok: false, keyId, format: "json", problem: `the key ${keyId} is not among the plane's published keys` };
+    }
+    const ok = verify(null, Buffer.from(canonicalJson(signed.report)), key, Buffer.from(signed.signature, "base64"));
     return {
       ok,
       keyId,
@@ -85,6 +85,12 @@ export function verifyReview(signed: SignedReview, keys: readonly PublicKey[]): 
   } catch (err) {
     return { ok: false, keyId, format: "json", problem: `cannot check the signature: ${(err as Error).message}` };
   }
+}
+
+function keyOf(keys: Keys, keyId: string): KeyObject | undefined {
+  if (keys instanceof Map) return (keys as ReadonlyMap<string, KeyObject>).get(keyId);
+  const found = (keys as readonly PublicKey[]).find((k) => k.keyId === keyId);
+  return found ? createPublicKey(found.publicKey) : undefined;
 }
 
 function fail(format: ReviewVerification["format"], problem: string): ReviewVerification {

@@ -1,9 +1,11 @@
 import { defineModule } from "../../platform/module.js";
 import { AUDIT_FACTS } from "./facts.js";
 import { auditIds } from "./ids.js";
+import { auditSettingsSection } from "./manifest.js";
 import { migration as core } from "./migrations/202611261420_audit_core.js";
 import { migration as denials } from "./migrations/202612101518_audit_denials.js";
 import { migration as subjectKeys } from "./migrations/202612131010_audit_subject_keys.js";
+import { auditReview } from "./review.js";
 import { auditRoutes } from "./routes.js";
 import { AuditService } from "./service.js";
 
@@ -26,6 +28,8 @@ export const auditModule = defineModule({
   facts: AUDIT_FACTS,
   createService: (ctx) => new AuditService(ctx),
   routes: (service) => auditRoutes(service),
+  manifest: (service) => [auditSettingsSection(service)],
+  review: (service) => auditReview(service),
   factSinks: (service) => [{ name: "audit.entries", sink: (tx, fact) => service.entries.recordFact(tx, fact) }],
   personalData: (service) => ({
     export: (_db, subject) => service.entries.exportSubject(subject),

@@ -29,6 +29,8 @@ const PLANE: ChainScope = Object.freeze({ environmentId: null, tenantId: null })
  * products write their own; every chain is hash-linked and checkpointed with a signature.
  */
 export class AuditService {
+  /** context is the module's platform context (its manifest section guards and locks with it). */
+  readonly context: ModuleContext;
   readonly chains: ChainLedger;
   readonly entries: Entries;
   readonly checkpoints: Checkpoints;
@@ -38,6 +40,7 @@ export class AuditService {
   readonly personal: PersonalFields;
 
   constructor(private readonly m: ModuleContext) {
+    this.context = m;
     this.personal = new PersonalFields(m);
     this.chains = new ChainLedger(m, this.personal);
     this.entries = new Entries(m, this.chains, this.personal);

@@ -356,7 +356,7 @@ describeEachEngine("billing manifest: plans", (engine) => {
     expect(failed.status).toBe(409);
     expect(failed.body.code).toBe("manifest_blocked");
     expect(failed.body.errors).toEqual([
-      { path: "manifest.plans.ghost", message: "meter_not_found: No meter nowhere.", code: "blocked" },
+      { path: "manifest.plans.ghost", message: "No meter nowhere.", code: "meter_not_found" },
     ]);
     expect((await call(p.b.secretKey, "GET", "/v1/usage/meters/minutes")).status).toBe(404);
     expect((await call(p.b.secretKey, "GET", "/v1/billing/plans/ghost")).status).toBe(404);

@@ -1,9 +1,7 @@
 import { z } from "zod";
 import type { Tx } from "../../platform/db/db.js";
-import { AppError } from "../../platform/errors.js";
 import { type ManifestAssessment, type ManifestDiff, type ManifestSection, plural } from "../../platform/manifest.js";
 import type { ActionContext } from "../../platform/principal.js";
-import { ManifestErrors } from "../manifest/index.js";
 import { SetEntitlementInput } from "../usage/index.js";
 import { toPlanVersion } from "./internal/rows.js";
 import { ChargeInput, CreatePlanInput, type CreatePlanVersionInput } from "./schemas.js";
@@ -211,20 +209,10 @@ export function plansSection(service: BillingService): ManifestSection<PlanItem>
         blocked: checked.blocked,
       };
     },
-    async apply(tx, ctx, environmentId, diff) {
-      try {
-        await applyChange(tx, ctx, environmentId, diff);
-      } catch (err) {
-        // What assess could not know refuses here: a meter the manifest declares (created just
-        // before) that cannot be billed, or one declared nowhere. The whole apply rolls back.
-        if (!(err instanceof AppError) || err.status >= 500) throw err;
-        throw new AppError(
-          ManifestErrors.manifest_blocked,
-          `Plan \`${diff.key}\` was refused (${err.code}): ${err.message} Nothing was applied.`,
-          { errors: [{ path: `manifest.plans.${diff.key}`, message: `${err.code}: ${err.message}`, code: "blocked" }] },
-        );
-      }
-    },
+    // What assess could not know is refused by the catalog's own checks (a meter the manifest
+    // declares, created just before, that cannot be billed; one declared nowhere): the engine
+    // reports it as the change that was refused, and the whole apply rolls back.
+    apply: (tx, ctx, environmentId, diff) => applyChange(tx, ctx, environmentId, diff),
   };
 
   /** applyChange makes one change with the catalog's own writes (recording their facts) in `tx`. */

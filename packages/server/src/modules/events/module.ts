@@ -4,6 +4,7 @@ import { eventsIds } from "./ids.js";
 import { eventSettingsSection, eventTypesSection } from "./manifest.js";
 import { migration as core } from "./migrations/202611261500_events_core.js";
 import { migration as clientIds } from "./migrations/202612101517_events_client_ids.js";
+import { eventsReview } from "./review.js";
 import { eventsRoutes } from "./routes.js";
 import { EventsService } from "./service.js";
 
@@ -16,6 +17,7 @@ export const eventsModule = defineModule({
   createService: (ctx) => new EventsService(ctx),
   routes: (service) => eventsRoutes(service),
   manifest: (service) => [eventTypesSection(service), eventSettingsSection(service)],
+  review: (service) => eventsReview(service),
   facts: {
     "event.published": {
       description: "A product published an event (recorded for the audit log; the event itself is in the log).",

@@ -105,7 +105,8 @@ export const IDENTITY_FACTS: Record<string, FactDeclaration> = {
   "secret_key.rotated": { description: "A secret key was rotated (the old one works for a grace period)." },
   "secret_key.revoked": { description: "A secret key was revoked." },
   "surface.auth_settings_updated": {
-    description: "A surface's sign-in settings changed (`changes` by `section.field`).",
+    description:
+      "A surface's sign-in settings changed (`changes` by `section.field`; `signIn.password` is recorded as `signIn.passwordSignIn`).",
   },
   "operator.created": { description: "A plane operator account was created." },
   "operator.updated": { description: `A plane operator changed. ${Changes}` },

@@ -3,6 +3,7 @@ import { tenancyModule } from "../tenancy/index.js";
 import { IDENTITY_FACTS } from "./facts.js";
 import { identityIds } from "./ids.js";
 import { TOKEN_PREFIX } from "./internal/tokens.js";
+import { signInSection } from "./manifest.js";
 import { migration as core } from "./migrations/202611261300_identity_core.js";
 import { migration as dropTenancyFks } from "./migrations/202612011200_identity_drop_tenancy_fks.js";
 import { migration as tenantsVocabulary } from "./migrations/202612021310_identity_tenants_vocabulary.js";
@@ -13,6 +14,7 @@ import { migration as mfa } from "./migrations/202612131200_identity_mfa.js";
 import { migration as passkeys } from "./migrations/202612131250_identity_passkeys.js";
 import { migration as tokens } from "./migrations/202612131400_identity_tokens.js";
 import { migration as operatorMfa } from "./migrations/202612140910_identity_operator_mfa.js";
+import { identityReview } from "./review.js";
 import { identityRoutes } from "./routes.js";
 import { MAIL_MAX_ATTEMPTS, PRUNE_MAIL_JOB, SEND_MAIL_JOB } from "./service/mail.js";
 import { IdentityService } from "./service.js";
@@ -36,6 +38,8 @@ export const identityModule = defineModule({
   facts: IDENTITY_FACTS,
   createService: (ctx, { tenancy }) => new IdentityService(ctx, tenancy),
   routes: (service) => identityRoutes(service),
+  manifest: (service) => [signInSection(service)],
+  review: (service) => identityReview(service),
   accessHooks: (service) => ({ stepUp: (principal) => service.mfa.stepUpDemand(principal) }),
   credentialResolvers: (service) => [
     {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { nameSchemas } from "../../platform/http/schemas.js";
+import { nameSchemas, Timestamp } from "../../platform/http/schemas.js";
 
 export const ReviewFormat = z.enum(["json", "markdown", "html", "pdf"]);
 export type ReviewFormat = z.infer<typeof ReviewFormat>;
@@ -35,8 +35,8 @@ export const ReviewBlock = z.discriminatedUnion("kind", [
 export const ReviewReport = z.object({
   v: z.literal(1),
   kind: z.literal("baseplate.review"),
-  generatedAt: z.string(),
-  period: z.object({ from: z.string(), to: z.string() }),
+  generatedAt: Timestamp,
+  period: z.object({ from: Timestamp, to: Timestamp }),
   plane: z.object({ version: z.string(), engine: z.string() }),
   environment: z.object({ id: z.string(), name: z.string().nullable(), production: z.boolean() }),
   tenant: z.object({ id: z.string(), name: z.string().nullable() }).nullable(),
@@ -46,7 +46,7 @@ export const ReviewReport = z.object({
       size: z.number().int().describe("Entries in the chain at report time."),
       headHash: z.string().nullable(),
       checkpoint: z
-        .object({ size: z.number().int(), time: z.string(), keyId: z.string(), checkpointHash: z.string() })
+        .object({ size: z.number().int(), time: Timestamp, keyId: z.string(), checkpointHash: z.string() })
         .nullable()
         .describe("The chain's latest signed checkpoint at report time."),
     })

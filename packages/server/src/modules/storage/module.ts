@@ -5,6 +5,7 @@ import { defineModule } from "../../platform/module.js";
 import { tenancyModule } from "../tenancy/index.js";
 import { usageModule } from "../usage/index.js";
 import { storageIds } from "./ids.js";
+import { bucketsSection } from "./manifest.js";
 import { migration as core } from "./migrations/202612062000_storage_core.js";
 import { migration as uploads } from "./migrations/202612121430_storage_uploads.js";
 import { migration as trashReason } from "./migrations/202612121440_storage_trash_reason.js";
@@ -27,6 +28,7 @@ export function storageModuleWith(options: StorageOptions = {}) {
     sealedColumns: [{ table: "storage_signing_key", column: "secret" }],
     createService: (ctx) => new StorageService(ctx, options),
     routes: (service) => storageRoutes(service),
+    manifest: (service) => [bucketsSection(service)],
     facts: {
       "storage_bucket.created": {
         description: "A storage bucket was created (its policy: allowed types, largest file, public).",

@@ -26,6 +26,8 @@ export function storeFor(config: Config): BlobStore {
  * lifecycle (purge, orphans, tenant purge), over one blob store.
  */
 export class StorageService {
+  /** context is the module's platform context (its manifest section guards and locks with it). */
+  readonly context: ModuleContext;
   readonly store: BlobStore;
   readonly buckets: BucketsService;
   readonly files: FilesService;
@@ -40,6 +42,7 @@ export class StorageService {
   readonly lifecycle: LifecycleService;
 
   constructor(m: ModuleContext, options: StorageOptions = {}) {
+    this.context = m;
     this.store = (options.store ?? storeFor)(m.config);
     this.buckets = new BucketsService(m);
     this.usage = new UsageService(m);

@@ -6,6 +6,7 @@ import { tenancyModule } from "../tenancy/index.js";
 import { webhooksIds } from "./ids.js";
 import { webhooksSection } from "./manifest.js";
 import { migration as core } from "./migrations/202611261510_webhooks_core.js";
+import { webhooksReview } from "./review.js";
 import { webhooksRoutes } from "./routes.js";
 import { DELIVER_JOB, PRUNE_JOB, RESUME_JOB } from "./service/delivery.js";
 import type { WebhooksOptions } from "./service.js";
@@ -29,6 +30,7 @@ export function webhooksModuleWith(options: WebhooksOptions = {}) {
     connect: (service, { events }) => events.log.onAppend((tx, event) => service.delivery.fanOut(tx, event)),
     routes: (service) => webhooksRoutes(service),
     manifest: (service) => [webhooksSection(service)],
+    review: (service) => webhooksReview(service),
     facts: {
       "webhook_endpoint.created": {
         description: "A webhook endpoint was created.",

@@ -144,7 +144,11 @@ export class ChainLedger {
    */
   async readHead(chain: string): Promise<Head | null> {
     const db = this.#db.q();
-    const row = await db.selectFrom("audit_chain").select(["anchor_size", "anchor_hash"]).where("id", "=", chain).executeTakeFirst();
+    const row = await db
+      .selectFrom("audit_chain")
+      .select(["anchor_size", "anchor_hash"])
+      .where("id", "=", chain)
+      .executeTakeFirst();
     if (!row) return null;
     const last = await db
       .selectFrom("audit_entry")
@@ -153,7 +157,9 @@ export class ChainLedger {
       .orderBy("seq", "desc")
       .limit(1)
       .executeTakeFirst();
-    return last ? { size: Number(last.seq), hash: last.hash } : { size: Number(row.anchor_size), hash: row.anchor_hash };
+    return last
+      ? { size: Number(last.seq), hash: last.hash }
+      : { size: Number(row.anchor_size), hash: row.anchor_hash };
   }
 
   /** lockHead locks a chain for `tx` (creating it when new) and returns its head. */

@@ -138,10 +138,11 @@ export class Settings {
 
   async findSettings(ctx: ActionContext): Promise<AuditSettings> {
     const { environmentId } = await this.m.access.require(ctx, "audit:read");
-    return this.#settings(environmentId);
+    return this.readSettings(environmentId);
   }
 
-  async #settings(environmentId: string, tx?: Tx): Promise<AuditSettings> {
+  /** readSettings reads an environment's settings (retention forever when never set), in `tx` when given. */
+  async readSettings(environmentId: string, tx?: Tx): Promise<AuditSettings> {
     const row = await this.#db
       .q(tx)
       .selectFrom("audit_settings")
@@ -158,25 +159,52 @@ export class Settings {
   /** updateSettings sets the environment's retention (30 or 365 days, or null: forever). */
   async updateSettings(ctx: ActionContext, input: z.infer<typeof UpdateSettingsInput>): Promise<AuditSettings> {
     const { environmentId } = await environmentWide(this.m, ctx, "audit:manage");
-    return this.m.db.write(ctx, async (tx) => {
-      const before = await this.#settings(environmentId, tx);
-      const now = this.m.clock.now();
-      await this.#db
-        .q(tx)
-        .insertInto("audit_settings")
-        .values({ environment_id: environmentId, retention_days: input.retentionDays, updated_at: now })
-        .onConflict((oc) =>
-          oc.column("environment_id").doUpdateSet({ retention_days: input.retentionDays, updated_at: now }),
-        )
-        .execute();
-      await this.m.facts.record(tx, ctx, {
-        type: "audit_settings.updated",
-        environmentId,
-        targets: [{ type: "environment", id: environmentId }],
-        changes: { before: { retentionDays: before.retentionDays }, after: { retentionDays: input.retentionDays } },
-      });
-      return { environmentId, retentionDays: input.retentionDays, updatedAt: iso(now) };
+    return this.m.db.write(ctx, (tx) => this.changeSettings(tx, ctx, environmentId, input));
+  }
+
+  /**
+   * changeSettings sets the environment's retention in `tx` with its fact (`audit_settings.updated`).
+   * The caller checked `audit:manage` environment-wide.
+   */
+  async changeSettings(
+    tx: Tx,
+    ctx: ActionContext,
+    environmentId: string,
+    input: z.infer<typeof UpdateSettingsInput>,
+  ): Promise<AuditSettings> {
+    const before = await this.readSettings(environmentId, tx);
+    const now = this.m.clock.now();
+    await this.#db
+      .q(tx)
+      .insertInto("audit_settings")
+      .values({ environment_id: environmentId, retention_days: input.retentionDays, updated_at: now })
+      .onConflict((oc) =>
+        oc.column("environment_id").doUpdateSet({ retention_days: input.retentionDays, updated_at: now }),
+      )
+      .execute();
+    await this.m.facts.record(tx, ctx, {
+      type: "audit_settings.updated",
+      environmentId,
+      targets: [{ type: "environment", id: environmentId }],
+      changes: { before: { retentionDays: before.retentionDays }, after: { retentionDays: input.retentionDays } },
     });
+    return { environmentId, retentionDays: input.retentionDays, updatedAt: iso(now) };
+  }
+
+  /**
+   * entriesOlderThan counts the environment's audit entries (its own chain and its tenants')
+   * that occurred before `cutoff`: what a retention of `now - cutoff` lets the daily prune delete
+   * once their segment is checkpointed. Read in `tx` when given.
+   */
+  async entriesOlderThan(environmentId: string, cutoff: number, tx?: Tx): Promise<number> {
+    const row = await this.#db
+      .q(tx)
+      .selectFrom("audit_entry")
+      .select((eb) => eb.fn.countAll<number | string>().as("n"))
+      .where("environment_id", "=", environmentId)
+      .where("occurred_at", "<", cutoff)
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
   }
 
   /**

@@ -106,7 +106,7 @@ export function plansSection(service: BillingService): ManifestSection<PlanItem>
     const note =
       missingMeters.length === 0
         ? ""
-        : ` It prices ${missingMeters.map((k) => `\`${k}\``).join(", ")}, not meters of the environment yet: declare them under \`meters\` in this manifest.`;
+        : ` It prices ${[...new Set(missingMeters)].map((k) => `\`${k}\``).join(", ")}, not meters of the environment yet: declare them under \`meters\` in this manifest.`;
     return {
       // The API's message names the request body's field (`body.fixedFee`): here it is the item's.
       blocked: refused

@@ -11,6 +11,7 @@ import { migration as payments } from "./migrations/202612121510_billing_payment
 import { migration as credits } from "./migrations/202612121520_billing_credits.js";
 import { migration as testClocks } from "./migrations/202612121555_billing_test_clocks.js";
 import { migration as lateUsage } from "./migrations/202612121605_billing_late_usage.js";
+import { billingReview } from "./review.js";
 import { billingRoutes } from "./routes.js";
 import { CLOCK_JOB } from "./service/clocks.js";
 import { EXPIRE_CREDITS_JOB } from "./service/credits.js";
@@ -96,6 +97,7 @@ export const billingModule = defineModule({
   createService: (ctx, { usage, tenancy }) => new BillingService(ctx, usage, tenancy),
   routes: (service) => billingRoutes(service),
   manifest: (service) => [plansSection(service)],
+  review: (service) => billingReview(service),
   facts: {
     "billing_plan.created": {
       description: "A plan was created with its version 1.",

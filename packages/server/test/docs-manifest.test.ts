@@ -1,0 +1,104 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import type { CliIo } from "../src/cli/index.js";
+import { runCli } from "../src/cli/index.js";
+import { initPlane } from "../src/cli/init.js";
+import { TEST_PASSWORD } from "../src/testing/fixtures.js";
+import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/harness.js";
+
+// docs/manifest.md's example, verbatim: its baseplate.yaml applied to a development environment,
+// then promoted to production, through the CLI as the guide shows (both engines).
+
+const DOC = readFileSync(new URL("../../../docs/manifest.md", import.meta.url), "utf8");
+const YAML = (DOC.match(/```yaml\n([\s\S]*?)```/) as RegExpMatchArray)[1] as string;
+
+async function cli(env: Record<string, string>, ...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = {
+    env: { BASEPLATE_LOG_LEVEL: "silent", ...env },
+    out: (line) => void out.push(line),
+    err: (line) => void err.push(line),
+    onSignal: () => undefined,
+  };
+  const code = await runCli(argv, io);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describeEachEngine("docs/manifest.md", (engine) => {
+  let t: TestApp;
+  let operatorToken: string;
+  let development: { id: string; secretKey: string };
+  let production: { id: string; secretKey: string };
+  let url: string;
+  let dir: string;
+  const as = (environment: string) => ({
+    XDG_CONFIG_HOME: "/nonexistent-baseplate-cli-test",
+    BASEPLATE_URL: url,
+    BASEPLATE_API_KEY: operatorToken,
+    BASEPLATE_ENVIRONMENT: environment,
+  });
+
+  beforeAll(async () => {
+    t = await createTestApp(engine, { plane: true, migrate: false, env: { BASEPLATE_PORT: "0" } });
+    url = (await t.app.start()) as string;
+    // As the README's first run: `baseplate init --project "Acme"`.
+    const init = await initPlane(t.app, {
+      email: "you@example.com",
+      name: "You",
+      password: TEST_PASSWORD,
+      project: "Acme",
+    });
+    operatorToken = init.operator.token;
+    [development, production] = init.project?.environments as unknown as [typeof development, typeof production];
+    dir = mkdtempSync(join(tmpdir(), "baseplate-docs-manifest-"));
+    writeFileSync(join(dir, "baseplate.yaml"), YAML);
+  });
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await t?.close();
+  });
+
+  it("plans, applies and re-plans the example in development, then promotes it to production", async () => {
+    const file = join(dir, "baseplate.yaml");
+    const dev = as(development.id);
+    const refused = await cli(dev, "plan", "-f", file);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain("name one with --env");
+
+    const planned = await cli(dev, "plan", "-f", file, "--env", "development");
+    expect(planned.code, planned.err).toBe(0);
+    expect(planned.out).toMatch(/\+ roles\/analyst\s+additive/);
+    expect(planned.out).toMatch(/\+ plans\/pro\s+additive/);
+    expect(planned.out).toMatch(/0 destructive\.$/m);
+
+    const applied = await cli(dev, "apply", "-f", file, "--env", "development", "--yes");
+    expect(applied.code, applied.err).toBe(0);
+    expect((await cli(dev, "plan", "-f", file, "--env", "development")).out).toContain("No changes");
+
+    const prod = as(production.id);
+    const promote = await cli(prod, "plan", "-f", file, "--env", "production");
+    expect(promote.code, promote.err).toBe(0);
+    expect(promote.out).toContain("webhooks/https://hooks.acme.example/baseplate");
+    const live = await cli(prod, "apply", "-f", file, "--env", "production", "--yes");
+    expect(live.code, live.err).toBe(0);
+    expect((await cli(prod, "plan", "-f", file, "--env", "production")).out).toContain("No changes");
+
+    // The two environments differ exactly where the file says: production's origin and webhook.
+    const devExport = JSON.parse((await cli(dev, "manifest", "export", "--json")).out);
+    const prodExport = JSON.parse((await cli(prod, "manifest", "export", "--json")).out);
+    expect(prodExport.manifest.roles).toEqual(devExport.manifest.roles);
+    expect(prodExport.manifest.plans).toEqual(devExport.manifest.plans);
+    expect(devExport.manifest.webhooks).toEqual([]);
+    expect(prodExport.manifest.webhooks).toHaveLength(1);
+
+    const audit = await t.inject({
+      method: "GET",
+      url: "/v1/audit/entries?action=manifest.applied",
+      headers: { authorization: `Bearer ${production.secretKey}` },
+    });
+    expect((audit.json() as { data: unknown[] }).data).toHaveLength(1);
+  });
+});

@@ -101,4 +101,48 @@ describeEachEngine("docs/manifest.md", (engine) => {
     });
     expect((audit.json() as { data: unknown[] }).data).toHaveLength(1);
   });
+
+  it("docs/review.md: the review of the same environment, and of one tenant, verified and tamper-evident", async () => {
+    const sk = {
+      XDG_CONFIG_HOME: "/nonexistent-baseplate-cli-test",
+      BASEPLATE_URL: url,
+      BASEPLATE_API_KEY: development.secretKey,
+    };
+    const tenant = await t.inject({
+      method: "POST",
+      url: "/v1/tenants",
+      headers: { authorization: `Bearer ${development.secretKey}` },
+      payload: { name: "Globex", externalId: "cus_42" },
+    });
+    const globex = (tenant.json() as { id: string }).id;
+    const md = join(dir, "acme-review.md");
+    expect((await cli(sk, "review", "-o", md)).code).toBe(0);
+    const text = readFileSync(md, "utf8");
+    for (const heading of [
+      "## Access",
+      "## Data scoping",
+      "## Events and webhooks",
+      "## Usage and billing",
+      "## Audit",
+      "## Operations",
+    ]) {
+      expect(text).toContain(heading);
+    }
+    // What the manifest declared is what the report shows.
+    expect(text).toContain("| tokens | llm.call | sum | tokens | model |");
+    expect(text).toMatch(/\| pro \| Pro \| USD \| month \|/);
+    expect((await cli(sk, "review", "verify", md)).out).toMatch(/^OK: /);
+    writeFileSync(md, text.replace("Customer app", "Customer App"));
+    const tampered = await cli(sk, "review", "verify", md);
+    expect(tampered.code).toBe(1);
+    expect(tampered.out).toContain("the Markdown text differs from what its signed report renders to");
+
+    const html = join(dir, "globex-review.html");
+    expect((await cli(sk, "review", "--tenant", globex, "-o", html)).code).toBe(0);
+    expect(readFileSync(html, "utf8")).toContain("Review of tenant Globex");
+    expect((await cli(sk, "review", "verify", html)).code).toBe(0);
+    const pdf = join(dir, "acme-review.pdf");
+    expect((await cli(sk, "review", "-o", pdf)).code).toBe(0);
+    expect(readFileSync(pdf).subarray(0, 5).toString()).toBe("%PDF-");
+  });
 });

@@ -7,9 +7,9 @@ import { billingModule } from "./modules/billing/index.js";
 import { eventsModule } from "./modules/events/index.js";
 import { identityModule } from "./modules/identity/index.js";
 import { manifestModule } from "./modules/manifest/index.js";
-import { reviewModule } from "./modules/review/index.js";
 import { portalModule } from "./modules/portal/index.js";
 import { rateLimitsModule } from "./modules/ratelimits/index.js";
+import { reviewModule } from "./modules/review/index.js";
 import { ssoModule } from "./modules/sso/index.js";
 import { storageModule } from "./modules/storage/index.js";
 import { supportModule } from "./modules/support/index.js";
@@ -36,8 +36,8 @@ import {
   type ServiceOf,
 } from "./platform/module.js";
 import { PersonalDataRegistry } from "./platform/personal-data.js";
-import { ReviewRegistry } from "./platform/review.js";
 import { DatabaseBucketStore, MemoryBucketStore, RateLimiter } from "./platform/ratelimit/index.js";
+import { ReviewRegistry } from "./platform/review.js";
 import { type SealedColumn, SecretVault } from "./platform/secrets-vault.js";
 
 const pkg = createRequire(import.meta.url)("../package.json") as { version: string };

@@ -15,6 +15,7 @@ const BEFORE = {
     "files:*",
     "keys:*",
     "members:*",
+    "review:read",
     "roles:read",
     "sso:manage",
     "sso:read",
@@ -62,6 +63,10 @@ const BEFORE_STATEMENTS = {
   support_access: ["read", "approve", "write"],
   // Declared by the sso module (tenant admins manage their tenant's domains and IdP).
   sso: ["read", "manage"],
+  // Declared by the manifest module (secret keys and operators plan and apply; no role is granted them).
+  manifest: ["read", "apply"],
+  // Declared by the review module (tenant admins may read their tenant's review report).
+  review: ["read"],
 };
 
 const mod = (name: string, extra: object) =>

@@ -51,7 +51,14 @@ export class ManifestService {
         omitted.push({ section: section.name, reason: refusal });
         continue;
       }
-      manifest[section.name] = await this.#live(section, environmentId);
+      try {
+        manifest[section.name] = await this.#live(section, environmentId);
+      } catch (err) {
+        // A section whose live objects cannot be told apart by key cannot be exported (nor
+        // planned): the rest of the configuration still is, and the reason is given.
+        if (!(err instanceof AppError) || err.code !== ManifestErrors.manifest_ambiguous.code) throw err;
+        omitted.push({ section: section.name, reason: err.message });
+      }
     }
     return { environmentId, manifest, liveHash: hashOf(manifest), omitted };
   }

@@ -242,5 +242,10 @@ describeEachEngine("webhooks manifest section", (engine) => {
     const res = await op("POST", "/v1/manifest/plan", p.b.id, { manifest: { webhooks: [] } });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("manifest_ambiguous");
+    // The export still answers, without that section, saying why.
+    const exportedAll = await op("GET", "/v1/manifest", p.b.id);
+    expect(exportedAll.status).toBe(200);
+    expect(Object.keys(exportedAll.body.manifest as Record<string, unknown>)).not.toContain("webhooks");
+    expect(exportedAll.body.omitted).toContainEqual({ section: "webhooks", reason: expect.stringContaining(ALL) });
   });
 });

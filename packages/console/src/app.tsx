@@ -12,6 +12,7 @@ import { EnvironmentDetail, Environments } from "./views/environments.js";
 import { Events } from "./views/events.js";
 import { Operators } from "./views/operators.js";
 import { ProjectDetail, Projects } from "./views/projects.js";
+import { Review } from "./views/review.js";
 import { SecretKeys } from "./views/secret-keys.js";
 import { SignIn } from "./views/sign-in.js";
 import { SupportAccessLog } from "./views/support.js";
@@ -47,6 +48,7 @@ const ROUTES: Array<[string, View]> = [
   ["/usage", Usage],
   ["/billing", Billing],
   ["/support-access", SupportAccessLog],
+  ["/review", Review],
 ];
 
 /**
@@ -75,6 +77,7 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
       { href: "/usage", label: "Usage" },
       { href: "/billing", label: "Billing" },
       { href: "/support-access", label: "Support access" },
+      { href: "/review", label: "Review report" },
     ],
   },
   {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PublicKey, verifyReviewText } from "../src/modules/review/index.js";
 import { browserRuns, browserTitle, launchBrowser, navigate, screenshot, watchedPage } from "../src/testing/browser.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../src/testing/fixtures.js";
 import { createTestApp, type TestApp } from "../src/testing/harness.js";
@@ -228,6 +229,32 @@ describe.skipIf(!browserRuns)(browserTitle("Console usage and billing views in C
     // Ending the access hides the tenant's figures again.
     await page.getByRole("button", { name: "End support access now" }).click();
     await page.getByRole("heading", { name: "Limits and current period" }).waitFor({ state: "detached" });
+  });
+
+  it("generates the signed review report, shows it, and saves it as Markdown that verifies", async () => {
+    await nav("Review report");
+    await page.getByLabel("Period").selectOption("30");
+    await page.getByRole("button", { name: "Generate report" }).click();
+    await page.getByRole("heading", { name: "This report" }).waitFor();
+    for (const topic of ["Access", "Data scoping", "Events and webhooks", "Usage and billing", "Audit", "Operations"]) {
+      await page.getByRole("heading", { name: topic, exact: true }).waitFor();
+    }
+    // The figures are the API's: the meter and plan created above, the self-test passed.
+    await rows("Meters").filter({ hasText: "tokens" }).waitFor();
+    await rows("Plans").filter({ hasText: "scale" }).waitFor();
+    await page.getByText("Cross-tenant probe suite:").waitFor();
+    await expect(page.locator(".badge-bad").count()).resolves.toBe(0);
+    await shot("50-review");
+
+    await page.getByRole("button", { name: "Markdown" }).click();
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Save Markdown" }).click(),
+    ]);
+    const file = join(tmp, "review.md");
+    await download.saveAs(file);
+    const keys = (await api(p.a.secretKey, "GET", "/v1/audit/public-keys")).json as { keys: PublicKey[] };
+    expect(verifyReviewText(readFileSync(file, "utf8"), keys.keys)).toMatchObject({ ok: true, format: "markdown" });
   });
 
   it("met no CSP violation and no console error", () => {

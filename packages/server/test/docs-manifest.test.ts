@@ -52,7 +52,8 @@ describeEachEngine("docs/manifest.md", (engine) => {
       project: "Acme",
     });
     operatorToken = init.operator.token;
-    [development, production] = init.project?.environments as unknown as [typeof development, typeof production];
+    if (!init.project) throw new Error("init made no project");
+    [development, production] = init.project.environments as unknown as [typeof development, typeof production];
     dir = mkdtempSync(join(tmpdir(), "baseplate-docs-manifest-"));
     writeFileSync(join(dir, "baseplate.yaml"), YAML);
   });

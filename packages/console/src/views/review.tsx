@@ -126,7 +126,6 @@ function Report({ signed, client, period }: { signed: Signed; client: Baseplate;
             <div key={p.name} class="review-part">
               <h3>{p.title}</h3>
               {p.blocks.map((b, i) => (
-                // biome-ignore lint/suspicious/noArrayIndexKey: a part's blocks never move.
                 <ReviewBlock key={i} block={b} />
               ))}
             </div>
@@ -179,10 +178,8 @@ function ReviewBlock({ block }: { block: Block }) {
                 </tr>
               )}
               {block.rows.map((row, i) => (
-                // biome-ignore lint/suspicious/noArrayIndexKey: rows are shown as the report lists them.
                 <tr key={i}>
                   {row.map((v, j) => (
-                    // biome-ignore lint/suspicious/noArrayIndexKey: cells follow the columns.
                     <td key={j}>{show(v)}</td>
                   ))}
                 </tr>

@@ -111,15 +111,15 @@ function drawBlock(pen: Pen, b: ReviewBlock): void {
       const width = WIDTH / Math.max(1, b.columns.length);
       const row = (cells: string[], font: PDFFont) => {
         pen.room(12);
-        cells.forEach((c, i) =>
+        cells.forEach((c, i) => {
           pen.page.drawText(pen.fit(c, 8, width - 4), {
             x: MARGIN + i * width,
             y: pen.y - 8,
             size: 8,
             font,
             color: BLACK,
-          }),
-        );
+          });
+        });
         pen.y -= 11;
       };
       row(b.columns, pen.bold);

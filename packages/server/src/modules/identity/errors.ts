@@ -19,6 +19,7 @@ export const IdentityErrors = defineErrors({
   invalid_link: { status: 400, title: "The link is invalid, used or expired" },
   email_not_verified: { status: 403, title: "The email address is not verified yet" },
   magic_link_disabled: { status: 403, title: "This surface does not offer sign-in links" },
+  password_sign_in_disabled: { status: 403, title: "This surface does not offer password sign-in" },
   email_not_configured: { status: 409, title: "The surface cannot send mails with links (set email.appUrl)" },
   invalid_mail_template: { status: 422, title: "The mail template is not valid" },
   invalid_reset_token: { status: 400, title: "The password reset token is invalid or expired" },

@@ -257,6 +257,30 @@ describeEachEngine("Mail: flows over a real SMTP server", (engine) => {
     expect(off.json().code).toBe("magic_link_disabled");
   });
 
+  it("a surface with password sign-in turned off takes no password: login and sign-up refused alike", async () => {
+    await createUser("pat@example.com");
+    const other = await secondSurface();
+    const login = { surfaceId: other, email: "pat@example.com", password: TEST_PASSWORD };
+    expect((await post("/v1/auth/login", login)).statusCode).toBe(201);
+    await settings(other, { signIn: { password: false } });
+    for (const attempt of [login, { ...login, email: "nobody@example.com" }, { ...login, password: "wrong" }]) {
+      const refused = await post("/v1/auth/login", attempt);
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json().code).toBe("password_sign_in_disabled");
+    }
+    await p.tenancy.surfaces.updateSurface(p.operatorCtx, other, { selfSignup: true });
+    const signup = await post("/v1/auth/signup", {
+      surfaceId: other,
+      email: "new@example.com",
+      password: TEST_PASSWORD,
+    });
+    expect(signup.json().code).toBe("password_sign_in_disabled");
+    // The magic link still signs in there.
+    expect((await post("/v1/auth/magic-link", { surfaceId: other, email: "pat@example.com" })).statusCode).toBe(202);
+    await settings(other, { signIn: { password: true } });
+    expect((await post("/v1/auth/login", login)).statusCode).toBe(201);
+  });
+
   it("change of address: confirmation to the new one, notice to the old one, 409 when taken meanwhile", async () => {
     const user = await createUser("eve@example.com", "Eve\r\nBcc: victim@example.com");
     const login = await post("/v1/auth/login", {

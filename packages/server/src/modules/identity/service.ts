@@ -90,7 +90,7 @@ export class IdentityService {
     this.users = new UsersService(this.core);
     this.mfa = new MfaPolicy(this.core, this.authSettings, new SecondFactors());
     this.mfaFactors = new MfaFactorsService(this.core, this.authSettings, this.mfa.factors);
-    this.sessions = new SessionsService(this.core, this.users, this.accessTokens, this.mfa);
+    this.sessions = new SessionsService(this.core, this.users, this.accessTokens, this.mfa, this.authSettings);
     this.mfaChallenges = new MfaChallengesService(this.core, this.mfa.factors, this.mfaFactors, this.sessions);
     this.secretKeys = new SecretKeysService(this.core);
     this.passkeys = new PasskeysService(this.core, this.sessions, this.authSettings);

@@ -35,6 +35,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       errors: [
         TenancyErrors.surface_not_found,
         IdentityErrors.self_signup_disabled,
+        IdentityErrors.password_sign_in_disabled,
         IdentityErrors.email_taken,
         IdentityErrors.weak_password,
         IdentityErrors.too_many_attempts,
@@ -62,6 +63,7 @@ export function authRoutes(s: IdentityService): RouteDefinition[] {
       secretFields: ["token", "accessToken", "refreshToken", "challengeToken"],
       errors: [
         TenancyErrors.surface_not_found,
+        IdentityErrors.password_sign_in_disabled,
         IdentityErrors.invalid_login,
         IdentityErrors.email_not_verified,
         IdentityErrors.too_many_attempts,

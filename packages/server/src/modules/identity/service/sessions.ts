@@ -23,6 +23,7 @@ import type {
 } from "../schemas.js";
 import type { UserTable } from "../tables.js";
 import type { AccessTokensService, IssuedTokens } from "./access-tokens.js";
+import type { AuthSettingsService } from "./auth-settings.js";
 import type { MfaPolicy } from "./mfa-policy.js";
 import type { UsersService } from "./users.js";
 
@@ -70,7 +71,18 @@ export class SessionsService {
     private readonly users: UsersService,
     private readonly tokens: AccessTokensService,
     private readonly mfa: MfaPolicy,
+    private readonly authSettings: AuthSettingsService,
   ) {}
+
+  /** #refuseWithoutPassword: a surface whose settings turned password sign-in off takes no password. */
+  async #refuseWithoutPassword(surfaceId: string): Promise<void> {
+    if (!(await this.authSettings.settingsFor(surfaceId)).signIn.password) {
+      throw new AppError(
+        IdentityErrors.password_sign_in_disabled,
+        "This surface does not take passwords: sign in with a link, a passkey or single sign-on.",
+      );
+    }
+  }
 
   /**
    * signup creates a user through a surface that allows self sign-up, and logs it in. An email
@@ -82,6 +94,7 @@ export class SessionsService {
     const surface = await this.#surface(input.surfaceId);
     if (!surface.selfSignup)
       throw new AppError(IdentityErrors.self_signup_disabled, "Ask the product to create your account.");
+    await this.#refuseWithoutPassword(surface.id);
     await this.c.throttle.limit(
       [
         { ...SIGNUP_LIMITS.client, scope: "signup_client", key: ctx.request.ip ?? "unknown" },
@@ -127,6 +140,8 @@ export class SessionsService {
 
   async #login(ctx: ActionContext, input: z.infer<typeof LoginInput>, admission: HashingPlace): Promise<SignInResult> {
     const surface = await this.#surface(input.surfaceId);
+    // The surface's own choice, known before any account is looked at: it tells nothing of users.
+    await this.#refuseWithoutPassword(surface.id);
     const email = normalizeEmail(input.email);
     const row = await this.c.tables
       .q()

@@ -61,7 +61,6 @@ describeEachEngine("review report", (engine) => {
     const part = tampered.report.topics.flatMap((x) => x.parts).find((x) => x.name === "tenancy.lifecycle");
     (part as { figures: Json }).figures["tenants.suspended"] = 0.5;
     expect(verifyReview(tampered, keys)).toMatchObject({ ok: false });
-    console.log(JSON.stringify(signed.report.topics.map((x) => [x.topic, x.parts.map((y) => [y.name, y.figures])])));
   });
 
   it("the self-test probes isolation and passes", async () => {
@@ -81,8 +80,19 @@ describeEachEngine("review report", (engine) => {
       expect(edited).not.toBe(text);
       expect(verifyReviewText(edited, keys)).toMatchObject({ ok: false, format });
     }
+    // The Markdown shows each topic in order, then the signed JSON it was rendered from.
     const md = (await call(p.a.secretKey, "/v1/review?format=markdown")).body;
-    console.log(md.slice(0, 6000));
+    const headings = md.split("\n").filter((l) => l.startsWith("## "));
+    expect(headings).toEqual([
+      "## Access",
+      "## Data scoping",
+      "## Events and webhooks",
+      "## Usage and billing",
+      "## Audit",
+      "## Operations",
+      "## Signature",
+    ]);
+    expect(md).toContain("```json baseplate-review\n{\"report\":");
   });
 
   it("renders a PDF", async () => {

@@ -47,6 +47,7 @@ async function newPage(): Promise<Page> {
 
 describe.skipIf(!browserRuns)(browserTitle("Tenant portal in Chromium"), () => {
   let acme: string;
+  let globexId: string;
   let globexUrl: string;
 
   beforeAll(async () => {
@@ -60,6 +61,7 @@ describe.skipIf(!browserRuns)(browserTitle("Tenant portal in Chromium"), () => {
     p = await seedPlane(t);
     acme = (await api("POST", "/v1/tenants", { name: "Acme Corp" })).id as string;
     const globex = (await api("POST", "/v1/tenants", { name: "Globex" })).id as string;
+    globexId = globex;
     await api("POST", "/v1/webhooks/endpoints", { url: "https://hooks.acme.example/first", tenantId: acme });
     globexUrl = "https://hooks.globex.example/secret-endpoint";
     await api("POST", "/v1/webhooks/endpoints", { url: globexUrl, tenantId: globex });
@@ -189,6 +191,26 @@ describe.skipIf(!browserRuns)(browserTitle("Tenant portal in Chromium"), () => {
     await page.getByRole("button", { name: "End admin@example.com's access" }).click();
     await page.getByRole("cell", { name: "ended" }).waitFor();
     expect((await asOperator("GET", `/v1/tenants/${acme}/members`)).status).toBe(403);
+    expect(problems).toEqual([]);
+  });
+
+  it("gives the tenant's admin the organisation's own signed security review", async () => {
+    const link = await api("POST", `/v1/tenants/${acme}/portal-links`, { features: ["review"] });
+    const page = await newPage();
+    await page.goto(link.url as string);
+    const sections = page.getByRole("navigation", { name: "Portal sections" });
+    await sections.getByRole("link", { name: "Security review" }).click();
+    await page.getByRole("heading", { name: "Security review", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "Generate report" }).click();
+    await page.getByRole("heading", { name: "This report" }).waitFor();
+    await page.getByText("Acme Corp", { exact: true }).first().waitFor();
+    await page.getByRole("heading", { name: "Data scoping", exact: true }).waitFor();
+    const text = (await page.locator("main").textContent()) ?? "";
+    expect(text).not.toContain(globexId);
+    expect(text).not.toContain(globexUrl);
+    await page.screenshot({ path: join(SHOTS, "portal-06-security-review.png"), fullPage: true });
+    // Only the review section was opened: the session reads nothing else of the tenant.
+    await expect(sections.getByRole("link", { name: "Members" }).count()).resolves.toBe(0);
     expect(problems).toEqual([]);
   });
 

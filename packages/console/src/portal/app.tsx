@@ -7,6 +7,7 @@ import { AuditSection } from "./audit.js";
 import { BillingSection, UsageSection } from "./billing.js";
 import { KeysSection } from "./keys.js";
 import { MembersSection } from "./members.js";
+import { ReviewSection } from "./review.js";
 import { SupportSection } from "./support.js";
 import { WebhooksSection } from "./webhooks.js";
 
@@ -21,6 +22,7 @@ const SECTIONS: Record<Feature, string> = {
   usage: "Usage",
   billing: "Billing",
   support: "Support access",
+  review: "Security review",
 };
 
 /**
@@ -213,6 +215,7 @@ function PortalShell({ context }: { context: PortalContext }) {
         {current === "usage" && <UsageSection tenantId={tenantId} />}
         {current === "billing" && <BillingSection tenantId={tenantId} />}
         {current === "support" && <SupportSection tenantId={tenantId} />}
+        {current === "review" && <ReviewSection tenantId={tenantId} />}
       </main>
     </div>
   );

@@ -87,7 +87,7 @@ describeEachEngine("tenant portal", (engine) => {
     });
     expect(link.url).toMatch(/\/portal#token=bp_pl_/);
     expect(String(link.url).endsWith(link.token as string)).toBe(true);
-    expect(link.features).toEqual(["webhooks", "audit", "keys", "members", "usage", "billing", "support"]);
+    expect(link.features).toEqual(["webhooks", "audit", "keys", "members", "usage", "billing", "support", "review"]);
     const started = await exchange(link.token as string);
     expect(started.status, JSON.stringify(started.body)).toBe(201);
     expect(started.body.tenantId).toBe(acme);

@@ -2,7 +2,16 @@ import { z } from "zod";
 import { Id, nameSchemas, Timestamp } from "../../platform/http/schemas.js";
 
 /** PORTAL_FEATURES: the portal's sections; a link opens the ones it names (all by default). */
-export const PORTAL_FEATURES = ["webhooks", "audit", "keys", "members", "usage", "billing", "support"] as const;
+export const PORTAL_FEATURES = [
+  "webhooks",
+  "audit",
+  "keys",
+  "members",
+  "usage",
+  "billing",
+  "support",
+  "review",
+] as const;
 export type PortalFeature = (typeof PORTAL_FEATURES)[number];
 
 /** isHttpsUrl: an https URL without credentials (logos, and the portal's back link). */

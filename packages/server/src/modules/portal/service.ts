@@ -44,6 +44,8 @@ export const FEATURE_PERMISSIONS: Readonly<Record<PortalFeature, readonly string
   billing: ["billing:read"],
   // Operators' support access to the tenant: see it, approve or deny it, revoke it, set the policy.
   support: ["support_access:read", "support_access:approve"],
+  // The tenant's own review report (docs/review.md): for the customer's security reviewer.
+  review: ["review:read"],
 };
 
 /** portalPermissions: the permissions a session with these features holds. */

@@ -20,6 +20,8 @@ export function reviewRoutes(s: ReviewService): RouteDefinition[] {
       description,
       tags,
       auth: AUTH.environment,
+      // A report verifies chains and runs the self-test: it spends from the smaller write budget.
+      rateLimit: "write",
       query: ReviewQuery,
       response: {
         status: 200,
@@ -37,6 +39,7 @@ export function reviewRoutes(s: ReviewService): RouteDefinition[] {
       description: `${description} This variant covers one tenant: what a customer's security reviewer is given (its owners and admins may read it).`,
       tags,
       auth: AUTH.tenant,
+      rateLimit: "write",
       params: z.strictObject({ tenantId: Id }),
       query: ReviewQuery,
       response: {

@@ -3,26 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { type CliIo, runCli } from "../src/cli/index.js";
 import { parseManifest, sectionsFor } from "../src/cli/remote/manifest-file.js";
+import { runCaptured } from "../src/testing/cli.js";
 import { type SeededPlane, seedPlane } from "../src/testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/harness.js";
 
 // The manifest's cycle from the command line, against a served plane (both engines): export an
 // environment, plan it against another, apply, plan again (nothing left), the refusals.
 
-async function cli(env: Record<string, string>, ...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    env: { BASEPLATE_LOG_LEVEL: "silent", ...env },
-    out: (line) => void out.push(line),
-    err: (line) => void err.push(line),
-    onSignal: () => undefined,
-  };
-  const code = await runCli(argv, io);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = runCaptured;
 
 describe("manifest file", () => {
   const file = parseManifest(

@@ -2,9 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { CliIo } from "../src/cli/index.js";
-import { runCli } from "../src/cli/index.js";
 import { initPlane } from "../src/cli/init.js";
+import { runCaptured } from "../src/testing/cli.js";
 import { TEST_PASSWORD } from "../src/testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/harness.js";
 
@@ -14,18 +13,7 @@ import { createTestApp, describeEachEngine, type TestApp } from "../src/testing/
 const DOC = readFileSync(new URL("../../../docs/manifest.md", import.meta.url), "utf8");
 const YAML = (DOC.match(/```yaml\n([\s\S]*?)```/) as RegExpMatchArray)[1] as string;
 
-async function cli(env: Record<string, string>, ...argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    env: { BASEPLATE_LOG_LEVEL: "silent", ...env },
-    out: (line) => void out.push(line),
-    err: (line) => void err.push(line),
-    onSignal: () => undefined,
-  };
-  const code = await runCli(argv, io);
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+const cli = runCaptured;
 
 describeEachEngine("docs/manifest.md", (engine) => {
   let t: TestApp;

@@ -2,18 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
-
-type Json = Record<string, unknown>;
-type Change = {
-  section: string;
-  action: string;
-  key: string;
-  risk: string;
-  summary: string;
-  blocked: string | null;
-  affected: Array<{ count: number; what: string }>;
-};
-type Plan = { liveHash: string; changes: Change[] };
+import { type Json, type ManifestPlanBody, manifestClient, type PlannedChange } from "../../testing/manifest.js";
 
 const DAY = 86_400_000;
 
@@ -25,34 +14,15 @@ describeEachEngine("audit manifest: auditSettings", (engine) => {
   let p: SeededPlane;
   const clock = new TestClock(Date.UTC(2026, 11, 1));
 
-  async function call(token: string, method: string, url: string, body?: unknown, env?: string) {
-    const res = await t.inject({
-      method: method as "GET",
-      url,
-      headers: { authorization: `Bearer ${token}`, ...(env ? { "baseplate-environment": env } : {}) },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    });
-    return { status: res.statusCode, body: res.json() as Json };
-  }
-  const plan = async (env: string, manifest: Json, token = p.operatorToken) => {
-    const res = await call(token, "POST", "/v1/manifest/plan", { manifest }, env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body as unknown as Plan;
-  };
-  const apply = (env: string, manifest: Json, liveHash: string, allowDestructive = false, token = p.operatorToken) =>
-    call(token, "POST", "/v1/manifest/apply", { manifest, liveHash, allowDestructive }, env);
-  const exported = async (env: string) => {
-    const res = await call(p.operatorToken, "GET", "/v1/manifest", undefined, env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return (res.body.manifest as Record<string, Json[]>).auditSettings;
-  };
+  const m = manifestClient(() => ({ t, p }));
+  const { call, plan, apply } = m;
+  const exported = (env: string) => m.exported(env, "auditSettings");
   const retention = async (key: string) =>
     (await call(key, "GET", "/v1/audit/settings")).body.retentionDays as number | null;
-  const updates = async (key: string) =>
-    (await call(key, "GET", "/v1/audit/entries?action=audit_settings.updated&limit=100")).body.data as Json[];
-  const only = (planned: Plan) => {
+  const updates = (key: string) => m.audit(key, "audit_settings.updated");
+  const only = (planned: ManifestPlanBody) => {
     expect(planned.changes).toHaveLength(1);
-    return planned.changes[0] as Change;
+    return planned.changes[0] as PlannedChange;
   };
 
   beforeAll(async () => {

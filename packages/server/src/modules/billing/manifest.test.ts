@@ -1,19 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
-
-type Json = Record<string, unknown>;
-type Change = {
-  section: string;
-  action: string;
-  key: string;
-  risk: string;
-  summary: string;
-  fields: string[];
-  blocked: string | null;
-  affected: Array<{ count: number; what: string }>;
-};
-type Plan = { liveHash: string; changes: Change[]; summary: Record<string, number> };
+import { type Json, type ManifestPlanBody, manifestClient } from "../../testing/manifest.js";
 
 // The `plans` section: an environment's plans with their current price version. A changed price
 // list is the plan's next version (live subscriptions stay on theirs); a plan left out is archived.
@@ -22,33 +10,10 @@ describeEachEngine("billing manifest: plans", (engine) => {
   let t: TestApp;
   let p: SeededPlane;
 
-  async function call(token: string, method: string, url: string, body?: unknown, env?: string) {
-    const res = await t.inject({
-      method: method as "GET",
-      url,
-      headers: { authorization: `Bearer ${token}`, ...(env ? { "baseplate-environment": env } : {}) },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    });
-    return { status: res.statusCode, body: res.json() as Json };
-  }
-  const op = (method: string, url: string, env: string, body?: unknown) =>
-    call(p.operatorToken, method, url, body, env);
-  const plan = async (env: string, manifest: Json) => {
-    const res = await op("POST", "/v1/manifest/plan", env, { manifest });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body as unknown as Plan;
-  };
-  const apply = (env: string, manifest: Json, liveHash: string, allowDestructive = false) =>
-    op("POST", "/v1/manifest/apply", env, { manifest, liveHash, allowDestructive });
-  const exported = async (env: string) => {
-    const res = await op("GET", "/v1/manifest", env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.manifest as Record<string, Json[]>;
-  };
-  const mine = (plan: Plan) => plan.changes.filter((c) => c.section === "plans");
-  const byKey = (plan: Plan, key: string) => mine(plan).find((c) => c.key === key) as Change;
-  const audit = async (key: string, action: string) =>
-    (await call(key, "GET", `/v1/audit/entries?action=${action}&limit=100`)).body.data as Json[];
+  const m = manifestClient(() => ({ t, p }));
+  const { call, op, plan, apply, exported, audit } = m;
+  const mine = (plan: ManifestPlanBody) => plan.changes.filter((c) => c.section === "plans");
+  const byKey = (plan: ManifestPlanBody, key: string) => m.byKey(plan, key, "plans");
   const subscribe = async (key: string, planKey: string) => {
     const tenant = await call(key, "POST", "/v1/tenants", { name: `On ${planKey}` });
     expect(tenant.status, JSON.stringify(tenant.body)).toBe(201);

@@ -2,22 +2,11 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { type Json, manifestClient } from "../../testing/manifest.js";
 
 // The events module's manifest sections: `eventTypes` (the types an environment registers, with
 // their data schemas; left out: deprecated) and `eventSettings` (one item: the log's retention).
 // Each change is made through the catalog's own write path, so it records the catalog's own facts.
-
-type Json = Record<string, unknown>;
-type Change = {
-  section: string;
-  action: string;
-  key: string;
-  risk: string;
-  summary: string;
-  blocked: string | null;
-  affected: Array<{ count: number; what: string }>;
-};
-type Plan = { liveHash: string; manifestHash: string; changes: Change[]; summary: Record<string, number> };
 
 const DAY = 86_400_000;
 const SHIPMENT_SCHEMA = {
@@ -31,36 +20,11 @@ describeEachEngine("events manifest sections", (engine) => {
   let p: SeededPlane;
   const clock = new TestClock(Date.parse("2026-12-01T09:00:00.000Z"));
 
-  async function call(token: string, method: string, url: string, body?: unknown, env?: string) {
-    const res = await t.inject({
-      method: method as "GET",
-      url,
-      headers: { authorization: `Bearer ${token}`, ...(env ? { "baseplate-environment": env } : {}) },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    });
-    return { status: res.statusCode, body: res.json() as Json };
-  }
-  const op = (method: string, url: string, env: string, body?: unknown) =>
-    call(p.operatorToken, method, url, body, env);
-  const plan = async (env: string, manifest: Json) => {
-    const res = await op("POST", "/v1/manifest/plan", env, { manifest });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body as unknown as Plan;
-  };
-  const apply = (env: string, manifest: Json, liveHash: string, allowDestructive = false) =>
-    op("POST", "/v1/manifest/apply", env, { manifest, liveHash, allowDestructive });
-  const exported = async (env: string) => {
-    const res = await op("GET", "/v1/manifest", env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.manifest as Record<string, Json[]>;
-  };
+  const { call, op, plan, apply, exported, byKey, audit } = manifestClient(() => ({ t, p }));
   const ours = (manifest: Record<string, Json[]>) => ({
     eventTypes: manifest.eventTypes as Json[],
     eventSettings: manifest.eventSettings as Json[],
   });
-  const byKey = (planned: Plan, key: string) => planned.changes.find((c) => c.key === key) as Change;
-  const audit = async (secretKey: string, action: string) =>
-    (await call(secretKey, "GET", `/v1/audit/entries?action=${action}&limit=100`)).body.data as Json[];
   const types = async (secretKey: string) => (await call(secretKey, "GET", "/v1/events/types")).body.data as Json[];
   const typeNamed = async (secretKey: string, name: string) =>
     (await types(secretKey)).find((x) => x.name === name) as Json;

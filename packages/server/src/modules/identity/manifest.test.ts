@@ -2,21 +2,10 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { type Json, type ManifestPlanBody, manifestClient } from "../../testing/manifest.js";
 import { MfaClient } from "../../testing/mfa.js";
 import { type CreationOptions, SoftAuthenticator } from "../../testing/webauthn.js";
 import { DEFAULT_AUTH_SETTINGS } from "./internal/settings/index.js";
-
-type Json = Record<string, unknown>;
-type Change = {
-  section: string;
-  action: string;
-  key: string;
-  risk: string;
-  summary: string;
-  blocked: string | null;
-  affected: Array<{ count: number; what: string }>;
-};
-type Plan = { liveHash: string; changes: Change[]; summary: Record<string, number> };
 
 const ORIGIN = "http://localhost:3000";
 
@@ -36,29 +25,9 @@ describeEachEngine("identity manifest: signIn", (engine) => {
     tokens: { accessTokens: true, accessTokenTtlSeconds: 600 },
   };
 
-  async function call(token: string, method: string, url: string, body?: unknown, env?: string) {
-    const res = await t.inject({
-      method: method as "GET",
-      url,
-      headers: { authorization: `Bearer ${token}`, ...(env ? { "baseplate-environment": env } : {}) },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    });
-    return { status: res.statusCode, body: res.json() as Json };
-  }
-  const plan = async (env: string, manifest: Json, token = p.operatorToken) => {
-    const res = await call(token, "POST", "/v1/manifest/plan", { manifest }, env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body as unknown as Plan;
-  };
-  const apply = (env: string, manifest: Json, liveHash: string, allowDestructive = false) =>
-    call(p.operatorToken, "POST", "/v1/manifest/apply", { manifest, liveHash, allowDestructive }, env);
-  const exported = async (env: string) => {
-    const res = await call(p.operatorToken, "GET", "/v1/manifest", undefined, env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.manifest as Record<string, Json[]>;
-  };
-  const change = (planned: Plan, key: string) =>
-    planned.changes.find((c) => c.section === "signIn" && c.key === key) as Change;
+  const m = manifestClient(() => ({ t, p }));
+  const { call, plan, apply, exported } = m;
+  const change = (planned: ManifestPlanBody, key: string) => m.byKey(planned, key, "signIn");
   const item = (manifest: Record<string, Json[]>, surface: string) =>
     (manifest.signIn as Json[]).find((i) => i.surface === surface) as Json;
   const settingsOf = async (key: string, surfaceId: string) => {
@@ -66,8 +35,7 @@ describeEachEngine("identity manifest: signIn", (engine) => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     return res.body.settings as Json;
   };
-  const audit = async (key: string) =>
-    (await call(key, "GET", "/v1/audit/entries?action=surface.auth_settings_updated&limit=100")).body.data as Json[];
+  const audit = (key: string) => m.audit(key, "surface.auth_settings_updated");
 
   beforeAll(async () => {
     t = await createTestApp(engine, { plane: true, clock });

@@ -5,25 +5,8 @@ import { AppError, PlatformErrors } from "../../platform/errors.js";
 import { defineModule } from "../../platform/module.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { type Json, manifestClient } from "../../testing/manifest.js";
 import { probeModule } from "../../testing/probe-module.js";
-
-type Json = Record<string, unknown>;
-type Change = {
-  section: string;
-  action: string;
-  key: string;
-  risk: string;
-  summary: string;
-  blocked: string | null;
-  affected: Array<{ count: number; what: string }>;
-};
-type Plan = {
-  liveHash: string;
-  manifestHash: string;
-  changes: Change[];
-  summary: Record<string, number>;
-  sections: string[];
-};
 
 // A section that fails to apply the item keyed `explode`: an apply that reaches it must leave
 // nothing of the changes before it (all or nothing, whatever the failing module).
@@ -53,30 +36,7 @@ describeEachEngine("manifest", (engine) => {
   let t: TestApp;
   let p: SeededPlane;
 
-  async function call(token: string, method: string, url: string, body?: unknown, env?: string) {
-    const res = await t.inject({
-      method: method as "GET",
-      url,
-      headers: { authorization: `Bearer ${token}`, ...(env ? { "baseplate-environment": env } : {}) },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    });
-    return { status: res.statusCode, body: res.json() as Json };
-  }
-  const op = (method: string, url: string, env: string, body?: unknown) =>
-    call(p.operatorToken, method, url, body, env);
-  const plan = async (env: string, manifest: Json) => {
-    const res = await op("POST", "/v1/manifest/plan", env, { manifest });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body as unknown as Plan;
-  };
-  const apply = (env: string, manifest: Json, liveHash: string, allowDestructive = false) =>
-    op("POST", "/v1/manifest/apply", env, { manifest, liveHash, allowDestructive });
-  const exported = async (env: string) => {
-    const res = await op("GET", "/v1/manifest", env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body as { manifest: Json; liveHash: string; omitted: unknown[] };
-  };
-  const byKey = (plan: Plan, key: string) => plan.changes.find((c) => c.key === key) as Change;
+  const { call, op, plan, apply, exportBody: exported, byKey } = manifestClient(() => ({ t, p }));
 
   beforeAll(async () => {
     t = await createTestApp(engine, { modules: [...MODULES, probeModule, faultModule] });

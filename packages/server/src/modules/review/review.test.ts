@@ -92,7 +92,7 @@ describeEachEngine("review report", (engine) => {
       "## Operations",
       "## Signature",
     ]);
-    expect(md).toContain("```json baseplate-review\n{\"report\":");
+    expect(md).toContain('```json baseplate-review\n{"report":');
   });
 
   it("renders a PDF", async () => {

@@ -2,18 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
-
-type Json = Record<string, unknown>;
-type Change = {
-  section: string;
-  action: string;
-  key: string;
-  risk: string;
-  summary: string;
-  blocked: string | null;
-  affected: Array<{ count: number; what: string }>;
-};
-type Plan = { liveHash: string; changes: Change[]; summary: Record<string, number> };
+import { type Json, manifestClient } from "../../testing/manifest.js";
 
 const PNG = Buffer.from(
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
@@ -31,39 +20,14 @@ describeEachEngine("storage manifest: buckets", (engine) => {
   let tenant: string;
   const files: Record<string, string[]> = { avatars: [], docs: [] };
 
-  async function call(token: string, method: string, url: string, body?: unknown, env?: string) {
-    const res = await t.inject({
-      method: method as "GET",
-      url,
-      headers: { authorization: `Bearer ${token}`, ...(env ? { "baseplate-environment": env } : {}) },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    });
-    let json: Json = {};
-    try {
-      json = res.json() as Json;
-    } catch {}
-    return { status: res.statusCode, body: json };
-  }
-  const plan = async (env: string, manifest: Json, token = p.operatorToken) => {
-    const res = await call(token, "POST", "/v1/manifest/plan", { manifest }, env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body as unknown as Plan;
-  };
-  const apply = (env: string, manifest: Json, liveHash: string, allowDestructive = false, token = p.operatorToken) =>
-    call(token, "POST", "/v1/manifest/apply", { manifest, liveHash, allowDestructive }, env);
-  const exported = async (env: string) => {
-    const res = await call(p.operatorToken, "GET", "/v1/manifest", undefined, env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return (res.body.manifest as Record<string, Json[]>).buckets as Json[];
-  };
-  const change = (planned: Plan, key: string) => planned.changes.find((c) => c.key === key) as Change;
+  const m = manifestClient(() => ({ t, p }), { lenientJson: true });
+  const { call, plan, apply, byKey: change, audit } = m;
+  const exported = (env: string) => m.exported(env, "buckets");
   const bucketId = async (key: string, name: string) => {
     const list = await call(key, "GET", "/v1/storage/buckets?limit=100", undefined);
     expect(list.status).toBe(200);
     return ((list.body.data as Json[]).find((b) => b.name === name)?.id as string | undefined) ?? null;
   };
-  const audit = async (key: string, action: string) =>
-    (await call(key, "GET", `/v1/audit/entries?action=${action}&limit=100`)).body.data as Json[];
 
   async function upload(bucket: string, name: string, bytes: Buffer) {
     const id = await bucketId(p.a.secretKey, bucket);

@@ -1,22 +1,11 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
+import { type Json, manifestClient } from "../../testing/manifest.js";
 
 // The webhooks module's manifest section: the environment's own endpoints, by URL. Tenants'
 // endpoints are neither exported nor changed; custom headers and signing secrets never appear.
 // Each change goes through the endpoints' own write path (SSRF check, sealing, facts).
-
-type Json = Record<string, unknown>;
-type Change = {
-  section: string;
-  action: string;
-  key: string;
-  risk: string;
-  summary: string;
-  blocked: string | null;
-  affected: Array<{ count: number; what: string }>;
-};
-type Plan = { liveHash: string; changes: Change[]; summary: Record<string, number> };
 
 const ORDERS = "https://hooks.example.com/orders";
 const ALL = "https://hooks.example.com/all";
@@ -26,32 +15,9 @@ describeEachEngine("webhooks manifest section", (engine) => {
   let p: SeededPlane;
   let tenantB: string;
 
-  async function call(token: string, method: string, url: string, body?: unknown, env?: string) {
-    const res = await t.inject({
-      method: method as "GET",
-      url,
-      headers: { authorization: `Bearer ${token}`, ...(env ? { "baseplate-environment": env } : {}) },
-      ...(body !== undefined ? { payload: body as object } : {}),
-    });
-    return { status: res.statusCode, body: res.json() as Json };
-  }
-  const op = (method: string, url: string, env: string, body?: unknown) =>
-    call(p.operatorToken, method, url, body, env);
-  const plan = async (env: string, manifest: Json) => {
-    const res = await op("POST", "/v1/manifest/plan", env, { manifest });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body as unknown as Plan;
-  };
-  const apply = (env: string, manifest: Json, liveHash: string, allowDestructive = false) =>
-    op("POST", "/v1/manifest/apply", env, { manifest, liveHash, allowDestructive });
-  const exported = async (env: string) => {
-    const res = await op("GET", "/v1/manifest", env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return (res.body.manifest as Record<string, Json[]>).webhooks as Json[];
-  };
-  const byKey = (planned: Plan, key: string) => planned.changes.find((c) => c.key === key) as Change;
-  const audit = async (secretKey: string, action: string) =>
-    (await call(secretKey, "GET", `/v1/audit/entries?action=${action}&limit=100`)).body.data as Json[];
+  const m = manifestClient(() => ({ t, p }));
+  const { call, op, plan, apply, byKey, audit } = m;
+  const exported = (env: string) => m.exported(env, "webhooks");
   const endpoints = async (secretKey: string, query = "") =>
     (await call(secretKey, "GET", `/v1/webhooks/endpoints?limit=100${query}`)).body.data as Json[];
   const endpointAt = async (secretKey: string, url: string) =>

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
+import { withoutAuditGuard } from "../../testing/audit.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { type AuditEntryRecord, loadPublicKeys } from "./format.js";
@@ -323,7 +324,7 @@ describeEachEngine("audit", (engine) => {
       for (let i = 0; i < 3; i++) await call(keyA(), "PATCH", `/v1/tenants/${tenant.id}`, { name: `Name ${i}` });
       await call(keyA(), "POST", "/v1/audit/checkpoints", { tenantId: tenant.id });
       expect((await call(keyA(), "GET", `/v1/audit/verify?tenantId=${tenant.id}`)).json().ok).toBe(true);
-      await withoutGuard(t, async () => {
+      await withoutAuditGuard(t, async () => {
         await t.app.db.kysely
           .updateTable("audit_entry")
           .set({ metadata: JSON.stringify({ name: "Forged" }) })
@@ -391,7 +392,7 @@ describeEachEngine("audit", (engine) => {
       // edit in the middle of a page are both named.
       const verify = async () => (await call(keyA(), "GET", `/v1/audit/verify?tenantId=${tenant.id}`)).json();
       expect(await verify()).toMatchObject({ ok: true, entries: 2101, lastSeq: 2101 });
-      await withoutGuard(t, async () => {
+      await withoutAuditGuard(t, async () => {
         const db = t.app.db.kysely;
         await db
           .updateTable("audit_entry")
@@ -455,25 +456,3 @@ describeEachEngine("audit", (engine) => {
     });
   });
 });
-
-/** withoutGuard runs `fn` with the append-only triggers off: what a database administrator could do. */
-async function withoutGuard(t: TestApp, fn: () => Promise<void>): Promise<void> {
-  const db = t.app.db.kysely;
-  if (t.engine === "postgres") {
-    await sql`alter table audit_entry disable trigger audit_entry_append_only`.execute(db);
-    try {
-      await fn();
-    } finally {
-      await sql`alter table audit_entry enable trigger audit_entry_append_only`.execute(db);
-    }
-    return;
-  }
-  const { rows } = await sql<{ name: string; sql: string }>`
-    select name, sql from sqlite_master where type = 'trigger' and tbl_name = 'audit_entry'`.execute(db);
-  for (const r of rows) await sql`drop trigger ${sql.raw(r.name)}`.execute(db);
-  try {
-    await fn();
-  } finally {
-    for (const r of rows) await sql.raw(r.sql).execute(db);
-  }
-}

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { withoutAuditGuard } from "../../testing/audit.js";
 import { type SeededPlane, seedPlane } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import type { SignedReview } from "./schemas.js";
@@ -112,5 +113,38 @@ describeEachEngine("review report", (engine) => {
     expect((await call(tenantKeyA, `/v1/tenants/${tenantB}/review`)).statusCode).toBe(404);
     expect((await call(p.b.secretKey, `/v1/tenants/${tenantA}/review`)).statusCode).toBe(404);
     expect((await call(tenantKeyA, "/v1/review")).statusCode).toBe(403);
+  });
+
+  it("audit: the chains the API verifies are the report's; a rewritten entry shows as a failed check", async () => {
+    const auditPart = async () => {
+      const signed = (await call(p.a.secretKey, "/v1/review")).json() as SignedReview;
+      return signed.report.topics.flatMap((x) => x.parts).find((x) => x.name === "audit.chains") as {
+        figures: Record<string, unknown>;
+        blocks: Array<{ kind: string; ok?: boolean; label?: string }>;
+      };
+    };
+    const before = await auditPart();
+    const chains = await t.app.db.kysely
+      .selectFrom("audit_chain")
+      .select("id")
+      .where("environment_id", "=", p.a.id)
+      .execute();
+    expect(before.figures).toMatchObject({ "chains.count": chains.length, "chains.failed": 0 });
+    expect(before.figures["chains.verified"]).toBe(chains.length);
+    const verify = await call(tenantKeyA, "/v1/audit/verify");
+    expect(verify.json()).toMatchObject({ ok: true });
+
+    // Someone with database access rewrites what a tenant's entry says.
+    await withoutAuditGuard(t, async () => {
+      await t.app.db.kysely
+        .updateTable("audit_entry")
+        .set({ action: "tenant.deleted" })
+        .where("chain_id", "=", tenantA)
+        .execute();
+    });
+    expect((await call(tenantKeyA, "/v1/audit/verify")).json()).toMatchObject({ ok: false });
+    const after = await auditPart();
+    expect(after.figures["chains.failed"]).toBe(1);
+    expect(after.blocks.find((b) => b.kind === "check")).toMatchObject({ label: "Chain verification", ok: false });
   });
 });

@@ -8,6 +8,7 @@ import { PageHeader } from "./ui.js";
 import { Audit } from "./views/audit.js";
 import { AuditSigning } from "./views/audit-signing.js";
 import { Billing } from "./views/billing.js";
+import { Configuration } from "./views/configuration.js";
 import { EnvironmentDetail, Environments } from "./views/environments.js";
 import { Events } from "./views/events.js";
 import { Operators } from "./views/operators.js";
@@ -49,6 +50,7 @@ const ROUTES: Array<[string, View]> = [
   ["/billing", Billing],
   ["/support-access", SupportAccessLog],
   ["/review", Review],
+  ["/configuration", Configuration],
 ];
 
 /**
@@ -77,6 +79,7 @@ const NAV: Array<{ group: string; items: Array<{ href: string; label: string }> 
       { href: "/usage", label: "Usage" },
       { href: "/billing", label: "Billing" },
       { href: "/support-access", label: "Support access" },
+      { href: "/configuration", label: "Configuration" },
       { href: "/review", label: "Review report" },
     ],
   },

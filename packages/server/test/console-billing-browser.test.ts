@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { type PublicKey, verifyReviewText } from "../src/modules/review/index.js";
 import { browserRuns, browserTitle, launchBrowser, navigate, screenshot, watchedPage } from "../src/testing/browser.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../src/testing/fixtures.js";
@@ -255,6 +256,44 @@ describe.skipIf(!browserRuns)(browserTitle("Console usage and billing views in C
     await download.saveAs(file);
     const keys = (await api(p.a.secretKey, "GET", "/v1/audit/public-keys")).json as { keys: PublicKey[] };
     expect(verifyReviewText(readFileSync(file, "utf8"), keys.keys)).toMatchObject({ ok: true, format: "markdown" });
+  });
+
+  it("exports the configuration as baseplate.yaml, plans an edited manifest by risk and applies it", async () => {
+    await nav("Configuration");
+    await page.getByRole("button", { name: "Export the configuration" }).click();
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Save baseplate.yaml" }).click(),
+    ]);
+    const file = join(tmp, "baseplate.yaml");
+    await download.saveAs(file);
+    const exported = parseYaml(readFileSync(file, "utf8")) as { version: number; meters: Array<{ key: string }> };
+    expect(exported.version).toBe(1);
+    expect(exported.meters.map((m) => m.key)).toEqual(["tokens"]);
+
+    const yaml = readFileSync(file, "utf8");
+    expect(yaml).toContain("\nroles: []\n");
+    const edited = yaml.replace(
+      "\nroles: []\n",
+      '\nroles:\n  - { key: auditor, name: Auditor, permissions: ["audit:read"] }\n',
+    );
+    await page.getByLabel("Manifest (YAML)").fill(edited);
+    await page.getByRole("button", { name: "Plan", exact: true }).click();
+    const change = rows("Changes").filter({ hasText: "roles/auditor" });
+    await change.waitFor();
+    await expect(change.textContent()).resolves.toContain("additive");
+    await page.evaluate("window.scrollTo(0, 0)");
+    await shot("51-configuration-plan");
+    await page.getByRole("button", { name: "Apply 1 change(s)" }).click();
+    await page.getByRole("status").filter({ hasText: "Applied 1 change(s)" }).waitFor();
+    await page.getByText("No changes: the environment matches the manifest.").waitFor();
+    const role = await api(p.a.secretKey, "GET", "/v1/roles/auditor");
+    expect(role.json).toMatchObject({ permissions: ["audit:read"] });
+
+    // A file that is not a manifest is refused here, before the plane is asked.
+    await page.getByLabel("Manifest (YAML)").fill("roles: []");
+    await page.getByRole("button", { name: "Plan", exact: true }).click();
+    await page.getByRole("alert").filter({ hasText: "version: 1" }).waitFor();
   });
 
   it("met no CSP violation and no console error", () => {

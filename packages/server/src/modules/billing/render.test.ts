@@ -3,11 +3,12 @@ import path from "node:path";
 import * as pdfjs from "pdfjs-dist/legacy/build/pdf.mjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestClock } from "../../platform/clock.js";
+import { escapeHtml } from "../../platform/http/documents.js";
 import { type SeededPlane, seedPlane, TEST_PASSWORD } from "../../testing/fixtures.js";
 import { createTestApp, describeEachEngine, type TestApp } from "../../testing/harness.js";
 import { billingModule } from "./index.js";
 import { buildInvoiceView, formatMoney } from "./internal/invoice-view.js";
-import { escapeHtml, renderInvoiceHtml } from "./internal/render-html.js";
+import { renderInvoiceHtml } from "./internal/render-html.js";
 import { renderInvoicePdf } from "./internal/render-pdf.js";
 import type { Invoice, InvoiceLine } from "./schemas.js";
 

@@ -1,3 +1,4 @@
+import { escapeHtml } from "../../platform/http/documents.js";
 import type { ReviewBlock } from "../../platform/review.js";
 import type { ReviewReport, SignedReview } from "./schemas.js";
 
@@ -91,12 +92,7 @@ export function renderMarkdown(signed: SignedReview): string {
   return out.join("\n");
 }
 
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-const e = (text: string) => text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
-
-/** CSP_REVIEW: the HTML report runs nothing and loads nothing (its JSON block is data, never executed). */
-export const CSP_REVIEW =
-  "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const e = escapeHtml;
 
 const STYLE = `
 body{font-family:Helvetica,Arial,sans-serif;color:#111;margin:40px auto;max-width:900px;padding:0 16px;line-height:1.45}

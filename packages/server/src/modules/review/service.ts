@@ -1,13 +1,14 @@
 import { createRequire } from "node:module";
 import type { z } from "zod";
 import { canonicalJson } from "../../platform/canonical-json.js";
-import { StreamedBody } from "../../platform/http/route.js";
+import { documentBody as body, CSP_DOCUMENT } from "../../platform/http/documents.js";
+import type { StreamedBody } from "../../platform/http/route.js";
 import type { ModuleContext } from "../../platform/module.js";
 import type { ActionContext } from "../../platform/principal.js";
 import { REVIEW_TOPICS, type ReviewPart, type ReviewScope } from "../../platform/review.js";
 import type { AuditService } from "../audit/index.js";
 import type { TenancyService } from "../tenancy/index.js";
-import { CSP_REVIEW, renderHtml, renderMarkdown } from "./render.js";
+import { renderHtml, renderMarkdown } from "./render.js";
 import { renderReviewPdf } from "./render-pdf.js";
 import type { ReviewQuery, ReviewReport, SignedReview } from "./schemas.js";
 import { scopingSelfTest } from "./self-test.js";
@@ -112,7 +113,7 @@ export class ReviewService {
     if (query.format === "html") {
       return body("text/html; charset=utf-8", Buffer.from(renderHtml(signed), "utf8"), {
         ...common,
-        "content-security-policy": CSP_REVIEW,
+        "content-security-policy": CSP_DOCUMENT,
         "content-disposition": `inline; filename="${name}.html"`,
       });
     }
@@ -121,11 +122,4 @@ export class ReviewService {
       "content-disposition": `inline; filename="${name}.pdf"`,
     });
   }
-}
-
-function body(contentType: string, bytes: Uint8Array, headers: Record<string, string>): StreamedBody {
-  async function* once() {
-    yield bytes;
-  }
-  return new StreamedBody(contentType, once(), { ...headers, "content-length": String(bytes.length) });
 }

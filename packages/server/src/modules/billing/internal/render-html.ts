@@ -1,19 +1,5 @@
+import { escapeHtml } from "../../../platform/http/documents.js";
 import type { InvoiceView } from "./invoice-view.js";
-
-/**
- * CSP_HTML: the policy an invoice page is served with: no script, no request of any kind; only its
- * own inline style. With every text escaped, a plan or tenant name cannot run in the reader's
- * browser.
- */
-export const CSP_HTML =
-  "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-/** escapeHtml makes text safe in HTML text and quoted attribute values. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
-}
 
 const STYLE = `
 body{font-family:Helvetica,Arial,sans-serif;color:#111;margin:40px auto;max-width:860px;padding:0 16px}

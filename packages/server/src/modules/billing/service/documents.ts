@@ -1,8 +1,9 @@
-import { StreamedBody } from "../../../platform/http/route.js";
+import { documentBody as body, CSP_DOCUMENT } from "../../../platform/http/documents.js";
+import type { StreamedBody } from "../../../platform/http/route.js";
 import type { ActionContext } from "../../../platform/principal.js";
 import type { TenancyService } from "../../tenancy/index.js";
 import { buildInvoiceView } from "../internal/invoice-view.js";
-import { CSP_HTML, renderInvoiceHtml } from "../internal/render-html.js";
+import { renderInvoiceHtml } from "../internal/render-html.js";
 import { renderInvoicePdf } from "../internal/render-pdf.js";
 import type { Invoice } from "../schemas.js";
 import type { InvoicesService } from "./invoices.js";
@@ -40,7 +41,7 @@ export class DocumentsService {
       const html = Buffer.from(renderInvoiceHtml(view), "utf8");
       return body("text/html; charset=utf-8", html, {
         ...common,
-        "content-security-policy": CSP_HTML,
+        "content-security-policy": CSP_DOCUMENT,
         "content-disposition": `inline; filename="${fileName(invoice)}.html"`,
       });
     }
@@ -50,13 +51,6 @@ export class DocumentsService {
       "content-disposition": `inline; filename="${fileName(invoice)}.pdf"`,
     });
   }
-}
-
-function body(contentType: string, bytes: Uint8Array, headers: Record<string, string>): StreamedBody {
-  async function* once() {
-    yield bytes;
-  }
-  return new StreamedBody(contentType, once(), { ...headers, "content-length": String(bytes.length) });
 }
 
 /** fileName: the invoice number, limited to characters safe in a quoted header parameter. */
